@@ -1,0 +1,3 @@
+"""Agora: a self-hosted Hub for models, datasets and Spaces."""
+
+__version__ = "0.1.0"

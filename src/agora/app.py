@@ -1,0 +1,59 @@
+"""create_app(settings): builds the stores and the domain, mounts the HTTP faces."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Callable, TypeVar
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from .config import Settings
+from .db.session import Database, migrate
+from .http.auth import Signer, principal
+from .http.routing import Router
+from .hub.accounts import Principal
+from .hub.repos import Hub
+from .storage.blobs import LocalBlobStore
+
+T = TypeVar("T")
+
+
+@dataclass
+class Ctx:
+    """What every handler needs: the domain, settings, and the URL signer."""
+
+    hub: Hub
+    settings: Settings
+    signer: Signer
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await run_in_threadpool(fn, *args, **kwargs)
+
+    async def who(self, request: Request) -> Principal | None:
+        return await run_in_threadpool(principal, self.hub, request)
+
+
+def build_hub(settings: Settings) -> Hub:
+    settings.data.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.database_url)
+    migrate(db.engine)
+    return Hub(db, settings.repos_dir, LocalBlobStore(settings.lfs_dir))
+
+
+def create_app(settings: Settings | None = None) -> Router:
+    from .http.api import commits, files, lfs, repos
+
+    settings = settings or Settings.from_env()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx = Ctx(build_hub(settings), settings, Signer(settings.secret_key()))
+    router = Router()
+    for module in (repos, files, commits, lfs):
+        module.mount(router, ctx)
+    return router
+
+
+def factory() -> Router:
+    """Entry point for granian (`agora.app:factory`); settings come from AGORA_* variables."""
+    return create_app()

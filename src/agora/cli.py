@@ -1,0 +1,187 @@
+"""`agora serve | user | token | org`: the only entry point."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import secrets
+import sys
+
+from .config import Settings
+
+
+def _hub(data: str | None):  # type: ignore[no-untyped-def]
+    from .app import build_hub
+    return build_hub(Settings.from_env(data))
+
+
+def _first_start(settings: Settings, host: str, port: int) -> None:
+    """On an empty data folder: an admin user and a write token, printed once."""
+    from sqlalchemy import func, select
+
+    from .db.models import Account
+    from .hub import accounts
+
+    hub = _hub(str(settings.data))
+    url = settings.public_url or f"http://{host}:{port}"
+    with hub.db.session() as s:
+        if s.scalar(select(func.count()).select_from(Account)):
+            print(f"Agora is serving {settings.data} at {url}")
+            print("Log in with your user name and password, or use a token as HF_TOKEN.")
+            return
+        password = secrets.token_urlsafe(12)
+        accounts.create_user(s, "admin", password=password, admin=True)
+        token = accounts.create_token(s, "admin", "write", "admin-first-start")
+    print(f"""
+Agora is serving a new data folder ({settings.data}) at {url}
+
+  An admin user was created. Its credentials are shown this once:
+    user:     admin
+    password: {password}
+    token:    {token}   (write)
+
+  Log in at {url}/login, or point the Hugging Face clients here:
+    export HF_ENDPOINT={url}
+    export HF_TOKEN={token}
+""", flush=True)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = Settings.from_env(args.data)
+    os.environ["AGORA_DATA"] = str(settings.data)
+    _first_start(settings, args.host, args.port)
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    Granian("agora.app:factory", factory=True, address=args.host, port=args.port, interface=Interfaces.ASGI,
+            workers=args.workers, log_access=args.access_log).serve()
+    return 0
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    from .hub import accounts
+    password = None
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif sys.stdin.isatty():
+        password = getpass.getpass(f"Password for {args.name} (empty for token-only): ") or None
+    hub = _hub(args.data)
+    with hub.db.session() as s:
+        accounts.create_user(s, args.name, password=password, admin=args.admin, email=args.email)
+    print(f"created user {args.name}", file=sys.stderr)
+    return 0
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    from .hub import accounts
+    hub = _hub(args.data)
+    with hub.db.session() as s:
+        token = accounts.create_token(s, args.user, args.role, args.name)
+    print(token)
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    from .hub import accounts
+    hub = _hub(args.data)
+    with hub.db.session() as s:
+        n = accounts.revoke_token(s, args.user, args.token)
+    if not n:
+        print(f"no token {args.token!r} for {args.user}", file=sys.stderr)
+        return 1
+    print(f"revoked {n} token(s)", file=sys.stderr)
+    return 0
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    from .hub import accounts
+    hub = _hub(args.data)
+    with hub.db.session() as s:
+        for t in accounts.list_tokens(s, args.user):
+            print(f"{t.name}\t{t.role}\t{t.created_at:%Y-%m-%d %H:%M}")
+    return 0
+
+
+def cmd_org_create(args: argparse.Namespace) -> int:
+    from .hub import accounts
+    hub = _hub(args.data)
+    with hub.db.session() as s:
+        accounts.create_org(s, args.name, args.owner)
+    print(f"created organization {args.name} (admin: {args.owner})", file=sys.stderr)
+    return 0
+
+
+def cmd_org_add_member(args: argparse.Namespace) -> int:
+    from .hub import accounts
+    hub = _hub(args.data)
+    with hub.db.session() as s:
+        accounts.set_member(s, args.org, args.user, args.role)
+    print(f"{args.user} is now {args.role} in {args.org}", file=sys.stderr)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="agora", description="A self-hosted Hub for models, datasets and Spaces")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    def with_data(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sp.add_argument("--data", default=None, help="data folder (default: $AGORA_DATA or ./data)")
+        return sp
+
+    sp = with_data(sub.add_parser("serve", help="run the server"))
+    sp.add_argument("--host", default="127.0.0.1")
+    sp.add_argument("--port", type=int, default=8080)
+    sp.add_argument("--workers", type=int, default=1)
+    sp.add_argument("--access-log", action="store_true")
+    sp.set_defaults(fn=cmd_serve)
+
+    user = sub.add_parser("user", help="manage users").add_subparsers(dest="sub", required=True)
+    sp = with_data(user.add_parser("add", help="add a user"))
+    sp.add_argument("name")
+    sp.add_argument("--admin", action="store_true")
+    sp.add_argument("--email")
+    sp.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    sp.set_defaults(fn=cmd_user_add)
+
+    token = sub.add_parser("token", help="manage access tokens").add_subparsers(dest="sub", required=True)
+    sp = with_data(token.add_parser("create", help="create a token; prints only the token"))
+    sp.add_argument("user")
+    sp.add_argument("--role", choices=("read", "write"), default="write")
+    sp.add_argument("--name")
+    sp.set_defaults(fn=cmd_token_create)
+    sp = with_data(token.add_parser("revoke", help="revoke a token by name or value"))
+    sp.add_argument("user")
+    sp.add_argument("token")
+    sp.set_defaults(fn=cmd_token_revoke)
+    sp = with_data(token.add_parser("list", help="list a user's tokens"))
+    sp.add_argument("user")
+    sp.set_defaults(fn=cmd_token_list)
+
+    org = sub.add_parser("org", help="manage organizations").add_subparsers(dest="sub", required=True)
+    sp = with_data(org.add_parser("create", help="create an organization"))
+    sp.add_argument("name")
+    sp.add_argument("--owner", required=True)
+    sp.set_defaults(fn=cmd_org_create)
+    sp = with_data(org.add_parser("add-member", help="add a member or change their role"))
+    sp.add_argument("org")
+    sp.add_argument("user")
+    sp.add_argument("--role", choices=("read", "write", "admin"), default="read")
+    sp.set_defaults(fn=cmd_org_add_member)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from .hub.errors import HubError
+    try:
+        return int(args.fn(args) or 0)
+    except HubError as e:
+        print(f"agora: {e.message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
+

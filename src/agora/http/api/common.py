@@ -1,0 +1,122 @@
+"""Helpers shared by the API route modules: repo ids from the path, JSON bodies, the repo JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+
+from ...db.models import Repo
+from ...hub.errors import BadRequest
+from ...hub.ids import FROM_PLURAL, PLURAL, WEB_PREFIX, RepoId, RepoType
+from ...storage.gitstore import Entry
+from .. import wire
+
+T = r"(?P<t>models|datasets|spaces)"
+# Web/file/git prefix: "" for models, datasets/ or spaces/.
+P = r"(?:(?P<p>datasets|spaces)/)?"
+MAX_JSON = 8 * 1024 * 1024
+
+
+def rid_api(t: str, ns: str, name: str) -> RepoId:
+    return RepoId(FROM_PLURAL[t], ns, name)
+
+
+def rid_web(p: str | None, ns: str, name: str) -> RepoId:
+    return RepoId(FROM_PLURAL[p] if p else "model", ns, name)
+
+
+async def json_body(request: Request, required: bool = True) -> dict[str, Any]:
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_JSON:
+            raise BadRequest("JSON body too large")
+    if not raw.strip():
+        if required:
+            raise BadRequest("Expected a JSON body")
+        return {}
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise BadRequest(f"Malformed JSON body: {e}") from None
+    if not isinstance(data, dict):
+        raise BadRequest("The JSON body must be an object")
+    return data
+
+
+def repo_url(base: str, repo: Repo) -> str:
+    return f"{base}/{WEB_PREFIX[repo.type]}{repo.namespace}/{repo.name}"  # type: ignore[index]
+
+
+def entry_json(e: Entry) -> dict[str, Any]:
+    d: dict[str, Any] = {"type": e.type, "oid": e.oid, "size": e.size, "path": e.path}
+    if e.lfs:
+        d["lfs"] = {"oid": e.lfs.oid, "size": e.lfs.size, "pointerSize": e.lfs.pointer_size}
+    return d
+
+
+def sibling_json(e: Entry, blobs: bool) -> dict[str, Any]:
+    d: dict[str, Any] = {"rfilename": e.path}
+    if blobs:
+        d["size"] = e.size
+        d["blobId"] = e.oid
+        if e.lfs:
+            d["lfs"] = {"sha256": e.lfs.oid, "size": e.lfs.size, "pointerSize": e.lfs.pointer_size}
+    return d
+
+
+def card_tags(repo: Repo) -> list[str]:
+    """Plain tags from the card; the metadata index derives the full set."""
+    card = repo.card_data or {}
+    tags: list[str] = []
+
+    def add(v: object, prefix: str = "") -> None:
+        for x in v if isinstance(v, list) else [v]:
+            if isinstance(x, (str, int, float)) and str(x) and f"{prefix}{x}" not in tags:
+                tags.append(f"{prefix}{x}")
+
+    for key, prefix in (("library_name", ""), ("pipeline_tag", ""), ("tags", ""), ("language", ""),
+                        ("license", "license:"), ("datasets", "dataset:"), ("base_model", "base_model:")):
+        if key in card and card[key] is not None:
+            add(card[key], prefix)
+    return tags
+
+
+def repo_json(repo: Repo, sha: str, files: list[Entry] | None, blobs: bool, last_modified: int | None,
+              used_storage: int | None = None) -> dict[str, Any]:
+    rtype: RepoType = repo.type  # type: ignore[assignment]
+    card = repo.card_data or {}
+    d: dict[str, Any] = {
+        "_id": f"{repo.id:024x}", "id": f"{repo.namespace}/{repo.name}", "author": repo.namespace, "sha": sha,
+        "lastModified": wire.iso(last_modified) if last_modified else wire.iso(repo.updated_at),
+        "createdAt": wire.iso(repo.created_at), "private": repo.private, "gated": repo.gated or False,
+        "disabled": False, "downloads": repo.downloads, "downloadsAllTime": repo.downloads, "likes": repo.likes,
+        "tags": card_tags(repo), "trendingScore": 0,
+    }
+    if repo.card_data is not None:
+        d["cardData"] = repo.card_data
+    if files is not None:
+        d["siblings"] = [sibling_json(e, blobs) for e in files]
+    if used_storage is not None:
+        d["usedStorage"] = used_storage
+    if rtype == "model":
+        d["modelId"] = d["id"]
+        if isinstance(card.get("library_name"), str):
+            d["library_name"] = card["library_name"]
+        if isinstance(card.get("pipeline_tag"), str):
+            d["pipeline_tag"] = card["pipeline_tag"]
+        d["spaces"] = []
+    elif rtype == "dataset":
+        d["description"] = ""
+        d["citation"] = ""
+    else:
+        d["sdk"] = repo.sdk
+        d["runtime"] = {"stage": "STOPPED", "hardware": {"current": None, "requested": None}}
+        d["subdomain"] = f"{repo.namespace}-{repo.name}".lower()
+    return d
+
+
+def plural(repo: Repo) -> str:
+    return PLURAL[repo.type]  # type: ignore[index]

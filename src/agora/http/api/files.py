@@ -1,0 +1,157 @@
+"""Reading files: tree listings, paths-info and /resolve (HEAD and GET, with Range)."""
+
+from __future__ import annotations
+
+import mimetypes
+from typing import Any
+from urllib.parse import parse_qs, quote
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+
+from ...hub.errors import BadRequest, EntryNotFound, HubError
+from .. import wire
+from ..routing import ID, Router
+from .common import P, T, entry_json, rid_api, rid_web
+
+TREE_PAGE = 1000
+TREE_PAGE_EXPANDED = 50
+
+
+def mount(router: Router, ctx: Any) -> None:
+    hub = ctx.hub
+
+    async def tree(request: Request, t: str, ns: str, name: str, rev: str, path: str | None = None) -> Response:
+        who = await ctx.who(request)
+        q = request.query_params
+        recursive = wire.truthy(q.get("recursive"))
+        expand = wire.truthy(q.get("expand"))
+        try:
+            cursor = int(q.get("cursor") or 0)
+        except ValueError:
+            raise BadRequest("Invalid cursor") from None
+        size = TREE_PAGE_EXPANDED if expand else TREE_PAGE
+        path = (path or "").strip("/")
+
+        def do() -> tuple[list[dict[str, Any]], bool]:
+            with hub.db.session() as s:
+                repo = hub.find(s, who, rid_api(t, ns, name))
+            git = hub.git(repo)
+            sha = git.resolve(rev)
+            entries = git.list_tree(sha, path, recursive)
+            page = entries[cursor:cursor + size]
+            items = [entry_json(e) for e in page]
+            if expand and page:
+                last = git.last_commits(sha, [e.path for e in page])
+                for item, e in zip(items, page):
+                    c = last.get(e.path)
+                    if c:
+                        item["lastCommit"] = {"id": c.id, "title": c.title, "date": wire.iso(c.time)}
+                    if e.type == "file":
+                        item["securityFileStatus"] = {"status": "unscanned"}
+            return items, cursor + size < len(entries)
+
+        items, more = await ctx.run(do)
+        headers = None
+        if more:
+            base = wire.base_url(request, ctx.settings.public_url)
+            headers = wire.next_link(request, base, "cursor", str(cursor + size))
+        return wire.json_response(items, headers=headers)
+
+    async def paths_info(request: Request, t: str, ns: str, name: str, rev: str) -> Response:
+        who = await ctx.who(request)
+        body = await request.body()
+        if len(body) > 16 * 1024 * 1024:
+            raise BadRequest("paths-info body too large")
+        ctype = request.headers.get("content-type", "")
+        if "json" in ctype:
+            import json
+            try:
+                data = json.loads(body or b"{}")
+            except ValueError:
+                raise BadRequest("Malformed JSON body") from None
+            paths = data.get("paths") or []
+            expand = bool(data.get("expand"))
+        else:
+            form = parse_qs(body.decode("utf-8", "replace"))
+            paths = form.get("paths", [])
+            expand = wire.truthy((form.get("expand") or ["false"])[0])
+        if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+            raise BadRequest("'paths' must be a list of strings")
+
+        def do() -> list[dict[str, Any]]:
+            with hub.db.session() as s:
+                repo = hub.find(s, who, rid_api(t, ns, name))
+            git = hub.git(repo)
+            sha = git.resolve(rev)
+            found = [e for e in (git.entry(sha, p.strip("/")) for p in paths if p.strip("/")) if e is not None]
+            items = [entry_json(e) for e in found]
+            if expand and found:
+                last = git.last_commits(sha, [e.path for e in found])
+                for item, e in zip(items, found):
+                    c = last.get(e.path)
+                    if c:
+                        item["lastCommit"] = {"id": c.id, "title": c.title, "date": wire.iso(c.time)}
+            return items
+        return wire.json_response(await ctx.run(do))
+
+    async def resolve(request: Request, p: str | None, ns: str, name: str, rev: str, path: str) -> Response:
+        who = await ctx.who(request)
+
+        def do() -> tuple[str, Any, bytes | None, Any]:
+            with hub.db.session() as s:
+                repo = hub.find(s, who, rid_web(p, ns, name))
+            git = hub.git(repo)
+            sha = git.resolve(rev)
+            e = git.entry(sha, path)
+            if e is None or e.type != "file":
+                raise EntryNotFound(f"Entry not found: {path} does not exist at revision {rev}", sha=sha)
+            if e.lfs:
+                local = hub.blobs.local_path(e.lfs.oid)
+                if local is None:
+                    raise EntryNotFound(f"The content of {path} ({e.lfs.oid}) is missing from storage", sha=sha)
+                return sha, e, None, local
+            return sha, e, git.blob(e.oid), None
+
+        try:
+            sha, e, data, local = await ctx.run(do)
+        except EntryNotFound as exc:
+            headers = {"X-Repo-Commit": str(exc.extra["sha"])} if "sha" in exc.extra else None
+            return wire.hub_error(exc, headers=headers)
+        filename = path.rsplit("/", 1)[-1]
+        headers = {
+            "X-Repo-Commit": sha,
+            "Accept-Ranges": "bytes",
+            "Content-Disposition": f"inline; filename*=UTF-8''{quote(filename)}; filename=\"{quote(filename)}\"",
+            "Access-Control-Expose-Headers": "X-Repo-Commit,X-Linked-Etag,X-Linked-Size,ETag,Content-Range",
+        }
+        if e.lfs:
+            headers["ETag"] = f'"{e.lfs.oid}"'
+            headers["X-Linked-Etag"] = f'"{e.lfs.oid}"'
+            headers["X-Linked-Size"] = str(e.lfs.size)
+        else:
+            headers["ETag"] = f'"{e.oid}"'
+        media = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        if media.startswith("text/") or media in ("application/json",):
+            media += "; charset=utf-8"
+        rng = wire.parse_range(request.headers.get("range"), e.size)
+        if rng == "unsatisfiable":
+            return wire.error(416, "RangeNotSatisfiable", f"Range not satisfiable for a file of {e.size} bytes",
+                              headers={**headers, "Content-Range": f"bytes */{e.size}"})
+        if local is not None:
+            return FileResponse(local, headers=headers, media_type=media, content_disposition_type="inline",
+                                filename=None)
+        assert data is not None
+        if rng is None:
+            return Response(data if request.method != "HEAD" else b"", headers={
+                **headers, "Content-Length": str(len(data))}, media_type=media)
+        start, end = rng  # type: ignore[misc]
+        headers["Content-Range"] = f"bytes {start}-{end}/{e.size}"
+        chunk = data[start:end + 1]
+        return Response(chunk if request.method != "HEAD" else b"", status_code=206,
+                        headers={**headers, "Content-Length": str(len(chunk))}, media_type=media)
+
+    router.add("GET", f"/api/{T}/{ID}/tree/(?P<rev>[^/]+)(?:/(?P<path>.*))?", tree)
+    router.add("POST", f"/api/{T}/{ID}/paths-info/(?P<rev>[^/]+)", paths_info)
+    router.add("GET", f"/{P}{ID}/resolve/(?P<rev>[^/]+)/(?P<path>.+)", resolve)
+    _ = HubError

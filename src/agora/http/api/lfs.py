@@ -1,0 +1,248 @@
+"""The Git LFS batch API (basic and HF multipart transfers), its signed upload/verify/download hrefs.
+
+huggingface_hub PUTs to the upload href without any Authorization header and ignores `header`, so every
+href carries its own HMAC-signed, expiring capability bound to (operation, repo, oid, size).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+
+from ...db.models import Repo
+from ...hub import accounts
+from ...hub.errors import BadRequest, HubError, NotFound, RepoNotFound, Unauthorized
+from ...hub.ids import SHA256
+from .. import wire
+from ..routing import Router
+from .common import P, rid_web
+
+LFS_JSON = "application/vnd.git-lfs+json"
+GIT_ID = r"(?P<ns>[^/]+)/(?P<name>[^/]+?)(?:\.git)?"
+PUMP = 1024 * 1024
+
+
+def lfs_json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(data), status_code=status, headers=headers, media_type=LFS_JSON)
+
+
+def lfs_error(exc: HubError) -> Response:
+    resp = wire.hub_error(exc)
+    body = json.dumps({"message": exc.message})
+    headers = {k: v for k, v in resp.headers.items() if k.lower().startswith("x-error")}
+    if isinstance(exc, Unauthorized):
+        headers["LFS-Authenticate"] = 'Basic realm="Agora"'
+        headers["WWW-Authenticate"] = 'Basic realm="Agora"'
+    return Response(body, status_code=resp.status_code, headers=headers, media_type=LFS_JSON)
+
+
+def mount(router: Router, ctx: Any) -> None:
+    hub = ctx.hub
+    signer = ctx.signer
+    settings = ctx.settings
+
+    def base(request: Request) -> str:
+        return wire.base_url(request, settings.public_url)
+
+    def signed(request: Request, path: str, op: str, *parts: str, **extra: str) -> str:
+        exp, sig = signer.sign(op, *parts)
+        return f"{base(request)}{path}?{urlencode({**extra, 'exp': exp, 'sig': sig})}"
+
+    async def batch(request: Request, p: str | None, ns: str, name: str) -> Response:
+        try:
+            who = await ctx.who(request)
+            raw = await request.body()
+            if len(raw) > 8 * 1024 * 1024:
+                raise BadRequest("Batch request too large")
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                raise BadRequest("Malformed JSON in LFS batch request") from None
+            op = body.get("operation")
+            if op not in ("upload", "download"):
+                raise BadRequest("'operation' must be upload or download")
+            objects = body.get("objects")
+            if not isinstance(objects, list):
+                raise BadRequest("'objects' must be a list")
+            transfers = body.get("transfers") or ["basic"]
+
+            def do() -> dict[str, Any]:
+                with hub.db.session() as s:
+                    try:
+                        repo = hub.find(s, who, rid_web(p, ns, name), write=(op == "upload"))
+                    except RepoNotFound:
+                        if who is None:
+                            # git-lfs only sends credentials after a 401 that says how.
+                            raise Unauthorized("Authentication required") from None
+                        raise
+                    return {"transfer": "multipart" if op == "upload" and "multipart" in transfers and any(
+                        isinstance(o, dict) and isinstance(o.get("size"), int)
+                        and o["size"] > settings.multipart_threshold for o in objects) else "basic",
+                        "objects": [one(s, request, repo, op, o, transfers) for o in objects],
+                        "hash_algo": "sha256"}
+            return lfs_json(await ctx.run(do))
+        except HubError as exc:
+            return lfs_error(exc)
+
+    def one(s: Any, request: Request, repo: Repo, op: str, o: Any, transfers: list[str]) -> dict[str, Any]:
+        oid = o.get("oid") if isinstance(o, dict) else None
+        size = o.get("size") if isinstance(o, dict) else None
+        if not isinstance(oid, str) or not SHA256.match(oid) or not isinstance(size, int) or size < 0:
+            return {"oid": str(oid), "size": size if isinstance(size, int) else 0,
+                    "error": {"code": 422, "message": "oid must be 64 hex characters and size a non-negative integer"}}
+        rid = str(repo.id)
+        stored = hub.blobs.size(oid)
+        if op == "download":
+            if stored is None or not hub.has_lfs(s, repo, oid):
+                return {"oid": oid, "size": size, "error": {"code": 404, "message": "Object does not exist"}}
+            return {"oid": oid, "size": stored, "authenticated": True, "actions": {"download": {
+                "href": signed(request, f"/lfs/objects/{rid}/{oid}", "download", rid, oid), "expires_in": 3600}}}
+        if stored == size and hub.has_lfs(s, repo, oid):
+            return {"oid": oid, "size": size}  # already here: no actions, the client skips it
+        verify = {"href": signed(request, f"/lfs/verify/{rid}/{oid}", "verify", rid, oid, str(size), size=str(size)),
+                  "header": {}, "expires_in": 3600}
+        if "multipart" in transfers and size > settings.multipart_threshold:
+            chunk = settings.multipart_chunk
+            upload_id = hub.blobs.multipart_begin(oid, size)
+            header = {"chunk_size": str(chunk)}
+            for n in range(1, math.ceil(size / chunk) + 1):
+                header[f"{n:05d}"] = signed(request, f"/lfs/parts/{upload_id}/{n}", "part", upload_id, str(n),
+                                            str(chunk), str(size), chunk=str(chunk), size=str(size))
+            return {"oid": oid, "size": size, "actions": {"upload": {
+                "href": signed(request, f"/lfs/complete/{rid}/{oid}/{upload_id}", "complete", rid, oid,
+                               upload_id, str(size), size=str(size)), "header": header, "expires_in": 3600}, "verify": verify}}
+        return {"oid": oid, "size": size, "actions": {"upload": {
+            "href": signed(request, f"/lfs/objects/{rid}/{oid}", "upload", rid, oid, str(size), size=str(size)),
+            "header": {}, "expires_in": 3600}, "verify": verify}}
+
+    def repo_by_id(repo_id: str) -> Repo:
+        with hub.db.session() as s:
+            repo = s.get(Repo, int(repo_id))
+        if repo is None:
+            raise RepoNotFound()
+        return repo
+
+    async def pump(request: Request, write: Any) -> None:
+        buf = bytearray()
+        async for chunk in request.stream():
+            buf += chunk
+            if len(buf) >= PUMP:
+                data = bytes(buf)
+                buf.clear()
+                await ctx.run(write, data)
+        if buf:
+            await ctx.run(write, bytes(buf))
+
+    def check(request: Request, op: str, *parts: str) -> None:
+        q = request.query_params
+        if not signer.check(q.get("exp"), q.get("sig"), op, *parts):
+            raise Unauthorized("This transfer link is invalid or has expired: ask the batch API for a new one")
+
+    async def upload(request: Request, repo_id: str, oid: str) -> Response:
+        size = request.query_params.get("size") or ""
+        check(request, "upload", repo_id, oid, size)
+        repo = await ctx.run(repo_by_id, repo_id)
+        up = hub.blobs.new_upload()
+        try:
+            await pump(request, up.write)
+            await ctx.run(up.finish, oid, int(size))
+        except BaseException:
+            up.abort()
+            raise
+        await ctx.run(record, repo, oid, int(size))
+        return wire.json_response({})
+
+    def record(repo: Repo, oid: str, size: int) -> None:
+        with hub.db.session() as s:
+            hub.record_lfs(s, s.merge(repo), oid, size)
+
+    async def download(request: Request, repo_id: str, oid: str) -> Response:
+        check(request, "download", repo_id, oid)
+        path = hub.blobs.local_path(oid)
+        if path is None:
+            raise NotFound("Object does not exist")
+        return FileResponse(path, media_type="application/octet-stream")
+
+    async def verify(request: Request, repo_id: str, oid: str) -> Response:
+        q = request.query_params
+        size = q.get("size") or ""
+        try:
+            body = json.loads(await request.body() or b"{}")
+        except ValueError:
+            body = {}
+        if not size and isinstance(body, dict):
+            size = str(body.get("size", ""))
+        check(request, "verify", repo_id, oid, size)
+        repo = await ctx.run(repo_by_id, repo_id)
+
+        def do() -> bool:
+            with hub.db.session() as s:
+                return hub.blobs.size(oid) == int(size) and hub.has_lfs(s, s.merge(repo), oid)
+        if not await ctx.run(do):
+            return lfs_error(NotFound(f"Object {oid} was not uploaded completely"))
+        return lfs_json({"message": "ok"})
+
+    async def part(request: Request, upload_id: str, n: str) -> Response:
+        q = request.query_params
+        chunk, size = q.get("chunk") or "", q.get("size") or ""
+        check(request, "part", upload_id, n, chunk, size)
+        offset = (int(n) - 1) * int(chunk)
+        expected = min(int(chunk), int(size) - offset)
+        buf = bytearray()
+        written = 0
+
+        def write(data: bytes, at: int) -> None:
+            hub.blobs.multipart_write(upload_id, at, data)
+        async for piece in request.stream():
+            buf += piece
+            if written + len(buf) > expected:
+                raise BadRequest(f"Part {n} is larger than {expected} bytes")
+            if len(buf) >= PUMP:
+                await ctx.run(write, bytes(buf), offset + written)
+                written += len(buf)
+                buf.clear()
+        if buf:
+            await ctx.run(write, bytes(buf), offset + written)
+            written += len(buf)
+        if written != expected:
+            raise BadRequest(f"Part {n} has {written} bytes, expected {expected}")
+        return Response(b"", headers={"ETag": f'"part-{n}-{written}"'})
+
+    async def complete(request: Request, repo_id: str, oid: str, upload_id: str) -> Response:
+        size = request.query_params.get("size") or ""
+        check(request, "complete", repo_id, oid, upload_id, size)
+        repo = await ctx.run(repo_by_id, repo_id)
+        await ctx.run(hub.blobs.multipart_complete, upload_id, oid, int(size))
+        await ctx.run(record, repo, oid, int(size))
+        return lfs_json({"message": "ok"})
+
+    async def locks_verify(request: Request, p: str | None, ns: str, name: str) -> Response:
+        try:
+            who = await ctx.who(request)
+
+            def do() -> None:
+                with hub.db.session() as s:
+                    try:
+                        hub.find(s, who, rid_web(p, ns, name), write=True)
+                    except RepoNotFound:
+                        if who is None:
+                            raise Unauthorized("Authentication required") from None
+                        raise
+            await ctx.run(do)
+            return lfs_json({"ours": [], "theirs": []})
+        except HubError as exc:
+            return lfs_error(exc)
+
+    router.add("POST", f"/{P}{GIT_ID}/info/lfs/objects/batch", batch)
+    router.add("POST", f"/{P}{GIT_ID}/info/lfs/locks/verify", locks_verify)
+    router.add("PUT", r"/lfs/objects/(?P<repo_id>\d+)/(?P<oid>[0-9a-f]{64})", upload)
+    router.add("GET", r"/lfs/objects/(?P<repo_id>\d+)/(?P<oid>[0-9a-f]{64})", download)
+    router.add("POST", r"/lfs/verify/(?P<repo_id>\d+)/(?P<oid>[0-9a-f]{64})", verify)
+    router.add("PUT", r"/lfs/parts/(?P<upload_id>[0-9a-f]{32})/(?P<n>\d{1,5})", part)
+    router.add("POST", r"/lfs/complete/(?P<repo_id>\d+)/(?P<oid>[0-9a-f]{64})/(?P<upload_id>[0-9a-f]{32})", complete)
+    _ = accounts

@@ -1,0 +1,87 @@
+"""Routing on the raw path.
+
+Revisions arrive percent-encoded (`refs%2Fpr%2F1`), so routes must match the undecoded path and decode
+each captured segment afterwards; a decoded path would split a revision at its slashes.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from ..hub.errors import HubError
+from . import wire
+
+log = logging.getLogger("agora.http")
+Handler = Callable[..., Awaitable[Response]]
+
+SEG = r"[^/]+"
+ID = r"(?P<ns>[^/]+)/(?P<name>[^/]+?)"
+
+
+@dataclass
+class Route:
+    methods: frozenset[str]
+    regex: re.Pattern[str]
+    handler: Handler
+
+
+class Router:
+    def __init__(self) -> None:
+        self.routes: list[Route] = []
+        self.fallback: Callable[[Scope, Receive, Send], Awaitable[None]] | None = None
+
+    def add(self, methods: str, pattern: str, handler: Handler) -> None:
+        ms = set(methods.split())
+        if "GET" in ms:
+            ms.add("HEAD")
+        self.routes.append(Route(frozenset(ms), re.compile(f"^{pattern}$"), handler))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                msg = await receive()
+                if msg["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif msg["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        raw = scope.get("raw_path") or scope["path"].encode()
+        path = raw.decode("latin-1").split("?", 1)[0]
+        method = scope["method"]
+        allowed = False
+        for route in self.routes:
+            m = route.regex.match(path)
+            if not m:
+                continue
+            if method not in route.methods:
+                allowed = True
+                continue
+            params = {k: unquote(v, errors="strict") if v is not None else None for k, v in m.groupdict().items()}
+            request = Request(scope, receive)
+            try:
+                response = await route.handler(request, **params)
+            except HubError as exc:
+                response = wire.hub_error(exc)
+            except UnicodeDecodeError:
+                response = wire.error(400, "BadRequest", "The request path is not valid UTF-8")
+            except Exception:
+                log.exception("unhandled error on %s %s", method, path)
+                response = wire.error(500, "InternalError", "Internal error: the server logged the details")
+            await response(scope, receive, send)
+            return
+        if allowed:
+            await wire.error(405, "MethodNotAllowed", f"{method} is not allowed on {path}")(scope, receive, send)
+        elif self.fallback:
+            await self.fallback(scope, receive, send)
+        else:
+            await wire.error(404, "NotFound", f"Not found: {path}")(scope, receive, send)

@@ -1,0 +1,96 @@
+"""The Hugging Face wire quirks, in one place: errors, dates, pagination links, byte ranges."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ..hub import errors as e
+
+STATUS = {
+    e.BadRequest: 400, e.Unauthorized: 401, e.Forbidden: 403, e.RepoNotFound: 404, e.RevisionNotFound: 404,
+    e.EntryNotFound: 404, e.NotFound: 404, e.Conflict: 409, e.ParentMismatch: 412, e.TooLarge: 413,
+}
+
+
+def _header_safe(text: str) -> str:
+    return re.sub(r"[^\x20-\x7e]", " ", text)[:500]
+
+
+def error(status: int, code: str, message: str, headers: dict[str, str] | None = None,
+          body: dict[str, Any] | None = None) -> Response:
+    """The client reads X-Error-Code first, then X-Error-Message, then the JSON `error`."""
+    h = {"X-Error-Code": code, "X-Error-Message": _header_safe(message)}
+    if status == 401:
+        h["WWW-Authenticate"] = 'Bearer realm="Agora", charset="UTF-8"'
+    h.update(headers or {})
+    return JSONResponse({"error": message, **(body or {})}, status_code=status, headers=h)
+
+
+def hub_error(exc: e.HubError, headers: dict[str, str] | None = None, body: dict[str, Any] | None = None) -> Response:
+    status = next((v for k, v in STATUS.items() if isinstance(exc, k)), 400)
+    return error(status, exc.code, exc.message, headers, body)
+
+
+def iso(dt: datetime | int | float | None) -> str | None:
+    """Dates end in a literal 'Z': huggingface_hub rejects '+00:00'."""
+    if dt is None:
+        return None
+    if isinstance(dt, (int, float)):
+        dt = datetime.fromtimestamp(dt, timezone.utc)
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def base_url(request: Request, configured: str | None = None) -> str:
+    """URLs we return must use the host the client used: huggingface_hub parses them against HF_ENDPOINT."""
+    if configured:
+        return configured.rstrip("/")
+    host = request.headers.get("host") or f"{request.url.hostname}:{request.url.port}"
+    return f"{request.url.scheme}://{host}"
+
+
+def next_link(request: Request, base: str, cursor_key: str, cursor: str) -> dict[str, str]:
+    """An absolute Link: the client fetches it verbatim, so it carries every original parameter."""
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != cursor_key]
+    params.append((cursor_key, cursor))
+    url = f"{base}{request.url.path}?{urlencode(params)}"
+    return {"Link": f'<{url}>; rel="next"'}
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(data, separators=(",", ":")), status_code=status, headers=headers,
+                    media_type="application/json")
+
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None | str:
+    """-> (start, end inclusive), None for the whole body, or "unsatisfiable"."""
+    if not header:
+        return None
+    m = _RANGE.match(header.strip())
+    if not m or (m.group(1) == "" and m.group(2) == ""):
+        return None  # unsupported forms (multi-range): serve the whole body, as RFC 9110 allows
+    if m.group(1) == "":
+        n = int(m.group(2))
+        if n == 0:
+            return "unsatisfiable"
+        return max(0, size - n), size - 1
+    start = int(m.group(1))
+    end = int(m.group(2)) if m.group(2) else size - 1
+    if start >= size or end < start:
+        return "unsatisfiable"
+    return start, min(end, size - 1)
+
+
+def truthy(value: str | None) -> bool:
+    return (value or "").lower() in ("1", "true", "yes", "on")

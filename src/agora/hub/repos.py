@@ -1,0 +1,346 @@
+"""Repositories: create / delete / move / settings, commits, refs, and the one after_ref_update.
+
+Every write path meets here: an API commit, a web upload and (through the git face) a push all end
+in a ref move followed by `after_ref_update`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..db.models import Discussion, LfsObject, Repo, utcnow
+from ..db.session import Database
+from ..storage.blobs import BlobStore
+from ..storage.gitstore import GitRepo, lfs_pointer
+from . import accounts
+from .accounts import Principal
+from .errors import BadRequest, Conflict, Forbidden, ParentMismatch, RepoNotFound, RevisionNotFound, Unauthorized
+from .gitattributes import default_gitattributes
+from .ids import RepoId, RepoType, check_folder, check_name, check_namespace, check_oid, check_path
+
+LFS_SIZE = 10 * 1024 * 1024  # the Hub's threshold: larger files always go to LFS
+BINARY_LFS_SIZE = 1024 * 1024
+SDKS = ("gradio", "streamlit", "docker", "static")
+
+
+@dataclass
+class PendingCommit:
+    """A commit being assembled while the request streams in: blobs are written as they arrive."""
+
+    repo: Repo
+    git: GitRepo
+    puts: dict[str, str] = field(default_factory=dict)
+    deletes: list[str] = field(default_factory=list)
+    delete_folders: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    oid: str
+    pr_num: int | None = None
+
+
+@dataclass(frozen=True)
+class UploadMode:
+    path: str
+    mode: str  # "lfs" | "regular"
+    oid: str | None
+
+
+def _is_binary(sample: bytes) -> bool:
+    if b"\x00" in sample:
+        return True
+    try:
+        sample.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return e.start < len(sample) - 3  # a multibyte char cut at the end of the sample is fine
+    return False
+
+
+class Hub:
+    def __init__(self, db: Database, repos_root: Path, blobs: BlobStore) -> None:
+        self.db = db
+        self.repos_root = repos_root
+        self.blobs = blobs
+
+    # ---- lookup and permissions -------------------------------------------------------------------
+    def git(self, repo: Repo) -> GitRepo:
+        return GitRepo(self.repos_root / repo.storage_key[:2] / f"{repo.storage_key}.git")
+
+    def get(self, s: Session, rid: RepoId) -> Repo | None:
+        return s.scalar(select(Repo).where(Repo.type == rid.type, Repo.namespace == rid.namespace,
+                                           Repo.name == rid.name))
+
+    def find(self, s: Session, who: Principal | None, rid: RepoId, write: bool = False) -> Repo:
+        """The repo if `who` may see it (and write it, if asked); otherwise RepoNotFound, never a hint."""
+        repo = self.get(s, rid)
+        if repo is None or not accounts.can_read(s, who, repo):
+            raise RepoNotFound(f"Repository {rid.full} not found")
+        if write and not accounts.can_write(s, who, repo):
+            if who is None:
+                raise Unauthorized("You must be authenticated to write to this repository")
+            raise Forbidden(f"You don't have write access to {rid.full}"
+                            + (" (your token is read-only)" if who.role == "read" else ""))
+        return repo
+
+    # ---- repo lifecycle ---------------------------------------------------------------------------
+    def create(self, s: Session, who: Principal | None, rid: RepoId, private: bool = False,
+               sdk: str | None = None) -> Repo:
+        if who is None:
+            raise Unauthorized("You must be authenticated to create a repository")
+        check_namespace(rid.namespace)
+        check_name(rid.name)
+        existing = self.get(s, rid)
+        if existing is not None and accounts.can_read(s, who, existing):
+            raise Conflict(f"You already created this {rid.type} repo", repo=existing)
+        if not accounts.can_write_namespace(s, who, rid.namespace):
+            if accounts.get_account(s, rid.namespace) is None:
+                raise BadRequest(f"Namespace {rid.namespace!r} does not exist")
+            raise Forbidden(f"You don't have the rights to create a repo under {rid.namespace!r}")
+        if existing is not None:
+            raise Conflict(f"A {rid.type} repo named {rid.full} already exists")
+        if rid.type == "space":
+            if sdk is None:
+                raise BadRequest("A Space needs an sdk: gradio, streamlit, docker or static")
+            if sdk not in SDKS:
+                raise BadRequest(f"Invalid Space sdk {sdk!r}: use gradio, streamlit, docker or static")
+        key = uuid.uuid4().hex
+        repo = Repo(type=rid.type, namespace=rid.namespace, name=rid.name, storage_key=key, private=private,
+                    sdk=sdk if rid.type == "space" else None)
+        git = GitRepo.init(self.repos_root / key[:2] / f"{key}.git",
+                           {".gitattributes": default_gitattributes(rid.type)}, "system", "initial commit")
+        repo.head_sha = git.resolve("main")
+        try:
+            with s.begin_nested():
+                s.add(repo)
+                s.flush()
+        except IntegrityError:
+            shutil.rmtree(git.path, ignore_errors=True)
+            raise Conflict(f"A {rid.type} repo named {rid.full} already exists") from None
+        return repo
+
+    def delete(self, s: Session, who: Principal | None, rid: RepoId) -> None:
+        repo = self.find(s, who, rid, write=True)
+        if not accounts.is_namespace_admin(s, who, repo.namespace) and who is not None and who.name != repo.namespace:
+            # Org members with write may push but only admins delete, as on the Hub.
+            raise Forbidden(f"Only an admin of {repo.namespace!r} can delete {rid.full}")
+        path = self.git(repo).path
+        s.delete(repo)
+        s.flush()
+        trash = path.with_name(path.name + f".deleted-{uuid.uuid4().hex[:8]}")
+        path.rename(trash)
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def move(self, s: Session, who: Principal | None, src: RepoId, dst: RepoId) -> Repo:
+        repo = self.find(s, who, src, write=True)
+        check_namespace(dst.namespace)
+        check_name(dst.name)
+        if not accounts.can_write_namespace(s, who, dst.namespace):
+            raise Forbidden(f"You don't have the rights to move a repo to {dst.namespace!r}")
+        if self.get(s, dst) is not None:
+            raise Conflict(f"A {dst.type} repo named {dst.full} already exists")
+        repo.namespace, repo.name = dst.namespace, dst.name
+        s.flush()
+        return repo
+
+    def update_settings(self, s: Session, who: Principal | None, rid: RepoId, private: bool | None,
+                        gated: str | bool | None) -> Repo:
+        repo = self.find(s, who, rid, write=True)
+        if private is not None:
+            repo.private = private
+        if gated is not None:
+            if gated not in (False, "auto", "manual"):
+                raise BadRequest(f"Invalid gated value {gated!r}: use false, 'auto' or 'manual'")
+            repo.gated = gated or None
+        return repo
+
+    # ---- revisions --------------------------------------------------------------------------------
+    def resolve(self, repo: Repo, rev: str) -> str:
+        return self.git(repo).resolve(rev)
+
+    def branch_ref(self, git: GitRepo, rev: str) -> str:
+        """The ref a commit to `rev` moves: a branch or refs/pr/N; tags and shas cannot take commits."""
+        if rev.startswith("refs/heads/") or rev.startswith("refs/pr/"):
+            ref = rev
+        else:
+            ref = f"refs/heads/{rev}"
+        if git.ref_target(ref) is None:
+            raise RevisionNotFound(f"Invalid rev id: {rev} is not a branch you can commit to")
+        return ref
+
+    # ---- commits ----------------------------------------------------------------------------------
+    def begin_commit(self, repo: Repo) -> PendingCommit:
+        return PendingCommit(repo, self.git(repo))
+
+    def add_file(self, pc: PendingCommit, path: str, data: bytes) -> None:
+        pc.puts[check_path(path)] = pc.git.write_blob(data)
+
+    def add_lfs_file(self, s: Session, pc: PendingCommit, path: str, oid: str, size: int | None) -> None:
+        check_path(path)
+        check_oid(oid)
+        known = s.scalar(select(LfsObject.size).where(LfsObject.repo_id == pc.repo.id, LfsObject.oid == oid))
+        if known is None or not self.blobs.exists(oid):
+            raise BadRequest(f"LFS object {oid} for {path!r} was never uploaded to this repo: "
+                             "upload it through the LFS batch API before committing")
+        if size is not None and size != known:
+            raise BadRequest(f"LFS object {oid} has size {known}, not {size}")
+        pc.puts[path] = pc.git.write_blob(lfs_pointer(oid, known))
+
+    def delete_file(self, pc: PendingCommit, path: str) -> None:
+        pc.deletes.append(check_path(path))
+
+    def delete_folder(self, pc: PendingCommit, path: str) -> None:
+        pc.delete_folders.append(check_folder(path))
+
+    def finish_commit(self, s: Session, who: Principal, pc: PendingCommit, rev: str, summary: str,
+                      description: str = "", parent: str | None = None, create_pr: bool = False) -> CommitResult:
+        git = pc.git
+        summary = (summary or "").strip() or "Upload files"
+        message = summary + (f"\n\n{description.strip()}" if description and description.strip() else "")
+        ref = self.branch_ref(git, rev)
+        with git.lock():
+            head = git.ref_target(ref)
+            assert head is not None
+            if parent is not None and parent != head:
+                raise ParentMismatch("A commit has happened since. Please refresh and try again.")
+            tree = git.build_tree(head, pc.puts, pc.deletes, pc.delete_folders)
+            new = git.write_commit(tree, [head], who.name, message)
+            if create_pr:
+                num = self._new_discussion(s, pc.repo, who, summary, is_pr=True)
+                git.create_ref(f"refs/pr/{num}", new)
+                self.after_ref_update(s, pc.repo, f"refs/pr/{num}", None, new)
+                return CommitResult(new, num)
+            git.move_ref(ref, head, new, f"commit: {summary}")
+        self.after_ref_update(s, pc.repo, ref, head, new)
+        return CommitResult(new)
+
+    def _new_discussion(self, s: Session, repo: Repo, who: Principal, title: str, is_pr: bool) -> int:
+        num = (s.scalar(select(func.max(Discussion.num)).where(Discussion.repo_id == repo.id)) or 0) + 1
+        s.add(Discussion(repo_id=repo.id, num=num, title=title[:300], is_pr=is_pr, author_id=who.user_id))
+        s.flush()
+        return num
+
+    def after_ref_update(self, s: Session, repo: Repo, ref: str, old: str | None, new: str | None) -> None:
+        """The single hook every write path calls once a ref has moved: re-derive what depends on it."""
+        repo.updated_at = utcnow()
+        if ref == "refs/heads/main" and new:
+            repo.head_sha = new
+            repo.card_data = self._card_data(repo, new)
+        s.flush()
+
+    def _card_data(self, repo: Repo, commit: str) -> dict | None:
+        git = self.git(repo)
+        e = git.entry(commit, "README.md")
+        if e is None or e.lfs is not None or e.size > 1024 * 1024:
+            return None
+        text = git.blob(e.oid).decode("utf-8", "replace")
+        return front_matter(text)[0]
+
+    # ---- LFS bookkeeping --------------------------------------------------------------------------
+    def record_lfs(self, s: Session, repo: Repo, oid: str, size: int) -> None:
+        if s.scalar(select(LfsObject.id).where(LfsObject.repo_id == repo.id, LfsObject.oid == oid)) is None:
+            s.add(LfsObject(repo_id=repo.id, oid=oid, size=size))
+            s.flush()
+
+    def has_lfs(self, s: Session, repo: Repo, oid: str) -> bool:
+        return s.scalar(select(LfsObject.id).where(LfsObject.repo_id == repo.id, LfsObject.oid == oid)) is not None
+
+    # ---- preupload --------------------------------------------------------------------------------
+    def upload_modes(self, repo: Repo, rev: str, files: list[tuple[str, int, bytes]]) -> tuple[str, list[UploadMode]]:
+        git = self.git(repo)
+        head = git.resolve(rev)
+        out = []
+        for path, size, sample in files:
+            check_path(path)
+            lfs = (size >= LFS_SIZE or git.attr(head, path, "filter") == "lfs"
+                   or (size > BINARY_LFS_SIZE and _is_binary(sample)))
+            e = git.entry(head, path)
+            oid = None
+            if e is not None and e.type == "file":
+                oid = e.lfs.oid if e.lfs else e.oid
+            out.append(UploadMode(path, "lfs" if lfs and size > 0 else "regular", oid))
+        return head, out
+
+    # ---- refs -------------------------------------------------------------------------------------
+    def create_branch(self, repo: Repo, who: Principal, branch: str, start: str | None) -> None:
+        if branch.startswith("refs/"):
+            raise BadRequest(f"Invalid branch name {branch!r}: give the short name")
+        git = self.git(repo)
+        target = git.resolve(start or "main")
+        git.create_ref(f"refs/heads/{branch}", target)
+
+    def delete_branch(self, s: Session, repo: Repo, branch: str) -> None:
+        if branch in ("main", "refs/heads/main"):
+            raise Forbidden("The default branch main cannot be deleted")
+        ref = branch if branch.startswith("refs/heads/") else f"refs/heads/{branch}"
+        git = self.git(repo)
+        old = git.ref_target(ref)
+        git.delete_ref(ref)
+        self.after_ref_update(s, repo, ref, old, None)
+
+    def create_tag(self, repo: Repo, who: Principal, rev: str, tag: str, message: str | None) -> None:
+        git = self.git(repo)
+        target = git.resolve(rev)
+        if message:
+            git.create_annotated_tag(tag, target, message, who.name)
+        else:
+            git.create_ref(f"refs/tags/{tag}", target)
+
+    def delete_tag(self, repo: Repo, tag: str) -> None:
+        self.git(repo).delete_ref(tag if tag.startswith("refs/tags/") else f"refs/tags/{tag}")
+
+
+def front_matter(text: str) -> tuple[dict | None, str | None]:
+    """README YAML front matter -> (data, error message)."""
+    if not text.startswith("---"):
+        return None, None
+    lines = text.splitlines()
+    if not lines or lines[0].strip() != "---":
+        return None, None
+    for i in range(1, len(lines)):
+        if lines[i].strip() == "---":
+            block = "\n".join(lines[1:i])
+            try:
+                data = yaml.safe_load(block)
+            except yaml.YAMLError as e:
+                mark = getattr(e, "problem_mark", None)
+                where = f" (line {mark.line + 2}, column {mark.column + 1})" if mark else ""
+                return None, f"Invalid YAML in README.md metadata{where}: {getattr(e, 'problem', e)}"
+            if data is None:
+                return {}, None
+            if not isinstance(data, dict):
+                return None, "README.md metadata must be a YAML mapping (key: value pairs)"
+            return data, None
+    return None, "README.md metadata block opened with '---' is never closed"
+
+
+
+def visible_repos(s: Session, who: Principal | None, repo_type: str, search: str | None = None,
+                  author: str | None = None) -> list[Repo]:
+    """Repos of a type that `who` may see, filtered by id substring and namespace."""
+    from sqlalchemy import or_
+
+    from ..db.models import Account, Membership
+
+    q = select(Repo).where(Repo.type == repo_type)
+    if who is None:
+        q = q.where(Repo.private.is_(False))
+    elif not who.is_admin:
+        orgs = select(Account.name).join(Membership, Membership.org_id == Account.id).where(
+            Membership.user_id == who.user_id)
+        q = q.where(or_(Repo.private.is_(False), Repo.namespace == who.name, Repo.namespace.in_(orgs)))
+    if author:
+        q = q.where(Repo.namespace == author)
+    repos = list(s.scalars(q))
+    if search:
+        needle = search.lower()
+        repos = [r for r in repos if needle in f"{r.namespace}/{r.name}".lower()]
+    return repos

@@ -1,0 +1,176 @@
+"""Content-addressed blob storage (LFS objects by sha256).
+
+The interface is narrow on purpose so that an S3 implementation drops in: stream in, verify, publish;
+open for reading; ask for size. An object becomes visible only once complete and verified: bytes go to
+a temp file in the same store, are hashed while streaming, fsynced, then renamed into place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from ..hub.errors import BadRequest, NotFound
+from ..hub.ids import check_oid
+
+CHUNK = 1024 * 1024
+
+
+class Upload(Protocol):
+    def write(self, data: bytes) -> None: ...
+    def finish(self, oid: str, size: int) -> None: ...
+    def abort(self) -> None: ...
+
+
+class BlobStore(Protocol):
+    def exists(self, oid: str) -> bool: ...
+    def size(self, oid: str) -> int | None: ...
+    def local_path(self, oid: str) -> Path | None: ...
+    def open(self, oid: str) -> BinaryIO: ...
+    def new_upload(self) -> Upload: ...
+    def multipart_begin(self, oid: str, size: int) -> str: ...
+    def multipart_write(self, upload_id: str, offset: int, data: bytes) -> None: ...
+    def multipart_complete(self, upload_id: str, oid: str, size: int) -> None: ...
+    def delete(self, oid: str) -> None: ...
+
+
+class LocalUpload:
+    """A temp file that is hashed as it is written and published by `finish`."""
+
+    def __init__(self, store: "LocalBlobStore") -> None:
+        self._store = store
+        self._tmp = store.tmp_dir / f"up-{secrets.token_hex(12)}"
+        self._fh: BinaryIO | None = open(self._tmp, "wb")
+        self._sha = hashlib.sha256()
+        self._size = 0
+
+    def write(self, data: bytes) -> None:
+        assert self._fh is not None
+        self._fh.write(data)
+        self._sha.update(data)
+        self._size += len(data)
+
+    def finish(self, oid: str, size: int) -> None:
+        assert self._fh is not None
+        try:
+            if self._size != size:
+                raise BadRequest(f"Size mismatch: expected {size} bytes, received {self._size}")
+            got = self._sha.hexdigest()
+            if got != oid:
+                raise BadRequest(f"sha256 mismatch: the object is named {oid} but its content hashes to {got}")
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+            self._fh = None
+            self._store._publish(self._tmp, oid)
+        finally:
+            self.abort()
+
+    def abort(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+        self._tmp.unlink(missing_ok=True)
+
+
+class LocalBlobStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.tmp_dir = root / "tmp"
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, oid: str) -> Path:
+        check_oid(oid)
+        return self.root / oid[:2] / oid[2:4] / oid
+
+    def exists(self, oid: str) -> bool:
+        return self._path(oid).is_file()
+
+    def size(self, oid: str) -> int | None:
+        try:
+            return self._path(oid).stat().st_size
+        except FileNotFoundError:
+            return None
+
+    def local_path(self, oid: str) -> Path | None:
+        p = self._path(oid)
+        return p if p.is_file() else None
+
+    def open(self, oid: str) -> BinaryIO:
+        try:
+            return open(self._path(oid), "rb")
+        except FileNotFoundError:
+            raise NotFound(f"Object {oid} is not in the store") from None
+
+    def new_upload(self) -> LocalUpload:
+        return LocalUpload(self)
+
+    def _publish(self, tmp: Path, oid: str) -> None:
+        dest = self._path(oid)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, dest)
+
+    # Multipart: parts are written at their offsets into one preallocated temp file, so completion
+    # costs one hashing read and a rename, never a concatenation copy.
+    def _mp_path(self, upload_id: str) -> Path:
+        if not upload_id.isalnum():
+            raise BadRequest("Invalid upload id")
+        return self.tmp_dir / f"mp-{upload_id}"
+
+    def multipart_begin(self, oid: str, size: int) -> str:
+        check_oid(oid)
+        upload_id = secrets.token_hex(16)
+        with open(self._mp_path(upload_id), "wb") as fh:
+            fh.truncate(size)
+        return upload_id
+
+    def multipart_write(self, upload_id: str, offset: int, data: bytes) -> None:
+        path = self._mp_path(upload_id)
+        if not path.exists():
+            raise NotFound("Unknown or expired multipart upload")
+        fd = os.open(path, os.O_WRONLY)
+        try:
+            os.pwrite(fd, data, offset)
+        finally:
+            os.close(fd)
+
+    def multipart_complete(self, upload_id: str, oid: str, size: int) -> None:
+        path = self._mp_path(upload_id)
+        if not path.exists():
+            raise NotFound("Unknown or expired multipart upload")
+        sha = hashlib.sha256()
+        total = 0
+        with open(path, "rb") as fh:
+            while chunk := fh.read(8 * CHUNK):
+                sha.update(chunk)
+                total += len(chunk)
+            os.fsync(fh.fileno())
+        if total != size or sha.hexdigest() != oid:
+            path.unlink(missing_ok=True)
+            raise BadRequest(f"Uploaded parts do not hash to {oid} ({total} of {size} bytes)")
+        self._publish(path, oid)
+
+    def delete(self, oid: str) -> None:
+        self._path(oid).unlink(missing_ok=True)
+
+    def copy_from_file(self, src: Path, oid: str) -> None:
+        """Import a local file (CLI import, tests); verified like any other write."""
+        up = self.new_upload()
+        with open(src, "rb") as fh:
+            while chunk := fh.read(CHUNK):
+                up.write(chunk)
+        up.finish(oid, src.stat().st_size)
+
+
+def sha256_file(path: Path) -> str:
+    sha = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            sha.update(chunk)
+    return sha.hexdigest()
+
+
+__all__ = ["BlobStore", "LocalBlobStore", "Upload", "sha256_file"]
