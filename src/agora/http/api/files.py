@@ -47,8 +47,6 @@ def mount(router: Router, ctx: Any) -> None:
                     c = last.get(e.path)
                     if c:
                         item["lastCommit"] = {"id": c.id, "title": c.title, "date": wire.iso(c.time)}
-                    if e.type == "file":
-                        item["securityFileStatus"] = {"status": "unscanned"}
             return items, cursor + size < len(entries)
 
         items, more = await ctx.run(do)
