@@ -1,0 +1,31 @@
+"""Validation rules for names and paths (hub/ids.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from agora.hub.errors import BadRequest
+from agora.hub.ids import check_name, check_path
+
+
+@pytest.mark.parametrize("name", ["bert-base", "a", "A.b_c-1", "x" * 96])
+def test_good_names(name: str) -> None:
+    assert check_name(name) == name
+
+
+@pytest.mark.parametrize("name", ["", "..", "a..b", "a/b", "a b", "-a", "a--b", "x.git", "x" * 97, "é"])
+def test_bad_names(name: str) -> None:
+    with pytest.raises(BadRequest):
+        check_name(name)
+
+
+@pytest.mark.parametrize("path", ["a.txt", "dir/sub/file.bin", ".gitattributes", "a b/c d.txt"])
+def test_good_paths(path: str) -> None:
+    assert check_path(path) == path
+
+
+@pytest.mark.parametrize("path", ["", "/abs", "../x", "a/../b", "a//b", ".git/config", "x/.git/HEAD", "a\x00b",
+                                  "a\\b", "./a"])
+def test_bad_paths(path: str) -> None:
+    with pytest.raises(BadRequest):
+        check_path(path)
