@@ -15,6 +15,7 @@ from .http.auth import Signer, principal
 from .http.routing import Router
 from .hub.accounts import Principal
 from .hub.repos import Hub
+from .hub.xet import XetStore
 from .storage.blobs import LocalBlobStore
 
 T = TypeVar("T")
@@ -39,17 +40,21 @@ def build_hub(settings: Settings) -> Hub:
     settings.data.mkdir(parents=True, exist_ok=True)
     db = Database(settings.database_url)
     migrate(db.engine)
-    return Hub(db, settings.repos_dir, LocalBlobStore(settings.lfs_dir))
+    hub = Hub(db, settings.repos_dir, LocalBlobStore(settings.lfs_dir))
+    xet_dir = settings.data / "xet"
+    hub.xet = XetStore(db, LocalBlobStore(xet_dir / "xorbs"), LocalBlobStore(xet_dir / "shards"))
+    return hub
 
 
 def create_app(settings: Settings | None = None) -> Router:
-    from .http.api import commits, files, lfs, repos
+    from .http import git
+    from .http.api import commits, files, lfs, repos, search, xet
 
     settings = settings or Settings.from_env()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ctx = Ctx(build_hub(settings), settings, Signer(settings.secret_key()))
     router = Router()
-    for module in (repos, files, commits, lfs):
+    for module in (repos, search, files, commits, lfs, git, xet):
         module.mount(router, ctx)
     return router
 

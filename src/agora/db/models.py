@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, UniqueConstraint, BigInteger
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -53,7 +53,15 @@ class Token(Base):
 
 class Repo(Base):
     __tablename__ = "repos"
-    __table_args__ = (UniqueConstraint("type", "namespace", "name"),)
+    __table_args__ = (
+        UniqueConstraint("type", "namespace", "name"),
+        Index("ix_repos_type_downloads", "type", "downloads", "id"),
+        Index("ix_repos_type_likes", "type", "likes", "id"),
+        Index("ix_repos_type_updated", "type", "updated_at", "id"),
+        Index("ix_repos_type_created", "type", "created_at", "id"),
+        Index("ix_repos_type_trending", "type", "trending_score", "id"),
+        Index("ix_repos_type_pipeline", "type", "pipeline_tag", "id"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     type: Mapped[str] = mapped_column(String(8))
     namespace: Mapped[str] = mapped_column(String(96), index=True)
@@ -67,8 +75,16 @@ class Repo(Base):
     head_sha: Mapped[str | None] = mapped_column(String(40), nullable=True)
     sdk: Mapped[str | None] = mapped_column(String(16), nullable=True)
     card_data: Mapped[dict | None] = mapped_column(JSON, nullable=True)
-    downloads: Mapped[int] = mapped_column(Integer, default=0)
+    downloads: Mapped[int] = mapped_column(Integer, default=0)  # last 30 days, as the Hub shows it
     likes: Mapped[int] = mapped_column(Integer, default=0)
+    # Derived by hub/index.py from the default branch (recomputable; keyed by indexed_sha).
+    downloads_all_time: Mapped[int] = mapped_column(BigInteger, default=0)
+    trending_score: Mapped[float] = mapped_column(Float, default=0.0)
+    pipeline_tag: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    library_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    derived: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    indexed_sha: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    search_text: Mapped[str] = mapped_column(String(4000), default="")
 
 
 class LfsObject(Base):
@@ -97,3 +113,93 @@ class Discussion(Base):
     author_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     data: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+
+
+class LfsLock(Base):
+    """A Git LFS file lock (`git lfs lock`): at most one per path in a repo."""
+
+    __tablename__ = "lfs_locks"
+    __table_args__ = (UniqueConstraint("repo_id", "path"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), index=True)
+    path: Mapped[str] = mapped_column(String(1024))
+    owner_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    ref_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class RepoTag(Base):
+    """A derived tag of a repo's default branch: what `filter=` matches and the facets count."""
+
+    __tablename__ = "repo_tags"
+    __table_args__ = (UniqueConstraint("repo_id", "tag"), Index("ix_repo_tags_tag", "tag", "repo_id"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"))
+    tag: Mapped[str] = mapped_column(String(200))
+
+
+class RepoLink(Base):
+    """A card's link to another repo: dataset (trained on), base_model (with relation), model (Space uses)."""
+
+    __tablename__ = "repo_links"
+    __table_args__ = (Index("ix_repo_links_target", "kind", "target"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(200))
+    relation: Mapped[str | None] = mapped_column(String(16), nullable=True)
+
+
+class DownloadDay(Base):
+    __tablename__ = "download_days"
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD (UTC)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Like(Base):
+    __tablename__ = "likes"
+    user_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+# ---- Xet storage (issue 4): content-addressed, global like the blob store; repos reach it via LfsObject ----
+from sqlalchemy import LargeBinary  # noqa: E402
+
+
+class XetXorb(Base):
+    """A verified xorb in the xorb store; `meta` packs per chunk (hash, record end, unpacked end)."""
+
+    __tablename__ = "xet_xorbs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)  # Xet string form
+    size: Mapped[int] = mapped_column(BigInteger)  # serialized bytes stored
+    num_chunks: Mapped[int] = mapped_column(Integer)
+    unpacked: Mapped[int] = mapped_column(BigInteger)
+    meta: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class XetFile(Base):
+    """A file registered by a shard: its Xet file hash, the verified sha256 of its bytes, its terms."""
+
+    __tablename__ = "xet_files"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    file_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    terms: Mapped[bytes] = mapped_column(LargeBinary)  # packed (xorb hash, start, end, unpacked) records
+    shard: Mapped[str | None] = mapped_column(String(64), nullable=True)  # sha256 of the shard it came in
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class XetChunk(Base):
+    """Global dedup index over a subset of chunks (file starts, hash % 1024 == 0): chunk -> xorb, index."""
+
+    __tablename__ = "xet_chunks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chunk_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    xorb_hash: Mapped[str] = mapped_column(String(64))
+    chunk_index: Mapped[int] = mapped_column(Integer)
+    file_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -10,8 +10,8 @@ import shutil
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import yaml
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 from ..db.models import Discussion, LfsObject, Repo, utcnow
 from ..db.session import Database
 from ..storage.blobs import BlobStore
-from ..storage.gitstore import GitRepo, lfs_pointer
-from . import accounts
+from ..storage.gitstore import Entry, GitRepo, lfs_pointer
+from . import accounts, cards, index
 from .accounts import Principal
 from .errors import BadRequest, Conflict, Forbidden, ParentMismatch, RepoNotFound, RevisionNotFound, Unauthorized
 from .gitattributes import default_gitattributes
@@ -70,6 +70,7 @@ class Hub:
         self.db = db
         self.repos_root = repos_root
         self.blobs = blobs
+        self.xet: Any = None  # hub.xet.XetStore, attached by app.build_hub
 
     # ---- lookup and permissions -------------------------------------------------------------------
     def git(self, repo: Repo) -> GitRepo:
@@ -125,6 +126,7 @@ class Hub:
         except IntegrityError:
             shutil.rmtree(git.path, ignore_errors=True)
             raise Conflict(f"A {rid.type} repo named {rid.full} already exists") from None
+        self.after_ref_update(s, repo, "refs/heads/main", None, repo.head_sha)
         return repo
 
     def delete(self, s: Session, who: Principal | None, rid: RepoId) -> None:
@@ -133,6 +135,7 @@ class Hub:
             # Org members with write may push but only admins delete, as on the Hub.
             raise Forbidden(f"Only an admin of {repo.namespace!r} can delete {rid.full}")
         path = self.git(repo).path
+        index.drop(s, repo)
         s.delete(repo)
         s.flush()
         trash = path.with_name(path.name + f".deleted-{uuid.uuid4().hex[:8]}")
@@ -149,6 +152,8 @@ class Hub:
             raise Conflict(f"A {dst.type} repo named {dst.full} already exists")
         repo.namespace, repo.name = dst.namespace, dst.name
         s.flush()
+        if repo.head_sha:
+            index.reindex(s, self, repo, repo.head_sha)
         return repo
 
     def update_settings(self, s: Session, who: Principal | None, rid: RepoId, private: bool | None,
@@ -187,7 +192,7 @@ class Hub:
         check_path(path)
         check_oid(oid)
         known = s.scalar(select(LfsObject.size).where(LfsObject.repo_id == pc.repo.id, LfsObject.oid == oid))
-        if known is None or not self.blobs.exists(oid):
+        if known is None or not (self.blobs.exists(oid) or (self.xet and self.xet.file_by_sha(s, oid))):
             raise BadRequest(f"LFS object {oid} for {path!r} was never uploaded to this repo: "
                              "upload it through the LFS batch API before committing")
         if size is not None and size != known:
@@ -206,6 +211,7 @@ class Hub:
         summary = (summary or "").strip() or "Upload files"
         message = summary + (f"\n\n{description.strip()}" if description and description.strip() else "")
         ref = self.branch_ref(git, rev)
+        self.check_readme(pc)
         with git.lock():
             head = git.ref_target(ref)
             assert head is not None
@@ -233,16 +239,35 @@ class Hub:
         repo.updated_at = utcnow()
         if ref == "refs/heads/main" and new:
             repo.head_sha = new
-            repo.card_data = self._card_data(repo, new)
+            index.reindex(s, self, repo, new)
         s.flush()
 
-    def _card_data(self, repo: Repo, commit: str) -> dict | None:
-        git = self.git(repo)
-        e = git.entry(commit, "README.md")
-        if e is None or e.lfs is not None or e.size > 1024 * 1024:
-            return None
-        text = git.blob(e.oid).decode("utf-8", "replace")
-        return front_matter(text)[0]
+    def count_download(self, repo: Repo, commit: str, path: str) -> None:
+        """Count a client download (a flagged HEAD) when `path` is the repo's counting file."""
+        if index.is_counting_file(repo.type, path, lambda: self.git(repo).entry(commit, "config.json") is not None):
+            with self.db.session() as s:
+                index.count_download(s, s.merge(repo))
+
+    def read_range(self, repo: Repo, e: Entry, start: int, length: int) -> bytes:
+        """Bytes [start, start+length) of a file, wherever its content lives; never the whole file."""
+        if e.lfs is None:
+            return self.git(repo).blob(e.oid)[start:start + length]
+        with self.blobs.open(e.lfs.oid) as fh:
+            fh.seek(start)
+            return fh.read(length)
+
+    def check_readme(self, pc: PendingCommit) -> None:
+        """An upload whose README.md metadata is invalid is refused with the validation errors."""
+        oid = pc.puts.get("README.md")
+        if oid is None:
+            return
+        data = pc.git.blob(oid)
+        if len(data) > 1024 * 1024 or data.startswith(b"version https://git-lfs"):
+            return
+        card = cards.parse(data.decode("utf-8", "replace"))
+        errors, _ = cards.validate(card, pc.repo.type)
+        if errors:
+            raise BadRequest("Invalid metadata in README.md.\n" + "\n".join(f"- {e}" for e in errors))
 
     # ---- LFS bookkeeping --------------------------------------------------------------------------
     def record_lfs(self, s: Session, repo: Repo, oid: str, size: int) -> None:
@@ -297,50 +322,3 @@ class Hub:
     def delete_tag(self, repo: Repo, tag: str) -> None:
         self.git(repo).delete_ref(tag if tag.startswith("refs/tags/") else f"refs/tags/{tag}")
 
-
-def front_matter(text: str) -> tuple[dict | None, str | None]:
-    """README YAML front matter -> (data, error message)."""
-    if not text.startswith("---"):
-        return None, None
-    lines = text.splitlines()
-    if not lines or lines[0].strip() != "---":
-        return None, None
-    for i in range(1, len(lines)):
-        if lines[i].strip() == "---":
-            block = "\n".join(lines[1:i])
-            try:
-                data = yaml.safe_load(block)
-            except yaml.YAMLError as e:
-                mark = getattr(e, "problem_mark", None)
-                where = f" (line {mark.line + 2}, column {mark.column + 1})" if mark else ""
-                return None, f"Invalid YAML in README.md metadata{where}: {getattr(e, 'problem', e)}"
-            if data is None:
-                return {}, None
-            if not isinstance(data, dict):
-                return None, "README.md metadata must be a YAML mapping (key: value pairs)"
-            return data, None
-    return None, "README.md metadata block opened with '---' is never closed"
-
-
-
-def visible_repos(s: Session, who: Principal | None, repo_type: str, search: str | None = None,
-                  author: str | None = None) -> list[Repo]:
-    """Repos of a type that `who` may see, filtered by id substring and namespace."""
-    from sqlalchemy import or_
-
-    from ..db.models import Account, Membership
-
-    q = select(Repo).where(Repo.type == repo_type)
-    if who is None:
-        q = q.where(Repo.private.is_(False))
-    elif not who.is_admin:
-        orgs = select(Account.name).join(Membership, Membership.org_id == Account.id).where(
-            Membership.user_id == who.user_id)
-        q = q.where(or_(Repo.private.is_(False), Repo.namespace == who.name, Repo.namespace.in_(orgs)))
-    if author:
-        q = q.where(Repo.namespace == author)
-    repos = list(s.scalars(q))
-    if search:
-        needle = search.lower()
-        repos = [r for r in repos if needle in f"{r.namespace}/{r.name}".lower()]
-    return repos

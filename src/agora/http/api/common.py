@@ -67,33 +67,18 @@ def sibling_json(e: Entry, blobs: bool) -> dict[str, Any]:
     return d
 
 
-def card_tags(repo: Repo) -> list[str]:
-    """Plain tags from the card; the metadata index derives the full set."""
-    card = repo.card_data or {}
-    tags: list[str] = []
-
-    def add(v: object, prefix: str = "") -> None:
-        for x in v if isinstance(v, list) else [v]:
-            if isinstance(x, (str, int, float)) and str(x) and f"{prefix}{x}" not in tags:
-                tags.append(f"{prefix}{x}")
-
-    for key, prefix in (("library_name", ""), ("pipeline_tag", ""), ("tags", ""), ("language", ""),
-                        ("license", "license:"), ("datasets", "dataset:"), ("base_model", "base_model:")):
-        if key in card and card[key] is not None:
-            add(card[key], prefix)
-    return tags
-
-
 def repo_json(repo: Repo, sha: str, files: list[Entry] | None, blobs: bool, last_modified: int | None,
-              used_storage: int | None = None) -> dict[str, Any]:
+              used_storage: int | None = None, tags: list[str] | None = None,
+              links: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The info object huggingface_hub maps onto ModelInfo / DatasetInfo / SpaceInfo."""
     rtype: RepoType = repo.type  # type: ignore[assignment]
-    card = repo.card_data or {}
+    derived = repo.derived or {}
     d: dict[str, Any] = {
         "_id": f"{repo.id:024x}", "id": f"{repo.namespace}/{repo.name}", "author": repo.namespace, "sha": sha,
         "lastModified": wire.iso(last_modified) if last_modified else wire.iso(repo.updated_at),
         "createdAt": wire.iso(repo.created_at), "private": repo.private, "gated": repo.gated or False,
-        "disabled": False, "downloads": repo.downloads, "downloadsAllTime": repo.downloads, "likes": repo.likes,
-        "tags": card_tags(repo), "trendingScore": 0,
+        "disabled": False, "downloads": repo.downloads, "downloadsAllTime": repo.downloads_all_time or 0,
+        "likes": repo.likes, "tags": tags if tags is not None else [], "trendingScore": repo.trending_score or 0,
     }
     if repo.card_data is not None:
         d["cardData"] = repo.card_data
@@ -103,18 +88,27 @@ def repo_json(repo: Repo, sha: str, files: list[Entry] | None, blobs: bool, last
         d["usedStorage"] = used_storage
     if rtype == "model":
         d["modelId"] = d["id"]
-        if isinstance(card.get("library_name"), str):
-            d["library_name"] = card["library_name"]
-        if isinstance(card.get("pipeline_tag"), str):
-            d["pipeline_tag"] = card["pipeline_tag"]
-        d["spaces"] = []
+        if repo.library_name:
+            d["library_name"] = repo.library_name
+        if repo.pipeline_tag:
+            d["pipeline_tag"] = repo.pipeline_tag
+        for key in ("config", "transformersInfo", "safetensors", "widgetData"):
+            if derived.get(key):
+                d[key] = derived[key]
+        if derived.get("baseModels"):
+            d["baseModels"] = {"models": [{"id": b["id"]} for b in derived["baseModels"]],
+                               "relation": derived["baseModels"][0]["relation"]}
+        d.update(links or {})
+        d.setdefault("spaces", [])
     elif rtype == "dataset":
         d["description"] = ""
         d["citation"] = ""
+        d.update(links or {})
     else:
         d["sdk"] = repo.sdk
         d["runtime"] = {"stage": "STOPPED", "hardware": {"current": None, "requested": None}}
         d["subdomain"] = f"{repo.namespace}-{repo.name}".lower()
+        d.update(links or {})
     return d
 
 

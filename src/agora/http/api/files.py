@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, Response, StreamingResponse
 
 from ...hub.errors import BadRequest, EntryNotFound, HubError
 from .. import wire
@@ -41,6 +41,7 @@ def mount(router: Router, ctx: Any) -> None:
             entries = git.list_tree(sha, path, recursive)
             page = entries[cursor:cursor + size]
             items = [entry_json(e) for e in page]
+            add_xet_hashes(items)
             if expand and page:
                 last = git.last_commits(sha, [e.path for e in page])
                 for item, e in zip(items, page):
@@ -84,6 +85,7 @@ def mount(router: Router, ctx: Any) -> None:
             sha = git.resolve(rev)
             found = [e for e in (git.entry(sha, p.strip("/")) for p in paths if p.strip("/")) if e is not None]
             items = [entry_json(e) for e in found]
+            add_xet_hashes(items)
             if expand and found:
                 last = git.last_commits(sha, [e.path for e in found])
                 for item, e in zip(items, found):
@@ -96,7 +98,7 @@ def mount(router: Router, ctx: Any) -> None:
     async def resolve(request: Request, p: str | None, ns: str, name: str, rev: str, path: str) -> Response:
         who = await ctx.who(request)
 
-        def do() -> tuple[str, Any, bytes | None, Any]:
+        def do() -> tuple[str, Any, bytes | None, Any, str | None]:
             with hub.db.session() as s:
                 repo = hub.find(s, who, rid_web(p, ns, name))
             git = hub.git(repo)
@@ -104,15 +106,18 @@ def mount(router: Router, ctx: Any) -> None:
             e = git.entry(sha, path)
             if e is None or e.type != "file":
                 raise EntryNotFound(f"Entry not found: {path} does not exist at revision {rev}", sha=sha)
+            if request.method == "HEAD" and request.headers.get("x-hf-download-counter"):
+                hub.count_download(repo, sha, path)
             if e.lfs:
                 local = hub.blobs.local_path(e.lfs.oid)
-                if local is None:
+                xet_hash = xet_hashes([e.lfs.oid]).get(e.lfs.oid)
+                if local is None and xet_hash is None:
                     raise EntryNotFound(f"The content of {path} ({e.lfs.oid}) is missing from storage", sha=sha)
-                return sha, e, None, local
-            return sha, e, git.blob(e.oid), None
+                return sha, e, None, local, xet_hash
+            return sha, e, git.blob(e.oid), None, None
 
         try:
-            sha, e, data, local = await ctx.run(do)
+            sha, e, data, local, xet_hash = await ctx.run(do)
         except EntryNotFound as exc:
             headers = {"X-Repo-Commit": str(exc.extra["sha"])} if "sha" in exc.extra else None
             return wire.hub_error(exc, headers=headers)
@@ -129,6 +134,12 @@ def mount(router: Router, ctx: Any) -> None:
             headers["X-Linked-Size"] = str(e.lfs.size)
         else:
             headers["ETag"] = f'"{e.oid}"'
+        if xet_hash is not None:  # only for content stored in Xet: the client then reads it through CAS
+            base = wire.base_url(request, ctx.settings.public_url)
+            kind = p or "models"
+            headers["X-Xet-Hash"] = xet_hash
+            headers["Link"] = f'<{base}/api/{kind}/{ns}/{name}/xet-read-token/{sha}>; rel="xet-auth"'
+            headers["Access-Control-Expose-Headers"] += ",X-Xet-Hash,Link"
         media = mimetypes.guess_type(filename)[0] or "application/octet-stream"
         if media.startswith("text/") or media in ("application/json",):
             media += "; charset=utf-8"
@@ -139,6 +150,8 @@ def mount(router: Router, ctx: Any) -> None:
         if local is not None:
             return FileResponse(local, headers=headers, media_type=media, content_disposition_type="inline",
                                 filename=None)
+        if xet_hash is not None:
+            return await xet_response(request, xet_hash, e.size, rng, headers, media)
         assert data is not None
         if rng is None:
             return Response(data if request.method != "HEAD" else b"", headers={
@@ -148,6 +161,34 @@ def mount(router: Router, ctx: Any) -> None:
         chunk = data[start:end + 1]
         return Response(chunk if request.method != "HEAD" else b"", status_code=206,
                         headers={**headers, "Content-Length": str(len(chunk))}, media_type=media)
+
+    def xet_hashes(shas: list[str]) -> dict[str, str]:
+        """sha256 -> Xet file hash for the LFS oids whose content is stored in Xet."""
+        if hub.xet is None or not shas:
+            return {}
+        with hub.db.session() as s:
+            return hub.xet.hashes_for(s, shas)
+
+    def add_xet_hashes(items: list[dict[str, Any]]) -> None:
+        found = xet_hashes([i["lfs"]["oid"] for i in items if "lfs" in i])
+        for i in items:
+            if "lfs" in i and i["lfs"]["oid"] in found:
+                i["xetHash"] = found[i["lfs"]["oid"]]
+
+    async def xet_response(request: Request, xet_hash: str, size: int, rng: Any, headers: dict[str, str],
+                           media: str) -> Response:
+        """A Xet-stored file over plain HTTP: reconstructed from its xorbs while streaming."""
+        if rng is None:
+            first, last, status = 0, size - 1, 200
+        else:
+            first, last = rng
+            status = 206
+            headers = {**headers, "Content-Range": f"bytes {first}-{last}/{size}"}
+        headers = {**headers, "Content-Length": str(max(0, last - first + 1))}
+        if request.method == "HEAD" or size == 0:
+            return Response(b"", status_code=status, headers=headers, media_type=media)
+        body = await ctx.run(hub.xet.open_range, xet_hash, first, last)
+        return StreamingResponse(body, status_code=status, headers=headers, media_type=media)
 
     router.add("GET", f"/api/{T}/{ID}/tree/(?P<rev>[^/]+)(?:/(?P<path>.*))?", tree)
     router.add("POST", f"/api/{T}/{ID}/paths-info/(?P<rev>[^/]+)", paths_info)

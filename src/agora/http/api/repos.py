@@ -9,13 +9,12 @@ from starlette.responses import Response
 
 from ...hub import accounts
 from ...hub.errors import BadRequest, Conflict, HubError, Unauthorized
-from ...hub.ids import FROM_PLURAL, RepoId, check_name, parse_repo_type
-from ...hub.repos import front_matter, visible_repos
+from ...hub.ids import RepoId, parse_repo_type
+from ...hub import cards, index
 from .. import wire
-from ..routing import ID, SEG, Router
-from .common import T, json_body, plural, repo_json, repo_url, rid_api
+from ..routing import ID, Router
+from .common import T, json_body, repo_json, repo_url, rid_api
 
-PAGE = 100
 
 
 def mount(router: Router, ctx: Any) -> None:
@@ -59,10 +58,10 @@ def mount(router: Router, ctx: Any) -> None:
         if not isinstance(content, str):
             return wire.json_response({"errors": [{"message": "'content' must be the README text"}],
                                        "warnings": []}, 400)
-        _, err = front_matter(content)
-        if err:
-            return wire.json_response({"errors": [{"message": err}], "warnings": []}, 400)
-        return wire.json_response({"errors": [], "warnings": []})
+        rtype = body.get("repoType") if body.get("repoType") in ("model", "dataset", "space") else "model"
+        errors, warnings = cards.validate(cards.parse(content), rtype)
+        out = {"errors": [{"message": m} for m in errors], "warnings": [{"message": m} for m in warnings]}
+        return wire.json_response(out, 400 if errors else 200)
 
     async def create(request: Request) -> Response:
         body = await json_body(request)
@@ -73,6 +72,8 @@ def mount(router: Router, ctx: Any) -> None:
             raise BadRequest("'name' is required")
         if "/" in name and not org:
             org, _, name = name.partition("/")
+            if not org:  # "/x" must not quietly become "<caller>/x"
+                raise BadRequest(f"Invalid repo id {body['name']!r}: expected 'namespace/name'")
         rtype = parse_repo_type(body.get("type"))
         visibility = body.get("visibility")
         if visibility not in (None, "public", "private", "protected"):
@@ -104,6 +105,8 @@ def mount(router: Router, ctx: Any) -> None:
             raise BadRequest("'name' is required")
         if "/" in name and not org:
             org, _, name = name.partition("/")
+            if not org:  # "/x" must not quietly become "<caller>/x"
+                raise BadRequest(f"Invalid repo id {body['name']!r}: expected 'namespace/name'")
 
         def do() -> None:
             with hub.db.session() as s:
@@ -158,64 +161,13 @@ def mount(router: Router, ctx: Any) -> None:
                 files = git.all_files(sha)
                 last = git.log(sha, limit=1)
                 used = sum(e.size for e in files) if (blobs or "usedStorage" in expand) else None
-                d = repo_json(repo, sha, files, blobs or "siblings" in expand, last[0].time if last else None, used)
+                tags = index.tags_of(s, [repo.id])[repo.id]
+                d = repo_json(repo, sha, files, blobs or "siblings" in expand, last[0].time if last else None, used,
+                              tags, repo_links(s, who, repo))
             if expand:
                 d = {k: v for k, v in d.items() if k in expand or k in ("id", "_id")}
             return d
         return wire.json_response(await ctx.run(do))
-
-    async def listing(request: Request, t: str) -> Response:
-        who = await ctx.who(request)
-        q = request.query_params
-        rtype = FROM_PLURAL[t]
-        searches = [x for x in q.getlist("search") if x]
-        filters = q.getlist("filter")
-        pipeline = q.get("pipeline_tag")
-        sort = q.get("sort")
-        full = wire.truthy(q.get("full"))
-        with_card = wire.truthy(q.get("cardData")) or full
-        expand = q.getlist("expand") + q.getlist("expand[]")
-        try:
-            limit = int(q.get("limit") or 0) or None
-            cursor = int(q.get("cursor") or 0)
-        except ValueError:
-            raise BadRequest("limit and cursor must be integers") from None
-
-        def do() -> tuple[list[dict[str, Any]], bool]:
-            with hub.db.session() as s:
-                repos = visible_repos(s, who, rtype, None, q.get("author"))
-                out = []
-                for r in repos:
-                    rid = f"{r.namespace}/{r.name}".lower()
-                    if any(x.lower() not in rid for x in searches):
-                        continue
-                    d = repo_json(r, r.head_sha or "", None, False, None)
-                    if any(f not in d["tags"] for f in filters):
-                        continue
-                    if pipeline and d.get("pipeline_tag") != pipeline:
-                        continue
-                    out.append((r, d))
-                key = {"downloads": lambda x: x[0].downloads, "likes": lambda x: x[0].likes,
-                       "lastModified": lambda x: x[0].updated_at, "createdAt": lambda x: x[0].created_at,
-                       "trendingScore": lambda x: x[0].downloads}.get(sort or "", lambda x: x[0].id)
-                out.sort(key=key, reverse=bool(sort))
-                if limit:
-                    out = out[:limit]
-                page = out[cursor:cursor + PAGE]
-                items = []
-                for r, d in page:
-                    if full:
-                        git = hub.git(r)
-                        d["siblings"] = [{"rfilename": e.path} for e in git.all_files(r.head_sha)] if r.head_sha else []
-                    if not with_card:
-                        d.pop("cardData", None)
-                    if expand:
-                        d = {k: v for k, v in d.items() if k in expand or k in ("id", "_id")}
-                    items.append(d)
-                return items, cursor + PAGE < len(out)
-        items, more = await ctx.run(do)
-        headers = wire.next_link(request, base(request), "cursor", str(cursor + PAGE)) if more else None
-        return wire.json_response(items, headers=headers)
 
     router.add("GET", "/api/whoami-v2", whoami)
     router.add("GET", "/api/agent-harnesses", agent_harnesses)
@@ -226,5 +178,13 @@ def mount(router: Router, ctx: Any) -> None:
     router.add("PUT", f"/api/{T}/{ID}/settings", settings)
     router.add("GET", f"/api/{T}/{ID}", info)
     router.add("GET", f"/api/{T}/{ID}/revision/(?P<rev>.+)", info)
-    router.add("GET", f"/api/{T}", listing)
-    _ = (SEG, check_name, plural)
+
+
+def repo_links(s: Any, who: Any, repo: Any) -> dict[str, Any]:
+    """Reverse links the Hub puts in info: Spaces using a model, fine-tune counts."""
+    rid = f"{repo.namespace}/{repo.name}"
+    if repo.type == "model":
+        spaces = [f"{r.namespace}/{r.name}" for r in index.linked_from(s, who, "model", rid, "space")]
+        children = index.children_count(s, who, rid)
+        return {"spaces": spaces, "childrenModelCount": sum(children.values())}
+    return {}
