@@ -1,6 +1,6 @@
 """The default huggingface_hub install uploads LFS-mode files through Xet without asking the server.
 
-Until native Xet storage lands (issue 4) this fails, and strict xfail makes the suite say so the day it passes.
+Native Xet storage (issue 4) makes this work with no environment variable.
 """
 
 from __future__ import annotations
@@ -10,19 +10,16 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
-
 from ..conftest import Server
 
 
-@pytest.mark.xfail(strict=True, reason="native Xet write path not implemented yet (issue 4)")
 def test_default_client_uploads_lfs_file(server: Server, alice: str, repo_name: str) -> None:
     env = {k: v for k, v in os.environ.items() if k != "HF_HUB_DISABLE_XET"}
     env["HF_TOKEN"] = alice
     script = textwrap.dedent(f"""
         import os
         from huggingface_hub import HfApi, hf_hub_download
-        from huggingface_hub.utils import is_xet_available
+        from huggingface_hub.utils._runtime import is_xet_available
         assert is_xet_available()
         api = HfApi()
         api.create_repo("alice/{repo_name}")

@@ -252,6 +252,10 @@ class Hub:
         """Bytes [start, start+length) of a file, wherever its content lives; never the whole file."""
         if e.lfs is None:
             return self.git(repo).blob(e.oid)[start:start + length]
+        if self.xet is not None and not self.blobs.exists(e.lfs.oid):
+            got = self.xet.read_sha_range(e.lfs.oid, start, length)  # content uploaded through Xet
+            if got is not None:
+                return got
         with self.blobs.open(e.lfs.oid) as fh:
             fh.seek(start)
             return fh.read(length)

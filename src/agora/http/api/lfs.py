@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, Response, StreamingResponse
 
 from ...db.models import Repo
 from ...hub import accounts
@@ -97,6 +97,9 @@ def mount(router: Router, ctx: Any) -> None:
                     "error": {"code": 422, "message": "oid must be 64 hex characters and size a non-negative integer"}}
         rid = str(repo.id)
         stored = hub.blobs.size(oid)
+        if stored is None and hub.xet is not None:  # content uploaded through Xet is served from its xorbs
+            xf = hub.xet.file_by_sha(s, oid)
+            stored = xf.size if xf is not None else None
         if op == "download":
             if stored is None or not hub.has_lfs(s, repo, oid):
                 return {"oid": oid, "size": size, "error": {"code": 404, "message": "Object does not exist"}}
@@ -165,8 +168,20 @@ def mount(router: Router, ctx: Any) -> None:
         check(request, "download", repo_id, oid)
         path = hub.blobs.local_path(oid)
         if path is None:
-            raise NotFound("Object does not exist")
+            return await xet_download(oid)
         return FileResponse(path, media_type="application/octet-stream")
+
+    async def xet_download(oid: str) -> Response:
+        def find() -> tuple[str, int] | None:
+            with hub.db.session() as s:
+                xf = hub.xet.file_by_sha(s, oid) if hub.xet is not None else None
+                return (xf.file_hash, xf.size) if xf is not None else None
+        found = await ctx.run(find)
+        if found is None:
+            raise NotFound("Object does not exist")
+        file_hash, size = found
+        body = await ctx.run(hub.xet.open_range, file_hash, 0, size - 1) if size else iter([b""])
+        return StreamingResponse(body, headers={"Content-Length": str(size)}, media_type="application/octet-stream")
 
     async def verify(request: Request, repo_id: str, oid: str) -> Response:
         q = request.query_params

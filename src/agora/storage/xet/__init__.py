@@ -1,0 +1,1 @@
+"""Xet storage formats: hashing, xorbs, shards and file reconstruction (no DB, no HTTP)."""
