@@ -15,6 +15,7 @@ install: system-packages $(VENV)/.installed
 system-packages:
 	@missing=""; command -v git >/dev/null || missing="$$missing git"; \
 	command -v git-lfs >/dev/null || missing="$$missing git-lfs"; \
+	test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	  elif command -v sudo >/dev/null; then sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \

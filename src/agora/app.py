@@ -47,7 +47,7 @@ def build_hub(settings: Settings) -> Hub:
 
 
 def create_app(settings: Settings | None = None) -> Router:
-    from .http import git
+    from .http import git, web
     from .http.api import commits, files, lfs, repos, search, xet
 
     settings = settings or Settings.from_env()
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None) -> Router:
     router = Router()
     for module in (repos, search, files, commits, lfs, git, xet):
         module.mount(router, ctx)
+    web.mount(router, ctx)  # last: its catch-all patterns (/{ns}/{name}, /{user}) come after the API's
     return router
 
 

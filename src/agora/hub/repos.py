@@ -199,6 +199,35 @@ class Hub:
             raise BadRequest(f"LFS object {oid} has size {known}, not {size}")
         pc.puts[path] = pc.git.write_blob(lfs_pointer(oid, known))
 
+    def add_staged_file(self, s: Session, pc: PendingCommit, path: str, oid: str, size: int) -> None:
+        """A file the browser streamed into the blob store: LFS by the Hub's rules, else a plain git blob."""
+        check_path(path)
+        head = pc.git.resolve("main") if pc.git.ref_target("refs/heads/main") else None
+        with self.blobs.open(oid) as fh:
+            sample = fh.read(512)
+        lfs = (size >= LFS_SIZE or (head is not None and pc.git.attr(head, path, "filter") == "lfs")
+               or (size > BINARY_LFS_SIZE and _is_binary(sample)))
+        if lfs and size > 0:
+            self.record_lfs(s, pc.repo, oid, size)
+            pc.puts[path] = pc.git.write_blob(lfs_pointer(oid, size))
+        else:
+            with self.blobs.open(oid) as fh:
+                pc.puts[path] = pc.git.write_blob(fh.read())
+
+    def revert_to(self, s: Session, who: Principal, repo: Repo, branch: str, target: str) -> CommitResult:
+        """A new commit on `branch` whose tree is `target`'s: going back to a version keeps history."""
+        git = self.git(repo)
+        ref = self.branch_ref(git, branch)
+        target = git.resolve(target)
+        with git.lock():
+            head = git.ref_target(ref)
+            assert head is not None
+            new = git.write_commit(git.tree_of(target), [head], who.name, f"Revert to {target[:7]}\n\n"
+                                   f"Restore the files as they were at {target}.")
+            git.move_ref(ref, head, new, f"revert to {target}")
+        self.after_ref_update(s, repo, ref, head, new)
+        return CommitResult(new)
+
     def delete_file(self, pc: PendingCommit, path: str) -> None:
         pc.deletes.append(check_path(path))
 
@@ -225,7 +254,9 @@ class Hub:
                 self.after_ref_update(s, pc.repo, f"refs/pr/{num}", None, new)
                 return CommitResult(new, num)
             git.move_ref(ref, head, new, f"commit: {summary}")
-        self.after_ref_update(s, pc.repo, ref, head, new)
+            # Inside the lock: the database write (row/write lock held until our commit) is then ordered
+            # like the ref moves, so a slower earlier commit cannot leave head_sha and the index stale.
+            self.after_ref_update(s, pc.repo, ref, head, new)
         return CommitResult(new)
 
     def _new_discussion(self, s: Session, repo: Repo, who: Principal, title: str, is_pr: bool) -> int:
@@ -246,7 +277,9 @@ class Hub:
         """Count a client download (a flagged HEAD) when `path` is the repo's counting file."""
         if index.is_counting_file(repo.type, path, lambda: self.git(repo).entry(commit, "config.json") is not None):
             with self.db.session() as s:
-                index.count_download(s, s.merge(repo))
+                fresh = s.get(Repo, repo.id)  # not s.merge(repo): that writes its stale head_sha etc. back
+                if fresh is not None:
+                    index.count_download(s, fresh)
 
     def read_range(self, repo: Repo, e: Entry, start: int, length: int) -> bytes:
         """Bytes [start, start+length) of a file, wherever its content lives; never the whole file."""

@@ -22,6 +22,7 @@ CHUNK = 1024 * 1024
 class Upload(Protocol):
     def write(self, data: bytes) -> None: ...
     def finish(self, oid: str, size: int) -> None: ...
+    def finish_as_hashed(self) -> tuple[str, int]: ...
     def publish(self, key: str, size: int) -> None: ...
     def abort(self) -> None: ...
 
@@ -83,6 +84,12 @@ class LocalUpload:
             self._store._publish(self._tmp, key)
         finally:
             self.abort()
+
+    def finish_as_hashed(self) -> tuple[str, int]:
+        """Publish under the sha256 of what was written (browser uploads: the client sends no oid)."""
+        oid, size = self._sha.hexdigest(), self._size
+        self.finish(oid, size)
+        return oid, size
 
     def abort(self) -> None:
         if self._fh is not None:

@@ -337,3 +337,54 @@ class GitRepo:
 
     def tree_of(self, commit: str) -> str:
         return str(self.repo[commit].peel(pygit2.Tree).id)
+
+
+@dataclass(frozen=True)
+class FileDiff:
+    path: str
+    old_path: str | None
+    status: str  # added | deleted | modified | renamed
+    binary: bool
+    additions: int
+    deletions: int
+    patch: str  # unified diff text ("" for binary or LFS changes)
+    old_lfs: tuple[str, int] | None = None  # (sha256, size) when the old blob is an LFS pointer
+    new_lfs: tuple[str, int] | None = None
+    old_size: int = 0
+    new_size: int = 0
+
+
+_STATUS = {"A": "added", "D": "deleted", "M": "modified", "R": "renamed", "T": "modified", "C": "added"}
+
+
+def diff_commit(g: "GitRepo", commit: str, max_patch: int = 512 * 1024) -> list[FileDiff]:
+    """Per-file changes of a commit against its first parent; LFS pointer changes are reported as such."""
+    c = g.repo[commit].peel(pygit2.Commit)
+    if c.parents:
+        d = g.repo.diff(c.parents[0], c, context_lines=3)
+    else:
+        d = c.tree.diff_to_tree(swap=True, context_lines=3)
+    d.find_similar()
+    out = []
+    for patch in d:
+        delta = patch.delta
+        old_ptr = new_ptr = None
+        old_size = new_size = 0
+        if delta.old_file.id and not delta.old_file.id == pygit2.Oid(hex="0" * 40):
+            blob = g.repo.get(delta.old_file.id)
+            if blob is not None:
+                old_size = blob.size
+                old_ptr = parse_pointer(blob.data) if blob.size <= POINTER_MAX else None
+        if delta.new_file.id and not delta.new_file.id == pygit2.Oid(hex="0" * 40):
+            blob = g.repo.get(delta.new_file.id)
+            if blob is not None:
+                new_size = blob.size
+                new_ptr = parse_pointer(blob.data) if blob.size <= POINTER_MAX else None
+        lfs = bool(old_ptr or new_ptr)
+        text = "" if (delta.is_binary or lfs) else (patch.text or "")
+        adds, dels = (0, 0) if (delta.is_binary or lfs) else patch.line_stats[1:]
+        out.append(FileDiff(delta.new_file.path, delta.old_file.path if delta.status_char() == "R" else None,
+                            _STATUS.get(delta.status_char(), "modified"), bool(delta.is_binary) and not lfs,
+                            adds, dels, text[:max_patch], old_ptr, new_ptr,
+                            old_ptr[1] if old_ptr else old_size, new_ptr[1] if new_ptr else new_size))
+    return out

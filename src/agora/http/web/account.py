@@ -1,0 +1,209 @@
+"""Accounts in the browser: log in / out, sign up (when the admin allows it), tokens, new repos,
+organizations and their members, user and organization pages."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ...db.models import Account, Membership, Repo
+from ...hub import accounts, index
+from ...hub.errors import BadRequest, Conflict, Forbidden, NotFound
+from ...hub.ids import RepoId, check_name, parse_repo_type
+from . import session
+from .base import Web, repo_path
+
+NEW_KIND = {"new": "model", "new-dataset": "dataset", "new-space": "space"}
+
+
+def mount(router: Any, web: Web) -> None:
+    hub = web.hub
+    site_file = web.ctx.settings.data / "site.json"
+
+    def site() -> dict[str, Any]:
+        try:
+            return json.loads(site_file.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def safe_next(url: str | None) -> str:
+        return url if url and url.startswith("/") and not url.startswith("//") else "/"
+
+    async def login(request: Request) -> Response:
+        if request.method == "GET":
+            return await web.page(request, "login.html", next=request.query_params.get("next", "/"),
+                                  signup=bool(site().get("signup")))
+        form = await web.form(request)
+
+        def check() -> int | None:
+            with hub.db.session() as s:
+                user = accounts.get_account(s, form.get("username", "").strip())
+                if user and user.kind == "user" and accounts.verify_password(user.password_hash, form.get("password", "")):
+                    return user.id
+            return None
+        uid = await web.run(check)
+        if uid is None:
+            return await web.page(request, "login.html", status=401, error="Wrong user name or password.",
+                                  next=form.get("next", "/"), signup=bool(site().get("signup")))
+        resp = web.redirect(safe_next(form.get("next")))
+        session.set_cookie(resp, session.make_cookie(web.ctx.signer, uid), request.url.scheme == "https")
+        return resp
+
+    async def logout(request: Request) -> Response:
+        await web.form(request)
+        resp = web.redirect("/")
+        session.clear_cookie(resp)
+        return resp
+
+    async def join(request: Request) -> Response:
+        if not site().get("signup"):
+            return await web.page(request, "message.html", status=403, title="Sign-up is closed",
+                                  message="An administrator creates accounts on this Hub (agora user add NAME).")
+        if request.method == "GET":
+            return await web.page(request, "join.html")
+        form = await web.form(request)
+        name, password = form.get("username", "").strip(), form.get("password", "")
+        if len(password) < 8:
+            return await web.page(request, "join.html", status=400, error="Use a password of at least 8 characters.")
+
+        def do() -> int:
+            with hub.db.session() as s:
+                return accounts.create_user(s, name, password=password, email=form.get("email") or None).id
+        try:
+            uid = await web.run(do)
+        except (BadRequest, Conflict) as e:
+            return await web.page(request, "join.html", status=400, error=e.message)
+        resp = web.redirect("/")
+        session.set_cookie(resp, session.make_cookie(web.ctx.signer, uid), request.url.scheme == "https")
+        return resp
+
+    async def admin(request: Request) -> Response:
+        who = await web.require_user(request)
+        if not who.is_admin:
+            raise Forbidden("Only administrators can change site settings")
+        if request.method == "POST":
+            form = await web.form(request)
+            data = site()
+            data["signup"] = form.get("signup") == "on"
+            site_file.write_text(json.dumps(data))
+            return web.redirect("/settings/site")
+        return await web.page(request, "admin.html", site=site())
+
+    async def tokens(request: Request) -> Response:
+        who = await web.require_user(request)
+        created = None
+        if request.method == "POST":
+            form = await web.form(request)
+
+            def change() -> str | None:
+                with hub.db.session() as s:
+                    if form.get("action") == "revoke":
+                        accounts.revoke_token(s, who.name, form.get("name", ""))
+                        return None
+                    role = form.get("role") if form.get("role") in ("read", "write") else "read"
+                    return accounts.create_token(s, who.name, role, form.get("name") or None)
+            created = await web.run(change)
+
+        def listing() -> list[Any]:
+            with hub.db.session() as s:
+                return accounts.list_tokens(s, who.name)
+        return await web.page(request, "tokens.html", tokens=await web.run(listing), created=created)
+
+    def namespaces_of(who: Any) -> list[str]:
+        with hub.db.session() as s:
+            orgs = [o.name for o, role in accounts.user_orgs(s, who.user_id) if role in ("write", "admin")]
+        return [who.name, *orgs]
+
+    async def new_repo(request: Request, kind: str) -> Response:
+        who = await web.require_user(request)
+        rtype = NEW_KIND[kind]
+        if request.method == "GET":
+            return await web.page(request, "new_repo.html", rtype=rtype, kind=kind,
+                                  owners=await web.run(namespaces_of, who))
+        form = await web.form(request)
+
+        def do() -> str:
+            with hub.db.session() as s:
+                rid = RepoId(parse_repo_type(rtype), form.get("owner") or who.name, form.get("name", "").strip())
+                repo = hub.create(s, who, rid, private=form.get("visibility") == "private",
+                                  sdk=form.get("sdk") if rtype == "space" else None)
+                lic = form.get("license")
+                if lic:
+                    pc = hub.begin_commit(repo)
+                    meta = f"---\nlicense: {lic}\n" + (f"sdk: {repo.sdk}\n" if repo.sdk else "") + "---\n"
+                    hub.add_file(pc, "README.md", f"{meta}\n# {rid.name}\n".encode())
+                    hub.finish_commit(s, who, pc, "main", "Initial README")
+                return repo_path(repo)
+        try:
+            return web.redirect(await web.run(do))
+        except (BadRequest, Conflict, Forbidden) as e:
+            return await web.page(request, "new_repo.html", status=400, rtype=rtype, kind=kind, error=e.message,
+                                  owners=await web.run(namespaces_of, who), form=form)
+
+    async def new_org(request: Request) -> Response:
+        who = await web.require_user(request)
+        if request.method == "GET":
+            return await web.page(request, "new_org.html")
+        form = await web.form(request)
+
+        def do() -> str:
+            with hub.db.session() as s:
+                return accounts.create_org(s, form.get("name", "").strip(), who.name, form.get("fullname", "")).name
+        try:
+            return web.redirect(f"/{await web.run(do)}")
+        except (BadRequest, Conflict) as e:
+            return await web.page(request, "new_org.html", status=400, error=e.message)
+
+    async def members(request: Request, org: str) -> Response:
+        who = await web.require_user(request)
+        if request.method == "POST":
+            form = await web.form(request)
+
+            def change() -> None:
+                with hub.db.session() as s:
+                    if not accounts.is_namespace_admin(s, who, org):
+                        raise Forbidden(f"Only admins of {org} manage its members")
+                    accounts.set_member(s, org, form.get("user", "").strip(), form.get("role", "read"))
+            await web.run(change)
+            return web.redirect(f"/organizations/{org}/members")
+
+        def load() -> dict[str, Any]:
+            with hub.db.session() as s:
+                o = accounts.get_account(s, org)
+                if o is None or o.kind != "org":
+                    raise NotFound(f"No organization {org}")
+                rows = s.execute(select(Account, Membership.role).join(Membership, Membership.user_id == Account.id)
+                                 .where(Membership.org_id == o.id).order_by(Account.name)).all()
+                return {"org": o, "members": rows, "is_admin": accounts.is_namespace_admin(s, who, org)}
+        return await web.page(request, "members.html", **await web.run(load))
+
+    async def profile(request: Request, name: str) -> Response:
+        who = await web.who(request)
+        check_name(name, "name")
+
+        def load() -> dict[str, Any]:
+            with hub.db.session() as s:
+                acc = accounts.get_account(s, name)
+                if acc is None:
+                    raise NotFound(f"No user or organization {name}")
+                repos: dict[str, list[Repo]] = {}
+                for t in ("model", "dataset", "space"):
+                    rows, _ = index.search(s, who, index.Query(t, [], author=name, sort="lastModified"), 100)
+                    repos[t] = rows
+                orgs = [o for o, _ in accounts.user_orgs(s, acc.id)] if acc.kind == "user" else []
+                return {"account": acc, "repos": repos, "orgs": orgs}
+        return await web.page(request, "profile.html", **await web.run(load))
+
+    router.add("GET POST", "/login", login)
+    router.add("POST", "/logout", logout)
+    router.add("GET POST", "/join", join)
+    router.add("GET POST", "/settings/site", admin)
+    router.add("GET POST", "/settings/tokens", tokens)
+    router.add("GET POST", r"/(?P<kind>new|new-dataset|new-space)", new_repo)
+    router.add("GET POST", "/organizations/new", new_org)
+    router.add("GET POST", r"/organizations/(?P<org>[^/]+)/members", members)
+    router.add("GET", r"/(?P<name>[^/]+)", profile)
