@@ -236,25 +236,7 @@ def mount(router: Router, ctx: Any) -> None:
         await ctx.run(record, repo, oid, int(size))
         return lfs_json({"message": "ok"})
 
-    async def locks_verify(request: Request, p: str | None, ns: str, name: str) -> Response:
-        try:
-            who = await ctx.who(request)
-
-            def do() -> None:
-                with hub.db.session() as s:
-                    try:
-                        hub.find(s, who, rid_web(p, ns, name), write=True)
-                    except RepoNotFound:
-                        if who is None:
-                            raise Unauthorized("Authentication required") from None
-                        raise
-            await ctx.run(do)
-            return lfs_json({"ours": [], "theirs": []})
-        except HubError as exc:
-            return lfs_error(exc)
-
     router.add("POST", f"/{P}{GIT_ID}/info/lfs/objects/batch", batch)
-    router.add("POST", f"/{P}{GIT_ID}/info/lfs/locks/verify", locks_verify)
     router.add("PUT", r"/lfs/objects/(?P<repo_id>\d+)/(?P<oid>[0-9a-f]{64})", upload)
     router.add("GET", r"/lfs/objects/(?P<repo_id>\d+)/(?P<oid>[0-9a-f]{64})", download)
     router.add("POST", r"/lfs/verify/(?P<repo_id>\d+)/(?P<oid>[0-9a-f]{64})", verify)

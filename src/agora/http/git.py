@@ -1,0 +1,487 @@
+"""Git smart HTTP (clone, fetch, push; protocol v0 and v2) and the Git LFS locks API.
+
+Served by git's own `upload-pack` / `receive-pack --stateless-rpc`, spawned per request and streamed both
+ways through pipes: a pack is never held in memory. Request bodies may be gzip-compressed (git does that
+for large fetch negotiations); they are inflated while streaming.
+
+Pushes: receive-pack runs Agora's pre-receive hook (`githooks/pre-receive` -> `hub/pushes.py`) with the
+pushed objects in quarantine, so a refused push changes nothing. Once receive-pack has exited, the refs are
+compared with a snapshot taken before, and `Hub.after_ref_update` runs for each ref that moved, exactly as
+for an API commit. The status report is held back until then, so when `git push` returns, the API, the
+listings and /resolve all already show the new head.
+
+Auth: Basic (the token as password, any user name) or Bearer, through `ctx.who`. Anonymous callers get
+401 + `WWW-Authenticate: Basic` whenever they lack a right (so git asks its credential helper), and signed-in
+callers 404 for repos they may not read, 403 for repos they may read but not write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import re
+import shutil
+import sys
+import zlib
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+import agora
+
+from ..hub import locks, pushes
+from ..hub.accounts import Principal
+from ..hub.errors import BadRequest, Conflict, Forbidden, HubError, RepoNotFound, Unauthorized
+from . import wire
+from .api.common import P, rid_web
+from .api.lfs import GIT_ID, lfs_error, lfs_json
+from .routing import Router
+
+log = logging.getLogger("agora.git")
+
+SERVICES = ("git-upload-pack", "git-receive-pack")
+CHUNK = 64 * 1024
+FEED = 1024 * 1024  # at most this much inflated data per write to git's stdin
+BASIC = {"WWW-Authenticate": 'Basic realm="Agora", charset="UTF-8"'}
+NO_CACHE = {"Cache-Control": "no-cache, max-age=0, must-revalidate", "Pragma": "no-cache",
+            "Expires": "Fri, 01 Jan 1980 00:00:00 GMT"}
+_GIT_PROTOCOL = re.compile(r"^[A-Za-z0-9=:._-]{1,128}$")
+# Never let the server's own environment point git somewhere else.
+_STRIP_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_NAMESPACE",
+              "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_QUARANTINE_PATH", "GIT_PROTOCOL", "GIT_CONFIG",
+              "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT", "GIT_CEILING_DIRECTORIES")
+HOOKS = Path(__file__).parent / "githooks"
+PACKAGE_ROOT = str(Path(agora.__file__).resolve().parent.parent)
+
+
+def pkt_line(text: str) -> bytes:
+    data = text.encode()
+    return f"{len(data) + 4:04x}".encode() + data
+
+
+def git_error(status: int, message: str, code: str | None = None, headers: dict[str, str] | None = None) -> Response:
+    """git prints a text/plain error body as `remote: ...` lines."""
+    h = dict(NO_CACHE)
+    if code:
+        h["X-Error-Code"] = code
+        h["X-Error-Message"] = re.sub(r"[^\x20-\x7e]", " ", message)[:500]
+    if status == 401:
+        h.update(BASIC)
+    h.update(headers or {})
+    return Response(message.rstrip("\n") + "\n", status_code=status, headers=h, media_type="text/plain")
+
+
+def hooks_dir(data: Path) -> Path:
+    """The directory given to receive-pack as core.hooksPath.
+
+    The one shipped in the package, unless an install lost it or its executable bit: then a copy in
+    the data folder.
+    """
+    hook = HOOKS / "pre-receive"
+    if hook.is_file() and os.access(hook, os.X_OK):
+        return HOOKS
+    target = data / "githooks"
+    target.mkdir(parents=True, exist_ok=True)
+    tmp = target / f".pre-receive.{os.getpid()}"
+    tmp.write_text('#!/bin/sh\nexec "${AGORA_PYTHON:-python3}" -m agora.hub.pushes\n')
+    tmp.chmod(0o755)
+    os.replace(tmp, target / "pre-receive")
+    return target
+
+
+class GitProcess:
+    """An ASGI response that runs one git command and streams: request body -> stdin, stdout -> response."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], content_type: str, *, prefix: bytes = b"",
+                 body: bool = False, gzip: bool = False, finish: Callable[[], Awaitable[None]] | None = None,
+                 keep_running: bool = False) -> None:
+        self.argv = argv
+        self.env = env
+        self.content_type = content_type
+        self.prefix = prefix
+        self.body = body
+        self.gzip = gzip
+        self.finish = finish  # runs after git exits, before the last bytes go out
+        self.keep_running = keep_running  # receive-pack: never killed mid-way, it cleans up after itself
+        self.bad_body: str | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        proc = await asyncio.create_subprocess_exec(
+            *self.argv, env=self.env, stdin=asyncio.subprocess.PIPE if self.body else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        assert proc.stdout is not None and proc.stderr is not None
+        errors = asyncio.ensure_future(self._log_stderr(proc.stderr))
+        feeder = asyncio.ensure_future(self._feed(proc, receive)) if self.body else None
+        done = False
+        try:
+            await self._respond(scope, proc, send)
+            done = True
+            if feeder is not None and not feeder.done():
+                feeder.cancel()  # git exited without reading everything
+        finally:
+            if not done:
+                if self.keep_running:
+                    # The client went away (or the server is stopping): let receive-pack finish or fail on
+                    # its own, then still record whatever refs it moved.
+                    _background(self._drain(proc, feeder, errors))
+                else:
+                    if proc.returncode is None:
+                        proc.kill()
+                    if feeder:
+                        feeder.cancel()
+
+    async def _respond(self, scope: Scope, proc: asyncio.subprocess.Process, send: Send) -> None:
+        assert proc.stdout is not None
+        first = await proc.stdout.read(CHUNK)
+        if not first:
+            rc = await proc.wait()
+            if self.bad_body or rc != 0:
+                await self._after()
+                msg = self.bad_body or "git could not serve this request: the server logged the details"
+                await git_error(400 if self.bad_body else 500, msg)(scope, _no_receive, send)
+                return
+        started = False
+        sent_ok = True
+
+        async def out(data: bytes, more: bool) -> None:
+            nonlocal started, sent_ok
+            if not sent_ok:
+                return
+            try:
+                if not started:
+                    started = True
+                    headers = [(b"content-type", self.content_type.encode())]
+                    headers += [(k.lower().encode(), v.encode()) for k, v in NO_CACHE.items()]
+                    await send({"type": "http.response.start", "status": 200, "headers": headers})
+                await send({"type": "http.response.body", "body": data, "more_body": more})
+            except Exception:  # the client is gone; keep draining git so that it can finish cleanly
+                sent_ok = False
+                if not self.keep_running and proc.returncode is None:
+                    proc.kill()
+
+        held = self.prefix + first
+        while True:
+            chunk = await proc.stdout.read(CHUNK)
+            if not chunk:
+                break
+            # Always hold the latest chunk back: the final flush-pkt goes out only after `finish`.
+            if held:
+                await out(held, True)
+            held = chunk
+        await proc.wait()
+        await self._after()
+        await out(held, False)
+
+    async def _after(self) -> None:
+        if self.finish is not None:
+            finish, self.finish = self.finish, None
+            await finish()
+
+    async def _feed(self, proc: asyncio.subprocess.Process, receive: Receive) -> None:
+        stdin = proc.stdin
+        assert stdin is not None
+        inflate = zlib.decompressobj(16 + zlib.MAX_WBITS) if self.gzip else None
+        try:
+            while True:
+                msg = await receive()
+                if msg["type"] == "http.disconnect":
+                    return
+                data = msg.get("body", b"")
+                if inflate is not None and data:
+                    while data:
+                        piece = inflate.decompress(data, FEED)
+                        data = inflate.unconsumed_tail
+                        if piece:
+                            stdin.write(piece)
+                            await stdin.drain()
+                elif data:
+                    stdin.write(data)
+                    await stdin.drain()
+                if not msg.get("more_body", False):
+                    if inflate is not None and not inflate.eof:
+                        self.bad_body = "The gzip request body is truncated"
+                    return
+        except zlib.error as e:
+            self.bad_body = f"The request body is not valid gzip: {e}"
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # git stopped reading: it will say why on stdout/stderr
+        finally:
+            try:
+                stdin.close()
+            except Exception:
+                pass
+
+    async def _log_stderr(self, stream: asyncio.StreamReader) -> None:
+        name = " ".join(a for a in self.argv[1:] if not a.startswith("-") and "=" not in a)[:60]
+        lines = 0
+        while True:
+            line = await stream.readline()
+            if not line:
+                return
+            lines += 1
+            if lines <= 50:
+                log.warning("git %s: %s", name, line.decode("utf-8", "replace").rstrip())
+
+    async def _drain(self, proc: asyncio.subprocess.Process, feeder: asyncio.Future | None,
+                     errors: asyncio.Future) -> None:
+        try:
+            if feeder is not None:
+                try:
+                    await asyncio.wait_for(feeder, 60)
+                except Exception:
+                    feeder.cancel()
+                    if proc.stdin is not None:
+                        proc.stdin.close()
+            assert proc.stdout is not None
+            while await proc.stdout.read(CHUNK):
+                pass
+            await proc.wait()
+            await errors
+            await self._after()
+        except Exception:
+            log.exception("cleaning up after an interrupted push")
+
+
+async def _no_receive() -> dict[str, Any]:
+    return {"type": "http.disconnect"}
+
+
+_tasks: set[asyncio.Future] = set()
+
+
+def _background(coro: Awaitable[None]) -> None:
+    task = asyncio.ensure_future(coro)
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
+
+
+def mount(router: Router, ctx: Any) -> None:
+    hub = ctx.hub
+    settings = ctx.settings
+    git_bin = shutil.which("git") or "git"
+    hooks = hooks_dir(settings.data)
+
+    def base_env(request: Request) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in _STRIP_ENV}
+        proto = request.headers.get("git-protocol", "")
+        if proto and _GIT_PROTOCOL.match(proto):
+            env["GIT_PROTOCOL"] = proto
+        return env
+
+    async def authorize(request: Request, p: str | None, ns: str, name: str,
+                        write: bool) -> tuple[Any, Principal | None] | Response:
+        """(repo, who), or the answer git understands: 401 Basic for the anonymous, else 404 / 403."""
+        rid = rid_web(p, ns, name)
+        try:
+            who = await ctx.who(request)
+        except Unauthorized as e:
+            return git_error(401, e.message, "Unauthorized")
+
+        def find() -> Any:
+            with hub.db.session() as s:
+                return hub.find(s, who, rid, write=write)
+        try:
+            repo = await ctx.run(find)
+        except RepoNotFound:
+            if who is None:
+                return git_error(401, "Authentication required: use your user name and an access token "
+                                      "as the password", "Unauthorized")
+            return git_error(404, f"Repository {rid.full} not found", "RepoNotFound")
+        except Unauthorized as e:
+            return git_error(401, f"{e.message}: use your user name and a write token as the password",
+                             "Unauthorized")
+        except Forbidden as e:
+            return git_error(403, e.message, "Forbidden")
+        return repo, who
+
+    def command(service: str, repo: Any, advertise: bool) -> list[str]:
+        path = str(hub.git(repo).path)
+        argv = [git_bin]
+        if service == "git-receive-pack":
+            argv += ["-c", f"core.hooksPath={hooks}"]
+        argv += [service[4:], "--stateless-rpc"]
+        if advertise:
+            argv.append("--advertise-refs")
+        argv.append(path)
+        return argv
+
+    def push_env(env: dict[str, str], repo: Any, who: Principal | None) -> dict[str, str]:
+        env.update({
+            "AGORA_PYTHON": sys.executable, "AGORA_DATA": str(settings.data),
+            "AGORA_DATABASE_URL": settings.database_url, "AGORA_REPO_ID": str(repo.id),
+            "AGORA_PUSHER": who.name if who else "",
+            "PYTHONPATH": os.pathsep.join(x for x in (PACKAGE_ROOT, env.get("PYTHONPATH", "")) if x),
+        })
+        return env
+
+    async def info_refs(request: Request, p: str | None, ns: str, name: str) -> Response | GitProcess:
+        service = request.query_params.get("service", "")
+        if service not in SERVICES:
+            return git_error(403, "Only the smart HTTP protocol is supported: use git 1.6.6 or newer")
+        auth = await authorize(request, p, ns, name, write=service == "git-receive-pack")
+        if isinstance(auth, Response):
+            return auth
+        repo, who = auth
+        env = base_env(request)
+        if service == "git-receive-pack":
+            env = push_env(env, repo, who)
+        return GitProcess(command(service, repo, True), env, f"application/x-{service}-advertisement",
+                          prefix=pkt_line(f"# service={service}\n") + b"0000")
+
+    async def rpc(request: Request, p: str | None, ns: str, name: str, service: str) -> Response | GitProcess:
+        write = service == "git-receive-pack"
+        ctype = request.headers.get("content-type", "")
+        if ctype.split(";")[0].strip() != f"application/x-{service}-request":
+            return git_error(415, f"Expected Content-Type application/x-{service}-request")
+        encoding = request.headers.get("content-encoding", "").strip().lower()
+        if encoding not in ("", "identity", "gzip", "x-gzip"):
+            return git_error(415, f"Unsupported Content-Encoding {encoding!r}")
+        auth = await authorize(request, p, ns, name, write=write)
+        if isinstance(auth, Response):
+            return auth
+        repo, who = auth
+        env = base_env(request)
+        finish = None
+        if write:
+            env = push_env(env, repo, who)
+            before = await ctx.run(pushes.ref_snapshot, hub, repo)
+            repo_id = repo.id
+
+            async def finish() -> None:
+                def do() -> list[str]:
+                    with hub.db.session() as s:
+                        return pushes.after_push(hub, s, repo_id, before)
+                changed = await ctx.run(do)
+                if changed:
+                    log.info("push by %s to %s/%s moved %s", who.name if who else "?", ns, name, ", ".join(changed))
+        return GitProcess(command(service, repo, False), env, f"application/x-{service}-result", body=True,
+                          gzip=encoding in ("gzip", "x-gzip"), finish=finish, keep_running=write)
+
+    async def upload_pack(request: Request, p: str | None, ns: str, name: str) -> Response | GitProcess:
+        return await rpc(request, p, ns, name, "git-upload-pack")
+
+    async def receive_pack(request: Request, p: str | None, ns: str, name: str) -> Response | GitProcess:
+        return await rpc(request, p, ns, name, "git-receive-pack")
+
+    # ---- Git LFS locks ----------------------------------------------------------------------------------
+    def lock_json(lk: locks.LockInfo) -> dict[str, Any]:
+        return {"id": lk.id, "path": lk.path, "locked_at": wire.iso(lk.locked_at), "owner": {"name": lk.owner}}
+
+    async def lfs_call(request: Request, p: str | None, ns: str, name: str, write: bool,
+                       fn: Callable[[Any, Any, Principal | None], Any], status: int = 200) -> Response:
+        """Find the repo (anonymous callers lacking a right get 401 + LFS-Authenticate), run fn in a thread."""
+        try:
+            who = await ctx.who(request)
+            rid = rid_web(p, ns, name)
+
+            def do() -> Any:
+                with hub.db.session() as s:
+                    try:
+                        repo = hub.find(s, who, rid, write=write)
+                    except RepoNotFound:
+                        if who is None:
+                            raise Unauthorized("Authentication required") from None
+                        raise
+                    return fn(s, repo, who)
+            return lfs_json(await ctx.run(do), status)
+        except Conflict as exc:
+            body: dict[str, Any] = {"message": exc.message}
+            lk = exc.extra.get("lock")
+            if isinstance(lk, locks.LockInfo):
+                body["lock"] = lock_json(lk)
+            return lfs_json(body, 409)
+        except HubError as exc:
+            return lfs_error(exc)
+
+    async def lfs_body(request: Request) -> dict[str, Any]:
+        raw = await request.body()
+        if len(raw) > 1024 * 1024:
+            raise BadRequest("Request body too large")
+        try:
+            data = json.loads(raw or b"{}")
+        except ValueError:
+            raise BadRequest("Malformed JSON body") from None
+        if not isinstance(data, dict):
+            raise BadRequest("The JSON body must be an object")
+        return data
+
+    def ref_name(body: dict[str, Any]) -> str | None:
+        ref = body.get("ref")
+        return ref.get("name") if isinstance(ref, dict) and isinstance(ref.get("name"), str) else None
+
+    def limit_of(value: Any) -> int | None:
+        if value in (None, ""):
+            return None
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise BadRequest(f"Invalid limit {value!r}") from None
+
+    async def locks_create(request: Request, p: str | None, ns: str, name: str) -> Response:
+        try:
+            body = await lfs_body(request)
+        except HubError as exc:
+            return lfs_error(exc)
+        path = body.get("path")
+
+        def fn(s: Any, repo: Any, who: Principal | None) -> dict[str, Any]:
+            if not isinstance(path, str):
+                raise BadRequest("'path' must be a string")
+            assert who is not None
+            return {"lock": lock_json(locks.create(s, who, repo, path, ref_name(body)))}
+        return await lfs_call(request, p, ns, name, True, fn, 201)
+
+    async def locks_list(request: Request, p: str | None, ns: str, name: str) -> Response:
+        q = request.query_params
+
+        def fn(s: Any, repo: Any, who: Principal | None) -> dict[str, Any]:
+            found, nxt = locks.list_locks(s, repo, q.get("path") or None, q.get("id") or None,
+                                          q.get("cursor") or None, limit_of(q.get("limit")))
+            out: dict[str, Any] = {"locks": [lock_json(lk) for lk in found]}
+            if nxt:
+                out["next_cursor"] = nxt
+            return out
+        return await lfs_call(request, p, ns, name, False, fn)
+
+    async def locks_verify(request: Request, p: str | None, ns: str, name: str) -> Response:
+        try:
+            body = await lfs_body(request)
+        except HubError as exc:
+            return lfs_error(exc)
+
+        def fn(s: Any, repo: Any, who: Principal | None) -> dict[str, Any]:
+            assert who is not None
+            cursor = body.get("cursor")
+            ours, theirs, nxt = locks.verify(s, who, repo, cursor if isinstance(cursor, str) and cursor else None,
+                                             limit_of(body.get("limit")))
+            out: dict[str, Any] = {"ours": [lock_json(lk) for lk in ours],
+                                   "theirs": [lock_json(lk) for lk in theirs]}
+            if nxt:
+                out["next_cursor"] = nxt
+            return out
+        return await lfs_call(request, p, ns, name, True, fn)
+
+    async def locks_unlock(request: Request, p: str | None, ns: str, name: str, lock_id: str) -> Response:
+        try:
+            body = await lfs_body(request)
+        except HubError as exc:
+            return lfs_error(exc)
+
+        def fn(s: Any, repo: Any, who: Principal | None) -> dict[str, Any]:
+            assert who is not None
+            return {"lock": lock_json(locks.unlock(s, who, repo, lock_id, body.get("force") is True))}
+        return await lfs_call(request, p, ns, name, True, fn)
+
+    router.add("GET", f"/{P}{GIT_ID}/info/refs", info_refs)
+    router.add("POST", f"/{P}{GIT_ID}/git-upload-pack", upload_pack)
+    router.add("POST", f"/{P}{GIT_ID}/git-receive-pack", receive_pack)
+    router.add("GET", f"/{P}{GIT_ID}/info/lfs/locks", locks_list)
+    router.add("POST", f"/{P}{GIT_ID}/info/lfs/locks", locks_create)
+    router.add("POST", f"/{P}{GIT_ID}/info/lfs/locks/verify", locks_verify)
+    router.add("POST", f"/{P}{GIT_ID}/info/lfs/locks/(?P<lock_id>[^/]+)/unlock", locks_unlock)

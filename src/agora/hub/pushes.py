@@ -1,0 +1,273 @@
+"""What a `git push` may do, and what runs once it has landed.
+
+`git receive-pack` runs `main()` as its pre-receive hook (the shell wrapper in `http/githooks/`). At that
+point the pushed objects sit in git's quarantine directory and no ref has moved yet, so refusing here
+(exit status 1) leaves the repository exactly as it was: refs and objects. What the hook prints on stderr
+reaches the user's terminal as `remote: ...` lines.
+
+The rules, as on the Hub:
+- a file of 10 MiB or more must be stored with Git LFS (the message says how: `git lfs track`);
+- an LFS pointer may only name an object uploaded to this repo through the LFS batch API;
+- the default branch `main` is never deleted, and branches point at commits.
+
+After receive-pack exits, `after_push` compares the refs with a snapshot taken before and runs the same
+`Hub.after_ref_update` an API commit runs, for every ref that moved.
+
+The hook imports as little as it can: the DB layer only when the push carries LFS pointers.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from ..db.models import Repo
+    from .repos import Hub
+
+ZERO = "0" * 40
+MAX_PLAIN_BLOB = 10 * 1024 * 1024  # hub.repos.LFS_SIZE: the Hub's limit for files outside LFS
+POINTER_MAX = 1024
+_POINTER = re.compile(rb"^version https://git-lfs\.github\.com/spec/v1\n(?:ext-[^\n]*\n)*"
+                      rb"oid sha256:([0-9a-f]{64})\nsize (\d+)\n")
+MAX_LISTED = 20  # files named in one refusal message
+DEFAULT_BRANCH = "refs/heads/main"
+
+
+@dataclass(frozen=True)
+class Update:
+    old: str
+    new: str
+    ref: str
+
+
+@dataclass(frozen=True)
+class NewObject:
+    oid: str
+    type: str
+    size: int
+    path: str
+
+
+def parse_updates(lines: Iterable[str]) -> list[Update]:
+    out = []
+    for line in lines:
+        parts = line.split()
+        if len(parts) == 3:
+            out.append(Update(*parts))
+    return out
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1024 * 1024):.2f} MiB"
+
+
+# ---- looking at the pushed objects (git subprocesses: they see the quarantine through the env) ------------
+def ref_types(oids: list[str]) -> dict[str, str]:
+    if not oids:
+        return {}
+    out = subprocess.run(["git", "cat-file", "--batch-check=%(objectname) %(objecttype)"],
+                         input="\n".join(oids) + "\n", capture_output=True, text=True, check=True).stdout
+    types = {}
+    for oid, line in zip(oids, out.splitlines()):
+        parts = line.split()
+        types[oid] = parts[1] if len(parts) == 2 else "missing"
+    return types
+
+
+def new_objects(tips: list[str]) -> Iterator[NewObject]:
+    """Every object reachable from `tips` and from no existing ref, with a path for blobs and trees."""
+    if not tips:
+        return
+    check = subprocess.Popen(
+        ["git", "cat-file", "--batch-check=%(objectname) %(objecttype) %(objectsize) %(rest)"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    walk = subprocess.Popen(["git", "rev-list", "--objects", "--stdin", "--not", "--all"],
+                            stdin=subprocess.PIPE, stdout=check.stdin)
+    assert check.stdin is not None and walk.stdin is not None and check.stdout is not None
+    check.stdin.close()  # the walk owns the write end now
+    walk.stdin.write(("\n".join(tips) + "\n").encode())
+    walk.stdin.close()
+    try:
+        for raw in check.stdout:
+            oid, kind, size, *rest = raw.decode("utf-8", "replace").rstrip("\n").split(" ", 3)
+            yield NewObject(oid, kind, int(size), rest[0] if rest else "")
+    finally:
+        check.stdout.close()
+        if walk.wait() != 0:
+            raise RuntimeError("git rev-list failed")
+        check.wait()
+
+
+def read_blobs(oids: list[str]) -> Iterator[tuple[str, bytes]]:
+    """(oid, content) of small blobs, through one `git cat-file --batch`."""
+    if not oids:
+        return
+    proc = subprocess.Popen(["git", "cat-file", "--batch"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None
+    stdin = proc.stdin
+
+    def feed() -> None:  # in a thread: answers are read while the questions are still being written
+        try:
+            stdin.write(("\n".join(oids) + "\n").encode())
+        finally:
+            stdin.close()
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    for _ in oids:
+        header = proc.stdout.readline().split()
+        if len(header) != 3:
+            continue
+        size = int(header[2])
+        data = proc.stdout.read(size)
+        proc.stdout.read(1)  # the newline after the content
+        yield header[0].decode(), data
+    proc.stdout.close()
+    writer.join()
+    proc.wait()
+
+
+def pointer_oid(data: bytes) -> str | None:
+    m = _POINTER.match(data) if len(data) <= POINTER_MAX else None
+    return m.group(1).decode() if m else None
+
+
+# ---- the rules ---------------------------------------------------------------------------------------------
+def check_push(updates: list[Update], objects: Iterable[NewObject], types: dict[str, str],
+               read: Callable[[list[str]], Iterable[tuple[str, bytes]]],
+               missing_lfs: Callable[[list[str]], set[str]]) -> list[str]:
+    """The refusal message, as lines (empty: the push may land)."""
+    errors: list[str] = []
+    for u in updates:
+        if u.ref == DEFAULT_BRANCH and u.new == ZERO:
+            errors.append("error: the default branch main cannot be deleted.")
+        elif u.new != ZERO and u.ref.startswith(("refs/heads/", "refs/pr/")) and types.get(u.new) != "commit":
+            errors.append(f"error: {u.ref} must point to a commit, not to a {types.get(u.new, 'missing object')}.")
+
+    large: list[NewObject] = []
+    small: dict[str, str] = {}
+    for o in objects:
+        if o.type != "blob":
+            continue
+        if o.size >= MAX_PLAIN_BLOB:
+            large.append(o)
+        elif o.size <= POINTER_MAX:
+            small.setdefault(o.oid, o.path)
+
+    if large:
+        errors.append(f"error: files of 10 MiB or more must be stored with Git LFS; this push adds "
+                      f"{len(large)} such file{'s' if len(large) > 1 else ''} as plain git blobs:")
+        for o in large[:MAX_LISTED]:
+            errors.append(f"error:   {o.path or o.oid} ({_mib(o.size)})")
+        if len(large) > MAX_LISTED:
+            errors.append(f"error:   ... and {len(large) - MAX_LISTED} more")
+        example = large[0].path or "big-file"
+        ext = os.path.splitext(example)[1]
+        pattern = f"*{ext}" if ext else example
+        errors += [
+            "hint: track them with Git LFS, then rewrite the commits that added them, for example:",
+            "hint:   git lfs install",
+            f'hint:   git lfs track "{pattern}"',
+            f'hint:   git lfs migrate import --include="{pattern}" --include-ref=$(git branch --show-current)',
+            "hint: (or, for the last commit only: git rm --cached <file>; git add .gitattributes <file>;",
+            "hint:  git commit --amend), then push again.",
+        ]
+
+    pointers: dict[str, str] = {}  # lfs oid -> path
+    if small:
+        for oid, data in read(list(small)):
+            lfs = pointer_oid(data)
+            if lfs:
+                pointers.setdefault(lfs, small[oid])
+    if pointers:
+        missing = missing_lfs(sorted(pointers))
+        if missing:
+            names = sorted(pointers[m] or m for m in missing)
+            many = len(missing) > 1
+            errors.append(f"error: {len(missing)} Git LFS object{'s' if many else ''} named by this push "
+                          f"{'were' if many else 'was'} never uploaded to this repository:")
+            for n in names[:MAX_LISTED]:
+                errors.append(f"error:   {n}")
+            if len(names) > MAX_LISTED:
+                errors.append(f"error:   ... and {len(names) - MAX_LISTED} more")
+            errors.append("hint: push with git-lfs installed (`git lfs install`) so that it uploads them first, "
+                          "or run `git lfs push --all origin`.")
+    return errors
+
+
+def _missing_lfs_from_env(oids: list[str]) -> set[str]:
+    """Objects neither recorded for this repo (LfsObject) nor present in the blob store."""
+    from ..config import Settings
+    from ..db.session import Database
+    from ..storage.blobs import LocalBlobStore
+    from .repos import Hub
+
+    settings = Settings.from_env()
+    # app.build_hub without the migration: the server that spawned this hook has already run it.
+    hub = Hub(Database(settings.database_url), settings.repos_dir, LocalBlobStore(settings.lfs_dir))
+    from sqlalchemy.orm import load_only
+
+    from ..db.models import Repo as RepoRow
+
+    repo_id = int(os.environ["AGORA_REPO_ID"])
+    with hub.db.session() as s:
+        repo = s.get(RepoRow, repo_id, options=[load_only(RepoRow.id)])
+        if repo is None:
+            return set(oids)
+        return {oid for oid in oids if not (hub.has_lfs(s, repo, oid) and hub.blobs.exists(oid))}
+
+
+def main() -> int:
+    updates = parse_updates(sys.stdin.read().splitlines())
+    tips = [u.new for u in updates if u.new != ZERO]
+    try:
+        errors = check_push(updates, new_objects(tips), ref_types(tips), read_blobs, _missing_lfs_from_env)
+    except Exception as exc:  # a broken rule check must refuse, never wave a push through
+        print(f"error: the server could not check this push ({type(exc).__name__}: {exc}); "
+              "nothing was changed, please try again", file=sys.stderr)
+        return 1
+    if errors:
+        print("\n".join(errors), file=sys.stderr)
+        print("Push refused: no ref was changed.", file=sys.stderr)
+        return 1
+    return 0
+
+
+# ---- after the push ----------------------------------------------------------------------------------------
+def ref_snapshot(hub: "Hub", repo: "Repo") -> dict[str, str]:
+    """ref name -> commit id for every ref of the repo (tags peeled)."""
+    git = hub.git(repo)
+    return {r.ref: r.target for r in git.refs("refs/")}
+
+
+def after_push(hub: "Hub", s: "Session", repo_id: int, before: dict[str, str]) -> list[str]:
+    """Run after_ref_update for each ref the push moved; returns their names.
+
+    Holds the repo's writer lock while it reads the refs and updates the rows, so that an API commit
+    racing with the push cannot have its newer head overwritten by this older view.
+    """
+    from ..db.models import Repo as RepoRow
+
+    repo = s.get(RepoRow, repo_id)
+    if repo is None:
+        return []
+    git = hub.git(repo)
+    with git.lock():
+        after = {r.ref: r.target for r in git.refs("refs/")}
+        changed = sorted(ref for ref in set(before) | set(after) if before.get(ref) != after.get(ref))
+        for ref in changed:
+            hub.after_ref_update(s, repo, ref, before.get(ref), after.get(ref))
+        s.commit()
+    return changed
+
+
+if __name__ == "__main__":
+    sys.exit(main())

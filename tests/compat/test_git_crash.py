@@ -1,0 +1,99 @@
+"""kill -9 of the whole server (granian, its worker, git receive-pack and the pre-receive hook) in the middle
+of a push, then a restart: the repo is at the old or the new head, `git fsck --strict` is clean, and the next
+push works. Runs its own server on its own data folder, so the shared session server is never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from huggingface_hub import HfApi
+
+from ..conftest import _free_port, agora
+from .test_git_push import MIB, Git, write_random
+
+BIN = Path(sys.executable).parent
+
+
+def start(data: Path, port: int, log: Path) -> subprocess.Popen:
+    proc = subprocess.Popen([str(BIN / "agora"), "serve", "--port", str(port), "--data", str(data)],
+                            stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.time() + 60
+    while time.time() < deadline:  # an open port is not enough: wait for a worker to answer HTTP
+        assert proc.poll() is None, log.read_text()
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/api/models/none/none", timeout=2)
+            return proc
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise AssertionError(f"the server did not start:\n{log.read_text()}")
+
+
+def kill_all(proc: subprocess.Popen) -> None:
+    """SIGKILL the server's whole process group: no cleanup code anywhere gets to run."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def test_kill_9_during_push_then_restart(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    agora("user", "add", "dave", "--password-stdin", data=data, stdin="dave-password\n")
+    token = agora("token", "create", "dave", "--role", "write", data=data)
+    port = _free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    log = tmp_path / "server.log"
+    proc = start(data, port, log)
+    try:
+        api = HfApi(endpoint=endpoint, token=token)
+        api.create_repo("dave/crash")
+        old = api.model_info("dave/crash").sha
+        git = Git(tmp_path / "client")
+        remote = f"http://dave:{token}@127.0.0.1:{port}/dave/crash"
+        git("clone", remote, "work")
+        work = tmp_path / "client" / "work"
+        git("config", "core.compression", "0", cwd=work)  # the client need not spend time compressing noise
+        for i in range(3):  # incompressible plain blobs, each under the 10 MiB LFS limit
+            write_random(work / f"part{i}.dat", 4 * MIB)
+        git("add", ".", cwd=work)
+        git("commit", "-m", "big push", cwd=work)
+        new = git.head(work)
+
+        repo_dir = next((data / "repos").glob("*/*.git"))
+        push = subprocess.Popen(["git", "push", "origin", "main"], cwd=work, env=git.env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        # Wait until receive-pack holds the pack in quarantine (receiving it, or running the hook).
+        deadline = time.time() + 60
+        while time.time() < deadline and not list((repo_dir / "objects").glob("tmp_objdir-incoming-*")):
+            assert push.poll() is None, "the push ended before it could be interrupted"
+            time.sleep(0.002)
+        kill_all(proc)
+        push.communicate(timeout=60)
+
+        proc = start(data, port, log)
+        head = api.model_info("dave/crash").sha
+        assert head in (old, new)
+        if push.returncode == 0:  # the server died only after answering
+            assert head == new
+        fsck = subprocess.run(["git", "--git-dir", str(repo_dir), "fsck", "--strict", "--no-progress"],
+                              capture_output=True, text=True)
+        assert fsck.returncode == 0, fsck.stdout + fsck.stderr
+        assert git("ls-remote", remote, "refs/heads/main", cwd=work).stdout.split()[0] == head
+
+        # The next push works and everyone sees it.
+        (work / "after.txt").write_text("after the crash\n")
+        git("add", ".", cwd=work)
+        git("commit", "-m", "after the crash", cwd=work)
+        git("push", "origin", "main", cwd=work)
+        assert api.model_info("dave/crash").sha == git.head(work)
+        assert api.list_repo_commits("dave/crash")[0].title == "after the crash"
+    finally:
+        kill_all(proc)

@@ -1,0 +1,61 @@
+"""The push rules (hub/pushes.py) on synthetic pushes: no git, no server."""
+
+from __future__ import annotations
+
+from agora.hub.pushes import MAX_PLAIN_BLOB, ZERO, NewObject, Update, check_push, parse_updates, pointer_oid
+
+C1, C2 = "1" * 40, "2" * 40
+LFS_OID = "a" * 64
+POINTER = f"version https://git-lfs.github.com/spec/v1\noid sha256:{LFS_OID}\nsize 123\n".encode()
+
+
+def run(updates: list[Update], objects: list[NewObject], blobs: dict[str, bytes] | None = None,
+        missing: set[str] | None = None, types: dict[str, str] | None = None) -> list[str]:
+    asked: list[list[str]] = []
+
+    def read(oids: list[str]):  # type: ignore[no-untyped-def]
+        return [(o, (blobs or {})[o]) for o in oids if o in (blobs or {})]
+
+    def missing_lfs(oids: list[str]) -> set[str]:
+        asked.append(oids)
+        return {o for o in oids if o in (missing or set())}
+    return check_push(updates, objects, types or {u.new: "commit" for u in updates}, read, missing_lfs)
+
+
+def test_parse_updates() -> None:
+    assert parse_updates([f"{C1} {C2} refs/heads/main", "", "garbage"]) == [Update(C1, C2, "refs/heads/main")]
+
+
+def test_small_files_pass() -> None:
+    objs = [NewObject(C2, "commit", 200, ""), NewObject("b" * 40, "blob", MAX_PLAIN_BLOB - 1, "ok.bin")]
+    assert run([Update(C1, C2, "refs/heads/main")], objs) == []
+
+
+def test_large_plain_blob_is_refused_with_lfs_hint() -> None:
+    objs = [NewObject("b" * 40, "blob", MAX_PLAIN_BLOB, "models/weights.dat")]
+    errors = "\n".join(run([Update(C1, C2, "refs/heads/main")], objs))
+    assert "models/weights.dat (10.00 MiB)" in errors
+    assert 'git lfs track "*.dat"' in errors
+
+
+def test_pointer_to_an_unknown_object_is_refused() -> None:
+    objs = [NewObject("c" * 40, "blob", len(POINTER), "w.bin")]
+    errors = run([Update(C1, C2, "refs/heads/main")], objs, {"c" * 40: POINTER}, missing={LFS_OID})
+    assert any("never uploaded" in e for e in errors) and any("w.bin" in e for e in errors)
+    assert run([Update(C1, C2, "refs/heads/main")], objs, {"c" * 40: POINTER}, missing=set()) == []
+
+
+def test_default_branch_is_never_deleted_and_branches_hold_commits() -> None:
+    assert run([Update(C1, ZERO, "refs/heads/main")], []) == ["error: the default branch main cannot be deleted."]
+    assert run([Update(C1, ZERO, "refs/heads/dev")], []) == []
+    errors = run([Update(ZERO, C2, "refs/heads/dev")], [], types={C2: "tree"})
+    assert errors and "must point to a commit" in errors[0]
+    assert run([Update(ZERO, C2, "refs/tags/v1")], [], types={C2: "tag"}) == []
+
+
+def test_pointer_parsing() -> None:
+    assert pointer_oid(POINTER) == LFS_OID
+    ext = POINTER.replace(b"\noid", b"\next-0-foo sha256:" + b"d" * 64 + b"\noid")
+    assert pointer_oid(ext) == LFS_OID
+    assert pointer_oid(b"version https://git-lfs.github.com/spec/v1\nnot a pointer\n") is None
+    assert pointer_oid(POINTER + b"x" * 2000) is None
