@@ -11,6 +11,7 @@ import base64
 import json
 import math
 import struct
+import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -81,6 +82,7 @@ def reindex(s: Session, hub: Any, repo: Repo, commit: str) -> None:
         s.execute(insert(RepoLink), links)
     write_search_text(s, repo, d.tags, card.body)
     s.flush()
+    invalidate()
 
 
 def write_search_text(s: Session, repo: Repo, tags: list[str], body: str) -> None:
@@ -93,6 +95,7 @@ def write_search_text(s: Session, repo: Repo, tags: list[str], body: str) -> Non
 
 
 def drop(s: Session, repo: Repo) -> None:
+    invalidate()
     if _is_sqlite(s):
         s.execute(text("DELETE FROM repo_search WHERE rowid = :id"), {"id": repo.id})
 
@@ -141,14 +144,45 @@ def _visible(q: Any, who: Principal | None) -> Any:
     return q.where(or_(Repo.private.is_(False), Repo.namespace == who.name, Repo.namespace.in_(orgs)))
 
 
-def _where(s: Session, q: Any, query: Query, who: Principal | None) -> Any:
+# Query planning for tag filters. A selective tag should drive the query (its index gives few ids, sorted
+# afterwards); when every filter is broad, walking the sort index and checking the filters row by row stops
+# after about page/selectivity rows. Tag sizes are cached per process for a minute: they only steer the plan.
+DRIVE_LIMIT = 5000
+_tag_sizes: dict[str, tuple[float, int]] = {}
+
+
+def _tag_size(s: Session, tag: str) -> int:
+    now = time.monotonic()
+    hit = _tag_sizes.get(tag)
+    if hit and now - hit[0] < 60:
+        return hit[1]
+    n = int(s.scalar(select(func.count()).select_from(RepoTag).where(RepoTag.tag == tag)) or 0)
+    if len(_tag_sizes) > 50_000:
+        _tag_sizes.clear()
+    _tag_sizes[tag] = (now, n)
+    return n
+
+
+def _where(s: Session, q: Any, query: Query, who: Principal | None, drive: bool = True) -> Any:
     q = _visible(q.where(Repo.type == query.repo_type), who)
     if query.author:
         q = q.where(Repo.namespace == query.author)
-    for f in query.filters:
-        q = q.where(exists().where(RepoTag.repo_id == Repo.id, RepoTag.tag == f))
+    filters = list(dict.fromkeys(query.filters))
     if query.pipeline_tag:
         q = q.where(Repo.pipeline_tag == query.pipeline_tag)
+        if query.repo_type == "model" and query.pipeline_tag not in filters:
+            filters.append(query.pipeline_tag)  # the pipeline tag is among the tags too: use it for planning
+    driver = None
+    if filters and drive and not query.author:
+        sizes = {f: _tag_size(s, f) for f in filters}
+        smallest = min(filters, key=lambda f: sizes[f])
+        if sizes[smallest] <= DRIVE_LIMIT:
+            driver = smallest
+    for f in filters:
+        if f == driver:
+            q = q.where(Repo.id.in_(select(RepoTag.repo_id).where(RepoTag.tag == f)))
+        else:
+            q = q.where(exists().where(RepoTag.repo_id == Repo.id, RepoTag.tag == f))
     for term in query.search:
         term = term.strip().lower()
         if not term:
@@ -161,6 +195,35 @@ def _where(s: Session, q: Any, query: Query, who: Principal | None) -> Any:
             like = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             q = q.where(Repo.search_text.like(like, escape="\\"))
     return q
+
+
+# Counts and facets of broad queries scan many rows; they are cached briefly per process and per audience
+# (anonymous, or a given user, since private repos differ). Any reindex in this process clears the cache;
+# other processes see a change within CACHE_TTL seconds. Listings themselves are never cached.
+CACHE_TTL = 30.0
+_cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
+
+
+def invalidate() -> None:
+    _cache.clear()
+
+
+def _cached(key: tuple[Any, ...], compute: Any) -> Any:
+    now = time.monotonic()
+    hit = _cache.get(key)
+    if hit and now - hit[0] < CACHE_TTL:
+        return hit[1]
+    value = compute()
+    if len(_cache) > 10_000:
+        _cache.clear()
+    _cache[key] = (now, value)
+    return value
+
+
+def _key(kind: str, who: Principal | None, query: Query, *extra: Any) -> tuple[Any, ...]:
+    audience = None if who is None else ("admin" if who.is_admin else who.user_id)
+    return (kind, audience, query.repo_type, tuple(query.search), query.author, tuple(query.filters),
+            query.pipeline_tag, *extra)
 
 
 def _encode(obj: Any) -> str:
@@ -206,7 +269,8 @@ def search(s: Session, who: Principal | None, query: Query, page_size: int,
 
 
 def count(s: Session, who: Principal | None, query: Query) -> int:
-    return int(s.scalar(_where(s, select(func.count(Repo.id)), query, who)) or 0)
+    return _cached(_key("count", who, query), lambda: int(
+        s.scalar(_where(s, select(func.count(Repo.id)), query, who)) or 0))
 
 
 def tags_of(s: Session, repo_ids: list[int]) -> dict[int, list[str]]:
@@ -239,6 +303,10 @@ def facet_group(repo_type: str, tag: str) -> str | None:
 
 def facets(s: Session, who: Principal | None, query: Query, per_group: int = 50) -> dict[str, list[dict[str, Any]]]:
     """Counts per tag value over the repos matching `query`, grouped for the sidebar."""
+    return _cached(_key("facets", who, query, per_group), lambda: _facets(s, who, query, per_group))
+
+
+def _facets(s: Session, who: Principal | None, query: Query, per_group: int) -> dict[str, list[dict[str, Any]]]:
     matching = _where(s, select(Repo.id), query, who).subquery()
     rows = s.execute(select(RepoTag.tag, func.count()).where(RepoTag.repo_id.in_(select(matching.c.id)))
                      .group_by(RepoTag.tag).order_by(desc(func.count()), RepoTag.tag))
