@@ -109,11 +109,16 @@ def test_full_upload_and_reconstruction(server: Server, alice: str, repo: str) -
         got += part
     got = got[rec["offset_into_first_range"]:][:100001]
     assert got == f.data[60000:160001]
-    # A range past the end is refused; v2 is not offered, so the client uses v1.
+    # A range past the end is refused; v2 describes the same fetch plan keyed under "xorbs".
     status, _, _ = call("GET", f"{cas}/v1/reconstructions/{to_hex(f.file_hash)}", read,
                         headers={"Range": "bytes=300000-"})
     assert status == 416
-    assert call("GET", f"{cas}/v2/reconstructions/{to_hex(f.file_hash)}", read)[0] == 404
+    status, _, out = call("GET", f"{cas}/v2/reconstructions/{to_hex(f.file_hash)}", read,
+                          headers={"Range": "bytes=60000-160000"})
+    v2 = json.loads(out)
+    assert status == 200 and v2["terms"] == rec["terms"] and "fetch_info" not in v2
+    assert [(r["chunks"], r["bytes"]) for x in v2["xorbs"][f.xorb_name] for r in x["ranges"]] == [
+        (x["range"], x["url_range"]) for x in rec["fetch_info"][f.xorb_name]]
     # The signed xorb link grants its range only.
     url = rec["fetch_info"][f.xorb_name][0]["url"]
     assert call("GET", url, headers={"Range": f"bytes=0-{len(f.xorb) - 1}"})[0] in (403, 206)

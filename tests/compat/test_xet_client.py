@@ -176,7 +176,7 @@ def test_git_lfs_clone_of_xet_uploaded_files(server: Server, alice: str, repo_na
     try:
         urllib.request.urlopen(f"{ENDPOINT}/alice/none/info/refs?service=git-upload-pack")
     except urllib.error.HTTPError as e:
-        if e.headers.get("X-Error-Code") not in ("RepoNotFound",):
+        if e.code == 404 and e.headers.get("X-Error-Code") == "NotFound":  # no such route
             pytest.skip("this server has no git smart HTTP face yet")
     data = os.urandom(5 * 1024 * 1024)
     (tmp_path / "w.bin").write_bytes(data)
@@ -190,3 +190,22 @@ def test_git_lfs_clone_of_xet_uploaded_files(server: Server, alice: str, repo_na
     url = ENDPOINT.replace("http://", f"http://alice:{alice}@") + f"/alice/{repo_name}"
     subprocess.run(["git", "clone", "-q", url, str(dest)], check=True, capture_output=True, timeout=120)
     assert (dest / "w.bin").read_bytes() == data
+
+
+def test_create_pr_upload_through_xet(server: Server, alice: str, repo_name: str, tmp_path: Path) -> None:
+    from huggingface_hub import hf_hub_download
+
+    data = os.urandom(2 * 1024 * 1024)
+    (tmp_path / "w.bin").write_bytes(data)
+    out = run_default_client(f"""
+        from huggingface_hub import HfApi
+        api = HfApi()
+        api.create_repo("alice/{repo_name}")
+        info = api.upload_file(path_or_fileobj={str(tmp_path / "w.bin")!r}, path_in_repo="w.bin",
+                               repo_id="alice/{repo_name}", create_pr=True)
+        print(info.pr_revision)
+    """, alice)
+    rev = out.strip().splitlines()[-1]
+    assert rev == "refs/pr/1"
+    p = hf_hub_download(f"alice/{repo_name}", "w.bin", revision=rev, cache_dir=tmp_path / "c", token=alice)
+    assert Path(p).read_bytes() == data

@@ -71,7 +71,7 @@ def test_xorb_round_trip(scheme: int, footer: bool) -> None:
     assert meta.hash == hashing.xorb_hash((hashing.chunk_hash(c), len(c)) for c in chunks)
     assert list(xorb.read_chunks(data, len(chunks))) == chunks
     assert xorb.XorbMeta.unpack(meta.pack()) == meta
-    for step in (1, 7, 8, 4096, 65537):  # any slicing of the body gives the same result
+    for step in (7, 4096, 65537):  # any slicing of the body gives the same result
         p = xorb.XorbParser()
         for i in range(0, len(data), step):
             p.feed(data[i:i + step])

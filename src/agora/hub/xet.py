@@ -79,7 +79,8 @@ class XorbUpload:
             raise BadRequest(f"Invalid xorb: {e}") from None
         got = to_hex(meta.hash)
         if got != self.name:
-            raise BadRequest(f"Xorb hash mismatch: the request names {self.name} but its chunks hash to {got}")
+            raise BadRequest(f"Xorb hash mismatch: the request names {self.name} but its chunks hash to "
+                             f"{got}")
         with self.xet.db.session() as s:
             if s.scalar(select(XetXorb.id).where(XetXorb.hash == got)) is not None:
                 self.upload.abort()
@@ -87,8 +88,8 @@ class XorbUpload:
         self.upload.publish(got, self.size)
         try:
             with self.xet.db.session() as s:
-                s.add(XetXorb(hash=got, size=self.size, num_chunks=meta.num_chunks, unpacked=meta.unpacked_total,
-                              meta=meta.pack()))
+                s.add(XetXorb(hash=got, size=self.size, num_chunks=meta.num_chunks,
+                              unpacked=meta.unpacked_total, meta=meta.pack()))
         except IntegrityError:
             return False  # a concurrent upload of the same xorb won; the bytes are identical
         return True
@@ -173,7 +174,8 @@ class XetStore:
                         changed = True
                     except IntegrityError:
                         pass
-                if s.scalar(select(LfsObject.id).where(LfsObject.repo_id == repo_id, LfsObject.oid == sha)) is None:
+                owned = select(LfsObject.id).where(LfsObject.repo_id == repo_id, LfsObject.oid == sha)
+                if s.scalar(owned) is None:
                     try:
                         with s.begin_nested():
                             s.add(LfsObject(repo_id=repo_id, oid=sha, size=size))
@@ -189,11 +191,14 @@ class XetStore:
     def _check_cas(x: CasInfo, m: XorbMeta, size: int) -> None:
         name = to_hex(x.xorb)
         if len(x.chunks) != m.num_chunks or x.unpacked_bytes != m.unpacked_total:
-            raise BadRequest(f"The shard describes xorb {name} with {len(x.chunks)} chunks / {x.unpacked_bytes} "
-                             f"bytes; the stored xorb has {m.num_chunks} / {m.unpacked_total}")
+            raise BadRequest(f"The shard describes xorb {name} with {len(x.chunks)} chunks / "
+                             f"{x.unpacked_bytes} bytes; the stored xorb has {m.num_chunks} / "
+                             f"{m.unpacked_total}")
         for i, c in enumerate(x.chunks):
-            if c.hash != m.hashes[i] or c.unpacked != m.unpacked_len(i) or c.byte_start != m.unpacked_start(i):
-                raise BadRequest(f"The shard's entry for chunk {i} of xorb {name} does not match the stored xorb")
+            same = c.hash == m.hashes[i] and c.unpacked == m.unpacked_len(i)
+            if not same or c.byte_start != m.unpacked_start(i):
+                raise BadRequest(f"The shard's entry for chunk {i} of xorb {name} does not match the stored "
+                                 "xorb")
         if x.bytes_on_disk not in (0, size):
             raise BadRequest(f"The shard says xorb {name} is {x.bytes_on_disk} bytes; {size} were uploaded")
 
@@ -280,11 +285,13 @@ class XetStore:
                 continue
             cas.append(CasInfo(from_hex(n), [CasChunk(h, m.unpacked_start(i), m.unpacked_len(i))
                                              for i, h in enumerate(m.hashes)], m.unpacked_total, sizes[n]))
-        return shard.serialize([], cas, footer=True, hmac_key=os.urandom(32), expiry=int(time.time()) + DEDUP_SHARD_TTL)
+        return shard.serialize([], cas, footer=True, hmac_key=os.urandom(32),
+                               expiry=int(time.time()) + DEDUP_SHARD_TTL)
 
     # ---- files ------------------------------------------------------------------------------------
     def file_by_sha(self, s: Session, sha256: str) -> XetFile | None:
-        return s.scalars(select(XetFile).where(XetFile.sha256 == sha256).order_by(XetFile.id).limit(1)).first()
+        return s.scalars(select(XetFile).where(XetFile.sha256 == sha256).order_by(XetFile.id).limit(1)
+                         ).first()
 
     def file_by_hash(self, s: Session, file_hash: str) -> XetFile | None:
         return s.scalar(select(XetFile).where(XetFile.file_hash == file_hash))
@@ -294,8 +301,9 @@ class XetStore:
         if not shas:
             return {}
         out: dict[str, str] = {}
-        for sha, fh in s.execute(select(XetFile.sha256, XetFile.file_hash).where(XetFile.sha256.in_(set(shas)))
-                                 .order_by(XetFile.id)).all():
+        q = select(XetFile.sha256, XetFile.file_hash).where(XetFile.sha256.in_(set(shas)))
+        q = q.order_by(XetFile.id)
+        for sha, fh in s.execute(q).all():
             out.setdefault(sha, fh)
         return out
 
@@ -307,7 +315,8 @@ class XetStore:
             return None
         return xf
 
-    def plan(self, s: Session, xf: XetFile, first: int, last: int) -> tuple[list[Segment], int, dict[str, XorbMeta]]:
+    def plan(self, s: Session, xf: XetFile, first: int,
+             last: int) -> tuple[list[Segment], int, dict[str, XorbMeta]]:
         terms = unpack_terms(xf.terms)
         metas = self.metas(s, [t.xorb for t in terms])
         if len(metas) != len({t.xorb for t in terms}):
@@ -326,7 +335,7 @@ class XetStore:
         return b"".join(self.open_range(file_hash, start, last)) if last >= start else b""
 
     def open_range(self, file_hash: str, first: int, last: int) -> Iterator[bytes]:
-        """The file's bytes [first, last], streamed from the xorb store (a sync generator: run it in a thread)."""
+        """The file's bytes [first, last] from the xorb store: a sync generator, iterate it in a thread."""
         with self.db.session() as s:
             xf = self.file_by_hash(s, file_hash)
             if xf is None:

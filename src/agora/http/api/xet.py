@@ -1,8 +1,8 @@
-"""Native Xet: token endpoints on the Hub API and the CAS API under /cas (xorbs, shards, dedup, reconstructions).
+"""Native Xet: the token endpoints of the Hub API and the CAS API under /cas.
 
 Tokens are HMAC-signed, expiring capabilities naming one repo and a scope (read / write); the CAS API
-trusts nothing else. Reconstructions hand out signed, expiring URLs to byte ranges of xorbs, which
-/cas/fetch serves with HTTP Range.
+trusts nothing else. Reconstructions (v1, and v2 with one range per URL) hand out signed, expiring URLs
+to byte ranges of xorbs, which /cas/fetch serves with HTTP Range.
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ def mount(router: Router, ctx: Any) -> None:
         return wire.json_response({"result": result})
 
     async def not_here(request: Request, **_: str) -> Response:
-        # xorb-grants, v2 shard upload, v2 reconstructions: the client falls back to the v1 routes.
+        # xorb-grants and the v2 (streaming) shard upload: the client falls back to the v1 routes.
         return wire.error(404, "NotFound", f"{request.url.path} is not implemented by this server")
 
     # ---- CAS: dedup and download ------------------------------------------------------------------
@@ -130,9 +130,10 @@ def mount(router: Router, ctx: Any) -> None:
 
     def fetch_url(request: Request, xorb: str, start: int, end: int) -> str:
         exp, sig = signer.sign("xorb-range", xorb, str(start), str(end), ttl=URL_TTL)
-        return f"{base(request)}{CAS}/fetch/{xorb}?{urlencode({'start': start, 'end': end, 'exp': exp, 'sig': sig})}"
+        query = urlencode({"start": start, "end": end, "exp": exp, "sig": sig})
+        return f"{base(request)}{CAS}/fetch/{xorb}?{query}"
 
-    async def reconstruction(request: Request, h: str) -> Response:
+    async def reconstruction(request: Request, h: str, v: str) -> Response:
         repo_id = token_repo(request, write=False)
         h = h.lower()
         header = request.headers.get("range")
@@ -162,17 +163,23 @@ def mount(router: Router, ctx: Any) -> None:
                     else:
                         merged.append([a, b])
                 m = metas[name]
-                fetch[name] = [{"range": {"start": a, "end": b}, "url": fetch_url(request, name, m.start(a), m.ends[b - 1] - 1),
-                                "url_range": {"start": m.start(a), "end": m.ends[b - 1] - 1}} for a, b in merged]
+                fetch[name] = [{"range": {"start": a, "end": b},
+                                "url": fetch_url(request, name, m.start(a), m.ends[b - 1] - 1),
+                                "url_range": {"start": m.start(a), "end": m.ends[b - 1] - 1}}
+                               for a, b in merged]
             return {"offset_into_first_range": skip,
-                    "terms": [{"hash": sg.xorb, "unpacked_length": sg.unpacked, "range": {"start": sg.start, "end": sg.end}}
-                              for sg in segs],
+                    "terms": [{"hash": sg.xorb, "unpacked_length": sg.unpacked,
+                               "range": {"start": sg.start, "end": sg.end}} for sg in segs],
                     "fetch_info": fetch}
 
         out = await ctx.run(do)
         if isinstance(out, int):
             return wire.error(416, "RangeNotSatisfiable", f"Range not satisfiable for a file of {out} bytes",
                               headers={"Content-Range": f"bytes */{out}"})
+        if v == "2":  # the same fetch plan, one signed range per URL (so no multipart/byteranges answers)
+            xorbs = {name: [{"url": fi["url"], "ranges": [{"chunks": fi["range"], "bytes": fi["url_range"]}]}
+                            for fi in infos] for name, infos in out.pop("fetch_info").items()}
+            out["xorbs"] = xorbs
         return wire.json_response(out)
 
     async def fetch(request: Request, h: str) -> Response:
@@ -207,7 +214,8 @@ def mount(router: Router, ctx: Any) -> None:
                     left -= len(data)
                     yield data
 
-        return StreamingResponse(body(), status_code=206, headers=headers, media_type="application/octet-stream")
+        return StreamingResponse(body(), status_code=206, headers=headers,
+                                 media_type="application/octet-stream")
 
     router.add("GET", f"/api/{T}/{ID}/xet-(?P<kind>read|write)-token/(?P<rev>[^/]+)", token)
     router.add("GET", rf"{CAS}/v1/chunks/(?P<prefix>[^/]+)/{H}", chunk)
@@ -215,6 +223,5 @@ def mount(router: Router, ctx: Any) -> None:
     router.add("POST", rf"{CAS}/v1/xorb-grants/.*", not_here)
     router.add("POST", rf"{CAS}/v1/shards", shard_upload)
     router.add("POST", rf"{CAS}/v2/shards", not_here)
-    router.add("GET", rf"{CAS}/v1/reconstructions/{H}", reconstruction)
-    router.add("GET", rf"{CAS}/v2/reconstructions/{H}", not_here)
+    router.add("GET", rf"{CAS}/v(?P<v>[12])/reconstructions/{H}", reconstruction)
     router.add("GET", rf"{CAS}/fetch/(?P<h>[0-9a-f]{{64}})", fetch)

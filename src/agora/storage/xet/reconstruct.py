@@ -34,7 +34,8 @@ class Segment:
     unpacked: int
 
 
-def plan(terms: Sequence[TermLike], metas: Mapping[str, XorbMeta], first: int, last: int) -> tuple[list[Segment], int]:
+def plan(terms: Sequence[TermLike], metas: Mapping[str, XorbMeta], first: int,
+         last: int) -> tuple[list[Segment], int]:
     """Segments (terms trimmed to whole chunks) covering file bytes [first, last], and the bytes to skip."""
     segs: list[Segment] = []
     skip = 0

@@ -158,11 +158,12 @@ def compress_chunk(data: bytes, scheme: int) -> bytes:
         payload = lz4.frame.compress(bg4_split(data))
     else:
         raise ValueError(scheme)
-    return (bytes([0]) + len(payload).to_bytes(3, "little") + bytes([scheme]) + len(data).to_bytes(3, "little")
-            + payload)
+    return (bytes([0]) + len(payload).to_bytes(3, "little") + bytes([scheme])
+            + len(data).to_bytes(3, "little") + payload)
 
 
-def serialize(chunks: Sequence[bytes], schemes: Sequence[int] | int = SCHEME_LZ4, footer: bool = True) -> bytes:
+def serialize(chunks: Sequence[bytes], schemes: Sequence[int] | int = SCHEME_LZ4,
+              footer: bool = True) -> bytes:
     """A complete xorb from raw chunk contents (our own writer, for tests and tools)."""
     if isinstance(schemes, int):
         schemes = [schemes] * len(chunks)
@@ -184,13 +185,14 @@ def serialize(chunks: Sequence[bytes], schemes: Sequence[int] | int = SCHEME_LZ4
     bnd_sec = BOUNDARIES_IDENT + bytes([1]) + struct.pack("<I", n) + struct.pack(f"<{n}I", *ends) \
         + struct.pack(f"<{n}I", *uends)
     tail_len = 12 + 16
-    tail = struct.pack("<III", n, len(hash_sec) + len(bnd_sec) + tail_len, len(bnd_sec) + tail_len) + bytes(16)
+    tail = struct.pack("<III", n, len(hash_sec) + len(bnd_sec) + tail_len, len(bnd_sec) + tail_len)
+    tail += bytes(16)
     info = head + hash_sec + bnd_sec + tail
     return body + info + struct.pack("<I", len(info))
 
 
 class XorbParser:
-    """Feed the bytes of a xorb in any slicing; `finish()` returns its verified metadata or raises XorbError."""
+    """Feed a xorb's bytes in any slicing; `finish()` returns its verified metadata or raises XorbError."""
 
     def __init__(self, max_size: int = MAX_XORB) -> None:
         self.max_size = max_size
