@@ -1,0 +1,57 @@
+"""Card parsing, validation and tag derivation (hub/cards.py), without a server."""
+
+from __future__ import annotations
+
+from agora.hub import cards
+
+
+def test_parse_reports_yaml_errors_with_readme_line() -> None:
+    card = cards.parse("---\nlicense: mit\ntags: [a\n---\nbody")
+    assert card.data is None and card.yaml_error and "line" in card.yaml_error
+
+
+def test_unclosed_front_matter() -> None:
+    assert "never closed" in (cards.parse("---\nlicense: mit\n").yaml_error or "")
+
+
+def test_no_front_matter_is_fine() -> None:
+    card = cards.parse("# Title\n")
+    assert card.data is None and card.yaml_error is None and card.body == "# Title\n"
+
+
+def test_validation_names_field_and_line() -> None:
+    card = cards.parse("---\nlicense: mit\nlanguage:\n- en\n- english\n---\n")
+    errors, _ = cards.validate(card, "model")
+    assert len(errors) == 1 and '"language"' in errors[0] and "line 5" in errors[0]
+
+
+def test_seed_tags_detect_language_and_task() -> None:
+    card = cards.parse("---\ntags:\n- es\n- bert\n- text-classification\ndatasets:\n- llamas\n---\n")
+    d = cards.derive("model", card, ["README.md"])
+    assert d.pipeline_tag == "text-classification"
+    assert d.languages == ["es"]
+    assert {"es", "bert", "text-classification", "dataset:llamas"} <= set(d.tags)
+
+
+def test_library_and_frameworks_from_files() -> None:
+    d = cards.derive("model", cards.parse(""), ["model.joblib"])
+    assert d.library_name == "sklearn"
+    d = cards.derive("model", cards.parse(""), ["config.json", "model.safetensors", "pytorch_model.bin"],
+                     {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2"}, has_tokenizer=True)
+    assert d.library_name == "transformers" and d.pipeline_tag == "text-generation"
+    assert {"transformers", "safetensors", "pytorch", "gpt2"} <= set(d.tags)
+    assert d.extra["transformersInfo"] == {"auto_model": "AutoModelForCausalLM", "pipeline_tag": "text-generation",
+                                           "processor": "AutoTokenizer"}
+
+
+def test_base_model_relation_inferred() -> None:
+    card = cards.parse("---\nbase_model: org/base\n---\n")
+    assert cards.derive("model", card, ["adapter_config.json"]).base_models == [("org/base", "adapter")]
+    assert cards.derive("model", card, ["m.gguf"]).base_models == [("org/base", "quantized")]
+    assert cards.derive("model", card, ["config.json"]).base_models == [("org/base", "finetune")]
+
+
+def test_dataset_prefixed_tags() -> None:
+    card = cards.parse("---\ntask_categories:\n- translation\nlanguage:\n- fr\nsize_categories:\n- n<1K\n---\n")
+    d = cards.derive("dataset", card, ["data/train.parquet"])
+    assert {"task_categories:translation", "language:fr", "size_categories:n<1K", "format:parquet"} <= set(d.tags)
