@@ -209,3 +209,22 @@ def test_create_pr_upload_through_xet(server: Server, alice: str, repo_name: str
     assert rev == "refs/pr/1"
     p = hf_hub_download(f"alice/{repo_name}", "w.bin", revision=rev, cache_dir=tmp_path / "c", token=alice)
     assert Path(p).read_bytes() == data
+
+
+def test_dataset_push_to_hub_through_xet(server: Server, alice: str, repo_name: str, tmp_path: Path) -> None:
+    pytest.importorskip("datasets")
+    from datasets import load_dataset
+    from huggingface_hub import HfApi
+
+    out = run_default_client(f"""
+        from datasets import Dataset
+        ds = Dataset.from_dict({{"id": list(range(5000)), "text": [f"row {{i}} " * 8 for i in range(5000)]}})
+        ds.push_to_hub("alice/{repo_name}")
+        print("pushed")
+    """, alice)
+    assert out.strip().splitlines()[-1] == "pushed"
+    files = HfApi(token=alice).list_repo_tree(f"alice/{repo_name}", repo_type="dataset", recursive=True)
+    parquet = [f for f in files if f.path.endswith(".parquet")]
+    assert parquet and all(f.xet_hash for f in parquet)  # uploaded through Xet
+    ds = load_dataset(f"alice/{repo_name}", split="train", cache_dir=str(tmp_path / "ds"), token=alice)
+    assert ds.num_rows == 5000 and ds[4999]["text"].startswith("row 4999 ")
