@@ -116,7 +116,7 @@ class GitProcess:
             *self.argv, env=self.env, stdin=asyncio.subprocess.PIPE if self.body else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         assert proc.stdout is not None and proc.stderr is not None
-        errors = asyncio.ensure_future(self._log_stderr(proc.stderr))
+        errors = _background(self._log_stderr(proc.stderr))
         feeder = asyncio.ensure_future(self._feed(proc, receive)) if self.body else None
         done = False
         try:
@@ -218,15 +218,21 @@ class GitProcess:
                 pass
 
     async def _log_stderr(self, stream: asyncio.StreamReader) -> None:
+        """Log what git says on stderr (a few lines); always read it all, or git would block on it."""
         name = " ".join(a for a in self.argv[1:] if not a.startswith("-") and "=" not in a)[:60]
-        lines = 0
+        logged = 0
+        buf = b""
         while True:
-            line = await stream.readline()
-            if not line:
+            data = await stream.read(CHUNK)
+            lines = (buf + data).split(b"\n")
+            buf = lines.pop() if data else b""
+            for line in lines:
+                if line.strip() and logged < 50:
+                    logged += 1
+                    log.warning("git %s: %s", name, line[:2000].decode("utf-8", "replace").rstrip())
+            if not data:
                 return
-            lines += 1
-            if lines <= 50:
-                log.warning("git %s: %s", name, line.decode("utf-8", "replace").rstrip())
+            buf = buf[-4096:]
 
     async def _drain(self, proc: asyncio.subprocess.Process, feeder: asyncio.Future | None,
                      errors: asyncio.Future) -> None:
@@ -234,7 +240,7 @@ class GitProcess:
             if feeder is not None:
                 try:
                     await asyncio.wait_for(feeder, 60)
-                except Exception:
+                except (Exception, asyncio.CancelledError):
                     feeder.cancel()
                     if proc.stdin is not None:
                         proc.stdin.close()
@@ -255,10 +261,12 @@ async def _no_receive() -> dict[str, Any]:
 _tasks: set[asyncio.Future] = set()
 
 
-def _background(coro: Awaitable[None]) -> None:
+def _background(coro: Awaitable[None]) -> asyncio.Future:
+    """A task that lives on after the response: keep a reference, or the loop may drop it half-way."""
     task = asyncio.ensure_future(coro)
     _tasks.add(task)
     task.add_done_callback(_tasks.discard)
+    return task
 
 
 def mount(router: Router, ctx: Any) -> None:
@@ -357,7 +365,12 @@ def mount(router: Router, ctx: Any) -> None:
                 def do() -> list[str]:
                     with hub.db.session() as s:
                         return pushes.after_push(hub, s, repo_id, before)
-                changed = await ctx.run(do)
+                try:
+                    changed = await ctx.run(do)
+                except Exception:
+                    # The refs have moved: the push stands. What derives from them can be recomputed.
+                    log.exception("after_ref_update failed after a push to %s/%s", ns, name)
+                    return
                 if changed:
                     log.info("push by %s to %s/%s moved %s", who.name if who else "?", ns, name, ", ".join(changed))
         return GitProcess(command(service, repo, False), env, f"application/x-{service}-result", body=True,

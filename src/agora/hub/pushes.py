@@ -204,25 +204,37 @@ def check_push(updates: list[Update], objects: Iterable[NewObject], types: dict[
 
 
 def _missing_lfs_from_env(oids: list[str]) -> set[str]:
-    """Objects neither recorded for this repo (LfsObject) nor present in the blob store."""
+    """Objects not uploaded to this repo: no LfsObject row for it, or content neither in the blob store
+    nor in Xet (the same test as Hub.add_lfs_file)."""
+    from sqlalchemy.orm import load_only
+
     from ..config import Settings
+    from ..db.models import Repo as RepoRow
     from ..db.session import Database
     from ..storage.blobs import LocalBlobStore
     from .repos import Hub
 
     settings = Settings.from_env()
-    # app.build_hub without the migration: the server that spawned this hook has already run it.
+    # As app.build_hub, without the migration (the server that spawned this hook has run it) and without
+    # importing the HTTP layer; the Xet store is attached only if an object is not in the blob store.
     hub = Hub(Database(settings.database_url), settings.repos_dir, LocalBlobStore(settings.lfs_dir))
-    from sqlalchemy.orm import load_only
-
-    from ..db.models import Repo as RepoRow
-
     repo_id = int(os.environ["AGORA_REPO_ID"])
+    missing = set()
     with hub.db.session() as s:
         repo = s.get(RepoRow, repo_id, options=[load_only(RepoRow.id)])
         if repo is None:
             return set(oids)
-        return {oid for oid in oids if not (hub.has_lfs(s, repo, oid) and hub.blobs.exists(oid))}
+        for oid in oids:
+            if not hub.has_lfs(s, repo, oid):
+                missing.add(oid)
+            elif not hub.blobs.exists(oid):
+                if hub.xet is None:
+                    from .xet import XetStore
+                    xet = settings.data / "xet"
+                    hub.xet = XetStore(hub.db, LocalBlobStore(xet / "xorbs"), LocalBlobStore(xet / "shards"))
+                if hub.xet.file_by_sha(s, oid) is None:
+                    missing.add(oid)
+    return missing
 
 
 def main() -> int:
@@ -251,8 +263,10 @@ def ref_snapshot(hub: "Hub", repo: "Repo") -> dict[str, str]:
 def after_push(hub: "Hub", s: "Session", repo_id: int, before: dict[str, str]) -> list[str]:
     """Run after_ref_update for each ref the push moved; returns their names.
 
-    Holds the repo's writer lock while it reads the refs and updates the rows, so that an API commit
-    racing with the push cannot have its newer head overwritten by this older view.
+    Rows are committed, then the refs read again: if someone moved a ref meanwhile (an API commit whose own
+    update may have landed before ours), the hook runs again with the newest target, so that this push
+    never leaves an older head in the DB. No git lock is held while writing rows: API commits take the
+    git lock while their DB transaction may be open, and the two must not wait for each other.
     """
     from ..db.models import Repo as RepoRow
 
@@ -260,13 +274,19 @@ def after_push(hub: "Hub", s: "Session", repo_id: int, before: dict[str, str]) -
     if repo is None:
         return []
     git = hub.git(repo)
-    with git.lock():
-        after = {r.ref: r.target for r in git.refs("refs/")}
-        changed = sorted(ref for ref in set(before) | set(after) if before.get(ref) != after.get(ref))
+    seen = before
+    moved: set[str] = set()
+    for _ in range(5):
+        now = {r.ref: r.target for r in git.refs("refs/")}
+        changed = sorted(ref for ref in set(seen) | set(now) if seen.get(ref) != now.get(ref))
+        if not changed:
+            break
         for ref in changed:
-            hub.after_ref_update(s, repo, ref, before.get(ref), after.get(ref))
+            hub.after_ref_update(s, repo, ref, seen.get(ref), now.get(ref))
         s.commit()
-    return changed
+        moved.update(changed)
+        seen = now
+    return sorted(moved)
 
 
 if __name__ == "__main__":

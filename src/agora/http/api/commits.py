@@ -11,7 +11,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ...hub.errors import BadRequest, TooLarge
+from ...hub.errors import BadRequest, RepoNotFound, TooLarge
 from ...hub.ids import WEB_PREFIX
 from .. import wire
 from ..routing import ID, Router
@@ -142,7 +142,11 @@ def mount(router: Router, ctx: Any) -> None:
 
         def finish() -> Any:
             with hub.db.session() as s:
-                r = s.merge(repo)
+                # A fresh row, not merge(): merging the detached copy writes its stale columns (head_sha...)
+                # back, and that early write would hold the database lock while we wait for the git lock.
+                r = s.get(type(repo), repo.id)
+                if r is None:
+                    raise RepoNotFound()
                 pc.repo = r
                 for path, oid, size in lfs_files:
                     hub.add_lfs_file(s, pc, path, oid, size)

@@ -63,6 +63,8 @@ def mount(router: Router, ctx: Any) -> None:
                 body = json.loads(raw)
             except ValueError:
                 raise BadRequest("Malformed JSON in LFS batch request") from None
+            if not isinstance(body, dict):
+                raise BadRequest("The LFS batch request must be a JSON object")
             op = body.get("operation")
             if op not in ("upload", "download"):
                 raise BadRequest("'operation' must be upload or download")
@@ -167,7 +169,7 @@ def mount(router: Router, ctx: Any) -> None:
 
     def record(repo: Repo, oid: str, size: int) -> None:
         with hub.db.session() as s:
-            hub.record_lfs(s, s.merge(repo), oid, size)
+            hub.record_lfs(s, repo, oid, size)  # not s.merge(repo): that writes its stale columns back
 
     async def download(request: Request, repo_id: str, oid: str) -> Response:
         check(request, "download", repo_id, oid)
@@ -202,7 +204,7 @@ def mount(router: Router, ctx: Any) -> None:
 
         def do() -> bool:
             with hub.db.session() as s:
-                return hub.blobs.size(oid) == int(size) and hub.has_lfs(s, s.merge(repo), oid)
+                return hub.blobs.size(oid) == int(size) and hub.has_lfs(s, repo, oid)
         if not await ctx.run(do):
             return lfs_error(NotFound(f"Object {oid} was not uploaded completely"))
         return lfs_json({"message": "ok"})
