@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,9 +19,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..db.models import Discussion, LfsObject, Repo, utcnow
-from ..db.session import Database
+from ..db.session import Database, repo_write_lock
 from ..storage.blobs import BlobStore
 from ..storage.gitstore import Entry, GitRepo, lfs_pointer
+from .. import jobs
 from . import accounts, cards, index
 from .accounts import Principal
 from .errors import BadRequest, Conflict, Forbidden, ParentMismatch, RepoNotFound, RevisionNotFound, Unauthorized
@@ -220,7 +223,7 @@ class Hub:
         git = self.git(repo)
         ref = self.branch_ref(git, branch)
         target = git.resolve(target)
-        with git.lock():
+        with self.writer(s, repo, git):
             head = git.ref_target(ref)
             assert head is not None
             new = git.write_commit(git.tree_of(target), [head], who.name, f"Revert to {target[:7]}\n\n"
@@ -242,7 +245,7 @@ class Hub:
         message = summary + (f"\n\n{description.strip()}" if description and description.strip() else "")
         ref = self.branch_ref(git, rev)
         self.check_readme(pc)
-        with git.lock():
+        with self.writer(s, pc.repo, git):
             head = git.ref_target(ref)
             assert head is not None
             if parent is not None and parent != head:
@@ -260,6 +263,14 @@ class Hub:
             self.after_ref_update(s, pc.repo, ref, head, new)
         return CommitResult(new)
 
+    @contextmanager
+    def writer(self, s: Session, repo: Repo, git: GitRepo) -> Iterator[None]:
+        """One writer per repo: the DB lock first (held until `s` commits, so across hosts on PostgreSQL),
+        then the repo's flock (across processes on this host). Always in this order: no deadlock."""
+        repo_write_lock(s, repo.id)
+        with git.lock():
+            yield
+
     def _new_discussion(self, s: Session, repo: Repo, who: Principal, title: str, is_pr: bool) -> int:
         num = (s.scalar(select(func.max(Discussion.num)).where(Discussion.repo_id == repo.id)) or 0) + 1
         s.add(Discussion(repo_id=repo.id, num=num, title=title[:300], is_pr=is_pr, author_id=who.user_id))
@@ -270,8 +281,12 @@ class Hub:
         """The single hook every write path calls once a ref has moved: re-derive what depends on it."""
         repo.updated_at = utcnow()
         if ref == "refs/heads/main" and new:
+            # Racing writers may call this out of order: derive from where the branch is now, not from `new`.
+            new = self.git(repo).ref_target(ref) or new
             repo.head_sha = new
             index.reindex(s, self, repo, new)
+            if repo.type == "dataset":
+                jobs.enqueue(s, "dataset-convert", repo.id, new)  # viewer/pipeline.py: parquet + viewer data
         s.flush()
 
     def count_download(self, repo: Repo, commit: str, path: str) -> None:
