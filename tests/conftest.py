@@ -25,6 +25,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+# AGORA_TEST_STACK=scale runs the same tests against PostgreSQL + SeaweedFS (S3) + two `agora serve`
+# processes behind a round-robin proxy (tests/stack.py); PORT is then the proxy's.
+STACK = os.environ.get("AGORA_TEST_STACK", "")
 PORT = _free_port()
 ENDPOINT = f"http://127.0.0.1:{PORT}"
 ROOT = Path(tempfile.mkdtemp(prefix="agora-tests-"))
@@ -92,6 +95,9 @@ def start_server(data: Path, port: int, log: Path) -> subprocess.Popen:
 
 @pytest.fixture(scope="session")
 def server() -> Server:
+    if STACK == "scale":
+        yield from _scale_server()
+        return
     data = ROOT / "data"
     data.mkdir()
     for user in ("alice", "bob", "carol"):
@@ -107,6 +113,25 @@ def server() -> Server:
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+def _scale_server():  # type: ignore[no-untyped-def]
+    from .stack import Stack
+
+    st = Stack(ROOT / "scale", extra_env={"AGORA_MULTIPART_THRESHOLD": str(20 * 2**20),
+                                          "AGORA_MULTIPART_CHUNK": str(8 * 2**20)}).start_services()
+    try:
+        # The CLI (agora() above) and servers started by tests reach the same database and store.
+        os.environ.update({k: v for k, v in st.env().items() if k.startswith("AGORA_") and "MULTIPART" not in k})
+        st.agora("migrate")
+        for user in ("alice", "bob", "carol"):
+            agora("user", "add", user, "--password-stdin", data=st.data, stdin=f"{user}-password\n")
+        agora("org", "create", "acme", "--owner", "alice", data=st.data)
+        agora("org", "add-member", "acme", "carol", "--role", "read", data=st.data)
+        st.start_servers(PORT)
+        yield Server(ENDPOINT, st.data, st.procs[0], log=st.log)
+    finally:
+        st.stop()
 
 
 @pytest.fixture(scope="session")

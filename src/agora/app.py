@@ -12,11 +12,11 @@ from starlette.requests import Request
 from .config import Settings
 from .db.session import Database, migrate
 from .http.auth import Signer, principal
+from .http.metrics import Counters, Metered
 from .http.routing import Router
 from .hub.accounts import Principal
 from .hub.repos import Hub
 from .hub.xet import XetStore
-from .storage.blobs import LocalBlobStore
 
 T = TypeVar("T")
 
@@ -28,6 +28,7 @@ class Ctx:
     hub: Hub
     settings: Settings
     signer: Signer
+    counters: Counters | None = None
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await run_in_threadpool(fn, *args, **kwargs)
@@ -40,26 +41,25 @@ def build_hub(settings: Settings) -> Hub:
     settings.data.mkdir(parents=True, exist_ok=True)
     db = Database(settings.database_url)
     migrate(db.engine)
-    hub = Hub(db, settings.repos_dir, LocalBlobStore(settings.lfs_dir))
-    xet_dir = settings.data / "xet"
-    hub.xet = XetStore(db, LocalBlobStore(xet_dir / "xorbs"), LocalBlobStore(xet_dir / "shards"))
+    hub = Hub(db, settings.repos_dir, settings.blobs("lfs"))
+    hub.xet = XetStore(db, settings.blobs("xorbs"), settings.blobs("shards"))
     return hub
 
 
-def create_app(settings: Settings | None = None) -> Router:
-    from .http import git, web
+def create_app(settings: Settings | None = None) -> Metered:
+    from .http import git, metrics, web
     from .http.api import commits, files, lfs, repos, search, xet
 
     settings = settings or Settings.from_env()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    ctx = Ctx(build_hub(settings), settings, Signer(settings.secret_key()))
+    ctx = Ctx(build_hub(settings), settings, Signer(settings.secret_key()), Counters(settings.data / "metrics"))
     router = Router()
-    for module in (repos, search, files, commits, lfs, git, xet):
+    for module in (repos, search, files, commits, lfs, git, xet, metrics):
         module.mount(router, ctx)
     web.mount(router, ctx)  # last: its catch-all patterns (/{ns}/{name}, /{user}) come after the API's
-    return router
+    return Metered(router, ctx.counters)
 
 
-def factory() -> Router:
+def factory() -> Metered:
     """Entry point for granian (`agora.app:factory`); settings come from AGORA_* variables."""
     return create_app()

@@ -59,6 +59,83 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Bring the database (AGORA_DATABASE_URL, SQLite in the data folder by default) to the newest schema."""
+    from sqlalchemy import text
+
+    from .db.session import Database, migrate
+
+    settings = Settings.from_env(args.data)
+    settings.data.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.database_url)
+    migrate(db.engine)
+    with db.engine.connect() as conn:
+        rev = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    print(f"database at revision {rev} ({db.engine.url.render_as_string(hide_password=True)})", file=sys.stderr)
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Repos from a Hugging Face cache folder or a folder of git repos, with a progress bar."""
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from .hub.imports import find_sources, import_source
+
+    hub = _hub(args.data)
+    sources = find_sources(Path(args.path), args.namespace or args.user)
+    if not sources:
+        print(f"agora: no Hugging Face cache entry or git repo found in {args.path}", file=sys.stderr)
+        return 1
+    failed = 0
+    with tqdm(total=sum(s.size for s in sources), unit="B", unit_scale=True, desc="import",
+              disable=args.quiet) as bar:
+        for src in sources:
+            bar.set_postfix_str(src.rid.full)
+            try:
+                head = import_source(hub, src, args.user, bar.update)
+            except Exception as e:  # one broken source does not stop the others
+                failed += 1
+                tqdm.write(f"failed  {src.rid.type} {src.rid.full}: {getattr(e, 'message', e)}", file=sys.stderr)
+            else:
+                tqdm.write(f"imported {src.rid.type} {src.rid.full} at {head[:12]}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from .hub.ids import RepoId
+    from .hub.imports import export_repo
+
+    hub = _hub(args.data)
+    with tqdm(unit="B", unit_scale=True, desc="export", disable=args.quiet) as bar:
+        bundle, count = export_repo(hub, RepoId.parse(args.type, args.repo), Path(args.out), bar.update)
+    print(f"wrote {bundle} and {count} LFS object(s) under {Path(args.out) / 'lfs'}", file=sys.stderr)
+    return 0
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from .hub.gc import collect
+
+    hub = _hub(args.data)
+    r = collect(hub, apply=args.apply, grace=timedelta(minutes=args.grace_minutes))
+    verb = "removed" if args.apply else "would remove"
+    for oid, size in r.lfs_removed:
+        print(f"{verb} lfs  {oid} {size}")
+    for name, size in r.xorbs_removed:
+        print(f"{verb} xorb {name} {size}")
+    print(f"{verb} {len(r.lfs_removed)} LFS object(s) and {len(r.xorbs_removed)} xorb(s), {r.freed} bytes; "
+          f"kept {r.lfs_kept} and {r.xorbs_kept}" + ("" if args.apply else " (dry run: --apply to delete)"),
+          file=sys.stderr)
+    return 0
+
+
 def cmd_user_add(args: argparse.Namespace) -> int:
     from .hub import accounts
     password = None
@@ -135,6 +212,27 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--workers", type=int, default=1)
     sp.add_argument("--access-log", action="store_true")
     sp.set_defaults(fn=cmd_serve)
+
+    sp = with_data(sub.add_parser("migrate", help="create or upgrade the database schema"))
+    sp.set_defaults(fn=cmd_migrate)
+
+    sp = with_data(sub.add_parser("import", help="import repos from a Hugging Face cache folder or git repos"))
+    sp.add_argument("path")
+    sp.add_argument("--user", default="admin", help="the user the repos are created as (default: admin)")
+    sp.add_argument("--namespace", help="namespace for repos that name none (default: --user)")
+    sp.add_argument("--quiet", action="store_true", help="no progress bar")
+    sp.set_defaults(fn=cmd_import)
+    sp = with_data(sub.add_parser("export", help="write a repo as a git bundle plus its LFS objects"))
+    sp.add_argument("repo", help="ns/name")
+    sp.add_argument("out", help="output folder")
+    sp.add_argument("--type", choices=("model", "dataset", "space"), default="model")
+    sp.add_argument("--quiet", action="store_true", help="no progress bar")
+    sp.set_defaults(fn=cmd_export)
+    sp = with_data(sub.add_parser("gc", help="remove unreferenced LFS objects and xorbs (dry run by default)"))
+    sp.add_argument("--apply", action="store_true", help="really delete")
+    sp.add_argument("--grace-minutes", type=float, default=60,
+                    help="keep anything written more recently than this (uploads not committed yet)")
+    sp.set_defaults(fn=cmd_gc)
 
     user = sub.add_parser("user", help="manage users").add_subparsers(dest="sub", required=True)
     sp = with_data(user.add_parser("add", help="add a user"))

@@ -6,6 +6,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass
@@ -17,12 +18,15 @@ class Settings:
     multipart_threshold: int = 64 * 1024 * 1024
     multipart_chunk: int = 32 * 1024 * 1024
     max_commit_line: int = 64 * 1024 * 1024
+    # "local" (files under the data folder) or "s3://bucket[/prefix]" (see storage/s3.py for its settings)
+    blob_store: str = "local"
 
     @classmethod
     def from_env(cls, data: str | Path | None = None) -> "Settings":
         d = Path(data or os.environ.get("AGORA_DATA", "./data")).resolve()
         url = os.environ.get("AGORA_DATABASE_URL") or f"sqlite:///{d / 'agora.db'}"
-        s = cls(data=d, database_url=url, public_url=os.environ.get("AGORA_PUBLIC_URL") or None)
+        s = cls(data=d, database_url=url, public_url=os.environ.get("AGORA_PUBLIC_URL") or None,
+                blob_store=os.environ.get("AGORA_BLOB_STORE") or "local")
         for name in ("multipart_threshold", "multipart_chunk", "max_commit_line"):
             v = os.environ.get(f"AGORA_{name.upper()}")
             if v:
@@ -36,6 +40,18 @@ class Settings:
     @property
     def lfs_dir(self) -> Path:
         return self.data / "lfs"
+
+    def blobs(self, kind: str) -> Any:
+        """The BlobStore for `kind` ("lfs", "xorbs" or "shards"), as AGORA_BLOB_STORE picks it."""
+        from .storage.blobs import LocalBlobStore
+
+        if self.blob_store in ("", "local"):
+            return LocalBlobStore(self.lfs_dir if kind == "lfs" else self.data / "xet" / kind)
+        if self.blob_store.startswith("s3://"):
+            from .storage.s3 import S3BlobStore, S3Config
+
+            return S3BlobStore(S3Config.parse(self.blob_store, dict(os.environ)), kind, self.data / "tmp" / kind)
+        raise ValueError(f"AGORA_BLOB_STORE={self.blob_store!r}: use 'local' or s3://bucket[/prefix]")
 
     def secret_key(self) -> bytes:
         """Signs URL capabilities; kept in the data folder so that every process shares it."""

@@ -6,8 +6,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
+
+REPO_LOCK_SPACE = 0x41474F52  # "AGOR": the first key of the repo writer advisory locks
 
 
 def make_engine(url: str) -> Engine:
@@ -35,8 +37,21 @@ def migrate(engine: Engine) -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # processes starting together: one migrates, the others wait
+            conn.execute(text("SELECT pg_advisory_xact_lock(:space, 0)"), {"space": REPO_LOCK_SPACE + 1})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+def repo_write_lock(s: Session, repo_id: int) -> None:
+    """Serialize the writers of one repo across processes and hosts, until `s` commits or rolls back.
+
+    PostgreSQL: a transaction-scoped advisory lock. SQLite lives on one host, where the repo's flock
+    (GitRepo.lock) already serializes every process, so there is nothing to add.
+    """
+    bind = s.get_bind()
+    if bind.dialect.name == "postgresql":
+        s.execute(text("SELECT pg_advisory_xact_lock(:space, :key)"), {"space": REPO_LOCK_SPACE, "key": repo_id})
 
 
 class Database:

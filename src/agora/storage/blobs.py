@@ -1,8 +1,13 @@
 """Content-addressed blob storage (LFS objects by sha256).
 
-The interface is narrow on purpose so that an S3 implementation drops in: stream in, verify, publish;
-open for reading; ask for size. An object becomes visible only once complete and verified: bytes go to
-a temp file in the same store, are hashed while streaming, fsynced, then renamed into place.
+The interface is narrow on purpose so that an S3 implementation (storage/s3.py) drops in: stream in,
+verify, publish; open for reading; ask for size. An object becomes visible only once complete and
+verified: bytes go to a temp file in the same store, are hashed while streaming, fsynced, then renamed
+into place.
+
+Direct transfer: a store that clients can reach themselves (S3) answers `presigned_get`, `presigned_put`
+and `presigned_parts` with URLs; the local store answers None, and the HTTP face then serves the bytes
+itself. Either way the object is verified (sha256, size) by the store before it can be committed.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -37,6 +44,12 @@ class BlobStore(Protocol):
     def multipart_write(self, upload_id: str, offset: int, data: bytes) -> None: ...
     def multipart_complete(self, upload_id: str, oid: str, size: int) -> None: ...
     def delete(self, oid: str) -> None: ...
+    def list_objects(self) -> Iterator[tuple[str, int, datetime]]: ...
+    # Direct transfer between client and store; None means "through Agora".
+    def presigned_get(self, oid: str, filename: str | None = None) -> str | None: ...
+    def presigned_put(self, oid: str, size: int) -> tuple[str, str] | None: ...
+    def finish_direct(self, ticket: str, oid: str, size: int) -> None: ...
+    def presigned_parts(self, upload_id: str, count: int) -> list[str] | None: ...
 
 
 class LocalUpload:
@@ -177,6 +190,26 @@ class LocalBlobStore:
 
     def delete(self, oid: str) -> None:
         self._path(oid).unlink(missing_ok=True)
+
+    def list_objects(self) -> Iterator[tuple[str, int, datetime]]:
+        """(oid, size, last modified) of every published object (gc)."""
+        for p in self.root.glob("??/??/*"):
+            if p.is_file() and len(p.name) == 64:
+                st = p.stat()
+                yield p.name, st.st_size, datetime.fromtimestamp(st.st_mtime, timezone.utc)
+
+    # Local disk is not reachable by clients: every transfer goes through Agora's own routes.
+    def presigned_get(self, oid: str, filename: str | None = None) -> str | None:
+        return None
+
+    def presigned_put(self, oid: str, size: int) -> tuple[str, str] | None:
+        return None
+
+    def finish_direct(self, ticket: str, oid: str, size: int) -> None:
+        raise BadRequest("This store takes uploads through the server only")
+
+    def presigned_parts(self, upload_id: str, count: int) -> list[str] | None:
+        return None
 
     def copy_from_file(self, src: Path, oid: str) -> None:
         """Import a local file (CLI import, tests); verified like any other write."""

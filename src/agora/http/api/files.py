@@ -98,7 +98,7 @@ def mount(router: Router, ctx: Any) -> None:
     async def resolve(request: Request, p: str | None, ns: str, name: str, rev: str, path: str) -> Response:
         who = await ctx.who(request)
 
-        def do() -> tuple[str, Any, bytes | None, Any, str | None]:
+        def do() -> tuple[str, Any, bytes | None, Any, str | None, str | None]:
             with hub.db.session() as s:
                 repo = hub.find(s, who, rid_web(p, ns, name))
             git = hub.git(repo)
@@ -111,13 +111,16 @@ def mount(router: Router, ctx: Any) -> None:
             if e.lfs:
                 local = hub.blobs.local_path(e.lfs.oid)
                 xet_hash = xet_hashes([e.lfs.oid]).get(e.lfs.oid)
-                if local is None and xet_hash is None:
+                direct = None  # a store the client reads itself (S3): GET redirects to a presigned URL
+                if local is None and xet_hash is None and hub.blobs.exists(e.lfs.oid):
+                    direct = hub.blobs.presigned_get(e.lfs.oid, path.rsplit("/", 1)[-1])
+                if local is None and xet_hash is None and direct is None:
                     raise EntryNotFound(f"The content of {path} ({e.lfs.oid}) is missing from storage", sha=sha)
-                return sha, e, None, local, xet_hash
-            return sha, e, git.blob(e.oid), None, None
+                return sha, e, None, local, xet_hash, direct
+            return sha, e, git.blob(e.oid), None, None, None
 
         try:
-            sha, e, data, local, xet_hash = await ctx.run(do)
+            sha, e, data, local, xet_hash, direct = await ctx.run(do)
         except EntryNotFound as exc:
             headers = {"X-Repo-Commit": str(exc.extra["sha"])} if "sha" in exc.extra else None
             return wire.hub_error(exc, headers=headers)
@@ -147,6 +150,12 @@ def mount(router: Router, ctx: Any) -> None:
         if rng == "unsatisfiable":
             return wire.error(416, "RangeNotSatisfiable", f"Range not satisfiable for a file of {e.size} bytes",
                               headers={**headers, "Content-Range": f"bytes */{e.size}"})
+        if direct is not None:
+            # HEAD answers here with every header the clients read (hub-api.md 1.8); GET goes to the store.
+            # The store is another origin, so huggingface_hub and httpx drop the Authorization header.
+            if request.method == "HEAD":
+                return Response(b"", headers={**headers, "Content-Length": str(e.size)}, media_type=media)
+            return Response(b"", status_code=302, headers={**headers, "Location": direct})
         if local is not None:
             return FileResponse(local, headers=headers, media_type=media, content_disposition_type="inline",
                                 filename=None)

@@ -105,8 +105,10 @@ def mount(router: Router, ctx: Any) -> None:
         if op == "download":
             if stored is None or not hub.has_lfs(s, repo, oid):
                 return {"oid": oid, "size": size, "error": {"code": 404, "message": "Object does not exist"}}
+            href = hub.blobs.presigned_get(oid) if hub.blobs.size(oid) is not None else None  # S3: direct
             return {"oid": oid, "size": stored, "authenticated": True, "actions": {"download": {
-                "href": signed(request, f"/lfs/objects/{rid}/{oid}", "download", rid, oid), "expires_in": 3600}}}
+                "href": href or signed(request, f"/lfs/objects/{rid}/{oid}", "download", rid, oid),
+                "expires_in": 3600}}}
         if stored == size and hub.has_lfs(s, repo, oid):
             return {"oid": oid, "size": size}  # already here: no actions, the client skips it
         verify = {"href": signed(request, f"/lfs/verify/{rid}/{oid}", "verify", rid, oid, str(size), size=str(size)),
@@ -115,12 +117,22 @@ def mount(router: Router, ctx: Any) -> None:
             chunk = settings.multipart_chunk
             upload_id = hub.blobs.multipart_begin(oid, size)
             header = {"chunk_size": str(chunk)}
-            for n in range(1, math.ceil(size / chunk) + 1):
-                header[f"{n:05d}"] = signed(request, f"/lfs/parts/{upload_id}/{n}", "part", upload_id, str(n),
-                                            str(chunk), str(size), chunk=str(chunk), size=str(size))
+            count = math.ceil(size / chunk)
+            direct = hub.blobs.presigned_parts(upload_id, count)  # S3: parts go to the store directly
+            for n in range(1, count + 1):
+                header[f"{n:05d}"] = direct[n - 1] if direct else signed(
+                    request, f"/lfs/parts/{upload_id}/{n}", "part", upload_id, str(n), str(chunk), str(size),
+                    chunk=str(chunk), size=str(size))
             return {"oid": oid, "size": size, "actions": {"upload": {
                 "href": signed(request, f"/lfs/complete/{rid}/{oid}/{upload_id}", "complete", rid, oid,
                                upload_id, str(size), size=str(size)), "header": header, "expires_in": 3600}, "verify": verify}}
+        direct_put = hub.blobs.presigned_put(oid, size)
+        if direct_put is not None:  # S3: the client PUTs to a temp key; verify checks it and publishes it
+            url, ticket = direct_put
+            verify["href"] = signed(request, f"/lfs/verify/{rid}/{oid}", "verify", rid, oid, str(size), ticket,
+                                    size=str(size), ticket=ticket)
+            return {"oid": oid, "size": size, "actions": {"upload": {"href": url, "header": {},
+                    "expires_in": 3600}, "verify": verify}}
         return {"oid": oid, "size": size, "actions": {"upload": {
             "href": signed(request, f"/lfs/objects/{rid}/{oid}", "upload", rid, oid, str(size), size=str(size)),
             "header": {}, "expires_in": 3600}, "verify": verify}}
@@ -175,6 +187,9 @@ def mount(router: Router, ctx: Any) -> None:
         check(request, "download", repo_id, oid)
         path = hub.blobs.local_path(oid)
         if path is None:
+            url = hub.blobs.presigned_get(oid) if await ctx.run(hub.blobs.exists, oid) else None
+            if url is not None:
+                return Response(b"", status_code=302, headers={"Location": url})
             return await xet_download(oid)
         return FileResponse(path, media_type="application/octet-stream")
 
@@ -199,8 +214,12 @@ def mount(router: Router, ctx: Any) -> None:
             body = {}
         if not size and isinstance(body, dict):
             size = str(body.get("size", ""))
-        check(request, "verify", repo_id, oid, size)
+        ticket = q.get("ticket") or ""
+        check(request, "verify", repo_id, oid, size, *((ticket,) if ticket else ()))
         repo = await ctx.run(repo_by_id, repo_id)
+        if ticket:  # a direct upload: the store hashes what the client PUT, then publishes it
+            await ctx.run(hub.blobs.finish_direct, ticket, oid, int(size))
+            await ctx.run(record, repo, oid, int(size))
 
         def do() -> bool:
             with hub.db.session() as s:

@@ -129,6 +129,9 @@ def mount(router: Router, ctx: Any) -> None:
         return Response(data, media_type="application/octet-stream")
 
     def fetch_url(request: Request, xorb: str, start: int, end: int) -> str:
+        direct = xet.xorbs.presigned_get(xorb)  # S3: the client reads the xorb range from the store
+        if direct is not None:
+            return direct  # type: ignore[no-any-return]
         exp, sig = signer.sign("xorb-range", xorb, str(start), str(end), ttl=URL_TTL)
         query = urlencode({"start": start, "end": end, "exp": exp, "sig": sig})
         return f"{base(request)}{CAS}/fetch/{xorb}?{query}"

@@ -1,0 +1,102 @@
+"""Garbage collection of LFS objects and xorbs (`agora gc`): dry run unless asked to apply.
+
+An object is kept when any of these holds:
+- an LFS pointer to it is in the object database of any repo (reachable from a ref or not: git's own
+  gc decides about unreachable commits, we never outrun it), or a Xet file with that sha256 is;
+- it was written less than GRACE ago (an upload whose commit has not happened yet), judged by the store's
+  own modification time and by the DB rows that describe it.
+A xorb is kept when a kept Xet file uses it, or it is younger than GRACE. Removing an object also removes
+the rows that offered it (LfsObject, XetFile, XetXorb, XetChunk), so that nothing points at missing bytes:
+a later upload of the same content simply stores it again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import delete, select
+
+from ..db.models import LfsObject, Repo, XetChunk, XetFile, XetXorb
+from .imports import referenced_oids
+from .repos import Hub
+from .xet import unpack_terms
+
+GRACE = timedelta(hours=1)
+
+
+@dataclass
+class GcReport:
+    lfs_kept: int = 0
+    lfs_removed: list[tuple[str, int]] = field(default_factory=list)
+    xorbs_kept: int = 0
+    xorbs_removed: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def freed(self) -> int:
+        return sum(n for _, n in self.lfs_removed) + sum(n for _, n in self.xorbs_removed)
+
+
+def _aware(t: datetime) -> datetime:
+    return t if t.tzinfo is not None else t.replace(tzinfo=timezone.utc)
+
+
+def collect(hub: Hub, apply: bool = False, grace: timedelta = GRACE) -> GcReport:
+    now = datetime.now(timezone.utc)
+    cutoff = now - grace
+    with hub.db.session() as s:
+        repos = list(s.scalars(select(Repo)))
+        recent_rows = {oid for oid, at in s.execute(select(LfsObject.oid, LfsObject.created_at))
+                       if _aware(at) > cutoff}
+    referenced: set[str] = set()
+    for repo in repos:
+        path = hub.git(repo).path
+        if path.exists():
+            referenced.update(oid for oid, _ in referenced_oids(path))
+    report = GcReport()
+
+    # LFS objects in the blob store
+    for oid, size, mtime in list(hub.blobs.list_objects()):
+        if oid in referenced or oid in recent_rows or _aware(mtime) > cutoff:
+            report.lfs_kept += 1
+            continue
+        report.lfs_removed.append((oid, size))
+    if apply and report.lfs_removed:
+        gone = [oid for oid, _ in report.lfs_removed]
+        for oid in gone:
+            hub.blobs.delete(oid)
+        with hub.db.session() as s:
+            s.execute(delete(LfsObject).where(LfsObject.oid.in_(gone)))
+
+    # Xet: files whose sha256 is referenced keep their xorbs
+    if hub.xet is None:
+        return report
+    keep_xorbs: set[str] = set()
+    drop_files: list[str] = []
+    with hub.db.session() as s:
+        for file_hash, sha, terms, at in s.execute(select(XetFile.file_hash, XetFile.sha256, XetFile.terms,
+                                                          XetFile.created_at)):
+            if sha in referenced or sha in recent_rows or _aware(at) > cutoff:
+                keep_xorbs.update(t.xorb for t in unpack_terms(terms))
+            else:
+                drop_files.append(file_hash)
+        recent_xorbs = {h for h, at in s.execute(select(XetXorb.hash, XetXorb.created_at)) if _aware(at) > cutoff}
+    for name, size, mtime in list(hub.xet.xorbs.list_objects()):
+        if name in keep_xorbs or name in recent_xorbs or _aware(mtime) > cutoff:
+            report.xorbs_kept += 1
+            continue
+        report.xorbs_removed.append((name, size))
+    if apply:
+        gone = [h for h, _ in report.xorbs_removed]
+        with hub.db.session() as s:  # rows first: from now on nobody is offered these xorbs
+            if drop_files:
+                s.execute(delete(XetFile).where(XetFile.file_hash.in_(drop_files)))
+            if gone:
+                s.execute(delete(XetChunk).where(XetChunk.xorb_hash.in_(gone)))
+                s.execute(delete(XetXorb).where(XetXorb.hash.in_(gone)))
+        for h in gone:
+            hub.xet.xorbs.delete(h)
+    return report
+
+
+__all__ = ["GcReport", "collect", "GRACE"]
