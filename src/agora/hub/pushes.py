@@ -211,13 +211,12 @@ def _missing_lfs_from_env(oids: list[str]) -> set[str]:
     from ..config import Settings
     from ..db.models import Repo as RepoRow
     from ..db.session import Database
-    from ..storage.blobs import LocalBlobStore
     from .repos import Hub
 
     settings = Settings.from_env()
     # As app.build_hub, without the migration (the server that spawned this hook has run it) and without
     # importing the HTTP layer; the Xet store is attached only if an object is not in the blob store.
-    hub = Hub(Database(settings.database_url), settings.repos_dir, LocalBlobStore(settings.lfs_dir))
+    hub = Hub(Database(settings.database_url), settings.repos_dir, settings.blobs("lfs"))
     repo_id = int(os.environ["AGORA_REPO_ID"])
     missing = set()
     with hub.db.session() as s:
@@ -230,8 +229,7 @@ def _missing_lfs_from_env(oids: list[str]) -> set[str]:
             elif not hub.blobs.exists(oid):
                 if hub.xet is None:
                     from .xet import XetStore
-                    xet = settings.data / "xet"
-                    hub.xet = XetStore(hub.db, LocalBlobStore(xet / "xorbs"), LocalBlobStore(xet / "shards"))
+                    hub.xet = XetStore(hub.db, settings.blobs("xorbs"), settings.blobs("shards"))
                 if hub.xet.file_by_sha(s, oid) is None:
                     missing.add(oid)
     return missing
