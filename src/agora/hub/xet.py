@@ -237,11 +237,14 @@ class XetStore:
         """Record the chunks the global dedup API answers for: each file's first chunk and eligible ones."""
         want: dict[str, tuple[str, int, str | None]] = {}
         owner: dict[str, str] = {}
+        starts: set[str] = set()
         for f in sh.files:
             if f.terms:
                 t = f.terms[0]
                 xn = to_hex(t.xorb)
-                want[to_hex(metas[xn].hashes[t.start])] = (xn, t.start, to_hex(f.file_hash))
+                ch = to_hex(metas[xn].hashes[t.start])
+                want[ch] = (xn, t.start, to_hex(f.file_hash))
+                starts.add(ch)
             for t in f.terms:
                 owner.setdefault(to_hex(t.xorb), to_hex(f.file_hash))
         for x in sh.xorbs:
@@ -251,9 +254,13 @@ class XetStore:
                     want.setdefault(to_hex(h), (xn, i, owner.get(xn)))
         if not want:
             return
-        have = set(s.scalars(select(XetChunk.chunk_hash).where(XetChunk.chunk_hash.in_(list(want)))))
+        rows = s.scalars(select(XetChunk).where(XetChunk.chunk_hash.in_(list(want))))
+        have = {r.chunk_hash: r for r in rows}
         for ch, (xn, i, fh) in want.items():
             if ch in have:
+                if ch in starts:  # a new version of a file: answer with the newest one's xorbs from now on
+                    row = have[ch]
+                    row.xorb_hash, row.chunk_index, row.file_hash = xn, i, fh
                 continue
             try:
                 with s.begin_nested():
