@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..db.models import LfsObject, XetChunk, XetFile, XetXorb
+from ..db.models import LfsObject, Repo, XetChunk, XetFile, XetXorb
 from ..db.session import Database
 from ..storage.blobs import BlobStore
 from ..storage.xet import hashing, reconstruct, shard
@@ -29,7 +29,7 @@ from ..storage.xet.hashing import from_hex, to_hex
 from ..storage.xet.reconstruct import Segment
 from ..storage.xet.shard import CasChunk, CasInfo, ShardError
 from ..storage.xet.xorb import XorbError, XorbMeta, XorbParser
-from .errors import BadRequest, NotFound
+from .errors import BadRequest, NotFound, RepoNotFound
 
 log = logging.getLogger("agora.xet")
 _TERM = struct.Struct("<32sIII")  # xorb hash, chunk start, chunk end, unpacked bytes
@@ -164,6 +164,8 @@ class XetStore:
                 raise
         changed = new_shard
         with self.db.session() as s:
+            if files and s.get(Repo, repo_id) is None:
+                raise RepoNotFound("The repository this Xet token was issued for no longer exists")
             for f, sha, size in files:
                 fh = to_hex(f.file_hash)
                 if s.scalar(select(XetFile.id).where(XetFile.file_hash == fh)) is None:
