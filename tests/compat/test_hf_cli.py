@@ -25,16 +25,21 @@ def hf(token: str | None, *args: str, check: bool = True) -> subprocess.Complete
         env["HF_TOKEN"] = token
     env["HF_HUB_DISABLE_XET"] = "1"
     env["NO_COLOR"] = "1"
-    proc = subprocess.run([HF, *args], env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([HF, *args], env=env, capture_output=True, text=True, timeout=300, check=False)
     if check and proc.returncode != 0:
-        pytest.fail(f"hf {' '.join(args)} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+        pytest.fail(
+            f"hf {' '.join(args)} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+        )
     return proc
 
 
 def tree_bytes(root: Path) -> dict[str, bytes]:
     """Every file under root by relative posix path, skipping the client's .cache bookkeeping."""
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and ".cache" not in p.relative_to(root).parts}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".cache" not in p.relative_to(root).parts
+    }
 
 
 def make_folder(root: Path) -> dict[str, bytes]:
@@ -84,13 +89,17 @@ def test_upload_folder_then_download(server, alice: str, tmp_path: Path, repo_na
     hf(alice, "upload", repo, str(src), ".", "--commit-message", "Upload from the hf CLI")
 
     from huggingface_hub import HfApi
+
     api = HfApi(token=alice)
     assert api.repo_exists(repo)
     listed = set(api.list_repo_files(repo))
     assert set(files) <= listed
     lfs = {f.path: f.lfs for f in api.get_paths_info(repo, ["weights/model.safetensors", "config.json"])}
     assert lfs["weights/model.safetensors"] is not None
-    assert lfs["weights/model.safetensors"].sha256 == hashlib.sha256(files["weights/model.safetensors"]).hexdigest()
+    assert (
+        lfs["weights/model.safetensors"].sha256
+        == hashlib.sha256(files["weights/model.safetensors"]).hexdigest()
+    )
     assert lfs["config.json"] is None
     assert api.list_repo_commits(repo)[0].title == "Upload from the hf CLI"
 
@@ -127,6 +136,7 @@ def test_upload_single_file_creates_repo(server, alice: str, tmp_path: Path, rep
     # Re-uploading identical content is a no-op that still succeeds.
     hf(alice, "upload", repo, str(f))
     from huggingface_hub import HfApi
+
     titles = [c.title for c in HfApi(token=alice).list_repo_commits(repo)]
     assert len(titles) == 3  # initial commit + two uploads
 

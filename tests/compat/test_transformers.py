@@ -45,11 +45,19 @@ def build_tokenizer(folder: Path):  # type: ignore[no-untyped-def]
     tok.train_from_iterator(CORPUS, trainers.WordLevelTrainer(special_tokens=specials, min_frequency=1))
     cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)])
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]",
-                                   cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]",
-                                   model_max_length=64)
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=64,
+    )
     fast.save_pretrained(str(folder))
     return fast
 
@@ -88,7 +96,12 @@ def test_auto_tokenizer(model_repo, alice: str, tmp_path: Path) -> None:
     assert isinstance(tok, PreTrainedTokenizerFast)
     assert tok.get_vocab() == local.get_vocab()
     assert (tok.cls_token, tok.sep_token, tok.pad_token, tok.unk_token, tok.mask_token) == (
-        "[CLS]", "[SEP]", "[PAD]", "[UNK]", "[MASK]")
+        "[CLS]",
+        "[SEP]",
+        "[PAD]",
+        "[UNK]",
+        "[MASK]",
+    )
 
     text = "the quick agora fox serves unknownword"
     enc = tok(text)
@@ -109,6 +122,7 @@ def test_auto_tokenizer(model_repo, alice: str, tmp_path: Path) -> None:
 
     # The files the hub served are byte-identical to what was uploaded.
     from huggingface_hub import hf_hub_download
+
     for name in ("tokenizer.json", "tokenizer_config.json", "config.json"):
         got = hf_hub_download(repo, name, token=alice, cache_dir=str(tmp_path / "cache2"))
         assert Path(got).read_bytes() == (src / name).read_bytes()

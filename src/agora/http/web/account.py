@@ -18,6 +18,7 @@ from . import session
 from .base import Web, repo_path
 
 NEW_KIND = {"new": "model", "new-dataset": "dataset", "new-space": "space"}
+NEW_TOKEN = "agora_new_token"
 
 
 def mount(router: Any, web: Web) -> None:
@@ -94,8 +95,9 @@ def mount(router: Any, web: Web) -> None:
         return await web.page(request, "admin.html", site=site())
 
     async def tokens(request: Request) -> Response:
+        """Post/redirect/get: a new token travels to the next GET in a short-lived cookie bound to the user, shown
+        once then cleared, so that reloading the page never creates a second token."""
         who = await web.require_user(request)
-        created = None
         if request.method == "POST":
             form = await web.form(request)
 
@@ -106,12 +108,25 @@ def mount(router: Any, web: Web) -> None:
                         return None
                     role = form.get("role") if form.get("role") in ("read", "write") else "read"
                     return accounts.create_token(s, who.name, role, form.get("name") or None)
-            created = await web.run(change)
+            secret = await web.run(change)
+            resp = web.redirect("/settings/tokens")
+            if secret:
+                exp, sig = web.ctx.signer.sign("new-token", str(who.user_id), secret, ttl=300)
+                resp.set_cookie(NEW_TOKEN, f"{exp}.{sig}.{secret}", max_age=300, httponly=True, samesite="strict",
+                                secure=request.url.scheme == "https", path="/settings/tokens")
+            return resp
+        exp, _, rest = request.cookies.get(NEW_TOKEN, "").partition(".")
+        sig, _, secret = rest.partition(".")
+        created = secret if web.ctx.signer.check(exp, sig, "new-token", str(who.user_id), secret) else None
 
         def listing() -> list[Any]:
             with hub.db.session() as s:
                 return accounts.list_tokens(s, who.name)
-        return await web.page(request, "tokens.html", tokens=await web.run(listing), created=created)
+        page = await web.page(request, "tokens.html", tokens=await web.run(listing), created=created)
+        page.headers["Cache-Control"] = "no-store"
+        if request.cookies.get(NEW_TOKEN):
+            page.delete_cookie(NEW_TOKEN, path="/settings/tokens")
+        return page
 
     def namespaces_of(who: Any) -> list[str]:
         with hub.db.session() as s:

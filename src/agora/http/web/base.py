@@ -34,7 +34,8 @@ class Web:
         self.hub = ctx.hub
         self.env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(),
                                trim_blocks=True, lstrip_blocks=True)
-        self.env.filters.update(filesize=render.filesize, timeago=render.timeago, compact=render.compact)
+        self.env.filters.update(filesize=render.filesize, timeago=render.timeago, compact=render.compact,
+                                task_label=render.task_label)
         self.env.globals.update(repo_path=repo_path, TYPE_LABEL=TYPE_LABEL, WEB_PREFIX=WEB_PREFIX)
 
     # ---- who --------------------------------------------------------------------------------------

@@ -134,11 +134,17 @@ def mount(router: Any, web: Web) -> None:
     router.add("GET", f"/{P}{ID}", repo_page)
 
 
+GROUP_ORDER = ("pipeline_tag", "task_categories", "task_ids", "library", "modality", "size_categories", "format",
+               "dataset", "language", "license", "other")
+
+
 def group_tags(repo_type: str, tags: list[str]) -> dict[str, list[str]]:
+    """The header's chips by kind, in the Hub's order (task, libraries, datasets, languages, license, others)."""
     out: dict[str, list[str]] = {}
     for t in tags:
         g = index.facet_group(repo_type, t)
         if t.startswith("base_model:"):
             continue
         out.setdefault(g or "other", []).append(t)
-    return out
+    rank = {g: i for i, g in enumerate(GROUP_ORDER)}
+    return dict(sorted(out.items(), key=lambda kv: rank.get(kv[0], len(rank))))

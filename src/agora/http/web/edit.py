@@ -14,7 +14,7 @@ from ...hub import index
 from ...hub.errors import BadRequest
 from ...hub.ids import RepoId, check_path
 from .. import wire
-from .base import ID, P, Web, repo_path
+from .base import ID, P, LoginRequired, Web, repo_path
 from .files import rid_of
 
 PUMP = 1024 * 1024
@@ -27,8 +27,16 @@ def mount(router: Any, web: Web) -> None:
         with hub.db.session() as s:
             return hub.find(s, who, rid, write=write)
 
+    async def require_writer(request: Request, rid: RepoId) -> Any:
+        """Anonymous visitors get a repo's 404 if they may not see it, not a log-in page confirming it exists."""
+        who = await web.who(request)
+        if who is None:
+            await web.run(load, None, rid, False)
+            raise LoginRequired()
+        return who
+
     async def upload_page(request: Request, p: str | None, ns: str, name: str, rev: str) -> Response:
-        who = await web.require_user(request)
+        who = await require_writer(request, rid_of(p, ns, name))
         repo = await web.run(load, who, rid_of(p, ns, name))
         return await web.page(request, "upload.html", tab="files", repo=repo, rev=rev, rid=rid_of(p, ns, name),
                               can_write=True)
@@ -90,8 +98,8 @@ def mount(router: Any, web: Web) -> None:
         return wire.json_response({"commit": oid, "url": f"{prefix}/{ns}/{name}/commit/{oid}"})
 
     async def edit(request: Request, p: str | None, ns: str, name: str, rev: str, path: str | None = None) -> Response:
-        who = await web.require_user(request)
         rid = rid_of(p, ns, name)
+        who = await (require_writer(request, rid) if request.method == "GET" else web.require_user(request))
         creating = path is None
         if request.method == "GET":
             def get() -> dict[str, Any]:
@@ -140,8 +148,8 @@ def mount(router: Any, web: Web) -> None:
         return web.redirect(f"{prefix}/{ns}/{name}/tree/{rev}")
 
     async def settings(request: Request, p: str | None, ns: str, name: str) -> Response:
-        who = await web.require_user(request)
         rid = rid_of(p, ns, name)
+        who = await (require_writer(request, rid) if request.method == "GET" else web.require_user(request))
         if request.method == "GET":
             repo = await web.run(load, who, rid)
             return await web.page(request, "settings.html", tab="settings", repo=repo, rid=rid, can_write=True)

@@ -26,9 +26,10 @@ def _fence(code: str, lang: str, _attrs: str) -> str:
         lexer = get_lexer_by_name(lang) if lang else guess_lexer(code)
     except ClassNotFound:
         return f'<pre><code>{html.escape(code)}</code></pre>'
-    return _highlight(code, lexer, _FORMATTER)
+    return f'<pre class="hl"><code>{_highlight(code, lexer, _FENCE_FORMATTER)}</code></pre>'
 
 
+_FENCE_FORMATTER = HtmlFormatter(nowrap=True)
 _md = (MarkdownIt("commonmark", {"html": True, "linkify": False, "typographer": False, "highlight": _fence})
        .enable("table").enable("strikethrough").use(front_matter_plugin).use(dollarmath_plugin))
 
@@ -94,6 +95,12 @@ def timeago(ts: Any) -> str:
             n = int(secs // size)
             return f"{n} {name}{'s' if n > 1 else ''} ago"
     return "just now"
+
+
+def task_label(tag: str) -> str:
+    """A task's name as the Hub shows it: text-generation -> Text Generation, text-to-image -> Text-to-Image."""
+    words = [{"to": "to", "3d": "3D", "ml": "ML"}.get(w, w[:1].upper() + w[1:]) for w in tag.split("-")]
+    return ("-" if "to" in words else " ").join(words)
 
 
 def compact(n: int | None) -> str:

@@ -30,12 +30,20 @@
   const staged = new Map();  // path -> {oid, size, token, exp}
   let pending = 0;
 
+  function filesize(n) {  // as the server's filesize filter: 1000-based, "12 Bytes", "1.5 kB", "62.9 MB"
+    if (n < 1000) return n + " Bytes";
+    const units = ["kB", "MB", "GB", "TB"];
+    let i = -1;
+    do { n /= 1000; i++; } while (n >= 1000 && i < units.length - 1);
+    return n.toFixed(1).replace(/\.0$/, "") + " " + units[i];
+  }
+
   function row(path, size) {
     const li = document.createElement("li");
     li.dataset.path = path;
     li.innerHTML = "<span class=name></span><span class=size></span><progress max=100 value=0></progress>";
     li.querySelector(".name").textContent = path;
-    li.querySelector(".size").textContent = (size / 1e6).toFixed(1) + " MB";
+    li.querySelector(".size").textContent = filesize(size);
     list.appendChild(li);
     return li;
   }
