@@ -48,16 +48,28 @@ def build_hub(settings: Settings) -> Hub:
 
 def create_app(settings: Settings | None = None) -> Metered:
     from .http import git, metrics, web
-    from .http.api import commits, files, lfs, repos, search, xet
+    from .http.api import commits, files, lfs, repos, search, viewer, xet
 
     settings = settings or Settings.from_env()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ctx = Ctx(build_hub(settings), settings, Signer(settings.secret_key()), Counters(settings.data / "metrics"))
     router = Router()
-    for module in (repos, search, files, commits, lfs, git, xet, metrics):
+    for module in (repos, search, files, commits, lfs, git, xet, viewer, metrics):
         module.mount(router, ctx)
+    start_workers(ctx.hub)
     web.mount(router, ctx)  # last: its catch-all patterns (/{ns}/{name}, /{user}) come after the API's
     return Metered(router, ctx.counters)
+
+
+def start_workers(hub: Hub) -> None:
+    """The background job worker (parquet conversion); AGORA_WORKERS=0 leaves the queue to other processes."""
+    import os
+
+    from .jobs import Worker
+    from .viewer.pipeline import KIND, convert_dataset
+
+    if os.environ.get("AGORA_WORKERS", "1") != "0":
+        Worker(hub, {KIND: convert_dataset}).start()
 
 
 def factory() -> Metered:

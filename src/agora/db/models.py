@@ -203,3 +203,35 @@ class XetChunk(Base):
     xorb_hash: Mapped[str] = mapped_column(String(64))
     chunk_index: Mapped[int] = mapped_column(Integer)
     file_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+# ---- background jobs and the dataset viewer (issue 7): derived data, keyed by the commit it came from ----
+class Job(Base):
+    """A unit of background work. A worker takes it with a compare-and-set on (status, claim)."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_status_id", "status", "id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), index=True)
+    revision: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(8), default="queued")  # queued | running | done | failed
+    claim: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the worker that took it
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(String(4000), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class ViewerResult(Base):
+    """What the parquet conversion of a dataset at `revision` produced: configs, splits, files, errors."""
+
+    __tablename__ = "viewer_results"
+    __table_args__ = (UniqueConstraint("repo_id", "revision"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), index=True)
+    revision: Mapped[str] = mapped_column(String(40))
+    parquet_commit: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    data: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

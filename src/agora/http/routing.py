@@ -31,6 +31,7 @@ class Route:
     methods: frozenset[str]
     regex: re.Pattern[str]
     handler: Handler
+    host_prefix: str | None = None  # only for requests whose Host starts with this (datasets-server.)
 
 
 class Router:
@@ -38,11 +39,11 @@ class Router:
         self.routes: list[Route] = []
         self.fallback: Callable[[Scope, Receive, Send], Awaitable[None]] | None = None
 
-    def add(self, methods: str, pattern: str, handler: Handler) -> None:
+    def add(self, methods: str, pattern: str, handler: Handler, host_prefix: str | None = None) -> None:
         ms = set(methods.split())
         if "GET" in ms:
             ms.add("HEAD")
-        self.routes.append(Route(frozenset(ms), re.compile(f"^{pattern}$"), handler))
+        self.routes.append(Route(frozenset(ms), re.compile(f"^{pattern}$"), handler, host_prefix))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -59,7 +60,10 @@ class Router:
         path = raw.decode("latin-1").split("?", 1)[0]
         method = scope["method"]
         allowed = False
+        host = next((v.decode("latin-1").lower() for k, v in scope.get("headers", []) if k == b"host"), "")
         for route in self.routes:
+            if route.host_prefix is not None and not host.startswith(route.host_prefix):
+                continue
             m = route.regex.match(path)
             if not m:
                 continue

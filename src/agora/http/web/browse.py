@@ -12,6 +12,7 @@ from ...hub import accounts, cards, index
 from ...hub import taxonomy as tx
 from ...hub.ids import FROM_PLURAL, RepoId
 from . import render
+from . import viewer as dataset_viewer
 from .base import ID, P, Web
 
 FILTER_PARAMS = ("pipeline_tag", "library", "language", "license", "dataset", "other", "task_categories",
@@ -125,6 +126,9 @@ def mount(router: Any, web: Web) -> None:
                     "file_count": len(git.all_files(sha)),
                 }
                 data["spark"] = render.sparkline([n for _, n in data["downloads_days"]])
+                if repo.type == "dataset":  # the viewer section: subsets, splits, a first page of rows
+                    data["v"] = dataset_viewer.context(hub, dataset_viewer.service.state(s, repo),
+                                                       f"/{rid.web_path}", dict(request.query_params))
                 return data
         data = await web.run(do)
         return await web.page(request, "repo.html", tab="card", **data)

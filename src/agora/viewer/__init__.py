@@ -1,0 +1,1 @@
+"""Dataset viewer: config/split discovery, parquet conversion, rows/search/filter/statistics."""

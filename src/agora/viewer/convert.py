@@ -1,0 +1,123 @@
+"""Convert one split to parquet, in a child process: `python -m agora.viewer.convert < spec.json`.
+
+The child reads the split's files in bounded batches, writes `NNNN.parquet` shards into `out_dir` and
+prints one JSON line: rows, features, sizes, its peak RSS, or the error. Running it as a child process is
+what bounds a job: the parent (viewer/jobs.py) kills it past a memory or time limit, and a crash in a
+native reader (a corrupt file) takes down only the child, so only that split shows an error.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .features import features_of
+from .readers import DataError, Input, Limits, batches
+
+SHARD_BYTES = 256 * 1024 * 1024  # the Hub keeps each converted file well under its own 5 GB LFS limit
+ROW_GROUP_BYTES = 1024 * 1024  # small row groups: a /rows page decodes ~1 MB, not a whole shard
+ROW_GROUP_ROWS = 10_000
+
+
+def _unify(batch: pa.RecordBatch, schema: pa.Schema, name: str) -> pa.RecordBatch:
+    if batch.schema.equals(schema, check_metadata=False):
+        return batch
+    if set(batch.schema.names) != set(schema.names):
+        raise DataError(f"{name}: columns {batch.schema.names} differ from the first file's {schema.names}")
+    try:
+        return pa.RecordBatch.from_arrays([batch.column(n).cast(schema.field(n).type) for n in schema.names],
+                                          schema=schema)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
+        raise DataError(f"{name}: a column changes type between files or blocks ({e})") from None
+
+
+def convert(spec: dict[str, Any]) -> dict[str, Any]:
+    limits = Limits(**spec.get("limits", {}))
+    inputs = [Input(f["path"], f["local"]) for f in spec["files"]]
+    out_dir = Path(spec["out_dir"])
+    started = time.monotonic()
+    writer: pq.ParquetWriter | None = None
+    schema: pa.Schema | None = None
+    shards: list[dict[str, Any]] = []
+    rows = mem = 0
+    pending: list[pa.RecordBatch] = []
+    pending_bytes = 0
+
+    def open_shard() -> pq.ParquetWriter:
+        path = out_dir / f"{len(shards):04d}.parquet"
+        shards.append({"filename": path.name, "num_rows": 0})
+        assert schema is not None
+        return pq.ParquetWriter(str(path), schema, compression="zstd", write_page_index=True)
+
+    def flush() -> None:
+        nonlocal writer, pending, pending_bytes
+        if not pending:
+            return
+        if writer is None:
+            writer = open_shard()
+        table = pa.Table.from_batches(pending, schema=schema)
+        writer.write_table(table, row_group_size=len(table))
+        shards[-1]["num_rows"] += len(table)
+        pending, pending_bytes = [], 0
+        if (out_dir / shards[-1]["filename"]).stat().st_size > SHARD_BYTES:
+            writer.close()
+            writer = None
+
+    error = None
+    try:
+        for batch in batches(spec["module"], inputs, spec.get("kwargs", {}), limits):
+            if schema is None:
+                schema = batch.schema
+                hf = spec.get("hf_features")
+                schema = schema.with_metadata({**(schema.metadata or {}), **(
+                    {b"huggingface": json.dumps({"info": {"features": hf}}).encode()} if hf else {})})
+            batch = _unify(batch, schema, spec["split"])
+            if batch.num_rows == 0:
+                continue
+            rows += batch.num_rows
+            mem += batch.nbytes
+            # Row groups of ~1 MB: a /rows page reads one or two of them, never a whole shard.
+            per_row = max(1, batch.nbytes // batch.num_rows)
+            step = max(1, min(batch.num_rows, ROW_GROUP_BYTES // per_row, ROW_GROUP_ROWS))
+            for start in range(0, batch.num_rows, step):
+                part = batch.slice(start, step)
+                pending.append(part)
+                pending_bytes += part.nbytes
+                if pending_bytes >= ROW_GROUP_BYTES or sum(p.num_rows for p in pending) >= ROW_GROUP_ROWS:
+                    flush()
+        flush()
+        if schema is None:
+            raise DataError("The split has no rows")
+    except DataError as e:
+        error = str(e)
+    except MemoryError:
+        error = "The split needs more memory than a conversion job may use"
+    finally:
+        if writer is not None:
+            writer.close()
+    for s in shards:
+        s["size"] = (out_dir / s["filename"]).stat().st_size
+    return {
+        "split": spec["split"], "num_rows": rows, "num_bytes_memory": mem, "shards": [] if error else shards,
+        "features": features_of(schema) if schema is not None and not error else None,
+        "num_columns": len(schema.names) if schema is not None else 0,
+        "error": error, "seconds": round(time.monotonic() - started, 3),
+        "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    }
+
+
+def main() -> None:
+    spec = json.loads(sys.stdin.read())
+    pa.set_memory_pool(pa.system_memory_pool())  # returns memory to the OS: the parent watches our RSS
+    print(json.dumps(convert(spec)), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,251 @@
+"""The `dataset-convert` job: a dataset commit -> parquet under refs/convert/parquet + the viewer's record.
+
+Steps: resolve configs and splits (discovery.py) from the files and README of the commit; convert each
+split in a child process (convert.py) watched for memory and time; store each shard as an LFS object in
+the blob store; write one git commit on refs/convert/parquet whose tree is `{config}/{split}/NNNN.parquet`
+(LFS pointers, the Hub's layout); record per split rows, features, sizes and errors in `viewer_results`,
+keyed by the source commit. A bad split gets an error; the others are converted all the same.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import select
+
+from ..db.models import Job, Repo, ViewerResult
+from ..hub import cards
+from ..storage.gitstore import lfs_pointer
+from .discovery import ConfigSpec, DiscoveryError, discover
+
+log = logging.getLogger("agora.viewer")
+KIND = "dataset-convert"
+REF = "refs/convert/parquet"
+BOT = "parquet-converter"
+
+
+@dataclass
+class JobLimits:
+    """How much one split's conversion may use; past these the child is killed and the split errs."""
+
+    max_rss: int = int(os.environ.get("AGORA_VIEWER_MAX_RSS", 2 * 1024**3))
+    timeout: float = float(os.environ.get("AGORA_VIEWER_TIMEOUT", 1800))
+    block_size: int = int(os.environ.get("AGORA_VIEWER_BLOCK_SIZE", 16 * 1024 * 1024))
+
+
+def card_data(git: Any, commit: str) -> dict[str, Any]:
+    """README front matter, with .huggingface.yaml merged over it as datasets does."""
+    out: dict[str, Any] = {}
+    readme = git.entry(commit, "README.md")
+    if readme is not None and readme.lfs is None and readme.size < 4 * 1024 * 1024:
+        out = cards.parse(git.blob(readme.oid).decode("utf-8", "replace")).data or {}
+    extra = git.entry(commit, ".huggingface.yaml")
+    if extra is not None and extra.lfs is None and extra.size < 1024 * 1024:
+        try:
+            loaded = yaml.safe_load(git.blob(extra.oid))
+            if isinstance(loaded, dict):
+                out = {**out, **loaded}
+        except yaml.YAMLError:
+            pass
+    return out
+
+
+def _materialize(hub: Any, git: Any, entries: dict[str, Any], paths: list[str], tmp: Path) -> list[dict[str, str]]:
+    """Local files for the child: blob-store paths when the store is local, else streamed copies."""
+    out = []
+    for i, p in enumerate(paths):
+        e = entries[p]
+        local = hub.blobs.local_path(e.lfs.oid) if e.lfs else None
+        if local is None:
+            dest = tmp / f"in-{i}"
+            with open(dest, "wb") as fh:
+                if e.lfs is None:
+                    fh.write(git.blob(e.oid))
+                else:
+                    pos = 0
+                    while pos < e.size:
+                        chunk = _range(hub, e, pos)
+                        if not chunk:
+                            break
+                        fh.write(chunk)
+                        pos += len(chunk)
+            local = dest
+        out.append({"path": p, "local": str(local)})
+    return out
+
+
+def _range(hub: Any, e: Any, pos: int) -> bytes:
+    if hub.xet is not None and not hub.blobs.exists(e.lfs.oid):
+        got = hub.xet.read_sha_range(e.lfs.oid, pos, 8 * 1024 * 1024)
+        if got is not None:
+            return got  # type: ignore[no-any-return]
+    with hub.blobs.open(e.lfs.oid) as fh:
+        fh.seek(pos)
+        return fh.read(8 * 1024 * 1024)  # type: ignore[no-any-return]
+
+
+def _rss(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def run_child(spec: dict[str, Any], limits: JobLimits) -> dict[str, Any]:
+    """Run convert.py on one split, killing it past the memory or time limit."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.Popen([sys.executable, "-m", "agora.viewer.convert"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True)
+    assert proc.stdin is not None
+    proc.stdin.write(json.dumps(spec).encode())
+    proc.stdin.close()
+    deadline = time.monotonic() + limits.timeout
+    peak = 0
+    killed = None
+    while proc.poll() is None:
+        rss = _rss(proc.pid)
+        peak = max(peak, rss)
+        if rss > limits.max_rss:
+            killed = f"used more than {limits.max_rss // 2**20} MB of memory"
+        elif time.monotonic() > deadline:
+            killed = f"took longer than {int(limits.timeout)} s"
+        if killed:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            break
+        time.sleep(0.05)
+    out = proc.stdout.read() if proc.stdout else b""
+    err = proc.stderr.read() if proc.stderr else b""
+    if killed:
+        return {"error": f"The conversion of this split was stopped: it {killed}", "peak_rss": peak}
+    if proc.returncode != 0 or not out.strip():
+        tail = err.decode("utf-8", "replace").strip().splitlines()[-1:] or [f"exit code {proc.returncode}"]
+        return {"error": f"The conversion of this split crashed: {tail[0][:500]}", "peak_rss": peak}
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    result["peak_rss"] = max(peak, result.get("peak_rss") or 0)
+    return result
+
+
+def convert_dataset(hub: Any, job: Job, limits: JobLimits | None = None) -> None:
+    limits = limits or JobLimits()
+    with hub.db.session() as s:
+        repo = s.get(Repo, job.repo_id)
+        if repo is None:
+            return
+        s.expunge(repo)
+        if s.scalar(select(ViewerResult.id).where(ViewerResult.repo_id == repo.id,
+                                                  ViewerResult.revision == job.revision)) is not None:
+            return  # already derived from this commit
+    git = hub.git(repo)
+    commit = job.revision
+    files = git.all_files(commit)
+    entries = {e.path: e for e in files}
+    card = card_data(git, commit)
+    result: dict[str, Any] = {"revision": commit, "error": None, "configs": [], "card": _card_summary(card)}
+    try:
+        configs = discover(sorted(entries), card)
+    except DiscoveryError as e:
+        configs = []
+        result["error"] = str(e)
+    tmp = Path(tempfile.mkdtemp(prefix="convert-", dir=_tmp_root(hub)))
+    puts: dict[str, tuple[str, int]] = {}
+    try:
+        for c in configs:
+            result["configs"].append(_convert_config(hub, git, entries, c, tmp, limits, puts))
+        parquet_commit = _commit_parquet(hub, repo, git, puts, commit) if configs else None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    result["parquet_commit"] = parquet_commit
+    with hub.db.session() as s:
+        if s.scalar(select(ViewerResult.id).where(ViewerResult.repo_id == repo.id,
+                                                  ViewerResult.revision == commit)) is None:
+            s.add(ViewerResult(repo_id=repo.id, revision=commit, parquet_commit=parquet_commit, data=result))
+
+
+def _tmp_root(hub: Any) -> str:
+    root = Path(hub.repos_root).parent / "tmp"
+    root.mkdir(parents=True, exist_ok=True)
+    return str(root)
+
+
+def _card_summary(card: dict[str, Any]) -> dict[str, Any]:
+    keep = ("pretty_name", "license", "language", "task_categories", "task_ids", "size_categories", "tags",
+            "homepage", "citation", "description")
+    return {k: card[k] for k in keep if k in card}
+
+
+def _convert_config(hub: Any, git: Any, entries: dict[str, Any], c: ConfigSpec, tmp: Path, limits: JobLimits,
+                    puts: dict[str, tuple[str, int]]) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": c.name, "default": c.default, "module": c.module, "error": c.error,
+                           "splits": []}
+    for sp in c.splits:
+        original = sum(entries[p].size for p in sp.files)
+        rec: dict[str, Any] = {"name": sp.name, "files": [], "num_rows": 0, "num_columns": 0, "features": None,
+                               "num_bytes_original_files": original, "num_bytes_parquet_files": 0,
+                               "num_bytes_memory": 0, "error": sp.error}
+        out["splits"].append(rec)
+        if sp.error:
+            continue
+        work = tmp / f"{len(puts)}-{c.name}-{sp.name}".replace("/", "_")
+        work.mkdir()
+        spec = {"module": c.module, "kwargs": {k: v for k, v in c.kwargs.items() if k in ("sep", "delimiter", "field")},
+                "split": sp.name, "out_dir": str(work), "limits": {"block_size": limits.block_size},
+                "files": _materialize(hub, git, entries, sp.files, work)}
+        got = run_child(spec, limits)
+        rec.update({k: got[k] for k in ("num_rows", "num_columns", "features", "num_bytes_memory", "error",
+                                        "peak_rss", "seconds") if k in got})
+        if got.get("error"):
+            rec["num_rows"] = 0
+            continue
+        for shard in got["shards"]:
+            path = work / shard["filename"]
+            oid, size = _store(hub, path)
+            repo_path = f"{c.name}/{sp.name}/{shard['filename']}"
+            puts[repo_path] = (oid, size)
+            rec["files"].append({"filename": shard["filename"], "size": size, "oid": oid,
+                                 "num_rows": shard["num_rows"]})
+            rec["num_bytes_parquet_files"] += size
+            path.unlink()
+        shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
+def _store(hub: Any, path: Path) -> tuple[str, int]:
+    up = hub.blobs.new_upload()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(4 * 1024 * 1024):
+            up.write(chunk)
+    return up.finish_as_hashed()  # type: ignore[no-any-return]
+
+
+def _commit_parquet(hub: Any, repo: Repo, git: Any, puts: dict[str, tuple[str, int]], source: str) -> str:
+    """One commit on refs/convert/parquet holding exactly this conversion (a fresh tree, LFS pointers)."""
+    with hub.db.session() as s:
+        fresh = s.get(Repo, repo.id)
+        for oid, size in puts.values():
+            hub.record_lfs(s, fresh, oid, size)
+    blobs = {p: git.write_blob(lfs_pointer(oid, size)) for p, (oid, size) in puts.items()}
+    blobs[".gitattributes"] = git.write_blob(b"*.parquet filter=lfs diff=lfs merge=lfs -text\n")
+    tree = git.build_tree(None, blobs, [], [])
+    with git.lock():
+        old = git.ref_target(REF)
+        new = git.write_commit(tree, [old] if old else [], BOT,
+                               f"Update parquet files\n\nConverted from {source}.")
+        git.move_ref(REF, old, new, f"parquet conversion of {source}")
+    return str(new)

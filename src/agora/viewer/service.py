@@ -1,0 +1,81 @@
+"""What the viewer API and the dataset page ask: the conversion record of a dataset and its splits.
+
+The record shown is the one derived from the default branch's head when it exists; while that head is
+still being converted, the newest earlier record is shown and `pending` is true.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .. import jobs
+from ..db.models import Repo, ViewerResult
+from ..hub.errors import NotFound
+from .pipeline import KIND
+from .query import Shard
+
+
+@dataclass
+class State:
+    repo: Repo
+    head: str
+    result: dict[str, Any] | None  # ViewerResult.data
+    revision: str | None  # the commit the result was derived from
+    pending: bool
+
+    def configs(self) -> list[dict[str, Any]]:
+        return (self.result or {}).get("configs", [])
+
+    def config(self, name: str | None) -> dict[str, Any]:
+        cs = self.configs()
+        if not cs:
+            raise NotFound("The dataset has no converted configs yet" if self.pending else
+                           f"The dataset viewer has no configs for this dataset: {(self.result or {}).get('error')}")
+        if name is None:
+            return next((c for c in cs if c.get("default")), cs[0])
+        for c in cs:
+            if c["name"] == name:
+                return c
+        raise NotFound(f"Config {name!r} does not exist. Available: {', '.join(c['name'] for c in cs)}")
+
+    def split(self, config: str | None, split: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+        c = self.config(config)
+        if not c["splits"]:
+            raise NotFound(f"Config {c['name']!r} has no splits: {c.get('error')}")
+        if split is None:
+            return c, c["splits"][0]
+        for sp in c["splits"]:
+            if sp["name"] == split:
+                return c, sp
+        raise NotFound(f"Split {split!r} does not exist in config {c['name']!r}. "
+                       f"Available: {', '.join(s['name'] for s in c['splits'])}")
+
+
+def state(s: Session, repo: Repo) -> State:
+    head = repo.head_sha or ""
+    row = s.scalar(select(ViewerResult).where(ViewerResult.repo_id == repo.id, ViewerResult.revision == head))
+    if row is None:
+        row = s.scalar(select(ViewerResult).where(ViewerResult.repo_id == repo.id).order_by(ViewerResult.id.desc())
+                       .limit(1))
+    pending = jobs.pending(s, KIND, repo.id) or row is None or row.revision != head
+    return State(repo, head, row.data if row else None, row.revision if row else None, pending)
+
+
+def shards(hub: Any, split: dict[str, Any]) -> list[Shard]:
+    out = []
+    for f in split.get("files", []):
+        path = hub.blobs.local_path(f["oid"])
+        if path is None:
+            raise NotFound(f"The converted file {f['filename']} is missing from storage")
+        out.append(Shard(f["oid"], str(path), int(f["num_rows"])))
+    return out
+
+
+def requeue(s: Session, repo: Repo) -> None:
+    """Convert the head again (used when a record is missing, e.g. after the derived data was dropped)."""
+    if repo.head_sha:
+        jobs.enqueue(s, KIND, repo.id, repo.head_sha)
