@@ -67,6 +67,11 @@ class Server:
     tokens: dict[str, str] = field(default_factory=dict)
     log: Path | None = None
 
+    def store(self, kind: str):  # type: ignore[no-untyped-def]
+        """The server's BlobStore for "lfs", "xorbs" or "shards" (local folder or S3, as configured)."""
+        from agora.config import Settings
+        return Settings.from_env(self.data).blobs(kind)
+
     def token(self, user: str, role: str = "write") -> str:
         key = f"{user}:{role}"
         if key not in self.tokens:

@@ -216,7 +216,15 @@ class Proxy:
         await asyncio.gather(pipe(reader, uw), pipe(ur, writer))
 
     def stop(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
+        async def shutdown() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self._loop.stop()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self._loop)
+        self._thread.join(10)
 
 
 # ---- the whole stack ---------------------------------------------------------------------------------

@@ -73,7 +73,7 @@ def put_xorb(cas: str, token: str, name: str, body: bytes) -> tuple[int, bytes]:
 
 
 def stored(server: Server, name: str) -> bool:
-    return (server.data / "xet" / "xorbs" / name[:2] / name[2:4] / name).exists()
+    return bool(server.store("xorbs").exists(name))
 
 
 @pytest.fixture

@@ -34,8 +34,7 @@ def run_default_client(script: str, token: str, hf_home: Path | None = None, tim
 
 
 def xorb_bytes(server: Server) -> int:
-    root = server.data / "xet" / "xorbs"
-    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file() and "tmp" not in p.relative_to(root).parts)
+    return sum(size for _, size, _ in server.store("xorbs").list_objects())
 
 
 def sha(path: str | Path) -> str:
@@ -71,7 +70,7 @@ def test_upload_file_40mb_then_download_through_xet_and_http(server: Server, ali
     """, alice)
     assert json.loads(out.strip().splitlines()[-1])["sha"] == want
     assert xorb_bytes(server) - before >= 40 * 1024 * 1024  # stored as xorbs, not as an LFS blob
-    assert not (server.data / "lfs" / want[:2] / want[2:4] / want).exists()
+    assert not server.store("lfs").exists(want)
 
     # Plain HTTP (this process has Xet disabled) reads the same bytes, reconstructed while streaming.
     p = hf_hub_download(f"alice/{repo_name}", "weights/big.bin", cache_dir=tmp_path / "http-cache", token=alice)
