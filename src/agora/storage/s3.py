@@ -203,6 +203,24 @@ class S3BlobStore:
     def local_path(self, oid: str) -> Path | None:
         return None
 
+    def cached_path(self, oid: str) -> Path:
+        """A local copy under the temp folder (readers that need a path: DuckDB, pyarrow). Objects are
+        immutable, so a complete copy never goes stale; it is written to a temp name, then renamed."""
+        dest = self.tmp_dir / "cache" / oid[:2] / oid
+        size = self.size(oid)
+        if size is None:
+            raise NotFound(f"Object {oid} is not in the store")
+        if dest.is_file() and dest.stat().st_size == size:
+            return dest
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f"{oid}.{secrets.token_hex(4)}")
+        try:
+            self.client.download_file(self.bucket, self._key(oid), str(tmp))
+            tmp.replace(dest)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return dest
+
     def open(self, oid: str) -> BinaryIO:
         size = self.size(oid)
         if size is None:

@@ -68,9 +68,10 @@ def state(s: Session, repo: Repo) -> State:
 def shards(hub: Any, split: dict[str, Any]) -> list[Shard]:
     out = []
     for f in split.get("files", []):
-        path = hub.blobs.local_path(f["oid"])
-        if path is None:
-            raise NotFound(f"The converted file {f['filename']} is missing from storage")
+        try:  # a local path either way: the store's own file, or a cached copy of an S3 object
+            path = hub.blobs.cached_path(f["oid"])
+        except NotFound:
+            raise NotFound(f"The converted file {f['filename']} is missing from storage") from None
         out.append(Shard(f["oid"], str(path), int(f["num_rows"])))
     return out
 
