@@ -62,13 +62,13 @@ def create_app(settings: Settings | None = None) -> Metered:
 
 
 def start_workers(hub: Hub) -> None:
-    """The background job worker (parquet conversion); AGORA_WORKERS=0 leaves the queue to other processes."""
+    """The background job worker (parquet conversion); AGORA_JOBS=0 leaves the queue to other processes."""
     import os
 
     from .jobs import Worker
     from .viewer.pipeline import KIND, convert_dataset
 
-    if os.environ.get("AGORA_WORKERS", "1") != "0":
+    if os.environ.get("AGORA_JOBS", "1") != "0":
         Worker(hub, {KIND: convert_dataset}).start()
 
 

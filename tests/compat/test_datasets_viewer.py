@@ -195,6 +195,8 @@ def test_private_dataset_viewer_is_404(server: Server, alice: str, bob: str, rep
             r = viewer(ep, token, dataset=repo_id, config="default", split="train")
             assert r.status_code == 404, (ep, r.text)
             assert "a,b" not in r.text
+    for path in ("viewer", "viewer/cell?config=default&split=train&row=0&column=a"):
+        assert httpx.get(f"{ENDPOINT}/datasets/{repo_id}/{path}", timeout=30).status_code == 404
 
 
 def test_ui_selector_switches_subsets(glue: tuple[str, str]) -> None:

@@ -143,6 +143,7 @@ def media_bytes(shards: list[Shard], row: int, column: str) -> tuple[bytes, str]
 # ---- DuckDB: search, filter, statistics -----------------------------------------------------------------
 _DB: Any = None
 _DB_LOCK = threading.Lock()
+_TOTALS: OrderedDict[tuple[Any, ...], int] = OrderedDict()  # (shard oids, where, params) -> match count
 
 
 def _connect() -> Any:
@@ -177,7 +178,14 @@ def _query(shards: list[Shard], where_sql: str, params: list[Any], order_sql: st
         files = [sh.path for sh in shards]
         order = order_sql or "filename, file_row_number"
         named = {"files": files, **{f"p{i}": v for i, v in enumerate(params)}}
-        total = con.sql(f"SELECT count(*) FROM {src} WHERE {where_sql}", params=named).fetchall()[0][0]
+        key = (tuple(sh.oid for sh in shards), where_sql, repr(params))
+        total = _TOTALS.get(key)
+        if total is None:  # paging through one search or filter counts its matches once
+            total = con.sql(f"SELECT count(*) FROM {src} WHERE {where_sql}", params=named).fetchall()[0][0]
+            with _DB_LOCK:
+                _TOTALS[key] = total
+                while len(_TOTALS) > 1024:
+                    _TOTALS.popitem(last=False)
         t = con.sql(f"SELECT * FROM {src} WHERE {where_sql} ORDER BY {order} LIMIT {int(length)} "
                     f"OFFSET {int(offset)}", params=named).to_arrow_table()
     finally:

@@ -170,19 +170,64 @@ def _explain(name: str, e: Exception, limits: Limits) -> DataError:
     return DataError(f"{name}: {msg}")
 
 
+def pieces(stream: Any, name: str, limits: Limits, quoted: bool) -> Iterator[bytes]:
+    """The stream cut at record boundaries into pieces of about `block_size` bytes.
+
+    We cut ourselves rather than use pyarrow's streaming readers: those read dozens of blocks ahead, so
+    their memory grows to hundreds of MB whatever the block size. A newline ends a CSV record only outside
+    quotes, i.e. where the count of `"` before it is even (quotes inside fields are doubled).
+    """
+    carry = b""
+    while True:
+        data = stream.read(limits.block_size)
+        buf = carry + data if carry else data
+        if not data:
+            if buf.strip():
+                yield buf
+            return
+        cut = buf.rfind(b"\n")
+        if quoted:
+            quotes = buf.count(b'"')
+            while cut >= 0 and (quotes - buf.count(b'"', cut)) % 2:
+                cut = buf.rfind(b"\n", 0, cut)
+        if cut < 0:
+            if len(buf) > limits.block_size * 2:
+                raise DataError(f"{name}: a row is larger than {limits.block_size // 2**20} MB, the largest row "
+                                "the viewer reads")
+            carry = buf
+            continue
+        yield buf[:cut + 1]
+        carry = buf[cut + 1:]
+
+
+def _settle(table: pa.Table) -> pa.Table:
+    """Columns that were all null in the first piece become strings, so later pieces can fill them."""
+    fields = [pa.field(f.name, pa.string()) if pa.types.is_null(f.type) else f for f in table.schema]
+    return table.cast(pa.schema(fields, metadata=table.schema.metadata))
+
+
 def read_csv(inputs: list[Input], kwargs: dict[str, Any], limits: Limits) -> Iterator[pa.RecordBatch]:
     sep = kwargs.get("sep") or kwargs.get("delimiter") or ","
     for name, stream in streams(inputs, "csv", limits):
         if name.endswith(".tsv") and "sep" not in kwargs:
             sep = "\t"
+        parse = pacsv.ParseOptions(delimiter=sep, newlines_in_values=True)
+        schema: pa.Schema | None = None
         try:
-            reader = pacsv.open_csv(stream, read_options=pacsv.ReadOptions(block_size=limits.block_size),
-                                    parse_options=pacsv.ParseOptions(delimiter=sep, newlines_in_values=True))
-            for batch in reader:
-                yield batch
+            for piece in pieces(stream, name, limits, quoted=True):
+                big = pacsv.ReadOptions(block_size=len(piece) + 1)
+                if schema is None:  # the first piece has the header and decides the column types
+                    table = _settle(pacsv.read_csv(pa.BufferReader(piece), read_options=big, parse_options=parse))
+                    schema = table.schema
+                else:
+                    table = pacsv.read_csv(
+                        pa.BufferReader(piece), parse_options=parse,
+                        read_options=pacsv.ReadOptions(column_names=schema.names, block_size=len(piece) + 1),
+                        convert_options=pacsv.ConvertOptions(column_types=schema))
+                yield from table.to_batches(max_chunksize=limits.batch_rows)
         except DataError:
             raise
-        except Exception as e:  # pyarrow's errors, or ours surfacing through pyarrow's reader
+        except Exception as e:  # pyarrow's errors, or ours surfacing through pyarrow
             raise (_guard_error(stream) or _explain(name, e, limits)) from None
 
 
@@ -214,10 +259,17 @@ def read_json(inputs: list[Input], kwargs: dict[str, Any], limits: Limits) -> It
             _line_guard(stream).limit = None  # one JSON document: bounded by _json_array's own cap
             yield from _json_array(name, stream, kwargs, limits)
             continue
+        schema: pa.Schema | None = None
         try:
-            reader = pajson.open_json(stream, read_options=pajson.ReadOptions(block_size=limits.block_size))
-            for batch in reader:
-                yield batch
+            for piece in pieces(stream, name, limits, quoted=False):  # JSON Lines: every newline ends a row
+                big = pajson.ReadOptions(block_size=len(piece) + 1)
+                if schema is None:
+                    table = _settle(pajson.read_json(pa.BufferReader(piece), read_options=big))
+                    schema = table.schema
+                else:
+                    table = pajson.read_json(pa.BufferReader(piece), read_options=big,
+                                             parse_options=pajson.ParseOptions(explicit_schema=schema))
+                yield from table.to_batches(max_chunksize=limits.batch_rows)
         except DataError:
             raise
         except Exception as e:

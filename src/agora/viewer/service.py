@@ -6,6 +6,8 @@ still being converted, the newest earlier record is shown and `pending` is true.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import jobs
-from ..db.models import Repo, ViewerResult
+from ..db.models import Job, Repo, ViewerResult
 from ..hub.errors import NotFound
 from .pipeline import KIND
 from .query import Shard
@@ -55,14 +57,38 @@ class State:
                        f"Available: {', '.join(s['name'] for s in c['splits'])}")
 
 
+_RESULTS: OrderedDict[int, dict[str, Any]] = OrderedDict()  # result id -> data; a result never changes
+_LOCK = threading.Lock()
+
+
+def _data(s: Session, result_id: int) -> dict[str, Any]:
+    with _LOCK:
+        hit = _RESULTS.get(result_id)
+        if hit is not None:
+            _RESULTS.move_to_end(result_id)
+            return hit
+    data: dict[str, Any] = s.scalar(select(ViewerResult.data).where(ViewerResult.id == result_id)) or {}
+    with _LOCK:
+        _RESULTS[result_id] = data
+        while len(_RESULTS) > 256:
+            _RESULTS.popitem(last=False)
+    return data
+
+
 def state(s: Session, repo: Repo) -> State:
     head = repo.head_sha or ""
-    row = s.scalar(select(ViewerResult).where(ViewerResult.repo_id == repo.id, ViewerResult.revision == head))
+    cols = (ViewerResult.id, ViewerResult.revision)
+    row = s.execute(select(*cols).where(ViewerResult.repo_id == repo.id, ViewerResult.revision == head)).first()
     if row is None:
-        row = s.scalar(select(ViewerResult).where(ViewerResult.repo_id == repo.id).order_by(ViewerResult.id.desc())
-                       .limit(1))
-    pending = jobs.pending(s, KIND, repo.id) or row is None or row.revision != head
-    return State(repo, head, row.data if row else None, row.revision if row else None, pending)
+        row = s.execute(select(*cols).where(ViewerResult.repo_id == repo.id).order_by(ViewerResult.id.desc())
+                        .limit(1)).first()
+    pending = row is None or row.revision != head or jobs.pending(s, KIND, repo.id)
+    if row is None and pending and not jobs.pending(s, KIND, repo.id):
+        failed = s.scalar(select(Job.error).where(Job.kind == KIND, Job.repo_id == repo.id, Job.status == "failed")
+                          .order_by(Job.id.desc()).limit(1))
+        if failed:  # the job itself crashed (not a bad split): say so rather than "pending" forever
+            return State(repo, head, {"configs": [], "error": f"The conversion job failed: {failed}"}, None, False)
+    return State(repo, head, _data(s, row.id) if row else None, row.revision if row else None, pending)
 
 
 def shards(hub: Any, split: dict[str, Any]) -> list[Shard]:

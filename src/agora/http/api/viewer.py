@@ -207,6 +207,12 @@ def mount(router: Router, ctx: Any) -> None:
                 return respond({"size": size, "pending": [] if not st.pending else [{"dataset": ds}],
                                 "failed": _failed(ds, configs), "partial": False}, st)
             if endpoint == "info":
+                if request.headers.get("host", "").startswith("datasets-server.") and any(
+                        c.get("module") != "parquet" for c in configs):
+                    # load_dataset (HF_ENDPOINT on localhost) adopts these infos as its own features and split
+                    # sizes; only parquet is read here exactly as datasets reads it, so for other formats we
+                    # let the client infer them itself (it ignores any non-200 answer).
+                    raise NotFound("No exported dataset info for this dataset's format")
                 card = (st.result or {}).get("card", {})
                 infos = {c["name"]: _info(ds, c, card) for c in configs}
                 info = infos[configs[0]["name"]] if q.get("config") else infos
