@@ -12,6 +12,7 @@ itself. Either way the object is verified (sha256, size) by the store before it 
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import secrets
@@ -172,29 +173,47 @@ class LocalBlobStore:
 
     def multipart_write(self, upload_id: str, offset: int, data: bytes) -> None:
         path = self._mp_path(upload_id)
-        if not path.exists():
-            raise NotFound("Unknown or expired multipart upload")
-        fd = os.open(path, os.O_WRONLY)
         try:
+            fd = os.open(path, os.O_WRONLY)
+        except FileNotFoundError:
+            raise NotFound("Unknown or expired multipart upload") from None
+        try:
+            # Shared lock, then check that the upload is still open: multipart_complete renames the file
+            # away first, then waits for the writers that got in before (see there).
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            try:
+                still_open = os.stat(path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                still_open = False
+            if not still_open:
+                raise NotFound("Unknown or expired multipart upload")
             os.pwrite(fd, data, offset)
         finally:
-            os.close(fd)
+            os.close(fd)  # releases the lock
 
     def multipart_complete(self, upload_id: str, oid: str, size: int) -> None:
+        # The part links stay valid after completion, so a part PUT could land while the file is being
+        # hashed and change bytes already vouched for, then be published under `oid` (replacing a good
+        # object every repo shares). Seal first: rename the file away from part writers, then take an
+        # exclusive lock, which waits for those that opened it before the rename; later ones see it gone.
         path = self._mp_path(upload_id)
-        if not path.exists():
-            raise NotFound("Unknown or expired multipart upload")
+        sealed = path.with_name(f"{path.name}-sealed")
+        try:
+            os.rename(path, sealed)
+        except FileNotFoundError:
+            raise NotFound("Unknown or expired multipart upload") from None
         sha = hashlib.sha256()
         total = 0
-        with open(path, "rb") as fh:
+        with open(sealed, "rb") as fh:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
             while chunk := fh.read(8 * CHUNK):
                 sha.update(chunk)
                 total += len(chunk)
             os.fsync(fh.fileno())
         if total != size or sha.hexdigest() != oid:
-            path.unlink(missing_ok=True)
+            sealed.unlink(missing_ok=True)
             raise BadRequest(f"Uploaded parts do not hash to {oid} ({total} of {size} bytes)")
-        self._publish(path, oid)
+        self._publish(sealed, oid)
 
     def delete(self, oid: str) -> None:
         self._path(oid).unlink(missing_ok=True)
