@@ -114,8 +114,9 @@ def test_community_tab_lists_a_pr(page: Page, api: HfApi, repo_name: str) -> Non
     rid = f"alice/{repo_name}"
     api.create_repo(rid)
     api.upload_file(repo_id=rid, path_in_repo="README.md", path_or_fileobj=b"# Community\n")
-    pr = api.create_commit(rid, commit_message="Add a tokenizer config", create_pr=True,
-                           operations=[CommitOperationAdd("tokenizer_config.json", b'{"model_max_length": 512}\n')])
+    pr = api.create_commit(rid, commit_message="Add a tokenizer config", create_pr=True, operations=[
+        CommitOperationAdd("tokenizer_config.json", b'{"model_max_length": 512}\n'),
+        CommitOperationAdd("notes/review #1.md", b"# Review notes\n\nLooks good.\n")])
     assert pr.pr_num is not None
     page.goto(f"/{rid}")
     snap(page, "repo")
@@ -130,6 +131,26 @@ def test_community_tab_lists_a_pr(page: Page, api: HfApi, repo_name: str) -> Non
         row.get_by_role("link", name="Browse files").click()
     snap(page, "pr-files")
     assert "tokenizer_config.json" in page.locator("table.files").inner_text()
+    # Every link inside the PR's tree keeps the revision refs/pr/N whole (and odd file names intact).
+    with page.expect_navigation():
+        page.get_by_role("link", name="tokenizer_config.json").click()
+    snap(page, "pr-file")
+    assert "model_max_length" in page.locator("div.code").inner_text()
+    expect(page.get_by_label("Branch or tag")).to_have_value(f"refs/pr/{pr.pr_num}")
+    with page.expect_navigation():
+        page.locator("nav.crumbs").get_by_role("link", name=rid.split("/")[1]).click()
+    snap(page, "pr-files-again")
+    with page.expect_navigation():
+        page.get_by_role("link", name="notes", exact=True).click()
+    snap(page, "pr-folder")
+    with page.expect_navigation():
+        page.get_by_role("link", name="review #1.md").click()
+    snap(page, "pr-odd-name")
+    assert page.locator("article.markdown h1").inner_text() == "Review notes"
+    with page.expect_navigation():
+        page.get_by_role("link", name="history", exact=True).click()
+    snap(page, "pr-file-history")
+    assert page.locator("ol.commits li a.title").first.inner_text() == "Add a tokenizer config"
     # The PR is not merged: main does not have the file.
     page.goto(f"/{rid}/tree/main")
     snap(page, "main-files")

@@ -35,7 +35,7 @@ class Web:
         self.env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(),
                                trim_blocks=True, lstrip_blocks=True)
         self.env.filters.update(filesize=render.filesize, timeago=render.timeago, compact=render.compact,
-                                task_label=render.task_label)
+                                task_label=render.task_label, seg=render.seg)
         self.env.globals.update(repo_path=repo_path, TYPE_LABEL=TYPE_LABEL, WEB_PREFIX=WEB_PREFIX)
 
     # ---- who --------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -131,7 +132,7 @@ def mount(router: Any, web: Web) -> None:
                 return hub.finish_commit(s, who, pc, rev, message, form.get("description", "")).oid
         await web.run(post)
         prefix = f"/{p}" if p else ""
-        return web.redirect(f"{prefix}/{ns}/{name}/blob/{rev}/{new_path}")
+        return web.redirect(f"{prefix}/{ns}/{name}/blob/{quote(rev, safe='')}/{quote(new_path)}")
 
     async def delete_file(request: Request, p: str | None, ns: str, name: str, rev: str, path: str) -> Response:
         who = await web.require_user(request)
@@ -145,7 +146,7 @@ def mount(router: Any, web: Web) -> None:
                 hub.finish_commit(s, who, pc, rev, form.get("message") or f"Delete {path}")
         await web.run(do)
         prefix = f"/{p}" if p else ""
-        return web.redirect(f"{prefix}/{ns}/{name}/tree/{rev}")
+        return web.redirect(f"{prefix}/{ns}/{name}/tree/{quote(rev, safe='')}")
 
     async def settings(request: Request, p: str | None, ns: str, name: str) -> Response:
         rid = rid_of(p, ns, name)

@@ -7,6 +7,7 @@ import json
 import re
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import quote
 
 import nh3
 from markdown_it import MarkdownIt
@@ -95,6 +96,11 @@ def timeago(ts: Any) -> str:
             n = int(secs // size)
             return f"{n} {name}{'s' if n > 1 else ''} ago"
     return "just now"
+
+
+def seg(value: str) -> str:
+    """A revision as one URL path segment: refs/pr/1 -> refs%2Fpr%2F1 (routes match the raw path)."""
+    return quote(str(value), safe="")
 
 
 def task_label(tag: str) -> str:
