@@ -131,7 +131,8 @@ def cmd_gc(args: argparse.Namespace) -> int:
     for name, size in r.xorbs_removed:
         print(f"{verb} xorb {name} {size}")
     print(f"{verb} {len(r.lfs_removed)} LFS object(s) and {len(r.xorbs_removed)} xorb(s), {r.freed} bytes; "
-          f"kept {r.lfs_kept} and {r.xorbs_kept}" + ("" if args.apply else " (dry run: --apply to delete)"),
+          f"kept {r.lfs_kept} and {r.xorbs_kept}"
+          + (f"; purged {r.temp_purged} abandoned upload(s)" if args.apply else " (dry run: --apply to delete)"),
           file=sys.stderr)
     return 0
 

@@ -31,6 +31,7 @@ class GcReport:
     lfs_removed: list[tuple[str, int]] = field(default_factory=list)
     xorbs_kept: int = 0
     xorbs_removed: list[tuple[str, int]] = field(default_factory=list)
+    temp_purged: int = 0  # abandoned uploads (temp objects, multipart uploads), with --apply only
 
     @property
     def freed(self) -> int:
@@ -61,6 +62,9 @@ def collect(hub: Hub, apply: bool = False, grace: timedelta = GRACE) -> GcReport
             report.lfs_kept += 1
             continue
         report.lfs_removed.append((oid, size))
+    if apply:
+        for store in (hub.blobs, *((hub.xet.xorbs, hub.xet.shards) if hub.xet is not None else ())):
+            report.temp_purged += store.purge_temp(cutoff)
     if apply and report.lfs_removed:
         gone = [oid for oid, _ in report.lfs_removed]
         for oid in gone:

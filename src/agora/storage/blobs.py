@@ -47,6 +47,7 @@ class BlobStore(Protocol):
     def multipart_complete(self, upload_id: str, oid: str, size: int) -> None: ...
     def delete(self, oid: str) -> None: ...
     def list_objects(self) -> Iterator[tuple[str, int, datetime]]: ...
+    def purge_temp(self, before: datetime) -> int: ...
     # Direct transfer between client and store; None means "through Agora".
     def presigned_get(self, oid: str, filename: str | None = None) -> str | None: ...
     def presigned_put(self, oid: str, size: int) -> tuple[str, str] | None: ...
@@ -224,6 +225,18 @@ class LocalBlobStore:
             if p.is_file() and len(p.name) == 64:
                 st = p.stat()
                 yield p.name, st.st_size, datetime.fromtimestamp(st.st_mtime, timezone.utc)
+
+    def purge_temp(self, before: datetime) -> int:
+        """Remove uploads abandoned before `before` (temp files, multipart files); returns how many."""
+        n = 0
+        for p in self.tmp_dir.iterdir():
+            try:
+                if p.is_file() and datetime.fromtimestamp(p.stat().st_mtime, timezone.utc) < before:
+                    p.unlink()
+                    n += 1
+            except FileNotFoundError:
+                pass
+        return n
 
     # Local disk is not reachable by clients: every transfer goes through Agora's own routes.
     def presigned_get(self, oid: str, filename: str | None = None) -> str | None:
