@@ -173,6 +173,13 @@ def test_datasets_server_host_alias(glue: tuple[str, str]) -> None:
                   headers={"host": "datasets-server.127.0.0.1"}, timeout=30)
     assert r.status_code == 200 and r.headers["x-revision"] == sha
     assert len(r.json()["splits"]) == 6
+    # What load_dataset reads there when HF_ENDPOINT is a localhost URL: /info, with X-Revision.
+    r = httpx.get(f"{ENDPOINT}/info", params={"dataset": repo_id}, headers={"host": "datasets-server.localhost"},
+                  timeout=30)
+    assert r.status_code == 200 and r.headers["x-revision"] == sha
+    body = r.json()
+    assert body["partial"] is False and body["pending"] == [] and body["failed"] == []
+    assert body["dataset_info"]["cola"]["splits"]["train"]["num_examples"] == SIZES["train"]
 
 
 def test_load_dataset_one_config(glue: tuple[str, str]) -> None:
@@ -180,6 +187,9 @@ def test_load_dataset_one_config(glue: tuple[str, str]) -> None:
     repo_id, _ = glue
     ds = load_dataset(repo_id, "qnli", split="validation")
     assert ds.data.table.select(["question", "sentence", "label", "idx"]).equals(qnli("validation", SIZES["validation"]))
+    # The parquet export loads too, config by config (its README lists the shards of each).
+    export = load_dataset(repo_id, "cola", split="test", revision="refs/convert/parquet")
+    assert export.data.table.select(["sentence", "label", "idx"]).equals(cola("test", SIZES["test"]))
 
 
 def test_private_dataset_viewer_is_404(server: Server, alice: str, bob: str, repo_name: str) -> None:

@@ -168,7 +168,7 @@ def convert_dataset(hub: Any, job: Job, limits: JobLimits | None = None) -> None
     try:
         for c in configs:
             result["configs"].append(_convert_config(hub, git, entries, c, tmp, limits, puts))
-        parquet_commit = _commit_parquet(hub, repo, git, puts, commit) if configs else None
+        parquet_commit = _commit_parquet(hub, repo, git, puts, commit, result["configs"]) if configs else None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     result["parquet_commit"] = parquet_commit
@@ -234,7 +234,18 @@ def _store(hub: Any, path: Path) -> tuple[str, int]:
     return up.finish_as_hashed()  # type: ignore[no-any-return]
 
 
-def _commit_parquet(hub: Any, repo: Repo, git: Any, puts: dict[str, tuple[str, int]], source: str) -> str:
+def export_readme(configs: list[dict[str, Any]]) -> bytes:
+    """A README whose `configs:` maps each config/split to its shards, so that
+    `load_dataset(id, config, revision="refs/convert/parquet")` reads the export as the viewer shows it."""
+    listed = [{"config_name": c["name"], **({"default": True} if c.get("default") else {}),
+               "data_files": [{"split": sp["name"], "path": f"{c['name']}/{sp['name']}/*.parquet"}
+                              for sp in c["splits"] if sp["files"]]}
+              for c in configs if any(sp["files"] for sp in c["splits"])]
+    return ("---\n" + yaml.safe_dump({"configs": listed}, sort_keys=False) + "---\n").encode()
+
+
+def _commit_parquet(hub: Any, repo: Repo, git: Any, puts: dict[str, tuple[str, int]], source: str,
+                    configs: list[dict[str, Any]]) -> str:
     """One commit on refs/convert/parquet holding exactly this conversion (a fresh tree, LFS pointers)."""
     with hub.db.session() as s:
         fresh = s.get(Repo, repo.id)
@@ -242,6 +253,7 @@ def _commit_parquet(hub: Any, repo: Repo, git: Any, puts: dict[str, tuple[str, i
             hub.record_lfs(s, fresh, oid, size)
     blobs = {p: git.write_blob(lfs_pointer(oid, size)) for p, (oid, size) in puts.items()}
     blobs[".gitattributes"] = git.write_blob(b"*.parquet filter=lfs diff=lfs merge=lfs -text\n")
+    blobs["README.md"] = git.write_blob(export_readme(configs))
     tree = git.build_tree(None, blobs, [], [])
     with git.lock():
         old = git.ref_target(REF)
