@@ -352,10 +352,10 @@ def read_folder(inputs: list[Input], kwargs: dict[str, Any], limits: Limits, kin
         else:
             batches = read_parquet([m], {}, limits)
         for b in batches:
-            for row in b.to_pylist():
-                fname = row.pop("file_name", None)
+            for meta in b.to_pylist():
+                fname = meta.pop("file_name", None)
                 if isinstance(fname, str):
-                    meta_rows[base + fname] = row
+                    meta_rows[base + fname] = meta
                     if len(meta_rows) > 5_000_000:
                         raise DataError("metadata file has more than 5M rows")
     labels = None

@@ -170,10 +170,10 @@ def mount(router: Router, ctx: Any) -> None:
                 got = query.media_bytes(shards, _int(request, "row", 0, 0), q.get("column") or "")
                 if got is None:
                     raise NotFound("No media in this cell")
-                data, path = got
+                content, path = got
                 import mimetypes
                 media = mimetypes.guess_type(path)[0] or "application/octet-stream"
-                return Response(data, media_type=media, headers={"Cache-Control": "private, max-age=3600",
+                return Response(content, media_type=media, headers={"Cache-Control": "private, max-age=3600",
                                                                   "X-Content-Type-Options": "nosniff"})
             ready(st)
             configs = [st.config(q.get("config"))] if q.get("config") else st.configs()
@@ -197,13 +197,13 @@ def mount(router: Router, ctx: Any) -> None:
                          "num_bytes_memory": sum(sp["num_bytes_memory"] for sp in c["splits"]),
                          "num_rows": sum(sp["num_rows"] for sp in c["splits"]),
                          "num_columns": max([sp["num_columns"] for sp in c["splits"]] or [0])} for c in configs]
-                total = {"dataset": ds, **{k: sum(x[k] for x in cfgs) for k in (
+                whole = {"dataset": ds, **{k: sum(x[k] for x in cfgs) for k in (
                     "num_bytes_original_files", "num_bytes_parquet_files", "num_bytes_memory", "num_rows")}}
                 size: dict[str, Any] = {"splits": splits}
                 if q.get("config"):
                     size["config"] = cfgs[0]
                 else:
-                    size.update({"dataset": total, "configs": cfgs})
+                    size.update({"dataset": whole, "configs": cfgs})
                 return respond({"size": size, "pending": [] if not st.pending else [{"dataset": ds}],
                                 "failed": _failed(ds, configs), "partial": False}, st)
             if endpoint == "info":
