@@ -45,6 +45,7 @@ Two subsets, cola and qnli.
 """
 
 SIZES = {"train": 250, "validation": 120, "test": 60}
+HX = {"HX-Request": "true"}  # what htmx sends; without it /viewer redirects to the whole page
 
 
 def cola(split: str, n: int) -> pa.Table:
@@ -206,7 +207,7 @@ def test_private_dataset_viewer_is_404(server: Server, alice: str, bob: str, rep
             assert r.status_code == 404, (ep, r.text)
             assert "a,b" not in r.text
     for path in ("viewer", "viewer/cell?config=default&split=train&row=0&column=a"):
-        assert httpx.get(f"{ENDPOINT}/datasets/{repo_id}/{path}", timeout=30).status_code == 404
+        assert httpx.get(f"{ENDPOINT}/datasets/{repo_id}/{path}", headers=HX, timeout=30).status_code == 404
 
 
 def test_ui_selector_switches_subsets(glue: tuple[str, str]) -> None:
@@ -214,12 +215,16 @@ def test_ui_selector_switches_subsets(glue: tuple[str, str]) -> None:
     page = httpx.get(f"{ENDPOINT}/datasets/{repo_id}", timeout=30).text
     assert 'id="viewer"' in page
     frag = httpx.get(f"{ENDPOINT}/datasets/{repo_id}/viewer", params={"config": "cola", "split": "train"},
-                     timeout=30).text
+                     headers=HX, timeout=30).text
     assert "cola train sentence number 0" in frag and "250 rows" in frag
     assert '<option value="qnli"' in frag
     frag = httpx.get(f"{ENDPOINT}/datasets/{repo_id}/viewer", params={"config": "qnli", "split": "test"},
-                     timeout=30).text
+                     headers=HX, timeout=30).text
     assert "What is qnli test question 0?" in frag and "cola train" not in frag
     frag = httpx.get(f"{ENDPOINT}/datasets/{repo_id}/viewer",
-                     params={"config": "qnli", "split": "train", "q": "needle"}, timeout=30).text
+                     params={"config": "qnli", "split": "train", "q": "needle"}, headers=HX, timeout=30).text
     assert "Answer 7 for train. needle" in frag and "1 row" in frag
+    # A reload of the URL htmx pushed shows the whole page on the same view.
+    r = httpx.get(f"{ENDPOINT}/datasets/{repo_id}/viewer", params={"config": "qnli", "split": "test"},
+                  follow_redirects=True, timeout=30)
+    assert "<html" in r.text and "What is qnli test question 0?" in r.text

@@ -135,6 +135,9 @@ def mount(router: Any, web: Web) -> None:
         return st
 
     async def fragment(request: Request, ns: str, name: str) -> Response:
+        if "hx-request" not in request.headers:  # a reload of a pushed URL, or no JavaScript: the whole page
+            qs = request.url.query
+            return web.redirect(f"/datasets/{ns}/{name}" + (f"?{qs}" if qs else ""))
         who = await web.who(request)
         params = dict(request.query_params)
 
