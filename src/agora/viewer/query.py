@@ -221,7 +221,25 @@ def filter_rows(shards: list[Shard], features: dict[str, Any], where: str, order
     return _query(shards, where_sql, params, order_sql, offset, length)
 
 
+_STATS: OrderedDict[tuple[str, ...], list[dict[str, Any]]] = OrderedDict()  # shard oids -> statistics
+
+
 def statistics(shards: list[Shard], features: dict[str, Any], num_rows: int) -> list[dict[str, Any]]:
+    """Per column statistics in the Hub's shapes; computed once per converted split (its shards never change)."""
+    key = tuple(sh.oid for sh in shards)
+    with _DB_LOCK:
+        hit = _STATS.get(key)
+    if hit is not None:
+        return hit
+    out = _statistics(shards, features, num_rows)
+    with _DB_LOCK:
+        _STATS[key] = out
+        while len(_STATS) > 256:
+            _STATS.popitem(last=False)
+    return out
+
+
+def _statistics(shards: list[Shard], features: dict[str, Any], num_rows: int) -> list[dict[str, Any]]:
     """Per column statistics in the Hub's shapes (int/float, bool, class_label, string_label/text, list)."""
     src, _, _ = _source(shards)
     con = _connect()
