@@ -65,8 +65,8 @@ class S3Config:
                    public_endpoint=env.get("AGORA_S3_PUBLIC_ENDPOINT") or None)
 
     def client(self, public: bool = False) -> Any:
-        import boto3
-        from botocore.config import Config
+        import boto3  # type: ignore[import-untyped]
+        from botocore.config import Config  # type: ignore[import-untyped]
 
         cfg = Config(signature_version="s3v4", s3={"addressing_style": "path"},
                      retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=32)
@@ -122,7 +122,7 @@ class S3Upload:
 
     def __init__(self, store: "S3BlobStore") -> None:
         self._store = store
-        self._fh: Any = tempfile.SpooledTemporaryFile(max_size=SPOOL, dir=store.tmp_dir)
+        self._fh: Any = tempfile.SpooledTemporaryFile(max_size=SPOOL, mode="w+b", dir=str(store.tmp_dir))
         self._sha = hashlib.sha256()
         self._size = 0
 
