@@ -47,14 +47,25 @@ def wait_port(port: int, proc: subprocess.Popen | None, log: Path, timeout: floa
 
 
 def stop(proc: subprocess.Popen | None, sig: int = signal.SIGTERM) -> None:
-    if proc is None or proc.poll() is not None:
+    """Stop a process started with start_new_session=True and everything in its group (granian's workers
+    outlive a killed main process otherwise, and would go on serving)."""
+    if proc is None:
         return
-    proc.send_signal(sig)
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
+
+    def signal_group(s: int) -> None:
+        try:
+            os.killpg(proc.pid, s)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    if proc.poll() is None:
+        signal_group(sig)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            signal_group(signal.SIGKILL)
+            proc.wait(5)
+    signal_group(signal.SIGKILL)  # stragglers of the group, if any
 
 
 # ---- PostgreSQL ---------------------------------------------------------------------------------------
@@ -271,7 +282,8 @@ class Stack:
 
     def start_process(self, i: int) -> subprocess.Popen:
         proc = subprocess.Popen([str(BIN / "agora"), "serve", "--port", str(self.ports[i])],
-                                stdout=open(self.log, "ab"), stderr=subprocess.STDOUT, env=self.env())
+                                stdout=open(self.log, "ab"), stderr=subprocess.STDOUT, env=self.env(),
+                                start_new_session=True)
         wait_port(self.ports[i], proc, self.log)
         return proc
 
@@ -286,6 +298,19 @@ class Stack:
     def url(self) -> str:
         assert self.proxy is not None
         return f"http://127.0.0.1:{self.proxy.port}"
+
+    def kill(self, i: int) -> None:
+        """SIGKILL process i: its main process and its workers, as a crash or an OOM kill would. Returns once
+        the port refuses connections (a worker dies a moment after its main process)."""
+        stop(self.procs[i], signal.SIGKILL)
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.ports[i]), timeout=0.5).close()
+            except OSError:
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"process {i} still accepts connections after SIGKILL")
 
     def restart(self, i: int) -> None:
         stop(self.procs[i])
