@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from agora.hub.errors import BadRequest
 from agora.viewer.discovery import DiscoveryError, discover, glob_regex
 from agora.viewer.where import compile_orderby, compile_where
-from agora.hub.errors import BadRequest
 
 LAYOUTS = [
     ["data/train-00000-of-00002.parquet", "data/train-00001-of-00002.parquet", "data/test-00000-of-00001.parquet",
