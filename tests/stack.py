@@ -224,7 +224,11 @@ class Proxy:
                 except Exception:
                     pass
 
-        await asyncio.gather(pipe(reader, uw), pipe(ur, writer))
+        try:
+            await asyncio.gather(pipe(reader, uw), pipe(ur, writer))
+        except asyncio.CancelledError:  # shutdown: end quietly (asyncio logs a cancelled client task)
+            writer.close()
+            uw.close()
 
     def stop(self) -> None:
         async def shutdown() -> None:
