@@ -85,15 +85,7 @@ def mount(router: Router, ctx: Any) -> None:
         check_length(request, MAX_XORB)
         up = xet.new_xorb_upload(h.lower())
         try:
-            buf = bytearray()
-            async for piece in request.stream():
-                buf += piece
-                if len(buf) >= PUMP:
-                    data = bytes(buf)
-                    buf.clear()
-                    await ctx.run(up.write, data)
-            if buf:
-                await ctx.run(up.write, bytes(buf))
+            await ctx.pump(request, up.write)
             inserted = await ctx.run(up.finish)
         except BaseException:
             up.abort()

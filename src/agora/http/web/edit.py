@@ -15,10 +15,8 @@ from ...hub import index
 from ...hub.errors import BadRequest
 from ...hub.ids import RepoId, check_path
 from .. import wire
-from .base import ID, P, LoginRequired, Web, repo_path
+from .base import ID, LoginRequired, P, Web, repo_path
 from .files import rid_of
-
-PUMP = 1024 * 1024
 
 
 def mount(router: Any, web: Web) -> None:
@@ -49,15 +47,7 @@ def mount(router: Any, web: Web) -> None:
         await web.run(load, who, rid_of(p, ns, name))
         up = hub.blobs.new_upload()
         try:
-            buf = bytearray()
-            async for chunk in request.stream():
-                buf += chunk
-                if len(buf) >= PUMP:
-                    data = bytes(buf)
-                    buf.clear()
-                    await web.run(up.write, data)
-            if buf:
-                await web.run(up.write, bytes(buf))
+            await web.ctx.pump(request, up.write)
             oid, size = await web.run(up.finish_as_hashed)
         except BaseException:
             up.abort()
@@ -188,7 +178,7 @@ def mount(router: Any, web: Web) -> None:
                 return repo
         repo = await web.run(do)
         if request.headers.get("hx-request"):
-            liked = not (form.get("like") == "0")
+            liked = form.get("like") != "0"
             return await web.page(request, "_like.html", repo=repo, liked=liked)
         return web.redirect(repo_path(repo))
 
