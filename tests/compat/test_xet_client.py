@@ -130,7 +130,7 @@ def test_dedup_second_upload_of_a_modified_file_stores_few_new_bytes(server: Ser
                                                                       tmp_path: Path) -> None:
     from huggingface_hub import hf_hub_download
 
-    size = 32 * 1024 * 1024
+    size = 100 * 1000 * 1000  # the figure: 100 MB, then a copy with 10 % changed in the middle
     a = bytearray(os.urandom(size))
     (tmp_path / "a.bin").write_bytes(a)
     a[size // 2:size // 2 + size // 10] = os.urandom(size // 10)  # 10 % changed in the middle
@@ -149,7 +149,7 @@ def test_dedup_second_upload_of_a_modified_file_stores_few_new_bytes(server: Ser
                        hf_home=tmp_path / "home-2")
     growth = xorb_bytes(server) - mid
     print(f"xorb store growth for a {size} byte file with 10% changed: {growth} bytes")
-    assert growth <= size * 0.25, growth
+    assert growth <= 20 * 1000 * 1000, growth
     p = hf_hub_download(f"alice/{repo_name}", "v2.bin", cache_dir=tmp_path / "http-cache", token=alice)
     assert sha(p) == sha(tmp_path / "b.bin")
 
