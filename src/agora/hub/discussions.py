@@ -1,0 +1,136 @@
+"""Discussions and pull requests. A PR is a discussion plus the ref refs/pr/{num}; merging it moves main
+(fast-forward, or a merge commit when git can merge without conflicts) through the same after_ref_update."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from sqlalchemy import desc, func, select
+from sqlalchemy.orm import Session
+
+from ..db.models import Account, Discussion, Repo, utcnow
+from .accounts import Principal
+from .errors import BadRequest, Conflict, Forbidden, NotFound
+
+STATUSES = ("open", "closed")
+
+
+def _event(who: Principal, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {"id": secrets.token_hex(12), "type": kind, "createdAt": utcnow().strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            "author": {"name": who.name}, "data": data}
+
+
+def _comment(who: Principal, text: str) -> dict[str, Any]:
+    return _event(who, "comment", {"edited": False, "hidden": False, "latest": {"raw": text}})
+
+
+def get(s: Session, repo: Repo, num: int) -> Discussion:
+    d = s.scalar(select(Discussion).where(Discussion.repo_id == repo.id, Discussion.num == num))
+    if d is None:
+        raise NotFound(f"Discussion #{num} not found")
+    return d
+
+
+def _append(d: Discussion, event: dict[str, Any]) -> None:
+    data = dict(d.data or {})
+    data["events"] = [*data.get("events", []), event]
+    d.data = data
+
+
+def create(s: Session, hub: Any, who: Principal, repo: Repo, title: str, description: str, pr: bool) -> Discussion:
+    title = (title or "").strip()
+    if not title or len(title) > 300:
+        raise BadRequest("A discussion needs a title of 1 to 300 characters")
+    git = hub.git(repo)
+    with hub.writer(s, repo, git):
+        num = (s.scalar(select(func.max(Discussion.num)).where(Discussion.repo_id == repo.id)) or 0) + 1
+        d = Discussion(repo_id=repo.id, num=num, title=title, is_pr=pr, author_id=who.user_id,
+                       data={"events": [_comment(who, description or "")]})
+        s.add(d)
+        s.flush()
+        if pr:
+            head = git.resolve("main")
+            git.create_ref(f"refs/pr/{num}", head)
+    return d
+
+
+def listing(s: Session, repo: Repo, kind: str | None, status: str | None, author: str | None) -> list[Discussion]:
+    q = select(Discussion).where(Discussion.repo_id == repo.id)
+    if kind == "pull_request":
+        q = q.where(Discussion.is_pr.is_(True))
+    elif kind == "discussion":
+        q = q.where(Discussion.is_pr.is_(False))
+    if status in ("open", "closed", "merged", "draft"):
+        q = q.where(Discussion.status == status)
+    if author:
+        q = q.where(Discussion.author_id == select(Account.id).where(Account.name == author).scalar_subquery())
+    return list(s.scalars(q.order_by(desc(Discussion.num))))
+
+
+def comment(s: Session, who: Principal, d: Discussion, text: str) -> dict[str, Any]:
+    if not text or not text.strip():
+        raise BadRequest("The comment is empty")
+    ev = _comment(who, text)
+    _append(d, ev)
+    return ev
+
+
+def rename(s: Session, who: Principal, d: Discussion, title: str, can_write: bool) -> dict[str, Any]:
+    if not (can_write or who.user_id == d.author_id):
+        raise Forbidden("Only the author or the repo's writers can rename a discussion")
+    if not title or not title.strip():
+        raise BadRequest("The title is empty")
+    ev = _event(who, "title-change", {"from": d.title, "to": title.strip()[:300]})
+    d.title = title.strip()[:300]
+    _append(d, ev)
+    return ev
+
+
+def set_status(s: Session, who: Principal, d: Discussion, status: str, text: str | None,
+               can_write: bool) -> dict[str, Any]:
+    if status not in STATUSES:
+        raise BadRequest("status must be open or closed")
+    if d.status == "merged":
+        raise Conflict("This pull request is already merged")
+    if not (can_write or who.user_id == d.author_id):
+        raise Forbidden("Only the author or the repo's writers can change the status")
+    if text:
+        _append(d, _comment(who, text))
+    d.status = status
+    ev = _event(who, "status-change", {"status": status})
+    _append(d, ev)
+    return ev
+
+
+def merge(s: Session, hub: Any, who: Principal, repo: Repo, d: Discussion, text: str | None) -> str:
+    """Fast-forward main to the PR, or make a merge commit when git merges it cleanly; conflicts -> 409."""
+    if not d.is_pr:
+        raise BadRequest("Only pull requests can be merged")
+    if d.status != "open":
+        raise Conflict(f"This pull request is {d.status}")
+    git = hub.git(repo)
+    with hub.writer(s, repo, git):
+        main = git.resolve("main")
+        pr = git.resolve(f"refs/pr/{d.num}")
+        r = git.repo
+        if main == pr or r.descendant_of(main, pr):
+            raise Conflict("Nothing to merge: main already contains this pull request")
+        if r.descendant_of(pr, main):
+            new = pr
+        else:
+            index = r.merge_commits(main, pr)
+            if index.conflicts is not None:
+                raise Conflict("This pull request has conflicts with main: update it first")
+            tree = str(index.write_tree(r))
+            new = git.write_commit(tree, [main, pr], who.name, f"Merge pull request #{d.num}: {d.title}")
+        git.move_ref("refs/heads/main", main, new, f"merge refs/pr/{d.num}")
+        if text:
+            _append(d, _comment(who, text))
+        d.status = "merged"
+        d.data = {**(d.data or {}), "mergeCommitId": new}
+        _append(d, _event(who, "status-change", {"status": "merged"}))
+        hub.after_ref_update(s, repo, "refs/heads/main", main, new)
+    return new
+
+
