@@ -2,7 +2,14 @@
 
 Seeds N repos straight into a fresh data folder's database (the index tables the listing reads: repos,
 repo_tags, repo_links and the FTS table), starts `agora serve` on it, then runs five typical queries from
-a client pool: filter + sort, search, author, facets, dataset reverse link. Prints p50/p99 and requests/s.
+a client pool: filter + sort, search, author, facets, dataset reverse link. Prints p50/p99, requests/s and
+the server's CPU time per request.
+
+The load comes from `wrk` (Debian's package; a Lua script draws each request's parameters) when it is on
+PATH: a Python client would take most of the two cores it shares with the server. Without wrk, Python
+threads do it (the figures are then the client's limit as much as the server's).
+
+`--inprocess` also times the catalog's own work per query in this process, facets uncached.
 
     .venv/bin/python bench/listing.py --repos 100000 [--workers 2] [--seconds 10] [--concurrency 8]
 """
@@ -12,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import socket
 import sqlite3
 import statistics
@@ -56,14 +64,16 @@ def seed(db: Path, n: int, authors: int = 2000, datasets: int = 500) -> None:
         likes = int(rnd.paretovariate(1.5))
         tags = [lib, task, lang, f"license:{lic}", f"dataset:{ds}"]
         batch_repos.append((i, "model", ns, name, f"bench{i:024d}", 0, now, now, "0" * 40, downloads, likes,
-                            downloads, downloads / 10, task, lib, f"{ns}/{name} {' '.join(tags)}".lower()))
+                            downloads, downloads / 10, task, lib, f"{ns}/{name} {' '.join(tags)}".lower(),
+                            "\n".join(tags)))
         batch_tags += [(i, t) for t in tags]
         batch_links.append((i, "dataset", ds))
         batch_fts.append((i, f"{ns}/{name}", " ".join(tags), f"A {task} model for {lang} built with {lib}."))
         if len(batch_repos) >= 20000 or i == start + n:
             con.executemany("INSERT INTO repos (id, type, namespace, name, storage_key, private, created_at, updated_at,"
                             " head_sha, downloads, likes, downloads_all_time, trending_score, pipeline_tag,"
-                            " library_name, search_text) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", batch_repos)
+                            " library_name, search_text, tag_list) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                            batch_repos)
             con.executemany("INSERT INTO repo_tags (repo_id, tag) VALUES (?, ?)", batch_tags)
             con.executemany("INSERT INTO repo_links (repo_id, kind, target) VALUES (?, ?, ?)", batch_links)
             con.executemany("INSERT INTO repo_search (rowid, rid, tags, body) VALUES (?, ?, ?, ?)", batch_fts)
@@ -73,6 +83,28 @@ def seed(db: Path, n: int, authors: int = 2000, datasets: int = 500) -> None:
     con.commit()
     con.close()
 
+
+def lua_list(xs: list[str]) -> str:
+    return "{" + ",".join(f'"{x}"' for x in xs) + "}"
+
+
+# The same five queries for wrk: one Lua script, the query chosen by the environment variable Q.
+LUA = f"""
+local langs = {lua_list(LANGS)}
+local tasks = {lua_list(TASKS)}
+local words = {lua_list(WORDS)}
+local q = os.getenv("Q")
+local function pick(t) return t[math.random(#t)] end
+request = function()
+  local p
+  if q == "filter+sort" then p = "/api/models?filter=" .. pick(langs) .. "&pipeline_tag=" .. pick(tasks) .. "&sort=downloads&limit=30"
+  elseif q == "search" then p = "/api/models?search=" .. pick(words) .. "-" .. pick(words) .. "&limit=30"
+  elseif q == "author" then p = "/api/models?author=user" .. math.random(0, 1999) .. "&sort=lastModified&limit=30"
+  elseif q == "facets" then p = "/api/models/facets?filter=" .. pick(langs) .. "&pipeline_tag=" .. pick(tasks)
+  else p = "/api/models?filter=dataset:org/ds" .. math.random(0, 499) .. "&sort=likes&limit=30" end
+  return wrk.format("GET", p)
+end
+"""
 
 QUERIES = {
     "filter+sort": lambda r: f"/api/models?filter={r.choice(LANGS)}&pipeline_tag={r.choice(TASKS)}&sort=downloads&limit=30",
@@ -108,6 +140,69 @@ def run(base: str, path_fn, seconds: float, concurrency: int) -> tuple[list[floa
     return lat, errors[0]
 
 
+def run_wrk(base: str, name: str, seconds: float, concurrency: int, script: Path) -> tuple[float, float, float, int]:
+    """p50 ms, p99 ms, requests/s and non-2xx answers, by wrk."""
+    out = subprocess.run(["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, int(seconds))}s", "--latency", "-s",
+                          str(script), base], env={**os.environ, "Q": name}, capture_output=True, text=True,
+                         check=True).stdout
+
+    def ms(v: str) -> float:
+        for unit, f in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
+            if v.endswith(unit):
+                return float(v[: -len(unit)]) * f
+        return float(v)
+    got = {ln.split()[0]: ln.split()[1] for ln in out.splitlines() if ln.strip().startswith(("50%", "99%"))}
+    rps = float(next(ln.split()[1] for ln in out.splitlines() if ln.startswith("Requests/sec")))
+    bad = next((int(ln.split()[-1]) for ln in out.splitlines() if "Non-2xx" in ln), 0)
+    return ms(got["50%"]), ms(got["99%"]), rps, bad
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children (granian's workers), from /proc."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for p in [pid] + [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]:
+        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def inprocess(db: Path) -> None:
+    """The catalog's work per query in this process (no HTTP), facets recomputed every time."""
+    import gc
+
+    from agora.db.session import Database
+    from agora.hub import catalog
+
+    cat = catalog.of(Database(f"sqlite:///{db}").engine)
+    gc.disable()
+    t0 = time.perf_counter()
+    cat.load()
+    gc.enable()
+    gc.freeze()
+    print(f"catalog loaded in {time.perf_counter() - t0:.1f}s")
+    r = random.Random(7)
+    calls = {
+        "filter+sort": lambda: cat.page("model", None, None, [r.choice(LANGS), catalog.PIPELINE + r.choice(TASKS)],
+                                        [], "downloads", None, 31),
+        "search": lambda: cat.page("model", None, None, [], [f"{r.choice(WORDS)}-{r.choice(WORDS)}"], None, None, 31),
+        "author": lambda: cat.page("model", None, f"user{r.randrange(2000)}", [], [], "lastModified", None, 31),
+        "facets": lambda: (cat._facets.clear(), cat.facets("model", None, None, [r.choice(LANGS), catalog.PIPELINE
+                                                                                 + r.choice(TASKS)], [])),
+        "reverse-link": lambda: cat.page("model", None, None, [f"dataset:org/ds{r.randrange(500)}"], [], "likes",
+                                         None, 31),
+    }
+    print(f"{'in process':<14}{'p50 ms':>8}{'p99 ms':>8}")
+    for name, fn in calls.items():
+        lat = []
+        for _ in range(500):
+            t = time.perf_counter()
+            fn()
+            lat.append(time.perf_counter() - t)
+        lat.sort()
+        print(f"{name:<14}{lat[250] * 1000:>8.2f}{lat[494] * 1000:>8.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repos", type=int, default=100_000)
@@ -115,6 +210,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--data", type=Path, default=None, help="reuse a seeded data folder")
+    ap.add_argument("--inprocess", action="store_true", help="also time the catalog alone, in this process")
+    ap.add_argument("--python-client", action="store_true", help="load from Python threads even if wrk is here")
     args = ap.parse_args()
     data = args.data or Path(tempfile.mkdtemp(prefix="agora-bench-listing-"))
     db = data / "agora.db"
@@ -124,25 +221,43 @@ def main() -> None:
         t0 = time.time()
         seed(db, args.repos)
         print(f"seeded {args.repos} repos in {time.time() - t0:.0f}s ({db.stat().st_size / 1e6:.0f} MB)")
+    subprocess.run([str(BIN / "agora"), "migrate", "--data", str(data)], check=True, capture_output=True)
+    if args.inprocess:
+        inprocess(db)
     port = free_port()
     proc = subprocess.Popen([str(BIN / "agora"), "serve", "--port", str(port), "--data", str(data), "--workers",
                              str(args.workers)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
+    use_wrk = shutil.which("wrk") is not None and not args.python_client
+    script = data / "listing.lua"
+    script.write_text(LUA)
     try:
-        for _ in range(300):
+        t0 = time.time()
+        for _ in range(600):  # the first listing waits for the catalog to load
             try:
-                httpx.get(base + "/api/models?limit=1", timeout=2)
-                break
+                if httpx.get(base + "/api/models?limit=1", timeout=60).status_code == 200:
+                    break
             except httpx.HTTPError:
                 time.sleep(0.2)
-        print(f"{'query':<14}{'p50 ms':>8}{'p99 ms':>8}{'req/s':>8}{'errors':>8}")
+        print(f"server answering listings {time.time() - t0:.1f}s after start ({'wrk' if use_wrk else 'Python'} client,"
+              f" {args.concurrency} connections)")
+        print(f"{'query':<14}{'p50 ms':>8}{'p99 ms':>8}{'req/s':>8}{'errors':>8}{'CPU ms/req':>12}")
         for name, fn in QUERIES.items():
-            run(base, fn, 1, args.concurrency)  # warm up
-            lat, errors = run(base, fn, args.seconds, args.concurrency)
-            lat.sort()
-            p50 = statistics.median(lat) * 1000
-            p99 = lat[int(len(lat) * 0.99) - 1] * 1000
-            print(f"{name:<14}{p50:>8.1f}{p99:>8.1f}{len(lat) / args.seconds:>8.0f}{errors:>8}")
+            if use_wrk:
+                run_wrk(base, name, 2, args.concurrency, script)  # warm up (facet caches fill here)
+                c0 = cpu_seconds(proc.pid)
+                p50, p99, rps, errors = run_wrk(base, name, args.seconds, args.concurrency, script)
+                cpu = (cpu_seconds(proc.pid) - c0) * 1000 / max(1.0, rps * args.seconds)
+            else:
+                run(base, fn, 2, args.concurrency)
+                c0 = cpu_seconds(proc.pid)
+                lat, errors = run(base, fn, args.seconds, args.concurrency)
+                cpu = (cpu_seconds(proc.pid) - c0) * 1000 / max(1, len(lat))
+                lat.sort()
+                p50 = statistics.median(lat) * 1000
+                p99 = lat[int(len(lat) * 0.99) - 1] * 1000
+                rps = len(lat) / args.seconds
+            print(f"{name:<14}{p50:>8.1f}{p99:>8.1f}{rps:>8.0f}{errors:>8}{cpu:>12.2f}")
     finally:
         proc.terminate()
         proc.wait(10)

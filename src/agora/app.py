@@ -12,9 +12,10 @@ from starlette.requests import Request
 
 from .config import Settings
 from .db.session import Database, migrate
-from .http.auth import Signer, principal
+from .http.auth import Signer, credential, principal
 from .http.metrics import Counters, Metered
 from .http.routing import Router
+from .hub import catalog
 from .hub.accounts import Principal
 from .hub.repos import Hub
 from .hub.xet import XetStore
@@ -51,6 +52,8 @@ class Ctx:
             await run_in_threadpool(write, b"".join(pieces))
 
     async def who(self, request: Request) -> Principal | None:
+        if credential(request) is None:  # anonymous: no thread hop, no database
+            return None
         return await run_in_threadpool(principal, self.hub, request)
 
 
@@ -60,6 +63,7 @@ def build_hub(settings: Settings) -> Hub:
     migrate(db.engine)
     hub = Hub(db, settings.repos_dir, settings.blobs("lfs"))
     hub.xet = XetStore(db, settings.blobs("xorbs"), settings.blobs("shards"))
+    catalog.of(db.engine).start()  # the listing catalog loads in the background from now on
     return hub
 
 

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class Base(DeclarativeBase):
@@ -85,6 +97,7 @@ class Repo(Base):
     derived: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     indexed_sha: Mapped[str | None] = mapped_column(String(40), nullable=True)
     search_text: Mapped[str] = mapped_column(String(4000), default="")
+    tag_list: Mapped[str] = mapped_column(Text, default="")  # the repo_tags of this repo, in order, "\n"-joined
 
 
 class LfsObject(Base):
@@ -150,6 +163,16 @@ class RepoLink(Base):
     relation: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
+class IndexLog(Base):
+    """One row per change of a repo's listing fields (written by the session hook in hub/catalog.py): how
+    every server process's in-memory catalog learns of changes made by the others."""
+
+    __tablename__ = "index_log"
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                     autoincrement=True)
+    repo_id: Mapped[int] = mapped_column(Integer)
+
+
 class DownloadDay(Base):
     __tablename__ = "download_days"
     repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True)
@@ -165,7 +188,7 @@ class Like(Base):
 
 
 # ---- Xet storage (issue 4): content-addressed, global like the blob store; repos reach it via LfsObject ----
-from sqlalchemy import LargeBinary  # noqa: E402
+from sqlalchemy import LargeBinary
 
 
 class XetXorb(Base):

@@ -2,15 +2,19 @@
 
 With an S3 blob store the bytes of LFS objects go between the client and S3 directly; these counters are
 how an operator (and the scale tests) see that they never passed through Agora. Each process keeps its
-own counters and writes them to `<data>/metrics/<host>-<pid>.json` after every request, so that
-`GET /api/agora/metrics`, answered by any one process, can add up all of them.
+own counters and a background thread writes them to `<data>/metrics/<host>-<pid>.json` within FLUSH
+seconds of a change (a file write per request cost more than a listing), so that `GET /api/agora/metrics`,
+answered by any one process, can add up all of them: it waits for one more flush first.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +26,7 @@ from . import wire
 from .routing import Router
 
 FIELDS = ("requests", "bytes_in", "bytes_out")
+FLUSH = 0.2
 
 
 class Counters:
@@ -30,6 +35,19 @@ class Counters:
         folder.mkdir(parents=True, exist_ok=True)
         self.path = folder / f"{socket.gethostname()}-{os.getpid()}.json"
         self.values = dict.fromkeys(FIELDS, 0)
+        self.dirty = threading.Event()
+        self.save()
+        threading.Thread(target=self._flusher, name="agora-metrics", daemon=True).start()
+
+    def _flusher(self) -> None:
+        while True:
+            self.dirty.wait()
+            self.dirty.clear()
+            try:
+                self.save()
+            except OSError:
+                pass
+            time.sleep(FLUSH)
 
     def save(self) -> None:
         tmp = self.path.with_suffix(".tmp")
@@ -83,10 +101,7 @@ class Metered:
         try:
             await self.app(scope, counted_receive, counted_send)
         finally:
-            try:
-                self.counters.save()
-            except OSError:
-                pass
+            self.counters.dirty.set()
 
 
 def mount(router: Router, ctx: Any) -> None:
@@ -94,6 +109,7 @@ def mount(router: Router, ctx: Any) -> None:
         counters: Counters | None = getattr(ctx, "counters", None)
         if counters is None:
             return wire.json_response({})
+        await asyncio.sleep(3 * FLUSH)  # every process has written what it counted before this request
         return wire.json_response(await ctx.run(counters.total))
 
     router.add("GET", "/api/agora/metrics", metrics)

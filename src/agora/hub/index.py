@@ -1,8 +1,9 @@
 """The metadata index: derived tags, links and search text per repo, and the listing queries over them.
 
-Everything here is derived from (repo, commit) and can be rebuilt by `reindex`. SQLite uses an FTS5 table
-with the trigram tokenizer (substring search over id, tags and card text, ranked by bm25); other databases
-fall back to case-insensitive LIKE over the same text.
+Everything here is derived from (repo, commit) and can be rebuilt by `reindex`. Listings, counts and facets
+are answered by the in-memory catalog (hub/catalog.py) that follows these tables. Full-text search over
+card text uses an FTS5 table with the trigram tokenizer on SQLite (ranked by bm25); other databases fall
+back to case-insensitive LIKE over the id and tags.
 """
 
 from __future__ import annotations
@@ -11,16 +12,15 @@ import base64
 import json
 import math
 import struct
-import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, and_, column, delete, desc, exists, func, insert, or_, select, text
+from sqlalchemy import delete, desc, func, insert, or_, select, text
 from sqlalchemy.orm import Session
 
 from ..db.models import Account, DownloadDay, Like, Membership, Repo, RepoLink, RepoTag, utcnow
-from . import cards
+from . import cards, catalog
 from . import taxonomy as tx
 from .accounts import Principal
 from .errors import BadRequest
@@ -68,9 +68,11 @@ def reindex(s: Session, hub: Any, repo: Repo, commit: str) -> None:
     repo.derived = {**d.extra, "languages": d.languages, "baseModels": [
         {"id": b, "relation": r} for b, r in d.base_models]}
     repo.indexed_sha = commit
+    tags = list(dict.fromkeys(t[:200].replace("\n", " ") for t in d.tags))
+    repo.tag_list = "\n".join(tags)
     s.execute(delete(RepoTag).where(RepoTag.repo_id == repo.id))
-    if d.tags:
-        s.execute(insert(RepoTag), [{"repo_id": repo.id, "tag": t[:200]} for t in d.tags])
+    if tags:
+        s.execute(insert(RepoTag), [{"repo_id": repo.id, "tag": t} for t in tags])
     s.execute(delete(RepoLink).where(RepoLink.repo_id == repo.id))
     links = []
     if repo.type == "model":
@@ -82,7 +84,6 @@ def reindex(s: Session, hub: Any, repo: Repo, commit: str) -> None:
         s.execute(insert(RepoLink), links)
     write_search_text(s, repo, d.tags, card.body)
     s.flush()
-    invalidate()
 
 
 def write_search_text(s: Session, repo: Repo, tags: list[str], body: str) -> None:
@@ -95,7 +96,6 @@ def write_search_text(s: Session, repo: Repo, tags: list[str], body: str) -> Non
 
 
 def drop(s: Session, repo: Repo) -> None:
-    invalidate()
     if _is_sqlite(s):
         s.execute(text("DELETE FROM repo_search WHERE rowid = :id"), {"id": repo.id})
 
@@ -144,141 +144,102 @@ def _visible(q: Any, who: Principal | None) -> Any:
     return q.where(or_(Repo.private.is_(False), Repo.namespace == who.name, Repo.namespace.in_(orgs)))
 
 
-# Query planning for tag filters. A selective tag should drive the query (its index gives few ids, sorted
-# afterwards); when every filter is broad, walking the sort index and checking the filters row by row stops
-# after about page/selectivity rows. Tag sizes are cached per process for a minute: they only steer the plan.
-DRIVE_LIMIT = 5000
-_tag_sizes: dict[str, tuple[float, int]] = {}
+def audience(s: Session, who: Principal | None) -> frozenset[str] | None:
+    """Whose private repos `who` may list: None (anonymous), catalog.ALL (an admin), or namespaces."""
+    if who is None:
+        return None
+    if who.is_admin:
+        return catalog.ALL
+    orgs = s.scalars(select(Account.name).join(Membership, Membership.org_id == Account.id).where(
+        Membership.user_id == who.user_id))
+    return frozenset([who.name, *orgs])
 
 
-def _tag_size(s: Session, tag: str) -> int:
-    now = time.monotonic()
-    hit = _tag_sizes.get(tag)
-    if hit and now - hit[0] < 60:
-        return hit[1]
-    n = int(s.scalar(select(func.count()).select_from(RepoTag).where(RepoTag.tag == tag)) or 0)
-    if len(_tag_sizes) > 50_000:
-        _tag_sizes.clear()
-    _tag_sizes[tag] = (now, n)
-    return n
-
-
-def _where(s: Session, q: Any, query: Query, who: Principal | None, drive: bool = True) -> Any:
-    q = _visible(q.where(Repo.type == query.repo_type), who)
-    if query.author:
-        q = q.where(Repo.namespace == query.author)
-    filters = list(dict.fromkeys(query.filters))
+def _args(s: Session, who: Principal | None, query: Query) -> tuple[Any, ...]:
+    keys = list(query.filters)
     if query.pipeline_tag:
-        q = q.where(Repo.pipeline_tag == query.pipeline_tag)
-        if query.repo_type == "model" and query.pipeline_tag not in filters:
-            filters.append(query.pipeline_tag)  # the pipeline tag is among the tags too: use it for planning
-    driver = None
-    if filters and drive and not query.author:
-        sizes = {f: _tag_size(s, f) for f in filters}
-        smallest = min(filters, key=lambda f: sizes[f])
-        if sizes[smallest] <= DRIVE_LIMIT:
-            driver = smallest
-    for f in filters:
-        if f == driver:
-            q = q.where(Repo.id.in_(select(RepoTag.repo_id).where(RepoTag.tag == f)))
-        else:
-            q = q.where(exists().where(RepoTag.repo_id == Repo.id, RepoTag.tag == f))
-    for term in query.search:
-        term = term.strip().lower()
-        if not term:
-            continue
-        if _is_sqlite(s) and len(term) >= 3:
-            phrase = '"' + term.replace('"', '""') + '"'
-            q = q.where(Repo.id.in_(text("SELECT rowid FROM repo_search WHERE repo_search MATCH :m")
-                                    .bindparams(m=phrase).columns(column("rowid", Integer))))
-        else:
-            like = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            q = q.where(Repo.search_text.like(like, escape="\\"))
-    return q
-
-
-# Counts and facets of broad queries scan many rows; they are cached briefly per process and per audience
-# (anonymous, or a given user, since private repos differ). Any reindex in this process clears the cache;
-# other processes see a change within CACHE_TTL seconds. Listings themselves are never cached.
-CACHE_TTL = 30.0
-_cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
-
-
-def invalidate() -> None:
-    _cache.clear()
-
-
-def _cached(key: tuple[Any, ...], compute: Any) -> Any:
-    now = time.monotonic()
-    hit = _cache.get(key)
-    if hit and now - hit[0] < CACHE_TTL:
-        return hit[1]
-    value = compute()
-    if len(_cache) > 10_000:
-        _cache.clear()
-    _cache[key] = (now, value)
-    return value
-
-
-def _key(kind: str, who: Principal | None, query: Query, *extra: Any) -> tuple[Any, ...]:
-    audience = None if who is None else ("admin" if who.is_admin else who.user_id)
-    return (kind, audience, query.repo_type, tuple(query.search), query.author, tuple(query.filters),
-            query.pipeline_tag, *extra)
+        keys.append(catalog.PIPELINE + query.pipeline_tag)
+    terms = [t.strip().lower() for t in query.search if t.strip()]
+    return query.repo_type, audience(s, who), query.author or None, keys, terms
 
 
 def _encode(obj: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
 
 
-def _decode(cursor: str) -> Any:
+def _decode(cursor: str, sort: str | None) -> Any:
     try:
-        return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if sort is None and isinstance(value, int):
+            return value
+        if sort is not None and isinstance(value, list) and len(value) == 2 \
+                and isinstance(value[0], (int, float)) and isinstance(value[1], int):
+            return value[0], value[1]
     except ValueError:
-        raise BadRequest("Invalid cursor: use the Link header of the previous page") from None
+        pass
+    raise BadRequest("Invalid cursor: use the Link header of the previous page")
+
+
+def find(s: Session, who: Principal | None, query: Query, page_size: int,
+         cursor: str | None = None) -> tuple[list[int], str | None, catalog.Catalog]:
+    """Ids of one page of matching repos, the next page's cursor (keyset: each repo once) and the catalog
+    that answered (its `summaries` give the default listing fields without reading the rows)."""
+    if query.sort and query.sort not in SORTS:
+        raise BadRequest(f"Invalid sort {query.sort!r}: use one of {', '.join(SORTS)}")
+    cat = catalog.for_session(s)
+    cat.sync()
+    after = _decode(cursor, query.sort) if cursor else None
+    ids = cat.page(*_args(s, who, query), query.sort, after, page_size + 1)
+    nxt = None
+    if len(ids) > page_size:
+        ids = ids[:page_size]
+        last = ids[-1]
+        nxt = _encode([cat.sort_value(last, query.sort), last] if query.sort else last)
+    return ids, nxt, cat
 
 
 def search(s: Session, who: Principal | None, query: Query, page_size: int,
            cursor: str | None = None) -> tuple[list[Repo], str | None]:
-    """One page of matching repos and the cursor of the next page (keyset pagination: each repo once)."""
-    if query.sort and query.sort not in SORTS:
-        raise BadRequest(f"Invalid sort {query.sort!r}: use one of {', '.join(SORTS)}")
-    q = _where(s, select(Repo), query, who)
-    if query.sort:
-        col = SORTS[query.sort]
-        if cursor:
-            value, last_id = _decode(cursor)
-            if query.sort in ("lastModified", "createdAt"):
-                value = datetime.fromisoformat(value)
-            q = q.where(or_(col < value, and_(col == value, Repo.id < last_id)))
-        q = q.order_by(desc(col), desc(Repo.id))
-    else:
-        if cursor:
-            q = q.where(Repo.id < int(_decode(cursor)))
-        q = q.order_by(desc(Repo.id))
-    rows = list(s.scalars(q.limit(page_size + 1)))
-    nxt = None
-    if len(rows) > page_size:
-        rows = rows[:page_size]
-        last = rows[-1]
-        if query.sort:
-            v = getattr(last, SORTS[query.sort].key)
-            nxt = _encode([v.isoformat() if isinstance(v, datetime) else v, last.id])
-        else:
-            nxt = _encode(last.id)
-    return rows, nxt
+    """One page of matching repos (rows, in listing order) and the cursor of the next page."""
+    ids, nxt, _ = find(s, who, query, page_size, cursor)
+    rows = {r.id: r for r in s.scalars(select(Repo).where(Repo.id.in_(ids)))} if ids else {}
+    return [rows[i] for i in ids if i in rows], nxt
 
 
 def count(s: Session, who: Principal | None, query: Query) -> int:
-    return _cached(_key("count", who, query), lambda: int(
-        s.scalar(_where(s, select(func.count(Repo.id)), query, who)) or 0))
+    cat = catalog.for_session(s)
+    cat.sync()
+    return cat.count(*_args(s, who, query))
+
+
+def full_text(s: Session, who: Principal | None, repo_type: str | None, q: str, limit: int = 20) -> list[Repo]:
+    """Repos whose id, tags or card text contain `q`, best first (bm25 on SQLite's FTS5 trigram index;
+    elsewhere a substring of the id and tags, most downloaded first)."""
+    q = q.strip().lower()
+    if not q:
+        return []
+    stmt = select(Repo)
+    if repo_type:
+        stmt = stmt.where(Repo.type == repo_type)
+    stmt = _visible(stmt, who)
+    if _is_sqlite(s) and len(q) >= 3:
+        phrase = '"' + q.replace('"', '""') + '"'
+        hits = text("SELECT rowid AS id, bm25(repo_search, 10.0, 5.0, 1.0) AS score FROM repo_search "
+                    "WHERE repo_search MATCH :m ORDER BY score LIMIT :n").bindparams(m=phrase, n=limit * 20)
+        ranked = [(rid, score) for rid, score in s.execute(hits)]
+        order = {rid: i for i, (rid, _) in enumerate(ranked)}
+        rows = list(s.scalars(stmt.where(Repo.id.in_(list(order))))) if order else []
+        return sorted(rows, key=lambda r: order[r.id])[:limit]
+    like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return list(s.scalars(stmt.where(Repo.search_text.like(like, escape="\\"))
+                          .order_by(desc(Repo.downloads), desc(Repo.id)).limit(limit)))
 
 
 def tags_of(s: Session, repo_ids: list[int]) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {i: [] for i in repo_ids}
     if repo_ids:
-        for rid, tag in s.execute(select(RepoTag.repo_id, RepoTag.tag).where(RepoTag.repo_id.in_(repo_ids))
-                                  .order_by(RepoTag.repo_id, RepoTag.id)):
-            out[rid].append(tag)
+        for rid, joined in s.execute(select(Repo.id, Repo.tag_list).where(Repo.id.in_(repo_ids))):
+            out[rid] = joined.split("\n") if joined else []
     return out
 
 
@@ -303,15 +264,11 @@ def facet_group(repo_type: str, tag: str) -> str | None:
 
 def facets(s: Session, who: Principal | None, query: Query, per_group: int = 50) -> dict[str, list[dict[str, Any]]]:
     """Counts per tag value over the repos matching `query`, grouped for the sidebar."""
-    return _cached(_key("facets", who, query, per_group), lambda: _facets(s, who, query, per_group))
-
-
-def _facets(s: Session, who: Principal | None, query: Query, per_group: int) -> dict[str, list[dict[str, Any]]]:
-    matching = _where(s, select(Repo.id), query, who).subquery()
-    rows = s.execute(select(RepoTag.tag, func.count()).where(RepoTag.repo_id.in_(select(matching.c.id)))
-                     .group_by(RepoTag.tag).order_by(desc(func.count()), RepoTag.tag))
+    cat = catalog.for_session(s)
+    cat.sync()
+    counts = cat.facets(*_args(s, who, query))
     out: dict[str, list[dict[str, Any]]] = {}
-    for tag, n in rows:
+    for tag, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
         g = facet_group(query.repo_type, tag)
         if g is None:
             continue

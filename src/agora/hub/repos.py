@@ -168,7 +168,6 @@ class Hub:
             if gated not in (False, "auto", "manual"):
                 raise BadRequest(f"Invalid gated value {gated!r}: use false, 'auto' or 'manual'")
             repo.gated = gated or None
-        index.invalidate()
         return repo
 
     # ---- revisions --------------------------------------------------------------------------------
