@@ -63,7 +63,6 @@ def build_hub(settings: Settings) -> Hub:
     migrate(db.engine)
     hub = Hub(db, settings.repos_dir, settings.blobs("lfs"))
     hub.xet = XetStore(db, settings.blobs("xorbs"), settings.blobs("shards"))
-    catalog.of(db.engine).start()  # the listing catalog loads in the background from now on
     return hub
 
 
@@ -74,6 +73,7 @@ def create_app(settings: Settings | None = None) -> Metered:
     settings = settings or Settings.from_env()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ctx = Ctx(build_hub(settings), settings, Signer(settings.secret_key()), Counters(settings.data / "metrics"))
+    catalog.of(ctx.hub.db.engine).start()  # a server's listing catalog loads in the background from now on
     router = Router()
     for module in (repos, search, files, commits, discussions, lfs, git, xet, viewer, metrics):
         module.mount(router, ctx)

@@ -153,7 +153,10 @@ def check(s: Any, cats: list[catalog.Catalog], rnd: random.Random, queries: int 
             assert dict(counts) == expected, args
 
 
-def test_catalog_follows_every_change_like_a_fresh_load(db: Database) -> None:
+@pytest.mark.parametrize("rare_key_cost", [0, 10**9])  # facets of broad queries: both ways of counting
+def test_catalog_follows_every_change_like_a_fresh_load(db: Database, rare_key_cost: int,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(catalog, "RARE_KEY_COST", rare_key_cost)
     rnd = random.Random(5)
     with db.session() as s:
         for n in range(120):

@@ -26,7 +26,7 @@ import threading
 import time
 import weakref
 from array import array
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -49,10 +49,11 @@ PIPELINE = "\0p:"  # posting key prefix of pipeline tags (datasets and Spaces ha
 GAP_WAIT = 120.0
 PRUNE_EVERY, PRUNE_KEEP = 10_000, 200_000  # the log keeps its last PRUNE_KEEP rows
 SMALL = 4096  # rare keys become bitmaps above max(SMALL, capacity / 256) members
+RARE_KEY_COST = 20  # facets: counting one rare key costs about as much as reading 20 repos' tags
 EPOCH = datetime(1970, 1, 1)
 
 # What _reset builds and load swaps in.
-STATE = ("cap", "kind", "private", "rid", "namespace", "cols", "pipeline", "library", "sdk", "tags", "rare_tags",
+STATE = ("cap", "kind", "private", "rid", "namespace", "cols", "pipeline", "library", "sdk", "tags",
          "bits", "sets", "by_ns", "public", "private_slots", "counts", "_interned", "text", "text_starts",
          "text_slots", "text_dead", "text_tail", "_arange")
 
@@ -71,6 +72,7 @@ class _Sql:
             self.mark = "?"
             self.begin = "BEGIN"  # one snapshot for every read of a load (WAL)
             self.repos_by_tag = "SELECT tag, group_concat(repo_id, ',') FROM repo_tags GROUP BY tag"
+            self.repos_by_namespace = "SELECT namespace, group_concat(id, ',') FROM repos GROUP BY namespace"
             self.repos_by_pipeline = ("SELECT pipeline_tag, group_concat(id, ',') FROM repos"
                                       " WHERE pipeline_tag IS NOT NULL GROUP BY pipeline_tag")
         else:
@@ -79,6 +81,7 @@ class _Sql:
             self.mark = "%s"
             self.begin = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"
             self.repos_by_tag = "SELECT tag, string_agg(repo_id::text, ',') FROM repo_tags GROUP BY tag"
+            self.repos_by_namespace = "SELECT namespace, string_agg(id::text, ',') FROM repos GROUP BY namespace"
             self.repos_by_pipeline = ("SELECT pipeline_tag, string_agg(id::text, ',') FROM repos"
                                       " WHERE pipeline_tag IS NOT NULL GROUP BY pipeline_tag")
         kind = " ".join(f"WHEN '{t}' THEN {k}" for t, k in KINDS.items())
@@ -108,6 +111,31 @@ def _clear_bit(bm: bytearray, s: int) -> None:
 
 def _has(bm: Any, s: int) -> bool:
     return bool(bm[s >> 3] >> (s & 7) & 1)
+
+
+def _view_ids(members: array) -> pa.Array:
+    """A zero-copy int64 view of a sorted slot array (used under the lock, dropped before any change)."""
+    return pa.Array.from_buffers(pa.int64(), len(members), [None, pa.py_buffer(members)])
+
+
+def _insort(members: array, s: int) -> None:
+    i = bisect_left(members, s)
+    if i == len(members) or members[i] != s:
+        members.insert(i, s)
+
+
+def _discard(members: array, s: int) -> None:
+    i = bisect_left(members, s)
+    if i < len(members) and members[i] == s:
+        del members[i]
+
+
+def _ids(joined: str) -> array:
+    """ "3,17,42" (a database's aggregate of ids) as a sorted array."""
+    members = array("q", map(int, joined.split(",")))
+    if any(a > b for a, b in itertools.pairwise(members)):
+        members = array("q", sorted(members))
+    return members
 
 
 @dataclass
@@ -146,10 +174,11 @@ class Catalog:
         self.library: list[str | None] = [None] * cap
         self.sdk: list[str | None] = [None] * cap
         self.tags: list[str] = [""] * cap  # "\n"-joined, as repos.tag_list (split when needed)
-        self.rare_tags: list[tuple[str, ...]] = [()] * cap  # the subset of tags held in sets (for facets)
+        # Posting lists: a bitmap per common key, a sorted array of slots per rare key and per namespace
+        # (an array holds 8 bytes a slot; a set of ints about 60).
         self.bits: dict[str, bytearray] = {}
-        self.sets: dict[str, set[int]] = {}
-        self.by_ns: dict[str, set[int]] = {}
+        self.sets: dict[str, array] = {}
+        self.by_ns: dict[str, array] = {}
         self.public = {k: bytearray(cap // 8) for k in KINDS.values()}
         self.private_slots: dict[int, set[int]] = {k: set() for k in KINDS.values()}
         self.counts: dict[int, Counter[str]] = {k: Counter() for k in KINDS.values()}  # public repos' tags
@@ -173,7 +202,6 @@ class Catalog:
         for name in ("rid", "namespace", "pipeline", "library", "sdk"):
             getattr(self, name).extend([None] * extra)
         self.tags.extend([""] * extra)
-        self.rare_tags.extend([()] * extra)
         for name, col in self.cols.items():
             grown = array(col.typecode, bytes(8 * new))
             grown[:self.cap] = col
@@ -195,13 +223,14 @@ class Catalog:
         if bm is not None:
             _set_bit(bm, s)
             return
-        members = self.sets.setdefault(key, set())
-        members.add(s)
-        if len(members) > self._promote_limit():  # common now: a bitmap is smaller than the set
+        members = self.sets.get(key)
+        if members is None:
+            members = self.sets[key] = array("q")
+        _insort(members, s)
+        if len(members) > self._promote_limit():  # common now: a bitmap is smaller than the array
             bm = bytearray(self.cap // 8)
             for m in members:
                 _set_bit(bm, m)
-                self.rare_tags[m] = tuple(t for t in self.rare_tags[m] if t != key)
             self.bits[key] = bm
             del self.sets[key]
 
@@ -212,7 +241,7 @@ class Catalog:
             return
         members = self.sets.get(key)
         if members is not None:
-            members.discard(s)
+            _discard(members, s)
             if not members:
                 del self.sets[key]
 
@@ -227,7 +256,7 @@ class Catalog:
             self._unpost(PIPELINE + self.pipeline[s], s)  # type: ignore[operator]
         ns = self.namespace[s]
         if ns is not None and ns in self.by_ns:
-            self.by_ns[ns].discard(s)
+            _discard(self.by_ns[ns], s)
             if not self.by_ns[ns]:
                 del self.by_ns[ns]
         if self.private[s]:
@@ -242,7 +271,6 @@ class Catalog:
         self.kind[s] = 0
         self.private[s] = 0
         self.tags[s] = ""
-        self.rare_tags[s] = ()
 
     def _add(self, row: tuple[Any, ...]) -> None:
         (s, k, ns, rid, private, downloads, likes, trending, created, updated, pipeline, library, sdk,
@@ -265,10 +293,9 @@ class Catalog:
         self.tags[s] = joined or ""
         for t in tags:
             self._post(t, s)
-        self.rare_tags[s] = tuple(t for t in tags if t not in self.bits)
         if pipeline:
             self._post(PIPELINE + pipeline, s)
-        self.by_ns.setdefault(self.namespace[s], set()).add(s)  # type: ignore[arg-type]
+        _insort(self.by_ns.setdefault(self.namespace[s], array("q")), s)  # type: ignore[arg-type]
         if private:
             self.private_slots[k].add(s)
         else:
@@ -378,11 +405,13 @@ class Catalog:
             cur.execute(sql.begin)
             cur.execute("SELECT max(seq) FROM index_log")
             seq = cur.fetchone()[0] or 0
+            cur.execute("SELECT max(id) FROM repos")
+            fresh._reset((cur.fetchone()[0] or 0) + 1)
             cur.execute(sql.repos(""))
-            rows = cur.fetchall()
-            fresh._reset(max((r[0] for r in rows), default=0) + 1)
-            fresh._bulk_rows(rows)
-            del rows
+            while rows := cur.fetchmany(50_000):  # in pieces: a million rows at once would double the peak
+                fresh._bulk_rows(rows)
+            cur.execute(sql.repos_by_namespace)
+            fresh.by_ns = {ns: _ids(ids) for ns, ids in cur.fetchall()}
             cur.execute(sql.repos_by_tag)
             postings = cur.fetchall()
             cur.execute(sql.repos_by_pipeline)
@@ -408,23 +437,18 @@ class Catalog:
         (ids, kinds, nss, rids, privs, downloads, likes, trending, created, updated, pipelines, libraries,
          sdks, tag_lists) = zip(*rows)
         intern = {x: x for x in (*nss, *pipelines, *libraries)}
+        intern.update((x, x) for x in self._interned)
         kind, private, rid, namespace = self.kind, self.private, self.rid, self.namespace
-        by_ns: dict[str, set[int]] = {}
         for s, k, ns, r, priv in zip(ids, kinds, nss, rids, privs):
             kind[s] = k
             rid[s] = r
-            ns = namespace[s] = intern[ns]
-            members = by_ns.get(ns)
-            if members is None:
-                members = by_ns[ns] = set()
-            members.add(s)
+            namespace[s] = intern[ns]
             if priv:
                 private[s] = 1
                 self.private_slots[k].add(s)
             else:
                 bm = self.public[k]
                 bm[s >> 3] |= 1 << (s & 7)
-        self.by_ns = by_ns
         for name, values in (("downloads", downloads), ("likes", likes), ("trending", trending),
                              ("created", created), ("updated", updated)):
             col = self.cols[name]
@@ -435,7 +459,7 @@ class Catalog:
                 target[s] = intern[v] if v else None
         for s, v in zip(ids, sdks):
             self.sdk[s] = v
-        self._interned = {x: x for x in intern if x}
+        self._interned.update((x, x) for x in intern if x)
         tags = self.tags
         for s, joined in zip(ids, tag_lists):
             tags[s] = joined or ""
@@ -448,13 +472,12 @@ class Catalog:
             if joined.count(",") >= limit:
                 self.bits[key] = self._bitmap_of(joined)
             else:
-                self.sets[key] = set(map(int, joined.split(",")))
-        rare_tags, kind, private = self.rare_tags, self.kind, self.private
+                self.sets[key] = _ids(joined)
+        kind, private = self.kind, self.private
         for key, members in self.sets.items():
             if key.startswith(PIPELINE):
                 continue
             for s in members:
-                rare_tags[s] += (key,)
                 if not private[s]:
                     self.counts[kind[s]][key] += 1
         for key, bm in self.bits.items():
@@ -571,7 +594,7 @@ class Catalog:
             else:
                 return Result(slots=[])
         if author is not None:
-            rare.append(self.by_ns.get(author, set()))
+            rare.append(self.by_ns.get(author, array("q")))
         terms = sorted({t.lower() for t in terms if t.strip()}, key=len, reverse=True)
         base = self._view(self.public[k])
         if extra:
@@ -581,11 +604,12 @@ class Catalog:
             base = pc.or_(base, self._view(more))
         if rare:  # a rare key drives: its members are checked against the rest by pyarrow
             rare.sort(key=len)
-            cands = rare[0].intersection(*rare[1:]) if len(rare) > 1 else rare[0]
-            if not cands:
+            if not rare[0]:
                 return Result(slots=[])
-            idx = pa.array(cands, pa.int64())
+            idx = _view_ids(rare[0])
             keep = pc.take(base, idx)
+            for other in rare[1:]:
+                keep = pc.and_(keep, pc.is_in(idx, value_set=_view_ids(other)))
             for bm in dense:
                 keep = pc.and_(keep, pc.take(self._view(bm), idx))
             out = pc.filter(idx, keep).to_pylist()
@@ -690,9 +714,18 @@ class Catalog:
                         n = pc.sum(pc.and_(mask, self._view(bm))).as_py()
                         if n:
                             out[tag] = n
-                    slots = self._slots_of(mask).to_pylist()
-                    out.update(itertools.chain.from_iterable(map(self.rare_tags.__getitem__, slots)))
-        if len(self._facets) > 2000:
+                    size = pc.sum(mask).as_py() or 0
+                    if size > RARE_KEY_COST * len(self.sets):  # few rare keys: count their members in the mask
+                        for tag, members in self.sets.items():
+                            if not tag.startswith(PIPELINE):
+                                n = pc.sum(pc.take(mask, _view_ids(members))).as_py()
+                                if n:
+                                    out[tag] = n
+                    else:  # many rare keys: read the matching repos' tags instead
+                        tags, bits = self.tags, self.bits
+                        out.update(t for s in self._slots_of(mask).to_pylist() if tags[s]
+                                   for t in tags[s].split("\n") if t not in bits)
+        if len(self._facets) > 256:
             self._facets = {}
         self._facets[key] = out
         return out
