@@ -19,7 +19,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 MAX_NAME = 96
 # Namespaces that would collide with top-level routes.
 RESERVED = {"api", "datasets", "spaces", "models", "new", "login", "logout", "settings", "static",
-            "lfs", "xet", "cas", "organizations", "docs", "collections", "join", "healthz"}
+            "lfs", "xet", "cas", "organizations", "docs", "collections", "join", "healthz", "search"}
 
 
 def parse_repo_type(value: str | None) -> RepoType:

@@ -1,4 +1,5 @@
-"""Discovery: listings with filters, search, sort and keyset pagination; facets; tags by type; likes."""
+"""Discovery: listings with filters, search, sort and keyset pagination; full-text search; facets; tags by type;
+likes."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...db.models import Repo
-from ...hub import accounts, catalog, index
+from ...hub import accounts, catalog, fulltext, index
 from ...hub import taxonomy as tx
 from ...hub.errors import BadRequest, NotFound, Unauthorized
 from ...hub.ids import FROM_PLURAL
@@ -156,6 +157,23 @@ def mount(router: Router, ctx: Any) -> None:
                         for r in index.liked_by(s, who, acc)]
         return wire.json_response(await ctx.run(do))
 
+    async def full_text(request: Request) -> Response:
+        """Ranked search over repo ids, tags and card text (what `?search=` on the listings, an id substring
+        as on the Hub, does not do): {"q", "results": [{id, type, likes, downloads, pipeline_tag, tags, snippet}]}."""
+        q = request.query_params
+        words = fulltext.parse_query(q.get("q"))
+        rtype = fulltext.parse_type(q.get("type"))
+        limit = fulltext.parse_limit(q.get("limit"))
+        who = await ctx.who(request)
+        if not words:
+            return wire.json_response({"q": words, "results": []})
+
+        def do() -> list[dict[str, Any]]:
+            with hub.db.session() as s:
+                return [h.json() for h in fulltext.search(s, who, rtype, words, limit)]
+        return wire.json_response({"q": words, "results": await ctx.run(do)})
+
+    router.add("GET", "/api/search/full-text", full_text)
     router.add("GET", f"/api/{T}", listing)
     router.add("GET", f"/api/{T}/facets", facets)
     router.add("GET", r"/api/(?P<t>models|datasets)-tags-by-type", tags_by_type)

@@ -1,4 +1,4 @@
-"""Reading pages: home, model/dataset/Space lists with facets, the repo page and its card."""
+"""Reading pages: home, model/dataset/Space lists with facets, full-text search, the repo page and its card."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ...hub import accounts, cards, index
+from ...hub import accounts, cards, fulltext, index
 from ...hub import taxonomy as tx
-from ...hub.ids import FROM_PLURAL, RepoId
+from ...hub.ids import FROM_PLURAL, PLURAL, REPO_TYPES, RepoId
 from . import render
 from . import viewer as dataset_viewer
 from .base import ID, P, Web
@@ -93,6 +93,20 @@ def mount(router: Any, web: Web) -> None:
                               sort=query.sort, search=" ".join(query.search), url_with=url_with,
                               toggle_url=toggle_url, domains=tx.TASKS_BY_DOMAIN, domain_of=tx.DOMAIN_OF, **data)
 
+    async def full_text(request: Request) -> Response:
+        """Search in repo names, tags and card text (/search/full-text?q=&type=), results labelled by type."""
+        who = await web.who(request)
+        q = fulltext.parse_query(request.query_params.get("q"))
+        rtype = fulltext.parse_type(request.query_params.get("type"))
+
+        def do() -> list[fulltext.Hit]:
+            with hub.db.session() as s:
+                return fulltext.search(s, who, rtype, q, fulltext.MAX_LIMIT)
+        hits = await web.run(do) if q else []
+        groups = [(t, [h for h in hits if h.repo.type == t]) for t in REPO_TYPES if rtype in (None, t)]
+        return await web.page(request, "full_text.html", q=q, rtype=rtype, hits=hits, groups=groups,
+                              types=REPO_TYPES, plural=PLURAL, marked=fulltext.marked)
+
     async def repo_page(request: Request, p: str | None, ns: str, name: str) -> Response:
         who = await web.who(request)
         rid = RepoId(FROM_PLURAL[p] if p else "model", ns, name)
@@ -135,6 +149,7 @@ def mount(router: Any, web: Web) -> None:
 
     router.add("GET", "/", home)
     router.add("GET", r"/(?P<t>models|datasets|spaces)", listing)
+    router.add("GET", "/search/full-text", full_text)  # before /{ns}/{name}, which matches it too
     router.add("GET", f"/{P}{ID}", repo_page)
 
 
