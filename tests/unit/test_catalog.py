@@ -153,10 +153,13 @@ def check(s: Any, cats: list[catalog.Catalog], rnd: random.Random, queries: int 
             assert dict(counts) == expected, args
 
 
-@pytest.mark.parametrize("rare_key_cost", [0, 10**9])  # facets of broad queries: both ways of counting
-def test_catalog_follows_every_change_like_a_fresh_load(db: Database, rare_key_cost: int,
+@pytest.mark.parametrize(("tags_per_repo", "top_min"), [(10**9, 2), (0, 10**9)])
+def test_catalog_follows_every_change_like_a_fresh_load(db: Database, tags_per_repo: int, top_min: int,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(catalog, "RARE_KEY_COST", rare_key_cost)
+    """Both ways of counting facets of broad queries; sorted pages with and without the top-share shortcut."""
+    monkeypatch.setattr(catalog, "TAGS_PER_REPO", tags_per_repo)
+    monkeypatch.setattr(catalog, "TOP_SHARE", 4)
+    monkeypatch.setattr(catalog, "TOP_MIN", top_min)
     rnd = random.Random(5)
     with db.session() as s:
         for n in range(120):
@@ -177,6 +180,7 @@ def test_catalog_follows_every_change_like_a_fresh_load(db: Database, rare_key_c
         fresh.ready.set()
         with db.session() as s:
             check(s, [follower, fresh], rnd)
+    assert (top_min == 2) == any(t is not None for t in follower.top.values())
 
 
 def test_search_text_follows_renames_and_deletes_past_compaction(db: Database) -> None:

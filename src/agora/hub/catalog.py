@@ -49,11 +49,13 @@ PIPELINE = "\0p:"  # posting key prefix of pipeline tags (datasets and Spaces ha
 GAP_WAIT = 120.0
 PRUNE_EVERY, PRUNE_KEEP = 10_000, 200_000  # the log keeps its last PRUNE_KEEP rows
 SMALL = 4096  # rare keys become bitmaps above max(SMALL, capacity / 256) members
-RARE_KEY_COST = 20  # facets: counting one rare key costs about as much as reading 20 repos' tags
+TOP_SHARE, TOP_MIN = 16, 256  # sorted listings first rank the top sixteenth (when that is 256 repos or more)
+TAGS_PER_REPO = 400  # facets: reading one repo's tags costs about as much as looking up 400 rare postings
 EPOCH = datetime(1970, 1, 1)
 
 # What _reset builds and load swaps in.
-STATE = ("cap", "kind", "private", "rid", "namespace", "cols", "pipeline", "library", "sdk", "tags",
+STATE = ("cap", "kind", "private", "rid", "namespace", "cols", "pipeline", "library", "sdk", "tags", "top",
+         "_rare_postings",
          "bits", "sets", "by_ns", "public", "private_slots", "counts", "_interned", "text", "text_starts",
          "text_slots", "text_dead", "text_tail", "_arange")
 
@@ -146,6 +148,14 @@ class Result:
     slots: list[int] | None = None
 
 
+@dataclass
+class Top:
+    threshold: float
+    bits: bytearray
+    count: int
+    target: int
+
+
 class Catalog:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -189,6 +199,10 @@ class Catalog:
         self.text_dead: set[int] = set()
         self.text_tail: dict[int, str] = {}
         self._arange: pa.Array | None = None
+        # Per sort column, the repos at or above a threshold value (about a sixteenth of all): the first pages
+        # of a sorted listing are ranked among those only. None until first needed, and after drifting.
+        self.top: dict[str, Top | None] = dict.fromkeys(self.cols)
+        self._rare_postings: tuple[int, pa.Array, pa.Array, list[str]] | None = None
 
     def _grow(self, slot: int) -> None:
         """Room for `slot`. Columns are reallocated, never resized: views of the old ones stay valid."""
@@ -209,6 +223,7 @@ class Catalog:
         for store in (self.bits, self.public):
             for key, bm in store.items():
                 store[key] = bm + bytearray(extra // 8)  # type: ignore[index]
+        self.top = dict.fromkeys(self.cols)
         self.cap = new
         self._arange = None
 
@@ -249,6 +264,10 @@ class Catalog:
         k = self.kind[s]
         if not k:
             return
+        for top in self.top.values():
+            if top is not None and _has(top.bits, s):
+                _clear_bit(top.bits, s)
+                top.count -= 1
         tags = _split(self.tags[s])
         for t in tags:
             self._unpost(t, s)
@@ -291,6 +310,10 @@ class Catalog:
         self.library[s] = self._intern(library) if library else None
         self.sdk[s] = sdk
         self.tags[s] = joined or ""
+        for name, top in self.top.items():
+            if top is not None and cols[name][s] >= top.threshold:
+                _set_bit(top.bits, s)
+                top.count += 1
         for t in tags:
             self._post(t, s)
         if pipeline:
@@ -658,8 +681,34 @@ class Catalog:
                 it = found if not isinstance(found, Result) else iter(sorted(found.slots or [], reverse=True))
                 return list(itertools.islice((s for s in it if below is None or s < below), n))
             assert isinstance(found, Result)
-            cands: Any = found.slots if found.slots is not None else self._slots_of(found.mask)
-            return self._ranked(cands, SORT_COLUMNS[sort], cursor, n)
+            col = SORT_COLUMNS[sort]
+            if found.slots is not None:
+                return self._ranked(found.slots, col, cursor, n)
+            top = self._top(col)
+            if top is not None:  # a full page among the top repos is the page (all others rank below them)
+                got = self._ranked(self._slots_of(pc.and_(found.mask, self._view(top.bits))), col, cursor, n)
+                if len(got) == n:
+                    return got
+            return self._ranked(self._slots_of(found.mask), col, cursor, n)
+
+    def _top(self, col: str) -> Top | None:
+        """The repos whose `col` is at or above a threshold chosen to keep about a sixteenth of them; chosen
+        anew when additions or removals made the share drift by 3x. None for small catalogs."""
+        top = self.top[col]
+        if top is not None and top.target // 3 <= top.count <= top.target * 3:
+            return top
+        present = pc.not_equal(pa.Array.from_buffers(pa.uint8(), self.cap, [None, pa.py_buffer(self.kind)]), 0)
+        values = pc.filter(self._col(col), present)
+        target = len(values) // TOP_SHARE
+        if target < TOP_MIN:
+            self.top[col] = None
+            return None
+        best = pc.select_k_unstable(values, k=target, sort_keys=[("dummy", "descending")])
+        threshold = pc.min(pc.take(values, best)).as_py()
+        mask = pc.and_(pc.greater_equal(self._col(col), threshold), present)
+        bits = bytearray(mask.buffers()[1].to_pybytes()[: self.cap // 8])
+        self.top[col] = top = Top(threshold, bits, int(pc.sum(mask).as_py() or 0), target)
+        return top
 
     def _top_bits(self, mask: pa.BooleanArray, below: int | None, n: int) -> list[int]:
         """The n highest set slots under `below`, scanning the mask down from there in growing blocks."""
@@ -707,28 +756,41 @@ class Catalog:
                     out = Counter(itertools.chain.from_iterable(tags[s].split("\n") for s in found.slots if tags[s]))
                 else:
                     mask = found.mask
-                    out = Counter()
-                    for tag, bm in self.bits.items():
-                        if tag.startswith(PIPELINE):
-                            continue
-                        n = pc.sum(pc.and_(mask, self._view(bm))).as_py()
-                        if n:
-                            out[tag] = n
                     size = pc.sum(mask).as_py() or 0
-                    if size > RARE_KEY_COST * len(self.sets):  # few rare keys: count their members in the mask
-                        for tag, members in self.sets.items():
+                    _, members, which, keys = self._rare_index()
+                    if size * TAGS_PER_REPO <= len(members):  # fewer tags to read than rare postings
+                        tags = self.tags
+                        out = Counter(itertools.chain.from_iterable(
+                            t.split("\n") for t in map(tags.__getitem__, self._slots_of(mask).to_pylist()) if t))
+                    else:  # common keys by bitmap, rare ones by one lookup of every rare posting in the mask
+                        out = Counter()
+                        for tag, bm in self.bits.items():
                             if not tag.startswith(PIPELINE):
-                                n = pc.sum(pc.take(mask, _view_ids(members))).as_py()
+                                n = pc.sum(pc.and_(mask, self._view(bm))).as_py()
                                 if n:
                                     out[tag] = n
-                    else:  # many rare keys: read the matching repos' tags instead
-                        tags, bits = self.tags, self.bits
-                        out.update(t for s in self._slots_of(mask).to_pylist() if tags[s]
-                                   for t in tags[s].split("\n") if t not in bits)
+                        hits = pc.value_counts(pc.filter(which, pc.take(mask, members)))
+                        for i, n in zip(hits.field(0).to_pylist(), hits.field(1).to_pylist(), strict=True):
+                            out[keys[i]] = n
         if len(self._facets) > 256:
             self._facets = {}
         self._facets[key] = out
         return out
+
+    def _rare_index(self) -> tuple[int, pa.Array, pa.Array, list[str]]:
+        """Every rare posting as (slot, key number) columns, rebuilt when tags changed: facets of a broad
+        query count rare keys with one lookup of all of them in the query's mask."""
+        got = self._rare_postings
+        if got is None or got[0] != self.tags_version:
+            keys = [t for t in self.sets if not t.startswith(PIPELINE)]
+            members = pa.concat_arrays([_view_ids(self.sets[t]) for t in keys]) if keys else pa.array([], pa.int64())
+            which = array("i")
+            for i, t in enumerate(keys):
+                which.extend(array("i", [i]) * len(self.sets[t]))
+            got = self._rare_postings = (self.tags_version, members,
+                                         pa.Array.from_buffers(pa.int32(), len(which), [None, pa.py_buffer(which)]),
+                                         keys)
+        return got
 
     def summaries(self, slots: list[int]) -> list[dict[str, Any]]:
         with self.lock:
