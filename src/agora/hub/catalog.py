@@ -49,7 +49,7 @@ PIPELINE = "\0p:"  # posting key prefix of pipeline tags (datasets and Spaces ha
 GAP_WAIT = 120.0
 PRUNE_EVERY, PRUNE_KEEP = 10_000, 200_000  # the log keeps its last PRUNE_KEEP rows
 SMALL = 4096  # rare keys become bitmaps above max(SMALL, capacity / 256) members
-TOP_SHARE, TOP_MIN = 16, 256  # sorted listings first rank the top sixteenth (when that is 256 repos or more)
+TOP_SHARE, TOP_MIN = 64, 256  # sorted listings first rank the top 1/64th (when that is 256 repos or more)
 TAGS_PER_REPO = 400  # facets: reading one repo's tags costs about as much as looking up 400 rare postings
 EPOCH = datetime(1970, 1, 1)
 
@@ -199,7 +199,7 @@ class Catalog:
         self.text_dead: set[int] = set()
         self.text_tail: dict[int, str] = {}
         self._arange: pa.Array | None = None
-        # Per sort column, the repos at or above a threshold value (about a sixteenth of all): the first pages
+        # Per sort column, the repos at or above a threshold value (about 1/64th of all): the first pages
         # of a sorted listing are ranked among those only. None until first needed, and after drifting.
         self.top: dict[str, Top | None] = dict.fromkeys(self.cols)
         self._rare_postings: tuple[int, pa.Array, pa.Array, list[str]] | None = None
@@ -445,6 +445,8 @@ class Catalog:
             raw.close()
         fresh._bulk_postings(postings)
         fresh._build_text()
+        for col in fresh.cols:
+            fresh._top(col)
         with self.lock:
             for name in STATE:
                 setattr(self, name, getattr(fresh, name))
@@ -692,7 +694,7 @@ class Catalog:
             return self._ranked(self._slots_of(found.mask), col, cursor, n)
 
     def _top(self, col: str) -> Top | None:
-        """The repos whose `col` is at or above a threshold chosen to keep about a sixteenth of them; chosen
+        """The repos whose `col` is at or above a threshold chosen to keep about 1/TOP_SHARE of them; chosen
         anew when additions or removals made the share drift by 3x. None for small catalogs."""
         top = self.top[col]
         if top is not None and top.target // 3 <= top.count <= top.target * 3:
