@@ -9,7 +9,10 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from .models import IndexLog, Repo
+
 REPO_LOCK_SPACE = 0x41474F52  # "AGOR": the first key of the repo writer advisory locks
+PRUNE_EVERY, PRUNE_KEEP = 10_000, 200_000  # index_log keeps its last PRUNE_KEEP rows
 
 
 def make_engine(url: str) -> Engine:
@@ -68,3 +71,19 @@ class Database:
             except BaseException:
                 s.rollback()
                 raise
+
+
+@event.listens_for(Session, "after_flush")
+def _log_repo_changes(session: Session, _ctx: object) -> None:
+    """Every flushed change of a Repo row (new, changed, deleted) appends its id to index_log, in the same
+    transaction: the change feed the listing catalogs of every server process follow (hub/catalog.py)."""
+    ids = {o.id for o in (*session.new, *session.deleted, *session.dirty) if isinstance(o, Repo)}
+    ids.discard(None)  # type: ignore[arg-type]
+    if not ids:
+        return
+    conn = session.connection()
+    seq = 0
+    for rid in sorted(ids):
+        seq = conn.execute(IndexLog.__table__.insert().values(repo_id=rid)).inserted_primary_key[0]
+    if seq and seq % PRUNE_EVERY < len(ids):
+        conn.execute(IndexLog.__table__.delete().where(IndexLog.seq < seq - PRUNE_KEEP))

@@ -11,7 +11,7 @@ keeps, built from the database at start and kept current by the `index_log` chan
 - the lower-cased repo ids as one text in slot order, for `search=` (a substring of the id, as on the Hub).
 
 The database stays the source of truth. Every flush that touches a Repo row appends its id to `index_log`
-in the same transaction (the session hook at the end of this module); before answering, a catalog applies
+in the same transaction (the session hook in db/session.py, registered wherever the ORM is used); before answering, a catalog applies
 the rows it has not seen yet (a single indexed `max(seq)` query when nothing changed). So a listing shows a
 commit as soon as the commit's call returned, whichever process answers. Sequence numbers seen missing (a
 transaction still open on PostgreSQL, or rolled back) are looked for again for GAP_WAIT seconds.
@@ -35,10 +35,10 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Engine, event, func, or_, select
+from sqlalchemy import Engine, func, or_, select
 from sqlalchemy.orm import Session
 
-from ..db.models import IndexLog, Repo
+from ..db.models import IndexLog
 
 pa.set_cpu_count(1)  # the kernels used here are small and serial; a pool only adds hand-offs between threads
 
@@ -47,7 +47,6 @@ SORT_COLUMNS = {"downloads": "downloads", "likes": "likes", "lastModified": "upd
                 "trendingScore": "trending"}
 PIPELINE = "\0p:"  # posting key prefix of pipeline tags (datasets and Spaces have no such tag)
 GAP_WAIT = 120.0
-PRUNE_EVERY, PRUNE_KEEP = 10_000, 200_000  # the log keeps its last PRUNE_KEEP rows
 SMALL = 4096  # rare keys become bitmaps above max(SMALL, capacity / 256) members
 TOP_SHARE, TOP_MIN = 64, 256  # sorted listings first rank the top 1/64th (when that is 256 repos or more)
 TAGS_PER_REPO = 400  # facets: reading one repo's tags costs about as much as looking up 400 rare postings
@@ -824,7 +823,7 @@ class Catalog:
         return _split(self.tags[s]) if s < self.cap else []
 
 
-# ---- one catalog per database, and the hook that feeds the log --------------------------------------------------
+# ---- one catalog per database (db/session.py's flush hook feeds the log) ------------------------------------------
 _catalogs: weakref.WeakKeyDictionary[Engine, Catalog] = weakref.WeakKeyDictionary()
 _registry_lock = threading.Lock()
 
@@ -840,20 +839,3 @@ def of(engine: Engine) -> Catalog:
 def for_session(s: Session) -> Catalog:
     bind = s.get_bind()
     return of(bind if isinstance(bind, Engine) else bind.engine)
-
-
-@event.listens_for(Session, "after_flush")
-def _log_repo_changes(session: Session, _ctx: Any) -> None:
-    """Every flushed change of a Repo row (new, changed, deleted) appends its id to index_log."""
-    ids = {o.id for o in session.new if isinstance(o, Repo)}
-    ids |= {o.id for o in session.deleted if isinstance(o, Repo)}
-    ids |= {o.id for o in session.dirty if isinstance(o, Repo)}
-    ids.discard(None)  # type: ignore[arg-type]
-    if not ids:
-        return
-    conn = session.connection()
-    seq = 0
-    for rid in sorted(ids):
-        seq = conn.execute(IndexLog.__table__.insert().values(repo_id=rid)).inserted_primary_key[0]
-    if seq and seq % PRUNE_EVERY < len(ids):
-        conn.execute(IndexLog.__table__.delete().where(IndexLog.seq < seq - PRUNE_KEEP))

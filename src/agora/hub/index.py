@@ -14,16 +14,20 @@ import math
 import struct
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, desc, func, insert, or_, select, text
 from sqlalchemy.orm import Session
 
 from ..db.models import Account, DownloadDay, Like, Membership, Repo, RepoLink, RepoTag, utcnow
-from . import cards, catalog
+from . import cards
 from . import taxonomy as tx
 from .accounts import Principal
 from .errors import BadRequest
+
+if TYPE_CHECKING:
+    from .catalog import Catalog
 
 SORTS = {"downloads": Repo.downloads, "likes": Repo.likes, "lastModified": Repo.updated_at,
          "createdAt": Repo.created_at, "trendingScore": Repo.trending_score}
@@ -144,12 +148,19 @@ def _visible(q: Any, who: Principal | None) -> Any:
     return q.where(or_(Repo.private.is_(False), Repo.namespace == who.name, Repo.namespace.in_(orgs)))
 
 
+def _catalog() -> ModuleType:
+    """hub/catalog.py, imported on first use: it brings pyarrow, which processes that only write (the git
+    pre-receive hook, the command line) do not need."""
+    from . import catalog
+    return catalog
+
+
 def audience(s: Session, who: Principal | None) -> frozenset[str] | None:
     """Whose private repos `who` may list: None (anonymous), catalog.ALL (an admin), or namespaces."""
     if who is None:
         return None
     if who.is_admin:
-        return catalog.ALL
+        return _catalog().ALL
     orgs = s.scalars(select(Account.name).join(Membership, Membership.org_id == Account.id).where(
         Membership.user_id == who.user_id))
     return frozenset([who.name, *orgs])
@@ -158,7 +169,7 @@ def audience(s: Session, who: Principal | None) -> frozenset[str] | None:
 def _args(s: Session, who: Principal | None, query: Query) -> tuple[Any, ...]:
     keys = list(query.filters)
     if query.pipeline_tag:
-        keys.append(catalog.PIPELINE + query.pipeline_tag)
+        keys.append(_catalog().PIPELINE + query.pipeline_tag)
     terms = [t.strip().lower() for t in query.search if t.strip()]
     return query.repo_type, audience(s, who), query.author or None, keys, terms
 
@@ -181,12 +192,12 @@ def _decode(cursor: str, sort: str | None) -> Any:
 
 
 def find(s: Session, who: Principal | None, query: Query, page_size: int,
-         cursor: str | None = None) -> tuple[list[int], str | None, catalog.Catalog]:
+         cursor: str | None = None) -> tuple[list[int], str | None, Catalog]:
     """Ids of one page of matching repos, the next page's cursor (keyset: each repo once) and the catalog
     that answered (its `summaries` give the default listing fields without reading the rows)."""
     if query.sort and query.sort not in SORTS:
         raise BadRequest(f"Invalid sort {query.sort!r}: use one of {', '.join(SORTS)}")
-    cat = catalog.for_session(s)
+    cat = _catalog().for_session(s)
     cat.sync()
     after = _decode(cursor, query.sort) if cursor else None
     ids = cat.page(*_args(s, who, query), query.sort, after, page_size + 1)
@@ -207,7 +218,7 @@ def search(s: Session, who: Principal | None, query: Query, page_size: int,
 
 
 def count(s: Session, who: Principal | None, query: Query) -> int:
-    cat = catalog.for_session(s)
+    cat = _catalog().for_session(s)
     cat.sync()
     return cat.count(*_args(s, who, query))
 
@@ -264,7 +275,7 @@ def facet_group(repo_type: str, tag: str) -> str | None:
 
 def facets(s: Session, who: Principal | None, query: Query, per_group: int = 50) -> dict[str, list[dict[str, Any]]]:
     """Counts per tag value over the repos matching `query`, grouped for the sidebar."""
-    cat = catalog.for_session(s)
+    cat = _catalog().for_session(s)
     cat.sync()
     counts = cat.facets(*_args(s, who, query))
     out: dict[str, list[dict[str, Any]]] = {}
