@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from .models import IndexLog, Repo
 
 REPO_LOCK_SPACE = 0x41474F52  # "AGOR": the first key of the repo writer advisory locks
-PRUNE_EVERY, PRUNE_KEEP = 10_000, 200_000  # index_log keeps its last PRUNE_KEEP rows
+PRUNE_EVERY, PRUNE_KEEP = 10_000, 1_000_000  # index_log keeps its last PRUNE_KEEP rows (~20 MB)
 
 
 def make_engine(url: str) -> Engine:
