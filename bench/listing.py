@@ -167,6 +167,25 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def writer(db: Path, per_second: float) -> None:
+    """Download-count changes on random repos through the ORM, each in its own transaction, as the server's
+    download counting does: every change is a Repo update plus an index_log row the servers must apply."""
+    from agora.db.models import Repo
+    from agora.db.session import Database
+
+    database = Database(f"sqlite:///{db}")
+    with database.session() as s:
+        top = s.query(Repo.id).order_by(Repo.id.desc()).first()[0]
+    r = random.Random(3)
+    while True:
+        t = time.perf_counter()
+        with database.session() as s:
+            repo = s.get(Repo, r.randint(1, top))
+            if repo is not None:
+                repo.downloads += 1
+        time.sleep(max(0.0, 1 / per_second - (time.perf_counter() - t)))
+
+
 def inprocess(db: Path) -> None:
     """The catalog's work per query in this process (no HTTP), facets recomputed every time."""
     import gc
@@ -212,6 +231,8 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=None, help="reuse a seeded data folder")
     ap.add_argument("--inprocess", action="store_true", help="also time the catalog alone, in this process")
     ap.add_argument("--python-client", action="store_true", help="load from Python threads even if wrk is here")
+    ap.add_argument("--writes", type=float, default=0,
+                    help="meanwhile change this many repos' download counts per second (as downloads do)")
     args = ap.parse_args()
     data = args.data or Path(tempfile.mkdtemp(prefix="agora-bench-listing-"))
     db = data / "agora.db"
@@ -242,6 +263,9 @@ def main() -> None:
         print(f"server answering listings {time.time() - t0:.1f}s after start ({'wrk' if use_wrk else 'Python'} client,"
               f" {args.concurrency} connections)")
         print(f"{'query':<14}{'p50 ms':>8}{'p99 ms':>8}{'req/s':>8}{'errors':>8}{'CPU ms/req':>12}")
+        if args.writes:
+            threading.Thread(target=writer, args=(db, args.writes), daemon=True).start()
+            print(f"meanwhile {args.writes:.0f} repo changes per second through the ORM (each one logged)")
         for name, fn in QUERIES.items():
             if use_wrk:
                 run_wrk(base, name, 2, args.concurrency, script)  # warm up (facet caches fill here)
