@@ -262,3 +262,24 @@ def test_growing_past_capacity_keeps_bitmaps_and_columns(db: Database) -> None:
     assert cat.page("model", None, None, ["en"], [], "downloads", None, 3) == [5000, 20, 19]
     assert cat.count("model", None, None, ["en"], []) == 21
     assert cat.page("model", None, "bob", [], ["far"], None, None, 3) == [5000]
+
+
+def test_sort_keys_with_mostly_equal_values_still_page_exactly(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Most repos have no likes: the top-share threshold must not be 0 (a 'top' of everything, rebuilt at each
+    query) and pages stay exact whether the top share holds them or not."""
+    monkeypatch.setattr(catalog, "TOP_MIN", 2)
+    with db.session() as s:
+        for n in range(200):
+            s.add(Repo(type="model", namespace="alice", name=f"z{n}", storage_key=f"z{n}",
+                       likes=0 if n % 50 else 1, downloads=0))
+    cat = catalog.Catalog(db.engine)
+    cat.load()
+    cat.ready.set()
+    likes, downloads = cat.top["likes"], cat.top["downloads"]
+    assert likes is not None and likes.threshold == 1 and likes.count == 4
+    assert downloads is not None and downloads.count == 0  # all equal: nothing above, pages fall back
+    with db.session() as s:
+        for sort, size in (("likes", 3), ("downloads", 7)):
+            assert paged(cat, ("model", None, None, [], []), sort, size) == reference(
+                s, "model", None, None, [], [], sort)
+    assert cat._top("likes") is likes  # stable: not chosen again at every query

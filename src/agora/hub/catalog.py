@@ -149,10 +149,10 @@ class Result:
 
 @dataclass
 class Top:
-    threshold: float
+    threshold: float  # members: value >= threshold
     bits: bytearray
     count: int
-    target: int
+    built: int  # the count when chosen: a drift by 3x either way chooses again
 
 
 class Catalog:
@@ -696,7 +696,7 @@ class Catalog:
         """The repos whose `col` is at or above a threshold chosen to keep about 1/TOP_SHARE of them; chosen
         anew when additions or removals made the share drift by 3x. None for small catalogs."""
         top = self.top[col]
-        if top is not None and top.target // 3 <= top.count <= top.target * 3:
+        if top is not None and top.built // 3 <= top.count <= max(top.built, TOP_MIN) * 3:
             return top
         present = pc.not_equal(pa.Array.from_buffers(pa.uint8(), self.cap, [None, pa.py_buffer(self.kind)]), 0)
         values = pc.filter(self._col(col), present)
@@ -706,9 +706,14 @@ class Catalog:
             return None
         best = pc.select_k_unstable(values, k=target, sort_keys=[("dummy", "descending")])
         threshold = pc.min(pc.take(values, best)).as_py()
+        if int(pc.sum(pc.greater_equal(values, threshold)).as_py() or 0) > 3 * target:
+            # Ties at the threshold (most repos have 0 likes): keep only the values above it, if any.
+            above = pc.filter(values, pc.greater(values, threshold))
+            threshold = pc.min(above).as_py() if len(above) else float("inf")
         mask = pc.and_(pc.greater_equal(self._col(col), threshold), present)
         bits = bytearray(mask.buffers()[1].to_pybytes()[: self.cap // 8])
-        self.top[col] = top = Top(threshold, bits, int(pc.sum(mask).as_py() or 0), target)
+        count = int(pc.sum(mask).as_py() or 0)
+        self.top[col] = top = Top(threshold, bits, count, count)
         return top
 
     def _top_bits(self, mask: pa.BooleanArray, below: int | None, n: int) -> list[int]:
