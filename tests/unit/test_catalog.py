@@ -24,6 +24,7 @@ TAGS = ["en", "fr", "es", "fill-mask", "text-generation", "license:mit", "licens
         "dataset:org/a", "dataset:org/b", "rare-one", "rare-two"]
 COMMON, RARE = TAGS[:-2], TAGS[-2:]
 NAMESPACES = ["alice", "bob", "org1", "org2"]
+OWNERS = ["alice", "bob", "org1"] * 10 + ["org2"]  # org2 owns few repos: its posting stays a sorted array
 WORDS = ["bert", "gpt", "tiny", "large", "Mixed-Case"]
 SORTS = [None, "downloads", "likes", "lastModified", "createdAt", "trendingScore"]
 T0 = datetime(2026, 1, 1)
@@ -53,7 +54,7 @@ def some_tags(rnd: random.Random) -> list[str]:
 def create(s: Any, rnd: random.Random, n: int) -> None:
     rtype = rnd.choice(TYPES)
     tags = some_tags(rnd)
-    repo = Repo(type=rtype, namespace=rnd.choice(NAMESPACES), name=f"{rnd.choice(WORDS)}-{rnd.choice(WORDS)}-{n}",
+    repo = Repo(type=rtype, namespace=rnd.choice(OWNERS), name=f"{rnd.choice(WORDS)}-{rnd.choice(WORDS)}-{n}",
                 storage_key=f"k{n}-{rnd.random()}", private=rnd.random() < 0.2,
                 created_at=T0 + timedelta(seconds=rnd.randrange(10_000)),
                 updated_at=T0 + timedelta(seconds=rnd.randrange(10_000)),
@@ -127,7 +128,8 @@ def paged(cat: catalog.Catalog, args: tuple[Any, ...], sort: str | None, size: i
 
 
 def random_query(rnd: random.Random) -> tuple[Any, ...]:
-    audience = rnd.choice([None, catalog.ALL, frozenset({"alice"}), frozenset({"bob", "org1"})])
+    audience = rnd.choice([None, catalog.ALL, frozenset({"alice"}), frozenset({"bob", "org1"}),
+                           frozenset({"org2", "alice"}), frozenset({"org2"})])
     author = rnd.choice([None, None, rnd.choice(NAMESPACES)])
     keys = rnd.sample(TAGS, rnd.choice([0, 0, 1, 1, 2]))
     if rnd.random() < 0.3:
@@ -168,6 +170,7 @@ def test_catalog_follows_every_change_like_a_fresh_load(db: Database, tags_per_r
     follower.load()
     follower.ready.set()
     assert any(follower.bits) and any(follower.sets)  # both posting kinds are exercised
+    assert catalog.NAMESPACE + "alice" in follower.bits and catalog.NAMESPACE + "org2" in follower.sets
     for round_ in range(8):
         with db.session() as s:
             for n in range(rnd.randrange(1, 15)):

@@ -46,6 +46,8 @@ KINDS = {"model": 1, "dataset": 2, "space": 3}
 SORT_COLUMNS = {"downloads": "downloads", "likes": "likes", "lastModified": "updated", "createdAt": "created",
                 "trendingScore": "trending"}
 PIPELINE = "\0p:"  # posting key prefix of pipeline tags (datasets and Spaces have no such tag)
+NAMESPACE = "\0n:"  # posting key prefix of owners (author= and the private repos a reader may see)
+INTERNAL = "\0"  # keys that are not tags (no facet counts them)
 GAP_WAIT = 120.0
 SMALL = 4096  # rare keys become bitmaps above max(SMALL, capacity / 256) members
 TOP_SHARE, TOP_MIN = 64, 256  # sorted listings first rank the top 1/64th (when that is 256 repos or more)
@@ -55,7 +57,7 @@ EPOCH = datetime(1970, 1, 1)
 # What _reset builds and load swaps in.
 STATE = ("cap", "kind", "private", "rid", "namespace", "cols", "pipeline", "library", "sdk", "tags", "top",
          "_rare_postings",
-         "bits", "sets", "by_ns", "public", "private_slots", "counts", "_interned", "text", "text_starts",
+         "bits", "sets", "public", "private_bits", "counts", "_interned", "text", "text_starts",
          "text_slots", "text_dead", "text_tail", "_arange")
 
 # Audience: None = anonymous, ALL = an admin, else the namespaces whose private repos the user may see.
@@ -187,9 +189,8 @@ class Catalog:
         # (an array holds 8 bytes a slot; a set of ints about 60).
         self.bits: dict[str, bytearray] = {}
         self.sets: dict[str, array] = {}
-        self.by_ns: dict[str, array] = {}
         self.public = {k: bytearray(cap // 8) for k in KINDS.values()}
-        self.private_slots: dict[int, set[int]] = {k: set() for k in KINDS.values()}
+        self.private_bits = {k: bytearray(cap // 8) for k in KINDS.values()}
         self.counts: dict[int, Counter[str]] = {k: Counter() for k in KINDS.values()}  # public repos' tags
         self._interned: dict[str, str] = {}
         self.text = ""
@@ -219,7 +220,7 @@ class Catalog:
             grown = array(col.typecode, bytes(8 * new))
             grown[:self.cap] = col
             self.cols[name] = grown
-        for store in (self.bits, self.public):
+        for store in (self.bits, self.public, self.private_bits):
             for key, bm in store.items():
                 store[key] = bm + bytearray(extra // 8)  # type: ignore[index]
         self.top = dict.fromkeys(self.cols)
@@ -272,13 +273,9 @@ class Catalog:
             self._unpost(t, s)
         if self.pipeline[s]:
             self._unpost(PIPELINE + self.pipeline[s], s)  # type: ignore[operator]
-        ns = self.namespace[s]
-        if ns is not None and ns in self.by_ns:
-            _discard(self.by_ns[ns], s)
-            if not self.by_ns[ns]:
-                del self.by_ns[ns]
+        self._unpost(NAMESPACE + self.namespace[s], s)  # type: ignore[operator]
         if self.private[s]:
-            self.private_slots[k].discard(s)
+            _clear_bit(self.private_bits[k], s)
         else:
             _clear_bit(self.public[k], s)
             counts = self.counts[k]
@@ -317,9 +314,9 @@ class Catalog:
             self._post(t, s)
         if pipeline:
             self._post(PIPELINE + pipeline, s)
-        _insort(self.by_ns.setdefault(self.namespace[s], array("q")), s)  # type: ignore[arg-type]
+        self._post(NAMESPACE + self.namespace[s], s)  # type: ignore[operator]
         if private:
-            self.private_slots[k].add(s)
+            _set_bit(self.private_bits[k], s)
         else:
             _set_bit(self.public[k], s)
             self.counts[k].update(tags)
@@ -433,11 +430,11 @@ class Catalog:
             while rows := cur.fetchmany(50_000):  # in pieces: a million rows at once would double the peak
                 fresh._bulk_rows(rows)
             cur.execute(sql.repos_by_namespace)
-            fresh.by_ns = {ns: _ids(ids) for ns, ids in cur.fetchall()}
+            namespaces = [(NAMESPACE + ns, ids) for ns, ids in cur.fetchall()]
             cur.execute(sql.repos_by_tag)
             postings = cur.fetchall()
             cur.execute(sql.repos_by_pipeline)
-            postings += [(PIPELINE + p, ids) for p, ids in cur.fetchall()]
+            postings += [(PIPELINE + p, ids) for p, ids in cur.fetchall()] + namespaces
             cur.close()
             raw.rollback()
         finally:
@@ -469,7 +466,8 @@ class Catalog:
             namespace[s] = intern[ns]
             if priv:
                 private[s] = 1
-                self.private_slots[k].add(s)
+                bm = self.private_bits[k]
+                bm[s >> 3] |= 1 << (s & 7)
             else:
                 bm = self.public[k]
                 bm[s >> 3] |= 1 << (s & 7)
@@ -499,13 +497,13 @@ class Catalog:
                 self.sets[key] = _ids(joined)
         kind, private = self.kind, self.private
         for key, members in self.sets.items():
-            if key.startswith(PIPELINE):
+            if key.startswith(INTERNAL):
                 continue
             for s in members:
                 if not private[s]:
                     self.counts[kind[s]][key] += 1
         for key, bm in self.bits.items():
-            if key.startswith(PIPELINE):
+            if key.startswith(INTERNAL):
                 continue
             view = self._view(bm)
             for k, pub in self.public.items():
@@ -595,12 +593,27 @@ class Catalog:
             self._arange = pa.array(range(self.cap), pa.int64())
         return pc.filter(self._arange, mask)
 
-    def _visible_private(self, k: int, audience: frozenset[str] | None) -> list[int]:
+    def _visible(self, k: int, audience: frozenset[str] | None) -> pa.BooleanArray:
+        """The repos of kind k that `audience` may list: the public ones, and the private ones of its
+        namespaces (all of them for an admin), combined by pyarrow from the owners' postings."""
+        mask = self._view(self.public[k])
         if audience is None:
-            return []
+            return mask
+        private = self._view(self.private_bits[k])
         if audience is ALL:
-            return list(self.private_slots[k])
-        return [s for s in self.private_slots[k] if self.namespace[s] in audience]
+            return pc.or_(mask, private)
+        more = None
+        for ns in audience:
+            key = NAMESPACE + ns
+            if key in self.bits:
+                mask = pc.or_(mask, pc.and_(private, self._view(self.bits[key])))
+            elif key in self.sets:
+                if more is None:
+                    more = bytearray(self.cap // 8)
+                for s in self.sets[key]:
+                    if self.private[s] and self.kind[s] == k:
+                        _set_bit(more, s)
+        return mask if more is None else pc.or_(mask, self._view(more))
 
     def _match(self, rtype: str, audience: frozenset[str] | None, author: str | None, keys: list[str],
               terms: list[str], ordered: bool) -> Result | Iterator[int]:
@@ -608,7 +621,8 @@ class Catalog:
         term in their id. With `ordered` and a search over a broad set, an iterator of slots highest first
         (a listing without sort stops after a page instead of finding every match)."""
         k = KINDS[rtype]
-        extra = self._visible_private(k, audience)
+        if author is not None:
+            keys = [*keys, NAMESPACE + author]
         dense, rare = [], []
         for key in dict.fromkeys(keys):
             if key in self.bits:
@@ -617,15 +631,8 @@ class Catalog:
                 rare.append(self.sets[key])
             else:
                 return Result(slots=[])
-        if author is not None:
-            rare.append(self.by_ns.get(author, array("q")))
         terms = sorted({t.lower() for t in terms if t.strip()}, key=len, reverse=True)
-        base = self._view(self.public[k])
-        if extra:
-            more = bytearray(self.cap // 8)
-            for s in extra:
-                _set_bit(more, s)
-            base = pc.or_(base, self._view(more))
+        base = self._visible(k, audience)
         if rare:  # a rare key drives: its members are checked against the rest by pyarrow
             rare.sort(key=len)
             if not rare[0]:
@@ -750,10 +757,8 @@ class Catalog:
             return hit
         with self.lock:
             k = KINDS[rtype]
-            if not keys and author is None and not terms:  # the whole type: counts are maintained
+            if not keys and author is None and not terms and audience is None:  # maintained counts
                 out = Counter(self.counts[k])
-                for s in self._visible_private(k, audience):
-                    out.update(_split(self.tags[s]))
             else:
                 found = self._match(rtype, audience, author, keys, terms, ordered=False)
                 assert isinstance(found, Result)
@@ -771,7 +776,7 @@ class Catalog:
                     else:  # common keys by bitmap, rare ones by one lookup of every rare posting in the mask
                         out = Counter()
                         for tag, bm in self.bits.items():
-                            if not tag.startswith(PIPELINE):
+                            if not tag.startswith(INTERNAL):
                                 n = pc.sum(pc.and_(mask, self._view(bm))).as_py()
                                 if n:
                                     out[tag] = n
@@ -788,7 +793,7 @@ class Catalog:
         query count rare keys with one lookup of all of them in the query's mask."""
         got = self._rare_postings
         if got is None or got[0] != self.tags_version:
-            keys = [t for t in self.sets if not t.startswith(PIPELINE)]
+            keys = [t for t in self.sets if not t.startswith(INTERNAL)]
             members = pa.concat_arrays([_view_ids(self.sets[t]) for t in keys]) if keys else pa.array([], pa.int64())
             which = array("i")
             for i, t in enumerate(keys):
