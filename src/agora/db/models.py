@@ -258,3 +258,37 @@ class ViewerResult(Base):
     parquet_commit: Mapped[str | None] = mapped_column(String(40), nullable=True)
     data: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+# ---- collections: curated, ordered lists of repos owned by a user or an org ----
+class Collection(Base):
+    """A collection. Its slug is `{owner}/{slugified title}-{uid}`, the Hub's shape: the title part follows
+    renames, so a collection is found by its `uid` (24 hex) and the owner, never by the title part."""
+
+    __tablename__ = "collections"
+    __table_args__ = (Index("ix_collections_owner_updated", "owner", "updated_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(24), unique=True, index=True)
+    owner: Mapped[str] = mapped_column(String(96))  # a namespace (user or org), as Repo.namespace
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(String(2000), default="")
+    private: Mapped[bool] = mapped_column(Boolean, default=False)
+    theme: Mapped[str] = mapped_column(String(16), default="default")
+    position: Mapped[int] = mapped_column(Integer, default=0)  # its place among the owner's collections
+    upvotes: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class CollectionItem(Base):
+    """A repo in a collection. Keyed by repo id, so a moved repo stays in; a deleted one cascades away."""
+
+    __tablename__ = "collection_items"
+    __table_args__ = (UniqueConstraint("collection_id", "repo_id"),
+                      Index("ix_collection_items_repo", "repo_id"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"), index=True)
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    note: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -13,7 +13,7 @@ from starlette.responses import FileResponse, Response
 from ...hub.errors import Conflict, EntryNotFound, Forbidden, HubError, NotFound, RepoNotFound, RevisionNotFound
 from .. import wire
 from ..routing import Router
-from . import account, browse, community, edit, files, viewer
+from . import account, browse, collections, community, edit, files, viewer
 from .base import HERE, LoginRequired, Web
 
 
@@ -75,6 +75,7 @@ def mount(router: Router, ctx: Any) -> None:
     for r in account_routes:
         if r not in profile:
             routes.add(*r)
+    collections.mount(routes, web)  # /collections/{owner}/{slug}: before the /{ns}/{name} patterns
     viewer.mount(routes, web)  # the dataset viewer fragment (/datasets/{id}/viewer) and its media cells
     files.mount(routes, web)
     edit.mount(routes, web)

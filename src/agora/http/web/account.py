@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from ...db.models import Account, Membership, Repo
 from ...hub import accounts, index
+from ...hub import collections as colls
 from ...hub.errors import BadRequest, Conflict, Forbidden, NotFound
 from ...hub.ids import RepoId, check_name, parse_repo_type
 from . import session
@@ -210,7 +211,8 @@ def mount(router: Any, web: Web) -> None:
                     rows, _ = index.search(s, who, index.Query(t, [], author=name, sort="lastModified"), 100)
                     repos[t] = rows
                 orgs = [o for o, _ in accounts.user_orgs(s, acc.id)] if acc.kind == "user" else []
-                return {"account": acc, "repos": repos, "orgs": orgs}
+                owned = [(c, colls.slug_of(c), len(colls.items(s, who, c))) for c in colls.owned_by(s, who, name)]
+                return {"account": acc, "repos": repos, "orgs": orgs, "collections": owned}
         return await web.page(request, "profile.html", **await web.run(load))
 
     router.add("GET POST", "/login", login)

@@ -1,0 +1,269 @@
+"""Collections: ordered, annotated lists of repos owned by a user or an org (hub-api.md §1.9).
+
+Visibility follows the owner namespace: a private collection exists only for those with a role there
+(otherwise CollectionNotFound, never a hint). Items are re-checked against the reader on every read: an
+item whose repo the reader may not see is left out, and a deleted repo's items go with it (FK cascade).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import desc, func, or_, select
+from sqlalchemy.orm import Session
+
+from ..db.models import Account, Collection, CollectionItem, Membership, Repo, utcnow
+from . import accounts
+from .accounts import Principal
+from .errors import BadRequest, Conflict, Forbidden, NotFound, RepoNotFound, Unauthorized
+from .ids import FROM_PLURAL, RepoId, RepoType
+
+ITEM_TYPES: tuple[RepoType, ...] = ("model", "dataset", "space")
+THEMES = ("default", "orange", "blue", "green", "purple", "pink", "indigo", "yellow", "red", "gray")
+SORTS = ("lastModified", "trending", "upvotes")
+_UID = re.compile(r"^(?P<owner>[^/]+)/(?:.*-)?(?P<uid>[0-9a-f]{24})$")
+
+
+class CollectionNotFound(NotFound):
+    """404 for a collection that does not exist or that the reader may not see."""
+
+    def __init__(self, slug: str) -> None:
+        super().__init__(f"Collection {slug!r} not found")
+
+
+@dataclass(frozen=True)
+class Item:
+    row: CollectionItem
+    repo: Repo
+
+
+def slugify(title: str) -> str:
+    s = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+    return s[:80].strip("-") or "collection"
+
+
+def slug_of(c: Collection) -> str:
+    return f"{c.owner}/{slugify(c.title)}-{c.uid}"
+
+
+def can_read(s: Session, who: Principal | None, c: Collection) -> bool:
+    return not c.private or accounts.namespace_role(s, who, c.owner) is not None
+
+
+def _check_writer(s: Session, who: Principal | None, owner: str) -> Principal:
+    if who is None:
+        raise Unauthorized("You must be authenticated to change a collection")
+    if not who.can_write_at_all:
+        raise Forbidden("Your token is read-only: use a write token to change collections")
+    if not accounts.can_write_namespace(s, who, owner):
+        raise Forbidden(f"You don't have write access to the collections of {owner!r}")
+    return who
+
+
+def get(s: Session, who: Principal | None, slug: str) -> Collection:
+    """The collection named by `slug` if `who` may see it. Only the owner and the trailing id count: the
+    title part changes with the title, and old links must keep working."""
+    m = _UID.match(slug or "")
+    c = s.scalar(select(Collection).where(Collection.uid == m.group("uid"))) if m else None
+    if c is None or m is None or c.owner != m.group("owner") or not can_read(s, who, c):
+        raise CollectionNotFound(slug)
+    return c
+
+
+def get_writable(s: Session, who: Principal | None, slug: str) -> Collection:
+    c = get(s, who, slug)
+    _check_writer(s, who, c.owner)
+    return c
+
+
+def create(s: Session, who: Principal | None, owner: str, title: str, description: str = "",
+           private: bool = False) -> Collection:
+    """A second collection with the same title in one namespace is a Conflict carrying the existing one:
+    the client's exists_ok reads its slug from the 409 body."""
+    if who is None:
+        raise Unauthorized("You must be authenticated to create a collection")
+    title = (title or "").strip() if isinstance(title, str) else ""
+    if not title or len(title) > 200:
+        raise BadRequest("A collection needs a title of 1 to 200 characters")
+    if not isinstance(description, str) or len(description) > 2000:
+        raise BadRequest("The description must be a string of at most 2000 characters")
+    if accounts.get_account(s, owner) is None:
+        raise NotFound(f"No user or organization named {owner!r}")
+    _check_writer(s, who, owner)
+    existing = s.scalar(select(Collection).where(Collection.owner == owner, Collection.title == title))
+    if existing is not None:
+        raise Conflict(f"A collection titled {title!r} already exists in {owner!r}", collection=existing)
+    top = s.scalar(select(func.max(Collection.position)).where(Collection.owner == owner))
+    c = Collection(uid=secrets.token_hex(12), owner=owner, title=title, description=description,
+                   private=bool(private), position=(top + 1) if top is not None else 0)
+    s.add(c)
+    s.flush()
+    return c
+
+
+def update(s: Session, who: Principal | None, slug: str, *, title: str | None = None,
+           description: str | None = None, private: bool | None = None, theme: str | None = None,
+           position: int | None = None) -> Collection:
+    c = get_writable(s, who, slug)
+    if title is not None:
+        if not isinstance(title, str) or not title.strip() or len(title.strip()) > 200:
+            raise BadRequest("A collection needs a title of 1 to 200 characters")
+        c.title = title.strip()
+    if description is not None:
+        if not isinstance(description, str) or len(description) > 2000:
+            raise BadRequest("The description must be a string of at most 2000 characters")
+        c.description = description
+    if private is not None:
+        if not isinstance(private, bool):
+            raise BadRequest("'private' must be a boolean")
+        c.private = private
+    if theme is not None:
+        if theme not in THEMES:
+            raise BadRequest(f"Invalid theme {theme!r}: use one of {', '.join(THEMES)}")
+        c.theme = theme
+    if position is not None:
+        if not isinstance(position, int) or isinstance(position, bool) or position < 0:
+            raise BadRequest("'position' must be a non-negative integer")
+        others = list(s.scalars(select(Collection).where(Collection.owner == c.owner, Collection.id != c.id)
+                                .order_by(Collection.position, Collection.id)))
+        others.insert(min(position, len(others)), c)
+        for i, x in enumerate(others):
+            x.position = i
+    c.updated_at = utcnow()
+    s.flush()
+    return c
+
+
+def delete(s: Session, who: Principal | None, slug: str) -> None:
+    c = get_writable(s, who, slug)
+    s.delete(c)
+    s.flush()
+
+
+def items(s: Session, who: Principal | None, c: Collection) -> list[Item]:
+    """The items `who` may see, in position order."""
+    rows = s.execute(select(CollectionItem, Repo).join(Repo, Repo.id == CollectionItem.repo_id)
+                     .where(CollectionItem.collection_id == c.id)
+                     .order_by(CollectionItem.position, CollectionItem.id)).all()
+    return [Item(row, repo) for row, repo in rows if accounts.can_read(s, who, repo)]
+
+
+def parse_item_ref(value: str) -> RepoId:
+    """`models/alice/x`, `datasets/alice/x` or `spaces/alice/x`: the `item` filter of the listing."""
+    t, _, full = (value or "").partition("/")
+    if t not in FROM_PLURAL:
+        raise BadRequest(f"Invalid item {value!r}: expected models/, datasets/ or spaces/ then 'namespace/name'")
+    return RepoId.parse(FROM_PLURAL[t], full)
+
+
+def add_item(s: Session, who: Principal | None, slug: str, item_type: object, item_id: object,
+             note: object = None) -> Collection:
+    c = get_writable(s, who, slug)
+    if item_type not in ITEM_TYPES:
+        raise BadRequest(f"Invalid item type {item_type!r}: a collection holds models, datasets and spaces")
+    if not isinstance(item_id, str):
+        raise BadRequest("'item.id' must be a repo id 'namespace/name'")
+    prefix = f"{item_type}s/"
+    if item_id.startswith(prefix) and item_id.count("/") == 2:  # the client's docs show "datasets/x/y" too
+        item_id = item_id[len(prefix):]
+    rid = RepoId.parse(item_type, item_id)  # type: ignore[arg-type]
+    repo = _visible_repo(s, who, rid)  # RepoNotFound (404) unless `who` may see it
+    if s.scalar(select(CollectionItem.id).where(CollectionItem.collection_id == c.id,
+                                                CollectionItem.repo_id == repo.id)) is not None:
+        raise Conflict(f"{rid.full} is already in this collection")
+    top = s.scalar(select(func.max(CollectionItem.position)).where(CollectionItem.collection_id == c.id))
+    s.add(CollectionItem(collection_id=c.id, repo_id=repo.id, position=(top + 1) if top is not None else 0,
+                         note=_note(note)))
+    c.updated_at = utcnow()
+    s.flush()
+    return c
+
+
+def _note(note: object) -> str | None:
+    if note is None:
+        return None
+    if not isinstance(note, str) or len(note) > 500:
+        raise BadRequest("The note must be a string of at most 500 characters")
+    return note or None
+
+
+def _item(s: Session, c: Collection, item_object_id: str) -> CollectionItem:
+    try:
+        iid = int(item_object_id, 16)
+    except ValueError:
+        iid = -1
+    row = s.get(CollectionItem, iid) if iid >= 0 else None
+    if row is None or row.collection_id != c.id:
+        raise NotFound(f"Item {item_object_id!r} not found in collection {slug_of(c)!r}")
+    return row
+
+
+def update_item(s: Session, who: Principal | None, slug: str, item_object_id: str, *,
+                note: object = None, position: object = None) -> None:
+    """`position` moves the item there and renumbers the others 0..n-1, as a drag and drop does."""
+    c = get_writable(s, who, slug)
+    row = _item(s, c, item_object_id)
+    if note is not None:
+        row.note = _note(note)
+    if position is not None:
+        if not isinstance(position, int) or isinstance(position, bool) or position < 0:
+            raise BadRequest("'position' must be a non-negative integer")
+        others = list(s.scalars(select(CollectionItem).where(CollectionItem.collection_id == c.id,
+                                                             CollectionItem.id != row.id)
+                                .order_by(CollectionItem.position, CollectionItem.id)))
+        others.insert(min(position, len(others)), row)
+        for i, x in enumerate(others):
+            x.position = i
+    c.updated_at = utcnow()
+    s.flush()
+
+
+def delete_item(s: Session, who: Principal | None, slug: str, item_object_id: str) -> None:
+    c = get_writable(s, who, slug)
+    s.delete(_item(s, c, item_object_id))
+    c.updated_at = utcnow()
+    s.flush()
+
+
+def listing(s: Session, who: Principal | None, owners: list[str], item: RepoId | None, sort: str | None,
+            offset: int, limit: int) -> list[Collection]:
+    """Collections `who` may see, newest change first (or by upvotes); `limit + 1` rows tell if more follow."""
+    if sort not in (None, *SORTS):
+        raise BadRequest(f"Invalid sort {sort!r}: use one of {', '.join(SORTS)}")
+    q = select(Collection)
+    if owners:
+        q = q.where(Collection.owner.in_(owners))
+    if item is not None:
+        try:
+            repo = _visible_repo(s, who, item)
+        except RepoNotFound:
+            return []
+        q = q.where(Collection.id.in_(select(CollectionItem.collection_id).where(CollectionItem.repo_id == repo.id)))
+    if who is None:
+        q = q.where(Collection.private.is_(False))
+    elif not who.is_admin:
+        orgs = select(Account.name).join(Membership, Membership.org_id == Account.id).where(
+            Membership.user_id == who.user_id)
+        q = q.where(or_(Collection.private.is_(False), Collection.owner == who.name, Collection.owner.in_(orgs)))
+    if sort in ("upvotes", "trending"):
+        q = q.order_by(desc(Collection.upvotes), desc(Collection.updated_at), desc(Collection.id))
+    else:
+        q = q.order_by(desc(Collection.updated_at), desc(Collection.id))
+    return list(s.scalars(q.offset(offset).limit(limit + 1)))
+
+
+def _visible_repo(s: Session, who: Principal | None, rid: RepoId) -> Repo:
+    repo = s.scalar(select(Repo).where(Repo.type == rid.type, Repo.namespace == rid.namespace,
+                                       Repo.name == rid.name))
+    if repo is None or not accounts.can_read(s, who, repo):
+        raise RepoNotFound(f"Repository {rid.full} not found")
+    return repo
+
+
+def owned_by(s: Session, who: Principal | None, owner: str) -> list[Collection]:
+    """The collections of one namespace that `who` may see, in the owner's order (profile pages)."""
+    rows = s.scalars(select(Collection).where(Collection.owner == owner)
+                     .order_by(Collection.position, Collection.id))
+    return [c for c in rows if can_read(s, who, c)]
