@@ -85,6 +85,8 @@ def test_list_by_owner_and_item(api: HfApi, server: Server, repos: dict[str, str
     assert list(api.list_collections(item=f"datasets/{repos['model']}")) == []
     listed = next(c for c in api.list_collections(owner="alice") if c.slug == a.slug)
     assert listed.items[0].item_id == repos["model"] and listed.position >= 0
+    api.update_collection_metadata(b.slug, position=0)  # first among alice's collections
+    assert api.get_collection(b.slug).position == 0 and api.get_collection(a.slug).position > 0
 
     # Link pagination: absolute, carrying every parameter, followed by the client when no limit cuts it.
     r = httpx.get(f"{ENDPOINT}/api/collections", params={"owner": "alice", "limit": 1})

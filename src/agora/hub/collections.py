@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import desc, func, or_, select
 from sqlalchemy.orm import Session
@@ -46,6 +47,16 @@ def slugify(title: str) -> str:
 
 def slug_of(c: Collection) -> str:
     return f"{c.owner}/{slugify(c.title)}-{c.uid}"
+
+
+def _place(s: Session, others: Any, moving: Any, position: Any) -> None:
+    """Put `moving` at `position` among the rows `others` selects (in order), renumbering them all 0..n-1."""
+    if not isinstance(position, int) or isinstance(position, bool) or position < 0:
+        raise BadRequest("'position' must be a non-negative integer")
+    rows = list(s.scalars(others))
+    rows.insert(min(position, len(rows)), moving)
+    for i, x in enumerate(rows):
+        x.position = i
 
 
 def can_read(s: Session, who: Principal | None, c: Collection) -> bool:
@@ -124,13 +135,8 @@ def update(s: Session, who: Principal | None, slug: str, *, title: str | None = 
             raise BadRequest(f"Invalid theme {theme!r}: use one of {', '.join(THEMES)}")
         c.theme = theme
     if position is not None:
-        if not isinstance(position, int) or isinstance(position, bool) or position < 0:
-            raise BadRequest("'position' must be a non-negative integer")
-        others = list(s.scalars(select(Collection).where(Collection.owner == c.owner, Collection.id != c.id)
-                                .order_by(Collection.position, Collection.id)))
-        others.insert(min(position, len(others)), c)
-        for i, x in enumerate(others):
-            x.position = i
+        _place(s, select(Collection).where(Collection.owner == c.owner, Collection.id != c.id)
+               .order_by(Collection.position, Collection.id), c, position)
     c.updated_at = utcnow()
     s.flush()
     return c
@@ -208,14 +214,8 @@ def update_item(s: Session, who: Principal | None, slug: str, item_object_id: st
     if note is not None:
         row.note = _note(note)
     if position is not None:
-        if not isinstance(position, int) or isinstance(position, bool) or position < 0:
-            raise BadRequest("'position' must be a non-negative integer")
-        others = list(s.scalars(select(CollectionItem).where(CollectionItem.collection_id == c.id,
-                                                             CollectionItem.id != row.id)
-                                .order_by(CollectionItem.position, CollectionItem.id)))
-        others.insert(min(position, len(others)), row)
-        for i, x in enumerate(others):
-            x.position = i
+        _place(s, select(CollectionItem).where(CollectionItem.collection_id == c.id, CollectionItem.id != row.id)
+               .order_by(CollectionItem.position, CollectionItem.id), row, position)
     c.updated_at = utcnow()
     s.flush()
 
