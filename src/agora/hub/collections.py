@@ -220,6 +220,34 @@ def update_item(s: Session, who: Principal | None, slug: str, item_object_id: st
     s.flush()
 
 
+def move_item(s: Session, who: Principal | None, slug: str, item_object_id: str, delta: int) -> None:
+    """One step up (-1) or down (+1) in the full order, hidden items included, so that a writer who cannot
+    see every repo still moves the item past the one shown next to it; at either end it stays put."""
+    c = get_writable(s, who, slug)
+    row = _item(s, c, item_object_id)
+    ids = list(s.scalars(select(CollectionItem.id).where(CollectionItem.collection_id == c.id)
+                         .order_by(CollectionItem.position, CollectionItem.id)))
+    visible = {it.row.id for it in items(s, who, c)}
+    i = ids.index(row.id)
+    j = i + delta
+    while 0 <= j < len(ids) and ids[j] not in visible:
+        j += delta
+    if not 0 <= j < len(ids):
+        return
+    update_item(s, who, slug, item_object_id, position=j)
+
+
+def writable(s: Session, who: Principal | None) -> list[Collection]:
+    """The collections `who` may add items to (theirs and their orgs' where they write): the repo page's
+    "Add to collection" choices."""
+    if who is None or not who.can_write_at_all:
+        return []
+    owners = [who.name, *(o.name for o, role in accounts.user_orgs(s, who.user_id) if role in ("write", "admin"))]
+    return list(s.scalars(select(Collection).where(Collection.owner.in_(owners))
+                          .order_by(Collection.owner != who.name, Collection.owner, Collection.position,
+                                    Collection.id)))
+
+
 def delete_item(s: Session, who: Principal | None, slug: str, item_object_id: str) -> None:
     c = get_writable(s, who, slug)
     s.delete(_item(s, c, item_object_id))

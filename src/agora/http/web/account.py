@@ -212,7 +212,8 @@ def mount(router: Any, web: Web) -> None:
                     repos[t] = rows
                 orgs = [o for o, _ in accounts.user_orgs(s, acc.id)] if acc.kind == "user" else []
                 owned = [(c, colls.slug_of(c), len(colls.items(s, who, c))) for c in colls.owned_by(s, who, name)]
-                return {"account": acc, "repos": repos, "orgs": orgs, "collections": owned}
+                return {"account": acc, "repos": repos, "orgs": orgs, "collections": owned,
+                        "can_write_here": accounts.can_write_namespace(s, who, name)}
         return await web.page(request, "profile.html", **await web.run(load))
 
     router.add("GET POST", "/login", login)

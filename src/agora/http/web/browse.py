@@ -11,7 +11,7 @@ from starlette.responses import Response
 from ...hub import accounts, cards, fulltext, index
 from ...hub import taxonomy as tx
 from ...hub.ids import FROM_PLURAL, PLURAL, REPO_TYPES, RepoId
-from . import render
+from . import collections, render
 from . import viewer as dataset_viewer
 from .base import ID, P, Web
 
@@ -130,6 +130,7 @@ def mount(router: Any, web: Web) -> None:
                     "downloads_days": index.downloads_by_day(s, repo),
                     "liked": bool(who and s.get(index.Like, (who.user_id, repo.id))),
                     "can_write": accounts.can_write(s, who, repo),
+                    "my_collections": collections.writable_choices(s, who) if who else [],
                     "datasets_used": [x for x in (repo.card_data or {}).get("datasets", []) or []
                                       if isinstance(x, str)] if repo.type == "model" else [],
                     "spaces_using": index.linked_from(s, who, "model", full, "space") if repo.type == "model" else [],
