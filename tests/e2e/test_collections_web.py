@@ -134,3 +134,42 @@ def test_collection_create_add_reorder_edit_delete(new_page: Callable[..., Page]
     resp = alice.goto(url)
     snap(alice, "gone")
     assert resp is not None and resp.status == 404
+
+
+def test_collection_forms_reject_bad_input(new_page: Callable[..., Page], api: HfApi, repo_name: str) -> None:
+    """What the browser's `required` attributes hide: the server's own answers to bad posts."""
+    rid = f"alice/{repo_name}"
+    api.create_repo(rid, exist_ok=True)
+    slug = api.create_collection(f"Checks {repo_name}", namespace="alice").slug
+    url = f"/collections/{slug}"
+    alice, bob = new_page("alice"), new_page("bob")
+    login(alice, "alice")
+    login(bob, "bob")
+    alice.goto(url)
+    snap(alice, "collection")
+    csrf = alice.locator("meta[name=csrf-token]").get_attribute("content") or ""
+
+    r = alice.request.post(f"{url}/edit", form={"csrf": csrf, "title": "  "}, max_redirects=0)
+    assert r.status == 400 and "1 to 200 characters" in r.text()
+    r = alice.request.post(f"{url}/delete", form={"csrf": csrf}, max_redirects=0)
+    assert r.status == 400 and "Tick the box" in r.text()
+    r = alice.request.post(f"{url}/edit", form={"title": "no csrf"}, max_redirects=0)
+    assert r.status == 403 and "CSRF" in r.text()
+    r = alice.request.post("/collections/add", form={"csrf": csrf, "collection": slug, "item_type": "model",
+                                                     "item_id": "alice/does-not-exist"}, max_redirects=0)
+    assert r.status == 404
+    r = alice.request.post("/collections/add", form={"csrf": csrf, "collection": slug, "item_type": "model",
+                                                     "item_id": rid, "note": "x" * 501}, max_redirects=0)
+    assert r.status == 400 and "at most 500 characters" in r.text()
+
+    # bob may read the public collection, but not change or delete it.
+    bob.goto(url)
+    snap(bob, "public-collection")
+    bob_csrf = bob.locator("meta[name=csrf-token]").get_attribute("content") or ""
+    for path, form in (("/edit", {"title": "mine"}), ("/delete", {"confirm": "on"})):
+        r = bob.request.post(f"{url}{path}", form={"csrf": bob_csrf, **form}, max_redirects=0)
+        assert r.status == 403, (path, r.status)
+    r = bob.request.post("/collections/add", form={"csrf": bob_csrf, "collection": slug, "item_type": "model",
+                                                   "item_id": rid}, max_redirects=0)
+    assert r.status == 403
+    assert api.get_collection(slug).title == f"Checks {repo_name}" and not api.get_collection(slug).items
