@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from ..hf_cache import write_cache_folder
 from .conftest import MB, Scale
 
 
@@ -121,17 +122,7 @@ def _hf_cache(root: Path, shared: bytes) -> dict[str, dict[str, bytes]]:
         files = {"config.json": b'{"n": %d}\n' % i, "README.md": b"---\nlicense: mit\n---\n# %d\n" % i,
                  "weights/model.bin": os.urandom(3 * MB) + bytes([i]), "shared.bin": shared,
                  "big.safetensors": os.urandom(11 * MB)}
-        d = root / folder
-        sha = hashlib.sha1(folder.encode()).hexdigest()
-        snap = d / "snapshots" / sha
-        (d / "blobs").mkdir(parents=True)
-        (d / "refs").mkdir()
-        (d / "refs" / "main").write_text(sha)
-        for rel, data in files.items():
-            blob = d / "blobs" / hashlib.sha256(data).hexdigest()
-            blob.write_bytes(data)
-            (snap / rel).parent.mkdir(parents=True, exist_ok=True)
-            os.symlink(os.path.relpath(blob, (snap / rel).parent), snap / rel)
+        write_cache_folder(root, folder, files)
         out[rid] = files
     return out
 

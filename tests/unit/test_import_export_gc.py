@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ..hf_cache import write_cache_folder
+
 BIN = Path(sys.executable).parent
 MB = 2**20
 
@@ -27,16 +29,7 @@ def hf_cache(root: Path, shared: bytes) -> dict[str, dict[str, bytes]]:
     out = {}
     for i, folder in enumerate(("models--acme--one", "datasets--acme--two", "models--solo")):
         files = {"config.json": b'{"i": %d}' % i, "w/model.bin": os.urandom(2 * MB) + bytes([i]), "shared.bin": shared}
-        sha = hashlib.sha1(folder.encode()).hexdigest()
-        d, snap = root / folder, root / folder / "snapshots" / sha
-        (d / "blobs").mkdir(parents=True)
-        (d / "refs").mkdir()
-        (d / "refs" / "main").write_text(sha)
-        for rel, data in files.items():
-            blob = d / "blobs" / hashlib.sha256(data).hexdigest()
-            blob.write_bytes(data)
-            (snap / rel).parent.mkdir(parents=True, exist_ok=True)
-            os.symlink(os.path.relpath(blob, (snap / rel).parent), snap / rel)
+        write_cache_folder(root, folder, files)
         out[folder] = files
     return out
 
