@@ -213,8 +213,13 @@ def search(s: Session, who: Principal | None, query: Query, page_size: int,
            cursor: str | None = None) -> tuple[list[Repo], str | None]:
     """One page of matching repos (rows, in listing order) and the cursor of the next page."""
     ids, nxt, _ = find(s, who, query, page_size, cursor)
+    return rows_of(s, ids), nxt
+
+
+def rows_of(s: Session, ids: list[int]) -> list[Repo]:
+    """The rows of `ids`, in that order (a repo deleted meanwhile is left out)."""
     rows = {r.id: r for r in s.scalars(select(Repo).where(Repo.id.in_(ids)))} if ids else {}
-    return [rows[i] for i in ids if i in rows], nxt
+    return [rows[i] for i in ids if i in rows]
 
 
 def count(s: Session, who: Principal | None, query: Query) -> int:

@@ -6,11 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ...db.models import Repo
 from ...hub import accounts, catalog, fulltext, index
 from ...hub import taxonomy as tx
 from ...hub.errors import BadRequest, NotFound, Unauthorized
@@ -71,12 +69,8 @@ def mount(router: Router, ctx: Any) -> None:
                 total = index.count(s, who, query) if wire.truthy(q.get("count")) else None
                 if plain:  # the default fields come from memory: no row is read
                     return cat.summaries(ids), nxt, total
-                rows = {r.id: r for r in s.scalars(select(Repo).where(Repo.id.in_(ids)))} if ids else {}
                 items = []
-                for i in ids:
-                    r = rows.get(i)
-                    if r is None:
-                        continue
+                for r in index.rows_of(s, ids):
                     files = None
                     if full or "siblings" in expand:
                         files = hub.git(r).all_files(r.head_sha) if r.head_sha else []
