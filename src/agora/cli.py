@@ -151,6 +151,37 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _set_disabled(args: argparse.Namespace, disabled: bool) -> int:
+    from .hub import accounts
+    hub = _hub(args.data)
+    with hub.db.session() as s:
+        accounts.set_disabled(s, args.name, disabled)
+    state = "disabled: no log-in, sessions ended, tokens refused" if disabled else "enabled"
+    print(f"user {args.name} {state}", file=sys.stderr)
+    return 0
+
+
+def cmd_user_disable(args: argparse.Namespace) -> int:
+    return _set_disabled(args, True)
+
+
+def cmd_user_enable(args: argparse.Namespace) -> int:
+    return _set_disabled(args, False)
+
+
+def cmd_user_set_password(args: argparse.Namespace) -> int:
+    from .hub import accounts
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"New password for {args.name}: ")
+    hub = _hub(args.data)
+    with hub.db.session() as s:
+        accounts.set_password(s, args.name, password)
+    print(f"password of {args.name} changed; their browser sessions ended", file=sys.stderr)
+    return 0
+
+
 def cmd_token_create(args: argparse.Namespace) -> int:
     from .hub import accounts
     hub = _hub(args.data)
@@ -242,6 +273,16 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--email")
     sp.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     sp.set_defaults(fn=cmd_user_add)
+    sp = with_data(user.add_parser("disable", help="refuse a user's log-ins, sessions and tokens"))
+    sp.add_argument("name")
+    sp.set_defaults(fn=cmd_user_disable)
+    sp = with_data(user.add_parser("enable", help="let a disabled user in again"))
+    sp.add_argument("name")
+    sp.set_defaults(fn=cmd_user_enable)
+    sp = with_data(user.add_parser("set-password", help="set a user's password and end their browser sessions"))
+    sp.add_argument("name")
+    sp.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    sp.set_defaults(fn=cmd_user_set_password)
 
     token = sub.add_parser("token", help="manage access tokens").add_subparsers(dest="sub", required=True)
     sp = with_data(token.add_parser("create", help="create a token; prints only the token"))

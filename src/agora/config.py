@@ -20,6 +20,13 @@ class Settings:
     max_commit_line: int = 64 * 1024 * 1024
     # "local" (files under the data folder) or "s3://bucket[/prefix]" (see storage/s3.py for its settings)
     blob_store: str = "local"
+    # /login throttling (counters in the database, shared by every process): failures per account and per
+    # client IP within the window; past them, 429 with growing delays, at most until the window ends.
+    login_max_failures: int = 10
+    login_ip_max_failures: int = 30
+    login_window_seconds: int = 900
+    # Peers (IPs or CIDRs, comma-separated) whose X-Forwarded-For names the client; empty: trust none.
+    trusted_proxies: str = ""
 
     @classmethod
     def from_env(cls, data: str | Path | None = None) -> "Settings":
@@ -27,7 +34,9 @@ class Settings:
         url = os.environ.get("AGORA_DATABASE_URL") or f"sqlite:///{d / 'agora.db'}"
         s = cls(data=d, database_url=url, public_url=os.environ.get("AGORA_PUBLIC_URL") or None,
                 blob_store=os.environ.get("AGORA_BLOB_STORE") or "local")
-        for name in ("multipart_threshold", "multipart_chunk", "max_commit_line"):
+        s.trusted_proxies = os.environ.get("AGORA_TRUSTED_PROXIES", "")
+        for name in ("multipart_threshold", "multipart_chunk", "max_commit_line", "login_max_failures",
+                     "login_ip_max_failures", "login_window_seconds"):
             v = os.environ.get(f"AGORA_{name.upper()}")
             if v:
                 setattr(s, name, int(v))

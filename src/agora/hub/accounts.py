@@ -6,13 +6,15 @@ import hashlib
 import secrets
 import string
 from dataclasses import dataclass
+from datetime import timedelta
+from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ..db.models import Account, Membership, Repo, Token, utcnow
+from ..db.models import Account, Membership, Repo, Token, WebSession, utcnow
 from .errors import BadRequest, Conflict, NotFound
 from .ids import check_namespace
 
@@ -48,6 +50,74 @@ def verify_password(hashed: str | None, password: str) -> bool:
         return _ph.verify(hashed, password)
     except VerificationError:
         return False
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """A hash of nothing anybody knows, with the same cost as a real one: a missing user costs a wrong password."""
+    return _ph.hash(secrets.token_hex(16))
+
+
+def check_login(s: Session, name: str, password: str) -> Account | None:
+    """The user whose password this is, or None; the same argon2 work whether or not the user exists, has a
+    password, or is disabled (the caller tells a disabled user apart only once the password is right)."""
+    user = get_account(s, name) if name else None
+    if user is None or user.kind != "user" or not user.password_hash:
+        verify_password(_dummy_hash(), password)
+        return None
+    return user if verify_password(user.password_hash, password) else None
+
+
+def set_password(s: Session, name: str, password: str, keep_session: str | None = None) -> None:
+    """A new password; every browser session of the user ends (but `keep_session`, the one changing it)."""
+    if len(password) < 8:
+        raise BadRequest("Use a password of at least 8 characters")
+    user = require_user(s, name)
+    user.password_hash = hash_password(password)
+    revoke_sessions(s, user.id, keep=keep_session)
+
+
+def set_disabled(s: Session, name: str, disabled: bool) -> None:
+    """Disabled users cannot log in; their sessions end and their tokens stop working (kept for enable)."""
+    user = require_user(s, name)
+    user.disabled = disabled
+    if disabled:
+        revoke_sessions(s, user.id)
+
+
+# ---- browser sessions (the cookie carries a random id; the table keeps its sha256) -------------------------
+def create_session(s: Session, user_id: int, ttl: int) -> str:
+    secret = secrets.token_urlsafe(32)
+    now = utcnow()
+    s.add(WebSession(digest=_digest(secret), user_id=user_id, created_at=now, last_seen_at=now,
+                     expires_at=now + timedelta(seconds=ttl)))
+    s.flush()
+    return secret
+
+
+def session_user(s: Session, secret: str) -> Account | None:
+    """The user of a live session (not revoked, not expired, user not disabled), or None."""
+    row = s.scalar(select(WebSession).where(WebSession.digest == _digest(secret)))
+    now = utcnow()
+    if row is None or row.revoked or row.expires_at <= now:
+        return None
+    user = s.get(Account, row.user_id)
+    if user is None or user.kind != "user" or user.disabled:
+        return None
+    if now - row.last_seen_at > timedelta(minutes=1):  # one write a minute at most, not one per request
+        row.last_seen_at = now
+    return user
+
+
+def revoke_session(s: Session, secret: str) -> None:
+    s.execute(update(WebSession).where(WebSession.digest == _digest(secret)).values(revoked=True))
+
+
+def revoke_sessions(s: Session, user_id: int, keep: str | None = None) -> int:
+    q = update(WebSession).where(WebSession.user_id == user_id, WebSession.revoked.is_(False))
+    if keep:
+        q = q.where(WebSession.digest != _digest(keep))
+    return s.execute(q.values(revoked=True)).rowcount or 0  # type: ignore[attr-defined]
 
 
 def _digest(secret: str) -> str:
@@ -141,7 +211,7 @@ def authenticate(s: Session, secret: str) -> Principal | None:
     if tok is None:
         return None
     user = s.get(Account, tok.user_id)
-    if user is None:
+    if user is None or user.disabled:
         return None
     tok.last_used_at = utcnow()
     return Principal(user.id, user.name, user.is_admin, tok.role, tok.name,

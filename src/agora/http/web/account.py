@@ -3,6 +3,7 @@ organizations and their members, user and organization pages."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from typing import Any
 
@@ -11,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...db.models import Account, Membership, Repo
-from ...hub import accounts, index
+from ...hub import accounts, index, throttle
 from ...hub import collections as colls
 from ...hub.errors import BadRequest, Conflict, Forbidden, NotFound
 from ...hub.ids import RepoId, check_name, parse_repo_type
@@ -20,6 +21,18 @@ from .base import Web, repo_path
 
 NEW_KIND = {"new": "model", "new-dataset": "dataset", "new-space": "space"}
 NEW_TOKEN = "agora_new_token"
+
+
+def _networks(spec: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    return [ipaddress.ip_network(p.strip(), strict=False) for p in spec.split(",") if p.strip()]
+
+
+def _within(addr: str, nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(addr)
+    except ValueError:
+        return False
+    return any(ip in n for n in nets)
 
 
 def mount(router: Any, web: Web) -> None:
@@ -35,31 +48,99 @@ def mount(router: Any, web: Web) -> None:
     def safe_next(url: str | None) -> str:
         return url if url and url.startswith("/") and not url.startswith("//") else "/"
 
+    settings = web.ctx.settings
+    proxies = _networks(settings.trusted_proxies)
+
+    def client_ip(request: Request) -> str:
+        """The peer's address; behind a trusted proxy, the nearest X-Forwarded-For entry it did not add."""
+        peer = request.client.host if request.client else ""
+        if not proxies or not _within(peer, proxies):
+            return peer
+        for hop in reversed([h.strip() for h in request.headers.get("x-forwarded-for", "").split(",")]):
+            if hop and not _within(hop, proxies):
+                return hop
+        return peer
+
+    async def login_page(request: Request, status: int, error: str, form: dict[str, str],
+                         retry: int = 0) -> Response:
+        page = await web.page(request, "login.html", status=status, error=error, next=form.get("next", "/"),
+                              signup=bool(site().get("signup")))
+        if retry:
+            page.headers["Retry-After"] = str(retry)
+        return page
+
     async def login(request: Request) -> Response:
         if request.method == "GET":
             return await web.page(request, "login.html", next=request.query_params.get("next", "/"),
                                   signup=bool(site().get("signup")))
         form = await web.form(request)
+        name, password = form.get("username", "").strip(), form.get("password", "")
+        keys = [(f"ip:{client_ip(request)}", settings.login_ip_max_failures),
+                (f"user:{name.lower()[:150]}", settings.login_max_failures)]
+        window = settings.login_window_seconds
 
-        def check() -> int | None:
+        def attempt() -> tuple[str, Any]:
             with hub.db.session() as s:
-                user = accounts.get_account(s, form.get("username", "").strip())
-                if user and user.kind == "user" and accounts.verify_password(user.password_hash, form.get("password", "")):
-                    return user.id
-            return None
-        uid = await web.run(check)
-        if uid is None:
-            return await web.page(request, "login.html", status=401, error="Wrong user name or password.",
-                                  next=form.get("next", "/"), signup=bool(site().get("signup")))
+                wait = throttle.retry_after(s, keys, window)
+            if wait:
+                return "wait", wait
+            with hub.db.session() as s:
+                user = accounts.check_login(s, name, password)  # the same argon2 work for a missing user
+                if user is None:
+                    throttle.record_failure(s, [k for k, _ in keys], window)
+                    return "wrong", None
+                if user.disabled:
+                    return "disabled", None
+                throttle.clear(s, keys[1][0])
+                return "ok", accounts.create_session(s, user.id, session.TTL)
+        outcome, value = await web.run(attempt)
+        if outcome == "wait":
+            return await login_page(request, 429, f"Too many failed log-ins: try again in {value} seconds.", form,
+                                    retry=value)
+        if outcome == "disabled":
+            return await login_page(request, 403, "This account is disabled: ask an administrator.", form)
+        if outcome != "ok":
+            return await login_page(request, 401, "Wrong user name or password.", form)
         resp = web.redirect(safe_next(form.get("next")))
-        session.set_cookie(resp, session.make_cookie(web.ctx.signer, uid), request.url.scheme == "https")
+        session.set_cookie(resp, session.make_cookie(web.ctx.signer, value), request.url.scheme == "https")
         return resp
 
     async def logout(request: Request) -> Response:
         await web.form(request)
+        sid = request.scope.get("agora_sid")
+        if sid:
+            def end() -> None:
+                with hub.db.session() as s:
+                    accounts.revoke_session(s, sid)
+            await web.run(end)
         resp = web.redirect("/")
         session.clear_cookie(resp)
         return resp
+
+    async def password(request: Request) -> Response:
+        """Change one's own password (the current one is required); every other session of the user ends."""
+        who = await web.require_user(request)  # on a post: a browser session, never a token
+        if request.method == "GET":
+            return await web.page(request, "password.html")
+        form = await web.form(request)
+        new = form.get("new_password", "")
+        if new != form.get("confirm_password", ""):
+            return await web.page(request, "password.html", status=400, error="The two new passwords differ.")
+        sid = request.scope["agora_sid"]
+
+        def change() -> str | None:
+            with hub.db.session() as s:
+                if accounts.check_login(s, who.name, form.get("current_password", "")) is None:
+                    return "The current password is wrong."
+                try:
+                    accounts.set_password(s, who.name, new, keep_session=sid)
+                except BadRequest as e:
+                    return e.message
+            return None
+        error = await web.run(change)
+        if error:
+            return await web.page(request, "password.html", status=400, error=error)
+        return await web.page(request, "password.html", done=True)
 
     async def join(request: Request) -> Response:
         if not site().get("signup"):
@@ -79,8 +160,12 @@ def mount(router: Any, web: Web) -> None:
             uid = await web.run(do)
         except (BadRequest, Conflict) as e:
             return await web.page(request, "join.html", status=400, error=e.message)
+        def start() -> str:
+            with hub.db.session() as s:
+                return accounts.create_session(s, uid, session.TTL)
         resp = web.redirect("/")
-        session.set_cookie(resp, session.make_cookie(web.ctx.signer, uid), request.url.scheme == "https")
+        session.set_cookie(resp, session.make_cookie(web.ctx.signer, await web.run(start)),
+                           request.url.scheme == "https")
         return resp
 
     async def admin(request: Request) -> Response:
@@ -221,6 +306,7 @@ def mount(router: Any, web: Web) -> None:
     router.add("GET POST", "/join", join)
     router.add("GET POST", "/settings/site", admin)
     router.add("GET POST", "/settings/tokens", tokens)
+    router.add("GET POST", "/settings/password", password)
     router.add("GET POST", r"/(?P<kind>new|new-dataset|new-space)", new_repo)
     router.add("GET POST", "/organizations/new", new_org)
     router.add("GET POST", r"/organizations/(?P<org>[^/]+)/members", members)

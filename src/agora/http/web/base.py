@@ -9,7 +9,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from ...db.models import Account, Repo
+from ...db.models import Repo
 from ...hub import accounts
 from ...hub.accounts import Principal
 from ...hub.errors import Forbidden, HubError
@@ -21,6 +21,7 @@ from . import render, session
 HERE = Path(__file__).parent
 P = r"(?:(?P<p>datasets|spaces)/)?"
 ID = r"(?P<ns>[^/]+)/(?P<name>[^/]+)"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 TYPE_LABEL = {"model": "Models", "dataset": "Datasets", "space": "Spaces"}
 
 
@@ -40,12 +41,17 @@ class Web:
 
     # ---- who --------------------------------------------------------------------------------------
     def _who(self, request: Request) -> Principal | None:
-        uid = session.user_id_from(self.ctx.signer, request)
-        if uid is not None:
+        """The session cookie's user; else, for GET/HEAD only, the token's. A token never drives a web form:
+        posts are the session's alone (a read token must not mint a write token through /settings/tokens)."""
+        sid = session.session_id_from(self.ctx.signer, request)
+        if sid is not None:
             with self.hub.db.session() as s:
-                user = s.get(Account, uid)
-                if user is not None and user.kind == "user":
+                user = accounts.session_user(s, sid)
+                if user is not None:
+                    request.scope["agora_sid"] = sid  # the CSRF token is bound to it
                     return accounts.session_principal(user)
+        if request.method not in SAFE_METHODS:
+            return None
         try:
             return token_principal(self.hub, request)
         except HubError:
@@ -59,12 +65,23 @@ class Web:
     async def require_user(self, request: Request) -> Principal:
         who = await self.who(request)
         if who is None:
+            if request.method not in SAFE_METHODS and request.headers.get("authorization"):
+                raise Forbidden("Web forms need a browser session (log in); tokens work with the API only")
             raise LoginRequired()
+        if request.method not in SAFE_METHODS and not who.can_write_at_all:
+            raise Forbidden("This action needs a write-capable identity")
         return who
+
+    def _check_post(self, request: Request) -> None:
+        """Every state-changing web request: refused when Origin (or Referer) names another site."""
+        if not session.same_origin(request, self.ctx.settings.public_url):
+            raise Forbidden("This form was posted from another site: reload the page and try again")
 
     async def form(self, request: Request) -> dict[str, str]:
         """Parse a urlencoded form and check its CSRF token."""
         from urllib.parse import parse_qsl
+        await self.who(request)  # resolves the session, which the CSRF token is bound to
+        self._check_post(request)
         body = await request.body()
         if len(body) > 16 * 1024 * 1024:
             raise HubError("Form too large")
@@ -74,6 +91,8 @@ class Web:
         return data
 
     def check_csrf_header(self, request: Request) -> None:
+        """For fetch() calls; the caller has resolved who() first (require_user), as the token is bound to it."""
+        self._check_post(request)
         if not session.csrf_ok(self.ctx.signer, request, request.headers.get("x-csrf-token")):
             raise Forbidden("CSRF check failed: reload the page")
 
@@ -83,10 +102,12 @@ class Web:
         tpl = self.env.get_template(template)
         body = tpl.render(request=request, who=who, csrf=session.csrf_token(self.ctx.signer, request),
                           path=request.url.path, **data)
-        return HTMLResponse(body, status_code=status, headers={
+        response = HTMLResponse(body, status_code=status, headers={
             "Content-Security-Policy": "default-src 'self'; img-src 'self' data: https: http:; style-src 'self' "
                                        "'unsafe-inline'; script-src 'self'; frame-ancestors 'none'",
             "X-Content-Type-Options": "nosniff"})
+        session.remember_csrf(request, response)  # a first-time visitor's CSRF cookie (login CSRF)
+        return response
 
     async def not_found(self, request: Request, message: str = "Sorry, we can't find the page you are looking for.") -> Response:
         return await self.page(request, "404.html", status=404, message=message)

@@ -1,0 +1,71 @@
+"""Log-in throttling: failures counted per key ("ip:…", "user:…") in the database, so that every server
+process adds to the same counters.
+
+Below `limit` failures in a window nothing is slowed. From then on each further try must wait a delay that
+doubles with every failure (BASE_DELAY, 2×, 4×, …), and never past the end of the window: the window starting
+at the first failure ends, the counter starts again. No lockout outlives the window, so nobody can lock the
+admin out for good by guessing wrong on purpose.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..db.models import LoginFailure, utcnow
+
+BASE_DELAY = 15  # seconds, for the first try past the limit
+
+
+def retry_after(s: Session, limits: Iterable[tuple[str, int]], window: int) -> int:
+    """Seconds the caller must wait before trying (0: may try now), over every (key, limit)."""
+    now = utcnow()
+    wait = 0.0
+    for key, limit in limits:
+        row = s.get(LoginFailure, key)
+        if row is None or row.failures < limit or now - row.first_at >= timedelta(seconds=window):
+            continue
+        delay = min(float(window), BASE_DELAY * 2.0 ** (row.failures - limit))
+        until = min(row.last_at + timedelta(seconds=delay), row.first_at + timedelta(seconds=window))
+        wait = max(wait, (until - now).total_seconds())
+    return math.ceil(wait) if wait > 0 else 0
+
+
+def record_failure(s: Session, keys: Iterable[str], window: int) -> None:
+    """One more failure for each key, atomically (an UPDATE adds in the database, not in this process)."""
+    now = utcnow()
+    cutoff = now - timedelta(seconds=window)
+    for key in keys:
+        for _ in range(3):
+            if _bump(s, key, now, cutoff):
+                break
+            try:
+                with s.begin_nested():
+                    s.add(LoginFailure(key=key, failures=1, first_at=now, last_at=now))
+                break
+            except IntegrityError:  # another process inserted it first: bump theirs
+                continue
+
+
+def _bump(s: Session, key: str, now: datetime, cutoff: datetime) -> bool:
+    expired = LoginFailure.first_at < cutoff
+    res = s.execute(update(LoginFailure).where(LoginFailure.key == key).values(
+        failures=case((expired, 1), else_=LoginFailure.failures + 1),
+        first_at=case((expired, now), else_=LoginFailure.first_at),
+        last_at=now))
+    return bool(res.rowcount)  # type: ignore[attr-defined]
+
+
+def clear(s: Session, key: str) -> None:
+    row = s.get(LoginFailure, key)
+    if row is not None:
+        s.delete(row)
+
+
+def failures(s: Session, key: str) -> int:
+    return s.scalar(select(LoginFailure.failures).where(LoginFailure.key == key)) or 0
