@@ -11,7 +11,7 @@ from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from ..db.models import Account, Membership, Repo, Token, WebSession, utcnow
@@ -89,6 +89,7 @@ def set_disabled(s: Session, name: str, disabled: bool) -> None:
 def create_session(s: Session, user_id: int, ttl: int) -> str:
     secret = secrets.token_urlsafe(32)
     now = utcnow()
+    s.execute(delete(WebSession).where(WebSession.user_id == user_id, WebSession.expires_at < now))
     s.add(WebSession(digest=_digest(secret), user_id=user_id, created_at=now, last_seen_at=now,
                      expires_at=now + timedelta(seconds=ttl)))
     s.flush()

@@ -10,10 +10,11 @@ admin out for good by guessing wrong on purpose.
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -40,6 +41,8 @@ def record_failure(s: Session, keys: Iterable[str], window: int) -> None:
     """One more failure for each key, atomically (an UPDATE adds in the database, not in this process)."""
     now = utcnow()
     cutoff = now - timedelta(seconds=window)
+    if random.random() < 0.01:  # now and then, forget windows that ended long ago
+        s.execute(delete(LoginFailure).where(LoginFailure.first_at < cutoff - timedelta(seconds=window)))
     for key in keys:
         for _ in range(3):
             if _bump(s, key, now, cutoff):
@@ -66,6 +69,3 @@ def clear(s: Session, key: str) -> None:
     if row is not None:
         s.delete(row)
 
-
-def failures(s: Session, key: str) -> int:
-    return s.scalar(select(LoginFailure.failures).where(LoginFailure.key == key)) or 0
