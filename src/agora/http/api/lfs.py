@@ -78,21 +78,23 @@ def mount(router: Router, ctx: Any) -> None:
             def do() -> dict[str, Any]:
                 with hub.db.session() as s:
                     repo = hub.find(s, who, rid, write=(op == "upload"))
+                    sizes = [o[1] for o in objects if isinstance(o, tuple)]
                     multipart = op == "upload" and "multipart" in transfers and any(
-                        size > settings.multipart_threshold for _, size in objects)
+                        size > settings.multipart_threshold for size in sizes)
                     # Part URLs in one answer stay bounded: a batch of many large objects gets larger parts.
-                    big = sum(size for _, size in objects if size > settings.multipart_threshold)
+                    big = sum(size for size in sizes if size > settings.multipart_threshold)
                     floor = -(-big // BATCH_PARTS)
                     return {"transfer": "multipart" if multipart else "basic",
-                            "objects": [one(s, request, repo, op, oid, size, transfers, floor)
-                                        for oid, size in objects],
+                            "objects": [one(s, request, repo, op, o[0], o[1], transfers, floor)
+                                        if isinstance(o, tuple) else o for o in objects],
                             "hash_algo": "sha256"}
             return lfs_json(await ctx.run(do))
         except HubError as exc:
             return lfs_error(exc)
 
-    def batch_request(body: dict[str, Any]) -> tuple[str, list[tuple[str, int]], list[str]]:
-        """(operation, [(oid, size)], transfers) of a batch request, or the HubError that refuses it whole."""
+    def batch_request(body: dict[str, Any]) -> tuple[str, list[tuple[str, int] | dict[str, Any]], list[str]]:
+        """(operation, [(oid, size) or that object's error], transfers) of a batch request, or the HubError
+        that refuses it whole."""
         op = body.get("operation")
         if op not in ("upload", "download"):
             raise BadRequest("'operation' must be upload or download")
@@ -107,14 +109,21 @@ def mount(router: Router, ctx: Any) -> None:
             transfers = ["basic"]
         if not isinstance(transfers, list) or not all(isinstance(t, str) for t in transfers):
             raise BadRequest("'transfers' must be a list of strings")
-        checked: list[tuple[str, int]] = []
+        checked: list[tuple[str, int] | dict[str, Any]] = []
         for o in objects:
-            if not isinstance(o, dict):
-                raise BadRequest("Each object must be {\"oid\": ..., \"size\": ...}")
-            oid = o.get("oid")
-            if not isinstance(oid, str) or not SHA256.match(oid):
-                raise BadRequest(f"Invalid oid {str(oid)[:80]!r}: expected 64 lowercase hex characters")
-            checked.append((oid, check_size(o.get("size"), settings.max_object_size, f"size of {oid}")))
+            # A size that is no JSON integer (true, 1.5, "5") or past 2^63 - 1 makes the request malformed
+            # (400), one over the largest object too large (413); both refuse the whole batch before any
+            # work. A bad oid or a negative size is that object's own error, as the LFS spec has it.
+            size = o.get("size") if isinstance(o, dict) else None
+            if isinstance(o, dict) and "size" in o and not (type(size) is int and size < 0):
+                check_size(size, settings.max_object_size, "size")
+            oid = o.get("oid") if isinstance(o, dict) else None
+            if not isinstance(oid, str) or not SHA256.match(oid) or type(size) is not int or size < 0:
+                checked.append({"oid": str(oid)[:80], "size": size if type(size) is int and size >= 0 else 0, "error": {
+                    "code": 422, "message": "oid must be 64 lowercase hex characters and size a non-negative "
+                                            "integer"}})
+            else:
+                checked.append((oid, size))
         return op, checked, transfers
 
     def one(s: Any, request: Request, repo: Repo, op: str, oid: str, size: int, transfers: list[str],
