@@ -221,17 +221,38 @@ def test_preupload_over_the_max_is_413(server: Any, alice: str, repo: str) -> No
     assert r.status_code == 413, (r.status_code, r.text[:300])
 
 
-@pytest.mark.parametrize("size", [2**64, True, -1, 1.5], ids=["2^64", "true", "negative", "float"])
-def test_commit_lfs_line_size_is_checked(server: Any, alice: str, repo: str, size: Any) -> None:
+@pytest.fixture(scope="module")
+def one_byte_object(server: Any, alice: str, repo: str) -> str:
+    """An LFS object of size 1 uploaded to `repo`: `true == 1` in Python, so a `true` size would match it."""
+    data = b"1"
+    oid = hashlib.sha256(data).hexdigest()
+    r = batch(server, alice, repo, [{"oid": oid, "size": 1}])
+    assert r.status_code == 200, r.text
+    actions = r.json()["objects"][0].get("actions")
+    if actions:
+        assert httpx.put(actions["upload"]["href"], content=data, timeout=30).status_code == 200
+    return oid
+
+
+@pytest.mark.parametrize("size", [True, 2**64, -1, 1.5, "1"], ids=["true", "2^64", "negative", "float", "string"])
+def test_commit_lfs_line_size_is_checked(server: Any, alice: str, repo: str, one_byte_object: str,
+                                         size: Any) -> None:
     api = HfApi(endpoint=server.url, token=alice)
     before = api.repo_info(repo).sha
     lines = [{"key": "header", "value": {"summary": "x"}},
-             {"key": "lfsFile", "value": {"path": "w.bin", "algo": "sha256", "oid": OID, "size": size}}]
+             {"key": "lfsFile", "value": {"path": "w.bin", "algo": "sha256", "oid": one_byte_object, "size": size}}]
     r = httpx.post(f"{server.url}/api/models/{repo}/commit/main", timeout=30,
                    headers={"authorization": f"Bearer {alice}", **NDJSON},
                    content=b"\n".join(json.dumps(x).encode() for x in lines))
     assert r.status_code == 400, (r.status_code, r.text[:300])
+    assert r.headers.get("x-error-code") == "BadRequest"
     assert api.repo_info(repo).sha == before
+    # The same line with the right size commits.
+    lines[1]["value"]["size"] = 1
+    r = httpx.post(f"{server.url}/api/models/{repo}/commit/main", timeout=30,
+                   headers={"authorization": f"Bearer {alice}", **NDJSON},
+                   content=b"\n".join(json.dumps(x).encode() for x in lines))
+    assert r.status_code == 200, r.text[:300]
 
 
 def test_multipart_upload_through_huggingface_hub_still_works(server: Any, alice: str, repo: str) -> None:
