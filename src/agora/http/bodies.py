@@ -70,13 +70,3 @@ async def read_json(request: Request, limit: int, required: bool = True, what: s
         raise BadRequest("The JSON body must be an object")
     return data
 
-
-async def limited_stream(request: Request, limit: int, what: str = "Request body"):  # type: ignore[no-untyped-def]
-    """The body's chunks as they arrive, TooLarge (413) once more than `limit` bytes came."""
-    check_length(request, limit, what)
-    total = 0
-    async for chunk in request.stream():
-        total += len(chunk)
-        if total > limit:
-            raise too_large(limit, what)
-        yield chunk
