@@ -68,12 +68,13 @@ def build_hub(settings: Settings) -> Hub:
 
 def create_app(settings: Settings | None = None) -> Metered:
     from .http import git, metrics, web
-    from .http.api import collections, commits, discussions, files, lfs, repos, search, viewer, xet
+    from .http.api import collections, commits, common, discussions, files, lfs, repos, search, viewer, xet
 
     settings = settings or Settings.from_env()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ctx = Ctx(build_hub(settings), settings, Signer(settings.secret_key()), Counters(settings.data / "metrics"))
     catalog.of(ctx.hub.db.engine).start()  # a server's listing catalog loads in the background from now on
+    common.MAX_JSON = settings.max_json_bytes
     router = Router()
     for module in (repos, search, files, commits, discussions, collections, lfs, git, xet, viewer, metrics):
         module.mount(router, ctx)

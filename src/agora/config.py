@@ -18,6 +18,12 @@ class Settings:
     multipart_threshold: int = 64 * 1024 * 1024
     multipart_chunk: int = 32 * 1024 * 1024
     max_commit_line: int = 64 * 1024 * 1024
+    # Bounds on what one request may make the server hold or promise (see http/bodies.py, api/lfs.py).
+    max_object_size: int = 500 * 1000**3  # largest LFS object (batch, commit and preupload sizes)
+    lfs_batch_max_objects: int = 1000  # objects in one LFS batch request (git-lfs sends 100)
+    max_json_bytes: int = 8 * 1024 * 1024  # API JSON bodies (batch, paths-info, preupload, repo calls...)
+    max_form_bytes: int = 1024 * 1024  # urlencoded web forms (login, settings, tokens...)
+    max_edit_form_bytes: int = 8 * 1024 * 1024  # the in-browser editor's form (text files up to 2 MB)
     # "local" (files under the data folder) or "s3://bucket[/prefix]" (see storage/s3.py for its settings)
     blob_store: str = "local"
     # /login throttling (counters in the database, shared by every process): failures per account and per
@@ -35,8 +41,9 @@ class Settings:
         s = cls(data=d, database_url=url, public_url=os.environ.get("AGORA_PUBLIC_URL") or None,
                 blob_store=os.environ.get("AGORA_BLOB_STORE") or "local")
         s.trusted_proxies = os.environ.get("AGORA_TRUSTED_PROXIES", "")
-        for name in ("multipart_threshold", "multipart_chunk", "max_commit_line", "login_max_failures",
-                     "login_ip_max_failures", "login_window_seconds"):
+        for name in ("multipart_threshold", "multipart_chunk", "max_commit_line", "max_object_size",
+                     "lfs_batch_max_objects", "max_json_bytes", "max_form_bytes", "max_edit_form_bytes",
+                     "login_max_failures", "login_ip_max_failures", "login_window_seconds"):
             v = os.environ.get(f"AGORA_{name.upper()}")
             if v:
                 setattr(s, name, int(v))

@@ -38,7 +38,7 @@ import agora
 from ..hub import locks, pushes
 from ..hub.accounts import Principal
 from ..hub.errors import BadRequest, Conflict, Forbidden, HubError, RepoNotFound, Unauthorized
-from . import wire
+from . import bodies, wire
 from .api.common import P, rid_web
 from .api.lfs import GIT_ID, lfs_error, lfs_json
 from .routing import Router
@@ -412,13 +412,23 @@ def mount(router: Router, ctx: Any) -> None:
         except HubError as exc:
             return lfs_error(exc)
 
-    async def lfs_body(request: Request) -> dict[str, Any]:
-        raw = await request.body()
-        if len(raw) > 1024 * 1024:
-            raise BadRequest("Request body too large")
+    async def lfs_body(request: Request, p: str | None, ns: str, name: str) -> dict[str, Any]:
+        """The JSON body of a lock call, read (bounded) only once the caller may write to the repo."""
+        who = await ctx.who(request)
+
+        def may_write() -> None:
+            with hub.db.session() as s:
+                try:
+                    hub.find(s, who, rid_web(p, ns, name), write=True)
+                except RepoNotFound:
+                    if who is None:
+                        raise Unauthorized("Authentication required") from None
+                    raise
+        await ctx.run(may_write)
+        raw = await bodies.read_bounded(request, 1024 * 1024, "LFS locks request")
         try:
             data = json.loads(raw or b"{}")
-        except ValueError:
+        except (ValueError, RecursionError):
             raise BadRequest("Malformed JSON body") from None
         if not isinstance(data, dict):
             raise BadRequest("The JSON body must be an object")
@@ -438,7 +448,7 @@ def mount(router: Router, ctx: Any) -> None:
 
     async def locks_create(request: Request, p: str | None, ns: str, name: str) -> Response:
         try:
-            body = await lfs_body(request)
+            body = await lfs_body(request, p, ns, name)
         except HubError as exc:
             return lfs_error(exc)
         path = body.get("path")
@@ -464,7 +474,7 @@ def mount(router: Router, ctx: Any) -> None:
 
     async def locks_verify(request: Request, p: str | None, ns: str, name: str) -> Response:
         try:
-            body = await lfs_body(request)
+            body = await lfs_body(request, p, ns, name)
         except HubError as exc:
             return lfs_error(exc)
 
@@ -482,7 +492,7 @@ def mount(router: Router, ctx: Any) -> None:
 
     async def locks_unlock(request: Request, p: str | None, ns: str, name: str, lock_id: str) -> Response:
         try:
-            body = await lfs_body(request)
+            body = await lfs_body(request, p, ns, name)
         except HubError as exc:
             return lfs_error(exc)
 

@@ -102,7 +102,7 @@ def check_folder(path: str) -> str:
 
 
 HEX40 = re.compile(r"^[0-9a-f]{40}$")
-SHA256 = re.compile(r"^[0-9a-f]{64}$")
+SHA256 = re.compile(r"^[0-9a-f]{64}\Z")
 
 
 def check_oid(oid: object) -> str:

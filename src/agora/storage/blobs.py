@@ -158,8 +158,9 @@ class LocalBlobStore:
         dest.parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp, dest)
 
-    # Multipart: parts are written at their offsets into one preallocated temp file, so completion
-    # costs one hashing read and a rename, never a concatenation copy.
+    # Multipart: parts are written at their offsets into one temp file, so completion costs one hashing
+    # read and a rename, never a concatenation copy. The file starts empty and grows only by the parts
+    # that arrive: nothing is preallocated for the size a client merely declared.
     def _mp_path(self, upload_id: str) -> Path:
         if not upload_id.isalnum():
             raise BadRequest("Invalid upload id")
@@ -168,8 +169,8 @@ class LocalBlobStore:
     def multipart_begin(self, oid: str, size: int) -> str:
         check_oid(oid)
         upload_id = secrets.token_hex(16)
-        with open(self._mp_path(upload_id), "wb") as fh:
-            fh.truncate(size)
+        with open(self._mp_path(upload_id), "wb"):
+            pass
         return upload_id
 
     def multipart_write(self, upload_id: str, offset: int, data: bytes) -> None:

@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from ...hub.errors import BadRequest, RepoNotFound, TooLarge
 from ...hub.ids import WEB_PREFIX
+from ...hub.sizes import check_size
 from .. import wire
 from ..routing import ID, Router
 from .common import T, json_body, rid_api
@@ -62,17 +63,23 @@ def mount(router: Router, ctx: Any) -> None:
 
     async def preupload(request: Request, t: str, ns: str, name: str, rev: str) -> Response:
         who = await ctx.who(request)
+
+        def writable() -> None:  # before the body: who may not write here sends nothing we read
+            with hub.db.session() as s:
+                hub.find(s, who, rid_api(t, ns, name), write=True)
+        await ctx.run(writable)
         body = await json_body(request)
         files = body.get("files")
         if not isinstance(files, list):
             raise BadRequest("'files' must be a list")
         parsed = []
         for f in files:
-            if not isinstance(f, dict) or not isinstance(f.get("path"), str) or not isinstance(f.get("size"), int):
+            if not isinstance(f, dict) or not isinstance(f.get("path"), str):
                 raise BadRequest("Each file needs 'path' (string) and 'size' (integer)")
+            check_size(f.get("size"), ctx.settings.max_object_size, f"size of {f['path'][:200]}")
             try:
                 sample = base64.b64decode(f.get("sample") or "", validate=True)[:512]
-            except (binascii.Error, ValueError):
+            except (binascii.Error, ValueError, TypeError):
                 raise BadRequest(f"'sample' of {f['path']!r} is not valid base64") from None
             parsed.append((f["path"], f["size"], sample))
 
@@ -121,8 +128,8 @@ def mount(router: Router, ctx: Any) -> None:
                 if value.get("algo", "sha256") != "sha256":
                     raise BadRequest(f"Unsupported LFS hash algorithm {value.get('algo')!r}")
                 size = value.get("size")
-                if size is not None and not isinstance(size, int):
-                    raise BadRequest(f"'size' of {path!r} must be an integer")
+                if size is not None:
+                    check_size(size, ctx.settings.max_object_size, f"size of {path[:200]}")
                 lfs_files.append((path, value.get("oid"), size))
             elif key == "deletedFile":
                 hub.delete_file(pc, path)

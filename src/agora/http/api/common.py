@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
 
 from ...db.models import Repo
-from ...hub.errors import BadRequest
 from ...hub.ids import FROM_PLURAL, PLURAL, WEB_PREFIX, RepoId, RepoType
 from ...storage.gitstore import Entry
-from .. import wire
+from .. import bodies, wire
 
 T = r"(?P<t>models|datasets|spaces)"
 # Web/file/git prefix: "" for models, datasets/ or spaces/.
 P = r"(?:(?P<p>datasets|spaces)/)?"
+# API JSON bodies: create_app sets it from AGORA_MAX_JSON_BYTES.
 MAX_JSON = 8 * 1024 * 1024
 
 
@@ -27,22 +26,9 @@ def rid_web(p: str | None, ns: str, name: str) -> RepoId:
     return RepoId(FROM_PLURAL[p] if p else "model", ns, name)
 
 
-async def json_body(request: Request, required: bool = True) -> dict[str, Any]:
-    raw = b""
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > MAX_JSON:
-            raise BadRequest("JSON body too large")
-    if not raw.strip():
-        if required:
-            raise BadRequest("Expected a JSON body")
-        return {}
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise BadRequest(f"Malformed JSON body: {e}") from None
-    if not isinstance(data, dict):
-        raise BadRequest("The JSON body must be an object")
+async def json_body(request: Request, required: bool = True, limit: int | None = None) -> dict[str, Any]:
+    """The request's JSON object, read with a bound (413 past it; AGORA_MAX_JSON_BYTES by default)."""
+    data: dict[str, Any] = await bodies.read_json(request, limit or MAX_JSON, required)
     return data
 
 

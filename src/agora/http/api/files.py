@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 
 from ...hub.errors import BadRequest, EntryNotFound, HubError
-from .. import wire
+from .. import bodies, wire
 from ..routing import ID, Router
 from .common import P, T, entry_json, rid_api, rid_web
 
@@ -57,18 +57,23 @@ def mount(router: Router, ctx: Any) -> None:
             headers = wire.next_link(request, base, "cursor", str(cursor + size))
         return wire.json_response(items, headers=headers)
 
+    def visible(who: Any, rid: Any) -> None:
+        with hub.db.session() as s:
+            hub.find(s, who, rid)
+
     async def paths_info(request: Request, t: str, ns: str, name: str, rev: str) -> Response:
         who = await ctx.who(request)
-        body = await request.body()
-        if len(body) > 16 * 1024 * 1024:
-            raise BadRequest("paths-info body too large")
+        await ctx.run(visible, who, rid_api(t, ns, name))  # a stranger to a private repo sends no body
+        body = await bodies.read_bounded(request, ctx.settings.max_json_bytes, "paths-info body")
         ctype = request.headers.get("content-type", "")
         if "json" in ctype:
             import json
             try:
                 data = json.loads(body or b"{}")
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise BadRequest("Malformed JSON body") from None
+            if not isinstance(data, dict):
+                raise BadRequest("The JSON body must be an object")
             paths = data.get("paths") or []
             expand = bool(data.get("expand"))
         else:

@@ -7,7 +7,6 @@ href carries its own HMAC-signed, expiring capability bound to (operation, repo,
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,15 +15,20 @@ from starlette.responses import FileResponse, Response, StreamingResponse
 
 from ...db.models import Repo
 from ...hub import accounts
-from ...hub.errors import BadRequest, HubError, NotFound, RepoNotFound, Unauthorized
+from ...hub.errors import BadRequest, HubError, NotFound, RepoNotFound, TooLarge, Unauthorized
 from ...hub.ids import SHA256
-from .. import wire
+from ...hub.sizes import MAX_PARTS, check_size, part_size
+from .. import bodies, wire
 from ..routing import Router
 from .common import P, rid_web
 
 LFS_JSON = "application/vnd.git-lfs+json"
 GIT_ID = r"(?P<ns>[^/]+)/(?P<name>[^/]+?)(?:\.git)?"
 PUMP = 1024 * 1024
+# Signed part URLs in one batch answer, at most: a batch of many large objects gets larger parts instead.
+BATCH_PARTS = 50_000
+# The verify body is {"oid", "size"}; read only when the href carries no size.
+VERIFY_BODY = 64 * 1024
 
 
 def lfs_json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -56,47 +60,74 @@ def mount(router: Router, ctx: Any) -> None:
     async def batch(request: Request, p: str | None, ns: str, name: str) -> Response:
         try:
             who = await ctx.who(request)
-            raw = await request.body()
-            if len(raw) > 8 * 1024 * 1024:
-                raise BadRequest("Batch request too large")
-            try:
-                body = json.loads(raw)
-            except ValueError:
-                raise BadRequest("Malformed JSON in LFS batch request") from None
-            if not isinstance(body, dict):
-                raise BadRequest("The LFS batch request must be a JSON object")
-            op = body.get("operation")
-            if op not in ("upload", "download"):
-                raise BadRequest("'operation' must be upload or download")
-            objects = body.get("objects")
-            if not isinstance(objects, list):
-                raise BadRequest("'objects' must be a list")
-            transfers = body.get("transfers") or ["basic"]
+            rid = rid_web(p, ns, name)
 
-            def do() -> dict[str, Any]:
+            def visible() -> None:  # before the body: a stranger to a private repo gets nothing read
                 with hub.db.session() as s:
                     try:
-                        repo = hub.find(s, who, rid_web(p, ns, name), write=(op == "upload"))
+                        hub.find(s, who, rid)
                     except RepoNotFound:
                         if who is None:
                             # git-lfs only sends credentials after a 401 that says how.
                             raise Unauthorized("Authentication required") from None
                         raise
-                    return {"transfer": "multipart" if op == "upload" and "multipart" in transfers and any(
-                        isinstance(o, dict) and isinstance(o.get("size"), int)
-                        and o["size"] > settings.multipart_threshold for o in objects) else "basic",
-                        "objects": [one(s, request, repo, op, o, transfers) for o in objects],
-                        "hash_algo": "sha256"}
+            await ctx.run(visible)
+            body = await bodies.read_json(request, settings.max_json_bytes, what="LFS batch request")
+            op, objects, transfers = batch_request(body)
+
+            def do() -> dict[str, Any]:
+                with hub.db.session() as s:
+                    repo = hub.find(s, who, rid, write=(op == "upload"))
+                    sizes = [o[1] for o in objects if isinstance(o, tuple)]
+                    multipart = op == "upload" and "multipart" in transfers and any(
+                        size > settings.multipart_threshold for size in sizes)
+                    # Part URLs in one answer stay bounded: a batch of many large objects gets larger parts.
+                    big = sum(size for size in sizes if size > settings.multipart_threshold)
+                    floor = -(-big // BATCH_PARTS)
+                    return {"transfer": "multipart" if multipart else "basic",
+                            "objects": [one(s, request, repo, op, o[0], o[1], transfers, floor)
+                                        if isinstance(o, tuple) else o for o in objects],
+                            "hash_algo": "sha256"}
             return lfs_json(await ctx.run(do))
         except HubError as exc:
             return lfs_error(exc)
 
-    def one(s: Any, request: Request, repo: Repo, op: str, o: Any, transfers: list[str]) -> dict[str, Any]:
-        oid = o.get("oid") if isinstance(o, dict) else None
-        size = o.get("size") if isinstance(o, dict) else None
-        if not isinstance(oid, str) or not SHA256.match(oid) or not isinstance(size, int) or size < 0:
-            return {"oid": str(oid), "size": size if isinstance(size, int) else 0,
-                    "error": {"code": 422, "message": "oid must be 64 hex characters and size a non-negative integer"}}
+    def batch_request(body: dict[str, Any]) -> tuple[str, list[tuple[str, int] | dict[str, Any]], list[str]]:
+        """(operation, [(oid, size) or that object's error], transfers) of a batch request, or the HubError
+        that refuses it whole."""
+        op = body.get("operation")
+        if op not in ("upload", "download"):
+            raise BadRequest("'operation' must be upload or download")
+        objects = body.get("objects")
+        if not isinstance(objects, list):
+            raise BadRequest("'objects' must be a list")
+        if len(objects) > settings.lfs_batch_max_objects:
+            raise TooLarge(f"A batch request may name at most {settings.lfs_batch_max_objects} objects, "
+                           f"this one names {len(objects)}: split it")
+        transfers = body.get("transfers")
+        if transfers is None:
+            transfers = ["basic"]
+        if not isinstance(transfers, list) or not all(isinstance(t, str) for t in transfers):
+            raise BadRequest("'transfers' must be a list of strings")
+        checked: list[tuple[str, int] | dict[str, Any]] = []
+        for o in objects:
+            # A size that is no JSON integer (true, 1.5, "5") or past 2^63 - 1 makes the request malformed
+            # (400), one over the largest object too large (413); both refuse the whole batch before any
+            # work. A bad oid or a negative size is that object's own error, as the LFS spec has it.
+            size = o.get("size") if isinstance(o, dict) else None
+            if isinstance(o, dict) and "size" in o and not (type(size) is int and size < 0):
+                check_size(size, settings.max_object_size, "size")
+            oid = o.get("oid") if isinstance(o, dict) else None
+            if not isinstance(oid, str) or not SHA256.match(oid) or type(size) is not int or size < 0:
+                checked.append({"oid": str(oid)[:80], "size": size if type(size) is int and size >= 0 else 0, "error": {
+                    "code": 422, "message": "oid must be 64 lowercase hex characters and size a non-negative "
+                                            "integer"}})
+            else:
+                checked.append((oid, size))
+        return op, checked, transfers
+
+    def one(s: Any, request: Request, repo: Repo, op: str, oid: str, size: int, transfers: list[str],
+            floor: int) -> dict[str, Any]:
         rid = str(repo.id)
         stored = hub.blobs.size(oid)
         if stored is None and hub.xet is not None:  # content uploaded through Xet is served from its xorbs
@@ -114,10 +145,11 @@ def mount(router: Router, ctx: Any) -> None:
         verify = {"href": signed(request, f"/lfs/verify/{rid}/{oid}", "verify", rid, oid, str(size), size=str(size)),
                   "header": {}, "expires_in": 3600}
         if "multipart" in transfers and size > settings.multipart_threshold:
-            chunk = settings.multipart_chunk
+            chunk = part_size(size, settings.multipart_chunk, floor)
+            count = -(-size // chunk)
+            assert count <= MAX_PARTS
             upload_id = hub.blobs.multipart_begin(oid, size)
             header = {"chunk_size": str(chunk)}
-            count = math.ceil(size / chunk)
             direct = hub.blobs.presigned_parts(upload_id, count)  # S3: parts go to the store directly
             for n in range(1, count + 1):
                 header[f"{n:05d}"] = direct[n - 1] if direct else signed(
@@ -152,15 +184,25 @@ def mount(router: Router, ctx: Any) -> None:
     async def upload(request: Request, repo_id: str, oid: str) -> Response:
         size = request.query_params.get("size") or ""
         check(request, "upload", repo_id, oid, size)
+        expected = int(size)
+        bodies.check_length(request, expected, f"Object {oid}")
         repo = await ctx.run(repo_by_id, repo_id)
         up = hub.blobs.new_upload()
+        received = 0
+
+        def write(data: bytes) -> None:  # never more than the signed size reaches the store
+            nonlocal received
+            received += len(data)
+            if received > expected:
+                raise bodies.too_large(expected, f"Object {oid}")
+            up.write(data)
         try:
-            await ctx.pump(request, up.write)
-            await ctx.run(up.finish, oid, int(size))
+            await ctx.pump(request, write)
+            await ctx.run(up.finish, oid, expected)
         except BaseException:
             up.abort()
             raise
-        await ctx.run(record, repo, oid, int(size))
+        await ctx.run(record, repo, oid, expected)
         return wire.json_response({})
 
     def record(repo: Repo, oid: str, size: int) -> None:
@@ -192,12 +234,13 @@ def mount(router: Router, ctx: Any) -> None:
     async def verify(request: Request, repo_id: str, oid: str) -> Response:
         q = request.query_params
         size = q.get("size") or ""
-        try:
-            body = json.loads(await request.body() or b"{}")
-        except ValueError:
-            body = {}
-        if not size and isinstance(body, dict):
-            size = str(body.get("size", ""))
+        if not size:  # an href without its size (ours always carry it): the body names it, read bounded
+            try:
+                body = json.loads(await bodies.read_bounded(request, VERIFY_BODY, "Verify request") or b"{}")
+            except (ValueError, RecursionError):
+                body = {}
+            if isinstance(body, dict) and type(body.get("size")) is int:
+                size = str(body["size"])
         ticket = q.get("ticket") or ""
         check(request, "verify", repo_id, oid, size, *((ticket,) if ticket else ()))
         repo = await ctx.run(repo_by_id, repo_id)
@@ -218,6 +261,9 @@ def mount(router: Router, ctx: Any) -> None:
         check(request, "part", upload_id, n, chunk, size)
         offset = (int(n) - 1) * int(chunk)
         expected = min(int(chunk), int(size) - offset)
+        if expected <= 0:
+            raise BadRequest(f"Part {n} is past the end of the object")
+        bodies.check_length(request, expected, f"Part {n}")
         pieces: list[bytes] = []  # joined once per PUMP bytes, as in Ctx.pump()
         pending = 0
         written = 0
@@ -228,7 +274,7 @@ def mount(router: Router, ctx: Any) -> None:
             pieces.append(piece)
             pending += len(piece)
             if written + pending > expected:
-                raise BadRequest(f"Part {n} is larger than {expected} bytes")
+                raise bodies.too_large(expected, f"Part {n}")
             if pending >= PUMP:
                 await ctx.run(write, b"".join(pieces), offset + written)
                 written += pending

@@ -10,7 +10,8 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
-from ...hub.errors import Conflict, EntryNotFound, Forbidden, HubError, NotFound, RepoNotFound, RevisionNotFound
+from ...hub.errors import (Conflict, EntryNotFound, Forbidden, HubError, NotFound, RepoNotFound, RevisionNotFound,
+                           TooLarge)
 from .. import wire
 from ..routing import Router
 from . import account, browse, collections, community, edit, files, viewer
@@ -40,7 +41,8 @@ class _WebRoutes:
                 if request.headers.get("content-type", "").startswith("application/json") or \
                         request.method == "PUT" or request.headers.get("x-csrf-token"):
                     return wire.hub_error(e)
-                status = 403 if isinstance(e, Forbidden) else 409 if isinstance(e, Conflict) else 400
+                status = 403 if isinstance(e, Forbidden) else 409 if isinstance(e, Conflict) else \
+                    413 if isinstance(e, TooLarge) else 400
                 return await web.page(request, "message.html", status=status, title="That didn't work",
                                       message=e.message)
         self.router.add(methods, pattern, wrapped)

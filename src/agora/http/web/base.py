@@ -16,6 +16,7 @@ from ...hub.errors import Forbidden, HubError
 from ...hub.ids import WEB_PREFIX
 from .. import wire
 from ..auth import principal as token_principal
+from ..bodies import read_bounded
 from . import render, session
 
 HERE = Path(__file__).parent
@@ -77,14 +78,13 @@ class Web:
         if not session.same_origin(request, self.ctx.settings.public_url):
             raise Forbidden("This form was posted from another site: reload the page and try again")
 
-    async def form(self, request: Request) -> dict[str, str]:
-        """Parse a urlencoded form and check its CSRF token."""
+    async def form(self, request: Request, limit: int | None = None) -> dict[str, str]:
+        """Parse a urlencoded form (at most `limit` bytes, AGORA_MAX_FORM_BYTES by default) and check its
+        CSRF token."""
         from urllib.parse import parse_qsl
         await self.who(request)  # resolves the session, which the CSRF token is bound to
         self._check_post(request)
-        body = await request.body()
-        if len(body) > 16 * 1024 * 1024:
-            raise HubError("Form too large")
+        body = await read_bounded(request, limit or self.ctx.settings.max_form_bytes, "Form")
         data = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
         if not session.csrf_ok(self.ctx.signer, request, data.get("csrf") or request.headers.get("x-csrf-token")):
             raise Forbidden("The form expired or came from another site (CSRF check failed): reload the page")

@@ -3,7 +3,6 @@ files; repo settings; likes. Every write is a real git commit through the same d
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import quote
 
@@ -15,6 +14,7 @@ from ...hub import index
 from ...hub.errors import BadRequest
 from ...hub.ids import RepoId, check_path
 from .. import wire
+from ..bodies import check_length, read_json, too_large
 from .base import ID, LoginRequired, P, Web, repo_path
 from .files import rid_of
 
@@ -45,9 +45,19 @@ def mount(router: Any, web: Web) -> None:
         who = await web.require_user(request)
         web.check_csrf_header(request)
         await web.run(load, who, rid_of(p, ns, name))
+        limit = web.ctx.settings.max_object_size
+        check_length(request, limit, "File")
         up = hub.blobs.new_upload()
+        received = 0
+
+        def write(data: bytes) -> None:
+            nonlocal received
+            received += len(data)
+            if received > limit:
+                raise too_large(limit, "File")
+            up.write(data)
         try:
-            await web.ctx.pump(request, up.write)
+            await web.ctx.pump(request, write)
             oid, size = await web.run(up.finish_as_hashed)
         except BaseException:
             up.abort()
@@ -58,10 +68,9 @@ def mount(router: Any, web: Web) -> None:
     async def upload_commit(request: Request, p: str | None, ns: str, name: str, rev: str) -> Response:
         who = await web.require_user(request)
         web.check_csrf_header(request)
-        try:
-            body = json.loads(await request.body())
-        except ValueError:
-            raise BadRequest("Malformed upload request") from None
+        await web.run(load, who, rid_of(p, ns, name))  # may write here, before the body is read
+        # The files themselves were streamed to the blob store by upload_blob: this body only names them.
+        body = await read_json(request, web.ctx.settings.max_json_bytes, what="Upload request")
         files = body.get("files")
         if not isinstance(files, list) or not files:
             raise BadRequest("Add at least one file")
@@ -106,7 +115,7 @@ def mount(router: Any, web: Web) -> None:
             data = await web.run(get)
             return await web.page(request, "edit.html", tab="files", rid=rid, rev=rev, file_path=path or "",
                                   creating=creating, can_write=True, **data)
-        form = await web.form(request)
+        form = await web.form(request, web.ctx.settings.max_edit_form_bytes)
         new_path = (form.get("path") or path or "").strip()
         check_path(new_path)
         content = form.get("content", "").replace("\r\n", "\n")
