@@ -108,6 +108,12 @@ def test_every_surface_finds_a_repo_in_any_case(server: Server, api: HfApi, alic
     assert Path(path).read_bytes() == b"weights v1\n"
     r = httpx.get(f"{ENDPOINT}/{other.upper()}/resolve/main/weights.txt")
     assert r.status_code == 200 and r.content == b"weights v1\n"
+    lfs = os.urandom(4096)  # *.bin is LFS: the batch API, the upload and the commit through the other spelling
+    api.upload_file(path_or_fileobj=lfs, path_in_repo="model.bin", repo_id=other)
+    assert Path(hf_hub_download(rid.upper(), "model.bin", cache_dir=tmp_path / "cache2")).read_bytes() == lfs
+    assert [f.lfs is not None for f in api.get_paths_info(rid, ["model.bin"])] == [True]
+    r = httpx.get(f"{ENDPOINT}/api/models/{other}/xet-read-token/main", headers={"authorization": f"Bearer {alice}"})
+    assert r.status_code == 200, r.text  # Xet
 
     env = {**os.environ, "HOME": str(tmp_path), "GIT_TERMINAL_PROMPT": "0"}
     host = ENDPOINT.split("://", 1)[1]
@@ -141,6 +147,8 @@ def test_ui_redirects_to_the_canonical_spelling(server: Server, api: HfApi, bob:
         r = web.get("/ALICE")
         assert r.status_code in (301, 302) and r.headers["location"] == "/alice"
         assert web.get(f"/{rid}").status_code == 200
+    r = httpx.get(f"{ENDPOINT}/api/datasets-server/is-valid", params={"dataset": f"ALICE/{repo_name.upper()}-DS"})
+    assert r.status_code == 200, r.text  # the viewer API finds it too
     # A private repo: no redirect (an existence oracle) for those who may not see it.
     priv = f"alice/{repo_name}-private"
     api.create_repo(priv, private=True)
