@@ -1,4 +1,4 @@
-"""`agora serve | user | token | org`: the only entry point."""
+"""`agora serve | user | repo | token | org | fsck`: the only entry point."""
 
 from __future__ import annotations
 
@@ -230,6 +230,44 @@ def cmd_org_add_member(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fsck(args: argparse.Namespace) -> int:
+    """Report what the database holds that the Hub's rules forbid (today: names that differ only by case
+    and key indexes that do not enforce uniqueness); non-zero exit when anything is found."""
+    from .hub import names
+
+    hub = _hub(args.data)
+    if args.fix_indexes:
+        for line in names.enforce_unique(hub.db.engine):  # refused (Conflict) while twins remain
+            print(line, file=sys.stderr)
+    with hub.db.session() as s:
+        report = names.check(s)
+    for line in report.lines():
+        print(line)
+    if report.ok:
+        print("no problems found", file=sys.stderr)
+    return 0 if report.ok else 1
+
+
+def cmd_user_rename(args: argparse.Namespace) -> int:
+    from .hub import names
+    hub = _hub(args.data)
+    with hub.db.session() as s:
+        acc = names.rename_account(s, hub, args.old, args.new)
+        kind = acc.kind
+    print(f"renamed {kind} {args.old} to {args.new} (its repos and collections follow)", file=sys.stderr)
+    return 0
+
+
+def cmd_repo_rename(args: argparse.Namespace) -> int:
+    from .hub import names
+    hub = _hub(args.data)
+    with hub.db.session() as s:
+        repo = names.rename_repo(s, hub, args.type, args.old, args.new)
+        new = f"{repo.namespace}/{repo.name}"
+    print(f"renamed {args.type} {args.old} to {new}", file=sys.stderr)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="agora", description="A self-hosted Hub for models, datasets and Spaces")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -283,6 +321,22 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("name")
     sp.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     sp.set_defaults(fn=cmd_user_set_password)
+    sp = with_data(user.add_parser("rename", help="rename a user or an organization (repos follow)"))
+    sp.add_argument("old", help="the exact current name")
+    sp.add_argument("new")
+    sp.set_defaults(fn=cmd_user_rename)
+
+    repo = sub.add_parser("repo", help="manage repos").add_subparsers(dest="sub", required=True)
+    sp = with_data(repo.add_parser("rename", help="rename or move a repo by its exact id"))
+    sp.add_argument("type", choices=("model", "dataset", "space"))
+    sp.add_argument("old", help="ns/name, exactly as stored")
+    sp.add_argument("new", help="ns/name")
+    sp.set_defaults(fn=cmd_repo_rename)
+
+    sp = with_data(sub.add_parser("fsck", help="report database problems (names that differ only by case)"))
+    sp.add_argument("--fix-indexes", action="store_true",
+                    help="fill missing name keys and make the name indexes unique (refused while twins remain)")
+    sp.set_defaults(fn=cmd_fsck)
 
     token = sub.add_parser("token", help="manage access tokens").add_subparsers(dest="sub", required=True)
     sp = with_data(token.add_parser("create", help="create a token; prints only the token"))

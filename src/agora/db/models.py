@@ -18,11 +18,16 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy import false
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def name_key(name: str) -> str:
+    """The case-insensitive key of a user, org or repo name (names are ASCII: lower() is the same in SQL)."""
+    return name.lower() if isinstance(name, str) else name
 
 
 class Base(DeclarativeBase):
@@ -33,8 +38,13 @@ class Account(Base):
     """A user or an organization: both own repos and share one namespace."""
 
     __tablename__ = "accounts"
+    # Names compare without case, as on the Hub (hub/names.py): one name_key per account. The index is
+    # unique unless migration 0010 found case twins (`agora fsck` reports them, `--fix-indexes` re-enforces).
+    __table_args__ = (Index("ix_accounts_name_key", "name_key", unique=True),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(96), unique=True, index=True)
+    # lower(name), set whenever name is (nullable only because 0010 added it to existing tables)
+    name_key: Mapped[str] = mapped_column(String(96), nullable=True)
     kind: Mapped[str] = mapped_column(String(8))  # "user" | "org"
     fullname: Mapped[str] = mapped_column(String(200), default="")
     email: Mapped[str | None] = mapped_column(String(200), nullable=True)
@@ -43,6 +53,11 @@ class Account(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     # A disabled user cannot log in; their sessions and tokens stop working (agora user disable|enable).
     disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+    @validates("name")
+    def _set_name_key(self, _key: str, value: str) -> str:
+        self.name_key = name_key(value)
+        return value
 
 
 class WebSession(Base):
@@ -94,6 +109,8 @@ class Repo(Base):
     __tablename__ = "repos"
     __table_args__ = (
         UniqueConstraint("type", "namespace", "name"),
+        # One repo per (type, namespace, name) whatever the case: unique unless 0010 found twins (as accounts).
+        Index("ix_repos_name_key", "type", "namespace_key", "name_key", unique=True),
         Index("ix_repos_type_downloads", "type", "downloads", "id"),
         Index("ix_repos_type_likes", "type", "likes", "id"),
         Index("ix_repos_type_updated", "type", "updated_at", "id"),
@@ -105,6 +122,8 @@ class Repo(Base):
     type: Mapped[str] = mapped_column(String(8))
     namespace: Mapped[str] = mapped_column(String(96), index=True)
     name: Mapped[str] = mapped_column(String(96))
+    namespace_key: Mapped[str] = mapped_column(String(96), nullable=True)  # lower(namespace), set with it
+    name_key: Mapped[str] = mapped_column(String(96), nullable=True)  # lower(name), set with it
     # The git dir is keyed by a stable id so that a move is a metadata change only.
     storage_key: Mapped[str] = mapped_column(String(64), unique=True)
     private: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -125,6 +144,11 @@ class Repo(Base):
     indexed_sha: Mapped[str | None] = mapped_column(String(40), nullable=True)
     search_text: Mapped[str] = mapped_column(String(4000), default="")
     tag_list: Mapped[str] = mapped_column(Text, default="")  # the repo_tags of this repo, in order, "\n"-joined
+
+    @validates("namespace", "name")
+    def _set_name_keys(self, key: str, value: str) -> str:
+        setattr(self, f"{key}_key", name_key(value))
+        return value
 
 
 class LfsObject(Base):

@@ -12,9 +12,11 @@ from functools import lru_cache
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..db.models import Account, Membership, Repo, Token, WebSession, utcnow
+from . import names
 from .errors import BadRequest, Conflict, NotFound
 from .ids import check_namespace
 
@@ -127,7 +129,8 @@ def _digest(secret: str) -> str:
 
 
 def get_account(s: Session, name: str) -> Account | None:
-    return s.scalar(select(Account).where(Account.name == name))
+    """The user or org called `name`, in any case: names compare without case, as on the Hub."""
+    return names.account(s, name)
 
 
 def require_user(s: Session, name: str) -> Account:
@@ -140,23 +143,31 @@ def require_user(s: Session, name: str) -> Account:
 def create_user(s: Session, name: str, password: str | None = None, admin: bool = False,
                 email: str | None = None, fullname: str = "") -> Account:
     check_namespace(name)
-    if get_account(s, name):
-        raise Conflict(f"The name {name!r} is already taken")
+    if names.name_taken(s, name):
+        raise Conflict(f"The name {name!r} is already taken (names compare without case)")
     acc = Account(name=name, kind="user", fullname=fullname or name, email=email, is_admin=admin,
                   password_hash=hash_password(password) if password else None)
-    s.add(acc)
-    s.flush()
+    _add_account(s, acc)
     return acc
+
+
+def _add_account(s: Session, acc: Account) -> None:
+    """Insert a new account; a concurrent creation of the same name (in any case) is a Conflict."""
+    try:
+        with s.begin_nested():
+            s.add(acc)
+            s.flush()
+    except IntegrityError:
+        raise Conflict(f"The name {acc.name!r} is already taken (names compare without case)") from None
 
 
 def create_org(s: Session, name: str, owner: str, fullname: str = "") -> Account:
     check_namespace(name)
     user = require_user(s, owner)
-    if get_account(s, name):
-        raise Conflict(f"The name {name!r} is already taken")
+    if names.name_taken(s, name):
+        raise Conflict(f"The name {name!r} is already taken (names compare without case)")
     org = Account(name=name, kind="org", fullname=fullname or name)
-    s.add(org)
-    s.flush()
+    _add_account(s, org)
     s.add(Membership(org_id=org.id, user_id=user.id, role="admin"))
     s.flush()
     return org

@@ -16,7 +16,7 @@ from sqlalchemy import desc, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..db.models import Account, Collection, CollectionItem, Membership, Repo, utcnow
-from . import accounts
+from . import accounts, names
 from .accounts import Principal
 from .errors import BadRequest, Conflict, Forbidden, NotFound, RepoNotFound, Unauthorized
 from .ids import FROM_PLURAL, RepoId, RepoType
@@ -78,7 +78,7 @@ def get(s: Session, who: Principal | None, slug: str) -> Collection:
     title part changes with the title, and old links must keep working."""
     m = _UID.match(slug or "")
     c = s.scalar(select(Collection).where(Collection.uid == m.group("uid"))) if m else None
-    if c is None or m is None or c.owner != m.group("owner") or not can_read(s, who, c):
+    if c is None or m is None or c.owner.lower() != m.group("owner").lower() or not can_read(s, who, c):
         raise CollectionNotFound(slug)
     return c
 
@@ -100,8 +100,10 @@ def create(s: Session, who: Principal | None, owner: str, title: str, descriptio
         raise BadRequest("A collection needs a title of 1 to 200 characters")
     if not isinstance(description, str) or len(description) > 2000:
         raise BadRequest("The description must be a string of at most 2000 characters")
-    if accounts.get_account(s, owner) is None:
+    acc = accounts.get_account(s, owner) if isinstance(owner, str) else None
+    if acc is None:
         raise NotFound(f"No user or organization named {owner!r}")
+    owner = acc.name  # the stored spelling: names compare without case
     _check_writer(s, who, owner)
     existing = s.scalar(select(Collection).where(Collection.owner == owner, Collection.title == title))
     if existing is not None:
@@ -262,7 +264,7 @@ def listing(s: Session, who: Principal | None, owners: list[str], item: RepoId |
         raise BadRequest(f"Invalid sort {sort!r}: use one of {', '.join(SORTS)}")
     q = select(Collection)
     if owners:
-        q = q.where(Collection.owner.in_(owners))
+        q = q.where(Collection.owner.in_([names.canonical(s, o) for o in owners]))
     if item is not None:
         try:
             repo = _visible_repo(s, who, item)
@@ -283,8 +285,7 @@ def listing(s: Session, who: Principal | None, owners: list[str], item: RepoId |
 
 
 def _visible_repo(s: Session, who: Principal | None, rid: RepoId) -> Repo:
-    repo = s.scalar(select(Repo).where(Repo.type == rid.type, Repo.namespace == rid.namespace,
-                                       Repo.name == rid.name))
+    repo = names.repo(s, rid)
     if repo is None or not accounts.can_read(s, who, repo):
         raise RepoNotFound(f"Repository {rid.full} not found")
     return repo
@@ -292,6 +293,6 @@ def _visible_repo(s: Session, who: Principal | None, rid: RepoId) -> Repo:
 
 def owned_by(s: Session, who: Principal | None, owner: str) -> list[Collection]:
     """The collections of one namespace that `who` may see, in the owner's order (profile pages)."""
-    rows = s.scalars(select(Collection).where(Collection.owner == owner)
+    rows = s.scalars(select(Collection).where(Collection.owner == names.canonical(s, owner))
                      .order_by(Collection.position, Collection.id))
     return [c for c in rows if can_read(s, who, c)]

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import desc, func, select
 from sqlalchemy.orm import Session
 
-from ..db.models import Account, Discussion, Repo, utcnow
+from ..db.models import Discussion, Repo, utcnow
+from . import names
 from .accounts import Principal
 from .errors import BadRequest, Conflict, Forbidden, NotFound
 
@@ -64,7 +65,8 @@ def listing(s: Session, repo: Repo, kind: str | None, status: str | None, author
     if status in ("open", "closed", "merged", "draft"):
         q = q.where(Discussion.status == status)
     if author:
-        q = q.where(Discussion.author_id == select(Account.id).where(Account.name == author).scalar_subquery())
+        acc = names.account(s, author)  # in any case, as on the Hub
+        q = q.where(Discussion.author_id == (acc.id if acc is not None else -1))
     return list(s.scalars(q.order_by(desc(Discussion.num))))
 
 

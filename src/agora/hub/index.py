@@ -21,7 +21,7 @@ from sqlalchemy import delete, desc, func, insert, or_, select, text
 from sqlalchemy.orm import Session
 
 from ..db.models import Account, DownloadDay, Like, Membership, Repo, RepoLink, RepoTag, utcnow
-from . import cards
+from . import cards, names
 from . import taxonomy as tx
 from .accounts import Principal
 from .errors import BadRequest
@@ -171,7 +171,9 @@ def _args(s: Session, who: Principal | None, query: Query) -> tuple[Any, ...]:
     if query.pipeline_tag:
         keys.append(_catalog().PIPELINE + query.pipeline_tag)
     terms = [t.strip().lower() for t in query.search if t.strip()]
-    return query.repo_type, audience(s, who), query.author or None, keys, terms
+    # author= compares without case, as on the Hub: the catalog's owner postings use the stored spelling.
+    author = names.canonical(s, query.author) if query.author else None
+    return query.repo_type, audience(s, who), author, keys, terms
 
 
 def _encode(obj: Any) -> str:

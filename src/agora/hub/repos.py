@@ -23,7 +23,7 @@ from ..db.session import Database, repo_write_lock
 from ..storage.blobs import BlobStore
 from ..storage.gitstore import Entry, GitRepo, lfs_pointer
 from .. import jobs
-from . import accounts, cards, index
+from . import accounts, cards, index, names
 from .accounts import Principal
 from .errors import BadRequest, Conflict, Forbidden, ParentMismatch, RepoNotFound, RevisionNotFound, Unauthorized
 from .gitattributes import default_gitattributes
@@ -80,8 +80,8 @@ class Hub:
         return GitRepo(self.repos_root / repo.storage_key[:2] / f"{repo.storage_key}.git")
 
     def get(self, s: Session, rid: RepoId) -> Repo | None:
-        return s.scalar(select(Repo).where(Repo.type == rid.type, Repo.namespace == rid.namespace,
-                                           Repo.name == rid.name))
+        """The repo `rid` names, in any case (ids compare without case, as on the Hub; hub/names.py)."""
+        return names.repo(s, rid)
 
     def find(self, s: Session, who: Principal | None, rid: RepoId, write: bool = False) -> Repo:
         """The repo if `who` may see it (and write it, if asked); otherwise RepoNotFound, never a hint."""
@@ -102,7 +102,8 @@ class Hub:
             raise Unauthorized("You must be authenticated to create a repository")
         check_namespace(rid.namespace)
         check_name(rid.name)
-        existing = self.get(s, rid)
+        rid = RepoId(rid.type, names.canonical(s, rid.namespace), rid.name)  # the owner's own spelling
+        existing = self.get(s, rid)  # `alice/PM` when `alice/pm` exists is that repo: a Conflict below
         if existing is not None and accounts.can_read(s, who, existing):
             raise Conflict(f"You already created this {rid.type} repo", repo=existing)
         if not accounts.can_write_namespace(s, who, rid.namespace):
@@ -149,9 +150,10 @@ class Hub:
         repo = self.find(s, who, src, write=True)
         check_namespace(dst.namespace)
         check_name(dst.name)
+        dst = RepoId(dst.type, names.canonical(s, dst.namespace), dst.name)
         if not accounts.can_write_namespace(s, who, dst.namespace):
             raise Forbidden(f"You don't have the rights to move a repo to {dst.namespace!r}")
-        if self.get(s, dst) is not None:
+        if names.repo_taken(s, dst, other_than=repo.id):  # a case-only rename of itself is fine
             raise Conflict(f"A {dst.type} repo named {dst.full} already exists")
         repo.namespace, repo.name = dst.namespace, dst.name
         s.flush()

@@ -94,7 +94,8 @@ def mount(router: Router, ctx: Any) -> None:
                     url = repo_url(base(request), existing) if existing else f"{base(request)}/{rid.web_path}"
                     return wire.hub_error(e, body={"url": url})
                 url = repo_url(base(request), repo)
-                return wire.json_response({"url": url, "name": rid.full, "id": f"{repo.id:024x}"})
+                return wire.json_response({"url": url, "name": f"{repo.namespace}/{repo.name}",
+                                           "id": f"{repo.id:024x}"})
         return await ctx.run(do)
 
     async def delete(request: Request) -> Response:

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response
 
 from ...hub.errors import (Conflict, EntryNotFound, Forbidden, HubError, NotFound, RepoNotFound, RevisionNotFound,
                            TooLarge)
@@ -31,6 +31,10 @@ class _WebRoutes:
         @functools.wraps(handler)
         async def wrapped(request: Request, **params: Any) -> Response:
             try:
+                if request.method in ("GET", "HEAD"):
+                    moved = await web.canonical_path(request, params)
+                    if moved is not None:  # /ALICE/PM -> /alice/pm: one name, one spelling in the address bar
+                        return RedirectResponse(moved, status_code=302)
                 return await handler(request, **params)
             except LoginRequired:
                 return web.redirect(f"/login?next={quote(request.url.path)}")

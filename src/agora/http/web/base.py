@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
@@ -13,7 +14,7 @@ from ...db.models import Repo
 from ...hub import accounts
 from ...hub.accounts import Principal
 from ...hub.errors import Forbidden, HubError
-from ...hub.ids import WEB_PREFIX
+from ...hub.ids import FROM_PLURAL, WEB_PREFIX, RepoId
 from .. import wire
 from ..auth import principal as token_principal
 from ..bodies import read_bounded
@@ -95,6 +96,37 @@ class Web:
         self._check_post(request)
         if not session.csrf_ok(self.ctx.signer, request, request.headers.get("x-csrf-token")):
             raise Forbidden("CSRF check failed: reload the page")
+
+    # ---- canonical names ---------------------------------------------------------------------------
+    async def canonical_path(self, request: Request, params: dict[str, Any]) -> str | None:
+        """Where a page addressed by another case of a repo id (/ALICE/PM) or of a user or org name
+        (/ALICE) lives: the same address with the stored spelling, or None. Only for what `who` may see
+        (otherwise the page's own 404 answers, with no hint)."""
+        ns, name = params.get("ns"), params.get("name")
+        if not isinstance(name, str) or (ns is None and set(params) != {"name"}):
+            return None
+        raw = (request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1").split("?", 1)[0]
+        parts = raw.split("/")  # "", [datasets|spaces,] ns, name, rest...
+        at, rtype = 1, "model"
+        if ns is not None and len(parts) > 3 and parts[1] in ("datasets", "spaces") and unquote(parts[2]) == ns:
+            at, rtype = 2, FROM_PLURAL[parts[1]]
+        who = await self.who(request)
+
+        def lookup() -> tuple[str, ...] | None:
+            with self.hub.db.session() as s:
+                if ns is None:
+                    acc = accounts.get_account(s, name)
+                    return (acc.name,) if acc is not None and acc.name != name else None
+                repo = self.hub.get(s, RepoId(rtype, ns, name))  # type: ignore[arg-type]
+                if repo is None or (repo.namespace, repo.name) == (ns, name) or not accounts.can_read(s, who, repo):
+                    return None
+                return repo.namespace, repo.name
+        found = await self.run(lookup)
+        if found is None:
+            return None
+        parts[at:at + len(found)] = [quote(x, safe="") for x in found]
+        query = request.url.query
+        return "/".join(parts) + (f"?{query}" if query else "")
 
     # ---- rendering --------------------------------------------------------------------------------
     async def page(self, request: Request, template: str, status: int = 200, **data: Any) -> HTMLResponse:

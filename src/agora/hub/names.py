@@ -1,0 +1,222 @@
+"""Names compare without case, as on the Hub: `alice`, `Alice` and `ALICE` are one user, `alice/pm` and
+`ALICE/PM` one repo. Every lookup goes through the lower-cased keys (db/models.py: Account.name_key,
+Repo.namespace_key / name_key, set whenever a name is); the stored spelling is the canonical one that
+answers carry.
+
+A database made before migration 0010 may hold case twins. Nothing merges them: lookups then prefer the
+exact spelling, `agora fsck` lists them (`twins`), an admin renames one of each (`rename_account`,
+`rename_repo`), and `agora fsck --fix-indexes` (`enforce_unique`) makes the key indexes unique again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine, Index, and_, case, func, inspect, or_, select, tuple_
+from sqlalchemy.orm import Session
+
+from ..db.models import Account, Collection, Repo, name_key
+from .errors import BadRequest, Conflict, NotFound
+from .ids import RepoId, check_name, check_namespace
+
+if TYPE_CHECKING:
+    from .repos import Hub
+
+key = name_key
+KEY_INDEXES = {"accounts": "ix_accounts_name_key", "repos": "ix_repos_name_key"}
+
+
+def account(s: Session, name: str) -> Account | None:
+    """The account called `name` in any case (the exact spelling first, should twins exist)."""
+    if not isinstance(name, str):
+        return None
+    return s.scalar(select(Account).where(Account.name_key == key(name))
+                    .order_by(case((Account.name == name, 0), else_=1), Account.id).limit(1))
+
+
+def canonical(s: Session, name: str) -> str:
+    """The stored spelling of an account name; `name` itself when there is no such account."""
+    acc = account(s, name)
+    return acc.name if acc is not None else name
+
+
+def repo(s: Session, rid: RepoId) -> Repo | None:
+    """The repo `rid` names in any case (the exact spelling first, should twins exist)."""
+    if not isinstance(rid.namespace, str) or not isinstance(rid.name, str):
+        return None
+    return s.scalar(select(Repo).where(Repo.type == rid.type, Repo.namespace_key == key(rid.namespace),
+                                       Repo.name_key == key(rid.name))
+                    .order_by(case((and_(Repo.namespace == rid.namespace, Repo.name == rid.name), 0), else_=1),
+                              Repo.id).limit(1))
+
+
+def repo_taken(s: Session, rid: RepoId, other_than: int | None = None) -> bool:
+    """Whether a repo other than `other_than` already has `rid`'s id in some case."""
+    q = select(Repo.id).where(Repo.type == rid.type, Repo.namespace_key == key(rid.namespace),
+                              Repo.name_key == key(rid.name))
+    if other_than is not None:
+        q = q.where(Repo.id != other_than)
+    return s.scalar(q.limit(1)) is not None
+
+
+def name_taken(s: Session, name: str, other_than: int | None = None) -> bool:
+    q = select(Account.id).where(Account.name_key == key(name))
+    if other_than is not None:
+        q = q.where(Account.id != other_than)
+    return s.scalar(q.limit(1)) is not None
+
+
+# ---- fsck: twins, stale keys, unique indexes ----------------------------------------------------------------
+@dataclass
+class Report:
+    account_twins: list[list[str]] = field(default_factory=list)  # names differing only by case
+    repo_twins: list[tuple[str, list[str]]] = field(default_factory=list)  # (type, ids differing only by case)
+    stale_keys: dict[str, int] = field(default_factory=dict)  # table -> rows whose key is missing or wrong
+    not_unique: list[str] = field(default_factory=list)  # key indexes that do not enforce uniqueness
+
+    @property
+    def ok(self) -> bool:
+        return not (self.account_twins or self.repo_twins or self.stale_keys or self.not_unique)
+
+    def lines(self) -> list[str]:
+        out = [f"case twins (accounts): {' '.join(g)}" for g in self.account_twins]
+        out += [f"case twins ({t} repos): {' '.join(g)}" for t, g in self.repo_twins]
+        out += [f"{n} row(s) of {t} without their lower-cased name key" for t, n in self.stale_keys.items()]
+        for ix in self.not_unique:
+            hint = ("rename one of each twin (agora user rename OLD NEW / agora repo rename TYPE NS/OLD NS/NEW), "
+                    "then run `agora fsck --fix-indexes`") if self.account_twins or self.repo_twins else \
+                "run `agora fsck --fix-indexes` to enforce it"
+            out.append(f"index {ix} does not enforce case-insensitive uniqueness: {hint}")
+        return out
+
+
+def check(s: Session) -> Report:
+    r = Report()
+    groups: dict[str, list[str]] = {}
+    dup = select(Account.name_key).group_by(Account.name_key).having(func.count() > 1)
+    for name, k in s.execute(select(Account.name, Account.name_key).where(Account.name_key.in_(dup))
+                             .order_by(Account.name_key, Account.name)):
+        groups.setdefault(k, []).append(name)
+    r.account_twins = list(groups.values())
+    cols = (Repo.type, Repo.namespace_key, Repo.name_key)
+    rgroups: dict[tuple[str, str, str], list[str]] = {}
+    dupr = select(*cols).group_by(*cols).having(func.count() > 1)
+    for t, ns, n, nk, k in s.execute(select(Repo.type, Repo.namespace, Repo.name, Repo.namespace_key, Repo.name_key)
+                                     .where(tuple_(*cols).in_(dupr)).order_by(*cols, Repo.namespace, Repo.name)):
+        rgroups.setdefault((t, nk, k), []).append(f"{ns}/{n}")
+    r.repo_twins = [(t, g) for (t, _, _), g in rgroups.items()]
+    stale_acc = s.scalar(select(func.count()).select_from(Account).where(
+        or_(Account.name_key.is_(None), Account.name_key != func.lower(Account.name))))
+    stale_repo = s.scalar(select(func.count()).select_from(Repo).where(
+        or_(Repo.name_key.is_(None), Repo.namespace_key.is_(None), Repo.name_key != func.lower(Repo.name),
+            Repo.namespace_key != func.lower(Repo.namespace))))
+    r.stale_keys = {t: n for t, n in (("accounts", stale_acc), ("repos", stale_repo)) if n}
+    r.not_unique = [ix for table, ix in KEY_INDEXES.items() if not _unique(s.get_bind(), table, ix)]
+    return r
+
+
+def _unique(bind: Any, table: str, index: str) -> bool:
+    for ix in inspect(bind).get_indexes(table):
+        if ix["name"] == index:
+            return bool(ix["unique"])
+    return False
+
+
+def _model_index(table: str) -> Index:
+    model = Account if table == "accounts" else Repo
+    return next(ix for ix in model.__table__.indexes if ix.name == KEY_INDEXES[table])  # type: ignore[attr-defined]
+
+
+def fix_keys(s: Session) -> None:
+    """Recompute the keys of rows written without them (e.g. by a process still running older code)."""
+    s.execute(Account.__table__.update().where(  # type: ignore[attr-defined]
+        or_(Account.name_key.is_(None), Account.name_key != func.lower(Account.name)))
+        .values(name_key=func.lower(Account.name)))
+    s.execute(Repo.__table__.update().where(  # type: ignore[attr-defined]
+        or_(Repo.name_key.is_(None), Repo.namespace_key.is_(None), Repo.name_key != func.lower(Repo.name),
+            Repo.namespace_key != func.lower(Repo.namespace)))
+        .values(namespace_key=func.lower(Repo.namespace), name_key=func.lower(Repo.name)))
+
+
+def enforce_unique(engine: Engine) -> list[str]:
+    """Make the key indexes unique (after fixing stale keys); refused while twins remain. Returns what it did."""
+    done: list[str] = []
+    with Session(engine) as s, s.begin():
+        fix_keys(s)
+        r = check(s)
+        if r.account_twins or r.repo_twins:
+            raise Conflict("case twins remain: rename one of each first (see `agora fsck`)")
+    for table, name in KEY_INDEXES.items():
+        if _unique(engine, table, name):
+            continue
+        with engine.begin() as conn:
+            ix = _model_index(table)
+            if any(x["name"] == name for x in inspect(conn).get_indexes(table)):
+                ix.drop(conn)  # DROP INDEX by name: the non-unique one 0010 made over twins
+            ix.create(conn)
+        done.append(f"index {name} is now unique")
+    return done
+
+
+# ---- admin renames: how twins are resolved -----------------------------------------------------------------
+def _exactly(s: Session, name: str) -> Account:
+    """The account spelled `name` exactly, else the one account matching it in some case."""
+    acc = s.scalar(select(Account).where(Account.name == name))
+    if acc is None:
+        found = list(s.scalars(select(Account).where(Account.name_key == key(name)).limit(2)))
+        if len(found) != 1:
+            raise NotFound(f"No user or organization named exactly {name!r}")
+        acc = found[0]
+    return acc
+
+
+def rename_account(s: Session, hub: Hub, old: str, new: str) -> Account:
+    """Rename a user or an org (a case-only change included): its repos and collections follow."""
+    from . import index
+
+    acc = _exactly(s, old)
+    check_namespace(new)
+    if name_taken(s, new, other_than=acc.id):
+        raise Conflict(f"The name {new!r} is already taken (names compare without case)")
+    before = acc.name
+    repos = list(s.scalars(select(Repo).where(Repo.namespace == before)))
+    for c in s.scalars(select(Collection).where(Collection.owner == before)):
+        c.owner = new
+    acc.name = new
+    for r in repos:
+        r.namespace = new
+    s.flush()
+    for r in repos:
+        if r.head_sha:
+            index.reindex(s, hub, r, r.head_sha)
+    return acc
+
+
+def rename_repo(s: Session, hub: Hub, rtype: str, old: str, new: str) -> Repo:
+    """Rename (or move) a repo by its exact id, a case-only change included; keeps its content and links."""
+    from . import index
+    from .ids import parse_repo_type
+
+    t = parse_repo_type(rtype)
+    src, dst = RepoId.parse(t, old), RepoId.parse(t, new)
+    repo = s.scalar(select(Repo).where(Repo.type == t, Repo.namespace == src.namespace, Repo.name == src.name))
+    if repo is None:
+        found = list(s.scalars(select(Repo).where(Repo.type == t, Repo.namespace_key == key(src.namespace),
+                                                  Repo.name_key == key(src.name)).limit(2)))
+        if len(found) != 1:
+            raise NotFound(f"No {t} repo with the id {old!r}")
+        repo = found[0]
+    check_namespace(dst.namespace)
+    check_name(dst.name)
+    owner = account(s, dst.namespace)
+    if owner is None:
+        raise BadRequest(f"Namespace {dst.namespace!r} does not exist")
+    dst = RepoId(t, owner.name, dst.name)
+    if repo_taken(s, dst, other_than=repo.id):
+        raise Conflict(f"A {t} repo named {dst.full} already exists (ids compare without case)")
+    repo.namespace, repo.name = dst.namespace, dst.name
+    s.flush()
+    if repo.head_sha:
+        index.reindex(s, hub, repo, repo.head_sha)
+    return repo
