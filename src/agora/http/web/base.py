@@ -83,10 +83,8 @@ class Web:
         tpl = self.env.get_template(template)
         body = tpl.render(request=request, who=who, csrf=session.csrf_token(self.ctx.signer, request),
                           path=request.url.path, **data)
-        return HTMLResponse(body, status_code=status, headers={
-            "Content-Security-Policy": "default-src 'self'; img-src 'self' data: https: http:; style-src 'self' "
-                                       "'unsafe-inline'; script-src 'self'; frame-ancestors 'none'",
-            "X-Content-Type-Options": "nosniff"})
+        # CSP, nosniff, Referrer-Policy, X-Frame-Options: added to every response by http/headers.py
+        return HTMLResponse(body, status_code=status)
 
     async def not_found(self, request: Request, message: str = "Sorry, we can't find the page you are looking for.") -> Response:
         return await self.page(request, "404.html", status=404, message=message)
