@@ -62,10 +62,14 @@ def user_file(media: str, usercontent: bool = False) -> tuple[str, dict[str, str
 
 def is_navigation(headers: object) -> bool:
     """A browser opening the URL as a document (a link, the address bar, a frame): Fetch Metadata headers,
-    which browsers send and API clients (huggingface_hub, git-lfs, curl) never do."""
+    which browsers send and API clients (huggingface_hub, git-lfs, curl) never do. Over plain http to a
+    non-local host browsers leave those out; their navigations still carry `Upgrade-Insecure-Requests: 1`
+    and ask for text/html."""
     get = getattr(headers, "get")
-    return get("sec-fetch-mode") == "navigate" or get("sec-fetch-dest") in ("document", "iframe", "frame",
-                                                                            "embed", "object")
+    mode, dest = get("sec-fetch-mode"), get("sec-fetch-dest")
+    if mode or dest:
+        return mode == "navigate" or dest in ("document", "iframe", "frame", "embed", "object")
+    return get("upgrade-insecure-requests") == "1" and "text/html" in (get("accept") or "")
 
 
 def _split(host: str) -> tuple[str, str | None]:
