@@ -99,6 +99,8 @@ class Hosts:
                 self.fallback = settings.listen.lower()
             if port:
                 self.exact.update(f"{n}:{port}" for n in names)
+                if port in ("80", "443"):  # browsers leave the default port out of Host
+                    self.exact.update(names)
                 if self.fallback == "127.0.0.1":
                     self.fallback = f"127.0.0.1:{port}"
             else:
@@ -128,16 +130,40 @@ class Hosts:
 
 
 def _machine_names() -> list[str]:
-    """For a server listening on every interface: its host names and their addresses."""
+    """For a server listening on every interface: its host names and the addresses of its interfaces (a DNS
+    name that points at the machine from elsewhere is not guessed: AGORA_PUBLIC_URL or AGORA_ALLOWED_HOSTS)."""
     names = {socket.gethostname().lower(), socket.getfqdn().lower()}
     for n in list(names):
         try:
-            for info in socket.getaddrinfo(n, None):
-                addr = str(info[4][0])
-                names.add(f"[{addr}]" if ":" in addr else addr)
+            names.update(str(info[4][0]) for info in socket.getaddrinfo(n, None))
         except OSError:
             pass
-    return sorted(x for x in names if x)
+    names.update(_interface_addresses())
+    return sorted(f"[{a}]" if ":" in a else a for a in names if a)
+
+
+def _interface_addresses() -> set[str]:
+    out: set[str] = set()
+    try:  # Linux: IPv4 through SIOCGIFADDR, IPv6 from /proc
+        import fcntl
+        import struct
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for _, name in socket.if_nameindex():
+                try:
+                    got = fcntl.ioctl(s.fileno(), 0x8915, struct.pack("256s", name.encode()[:15]))
+                    out.add(socket.inet_ntoa(got[20:24]))
+                except OSError:
+                    continue
+    except (ImportError, OSError, AttributeError):
+        pass
+    try:
+        with open("/proc/net/if_inet6") as fh:
+            for line in fh:
+                raw = line.split()[0]
+                out.add(socket.inet_ntop(socket.AF_INET6, bytes.fromhex(raw)))
+    except (OSError, ValueError):
+        pass
+    return out
 
 
 class Guard:
