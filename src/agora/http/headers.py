@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 from urllib.parse import urlsplit
 
@@ -27,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..config import Settings
 from . import wire
 
+log = logging.getLogger("agora.http")
 USERCONTENT_PREFIX = "/_usercontent"
 FILE_CSP = ("sandbox; default-src 'none'; img-src 'self' data:; media-src 'self' data:; style-src 'unsafe-inline'; "
             "form-action 'none'; base-uri 'none'; frame-ancestors 'none'")
@@ -186,15 +188,26 @@ class Guard:
             headers = [(k, v) for k, v in scope.get("headers", []) if k != b"host"]
             scope = {**scope, "headers": [(b"host", self.hosts.fallback.encode()), *headers]}
 
+        started = False
+
         async def guarded_send(msg: Message) -> None:
+            nonlocal started
             if msg["type"] == "http.response.start":
+                started = True
                 msg = {**msg, "headers": self._headers(msg.get("status", 200), list(msg.get("headers", [])))}
             await send(msg)
 
         if self.hosts.usercontent and usercontent != scope["path"].startswith(USERCONTENT_PREFIX + "/"):
             await wire.error(404, "NotFound", "Not found")(scope, receive, guarded_send)
             return
-        await self.app(scope, receive, guarded_send)
+        try:
+            await self.app(scope, receive, guarded_send)
+        except Exception:
+            if started:
+                raise
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            await wire.error(500, "InternalError", "Internal error: the server logged the details")(
+                scope, receive, guarded_send)
 
     def _headers(self, status: int, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
         names = {k.lower() for k, _ in headers}
