@@ -294,6 +294,9 @@ class Stack:
     def start_servers(self, port: int = 0) -> "Stack":
         self.agora("migrate")
         self.ports = [free_port() for _ in range(self.processes)]
+        port = port or free_port()
+        # The processes build absolute URLs from the Host header only for hosts of theirs: the proxy's too.
+        self.extra_env["AGORA_ALLOWED_HOSTS"] = f"127.0.0.1:{port},localhost:{port}"
         self.procs = [self.start_process(i) for i in range(self.processes)]
         self.proxy = Proxy(self.ports, port).start()
         return self

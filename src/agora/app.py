@@ -31,6 +31,8 @@ class Ctx:
     settings: Settings
     signer: Signer
     counters: Counters | None = None
+    # The browser session's user (set by the web layer): raw files open for a logged-in visitor.
+    browser_who: Callable[[Request], Any] | None = None
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await run_in_threadpool(fn, *args, **kwargs)
@@ -69,6 +71,7 @@ def build_hub(settings: Settings) -> Hub:
 def create_app(settings: Settings | None = None) -> Metered:
     from .http import git, metrics, web
     from .http.api import collections, commits, common, discussions, files, lfs, repos, search, viewer, xet
+    from .http.headers import Guard
 
     settings = settings or Settings.from_env()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -80,7 +83,7 @@ def create_app(settings: Settings | None = None) -> Metered:
         module.mount(router, ctx)
     start_workers(ctx.hub)
     web.mount(router, ctx)  # last: its catch-all patterns (/{ns}/{name}, /{user}) come after the API's
-    return Metered(router, ctx.counters)
+    return Metered(Guard(router, settings), ctx.counters)
 
 
 def start_workers(hub: Hub) -> None:

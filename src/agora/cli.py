@@ -50,6 +50,8 @@ Agora is serving a new data folder ({settings.data}) at {url}
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = Settings.from_env(args.data)
     os.environ["AGORA_DATA"] = str(settings.data)
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    os.environ["AGORA_LISTEN"] = f"{host}:{args.port}"  # the workers' Settings read it (accepted Host headers)
     _first_start(settings, args.host, args.port)
     from granian import Granian
     from granian.constants import Interfaces

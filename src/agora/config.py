@@ -33,6 +33,15 @@ class Settings:
     login_window_seconds: int = 900
     # Peers (IPs or CIDRs, comma-separated) whose X-Forwarded-For names the client; empty: trust none.
     trusted_proxies: str = ""
+    # The address `agora serve` listens on ("host:port", set by the CLI through AGORA_LISTEN): with the loopback
+    # names on its port, the Host headers accepted when building absolute URLs (http/headers.py).
+    listen: str | None = None
+    # More accepted Host values, comma-separated ("hub.lan:8080", or a bare name for any port).
+    allowed_hosts: tuple[str, ...] = ()
+    # A second origin for browser navigations to raw user files (signed, expiring URLs); None: off.
+    usercontent_url: str | None = None
+    # The origins Space apps are framed from (CSP frame-src of UI pages); None: no frames.
+    spaces_origin: str | None = None
 
     @classmethod
     def from_env(cls, data: str | Path | None = None) -> "Settings":
@@ -41,6 +50,11 @@ class Settings:
         s = cls(data=d, database_url=url, public_url=os.environ.get("AGORA_PUBLIC_URL") or None,
                 blob_store=os.environ.get("AGORA_BLOB_STORE") or "local")
         s.trusted_proxies = os.environ.get("AGORA_TRUSTED_PROXIES", "")
+        s.listen = os.environ.get("AGORA_LISTEN") or None
+        s.allowed_hosts = tuple(h.strip().lower() for h in os.environ.get("AGORA_ALLOWED_HOSTS", "").split(",")
+                                if h.strip())
+        s.usercontent_url = (os.environ.get("AGORA_USERCONTENT_URL") or "").rstrip("/") or None
+        s.spaces_origin = os.environ.get("AGORA_SPACES_ORIGIN") or None
         for name in ("multipart_threshold", "multipart_chunk", "max_commit_line", "max_object_size",
                      "lfs_batch_max_objects", "max_json_bytes", "max_form_bytes", "max_edit_form_bytes",
                      "login_max_failures", "login_ip_max_failures", "login_window_seconds"):

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import mimetypes
+import re
 from typing import Any
 from urllib.parse import parse_qs, quote
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 
-from ...hub.errors import BadRequest, EntryNotFound, HubError
+from ...hub.errors import BadRequest, EntryNotFound, HubError, RepoNotFound
 from .. import bodies, wire
+from ..headers import USERCONTENT_PREFIX, is_navigation, user_file
 from ..routing import ID, Router
 from .common import P, T, entry_json, rid_api, rid_web
 
 TREE_PAGE = 1000
 TREE_PAGE_EXPANDED = 50
+USERCONTENT_TTL = 300  # seconds a signed user-content link stays valid
 
 
 def mount(router: Router, ctx: Any) -> None:
@@ -102,10 +105,47 @@ def mount(router: Router, ctx: Any) -> None:
 
     async def resolve(request: Request, p: str | None, ns: str, name: str, rev: str, path: str) -> Response:
         who = await ctx.who(request)
+        if who is None and ctx.browser_who is not None and request.cookies:
+            who = await ctx.browser_who(request)  # a logged-in visitor's browser (the session cookie)
+        rid = rid_web(p, ns, name)
+
+        def find() -> Any:
+            with hub.db.session() as s:
+                return hub.find(s, who, rid)
+        if ctx.settings.usercontent_url and request.method == "GET" and is_navigation(request.headers):
+            # A browser opening the file goes to the user-content origin, with a URL that carries its own
+            # short-lived authorization; API clients never send Fetch Metadata and are served here.
+            repo = await ctx.run(find)
+            sha = await ctx.run(lambda: hub.git(repo).resolve(rev))
+            exp, sig = ctx.signer.sign("usercontent", repo.type, ns, name, sha, path, ttl=USERCONTENT_TTL)
+            prefix = f"{p}/" if p else ""
+            url = (f"{ctx.settings.usercontent_url}{USERCONTENT_PREFIX}/{prefix}{quote(ns)}/{quote(name)}/resolve/"
+                   f"{sha}/{quote(path)}?exp={exp}&sig={sig}")
+            return Response(b"", status_code=302, headers={"Location": url, "Cache-Control": "no-store",
+                                                           "X-Repo-Commit": sha})
+        return await serve(request, find, p, ns, name, rev, path, usercontent=False)
+
+    async def usercontent(request: Request, p: str | None, ns: str, name: str, rev: str, path: str) -> Response:
+        """A file on the user-content origin: the signed URL is the authorization (no cookie, no token)."""
+        rid = rid_web(p, ns, name)
+        q = request.query_params
+        if not request.scope.get("agora.usercontent") or not re.fullmatch(r"[0-9a-f]{40}", rev) or \
+                not ctx.signer.check(q.get("exp"), q.get("sig"), "usercontent", rid.type, ns, name, rev, path):
+            return wire.error(403, "Forbidden", "This link is invalid or expired: open the file from the Hub again")
+
+        def find() -> Any:
+            with hub.db.session() as s:
+                repo = hub.get(s, rid)
+            if repo is None:
+                raise RepoNotFound(f"Repository {rid.full} not found")
+            return repo
+        return await serve(request, find, p, ns, name, rev, path, usercontent=True)
+
+    async def serve(request: Request, find: Any, p: str | None, ns: str, name: str, rev: str, path: str,
+                    usercontent: bool) -> Response:
 
         def do() -> tuple[str, Any, bytes | None, Any, str | None, str | None]:
-            with hub.db.session() as s:
-                repo = hub.find(s, who, rid_web(p, ns, name))
+            repo = find()
             git = hub.git(repo)
             sha = git.resolve(rev)
             e = git.entry(sha, path)
@@ -142,7 +182,7 @@ def mount(router: Router, ctx: Any) -> None:
             headers["X-Linked-Size"] = str(e.lfs.size)
         else:
             headers["ETag"] = f'"{e.oid}"'
-        if xet_hash is not None:  # only for content stored in Xet: the client then reads it through CAS
+        if xet_hash is not None and not usercontent:  # only for content stored in Xet: the client reads it through CAS
             base = wire.base_url(request, ctx.settings.public_url)
             kind = p or "models"
             headers["X-Xet-Hash"] = xet_hash
@@ -151,6 +191,9 @@ def mount(router: Router, ctx: Any) -> None:
         media = mimetypes.guess_type(filename)[0] or "application/octet-stream"
         if media.startswith("text/") or media in ("application/json",):
             media += "; charset=utf-8"
+        # User bytes never run as active content on the Hub's origin: sandbox CSP, nosniff, HTML/JS as text.
+        media, safety = user_file(media, usercontent)
+        headers.update(safety)
         rng = wire.parse_range(request.headers.get("range"), e.size)
         if rng == "unsatisfiable":
             return wire.error(416, "RangeNotSatisfiable", f"Range not satisfiable for a file of {e.size} bytes",
@@ -207,4 +250,5 @@ def mount(router: Router, ctx: Any) -> None:
     router.add("GET", f"/api/{T}/{ID}/tree/(?P<rev>[^/]+)(?:/(?P<path>.*))?", tree)
     router.add("POST", f"/api/{T}/{ID}/paths-info/(?P<rev>[^/]+)", paths_info)
     router.add("GET", f"/{P}{ID}/resolve/(?P<rev>[^/]+)/(?P<path>.+)", resolve)
+    router.add("GET", f"{USERCONTENT_PREFIX}/{P}{ID}/resolve/(?P<rev>[^/]+)/(?P<path>.+)", usercontent)
     _ = HubError

@@ -20,6 +20,7 @@ from ...hub.ids import RepoId
 from ...viewer import query, service
 from ...viewer.features import kind
 from .. import wire
+from ..headers import user_file
 from ..routing import Router
 
 PREFIX = "/api/datasets-server"
@@ -172,9 +173,9 @@ def mount(router: Router, ctx: Any) -> None:
                     raise NotFound("No media in this cell")
                 content, path = got
                 import mimetypes
-                media = mimetypes.guess_type(path)[0] or "application/octet-stream"
+                media, safety = user_file(mimetypes.guess_type(path)[0] or "application/octet-stream")
                 return Response(content, media_type=media, headers={"Cache-Control": "private, max-age=3600",
-                                                                  "X-Content-Type-Options": "nosniff"})
+                                                                  **safety})
             ready(st)
             configs = [st.config(q.get("config"))] if q.get("config") else st.configs()
             if endpoint == "parquet":

@@ -54,6 +54,7 @@ class _WebRoutes:
 
 def mount(router: Router, ctx: Any) -> None:
     web = Web(ctx)
+    ctx.browser_who = web.who  # /resolve opens a private file for a logged-in visitor (api/files.py)
     routes = _WebRoutes(router, web)
     static_root = (HERE / "static").resolve()
 

@@ -134,10 +134,8 @@ class Web:
         tpl = self.env.get_template(template)
         body = tpl.render(request=request, who=who, csrf=session.csrf_token(self.ctx.signer, request),
                           path=request.url.path, **data)
-        response = HTMLResponse(body, status_code=status, headers={
-            "Content-Security-Policy": "default-src 'self'; img-src 'self' data: https: http:; style-src 'self' "
-                                       "'unsafe-inline'; script-src 'self'; frame-ancestors 'none'",
-            "X-Content-Type-Options": "nosniff"})
+        # CSP, nosniff, Referrer-Policy, X-Frame-Options: added to every response by http/headers.py
+        response = HTMLResponse(body, status_code=status)
         session.remember_csrf(request, response)  # a first-time visitor's CSRF cookie (login CSRF)
         return response
 

@@ -20,6 +20,7 @@ from ...hub.errors import BadRequest, HubError, NotFound
 from ...hub.ids import RepoId
 from ...viewer import query, service
 from ...viewer.features import kind
+from ..headers import FILE_CSP
 from .base import ID, Web
 
 PAGE = 25
@@ -175,7 +176,7 @@ def mount(router: Any, web: Web) -> None:
             media = "application/octet-stream"
         return Response(data, media_type=media, headers={"Cache-Control": "private, max-age=3600",
                                                           "X-Content-Type-Options": "nosniff",
-                                                          "Content-Security-Policy": "default-src 'none'"})
+                                                          "Content-Security-Policy": FILE_CSP})
 
     router.add("GET", f"/datasets/{ID}/viewer", fragment)
     router.add("GET", f"/datasets/{ID}/viewer/cell", cell)
