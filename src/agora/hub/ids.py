@@ -156,8 +156,8 @@ def check_ref_name(name: object, what: str = "branch") -> str:
     if bad:
         raise BadRequest(f"Invalid {what} name {name!r}: git ref names have no spaces, control characters, "
                          "'~^:?*[\\', '..', '@{', '//', no part starting with '.' or ending in '.lock'")
-    if what == "branch" and name == "HEAD":
-        raise BadRequest("Invalid branch name 'HEAD': HEAD names the default branch")
+    if name == "HEAD":
+        raise BadRequest(f"Invalid {what} name 'HEAD': HEAD names the default branch")
     return name
 
 
