@@ -212,6 +212,8 @@ def check_ref(u: Update, types: dict[str, str], peeled: dict[str, str] | None) -
     if u.ref.startswith("refs/heads/"):
         if u.ref == DEFAULT_BRANCH and u.new == ZERO:
             return ["error: the default branch main cannot be deleted."]
+        if u.new == ZERO:
+            return []  # deleting is fine, even a branch whose name predates these rules
         try:
             check_ref_name(u.ref[len("refs/heads/"):], "branch")
         except BadRequest as e:
@@ -220,6 +222,8 @@ def check_ref(u: Update, types: dict[str, str], peeled: dict[str, str] | None) -
             return [f"error: {u.ref} must point to a commit, not to a {what}."]
         return []
     if u.ref.startswith("refs/tags/"):
+        if u.new == ZERO:
+            return []
         try:
             check_ref_name(u.ref[len("refs/tags/"):], "tag")
         except BadRequest as e:
