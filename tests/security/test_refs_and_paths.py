@@ -9,9 +9,11 @@ normalisation (NFC vs NFD), are refused by API commits and pushes alike (paths a
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from pathlib import Path
 
+import httpx
 import pytest
 from huggingface_hub import HfApi
 from huggingface_hub.errors import HfHubHTTPError
@@ -165,4 +167,31 @@ def test_push_refuses_bad_paths(server: Server, alice: str, api: HfApi, repo_nam
     assert p.returncode != 0
     assert "paths the Hub refuses" in p.stderr, p.stderr
     assert ("255" in p.stderr) if kind != "twin" else ("normalisation" in p.stderr)
+    assert api.model_info(repo_id).sha == head
+
+
+def _csrf(html: str) -> str:
+    m = re.search(r'<meta name="csrf-token" content="([^"]+)"', html)
+    assert m, "no csrf meta tag"
+    return m.group(1)
+
+
+def test_web_upload_refuses_bad_paths(server: Server, api: HfApi, repo_name: str) -> None:
+    """The browser's upload form (stage a blob, then commit it by path): the same path rules."""
+    repo_id = f"alice/{repo_name}"
+    api.create_repo(repo_id)
+    api.upload_file(path_or_fileobj=b"nfc", path_in_repo=NFC, repo_id=repo_id)
+    head = api.model_info(repo_id).sha
+    with httpx.Client(base_url=server.url, timeout=60, headers={"Origin": server.url}) as c:
+        token = _csrf(c.get("/login").text)
+        r = c.post("/login", data={"username": "alice", "password": "alice-password", "csrf": token})
+        assert r.status_code in (200, 302, 303), r.text[:300]
+        page = c.get(f"/{repo_id}/upload/main")
+        assert page.status_code == 200
+        token = _csrf(page.text)
+        staged = c.put(f"/{repo_id}/upload-blob", content=b"x", headers={"X-CSRF-Token": token}).json()
+        for path, word in ((LONG, "255"), (f"d/{LONG}", "255"), (NFD, "normalisation")):
+            r = c.post(f"/{repo_id}/upload/main", headers={"X-CSRF-Token": token},
+                       json={"files": [{**staged, "path": path}], "message": "bad"})
+            assert r.status_code == 400 and word in r.text, r.text[:300]
     assert api.model_info(repo_id).sha == head
