@@ -15,7 +15,7 @@ from .db.session import Database, migrate
 from .http.auth import Signer, credential, principal
 from .http.metrics import Counters, Metered
 from .http.routing import Router
-from .hub import catalog
+from .hub import cards, catalog
 from .hub.accounts import Principal
 from .hub.repos import Hub
 from .hub.xet import XetStore
@@ -61,6 +61,7 @@ class Ctx:
 
 def build_hub(settings: Settings) -> Hub:
     settings.data.mkdir(parents=True, exist_ok=True)
+    cards.set_limits(settings.card)
     db = Database(settings.database_url)
     migrate(db.engine)
     hub = Hub(db, settings.repos_dir, settings.blobs("lfs"))

@@ -4,9 +4,32 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+
+@dataclass
+class CardLimits:
+    """Bounds on README / dataset-config YAML (hub/cards.py load_yaml): size, nesting, alias expansion, JSON."""
+
+    max_yaml_bytes: int = 1024 * 1024  # AGORA_CARD_MAX_YAML_BYTES: front matter / .huggingface.yaml text
+    max_nodes: int = 200_000  # AGORA_CARD_MAX_NODES: values in the result, every alias counted expanded
+    max_depth: int = 100  # AGORA_CARD_MAX_DEPTH: nesting of lists and mappings
+    max_json_bytes: int = 768 * 1024  # AGORA_CARD_MAX_JSON_BYTES: the card data as JSON (stored, answered)
+
+    @classmethod
+    def from_env(cls) -> "CardLimits":
+        out = cls()
+        for name in ("max_yaml_bytes", "max_nodes", "max_depth", "max_json_bytes"):
+            v = os.environ.get(f"AGORA_CARD_{name.upper()}")
+            if v:
+                setattr(out, name, int(v))
+        return out
+
+    def env(self) -> dict[str, str]:
+        """The same limits as AGORA_CARD_* variables, for the processes the server spawns (git hooks)."""
+        return {f"AGORA_CARD_{k.upper()}": str(v) for k, v in self.__dict__.items()}
 
 
 @dataclass
@@ -42,13 +65,14 @@ class Settings:
     usercontent_url: str | None = None
     # The origins Space apps are framed from (CSP frame-src of UI pages); None: no frames.
     spaces_origin: str | None = None
+    card: CardLimits = field(default_factory=CardLimits)
 
     @classmethod
     def from_env(cls, data: str | Path | None = None) -> "Settings":
         d = Path(data or os.environ.get("AGORA_DATA", "./data")).resolve()
         url = os.environ.get("AGORA_DATABASE_URL") or f"sqlite:///{d / 'agora.db'}"
         s = cls(data=d, database_url=url, public_url=os.environ.get("AGORA_PUBLIC_URL") or None,
-                blob_store=os.environ.get("AGORA_BLOB_STORE") or "local")
+                blob_store=os.environ.get("AGORA_BLOB_STORE") or "local", card=CardLimits.from_env())
         s.trusted_proxies = os.environ.get("AGORA_TRUSTED_PROXIES", "")
         s.listen = os.environ.get("AGORA_LISTEN") or None
         s.allowed_hosts = tuple(h.strip().lower() for h in os.environ.get("AGORA_ALLOWED_HOSTS", "").split(",")

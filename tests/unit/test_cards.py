@@ -55,3 +55,27 @@ def test_dataset_prefixed_tags() -> None:
     card = cards.parse("---\ntask_categories:\n- translation\nlanguage:\n- fr\nsize_categories:\n- n<1K\n---\n")
     d = cards.derive("dataset", card, ["data/train.parquet"])
     assert {"task_categories:translation", "language:fr", "size_categories:n<1K", "format:parquet"} <= set(d.tags)
+
+
+def test_bounded_yaml_refuses_bombs_loops_and_depth() -> None:
+    from agora.config import CardLimits
+
+    lim = CardLimits(max_yaml_bytes=10_000, max_nodes=1000, max_depth=10, max_json_bytes=5000)
+    bomb = "a: &a [1,2,3,4,5,6,7,8,9,10]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+    for text, word in [(bomb, "values"), ("a: &x [1, *x]\n", "recursive"), ("a: " + "[" * 11 + "]" * 11, "nested"),
+                       ("a: " + "x" * 10_001, "bytes long"), ("a: &s " + "y" * 1000 + "\nb: [*s,*s,*s,*s,*s,*s]\n", "bytes")]:
+        try:
+            cards.load_yaml(text, lim=lim)
+        except cards.YamlRefused as e:
+            assert word in e.message, (word, e.message)
+        else:
+            raise AssertionError(f"accepted: {text[:40]!r}")
+    data, _ = cards.load_yaml("a: &a [1, 2]\nb: *a\nd: 2024-01-02\n", lim=lim)
+    assert data == {"a": [1, 2], "b": [1, 2], "d": "2024-01-02"}
+
+
+def test_card_errors_stay_short_and_carry_no_data() -> None:
+    card = cards.parse("---\nlicense: mit\nx: &x [*x]\n---\nbody")
+    assert card.data is None and card.yaml_error and "recursive" in card.yaml_error
+    errors, _ = cards.validate(card, "model")
+    assert errors == [card.yaml_error]

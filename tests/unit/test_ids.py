@@ -29,3 +29,29 @@ def test_good_paths(path: str) -> None:
 def test_bad_paths(path: str) -> None:
     with pytest.raises(BadRequest):
         check_path(path)
+
+
+def test_path_component_and_surrogate_rules() -> None:
+    assert check_path("n" * 255) == "n" * 255
+    for bad in ("n" * 256, "d/" + "é" * 128, "a\ud800b"):
+        with pytest.raises(BadRequest):
+            check_path(bad)
+
+
+def test_unicode_twins() -> None:
+    import unicodedata
+
+    from agora.hub.ids import check_unicode_twins
+    nfc, nfd = unicodedata.normalize("NFC", "café"), unicodedata.normalize("NFD", "café")
+    check_unicode_twins([nfc + "/b"], [nfc + "/a", "x"])
+    for new, old in (([nfd], [nfc]), ([nfd + "/x"], [nfc + "/y"]), ([nfc, nfd], [])):
+        with pytest.raises(BadRequest):
+            check_unicode_twins(new, old)
+
+
+@pytest.mark.parametrize("name", ["HEAD", "a..b", "a b", "x.lock", ".h", "a~1", "a:b", "-x", "x/", "a//b", "@",
+                                  "x@{1}", "q?", "b[1]", "c\\d", "refs/heads/x", ""])
+def test_bad_ref_names(name: str) -> None:
+    from agora.hub.ids import check_ref_name
+    with pytest.raises(BadRequest):
+        check_ref_name(name)

@@ -59,3 +59,21 @@ def test_pointer_parsing() -> None:
     assert pointer_oid(ext) == LFS_OID
     assert pointer_oid(b"version https://git-lfs.github.com/spec/v1\nnot a pointer\n") is None
     assert pointer_oid(POINTER + b"x" * 2000) is None
+
+
+def test_refs_a_user_may_push() -> None:
+    ok = [Update(ZERO, C2, "refs/heads/feature/x"), Update(C1, C2, "refs/pr/3"), Update(ZERO, C2, "refs/tags/v1")]
+    assert run(ok, []) == []
+    for ref in ("refs/heads/HEAD", "refs/meta/config", "refs/notes/commits", "refs/convert/parquet",
+                "refs/heads/a..b", "refs/tags/HEAD", "refs/pr/x", "refs/heads/x.lock"):
+        assert run([Update(ZERO, C2, ref)], []), ref
+    assert any("does not exist" in e for e in run([Update(ZERO, C2, "refs/pr/9")], []))
+    assert run([Update(C1, ZERO, "refs/pr/3")], [])
+
+
+def test_tags_name_commits() -> None:
+    assert run([Update(ZERO, C2, "refs/tags/t")], [], types={C2: "blob"})
+    assert check_push([Update(ZERO, C2, "refs/tags/t")], [], {C2: "tag"}, lambda o: [], lambda o: set(),
+                      {C2: "tree"})
+    assert check_push([Update(ZERO, C2, "refs/tags/t")], [], {C2: "tag"}, lambda o: [], lambda o: set(),
+                      {C2: "commit"}) == []

@@ -323,7 +323,7 @@ def mount(router: Router, ctx: Any) -> None:
         env.update({
             "AGORA_PYTHON": sys.executable, "AGORA_DATA": str(settings.data),
             "AGORA_DATABASE_URL": settings.database_url, "AGORA_REPO_ID": str(repo.id),
-            "AGORA_PUSHER": who.name if who else "",
+            "AGORA_PUSHER": who.name if who else "", "AGORA_REPO_TYPE": repo.type, **settings.card.env(),
             "PYTHONPATH": os.pathsep.join(x for x in (PACKAGE_ROOT, env.get("PYTHONPATH", "")) if x),
         })
         return env

@@ -34,6 +34,15 @@ class Route:
     host_prefix: str | None = None  # only for requests whose Host starts with this (datasets-server.)
 
 
+def _segment(v: str | None) -> str | None:
+    """A captured path segment, percent-decoded as UTF-8 (strict: invalid bytes and surrogates refused)."""
+    if v is None:
+        return None
+    out = unquote(v, errors="strict")
+    out.encode("utf-8")  # %ED%A0%80 decodes to nothing valid either way; be explicit
+    return out
+
+
 class Router:
     def __init__(self) -> None:
         self.routes: list[Route] = []
@@ -70,14 +79,23 @@ class Router:
             if method not in route.methods:
                 allowed = True
                 continue
-            params = {k: unquote(v, errors="strict") if v is not None else None for k, v in m.groupdict().items()}
+            try:
+                params = {k: _segment(v) for k, v in m.groupdict().items()}
+            except UnicodeError:
+                response = wire.error(400, "BadRequest", "The request path is not valid UTF-8")
+                await response(scope, receive, send)
+                return
             request = Request(scope, receive)
             try:
                 response = await route.handler(request, **params)
             except HubError as exc:
                 response = wire.hub_error(exc)
-            except UnicodeDecodeError:
-                response = wire.error(400, "BadRequest", "The request path is not valid UTF-8")
+            except RecursionError:
+                response = wire.error(400, "BadRequest", "The request is nested too deeply")
+            except UnicodeError:
+                # text that cannot be decoded, or encoded back (a lone surrogate from a JSON "\ud800")
+                response = wire.error(400, "BadRequest", "The request holds malformed text (invalid UTF-8 or a "
+                                                         "lone surrogate)")
             except Exception:
                 log.exception("unhandled error on %s %s", method, path)
                 response = wire.error(500, "InternalError", "Internal error: the server logged the details")

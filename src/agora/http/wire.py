@@ -26,6 +26,7 @@ def _header_safe(text: str) -> str:
 def error(status: int, code: str, message: str, headers: dict[str, str] | None = None,
           body: dict[str, Any] | None = None) -> Response:
     """The client reads X-Error-Code first, then X-Error-Message, then the JSON `error`."""
+    message = message.encode("utf-8", "backslashreplace").decode("utf-8")  # echoed input may hold surrogates
     h = {"X-Error-Code": code, "X-Error-Message": _header_safe(message)}
     if status == 401:
         h["WWW-Authenticate"] = 'Bearer realm="Agora", charset="UTF-8"'

@@ -6,12 +6,16 @@ Derivation turns (card, files, config.json) into the tags the listing filters on
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
 import yaml
 
+from ..config import CardLimits
 from . import taxonomy as tx
 
 _REPO_ID = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9._-]*/)?[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -28,6 +32,143 @@ class Card:
     item_lines: dict[tuple[str, int], int] = field(default_factory=dict)
 
 
+# ---- bounded YAML --------------------------------------------------------------------------------------
+# README front matter and dataset YAML are user input: a few lines of nested aliases expand to gigabytes
+# ("billion laughs"), a self-referencing alias never ends, and deep nesting exhausts the stack. Every YAML
+# text of a user goes through `load_yaml`, which walks the parser's events first (the parser itself keeps
+# no Python recursion) and refuses, before anything is built: text over max_yaml_bytes, nesting over
+# max_depth, an alias used inside its own anchor, and a result that would hold more than max_nodes values or
+# max_json_bytes of text once every alias is expanded. The built value is then made JSON-safe and its JSON
+# checked against max_json_bytes: what is stored and answered is bounded by the settings.
+limits: CardLimits = CardLimits.from_env()
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def set_limits(new: CardLimits) -> None:
+    global limits
+    limits = new
+
+
+class YamlRefused(ValueError):
+    """The YAML is valid but over a limit, or malformed: `message` says which and where."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+def _walk_events(text: str, lim: CardLimits, first_line: int) -> None:
+    depth = 0
+    stack: list[list[Any]] = []  # [anchor, values, weight] of each open list / mapping
+    sizes: dict[str, tuple[int, int]] = {}  # anchor -> (values, weight) once its node is closed
+    total = [0, 0]
+
+    def at(ev: Any) -> str:
+        m = getattr(ev, "start_mark", None)
+        return f" (line {m.line + first_line})" if m is not None else ""
+
+    def add(n: int, w: int, ev: Any) -> None:
+        target = stack[-1] if stack else None
+        if target is not None:
+            target[1] += n
+            target[2] += w
+        else:
+            total[0] += n
+            total[1] += w
+        # the whole document: every open level plus what has closed
+        values = total[0] + sum(f[1] for f in stack)
+        weight = total[1] + sum(f[2] for f in stack)
+        if values > lim.max_nodes:
+            raise YamlRefused(f"aliases and values expand to more than {lim.max_nodes} values{at(ev)}")
+        if weight > lim.max_json_bytes:
+            raise YamlRefused(f"the metadata expands to more than {lim.max_json_bytes} bytes{at(ev)}")
+
+    for ev in yaml.parse(text, Loader=_Loader):
+        if isinstance(ev, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            depth += 1
+            if depth > lim.max_depth:
+                raise YamlRefused(f"lists and mappings are nested more than {lim.max_depth} levels deep{at(ev)}")
+            stack.append([ev.anchor, 1, 2])
+        elif isinstance(ev, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            depth -= 1
+            anchor, n, w = stack.pop()
+            if anchor is not None:
+                sizes[anchor] = (n, w)
+            add(n, w, ev)
+        elif isinstance(ev, yaml.ScalarEvent):
+            n, w = 1, len(ev.value) + 4
+            if ev.anchor is not None:
+                sizes[ev.anchor] = (n, w)
+            add(n, w, ev)
+        elif isinstance(ev, yaml.AliasEvent):
+            if any(f[0] == ev.anchor for f in stack):
+                raise YamlRefused(f"the alias *{ev.anchor} is used inside its own anchor &{ev.anchor} "
+                                  f"(a recursive structure){at(ev)}")
+            if ev.anchor in sizes:  # an unknown alias: the composer names it below
+                add(*sizes[ev.anchor], ev)
+
+
+def _json_safe(v: Any) -> Any:
+    """YAML values JSON can hold: dates as ISO strings, binary as text, no NaN/inf, string keys."""
+    if isinstance(v, dict):
+        return {(k if isinstance(k, str) else _json_key(k)): _json_safe(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_json_safe(x) for x in v]
+    if isinstance(v, (set, frozenset)):
+        return sorted((_json_safe(x) for x in v), key=str)
+    if isinstance(v, (date, datetime)):
+        return v.isoformat()
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "replace")
+    if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
+        return None
+    return v
+
+
+def _json_key(k: Any) -> str:
+    if isinstance(k, bool) or k is None:
+        return json.dumps(k)
+    if isinstance(k, (date, datetime)):
+        return k.isoformat()
+    return str(k)
+
+
+def load_yaml(text: str, first_line: int = 1, lim: CardLimits | None = None) -> tuple[Any, Any]:
+    """-> (JSON-safe value, root node) of one YAML document, within `lim`; YamlRefused otherwise.
+
+    `first_line` is the line of `text`'s first line in its file, for messages."""
+    lim = lim or limits
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > lim.max_yaml_bytes:
+        raise YamlRefused(f"the YAML is {size} bytes long: at most {lim.max_yaml_bytes} allowed")
+    try:
+        _walk_events(text, lim, first_line)
+        loader = _Loader(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
+    except YamlRefused:
+        raise
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" on line {mark.line + first_line}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e)
+        raise YamlRefused(f"Invalid YAML{where}: {problem}", mark.line + first_line if mark else None) from None
+    except (RecursionError, MemoryError, OverflowError, ValueError, TypeError) as e:
+        raise YamlRefused(f"Invalid YAML: {type(e).__name__}") from None
+    data = _json_safe(data)
+    try:
+        size = len(json.dumps(data, separators=(",", ":")))
+    except (ValueError, TypeError, RecursionError):
+        raise YamlRefused("the YAML holds values that have no JSON form") from None
+    if size > lim.max_json_bytes:
+        raise YamlRefused(f"the metadata is {size} bytes as JSON: at most {lim.max_json_bytes} allowed")
+    return data, node
+
+
 def parse(text: str) -> Card:
     """Split README.md into front matter and body; YAML errors carry their README line."""
     if not text.startswith("---"):
@@ -41,13 +182,11 @@ def parse(text: str) -> Card:
     block = "\n".join(lines[1:end])
     body = "\n".join(lines[end + 1:])
     try:
-        node = yaml.compose(block, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(block)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" on line {mark.line + 2}, column {mark.column + 1}" if mark else ""
-        problem = getattr(e, "problem", None) or str(e)
-        return Card(None, body, f"Invalid YAML in README.md metadata{where}: {problem}")
+        data, node = load_yaml(block, first_line=2)
+    except YamlRefused as e:
+        msg = e.message if e.message.startswith("Invalid YAML") else f"Refused YAML: {e.message}"
+        return Card(None, body, msg.replace("Invalid YAML", "Invalid YAML in README.md metadata", 1)
+                    .replace("Refused YAML", "README.md metadata refused", 1))
     if data is None:
         return Card({}, body)
     if not isinstance(data, dict):

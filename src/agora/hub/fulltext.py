@@ -68,7 +68,8 @@ def parse_limit(value: str | None) -> int:
 
 
 def parse_query(value: str | None) -> str:
-    q = " ".join((value or "").split())
+    # control characters (a NUL ends an FTS5 string early) are word breaks, like spaces
+    q = " ".join("".join(c if c >= " " and c != "\x7f" else " " for c in (value or "")).split())
     if len(q) > MAX_QUERY:
         raise BadRequest(f"The query is {len(q)} characters long: at most {MAX_QUERY} allowed")
     return q

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -76,14 +78,20 @@ class RepoId:
 
 
 MAX_PATH = 1024
+MAX_COMPONENT = 255  # bytes of UTF-8 in one file or folder name: what file systems (and the Hub) accept
 
 
 def check_path(path: str) -> str:
-    """A file path inside a repo: relative, no '..' or '.' segments, nothing under .git/."""
+    """A file path inside a repo: valid UTF-8, relative, no '..' or '.' segments, nothing under .git/,
+    names of at most 255 bytes. API commits, web uploads and pushes (hub/pushes.py) all check here."""
     if not isinstance(path, str) or not path:
         raise BadRequest("Empty file path")
-    if len(path.encode()) > MAX_PATH:
-        raise BadRequest(f"Path too long ({len(path.encode())} bytes, at most {MAX_PATH})")
+    try:
+        size = len(path.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise BadRequest(f"Invalid path {path!r}: not valid Unicode text (lone surrogate)") from None
+    if size > MAX_PATH:
+        raise BadRequest(f"Path too long ({size} bytes, at most {MAX_PATH})")
     if "\x00" in path or "\\" in path or any(ord(c) < 32 for c in path):
         raise BadRequest(f"Invalid path {path!r}: control characters and backslashes are not allowed")
     if path.startswith("/"):
@@ -94,7 +102,71 @@ def check_path(path: str) -> str:
             raise BadRequest(f"Invalid path {path!r}: empty, '.' and '..' segments are not allowed")
         if part.lower() == ".git":
             raise BadRequest(f"Invalid path {path!r}: nothing may be written inside '.git'")
+        if len(part.encode()) > MAX_COMPONENT:
+            raise BadRequest(f"Invalid path {path[:80]!r}...: the name {part[:40]!r}... is {len(part.encode())} "
+                             f"bytes long, at most {MAX_COMPONENT} allowed")
     return path
+
+
+def _nfc_keys(path: str) -> Iterator[tuple[str, str]]:
+    """(NFC form, spelling) of the path and of each folder above it."""
+    parts = path.split("/")
+    for i in range(1, len(parts) + 1):
+        spelled = "/".join(parts[:i])
+        yield unicodedata.normalize("NFC", spelled), spelled
+
+
+def check_unicode_twins(new: Iterable[str], existing: Iterable[str]) -> None:
+    """Refuse a new path (or folder) that differs from another one of the tree only by Unicode normalisation
+    (NFC 'é' vs NFD 'e' + combining accent): both would exist in git, but clients on macOS and in caches
+    keyed by the name see one file. Paths are stored as given; a twin is refused, never renamed."""
+    new = [p for p in new if not p.isascii()]
+    if not new:
+        return
+    seen: dict[str, str] = {}
+    for p in existing:
+        if p.isascii():
+            continue
+        for key, spelled in _nfc_keys(p):
+            seen.setdefault(key, spelled)
+    for p in new:
+        for key, spelled in _nfc_keys(p):
+            other = seen.setdefault(key, spelled)
+            if other != spelled:
+                raise BadRequest(f"Invalid path {p!r}: {spelled!r} and {other!r} differ only by Unicode "
+                                 "normalisation (NFC/NFD); use one spelling for both")
+
+
+# git check-ref-format, plus the Hub's own: no branch called HEAD, no ref outside heads/ and tags/ from users
+_REF_BAD = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+
+
+def check_ref_name(name: object, what: str = "branch") -> str:
+    """A short branch or tag name (without refs/heads/ or refs/tags/) as git and the Hub accept it."""
+    if not isinstance(name, str) or not name:
+        raise BadRequest(f"The {what} name is empty")
+    if len(name.encode("utf-8", "surrogatepass")) > 255:
+        raise BadRequest(f"The {what} name is too long: at most 255 bytes")
+    bad = (
+        _REF_BAD.search(name) is not None or ".." in name or "@{" in name or "//" in name or name == "@"
+        or name.startswith(("/", "-", "refs/")) or name.endswith(("/", "."))
+        or any(part.startswith(".") or part.endswith(".lock") for part in name.split("/"))
+        or not _encodable(name)
+    )
+    if bad:
+        raise BadRequest(f"Invalid {what} name {name!r}: git ref names have no spaces, control characters, "
+                         "'~^:?*[\\', '..', '@{', '//', no part starting with '.' or ending in '.lock'")
+    if name == "HEAD":
+        raise BadRequest(f"Invalid {what} name 'HEAD': HEAD names the default branch")
+    return name
+
+
+def _encodable(s: str) -> bool:
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_folder(path: str) -> str:

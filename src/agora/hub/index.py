@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import math
 import struct
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 SORTS = {"downloads": Repo.downloads, "likes": Repo.likes, "lastModified": Repo.updated_at,
          "createdAt": Repo.created_at, "trendingScore": Repo.trending_score}
 SAFETENSORS_HEADER_MAX = 32 * 1024 * 1024
+DERIVED_PART_MAX = 64 * 1024  # derived tags, widgetData: each at most this as JSON (card data has its own limit)
+log = logging.getLogger("agora.index")
 
 
 def _is_sqlite(s: Session) -> bool:
@@ -49,6 +52,9 @@ def reindex(s: Session, hub: Any, repo: Repo, commit: str) -> None:
     if readme is not None and readme.lfs is None and readme.size <= 1024 * 1024:
         text_ = git.blob(readme.oid).decode("utf-8", "replace")
     card = cards.parse(text_)
+    if card.yaml_error:  # a card pushed before the limits, or over them: index it as one without metadata
+        log.warning("%s/%s@%s: README.md metadata ignored: %s", repo.namespace, repo.name, commit[:12],
+                    card.yaml_error[:300])
     config = None
     cfg = by_path.get("config.json")
     if cfg is not None and cfg.lfs is None and cfg.size <= 1024 * 1024:
@@ -66,6 +72,9 @@ def reindex(s: Session, hub: Any, repo: Repo, commit: str) -> None:
             d.extra["safetensors"] = st
     if repo.type == "space" and repo.sdk and repo.sdk not in d.tags:
         d.tags.insert(0, repo.sdk)
+    widget = d.extra.get("widgetData")
+    if widget is not None and len(json.dumps(widget, separators=(",", ":"))) > DERIVED_PART_MAX:
+        d.extra.pop("widgetData")  # a copy of the card's widget: the card already holds it, bounded
     repo.card_data = card.data if card.data is not None else None
     repo.pipeline_tag = d.pipeline_tag
     repo.library_name = d.library_name
@@ -73,6 +82,13 @@ def reindex(s: Session, hub: Any, repo: Repo, commit: str) -> None:
         {"id": b, "relation": r} for b, r in d.base_models]}
     repo.indexed_sha = commit
     tags = list(dict.fromkeys(t[:200].replace("\n", " ") for t in d.tags))
+    room = DERIVED_PART_MAX
+    for i, t in enumerate(tags):  # tags come from the card too: bound what each answer repeats of them
+        room -= len(t) + 4
+        if room < 0:
+            del tags[i:]
+            break
+    d.tags[:] = tags
     repo.tag_list = "\n".join(tags)
     s.execute(delete(RepoTag).where(RepoTag.repo_id == repo.id))
     if tags:

@@ -27,6 +27,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from . import cards
+from .errors import BadRequest
+from .ids import check_path, check_ref_name, check_unicode_twins
+
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
@@ -39,6 +43,7 @@ POINTER_MAX = 1024
 _POINTER = re.compile(rb"^version https://git-lfs\.github\.com/spec/v1\n(?:ext-[^\n]*\n)*"
                       rb"oid sha256:([0-9a-f]{64})\nsize (\d+)\n")
 MAX_LISTED = 20  # files named in one refusal message
+README_MAX = 1024 * 1024  # as Hub.check_readme: a larger README is not validated (nor indexed)
 DEFAULT_BRANCH = "refs/heads/main"
 
 
@@ -143,14 +148,12 @@ def pointer_oid(data: bytes) -> str | None:
 # ---- the rules ---------------------------------------------------------------------------------------------
 def check_push(updates: list[Update], objects: Iterable[NewObject], types: dict[str, str],
                read: Callable[[list[str]], Iterable[tuple[str, bytes]]],
-               missing_lfs: Callable[[list[str]], set[str]]) -> list[str]:
-    """The refusal message, as lines (empty: the push may land)."""
+               missing_lfs: Callable[[list[str]], set[str]], peeled: dict[str, str] | None = None) -> list[str]:
+    """The refusal message, as lines (empty: the push may land). `peeled`: annotated tag -> type of what it
+    finally names (None: not checked)."""
     errors: list[str] = []
     for u in updates:
-        if u.ref == DEFAULT_BRANCH and u.new == ZERO:
-            errors.append("error: the default branch main cannot be deleted.")
-        elif u.new != ZERO and u.ref.startswith(("refs/heads/", "refs/pr/")) and types.get(u.new) != "commit":
-            errors.append(f"error: {u.ref} must point to a commit, not to a {types.get(u.new, 'missing object')}.")
+        errors += check_ref(u, types, peeled)
 
     large: list[NewObject] = []
     small: dict[str, str] = {}
@@ -203,6 +206,127 @@ def check_push(updates: list[Update], objects: Iterable[NewObject], types: dict[
     return errors
 
 
+def check_ref(u: Update, types: dict[str, str], peeled: dict[str, str] | None) -> list[str]:
+    """Refs a user may push, as on the Hub: branches and tags with valid names, and existing PR refs."""
+    what = types.get(u.new, "missing object")
+    if u.ref.startswith("refs/heads/"):
+        if u.ref == DEFAULT_BRANCH and u.new == ZERO:
+            return ["error: the default branch main cannot be deleted."]
+        if u.new == ZERO:
+            return []  # deleting is fine, even a branch whose name predates these rules
+        try:
+            check_ref_name(u.ref[len("refs/heads/"):], "branch")
+        except BadRequest as e:
+            return [f"error: {u.ref}: {e.message}"]
+        if u.new != ZERO and what != "commit":
+            return [f"error: {u.ref} must point to a commit, not to a {what}."]
+        return []
+    if u.ref.startswith("refs/tags/"):
+        if u.new == ZERO:
+            return []
+        try:
+            check_ref_name(u.ref[len("refs/tags/"):], "tag")
+        except BadRequest as e:
+            return [f"error: {u.ref}: {e.message}"]
+        if u.new == ZERO or what == "commit":
+            return []
+        if what == "tag":
+            if peeled is None or peeled.get(u.new) == "commit":
+                return []
+            return [f"error: {u.ref} is an annotated tag of a {peeled.get(u.new, 'missing object')}: "
+                    "tags must name a commit."]
+        return [f"error: {u.ref} must point to a commit, not to a {what}."]
+    m = re.fullmatch(r"refs/pr/([1-9][0-9]{0,9})", u.ref)
+    if m:
+        if u.old == ZERO:
+            return [f"error: {u.ref} does not exist: open a pull request first (the web page or "
+                    "huggingface_hub create_pull_request), then push to its ref."]
+        if u.new == ZERO:
+            return [f"error: {u.ref} cannot be deleted by a push: close the pull request instead."]
+        if what != "commit":
+            return [f"error: {u.ref} must point to a commit, not to a {what}."]
+        return []
+    return [f"error: {u.ref}: only branches (refs/heads/...) and tags (refs/tags/...) can be pushed, "
+            "and pull request refs (refs/pr/N) that exist."]
+
+
+# ---- the trees of the pushed tips: paths and README metadata, by the rules of API commits ----------------
+@dataclass(frozen=True)
+class TreeFile:
+    oid: str
+    size: int
+
+
+def list_tree(commit: str) -> dict[str, TreeFile]:
+    """path (bytes decoded with surrogateescape) -> blob of every file of `commit`."""
+    out = subprocess.run(["git", "ls-tree", "-r", "-z", "-l", "--full-tree", commit], capture_output=True,
+                         check=True).stdout
+    files = {}
+    for rec in out.split(b"\0"):
+        if not rec:
+            continue
+        meta, _, path = rec.partition(b"\t")
+        parts = meta.split()
+        if len(parts) != 4 or parts[1] != b"blob":
+            continue
+        size = int(parts[3]) if parts[3].isdigit() else 0
+        files[path.decode("utf-8", "surrogateescape")] = TreeFile(parts[2].decode(), size)
+    return files
+
+
+def check_trees(updates: list[Update], types: dict[str, str], repo_type: str,
+                tree: Callable[[str], dict[str, TreeFile]],
+                read: Callable[[list[str]], Iterable[tuple[str, bytes]]], current_main: str | None) -> list[str]:
+    """Files a pushed branch adds (against its old tip, or main for a new branch) must have paths an API
+    commit could write (ids.check_path, no NFC/NFD twins) and a README.md whose metadata validates."""
+    errors: list[str] = []
+    for u in updates:
+        if u.new == ZERO or types.get(u.new) != "commit" or not u.ref.startswith(("refs/heads/", "refs/pr/")):
+            continue
+        base_commit = u.old if u.old != ZERO else current_main
+        new = tree(u.new)
+        old = tree(base_commit) if base_commit else {}
+        added = [p for p in new if p not in old]
+        bad: list[str] = []
+        for p in added:
+            try:
+                p.encode("utf-8")
+            except UnicodeEncodeError:
+                bad.append(f"{p.encode('utf-8', 'surrogateescape')!r}: not valid UTF-8")
+                continue
+            try:
+                check_path(p)
+            except BadRequest as e:
+                bad.append(e.message)
+        if not bad:
+            try:
+                check_unicode_twins(added, [p for p in new if p not in set(added)])
+            except BadRequest as e:
+                bad.append(e.message)
+        if bad:
+            errors.append(f"error: {u.ref} adds files with paths the Hub refuses:")
+            errors += [f"error:   {b}" for b in bad[:MAX_LISTED]]
+            if len(bad) > MAX_LISTED:
+                errors.append(f"error:   ... and {len(bad) - MAX_LISTED} more")
+        readme = new.get("README.md")
+        if readme is None or (old.get("README.md") == readme) or readme.size > README_MAX:
+            continue
+        data = next((d for _, d in read([readme.oid])), b"")
+        if pointer_oid(data):
+            continue
+        problems, _ = cards.validate(cards.parse(data.decode("utf-8", "replace")), repo_type)
+        if problems:
+            errors.append(f"error: {u.ref}: Invalid metadata in README.md.")
+            errors += [f"error: - {m}" for m in problems[:MAX_LISTED]]
+    return errors
+
+
+def peel_types(oids: list[str]) -> dict[str, str]:
+    """annotated tag -> type of the object it finally names."""
+    found = ref_types([f"{o}^{{}}" for o in oids])
+    return {o: found.get(f"{o}^{{}}", "missing") for o in oids}
+
+
 def _missing_lfs_from_env(oids: list[str]) -> set[str]:
     """Objects not uploaded to this repo: no LfsObject row for it, or content neither in the blob store
     nor in Xet (the same test as Hub.add_lfs_file)."""
@@ -239,7 +363,14 @@ def main() -> int:
     updates = parse_updates(sys.stdin.read().splitlines())
     tips = [u.new for u in updates if u.new != ZERO]
     try:
-        errors = check_push(updates, new_objects(tips), ref_types(tips), read_blobs, _missing_lfs_from_env)
+        types = ref_types(tips)
+        peeled = peel_types([t for t in tips if types.get(t) == "tag"])
+        errors = check_push(updates, new_objects(tips), types, read_blobs, _missing_lfs_from_env, peeled)
+        if not errors:
+            main_tip = subprocess.run(["git", "rev-parse", "-q", "--verify", DEFAULT_BRANCH + "^{commit}"],
+                                      capture_output=True, text=True).stdout.strip() or None
+            errors = check_trees(updates, types, os.environ.get("AGORA_REPO_TYPE") or "model", list_tree,
+                                 read_blobs, main_tip)
     except Exception as exc:  # a broken rule check must refuse, never wave a push through
         print(f"error: the server could not check this push ({type(exc).__name__}: {exc}); "
               "nothing was changed, please try again", file=sys.stderr)

@@ -27,7 +27,8 @@ from . import accounts, cards, index, names
 from .accounts import Principal
 from .errors import BadRequest, Conflict, Forbidden, ParentMismatch, RepoNotFound, RevisionNotFound, Unauthorized
 from .gitattributes import default_gitattributes
-from .ids import RepoId, RepoType, check_folder, check_name, check_namespace, check_oid, check_path
+from .ids import (RepoId, RepoType, check_folder, check_name, check_namespace, check_oid, check_path,
+                  check_ref_name, check_unicode_twins)
 
 LFS_SIZE = 10 * 1024 * 1024  # the Hub's threshold: larger files always go to LFS
 BINARY_LFS_SIZE = 1024 * 1024
@@ -246,6 +247,7 @@ class Hub:
         message = summary + (f"\n\n{description.strip()}" if description and description.strip() else "")
         ref = self.branch_ref(git, rev)
         self.check_readme(pc)
+        self.check_twins(pc, ref)
         with self.writer(s, pc.repo, git):
             head = git.ref_target(ref)
             assert head is not None
@@ -310,6 +312,18 @@ class Hub:
             fh.seek(start)
             return fh.read(length)
 
+    def check_twins(self, pc: PendingCommit, ref: str) -> None:
+        """A new path may not be an NFC/NFD twin of another path of the tree (ids.check_unicode_twins)."""
+        new = [p for p in pc.puts if not p.isascii()]
+        if not new:
+            return
+        head = pc.git.ref_target(ref)
+        gone = set(pc.deletes)
+        folders = tuple(f.rstrip("/") + "/" for f in pc.delete_folders)
+        existing = [e.path for e in pc.git.all_files(head)] if head else []
+        existing = [p for p in existing if p not in gone and not p.startswith(folders) and p not in pc.puts]
+        check_unicode_twins(new, existing + [p for p in pc.puts if p.isascii()])
+
     def check_readme(self, pc: PendingCommit) -> None:
         """An upload whose README.md metadata is invalid is refused with the validation errors."""
         oid = pc.puts.get("README.md")
@@ -352,6 +366,7 @@ class Hub:
     def create_branch(self, repo: Repo, who: Principal, branch: str, start: str | None) -> None:
         if branch.startswith("refs/"):
             raise BadRequest(f"Invalid branch name {branch!r}: give the short name")
+        check_ref_name(branch, "branch")
         git = self.git(repo)
         target = git.resolve(start or "main")
         git.create_ref(f"refs/heads/{branch}", target)
@@ -366,6 +381,7 @@ class Hub:
         self.after_ref_update(s, repo, ref, old, None)
 
     def create_tag(self, repo: Repo, who: Principal, rev: str, tag: str, message: str | None) -> None:
+        check_ref_name(tag, "tag")
         git = self.git(repo)
         target = git.resolve(rev)
         if message:

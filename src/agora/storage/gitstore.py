@@ -195,7 +195,7 @@ class GitRepo:
             return tree
         try:
             obj = tree[path]
-        except KeyError:
+        except (KeyError, ValueError, TypeError):  # TypeError: a path with no UTF-8 form (lone surrogate)
             return None
         return self.repo[obj.id] if obj.type == ObjectType.TREE else None
 
@@ -214,7 +214,7 @@ class GitRepo:
         tree = self.repo[commit].peel(pygit2.Tree)
         try:
             obj = tree[path]
-        except (KeyError, ValueError):
+        except (KeyError, ValueError, TypeError):  # TypeError: a path with no UTF-8 form (lone surrogate)
             return None
         return self._entry(path, obj)
 

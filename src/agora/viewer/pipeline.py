@@ -54,11 +54,11 @@ def card_data(git: Any, commit: str) -> dict[str, Any]:
     extra = git.entry(commit, ".huggingface.yaml")
     if extra is not None and extra.lfs is None and extra.size < 1024 * 1024:
         try:
-            loaded = yaml.safe_load(git.blob(extra.oid))
+            loaded, _ = cards.load_yaml(git.blob(extra.oid).decode("utf-8", "replace"))
             if isinstance(loaded, dict):
                 out = {**out, **loaded}
-        except yaml.YAMLError:
-            pass
+        except cards.YamlRefused as e:
+            log.warning(".huggingface.yaml at %s ignored: %s", commit[:12], e.message[:300])
     return out
 
 

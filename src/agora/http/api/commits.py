@@ -32,6 +32,8 @@ async def ndjson_lines(request: Request, max_line: int):  # type: ignore[no-unty
             obj = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as e:
             raise BadRequest(f"Malformed NDJSON on line {lineno}: {e}") from None
+        except RecursionError:
+            raise BadRequest(f"Malformed NDJSON on line {lineno}: nested too deeply") from None
         if not isinstance(obj, dict) or obj.get("key") not in KEYS or not isinstance(obj.get("value"), dict):
             raise BadRequest(f"Line {lineno} must be {{\"key\": one of {', '.join(KEYS)}, \"value\": {{...}}}}")
         return obj
@@ -121,8 +123,10 @@ def mount(router: Router, ctx: Any) -> None:
                         data = base64.b64decode(content, validate=True)
                     except (binascii.Error, ValueError):
                         raise BadRequest(f"'content' of {path!r} is not valid base64") from None
-                else:
+                elif _is_text(content):
                     data = content.encode()
+                else:
+                    raise BadRequest(f"'content' of {path!r} is not valid Unicode text (lone surrogate)")
                 await ctx.run(hub.add_file, pc, path, data)
             elif key == "lfsFile":
                 if value.get("algo", "sha256") != "sha256":
@@ -146,6 +150,8 @@ def mount(router: Router, ctx: Any) -> None:
         description = header.get("description") or ""
         if not isinstance(summary, str) or not isinstance(description, str):
             raise BadRequest("'summary' and 'description' must be strings")
+        if not (_is_text(summary) and _is_text(description)):
+            raise BadRequest("'summary' and 'description' must be valid Unicode text (no lone surrogates)")
 
         def finish() -> Any:
             with hub.db.session() as s:
@@ -253,6 +259,15 @@ def mount(router: Router, ctx: Any) -> None:
     router.add("GET", f"/api/{T}/{ID}/refs", refs)
     router.add("POST DELETE", f"/api/{T}/{ID}/branch/(?P<branch>.+)", branch)
     router.add("POST DELETE", f"/api/{T}/{ID}/tag/(?P<rev>.+)", tag)
+
+
+def _is_text(value: str) -> bool:
+    """JSON may carry "\\ud800": valid JSON, but no UTF-8 form (git, the DB and answers need one)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def wire_hex40(value: str) -> bool:

@@ -59,8 +59,12 @@ def mount(router: Router, ctx: Any) -> None:
     static_root = (HERE / "static").resolve()
 
     async def static(request: Request, path: str) -> Response:
-        target = (static_root / path).resolve()
-        if not str(target).startswith(str(static_root)) or not target.is_file():
+        try:
+            target = (static_root / path).resolve()
+            found = str(target).startswith(str(static_root)) and target.is_file()
+        except (OSError, ValueError):  # a NUL, a name too long for the file system
+            found = False
+        if not found:
             return await web.not_found(request)
         return FileResponse(target, media_type=mimetypes.guess_type(target.name)[0],
                             headers={"Cache-Control": "public, max-age=3600"})
