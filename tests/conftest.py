@@ -168,3 +168,22 @@ def repo_name(request: pytest.FixtureRequest) -> str:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if exitstatus == 0 and not os.environ.get("AGORA_KEEP_TEST_DATA"):
         shutil.rmtree(ROOT, ignore_errors=True)
+
+
+# ---- Chromium -------------------------------------------------------------------------------------------------
+# One browser for the whole session (Playwright's sync API allows one running instance per thread): the e2e and
+# security tests share it. Debian's /usr/bin/chromium, never `playwright install`; no background traffic.
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def browser():  # type: ignore[no-untyped-def]
+    sync = pytest.importorskip("playwright.sync_api")
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's Chromium is not installed at /usr/bin/chromium")
+    with sync.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        yield b
+        b.close()

@@ -21,21 +21,10 @@ import pytest
 playwright_sync = pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import Browser, BrowserContext, Page  # noqa: E402
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+from ..conftest import ARGS, CHROMIUM  # noqa: E402, F401 (the session's one Chromium: tests/conftest.py)
+
 SHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
 TIMEOUT_MS = 10_000
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's Chromium is not installed at /usr/bin/chromium")
-    with playwright_sync.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 class Shots:

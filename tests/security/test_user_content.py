@@ -26,7 +26,7 @@ import pytest
 from huggingface_hub import HfApi, hf_hub_download
 
 from ..conftest import BIN, ROOT, Server, _free_port
-from ..e2e.conftest import TIMEOUT_MS, browser  # noqa: F401 (the Chromium fixture)
+TIMEOUT_MS = 10_000
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import Browser, Page  # noqa: E402

@@ -137,13 +137,9 @@ def test_login_from_a_foreign_origin_is_refused(server: Server) -> None:
     assert "\tx\t" not in agora("token", "list", user, data=server.data)
 
 
-def test_login_csrf_from_a_foreign_page_in_chromium(server: Server) -> None:
+def test_login_csrf_from_a_foreign_page_in_chromium(server: Server, browser) -> None:  # type: ignore[no-untyped-def]
     """A foreign page auto-posts the Hub's log-in form with the attacker's account and a token the attacker
     fetched: the victim's browser must not end up logged in as the attacker."""
-    sync = pytest.importorskip("playwright.sync_api")
-    from ..e2e.conftest import ARGS, CHROMIUM
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's Chromium is not installed at /usr/bin/chromium")
     attacker = fresh_user(server.data, "attacker-password")
     with client(server.url) as c:
         token = csrf_of(c)
@@ -151,21 +147,19 @@ def test_login_csrf_from_a_foreign_page_in_chromium(server: Server) -> None:
       <input name=csrf value="{token}"><input name=username value="{attacker}">
       <input name=password value="attacker-password"><input name=next value="/"></form>
       <script>document.getElementById('f').submit()</script></body></html>"""
-    with sync.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        try:
-            ctx = browser.new_context()
-            page = ctx.new_page()
-            page.goto(f"{server.url}/")  # the victim has visited the Hub before (has its own CSRF cookie)
-            page.route("http://evil.test/**", lambda route: route.fulfill(body=evil, content_type="text/html"))
-            page.goto("http://evil.test/")
-            page.wait_for_load_state("load")
-            page.wait_for_timeout(500)
-            page.goto(f"{server.url}/settings/tokens")
-            assert "/login" in page.url, "the victim was logged in as the attacker"
-            assert not any(ck["name"] == "agora_session" for ck in ctx.cookies())
-        finally:
-            browser.close()
+    ctx = browser.new_context()
+    try:
+        page = ctx.new_page()
+        page.goto(f"{server.url}/")  # the victim has visited the Hub before (has its own CSRF cookie)
+        page.route("http://evil.test/**", lambda route: route.fulfill(body=evil, content_type="text/html"))
+        page.goto("http://evil.test/")
+        page.wait_for_load_state("load")
+        page.wait_for_timeout(500)
+        page.goto(f"{server.url}/settings/tokens")
+        assert "/login" in page.url, "the victim was logged in as the attacker"
+        assert not any(ck["name"] == "agora_session" for ck in ctx.cookies())
+    finally:
+        ctx.close()
 
 
 # ---- item 8: sessions ---------------------------------------------------------------------------------------
