@@ -20,7 +20,9 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote, urlsplit
 
@@ -553,3 +555,21 @@ def test_org_writer_cannot_take_the_repo(world: World) -> None:
     assert httpx.get(f"{world.url}{r.api}", headers=_h(world.admin_tokens[ORG])).status_code == 200
     assert httpx.get(f"{world.url}/api/models/{OWRITE}/{r.name}",
                      headers=_h(world.tokens["org-write"])).status_code == 404
+
+
+@pytest.mark.parametrize("name", ["avatars", "Avatars", "settings", "new-dataset", "new-space", "metrics"])
+def test_reserved_names(world: World, name: str) -> None:
+    """Item 11: a user or org named like a top-level path (`/avatars/{name}`, ...) would shadow or be shadowed."""
+    out = subprocess.run([str(Path(sys.executable).parent / "agora"), "user", "add", name, "--data", str(world.data)],
+                         input="", capture_output=True, text=True)
+    assert out.returncode != 0 and "reserved" in out.stderr, out
+    with httpx.Client(base_url=world.url, cookies=world.cookies[OWNER], timeout=60,
+                      headers={"origin": world.url}) as c:
+        page = c.get("/organizations/new")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert csrf, page.text[:300]
+        r = c.post("/organizations/new", data={"name": name, "fullname": "", "csrf": csrf.group(1)})
+        assert r.status_code == 400 and "reserved" in r.text, (r.status_code, r.text[:300])
+    r = httpx.post(world.url + "/api/repos/create", headers=_h(world.tokens["write-token"]),
+                   json={"name": "x", "organization": name})
+    assert r.status_code in (400, 403, 404) and r.headers.get("X-Error-Code") != "RepoNotFound", r.text
