@@ -573,3 +573,18 @@ def test_reserved_names(world: World, name: str) -> None:
     r = httpx.post(world.url + "/api/repos/create", headers=_h(world.tokens["write-token"]),
                    json={"name": "x", "organization": name})
     assert r.status_code in (400, 403, 404) and r.headers.get("X-Error-Code") != "RepoNotFound", r.text
+
+
+@pytest.mark.parametrize("principal", [p for p in PRINCIPALS if p.user and p.token_role == "write"],
+                         ids=[p.key for p in PRINCIPALS if p.user and p.token_role == "write"])
+def test_settings_tab_for_admins_only(world: World, principal: Principal) -> None:
+    """The repo page links to Settings only for those the settings page lets in."""
+    c = Client(world, principal)
+    for r in world.repos:
+        page = c.page(r.web)
+        if principal.level(r.namespace) == "none":
+            assert page.status == 404
+            continue
+        assert page.status == 200, (principal.key, r.id)
+        assert (f'href="{r.web}/settings"' in page.body) == (principal.level(r.namespace) == "admin"), (
+            principal.key, r.id)
