@@ -21,6 +21,7 @@ import json
 import re
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -228,6 +229,39 @@ def _git_ls_remote(c: Client, r: Repo) -> Answer:
     return Answer(200 if ok else 404, None if ok else "git", err.replace(r.id, "<ID>"), out.stdout)
 
 
+def _git_push(c: Client, r: Repo) -> Answer:
+    """Push a new branch (an unrelated one-commit history), then delete it: git's write path."""
+    u = urlsplit(c.w.url)
+    auth = f"user:{c.token}@" if c.token else ""
+    url = f"{u.scheme}://{auth}{u.netloc}{r.web}"
+    env = {"GIT_TERMINAL_PROMPT": "0", "PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "GIT_CONFIG_NOSYSTEM": "1",
+           "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_ASKPASS": "/bin/false", "GIT_AUTHOR_NAME": "t",
+           "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    with tempfile.TemporaryDirectory() as tmp:
+        def git(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(["git", *args], cwd=tmp, capture_output=True, text=True, timeout=60, env=env)
+        git("init", "-q", "-b", "main")
+        git("commit", "-q", "--allow-empty", "-m", f"push by {c.p.key}")
+        ref = f"refs/heads/g-{c.p.key}"
+        out = git("push", url, f"HEAD:{ref}")
+        if out.returncode == 0:
+            out = git("push", url, f":{ref}")
+    err = out.stderr.replace(c.token, "<TOKEN>") if c.token else out.stderr
+    m = re.search(r"error: (\d{3})", err)
+    if out.returncode == 0:
+        status = 200
+    elif m:
+        status = int(m.group(1))
+    elif "not found" in err:
+        status = 404
+    elif "Username" in err or "Authentication failed" in err:
+        status = 401
+    else:
+        status = 400
+    msg = re.sub(r"To \S+|'[^']*'", "", err.replace(r.id, "<ID>").replace(c.w.url, "<URL>"))
+    return Answer(status, "Forbidden" if status == 403 else None if status == 200 else "git", msg, out.stdout)
+
+
 def _viewer(endpoint: str, extra: str = "") -> Act:
     def act(c: Client, r: Repo) -> Answer:
         return c.req("GET", f"/api/datasets-server/{endpoint}?dataset={quote(r.id)}{extra}")
@@ -279,6 +313,7 @@ SURFACES = [
     Surface("preupload", "write", lambda c, r: c.req("POST", f"{r.api}/preupload/main", json={
         "files": [{"path": "x.txt", "sample": "eA==", "size": 1}]})),
     Surface("commit", "write", _commit),
+    Surface("git-push", "write", _git_push),
     Surface("lfs-upload", "write", _lfs("upload")),
     Surface("xet-write-token", "write", _get("{api}/xet-write-token/main")),
     Surface("branch-create-delete", "write", _ref_pair("branch")),
@@ -402,7 +437,7 @@ def test_access(world: World, surface: Surface, principal: Principal) -> None:
             if surface.ui:
                 if got.status != 404:
                     problems.append(f"not a 404 page: {where}")
-            elif surface.name != "git-ls-remote":
+            elif not surface.name.startswith("git-"):
                 if principal.token_role == "revoked" or (principal.user is None and surface.name.startswith("lfs-")):
                     if got.status != 401:
                         problems.append(f"not 401: {where}")
