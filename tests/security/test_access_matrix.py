@@ -169,6 +169,19 @@ def _lfs(op: str) -> Act:
     return act
 
 
+LFS_JSON = {"accept": "application/vnd.git-lfs+json", "content-type": "application/vnd.git-lfs+json"}
+
+
+def _lock_pair(c: Client, r: Repo) -> Answer:
+    """Lock a path then unlock it (git lfs lock / unlock): a write action."""
+    a = c.req("POST", f"{r.web}.git/info/lfs/locks", headers=LFS_JSON,
+              content=json.dumps({"path": f"lock-{c.p.key}.bin", "ref": {"name": "refs/heads/main"}}).encode())
+    if a.status >= 400:
+        return a
+    lock_id = json.loads(a.body)["lock"]["id"]
+    return c.req("POST", f"{r.web}.git/info/lfs/locks/{lock_id}/unlock", headers=LFS_JSON, content=b"{}")
+
+
 def _ref_pair(kind: str) -> Act:
     """Create then delete a branch or tag: both are write actions (the Hub's `write` role)."""
     def act(c: Client, r: Repo) -> Answer:
@@ -298,6 +311,7 @@ SURFACES = [
     Surface("git-ls-remote", "read", _git_ls_remote),
     Surface("lfs-download", "read", _lfs("download")),
     Surface("xet-read-token", "read", _get("{api}/xet-read-token/main")),
+    Surface("lfs-locks-list", "read", lambda c, r: c.req("GET", f"{r.web}.git/info/lfs/locks", headers=LFS_JSON)),
     Surface("discussions-list", "read", _get("{api}/discussions")),
     Surface("discussion-details", "read", _get("{api}/discussions/1")),
     Surface("likers", "read", _get("{api}/likers")),
@@ -314,6 +328,7 @@ SURFACES = [
         "files": [{"path": "x.txt", "sample": "eA==", "size": 1}]})),
     Surface("commit", "write", _commit),
     Surface("git-push", "write", _git_push),
+    Surface("lfs-lock-unlock", "write", _lock_pair),
     Surface("lfs-upload", "write", _lfs("upload")),
     Surface("xet-write-token", "write", _get("{api}/xet-write-token/main")),
     Surface("branch-create-delete", "write", _ref_pair("branch")),
