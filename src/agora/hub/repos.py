@@ -164,6 +164,8 @@ class Hub:
         repo = self.find_admin(s, who, src, f"move or rename {src.full}")
         check_namespace(dst.namespace)
         check_name(dst.name)
+        if accounts.get_account(s, dst.namespace) is None:  # not even a site admin moves a repo to nobody
+            raise BadRequest(f"Namespace {dst.namespace!r} does not exist")
         dst = RepoId(dst.type, names.canonical(s, dst.namespace), dst.name)
         if not accounts.can_write_namespace(s, who, dst.namespace):
             raise Forbidden(f"You don't have the rights to move a repo to {dst.namespace!r}")
