@@ -270,6 +270,15 @@ def cmd_repo_rename(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    from .hub import audit
+    hub = _hub(args.data)
+    with hub.db.session() as s:
+        for e in audit.entries(s, limit=args.limit, actor=args.actor, action=args.action):
+            print(audit.line(e))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="agora", description="A self-hosted Hub for models, datasets and Spaces")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -353,6 +362,12 @@ def parser() -> argparse.ArgumentParser:
     sp = with_data(token.add_parser("list", help="list a user's tokens"))
     sp.add_argument("user")
     sp.set_defaults(fn=cmd_token_list)
+
+    sp = with_data(sub.add_parser("audit", help="print the audit log, newest first, one entry a line"))
+    sp.add_argument("--limit", type=int, default=100, help="at most this many entries (default: 100)")
+    sp.add_argument("--actor", default=None, help="only the entries of this user")
+    sp.add_argument("--action", default=None, help="only this action (e.g. token.create, repo.move)")
+    sp.set_defaults(fn=cmd_audit)
 
     org = sub.add_parser("org", help="manage organizations").add_subparsers(dest="sub", required=True)
     sp = with_data(org.add_parser("create", help="create an organization"))

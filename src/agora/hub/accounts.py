@@ -16,8 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..db.models import Account, Membership, Repo, Token, WebSession, utcnow
-from . import names
-from .errors import BadRequest, Conflict, NotFound
+from . import audit, names
+from .errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from .ids import check_namespace
 
 ROLES = ("read", "write", "admin")
@@ -170,22 +170,58 @@ def create_org(s: Session, name: str, owner: str, fullname: str = "") -> Account
     _add_account(s, org)
     s.add(Membership(org_id=org.id, user_id=user.id, role="admin"))
     s.flush()
+    audit.record(s, user, "org.create", name, {"admin": user.name})
     return org
 
 
-def set_member(s: Session, org: str, user: str, role: str) -> None:
-    if role not in ROLES:
-        raise BadRequest(f"Invalid role {role!r}: use read, write or admin")
+def _org(s: Session, org: str) -> Account:
     o = get_account(s, org)
     if o is None or o.kind != "org":
         raise NotFound(f"Organization {org!r} not found")
+    return o
+
+
+def _keep_an_admin(s: Session, o: Account, m: Membership) -> None:
+    """An org always keeps one admin: nobody could manage its members or settings again otherwise."""
+    if m.role == "admin":
+        admins = s.scalars(select(Membership).where(Membership.org_id == o.id, Membership.role == "admin")).all()
+        if len(admins) <= 1:
+            raise Conflict(f"{o.name!r} needs at least one admin: make another member admin first")
+
+
+def set_member(s: Session, org: str, user: str, role: str, actor: Principal | str | None = None) -> None:
+    """Add `user` to `org` or change their role. `actor` (who asked) goes to the audit log; the caller
+    checks that they may (is_namespace_admin)."""
+    if role not in ROLES:
+        raise BadRequest(f"Invalid role {role!r}: use read, write or admin")
+    o = _org(s, org)
     u = require_user(s, user)
     m = s.scalar(select(Membership).where(Membership.org_id == o.id, Membership.user_id == u.id))
     if m:
-        m.role = role
+        if m.role == role:
+            return
+        if role != "admin":
+            _keep_an_admin(s, o, m)
+        old, m.role = m.role, role
+        s.flush()
+        audit.record(s, actor, "org.member.role", f"{o.name}/{u.name}", {"from": old, "to": role})
     else:
         s.add(Membership(org_id=o.id, user_id=u.id, role=role))
+        s.flush()
+        audit.record(s, actor, "org.member.add", f"{o.name}/{u.name}", {"role": role})
+
+
+def remove_member(s: Session, org: str, user: str, actor: Principal | str | None = None) -> None:
+    o = _org(s, org)
+    u = require_user(s, user)
+    m = s.scalar(select(Membership).where(Membership.org_id == o.id, Membership.user_id == u.id))
+    if m is None:
+        raise NotFound(f"{user!r} is not a member of {org!r}")
+    _keep_an_admin(s, o, m)
+    role = m.role
+    s.delete(m)
     s.flush()
+    audit.record(s, actor, "org.member.remove", f"{o.name}/{u.name}", {"role": role})
 
 
 def user_orgs(s: Session, user_id: int) -> list[tuple[Account, str]]:
@@ -194,22 +230,27 @@ def user_orgs(s: Session, user_id: int) -> list[tuple[Account, str]]:
     return [(a, r) for a, r in rows]
 
 
-def create_token(s: Session, user: str, role: str = "write", name: str | None = None) -> str:
+def create_token(s: Session, user: str, role: str = "write", name: str | None = None,
+                 actor: Principal | str | None = None) -> str:
+    """`actor` is who asked (for the audit log); by default the user themselves."""
     if role not in ("read", "write"):
         raise BadRequest(f"Invalid token role {role!r}: use read or write")
     u = require_user(s, user)
     secret = "hf_" + "".join(secrets.choice(_ALNUM) for _ in range(34))
-    s.add(Token(user_id=u.id, name=name or f"token-{secrets.token_hex(3)}", role=role, digest=_digest(secret)))
+    tok = Token(user_id=u.id, name=name or f"token-{secrets.token_hex(3)}", role=role, digest=_digest(secret))
+    s.add(tok)
     s.flush()
+    audit.record(s, u if actor is None else actor, "token.create", u.name, {"name": tok.name, "role": role})
     return secret
 
 
-def revoke_token(s: Session, user: str, name_or_secret: str) -> int:
+def revoke_token(s: Session, user: str, name_or_secret: str, actor: Principal | str | None = None) -> int:
     u = require_user(s, user)
     rows = s.scalars(select(Token).where(Token.user_id == u.id, Token.revoked.is_(False))).all()
     hits = [t for t in rows if t.name == name_or_secret or t.digest == _digest(name_or_secret)]
     for t in hits:
         t.revoked = True
+        audit.record(s, u if actor is None else actor, "token.revoke", u.name, {"name": t.name, "role": t.role})
     return len(hits)
 
 
@@ -260,3 +301,18 @@ def can_write_namespace(s: Session, who: Principal | None, namespace: str) -> bo
 
 def is_namespace_admin(s: Session, who: Principal | None, namespace: str) -> bool:
     return who is not None and who.can_write_at_all and namespace_role(s, who, namespace) == "admin"
+
+
+def can_admin(s: Session, who: Principal | None, repo: Repo) -> bool:
+    """Settings, visibility, gating, rename/move and delete: the admins of the repo's namespace (the owner
+    of a user namespace, an org's `admin` members, site admins), through a write-capable identity."""
+    return is_namespace_admin(s, who, repo.namespace)
+
+
+def require_write_token(who: Principal | None, what: str = "do this") -> Principal:
+    """Read tokens are read-only everywhere: they never change anything (likes, discussions, collections)."""
+    if who is None:
+        raise Unauthorized(f"You must be authenticated to {what}")
+    if not who.can_write_at_all:
+        raise Forbidden(f"Your token is read-only: use a write token to {what}")
+    return who

@@ -210,16 +210,39 @@ def _item(s: Session, c: Collection, item_object_id: str) -> CollectionItem:
 
 def update_item(s: Session, who: Principal | None, slug: str, item_object_id: str, *,
                 note: object = None, position: object = None) -> None:
-    """`position` moves the item there and renumbers the others 0..n-1, as a drag and drop does."""
+    """`position` moves the item there and renumbers the others 0..n-1, as a drag and drop does. It counts
+    among the items `who` sees (the positions they were shown): hidden items keep their place."""
     c = get_writable(s, who, slug)
     row = _item(s, c, item_object_id)
     if note is not None:
         row.note = _note(note)
     if position is not None:
-        _place(s, select(CollectionItem).where(CollectionItem.collection_id == c.id, CollectionItem.id != row.id)
-               .order_by(CollectionItem.position, CollectionItem.id), row, position)
+        if not isinstance(position, int) or isinstance(position, bool) or position < 0:
+            raise BadRequest("'position' must be a non-negative integer")
+        _move_to(s, c, row, _full_position(s, who, c, row, position))
     c.updated_at = utcnow()
     s.flush()
+
+
+def _others(c: Collection, row: CollectionItem) -> Any:
+    return (select(CollectionItem).where(CollectionItem.collection_id == c.id, CollectionItem.id != row.id)
+            .order_by(CollectionItem.position, CollectionItem.id))
+
+
+def _move_to(s: Session, c: Collection, row: CollectionItem, full_position: int) -> None:
+    _place(s, _others(c, row), row, full_position)
+
+
+def _full_position(s: Session, who: Principal | None, c: Collection, row: CollectionItem, visible_pos: int) -> int:
+    """The place in the full order (hidden items included) of the visible position `visible_pos`: just before
+    the visible item now there, or just after the last visible item."""
+    others = [x.id for x in s.scalars(_others(c, row))]
+    visible = [it.row.id for it in items(s, who, c) if it.row.id != row.id]
+    if not visible:
+        return 0
+    if visible_pos < len(visible):
+        return others.index(visible[visible_pos])
+    return others.index(visible[-1]) + 1
 
 
 def move_item(s: Session, who: Principal | None, slug: str, item_object_id: str, delta: int) -> None:
@@ -236,7 +259,9 @@ def move_item(s: Session, who: Principal | None, slug: str, item_object_id: str,
         j += delta
     if not 0 <= j < len(ids):
         return
-    update_item(s, who, slug, item_object_id, position=j)
+    _move_to(s, c, row, j)
+    c.updated_at = utcnow()
+    s.flush()
 
 
 def writable(s: Session, who: Principal | None) -> list[Collection]:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from ..db.models import Discussion, Repo, utcnow
 from . import names
-from .accounts import Principal
+from .accounts import Principal, require_write_token
 from .errors import BadRequest, Conflict, Forbidden, NotFound
 
 STATUSES = ("open", "closed")
@@ -40,6 +40,7 @@ def _append(d: Discussion, event: dict[str, Any]) -> None:
 
 
 def create(s: Session, hub: Any, who: Principal, repo: Repo, title: str, description: str, pr: bool) -> Discussion:
+    require_write_token(who, "open a discussion or pull request")
     title = (title or "").strip()
     if not title or len(title) > 300:
         raise BadRequest("A discussion needs a title of 1 to 300 characters")
@@ -71,6 +72,7 @@ def listing(s: Session, repo: Repo, kind: str | None, status: str | None, author
 
 
 def comment(s: Session, who: Principal, d: Discussion, text: str) -> dict[str, Any]:
+    require_write_token(who, "comment")
     if not text or not text.strip():
         raise BadRequest("The comment is empty")
     ev = _comment(who, text)
@@ -79,6 +81,7 @@ def comment(s: Session, who: Principal, d: Discussion, text: str) -> dict[str, A
 
 
 def rename(s: Session, who: Principal, d: Discussion, title: str, can_write: bool) -> dict[str, Any]:
+    require_write_token(who, "rename a discussion")
     if not (can_write or who.user_id == d.author_id):
         raise Forbidden("Only the author or the repo's writers can rename a discussion")
     if not title or not title.strip():
@@ -91,6 +94,7 @@ def rename(s: Session, who: Principal, d: Discussion, title: str, can_write: boo
 
 def set_status(s: Session, who: Principal, d: Discussion, status: str, text: str | None,
                can_write: bool) -> dict[str, Any]:
+    require_write_token(who, "change the status of a discussion")
     if status not in STATUSES:
         raise BadRequest("status must be open or closed")
     if d.status == "merged":
@@ -107,6 +111,7 @@ def set_status(s: Session, who: Principal, d: Discussion, status: str, text: str
 
 def merge(s: Session, hub: Any, who: Principal, repo: Repo, d: Discussion, text: str | None) -> str:
     """Fast-forward main to the PR, or make a merge commit when git merges it cleanly; conflicts -> 409."""
+    require_write_token(who, "merge a pull request")
     if not d.is_pr:
         raise BadRequest("Only pull requests can be merged")
     if d.status != "open":

@@ -19,9 +19,13 @@ WEB_PREFIX: dict[RepoType, str] = {"model": "", "dataset": "datasets/", "space":
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 MAX_NAME = 96
-# Namespaces that would collide with top-level routes.
-RESERVED = {"api", "datasets", "spaces", "models", "new", "login", "logout", "settings", "static",
-            "lfs", "xet", "cas", "organizations", "docs", "collections", "join", "healthz", "search"}
+# Namespaces that would collide with top-level routes (the web's, the API's, the avatars', the git/LFS/Xet
+# faces') or could pass for a page of the Hub itself. Compared in lower case. Not "admin": the first start
+# creates that user.
+RESERVED = {"api", "datasets", "spaces", "models", "new", "new-dataset", "new-space", "login", "logout",
+            "settings", "static", "lfs", "xet", "cas", "organizations", "docs", "collections", "join",
+            "healthz", "search", "avatars", "auth", "oauth", "metrics", "user-content", "usercontent",
+            "favicon.ico", "robots.txt"}
 
 
 def parse_repo_type(value: str | None) -> RepoType:

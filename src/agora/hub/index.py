@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from ..db.models import Account, DownloadDay, Like, Membership, Repo, RepoLink, RepoTag, utcnow
 from . import cards, names
 from . import taxonomy as tx
-from .accounts import Principal
+from .accounts import Principal, require_write_token
 from .errors import BadRequest
 
 if TYPE_CHECKING:
@@ -383,6 +383,7 @@ def downloads_by_day(s: Session, repo: Repo, days: int = 30) -> list[tuple[str, 
 
 
 def set_like(s: Session, who: Principal, repo: Repo, liked: bool) -> None:
+    require_write_token(who, "like a repo")  # read tokens never change anything
     row = s.get(Like, (who.user_id, repo.id))
     if liked and row is None:
         s.add(Like(user_id=who.user_id, repo_id=repo.id))

@@ -23,7 +23,7 @@ from ..db.session import Database, repo_write_lock
 from ..storage.blobs import BlobStore
 from ..storage.gitstore import Entry, GitRepo, lfs_pointer
 from .. import jobs
-from . import accounts, cards, index, names
+from . import accounts, audit, cards, index, names
 from .accounts import Principal
 from .errors import BadRequest, Conflict, Forbidden, ParentMismatch, RepoNotFound, RevisionNotFound, Unauthorized
 from .gitattributes import default_gitattributes
@@ -134,12 +134,23 @@ class Hub:
         self.after_ref_update(s, repo, "refs/heads/main", None, repo.head_sha)
         return repo
 
+    def find_admin(self, s: Session, who: Principal | None, rid: RepoId, what: str) -> Repo:
+        """The repo if `who` administers it (see accounts.can_admin): RepoNotFound to those who cannot see it,
+        403 to those who can (readers, writers, read tokens)."""
+        repo = self.find(s, who, rid)
+        if not accounts.can_admin(s, who, repo):
+            if who is None:
+                raise Unauthorized(f"You must be authenticated to {what}")
+            if not who.can_write_at_all:
+                raise Forbidden(f"Your token is read-only: you cannot {what}")
+            raise Forbidden(f"Only an admin of {repo.namespace!r} can {what}")
+        return repo
+
     def delete(self, s: Session, who: Principal | None, rid: RepoId) -> None:
-        repo = self.find(s, who, rid, write=True)
-        if not accounts.is_namespace_admin(s, who, repo.namespace) and who is not None and who.name != repo.namespace:
-            # Org members with write may push but only admins delete, as on the Hub.
-            raise Forbidden(f"Only an admin of {repo.namespace!r} can delete {rid.full}")
+        # Org members with write may push but only admins delete, as on the Hub.
+        repo = self.find_admin(s, who, rid, f"delete {rid.full}")
         path = self.git(repo).path
+        audit.record(s, who, "repo.delete", f"{rid.type}:{rid.full}", {"private": repo.private})
         index.drop(s, repo)
         s.delete(repo)
         s.flush()
@@ -148,9 +159,13 @@ class Hub:
         shutil.rmtree(trash, ignore_errors=True)
 
     def move(self, s: Session, who: Principal | None, src: RepoId, dst: RepoId) -> Repo:
-        repo = self.find(s, who, src, write=True)
+        """Rename or transfer: admin of the source namespace (the repo leaves it), and the right to create
+        repos in the target one (write or admin there), as on the Hub."""
+        repo = self.find_admin(s, who, src, f"move or rename {src.full}")
         check_namespace(dst.namespace)
         check_name(dst.name)
+        if accounts.get_account(s, dst.namespace) is None:  # not even a site admin moves a repo to nobody
+            raise BadRequest(f"Namespace {dst.namespace!r} does not exist")
         dst = RepoId(dst.type, names.canonical(s, dst.namespace), dst.name)
         if not accounts.can_write_namespace(s, who, dst.namespace):
             raise Forbidden(f"You don't have the rights to move a repo to {dst.namespace!r}")
@@ -158,19 +173,24 @@ class Hub:
             raise Conflict(f"A {dst.type} repo named {dst.full} already exists")
         repo.namespace, repo.name = dst.namespace, dst.name
         s.flush()
+        audit.record(s, who, "repo.move", f"{src.type}:{src.full}", {"to": dst.full})
         if repo.head_sha:
             index.reindex(s, self, repo, repo.head_sha)
         return repo
 
     def update_settings(self, s: Session, who: Principal | None, rid: RepoId, private: bool | None,
                         gated: str | bool | None) -> Repo:
-        repo = self.find(s, who, rid, write=True)
-        if private is not None:
-            repo.private = private
-        if gated is not None:
-            if gated not in (False, "auto", "manual"):
-                raise BadRequest(f"Invalid gated value {gated!r}: use false, 'auto' or 'manual'")
-            repo.gated = gated or None
+        """Visibility and gating are settings: namespace admins only (a writer pushes, an admin publishes)."""
+        repo = self.find_admin(s, who, rid, f"change the settings of {rid.full}")
+        if gated is not None and gated not in (False, "auto", "manual"):
+            raise BadRequest(f"Invalid gated value {gated!r}: use false, 'auto' or 'manual'")
+        target = f"{rid.type}:{rid.full}"
+        if private is not None and bool(private) != repo.private:
+            repo.private = bool(private)
+            audit.record(s, who, "repo.visibility", target, {"private": repo.private})
+        if gated is not None and (gated or None) != repo.gated:
+            old, repo.gated = repo.gated, gated or None
+            audit.record(s, who, "repo.gated", target, {"from": old or False, "to": gated or False})
         return repo
 
     # ---- revisions --------------------------------------------------------------------------------

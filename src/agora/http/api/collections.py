@@ -34,10 +34,12 @@ def owner_json(s: Session, name: str) -> dict[str, Any]:
             "type": "org" if kind == "org" else "user"}
 
 
-def item_json(it: colls.Item) -> dict[str, Any]:
+def item_json(it: colls.Item, position: int) -> dict[str, Any]:
+    """`position` is the item's place among the items this reader sees (0..n-1), never the stored one:
+    gaps in stored positions would tell where hidden private repos sit."""
     repo = it.repo
     d: dict[str, Any] = {"_id": f"{it.row.id:024x}", "id": f"{repo.namespace}/{repo.name}", "type": repo.type,
-                         "position": it.row.position, "author": repo.namespace, "repoType": repo.type,
+                         "position": position, "author": repo.namespace, "repoType": repo.type,
                          "private": repo.private, "likes": repo.likes, "downloads": repo.downloads,
                          "lastModified": wire.iso(repo.updated_at)}
     if it.row.note:
@@ -48,7 +50,7 @@ def item_json(it: colls.Item) -> dict[str, Any]:
 def collection_json(s: Session, who: Any, c: Collection, with_position: bool) -> dict[str, Any]:
     d: dict[str, Any] = {
         "_id": c.uid, "slug": colls.slug_of(c), "title": c.title, "description": c.description,
-        "owner": owner_json(s, c.owner), "items": [item_json(it) for it in colls.items(s, who, c)],
+        "owner": owner_json(s, c.owner), "items": [item_json(it, i) for i, it in enumerate(colls.items(s, who, c))],
         "lastUpdated": wire.iso(c.updated_at), "private": c.private, "theme": c.theme, "upvotes": c.upvotes,
         "isUpvotedByUser": False, "gating": False,
     }

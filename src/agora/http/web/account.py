@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...db.models import Account, Membership, Repo
-from ...hub import accounts, index, throttle
+from ...hub import accounts, audit, index, throttle
 from ...hub import collections as colls
 from ...hub.errors import BadRequest, Conflict, Forbidden, NotFound
 from ...hub.ids import RepoId, check_name, parse_repo_type
@@ -180,6 +180,29 @@ def mount(router: Any, web: Web) -> None:
             return web.redirect("/settings/site")
         return await web.page(request, "admin.html", site=site())
 
+    async def audit_log(request: Request) -> Response:
+        """The audit log, newest first: site admins only (others get the 404 page: nothing to see here)."""
+        who = await web.require_user(request)
+        if not who.is_admin:
+            return await web.not_found(request)
+        q = request.query_params
+        actor = (q.get("actor") or "").strip() or None
+        action = (q.get("action") or "").strip() or None
+        try:
+            limit = max(1, min(int(q.get("limit") or 200), 1000))
+        except ValueError:
+            raise BadRequest("limit must be an integer") from None
+
+        def load() -> list[Any]:
+            with hub.db.session() as s:
+                rows = audit.entries(s, limit=limit, actor=actor, action=action)
+                s.expunge_all()
+                return rows
+        page = await web.page(request, "audit.html", entries=await web.run(load), actor=actor or "",
+                              action=action or "", limit=limit)
+        page.headers["Cache-Control"] = "no-store"
+        return page
+
     async def tokens(request: Request) -> Response:
         """Post/redirect/get: a new token travels to the next GET in a short-lived cookie bound to the user, shown
         once then cleared, so that reloading the page never creates a second token."""
@@ -268,7 +291,10 @@ def mount(router: Any, web: Web) -> None:
                 with hub.db.session() as s:
                     if not accounts.is_namespace_admin(s, who, org):
                         raise Forbidden(f"Only admins of {org} manage its members")
-                    accounts.set_member(s, org, form.get("user", "").strip(), form.get("role", "read"))
+                    if form.get("action") == "remove":
+                        accounts.remove_member(s, org, form.get("user", "").strip(), actor=who)
+                    else:
+                        accounts.set_member(s, org, form.get("user", "").strip(), form.get("role", "read"), actor=who)
             await web.run(change)
             return web.redirect(f"/organizations/{org}/members")
 
@@ -307,6 +333,7 @@ def mount(router: Any, web: Web) -> None:
     router.add("GET POST", "/settings/site", admin)
     router.add("GET POST", "/settings/tokens", tokens)
     router.add("GET POST", "/settings/password", password)
+    router.add("GET", "/settings/audit", audit_log)
     router.add("GET POST", r"/(?P<kind>new|new-dataset|new-space)", new_repo)
     router.add("GET POST", "/organizations/new", new_org)
     router.add("GET POST", r"/organizations/(?P<org>[^/]+)/members", members)

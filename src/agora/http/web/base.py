@@ -131,6 +131,8 @@ class Web:
     # ---- rendering --------------------------------------------------------------------------------
     async def page(self, request: Request, template: str, status: int = 200, **data: Any) -> HTMLResponse:
         who = await self.who(request)
+        if isinstance(data.get("repo"), Repo) and "can_admin" not in data:
+            data["can_admin"] = await self.run(self._can_admin, who, data["repo"])  # the Settings tab
         tpl = self.env.get_template(template)
         body = tpl.render(request=request, who=who, csrf=session.csrf_token(self.ctx.signer, request),
                           path=request.url.path, **data)
@@ -138,6 +140,10 @@ class Web:
         response = HTMLResponse(body, status_code=status)
         session.remember_csrf(request, response)  # a first-time visitor's CSRF cookie (login CSRF)
         return response
+
+    def _can_admin(self, who: Principal | None, repo: Repo) -> bool:
+        with self.hub.db.session() as s:
+            return accounts.can_admin(s, who, repo)
 
     async def not_found(self, request: Request, message: str = "Sorry, we can't find the page you are looking for.") -> Response:
         return await self.page(request, "404.html", status=404, message=message)

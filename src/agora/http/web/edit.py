@@ -151,7 +151,10 @@ def mount(router: Any, web: Web) -> None:
         rid = rid_of(p, ns, name)
         who = await (require_writer(request, rid) if request.method == "GET" else web.require_user(request))
         if request.method == "GET":
-            repo = await web.run(load, who, rid)
+            def load_admin() -> Repo:
+                with hub.db.session() as s:  # settings are for the namespace's admins (hub.find_admin)
+                    return hub.find_admin(s, who, rid, f"change the settings of {rid.full}")
+            repo = await web.run(load_admin)
             return await web.page(request, "settings.html", tab="settings", repo=repo, rid=rid, can_write=True)
         form = await web.form(request)
         action = form.get("action")
