@@ -119,3 +119,28 @@ def test_only_site_admins_read_it(server: Any, people: dict[str, str]) -> None:
     assert r.status_code == 404 and "token.create" not in r.text
     anon = httpx.get(f"{server.url}/settings/audit", follow_redirects=False)
     assert anon.status_code in (302, 303, 401, 404) and "token.create" not in anon.text
+
+
+def test_logins_passwords_and_disabling_are_recorded(server: Any, people: dict[str, str]) -> None:
+    """Log-ins (good, wrong password, unknown name, disabled user), password changes and disable/enable."""
+    name = "auditlogin"
+    agora("user", "add", name, "--password-stdin", data=server.data, stdin=f"{name}-password\n")
+    _login(server.url, name)
+    with httpx.Client(base_url=server.url, timeout=60, headers={"origin": server.url}) as c:
+        csrf = re.search(r'name="csrf" value="([^"]+)"', c.get("/login").text).group(1)  # type: ignore[union-attr]
+        for user in (name, "auditnobody"):
+            r = c.post("/login", data={"username": user, "password": "not-the-password", "csrf": csrf})
+            assert r.status_code == 401
+    agora("user", "set-password", name, "--password-stdin", data=server.data, stdin="a-new-password\n")
+    agora("user", "disable", name, data=server.data)
+    with httpx.Client(base_url=server.url, timeout=60, headers={"origin": server.url}) as c:
+        csrf = re.search(r'name="csrf" value="([^"]+)"', c.get("/login").text).group(1)  # type: ignore[union-attr]
+        assert c.post("/login", data={"username": name, "password": "a-new-password", "csrf": csrf}
+                      ).status_code == 403
+    agora("user", "enable", name, data=server.data)
+    got = [(e[1], e[2], e[3]) for e in _entries(server) if name in (e[1], e[3]) or e[1] == "auditnobody"]
+    for want in [(name, "login", name), (name, "login.failed", name), ("auditnobody", "login.failed", "auditnobody"),
+                 ("-", "user.password", name), ("-", "user.disable", name), ("-", "user.enable", name)]:
+        assert want in got, (want, got)
+    ips = [e for e in _entries(server, "--action", "login") if e[1] == name]
+    assert ips and ips[0][4] == "ip=127.0.0.1"

@@ -70,21 +70,24 @@ def check_login(s: Session, name: str, password: str) -> Account | None:
     return user if verify_password(user.password_hash, password) else None
 
 
-def set_password(s: Session, name: str, password: str, keep_session: str | None = None) -> None:
+def set_password(s: Session, name: str, password: str, keep_session: str | None = None,
+                 actor: Principal | str | None = None) -> None:
     """A new password; every browser session of the user ends (but `keep_session`, the one changing it)."""
     if len(password) < 8:
         raise BadRequest("Use a password of at least 8 characters")
     user = require_user(s, name)
     user.password_hash = hash_password(password)
-    revoke_sessions(s, user.id, keep=keep_session)
+    ended = revoke_sessions(s, user.id, keep=keep_session)
+    audit.record(s, actor, "user.password", user.name, {"sessions_ended": ended})
 
 
-def set_disabled(s: Session, name: str, disabled: bool) -> None:
+def set_disabled(s: Session, name: str, disabled: bool, actor: Principal | str | None = None) -> None:
     """Disabled users cannot log in; their sessions end and their tokens stop working (kept for enable)."""
     user = require_user(s, name)
     user.disabled = disabled
     if disabled:
         revoke_sessions(s, user.id)
+    audit.record(s, actor, "user.disable" if disabled else "user.enable", user.name)
 
 
 # ---- browser sessions (the cookie carries a random id; the table keeps its sha256) -------------------------

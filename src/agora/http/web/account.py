@@ -75,7 +75,8 @@ def mount(router: Any, web: Web) -> None:
                                   signup=bool(site().get("signup")))
         form = await web.form(request)
         name, password = form.get("username", "").strip(), form.get("password", "")
-        keys = [(f"ip:{client_ip(request)}", settings.login_ip_max_failures),
+        ip = client_ip(request)
+        keys = [(f"ip:{ip}", settings.login_ip_max_failures),
                 (f"user:{name.lower()[:150]}", settings.login_max_failures)]
         window = settings.login_window_seconds
 
@@ -88,10 +89,13 @@ def mount(router: Any, web: Web) -> None:
                 user = accounts.check_login(s, name, password)  # the same argon2 work for a missing user
                 if user is None:
                     throttle.record_failure(s, [k for k, _ in keys], window)
+                    audit.login(s, name[:96], ip, ok=False)
                     return "wrong", None
                 if user.disabled:
+                    audit.login(s, user, ip, ok=False, detail={"reason": "disabled"})
                     return "disabled", None
                 throttle.clear(s, keys[1][0])
+                audit.login(s, user, ip)
                 return "ok", accounts.create_session(s, user.id, session.TTL)
         outcome, value = await web.run(attempt)
         if outcome == "wait":
@@ -133,7 +137,7 @@ def mount(router: Any, web: Web) -> None:
                 if accounts.check_login(s, who.name, form.get("current_password", "")) is None:
                     return "The current password is wrong."
                 try:
-                    accounts.set_password(s, who.name, new, keep_session=sid)
+                    accounts.set_password(s, who.name, new, keep_session=sid, actor=who)
                 except BadRequest as e:
                     return e.message
             return None
