@@ -79,10 +79,12 @@ class Server:
         return self.tokens[key]
 
 
-def start_server(data: Path, port: int, log: Path) -> subprocess.Popen:
+def start_server(data: Path, port: int, log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """`agora serve` on 127.0.0.1:port, once it accepts connections; `env` adds or overrides settings."""
     fh = open(log, "ab")
     # Small multipart settings so that a 30 MB upload exercises the HF multipart transfer.
-    env = {**os.environ, "AGORA_MULTIPART_THRESHOLD": str(20 * 2**20), "AGORA_MULTIPART_CHUNK": str(8 * 2**20)}
+    env = {**os.environ, "AGORA_MULTIPART_THRESHOLD": str(20 * 2**20), "AGORA_MULTIPART_CHUNK": str(8 * 2**20),
+           **(env or {})}
     proc = subprocess.Popen([str(BIN / "agora"), "serve", "--port", str(port), "--data", str(data)],
                             stdout=fh, stderr=subprocess.STDOUT, env=env)
     deadline = time.time() + 60
@@ -113,6 +115,10 @@ def server() -> Server:
     proc = start_server(data, PORT, log)
     srv = Server(ENDPOINT, data, proc, log=log)
     yield srv
+    stop_server(proc)
+
+
+def stop_server(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:
         proc.wait(10)

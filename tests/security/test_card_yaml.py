@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import socket
-import subprocess
-import time
 from pathlib import Path
 
 import httpx
@@ -21,7 +17,7 @@ from huggingface_hub import HfApi
 from huggingface_hub.errors import HfHubHTTPError
 
 from ..compat.test_git_push import Git, url
-from ..conftest import BIN, Server, _free_port, agora
+from ..conftest import Server, _free_port, agora, start_server, stop_server
 
 MB = 1024 * 1024
 
@@ -157,30 +153,6 @@ def test_yaml_dates_and_odd_keys_do_not_break_the_card(server: Server, alice: st
     assert r.json()["cardData"]["released"] == "2024-01-31"
 
 
-def _serve(data: Path, port: int, env: dict[str, str]) -> subprocess.Popen:
-    log = open(data.parent / f"server-{port}.log", "ab")
-    proc = subprocess.Popen([str(BIN / "agora"), "serve", "--port", str(port), "--data", str(data)],
-                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **env})
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        assert proc.poll() is None, "agora serve exited early"
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("agora serve did not start")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
 def test_reindex_of_an_existing_oversized_card_does_not_break(tmp_path: Path) -> None:
     """A card stored before the limits (here: by a server with relaxed limits) is indexed as no metadata by
     the next re-index, and that re-index neither fails nor stores the expanded data."""
@@ -196,7 +168,7 @@ def test_reindex_of_an_existing_oversized_card_does_not_break(tmp_path: Path) ->
         lines.append(f"{cur}: &{cur} [" + ",".join([f"*{prev}"] * 40) + "]")
     card = "---\nlicense: mit\n" + "\n".join(lines) + "\n---\n# Old card\n"
     relaxed = {"AGORA_CARD_MAX_NODES": str(10**7), "AGORA_CARD_MAX_JSON_BYTES": str(10**8)}
-    proc = _serve(data, port, relaxed)
+    proc = start_server(data, port, data.parent / f"server-{port}.log", relaxed)
     try:
         api = HfApi(endpoint=base, token=token)
         api.create_repo("dora/old")
@@ -205,8 +177,8 @@ def test_reindex_of_an_existing_oversized_card_does_not_break(tmp_path: Path) ->
         assert r.status_code == 200, r.text[:300]
         assert len(httpx.get(f"{base}/api/models/dora/old", timeout=60).content) > MB  # the old behaviour
     finally:
-        _stop(proc)
-    proc = _serve(data, port, {})
+        stop_server(proc)
+    proc = start_server(data, port, data.parent / f"server-{port}.log")
     try:
         srv = Server(base, data, proc)
         r = ndjson_commit(srv, token, "dora/old", {"other.txt": b"re-index, please"})
@@ -217,4 +189,4 @@ def test_reindex_of_an_existing_oversized_card_does_not_break(tmp_path: Path) ->
         r = httpx.get(f"{base}/dora/old", timeout=60)  # the repo page parses the README too
         assert r.status_code == 200
     finally:
-        _stop(proc)
+        stop_server(proc)

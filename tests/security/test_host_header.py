@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from huggingface_hub import HfApi
 
-from ..conftest import BIN, ROOT, STACK, Server, _free_port
+from ..conftest import ROOT, STACK, Server, _free_port, start_server, stop_server
 
 EVIL = "evil.example"
 
@@ -85,27 +83,10 @@ def configured(server: Server) -> Iterator[Server]:
         pytest.skip("one process on the scale stack's shared data is enough here")
     port = _free_port()
     log = ROOT / "allowed-hosts-server.log"
-    env = {**os.environ, "AGORA_ALLOWED_HOSTS": f"hub.test:{port}, other.test", "AGORA_JOBS": "0",
-           "AGORA_SPACES_ORIGIN": "http://*.spaces.test:*"}
-    proc = subprocess.Popen([str(BIN / "agora"), "serve", "--port", str(port), "--data", str(server.data)],
-                            stdout=open(log, "ab"), stderr=subprocess.STDOUT, env=env)
-    deadline = time.time() + 60
-    while True:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/api/whoami-v2", timeout=2)
-            break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.time() > deadline:
-            proc.kill()
-            raise RuntimeError(f"agora serve did not start:\n{Path(log).read_text()}")
-        time.sleep(0.2)
+    proc = start_server(server.data, port, log, {"AGORA_ALLOWED_HOSTS": f"hub.test:{port}, other.test",
+                                                 "AGORA_JOBS": "0", "AGORA_SPACES_ORIGIN": "http://*.spaces.test:*"})
     yield Server(f"http://127.0.0.1:{port}", server.data, proc, tokens=server.tokens, log=log)
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop_server(proc)
 
 
 def test_allowed_hosts_setting(configured: Server, alice: str, two_repos: str) -> None:

@@ -13,8 +13,6 @@ signatures are refused; huggingface_hub and plain HTTP clients are never redirec
 from __future__ import annotations
 
 import http.server
-import os
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -25,7 +23,7 @@ import httpx
 import pytest
 from huggingface_hub import HfApi, hf_hub_download
 
-from ..conftest import BIN, ROOT, Server, _free_port
+from ..conftest import ROOT, Server, _free_port, start_server, stop_server
 TIMEOUT_MS = 10_000
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -191,27 +189,10 @@ def uc_server(server: Server) -> Iterator[tuple[Server, str]]:
     port = _free_port()
     usercontent = f"http://localhost:{port}"
     log = ROOT / "usercontent-server.log"
-    env = {**os.environ, "AGORA_USERCONTENT_URL": usercontent, "AGORA_JOBS": "0"}
-    proc = subprocess.Popen([str(BIN / "agora"), "serve", "--port", str(port), "--data", str(server.data)],
-                            stdout=open(log, "ab"), stderr=subprocess.STDOUT, env=env)
-    deadline = time.time() + 60
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/whoami-v2", timeout=2).status_code:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.time() > deadline:
-            proc.kill()
-            raise RuntimeError(f"agora serve did not start:\n{Path(log).read_text()}")
-        time.sleep(0.2)
+    proc = start_server(server.data, port, log, {"AGORA_USERCONTENT_URL": usercontent, "AGORA_JOBS": "0"})
     srv = Server(f"http://127.0.0.1:{port}", server.data, proc, tokens=server.tokens, log=log)
     yield srv, usercontent
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop_server(proc)
 
 
 def test_browser_navigation_goes_to_the_usercontent_origin(uc_server: tuple[Server, str], browser: Browser,  # noqa: F811

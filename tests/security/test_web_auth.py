@@ -14,7 +14,6 @@ import itertools
 import os
 import re
 import secrets
-import socket
 import statistics
 import subprocess
 import time
@@ -25,7 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ..conftest import BIN, ROOT, Server, _free_port, agora
+from ..conftest import ROOT, Server, _free_port, agora, start_server, stop_server
 
 _n = itertools.count(1)
 
@@ -250,23 +249,6 @@ class Pair:
     data: Path
 
 
-def _serve(data: Path, port: int, log: Path, env: dict[str, str]) -> subprocess.Popen:
-    fh = open(log, "ab")
-    proc = subprocess.Popen([str(BIN / "agora"), "serve", "--port", str(port), "--data", str(data)],
-                            stdout=fh, stderr=subprocess.STDOUT, env={**os.environ, **env})
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"agora serve exited early:\n{log.read_text()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"agora serve did not start:\n{log.read_text()}")
-
-
 @pytest.fixture(scope="module")
 def pair() -> Iterator[Pair]:
     if os.environ.get("AGORA_TEST_STACK"):
@@ -277,18 +259,13 @@ def pair() -> Iterator[Pair]:
     env = {"AGORA_LOGIN_MAX_FAILURES": str(ACCOUNT_MAX), "AGORA_LOGIN_IP_MAX_FAILURES": str(IP_MAX),
            "AGORA_LOGIN_WINDOW_SECONDS": str(WINDOW), "AGORA_JOBS": "0"}
     pa, pb = _free_port(), _free_port()
-    procs = [_serve(data, pa, ROOT / "webauth-a.log", {**env, "AGORA_TRUSTED_PROXIES": "127.0.0.1/32"}),
-             _serve(data, pb, ROOT / "webauth-b.log", {**env, "AGORA_TRUSTED_PROXIES": ""})]
+    procs = [start_server(data, pa, ROOT / "webauth-a.log", {**env, "AGORA_TRUSTED_PROXIES": "127.0.0.1/32"}),
+             start_server(data, pb, ROOT / "webauth-b.log", {**env, "AGORA_TRUSTED_PROXIES": ""})]
     try:
         yield Pair(f"http://127.0.0.1:{pa}", f"http://127.0.0.1:{pb}", data)
     finally:
         for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+            stop_server(p)
 
 
 _ips = (f"10.{i // 250}.{i % 250}.7" for i in itertools.count(1))  # one client address per try

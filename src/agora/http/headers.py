@@ -107,8 +107,9 @@ class Hosts:
                     self.fallback = f"127.0.0.1:{port}"
             else:
                 self.bare.update(names)
-        else:
-            self.bare.update(LOOPBACK)
+        # Loopback names on any port: only a client on this machine sends them, and nobody else can be sent
+        # there by them (datasets sends `datasets-server.127.0.0.1` with or without the port).
+        self.bare.update(LOOPBACK)
         if settings.public_url:
             self.fallback = urlsplit(settings.public_url).netloc.lower()
             self.exact.add(self.fallback)
