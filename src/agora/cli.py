@@ -110,8 +110,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from .hub.ids import RepoId
     from .hub.imports import export_repo
+    from .ids import RepoId
 
     hub = _hub(args.data)
     with tqdm(unit="B", unit_scale=True, desc="export", disable=args.quiet) as bar:
@@ -384,7 +384,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    from .hub.errors import HubError
+    from .errors import HubError
     try:
         return int(args.fn(args) or 0)
     except HubError as e:

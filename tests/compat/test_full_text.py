@@ -14,8 +14,8 @@ import httpx
 import pytest
 from huggingface_hub import HfApi
 
-from agora.hub.errors import BadRequest
-from agora.hub.ids import check_namespace
+from agora.errors import BadRequest
+from agora.ids import check_namespace
 
 from ..conftest import ENDPOINT, STACK, Server
 

@@ -224,7 +224,7 @@ def twins_scenario(data: Path, url: str, env: dict[str, str]) -> None:
     assert not unique()["ix_accounts_name_key"] and not unique()["ix_repos_name_key"]  # the Hub keeps working
     from agora.db.session import Database
     from agora.hub import names
-    from agora.hub.ids import RepoId
+    from agora.ids import RepoId
 
     db = Database(url)
     with db.session() as s:  # each twin is still found by its own spelling; other spellings find one of them

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agora.hub.errors import NotFound
+from agora.errors import NotFound
 from agora.storage import blobs
 from agora.storage.blobs import LocalBlobStore
 

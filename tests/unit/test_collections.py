@@ -8,8 +8,8 @@ import pytest
 
 from agora.db.models import Repo
 from agora.db.session import Database, migrate
+from agora.errors import BadRequest, Conflict, Forbidden, NotFound
 from agora.hub import accounts, collections
-from agora.hub.errors import BadRequest, Conflict, Forbidden, NotFound
 
 
 def test_slugify() -> None:

@@ -1,11 +1,11 @@
-"""Validation rules for names and paths (hub/ids.py)."""
+"""Validation rules for names and paths (agora/ids.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from agora.hub.errors import BadRequest
-from agora.hub.ids import check_name, check_path
+from agora.errors import BadRequest
+from agora.ids import check_name, check_path
 
 
 @pytest.mark.parametrize("name", ["bert-base", "a", "A.b_c-1", "x" * 96])
@@ -41,7 +41,7 @@ def test_path_component_and_surrogate_rules() -> None:
 def test_unicode_twins() -> None:
     import unicodedata
 
-    from agora.hub.ids import check_unicode_twins
+    from agora.ids import check_unicode_twins
     nfc, nfd = unicodedata.normalize("NFC", "café"), unicodedata.normalize("NFD", "café")
     check_unicode_twins([nfc + "/b"], [nfc + "/a", "x"])
     for new, old in (([nfd], [nfc]), ([nfd + "/x"], [nfc + "/y"]), ([nfc, nfd], [])):
@@ -52,6 +52,6 @@ def test_unicode_twins() -> None:
 @pytest.mark.parametrize("name", ["HEAD", "a..b", "a b", "x.lock", ".h", "a~1", "a:b", "-x", "x/", "a//b", "@",
                                   "x@{1}", "q?", "b[1]", "c\\d", "refs/heads/x", ""])
 def test_bad_ref_names(name: str) -> None:
-    from agora.hub.ids import check_ref_name
+    from agora.ids import check_ref_name
     with pytest.raises(BadRequest):
         check_ref_name(name)

@@ -71,7 +71,7 @@ def test_import_export_gc_on_local_store(tmp_path: Path) -> None:
     from agora.app import build_hub
     from agora.config import Settings
     from agora.hub.accounts import Principal
-    from agora.hub.ids import RepoId
+    from agora.ids import RepoId
 
     hub = build_hub(Settings(data=data.resolve(), database_url=f"sqlite:///{data.resolve() / 'agora.db'}"))
     with hub.db.session() as s:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agora.hub.errors import BadRequest
+from agora.errors import BadRequest
 from agora.viewer.discovery import DiscoveryError, discover, glob_regex
 from agora.viewer.where import compile_orderby, compile_where
 

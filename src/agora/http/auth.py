@@ -9,9 +9,9 @@ import time
 
 from starlette.requests import Request
 
+from ..errors import Unauthorized
 from ..hub import accounts
 from ..hub.accounts import Principal
-from ..hub.errors import Unauthorized
 from ..hub.repos import Hub
 
 

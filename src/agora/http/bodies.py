@@ -14,7 +14,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from ..hub.errors import BadRequest, TooLarge
+from ..errors import BadRequest, TooLarge
 
 _DIGITS = re.compile(r"^[0-9]{1,20}$")
 

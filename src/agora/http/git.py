@@ -35,9 +35,9 @@ from starlette.types import Receive, Scope, Send
 
 import agora
 
+from ..errors import BadRequest, Conflict, Forbidden, HubError, RepoNotFound, Unauthorized
 from ..hub import locks, pushes
 from ..hub.accounts import Principal
-from ..hub.errors import BadRequest, Conflict, Forbidden, HubError, RepoNotFound, Unauthorized
 from . import bodies, wire
 from .api.common import P, rid_web
 from .api.lfs import GIT_ID, lfs_error, lfs_json

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from ..hub.errors import HubError
+from ..errors import HubError
 from . import wire
 
 log = logging.getLogger("agora.http")

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ..hub import errors as e
+from .. import errors as e
 
 STATUS = {
     e.BadRequest: 400, e.Unauthorized: 401, e.Forbidden: 403, e.RepoNotFound: 404, e.RevisionNotFound: 404,

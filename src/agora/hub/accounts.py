@@ -16,9 +16,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..db.models import Account, Membership, Repo, Token, WebSession, utcnow
+from ..errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from ..ids import check_namespace
 from . import audit, names
-from .errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
-from .ids import check_namespace
 
 ROLES = ("read", "write", "admin")
 _ph = PasswordHasher()

@@ -16,10 +16,10 @@ from sqlalchemy import desc, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..db.models import Account, Collection, CollectionItem, Membership, Repo, utcnow
+from ..errors import BadRequest, Conflict, Forbidden, NotFound, RepoNotFound, Unauthorized
+from ..ids import FROM_PLURAL, RepoId, RepoType
 from . import accounts, names
 from .accounts import Principal
-from .errors import BadRequest, Conflict, Forbidden, NotFound, RepoNotFound, Unauthorized
-from .ids import FROM_PLURAL, RepoId, RepoType
 
 ITEM_TYPES: tuple[RepoType, ...] = ("model", "dataset", "space")
 THEMES = ("default", "orange", "blue", "green", "purple", "pink", "indigo", "yellow", "red", "gray")

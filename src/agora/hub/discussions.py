@@ -10,9 +10,9 @@ from sqlalchemy import desc, func, select
 from sqlalchemy.orm import Session
 
 from ..db.models import Discussion, Repo, utcnow
+from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from . import names
 from .accounts import Principal, require_write_token
-from .errors import BadRequest, Conflict, Forbidden, NotFound
 
 STATUSES = ("open", "closed")
 

@@ -15,10 +15,10 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
 from ..db.models import Repo
+from ..errors import BadRequest
+from ..ids import REPO_TYPES
 from . import index
 from .accounts import Principal
-from .errors import BadRequest
-from .ids import REPO_TYPES
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100

@@ -21,12 +21,12 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from ..db.models import Repo
+from ..errors import BadRequest
+from ..ids import RepoId, RepoType
 from ..storage.blobs import CHUNK, sha256_file
 from ..storage.gitstore import parse_pointer
 from . import accounts
 from .accounts import Principal
-from .errors import BadRequest
-from .ids import RepoId, RepoType
 from .repos import Hub
 
 Progress = Callable[[int], None]  # called with a number of bytes done

@@ -22,10 +22,10 @@ from sqlalchemy import delete, desc, func, insert, or_, select, text
 from sqlalchemy.orm import Session
 
 from ..db.models import Account, DownloadDay, Like, Membership, Repo, RepoLink, RepoTag, utcnow
+from ..errors import BadRequest
 from . import cards, names
 from . import taxonomy as tx
 from .accounts import Principal, require_write_token
-from .errors import BadRequest
 
 if TYPE_CHECKING:
     from .catalog import Catalog

@@ -14,10 +14,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..db.models import Account, LfsLock, Repo
+from ..errors import BadRequest, Conflict, Forbidden, NotFound
+from ..ids import check_path
 from . import accounts
 from .accounts import Principal
-from .errors import BadRequest, Conflict, Forbidden, NotFound
-from .ids import check_path
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100

@@ -17,8 +17,8 @@ from sqlalchemy import Engine, Index, and_, case, func, inspect, or_, select, tu
 from sqlalchemy.orm import Session
 
 from ..db.models import Account, Collection, Repo, name_key
-from .errors import BadRequest, Conflict, NotFound
-from .ids import RepoId, check_name, check_namespace
+from ..errors import BadRequest, Conflict, NotFound
+from ..ids import RepoId, check_name, check_namespace
 
 if TYPE_CHECKING:
     from .repos import Hub
@@ -195,8 +195,8 @@ def rename_account(s: Session, hub: Hub, old: str, new: str) -> Account:
 
 def rename_repo(s: Session, hub: Hub, rtype: str, old: str, new: str) -> Repo:
     """Rename (or move) a repo by its exact id, a case-only change included; keeps its content and links."""
+    from ..ids import parse_repo_type
     from . import index
-    from .ids import parse_repo_type
 
     t = parse_repo_type(rtype)
     src, dst = RepoId.parse(t, old), RepoId.parse(t, new)

@@ -27,9 +27,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..errors import BadRequest
+from ..ids import check_path, check_ref_name, check_unicode_twins
 from . import cards
-from .errors import BadRequest
-from .ids import check_path, check_ref_name, check_unicode_twins
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

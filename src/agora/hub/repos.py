@@ -25,9 +25,9 @@ from ..storage.gitstore import Entry, GitRepo, lfs_pointer
 from .. import jobs
 from . import accounts, audit, cards, index, names
 from .accounts import Principal
-from .errors import BadRequest, Conflict, Forbidden, ParentMismatch, RepoNotFound, RevisionNotFound, Unauthorized
+from ..errors import BadRequest, Conflict, Forbidden, ParentMismatch, RepoNotFound, RevisionNotFound, Unauthorized
 from .gitattributes import default_gitattributes
-from .ids import (RepoId, check_folder, check_name, check_namespace, check_oid, check_path,
+from ..ids import (RepoId, check_folder, check_name, check_namespace, check_oid, check_path,
                   check_ref_name, check_unicode_twins)
 
 LFS_SIZE = 10 * 1024 * 1024  # the Hub's threshold: larger files always go to LFS

@@ -7,7 +7,7 @@ malformed request (400); within that range but over the configured maximum it is
 
 from __future__ import annotations
 
-from .errors import BadRequest, TooLarge
+from ..errors import BadRequest, TooLarge
 
 MAX_INT64 = 2**63 - 1
 # S3 accepts at most 10,000 parts per multipart upload; ours follow the same rule.

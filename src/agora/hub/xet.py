@@ -23,13 +23,13 @@ from sqlalchemy.orm import Session
 
 from ..db.models import LfsObject, Repo, XetChunk, XetFile, XetXorb
 from ..db.session import Database
+from ..errors import BadRequest, NotFound, RepoNotFound
 from ..storage.blobs import BlobStore
 from ..storage.xet import hashing, reconstruct, shard
 from ..storage.xet.hashing import from_hex, to_hex
 from ..storage.xet.reconstruct import Segment
 from ..storage.xet.shard import CasChunk, CasInfo, ShardError
 from ..storage.xet.xorb import XorbError, XorbMeta, XorbParser
-from .errors import BadRequest, NotFound, RepoNotFound
 
 log = logging.getLogger("agora.xet")
 _TERM = struct.Struct("<32sIII")  # xorb hash, chunk start, chunk end, unpacked bytes

@@ -21,8 +21,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from ..hub.errors import BadRequest, NotFound
-from ..hub.ids import check_oid
+from ..errors import BadRequest, NotFound
+from ..ids import check_oid
 
 CHUNK = 1024 * 1024
 

@@ -1,6 +1,6 @@
 """Bare git repositories through pygit2: read trees and blobs, write commits, move refs by compare-and-swap.
 
-This module knows git, not the Hub: no accounts, no HTTP. Paths have been validated by `hub.ids`.
+This module knows git, not the Hub: no accounts, no HTTP. Paths have been validated by `agora.ids`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 import pygit2
 from pygit2.enums import AttrCheck, FileMode, ObjectType, SortMode
 
-from ..hub.errors import BadRequest, Conflict, EntryNotFound, ParentMismatch, RevisionNotFound
+from ..errors import BadRequest, Conflict, EntryNotFound, ParentMismatch, RevisionNotFound
 
 LFS_HEADER = b"version https://git-lfs.github.com/spec/v1"
 POINTER_MAX = 1024

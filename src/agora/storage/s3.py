@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import quote, urlparse
 
-from ..hub.errors import BadRequest, NotFound
-from ..hub.ids import check_oid
+from ..errors import BadRequest, NotFound
+from ..ids import check_oid
 
 CHUNK = 8 * 1024 * 1024
 SPOOL = 16 * 1024 * 1024  # temp uploads stay in memory below this, then go to a temp file

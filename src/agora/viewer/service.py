@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from .. import jobs
 from ..db.models import Job, Repo, ViewerResult
-from ..hub.errors import NotFound
+from ..errors import NotFound
 from .pipeline import KIND
 from .query import Shard
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..hub.errors import BadRequest
+from ..errors import BadRequest
 
 _TOKEN = re.compile(r"""
     \s*(?:

@@ -16,9 +16,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...db.models import Collection
+from ...errors import BadRequest, Conflict, Unauthorized
 from ...hub import accounts
 from ...hub import collections as colls
-from ...hub.errors import BadRequest, Conflict, Unauthorized
 from .. import wire
 from ..routing import Router
 from .common import json_body

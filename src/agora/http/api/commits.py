@@ -11,9 +11,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ...hub.errors import BadRequest, RepoNotFound, TooLarge
-from ...hub.ids import WEB_PREFIX
+from ...errors import BadRequest, RepoNotFound, TooLarge
 from ...hub.sizes import check_size
+from ...ids import WEB_PREFIX
 from .. import wire
 from ..routing import ID, Router
 from .common import T, json_body, rid_api

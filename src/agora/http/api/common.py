@@ -7,7 +7,7 @@ from typing import Any
 from starlette.requests import Request
 
 from ...db.models import Repo
-from ...hub.ids import FROM_PLURAL, PLURAL, WEB_PREFIX, RepoId, RepoType
+from ...ids import FROM_PLURAL, PLURAL, WEB_PREFIX, RepoId, RepoType
 from ...storage.gitstore import Entry
 from .. import bodies, wire
 

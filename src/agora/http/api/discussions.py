@@ -8,9 +8,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...db.models import Account, Discussion, Repo
+from ...errors import BadRequest, Unauthorized
 from ...hub import accounts, discussions
-from ...hub.errors import BadRequest, Unauthorized
-from ...hub.ids import WEB_PREFIX
+from ...ids import WEB_PREFIX
 from .. import wire
 from ..routing import ID, Router
 from .common import T, json_body, rid_api

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, quote
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 
-from ...hub.errors import BadRequest, EntryNotFound, HubError, RepoNotFound
+from ...errors import BadRequest, EntryNotFound, HubError, RepoNotFound
 from .. import bodies, wire
 from ..headers import USERCONTENT_PREFIX, is_navigation, user_file
 from ..routing import ID, Router

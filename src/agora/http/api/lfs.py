@@ -14,10 +14,10 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 
 from ...db.models import Repo
+from ...errors import BadRequest, HubError, NotFound, RepoNotFound, TooLarge, Unauthorized
 from ...hub import accounts
-from ...hub.errors import BadRequest, HubError, NotFound, RepoNotFound, TooLarge, Unauthorized
-from ...hub.ids import SHA256
 from ...hub.sizes import MAX_PARTS, check_size, part_size
+from ...ids import SHA256
 from .. import bodies, wire
 from ..routing import Router
 from .common import P, rid_web

@@ -8,8 +8,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...hub import accounts
-from ...hub.errors import BadRequest, Conflict, HubError, Unauthorized
-from ...hub.ids import RepoId, parse_repo_type
+from ...errors import BadRequest, Conflict, HubError, Unauthorized
+from ...ids import RepoId, parse_repo_type
 from ...hub import cards, index
 from .. import wire
 from ..routing import ID, Router

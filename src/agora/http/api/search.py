@@ -9,10 +9,10 @@ from typing import Any, TypeVar
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ...errors import BadRequest, NotFound, Unauthorized
 from ...hub import accounts, catalog, fulltext, index
 from ...hub import taxonomy as tx
-from ...hub.errors import BadRequest, NotFound, Unauthorized
-from ...hub.ids import FROM_PLURAL
+from ...ids import FROM_PLURAL
 from .. import wire
 from ..routing import ID, Router
 from .common import T, repo_json, rid_api

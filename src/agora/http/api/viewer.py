@@ -15,8 +15,8 @@ from urllib.parse import quote, urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ...hub.errors import BadRequest, HubError, NotFound, RepoNotFound
-from ...hub.ids import RepoId
+from ...errors import BadRequest, HubError, NotFound, RepoNotFound
+from ...ids import RepoId
 from ...viewer import query, service
 from ...viewer.features import kind
 from .. import wire

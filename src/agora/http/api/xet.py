@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from ...hub.errors import BadRequest, Forbidden, NotFound, TooLarge, Unauthorized
+from ...errors import BadRequest, Forbidden, NotFound, TooLarge, Unauthorized
 from ...storage.xet.shard import MAX_SHARD
 from ...storage.xet.xorb import MAX_XORB
 from .. import wire

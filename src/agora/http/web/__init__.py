@@ -10,7 +10,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 
-from ...hub.errors import (Conflict, EntryNotFound, Forbidden, HubError, NotFound, RepoNotFound, RevisionNotFound,
+from ...errors import (Conflict, EntryNotFound, Forbidden, HubError, NotFound, RepoNotFound, RevisionNotFound,
                            TooLarge)
 from .. import wire
 from ..routing import Router

@@ -12,10 +12,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...db.models import Account, Membership, Repo
+from ...errors import BadRequest, Conflict, Forbidden, NotFound
 from ...hub import accounts, audit, index, throttle
 from ...hub import collections as colls
-from ...hub.errors import BadRequest, Conflict, Forbidden, NotFound
-from ...hub.ids import RepoId, check_name, parse_repo_type
+from ...ids import RepoId, check_name, parse_repo_type
 from . import session
 from .base import Web, repo_path
 

@@ -11,10 +11,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ...db.models import Repo
+from ...errors import Forbidden, HubError
 from ...hub import accounts
 from ...hub.accounts import Principal
-from ...hub.errors import Forbidden, HubError
-from ...hub.ids import FROM_PLURAL, WEB_PREFIX, RepoId
+from ...ids import FROM_PLURAL, WEB_PREFIX, RepoId
 from .. import wire
 from ..auth import principal as token_principal
 from ..bodies import read_bounded

@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from ...hub import accounts, cards, fulltext, index
 from ...hub import taxonomy as tx
-from ...hub.ids import FROM_PLURAL, PLURAL, REPO_TYPES, RepoId
+from ...ids import FROM_PLURAL, PLURAL, REPO_TYPES, RepoId
 from . import collections, render
 from . import viewer as dataset_viewer
 from .base import ID, P, Web

@@ -15,10 +15,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ...errors import BadRequest, Conflict
 from ...hub import accounts
 from ...hub import collections as colls
-from ...hub.errors import BadRequest, Conflict
-from ...hub.ids import RepoId
+from ...ids import RepoId
 from .base import Web
 
 SLUG = r"/collections/(?P<slug>[^/]+/[^/]+)"

@@ -10,9 +10,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...db.models import Repo
+from ...errors import BadRequest
 from ...hub import index
-from ...hub.errors import BadRequest
-from ...hub.ids import RepoId, check_path
+from ...ids import RepoId, check_path
 from .. import wire
 from ..bodies import check_length, read_json, too_large
 from .base import ID, LoginRequired, P, Web, repo_path

@@ -10,9 +10,9 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from ...errors import BadRequest, EntryNotFound
 from ...hub import accounts
-from ...hub.errors import BadRequest, EntryNotFound
-from ...hub.ids import FROM_PLURAL, RepoId
+from ...ids import FROM_PLURAL, RepoId
 from ...storage.gitstore import diff_commit
 from . import render
 from .base import ID, P, Web

@@ -16,8 +16,8 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from ...hub.errors import BadRequest, HubError, NotFound
-from ...hub.ids import RepoId
+from ...errors import BadRequest, HubError, NotFound
+from ...ids import RepoId
 from ...viewer import query, service
 from ...viewer.features import kind
 from ..headers import FILE_CSP

@@ -74,7 +74,7 @@ class RepoId:
         return f"{WEB_PREFIX[self.type]}{self.full}"
 
     @classmethod
-    def parse(cls, repo_type: RepoType, full: str) -> "RepoId":
+    def parse(cls, repo_type: RepoType, full: str) -> RepoId:
         parts = full.split("/") if isinstance(full, str) else []
         if len(parts) != 2:
             raise BadRequest(f"Invalid repo id {full!r}: expected 'namespace/name'")
