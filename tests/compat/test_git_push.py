@@ -383,6 +383,42 @@ def test_large_plain_file_refused_until_tracked_with_lfs(server: Server, alice: 
     assert api.model_info(repo_id).sha == git.head(work)
 
 
+def test_lfs_pointer_with_extensions_is_refused(server: Server, alice: str, api: HfApi, repo_name: str,
+                                               tmp_path: Path) -> None:
+    """A pointer with git-lfs extension lines (`ext-0-name sha256:...`) names the object the extension's clean
+    step made; the server cannot run the smudge step, so the push is refused, even though the object was
+    uploaded, and /resolve never serves the pointer text. The same pointer without extensions is accepted."""
+    repo_id = f"alice/{repo_name}"
+    api.create_repo(repo_id)
+    data = os.urandom(4096)
+    api.upload_file(path_or_fileobj=data, path_in_repo="weights.bin", repo_id=repo_id)  # uploads the object
+    oid = hashlib.sha256(data).hexdigest()
+    git = Git(tmp_path)
+    git("clone", url(server, repo_id, alice), "work")  # no `git lfs install`: files are committed as written
+    work = tmp_path / "work"
+    before = refs(api, repo_id)
+
+    ext = f"ext-0-foo sha256:{'d' * 64}\n"
+    (work / "copy.bin").write_text(f"version https://git-lfs.github.com/spec/v1\n{ext}oid sha256:{oid}\n"
+                                   f"size {len(data)}\n")
+    git("add", "copy.bin", cwd=work)
+    git("commit", "-m", "pointer with an extension", cwd=work)
+    refused = git("push", "--no-verify", "origin", "main", cwd=work, check=False)
+    assert refused.returncode != 0 and "extensions" in refused.stderr and "copy.bin" in refused.stderr, \
+        refused.stderr
+    assert refs(api, repo_id) == before
+    r = httpx.get(f"{server.url}/{repo_id}/resolve/main/copy.bin", headers={"Authorization": f"Bearer {alice}"})
+    assert r.status_code == 404 and b"git-lfs" not in r.content
+
+    # Without the extension line the pointer names the uploaded object: accepted, served as its bytes.
+    (work / "copy.bin").write_text(f"version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {len(data)}\n")
+    git("commit", "-q", "--amend", "-am", "plain pointer", cwd=work)
+    git("push", "--no-verify", "origin", "main", cwd=work)
+    r = httpx.get(f"{server.url}/{repo_id}/resolve/main/copy.bin", headers={"Authorization": f"Bearer {alice}"},
+                  follow_redirects=True)
+    assert r.status_code == 200 and r.content == data
+
+
 def test_lfs_batch_401_carries_lfs_authenticate(server: Server, api: HfApi) -> None:
     repo_id = "alice/git-protocol-versions"
     api.create_repo(repo_id, exist_ok=True)

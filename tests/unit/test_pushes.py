@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from agora.hub.pushes import MAX_PLAIN_BLOB, ZERO, NewObject, Update, check_push, parse_updates, pointer_oid
+from agora.hub.pushes import MAX_PLAIN_BLOB, ZERO, NewObject, Update, check_push, parse_updates
+from agora.storage.lfs_pointer import Pointer, lfs_pointer, parse_pointer
 
 C1, C2 = "1" * 40, "2" * 40
 LFS_OID = "a" * 64
@@ -53,12 +54,24 @@ def test_default_branch_is_never_deleted_and_branches_hold_commits() -> None:
     assert run([Update(ZERO, C2, "refs/tags/v1")], [], types={C2: "tag"}) == []
 
 
+EXT = POINTER.replace(b"\noid", b"\next-0-foo sha256:" + b"d" * 64 + b"\noid")
+
+
 def test_pointer_parsing() -> None:
-    assert pointer_oid(POINTER) == LFS_OID
-    ext = POINTER.replace(b"\noid", b"\next-0-foo sha256:" + b"d" * 64 + b"\noid")
-    assert pointer_oid(ext) == LFS_OID
-    assert pointer_oid(b"version https://git-lfs.github.com/spec/v1\nnot a pointer\n") is None
-    assert pointer_oid(POINTER + b"x" * 2000) is None
+    assert parse_pointer(POINTER) == Pointer(LFS_OID, 123) and lfs_pointer(LFS_OID, 123) == POINTER
+    assert parse_pointer(EXT) == Pointer(LFS_OID, 123, ("ext-0-foo sha256:" + "d" * 64,))
+    assert parse_pointer(b"version https://git-lfs.github.com/spec/v1\nnot a pointer\n") is None
+    assert parse_pointer(POINTER + b"x" * 2000) is None
+
+
+def test_pointer_with_extensions_is_refused() -> None:
+    """git-lfs extensions store the object their clean step made: without the smudge step, which this server
+    cannot run, the file cannot be served, so the push is refused (even when the object was uploaded)."""
+    objs = [NewObject("c" * 40, "blob", len(EXT), "data/w.bin"), NewObject("e" * 40, "blob", len(POINTER), "ok.bin")]
+    blobs = {"c" * 40: EXT, "e" * 40: POINTER}
+    errors = run([Update(C1, C2, "refs/heads/main")], objs, blobs, missing=set())
+    assert any("extensions" in e for e in errors) and "error:   data/w.bin" in errors, errors
+    assert not any("ok.bin" in e for e in errors)
 
 
 def test_refs_a_user_may_push() -> None:

@@ -24,7 +24,7 @@ from ..db.models import Repo
 from ..errors import BadRequest
 from ..ids import RepoId, RepoType
 from ..storage.blobs import CHUNK, sha256_file
-from ..storage.gitstore import parse_pointer
+from ..storage.lfs_pointer import POINTER_MAX, parse_pointer
 from . import accounts
 from .accounts import Principal
 from .repos import Hub
@@ -188,12 +188,12 @@ def referenced_oids(git_dir: Path) -> Iterator[tuple[str, int]]:
     seen: set[str] = set()
     for oid in repo.odb:
         kind, data = repo.odb.read(oid)
-        if kind != pygit2.enums.ObjectType.BLOB or len(data) > 1024:
+        if kind != pygit2.enums.ObjectType.BLOB or len(data) > POINTER_MAX:
             continue
         ptr = parse_pointer(data)
-        if ptr is not None and ptr[0] not in seen:
-            seen.add(ptr[0])
-            yield ptr
+        if ptr is not None and ptr.oid not in seen:
+            seen.add(ptr.oid)
+            yield ptr.oid, ptr.size
 
 
 def export_repo(hub: Hub, rid: RepoId, out: Path, progress: Progress = lambda n: None) -> tuple[Path, int]:

@@ -7,7 +7,8 @@ reaches the user's terminal as `remote: ...` lines.
 
 The rules, as on the Hub:
 - a file of 10 MiB or more must be stored with Git LFS (the message says how: `git lfs track`);
-- an LFS pointer may only name an object uploaded to this repo through the LFS batch API;
+- an LFS pointer may only name an object uploaded to this repo through the LFS batch API, and may not
+  carry git-lfs extension lines (the server cannot run the extensions that restore the file);
 - the default branch `main` is never deleted, and branches point at commits.
 
 After receive-pack exits, `after_push` compares the refs with a snapshot taken before and runs the same
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import BadRequest
 from ..ids import check_path, check_ref_name, check_unicode_twins
+from ..storage.lfs_pointer import POINTER_MAX, parse_pointer
 from . import cards
 
 if TYPE_CHECKING:
@@ -39,9 +41,6 @@ if TYPE_CHECKING:
 
 ZERO = "0" * 40
 MAX_PLAIN_BLOB = 10 * 1024 * 1024  # hub.repos.LFS_SIZE: the Hub's limit for files outside LFS
-POINTER_MAX = 1024
-_POINTER = re.compile(rb"^version https://git-lfs\.github\.com/spec/v1\n(?:ext-[^\n]*\n)*"
-                      rb"oid sha256:([0-9a-f]{64})\nsize (\d+)\n")
 MAX_LISTED = 20  # files named in one refusal message
 README_MAX = 1024 * 1024  # as Hub.check_readme: a larger README is not validated (nor indexed)
 DEFAULT_BRANCH = "refs/heads/main"
@@ -140,11 +139,6 @@ def read_blobs(oids: list[str]) -> Iterator[tuple[str, bytes]]:
     proc.wait()
 
 
-def pointer_oid(data: bytes) -> str | None:
-    m = _POINTER.match(data) if len(data) <= POINTER_MAX else None
-    return m.group(1).decode() if m else None
-
-
 # ---- the rules ---------------------------------------------------------------------------------------------
 def check_push(updates: list[Update], objects: Iterable[NewObject], types: dict[str, str],
                read: Callable[[list[str]], Iterable[tuple[str, bytes]]],
@@ -185,11 +179,25 @@ def check_push(updates: list[Update], objects: Iterable[NewObject], types: dict[
         ]
 
     pointers: dict[str, str] = {}  # lfs oid -> path
+    extended: list[str] = []  # paths of pointers with ext- lines
     if small:
         for oid, data in read(list(small)):
-            lfs = pointer_oid(data)
-            if lfs:
-                pointers.setdefault(lfs, small[oid])
+            ptr = parse_pointer(data)
+            if ptr is None:
+                continue
+            if ptr.extensions:
+                extended.append(small[oid] or oid)
+            else:
+                pointers.setdefault(ptr.oid, small[oid])
+    if extended:
+        extended.sort()
+        errors.append("error: Git LFS pointers with extensions (`ext-N-name` lines) are not accepted: this server "
+                      "cannot run the smudge extensions that turn their objects back into the files:")
+        errors += [f"error:   {p}" for p in extended[:MAX_LISTED]]
+        if len(extended) > MAX_LISTED:
+            errors.append(f"error:   ... and {len(extended) - MAX_LISTED} more")
+        errors.append("hint: remove the lfs.extension.* settings from your git config, rewrite the commits that "
+                      "added these files (`git add --renormalize .`), then push again.")
     if pointers:
         missing = missing_lfs(sorted(pointers))
         if missing:
@@ -312,7 +320,7 @@ def check_trees(updates: list[Update], types: dict[str, str], repo_type: str,
         if readme is None or (old.get("README.md") == readme) or readme.size > README_MAX:
             continue
         data = next((d for _, d in read([readme.oid])), b"")
-        if pointer_oid(data):
+        if parse_pointer(data):
             continue
         problems, _ = cards.validate(cards.parse(data.decode("utf-8", "replace")), repo_type)
         if problems:

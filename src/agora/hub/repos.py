@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 from ..db.models import Discussion, LfsObject, Repo, utcnow
 from ..db.session import Database, repo_write_lock
 from ..storage.blobs import BlobStore
-from ..storage.gitstore import Entry, GitRepo, lfs_pointer
+from ..storage.gitstore import Entry, GitRepo
+from ..storage.lfs_pointer import lfs_pointer, parse_pointer
 from .. import jobs
 from . import accounts, audit, cards, index, names
 from .accounts import Principal
@@ -350,7 +351,7 @@ class Hub:
         if oid is None:
             return
         data = pc.git.blob(oid)
-        if len(data) > 1024 * 1024 or data.startswith(b"version https://git-lfs"):
+        if len(data) > 1024 * 1024 or parse_pointer(data):
             return
         card = cards.parse(data.decode("utf-8", "replace"))
         errors, _ = cards.validate(card, pc.repo.type)

@@ -18,23 +18,10 @@ import pygit2
 from pygit2.enums import AttrCheck, FileMode, ObjectType, SortMode
 
 from ..errors import BadRequest, Conflict, EntryNotFound, ParentMismatch, RevisionNotFound
+from .lfs_pointer import POINTER_MAX, parse_pointer
 
-LFS_HEADER = b"version https://git-lfs.github.com/spec/v1"
-POINTER_MAX = 1024
-_POINTER = re.compile(rb"^version https://git-lfs\.github\.com/spec/v1\noid sha256:([0-9a-f]{64})\nsize (\d+)\n")
 HEX40 = re.compile(r"^[0-9a-f]{40}$")
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
-
-
-def lfs_pointer(oid: str, size: int) -> bytes:
-    return f"version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {size}\n".encode()
-
-
-def parse_pointer(data: bytes) -> tuple[str, int] | None:
-    if len(data) > POINTER_MAX or not data.startswith(LFS_HEADER):
-        return None
-    m = _POINTER.match(data)
-    return (m.group(1).decode(), int(m.group(2))) if m else None
 
 
 @dataclass(frozen=True)
@@ -207,7 +194,7 @@ class GitRepo:
         if size <= POINTER_MAX:
             ptr = parse_pointer(blob.data)
             if ptr:
-                return Entry(path, "file", str(obj.id), ptr[1], Lfs(ptr[0], ptr[1], size))
+                return Entry(path, "file", str(obj.id), ptr.size, Lfs(ptr.oid, ptr.size, size))
         return Entry(path, "file", str(obj.id), size)
 
     def entry(self, commit: str, path: str) -> Entry | None:
@@ -357,6 +344,11 @@ class FileDiff:
 _STATUS = {"A": "added", "D": "deleted", "M": "modified", "R": "renamed", "T": "modified", "C": "added"}
 
 
+def _lfs(blob: pygit2.Blob) -> tuple[str, int] | None:
+    ptr = parse_pointer(blob.data) if blob.size <= POINTER_MAX else None
+    return (ptr.oid, ptr.size) if ptr else None
+
+
 def diff_commit(g: "GitRepo", commit: str, max_patch: int = 512 * 1024) -> list[FileDiff]:
     """Per-file changes of a commit against its first parent; LFS pointer changes are reported as such."""
     c = g.repo[commit].peel(pygit2.Commit)
@@ -374,12 +366,12 @@ def diff_commit(g: "GitRepo", commit: str, max_patch: int = 512 * 1024) -> list[
             blob = g.repo.get(delta.old_file.id)
             if blob is not None:
                 old_size = blob.size
-                old_ptr = parse_pointer(blob.data) if blob.size <= POINTER_MAX else None
+                old_ptr = _lfs(blob)
         if delta.new_file.id and not delta.new_file.id == pygit2.Oid(hex="0" * 40):
             blob = g.repo.get(delta.new_file.id)
             if blob is not None:
                 new_size = blob.size
-                new_ptr = parse_pointer(blob.data) if blob.size <= POINTER_MAX else None
+                new_ptr = _lfs(blob)
         lfs = bool(old_ptr or new_ptr)
         text = "" if (delta.is_binary or lfs) else (patch.text or "")
         adds, dels = (0, 0) if (delta.is_binary or lfs) else patch.line_stats[1:]

@@ -27,7 +27,7 @@ from sqlalchemy import select
 
 from ..db.models import Job, Repo, ViewerResult
 from ..hub import cards
-from ..storage.gitstore import lfs_pointer
+from ..storage.lfs_pointer import lfs_pointer
 from .discovery import ConfigSpec, DiscoveryError, discover
 
 log = logging.getLogger("agora.viewer")
