@@ -28,6 +28,12 @@ RESERVED = {"api", "datasets", "spaces", "models", "new", "new-dataset", "new-sp
             "favicon.ico", "robots.txt"}
 
 
+def repo_web_path(repo_type: str, namespace: str, name: str) -> str:
+    """The repo's path on the web, file and git routes, without the leading '/': `ns/name` for a model,
+    `datasets/ns/name`, `spaces/ns/name`. Every repo URL is built from it."""
+    return f"{WEB_PREFIX[repo_type]}{namespace}/{name}"  # type: ignore[index]
+
+
 def parse_repo_type(value: str | None) -> RepoType:
     if value in (None, "", "model", "models"):
         return "model"
@@ -71,7 +77,7 @@ class RepoId:
 
     @property
     def web_path(self) -> str:
-        return f"{WEB_PREFIX[self.type]}{self.full}"
+        return repo_web_path(self.type, self.namespace, self.name)
 
     @classmethod
     def parse(cls, repo_type: RepoType, full: str) -> RepoId:
@@ -177,7 +183,7 @@ def check_folder(path: str) -> str:
     return check_path(path.rstrip("/"))
 
 
-HEX40 = re.compile(r"^[0-9a-f]{40}$")
+HEX40 = re.compile(r"^[0-9a-f]{40}\Z")  # a full git object id
 SHA256 = re.compile(r"^[0-9a-f]{64}\Z")
 
 

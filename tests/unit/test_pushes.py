@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from agora.hub.pushes import MAX_PLAIN_BLOB, ZERO, NewObject, Update, check_push, parse_updates
+from agora.hub.pushes import ZERO, NewObject, Update, check_push, parse_updates
+from agora.hub.sizes import LFS_SIZE
 from agora.storage.lfs_pointer import Pointer, lfs_pointer, parse_pointer
 
 C1, C2 = "1" * 40, "2" * 40
@@ -28,12 +29,12 @@ def test_parse_updates() -> None:
 
 
 def test_small_files_pass() -> None:
-    objs = [NewObject(C2, "commit", 200, ""), NewObject("b" * 40, "blob", MAX_PLAIN_BLOB - 1, "ok.bin")]
+    objs = [NewObject(C2, "commit", 200, ""), NewObject("b" * 40, "blob", LFS_SIZE - 1, "ok.bin")]
     assert run([Update(C1, C2, "refs/heads/main")], objs) == []
 
 
 def test_large_plain_blob_is_refused_with_lfs_hint() -> None:
-    objs = [NewObject("b" * 40, "blob", MAX_PLAIN_BLOB, "models/weights.dat")]
+    objs = [NewObject("b" * 40, "blob", LFS_SIZE, "models/weights.dat")]
     errors = "\n".join(run([Update(C1, C2, "refs/heads/main")], objs))
     assert "models/weights.dat (10.00 MiB)" in errors
     assert 'git lfs track "*.dat"' in errors

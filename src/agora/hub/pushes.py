@@ -32,6 +32,7 @@ from ..errors import BadRequest
 from ..ids import check_path, check_ref_name, check_unicode_twins
 from ..storage.lfs_pointer import POINTER_MAX, parse_pointer
 from . import cards
+from .sizes import LFS_SIZE, MIB
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -40,9 +41,8 @@ if TYPE_CHECKING:
     from .repos import Hub
 
 ZERO = "0" * 40
-MAX_PLAIN_BLOB = 10 * 1024 * 1024  # hub.repos.LFS_SIZE: the Hub's limit for files outside LFS
 MAX_LISTED = 20  # files named in one refusal message
-README_MAX = 1024 * 1024  # as Hub.check_readme: a larger README is not validated (nor indexed)
+README_MAX = MIB  # as Hub.check_readme: a larger README is not validated (nor indexed)
 DEFAULT_BRANCH = "refs/heads/main"
 
 
@@ -71,7 +71,7 @@ def parse_updates(lines: Iterable[str]) -> list[Update]:
 
 
 def _mib(n: int) -> str:
-    return f"{n / (1024 * 1024):.2f} MiB"
+    return f"{n / MIB:.2f} MiB"
 
 
 # ---- looking at the pushed objects (git subprocesses: they see the quarantine through the env) ------------
@@ -154,13 +154,13 @@ def check_push(updates: list[Update], objects: Iterable[NewObject], types: dict[
     for o in objects:
         if o.type != "blob":
             continue
-        if o.size >= MAX_PLAIN_BLOB:
+        if o.size >= LFS_SIZE:
             large.append(o)
         elif o.size <= POINTER_MAX:
             small.setdefault(o.oid, o.path)
 
     if large:
-        errors.append(f"error: files of 10 MiB or more must be stored with Git LFS; this push adds "
+        errors.append(f"error: files of {LFS_SIZE // MIB} MiB or more must be stored with Git LFS; this push adds "
                       f"{len(large)} such file{'s' if len(large) > 1 else ''} as plain git blobs:")
         for o in large[:MAX_LISTED]:
             errors.append(f"error:   {o.path or o.oid} ({_mib(o.size)})")
@@ -336,12 +336,8 @@ def peel_types(oids: list[str]) -> dict[str, str]:
 
 
 def _missing_lfs_from_env(oids: list[str]) -> set[str]:
-    """Objects not uploaded to this repo: no LfsObject row for it, or content neither in the blob store
-    nor in Xet (the same test as Hub.add_lfs_file)."""
-    from sqlalchemy.orm import load_only
-
+    """Objects not uploaded to this repo (Hub.uploaded_lfs, the test API commits pass too)."""
     from ..config import Settings
-    from ..db.models import Repo as RepoRow
     from ..db.session import Database
     from .repos import Hub
 
@@ -350,20 +346,12 @@ def _missing_lfs_from_env(oids: list[str]) -> set[str]:
     # importing the HTTP layer; the Xet store is attached only if an object is not in the blob store.
     hub = Hub(Database(settings.database_url), settings.repos_dir, settings.blobs("lfs"))
     repo_id = int(os.environ["AGORA_REPO_ID"])
-    missing = set()
     with hub.db.session() as s:
-        repo = s.get(RepoRow, repo_id, options=[load_only(RepoRow.id)])
-        if repo is None:
-            return set(oids)
-        for oid in oids:
-            if not hub.has_lfs(s, repo, oid):
-                missing.add(oid)
-            elif not hub.blobs.exists(oid):
-                if hub.xet is None:
-                    from .xet import XetStore
-                    hub.xet = XetStore(hub.db, settings.blobs("xorbs"), settings.blobs("shards"))
-                if hub.xet.file_by_sha(s, oid) is None:
-                    missing.add(oid)
+        missing = {oid for oid in oids if hub.uploaded_lfs(s, repo_id, oid) is None}
+        if missing:  # content uploaded through Xet: attach its store, look again
+            from .xet import XetStore
+            hub.xet = XetStore(hub.db, settings.blobs("xorbs"), settings.blobs("shards"))
+            missing = {oid for oid in missing if hub.uploaded_lfs(s, repo_id, oid) is None}
     return missing
 
 

@@ -28,11 +28,10 @@ from . import accounts, audit, cards, index, names
 from .accounts import Principal
 from ..errors import BadRequest, Conflict, Forbidden, ParentMismatch, RepoNotFound, RevisionNotFound, Unauthorized
 from .gitattributes import default_gitattributes
+from .sizes import BINARY_LFS_SIZE, LFS_SIZE
 from ..ids import (RepoId, check_folder, check_name, check_namespace, check_oid, check_path,
                   check_ref_name, check_unicode_twins)
 
-LFS_SIZE = 10 * 1024 * 1024  # the Hub's threshold: larger files always go to LFS
-BINARY_LFS_SIZE = 1024 * 1024
 SDKS = ("gradio", "streamlit", "docker", "static")
 
 
@@ -218,8 +217,8 @@ class Hub:
     def add_lfs_file(self, s: Session, pc: PendingCommit, path: str, oid: str, size: int | None) -> None:
         check_path(path)
         check_oid(oid)
-        known = s.scalar(select(LfsObject.size).where(LfsObject.repo_id == pc.repo.id, LfsObject.oid == oid))
-        if known is None or not (self.blobs.exists(oid) or (self.xet and self.xet.file_by_sha(s, oid))):
+        known = self.uploaded_lfs(s, pc.repo.id, oid)
+        if known is None:
             raise BadRequest(f"LFS object {oid} for {path!r} was never uploaded to this repo: "
                              "upload it through the LFS batch API before committing")
         if size is not None and size != known:
@@ -366,6 +365,22 @@ class Hub:
 
     def has_lfs(self, s: Session, repo: Repo, oid: str) -> bool:
         return s.scalar(select(LfsObject.id).where(LfsObject.repo_id == repo.id, LfsObject.oid == oid)) is not None
+
+    def stored_lfs_size(self, s: Session, oid: str) -> int | None:
+        """The size of an LFS object's content where it is stored: the blob store, else Xet (None: nowhere)."""
+        size = self.blobs.size(oid)
+        if size is None and self.xet is not None:  # content uploaded through Xet is served from its xorbs
+            xf = self.xet.file_by_sha(s, oid)
+            size = xf.size if xf is not None else None
+        return size
+
+    def uploaded_lfs(self, s: Session, repo_id: int, oid: str) -> int | None:
+        """The size of an LFS object uploaded to this repo (it has the repo's LfsObject row) whose content is
+        stored; None otherwise. API commits and pushes may only name such objects."""
+        known = s.scalar(select(LfsObject.size).where(LfsObject.repo_id == repo_id, LfsObject.oid == oid))
+        if known is None or self.stored_lfs_size(s, oid) is None:
+            return None
+        return int(known)
 
     # ---- preupload --------------------------------------------------------------------------------
     def upload_modes(self, repo: Repo, rev: str, files: list[tuple[str, int, bytes]]) -> tuple[str, list[UploadMode]]:

@@ -13,6 +13,10 @@ MAX_INT64 = 2**63 - 1
 # S3 accepts at most 10,000 parts per multipart upload; ours follow the same rule.
 MAX_PARTS = 10_000
 MIB = 1024 * 1024
+# The Hub's rule: a file of LFS_SIZE bytes or more is always stored with LFS (API commits, web uploads, and
+# pushes, which refuse larger plain blobs); a binary file over BINARY_LFS_SIZE goes to LFS too.
+LFS_SIZE = 10 * MIB
+BINARY_LFS_SIZE = 1 * MIB
 
 
 def check_size(value: object, max_size: int, what: str = "size") -> int:

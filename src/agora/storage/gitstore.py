@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,9 +17,9 @@ import pygit2
 from pygit2.enums import AttrCheck, FileMode, ObjectType, SortMode
 
 from ..errors import BadRequest, Conflict, EntryNotFound, ParentMismatch, RevisionNotFound
+from ..ids import HEX40
 from .lfs_pointer import POINTER_MAX, parse_pointer
 
-HEX40 = re.compile(r"^[0-9a-f]{40}$")
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
 

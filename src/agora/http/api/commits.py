@@ -13,10 +13,9 @@ from starlette.responses import Response
 
 from ...errors import BadRequest, RepoNotFound, TooLarge
 from ...hub.sizes import check_size
-from ...ids import WEB_PREFIX
 from .. import wire
 from ..routing import ID, Router
-from .common import T, json_body, rid_api
+from .common import T, json_body, repo_url, rid_api
 
 COMMITS_PAGE = 50
 KEYS = ("header", "file", "lfsFile", "deletedFile", "deletedFolder")
@@ -166,7 +165,7 @@ def mount(router: Router, ctx: Any) -> None:
                 assert who is not None
                 return hub.finish_commit(s, who, pc, rev, summary, description, parent, create_pr)
         result = await ctx.run(finish)
-        url = f"{base(request)}/{WEB_PREFIX[repo.type]}{repo.namespace}/{repo.name}"
+        url = repo_url(base(request), repo)
         out: dict[str, Any] = {"success": True, "commitOid": result.oid, "commitUrl": f"{url}/commit/{result.oid}",
                                "hookOutput": ""}
         if result.pr_num is not None:

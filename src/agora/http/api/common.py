@@ -7,7 +7,7 @@ from typing import Any
 from starlette.requests import Request
 
 from ...db.models import Repo
-from ...ids import FROM_PLURAL, PLURAL, WEB_PREFIX, RepoId, RepoType
+from ...ids import FROM_PLURAL, PLURAL, RepoId, RepoType, repo_web_path
 from ...storage.gitstore import Entry
 from .. import bodies, wire
 
@@ -33,7 +33,7 @@ async def json_body(request: Request, required: bool = True, limit: int | None =
 
 
 def repo_url(base: str, repo: Repo) -> str:
-    return f"{base}/{WEB_PREFIX[repo.type]}{repo.namespace}/{repo.name}"  # type: ignore[index]
+    return f"{base}/{repo_web_path(repo.type, repo.namespace, repo.name)}"
 
 
 def entry_json(e: Entry) -> dict[str, Any]:

@@ -10,10 +10,9 @@ from starlette.responses import Response
 from ...db.models import Account, Discussion, Repo
 from ...errors import BadRequest, Unauthorized
 from ...hub import accounts, discussions
-from ...ids import WEB_PREFIX
 from .. import wire
 from ..routing import ID, Router
-from .common import T, json_body, rid_api
+from .common import T, json_body, repo_url, rid_api
 
 PAGE = 50
 
@@ -65,7 +64,7 @@ def mount(router: Router, ctx: Any) -> None:
             d = discussions.create(s, hub, who, repo, title, desc, bool(body.get("pullRequest")))
             base = wire.base_url(request, ctx.settings.public_url)
             return {"num": d.num, "pullRequest": d.is_pr,
-                    "url": f"{base}/{WEB_PREFIX[repo.type]}{repo.namespace}/{repo.name}/discussions/{d.num}"}  # type: ignore[index]
+                    "url": f"{repo_url(base, repo)}/discussions/{d.num}"}
         return wire.json_response(await ctx.run(run_in_session, do))
 
     async def details(request: Request, t: str, ns: str, name: str, num: str) -> Response:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import mimetypes
-import re
 from typing import Any
 from urllib.parse import parse_qs, quote
 
@@ -11,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 
 from ...errors import BadRequest, EntryNotFound, HubError, RepoNotFound
+from ...ids import HEX40
 from .. import bodies, wire
 from ..headers import USERCONTENT_PREFIX, is_navigation, user_file
 from ..routing import ID, Router
@@ -129,7 +129,7 @@ def mount(router: Router, ctx: Any) -> None:
         """A file on the user-content origin: the signed URL is the authorization (no cookie, no token)."""
         rid = rid_web(p, ns, name)
         q = request.query_params
-        if not request.scope.get("agora.usercontent") or not re.fullmatch(r"[0-9a-f]{40}", rev) or \
+        if not request.scope.get("agora.usercontent") or not HEX40.match(rev) or \
                 not ctx.signer.check(q.get("exp"), q.get("sig"), "usercontent", rid.type, ns, name, rev, path):
             return wire.error(403, "Forbidden", "This link is invalid or expired: open the file from the Hub again")
 

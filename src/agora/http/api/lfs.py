@@ -129,10 +129,7 @@ def mount(router: Router, ctx: Any) -> None:
     def one(s: Any, request: Request, repo: Repo, op: str, oid: str, size: int, transfers: list[str],
             floor: int) -> dict[str, Any]:
         rid = str(repo.id)
-        stored = hub.blobs.size(oid)
-        if stored is None and hub.xet is not None:  # content uploaded through Xet is served from its xorbs
-            xf = hub.xet.file_by_sha(s, oid)
-            stored = xf.size if xf is not None else None
+        stored = hub.stored_lfs_size(s, oid)
         if op == "download":
             if stored is None or not hub.has_lfs(s, repo, oid):
                 return {"oid": oid, "size": size, "error": {"code": 404, "message": "Object does not exist"}}

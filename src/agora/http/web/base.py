@@ -14,7 +14,7 @@ from ...db.models import Repo
 from ...errors import Forbidden, HubError
 from ...hub import accounts
 from ...hub.accounts import Principal
-from ...ids import FROM_PLURAL, WEB_PREFIX, RepoId
+from ...ids import FROM_PLURAL, RepoId, repo_web_path
 from .. import wire
 from ..auth import principal as token_principal
 from ..bodies import read_bounded
@@ -28,7 +28,7 @@ TYPE_LABEL = {"model": "Models", "dataset": "Datasets", "space": "Spaces"}
 
 
 def repo_path(repo: Repo) -> str:
-    return f"/{WEB_PREFIX[repo.type]}{repo.namespace}/{repo.name}"  # type: ignore[index]
+    return "/" + repo_web_path(repo.type, repo.namespace, repo.name)
 
 
 class Web:
@@ -39,7 +39,7 @@ class Web:
                                trim_blocks=True, lstrip_blocks=True)
         self.env.filters.update(filesize=render.filesize, timeago=render.timeago, compact=render.compact,
                                 task_label=render.task_label, seg=render.seg)
-        self.env.globals.update(repo_path=repo_path, TYPE_LABEL=TYPE_LABEL, WEB_PREFIX=WEB_PREFIX)
+        self.env.globals.update(repo_path=repo_path, TYPE_LABEL=TYPE_LABEL)
 
     # ---- who --------------------------------------------------------------------------------------
     def _who(self, request: Request) -> Principal | None:

@@ -136,19 +136,20 @@ def mount(router: Any, web: Web) -> None:
         return st
 
     async def fragment(request: Request, ns: str, name: str) -> Response:
+        page = "/" + RepoId("dataset", ns, name).web_path
         if "hx-request" not in request.headers:  # a reload of a pushed URL, or no JavaScript: the whole page
             qs = request.url.query
-            return web.redirect(f"/datasets/{ns}/{name}" + (f"?{qs}" if qs else ""))
+            return web.redirect(page + (f"?{qs}" if qs else ""))
         who = await web.who(request)
         params = dict(request.query_params)
 
         def do() -> dict[str, Any]:
             st = load(request, ns, name, who)
-            return context(hub, st, f"/datasets/{ns}/{name}", params)
+            return context(hub, st, page, params)
         try:
             v = await web.run(do)
         except BadRequest as e:
-            v = {"base": f"/datasets/{ns}/{name}", "ready": True, "configs": [], "error": e.message}
+            v = {"base": page, "ready": True, "configs": [], "error": e.message}
         html = web.env.get_template("_viewer.html").render(v=v, request=request)
         return HTMLResponse(html, headers={"X-Content-Type-Options": "nosniff"})
 
