@@ -12,11 +12,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .. import errors as e
+from ..viewer import errors as viewer
 
-STATUS = {
+STATUS: dict[type[e.HubError], int] = {
     e.BadRequest: 400, e.Unauthorized: 401, e.Forbidden: 403, e.RepoNotFound: 404, e.RevisionNotFound: 404,
     e.EntryNotFound: 404, e.NotFound: 404, e.Conflict: 409, e.ParentMismatch: 412, e.TooLarge: 413,
+    viewer.NotReady: 500, viewer.SplitFailed: 500,  # the dataset viewer answers 500 for both, as the Hub's
 }
+# Errors a client should retry: their answers carry Retry-After (seconds).
+RETRY_AFTER: dict[type[e.HubError], str] = {viewer.NotReady: "1"}
 
 
 def _header_safe(text: str) -> str:
@@ -36,6 +40,9 @@ def error(status: int, code: str, message: str, headers: dict[str, str] | None =
 
 def hub_error(exc: e.HubError, headers: dict[str, str] | None = None, body: dict[str, Any] | None = None) -> Response:
     status = next((v for k, v in STATUS.items() if isinstance(exc, k)), 400)
+    retry = next((v for k, v in RETRY_AFTER.items() if isinstance(exc, k)), None)
+    if retry is not None:
+        headers = {"Retry-After": retry, **(headers or {})}
     return error(status, exc.code, exc.message, headers, body)
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from .. import jobs
 from ..db.models import Job, Repo, ViewerResult
 from ..errors import NotFound
+from .errors import NotReady, SplitFailed
 from .pipeline import KIND
 from .query import Shard
 
@@ -43,6 +44,19 @@ class State:
             if c["name"] == name:
                 return c
         raise NotFound(f"Config {name!r} does not exist. Available: {', '.join(c['name'] for c in cs)}")
+
+    def ready(self) -> None:
+        """NotReady while the dataset has no conversion record yet."""
+        if self.result is None:
+            raise NotReady("The response is not ready yet: the dataset is being converted. Please retry later.")
+
+    def converted_split(self, config: str | None, split: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(config, split) whose rows can be read: NotReady, NotFound or SplitFailed otherwise."""
+        self.ready()
+        c, sp = self.split(config, split)
+        if sp.get("error"):
+            raise SplitFailed(f"The split {sp['name']!r} of config {c['name']!r} could not be converted: {sp['error']}")
+        return c, sp
 
     def split(self, config: str | None, split: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
         c = self.config(config)

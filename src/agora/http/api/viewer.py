@@ -15,8 +15,8 @@ from urllib.parse import quote, urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ...errors import BadRequest, HubError, NotFound, RepoNotFound
-from ...ids import RepoId
+from ...errors import BadRequest, NotFound, RepoNotFound
+from ...ids import RepoId, repo_web_path
 from ...viewer import query, service
 from ...viewer.features import kind
 from .. import wire
@@ -27,14 +27,6 @@ PREFIX = "/api/datasets-server"
 ENDPOINTS = ("is-valid", "splits", "first-rows", "rows", "search", "filter", "parquet", "size", "info", "statistics",
              "cell")
 MAX_LENGTH = 100
-
-
-class NotReady(HubError):
-    code = "ResponseNotReady"
-
-
-class SplitFailed(HubError):
-    code = "SplitConversionError"
 
 
 def features_list(features: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -78,10 +70,6 @@ def mount(router: Router, ctx: Any) -> None:
             s.expunge(repo)
         return ds, st
 
-    def ready(st: service.State) -> None:
-        if st.result is None:
-            raise NotReady("The response is not ready yet: the dataset is being converted. Please retry later.")
-
     def media_url(request: Request, ds: str, config: str, split: str) -> Any:
         b = base(request)
 
@@ -92,11 +80,8 @@ def mount(router: Router, ctx: Any) -> None:
 
     def page(request: Request, ds: str, st: service.State, need_rows: bool = True
              ) -> tuple[dict[str, Any], dict[str, Any], list[query.Shard]]:
-        ready(st)
         q = request.query_params
-        c, sp = st.split(q.get("config"), q.get("split"))
-        if sp.get("error"):
-            raise SplitFailed(f"The split {sp['name']!r} of config {c['name']!r} could not be converted: {sp['error']}")
+        c, sp = st.converted_split(q.get("config"), q.get("split"))
         return c, sp, service.shards(hub, sp) if need_rows else []
 
     def rows_response(request: Request, ds: str, c: dict[str, Any], sp: dict[str, Any], table: Any,
@@ -123,7 +108,7 @@ def mount(router: Router, ctx: Any) -> None:
                 return respond({"preview": ok, "viewer": ok, "search": ok and texts, "filter": ok,
                                 "statistics": ok}, st)
             if endpoint == "splits":
-                ready(st)
+                st.ready()
                 configs = [st.config(q.get("config"))] if q.get("config") else st.configs()
                 out = {"splits": [{"dataset": ds, "config": c["name"], "split": sp["name"]}
                                   for c in configs for sp in c["splits"]],
@@ -176,12 +161,13 @@ def mount(router: Router, ctx: Any) -> None:
                 media, safety = user_file(mimetypes.guess_type(path)[0] or "application/octet-stream")
                 return Response(content, media_type=media, headers={"Cache-Control": "private, max-age=3600",
                                                                   **safety})
-            ready(st)
+            st.ready()
             configs = [st.config(q.get("config"))] if q.get("config") else st.configs()
             if endpoint == "parquet":
                 b = base(request)
                 files = [{"dataset": ds, "config": c["name"], "split": sp["name"],
-                          "url": f"{b}/datasets/{ds}/resolve/{quote('refs/convert/parquet', safe='')}/"
+                          "url": f"{b}/{repo_web_path('dataset', *ds.split('/'))}/resolve/"
+                                 f"{quote('refs/convert/parquet', safe='')}/"
                                  f"{quote(c['name'])}/{quote(sp['name'])}/{f['filename']}",
                           "filename": f["filename"], "size": f["size"]}
                          for c in configs for sp in c["splits"] for f in sp["files"]]
@@ -221,12 +207,7 @@ def mount(router: Router, ctx: Any) -> None:
                                 "failed": _failed(ds, configs), "partial": False}, st)
             raise NotFound(f"Unknown endpoint {endpoint}")
 
-        try:
-            return await ctx.run(do)
-        except NotReady as e:
-            return wire.error(500, e.code, e.message, headers={"Retry-After": "1"})
-        except SplitFailed as e:
-            return wire.error(500, e.code, e.message)
+        return await ctx.run(do)  # errors, the viewer's (viewer/errors.py) included, map in wire.hub_error
 
     for ep in ENDPOINTS:
         async def h(request: Request, _ep: str = ep) -> Response:
