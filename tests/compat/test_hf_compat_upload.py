@@ -209,3 +209,29 @@ def test_lfs_batch_offers_multipart_for_large_objects(api: HfApi, server: Server
     href = small["actions"]["upload"]["href"].split("?")[0]
     # Without its signature the href is refused: 401 from Agora, 403 from S3 (presigned URL, S3 mode).
     assert httpx.put(href, content=b"0123456789").status_code in (401, 403)
+
+
+def test_pointer_committed_as_a_plain_file_names_only_this_repos_objects(api: HfApi, server: Server, bob: str,
+                                                                         repo_name: str) -> None:
+    """A regular file whose content is an LFS pointer is served as the object it names: like a push, a commit
+    may only name objects uploaded to its own repo, else anyone knowing a private file's sha256 and size
+    could read it through a repo of their own."""
+    secret = os.urandom(3 * 1024 * 1024)
+    oid = hashlib.sha256(secret).hexdigest()
+    api.create_repo(f"alice/{repo_name}", private=True)
+    api.upload_file(path_or_fileobj=secret, path_in_repo="secret.bin", repo_id=f"alice/{repo_name}")
+    pointer = f"version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {len(secret)}\n".encode()
+    other = HfApi(endpoint=server.url, token=bob)
+    other.create_repo(f"bob/{repo_name}")
+    with pytest.raises(HfHubHTTPError) as e:
+        other.create_commit(f"bob/{repo_name}", [CommitOperationAdd("copy.txt", pointer)], commit_message="copy")
+    assert e.value.response.status_code == 400 and "never uploaded" in e.value.response.text
+    assert other.list_repo_files(f"bob/{repo_name}") == [".gitattributes"]
+
+    # In the repo that holds the object, the same pointer is that file; with extension lines it is refused.
+    api.create_commit(f"alice/{repo_name}", [CommitOperationAdd("copy.txt", pointer)], commit_message="copy")
+    assert (api.get_paths_info(f"alice/{repo_name}", ["copy.txt"])[0].lfs or {}).get("sha256") == oid
+    ext = pointer.replace(b"\noid", b"\next-0-foo sha256:" + b"d" * 64 + b"\noid")
+    with pytest.raises(HfHubHTTPError) as e:
+        api.create_commit(f"alice/{repo_name}", [CommitOperationAdd("ext.txt", ext)], commit_message="ext")
+    assert e.value.response.status_code == 400 and "extensions" in e.value.response.text

@@ -44,6 +44,7 @@ class PendingCommit:
     puts: dict[str, str] = field(default_factory=dict)
     deletes: list[str] = field(default_factory=list)
     delete_folders: list[str] = field(default_factory=list)
+    lfs_checked: set[str] = field(default_factory=set)  # pointer blobs add_lfs_file wrote for uploaded objects
 
 
 @dataclass(frozen=True)
@@ -224,6 +225,7 @@ class Hub:
         if size is not None and size != known:
             raise BadRequest(f"LFS object {oid} has size {known}, not {size}")
         pc.puts[path] = pc.git.write_blob(lfs_pointer(oid, known))
+        pc.lfs_checked.add(pc.puts[path])
 
     def add_staged_file(self, s: Session, pc: PendingCommit, path: str, oid: str, size: int) -> None:
         """A file the browser streamed into the blob store: LFS by the Hub's rules, else a plain git blob."""
@@ -268,6 +270,7 @@ class Hub:
         ref = self.branch_ref(git, rev)
         self.check_readme(pc)
         self.check_twins(pc, ref)
+        self.check_pointers(s, pc)
         with self.writer(s, pc.repo, git):
             head = git.ref_target(ref)
             assert head is not None
@@ -343,6 +346,23 @@ class Hub:
         existing = [e.path for e in pc.git.all_files(head)] if head else []
         existing = [p for p in existing if p not in gone and not p.startswith(folders) and p not in pc.puts]
         check_unicode_twins(new, existing + [p for p in pc.puts if p.isascii()])
+
+    def check_pointers(self, s: Session, pc: PendingCommit) -> None:
+        """A file whose content is an LFS pointer is served as the object it names. As in a push, it may only
+        name an object uploaded to this repo, and carry no git-lfs extension lines (storage/lfs_pointer.py):
+        else a pointer written as a plain file would read any stored object by its sha256."""
+        for path, blob in pc.puts.items():
+            if blob in pc.lfs_checked:
+                continue
+            ptr = pc.git.pointer(blob)
+            if ptr is None:
+                continue
+            if ptr.extensions:
+                raise BadRequest(f"{path!r} is a Git LFS pointer with extensions ({ptr.extensions[0]!r}...): "
+                                 "this Hub cannot run them; upload the file itself")
+            if self.uploaded_lfs(s, pc.repo.id, ptr.oid) is None:
+                raise BadRequest(f"{path!r} is a Git LFS pointer to object {ptr.oid}, which was never uploaded "
+                                 "to this repo: upload the file itself, or the object through the LFS batch API")
 
     def check_readme(self, pc: PendingCommit) -> None:
         """An upload whose README.md metadata is invalid is refused with the validation errors."""

@@ -18,7 +18,7 @@ from pygit2.enums import AttrCheck, FileMode, ObjectType, SortMode
 
 from ..errors import BadRequest, Conflict, EntryNotFound, ParentMismatch, RevisionNotFound
 from ..ids import HEX40
-from .lfs_pointer import POINTER_MAX, parse_pointer
+from .lfs_pointer import POINTER_MAX, Pointer, parse_pointer
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
@@ -225,6 +225,11 @@ class GitRepo:
 
     def all_files(self, commit: str) -> list[Entry]:
         return [e for e in self.list_tree(commit, "", True) if e.type == "file"]
+
+    def pointer(self, oid: str) -> Pointer | None:
+        """The LFS pointer blob `oid` holds, or None (a larger blob is not read)."""
+        _, size = self.repo.odb.read_header(oid)
+        return parse_pointer(self.blob(oid)) if size <= POINTER_MAX else None
 
     def blob(self, oid: str) -> bytes:
         return self.repo[oid].data

@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from ...errors import BadRequest, RepoNotFound, TooLarge
 from ...hub.sizes import check_size
+from ...ids import HEX40
 from .. import wire
 from ..routing import ID, Router
 from .common import T, json_body, repo_url, rid_api
@@ -143,7 +144,7 @@ def mount(router: Router, ctx: Any) -> None:
         if header is None:
             raise BadRequest("Empty commit: the body must start with a header line")
         parent = header.get("parentCommit")
-        if parent is not None and (not isinstance(parent, str) or not wire_hex40(parent)):
+        if parent is not None and (not isinstance(parent, str) or not HEX40.match(parent)):
             raise BadRequest("'parentCommit' must be a 40-hex commit id")
         summary = header.get("summary") or ""
         description = header.get("description") or ""
@@ -267,7 +268,3 @@ def _is_text(value: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-
-
-def wire_hex40(value: str) -> bool:
-    return len(value) == 40 and all(c in "0123456789abcdef" for c in value)
