@@ -6,6 +6,7 @@ in a ref move followed by `after_ref_update`.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -33,6 +34,7 @@ from .ids import (RepoId, check_folder, check_name, check_namespace, check_oid, 
 LFS_SIZE = 10 * 1024 * 1024  # the Hub's threshold: larger files always go to LFS
 BINARY_LFS_SIZE = 1024 * 1024
 SDKS = ("gradio", "streamlit", "docker", "static")
+log = logging.getLogger("agora.hub")
 
 
 @dataclass
@@ -154,9 +156,19 @@ class Hub:
         index.drop(s, repo)
         s.delete(repo)
         s.flush()
-        trash = path.with_name(path.name + f".deleted-{uuid.uuid4().hex[:8]}")
-        path.rename(trash)
-        shutil.rmtree(trash, ignore_errors=True)
+
+        def remove_git_dir(_s: Session) -> None:
+            # Only once the row is gone for good: a failed or rolled-back commit keeps both the row and its repo.
+            if not inspect(repo).was_deleted:
+                return
+            trash = path.with_name(path.name + f".deleted-{uuid.uuid4().hex[:8]}")
+            try:
+                path.rename(trash)
+            except OSError:
+                log.exception("repo %s deleted, but its git directory %s could not be removed", rid.full, path)
+                return
+            shutil.rmtree(trash, ignore_errors=True)
+        event.listen(s, "after_commit", remove_git_dir, once=True)
 
     def move(self, s: Session, who: Principal | None, src: RepoId, dst: RepoId) -> Repo:
         """Rename or transfer: admin of the source namespace (the repo leaves it), and the right to create
