@@ -71,6 +71,15 @@ def _is_binary(sample: bytes) -> bool:
     return False
 
 
+def _goes_to_lfs(git: GitRepo, head: str | None, path: str, size: int, sample: bytes) -> bool:
+    """The Hub's rule: large files, files the .gitattributes of `head` send to LFS, and binary files over
+    1 MB are stored in LFS; empty files never are."""
+    if size <= 0:
+        return False
+    return (size >= LFS_SIZE or (head is not None and git.attr(head, path, "filter") == "lfs")
+            or (size > BINARY_LFS_SIZE and _is_binary(sample)))
+
+
 class Hub:
     def __init__(self, db: Database, repos_root: Path, blobs: BlobStore) -> None:
         self.db = db
@@ -237,15 +246,15 @@ class Hub:
             raise BadRequest(f"LFS object {oid} has size {known}, not {size}")
         pc.puts[path] = pc.git.write_blob(lfs_pointer(oid, known))
 
-    def add_staged_file(self, s: Session, pc: PendingCommit, path: str, oid: str, size: int) -> None:
-        """A file the browser streamed into the blob store: LFS by the Hub's rules, else a plain git blob."""
+    def add_staged_file(self, s: Session, pc: PendingCommit, path: str, oid: str, size: int,
+                        rev: str = "main") -> None:
+        """A file the browser streamed into the blob store: LFS by the Hub's rules (and the .gitattributes of
+        `rev`, the branch the commit goes to), else a plain git blob."""
         check_path(path)
-        head = pc.git.resolve("main") if pc.git.ref_target("refs/heads/main") else None
+        head = pc.git.ref_target(self.branch_ref(pc.git, rev))
         with self.blobs.open(oid) as fh:
             sample = fh.read(512)
-        lfs = (size >= LFS_SIZE or (head is not None and pc.git.attr(head, path, "filter") == "lfs")
-               or (size > BINARY_LFS_SIZE and _is_binary(sample)))
-        if lfs and size > 0:
+        if _goes_to_lfs(pc.git, head, path, size, sample):
             self.record_lfs(s, pc.repo, oid, size)
             pc.puts[path] = pc.git.write_blob(lfs_pointer(oid, size))
         else:
@@ -385,13 +394,11 @@ class Hub:
         out = []
         for path, size, sample in files:
             check_path(path)
-            lfs = (size >= LFS_SIZE or git.attr(head, path, "filter") == "lfs"
-                   or (size > BINARY_LFS_SIZE and _is_binary(sample)))
             e = git.entry(head, path)
             oid = None
             if e is not None and e.type == "file":
                 oid = e.lfs.oid if e.lfs else e.oid
-            out.append(UploadMode(path, "lfs" if lfs and size > 0 else "regular", oid))
+            out.append(UploadMode(path, "lfs" if _goes_to_lfs(git, head, path, size, sample) else "regular", oid))
         return head, out
 
     # ---- refs -------------------------------------------------------------------------------------
