@@ -1,0 +1,107 @@
+"""The NDJSON commit body reader: lines cut across chunks, CRLF, blank lines, no final newline, the line bound,
+and linear time on a long line arriving in small chunks (the old reader rescanned the whole buffer per chunk)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from agora.http.api.commits import LineSplitter, file_content, ndjson_lines
+from agora.hub.errors import BadRequest, TooLarge
+
+
+def split_all(chunks: list[bytes]) -> list[bytes]:
+    s = LineSplitter()
+    out = [line for c in chunks for line in s.feed(c)]
+    return out + ([s.rest()] if s.pending else [])
+
+
+def test_lines_cut_anywhere() -> None:
+    body = b'{"a": 1}\n{"b": 2}\n\n{"c": 3}'
+    want = [b'{"a": 1}', b'{"b": 2}', b"", b'{"c": 3}']
+    for size in range(1, len(body) + 1):
+        assert split_all([body[i:i + size] for i in range(0, len(body), size)]) == want, size
+
+
+def test_crlf_empty_lines_and_final_newline() -> None:
+    assert split_all([b"a\r\n", b"\r\n", b"b\r", b"\n"]) == [b"a\r", b"\r", b"b\r"]
+    assert split_all([b"\n\n"]) == [b"", b""]
+    assert split_all([b"x\n"]) == [b"x"]
+    assert split_all([b"x"]) == [b"x"]
+    assert split_all([]) == []
+
+
+def _time_long_line(mb: int) -> float:
+    chunk = b"A" * 65536
+    s = LineSplitter()
+    t = time.perf_counter()
+    for _ in range(mb * 16):
+        assert s.feed(chunk) == []
+        assert s.scanned == s.pending  # everything received has been searched once, not again
+    lines = s.feed(b"\nnext")
+    took = time.perf_counter() - t
+    assert len(lines) == 1 and len(lines[0]) == mb * 2**20 and s.rest() == b"next"
+    return took
+
+
+def test_long_line_in_small_chunks_is_linear() -> None:
+    _time_long_line(1)  # warm up
+    small = min(_time_long_line(5) for _ in range(3))
+    big = min(_time_long_line(20) for _ in range(2))
+    # 4x the bytes: linear takes ~4x; a rescan per chunk ~16x. Absolute bound as well, with room for a busy box.
+    assert big < 8 * small + 0.05, (small, big)
+    assert big < 2.0, big
+
+
+class FakeRequest:
+    def __init__(self, chunks: list[bytes]) -> None:
+        self.chunks = chunks
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        for c in self.chunks:
+            yield c
+
+
+def read(chunks: list[bytes], max_line: int = 1 << 20) -> list[dict]:
+    async def go() -> list[dict]:
+        return [o async for o in ndjson_lines(FakeRequest(chunks), max_line)]  # type: ignore[arg-type]
+    return asyncio.run(go())
+
+
+def line(key: str, **value: object) -> bytes:
+    return json.dumps({"key": key, "value": value}).encode()
+
+
+def test_ndjson_objects() -> None:
+    body = line("header", summary="s") + b"\r\n\r\n" + line("deletedFile", path="a") + b"\n" + line("file", path="b")
+    got = read([body[:7], body[7:30], body[30:]])
+    assert [o["key"] for o in got] == ["header", "deletedFile", "file"]
+
+
+def test_big_line_parsed_off_the_loop() -> None:
+    content = "A" * (300 * 1024)
+    got = read([line("header"), b"\n", line("file", path="big", content=content)])
+    assert got[1]["value"]["content"] == content
+    assert file_content("big", got[1]["value"]) == base64.b64decode(content)
+
+
+def test_bounds_and_errors() -> None:
+    with pytest.raises(TooLarge, match="line 2 exceeds 100 bytes"):
+        read([line("header") + b"\n", b"x" * 60, b"x" * 60], max_line=100)
+    with pytest.raises(BadRequest, match="Malformed NDJSON on line 2"):
+        read([line("header") + b"\n\n{nope\n"])
+    with pytest.raises(BadRequest, match="Line 1 must be"):
+        read([b'{"key": "other", "value": {}}'])
+    big_bad = b'{"key": "file", "value": {"content": "' + b"A" * 100_000 + b'"'
+    with pytest.raises(BadRequest, match="Malformed NDJSON on line 1"):
+        read([big_bad])
+    with pytest.raises(BadRequest, match="not valid base64"):
+        file_content("p", {"content": "***"})
+    with pytest.raises(BadRequest, match="must be a string"):
+        file_content("p", {"content": 3})
+    assert file_content("p", {"content": "hi", "encoding": "utf-8"}) == b"hi"
