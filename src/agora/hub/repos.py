@@ -402,7 +402,7 @@ class Hub:
         return head, out
 
     # ---- refs -------------------------------------------------------------------------------------
-    def create_branch(self, repo: Repo, who: Principal, branch: str, start: str | None) -> None:
+    def create_branch(self, repo: Repo, branch: str, start: str | None) -> None:
         if branch.startswith("refs/"):
             raise BadRequest(f"Invalid branch name {branch!r}: give the short name")
         check_ref_name(branch, "branch")

@@ -271,7 +271,7 @@ def mount(router: Router, ctx: Any) -> None:
             with hub.db.session() as s:
                 repo = hub.find(s, who, rid_api(t, ns, name), write=True)
                 if request.method == "POST":
-                    hub.create_branch(repo, who, branch, start)
+                    hub.create_branch(repo, branch, start)
                 else:
                     hub.delete_branch(s, repo, branch)
         await ctx.run(do)
