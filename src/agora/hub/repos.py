@@ -167,14 +167,14 @@ class Hub:
         s.flush()
 
         def remove_git_dir(_s: Session) -> None:
-            # Only once the row is gone for good: a failed or rolled-back commit keeps both the row and its repo.
+            # Only once the row is gone for good: a failed or rolled-back commit keeps the row and the repo.
             if not inspect(repo).was_deleted:
                 return
             trash = path.with_name(path.name + f".deleted-{uuid.uuid4().hex[:8]}")
             try:
                 path.rename(trash)
             except OSError:
-                log.exception("repo %s deleted, but its git directory %s could not be removed", rid.full, path)
+                log.exception("repo %s deleted, but its git directory %s was not removed", rid.full, path)
                 return
             shutil.rmtree(trash, ignore_errors=True)
         event.listen(s, "after_commit", remove_git_dir, once=True)
@@ -296,6 +296,9 @@ class Hub:
                 raise ParentMismatch("A commit has happened since. Please refresh and try again.")
             tree = git.build_tree(head, pc.puts, pc.deletes, pc.delete_folders)
             new = git.write_commit(tree, [head], who.name, message)
+            log.info("commit %s on %s/%s %s by %s: %d files written, %d deleted, %d folders deleted", new[:12],
+                     pc.repo.namespace, pc.repo.name, "(a new PR)" if create_pr else ref, who.name, len(pc.puts),
+                     len(pc.deletes), len(pc.delete_folders))
             if create_pr:
                 num = self._new_discussion(s, pc.repo, who, summary, is_pr=True)
                 git.create_ref(f"refs/pr/{num}", new)
@@ -323,6 +326,8 @@ class Hub:
 
     def after_ref_update(self, s: Session, repo: Repo, ref: str, old: str | None, new: str | None) -> None:
         """The single hook every write path calls once a ref has moved: re-derive what depends on it."""
+        log.info("ref %s of %s %s/%s: %s -> %s", ref, repo.type, repo.namespace, repo.name, (old or "-")[:12],
+                 (new or "deleted")[:12])
         repo.updated_at = utcnow()
         if ref == "refs/heads/main" and new:
             # Racing writers may call this out of order: derive from where the branch is now, not from `new`.
