@@ -171,6 +171,22 @@ def repo_name(request: pytest.FixtureRequest) -> str:
     return f"{base}-{next(_counter)}"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def every_repo_passes_git_fsck():  # type: ignore[no-untyped-def]
+    """At the end of the session (after the shared server stopped: autouse, so set up first and torn down last),
+    every bare repo the suite made in the shared server's data folder (plain or scale stack) passes
+    `git fsck --strict`: API, push and browser-made repos alike. A broken one is an ERROR of the session."""
+    yield
+    bad = []
+    for d in sorted([*ROOT.glob("data/repos/*/*.git"), *ROOT.glob("scale/data/repos/*/*.git")]):
+        out = subprocess.run(["git", "--git-dir", str(d), "fsck", "--strict", "--no-progress"],
+                             check=False, capture_output=True, text=True)
+        if out.returncode != 0:
+            bad.append(f"{d}: {out.stdout}{out.stderr}")
+    if bad:
+        pytest.fail("git fsck --strict failed:\n" + "\n".join(bad), pytrace=False)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if exitstatus == 0 and not os.environ.get("AGORA_KEEP_TEST_DATA"):
         shutil.rmtree(ROOT, ignore_errors=True)

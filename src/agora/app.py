@@ -14,7 +14,7 @@ from .config import Settings
 from .db.session import Database, migrate
 from .http.auth import Signer, credential, principal
 from .http.metrics import Counters, Metered
-from .http.routing import Router
+from .http.routing import LOG_FORMAT, Router, install_request_id_logging
 from .hub import cards, catalog
 from .hub.accounts import Principal
 from .hub.repos import Hub
@@ -75,7 +75,8 @@ def create_app(settings: Settings | None = None) -> Metered:
     from .http.headers import Guard
 
     settings = settings or Settings.from_env()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_request_id_logging()
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     ctx = Ctx(build_hub(settings), settings, Signer(settings.secret_key()), Counters(settings.data / "metrics"))
     catalog.of(ctx.hub.db.engine).start()  # a server's listing catalog loads in the background from now on
     common.MAX_JSON = settings.max_json_bytes

@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -95,13 +96,16 @@ class Worker:
         job = claim(self.hub, self.name, list(self.handlers))
         if job is None:
             return False
-        log.info("job %s: %s repo=%s rev=%s", job.id, job.kind, job.repo_id, job.revision[:12])
+        what = f"job {job.id} {job.kind} repo={job.repo_id} rev={job.revision[:12]} attempt={job.attempts}"
+        log.info("%s: started", what)
+        start = time.monotonic()
         try:
             self.handlers[job.kind](self.hub, job)
         except Exception as e:  # the job fails, the worker goes on
-            log.exception("job %s failed", job.id)
+            log.exception("%s: failed after %.1fs", what, time.monotonic() - start)
             finish(self.hub, job, f"{type(e).__name__}: {e}")
         else:
+            log.info("%s: done in %.1fs", what, time.monotonic() - start)
             finish(self.hub, job)
         return True
 

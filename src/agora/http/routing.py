@@ -8,18 +8,39 @@ from __future__ import annotations
 
 import logging
 import re
+import uuid
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from urllib.parse import unquote
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from ..errors import HubError
 from . import wire
 
 log = logging.getLogger("agora.http")
+# The id of the request being answered: in the X-Request-Id header of its response and, through
+# install_request_id_logging, in every log line written while answering it (worker threads included: they
+# run in a copy of the request's context).
+request_id: ContextVar[str] = ContextVar("agora_request_id", default="-")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"
+
+
+def install_request_id_logging() -> None:
+    """Give every log record a `request_id` attribute (`-` outside a request), for LOG_FORMAT."""
+    old = logging.getLogRecordFactory()
+    if getattr(old, "agora_request_id", False):
+        return
+
+    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = old(*args, **kwargs)
+        record.request_id = request_id.get()
+        return record
+    factory.agora_request_id = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
 Handler = Callable[..., Awaitable[Response]]
 
 SEG = r"[^/]+"
@@ -65,6 +86,19 @@ class Router:
                     return
         if scope["type"] != "http":
             return
+        rid = uuid.uuid4().hex[:16]
+        token = request_id.set(rid)
+
+        async def send_with_id(msg: Message) -> None:
+            if msg["type"] == "http.response.start":
+                msg = {**msg, "headers": [*msg.get("headers", []), (b"x-request-id", rid.encode())]}
+            await send(msg)
+        try:
+            await self._route(scope, receive, send_with_id)
+        finally:
+            request_id.reset(token)
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         raw = scope.get("raw_path") or scope["path"].encode()
         path = raw.decode("latin-1").split("?", 1)[0]
         method = scope["method"]
@@ -97,7 +131,7 @@ class Router:
                 response = wire.error(400, "BadRequest", "The request holds malformed text (invalid UTF-8 or a "
                                                          "lone surrogate)")
             except Exception:
-                log.exception("unhandled error on %s %s", method, path)
+                log.exception("unhandled error on %s %s (request %s)", method, path, request_id.get())
                 response = wire.error(500, "InternalError", "Internal error: the server logged the details")
             await response(scope, receive, send)
             return

@@ -6,6 +6,7 @@ in a ref move followed by `after_ref_update`.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -33,6 +34,7 @@ from ..ids import (RepoId, check_folder, check_name, check_namespace, check_oid,
                   check_ref_name, check_unicode_twins)
 
 SDKS = ("gradio", "streamlit", "docker", "static")
+log = logging.getLogger("agora.hub")
 
 
 @dataclass
@@ -68,6 +70,15 @@ def _is_binary(sample: bytes) -> bool:
     except UnicodeDecodeError as e:
         return e.start < len(sample) - 3  # a multibyte char cut at the end of the sample is fine
     return False
+
+
+def _goes_to_lfs(git: GitRepo, head: str | None, path: str, size: int, sample: bytes) -> bool:
+    """The Hub's rule: large files, files the .gitattributes of `head` send to LFS, and binary files over
+    1 MB are stored in LFS; empty files never are."""
+    if size <= 0:
+        return False
+    return (size >= LFS_SIZE or (head is not None and git.attr(head, path, "filter") == "lfs")
+            or (size > BINARY_LFS_SIZE and _is_binary(sample)))
 
 
 class Hub:
@@ -155,9 +166,19 @@ class Hub:
         index.drop(s, repo)
         s.delete(repo)
         s.flush()
-        trash = path.with_name(path.name + f".deleted-{uuid.uuid4().hex[:8]}")
-        path.rename(trash)
-        shutil.rmtree(trash, ignore_errors=True)
+
+        def remove_git_dir(_s: Session) -> None:
+            # Only once the row is gone for good: a failed or rolled-back commit keeps the row and the repo.
+            if not inspect(repo).was_deleted:
+                return
+            trash = path.with_name(path.name + f".deleted-{uuid.uuid4().hex[:8]}")
+            try:
+                path.rename(trash)
+            except OSError:
+                log.exception("repo %s deleted, but its git directory %s was not removed", rid.full, path)
+                return
+            shutil.rmtree(trash, ignore_errors=True)
+        event.listen(s, "after_commit", remove_git_dir, once=True)
 
     def move(self, s: Session, who: Principal | None, src: RepoId, dst: RepoId) -> Repo:
         """Rename or transfer: admin of the source namespace (the repo leaves it), and the right to create
@@ -227,15 +248,15 @@ class Hub:
         pc.puts[path] = pc.git.write_blob(lfs_pointer(oid, known))
         pc.lfs_checked.add(pc.puts[path])
 
-    def add_staged_file(self, s: Session, pc: PendingCommit, path: str, oid: str, size: int) -> None:
-        """A file the browser streamed into the blob store: LFS by the Hub's rules, else a plain git blob."""
+    def add_staged_file(self, s: Session, pc: PendingCommit, path: str, oid: str, size: int,
+                        rev: str = "main") -> None:
+        """A file the browser streamed into the blob store: LFS by the Hub's rules (and the .gitattributes of
+        `rev`, the branch the commit goes to), else a plain git blob."""
         check_path(path)
-        head = pc.git.resolve("main") if pc.git.ref_target("refs/heads/main") else None
+        head = pc.git.ref_target(self.branch_ref(pc.git, rev))
         with self.blobs.open(oid) as fh:
             sample = fh.read(512)
-        lfs = (size >= LFS_SIZE or (head is not None and pc.git.attr(head, path, "filter") == "lfs")
-               or (size > BINARY_LFS_SIZE and _is_binary(sample)))
-        if lfs and size > 0:
+        if _goes_to_lfs(pc.git, head, path, size, sample):
             self.record_lfs(s, pc.repo, oid, size)
             pc.puts[path] = pc.git.write_blob(lfs_pointer(oid, size))
         else:
@@ -278,6 +299,9 @@ class Hub:
                 raise ParentMismatch("A commit has happened since. Please refresh and try again.")
             tree = git.build_tree(head, pc.puts, pc.deletes, pc.delete_folders)
             new = git.write_commit(tree, [head], who.name, message)
+            log.info("commit %s on %s/%s %s by %s: %d files written, %d deleted, %d folders deleted", new[:12],
+                     pc.repo.namespace, pc.repo.name, "(a new PR)" if create_pr else ref, who.name, len(pc.puts),
+                     len(pc.deletes), len(pc.delete_folders))
             if create_pr:
                 num = self._new_discussion(s, pc.repo, who, summary, is_pr=True)
                 git.create_ref(f"refs/pr/{num}", new)
@@ -305,6 +329,8 @@ class Hub:
 
     def after_ref_update(self, s: Session, repo: Repo, ref: str, old: str | None, new: str | None) -> None:
         """The single hook every write path calls once a ref has moved: re-derive what depends on it."""
+        log.info("ref %s of %s %s/%s: %s -> %s", ref, repo.type, repo.namespace, repo.name, (old or "-")[:12],
+                 (new or "deleted")[:12])
         repo.updated_at = utcnow()
         if ref == "refs/heads/main" and new:
             # Racing writers may call this out of order: derive from where the branch is now, not from `new`.
@@ -409,17 +435,15 @@ class Hub:
         out = []
         for path, size, sample in files:
             check_path(path)
-            lfs = (size >= LFS_SIZE or git.attr(head, path, "filter") == "lfs"
-                   or (size > BINARY_LFS_SIZE and _is_binary(sample)))
             e = git.entry(head, path)
             oid = None
             if e is not None and e.type == "file":
                 oid = e.lfs.oid if e.lfs else e.oid
-            out.append(UploadMode(path, "lfs" if lfs and size > 0 else "regular", oid))
+            out.append(UploadMode(path, "lfs" if _goes_to_lfs(git, head, path, size, sample) else "regular", oid))
         return head, out
 
     # ---- refs -------------------------------------------------------------------------------------
-    def create_branch(self, repo: Repo, who: Principal, branch: str, start: str | None) -> None:
+    def create_branch(self, repo: Repo, branch: str, start: str | None) -> None:
         if branch.startswith("refs/"):
             raise BadRequest(f"Invalid branch name {branch!r}: give the short name")
         check_ref_name(branch, "branch")

@@ -144,13 +144,17 @@ def run_child(spec: dict[str, Any], limits: JobLimits) -> dict[str, Any]:
 
 def convert_dataset(hub: Any, job: Job, limits: JobLimits | None = None) -> None:
     limits = limits or JobLimits()
+    started = time.monotonic()
     with hub.db.session() as s:
         repo = s.get(Repo, job.repo_id)
         if repo is None:
+            log.info("%s of repo %s@%s skipped: the repo is gone", KIND, job.repo_id, job.revision[:12])
             return
         s.expunge(repo)
         if s.scalar(select(ViewerResult.id).where(ViewerResult.repo_id == repo.id,
                                                   ViewerResult.revision == job.revision)) is not None:
+            log.info("%s of %s/%s@%s skipped: already converted", KIND, repo.namespace, repo.name,
+                     job.revision[:12])
             return  # already derived from this commit
     git = hub.git(repo)
     commit = job.revision
@@ -176,6 +180,15 @@ def convert_dataset(hub: Any, job: Job, limits: JobLimits | None = None) -> None
         if s.scalar(select(ViewerResult.id).where(ViewerResult.repo_id == repo.id,
                                                   ViewerResult.revision == commit)) is None:
             s.add(ViewerResult(repo_id=repo.id, revision=commit, parquet_commit=parquet_commit, data=result))
+    splits = [(c["name"], sp) for c in result["configs"] for sp in c["splits"]]
+    failed = [f"{name}/{sp['name']}: {str(sp['error'])[:200]}" for name, sp in splits if sp.get("error")]
+    rows = sum(sp.get("num_rows") or 0 for _, sp in splits)
+    log.info("%s of %s/%s@%s: %d configs, %d of %d splits converted, %d rows, parquet=%s, %.1fs%s", KIND,
+             repo.namespace, repo.name, commit[:12], len(result["configs"]), len(splits) - len(failed),
+             len(splits), rows, (parquet_commit or "-")[:12], time.monotonic() - started,
+             f"; error: {result['error'][:300]}" if result["error"] else "")
+    for f in failed:
+        log.warning("%s of %s/%s@%s: split %s", KIND, repo.namespace, repo.name, commit[:12], f)
 
 
 def _tmp_root(hub: Any) -> str:

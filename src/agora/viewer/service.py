@@ -115,8 +115,3 @@ def shards(hub: Any, split: dict[str, Any]) -> list[Shard]:
         out.append(Shard(f["oid"], str(path), int(f["num_rows"])))
     return out
 
-
-def requeue(s: Session, repo: Repo) -> None:
-    """Convert the head again (used when a record is missing, e.g. after the derived data was dropped)."""
-    if repo.head_sha:
-        jobs.enqueue(s, KIND, repo.id, repo.head_sha)

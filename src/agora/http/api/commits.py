@@ -8,6 +8,7 @@ import html
 import json
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -22,39 +23,90 @@ COMMITS_PAGE = 50
 KEYS = ("header", "file", "lfsFile", "deletedFile", "deletedFolder")
 
 
+BIG_LINE = 64 * 1024  # lines longer than this are parsed (and their content decoded) off the event loop
+
+
+class LineSplitter:
+    """Cut a byte stream into lines as it arrives. Only the bytes not yet searched are scanned for a newline,
+    so a long line arriving in many small chunks costs linear time, not quadratic. Lines keep a trailing
+    "\r" (JSON ignores it); what follows the last newline is `rest` once the stream ends."""
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+        self.scanned = 0  # bytes of buf already known to hold no newline
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        self.buf += chunk
+        lines: list[bytes] = []
+        start = 0
+        while (i := self.buf.find(b"\n", self.scanned)) >= 0:
+            lines.append(bytes(self.buf[start:i]))
+            start = self.scanned = i + 1
+        if start:
+            del self.buf[:start]
+        self.scanned = len(self.buf)
+        return lines
+
+    @property
+    def pending(self) -> int:
+        """Bytes of the line not yet ended."""
+        return len(self.buf)
+
+    def rest(self) -> bytes:
+        return bytes(self.buf)
+
+
+def parse_ndjson_line(raw: bytes, lineno: int) -> dict[str, Any]:
+    """One commit line: {"key": one of KEYS, "value": {...}}, or a BadRequest naming the line."""
+    try:
+        obj = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise BadRequest(f"Malformed NDJSON on line {lineno}: {e}") from None
+    except RecursionError:
+        raise BadRequest(f"Malformed NDJSON on line {lineno}: nested too deeply") from None
+    if not isinstance(obj, dict) or obj.get("key") not in KEYS or not isinstance(obj.get("value"), dict):
+        raise BadRequest(f"Line {lineno} must be {{\"key\": one of {', '.join(KEYS)}, \"value\": {{...}}}}")
+    return obj
+
+
 async def ndjson_lines(request: Request, max_line: int):  # type: ignore[no-untyped-def]
-    """Yield parsed NDJSON objects as they arrive; a line is never allowed to grow without bound."""
-    buf = bytearray()
+    """Yield parsed NDJSON objects as they arrive; a line is never allowed to grow without bound. Big lines
+    are parsed in a worker thread: a 64 MiB line would otherwise stall every request of this process."""
+    split = LineSplitter()
     lineno = 0
 
-    def parse(raw: bytes) -> dict[str, Any]:
-        try:
-            obj = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as e:
-            raise BadRequest(f"Malformed NDJSON on line {lineno}: {e}") from None
-        except RecursionError:
-            raise BadRequest(f"Malformed NDJSON on line {lineno}: nested too deeply") from None
-        if not isinstance(obj, dict) or obj.get("key") not in KEYS or not isinstance(obj.get("value"), dict):
-            raise BadRequest(f"Line {lineno} must be {{\"key\": one of {', '.join(KEYS)}, \"value\": {{...}}}}")
-        return obj
+    async def parse(raw: bytes) -> dict[str, Any]:
+        if len(raw) > BIG_LINE:
+            return await run_in_threadpool(parse_ndjson_line, raw, lineno)
+        return parse_ndjson_line(raw, lineno)
 
     async for chunk in request.stream():
-        buf += chunk
-        while True:
-            i = buf.find(b"\n")
-            if i < 0:
-                break
-            raw = bytes(buf[:i])
-            del buf[:i + 1]
+        for raw in split.feed(chunk):
             if raw.strip():
                 lineno += 1
-                yield parse(raw)
-        if len(buf) > max_line:
+                yield await parse(raw)
+        if split.pending > max_line:
             raise TooLarge(f"NDJSON line {lineno + 1} exceeds {max_line} bytes: upload large files through LFS "
                            "(preupload answers 'lfs' for them) instead of inlining them in the commit")
-    if buf.strip():
+    raw = split.rest()
+    if raw.strip():
         lineno += 1
-        yield parse(bytes(buf))
+        yield await parse(raw)
+
+
+def file_content(path: str, value: dict[str, Any]) -> bytes:
+    """The bytes of a "file" line: base64 (the default) or text. Blocking on big content: call off the loop."""
+    content = value.get("content", "")
+    if not isinstance(content, str):
+        raise BadRequest(f"'content' of {path!r} must be a string")
+    if value.get("encoding", "base64") == "base64":
+        try:
+            return base64.b64decode(content, validate=True)
+        except (binascii.Error, ValueError):
+            raise BadRequest(f"'content' of {path!r} is not valid base64") from None
+    if _is_text(content):
+        return content.encode()
+    raise BadRequest(f"'content' of {path!r} is not valid Unicode text (lone surrogate)")
 
 
 def mount(router: Router, ctx: Any) -> None:
@@ -115,19 +167,9 @@ def mount(router: Router, ctx: Any) -> None:
             if not isinstance(path, str):
                 raise BadRequest(f"'{key}' line without a string 'path'")
             if key == "file":
-                content = value.get("content", "")
-                if not isinstance(content, str):
-                    raise BadRequest(f"'content' of {path!r} must be a string")
-                if value.get("encoding", "base64") == "base64":
-                    try:
-                        data = base64.b64decode(content, validate=True)
-                    except (binascii.Error, ValueError):
-                        raise BadRequest(f"'content' of {path!r} is not valid base64") from None
-                elif _is_text(content):
-                    data = content.encode()
-                else:
-                    raise BadRequest(f"'content' of {path!r} is not valid Unicode text (lone surrogate)")
-                await ctx.run(hub.add_file, pc, path, data)
+                def add(path: str = path, value: dict[str, Any] = value) -> None:
+                    hub.add_file(pc, path, file_content(path, value))
+                await ctx.run(add)
             elif key == "lfsFile":
                 if value.get("algo", "sha256") != "sha256":
                     raise BadRequest(f"Unsupported LFS hash algorithm {value.get('algo')!r}")
@@ -229,7 +271,7 @@ def mount(router: Router, ctx: Any) -> None:
             with hub.db.session() as s:
                 repo = hub.find(s, who, rid_api(t, ns, name), write=True)
                 if request.method == "POST":
-                    hub.create_branch(repo, who, branch, start)
+                    hub.create_branch(repo, branch, start)
                 else:
                     hub.delete_branch(s, repo, branch)
         await ctx.run(do)

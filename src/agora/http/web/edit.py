@@ -91,7 +91,7 @@ def mount(router: Any, web: Web) -> None:
                     size = hub.blobs.size(f["oid"])
                     if size is None:
                         raise BadRequest(f"Upload of {f['path']} is missing: upload it again")
-                    hub.add_staged_file(s, pc, f["path"], f["oid"], size)
+                    hub.add_staged_file(s, pc, f["path"], f["oid"], size, rev)
                 return hub.finish_commit(s, who, pc, rev, message, body.get("description") or "").oid
         oid = await web.run(do)
         prefix = f"/{p}" if p else ""

@@ -63,10 +63,6 @@ class XorbMeta:
     def unpacked_total(self) -> int:
         return self.unpacked_ends[-1] if self.unpacked_ends else 0
 
-    @property
-    def chunks_end(self) -> int:
-        return self.ends[-1] if self.ends else 0
-
     def pack(self) -> bytes:
         return b"".join(_META.pack(h, e, u) for h, e, u in zip(self.hashes, self.ends, self.unpacked_ends))
 

@@ -1,0 +1,73 @@
+"""Every response carries an X-Request-Id; the log lines written while answering it (the unhandled-error line
+too) name the same id; jobs log what they ran, how long it took and how it ended."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.testclient import TestClient
+
+from agora import jobs
+from agora.db.models import Repo
+from agora.db.session import Database, migrate
+from agora.http.routing import Router, install_request_id_logging, request_id
+
+work_log = logging.getLogger("agora.test")
+
+
+def _app() -> Router:
+    router = Router()
+
+    async def ok(request: Request) -> Response:
+        work_log.info("working")
+        return PlainTextResponse("ok")
+
+    async def boom(request: Request) -> Response:
+        raise RuntimeError("boom")
+    router.add("GET", "/ok", ok)
+    router.add("GET", "/boom", boom)
+    return router
+
+
+def test_request_id_in_header_and_log(caplog: pytest.LogCaptureFixture) -> None:
+    install_request_id_logging()
+    with caplog.at_level(logging.INFO), TestClient(_app(), raise_server_exceptions=False) as c:
+        a, b = c.get("/ok"), c.get("/ok")
+        err = c.get("/boom")
+        missing = c.get("/nowhere")
+    ids = [r.headers["x-request-id"] for r in (a, b, err, missing)]
+    assert len(set(ids)) == 4 and all(len(i) == 16 for i in ids)
+    working = [r for r in caplog.records if r.getMessage() == "working"]
+    assert [r.request_id for r in working] == ids[:2]  # type: ignore[attr-defined]
+    assert err.status_code == 500
+    (line,) = [r for r in caplog.records if r.name == "agora.http"]
+    assert ids[2] in line.getMessage() and line.request_id == ids[2]  # type: ignore[attr-defined]
+    assert request_id.get() == "-"
+
+
+class _Hub:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+
+def test_jobs_log_outcome_and_duration(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'agora.db'}")
+    migrate(db.engine)
+    with db.session() as s:
+        s.add(Repo(type="dataset", namespace="a", name="b", storage_key="k"))
+        s.flush()
+        jobs.enqueue(s, "ok", 1, "a" * 40)
+        jobs.enqueue(s, "bad", 1, "b" * 40)
+
+    def bad(hub: object, job: object) -> None:
+        raise ValueError("no good")
+    w = jobs.Worker(_Hub(db), {"ok": lambda hub, job: None, "bad": bad})
+    with caplog.at_level(logging.INFO, logger="agora.jobs"):
+        assert w.run_once() and w.run_once() and not w.run_once()
+    text = caplog.text
+    assert "job 1 ok repo=1 rev=aaaaaaaaaaaa attempt=1: done in" in text
+    assert "job 2 bad repo=1 rev=bbbbbbbbbbbb attempt=1: failed after" in text and "no good" in text
