@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from agora.http.api.commits import LineSplitter, file_content, ndjson_lines
-from agora.hub.errors import BadRequest, TooLarge
+from agora.errors import BadRequest, TooLarge
 
 
 def split_all(chunks: list[bytes]) -> list[bytes]:

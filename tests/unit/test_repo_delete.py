@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from agora.db.models import Repo
 from agora.db.session import Database, migrate
 from agora.hub import accounts
-from agora.hub.ids import RepoId
+from agora.ids import RepoId
 from agora.hub.repos import Hub
 from agora.storage.blobs import LocalBlobStore
 
