@@ -332,7 +332,7 @@ def _missing_lfs_from_env(oids: list[str]) -> set[str]:
     nor in Xet (the same test as Hub.add_lfs_file)."""
     from sqlalchemy.orm import load_only
 
-    from ..config import Settings
+    from ..config import HookEnv, Settings
     from ..db.models import Repo as RepoRow
     from ..db.session import Database
     from .repos import Hub
@@ -341,7 +341,9 @@ def _missing_lfs_from_env(oids: list[str]) -> set[str]:
     # As app.build_hub, without the migration (the server that spawned this hook has run it) and without
     # importing the HTTP layer; the Xet store is attached only if an object is not in the blob store.
     hub = Hub(Database(settings.database_url), settings.repos_dir, settings.blobs("lfs"))
-    repo_id = int(os.environ["AGORA_REPO_ID"])
+    repo_id = HookEnv.from_env().repo_id
+    if repo_id is None:
+        raise RuntimeError(f"{HookEnv.REPO_ID} is not set")
     missing = set()
     with hub.db.session() as s:
         repo = s.get(RepoRow, repo_id, options=[load_only(RepoRow.id)])
@@ -369,8 +371,8 @@ def main() -> int:
         if not errors:
             main_tip = subprocess.run(["git", "rev-parse", "-q", "--verify", DEFAULT_BRANCH + "^{commit}"],
                                       capture_output=True, text=True).stdout.strip() or None
-            errors = check_trees(updates, types, os.environ.get("AGORA_REPO_TYPE") or "model", list_tree,
-                                 read_blobs, main_tip)
+            from ..config import HookEnv
+            errors = check_trees(updates, types, HookEnv.from_env().repo_type, list_tree, read_blobs, main_tip)
     except Exception as exc:  # a broken rule check must refuse, never wave a push through
         print(f"error: the server could not check this push ({type(exc).__name__}: {exc}); "
               "nothing was changed, please try again", file=sys.stderr)
