@@ -48,7 +48,7 @@ class ViewerLimits:
     block_size: int = 16 * 1024 * 1024  # AGORA_VIEWER_BLOCK_SIZE: bytes the readers take per batch
 
     @classmethod
-    def from_env(cls) -> "ViewerLimits":
+    def from_env(cls) -> ViewerLimits:
         out = cls()
         for name, cast in (("max_rss", int), ("timeout", float), ("block_size", int)):
             v = os.environ.get(f"AGORA_VIEWER_{name.upper()}")
@@ -204,7 +204,7 @@ class HookEnv:
                 self.PUSHER: self.pusher, self.REPO_TYPE: self.repo_type, **settings.card.env()}
 
     @classmethod
-    def from_env(cls) -> "HookEnv":
+    def from_env(cls) -> HookEnv:
         """Inside the hook."""
         rid = os.environ.get(cls.REPO_ID)
         return cls(repo_id=int(rid) if rid else None, repo_type=os.environ.get(cls.REPO_TYPE) or "model",
