@@ -1,4 +1,6 @@
 # Agora: `make serve` starts a Hub on 127.0.0.1 with SQLite + ./data; `make test` runs the suite.
+#   make install       what serving needs: git, git-lfs (Debian packages) and .venv with Agora
+#   make install-test  that, plus what the tests need: chromium, postgresql and Agora's [test] extras
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -7,26 +9,41 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 DATA ?= ./data
 
-.PHONY: install serve test test-scale system-packages clean
+.PHONY: install install-test serve test test-scale system-packages system-packages-test clean
 
 install: system-packages $(VENV)/.installed
 
-# Debian packages the server and the tests use: git-lfs (git users, tests), chromium (UI tests),
-# postgresql (the scale-out tests start their own throwaway server; nothing needs to be running).
-system-packages:
-	@missing=""; command -v git >/dev/null || missing="$$missing git"; \
-	command -v git-lfs >/dev/null || missing="$$missing git-lfs"; \
-	test -x /usr/bin/chromium || missing="$$missing chromium"; \
-	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
-	  elif command -v sudo >/dev/null; then sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
-	  else echo "Please install:$$missing (apt-get install$$missing)"; exit 1; fi; \
-	fi
+install-test: install system-packages-test $(VENV)/.installed-test
 
+# Installs the missing Debian packages: $(1) is one shell test per package, adding its name to $$missing.
+define apt_install
+@missing=""; $(1); \
+	if [ -n "$$missing" ]; then \
+  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+  elif command -v sudo >/dev/null; then sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+  else echo "Please install:$$missing (apt-get install$$missing)"; exit 1; fi; \
+fi
+endef
+
+# Serving: git runs clones and pushes (upload-pack, receive-pack), git-lfs for the users of the host.
+system-packages:
+	$(call apt_install,command -v git >/dev/null || missing="$$missing git"; \
+	command -v git-lfs >/dev/null || missing="$$missing git-lfs")
+
+# Tests: chromium (UI tests, driven by Playwright at /usr/bin/chromium), postgresql (the scale-out tests
+# start their own throwaway server; nothing needs to be running).
+system-packages-test:
+	$(call apt_install,test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql")
+
+# Two stamps: .installed = the package and what serving needs; .installed-test = the [test] extras on top.
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
@@ -38,11 +55,11 @@ serve: install
 # its own, not the stack: the first pass covers it.
 SCALE_COMPAT := AGORA_TEST_STACK=scale $(VENV)/bin/pytest -q tests/compat --deselect tests/compat/test_git_crash.py
 
-test: install
+test: install-test
 	$(VENV)/bin/pytest -q
 	$(SCALE_COMPAT)
 
-test-scale: install
+test-scale: install-test
 	$(VENV)/bin/pytest -q tests/scale
 	$(SCALE_COMPAT)
 

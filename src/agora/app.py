@@ -83,20 +83,20 @@ def create_app(settings: Settings | None = None) -> Metered:
     router = Router()
     for module in (repos, search, files, commits, discussions, collections, lfs, git, xet, viewer, metrics):
         module.mount(router, ctx)
-    start_workers(ctx.hub)
+    start_workers(ctx.hub, settings)
     web.mount(router, ctx)  # last: its catch-all patterns (/{ns}/{name}, /{user}) come after the API's
     return Metered(Guard(router, settings), ctx.counters)
 
 
-def start_workers(hub: Hub) -> None:
+def start_workers(hub: Hub, settings: Settings) -> None:
     """The background job worker (parquet conversion); AGORA_JOBS=0 leaves the queue to other processes."""
-    import os
+    from functools import partial
 
     from .jobs import Worker
     from .viewer.pipeline import KIND, convert_dataset
 
-    if os.environ.get("AGORA_JOBS", "1") != "0":
-        Worker(hub, {KIND: convert_dataset}).start()
+    if settings.jobs:
+        Worker(hub, {KIND: partial(convert_dataset, limits=settings.viewer)}).start()
 
 
 def factory() -> Metered:

@@ -8,7 +8,7 @@ import os
 import secrets
 import sys
 
-from .config import Settings
+from .config import Settings, serve_env
 
 
 def _hub(data: str | None):  # type: ignore[no-untyped-def]
@@ -49,9 +49,8 @@ Agora is serving a new data folder ({settings.data}) at {url}
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = Settings.from_env(args.data)
-    os.environ["AGORA_DATA"] = str(settings.data)
     host = f"[{args.host}]" if ":" in args.host else args.host
-    os.environ["AGORA_LISTEN"] = f"{host}:{args.port}"  # the workers' Settings read it (accepted Host headers)
+    os.environ.update(serve_env(settings, f"{host}:{args.port}"))  # the workers build their Settings from it
     _first_start(settings, args.host, args.port)
     from granian import Granian
     from granian.constants import Interfaces

@@ -1,9 +1,15 @@
-"""Settings from the environment (AGORA_*) and command-line flags."""
+"""Settings from the environment (AGORA_*) and command-line flags.
+
+This is the only module that reads AGORA_* variables, and the one that names the variables Agora hands to
+the processes it starts (granian workers, git's pre-receive hook). docs/settings.md lists every one.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +36,25 @@ class CardLimits:
     def env(self) -> dict[str, str]:
         """The same limits as AGORA_CARD_* variables, for the processes the server spawns (git hooks)."""
         return {f"AGORA_CARD_{k.upper()}": str(v) for k, v in self.__dict__.items()}
+
+
+@dataclass
+class ViewerLimits:
+    """How much one split's parquet conversion may use (viewer/pipeline.py); past these the child process is
+    killed and the split gets an error."""
+
+    max_rss: int = 2 * 1024**3  # AGORA_VIEWER_MAX_RSS: bytes of resident memory
+    timeout: float = 1800  # AGORA_VIEWER_TIMEOUT: seconds
+    block_size: int = 16 * 1024 * 1024  # AGORA_VIEWER_BLOCK_SIZE: bytes the readers take per batch
+
+    @classmethod
+    def from_env(cls) -> ViewerLimits:
+        out = cls()
+        for name, cast in (("max_rss", int), ("timeout", float), ("block_size", int)):
+            v = os.environ.get(f"AGORA_VIEWER_{name.upper()}")
+            if v:
+                setattr(out, name, cast(v))
+        return out
 
 
 @dataclass
@@ -66,6 +91,15 @@ class Settings:
     # The origins Space apps are framed from (CSP frame-src of UI pages); None: no frames.
     spaces_origin: str | None = None
     card: CardLimits = field(default_factory=CardLimits)
+    # Run the background job worker (parquet conversion) in this process; False leaves the queue to others.
+    jobs: bool = True
+    viewer: ViewerLimits = field(default_factory=ViewerLimits)
+    # S3 (blob_store = s3://...): how the servers reach it, and the endpoint presigned URLs name for clients.
+    s3_endpoint: str | None = None
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+    s3_region: str = "us-east-1"
+    s3_public_endpoint: str | None = None
 
     @classmethod
     def from_env(cls, data: str | Path | None = None) -> "Settings":
@@ -79,6 +113,13 @@ class Settings:
                                 if h.strip())
         s.usercontent_url = (os.environ.get("AGORA_USERCONTENT_URL") or "").rstrip("/") or None
         s.spaces_origin = os.environ.get("AGORA_SPACES_ORIGIN") or None
+        s.jobs = os.environ.get("AGORA_JOBS", "1") != "0"
+        s.viewer = ViewerLimits.from_env()
+        s.s3_endpoint = os.environ.get("AGORA_S3_ENDPOINT") or None
+        s.s3_access_key = os.environ.get("AGORA_S3_ACCESS_KEY") or None
+        s.s3_secret_key = os.environ.get("AGORA_S3_SECRET_KEY") or None
+        s.s3_region = os.environ.get("AGORA_S3_REGION") or "us-east-1"
+        s.s3_public_endpoint = os.environ.get("AGORA_S3_PUBLIC_ENDPOINT") or None
         for name in ("multipart_threshold", "multipart_chunk", "max_commit_line", "max_object_size",
                      "lfs_batch_max_objects", "max_json_bytes", "max_form_bytes", "max_edit_form_bytes",
                      "login_max_failures", "login_ip_max_failures", "login_window_seconds"):
@@ -104,7 +145,10 @@ class Settings:
         if self.blob_store.startswith("s3://"):
             from .storage.s3 import S3BlobStore, S3Config
 
-            return S3BlobStore(S3Config.parse(self.blob_store, dict(os.environ)), kind, self.data / "tmp" / kind)
+            cfg = dataclasses.replace(S3Config.parse(self.blob_store, {}), endpoint=self.s3_endpoint,
+                                      access_key=self.s3_access_key, secret_key=self.s3_secret_key,
+                                      region=self.s3_region, public_endpoint=self.s3_public_endpoint)
+            return S3BlobStore(cfg, kind, self.data / "tmp" / kind)
         raise ValueError(f"AGORA_BLOB_STORE={self.blob_store!r}: use 'local' or s3://bucket[/prefix]")
 
     def secret_key(self) -> bytes:
@@ -124,3 +168,44 @@ class Settings:
                 pass
             tmp.unlink()
         return path.read_text().strip().encode()
+
+
+# ---- what Agora hands to the processes it starts ------------------------------------------------------------
+LISTEN = "AGORA_LISTEN"  # `agora serve` -> its granian workers: the "host:port" it listens on
+DATA = "AGORA_DATA"  # `agora serve` -> workers, and the server -> the pre-receive hook
+
+
+def serve_env(settings: Settings, listen: str) -> dict[str, str]:
+    """What `agora serve` puts in its environment before starting granian: each worker process builds its
+    own Settings from AGORA_* variables (`app.factory`), so the flags given to serve must travel this way."""
+    return {DATA: str(settings.data), LISTEN: listen}
+
+
+@dataclass(frozen=True)
+class HookEnv:
+    """What git's pre-receive hook (`githooks/pre-receive` -> `hub/pushes.py`) learns from its environment.
+
+    http/git.py puts `env(settings)` in receive-pack's environment for each push; git passes it on to the hook,
+    which reads it back with `from_env()` (and its Settings with `Settings.from_env()`).
+    """
+
+    repo_id: int | None  # None: not set (the hook then refuses any push that names LFS objects)
+    repo_type: str = "model"
+    pusher: str = ""  # the pushing user's name (informational: no rule reads it today)
+
+    PYTHON = "AGORA_PYTHON"  # the interpreter the shell hook runs `-m agora.hub.pushes` with
+    REPO_ID = "AGORA_REPO_ID"
+    REPO_TYPE = "AGORA_REPO_TYPE"
+    PUSHER = "AGORA_PUSHER"
+
+    def env(self, settings: Settings) -> dict[str, str]:
+        return {self.PYTHON: sys.executable, DATA: str(settings.data),
+                "AGORA_DATABASE_URL": settings.database_url, self.REPO_ID: str(self.repo_id),
+                self.PUSHER: self.pusher, self.REPO_TYPE: self.repo_type, **settings.card.env()}
+
+    @classmethod
+    def from_env(cls) -> HookEnv:
+        """Inside the hook."""
+        rid = os.environ.get(cls.REPO_ID)
+        return cls(repo_id=int(rid) if rid else None, repo_type=os.environ.get(cls.REPO_TYPE) or "model",
+                   pusher=os.environ.get(cls.PUSHER, ""))

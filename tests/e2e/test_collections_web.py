@@ -1,5 +1,5 @@
 """Collections in the browser: create one, add models from their repo pages with a note, reorder and edit,
-see it on the profile, keep a private one hidden from another user, and delete it (hub-api.md §1.9)."""
+see it on the profile, keep a private one hidden from another user, and delete it (docs/wire.md §13)."""
 
 from __future__ import annotations
 

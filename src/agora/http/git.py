@@ -23,7 +23,6 @@ import logging
 import os
 import re
 import shutil
-import sys
 import zlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -35,6 +34,7 @@ from starlette.types import Receive, Scope, Send
 
 import agora
 
+from ..config import HookEnv
 from ..errors import BadRequest, Conflict, Forbidden, HubError, RepoNotFound, Unauthorized
 from ..hub import locks, pushes
 from ..hub.accounts import Principal
@@ -89,7 +89,7 @@ def hooks_dir(data: Path) -> Path:
     target = data / "githooks"
     target.mkdir(parents=True, exist_ok=True)
     tmp = target / f".pre-receive.{os.getpid()}"
-    tmp.write_text('#!/bin/sh\nexec "${AGORA_PYTHON:-python3}" -m agora.hub.pushes\n')
+    tmp.write_text(f'#!/bin/sh\nexec "${{{HookEnv.PYTHON}:-python3}}" -m agora.hub.pushes\n')
     tmp.chmod(0o755)
     os.replace(tmp, target / "pre-receive")
     return target
@@ -320,12 +320,9 @@ def mount(router: Router, ctx: Any) -> None:
         return argv
 
     def push_env(env: dict[str, str], repo: Any, who: Principal | None) -> dict[str, str]:
-        env.update({
-            "AGORA_PYTHON": sys.executable, "AGORA_DATA": str(settings.data),
-            "AGORA_DATABASE_URL": settings.database_url, "AGORA_REPO_ID": str(repo.id),
-            "AGORA_PUSHER": who.name if who else "", "AGORA_REPO_TYPE": repo.type, **settings.card.env(),
-            "PYTHONPATH": os.pathsep.join(x for x in (PACKAGE_ROOT, env.get("PYTHONPATH", "")) if x),
-        })
+        """What the pre-receive hook reads (config.HookEnv), and a PYTHONPATH that finds this package."""
+        env.update(HookEnv(repo.id, repo.type, who.name if who else "").env(settings))
+        env["PYTHONPATH"] = os.pathsep.join(x for x in (PACKAGE_ROOT, env.get("PYTHONPATH", "")) if x)
         return env
 
     async def info_refs(request: Request, p: str | None, ns: str, name: str) -> Response | GitProcess:

@@ -1,4 +1,4 @@
-"""Collections: ordered, annotated lists of repos owned by a user or an org (hub-api.md §1.9).
+"""Collections: ordered, annotated lists of repos owned by a user or an org (docs/wire.md §13).
 
 Visibility follows the owner namespace: a private collection exists only for those with a role there
 (otherwise CollectionNotFound, never a hint). Items are re-checked against the reader on every read: an

@@ -1,4 +1,4 @@
-"""The Hub's default .gitattributes for a new repo's initial commit (hub-api.md §3)."""
+"""The Hub's default .gitattributes for a new repo's initial commit (docs/wire.md §12)."""
 
 from __future__ import annotations
 

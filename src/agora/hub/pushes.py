@@ -337,7 +337,7 @@ def peel_types(oids: list[str]) -> dict[str, str]:
 
 def _missing_lfs_from_env(oids: list[str]) -> set[str]:
     """Objects not uploaded to this repo (Hub.uploaded_lfs, the test API commits pass too)."""
-    from ..config import Settings
+    from ..config import HookEnv, Settings
     from ..db.session import Database
     from .repos import Hub
 
@@ -345,7 +345,9 @@ def _missing_lfs_from_env(oids: list[str]) -> set[str]:
     # As app.build_hub, without the migration (the server that spawned this hook has run it) and without
     # importing the HTTP layer; the Xet store is attached only if an object is not in the blob store.
     hub = Hub(Database(settings.database_url), settings.repos_dir, settings.blobs("lfs"))
-    repo_id = int(os.environ["AGORA_REPO_ID"])
+    repo_id = HookEnv.from_env().repo_id
+    if repo_id is None:
+        raise RuntimeError(f"{HookEnv.REPO_ID} is not set")
     with hub.db.session() as s:
         missing = {oid for oid in oids if hub.uploaded_lfs(s, repo_id, oid) is None}
         if missing:  # content uploaded through Xet: attach its store, look again
@@ -365,8 +367,8 @@ def main() -> int:
         if not errors:
             main_tip = subprocess.run(["git", "rev-parse", "-q", "--verify", DEFAULT_BRANCH + "^{commit}"],
                                       capture_output=True, text=True).stdout.strip() or None
-            errors = check_trees(updates, types, os.environ.get("AGORA_REPO_TYPE") or "model", list_tree,
-                                 read_blobs, main_tip)
+            from ..config import HookEnv
+            errors = check_trees(updates, types, HookEnv.from_env().repo_type, list_tree, read_blobs, main_tip)
     except Exception as exc:  # a broken rule check must refuse, never wave a push through
         print(f"error: the server could not check this push ({type(exc).__name__}: {exc}); "
               "nothing was changed, please try again", file=sys.stderr)

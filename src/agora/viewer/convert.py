@@ -2,8 +2,8 @@
 
 The child reads the split's files in bounded batches, writes `NNNN.parquet` shards into `out_dir` and
 prints one JSON line: rows, features, sizes, its peak RSS, or the error. Running it as a child process is
-what bounds a job: the parent (viewer/jobs.py) kills it past a memory or time limit, and a crash in a
-native reader (a corrupt file) takes down only the child, so only that split shows an error.
+what bounds a job: the parent (viewer/pipeline.py run_child) kills it past a memory or time limit, and a
+crash in a native reader (a corrupt file) takes down only the child, so only that split shows an error.
 """
 
 from __future__ import annotations

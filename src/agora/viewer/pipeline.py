@@ -18,13 +18,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 from sqlalchemy import select
 
+from ..config import ViewerLimits
 from ..db.models import Job, Repo, ViewerResult
 from ..hub import cards
 from ..storage.lfs_pointer import lfs_pointer
@@ -36,13 +36,8 @@ REF = "refs/convert/parquet"
 BOT = "parquet-converter"
 
 
-@dataclass
-class JobLimits:
-    """How much one split's conversion may use; past these the child is killed and the split errs."""
-
-    max_rss: int = int(os.environ.get("AGORA_VIEWER_MAX_RSS", 2 * 1024**3))
-    timeout: float = float(os.environ.get("AGORA_VIEWER_TIMEOUT", 1800))
-    block_size: int = int(os.environ.get("AGORA_VIEWER_BLOCK_SIZE", 16 * 1024 * 1024))
+# How much one split's conversion may use (AGORA_VIEWER_*, read in config.py); past these the child is killed.
+JobLimits = ViewerLimits
 
 
 def card_data(git: Any, commit: str) -> dict[str, Any]:
@@ -143,7 +138,7 @@ def run_child(spec: dict[str, Any], limits: JobLimits) -> dict[str, Any]:
 
 
 def convert_dataset(hub: Any, job: Job, limits: JobLimits | None = None) -> None:
-    limits = limits or JobLimits()
+    limits = limits or ViewerLimits.from_env()
     started = time.monotonic()
     with hub.db.session() as s:
         repo = s.get(Repo, job.repo_id)

@@ -1,4 +1,4 @@
-"""Collections (hub-api.md §1.9): list, get, create, update, delete, and their items.
+"""Collections (docs/wire.md §13): list, get, create, update, delete, and their items.
 
 Wire details the client depends on:
 - GET of one collection carries `position`; listed collections must not (the client adds its own

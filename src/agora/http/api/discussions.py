@@ -1,4 +1,4 @@
-"""Discussions and pull requests (hub-api.md §1.9): list, create, details, comment, title, status, merge."""
+"""Discussions and pull requests (docs/wire.md §13): list, create, details, comment, title, status, merge."""
 
 from __future__ import annotations
 

@@ -199,7 +199,7 @@ def mount(router: Router, ctx: Any) -> None:
             return wire.error(416, "RangeNotSatisfiable", f"Range not satisfiable for a file of {e.size} bytes",
                               headers={**headers, "Content-Range": f"bytes */{e.size}"})
         if direct is not None:
-            # HEAD answers here with every header the clients read (hub-api.md 1.8); GET goes to the store.
+            # HEAD answers here with every header the clients read (docs/wire.md §9); GET goes to the store.
             # The store is another origin, so huggingface_hub and httpx drop the Authorization header.
             if request.method == "HEAD":
                 return Response(b"", headers={**headers, "Content-Length": str(e.size)}, media_type=media)
