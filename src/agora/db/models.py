@@ -215,7 +215,7 @@ class RepoLink(Base):
 
 
 class IndexLog(Base):
-    """One row per change of a repo's listing fields (written by the session hook in hub/catalog.py): how
+    """One row per change of a repo's listing fields (written by the session hook in db/session.py): how
     every server process's in-memory catalog learns of changes made by the others."""
 
     __tablename__ = "index_log"

@@ -76,7 +76,7 @@ class Database:
 @event.listens_for(Session, "after_flush")
 def _log_repo_changes(session: Session, _ctx: object) -> None:
     """Every flushed change of a Repo row (new, changed, deleted) appends its id to index_log, in the same
-    transaction: the change feed the listing catalogs of every server process follow (hub/catalog.py)."""
+    transaction: the change feed the listing catalogs of every server process follow (hub/catalog/)."""
     ids = {o.id for o in (*session.new, *session.deleted, *session.dirty) if isinstance(o, Repo)}
     ids.discard(None)  # type: ignore[arg-type]
     if not ids:

@@ -1,7 +1,7 @@
 """The metadata index: derived tags, links and search text per repo, and the listing queries over them.
 
 Everything here is derived from (repo, commit) and can be rebuilt by `reindex`. Listings, counts and facets
-are answered by the in-memory catalog (hub/catalog.py) that follows these tables. Full-text search over
+are answered by the in-memory catalog (hub/catalog/) that follows these tables. Full-text search over
 card text uses an FTS5 table with the trigram tokenizer on SQLite (ranked by bm25); other databases fall
 back to case-insensitive LIKE over the id and tags.
 """
@@ -165,7 +165,7 @@ def _visible(q: Any, who: Principal | None) -> Any:
 
 
 def _catalog() -> ModuleType:
-    """hub/catalog.py, imported on first use: it brings pyarrow, which processes that only write (the git
+    """hub/catalog/, imported on first use: it brings pyarrow, which processes that only write (the git
     pre-receive hook, the command line) do not need."""
     from . import catalog
     return catalog
