@@ -49,7 +49,7 @@ def migrate(engine: Engine) -> None:
             conn.commit()
         try:
             with conn.begin():
-                if conn.dialect.name == "postgresql":  # processes starting together: one migrates, others wait
+                if conn.dialect.name == "postgresql":  # processes starting together: one migrates
                     lock = text("SELECT pg_advisory_xact_lock(:space, 0)")
                     conn.execute(lock, {"space": REPO_LOCK_SPACE + 1})
                 cfg.attributes["connection"] = conn
