@@ -121,12 +121,13 @@ def start_server(
     cmd = [str(BIN / "agora"), "serve", "--port", str(port), "--data", str(data)]
     if workers is not None:
         cmd += ["--workers", str(workers)]
-    out = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115 - the child keeps it
-    try:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, preexec_fn=preexec_fn)
-    finally:
-        if log is not None:
-            out.close()  # type: ignore[union-attr]
+    if log is None:
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, env=env, preexec_fn=preexec_fn
+        )
+    else:
+        with open(log, "ab") as out:  # the child keeps its own descriptor
+            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, preexec_fn=preexec_fn)
     server = Server(proc, port, data, log, user, token)
     try:
         _wait(server, ready_path, timeout)
