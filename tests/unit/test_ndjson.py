@@ -137,6 +137,13 @@ def test_line_bound_counts_across_chunks() -> None:
         read([b"y" * 30] * 4, max_line=100)
     with pytest.raises(TooLarge, match="line 3 exceeds 100 bytes"):
         read([line("header") + b"\n" + line("deletedFile", path="a") + b"\n", b"z" * 101], max_line=100)
+    long = line("file", path="p", content="A" * 200)  # its end arrives in the chunk that passes the bound
+    with pytest.raises(TooLarge, match="line 2 exceeds 100 bytes"):
+        read([line("header") + b"\n", long[:60], long[60:] + b"\n"], max_line=100)
+    with pytest.raises(TooLarge, match="line 2 exceeds 100 bytes"):
+        read([line("header") + b"\n" + long + b"\n"], max_line=100)  # whole, in one chunk
+    with pytest.raises(TooLarge, match="line 2 exceeds 100 bytes"):
+        read([line("header") + b"\n" + long], max_line=100)  # the last line, without a newline
     ok = line("file", path="p", content="QQ==")
     assert len(ok) < 100
     assert read([ok[:10], ok[10:]], max_line=100)[0]["value"]["path"] == "p"
