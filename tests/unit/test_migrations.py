@@ -306,6 +306,14 @@ def check_upgraded(engine: Engine, before: dict[str, int]) -> None:
         assert [tuple(x) for x in tokens] == [(f"{i:064x}", i == 2) for i in range(3)]
         data = conn.execute(select(t["discussions"].c.data).where(t["discussions"].c.num == 1)).scalar_one()
         assert data == {"events": [{"type": "comment", "text": "hi"}]}
+        d = t["discussions"]
+        authors = conn.execute(select(d.c.author_id).order_by(d.c.num)).scalars().all()
+        assert authors == [2, 1]  # not SET NULL by a rebuilt accounts table
+        m = t["memberships"]
+        assert conn.execute(select(m.c.user_id, m.c.role).order_by(m.c.id)).all() == [
+            (1, "admin"),
+            (2, "read"),
+        ]
     uniques = {
         ix["name"]: bool(ix["unique"])
         for name in ("accounts", "repos")
