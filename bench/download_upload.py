@@ -28,7 +28,6 @@ import signal
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -37,14 +36,9 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
-BIN = Path(sys.executable).parent
+from _server import free_port, start_server  # bench/_server.py: the one way benchmarks start `agora serve`
+
 MiB = 1024 * 1024
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_port(port: int, proc: subprocess.Popen, what: str, log: Path) -> None:
@@ -305,28 +299,8 @@ def main() -> int:
     server = nginx = None
     sampler = None
     try:
-        agora = str(BIN / "agora")
-        subprocess.run(
-            [agora, "user", "add", "bench", "--password-stdin", "--data", str(data)],
-            input="bench-password\n",
-            text=True,
-            check=True,
-            capture_output=True,
-        )
-        token = subprocess.run(
-            [agora, "token", "create", "bench", "--data", str(data)],
-            text=True,
-            check=True,
-            capture_output=True,
-        ).stdout.strip()
-        log = root / "server.log"
-        with open(log, "ab") as out:
-            server = subprocess.Popen(
-                [agora, "serve", "--port", str(port), "--data", str(data), "--workers", str(args.workers)],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        wait_port(port, server, "agora serve", log)
+        server = start_server(data, port=port, workers=args.workers, log=root / "server.log")
+        token = server.token
         sampler = RssSampler(server.pid).start()
 
         src = root / "random.bin"
@@ -559,7 +533,7 @@ def main() -> int:
         if nginx:
             stop(nginx)
         if server:
-            stop(server)
+            server.stop()
         if args.keep:
             print(f"kept {root}")
         else:

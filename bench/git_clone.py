@@ -35,7 +35,6 @@ import signal
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -44,15 +43,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-BIN = Path(sys.executable).parent
+from _server import free_port, start_server  # bench/_server.py: the one way benchmarks start `agora serve`
+
 MiB = 1024 * 1024
 HTTP_BACKEND = "/usr/lib/git-core/git-http-backend"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(check: Callable[[], bool], proc: subprocess.Popen, what: str, log: Path) -> None:
@@ -393,16 +387,10 @@ def main() -> int:
 
         # 2. Agora, the repo through the API, the history through git push
         data = root / "data"
-        agora = str(BIN / "agora")
-        subprocess.run([agora, "user", "add", "bench", "--password-stdin", "--data", str(data)],
-                       input="bench-password\n", text=True, check=True, capture_output=True, env=env)
-        token = run([agora, "token", "create", "bench", "--data", str(data)], env)
-        log = root / "server.log"
-        server = subprocess.Popen([agora, "serve", "--port", str(port), "--data", str(data),
-                                   "--workers", str(args.workers)], stdout=open(log, "ab"),
-                                  stderr=subprocess.STDOUT, env=env, preexec_fn=groups["agora"].preexec)
+        server = start_server(data, port=port, workers=args.workers, log=root / "server.log", env=env,
+                              preexec_fn=groups["agora"].preexec)
+        token = server.token
         groups["agora"].roots = [server.pid]
-        wait_for(port_open(port), server, "agora serve", log)
         time.sleep(1)  # let the workers finish importing before the first idle sample
         sampler = RssSampler(server.pid).start()
 
@@ -570,7 +558,8 @@ def main() -> int:
             sampler.stop()
         stop(nginx)
         stop(fcgi, group=True)
-        stop(server)
+        if server:
+            server.stop()
         for g in groups.values():
             g.remove()
         if args.keep:

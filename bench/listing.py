@@ -20,31 +20,23 @@ import argparse
 import os
 import random
 import shutil
-import socket
 import sqlite3
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
 import httpx
+from _server import BIN, start_server  # bench/_server.py: the one way benchmarks start `agora serve`
 
-BIN = Path(sys.executable).parent
 TASKS = ["text-classification", "token-classification", "text-generation", "fill-mask", "translation",
          "automatic-speech-recognition", "image-classification", "summarization", "question-answering"]
 LIBS = ["transformers", "sklearn", "diffusers", "peft", "sentence-transformers", "gguf"]
 LANGS = ["en", "es", "fr", "de", "zh", "ja", "ar", "hi", "pt", "ru"]
 LICENSES = ["mit", "apache-2.0", "cc-by-4.0", "openrail", "other"]
 WORDS = ["bert", "gpt", "llama", "tiny", "base", "large", "small", "distil", "roberta", "t5", "whisper", "vit"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def seed(db: Path, n: int, authors: int = 2000, datasets: int = 500) -> None:
@@ -245,21 +237,14 @@ def main() -> None:
     subprocess.run([str(BIN / "agora"), "migrate", "--data", str(data)], check=True, capture_output=True)
     if args.inprocess:
         inprocess(db)
-    port = free_port()
-    proc = subprocess.Popen([str(BIN / "agora"), "serve", "--port", str(port), "--data", str(data), "--workers",
-                             str(args.workers)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    t0 = time.time()  # the first listing waits for the catalog to load
+    server = start_server(data, user=None, workers=args.workers, ready_path="/api/models?limit=1", timeout=600)
+    proc = server.proc
+    base = server.url
     use_wrk = shutil.which("wrk") is not None and not args.python_client
     script = data / "listing.lua"
     script.write_text(LUA)
     try:
-        t0 = time.time()
-        for _ in range(600):  # the first listing waits for the catalog to load
-            try:
-                if httpx.get(base + "/api/models?limit=1", timeout=60).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
         print(f"server answering listings {time.time() - t0:.1f}s after start ({'wrk' if use_wrk else 'Python'} client,"
               f" {args.concurrency} connections)")
         print(f"{'query':<14}{'p50 ms':>8}{'p99 ms':>8}{'req/s':>8}{'errors':>8}{'CPU ms/req':>12}")
@@ -283,8 +268,7 @@ def main() -> None:
                 rps = len(lat) / args.seconds
             print(f"{name:<14}{p50:>8.1f}{p99:>8.1f}{rps:>8.0f}{errors:>8}{cpu:>12.2f}")
     finally:
-        proc.terminate()
-        proc.wait(10)
+        server.stop(10)
     print(f"data folder kept for reruns: {data} (--data)")
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -20,7 +19,8 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from listing import BIN, free_port, seed  # noqa: E402
+from _server import agora, start_server  # noqa: E402
+from listing import seed  # noqa: E402
 
 
 def main() -> None:
@@ -29,22 +29,12 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=200)
     args = ap.parse_args()
     data = Path(tempfile.mkdtemp(prefix="agora-bench-pages-"))
-    subprocess.run([str(BIN / "agora"), "user", "add", "bench", "--data", str(data)], check=True,
-                   stdin=subprocess.DEVNULL, capture_output=True)
-    token = subprocess.run([str(BIN / "agora"), "token", "create", "bench", "--data", str(data)], check=True,
-                           capture_output=True, text=True).stdout.strip()
+    agora("user", "add", "bench", "--password-stdin", data=data, stdin="bench-password\n")
+    token = agora("token", "create", "bench", data=data)
     seed(data / "agora.db", args.repos)
-    port = free_port()
-    proc = subprocess.Popen([str(BIN / "agora"), "serve", "--port", str(port), "--data", str(data)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    server = start_server(data, user=None, ready_path="/api/models?limit=1", timeout=120)
+    base = server.url
     try:
-        for _ in range(300):
-            try:
-                httpx.get(base + "/api/models?limit=1", timeout=2)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.2)
         h = {"Authorization": f"Bearer {token}"}
         httpx.post(base + "/api/repos/create", json={"name": "real"}, headers=h).raise_for_status()
         readme = ("---\nlicense: mit\nlanguage: en\npipeline_tag: text-classification\ndatasets:\n- org/ds1\n---\n"
@@ -76,8 +66,7 @@ def main() -> None:
                 lat.sort()
                 print(f"{name:<18}{statistics.median(lat) * 1000:>8.1f}{lat[int(len(lat) * 0.95) - 1] * 1000:>8.1f}")
     finally:
-        proc.terminate()
-        proc.wait(10)
+        server.stop(10)
 
 
 if __name__ == "__main__":

@@ -17,11 +17,8 @@ import argparse
 import json
 import os
 import random
-import socket
 import sqlite3
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -29,36 +26,10 @@ from pathlib import Path
 import httpx
 import pyarrow as pa
 import pyarrow.parquet as pq
+from _server import start_server  # bench/_server.py: the one way benchmarks start `agora serve`
 
-BIN = Path(sys.executable).parent
 WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo",
          "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def agora(*args: str, data: Path, stdin: str | None = None) -> str:
-    out = subprocess.run([str(BIN / "agora"), *args, "--data", str(data)], input=stdin, capture_output=True,
-                         text=True, check=True)
-    return out.stdout.strip()
-
-
-def start(data: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    log = open(data.parent / "server.log", "ab")
-    proc = subprocess.Popen([str(BIN / "agora"), "serve", "--port", str(port), "--data", str(data)],
-                            stdout=log, stderr=subprocess.STDOUT)
-    for _ in range(600):
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return proc, f"http://127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("server did not start")
 
 
 def text_table(start_id: int, n: int, rnd: random.Random) -> pa.Table:
@@ -130,9 +101,8 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="agora-bench-viewer-"))
     data = root / "data"
     data.mkdir()
-    agora("user", "add", "bench", "--password-stdin", data=data, stdin="bench-password\n")
-    token = agora("token", "create", "bench", "--role", "write", data=data)
-    proc, url = start(data)
+    server = start_server(data, log=root / "server.log")  # user bench, a write token
+    token, url = server.token, server.url
     rnd = random.Random(3)
     out: dict = {}
     try:
@@ -209,8 +179,7 @@ def main() -> None:
               f"{out['csv']['peak_rss_mb']:.0f} MB")
         print(json.dumps(out, indent=1))
     finally:
-        proc.terminate()
-        proc.wait(10)
+        server.stop(10)
         import shutil
         shutil.rmtree(root, ignore_errors=True)
 

@@ -14,7 +14,6 @@ import argparse
 import hashlib
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,18 +22,7 @@ import threading
 import time
 from pathlib import Path
 
-BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def agora(data: Path, *args: str, stdin: str | None = None) -> str:
-    return subprocess.run([str(BIN / "agora"), *args, "--data", str(data)], input=stdin, text=True,
-                          capture_output=True, check=True).stdout.strip()
+from _server import start_server  # bench/_server.py: the one way benchmarks start `agora serve`
 
 
 def tree_pids(root: int) -> list[int]:
@@ -118,20 +106,9 @@ def main() -> int:
     a = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="agora-xet-bench-"))
     data = work / "data"
-    agora(data, "user", "add", "bench", "--password-stdin", stdin="bench-password\n")
-    token = agora(data, "token", "create", "bench", "--role", "write")
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    log = open(work / "server.log", "wb")
-    server = subprocess.Popen([str(BIN / "agora"), "serve", "--port", str(port), "--data", str(data)],
-                              stdout=log, stderr=subprocess.STDOUT)
+    server = start_server(data, log=work / "server.log")  # user bench, a write token
+    token, endpoint = server.token, server.url
     try:
-        for _ in range(300):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
         sampler = Sampler(server.pid)
         sampler.start()
 
@@ -206,8 +183,7 @@ def main() -> int:
             print(f"  {mode:4s} store grew by {grown / 2**20:8.1f} MiB ({share:.0%} of the bytes uploaded)")
         return 0
     finally:
-        server.terminate()
-        server.wait(20)
+        server.stop(20)
         subprocess.run(["rm", "-rf", str(work)])
 
 

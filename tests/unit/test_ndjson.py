@@ -111,3 +111,39 @@ def test_bounds_and_errors() -> None:
     with pytest.raises(BadRequest, match="must be a string"):
         file_content("p", {"content": 3})
     assert file_content("p", {"content": "hi", "encoding": "utf-8"}) == b"hi"
+
+
+def test_malformed_lines_name_their_line() -> None:
+    header = line("header") + b"\n"
+    for bad in (b"\xff\xfe{}", b'{"key": "file", "value": {"path": "\xc3("}}'):  # invalid UTF-8
+        with pytest.raises(BadRequest, match="Malformed NDJSON on line 2"):
+            read([header + bad])
+    for bad in (b"[1]", b'"text"', b'{"key": "nope", "value": {}}', b'{"key": "file", "value": []}',
+                b'{"key": "file"}', b"null"):
+        with pytest.raises(BadRequest, match="Line 2 must be"):
+            read([header + bad])
+
+
+@pytest.mark.parametrize("depth", [50_000, 200_000])  # parsed on the loop, then in a thread (BIG_LINE)
+def test_deeply_nested_line_is_a_bad_request(depth: int) -> None:
+    nested = b'{"key": "file", "value": {"x": ' + b"[" * depth + b"]" * depth + b"}}"
+    with pytest.raises(BadRequest, match="Malformed NDJSON on line 2"):
+        read([line("header") + b"\n" + nested], max_line=1 << 22)
+
+
+def test_line_bound_counts_across_chunks() -> None:
+    """The bound holds a pending (unfinished) line to max_line bytes, whatever the chunking."""
+    with pytest.raises(TooLarge, match="line 1 exceeds 100 bytes"):
+        read([b"y" * 30] * 4, max_line=100)
+    with pytest.raises(TooLarge, match="line 3 exceeds 100 bytes"):
+        read([line("header") + b"\n" + line("deletedFile", path="a") + b"\n", b"z" * 101], max_line=100)
+    long = line("file", path="p", content="A" * 200)  # its end arrives in the chunk that passes the bound
+    with pytest.raises(TooLarge, match="line 2 exceeds 100 bytes"):
+        read([line("header") + b"\n", long[:60], long[60:] + b"\n"], max_line=100)
+    with pytest.raises(TooLarge, match="line 2 exceeds 100 bytes"):
+        read([line("header") + b"\n" + long + b"\n"], max_line=100)  # whole, in one chunk
+    with pytest.raises(TooLarge, match="line 2 exceeds 100 bytes"):
+        read([line("header") + b"\n" + long], max_line=100)  # the last line, without a newline
+    ok = line("file", path="p", content="QQ==")
+    assert len(ok) < 100
+    assert read([ok[:10], ok[10:]], max_line=100)[0]["value"]["path"] == "p"

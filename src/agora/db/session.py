@@ -39,11 +39,25 @@ def migrate(engine: Engine) -> None:
 
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":  # processes starting together: one migrates, the others wait
-            conn.execute(text("SELECT pg_advisory_xact_lock(:space, 0)"), {"space": REPO_LOCK_SPACE + 1})
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite alters some columns by rebuilding the table (copy, DROP, rename: render_as_batch). With
+            # foreign keys on, dropping `accounts` deletes every token, membership and like by cascade. The
+            # pragma is a no-op inside a transaction: set it before one starts, and restore it after.
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            conn.commit()
+        try:
+            with conn.begin():
+                if conn.dialect.name == "postgresql":  # processes starting together: one migrates
+                    lock = text("SELECT pg_advisory_xact_lock(:space, 0)")
+                    conn.execute(lock, {"space": REPO_LOCK_SPACE + 1})
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        finally:
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                conn.commit()
 
 
 def repo_write_lock(s: Session, repo_id: int) -> None:

@@ -92,6 +92,8 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None | str:
         n = int(m.group(2))
         if n == 0:
             return "unsatisfiable"
+        if size == 0:
+            return None  # the last n bytes of nothing: the whole (empty) body, not the range (0, -1)
         return max(0, size - n), size - 1
     start = int(m.group(1))
     end = int(m.group(2)) if m.group(2) else size - 1

@@ -80,17 +80,24 @@ async def ndjson_lines(request: Request, max_line: int):  # type: ignore[no-unty
             return await run_in_threadpool(parse_ndjson_line, raw, lineno)
         return parse_ndjson_line(raw, lineno)
 
+    def too_long(n: int) -> TooLarge:
+        return TooLarge(f"NDJSON line {n} exceeds {max_line} bytes: upload large files through LFS "
+                        "(preupload answers 'lfs' for them) instead of inlining them in the commit")
+
     async for chunk in request.stream():
         for raw in split.feed(chunk):
             if raw.strip():
                 lineno += 1
+                if len(raw) > max_line:  # a line that ended in the chunk that took it past the bound
+                    raise too_long(lineno)
                 yield await parse(raw)
         if split.pending > max_line:
-            raise TooLarge(f"NDJSON line {lineno + 1} exceeds {max_line} bytes: upload large files through LFS "
-                           "(preupload answers 'lfs' for them) instead of inlining them in the commit")
+            raise too_long(lineno + 1)
     raw = split.rest()
     if raw.strip():
         lineno += 1
+        if len(raw) > max_line:
+            raise too_long(lineno)
         yield await parse(raw)
 
 
