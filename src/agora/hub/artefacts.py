@@ -229,7 +229,7 @@ class Registry:
         """The artefacts to queue for this ref move, dependencies first: those with a job whose trigger
         matches. (Their dependents are queued as each job succeeds: `after`.)"""
         return [a for a in self._order
-                if a.job and isinstance(a.trigger, OnRefUpdate) and a.trigger.matches(update)]
+                if a.job is not None and isinstance(a.trigger, OnRefUpdate) and a.trigger.matches(update)]
 
     def after(self, name: str) -> list[Artefact]:
         """The artefacts to queue for a key once a job of `name` succeeded for it."""
@@ -246,7 +246,7 @@ class Registry:
 
     def queued(self) -> list[Artefact]:
         """The artefacts computed by jobs, i.e. the kinds a worker takes."""
-        return [a for a in self._order if a.job]
+        return [a for a in self._order if a.job is not None]
 
     def handlers(self, settings: Settings) -> dict[str, Handler]:
         """{kind: fn(hub, job)} for a worker; resolving every job function here fails at start, not later."""
@@ -286,7 +286,9 @@ def _check(a: Artefact) -> None:
     if a.version < 1:
         raise ValueError(f"artefact {a.name!r}: versions start at 1")
     for ref in (a.job, a.outdated):
-        module, _, function = (ref or "m:f").partition(":")
+        if ref is None:
+            continue
+        module, _, function = ref.partition(":")
         if not module or not function:
             raise ValueError(f"artefact {a.name!r}: {ref!r} is not 'module:function'")
     if isinstance(a.trigger, AfterDependencies) and (not a.depends_on or a.job is None):
