@@ -89,14 +89,12 @@ def create_app(settings: Settings | None = None) -> Metered:
 
 
 def start_workers(hub: Hub, settings: Settings) -> None:
-    """The background job worker (parquet conversion); AGORA_JOBS=0 leaves the queue to other processes."""
-    from functools import partial
-
+    """The background job worker: it runs the jobs of the derived artefacts declared in hub/artefacts.py
+    (the parquet conversion, ...); AGORA_JOBS=0 leaves the queue to other processes."""
     from .jobs import Worker
-    from .viewer.pipeline import KIND, convert_dataset
 
     if settings.jobs:
-        Worker(hub, {KIND: partial(convert_dataset, limits=settings.viewer)}).start()
+        Worker(hub, settings=settings).start()
 
 
 def factory() -> Metered:

@@ -3,8 +3,11 @@
 A job is a row. A worker takes one with a compare-and-set UPDATE (status 'queued' -> 'running', its own
 claim written in the same statement); when several workers race for a row exactly one UPDATE matches, so
 each job runs once. A job whose worker died (running with a stale start) is offered again, a bounded
-number of times. Handlers are registered by kind; they compute derived data (parquet conversion, ...)
-and must be safe to re-run: the data they write is keyed by the commit it came from.
+number of times. What a job computes is declared in the registry of derived artefacts
+(`hub/artefacts.py`): a job's kind is an artefact's name, the worker runs the artefact's job function, and
+when a job succeeds it queues the artefacts declared to follow it. Job functions must be safe to re-run: the
+data they write is keyed by the commit (or content) it came from, and carries the artefact's version. When a
+worker starts it queues again the stored results that an older version of their job made.
 """
 
 from __future__ import annotations
@@ -15,32 +18,31 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Protocol
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.orm import Session
 
+from .config import Settings
 from .db.models import Job, utcnow
+from .db.session import Database
+from .hub.artefacts import REGISTRY, Handler, Registry, enqueue, pending
 
 log = logging.getLogger("agora.jobs")
 
 MAX_ATTEMPTS = 3
 STALE_AFTER = timedelta(minutes=30)  # a running job older than this lost its worker
-Handler = Callable[[Any, Job], None]
+__all__ = ["Handler", "Worker", "claim", "enqueue", "finish", "pending", "requeue_outdated"]
 
 
-def enqueue(s: Session, kind: str, repo_id: int, revision: str) -> None:
-    """Queue `kind` for (repo, revision) unless the same work is already waiting."""
-    waiting = s.scalar(select(Job.id).where(Job.kind == kind, Job.repo_id == repo_id, Job.revision == revision,
-                                            Job.status == "queued"))
-    if waiting is None:
-        s.add(Job(kind=kind, repo_id=repo_id, revision=revision, status="queued", attempts=0))
-        s.flush()
+class HasDb(Protocol):
+    """What the queue needs of the Hub (tests pass a stand-in holding only the database)."""
+
+    db: Database
 
 
-def claim(hub: Any, worker: str, kinds: list[str]) -> Job | None:
+def claim(hub: HasDb, worker: str, kinds: list[str]) -> Job | None:
     """Take the oldest runnable job, or None. The UPDATE's WHERE is the compare-and-set."""
     stale = utcnow() - STALE_AFTER
     runnable = or_(Job.status == "queued",
@@ -63,29 +65,54 @@ def claim(hub: Any, worker: str, kinds: list[str]) -> Job | None:
     return None
 
 
-def finish(hub: Any, job: Job, error: str | None = None) -> None:
+def finish(hub: HasDb, job: Job, error: str | None = None, registry: Registry = REGISTRY) -> None:
+    """Record the outcome; a success queues, in the same transaction, the artefacts that follow this one."""
     with hub.db.session() as s:
-        s.execute(update(Job).where(Job.id == job.id, Job.claim == job.claim).values(
-            status="failed" if error else "done", error=(error or None) and error[:4000], finished_at=utcnow()))
+        res = s.execute(update(Job).where(Job.id == job.id, Job.claim == job.claim).values(
+            status="failed" if error else "done", error=(error or None) and error[:4000],
+            finished_at=utcnow()))
+        if error is None and res.rowcount == 1:  # type: ignore[attr-defined]
+            for then in registry.after(job.kind):
+                enqueue(s, then.name, job.repo_id, job.revision)
 
 
-def pending(s: Session, kind: str, repo_id: int) -> bool:
-    return s.scalar(select(Job.id).where(Job.kind == kind, Job.repo_id == repo_id,
-                                         Job.status.in_(("queued", "running"))).limit(1)) is not None
+def requeue_outdated(hub: HasDb, registry: Registry = REGISTRY) -> int:
+    """Queue again every stored result that an older version of its artefact's job made; returns how many."""
+    with hub.db.session() as s:
+        stale = registry.outdated(s)
+        for a, repo_id, revision in stale:
+            enqueue(s, a.name, repo_id, revision)
+    for name in sorted({a.name for a, _, _ in stale}):
+        keys = [f"{repo_id}@{revision[:12]}" for a, repo_id, revision in stale if a.name == name]
+        log.info("%s: %d results of an older version queued again (repo@revision: %s%s)", name, len(keys),
+                 ", ".join(keys[:20]), ", ..." if len(keys) > 20 else "")
+    return len(stale)
 
 
 class Worker:
-    """A daemon thread that polls the queue and runs one job at a time."""
+    """A daemon thread that polls the queue and runs one job at a time.
 
-    def __init__(self, hub: Any, handlers: dict[str, Handler], poll: float = 0.5) -> None:
+    By default it takes every kind the registry of derived artefacts declares a job for, and calls the
+    artefact's job function with `settings` (required then). Explicit `handlers` ({kind: fn(hub, job)}) are
+    used instead of the registry's (tests run stand-in work this way)."""
+
+    def __init__(self, hub: HasDb, handlers: Mapping[str, Handler] | None = None, poll: float = 0.5, *,
+                 settings: Settings | None = None, registry: Registry = REGISTRY) -> None:
+        if handlers is not None:
+            self.handlers = dict(handlers)
+        elif settings is not None:
+            self.handlers = registry.handlers(settings)
+        else:
+            raise ValueError("a Worker running the registry's jobs needs the settings to give them")
         self.hub = hub
-        self.handlers = handlers
+        self.registry = registry
+        self.from_registry = handlers is None
         self.poll = poll
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="agora-jobs", daemon=True)
 
-    def start(self) -> "Worker":
+    def start(self) -> Worker:
         self._thread.start()
         return self
 
@@ -103,13 +130,18 @@ class Worker:
             self.handlers[job.kind](self.hub, job)
         except Exception as e:  # the job fails, the worker goes on
             log.exception("%s: failed after %.1fs", what, time.monotonic() - start)
-            finish(self.hub, job, f"{type(e).__name__}: {e}")
+            finish(self.hub, job, f"{type(e).__name__}: {e}", self.registry)
         else:
             log.info("%s: done in %.1fs", what, time.monotonic() - start)
-            finish(self.hub, job)
+            finish(self.hub, job, registry=self.registry)
         return True
 
     def _run(self) -> None:
+        if self.from_registry:
+            try:
+                requeue_outdated(self.hub, self.registry)
+            except Exception:
+                log.exception("queueing results of older artefact versions failed")
         while not self._stop.is_set():
             try:
                 busy = self.run_once()

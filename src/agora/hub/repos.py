@@ -24,8 +24,7 @@ from ..db.session import Database, repo_write_lock
 from ..storage.blobs import BlobStore
 from ..storage.gitstore import Entry, GitRepo
 from ..storage.lfs_pointer import lfs_pointer, parse_pointer
-from .. import jobs
-from . import accounts, audit, cards, index, names
+from . import accounts, artefacts, audit, cards, index, names
 from .accounts import Principal
 from ..errors import BadRequest, Conflict, Forbidden, ParentMismatch, RepoNotFound, RevisionNotFound, Unauthorized
 from .gitattributes import default_gitattributes
@@ -337,8 +336,10 @@ class Hub:
             new = self.git(repo).ref_target(ref) or new
             repo.head_sha = new
             index.reindex(s, self, repo, new)
-            if repo.type == "dataset":
-                jobs.enqueue(s, "dataset-convert", repo.id, new)  # viewer/pipeline.py: parquet + viewer data
+        # Queue the derived artefacts this move makes stale (hub/artefacts.py, the registry: e.g. a dataset's
+        # parquet conversion when its default branch moves).
+        changed = artefacts.path_changed(lambda: self.git(repo), old, new)
+        artefacts.REGISTRY.queue(s, repo.id, artefacts.RefUpdate(repo.type, ref, old, new, changed))
         s.flush()
 
     def count_download(self, repo: Repo, commit: str, path: str) -> None:

@@ -5,6 +5,10 @@ split in a child process (convert.py) watched for memory and time; store each sh
 the blob store; write one git commit on refs/convert/parquet whose tree is `{config}/{split}/NNNN.parquet`
 (LFS pointers, the Hub's layout); record per split rows, features, sizes and errors in `viewer_results`,
 keyed by the source commit. A bad split gets an error; the others are converted all the same.
+
+The artefact is declared in `hub/artefacts.py` (`DATASET_PARQUET`: its name is this job's kind, its version
+is written into each record as `data["version"]`); bump that version when what this job writes changes, and
+the heads' records of older versions are converted again.
 """
 
 from __future__ import annotations
@@ -22,16 +26,19 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from ..config import ViewerLimits
-from ..db.models import Job, Repo, ViewerResult
+from ..config import Settings, ViewerLimits
+from ..db.models import Job, Repo, ViewerResult, utcnow
 from ..hub import cards
+from ..hub.artefacts import DATASET_PARQUET
 from ..storage.lfs_pointer import lfs_pointer
 from .discovery import ConfigSpec, DiscoveryError, discover
 
 log = logging.getLogger("agora.viewer")
-KIND = "dataset-convert"
+ARTEFACT = DATASET_PARQUET
+KIND = ARTEFACT.name
 REF = "refs/convert/parquet"
 BOT = "parquet-converter"
 
@@ -137,8 +144,36 @@ def run_child(spec: dict[str, Any], limits: JobLimits) -> dict[str, Any]:
     return result
 
 
-def convert_dataset(hub: Any, job: Job, limits: JobLimits | None = None) -> None:
-    limits = limits or ViewerLimits.from_env()
+def stored_version(data: dict[str, Any]) -> int:
+    """The version of the job that made a `viewer_results` record; records from before versions were
+    recorded are version 1."""
+    return int(data.get("version") or 1)
+
+
+# The same in SQL, read from the JSON without loading it (SQLite's JSON_EXTRACT, PostgreSQL's ->>).
+_MADE_BY = func.coalesce(ViewerResult.__table__.c.data["version"].as_integer(), 1)
+
+
+def outdated(s: Session, version: int) -> list[tuple[int, str]]:
+    """(repo id, revision) of the datasets whose head's record was made by a version older than `version`
+    (the registry's version check; `jobs.requeue_outdated` queues them again)."""
+    rows = s.execute(select(ViewerResult.repo_id, ViewerResult.revision)
+                     .join(Repo, Repo.id == ViewerResult.repo_id)
+                     .where(ViewerResult.revision == Repo.head_sha, _MADE_BY < version)
+                     .order_by(ViewerResult.repo_id)).all()
+    return [(repo_id, revision) for repo_id, revision in rows]
+
+
+def _made_by(s: Session, repo_id: int, revision: str) -> int | None:
+    """The version of the job that made the record of (repo, revision), or None when there is none."""
+    return s.scalar(select(_MADE_BY).where(ViewerResult.repo_id == repo_id,
+                                           ViewerResult.revision == revision))
+
+
+def convert_dataset(hub: Any, job: Job, settings: Settings | None = None) -> None:
+    """The job function of `DATASET_PARQUET`: convert the dataset at `job.revision`, unless a record made by
+    this version (or a newer one) exists; a record of an older version is replaced."""
+    limits = settings.viewer if settings is not None else ViewerLimits.from_env()
     started = time.monotonic()
     with hub.db.session() as s:
         repo = s.get(Repo, job.repo_id)
@@ -146,17 +181,21 @@ def convert_dataset(hub: Any, job: Job, limits: JobLimits | None = None) -> None
             log.info("%s of repo %s@%s skipped: the repo is gone", KIND, job.repo_id, job.revision[:12])
             return
         s.expunge(repo)
-        if s.scalar(select(ViewerResult.id).where(ViewerResult.repo_id == repo.id,
-                                                  ViewerResult.revision == job.revision)) is not None:
+        made_by = _made_by(s, repo.id, job.revision)
+        if made_by is not None and made_by >= ARTEFACT.version:
             log.info("%s of %s/%s@%s skipped: already converted", KIND, repo.namespace, repo.name,
                      job.revision[:12])
             return  # already derived from this commit
+        if made_by is not None:
+            log.info("%s of %s/%s@%s: converting again, the record was made by version %d (now %d)", KIND,
+                     repo.namespace, repo.name, job.revision[:12], made_by, ARTEFACT.version)
     git = hub.git(repo)
     commit = job.revision
     files = git.all_files(commit)
     entries = {e.path: e for e in files}
     card = card_data(git, commit)
-    result: dict[str, Any] = {"revision": commit, "error": None, "configs": [], "card": _card_summary(card)}
+    result: dict[str, Any] = {"revision": commit, "version": ARTEFACT.version, "error": None, "configs": [],
+                              "card": _card_summary(card)}
     try:
         configs = discover(sorted(entries), card)
     except DiscoveryError as e:
@@ -172,9 +211,7 @@ def convert_dataset(hub: Any, job: Job, limits: JobLimits | None = None) -> None
         shutil.rmtree(tmp, ignore_errors=True)
     result["parquet_commit"] = parquet_commit
     with hub.db.session() as s:
-        if s.scalar(select(ViewerResult.id).where(ViewerResult.repo_id == repo.id,
-                                                  ViewerResult.revision == commit)) is None:
-            s.add(ViewerResult(repo_id=repo.id, revision=commit, parquet_commit=parquet_commit, data=result))
+        _record(s, repo.id, commit, parquet_commit, result)
     splits = [(c["name"], sp) for c in result["configs"] for sp in c["splits"]]
     failed = [f"{name}/{sp['name']}: {str(sp['error'])[:200]}" for name, sp in splits if sp.get("error")]
     rows = sum(sp.get("num_rows") or 0 for _, sp in splits)
@@ -184,6 +221,19 @@ def convert_dataset(hub: Any, job: Job, limits: JobLimits | None = None) -> None
              f"; error: {result['error'][:300]}" if result["error"] else "")
     for f in failed:
         log.warning("%s of %s/%s@%s: split %s", KIND, repo.namespace, repo.name, commit[:12], f)
+
+
+def _record(s: Session, repo_id: int, commit: str, parquet_commit: str | None,
+            result: dict[str, Any]) -> None:
+    """Store the record of (repo, commit), unless one of this version or newer is there already (a racing
+    job finished first). A replaced record gets a new `created_at`: viewer/service.py caches records by
+    (id, created_at)."""
+    row = s.scalar(select(ViewerResult).where(ViewerResult.repo_id == repo_id,
+                                              ViewerResult.revision == commit))
+    if row is None:
+        s.add(ViewerResult(repo_id=repo_id, revision=commit, parquet_commit=parquet_commit, data=result))
+    elif stored_version(row.data) < ARTEFACT.version:
+        row.data, row.parquet_commit, row.created_at = result, parquet_commit, utcnow()
 
 
 def _tmp_root(hub: Any) -> str:

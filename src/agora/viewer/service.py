@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -71,19 +72,22 @@ class State:
                        f"Available: {', '.join(s['name'] for s in c['splits'])}")
 
 
-_RESULTS: OrderedDict[int, dict[str, Any]] = OrderedDict()  # result id -> data; a result never changes
+# (result id, created_at) -> data. A record changes only when a newer version of the conversion replaces it
+# (viewer/pipeline.py `_record`), and that gives it a new created_at.
+_RESULTS: OrderedDict[tuple[int, datetime], dict[str, Any]] = OrderedDict()
 _LOCK = threading.Lock()
 
 
-def _data(s: Session, result_id: int) -> dict[str, Any]:
+def _data(s: Session, result_id: int, created_at: datetime) -> dict[str, Any]:
+    key = (result_id, created_at)
     with _LOCK:
-        hit = _RESULTS.get(result_id)
+        hit = _RESULTS.get(key)
         if hit is not None:
-            _RESULTS.move_to_end(result_id)
+            _RESULTS.move_to_end(key)
             return hit
     data: dict[str, Any] = s.scalar(select(ViewerResult.data).where(ViewerResult.id == result_id)) or {}
     with _LOCK:
-        _RESULTS[result_id] = data
+        _RESULTS[key] = data
         while len(_RESULTS) > 256:
             _RESULTS.popitem(last=False)
     return data
@@ -91,7 +95,7 @@ def _data(s: Session, result_id: int) -> dict[str, Any]:
 
 def state(s: Session, repo: Repo) -> State:
     head = repo.head_sha or ""
-    cols = (ViewerResult.id, ViewerResult.revision)
+    cols = (ViewerResult.id, ViewerResult.revision, ViewerResult.created_at)
     row = s.execute(select(*cols).where(ViewerResult.repo_id == repo.id, ViewerResult.revision == head)).first()
     if row is None:
         row = s.execute(select(*cols).where(ViewerResult.repo_id == repo.id).order_by(ViewerResult.id.desc())
@@ -102,7 +106,8 @@ def state(s: Session, repo: Repo) -> State:
                           .order_by(Job.id.desc()).limit(1))
         if failed:  # the job itself crashed (not a bad split): say so rather than "pending" forever
             return State(repo, head, {"configs": [], "error": f"The conversion job failed: {failed}"}, None, False)
-    return State(repo, head, _data(s, row.id) if row else None, row.revision if row else None, pending)
+    data = _data(s, row.id, row.created_at) if row else None
+    return State(repo, head, data, row.revision if row else None, pending)
 
 
 def shards(hub: Any, split: dict[str, Any]) -> list[Shard]:
