@@ -25,7 +25,7 @@ class CardLimits:
     max_json_bytes: int = 768 * 1024  # AGORA_CARD_MAX_JSON_BYTES: the card data as JSON (stored, answered)
 
     @classmethod
-    def from_env(cls) -> "CardLimits":
+    def from_env(cls) -> CardLimits:
         out = cls()
         for name in ("max_yaml_bytes", "max_nodes", "max_depth", "max_json_bytes"):
             v = os.environ.get(f"AGORA_CARD_{name.upper()}")
@@ -102,7 +102,7 @@ class Settings:
     s3_public_endpoint: str | None = None
 
     @classmethod
-    def from_env(cls, data: str | Path | None = None) -> "Settings":
+    def from_env(cls, data: str | Path | None = None) -> Settings:
         d = Path(data or os.environ.get("AGORA_DATA", "./data")).resolve()
         url = os.environ.get("AGORA_DATABASE_URL") or f"sqlite:///{d / 'agora.db'}"
         s = cls(data=d, database_url=url, public_url=os.environ.get("AGORA_PUBLIC_URL") or None,

@@ -85,7 +85,7 @@ class Worker:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="agora-jobs", daemon=True)
 
-    def start(self) -> "Worker":
+    def start(self) -> Worker:
         self._thread.start()
         return self
 

@@ -13,11 +13,12 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
+    false,
 )
-from sqlalchemy import false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
 
@@ -239,8 +240,6 @@ class Like(Base):
 
 
 # ---- Xet storage (issue 4): content-addressed, global like the blob store; repos reach it via LfsObject ----
-from sqlalchemy import LargeBinary
-
 
 class XetXorb(Base):
     """A verified xorb in the xorb store; `meta` packs per chunk (hash, record end, unpacked end)."""

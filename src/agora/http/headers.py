@@ -69,7 +69,7 @@ def is_navigation(headers: object) -> bool:
     which browsers send and API clients (huggingface_hub, git-lfs, curl) never do. Over plain http to a
     non-local host browsers leave those out; their navigations still carry `Upgrade-Insecure-Requests: 1`
     and ask for text/html."""
-    get = getattr(headers, "get")
+    get = headers.get
     mode, dest = get("sec-fetch-mode"), get("sec-fetch-dest")
     if mode or dest:
         return mode == "navigate" or dest in ("document", "iframe", "frame", "embed", "object")

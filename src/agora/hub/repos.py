@@ -19,19 +19,35 @@ from sqlalchemy import event, func, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from .. import jobs
 from ..db.models import Discussion, LfsObject, Repo, utcnow
 from ..db.session import Database, repo_write_lock
+from ..errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    ParentMismatch,
+    RepoNotFound,
+    RevisionNotFound,
+    Unauthorized,
+)
+from ..ids import (
+    RepoId,
+    check_folder,
+    check_name,
+    check_namespace,
+    check_oid,
+    check_path,
+    check_ref_name,
+    check_unicode_twins,
+)
 from ..storage.blobs import BlobStore
 from ..storage.gitstore import Entry, GitRepo
 from ..storage.lfs_pointer import lfs_pointer, parse_pointer
-from .. import jobs
 from . import accounts, audit, cards, index, names
 from .accounts import Principal
-from ..errors import BadRequest, Conflict, Forbidden, ParentMismatch, RepoNotFound, RevisionNotFound, Unauthorized
 from .gitattributes import default_gitattributes
 from .sizes import BINARY_LFS_SIZE, LFS_SIZE
-from ..ids import (RepoId, check_folder, check_name, check_namespace, check_oid, check_path,
-                  check_ref_name, check_unicode_twins)
 
 SDKS = ("gradio", "streamlit", "docker", "static")
 log = logging.getLogger("agora.hub")

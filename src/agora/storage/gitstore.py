@@ -64,7 +64,7 @@ class GitRepo:
 
     # ---- creation -------------------------------------------------------------------------------
     @classmethod
-    def init(cls, path: Path, initial_files: dict[str, bytes], author: str, message: str) -> "GitRepo":
+    def init(cls, path: Path, initial_files: dict[str, bytes], author: str, message: str) -> GitRepo:
         path.parent.mkdir(parents=True, exist_ok=True)
         pygit2.init_repository(str(path), bare=True, initial_head="main")
         g = cls(path)
@@ -353,7 +353,7 @@ def _lfs(blob: pygit2.Blob) -> tuple[str, int] | None:
     return (ptr.oid, ptr.size) if ptr else None
 
 
-def diff_commit(g: "GitRepo", commit: str, max_patch: int = 512 * 1024) -> list[FileDiff]:
+def diff_commit(g: GitRepo, commit: str, max_patch: int = 512 * 1024) -> list[FileDiff]:
     """Per-file changes of a commit against its first parent; LFS pointer changes are reported as such."""
     c = g.repo[commit].peel(pygit2.Commit)
     if c.parents:

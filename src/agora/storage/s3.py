@@ -52,7 +52,7 @@ class S3Config:
     public_endpoint: str | None = None
 
     @classmethod
-    def parse(cls, url: str, env: dict[str, str]) -> "S3Config":
+    def parse(cls, url: str, env: dict[str, str]) -> S3Config:
         u = urlparse(url)
         if u.scheme != "s3" or not u.netloc:
             raise ValueError(f"AGORA_BLOB_STORE={url!r}: expected s3://bucket[/prefix]")
@@ -83,7 +83,7 @@ def _missing(e: Exception) -> bool:
 class S3Reader(io.RawIOBase):
     """A seekable read-only file over ranged GETs: what Xet reconstruction and range reads need."""
 
-    def __init__(self, store: "S3BlobStore", key: str, size: int) -> None:
+    def __init__(self, store: S3BlobStore, key: str, size: int) -> None:
         self._store = store
         self._key = key
         self._size = size
@@ -120,7 +120,7 @@ class S3Reader(io.RawIOBase):
 class S3Upload:
     """An upload through Agora: spooled and hashed locally, PUT under its final key once verified."""
 
-    def __init__(self, store: "S3BlobStore") -> None:
+    def __init__(self, store: S3BlobStore) -> None:
         self._store = store
         self._fh: Any = tempfile.SpooledTemporaryFile(max_size=SPOOL, mode="w+b", dir=str(store.tmp_dir))
         self._sha = hashlib.sha256()

@@ -307,8 +307,7 @@ def read_parquet(inputs: list[Input], kwargs: dict[str, Any], limits: Limits) ->
         try:
             pf = pq.ParquetFile(inp.local)
             rows = max(1, min(limits.batch_rows, _rows_per_block(pf, limits)))
-            for batch in pf.iter_batches(batch_size=rows):
-                yield batch
+            yield from pf.iter_batches(batch_size=rows)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OSError) as e:
             raise DataError(f"{inp.path}: not a readable parquet file ({str(e).splitlines()[0]})") from None
 

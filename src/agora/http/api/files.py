@@ -47,7 +47,7 @@ def mount(router: Router, ctx: Any) -> None:
             add_xet_hashes(items)
             if expand and page:
                 last = git.last_commits(sha, [e.path for e in page])
-                for item, e in zip(items, page):
+                for item, e in zip(items, page, strict=True):
                     c = last.get(e.path)
                     if c:
                         item["lastCommit"] = {"id": c.id, "title": c.title, "date": wire.iso(c.time)}
@@ -96,7 +96,7 @@ def mount(router: Router, ctx: Any) -> None:
             add_xet_hashes(items)
             if expand and found:
                 last = git.last_commits(sha, [e.path for e in found])
-                for item, e in zip(items, found):
+                for item, e in zip(items, found, strict=True):
                     c = last.get(e.path)
                     if c:
                         item["lastCommit"] = {"id": c.id, "title": c.title, "date": wire.iso(c.time)}

@@ -7,14 +7,12 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ...hub import accounts
 from ...errors import BadRequest, Conflict, HubError, Unauthorized
+from ...hub import accounts, cards, index
 from ...ids import RepoId, parse_repo_type
-from ...hub import cards, index
 from .. import wire
 from ..routing import ID, Router
 from .common import T, json_body, repo_json, repo_url, rid_api
-
 
 
 def mount(router: Router, ctx: Any) -> None:
