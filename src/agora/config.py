@@ -12,7 +12,10 @@ import secrets
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .storage.blobs import BlobStore
 
 
 @dataclass
@@ -136,7 +139,7 @@ class Settings:
     def lfs_dir(self) -> Path:
         return self.data / "lfs"
 
-    def blobs(self, kind: str) -> Any:
+    def blobs(self, kind: str) -> BlobStore:
         """The BlobStore for `kind` ("lfs", "xorbs" or "shards"), as AGORA_BLOB_STORE picks it."""
         from .storage.blobs import LocalBlobStore
 

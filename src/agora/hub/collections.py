@@ -176,7 +176,7 @@ def add_item(s: Session, who: Principal | None, slug: str, item_type: object, it
     prefix = f"{item_type}s/"
     if item_id.startswith(prefix) and item_id.count("/") == 2:  # the client's docs show "datasets/x/y" too
         item_id = item_id[len(prefix):]
-    rid = RepoId.parse(item_type, item_id)  # type: ignore[arg-type]
+    rid = RepoId.parse(item_type, item_id)
     repo = _visible_repo(s, who, rid)  # RepoNotFound (404) unless `who` may see it
     if s.scalar(select(CollectionItem.id).where(CollectionItem.collection_id == c.id,
                                                 CollectionItem.repo_id == repo.id)) is not None:

@@ -177,6 +177,7 @@ def _read_lfs(hub: Hub, oid: str, size: int) -> Iterator[bytes]:
     if file_hash is None:
         raise BadRequest(f"LFS object {oid} is missing from storage")
     if size:
+        assert hub.xet is not None  # file_hash came from it
         yield from hub.xet.open_range(file_hash, 0, size - 1)
 
 

@@ -125,7 +125,8 @@ def _unique(bind: Any, table: str, index: str) -> bool:
 
 def _model_index(table: str) -> Index:
     model = Account if table == "accounts" else Repo
-    return next(ix for ix in model.__table__.indexes if ix.name == KEY_INDEXES[table])  # type: ignore[attr-defined]
+    found: Index = next(ix for ix in model.__table__.indexes if ix.name == KEY_INDEXES[table])  # type: ignore[attr-defined]
+    return found
 
 
 def fix_keys(s: Session) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import event, func, inspect, select
 from sqlalchemy.exc import IntegrityError
@@ -48,6 +48,9 @@ from . import accounts, audit, cards, index, names
 from .accounts import Principal
 from .gitattributes import default_gitattributes
 from .sizes import BINARY_LFS_SIZE, LFS_SIZE
+
+if TYPE_CHECKING:
+    from .xet import XetStore
 
 SDKS = ("gradio", "streamlit", "docker", "static")
 log = logging.getLogger("agora.hub")
@@ -102,7 +105,7 @@ class Hub:
         self.db = db
         self.repos_root = repos_root
         self.blobs = blobs
-        self.xet: Any = None  # hub.xet.XetStore, attached by app.build_hub
+        self.xet: XetStore | None = None  # attached by app.build_hub
 
     # ---- lookup and permissions -------------------------------------------------------------------
     def git(self, repo: Repo) -> GitRepo:
@@ -227,7 +230,7 @@ class Hub:
             repo.private = bool(private)
             audit.record(s, who, "repo.visibility", target, {"private": repo.private})
         if gated is not None and (gated or None) != repo.gated:
-            old, repo.gated = repo.gated, gated or None
+            old, repo.gated = repo.gated, (str(gated) if gated else None)
             audit.record(s, who, "repo.gated", target, {"from": old or False, "to": gated or False})
         return repo
 

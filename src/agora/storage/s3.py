@@ -225,7 +225,7 @@ class S3BlobStore:
         size = self.size(oid)
         if size is None:
             raise NotFound(f"Object {oid} is not in the store")
-        return io.BufferedReader(S3Reader(self, self._key(oid), size), buffer_size=CHUNK)  # type: ignore[return-value]
+        return io.BufferedReader(S3Reader(self, self._key(oid), size), buffer_size=CHUNK)
 
     def _get_range(self, key: str, first: int, last: int) -> bytes:
         r = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={first}-{last}")

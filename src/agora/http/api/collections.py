@@ -123,7 +123,7 @@ def mount(router: Router, ctx: Any) -> None:
                 existing = e.extra["collection"]
                 return wire.hub_error(e, body={"slug": colls.slug_of(existing)})  # type: ignore[arg-type]
             return wire.json_response(collection_json(s, who, c, with_position=True))
-        return await ctx.run(in_session, do)  # type: ignore[no-any-return]
+        return await ctx.run(in_session, do)
 
     async def update(request: Request, slug: str) -> Response:
         who = await ctx.who(request)

@@ -109,7 +109,7 @@ def parse_header(b: bytes | memoryview) -> ChunkHeader:
 def _lz4_decompress(payload: bytes | memoryview, size: int) -> bytes:
     d = lz4.frame.LZ4FrameDecompressor()
     try:
-        out = d.decompress(bytes(payload), max_length=size + 1)
+        out: bytes = d.decompress(bytes(payload), max_length=size + 1)
     except RuntimeError as e:
         raise XorbError(f"invalid LZ4 frame: {e}") from None
     if len(out) != size or not d.eof:
