@@ -89,7 +89,7 @@ def get_writable(s: Session, who: Principal | None, slug: str) -> Collection:
     return c
 
 
-def create(s: Session, who: Principal | None, owner: str, title: str, description: str = "",
+def create(s: Session, who: Principal | None, owner: str, title: str | None, description: str = "",
            private: bool = False) -> Collection:
     """A second collection with the same title in one namespace is a Conflict carrying the existing one:
     the client's exists_ok reads its slug from the 409 body."""

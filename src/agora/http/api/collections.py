@@ -117,7 +117,7 @@ def mount(router: Router, ctx: Any) -> None:
 
         def do(s: Session) -> Response:
             try:
-                c = colls.create(s, who, namespace, body.get("title"), body.get("description") or "",  # type: ignore[arg-type]
+                c = colls.create(s, who, namespace, body.get("title"), body.get("description") or "",
                                  bool(body.get("private")))
             except Conflict as e:
                 existing = e.extra["collection"]
