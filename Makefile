@@ -1,6 +1,7 @@
 # Agora: `make serve` starts a Hub on 127.0.0.1 with SQLite + ./data; `make test` runs the suite.
 #   make install       what serving needs: git, git-lfs (Debian packages) and .venv with Agora
 #   make install-test  that, plus what the tests need: chromium, postgresql and Agora's [test] extras
+#   make check         the gate: ruff (lint + format), mypy, the import rules (lint-imports); CI runs it first
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -9,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 DATA ?= ./data
 
-.PHONY: install install-test serve test test-scale system-packages system-packages-test clean
+.PHONY: install install-test serve check test test-scale system-packages system-packages-test clean
 
 install: system-packages $(VENV)/.installed
 
@@ -54,6 +55,17 @@ serve: install
 # round-robin proxy, all started by the tests themselves (tests/stack.py). test_git_crash runs a server of
 # its own, not the stack: the first pass covers it.
 SCALE_COMPAT := AGORA_TEST_STACK=scale $(VENV)/bin/pytest -q tests/compat --deselect tests/compat/test_git_crash.py
+
+# The gate: lint, formatting, types, layer rules (configured in pyproject.toml). The tools are pinned in the
+# [test] extras. Each step runs even if an earlier one failed, so one run reports everything.
+CHECKED := src tests bench
+check: $(VENV)/.installed-test
+	@rc=0; \
+	$(VENV)/bin/ruff check $(CHECKED) || rc=1; \
+	$(VENV)/bin/ruff format --check $(CHECKED) || rc=1; \
+	$(VENV)/bin/mypy || rc=1; \
+	$(VENV)/bin/lint-imports || rc=1; \
+	exit $$rc
 
 test: install-test
 	$(VENV)/bin/pytest -q

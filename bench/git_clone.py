@@ -40,7 +40,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from _server import free_port, start_server  # bench/_server.py: the one way benchmarks start `agora serve`
@@ -197,7 +197,7 @@ class RssSampler:
     samples: list[tuple[str, int, int]] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
 
-    def start(self) -> "RssSampler":
+    def start(self) -> RssSampler:
         threading.Thread(target=self._run, daemon=True).start()
         return self
 
@@ -542,10 +542,11 @@ def main() -> int:
         print()
         print(f"Agora git benchmark: {n_commits} commits, {n_files} files (pack {pack_kb / 1024:.1f} MiB), "
               f"{args.runs} run(s) per clone kind and server, median (best); "
-              f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, {platform.machine()}, "
+              f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, {platform.machine()}, "
               f"Python {platform.python_version()}, {run(['git', '--version'], env)}, granian workers="
               f"{args.workers}, server CPU from "
-              f"{'cgroup cpuacct' if groups['agora'].path else 'the process trees'}, load average at start {load_start}, at end "
+              f"{'cgroup cpuacct' if groups['agora'].path else 'the process trees'}, "
+              f"load average at start {load_start}, at end "
               f"{' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
         print()
         print(f"| {'measure':{w[0]}} | {'time / value':{w[1]}} | {'rate / detail':{w[2]}} | {'target':{w[3]}} |")

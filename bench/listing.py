@@ -89,7 +89,8 @@ local q = os.getenv("Q")
 local function pick(t) return t[math.random(#t)] end
 request = function()
   local p
-  if q == "filter+sort" then p = "/api/models?filter=" .. pick(langs) .. "&pipeline_tag=" .. pick(tasks) .. "&sort=downloads&limit=30"
+  if q == "filter+sort" then
+    p = "/api/models?filter=" .. pick(langs) .. "&pipeline_tag=" .. pick(tasks) .. "&sort=downloads&limit=30"
   elseif q == "search" then p = "/api/models?search=" .. pick(words) .. "-" .. pick(words) .. "&limit=30"
   elseif q == "author" then p = "/api/models?author=user" .. math.random(0, 1999) .. "&sort=lastModified&limit=30"
   elseif q == "facets" then p = "/api/models/facets?filter=" .. pick(langs) .. "&pipeline_tag=" .. pick(tasks)

@@ -69,9 +69,8 @@ def main() -> int:
         token = st.agora("token", "create", "bench")
         st.start_servers()
         os.environ["HF_ENDPOINT"] = st.url
-        from huggingface_hub import HfApi, hf_hub_download
-
         import httpx
+        from huggingface_hub import HfApi, hf_hub_download
 
         assert st.s3 is not None
         s3 = st.s3.client()

@@ -88,7 +88,7 @@ class Postgres:
         prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
         return subprocess.run([*prefix, *cmd], check=True, capture_output=True, text=True)
 
-    def start(self) -> "Postgres":
+    def start(self) -> Postgres:
         self.root.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres", "postgres")
@@ -122,7 +122,7 @@ class Seaweed:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "Seaweed":
+    def start(self) -> Seaweed:
         self.root.mkdir(parents=True, exist_ok=True)
         cfg = self.root / "s3.json"
         cfg.write_text(json.dumps({"identities": [{"name": "agora", "credentials": [
@@ -184,7 +184,7 @@ class Proxy:
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="rr-proxy")
 
-    def start(self) -> "Proxy":
+    def start(self) -> Proxy:
         self._thread.start()
         self._ready.wait(10)
         return self
@@ -265,7 +265,7 @@ class Stack:
                 "AGORA_S3_ACCESS_KEY": S3_KEY, "AGORA_S3_SECRET_KEY": S3_SECRET, "AGORA_S3_REGION": "us-east-1",
                 **self.extra_env}
 
-    def start_services(self) -> "Stack":
+    def start_services(self) -> Stack:
         self.root.mkdir(parents=True, exist_ok=True)
         self.pg = Postgres().start()
         self.s3 = Seaweed(self.root / "s3").start()
@@ -291,7 +291,7 @@ class Stack:
         wait_port(self.ports[i], proc, self.log)
         return proc
 
-    def start_servers(self, port: int = 0) -> "Stack":
+    def start_servers(self, port: int = 0) -> Stack:
         self.agora("migrate")
         self.ports = [free_port() for _ in range(self.processes)]
         port = port or free_port()

@@ -77,7 +77,8 @@ def create_app(settings: Settings | None = None) -> Metered:
     settings = settings or Settings.from_env()
     install_request_id_logging()
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    ctx = Ctx(build_hub(settings), settings, Signer(settings.secret_key()), Counters(settings.data / "metrics"))
+    counters = Counters(settings.data / "metrics")
+    ctx = Ctx(build_hub(settings), settings, Signer(settings.secret_key()), counters)
     catalog.of(ctx.hub.db.engine).start()  # a server's listing catalog loads in the background from now on
     common.MAX_JSON = settings.max_json_bytes
     router = Router()
@@ -85,7 +86,7 @@ def create_app(settings: Settings | None = None) -> Metered:
         module.mount(router, ctx)
     start_workers(ctx.hub, settings)
     web.mount(router, ctx)  # last: its catch-all patterns (/{ns}/{name}, /{user}) come after the API's
-    return Metered(Guard(router, settings), ctx.counters)
+    return Metered(Guard(router, settings), counters)
 
 
 def start_workers(hub: Hub, settings: Settings) -> None:

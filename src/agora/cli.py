@@ -11,7 +11,7 @@ import sys
 from .config import Settings, serve_env
 
 
-def _hub(data: str | None):  # type: ignore[no-untyped-def]
+def _hub(data: str | None):
     from .app import build_hub
     return build_hub(Settings.from_env(data))
 

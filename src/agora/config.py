@@ -12,7 +12,10 @@ import secrets
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .storage.blobs import BlobStore
 
 
 @dataclass
@@ -25,7 +28,7 @@ class CardLimits:
     max_json_bytes: int = 768 * 1024  # AGORA_CARD_MAX_JSON_BYTES: the card data as JSON (stored, answered)
 
     @classmethod
-    def from_env(cls) -> "CardLimits":
+    def from_env(cls) -> CardLimits:
         out = cls()
         for name in ("max_yaml_bytes", "max_nodes", "max_depth", "max_json_bytes"):
             v = os.environ.get(f"AGORA_CARD_{name.upper()}")
@@ -102,7 +105,7 @@ class Settings:
     s3_public_endpoint: str | None = None
 
     @classmethod
-    def from_env(cls, data: str | Path | None = None) -> "Settings":
+    def from_env(cls, data: str | Path | None = None) -> Settings:
         d = Path(data or os.environ.get("AGORA_DATA", "./data")).resolve()
         url = os.environ.get("AGORA_DATABASE_URL") or f"sqlite:///{d / 'agora.db'}"
         s = cls(data=d, database_url=url, public_url=os.environ.get("AGORA_PUBLIC_URL") or None,
@@ -136,7 +139,7 @@ class Settings:
     def lfs_dir(self) -> Path:
         return self.data / "lfs"
 
-    def blobs(self, kind: str) -> Any:
+    def blobs(self, kind: str) -> BlobStore:
         """The BlobStore for `kind` ("lfs", "xorbs" or "shards"), as AGORA_BLOB_STORE picks it."""
         from .storage.blobs import LocalBlobStore
 

@@ -56,7 +56,7 @@ def claim(hub: HasDb, worker: str, kinds: list[str]) -> Job | None:
             token = f"{worker}:{uuid.uuid4().hex[:8]}"
             res = s.execute(update(Job).where(Job.id == job_id, runnable).values(
                 status="running", claim=token, started_at=utcnow(), attempts=Job.attempts + 1))
-            if res.rowcount == 1:  # type: ignore[attr-defined]
+            if res.rowcount == 1:
                 s.commit()
                 job = s.get(Job, job_id)
                 if job is not None and job.claim == token:

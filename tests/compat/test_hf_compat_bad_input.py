@@ -16,8 +16,13 @@ from typing import Any
 import httpx
 import pytest
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
-from huggingface_hub.errors import (BadRequestError, EntryNotFoundError, HfHubHTTPError, HFValidationError,
-                                    RevisionNotFoundError)
+from huggingface_hub.errors import (
+    BadRequestError,
+    EntryNotFoundError,
+    HfHubHTTPError,
+    HFValidationError,
+    RevisionNotFoundError,
+)
 
 NDJSON = {"content-type": "application/x-ndjson"}
 

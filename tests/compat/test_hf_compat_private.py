@@ -115,7 +115,8 @@ def test_private_repo_is_not_found_on_every_route(server: Any, alice: str, priva
     token = _outsider_token(server, who)
     missing_id = "alice/no-such-repo-anywhere"
     for (label, method, url, kw), (_, _, missing_url, _) in zip(
-            _raw_requests(server.url, repo_type, repo_id, oid), _raw_requests(server.url, repo_type, missing_id, oid)):
+            _raw_requests(server.url, repo_type, repo_id, oid), _raw_requests(server.url, repo_type, missing_id, oid),
+            strict=True):
         r = _send(method, url, token, kw)
         if who == "anonymous" and label.startswith("lfs-"):
             # git-lfs only sends credentials after a 401 that asks for them (LFS-Authenticate): the batch

@@ -8,7 +8,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, hf_hub_download, snapshot_download
+from huggingface_hub import (
+    CommitOperationAdd,
+    CommitOperationDelete,
+    HfApi,
+    hf_hub_download,
+    snapshot_download,
+)
 from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
 
 from ..conftest import Server

@@ -74,7 +74,7 @@ def test_tokens_create_use_revoke(page: Page, server: object) -> None:
     expect(page.locator("table.files tr", has_text="e2e-read")).to_have_count(1)  # reloading made no second one
 
     # It works with huggingface_hub, as a read token.
-    api = HfApi(endpoint=getattr(server, "url"), token=token)
+    api = HfApi(endpoint=server.url, token=token)
     who = api.whoami()
     assert who["name"] == "alice"
     with pytest.raises(HfHubHTTPError):

@@ -69,7 +69,8 @@ def assert_inert(page: Page, dialogs: list[Dialog], console: list[str]) -> None:
     assert not [m for m in console if "XSS" in m], console
     found: dict[str, Any] = page.evaluate("""() => ({
       scripts: [...document.scripts].map(s => s.getAttribute('src') || 'inline:' + s.textContent.slice(0, 40)),
-      frames: document.querySelectorAll('iframe, frame, object, embed, base, meta[http-equiv], link[rel=import]').length,
+      frames: document.querySelectorAll(
+        'iframe, frame, object, embed, base, meta[http-equiv], link[rel=import]').length,
       onattrs: [...document.querySelectorAll('*')].flatMap(e => [...e.attributes].map(a => a.name))
                  .filter(n => n.startsWith('on')),
       jsurls: [...document.querySelectorAll('[href], [src], [action], [data], [formaction]')]

@@ -22,9 +22,10 @@ import re
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -94,7 +95,7 @@ class Repo:
     def web(self) -> str:
         return f"/{WEB[self.type]}{self.id}"
 
-    def renamed(self, namespace: str, name: str) -> "Repo":
+    def renamed(self, namespace: str, name: str) -> Repo:
         return Repo(self.type, namespace, name)
 
 
@@ -118,7 +119,7 @@ class Answer:
     body: str
 
     @classmethod
-    def of(cls, r: httpx.Response) -> "Answer":
+    def of(cls, r: httpx.Response) -> Answer:
         return cls(r.status_code, r.headers.get("X-Error-Code"), r.headers.get("X-Error-Message", ""), r.text)
 
     def shape(self, repo: Repo) -> tuple[int, str | None, str]:

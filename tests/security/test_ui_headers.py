@@ -20,13 +20,37 @@ from ..conftest import Server
 try:
     import re._parser as sre  # type: ignore[import-not-found]
     from re._constants import (  # type: ignore[import-not-found]
-        ANY, AT, BRANCH, CATEGORY, CATEGORY_DIGIT, IN, LITERAL, MAX_REPEAT, MIN_REPEAT, NEGATE, NOT_LITERAL, RANGE,
-        SUBPATTERN)
+        ANY,
+        AT,
+        BRANCH,
+        CATEGORY,
+        CATEGORY_DIGIT,
+        IN,
+        LITERAL,
+        MAX_REPEAT,
+        MIN_REPEAT,
+        NEGATE,
+        NOT_LITERAL,
+        RANGE,
+        SUBPATTERN,
+    )
 except ImportError:  # Python < 3.11
     import sre_parse as sre  # type: ignore[no-redef]
     from sre_constants import (  # type: ignore[no-redef]
-        ANY, AT, BRANCH, CATEGORY, CATEGORY_DIGIT, IN, LITERAL, MAX_REPEAT, MIN_REPEAT, NEGATE, NOT_LITERAL, RANGE,
-        SUBPATTERN)
+        ANY,
+        AT,
+        BRANCH,
+        CATEGORY,
+        CATEGORY_DIGIT,
+        IN,
+        LITERAL,
+        MAX_REPEAT,
+        MIN_REPEAT,
+        NEGATE,
+        NOT_LITERAL,
+        RANGE,
+        SUBPATTERN,
+    )
 
 
 def fill(pattern: str, values: dict[str, str | None]) -> str | None:

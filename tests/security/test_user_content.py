@@ -24,6 +24,7 @@ import pytest
 from huggingface_hub import HfApi, hf_hub_download
 
 from ..conftest import ROOT, Server, _free_port, start_server, stop_server
+
 TIMEOUT_MS = 10_000
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -202,7 +203,10 @@ def test_browser_navigation_goes_to_the_usercontent_origin(uc_server: tuple[Serv
     api = HfApi(endpoint=srv.url, token=alice)
     repo = f"alice/{repo_name}"
     api.create_repo(repo, private=True)
-    secret = f"<!doctype html><title>secret</title><h1 id=s>top secret</h1><script>{steal_script(listener.url, 'uc')}</script>"
+    secret = (
+        "<!doctype html><title>secret</title><h1 id=s>top secret</h1>"
+        f"<script>{steal_script(listener.url, 'uc')}</script>"
+    )
     svg = "<svg xmlns='http://www.w3.org/2000/svg' width='30' height='10'><rect width='30' height='10'/></svg>"
     for path, data in (("secret.html", secret), ("logo.svg", svg), ("README.md", "# Private\n\n![logo](logo.svg)\n")):
         api.upload_file(path_or_fileobj=data.encode(), path_in_repo=path, repo_id=repo)

@@ -173,7 +173,7 @@ def test_catalog_follows_every_change_like_a_fresh_load(db: Database, tags_per_r
     assert catalog.NAMESPACE + "alice" in follower.bits and catalog.NAMESPACE + "org2" in follower.sets
     for round_ in range(8):
         with db.session() as s:
-            for n in range(rnd.randrange(1, 15)):
+            for _ in range(rnd.randrange(1, 15)):
                 mutate(s, rnd)
             for n in range(rnd.randrange(0, 20)):
                 create(s, rnd, 1000 * (round_ + 1) + n)

@@ -12,8 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from agora.http.api.commits import LineSplitter, file_content, ndjson_lines
 from agora.errors import BadRequest, TooLarge
+from agora.http.api.commits import LineSplitter, file_content, ndjson_lines
 
 
 def split_all(chunks: list[bytes]) -> list[bytes]:

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from agora.db.models import Repo
 from agora.db.session import Database, migrate
 from agora.hub import accounts
-from agora.ids import RepoId
 from agora.hub.repos import Hub
+from agora.ids import RepoId
 from agora.storage.blobs import LocalBlobStore
 
 RID = RepoId("model", "alice", "doomed")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -13,11 +14,12 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
+    false,
 )
-from sqlalchemy import false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
 
@@ -132,7 +134,7 @@ class Repo(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     head_sha: Mapped[str | None] = mapped_column(String(40), nullable=True)
     sdk: Mapped[str | None] = mapped_column(String(16), nullable=True)
-    card_data: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    card_data: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     downloads: Mapped[int] = mapped_column(Integer, default=0)  # last 30 days, as the Hub shows it
     likes: Mapped[int] = mapped_column(Integer, default=0)
     # Derived by hub/index.py from the default branch (recomputable; keyed by indexed_sha).
@@ -140,7 +142,7 @@ class Repo(Base):
     trending_score: Mapped[float] = mapped_column(Float, default=0.0)
     pipeline_tag: Mapped[str | None] = mapped_column(String(64), nullable=True)
     library_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    derived: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    derived: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     indexed_sha: Mapped[str | None] = mapped_column(String(40), nullable=True)
     search_text: Mapped[str] = mapped_column(String(4000), default="")
     tag_list: Mapped[str] = mapped_column(Text, default="")  # the repo_tags of this repo, in order, "\n"-joined
@@ -176,7 +178,7 @@ class Discussion(Base):
     status: Mapped[str] = mapped_column(String(8), default="open")
     author_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    data: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class LfsLock(Base):
@@ -239,8 +241,6 @@ class Like(Base):
 
 
 # ---- Xet storage (issue 4): content-addressed, global like the blob store; repos reach it via LfsObject ----
-from sqlalchemy import LargeBinary
-
 
 class XetXorb(Base):
     """A verified xorb in the xorb store; `meta` packs per chunk (hash, record end, unpacked end)."""
@@ -307,7 +307,7 @@ class ViewerResult(Base):
     repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), index=True)
     revision: Mapped[str] = mapped_column(String(40))
     parquet_commit: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    data: Mapped[dict] = mapped_column(JSON)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -357,5 +357,5 @@ class AuditEntry(Base):
     actor_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(300), default="")
-    detail: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     ip: Mapped[str | None] = mapped_column(String(64), nullable=True)

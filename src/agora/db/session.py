@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, delete, event, insert, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from .models import IndexLog, Repo
@@ -92,12 +92,14 @@ def _log_repo_changes(session: Session, _ctx: object) -> None:
     """Every flushed change of a Repo row (new, changed, deleted) appends its id to index_log, in the same
     transaction: the change feed the listing catalogs of every server process follow (hub/catalog/)."""
     ids = {o.id for o in (*session.new, *session.deleted, *session.dirty) if isinstance(o, Repo)}
-    ids.discard(None)  # type: ignore[arg-type]
+    ids.discard(None)
     if not ids:
         return
     conn = session.connection()
     seq = 0
     for rid in sorted(ids):
-        seq = conn.execute(IndexLog.__table__.insert().values(repo_id=rid)).inserted_primary_key[0]
+        key = conn.execute(insert(IndexLog).values(repo_id=rid)).inserted_primary_key
+        assert key is not None  # a single-row insert has one
+        seq = key[0]
     if seq and seq % PRUNE_EVERY < len(ids):
-        conn.execute(IndexLog.__table__.delete().where(IndexLog.seq < seq - PRUNE_KEEP))
+        conn.execute(delete(IndexLog).where(IndexLog.seq < seq - PRUNE_KEEP))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -64,12 +65,12 @@ def user_file(media: str, usercontent: bool = False) -> tuple[str, dict[str, str
     return media, {"Content-Security-Policy": FILE_CSP, "X-Content-Type-Options": "nosniff"}
 
 
-def is_navigation(headers: object) -> bool:
+def is_navigation(headers: Mapping[str, str]) -> bool:
     """A browser opening the URL as a document (a link, the address bar, a frame): Fetch Metadata headers,
     which browsers send and API clients (huggingface_hub, git-lfs, curl) never do. Over plain http to a
     non-local host browsers leave those out; their navigations still carry `Upgrade-Insecure-Requests: 1`
     and ask for text/html."""
-    get = getattr(headers, "get")
+    get = headers.get
     mode, dest = get("sec-fetch-mode"), get("sec-fetch-dest")
     if mode or dest:
         return mode == "navigate" or dest in ("document", "iframe", "frame", "embed", "object")

@@ -4,8 +4,9 @@ With an S3 blob store the bytes of LFS objects go between the client and S3 dire
 how an operator (and the scale tests) see that they never passed through Agora. Each process keeps its
 own counters and a background thread writes them to `<data>/metrics/<host>-<pid>.json` within FLUSH
 seconds of a change (a file write per request cost more than a listing), so that `GET /api/agora/metrics`,
-answered by any one process, can add up all of them: it waits for one more flush first. The files of processes that have ended are folded
-into one `retired.json` total (and removed) when a sum is asked for, so they do not pile up.
+answered by any one process, can add up all of them: it waits for one more flush first. The files of
+processes that have ended are folded into one `retired.json` total (and removed) when a sum is asked for,
+so they do not pile up.
 """
 
 from __future__ import annotations

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from starlette.requests import Request
-from starlette.responses import Response
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import HubError
 from . import wire
@@ -41,7 +40,8 @@ def install_request_id_logging() -> None:
         return record
     factory.agora_request_id = True  # type: ignore[attr-defined]
     logging.setLogRecordFactory(factory)
-Handler = Callable[..., Awaitable[Response]]
+# A handler answers with an ASGI app: a Response, or a streaming answer of its own (http/git.py GitProcess).
+Handler = Callable[..., Awaitable[ASGIApp]]
 
 SEG = r"[^/]+"
 ID = r"(?P<ns>[^/]+)/(?P<name>[^/]+?)"
@@ -120,20 +120,21 @@ class Router:
                 await response(scope, receive, send)
                 return
             request = Request(scope, receive)
+            answer: ASGIApp
             try:
-                response = await route.handler(request, **params)
+                answer = await route.handler(request, **params)
             except HubError as exc:
-                response = wire.hub_error(exc)
+                answer = wire.hub_error(exc)
             except RecursionError:
-                response = wire.error(400, "BadRequest", "The request is nested too deeply")
+                answer = wire.error(400, "BadRequest", "The request is nested too deeply")
             except UnicodeError:
                 # text that cannot be decoded, or encoded back (a lone surrogate from a JSON "\ud800")
-                response = wire.error(400, "BadRequest", "The request holds malformed text (invalid UTF-8 or a "
+                answer = wire.error(400, "BadRequest", "The request holds malformed text (invalid UTF-8 or a "
                                                          "lone surrogate)")
             except Exception:
                 log.exception("unhandled error on %s %s (request %s)", method, path, request_id.get())
-                response = wire.error(500, "InternalError", "Internal error: the server logged the details")
-            await response(scope, receive, send)
+                answer = wire.error(500, "InternalError", "Internal error: the server logged the details")
+            await answer(scope, receive, send)
             return
         if allowed:
             await wire.error(405, "MethodNotAllowed", f"{method} is not allowed on {path}")(scope, receive, send)

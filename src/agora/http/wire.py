@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -51,9 +51,9 @@ def iso(dt: datetime | int | float | None) -> str | None:
     if dt is None:
         return None
     if isinstance(dt, (int, float)):
-        dt = datetime.fromtimestamp(dt, timezone.utc)
+        dt = datetime.fromtimestamp(dt, UTC)
     if dt.tzinfo is not None:
-        dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
+        dt = dt.astimezone(UTC).replace(tzinfo=None)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 

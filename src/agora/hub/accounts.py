@@ -131,6 +131,10 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def account_by_id(s: Session, account_id: int) -> Account | None:
+    return s.get(Account, account_id)
+
+
 def get_account(s: Session, name: str) -> Account | None:
     """The user or org called `name`, in any case: names compare without case, as on the Hub."""
     return names.account(s, name)

@@ -45,6 +45,8 @@ def record(s: Session, actor: Any, action: str, target: str, detail: dict[str, A
 
 def login(s: Session, user: Any, ip: str | None, ok: bool = True, detail: dict[str, Any] | None = None) -> None:
     """A login (or a failed one): `user` is a user name, an Account or a user id."""
+    name: str | None
+    uid: int | None
     if isinstance(user, int):
         from ..db.models import Account
         acc = s.get(Account, user)

@@ -89,7 +89,7 @@ def get_writable(s: Session, who: Principal | None, slug: str) -> Collection:
     return c
 
 
-def create(s: Session, who: Principal | None, owner: str, title: str, description: str = "",
+def create(s: Session, who: Principal | None, owner: str, title: str | None, description: str = "",
            private: bool = False) -> Collection:
     """A second collection with the same title in one namespace is a Conflict carrying the existing one:
     the client's exists_ok reads its slug from the 409 body."""
@@ -176,7 +176,7 @@ def add_item(s: Session, who: Principal | None, slug: str, item_type: object, it
     prefix = f"{item_type}s/"
     if item_id.startswith(prefix) and item_id.count("/") == 2:  # the client's docs show "datasets/x/y" too
         item_id = item_id[len(prefix):]
-    rid = RepoId.parse(item_type, item_id)  # type: ignore[arg-type]
+    rid = RepoId.parse(item_type, item_id)
     repo = _visible_repo(s, who, rid)  # RepoNotFound (404) unless `who` may see it
     if s.scalar(select(CollectionItem.id).where(CollectionItem.collection_id == c.id,
                                                 CollectionItem.repo_id == repo.id)) is not None:

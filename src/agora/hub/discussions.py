@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import desc, func, select
 from sqlalchemy.orm import Session
@@ -13,6 +13,9 @@ from ..db.models import Discussion, Repo, utcnow
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from . import names
 from .accounts import Principal, require_write_token
+
+if TYPE_CHECKING:
+    from .repos import Hub
 
 STATUSES = ("open", "closed")
 
@@ -109,7 +112,7 @@ def set_status(s: Session, who: Principal, d: Discussion, status: str, text: str
     return ev
 
 
-def merge(s: Session, hub: Any, who: Principal, repo: Repo, d: Discussion, text: str | None) -> str:
+def merge(s: Session, hub: Hub, who: Principal, repo: Repo, d: Discussion, text: str | None) -> str:
     """Fast-forward main to the PR, or make a merge commit when git merges it cleanly; conflicts -> 409."""
     require_write_token(who, "merge a pull request")
     if not d.is_pr:

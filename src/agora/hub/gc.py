@@ -13,7 +13,7 @@ a later upload of the same content simply stores it again.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select
 
@@ -39,11 +39,11 @@ class GcReport:
 
 
 def _aware(t: datetime) -> datetime:
-    return t if t.tzinfo is not None else t.replace(tzinfo=timezone.utc)
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
 def collect(hub: Hub, apply: bool = False, grace: timedelta = GRACE) -> GcReport:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     cutoff = now - grace
     with hub.db.session() as s:
         repos = list(s.scalars(select(Repo)))

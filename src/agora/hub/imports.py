@@ -101,7 +101,7 @@ def _import_snapshot(hub: Hub, repo: Repo, who: Principal, snap: Path, progress:
     files = _files(snap)
     rel = [f.relative_to(snap).as_posix() for f in files]
     samples = []
-    for f, r in zip(files, rel):
+    for f, r in zip(files, rel, strict=True):
         with open(f, "rb") as fh:
             samples.append((r, f.stat().st_size, fh.read(512)))
     _, modes = hub.upload_modes(repo, "main", samples)
@@ -109,7 +109,7 @@ def _import_snapshot(hub: Hub, repo: Repo, who: Principal, snap: Path, progress:
         repo = s.get(Repo, repo.id)  # type: ignore[assignment]
         assert repo is not None
         pc = hub.begin_commit(repo)
-        for f, mode in zip(files, modes):
+        for f, mode in zip(files, modes, strict=True):
             size = f.stat().st_size
             if mode.mode == "lfs":
                 oid = sha256_file(f)
@@ -177,6 +177,7 @@ def _read_lfs(hub: Hub, oid: str, size: int) -> Iterator[bytes]:
     if file_hash is None:
         raise BadRequest(f"LFS object {oid} is missing from storage")
     if size:
+        assert hub.xet is not None  # file_hash came from it
         yield from hub.xet.open_range(file_hash, 0, size - 1)
 
 

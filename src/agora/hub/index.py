@@ -18,7 +18,7 @@ from datetime import date, timedelta
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, desc, func, insert, or_, select, text
+from sqlalchemy import delete, desc, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from ..db.models import Account, DownloadDay, Like, Membership, Repo, RepoLink, RepoTag, utcnow
@@ -176,7 +176,8 @@ def audience(s: Session, who: Principal | None) -> frozenset[str] | None:
     if who is None:
         return None
     if who.is_admin:
-        return _catalog().ALL
+        everyone: frozenset[str] = _catalog().ALL
+        return everyone
     orgs = s.scalars(select(Account.name).join(Membership, Membership.org_id == Account.id).where(
         Membership.user_id == who.user_id))
     return frozenset([who.name, *orgs])
@@ -241,7 +242,7 @@ def rows_of(s: Session, ids: list[int]) -> list[Repo]:
 
 
 def count(s: Session, who: Principal | None, query: Query) -> int:
-    cat = _catalog().for_session(s)
+    cat: Catalog = _catalog().for_session(s)
     cat.sync()
     return cat.count(*_args(s, who, query))
 
@@ -347,7 +348,7 @@ def is_counting_file(repo_type: str, path: str, has_config: Any) -> bool:
 
 def count_download(s: Session, repo: Repo, when: date | None = None) -> None:
     day = (when or utcnow().date()).isoformat()
-    updated = s.execute(DownloadDay.__table__.update().where(
+    updated = s.execute(update(DownloadDay).where(
         DownloadDay.repo_id == repo.id, DownloadDay.day == day).values(count=DownloadDay.count + 1))
     if updated.rowcount == 0:  # type: ignore[attr-defined]
         s.add(DownloadDay(repo_id=repo.id, day=day, count=1))
@@ -380,6 +381,11 @@ def downloads_by_day(s: Session, repo: Repo, days: int = 30) -> list[tuple[str, 
         DownloadDay.repo_id == repo.id, DownloadDay.day >= since.isoformat())).all())
     return [((since + timedelta(days=i)).isoformat(), got.get((since + timedelta(days=i)).isoformat(), 0))
             for i in range(days)]
+
+
+def likes(s: Session, user_id: int, repo: Repo) -> bool:
+    """Whether the user `user_id` likes `repo`."""
+    return s.get(Like, (user_id, repo.id)) is not None
 
 
 def set_like(s: Session, who: Principal, repo: Repo, liked: bool) -> None:

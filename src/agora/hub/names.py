@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, Index, and_, case, func, inspect, or_, select, tuple_
+from sqlalchemy import Engine, Index, and_, case, func, inspect, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from ..db.models import Account, Collection, Repo, name_key
@@ -125,15 +125,15 @@ def _unique(bind: Any, table: str, index: str) -> bool:
 
 def _model_index(table: str) -> Index:
     model = Account if table == "accounts" else Repo
-    return next(ix for ix in model.__table__.indexes if ix.name == KEY_INDEXES[table])  # type: ignore[attr-defined]
+    return next(ix for ix in model.metadata.tables[table].indexes if ix.name == KEY_INDEXES[table])
 
 
 def fix_keys(s: Session) -> None:
     """Recompute the keys of rows written without them (e.g. by a process still running older code)."""
-    s.execute(Account.__table__.update().where(  # type: ignore[attr-defined]
+    s.execute(update(Account).where(
         or_(Account.name_key.is_(None), Account.name_key != func.lower(Account.name)))
         .values(name_key=func.lower(Account.name)))
-    s.execute(Repo.__table__.update().where(  # type: ignore[attr-defined]
+    s.execute(update(Repo).where(
         or_(Repo.name_key.is_(None), Repo.namespace_key.is_(None), Repo.name_key != func.lower(Repo.name),
             Repo.namespace_key != func.lower(Repo.namespace)))
         .values(namespace_key=func.lower(Repo.namespace), name_key=func.lower(Repo.name)))

@@ -81,7 +81,7 @@ def ref_types(oids: list[str]) -> dict[str, str]:
     out = subprocess.run(["git", "cat-file", "--batch-check=%(objectname) %(objecttype)"],
                          input="\n".join(oids) + "\n", capture_output=True, text=True, check=True).stdout
     types = {}
-    for oid, line in zip(oids, out.splitlines()):
+    for oid, line in zip(oids, out.splitlines(), strict=False):
         parts = line.split()
         types[oid] = parts[1] if len(parts) == 2 else "missing"
     return types
@@ -381,13 +381,13 @@ def main() -> int:
 
 
 # ---- after the push ----------------------------------------------------------------------------------------
-def ref_snapshot(hub: "Hub", repo: "Repo") -> dict[str, str]:
+def ref_snapshot(hub: Hub, repo: Repo) -> dict[str, str]:
     """ref name -> commit id for every ref of the repo (tags peeled)."""
     git = hub.git(repo)
     return {r.ref: r.target for r in git.refs("refs/")}
 
 
-def after_push(hub: "Hub", s: "Session", repo_id: int, before: dict[str, str]) -> list[str]:
+def after_push(hub: Hub, s: Session, repo_id: int, before: dict[str, str]) -> list[str]:
     """Run after_ref_update for each ref the push moved; returns their names.
 
     Rows are committed, then the refs read again: if someone moved a ref meanwhile (an API commit whose own

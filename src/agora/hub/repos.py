@@ -13,24 +13,44 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import event, func, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from .. import jobs
 from ..db.models import Discussion, LfsObject, Repo, utcnow
 from ..db.session import Database, repo_write_lock
+from ..errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    ParentMismatch,
+    RepoNotFound,
+    RevisionNotFound,
+    Unauthorized,
+)
+from ..ids import (
+    RepoId,
+    check_folder,
+    check_name,
+    check_namespace,
+    check_oid,
+    check_path,
+    check_ref_name,
+    check_unicode_twins,
+)
 from ..storage.blobs import BlobStore
 from ..storage.gitstore import Entry, GitRepo
 from ..storage.lfs_pointer import lfs_pointer, parse_pointer
 from . import accounts, artefacts, audit, cards, index, names
 from .accounts import Principal
-from ..errors import BadRequest, Conflict, Forbidden, ParentMismatch, RepoNotFound, RevisionNotFound, Unauthorized
 from .gitattributes import default_gitattributes
 from .sizes import BINARY_LFS_SIZE, LFS_SIZE
-from ..ids import (RepoId, check_folder, check_name, check_namespace, check_oid, check_path,
-                  check_ref_name, check_unicode_twins)
+
+if TYPE_CHECKING:
+    from .xet import XetStore
 
 SDKS = ("gradio", "streamlit", "docker", "static")
 log = logging.getLogger("agora.hub")
@@ -85,7 +105,7 @@ class Hub:
         self.db = db
         self.repos_root = repos_root
         self.blobs = blobs
-        self.xet: Any = None  # hub.xet.XetStore, attached by app.build_hub
+        self.xet: XetStore | None = None  # attached by app.build_hub
 
     # ---- lookup and permissions -------------------------------------------------------------------
     def git(self, repo: Repo) -> GitRepo:
@@ -210,7 +230,7 @@ class Hub:
             repo.private = bool(private)
             audit.record(s, who, "repo.visibility", target, {"private": repo.private})
         if gated is not None and (gated or None) != repo.gated:
-            old, repo.gated = repo.gated, gated or None
+            old, repo.gated = repo.gated, (str(gated) if gated else None)
             audit.record(s, who, "repo.gated", target, {"from": old or False, "to": gated or False})
         return repo
 

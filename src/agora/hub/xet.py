@@ -56,7 +56,7 @@ def unpack_terms(blob: bytes) -> list[StoredTerm]:
 class XorbUpload:
     """A xorb streaming in: bytes go to the store's temp upload and through the verifying parser at once."""
 
-    def __init__(self, xet: "XetStore", name: str) -> None:
+    def __init__(self, xet: XetStore, name: str) -> None:
         self.xet = xet
         self.name = name
         self.parser = XorbParser()
@@ -212,7 +212,7 @@ class XetStore:
         if f.verification is None:
             raise BadRequest(f"File {name} has no verification entries")
         leaves: list[tuple[bytes, int]] = []
-        for k, (t, v) in enumerate(zip(f.terms, f.verification)):
+        for k, (t, v) in enumerate(zip(f.terms, f.verification, strict=True)):
             m = metas[to_hex(t.xorb)]
             if t.end > m.num_chunks:
                 raise BadRequest(f"File {name}, term {k}: chunks [{t.start}, {t.end}) are outside xorb "

@@ -17,7 +17,7 @@ import hashlib
 import os
 import secrets
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -58,7 +58,7 @@ class BlobStore(Protocol):
 class LocalUpload:
     """A temp file that is hashed as it is written and published by `finish`."""
 
-    def __init__(self, store: "LocalBlobStore") -> None:
+    def __init__(self, store: LocalBlobStore) -> None:
         self._store = store
         self._tmp = store.tmp_dir / f"up-{secrets.token_hex(12)}"
         self._fh: BinaryIO | None = open(self._tmp, "wb")
@@ -225,14 +225,14 @@ class LocalBlobStore:
         for p in self.root.glob("??/??/*"):
             if p.is_file() and len(p.name) == 64:
                 st = p.stat()
-                yield p.name, st.st_size, datetime.fromtimestamp(st.st_mtime, timezone.utc)
+                yield p.name, st.st_size, datetime.fromtimestamp(st.st_mtime, UTC)
 
     def purge_temp(self, before: datetime) -> int:
         """Remove uploads abandoned before `before` (temp files, multipart files); returns how many."""
         n = 0
         for p in self.tmp_dir.iterdir():
             try:
-                if p.is_file() and datetime.fromtimestamp(p.stat().st_mtime, timezone.utc) < before:
+                if p.is_file() and datetime.fromtimestamp(p.stat().st_mtime, UTC) < before:
                     p.unlink()
                     n += 1
             except FileNotFoundError:

@@ -64,7 +64,7 @@ class GitRepo:
 
     # ---- creation -------------------------------------------------------------------------------
     @classmethod
-    def init(cls, path: Path, initial_files: dict[str, bytes], author: str, message: str) -> "GitRepo":
+    def init(cls, path: Path, initial_files: dict[str, bytes], author: str, message: str) -> GitRepo:
         path.parent.mkdir(parents=True, exist_ok=True)
         pygit2.init_repository(str(path), bare=True, initial_head="main")
         g = cls(path)
@@ -97,12 +97,13 @@ class GitRepo:
             obj = ref.peel(pygit2.Commit)
             return str(obj.id)
         if HEX40.match(rev):
+            found: pygit2.Object | None
             try:
-                obj = repo[rev]
+                found = repo[rev]
             except (KeyError, ValueError):
-                obj = None
-            if obj is not None:
-                return str(obj.peel(pygit2.Commit).id)
+                found = None
+            if found is not None:
+                return str(found.peel(pygit2.Commit).id)
         raise RevisionNotFound(f"Invalid rev id: {rev}")
 
     def ref_target(self, ref: str) -> str | None:
@@ -183,12 +184,13 @@ class GitRepo:
             obj = tree[path]
         except (KeyError, ValueError, TypeError):  # TypeError: a path with no UTF-8 form (lone surrogate)
             return None
-        return self.repo[obj.id] if obj.type == ObjectType.TREE else None
+        found = self.repo[obj.id] if obj.type == ObjectType.TREE else None
+        return found if isinstance(found, pygit2.Tree) else None
 
     def _entry(self, path: str, obj: pygit2.Object) -> Entry:
         if obj.type == ObjectType.TREE:
             return Entry(path, "directory", str(obj.id), 0)
-        blob = self.repo[obj.id]
+        blob = self.repo[obj.id].peel(pygit2.Blob)
         size = blob.size
         if size <= POINTER_MAX:
             ptr = parse_pointer(blob.data)
@@ -215,10 +217,10 @@ class GitRepo:
 
         def walk(t: pygit2.Tree, prefix: str) -> None:
             for obj in t:
-                p = prefix + obj.name
+                p = prefix + (obj.name or "")
                 out.append(self._entry(p, obj))
                 if recursive and obj.type == ObjectType.TREE:
-                    walk(self.repo[obj.id], p + "/")
+                    walk(self.repo[obj.id].peel(pygit2.Tree), p + "/")
 
         walk(tree, base)
         return out
@@ -232,7 +234,8 @@ class GitRepo:
         return parse_pointer(self.blob(oid)) if size <= POINTER_MAX else None
 
     def blob(self, oid: str) -> bytes:
-        return self.repo[oid].data
+        data: bytes = self.repo[oid].peel(pygit2.Blob).data
+        return data
 
     def attr(self, commit: str, path: str, name: str) -> str | bool | None:
         flags = AttrCheck.INDEX_ONLY | AttrCheck.INCLUDE_COMMIT
@@ -353,7 +356,7 @@ def _lfs(blob: pygit2.Blob) -> tuple[str, int] | None:
     return (ptr.oid, ptr.size) if ptr else None
 
 
-def diff_commit(g: "GitRepo", commit: str, max_patch: int = 512 * 1024) -> list[FileDiff]:
+def diff_commit(g: GitRepo, commit: str, max_patch: int = 512 * 1024) -> list[FileDiff]:
     """Per-file changes of a commit against its first parent; LFS pointer changes are reported as such."""
     c = g.repo[commit].peel(pygit2.Commit)
     if c.parents:
@@ -363,17 +366,19 @@ def diff_commit(g: "GitRepo", commit: str, max_patch: int = 512 * 1024) -> list[
     d.find_similar()
     out = []
     for patch in d:
+        if patch is None:  # typed optional by pygit2; a diff of commits yields a patch per delta
+            continue
         delta = patch.delta
         old_ptr = new_ptr = None
         old_size = new_size = 0
         if delta.old_file.id and not delta.old_file.id == pygit2.Oid(hex="0" * 40):
             blob = g.repo.get(delta.old_file.id)
-            if blob is not None:
+            if isinstance(blob, pygit2.Blob):
                 old_size = blob.size
                 old_ptr = _lfs(blob)
         if delta.new_file.id and not delta.new_file.id == pygit2.Oid(hex="0" * 40):
             blob = g.repo.get(delta.new_file.id)
-            if blob is not None:
+            if isinstance(blob, pygit2.Blob):
                 new_size = blob.size
                 new_ptr = _lfs(blob)
         lfs = bool(old_ptr or new_ptr)

@@ -52,7 +52,7 @@ class S3Config:
     public_endpoint: str | None = None
 
     @classmethod
-    def parse(cls, url: str, env: dict[str, str]) -> "S3Config":
+    def parse(cls, url: str, env: dict[str, str]) -> S3Config:
         u = urlparse(url)
         if u.scheme != "s3" or not u.netloc:
             raise ValueError(f"AGORA_BLOB_STORE={url!r}: expected s3://bucket[/prefix]")
@@ -65,8 +65,8 @@ class S3Config:
                    public_endpoint=env.get("AGORA_S3_PUBLIC_ENDPOINT") or None)
 
     def client(self, public: bool = False) -> Any:
-        import boto3  # type: ignore[import-untyped]
-        from botocore.config import Config  # type: ignore[import-untyped]
+        import boto3
+        from botocore.config import Config
 
         cfg = Config(signature_version="s3v4", s3={"addressing_style": "path"},
                      retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=32)
@@ -83,7 +83,7 @@ def _missing(e: Exception) -> bool:
 class S3Reader(io.RawIOBase):
     """A seekable read-only file over ranged GETs: what Xet reconstruction and range reads need."""
 
-    def __init__(self, store: "S3BlobStore", key: str, size: int) -> None:
+    def __init__(self, store: S3BlobStore, key: str, size: int) -> None:
         self._store = store
         self._key = key
         self._size = size
@@ -120,7 +120,7 @@ class S3Reader(io.RawIOBase):
 class S3Upload:
     """An upload through Agora: spooled and hashed locally, PUT under its final key once verified."""
 
-    def __init__(self, store: "S3BlobStore") -> None:
+    def __init__(self, store: S3BlobStore) -> None:
         self._store = store
         self._fh: Any = tempfile.SpooledTemporaryFile(max_size=SPOOL, mode="w+b", dir=str(store.tmp_dir))
         self._sha = hashlib.sha256()
@@ -187,7 +187,8 @@ class S3BlobStore:
     # ---- reading ----------------------------------------------------------------------------------
     def _head(self, key: str) -> dict[str, Any] | None:
         try:
-            return self.client.head_object(Bucket=self.bucket, Key=key)  # type: ignore[no-any-return]
+            head: dict[str, Any] = self.client.head_object(Bucket=self.bucket, Key=key)
+            return head
         except Exception as e:
             if _missing(e):
                 return None
@@ -225,11 +226,12 @@ class S3BlobStore:
         size = self.size(oid)
         if size is None:
             raise NotFound(f"Object {oid} is not in the store")
-        return io.BufferedReader(S3Reader(self, self._key(oid), size), buffer_size=CHUNK)  # type: ignore[return-value]
+        return io.BufferedReader(S3Reader(self, self._key(oid), size), buffer_size=CHUNK)
 
     def _get_range(self, key: str, first: int, last: int) -> bytes:
         r = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={first}-{last}")
-        return r["Body"].read()  # type: ignore[no-any-return]
+        data: bytes = r["Body"].read()
+        return data
 
     def iter_bytes(self, key: str) -> Iterator[bytes]:
         body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
@@ -244,8 +246,8 @@ class S3BlobStore:
         params: dict[str, Any] = {"Bucket": self.bucket, "Key": self._key(oid)}
         if filename:
             params["ResponseContentDisposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
-        return self.signer.generate_presigned_url("get_object", Params=params,  # type: ignore[no-any-return]
-                                                  ExpiresIn=self.ttl)
+        url: str = self.signer.generate_presigned_url("get_object", Params=params, ExpiresIn=self.ttl)
+        return url
 
     def presigned_put(self, oid: str, size: int) -> tuple[str, str] | None:
         """A URL the client PUTs the object to, and the ticket that `finish_direct` verifies it by."""

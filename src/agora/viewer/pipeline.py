@@ -92,10 +92,10 @@ def _range(hub: Any, e: Any, pos: int) -> bytes:
     if hub.xet is not None and not hub.blobs.exists(e.lfs.oid):
         got = hub.xet.read_sha_range(e.lfs.oid, pos, 8 * 1024 * 1024)
         if got is not None:
-            return got  # type: ignore[no-any-return]
+            return got
     with hub.blobs.open(e.lfs.oid) as fh:
         fh.seek(pos)
-        return fh.read(8 * 1024 * 1024)  # type: ignore[no-any-return]
+        return fh.read(8 * 1024 * 1024)
 
 
 def _rss(pid: int) -> int:
@@ -289,7 +289,7 @@ def _store(hub: Any, path: Path) -> tuple[str, int]:
     with open(path, "rb") as fh:
         while chunk := fh.read(4 * 1024 * 1024):
             up.write(chunk)
-    return up.finish_as_hashed()  # type: ignore[no-any-return]
+    return up.finish_as_hashed()
 
 
 def export_readme(configs: list[dict[str, Any]]) -> bytes:

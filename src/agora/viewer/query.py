@@ -190,7 +190,7 @@ def _query(shards: list[Shard], where_sql: str, params: list[Any], order_sql: st
                     f"OFFSET {int(offset)}", params=named).to_arrow_table()
     finally:
         con.close()
-    idx = [offsets[f] + n for f, n in zip(t.column("filename").to_pylist(), t.column("file_row_number").to_pylist())]
+    idx = [offsets[f] + n for f, n in zip(t.column("filename").to_pylist(), t.column("file_row_number").to_pylist(), strict=True)]
     t = t.drop_columns(["filename", "file_row_number"])
     return t, idx, int(total)
 

@@ -114,9 +114,9 @@ def open_stream(inp: Input, limits: Limits) -> io.BufferedReader:
     comp = COMPRESSION.get(sfx[-1]) if sfx else None
     raw: Any = open(inp.local, "rb", buffering=0)
     if comp is not None:
-        raw = io.BufferedReader(GuardedStream(pa.input_stream(inp.local, compression=comp),  # type: ignore[arg-type]
+        raw = io.BufferedReader(GuardedStream(pa.input_stream(inp.local, compression=comp),
                                               os.path.getsize(inp.local), limits, inp.path), 1024 * 1024)
-    return io.BufferedReader(LineGuard(raw, limits.block_size, inp.path), 1024 * 1024)  # type: ignore[arg-type]
+    return io.BufferedReader(LineGuard(raw, limits.block_size, inp.path), 1024 * 1024)
 
 
 def zip_members(inp: Input, module: str, limits: Limits) -> Iterator[tuple[str, io.BufferedReader]]:
@@ -136,7 +136,7 @@ def zip_members(inp: Input, module: str, limits: Limits) -> Iterator[tuple[str, 
                                 "a likely zip bomb")
             with zf.open(info) as fh:
                 inner = io.BufferedReader(GuardedStream(fh, info.compress_size, limits, name), 1024 * 1024)  # type: ignore[arg-type]
-                yield name, io.BufferedReader(LineGuard(inner, limits.block_size, name), 1024 * 1024)  # type: ignore[arg-type]
+                yield name, io.BufferedReader(LineGuard(inner, limits.block_size, name), 1024 * 1024)
 
 
 def streams(inputs: list[Input], module: str, limits: Limits) -> Iterator[tuple[str, io.BufferedReader]]:
@@ -155,7 +155,7 @@ def _guard_error(stream: Any) -> DataError | None:
         if raw is None:
             return None
         if getattr(raw, "error", None) is not None:
-            return raw.error  # type: ignore[no-any-return]
+            return raw.error
         raw = getattr(raw, "inner", None)
         raw = getattr(raw, "raw", raw)
     return None
@@ -307,8 +307,7 @@ def read_parquet(inputs: list[Input], kwargs: dict[str, Any], limits: Limits) ->
         try:
             pf = pq.ParquetFile(inp.local)
             rows = max(1, min(limits.batch_rows, _rows_per_block(pf, limits)))
-            for batch in pf.iter_batches(batch_size=rows):
-                yield batch
+            yield from pf.iter_batches(batch_size=rows)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OSError) as e:
             raise DataError(f"{inp.path}: not a readable parquet file ({str(e).splitlines()[0]})") from None
 

@@ -117,13 +117,13 @@ def mount(router: Router, ctx: Any) -> None:
 
         def do(s: Session) -> Response:
             try:
-                c = colls.create(s, who, namespace, body.get("title"), body.get("description") or "",  # type: ignore[arg-type]
+                c = colls.create(s, who, namespace, body.get("title"), body.get("description") or "",
                                  bool(body.get("private")))
             except Conflict as e:
                 existing = e.extra["collection"]
                 return wire.hub_error(e, body={"slug": colls.slug_of(existing)})  # type: ignore[arg-type]
             return wire.json_response(collection_json(s, who, c, with_position=True))
-        return await ctx.run(in_session, do)  # type: ignore[no-any-return]
+        return await ctx.run(in_session, do)
 
     async def update(request: Request, slug: str) -> Response:
         who = await ctx.who(request)

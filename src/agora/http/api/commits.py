@@ -69,7 +69,7 @@ def parse_ndjson_line(raw: bytes, lineno: int) -> dict[str, Any]:
     return obj
 
 
-async def ndjson_lines(request: Request, max_line: int):  # type: ignore[no-untyped-def]
+async def ndjson_lines(request: Request, max_line: int):
     """Yield parsed NDJSON objects as they arrive; a line is never allowed to grow without bound. Big lines
     are parsed in a worker thread: a 64 MiB line would otherwise stall every request of this process."""
     split = LineSplitter()

@@ -47,7 +47,7 @@ def mount(router: Router, ctx: Any) -> None:
             add_xet_hashes(items)
             if expand and page:
                 last = git.last_commits(sha, [e.path for e in page])
-                for item, e in zip(items, page):
+                for item, e in zip(items, page, strict=True):
                     c = last.get(e.path)
                     if c:
                         item["lastCommit"] = {"id": c.id, "title": c.title, "date": wire.iso(c.time)}
@@ -96,7 +96,7 @@ def mount(router: Router, ctx: Any) -> None:
             add_xet_hashes(items)
             if expand and found:
                 last = git.last_commits(sha, [e.path for e in found])
-                for item, e in zip(items, found):
+                for item, e in zip(items, found, strict=True):
                     c = last.get(e.path)
                     if c:
                         item["lastCommit"] = {"id": c.id, "title": c.title, "date": wire.iso(c.time)}
@@ -195,7 +195,7 @@ def mount(router: Router, ctx: Any) -> None:
         media, safety = user_file(media, usercontent)
         headers.update(safety)
         rng = wire.parse_range(request.headers.get("range"), e.size)
-        if rng == "unsatisfiable":
+        if isinstance(rng, str):  # "unsatisfiable"
             return wire.error(416, "RangeNotSatisfiable", f"Range not satisfiable for a file of {e.size} bytes",
                               headers={**headers, "Content-Range": f"bytes */{e.size}"})
         if direct is not None:
@@ -213,7 +213,7 @@ def mount(router: Router, ctx: Any) -> None:
         if rng is None:
             return Response(data if request.method != "HEAD" else b"", headers={
                 **headers, "Content-Length": str(len(data))}, media_type=media)
-        start, end = rng  # type: ignore[misc]
+        start, end = rng
         headers["Content-Range"] = f"bytes {start}-{end}/{e.size}"
         chunk = data[start:end + 1]
         return Response(chunk if request.method != "HEAD" else b"", status_code=206,

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ...hub import accounts
 from ...errors import BadRequest, Conflict, HubError, Unauthorized
+from ...hub import accounts, cards, index
 from ...ids import RepoId, parse_repo_type
-from ...hub import cards, index
 from .. import wire
 from ..routing import ID, Router
 from .common import T, json_body, repo_json, repo_url, rid_api
 
+if TYPE_CHECKING:
+    from ...db.models import Repo  # the type of Conflict.extra["repo"] from Hub.create
 
 
 def mount(router: Router, ctx: Any) -> None:
@@ -30,7 +31,7 @@ def mount(router: Router, ctx: Any) -> None:
 
         def load() -> dict[str, Any]:
             with hub.db.session() as s:
-                user = s.get(accounts.Account, who.user_id)
+                user = accounts.account_by_id(s, who.user_id)
                 orgs = accounts.user_orgs(s, who.user_id)
                 return {
                     "type": "user", "id": f"{who.user_id:024x}", "name": who.name,
@@ -59,7 +60,7 @@ def mount(router: Router, ctx: Any) -> None:
             return wire.json_response({"errors": [{"message": "'content' must be the README text"}],
                                        "warnings": []}, 400)
         rtype = body.get("repoType") if body.get("repoType") in ("model", "dataset", "space") else "model"
-        errors, warnings = cards.validate(cards.parse(content), rtype)
+        errors, warnings = cards.validate(cards.parse(content), str(rtype))
         out = {"errors": [{"message": m} for m in errors], "warnings": [{"message": m} for m in warnings]}
         return wire.json_response(out, 400 if errors else 200)
 
@@ -91,7 +92,8 @@ def mount(router: Router, ctx: Any) -> None:
                     repo = hub.create(s, who, rid, private=private, sdk=sdk)
                 except Conflict as e:
                     existing = e.extra.get("repo")
-                    url = repo_url(base(request), existing) if existing else f"{base(request)}/{rid.web_path}"
+                    url = (repo_url(base(request), cast("Repo", existing)) if existing
+                           else f"{base(request)}/{rid.web_path}")
                     return wire.hub_error(e, body={"url": url})
                 url = repo_url(base(request), repo)
                 return wire.json_response({"url": url, "name": f"{repo.namespace}/{repo.name}",

@@ -123,7 +123,7 @@ def mount(router: Router, ctx: Any) -> None:
     def fetch_url(request: Request, xorb: str, start: int, end: int) -> str:
         direct = xet.xorbs.presigned_get(xorb)  # S3: the client reads the xorb range from the store
         if direct is not None:
-            return direct  # type: ignore[no-any-return]
+            return direct
         exp, sig = signer.sign("xorb-range", xorb, str(start), str(end), ttl=URL_TTL)
         query = urlencode({"start": start, "end": end, "exp": exp, "sig": sig})
         return f"{base(request)}{CAS}/fetch/{xorb}?{query}"

@@ -10,8 +10,16 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 
-from ...errors import (Conflict, EntryNotFound, Forbidden, HubError, NotFound, RepoNotFound, RevisionNotFound,
-                           TooLarge)
+from ...errors import (
+    Conflict,
+    EntryNotFound,
+    Forbidden,
+    HubError,
+    NotFound,
+    RepoNotFound,
+    RevisionNotFound,
+    TooLarge,
+)
 from .. import wire
 from ..routing import Router
 from . import account, browse, collections, community, edit, files, viewer

@@ -219,7 +219,7 @@ def mount(router: Any, web: Web) -> None:
                     if form.get("action") == "revoke":
                         accounts.revoke_token(s, who.name, form.get("name", ""))
                         return None
-                    role = form.get("role") if form.get("role") in ("read", "write") else "read"
+                    role = "write" if form.get("role") == "write" else "read"
                     return accounts.create_token(s, who.name, role, form.get("name") or None)
             secret = await web.run(change)
             resp = web.redirect("/settings/tokens")

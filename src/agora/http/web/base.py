@@ -62,7 +62,7 @@ class Web:
     async def who(self, request: Request) -> Principal | None:
         if "agora_who" not in request.scope:
             request.scope["agora_who"] = await self.ctx.run(self._who, request)
-        return request.scope["agora_who"]  # type: ignore[no-any-return]
+        return request.scope["agora_who"]
 
     async def require_user(self, request: Request) -> Principal:
         who = await self.who(request)

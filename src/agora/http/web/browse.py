@@ -69,7 +69,7 @@ def mount(router: Any, web: Web) -> None:
 
         def do() -> dict[str, Any]:
             with hub.db.session() as s:
-                out = {}
+                out: dict[str, Any] = {}
                 for t in ("model", "dataset", "space"):
                     rows, _ = index.search(s, who, index.Query(t, [], sort="trendingScore"), 6)
                     out[t] = rows
@@ -128,7 +128,7 @@ def mount(router: Any, web: Web) -> None:
                     "repo": repo, "sha": sha, "tags": tags, "body_html": body_html, "rid": rid,
                     "grouped": group_tags(repo.type, tags),
                     "downloads_days": index.downloads_by_day(s, repo),
-                    "liked": bool(who and s.get(index.Like, (who.user_id, repo.id))),
+                    "liked": bool(who and index.likes(s, who.user_id, repo)),
                     "can_write": accounts.can_write(s, who, repo),
                     "my_collections": collections.writable_choices(s, who) if who else [],
                     "datasets_used": [x for x in (repo.card_data or {}).get("datasets", []) or []

@@ -153,7 +153,7 @@ def mount(router: Any, web: Web) -> None:
             return web.redirect(f"/collections/{await web.run(do)}")
         except (BadRequest, Conflict) as e:
             try:
-                back = f"/{RepoId.parse(rtype, rid_text).web_path}" if rtype in colls.ITEM_TYPES else "/"  # type: ignore[arg-type]
+                back = f"/{RepoId.parse(rtype, rid_text).web_path}" if rtype in colls.ITEM_TYPES else "/"
             except BadRequest:
                 back = "/"
             return await web.page(request, "message.html", status=400 if isinstance(e, BadRequest) else 409,

@@ -185,7 +185,7 @@ def mount(router: Any, web: Web) -> None:
         def do() -> Repo:
             with hub.db.session() as s:
                 repo = hub.find(s, who, rid_of(p, ns, name))
-                liked = s.get(index.Like, (who.user_id, repo.id)) is not None
+                liked = index.likes(s, who.user_id, repo)
                 index.set_like(s, who, repo, not liked if form.get("like") is None else form.get("like") == "1")
                 return repo
         repo = await web.run(do)

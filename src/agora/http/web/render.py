@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -87,10 +87,10 @@ def timeago(ts: Any) -> str:
     if ts is None:
         return ""
     if isinstance(ts, (int, float)):
-        dt = datetime.fromtimestamp(ts, timezone.utc)
+        dt = datetime.fromtimestamp(ts, UTC)
     else:
-        dt = ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
-    secs = (datetime.now(timezone.utc) - dt).total_seconds()
+        dt = ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+    secs = (datetime.now(UTC) - dt).total_seconds()
     for size, name in ((86400 * 365, "year"), (86400 * 30, "month"), (86400, "day"), (3600, "hour"), (60, "minute")):
         if secs >= size:
             n = int(secs // size)

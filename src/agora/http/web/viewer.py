@@ -101,7 +101,7 @@ def context(hub: Any, st: service.State, base: str, params: dict[str, str]) -> d
         return f"{base}/viewer/cell?" + urlencode({"config": c["name"], "split": sp["name"], "row": row, "column": col})
 
     rows = []
-    for i, row in zip(idx, table.to_pylist() if table.num_rows else []):
+    for i, row in zip(idx, table.to_pylist() if table.num_rows else [], strict=False):
         rows.append({"idx": i, "cells": [cell_html(row.get(n), f, cell_url(i, n)) for n, f in features.items()]})
     qs = {"config": c["name"], "split": sp["name"], **({"q": v["q"]} if v["q"] else {})}
     v.update(rows=rows, columns=[{"name": n, "type": _type_label(f)} for n, f in features.items()],

@@ -18,7 +18,7 @@ from __future__ import annotations
 import gc
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Self
 
 from sqlalchemy import Engine, func, or_, select
@@ -33,6 +33,12 @@ STATE = ("cap", "kind", "private", "rid", "namespace", "cols", "pipeline", "libr
          "_rare_postings",
          "bits", "sets", "public", "private_bits", "counts", "_interned", "text", "text_starts",
          "text_slots", "text_dead", "text_tail", "_arange")
+
+
+def _first(row: Sequence[Any] | None) -> int:
+    """The number in a one-column aggregate row (`max(...)`), 0 for NULL (an empty table)."""
+    value: int = (row[0] or 0) if row is not None else 0
+    return value
 
 
 class _Sql:
@@ -109,16 +115,16 @@ class Follower(Query):
             cur = raw.cursor()
             cur.execute(sql.begin)
             cur.execute("SELECT max(seq) FROM index_log")
-            seq = cur.fetchone()[0] or 0
+            seq = _first(cur.fetchone())
             cur.execute("SELECT max(id) FROM repos")
-            fresh._reset((cur.fetchone()[0] or 0) + 1)
+            fresh._reset(_first(cur.fetchone()) + 1)
             cur.execute(sql.repos(""))
             while rows := cur.fetchmany(50_000):  # in pieces: a million rows at once would double the peak
                 fresh._bulk_rows(rows)
             cur.execute(sql.repos_by_namespace)
             namespaces = [(NAMESPACE + ns, ids) for ns, ids in cur.fetchall()]
             cur.execute(sql.repos_by_tag)
-            postings = cur.fetchall()
+            postings = list(cur.fetchall())
             cur.execute(sql.repos_by_pipeline)
             postings += [(PIPELINE + p, ids) for p, ids in cur.fetchall()] + namespaces
             cur.close()
@@ -148,7 +154,7 @@ class Follower(Query):
         try:
             cur = raw.cursor()
             cur.execute("SELECT max(seq) FROM index_log")
-            top = cur.fetchone()[0] or 0
+            top = _first(cur.fetchone())
             cur.close()
         finally:
             raw.close()

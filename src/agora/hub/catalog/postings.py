@@ -22,8 +22,9 @@ import threading
 from array import array
 from bisect import bisect_left
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -40,6 +41,10 @@ def _split(joined: str | None) -> list[str]:
     return joined.split("\n") if joined else []
 
 
+# A per-slot sort column: an int64 ("q") or, for trending, a float64 ("d") array.
+Column: TypeAlias = "array[Any]"
+
+
 def _set_bit(bm: bytearray, s: int) -> None:
     bm[s >> 3] |= 1 << (s & 7)
 
@@ -52,24 +57,24 @@ def _has(bm: Any, s: int) -> bool:
     return bool(bm[s >> 3] >> (s & 7) & 1)
 
 
-def _view_ids(members: array) -> pa.Array:
+def _view_ids(members: array[int]) -> pa.Array:
     """A zero-copy int64 view of a sorted slot array (used under the lock, dropped before any change)."""
     return pa.Array.from_buffers(pa.int64(), len(members), [None, pa.py_buffer(members)])
 
 
-def _insort(members: array, s: int) -> None:
+def _insort(members: array[int], s: int) -> None:
     i = bisect_left(members, s)
     if i == len(members) or members[i] != s:
         members.insert(i, s)
 
 
-def _discard(members: array, s: int) -> None:
+def _discard(members: array[int], s: int) -> None:
     i = bisect_left(members, s)
     if i < len(members) and members[i] == s:
         del members[i]
 
 
-def _ids(joined: str) -> array:
+def _ids(joined: str) -> array[int]:
     """ "3,17,42" (a database's aggregate of ids) as a sorted array."""
     members = array("q", map(int, joined.split(",")))
     if any(a > b for a, b in itertools.pairwise(members)):
@@ -102,7 +107,7 @@ class Postings:
         self.private = bytearray(cap)
         self.rid: list[str | None] = [None] * cap
         self.namespace: list[str | None] = [None] * cap
-        self.cols = {"downloads": array("q", bytes(8 * cap)), "likes": array("q", bytes(8 * cap)),
+        self.cols: dict[str, Column] = {"downloads": array("q", bytes(8 * cap)), "likes": array("q", bytes(8 * cap)),
                      "updated": array("q", bytes(8 * cap)), "created": array("q", bytes(8 * cap)),
                      "trending": array("d", bytes(8 * cap))}
         self.pipeline: list[str | None] = [None] * cap
@@ -112,7 +117,7 @@ class Postings:
         # Posting lists: a bitmap per common key, a sorted array of slots per rare key and per namespace
         # (an array holds 8 bytes a slot; a set of ints about 60).
         self.bits: dict[str, bytearray] = {}
-        self.sets: dict[str, array] = {}
+        self.sets: dict[str, array[int]] = {}
         self.public = {k: bytearray(cap // 8) for k in KINDS.values()}
         self.private_bits = {k: bytearray(cap // 8) for k in KINDS.values()}
         self.counts: dict[int, Counter[str]] = {k: Counter() for k in KINDS.values()}  # public repos' tags
@@ -232,7 +237,7 @@ class Postings:
             self._post(t, s)
         if pipeline:
             self._post(PIPELINE + pipeline, s)
-        self._post(NAMESPACE + self.namespace[s], s)  # type: ignore[operator]
+        self._post(NAMESPACE + self.namespace[s], s)
         if private:
             _set_bit(self.private_bits[k], s)
         else:
@@ -241,7 +246,7 @@ class Postings:
 
     # ---- bulk loading (a load builds a fresh state with these) --------------------------------------------
     # The bulk loaders set many slots in tight loops: per-slot method calls cost more than the data.
-    def _bulk_rows(self, rows: list[tuple[Any, ...]]) -> None:
+    def _bulk_rows(self, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
             return
         (ids, kinds, nss, rids, privs, downloads, likes, trending, created, updated, pipelines, libraries,

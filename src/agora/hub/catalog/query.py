@@ -60,7 +60,7 @@ class Query(IdText):
 
     def __init__(self) -> None:
         self.tags_version = 0  # bumps when tags, visibility or membership change (keys facet caches)
-        self._facets: dict[tuple[Any, ...], Any] = {}
+        self._facets: dict[tuple[Any, ...], Counter[str]] = {}
         super().__init__()
 
     def _reset(self, cap: int) -> None:
@@ -120,14 +120,14 @@ class Query(IdText):
             out = pc.filter(idx, keep).to_pylist()
             if terms:
                 rid = self.rid
-                out = [s for s in out if all(t in rid[s].lower() for t in terms)]  # type: ignore[union-attr]
+                out = [s for s in out if all(t in rid[s].lower() for t in terms)]
             return Result(slots=out)
         mask = base
         for bm in dense:
             mask = pc.and_(mask, self._view(bm))
         if not terms:
             return Result(mask=mask)
-        bits, off = memoryview(mask.buffers()[1]), mask.offset  # type: ignore[arg-type]
+        bits, off = memoryview(mask.buffers()[1]), mask.offset
         found = (s for s in self._search_desc(terms, None) if _has(bits, s + off))
         if ordered:
             return found

@@ -11,6 +11,7 @@ import struct
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from .hashing import BOOKEND_HASH, ZERO_HASH, keyed
 
@@ -102,7 +103,7 @@ class _Reader:
     def left(self) -> int:
         return self.end - self.pos
 
-    def take(self, s: struct.Struct, what: str) -> tuple:
+    def take(self, s: struct.Struct, what: str) -> tuple[Any, ...]:
         if self.left() < s.size:
             raise ShardError(f"shard truncated in {what} at byte {self.pos}")
         v = s.unpack_from(self.mv, self.pos)

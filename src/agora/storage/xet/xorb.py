@@ -64,10 +64,10 @@ class XorbMeta:
         return self.unpacked_ends[-1] if self.unpacked_ends else 0
 
     def pack(self) -> bytes:
-        return b"".join(_META.pack(h, e, u) for h, e, u in zip(self.hashes, self.ends, self.unpacked_ends))
+        return b"".join(_META.pack(h, e, u) for h, e, u in zip(self.hashes, self.ends, self.unpacked_ends, strict=False))
 
     @classmethod
-    def unpack(cls, blob: bytes) -> "XorbMeta":
+    def unpack(cls, blob: bytes) -> XorbMeta:
         if len(blob) % _META.size:
             raise XorbError("corrupt xorb metadata record")
         rows = list(_META.iter_unpack(blob))
@@ -109,7 +109,7 @@ def parse_header(b: bytes | memoryview) -> ChunkHeader:
 def _lz4_decompress(payload: bytes | memoryview, size: int) -> bytes:
     d = lz4.frame.LZ4FrameDecompressor()
     try:
-        out = d.decompress(bytes(payload), max_length=size + 1)
+        out: bytes = d.decompress(bytes(payload), max_length=size + 1)
     except RuntimeError as e:
         raise XorbError(f"invalid LZ4 frame: {e}") from None
     if len(out) != size or not d.eof:
@@ -163,19 +163,19 @@ def serialize(chunks: Sequence[bytes], schemes: Sequence[int] | int = SCHEME_LZ4
     """A complete xorb from raw chunk contents (our own writer, for tests and tools)."""
     if isinstance(schemes, int):
         schemes = [schemes] * len(chunks)
-    records = [compress_chunk(c, s) for c, s in zip(chunks, schemes)]
+    records = [compress_chunk(c, s) for c, s in zip(chunks, schemes, strict=False)]
     body = b"".join(records)
     if not footer:
         return body
     hashes = [hashing.chunk_hash(c) for c in chunks]
     ends, uends, e, u = [], [], 0, 0
-    for rec, c in zip(records, chunks):
+    for rec, c in zip(records, chunks, strict=True):
         e += len(rec)
         u += len(c)
         ends.append(e)
         uends.append(u)
     n = len(chunks)
-    xh = hashing.xorb_hash(zip(hashes, map(len, chunks)))
+    xh = hashing.xorb_hash(zip(hashes, map(len, chunks), strict=True))
     head = FOOTER_IDENT + bytes([1]) + xh
     hash_sec = HASHES_IDENT + bytes([0]) + struct.pack("<I", n) + b"".join(hashes)
     bnd_sec = BOUNDARIES_IDENT + bytes([1]) + struct.pack("<I", n) + struct.pack(f"<{n}I", *ends) \
