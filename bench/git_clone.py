@@ -67,6 +67,7 @@ def port_open(port: int) -> Callable[[], bool]:
                 return True
         except OSError:
             return False
+
     return check
 
 
@@ -81,6 +82,7 @@ def stop(proc: subprocess.Popen | None, group: bool = False) -> None:
             os.killpg(proc.pid, sig) if group else proc.send_signal(sig)
         except ProcessLookupError:
             pass
+
     if proc.poll() is None or group:
         signal_it(signal.SIGTERM)
         try:
@@ -91,6 +93,7 @@ def stop(proc: subprocess.Popen | None, group: bool = False) -> None:
 
 
 # --- process tree: memory and CPU ------------------------------------------------------------------------
+
 
 def children(pid: int) -> list[int]:
     kids: list[int] = []
@@ -218,6 +221,7 @@ class RssSampler:
 
 # --- the generated repository ----------------------------------------------------------------------------
 
+
 def generate_repo(dest: Path, commits: int, files: int, env: dict[str, str], seed: int = 20261129) -> None:
     """A bare repo with `commits` commits on main whose last tree has `files` text files, via fast-import."""
     rnd = random.Random(seed)
@@ -225,7 +229,9 @@ def generate_repo(dest: Path, commits: int, files: int, env: dict[str, str], see
     words = ["".join(rnd.choice(alphabet) for _ in range(rnd.randint(2, 10))) for _ in range(3000)]
 
     def line() -> bytes:
-        return (" " * (4 * rnd.randint(0, 3)) + " ".join(rnd.choices(words, k=rnd.randint(3, 12))) + "\n").encode()
+        return (
+            " " * (4 * rnd.randint(0, 3)) + " ".join(rnd.choices(words, k=rnd.randint(3, 12))) + "\n"
+        ).encode()
 
     paths = [f"src/pkg{i % 40:02d}/mod{i // 40:02d}_{i:04d}.py" for i in range(files)]
     content: list[list[bytes]] = []
@@ -298,31 +304,53 @@ http {{
 """
 
 
-def start_http_backend(root: Path, port: int, project_root: Path,
-                       group: CpuGroup) -> tuple[subprocess.Popen, subprocess.Popen]:
+def start_http_backend(
+    root: Path, port: int, project_root: Path, group: CpuGroup
+) -> tuple[subprocess.Popen, subprocess.Popen]:
     """fcgiwrap on a unix socket, then nginx in front of it. Returns (fcgiwrap, nginx)."""
     root.mkdir(parents=True, exist_ok=True)
     sock = root / "fcgiwrap.sock"
     log = root / "fcgiwrap.log"
-    fcgi = subprocess.Popen([shutil.which("fcgiwrap") or "/usr/sbin/fcgiwrap", "-c", "4", "-s", f"unix:{sock}"],
-                            stdout=open(log, "ab"), stderr=subprocess.STDOUT, preexec_fn=group.preexec,
-                            start_new_session=True)  # its own process group: see stop(group=True)
+    fcgi = subprocess.Popen(
+        [shutil.which("fcgiwrap") or "/usr/sbin/fcgiwrap", "-c", "4", "-s", f"unix:{sock}"],
+        stdout=open(log, "ab"),
+        stderr=subprocess.STDOUT,
+        preexec_fn=group.preexec,
+        start_new_session=True,
+    )  # its own process group: see stop(group=True)
     wait_for(sock.exists, fcgi, "fcgiwrap", log)
     conf = root / "nginx.conf"
     # As root, nginx's worker would otherwise drop to `nobody` and could not reach the socket.
     user = "user root;\n" if os.geteuid() == 0 else ""
-    conf.write_text(NGINX_CONF.format(user=user, root=root, port=port, socket=sock, backend=HTTP_BACKEND,
-                                      project_root=project_root))
+    conf.write_text(
+        NGINX_CONF.format(
+            user=user, root=root, port=port, socket=sock, backend=HTTP_BACKEND, project_root=project_root
+        )
+    )
     nlog = root / "nginx-stdout.log"
-    nginx = subprocess.Popen([shutil.which("nginx") or "/usr/sbin/nginx", "-p", str(root), "-e",
-                              str(root / "nginx-error.log"), "-c", str(conf), "-g", "daemon off;"],
-                             stdout=open(nlog, "ab"), stderr=subprocess.STDOUT, preexec_fn=group.preexec)
+    nginx = subprocess.Popen(
+        [
+            shutil.which("nginx") or "/usr/sbin/nginx",
+            "-p",
+            str(root),
+            "-e",
+            str(root / "nginx-error.log"),
+            "-c",
+            str(conf),
+            "-g",
+            "daemon off;",
+        ],
+        stdout=open(nlog, "ab"),
+        stderr=subprocess.STDOUT,
+        preexec_fn=group.preexec,
+    )
     wait_for(port_open(port), nginx, "nginx", nlog)
     group.roots = [fcgi.pid, nginx.pid]
     return fcgi, nginx
 
 
 # --- helpers ----------------------------------------------------------------------------------------------
+
 
 def run(argv: list[str], env: dict[str, str], cwd: Path | None = None, capture: bool = True) -> str:
     p = subprocess.run(argv, cwd=cwd, env=env, capture_output=capture, text=True)
@@ -362,11 +390,21 @@ def main() -> int:
     root = Path(tempfile.mkdtemp(prefix="agora-bench-git-", dir=args.workdir))
     home = root / "home"
     home.mkdir()
-    (root / "gitconfig").write_text("[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n"
-                                    "[user]\n\tname = Bench\n\temail = bench@example.com\n")
+    (root / "gitconfig").write_text(
+        "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n"
+        "[user]\n\tname = Bench\n\temail = bench@example.com\n"
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "HF_"))}
-    env.update({"HOME": str(home), "GIT_CONFIG_GLOBAL": str(root / "gitconfig"), "GIT_CONFIG_NOSYSTEM": "1",
-                "GIT_TERMINAL_PROMPT": "0", "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"})
+    env.update(
+        {
+            "HOME": str(home),
+            "GIT_CONFIG_GLOBAL": str(root / "gitconfig"),
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_TERMINAL_PROMPT": "0",
+            "NO_PROXY": "127.0.0.1,localhost",
+            "no_proxy": "127.0.0.1,localhost",
+        }
+    )
     load_start = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     port, nport = free_port(), free_port()
     host = f"127.0.0.1:{port}"
@@ -383,12 +421,21 @@ def main() -> int:
         n_commits = int(run(["git", "rev-list", "--count", "main"], env, cwd=src))
         n_files = len(run(["git", "ls-tree", "-r", "--name-only", "main"], env, cwd=src).splitlines())
         pack_kb = sum(p.stat().st_size for p in (src / "objects" / "pack").glob("*.pack")) / 1024
-        print(f"  {n_commits} commits, {n_files} files, pack {pack_kb / 1024:.1f} MiB, {t_gen:.1f} s", flush=True)
+        print(
+            f"  {n_commits} commits, {n_files} files, pack {pack_kb / 1024:.1f} MiB, {t_gen:.1f} s",
+            flush=True,
+        )
 
         # 2. Agora, the repo through the API, the history through git push
         data = root / "data"
-        server = start_server(data, port=port, workers=args.workers, log=root / "server.log", env=env,
-                              preexec_fn=groups["agora"].preexec)
+        server = start_server(
+            data,
+            port=port,
+            workers=args.workers,
+            log=root / "server.log",
+            env=env,
+            preexec_fn=groups["agora"].preexec,
+        )
         token = server.token
         groups["agora"].roots = [server.pid]
         time.sleep(1)  # let the workers finish importing before the first idle sample
@@ -397,8 +444,12 @@ def main() -> int:
         import httpx
 
         def create_repo(name: str) -> None:
-            r = httpx.post(f"http://{host}/api/repos/create", json={"name": name, "type": "model"},
-                           headers={"Authorization": f"Bearer {token}"}, timeout=60)
+            r = httpx.post(
+                f"http://{host}/api/repos/create",
+                json={"name": name, "type": "model"},
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=60,
+            )
             r.raise_for_status()
 
         create_repo("history")
@@ -410,14 +461,23 @@ def main() -> int:
         if r.json().get("sha") != head:
             raise RuntimeError(f"after the push the API shows {r.json().get('sha')}, expected {head}")
         print(f"  {t_import:.1f} s; the API shows the pushed head", flush=True)
-        bare = [p for p in (data / "repos").glob("*/*.git") if run(["git", "rev-parse", "main"], env, cwd=p) == head]
+        bare = [
+            p
+            for p in (data / "repos").glob("*/*.git")
+            if run(["git", "rev-parse", "main"], env, cwd=p) == head
+        ]
         if len(bare) != 1:
-            raise RuntimeError(f"cannot tell which bare repo under {data / 'repos'} is the pushed one: {bare}")
+            raise RuntimeError(
+                f"cannot tell which bare repo under {data / 'repos'} is the pushed one: {bare}"
+            )
         bare_repo = bare[0]
 
         # 3. the same bare repo behind nginx + fcgiwrap + git http-backend
         fcgi, nginx = start_http_backend(root / "nginx", nport, bare_repo.parent, groups["http-backend"])
-        urls = {"agora": f"http://{host}/bench/history", "http-backend": f"http://127.0.0.1:{nport}/{bare_repo.name}"}
+        urls = {
+            "agora": f"http://{host}/bench/history",
+            "http-backend": f"http://127.0.0.1:{nport}/{bare_repo.name}",
+        }
 
         # 4. clones
         results: dict[tuple[str, str], list[float]] = {}
@@ -440,7 +500,9 @@ def main() -> int:
             if kind == "full":
                 checked_out = sum(1 for p in dest.rglob("*.py"))
                 if checked_out != n_files:
-                    raise RuntimeError(f"clone from {who} checked out {checked_out} files, expected {n_files}")
+                    raise RuntimeError(
+                        f"clone from {who} checked out {checked_out} files, expected {n_files}"
+                    )
             shutil.rmtree(dest)
             results.setdefault((kind, who), []).append(t)
             cpu.setdefault((kind, who), []).append(c1 - c0)
@@ -458,19 +520,30 @@ def main() -> int:
                     clone(kind, who, i)
                     sampler.phase = "idle"
                 a, b = results[(kind, "agora")][-1], results[(kind, "http-backend")][-1]
-                print(f"  clone {'--bare' if kind == 'bare' else '(full)'} run {i + 1}: agora {a:.2f} s, "
-                      f"http-backend {b:.2f} s, ratio {a / b:.2f}", flush=True)
+                print(
+                    f"  clone {'--bare' if kind == 'bare' else '(full)'} run {i + 1}: agora {a:.2f} s, "
+                    f"http-backend {b:.2f} s, ratio {a / b:.2f}",
+                    flush=True,
+                )
 
         for kind, label in (("bare", "git clone --bare"), ("full", "git clone (with checkout)")):
             a, b = results[(kind, "agora")], results[(kind, "http-backend")]
             ca, cb = cpu[(kind, "agora")], cpu[(kind, "http-backend")]
             ratio = med(a) / med(b)
             rows += [
-                (f"{label} <- agora", fmt_s(a), f"server CPU {med(ca):.2f} s",
-                 f"of which Python {med(py_cpu[kind]):.2f} s"),
+                (
+                    f"{label} <- agora",
+                    fmt_s(a),
+                    f"server CPU {med(ca):.2f} s",
+                    f"of which Python {med(py_cpu[kind]):.2f} s",
+                ),
                 (f"{label} <- nginx + http-backend", fmt_s(b), f"server CPU {med(cb):.2f} s", ""),
-                (f"{label}: ratio agora / http-backend", f"{ratio:7.2f}x", f"CPU ratio {med(ca) / med(cb):.2f}x",
-                 "target <= 1.1x " + ("OK" if ratio <= 1.1 else "MISSED")),
+                (
+                    f"{label}: ratio agora / http-backend",
+                    f"{ratio:7.2f}x",
+                    f"CPU ratio {med(ca) / med(cb):.2f}x",
+                    "target <= 1.1x " + ("OK" if ratio <= 1.1 else "MISSED"),
+                ),
             ]
         rows.append(("info: push --mirror of the history into agora", f"{t_import:7.2f} s", "", ""))
 
@@ -500,6 +573,7 @@ def main() -> int:
                     while chunk := fh.read(8 * MiB):
                         h.update(chunk)
                 shutil.copyfile(big, root / "floor-copy.bin")
+
             t_floor = timed(floor)
             (root / "floor-copy.bin").unlink()
 
@@ -515,41 +589,82 @@ def main() -> int:
             r = httpx.get(f"http://{host}/api/models/bench/big-lfs", timeout=60)
             r.raise_for_status()
             if r.json().get("sha") != lfs_head:
-                raise RuntimeError(f"after the LFS push the API shows {r.json().get('sha')}, expected {lfs_head}")
+                raise RuntimeError(
+                    f"after the LFS push the API shows {r.json().get('sha')}, expected {lfs_head}"
+                )
             time.sleep(0.5)
             push_rss = sampler.of("lfs-push")
             push_all = sampler.of("lfs-push", everything=True)
             idle = sampler.of("idle")
             rows += [
-                (f"git lfs push: upload of a {args.lfs_mib} MiB file -> agora", f"{t_lfs:7.2f} s",
-                 f"{args.lfs_mib / t_lfs:.0f} MiB/s", f"server CPU {c1 - c0:.1f} s"),
-                ("then git push of the commit (pointer checks)", f"{t_git:7.2f} s", "", f"server CPU {c2 - c1:.1f} s"),
-                ("git lfs push + git push, end to end", f"{t_push:7.2f} s", f"{args.lfs_mib / t_push:.0f} MiB/s", ""),
-                ("info: floor sha256 + cp of the same file", f"{t_floor:7.2f} s", f"{args.lfs_mib / t_floor:.0f} MiB/s",
-                 f"push / floor {t_push / t_floor:.2f}x"),
-                ("agora worker RSS: idle at start -> end", f"{idle[0] / 1024:7.0f} -> {idle[-1] / 1024:.0f} MB", "", ""),
-                ("agora worker RSS peak during the LFS push", f"{max(push_rss) / 1024:7.0f} MB",
-                 f"{len(push_rss)} samples", f"with git children {max(push_all) / 1024:.0f} MB"),
+                (
+                    f"git lfs push: upload of a {args.lfs_mib} MiB file -> agora",
+                    f"{t_lfs:7.2f} s",
+                    f"{args.lfs_mib / t_lfs:.0f} MiB/s",
+                    f"server CPU {c1 - c0:.1f} s",
+                ),
+                (
+                    "then git push of the commit (pointer checks)",
+                    f"{t_git:7.2f} s",
+                    "",
+                    f"server CPU {c2 - c1:.1f} s",
+                ),
+                (
+                    "git lfs push + git push, end to end",
+                    f"{t_push:7.2f} s",
+                    f"{args.lfs_mib / t_push:.0f} MiB/s",
+                    "",
+                ),
+                (
+                    "info: floor sha256 + cp of the same file",
+                    f"{t_floor:7.2f} s",
+                    f"{args.lfs_mib / t_floor:.0f} MiB/s",
+                    f"push / floor {t_push / t_floor:.2f}x",
+                ),
+                (
+                    "agora worker RSS: idle at start -> end",
+                    f"{idle[0] / 1024:7.0f} -> {idle[-1] / 1024:.0f} MB",
+                    "",
+                    "",
+                ),
+                (
+                    "agora worker RSS peak during the LFS push",
+                    f"{max(push_rss) / 1024:7.0f} MB",
+                    f"{len(push_rss)} samples",
+                    f"with git children {max(push_all) / 1024:.0f} MB",
+                ),
             ]
         clone_rss = sampler.of("clone-agora")
         clone_all = sampler.of("clone-agora", everything=True)
-        rows.append(("agora worker RSS peak during the clones", f"{max(clone_rss) / 1024:7.0f} MB",
-                     f"{len(clone_rss)} samples", f"with git children {max(clone_all) / 1024:.0f} MB"))
+        rows.append(
+            (
+                "agora worker RSS peak during the clones",
+                f"{max(clone_rss) / 1024:7.0f} MB",
+                f"{len(clone_rss)} samples",
+                f"with git children {max(clone_all) / 1024:.0f} MB",
+            )
+        )
         sampler.stop()
 
-        w = [max(len(r[i]) for r in rows + [("measure", "time / value", "rate / detail", "target")])
-             for i in range(4)]
+        w = [
+            max(len(r[i]) for r in rows + [("measure", "time / value", "rate / detail", "target")])
+            for i in range(4)
+        ]
         print()
-        print(f"Agora git benchmark: {n_commits} commits, {n_files} files (pack {pack_kb / 1024:.1f} MiB), "
-              f"{args.runs} run(s) per clone kind and server, median (best); "
-              f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, {platform.machine()}, "
-              f"Python {platform.python_version()}, {run(['git', '--version'], env)}, granian workers="
-              f"{args.workers}, server CPU from "
-              f"{'cgroup cpuacct' if groups['agora'].path else 'the process trees'}, "
-              f"load average at start {load_start}, at end "
-              f"{' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
+        print(
+            f"Agora git benchmark: {n_commits} commits, {n_files} files (pack {pack_kb / 1024:.1f} MiB), "
+            f"{args.runs} run(s) per clone kind and server, median (best); "
+            f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, {platform.machine()}, "
+            f"Python {platform.python_version()}, {run(['git', '--version'], env)}, granian workers="
+            f"{args.workers}, server CPU from "
+            f"{'cgroup cpuacct' if groups['agora'].path else 'the process trees'}, "
+            f"load average at start {load_start}, at end "
+            f"{' '.join(Path('/proc/loadavg').read_text().split()[:3])}"
+        )
         print()
-        print(f"| {'measure':{w[0]}} | {'time / value':{w[1]}} | {'rate / detail':{w[2]}} | {'target':{w[3]}} |")
+        print(
+            f"| {'measure':{w[0]}} | {'time / value':{w[1]}} | {'rate / detail':{w[2]}} | {'target':{w[3]}} |"
+        )
         print(f"|{'-' * (w[0] + 2)}|{'-' * (w[1] + 2)}|{'-' * (w[2] + 2)}|{'-' * (w[3] + 2)}|")
         for r in rows:
             print(f"| {r[0]:{w[0]}} | {r[1]:{w[1]}} | {r[2]:{w[2]}} | {r[3]:{w[3]}} |")

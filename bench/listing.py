@@ -31,12 +31,34 @@ from pathlib import Path
 import httpx
 from _server import BIN, start_server  # bench/_server.py: the one way benchmarks start `agora serve`
 
-TASKS = ["text-classification", "token-classification", "text-generation", "fill-mask", "translation",
-         "automatic-speech-recognition", "image-classification", "summarization", "question-answering"]
+TASKS = [
+    "text-classification",
+    "token-classification",
+    "text-generation",
+    "fill-mask",
+    "translation",
+    "automatic-speech-recognition",
+    "image-classification",
+    "summarization",
+    "question-answering",
+]
 LIBS = ["transformers", "sklearn", "diffusers", "peft", "sentence-transformers", "gguf"]
 LANGS = ["en", "es", "fr", "de", "zh", "ja", "ar", "hi", "pt", "ru"]
 LICENSES = ["mit", "apache-2.0", "cc-by-4.0", "openrail", "other"]
-WORDS = ["bert", "gpt", "llama", "tiny", "base", "large", "small", "distil", "roberta", "t5", "whisper", "vit"]
+WORDS = [
+    "bert",
+    "gpt",
+    "llama",
+    "tiny",
+    "base",
+    "large",
+    "small",
+    "distil",
+    "roberta",
+    "t5",
+    "whisper",
+    "vit",
+]
 
 
 def seed(db: Path, n: int, authors: int = 2000, datasets: int = 500) -> None:
@@ -55,17 +77,37 @@ def seed(db: Path, n: int, authors: int = 2000, datasets: int = 500) -> None:
         downloads = int(rnd.paretovariate(1.2) * 10)
         likes = int(rnd.paretovariate(1.5))
         tags = [lib, task, lang, f"license:{lic}", f"dataset:{ds}"]
-        batch_repos.append((i, "model", ns, name, f"bench{i:024d}", 0, now, now, "0" * 40, downloads, likes,
-                            downloads, downloads / 10, task, lib, f"{ns}/{name} {' '.join(tags)}".lower(),
-                            "\n".join(tags)))
+        batch_repos.append(
+            (
+                i,
+                "model",
+                ns,
+                name,
+                f"bench{i:024d}",
+                0,
+                now,
+                now,
+                "0" * 40,
+                downloads,
+                likes,
+                downloads,
+                downloads / 10,
+                task,
+                lib,
+                f"{ns}/{name} {' '.join(tags)}".lower(),
+                "\n".join(tags),
+            )
+        )
         batch_tags += [(i, t) for t in tags]
         batch_links.append((i, "dataset", ds))
         batch_fts.append((i, f"{ns}/{name}", " ".join(tags), f"A {task} model for {lang} built with {lib}."))
         if len(batch_repos) >= 20000 or i == start + n:
-            con.executemany("INSERT INTO repos (id, type, namespace, name, storage_key, private, created_at, updated_at,"
-                            " head_sha, downloads, likes, downloads_all_time, trending_score, pipeline_tag,"
-                            " library_name, search_text, tag_list) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                            batch_repos)
+            con.executemany(
+                "INSERT INTO repos (id, type, namespace, name, storage_key, private, created_at, updated_at,"
+                " head_sha, downloads, likes, downloads_all_time, trending_score, pipeline_tag,"
+                " library_name, search_text, tag_list) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                batch_repos,
+            )
             con.executemany("INSERT INTO repo_tags (repo_id, tag) VALUES (?, ?)", batch_tags)
             con.executemany("INSERT INTO repo_links (repo_id, kind, target) VALUES (?, ?, ?)", batch_links)
             con.executemany("INSERT INTO repo_search (rowid, rid, tags, body) VALUES (?, ?, ?, ?)", batch_fts)
@@ -100,7 +142,9 @@ end
 """
 
 QUERIES = {
-    "filter+sort": lambda r: f"/api/models?filter={r.choice(LANGS)}&pipeline_tag={r.choice(TASKS)}&sort=downloads&limit=30",
+    "filter+sort": lambda r: (
+        f"/api/models?filter={r.choice(LANGS)}&pipeline_tag={r.choice(TASKS)}&sort=downloads&limit=30"
+    ),
     "search": lambda r: f"/api/models?search={r.choice(WORDS)}-{r.choice(WORDS)}&limit=30",
     "author": lambda r: f"/api/models?author=user{r.randrange(2000)}&sort=lastModified&limit=30",
     "facets": lambda r: f"/api/models/facets?filter={r.choice(LANGS)}&pipeline_tag={r.choice(TASKS)}",
@@ -125,6 +169,7 @@ def run(base: str, path_fn, seconds: float, concurrency: int) -> tuple[list[floa
                     lat.append(dt)
                     if resp.status_code != 200:
                         errors[0] += 1
+
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(concurrency)]
     for t in threads:
         t.start()
@@ -133,17 +178,33 @@ def run(base: str, path_fn, seconds: float, concurrency: int) -> tuple[list[floa
     return lat, errors[0]
 
 
-def run_wrk(base: str, name: str, seconds: float, concurrency: int, script: Path) -> tuple[float, float, float, int]:
+def run_wrk(
+    base: str, name: str, seconds: float, concurrency: int, script: Path
+) -> tuple[float, float, float, int]:
     """p50 ms, p99 ms, requests/s and non-2xx answers, by wrk."""
-    out = subprocess.run(["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, int(seconds))}s", "--latency", "-s",
-                          str(script), base], env={**os.environ, "Q": name}, capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{concurrency}",
+            f"-d{max(1, int(seconds))}s",
+            "--latency",
+            "-s",
+            str(script),
+            base,
+        ],
+        env={**os.environ, "Q": name},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
 
     def ms(v: str) -> float:
         for unit, f in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
             if v.endswith(unit):
                 return float(v[: -len(unit)]) * f
         return float(v)
+
     got = {ln.split()[0]: ln.split()[1] for ln in out.splitlines() if ln.strip().startswith(("50%", "99%"))}
     rps = float(next(ln.split()[1] for ln in out.splitlines() if ln.startswith("Requests/sec")))
     bad = next((int(ln.split()[-1]) for ln in out.splitlines() if "Non-2xx" in ln), 0)
@@ -195,14 +256,29 @@ def inprocess(db: Path) -> None:
     print(f"catalog loaded in {time.perf_counter() - t0:.1f}s")
     r = random.Random(7)
     calls = {
-        "filter+sort": lambda: cat.page("model", None, None, [r.choice(LANGS), catalog.PIPELINE + r.choice(TASKS)],
-                                        [], "downloads", None, 31),
-        "search": lambda: cat.page("model", None, None, [], [f"{r.choice(WORDS)}-{r.choice(WORDS)}"], None, None, 31),
-        "author": lambda: cat.page("model", None, f"user{r.randrange(2000)}", [], [], "lastModified", None, 31),
-        "facets": lambda: (cat._facets.clear(), cat.facets("model", None, None, [r.choice(LANGS), catalog.PIPELINE
-                                                                                 + r.choice(TASKS)], [])),
-        "reverse-link": lambda: cat.page("model", None, None, [f"dataset:org/ds{r.randrange(500)}"], [], "likes",
-                                         None, 31),
+        "filter+sort": lambda: cat.page(
+            "model",
+            None,
+            None,
+            [r.choice(LANGS), catalog.PIPELINE + r.choice(TASKS)],
+            [],
+            "downloads",
+            None,
+            31,
+        ),
+        "search": lambda: cat.page(
+            "model", None, None, [], [f"{r.choice(WORDS)}-{r.choice(WORDS)}"], None, None, 31
+        ),
+        "author": lambda: cat.page(
+            "model", None, f"user{r.randrange(2000)}", [], [], "lastModified", None, 31
+        ),
+        "facets": lambda: (
+            cat._facets.clear(),
+            cat.facets("model", None, None, [r.choice(LANGS), catalog.PIPELINE + r.choice(TASKS)], []),
+        ),
+        "reverse-link": lambda: cat.page(
+            "model", None, None, [f"dataset:org/ds{r.randrange(500)}"], [], "likes", None, 31
+        ),
     }
     print(f"{'in process':<14}{'p50 ms':>8}{'p99 ms':>8}")
     for name, fn in calls.items():
@@ -223,15 +299,25 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--data", type=Path, default=None, help="reuse a seeded data folder")
     ap.add_argument("--inprocess", action="store_true", help="also time the catalog alone, in this process")
-    ap.add_argument("--python-client", action="store_true", help="load from Python threads even if wrk is here")
-    ap.add_argument("--writes", type=float, default=0,
-                    help="meanwhile change this many repos' download counts per second (as downloads do)")
+    ap.add_argument(
+        "--python-client", action="store_true", help="load from Python threads even if wrk is here"
+    )
+    ap.add_argument(
+        "--writes",
+        type=float,
+        default=0,
+        help="meanwhile change this many repos' download counts per second (as downloads do)",
+    )
     args = ap.parse_args()
     data = args.data or Path(tempfile.mkdtemp(prefix="agora-bench-listing-"))
     db = data / "agora.db"
     if not db.exists():
-        subprocess.run([str(BIN / "agora"), "user", "add", "bench", "--data", str(data)], check=True,
-                       stdin=subprocess.DEVNULL, capture_output=True)
+        subprocess.run(
+            [str(BIN / "agora"), "user", "add", "bench", "--data", str(data)],
+            check=True,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+        )
         t0 = time.time()
         seed(db, args.repos)
         print(f"seeded {args.repos} repos in {time.time() - t0:.0f}s ({db.stat().st_size / 1e6:.0f} MB)")
@@ -239,15 +325,19 @@ def main() -> None:
     if args.inprocess:
         inprocess(db)
     t0 = time.time()  # the first listing waits for the catalog to load
-    server = start_server(data, user=None, workers=args.workers, ready_path="/api/models?limit=1", timeout=600)
+    server = start_server(
+        data, user=None, workers=args.workers, ready_path="/api/models?limit=1", timeout=600
+    )
     proc = server.proc
     base = server.url
     use_wrk = shutil.which("wrk") is not None and not args.python_client
     script = data / "listing.lua"
     script.write_text(LUA)
     try:
-        print(f"server answering listings {time.time() - t0:.1f}s after start ({'wrk' if use_wrk else 'Python'} client,"
-              f" {args.concurrency} connections)")
+        print(
+            f"server answering listings {time.time() - t0:.1f}s after start ({'wrk' if use_wrk else 'Python'} client,"
+            f" {args.concurrency} connections)"
+        )
         print(f"{'query':<14}{'p50 ms':>8}{'p99 ms':>8}{'req/s':>8}{'errors':>8}{'CPU ms/req':>12}")
         if args.writes:
             threading.Thread(target=writer, args=(db, args.writes), daemon=True).start()

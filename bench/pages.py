@@ -37,20 +37,41 @@ def main() -> None:
     try:
         h = {"Authorization": f"Bearer {token}"}
         httpx.post(base + "/api/repos/create", json={"name": "real"}, headers=h).raise_for_status()
-        readme = ("---\nlicense: mit\nlanguage: en\npipeline_tag: text-classification\ndatasets:\n- org/ds1\n---\n"
-                  "# Real\n\n" + "Some *markdown* text with `code`.\n\n" * 50 + "```python\nprint('hi')\n```\n")
+        readme = (
+            "---\nlicense: mit\nlanguage: en\npipeline_tag: text-classification\ndatasets:\n- org/ds1\n---\n"
+            "# Real\n\n" + "Some *markdown* text with `code`.\n\n" * 50 + "```python\nprint('hi')\n```\n"
+        )
         lines = [json.dumps({"key": "header", "value": {"summary": "files"}})]
         import base64
+
         files = {"README.md": readme.encode(), "config.json": json.dumps({"model_type": "bert"}).encode()}
         files.update({f"src/file{i}.py": f"x = {i}\n".encode() for i in range(50)})
         for path, content in files.items():
-            lines.append(json.dumps({"key": "file", "value": {"path": path, "encoding": "base64",
-                                                               "content": base64.b64encode(content).decode()}}))
-        httpx.post(base + "/api/models/bench/real/commit/main", content="\n".join(lines),
-                   headers={**h, "Content-Type": "application/x-ndjson"}).raise_for_status()
-        pages = {"/models": "/models", "/models filtered": "/models?pipeline_tag=fill-mask&language=en",
-                 "/models search": "/models?search=bert", "repo page": "/bench/real",
-                 "files tree": "/bench/real/tree/main", "home": "/"}
+            lines.append(
+                json.dumps(
+                    {
+                        "key": "file",
+                        "value": {
+                            "path": path,
+                            "encoding": "base64",
+                            "content": base64.b64encode(content).decode(),
+                        },
+                    }
+                )
+            )
+        httpx.post(
+            base + "/api/models/bench/real/commit/main",
+            content="\n".join(lines),
+            headers={**h, "Content-Type": "application/x-ndjson"},
+        ).raise_for_status()
+        pages = {
+            "/models": "/models",
+            "/models filtered": "/models?pipeline_tag=fill-mask&language=en",
+            "/models search": "/models?search=bert",
+            "repo page": "/bench/real",
+            "files tree": "/bench/real/tree/main",
+            "home": "/",
+        }
         print(f"{args.repos} repos; {args.requests} sequential requests per page")
         print(f"{'page':<18}{'p50 ms':>8}{'p95 ms':>8}")
         with httpx.Client(base_url=base, timeout=30) as c:
@@ -64,7 +85,9 @@ def main() -> None:
                     lat.append(time.perf_counter() - t0)
                     assert r.status_code == 200, (path, r.status_code)
                 lat.sort()
-                print(f"{name:<18}{statistics.median(lat) * 1000:>8.1f}{lat[int(len(lat) * 0.95) - 1] * 1000:>8.1f}")
+                print(
+                    f"{name:<18}{statistics.median(lat) * 1000:>8.1f}{lat[int(len(lat) * 0.95) - 1] * 1000:>8.1f}"
+                )
     finally:
         server.stop(10)
 

@@ -59,8 +59,16 @@ def main() -> int:
     from tests.stack import BUCKET, Stack
 
     work = Path(tempfile.mkdtemp(prefix="agora-bench-s3-"))
-    os.environ.update({"HF_HUB_DISABLE_XET": "1", "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-                       "HF_HOME": str(work / "hf-home"), "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"})
+    os.environ.update(
+        {
+            "HF_HUB_DISABLE_XET": "1",
+            "HF_HUB_DISABLE_TELEMETRY": "1",
+            "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+            "HF_HOME": str(work / "hf-home"),
+            "NO_PROXY": "127.0.0.1",
+            "no_proxy": "127.0.0.1",
+        }
+    )
     st = Stack(work / "stack", processes=args.processes)
     try:
         st.start_services()
@@ -116,14 +124,24 @@ def main() -> int:
 
         mbps = {k: args.size_mb / v for k, v in best.items()}
         result = {
-            "size_mb": args.size_mb, "rounds": args.rounds, "processes": args.processes,
-            "upload_mb_s": {"agora": round(mbps["agora_up"], 1), "boto3": round(mbps["boto3_up"], 1),
-                            "ratio": round(mbps["agora_up"] / mbps["boto3_up"], 2)},
-            "download_mb_s": {"agora": round(mbps["agora_down"], 1), "boto3": round(mbps["boto3_down"], 1),
-                              "ratio": round(mbps["agora_down"] / mbps["boto3_down"], 2)},
-            "agora_body_bytes": {"in": after["bytes_in"] - before["bytes_in"],
-                                 "out": after["bytes_out"] - before["bytes_out"],
-                                 "payload": 2 * args.rounds * size},
+            "size_mb": args.size_mb,
+            "rounds": args.rounds,
+            "processes": args.processes,
+            "upload_mb_s": {
+                "agora": round(mbps["agora_up"], 1),
+                "boto3": round(mbps["boto3_up"], 1),
+                "ratio": round(mbps["agora_up"] / mbps["boto3_up"], 2),
+            },
+            "download_mb_s": {
+                "agora": round(mbps["agora_down"], 1),
+                "boto3": round(mbps["boto3_down"], 1),
+                "ratio": round(mbps["agora_down"] / mbps["boto3_down"], 2),
+            },
+            "agora_body_bytes": {
+                "in": after["bytes_in"] - before["bytes_in"],
+                "out": after["bytes_out"] - before["bytes_out"],
+                "payload": 2 * args.rounds * size,
+            },
         }
         print(f"{args.size_mb} MB, best of {args.rounds}, {args.processes} Agora processes behind a proxy")
         print(f"{'':10}{'agora MB/s':>12}{'boto3 MB/s':>12}{'ratio':>8}")
@@ -131,7 +149,9 @@ def main() -> int:
             row = result[f"{k}_mb_s"]
             print(f"{k:10}{row['agora']:>12}{row['boto3']:>12}{row['ratio']:>8}")
         b = result["agora_body_bytes"]
-        print(f"bytes through Agora's processes: in {b['in']}, out {b['out']} (payload moved: {b['payload']})")
+        print(
+            f"bytes through Agora's processes: in {b['in']}, out {b['out']} (payload moved: {b['payload']})"
+        )
         if args.json:
             Path(args.json).write_text(json.dumps(result, indent=2))
         return 0

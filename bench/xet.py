@@ -76,8 +76,14 @@ class Sampler(threading.Thread):
 
 def client(script: str, endpoint: str, token: str, home: Path, xet: bool = True) -> float:
     env = {k: v for k, v in os.environ.items() if k != "HF_HUB_DISABLE_XET"}
-    env.update(HF_ENDPOINT=endpoint, HF_TOKEN=token, HF_HOME=str(home), HF_HUB_DISABLE_TELEMETRY="1",
-               HF_HUB_DISABLE_PROGRESS_BARS="1", NO_PROXY="127.0.0.1")
+    env.update(
+        HF_ENDPOINT=endpoint,
+        HF_TOKEN=token,
+        HF_HOME=str(home),
+        HF_HUB_DISABLE_TELEMETRY="1",
+        HF_HUB_DISABLE_PROGRESS_BARS="1",
+        NO_PROXY="127.0.0.1",
+    )
     if not xet:
         env["HF_HUB_DISABLE_XET"] = "1"
     t = time.perf_counter()
@@ -118,12 +124,17 @@ def main() -> int:
                 fh.write(os.urandom(1 << 20))
         want = sha(big)
         cpu0 = sampler.cpu()
-        up = client(f"""
+        up = client(
+            f"""
             from huggingface_hub import HfApi
             api = HfApi()
             api.create_repo("bench/big")
             api.upload_file(path_or_fileobj={str(big)!r}, path_in_repo="big.bin", repo_id="bench/big")
-        """, endpoint, token, work / "home-up")
+        """,
+            endpoint,
+            token,
+            work / "home-up",
+        )
         cpu1 = sampler.cpu()
         script = f"""
             import hashlib
@@ -137,8 +148,9 @@ def main() -> int:
         """
         down_xet = client(script.format(cache=str(work / "c-xet")), endpoint, token, work / "home-x")
         cpu2 = sampler.cpu()
-        down_http = client(script.format(cache=str(work / "c-http")), endpoint, token, work / "home-h",
-                           xet=False)
+        down_http = client(
+            script.format(cache=str(work / "c-http")), endpoint, token, work / "home-h", xet=False
+        )
         cpu3 = sampler.cpu()
         big.unlink()
         for d in ("c-xet", "c-http"):
@@ -146,11 +158,15 @@ def main() -> int:
         mb = a.size_mb
         print(f"{mb} MiB file, default client:")
         print(f"  upload (Xet)      {up:7.1f} s  {mb / up:7.1f} MiB/s  server CPU {cpu1 - cpu0:6.1f} s")
-        for what, secs, cpu in (("download (Xet) ", down_xet, cpu2 - cpu1),
-                                ("download (HTTP)", down_http, cpu3 - cpu2)):
+        for what, secs, cpu in (
+            ("download (Xet) ", down_xet, cpu2 - cpu1),
+            ("download (HTTP)", down_http, cpu3 - cpu2),
+        ):
             print(f"  {what}   {secs:7.1f} s  {mb / secs:7.1f} MiB/s  server CPU {cpu:6.1f} s")
-        print(f"  server peak RSS   {sampler.peak / 2**20:7.1f} MiB (all processes), "
-              f"{sampler.peak_one / 2**20:.1f} MiB (largest process)")
+        print(
+            f"  server peak RSS   {sampler.peak / 2**20:7.1f} MiB (all processes), "
+            f"{sampler.peak_one / 2**20:.1f} MiB (largest process)"
+        )
 
         rnd = random.Random(1)
         model = bytearray(os.urandom(a.model_mb << 20))
@@ -164,16 +180,22 @@ def main() -> int:
                     n = len(variant) // 40
                     for _ in range(4):
                         at = rnd.randrange(0, len(variant) - n)
-                        variant[at:at + n] = os.urandom(n)
+                        variant[at : at + n] = os.urandom(n)
                 f = work / f"{mode}-v{v}.safetensors"
                 f.write_bytes(variant)
-                client(f"""
+                client(
+                    f"""
                     from huggingface_hub import HfApi
                     api = HfApi()
                     api.create_repo("bench/model-{mode}", exist_ok=True)
                     api.upload_file(path_or_fileobj={str(f)!r}, path_in_repo="v{v}/model.safetensors",
                                     repo_id="bench/model-{mode}")
-                """, endpoint, token, work / f"home-{mode}-{v}", xet=(mode == "xet"))
+                """,
+                    endpoint,
+                    token,
+                    work / f"home-{mode}-{v}",
+                    xet=(mode == "xet"),
+                )
                 f.unlink()
             results.append((mode, store_bytes(root) - start))
         logical = a.model_mb * (a.variants + 1)

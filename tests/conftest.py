@@ -32,30 +32,46 @@ PORT = _free_port()
 ENDPOINT = f"http://127.0.0.1:{PORT}"
 ROOT = Path(tempfile.mkdtemp(prefix="agora-tests-"))
 HF_HOME = ROOT / "hf-home"
-for k in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
+for k in (
+    "HF_TOKEN",
+    "HUGGING_FACE_HUB_TOKEN",
+    "HF_HUB_OFFLINE",
+    "TRANSFORMERS_OFFLINE",
+    "HF_DATASETS_OFFLINE",
+):
     os.environ.pop(k, None)
-os.environ.update({
-    "HF_ENDPOINT": ENDPOINT,
-    "HF_HUB_DISABLE_XET": "1",  # until native Xet lands (issue 4); one xfail test runs the default client
-    "HF_HUB_DISABLE_TELEMETRY": "1",
-    "HF_HUB_DISABLE_UPDATE_CHECK": "1",
-    "HF_UPDATE_DOWNLOAD_COUNTS": "0",
-    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-    "HF_HOME": str(HF_HOME),
-    "GIT_TERMINAL_PROMPT": "0",
-    "GIT_AUTHOR_NAME": "Test Author", "GIT_AUTHOR_EMAIL": "test@example.com",
-    "GIT_COMMITTER_NAME": "Test Author", "GIT_COMMITTER_EMAIL": "test@example.com",
-    "GIT_CONFIG_GLOBAL": str(ROOT / "gitconfig"),
-    "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
-})
+os.environ.update(
+    {
+        "HF_ENDPOINT": ENDPOINT,
+        "HF_HUB_DISABLE_XET": "1",  # until native Xet lands (issue 4); one xfail test runs the default client
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "HF_HUB_DISABLE_UPDATE_CHECK": "1",
+        "HF_UPDATE_DOWNLOAD_COUNTS": "0",
+        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+        "HF_HOME": str(HF_HOME),
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_AUTHOR_NAME": "Test Author",
+        "GIT_AUTHOR_EMAIL": "test@example.com",
+        "GIT_COMMITTER_NAME": "Test Author",
+        "GIT_COMMITTER_EMAIL": "test@example.com",
+        "GIT_CONFIG_GLOBAL": str(ROOT / "gitconfig"),
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+    }
+)
 (ROOT / "gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
 
 BIN = Path(sys.executable).parent
 
 
 def agora(*args: str, data: Path, stdin: str | None = None) -> str:
-    out = subprocess.run([str(BIN / "agora"), *args, "--data", str(data)], input=stdin, capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run(
+        [str(BIN / "agora"), *args, "--data", str(data)],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return out.stdout.strip()
 
 
@@ -70,6 +86,7 @@ class Server:
     def store(self, kind: str):  # type: ignore[no-untyped-def]
         """The server's BlobStore for "lfs", "xorbs" or "shards" (local folder or S3, as configured)."""
         from agora.config import Settings
+
         return Settings.from_env(self.data).blobs(kind)
 
     def token(self, user: str, role: str = "write") -> str:
@@ -83,10 +100,18 @@ def start_server(data: Path, port: int, log: Path, env: dict[str, str] | None = 
     """`agora serve` on 127.0.0.1:port, once it accepts connections; `env` adds or overrides settings."""
     fh = open(log, "ab")
     # Small multipart settings so that a 30 MB upload exercises the HF multipart transfer.
-    env = {**os.environ, "AGORA_MULTIPART_THRESHOLD": str(20 * 2**20), "AGORA_MULTIPART_CHUNK": str(8 * 2**20),
-           **(env or {})}
-    proc = subprocess.Popen([str(BIN / "agora"), "serve", "--port", str(port), "--data", str(data)],
-                            stdout=fh, stderr=subprocess.STDOUT, env=env)
+    env = {
+        **os.environ,
+        "AGORA_MULTIPART_THRESHOLD": str(20 * 2**20),
+        "AGORA_MULTIPART_CHUNK": str(8 * 2**20),
+        **(env or {}),
+    }
+    proc = subprocess.Popen(
+        [str(BIN / "agora"), "serve", "--port", str(port), "--data", str(data)],
+        stdout=fh,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
     deadline = time.time() + 60
     while time.time() < deadline:
         if proc.poll() is not None:
@@ -129,11 +154,15 @@ def stop_server(proc: subprocess.Popen) -> None:
 def _scale_server():  # type: ignore[no-untyped-def]
     from .stack import Stack
 
-    st = Stack(ROOT / "scale", extra_env={"AGORA_MULTIPART_THRESHOLD": str(20 * 2**20),
-                                          "AGORA_MULTIPART_CHUNK": str(8 * 2**20)}).start_services()
+    st = Stack(
+        ROOT / "scale",
+        extra_env={"AGORA_MULTIPART_THRESHOLD": str(20 * 2**20), "AGORA_MULTIPART_CHUNK": str(8 * 2**20)},
+    ).start_services()
     try:
         # The CLI (agora() above) and servers started by tests reach the same database and store.
-        os.environ.update({k: v for k, v in st.env().items() if k.startswith("AGORA_") and "MULTIPART" not in k})
+        os.environ.update(
+            {k: v for k, v in st.env().items() if k.startswith("AGORA_") and "MULTIPART" not in k}
+        )
         st.agora("migrate")
         for user in ("alice", "bob", "carol"):
             agora("user", "add", user, "--password-stdin", data=st.data, stdin=f"{user}-password\n")
@@ -158,6 +187,7 @@ def bob(server: Server) -> str:
 @pytest.fixture(scope="session")
 def api(alice: str):  # type: ignore[no-untyped-def]
     from huggingface_hub import HfApi
+
     return HfApi(endpoint=ENDPOINT, token=alice)
 
 
@@ -179,8 +209,12 @@ def every_repo_passes_git_fsck():  # type: ignore[no-untyped-def]
     yield
     bad = []
     for d in sorted([*ROOT.glob("data/repos/*/*.git"), *ROOT.glob("scale/data/repos/*/*.git")]):
-        out = subprocess.run(["git", "--git-dir", str(d), "fsck", "--strict", "--no-progress"],
-                             check=False, capture_output=True, text=True)
+        out = subprocess.run(
+            ["git", "--git-dir", str(d), "fsck", "--strict", "--no-progress"],
+            check=False,
+            capture_output=True,
+            text=True,
+        )
         if out.returncode != 0:
             bad.append(f"{d}: {out.stdout}{out.stderr}")
     if bad:
@@ -196,8 +230,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 # One browser for the whole session (Playwright's sync API allows one running instance per thread): the e2e and
 # security tests share it. Debian's /usr/bin/chromium, never `playwright install`; no background traffic.
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="session")

@@ -94,11 +94,17 @@ class Postgres:
             shutil.chown(self.root, "postgres", "postgres")
         b = pg_bin()
         data = self.root / "pgdata"
-        self._run(str(b / "initdb"), "-D", str(data), "-U", "agora", "--auth=trust", "-E", "UTF8", "--no-sync")
+        self._run(
+            str(b / "initdb"), "-D", str(data), "-U", "agora", "--auth=trust", "-E", "UTF8", "--no-sync"
+        )
         self.port = free_port()
-        opts = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
-        self._run(str(b / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(self.root / "pg.log"), "-w", "start")
+        opts = (
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        )
+        self._run(
+            str(b / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(self.root / "pg.log"), "-w", "start"
+        )
         self._run(str(b / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "agora", "agora")
         self.url = f"postgresql+psycopg://agora@127.0.0.1:{self.port}/agora"
         return self
@@ -125,24 +131,52 @@ class Seaweed:
     def start(self) -> Seaweed:
         self.root.mkdir(parents=True, exist_ok=True)
         cfg = self.root / "s3.json"
-        cfg.write_text(json.dumps({"identities": [{"name": "agora", "credentials": [
-            {"accessKey": S3_KEY, "secretKey": S3_SECRET}], "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
+        cfg.write_text(
+            json.dumps(
+                {
+                    "identities": [
+                        {
+                            "name": "agora",
+                            "credentials": [{"accessKey": S3_KEY, "secretKey": S3_SECRET}],
+                            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                        }
+                    ]
+                }
+            )
+        )
         self.port = free_port()
         ports = {name: free_port() for name in ("master", "volume", "filer", "admin", "webdav", "debug")}
         # gRPC ports default to http port + 10000: pick them explicitly so they are free as well.
         grpc = {name: free_port() for name in ("master", "volume", "filer", "s3", "admin")}
         log = self.root / "weed.log"
-        cmd = [str(BIN / "weed"), "mini", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-dir={self.root / 'data'}",
-               f"-s3.port={self.port}", f"-s3.port.grpc={grpc['s3']}", f"-s3.config={cfg}", f"-bucket={BUCKET}",
-               f"-master.port={ports['master']}", f"-master.port.grpc={grpc['master']}",
-               f"-volume.port={ports['volume']}", f"-volume.port.grpc={grpc['volume']}",
-               f"-filer.port={ports['filer']}", f"-filer.port.grpc={grpc['filer']}",
-               f"-admin.port={ports['admin']}", f"-admin.port.grpc={grpc['admin']}",
-               f"-webdav.port={ports['webdav']}", f"-debug.port={ports['debug']}",
-               "-s3.port.iceberg=0", "-s3.port.lance=0", "-master.telemetry=false"]
+        cmd = [
+            str(BIN / "weed"),
+            "mini",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-dir={self.root / 'data'}",
+            f"-s3.port={self.port}",
+            f"-s3.port.grpc={grpc['s3']}",
+            f"-s3.config={cfg}",
+            f"-bucket={BUCKET}",
+            f"-master.port={ports['master']}",
+            f"-master.port.grpc={grpc['master']}",
+            f"-volume.port={ports['volume']}",
+            f"-volume.port.grpc={grpc['volume']}",
+            f"-filer.port={ports['filer']}",
+            f"-filer.port.grpc={grpc['filer']}",
+            f"-admin.port={ports['admin']}",
+            f"-admin.port.grpc={grpc['admin']}",
+            f"-webdav.port={ports['webdav']}",
+            f"-debug.port={ports['debug']}",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            "-master.telemetry=false",
+        ]
         (self.root / "data").mkdir(exist_ok=True)
-        self.proc = subprocess.Popen(cmd, stdout=open(log, "ab"), stderr=subprocess.STDOUT, cwd=self.root,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd, stdout=open(log, "ab"), stderr=subprocess.STDOUT, cwd=self.root, start_new_session=True
+        )
         wait_port(self.port, self.proc, log)
         self._wait_bucket(log)
         return self
@@ -150,9 +184,15 @@ class Seaweed:
     def client(self):  # type: ignore[no-untyped-def]
         import boto3
         from botocore.config import Config
-        return boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id=S3_KEY,
-                            aws_secret_access_key=S3_SECRET, region_name="us-east-1",
-                            config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=S3_KEY,
+            aws_secret_access_key=S3_SECRET,
+            region_name="us-east-1",
+            config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+        )
 
     def _wait_bucket(self, log: Path) -> None:
         deadline = time.time() + 60
@@ -260,10 +300,17 @@ class Stack:
 
     def env(self) -> dict[str, str]:
         assert self.pg is not None and self.s3 is not None
-        return {**os.environ, "AGORA_DATA": str(self.data), "AGORA_DATABASE_URL": self.pg.url,
-                "AGORA_BLOB_STORE": f"s3://{BUCKET}", "AGORA_S3_ENDPOINT": self.s3.endpoint,
-                "AGORA_S3_ACCESS_KEY": S3_KEY, "AGORA_S3_SECRET_KEY": S3_SECRET, "AGORA_S3_REGION": "us-east-1",
-                **self.extra_env}
+        return {
+            **os.environ,
+            "AGORA_DATA": str(self.data),
+            "AGORA_DATABASE_URL": self.pg.url,
+            "AGORA_BLOB_STORE": f"s3://{BUCKET}",
+            "AGORA_S3_ENDPOINT": self.s3.endpoint,
+            "AGORA_S3_ACCESS_KEY": S3_KEY,
+            "AGORA_S3_SECRET_KEY": S3_SECRET,
+            "AGORA_S3_REGION": "us-east-1",
+            **self.extra_env,
+        }
 
     def start_services(self) -> Stack:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -273,8 +320,9 @@ class Stack:
         return self
 
     def agora(self, *args: str, stdin: str | None = None) -> str:
-        out = subprocess.run([str(BIN / "agora"), *args], input=stdin, capture_output=True, text=True,
-                             env=self.env())
+        out = subprocess.run(
+            [str(BIN / "agora"), *args], input=stdin, capture_output=True, text=True, env=self.env()
+        )
         if out.returncode != 0:
             raise RuntimeError(f"agora {' '.join(args)} failed:\n{out.stderr}")
         return out.stdout.strip()
@@ -285,9 +333,13 @@ class Stack:
         return self.root / "server.log"
 
     def start_process(self, i: int) -> subprocess.Popen:
-        proc = subprocess.Popen([str(BIN / "agora"), "serve", "--port", str(self.ports[i])],
-                                stdout=open(self.log, "ab"), stderr=subprocess.STDOUT, env=self.env(),
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [str(BIN / "agora"), "serve", "--port", str(self.ports[i])],
+            stdout=open(self.log, "ab"),
+            stderr=subprocess.STDOUT,
+            env=self.env(),
+            start_new_session=True,
+        )
         wait_port(self.ports[i], proc, self.log)
         return proc
 

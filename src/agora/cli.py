@@ -13,6 +13,7 @@ from .config import Settings, serve_env
 
 def _hub(data: str | None):
     from .app import build_hub
+
     return build_hub(Settings.from_env(data))
 
 
@@ -33,7 +34,8 @@ def _first_start(settings: Settings, host: str, port: int) -> None:
         password = secrets.token_urlsafe(12)
         accounts.create_user(s, "admin", password=password, admin=True)
         token = accounts.create_token(s, "admin", "write", "admin-first-start")
-    print(f"""
+    print(
+        f"""
 Agora is serving a new data folder ({settings.data}) at {url}
 
   An admin user was created. Its credentials are shown this once:
@@ -44,7 +46,9 @@ Agora is serving a new data folder ({settings.data}) at {url}
   Log in at {url}/login, or point the Hugging Face clients here:
     export HF_ENDPOINT={url}
     export HF_TOKEN={token}
-""", flush=True)
+""",
+        flush=True,
+    )
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -55,8 +59,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from granian import Granian
     from granian.constants import Interfaces
 
-    Granian("agora.app:factory", factory=True, address=args.host, port=args.port, interface=Interfaces.ASGI,
-            workers=args.workers, log_access=args.access_log).serve()
+    Granian(
+        "agora.app:factory",
+        factory=True,
+        address=args.host,
+        port=args.port,
+        interface=Interfaces.ASGI,
+        workers=args.workers,
+        log_access=args.access_log,
+    ).serve()
     return 0
 
 
@@ -72,7 +83,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     migrate(db.engine)
     with db.engine.connect() as conn:
         rev = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    print(f"database at revision {rev} ({db.engine.url.render_as_string(hide_password=True)})", file=sys.stderr)
+    print(
+        f"database at revision {rev} ({db.engine.url.render_as_string(hide_password=True)})", file=sys.stderr
+    )
     return 0
 
 
@@ -90,15 +103,18 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"agora: no Hugging Face cache entry or git repo found in {args.path}", file=sys.stderr)
         return 1
     failed = 0
-    with tqdm(total=sum(s.size for s in sources), unit="B", unit_scale=True, desc="import",
-              disable=args.quiet) as bar:
+    with tqdm(
+        total=sum(s.size for s in sources), unit="B", unit_scale=True, desc="import", disable=args.quiet
+    ) as bar:
         for src in sources:
             bar.set_postfix_str(src.rid.full)
             try:
                 head = import_source(hub, src, args.user, bar.update)
             except Exception as e:  # one broken source does not stop the others
                 failed += 1
-                tqdm.write(f"failed  {src.rid.type} {src.rid.full}: {getattr(e, 'message', e)}", file=sys.stderr)
+                tqdm.write(
+                    f"failed  {src.rid.type} {src.rid.full}: {getattr(e, 'message', e)}", file=sys.stderr
+                )
             else:
                 tqdm.write(f"imported {src.rid.type} {src.rid.full} at {head[:12]}", file=sys.stderr)
     return 1 if failed else 0
@@ -131,15 +147,20 @@ def cmd_gc(args: argparse.Namespace) -> int:
         print(f"{verb} lfs  {oid} {size}")
     for name, size in r.xorbs_removed:
         print(f"{verb} xorb {name} {size}")
-    print(f"{verb} {len(r.lfs_removed)} LFS object(s) and {len(r.xorbs_removed)} xorb(s), {r.freed} bytes; "
-          f"kept {r.lfs_kept} and {r.xorbs_kept}"
-          + (f"; purged {r.temp_purged} abandoned upload(s)" if args.apply else " (dry run: --apply to delete)"),
-          file=sys.stderr)
+    print(
+        f"{verb} {len(r.lfs_removed)} LFS object(s) and {len(r.xorbs_removed)} xorb(s), {r.freed} bytes; "
+        f"kept {r.lfs_kept} and {r.xorbs_kept}"
+        + (
+            f"; purged {r.temp_purged} abandoned upload(s)" if args.apply else " (dry run: --apply to delete)"
+        ),
+        file=sys.stderr,
+    )
     return 0
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:
     from .hub import accounts
+
     password = None
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -154,6 +175,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 def _set_disabled(args: argparse.Namespace, disabled: bool) -> int:
     from .hub import accounts
+
     hub = _hub(args.data)
     with hub.db.session() as s:
         accounts.set_disabled(s, args.name, disabled)
@@ -172,6 +194,7 @@ def cmd_user_enable(args: argparse.Namespace) -> int:
 
 def cmd_user_set_password(args: argparse.Namespace) -> int:
     from .hub import accounts
+
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
@@ -185,6 +208,7 @@ def cmd_user_set_password(args: argparse.Namespace) -> int:
 
 def cmd_token_create(args: argparse.Namespace) -> int:
     from .hub import accounts
+
     hub = _hub(args.data)
     with hub.db.session() as s:
         token = accounts.create_token(s, args.user, args.role, args.name)
@@ -194,6 +218,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 
 def cmd_token_revoke(args: argparse.Namespace) -> int:
     from .hub import accounts
+
     hub = _hub(args.data)
     with hub.db.session() as s:
         n = accounts.revoke_token(s, args.user, args.token)
@@ -206,6 +231,7 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
 
 def cmd_token_list(args: argparse.Namespace) -> int:
     from .hub import accounts
+
     hub = _hub(args.data)
     with hub.db.session() as s:
         for t in accounts.list_tokens(s, args.user):
@@ -215,6 +241,7 @@ def cmd_token_list(args: argparse.Namespace) -> int:
 
 def cmd_org_create(args: argparse.Namespace) -> int:
     from .hub import accounts
+
     hub = _hub(args.data)
     with hub.db.session() as s:
         accounts.create_org(s, args.name, args.owner)
@@ -224,6 +251,7 @@ def cmd_org_create(args: argparse.Namespace) -> int:
 
 def cmd_org_add_member(args: argparse.Namespace) -> int:
     from .hub import accounts
+
     hub = _hub(args.data)
     with hub.db.session() as s:
         accounts.set_member(s, args.org, args.user, args.role)
@@ -251,6 +279,7 @@ def cmd_fsck(args: argparse.Namespace) -> int:
 
 def cmd_user_rename(args: argparse.Namespace) -> int:
     from .hub import names
+
     hub = _hub(args.data)
     with hub.db.session() as s:
         acc = names.rename_account(s, hub, args.old, args.new)
@@ -261,6 +290,7 @@ def cmd_user_rename(args: argparse.Namespace) -> int:
 
 def cmd_repo_rename(args: argparse.Namespace) -> int:
     from .hub import names
+
     hub = _hub(args.data)
     with hub.db.session() as s:
         repo = names.rename_repo(s, hub, args.type, args.old, args.new)
@@ -271,6 +301,7 @@ def cmd_repo_rename(args: argparse.Namespace) -> int:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     from .hub import audit
+
     hub = _hub(args.data)
     with hub.db.session() as s:
         for e in audit.entries(s, limit=args.limit, actor=args.actor, action=args.action):
@@ -296,7 +327,9 @@ def parser() -> argparse.ArgumentParser:
     sp = with_data(sub.add_parser("migrate", help="create or upgrade the database schema"))
     sp.set_defaults(fn=cmd_migrate)
 
-    sp = with_data(sub.add_parser("import", help="import repos from a Hugging Face cache folder or git repos"))
+    sp = with_data(
+        sub.add_parser("import", help="import repos from a Hugging Face cache folder or git repos")
+    )
     sp.add_argument("path")
     sp.add_argument("--user", default="admin", help="the user the repos are created as (default: admin)")
     sp.add_argument("--namespace", help="namespace for repos that name none (default: --user)")
@@ -308,10 +341,16 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--type", choices=("model", "dataset", "space"), default="model")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
     sp.set_defaults(fn=cmd_export)
-    sp = with_data(sub.add_parser("gc", help="remove unreferenced LFS objects and xorbs (dry run by default)"))
+    sp = with_data(
+        sub.add_parser("gc", help="remove unreferenced LFS objects and xorbs (dry run by default)")
+    )
     sp.add_argument("--apply", action="store_true", help="really delete")
-    sp.add_argument("--grace-minutes", type=float, default=60,
-                    help="keep anything written more recently than this (uploads not committed yet)")
+    sp.add_argument(
+        "--grace-minutes",
+        type=float,
+        default=60,
+        help="keep anything written more recently than this (uploads not committed yet)",
+    )
     sp.set_defaults(fn=cmd_gc)
 
     user = sub.add_parser("user", help="manage users").add_subparsers(dest="sub", required=True)
@@ -327,7 +366,9 @@ def parser() -> argparse.ArgumentParser:
     sp = with_data(user.add_parser("enable", help="let a disabled user in again"))
     sp.add_argument("name")
     sp.set_defaults(fn=cmd_user_enable)
-    sp = with_data(user.add_parser("set-password", help="set a user's password and end their browser sessions"))
+    sp = with_data(
+        user.add_parser("set-password", help="set a user's password and end their browser sessions")
+    )
     sp.add_argument("name")
     sp.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     sp.set_defaults(fn=cmd_user_set_password)
@@ -344,8 +385,11 @@ def parser() -> argparse.ArgumentParser:
     sp.set_defaults(fn=cmd_repo_rename)
 
     sp = with_data(sub.add_parser("fsck", help="report database problems (names that differ only by case)"))
-    sp.add_argument("--fix-indexes", action="store_true",
-                    help="fill missing name keys and make the name indexes unique (refused while twins remain)")
+    sp.add_argument(
+        "--fix-indexes",
+        action="store_true",
+        help="fill missing name keys and make the name indexes unique (refused while twins remain)",
+    )
     sp.set_defaults(fn=cmd_fsck)
 
     token = sub.add_parser("token", help="manage access tokens").add_subparsers(dest="sub", required=True)
@@ -384,6 +428,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     from .errors import HubError
+
     try:
         return int(args.fn(args) or 0)
     except HubError as e:
@@ -393,5 +438,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
-
-

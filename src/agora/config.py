@@ -108,12 +108,18 @@ class Settings:
     def from_env(cls, data: str | Path | None = None) -> Settings:
         d = Path(data or os.environ.get("AGORA_DATA", "./data")).resolve()
         url = os.environ.get("AGORA_DATABASE_URL") or f"sqlite:///{d / 'agora.db'}"
-        s = cls(data=d, database_url=url, public_url=os.environ.get("AGORA_PUBLIC_URL") or None,
-                blob_store=os.environ.get("AGORA_BLOB_STORE") or "local", card=CardLimits.from_env())
+        s = cls(
+            data=d,
+            database_url=url,
+            public_url=os.environ.get("AGORA_PUBLIC_URL") or None,
+            blob_store=os.environ.get("AGORA_BLOB_STORE") or "local",
+            card=CardLimits.from_env(),
+        )
         s.trusted_proxies = os.environ.get("AGORA_TRUSTED_PROXIES", "")
         s.listen = os.environ.get("AGORA_LISTEN") or None
-        s.allowed_hosts = tuple(h.strip().lower() for h in os.environ.get("AGORA_ALLOWED_HOSTS", "").split(",")
-                                if h.strip())
+        s.allowed_hosts = tuple(
+            h.strip().lower() for h in os.environ.get("AGORA_ALLOWED_HOSTS", "").split(",") if h.strip()
+        )
         s.usercontent_url = (os.environ.get("AGORA_USERCONTENT_URL") or "").rstrip("/") or None
         s.spaces_origin = os.environ.get("AGORA_SPACES_ORIGIN") or None
         s.jobs = os.environ.get("AGORA_JOBS", "1") != "0"
@@ -123,9 +129,19 @@ class Settings:
         s.s3_secret_key = os.environ.get("AGORA_S3_SECRET_KEY") or None
         s.s3_region = os.environ.get("AGORA_S3_REGION") or "us-east-1"
         s.s3_public_endpoint = os.environ.get("AGORA_S3_PUBLIC_ENDPOINT") or None
-        for name in ("multipart_threshold", "multipart_chunk", "max_commit_line", "max_object_size",
-                     "lfs_batch_max_objects", "max_json_bytes", "max_form_bytes", "max_edit_form_bytes",
-                     "login_max_failures", "login_ip_max_failures", "login_window_seconds"):
+        for name in (
+            "multipart_threshold",
+            "multipart_chunk",
+            "max_commit_line",
+            "max_object_size",
+            "lfs_batch_max_objects",
+            "max_json_bytes",
+            "max_form_bytes",
+            "max_edit_form_bytes",
+            "login_max_failures",
+            "login_ip_max_failures",
+            "login_window_seconds",
+        ):
             v = os.environ.get(f"AGORA_{name.upper()}")
             if v:
                 setattr(s, name, int(v))
@@ -148,9 +164,14 @@ class Settings:
         if self.blob_store.startswith("s3://"):
             from .storage.s3 import S3BlobStore, S3Config
 
-            cfg = dataclasses.replace(S3Config.parse(self.blob_store, {}), endpoint=self.s3_endpoint,
-                                      access_key=self.s3_access_key, secret_key=self.s3_secret_key,
-                                      region=self.s3_region, public_endpoint=self.s3_public_endpoint)
+            cfg = dataclasses.replace(
+                S3Config.parse(self.blob_store, {}),
+                endpoint=self.s3_endpoint,
+                access_key=self.s3_access_key,
+                secret_key=self.s3_secret_key,
+                region=self.s3_region,
+                public_endpoint=self.s3_public_endpoint,
+            )
             return S3BlobStore(cfg, kind, self.data / "tmp" / kind)
         raise ValueError(f"AGORA_BLOB_STORE={self.blob_store!r}: use 'local' or s3://bucket[/prefix]")
 
@@ -202,13 +223,22 @@ class HookEnv:
     PUSHER = "AGORA_PUSHER"
 
     def env(self, settings: Settings) -> dict[str, str]:
-        return {self.PYTHON: sys.executable, DATA: str(settings.data),
-                "AGORA_DATABASE_URL": settings.database_url, self.REPO_ID: str(self.repo_id),
-                self.PUSHER: self.pusher, self.REPO_TYPE: self.repo_type, **settings.card.env()}
+        return {
+            self.PYTHON: sys.executable,
+            DATA: str(settings.data),
+            "AGORA_DATABASE_URL": settings.database_url,
+            self.REPO_ID: str(self.repo_id),
+            self.PUSHER: self.pusher,
+            self.REPO_TYPE: self.repo_type,
+            **settings.card.env(),
+        }
 
     @classmethod
     def from_env(cls) -> HookEnv:
         """Inside the hook."""
         rid = os.environ.get(cls.REPO_ID)
-        return cls(repo_id=int(rid) if rid else None, repo_type=os.environ.get(cls.REPO_TYPE) or "model",
-                   pusher=os.environ.get(cls.PUSHER, ""))
+        return cls(
+            repo_id=int(rid) if rid else None,
+            repo_type=os.environ.get(cls.REPO_TYPE) or "model",
+            pusher=os.environ.get(cls.PUSHER, ""),
+        )

@@ -22,10 +22,36 @@ MAX_NAME = 96
 # Namespaces that would collide with top-level routes (the web's, the API's, the avatars', the git/LFS/Xet
 # faces') or could pass for a page of the Hub itself. Compared in lower case. Not "admin": the first start
 # creates that user.
-RESERVED = {"api", "datasets", "spaces", "models", "new", "new-dataset", "new-space", "login", "logout",
-            "settings", "static", "lfs", "xet", "cas", "organizations", "docs", "collections", "join",
-            "healthz", "search", "avatars", "auth", "oauth", "metrics", "user-content", "usercontent",
-            "favicon.ico", "robots.txt"}
+RESERVED = {
+    "api",
+    "datasets",
+    "spaces",
+    "models",
+    "new",
+    "new-dataset",
+    "new-space",
+    "login",
+    "logout",
+    "settings",
+    "static",
+    "lfs",
+    "xet",
+    "cas",
+    "organizations",
+    "docs",
+    "collections",
+    "join",
+    "healthz",
+    "search",
+    "avatars",
+    "auth",
+    "oauth",
+    "metrics",
+    "user-content",
+    "usercontent",
+    "favicon.ico",
+    "robots.txt",
+}
 
 
 def repo_web_path(repo_type: str, namespace: str, name: str) -> str:
@@ -49,7 +75,9 @@ def check_name(name: str, what: str = "repo name") -> str:
     if not isinstance(name, str) or not name:
         raise BadRequest(f"The {what} is empty")
     if len(name) > MAX_NAME:
-        raise BadRequest(f"The {what} {name[:20]!r}... is {len(name)} characters long: at most {MAX_NAME} allowed")
+        raise BadRequest(
+            f"The {what} {name[:20]!r}... is {len(name)} characters long: at most {MAX_NAME} allowed"
+        )
     if not _NAME.match(name) or "--" in name or ".." in name or name.endswith((".git", ".", "-")):
         raise BadRequest(
             f"Invalid {what} {name!r}: use letters, digits, '-', '_' and '.', start with a letter or digit, "
@@ -113,8 +141,10 @@ def check_path(path: str) -> str:
         if part.lower() == ".git":
             raise BadRequest(f"Invalid path {path!r}: nothing may be written inside '.git'")
         if len(part.encode()) > MAX_COMPONENT:
-            raise BadRequest(f"Invalid path {path[:80]!r}...: the name {part[:40]!r}... is {len(part.encode())} "
-                             f"bytes long, at most {MAX_COMPONENT} allowed")
+            raise BadRequest(
+                f"Invalid path {path[:80]!r}...: the name {part[:40]!r}... is {len(part.encode())} "
+                f"bytes long, at most {MAX_COMPONENT} allowed"
+            )
     return path
 
 
@@ -143,8 +173,10 @@ def check_unicode_twins(new: Iterable[str], existing: Iterable[str]) -> None:
         for key, spelled in _nfc_keys(p):
             other = seen.setdefault(key, spelled)
             if other != spelled:
-                raise BadRequest(f"Invalid path {p!r}: {spelled!r} and {other!r} differ only by Unicode "
-                                 "normalisation (NFC/NFD); use one spelling for both")
+                raise BadRequest(
+                    f"Invalid path {p!r}: {spelled!r} and {other!r} differ only by Unicode "
+                    "normalisation (NFC/NFD); use one spelling for both"
+                )
 
 
 # git check-ref-format, plus the Hub's own: no branch called HEAD, no ref outside heads/ and tags/ from users
@@ -158,14 +190,21 @@ def check_ref_name(name: object, what: str = "branch") -> str:
     if len(name.encode("utf-8", "surrogatepass")) > 255:
         raise BadRequest(f"The {what} name is too long: at most 255 bytes")
     bad = (
-        _REF_BAD.search(name) is not None or ".." in name or "@{" in name or "//" in name or name == "@"
-        or name.startswith(("/", "-", "refs/")) or name.endswith(("/", "."))
+        _REF_BAD.search(name) is not None
+        or ".." in name
+        or "@{" in name
+        or "//" in name
+        or name == "@"
+        or name.startswith(("/", "-", "refs/"))
+        or name.endswith(("/", "."))
         or any(part.startswith(".") or part.endswith(".lock") for part in name.split("/"))
         or not _encodable(name)
     )
     if bad:
-        raise BadRequest(f"Invalid {what} name {name!r}: git ref names have no spaces, control characters, "
-                         "'~^:?*[\\', '..', '@{', '//', no part starting with '.' or ending in '.lock'")
+        raise BadRequest(
+            f"Invalid {what} name {name!r}: git ref names have no spaces, control characters, "
+            "'~^:?*[\\', '..', '@{', '//', no part starting with '.' or ending in '.lock'"
+        )
     if name == "HEAD":
         raise BadRequest(f"Invalid {what} name 'HEAD': HEAD names the default branch")
     return name

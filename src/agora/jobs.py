@@ -45,18 +45,28 @@ class HasDb(Protocol):
 def claim(hub: HasDb, worker: str, kinds: list[str]) -> Job | None:
     """Take the oldest runnable job, or None. The UPDATE's WHERE is the compare-and-set."""
     stale = utcnow() - STALE_AFTER
-    runnable = or_(Job.status == "queued",
-                   and_(Job.status == "running", Job.started_at < stale, Job.attempts < MAX_ATTEMPTS))
+    runnable = or_(
+        Job.status == "queued",
+        and_(Job.status == "running", Job.started_at < stale, Job.attempts < MAX_ATTEMPTS),
+    )
     with hub.db.session() as s:
         # PostgreSQL: FOR UPDATE SKIP LOCKED, so that racing workers take different rows instead of all
         # trying the same one; SQLite ignores it (one writer at a time) and the CAS below still holds.
-        candidates = s.scalars(select(Job.id).where(runnable, Job.kind.in_(kinds)).order_by(Job.id).limit(5)
-                               .with_for_update(skip_locked=True)).all()
+        candidates = s.scalars(
+            select(Job.id)
+            .where(runnable, Job.kind.in_(kinds))
+            .order_by(Job.id)
+            .limit(5)
+            .with_for_update(skip_locked=True)
+        ).all()
         for job_id in candidates:
             token = f"{worker}:{uuid.uuid4().hex[:8]}"
-            res = s.execute(update(Job).where(Job.id == job_id, runnable).values(
-                status="running", claim=token, started_at=utcnow(), attempts=Job.attempts + 1))
-            if res.rowcount == 1:
+            res = s.execute(
+                update(Job)
+                .where(Job.id == job_id, runnable)
+                .values(status="running", claim=token, started_at=utcnow(), attempts=Job.attempts + 1)
+            )
+            if res.rowcount == 1:  # type: ignore[attr-defined]
                 s.commit()
                 job = s.get(Job, job_id)
                 if job is not None and job.claim == token:
@@ -68,9 +78,15 @@ def claim(hub: HasDb, worker: str, kinds: list[str]) -> Job | None:
 def finish(hub: HasDb, job: Job, error: str | None = None, registry: Registry = REGISTRY) -> None:
     """Record the outcome; a success queues, in the same transaction, the artefacts that follow this one."""
     with hub.db.session() as s:
-        res = s.execute(update(Job).where(Job.id == job.id, Job.claim == job.claim).values(
-            status="failed" if error else "done", error=(error or None) and error[:4000],
-            finished_at=utcnow()))
+        res = s.execute(
+            update(Job)
+            .where(Job.id == job.id, Job.claim == job.claim)
+            .values(
+                status="failed" if error else "done",
+                error=(error or None) and error[:4000],
+                finished_at=utcnow(),
+            )
+        )
         if error is None and res.rowcount == 1:  # type: ignore[attr-defined]
             for then in registry.after(job.kind):
                 enqueue(s, then.name, job.repo_id, job.revision)
@@ -84,8 +100,13 @@ def requeue_outdated(hub: HasDb, registry: Registry = REGISTRY) -> int:
             enqueue(s, a.name, repo_id, revision)
     for name in sorted({a.name for a, _, _ in stale}):
         keys = [f"{repo_id}@{revision[:12]}" for a, repo_id, revision in stale if a.name == name]
-        log.info("%s: %d results of an older version queued again (repo@revision: %s%s)", name, len(keys),
-                 ", ".join(keys[:20]), ", ..." if len(keys) > 20 else "")
+        log.info(
+            "%s: %d results of an older version queued again (repo@revision: %s%s)",
+            name,
+            len(keys),
+            ", ".join(keys[:20]),
+            ", ..." if len(keys) > 20 else "",
+        )
     return len(stale)
 
 
@@ -96,8 +117,15 @@ class Worker:
     artefact's job function with `settings` (required then). Explicit `handlers` ({kind: fn(hub, job)}) are
     used instead of the registry's (tests run stand-in work this way)."""
 
-    def __init__(self, hub: HasDb, handlers: Mapping[str, Handler] | None = None, poll: float = 0.5, *,
-                 settings: Settings | None = None, registry: Registry = REGISTRY) -> None:
+    def __init__(
+        self,
+        hub: HasDb,
+        handlers: Mapping[str, Handler] | None = None,
+        poll: float = 0.5,
+        *,
+        settings: Settings | None = None,
+        registry: Registry = REGISTRY,
+    ) -> None:
         if handlers is not None:
             self.handlers = dict(handlers)
         elif settings is not None:

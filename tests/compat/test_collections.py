@@ -18,7 +18,11 @@ def _status(call) -> int:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def repos(api: HfApi, repo_name: str) -> dict[str, str]:
-    ids = {"model": f"alice/{repo_name}-m", "dataset": f"alice/{repo_name}-d", "space": f"alice/{repo_name}-s"}
+    ids = {
+        "model": f"alice/{repo_name}-m",
+        "dataset": f"alice/{repo_name}-d",
+        "space": f"alice/{repo_name}-s",
+    }
     api.create_repo(ids["model"])
     api.create_repo(ids["dataset"], repo_type="dataset")
     api.create_repo(ids["space"], repo_type="space", space_sdk="static")
@@ -38,8 +42,10 @@ def test_collection_lifecycle(api: HfApi, repos: dict[str, str], repo_name: str)
     api.add_collection_item(c.slug, repos["dataset"], "dataset")
     got = api.add_collection_item(c.slug, repos["space"], "space", note="Demo")
     assert [(i.item_id, i.item_type, i.position, i.note) for i in got.items] == [
-        (repos["model"], "model", 0, "Fast"), (repos["dataset"], "dataset", 1, None),
-        (repos["space"], "space", 2, "Demo")]
+        (repos["model"], "model", 0, "Fast"),
+        (repos["dataset"], "dataset", 1, None),
+        (repos["space"], "space", 2, "Demo"),
+    ]
     assert _status(lambda: api.add_collection_item(c.slug, repos["model"], "model")) == 409
     api.add_collection_item(c.slug, repos["model"], "model", exists_ok=True)
     assert _status(lambda: api.add_collection_item(c.slug, "alice/no-such-repo", "model")) == 404
@@ -162,6 +168,8 @@ def test_web_page_and_profile(api: HfApi, server: Server, repos: dict[str, str],
     assert f'href="/datasets/{repos["dataset"]}"' in r.text and f'href="/spaces/{repos["space"]}"' in r.text
     assert "A note for readers" in r.text and "Shown on the page" in r.text
     secret = api.create_collection(f"Hidden {repo_name}", private=True)
-    assert httpx.get(f"{ENDPOINT}/collections/{secret.slug}", headers={"Accept": "text/html"}).status_code == 404
+    assert (
+        httpx.get(f"{ENDPOINT}/collections/{secret.slug}", headers={"Accept": "text/html"}).status_code == 404
+    )
     profile = httpx.get(f"{ENDPOINT}/alice", headers={"Accept": "text/html"}).text
     assert f'href="/collections/{c.slug}"' in profile and secret.slug not in profile

@@ -60,7 +60,7 @@ configs:
     ops = [
         CommitOperationAdd("README.md", readme.encode()),
         CommitOperationAdd("csv/good.csv", b"x,y\n1,a\n2,b\n3,c\n"),
-        CommitOperationAdd("csv/bad.csv", b"x,y\n1,a\n2,b,c,d\n\"unterminated\n"),
+        CommitOperationAdd("csv/bad.csv", b'x,y\n1,a\n2,b,c,d\n"unterminated\n'),
         CommitOperationAdd("zz/bomb.zip", bomb.getvalue()),
     ]
     info = api.create_commit(repo_id, ops, commit_message="csv cases", repo_type="dataset")
@@ -73,12 +73,22 @@ configs:
 
     pq_repo = f"{repo_id}-pq"
     api.create_repo(pq_repo, repo_type="dataset")
-    info = api.create_commit(pq_repo, [
-        CommitOperationAdd("pq/good.parquet", good.getvalue()),
-        CommitOperationAdd("pq/corrupt.parquet", good.getvalue()[:40] + b"\x00garbage" * 50 + good.getvalue()[-40:]),
-        CommitOperationAdd("README.md", b"---\nconfigs:\n- config_name: default\n  data_files:\n  - split: train\n"
-                                        b"    path: pq/good.parquet\n  - split: corrupt\n    path: pq/corrupt.parquet\n---\n"),
-    ], commit_message="parquet cases", repo_type="dataset")
+    info = api.create_commit(
+        pq_repo,
+        [
+            CommitOperationAdd("pq/good.parquet", good.getvalue()),
+            CommitOperationAdd(
+                "pq/corrupt.parquet", good.getvalue()[:40] + b"\x00garbage" * 50 + good.getvalue()[-40:]
+            ),
+            CommitOperationAdd(
+                "README.md",
+                b"---\nconfigs:\n- config_name: default\n  data_files:\n  - split: train\n"
+                b"    path: pq/good.parquet\n  - split: corrupt\n    path: pq/corrupt.parquet\n---\n",
+            ),
+        ],
+        commit_message="parquet cases",
+        repo_type="dataset",
+    )
     wait_converted(pq_repo, info.oid)
     _ok(pq_repo, "default", "train", 10)
     msg = _error(pq_repo, "default", "corrupt")
@@ -86,17 +96,24 @@ configs:
 
     js_repo = f"{repo_id}-json"
     api.create_repo(js_repo, repo_type="dataset")
-    info = api.create_commit(js_repo, [
-        CommitOperationAdd("train.jsonl", b'{"x": 1, "y": "a"}\n{"x": 2, "y": "b"}\n'),
-        CommitOperationAdd("test.jsonl", huge),
-    ], commit_message="json cases", repo_type="dataset")
+    info = api.create_commit(
+        js_repo,
+        [
+            CommitOperationAdd("train.jsonl", b'{"x": 1, "y": "a"}\n{"x": 2, "y": "b"}\n'),
+            CommitOperationAdd("test.jsonl", huge),
+        ],
+        commit_message="json cases",
+        repo_type="dataset",
+    )
     wait_converted(js_repo, info.oid)
     _ok(js_repo, "default", "train", 2)
     msg = _error(js_repo, "default", "test")
     assert "larger than" in msg and "test.jsonl" in msg
 
     # The dataset page shows the error on that split, and the rest of the Hub answers as usual.
-    page = httpx.get(f"{ENDPOINT}/datasets/{js_repo}", params={"config": "default", "split": "test"}, timeout=30).text
+    page = httpx.get(
+        f"{ENDPOINT}/datasets/{js_repo}", params={"config": "default", "split": "test"}, timeout=30
+    ).text
     assert 'class="error-text split-error"' in page and "larger than" in page
     assert viewer("is-valid", dataset=js_repo).json()["viewer"] is True
     assert api.dataset_info(js_repo).sha == info.oid

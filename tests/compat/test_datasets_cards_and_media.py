@@ -45,12 +45,23 @@ def wav(seconds: float = 0.05, freq: int = 440) -> bytes:
 
 def png() -> bytes:
     import zlib
+
     raw = b"".join(b"\x00" + b"\xff\x00\x00" * 2 for _ in range(2))
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 def test_common_voice_like(server: Server, alice: str) -> None:
@@ -83,8 +94,12 @@ def test_common_voice_like(server: Server, alice: str) -> None:
     assert cell[0]["type"] == "audio/wav"
     assert httpx.get(cell[0]["src"], timeout=30).content == wav(freq=200)
     assert first["rows"][2]["row"]["sentence"] == "sentence 2 in de"
-    assert sorted({r["row"]["locale"] for r in viewer("rows", dataset=repo_id, config="default",
-                                                      split="train").json()["rows"]}) == sorted(LANGS)
+    assert sorted(
+        {
+            r["row"]["locale"]
+            for r in viewer("rows", dataset=repo_id, config="default", split="train").json()["rows"]
+        }
+    ) == sorted(LANGS)
 
     # And so does the dataset page.
     page = httpx.get(f"{ENDPOINT}/datasets/{repo_id}", timeout=30).text
@@ -106,7 +121,10 @@ def test_image_folder_thumbnails(server: Server, alice: str, repo_name: str) -> 
     wait_converted(repo_id, info.oid)
     rows = viewer("rows", dataset=repo_id, config="default", split="train").json()
     assert [f["name"] for f in rows["features"]] == ["image", "label"]
-    assert rows["features"][1]["type"] == {"names": ["cat", "dog"], "_type": "ClassLabel"}  # as datasets names them
+    assert rows["features"][1]["type"] == {
+        "names": ["cat", "dog"],
+        "_type": "ClassLabel",
+    }  # as datasets names them
     assert rows["num_rows_total"] == 6
     assert httpx.get(rows["rows"][0]["row"]["image"]["src"], timeout=30).content == png()
     page = httpx.get(f"{ENDPOINT}/datasets/{repo_id}", timeout=30).text
@@ -120,8 +138,11 @@ def test_models_trained_on_this_dataset(server: Server, alice: str, repo_name: s
     api.create_repo(ds, repo_type="dataset")
     api.upload_file(path_or_fileobj=b"a\n1\n", path_in_repo="train.csv", repo_id=ds, repo_type="dataset")
     api.create_repo(model)
-    api.upload_file(path_or_fileobj=f"---\ndatasets:\n- {ds}\n---\n# A model\n".encode(), path_in_repo="README.md",
-                    repo_id=model)
+    api.upload_file(
+        path_or_fileobj=f"---\ndatasets:\n- {ds}\n---\n# A model\n".encode(),
+        path_in_repo="README.md",
+        repo_id=model,
+    )
     page = httpx.get(f"{ENDPOINT}/datasets/{ds}", timeout=30).text
     trained = page.split('id="trained-on"', 1)[1].split("</section>", 1)[0]
     assert f'href="/{model}"' in trained

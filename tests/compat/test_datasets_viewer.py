@@ -49,16 +49,24 @@ HX = {"HX-Request": "true"}  # what htmx sends; without it /viewer redirects to 
 
 
 def cola(split: str, n: int) -> pa.Table:
-    return pa.table({"sentence": [f"cola {split} sentence number {i}" for i in range(n)],
-                     "label": pa.array([i % 2 for i in range(n)], pa.int64()),
-                     "idx": pa.array(range(n), pa.int32())})
+    return pa.table(
+        {
+            "sentence": [f"cola {split} sentence number {i}" for i in range(n)],
+            "label": pa.array([i % 2 for i in range(n)], pa.int64()),
+            "idx": pa.array(range(n), pa.int32()),
+        }
+    )
 
 
 def qnli(split: str, n: int) -> pa.Table:
-    return pa.table({"question": [f"What is qnli {split} question {i}?" for i in range(n)],
-                     "sentence": [f"Answer {i} for {split}." + (" needle" if i == 7 else "") for i in range(n)],
-                     "label": pa.array([i % 2 for i in range(n)], pa.int64()),
-                     "idx": pa.array(range(n), pa.int32())})
+    return pa.table(
+        {
+            "question": [f"What is qnli {split} question {i}?" for i in range(n)],
+            "sentence": [f"Answer {i} for {split}." + (" needle" if i == 7 else "") for i in range(n)],
+            "label": pa.array([i % 2 for i in range(n)], pa.int64()),
+            "idx": pa.array(range(n), pa.int32()),
+        }
+    )
 
 
 def parquet_bytes(t: pa.Table) -> bytes:
@@ -75,7 +83,9 @@ def glue(server: Server, alice: str) -> tuple[str, str]:
     ops = [CommitOperationAdd("README.md", GLUE_README.encode())]
     for cfg, make in (("cola", cola), ("qnli", qnli)):
         for split, n in SIZES.items():
-            ops.append(CommitOperationAdd(f"{cfg}/{split}-00000-of-00001.parquet", parquet_bytes(make(split, n))))
+            ops.append(
+                CommitOperationAdd(f"{cfg}/{split}-00000-of-00001.parquet", parquet_bytes(make(split, n)))
+            )
     info = api.create_commit(repo_id, ops, commit_message="GLUE-like data", repo_type="dataset")
     wait_converted(repo_id, info.oid)
     return repo_id, info.oid
@@ -101,12 +111,17 @@ def test_first_rows_and_rows_page_through(glue: tuple[str, str]) -> None:
     assert [f["name"] for f in body["features"]] == ["sentence", "label", "idx"]
     assert body["features"][0]["type"] == {"dtype": "string", "_type": "Value"}
     assert len(body["rows"]) == 100 and body["truncated"] is True
-    assert body["rows"][3] == {"row_idx": 3, "row": {"sentence": "cola train sentence number 3", "label": 1, "idx": 3},
-                               "truncated_cells": []}
+    assert body["rows"][3] == {
+        "row_idx": 3,
+        "row": {"sentence": "cola train sentence number 3", "label": 1, "idx": 3},
+        "truncated_cells": [],
+    }
     seen = []
     offset = 0
     while True:
-        page = viewer("rows", dataset=repo_id, config="qnli", split="validation", offset=offset, length=37).json()
+        page = viewer(
+            "rows", dataset=repo_id, config="qnli", split="validation", offset=offset, length=37
+        ).json()
         assert page["num_rows_total"] == SIZES["validation"]
         if not page["rows"]:
             break
@@ -123,13 +138,24 @@ def test_search_filter_statistics(glue: tuple[str, str]) -> None:
     r = viewer("search", dataset=repo_id, config="qnli", split="train", query="NEEDLE")
     assert r.status_code == 200, r.text
     assert r.json()["num_rows_total"] == 1 and r.json()["rows"][0]["row_idx"] == 7
-    r = viewer("filter", dataset=repo_id, config="cola", split="test", where='"label" = 1 AND idx < 10',
-               orderby="idx DESC")
+    r = viewer(
+        "filter",
+        dataset=repo_id,
+        config="cola",
+        split="test",
+        where='"label" = 1 AND idx < 10',
+        orderby="idx DESC",
+    )
     assert r.status_code == 200, r.text
     assert [x["row"]["idx"] for x in r.json()["rows"]] == [9, 7, 5, 3, 1]
     assert r.json()["num_rows_total"] == 5
-    for bad in ("label = 1; DROP TABLE x", "label = 1 OR 1=1) --", "nosuch = 1", "label = (SELECT 1)",
-                "sentence = 'a' UNION SELECT 1"):
+    for bad in (
+        "label = 1; DROP TABLE x",
+        "label = 1 OR 1=1) --",
+        "nosuch = 1",
+        "label = (SELECT 1)",
+        "sentence = 'a' UNION SELECT 1",
+    ):
         resp = viewer("filter", dataset=repo_id, config="cola", split="test", where=bad)
         assert resp.status_code == 400, (bad, resp.text)
     # A quote inside a value is data, not syntax.
@@ -145,38 +171,59 @@ def test_search_filter_statistics(glue: tuple[str, str]) -> None:
 
 def test_parquet_size_info_is_valid(glue: tuple[str, str], alice: str) -> None:
     repo_id, sha = glue
-    assert viewer("is-valid", dataset=repo_id).json() == {"preview": True, "viewer": True, "search": True,
-                                                          "filter": True, "statistics": True}
+    assert viewer("is-valid", dataset=repo_id).json() == {
+        "preview": True,
+        "viewer": True,
+        "search": True,
+        "filter": True,
+        "statistics": True,
+    }
     files = viewer("parquet", dataset=repo_id).json()["parquet_files"]
     assert {(f["config"], f["split"], f["filename"]) for f in files} == {
-        (c, s, "0000.parquet") for c in ("cola", "qnli") for s in SIZES}
+        (c, s, "0000.parquet") for c in ("cola", "qnli") for s in SIZES
+    }
     # The export is a real git ref: listed under converts, and its files download as parquet.
     api = HfApi(endpoint=ENDPOINT, token=alice)
     refs = api.list_repo_refs(repo_id, repo_type="dataset")
     assert [c.ref for c in refs.converts] == ["refs/convert/parquet"]
     url = next(f["url"] for f in files if f["config"] == "qnli" and f["split"] == "validation")
     data = httpx.get(url, timeout=30, follow_redirects=True).content  # S3 mode: a 302 to the store
-    assert pq.read_table(io.BytesIO(data)).select(["question", "sentence", "label", "idx"]).equals(
-        qnli("validation", SIZES["validation"]))
+    assert (
+        pq.read_table(io.BytesIO(data))
+        .select(["question", "sentence", "label", "idx"])
+        .equals(qnli("validation", SIZES["validation"]))
+    )
     tree = api.list_repo_files(repo_id, repo_type="dataset", revision="refs/convert/parquet")
     assert "cola/train/0000.parquet" in tree
     size = viewer("size", dataset=repo_id).json()["size"]
     assert size["dataset"]["num_rows"] == 2 * sum(SIZES.values())
-    assert {(s["config"], s["split"]): s["num_rows"] for s in size["splits"]}[("qnli", "test")] == SIZES["test"]
+    assert {(s["config"], s["split"]): s["num_rows"] for s in size["splits"]}[("qnli", "test")] == SIZES[
+        "test"
+    ]
     info = viewer("info", dataset=repo_id, config="qnli").json()["dataset_info"]
-    assert info["config_name"] == "qnli" and info["splits"]["validation"]["num_examples"] == SIZES["validation"]
+    assert (
+        info["config_name"] == "qnli" and info["splits"]["validation"]["num_examples"] == SIZES["validation"]
+    )
     assert set(info["features"]) == {"question", "sentence", "label", "idx"}
 
 
 def test_datasets_server_host_alias(glue: tuple[str, str]) -> None:
     repo_id, sha = glue
-    r = httpx.get(f"{ENDPOINT}/splits", params={"dataset": repo_id},
-                  headers={"host": "datasets-server.127.0.0.1"}, timeout=30)
+    r = httpx.get(
+        f"{ENDPOINT}/splits",
+        params={"dataset": repo_id},
+        headers={"host": "datasets-server.127.0.0.1"},
+        timeout=30,
+    )
     assert r.status_code == 200 and r.headers["x-revision"] == sha
     assert len(r.json()["splits"]) == 6
     # What load_dataset reads there when HF_ENDPOINT is a localhost URL: /info, with X-Revision.
-    r = httpx.get(f"{ENDPOINT}/info", params={"dataset": repo_id}, headers={"host": "datasets-server.localhost"},
-                  timeout=30)
+    r = httpx.get(
+        f"{ENDPOINT}/info",
+        params={"dataset": repo_id},
+        headers={"host": "datasets-server.localhost"},
+        timeout=30,
+    )
     assert r.status_code == 200 and r.headers["x-revision"] == sha
     body = r.json()
     assert body["partial"] is False and body["pending"] == [] and body["failed"] == []
@@ -185,9 +232,12 @@ def test_datasets_server_host_alias(glue: tuple[str, str]) -> None:
 
 def test_load_dataset_one_config(glue: tuple[str, str]) -> None:
     from datasets import load_dataset
+
     repo_id, _ = glue
     ds = load_dataset(repo_id, "qnli", split="validation")
-    assert ds.data.table.select(["question", "sentence", "label", "idx"]).equals(qnli("validation", SIZES["validation"]))
+    assert ds.data.table.select(["question", "sentence", "label", "idx"]).equals(
+        qnli("validation", SIZES["validation"])
+    )
     # The parquet export loads too, config by config (its README lists the shards of each).
     export = load_dataset(repo_id, "cola", split="test", revision="refs/convert/parquet")
     assert export.data.table.select(["sentence", "label", "idx"]).equals(cola("test", SIZES["test"]))
@@ -197,10 +247,13 @@ def test_private_dataset_viewer_is_404(server: Server, alice: str, bob: str, rep
     api = HfApi(endpoint=ENDPOINT, token=alice)
     repo_id = f"alice/{repo_name}"
     api.create_repo(repo_id, repo_type="dataset", private=True)
-    info = api.upload_file(path_or_fileobj=b"a,b\n1,2\n3,4\n", path_in_repo="train.csv", repo_id=repo_id,
-                           repo_type="dataset")
+    info = api.upload_file(
+        path_or_fileobj=b"a,b\n1,2\n3,4\n", path_in_repo="train.csv", repo_id=repo_id, repo_type="dataset"
+    )
     wait_converted(repo_id, info.oid, token=alice)
-    assert viewer("rows", alice, dataset=repo_id, config="default", split="train").json()["num_rows_total"] == 2
+    assert (
+        viewer("rows", alice, dataset=repo_id, config="default", split="train").json()["num_rows_total"] == 2
+    )
     for token in (None, bob):
         for ep in ("splits", "rows", "parquet", "is-valid"):
             r = viewer(ep, token, dataset=repo_id, config="default", split="train")
@@ -214,17 +267,33 @@ def test_ui_selector_switches_subsets(glue: tuple[str, str]) -> None:
     repo_id, _ = glue
     page = httpx.get(f"{ENDPOINT}/datasets/{repo_id}", timeout=30).text
     assert 'id="viewer"' in page
-    frag = httpx.get(f"{ENDPOINT}/datasets/{repo_id}/viewer", params={"config": "cola", "split": "train"},
-                     headers=HX, timeout=30).text
+    frag = httpx.get(
+        f"{ENDPOINT}/datasets/{repo_id}/viewer",
+        params={"config": "cola", "split": "train"},
+        headers=HX,
+        timeout=30,
+    ).text
     assert "cola train sentence number 0" in frag and "250 rows" in frag
     assert '<option value="qnli"' in frag
-    frag = httpx.get(f"{ENDPOINT}/datasets/{repo_id}/viewer", params={"config": "qnli", "split": "test"},
-                     headers=HX, timeout=30).text
+    frag = httpx.get(
+        f"{ENDPOINT}/datasets/{repo_id}/viewer",
+        params={"config": "qnli", "split": "test"},
+        headers=HX,
+        timeout=30,
+    ).text
     assert "What is qnli test question 0?" in frag and "cola train" not in frag
-    frag = httpx.get(f"{ENDPOINT}/datasets/{repo_id}/viewer",
-                     params={"config": "qnli", "split": "train", "q": "needle"}, headers=HX, timeout=30).text
+    frag = httpx.get(
+        f"{ENDPOINT}/datasets/{repo_id}/viewer",
+        params={"config": "qnli", "split": "train", "q": "needle"},
+        headers=HX,
+        timeout=30,
+    ).text
     assert "Answer 7 for train. needle" in frag and "1 row" in frag
     # A reload of the URL htmx pushed shows the whole page on the same view.
-    r = httpx.get(f"{ENDPOINT}/datasets/{repo_id}/viewer", params={"config": "qnli", "split": "test"},
-                  follow_redirects=True, timeout=30)
+    r = httpx.get(
+        f"{ENDPOINT}/datasets/{repo_id}/viewer",
+        params={"config": "qnli", "split": "test"},
+        follow_redirects=True,
+        timeout=30,
+    )
     assert "<html" in r.text and "What is qnli test question 0?" in r.text

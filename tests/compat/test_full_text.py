@@ -41,30 +41,51 @@ def ids(token: str | None = None, **params: Any) -> list[str]:
 
 @dataclass
 class Seeded:
-    card_only: str     # a model whose card body has WORD (with markup around it), not its id or tags
-    named: str         # a model with WORD in its id, its tags and its body
-    dataset: str       # a dataset whose card body and tags have WORD
-    private: str       # alice's private model whose card body and tags have WORD
-    org_private: str   # a private model of the org acme (tests/conftest.py: alice owns it, carol reads it)
+    card_only: str  # a model whose card body has WORD (with markup around it), not its id or tags
+    named: str  # a model with WORD in its id, its tags and its body
+    dataset: str  # a dataset whose card body and tags have WORD
+    private: str  # alice's private model whose card body and tags have WORD
+    org_private: str  # a private model of the org acme (tests/conftest.py: alice owns it, carol reads it)
 
 
 @pytest.fixture(scope="module")
 def seeded(api: HfApi) -> Seeded:
     tag = secrets.token_hex(3)
-    s = Seeded(card_only=f"alice/ft-card-{tag}", named=f"alice/ft-{WORD}-{tag}", dataset=f"alice/ft-data-{tag}",
-               private=f"alice/ft-secret-{tag}", org_private=f"acme/ft-org-secret-{tag}")
-    body = ("# Field notes\n\nAn introduction that goes on for a while, so that the excerpt has to start somewhere "
-            "after it and not at the very beginning of the card.\n\n"
-            f"The **{WORD.capitalize()}** lab [studies](https://example.org/birds) <b>songbirds</b> daily.\n\n"
-            "## More\n\n" + "Unrelated closing words. " * 20)
+    s = Seeded(
+        card_only=f"alice/ft-card-{tag}",
+        named=f"alice/ft-{WORD}-{tag}",
+        dataset=f"alice/ft-data-{tag}",
+        private=f"alice/ft-secret-{tag}",
+        org_private=f"acme/ft-org-secret-{tag}",
+    )
+    body = (
+        "# Field notes\n\nAn introduction that goes on for a while, so that the excerpt has to start somewhere "
+        "after it and not at the very beginning of the card.\n\n"
+        f"The **{WORD.capitalize()}** lab [studies](https://example.org/birds) <b>songbirds</b> daily.\n\n"
+        "## More\n\n" + "Unrelated closing words. " * 20
+    )
     uploads = [
         (s.card_only, "model", False, card(body, "license: mit\npipeline_tag: text-classification")),
-        (s.named, "model", False, card(f"# {WORD}\n\nAll about {WORD}, and {WORD} again.\n",
-                                       f"tags:\n- {WORD}\n")),
+        (
+            s.named,
+            "model",
+            False,
+            card(f"# {WORD}\n\nAll about {WORD}, and {WORD} again.\n", f"tags:\n- {WORD}\n"),
+        ),
         # These three have the word in their tags as well: PostgreSQL finds them too.
-        (s.dataset, "dataset", False, card(f"# Data\n\nRecordings for {WORD} research.\n", f"tags:\n- {WORD}\n")),
+        (
+            s.dataset,
+            "dataset",
+            False,
+            card(f"# Data\n\nRecordings for {WORD} research.\n", f"tags:\n- {WORD}\n"),
+        ),
         (s.private, "model", True, card(f"# Secret\n\nPrivate {WORD} notes.\n", f"tags:\n- {WORD}\n")),
-        (s.org_private, "model", True, card(f"# Org secret\n\nThe org's {WORD} notes.\n", f"tags:\n- {WORD}\n")),
+        (
+            s.org_private,
+            "model",
+            True,
+            card(f"# Org secret\n\nThe org's {WORD} notes.\n", f"tags:\n- {WORD}\n"),
+        ),
     ]
     for rid, rtype, private, readme in uploads:
         api.create_repo(rid, repo_type=rtype, private=private)
@@ -113,8 +134,9 @@ def test_a_match_in_the_id_only_has_an_empty_snippet(seeded: Seeded) -> None:
     assert results[0]["snippet"] == ""
 
 
-def test_private_repos_only_for_those_who_may_read_them(seeded: Seeded, server: Server, alice: str,
-                                                        bob: str) -> None:
+def test_private_repos_only_for_those_who_may_read_them(
+    seeded: Seeded, server: Server, alice: str, bob: str
+) -> None:
     carol = server.token("carol", "read")
     anonymous, for_bob = ids(q=WORD), ids(bob, q=WORD)
     for found in (anonymous, for_bob):
@@ -138,14 +160,17 @@ def test_type_filters(seeded: Seeded, alice: str) -> None:
     assert all(x["type"] == "model" for x in search(alice, q=WORD, type="model").json()["results"])
 
 
-@pytest.mark.parametrize("params,needle", [
-    ({"q": WORD, "type": "models"}, "type"),
-    ({"q": WORD, "type": "bogus"}, "type"),
-    ({"q": WORD, "limit": "abc"}, "limit"),
-    ({"q": WORD, "limit": "0"}, "limit"),
-    ({"q": WORD, "limit": "-5"}, "limit"),
-    ({"q": "x" * 300}, "query"),
-])
+@pytest.mark.parametrize(
+    "params,needle",
+    [
+        ({"q": WORD, "type": "models"}, "type"),
+        ({"q": WORD, "type": "bogus"}, "type"),
+        ({"q": WORD, "limit": "abc"}, "limit"),
+        ({"q": WORD, "limit": "0"}, "limit"),
+        ({"q": WORD, "limit": "-5"}, "limit"),
+        ({"q": "x" * 300}, "query"),
+    ],
+)
 def test_bad_parameters_are_400_in_the_hub_format(params: dict[str, str], needle: str) -> None:
     r = search(**params)
     assert r.status_code == 400, r.text
@@ -181,15 +206,19 @@ def test_full_text_page(seeded: Seeded) -> None:
 
 
 def test_full_text_page_for_the_owner_shows_private(seeded: Seeded, alice: str) -> None:
-    page = httpx.get(f"{ENDPOINT}/search/full-text", params={"q": WORD},
-                     headers={"Authorization": f"Bearer {alice}"}).text
+    page = httpx.get(
+        f"{ENDPOINT}/search/full-text", params={"q": WORD}, headers={"Authorization": f"Bearer {alice}"}
+    ).text
     if STACK != "scale":
         assert f'href="/{seeded.private}"' in page and ">private</span>" in page
 
 
 def test_list_pages_link_to_full_text_search() -> None:
-    for plural, rtype, label in (("models", "model", "model"), ("datasets", "dataset", "dataset"),
-                                 ("spaces", "space", "Space")):
+    for plural, rtype, label in (
+        ("models", "model", "model"),
+        ("datasets", "dataset", "dataset"),
+        ("spaces", "space", "Space"),
+    ):
         page = httpx.get(f"{ENDPOINT}/{plural}", params={"search": "finch & co"}).text
         assert f'href="/search/full-text?q=finch%20%26%20co&amp;type={rtype}"' in page, plural
         assert f"Search in {label} cards" in page
@@ -197,8 +226,11 @@ def test_list_pages_link_to_full_text_search() -> None:
 
 def test_routes_are_not_shadowed(alice: str) -> None:
     """`search` is a reserved namespace: no repo search/full-text can hide the page (or be hidden by it)."""
-    r = httpx.post(f"{ENDPOINT}/api/repos/create", json={"name": "full-text", "organization": "search"},
-                   headers={"Authorization": f"Bearer {alice}"})
+    r = httpx.post(
+        f"{ENDPOINT}/api/repos/create",
+        json={"name": "full-text", "organization": "search"},
+        headers={"Authorization": f"Bearer {alice}"},
+    )
     assert r.status_code >= 400
     with pytest.raises(BadRequest, match="reserved"):
         check_namespace("search")

@@ -22,8 +22,12 @@ BIN = Path(sys.executable).parent
 
 
 def start(data: Path, port: int, log: Path) -> subprocess.Popen:
-    proc = subprocess.Popen([str(BIN / "agora"), "serve", "--port", str(port), "--data", str(data)],
-                            stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [str(BIN / "agora"), "serve", "--port", str(port), "--data", str(data)],
+        stdout=open(log, "ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     deadline = time.time() + 60
     while time.time() < deadline:  # an open port is not enough: wait for a worker to answer HTTP
         assert proc.poll() is None, log.read_text()
@@ -68,8 +72,13 @@ def test_kill_9_during_push_then_restart(tmp_path: Path) -> None:
         new = git.head(work)
 
         repo_dir = next((data / "repos").glob("*/*.git"))
-        push = subprocess.Popen(["git", "push", "origin", "main"], cwd=work, env=git.env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        push = subprocess.Popen(
+            ["git", "push", "origin", "main"],
+            cwd=work,
+            env=git.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         # Wait until receive-pack holds the pack in quarantine (receiving it, or running the hook).
         deadline = time.time() + 60
         while time.time() < deadline and not list((repo_dir / "objects").glob("tmp_objdir-incoming-*")):
@@ -83,8 +92,11 @@ def test_kill_9_during_push_then_restart(tmp_path: Path) -> None:
         assert head in (old, new)
         if push.returncode == 0:  # the server died only after answering
             assert head == new
-        fsck = subprocess.run(["git", "--git-dir", str(repo_dir), "fsck", "--strict", "--no-progress"],
-                              capture_output=True, text=True)
+        fsck = subprocess.run(
+            ["git", "--git-dir", str(repo_dir), "fsck", "--strict", "--no-progress"],
+            capture_output=True,
+            text=True,
+        )
         assert fsck.returncode == 0, fsck.stdout + fsck.stderr
         assert git("ls-remote", remote, "refs/heads/main", cwd=work).stdout.split()[0] == head
 

@@ -37,15 +37,26 @@ class Git:
         if credential_store:
             text += f"[credential]\n\thelper = store --file={self.credentials}\n"
         config.write_text(text)
-        self.env = {**os.environ, "HOME": str(home), "GIT_CONFIG_GLOBAL": str(config), "GIT_TERMINAL_PROMPT": "0"}
+        self.env = {
+            **os.environ,
+            "HOME": str(home),
+            "GIT_CONFIG_GLOBAL": str(config),
+            "GIT_TERMINAL_PROMPT": "0",
+        }
 
-    def run(self, *args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-        p = subprocess.run(args, cwd=cwd or self.root, env=self.env, capture_output=True, text=True, timeout=120)
+    def run(
+        self, *args: str, cwd: Path | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        p = subprocess.run(
+            args, cwd=cwd or self.root, env=self.env, capture_output=True, text=True, timeout=120
+        )
         if check and p.returncode != 0:
             raise AssertionError(f"{' '.join(args)} exited with {p.returncode}:\n{p.stdout}\n{p.stderr}")
         return p
 
-    def __call__(self, *args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def __call__(
+        self, *args: str, cwd: Path | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         return self.run("git", *args, cwd=cwd, check=check)
 
     def head(self, cwd: Path, rev: str = "HEAD") -> str:
@@ -76,8 +87,10 @@ def write_random(path: Path, size: int) -> None:
 
 def refs(api: HfApi, repo_id: str, repo_type: str | None = None) -> dict[str, str]:
     r = api.list_repo_refs(repo_id, repo_type=repo_type)
-    return {**{f"refs/heads/{b.name}": b.target_commit for b in r.branches},
-            **{f"refs/tags/{t.name}": t.target_commit for t in r.tags}}
+    return {
+        **{f"refs/heads/{b.name}": b.target_commit for b in r.branches},
+        **{f"refs/tags/{t.name}": t.target_commit for t in r.tags},
+    }
 
 
 def quarantine_leftovers(server: Server) -> list[Path]:
@@ -85,8 +98,9 @@ def quarantine_leftovers(server: Server) -> list[Path]:
 
 
 # ---- the seed flow ---------------------------------------------------------------------------------------------
-def test_seed_flow_lfs_push_after_hf_login(server: Server, alice: str, api: HfApi, repo_name: str,
-                                           tmp_path: Path) -> None:
+def test_seed_flow_lfs_push_after_hf_login(
+    server: Server, alice: str, api: HfApi, repo_name: str, tmp_path: Path
+) -> None:
     """hf auth login --add-to-git-credential; git clone; git lfs track; 50 MB model.joblib; git push."""
     repo_id = f"alice/{repo_name}"
     api.create_repo(repo_id)
@@ -131,12 +145,14 @@ def test_seed_flow_lfs_push_after_hf_login(server: Server, alice: str, api: HfAp
 
 
 # ---- one history for git and the API ---------------------------------------------------------------------------
-def test_api_repo_cloned_by_git_shares_history(server: Server, alice: str, api: HfApi, repo_name: str,
-                                               tmp_path: Path) -> None:
+def test_api_repo_cloned_by_git_shares_history(
+    server: Server, alice: str, api: HfApi, repo_name: str, tmp_path: Path
+) -> None:
     repo_id = f"alice/{repo_name}"
     api.create_repo(repo_id)
-    api.upload_file(path_or_fileobj=b"# hello\n", path_in_repo="README.md", repo_id=repo_id,
-                    commit_message="API commit")
+    api.upload_file(
+        path_or_fileobj=b"# hello\n", path_in_repo="README.md", repo_id=repo_id, commit_message="API commit"
+    )
     git = Git(tmp_path)
     git("clone", url(server, repo_id, alice), "work")
     work = tmp_path / "work"
@@ -161,8 +177,12 @@ def test_api_repo_cloned_by_git_shares_history(server: Server, alice: str, api: 
     assert Path(got).read_text() == "pushed with git\n"
 
     # An API commit reaches `git pull`.
-    res = api.upload_file(path_or_fileobj=b"from the API\n", path_in_repo="api.txt", repo_id=repo_id,
-                          commit_message="Another API commit")
+    res = api.upload_file(
+        path_or_fileobj=b"from the API\n",
+        path_in_repo="api.txt",
+        repo_id=repo_id,
+        commit_message="Another API commit",
+    )
     git("pull", "--ff-only", cwd=work)
     assert git.head(work) == res.oid
     assert (work / "api.txt").read_text() == "from the API\n"
@@ -170,8 +190,9 @@ def test_api_repo_cloned_by_git_shares_history(server: Server, alice: str, api: 
 
 
 @pytest.mark.parametrize("kind", ["dataset", "space"])
-def test_dataset_and_space_urls_with_dot_git(server: Server, alice: str, api: HfApi, repo_name: str,
-                                             tmp_path: Path, kind: str) -> None:
+def test_dataset_and_space_urls_with_dot_git(
+    server: Server, alice: str, api: HfApi, repo_name: str, tmp_path: Path, kind: str
+) -> None:
     repo_id = f"alice/{repo_name}"
     api.create_repo(repo_id, repo_type=kind, space_sdk="static" if kind == "space" else None)
     git = Git(tmp_path)
@@ -186,8 +207,9 @@ def test_dataset_and_space_urls_with_dot_git(server: Server, alice: str, api: Hf
 
 
 # ---- refs: branches, tags, force-push, shallow clone, fetch ---------------------------------------------------
-def test_branches_tags_force_push_shallow_and_fetch(server: Server, alice: str, bob: str, api: HfApi,
-                                                    repo_name: str, tmp_path: Path) -> None:
+def test_branches_tags_force_push_shallow_and_fetch(
+    server: Server, alice: str, bob: str, api: HfApi, repo_name: str, tmp_path: Path
+) -> None:
     repo_id = f"alice/{repo_name}"
     api.create_repo(repo_id)
     git = Git(tmp_path)
@@ -263,13 +285,19 @@ def test_gzip_request_body_and_headers(server: Server, api: HfApi) -> None:
 
     def pkt(s: str) -> bytes:
         return f"{len(s) + 4:04x}".encode() + s.encode()
+
     body = pkt("command=ls-refs\n") + b"0001" + pkt("symrefs\n") + b"0000"
     head = api.model_info(repo_id).sha
     for encoding in (None, "gzip"):
-        r = httpx.post(f"{server.url}/{repo_id}.git/git-upload-pack",
-                       content=gzip.compress(body) if encoding else body,
-                       headers={"Content-Type": "application/x-git-upload-pack-request", "Git-Protocol": "version=2",
-                                **({"Content-Encoding": encoding} if encoding else {})})
+        r = httpx.post(
+            f"{server.url}/{repo_id}.git/git-upload-pack",
+            content=gzip.compress(body) if encoding else body,
+            headers={
+                "Content-Type": "application/x-git-upload-pack-request",
+                "Git-Protocol": "version=2",
+                **({"Content-Encoding": encoding} if encoding else {}),
+            },
+        )
         assert r.status_code == 200
         assert r.headers["content-type"] == "application/x-git-upload-pack-result"
         assert "no-cache" in r.headers["cache-control"]
@@ -284,8 +312,9 @@ def test_gzip_request_body_and_headers(server: Server, api: HfApi) -> None:
 
 
 # ---- private repos and auth ------------------------------------------------------------------------------------
-def test_private_repo_clone_and_push_auth(server: Server, alice: str, bob: str, api: HfApi, repo_name: str,
-                                          tmp_path: Path) -> None:
+def test_private_repo_clone_and_push_auth(
+    server: Server, alice: str, bob: str, api: HfApi, repo_name: str, tmp_path: Path
+) -> None:
     repo_id = f"alice/{repo_name}"
     api.create_repo(repo_id, private=True)
     api.upload_file(path_or_fileobj=b"secret\n", path_in_repo="secret.txt", repo_id=repo_id)
@@ -318,12 +347,20 @@ def test_private_repo_clone_and_push_auth(server: Server, alice: str, bob: str, 
     assert refs(api, repo_id) == before
 
     # The same commit with a write token (Bearer through http.extraHeader this time) lands.
-    git("-c", f"http.extraHeader=Authorization: Bearer {alice}", "push", url(server, repo_id), "main", cwd=work)
+    git(
+        "-c",
+        f"http.extraHeader=Authorization: Bearer {alice}",
+        "push",
+        url(server, repo_id),
+        "main",
+        cwd=work,
+    )
     assert api.model_info(repo_id).sha == git.head(work)
 
 
-def test_org_read_member_can_clone_not_push(server: Server, alice: str, api: HfApi, repo_name: str,
-                                            tmp_path: Path) -> None:
+def test_org_read_member_can_clone_not_push(
+    server: Server, alice: str, api: HfApi, repo_name: str, tmp_path: Path
+) -> None:
     repo_id = f"acme/{repo_name}"
     api.create_repo(repo_id, private=True)
     carol = server.token("carol", "write")  # a write token, but carol only has read in acme
@@ -338,8 +375,9 @@ def test_org_read_member_can_clone_not_push(server: Server, alice: str, api: HfA
 
 
 # ---- push rules ------------------------------------------------------------------------------------------------
-def test_large_plain_file_refused_until_tracked_with_lfs(server: Server, alice: str, api: HfApi, repo_name: str,
-                                                         tmp_path: Path) -> None:
+def test_large_plain_file_refused_until_tracked_with_lfs(
+    server: Server, alice: str, api: HfApi, repo_name: str, tmp_path: Path
+) -> None:
     repo_id = f"alice/{repo_name}"
     api.create_repo(repo_id)
     git = Git(tmp_path)
@@ -383,8 +421,9 @@ def test_large_plain_file_refused_until_tracked_with_lfs(server: Server, alice: 
     assert api.model_info(repo_id).sha == git.head(work)
 
 
-def test_lfs_pointer_with_extensions_is_refused(server: Server, alice: str, api: HfApi, repo_name: str,
-                                               tmp_path: Path) -> None:
+def test_lfs_pointer_with_extensions_is_refused(
+    server: Server, alice: str, api: HfApi, repo_name: str, tmp_path: Path
+) -> None:
     """A pointer with git-lfs extension lines (`ext-0-name sha256:...`) names the object the extension's clean
     step made; the server cannot run the smudge step, so the push is refused, even though the object was
     uploaded, and /resolve never serves the pointer text. The same pointer without extensions is accepted."""
@@ -399,23 +438,32 @@ def test_lfs_pointer_with_extensions_is_refused(server: Server, alice: str, api:
     before = refs(api, repo_id)
 
     ext = f"ext-0-foo sha256:{'d' * 64}\n"
-    (work / "copy.bin").write_text(f"version https://git-lfs.github.com/spec/v1\n{ext}oid sha256:{oid}\n"
-                                   f"size {len(data)}\n")
+    (work / "copy.bin").write_text(
+        f"version https://git-lfs.github.com/spec/v1\n{ext}oid sha256:{oid}\nsize {len(data)}\n"
+    )
     git("add", "copy.bin", cwd=work)
     git("commit", "-m", "pointer with an extension", cwd=work)
     refused = git("push", "--no-verify", "origin", "main", cwd=work, check=False)
-    assert refused.returncode != 0 and "extensions" in refused.stderr and "copy.bin" in refused.stderr, \
+    assert refused.returncode != 0 and "extensions" in refused.stderr and "copy.bin" in refused.stderr, (
         refused.stderr
+    )
     assert refs(api, repo_id) == before
-    r = httpx.get(f"{server.url}/{repo_id}/resolve/main/copy.bin", headers={"Authorization": f"Bearer {alice}"})
+    r = httpx.get(
+        f"{server.url}/{repo_id}/resolve/main/copy.bin", headers={"Authorization": f"Bearer {alice}"}
+    )
     assert r.status_code == 404 and b"git-lfs" not in r.content
 
     # Without the extension line the pointer names the uploaded object: accepted, served as its bytes.
-    (work / "copy.bin").write_text(f"version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {len(data)}\n")
+    (work / "copy.bin").write_text(
+        f"version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {len(data)}\n"
+    )
     git("commit", "-q", "--amend", "-am", "plain pointer", cwd=work)
     git("push", "--no-verify", "origin", "main", cwd=work)
-    r = httpx.get(f"{server.url}/{repo_id}/resolve/main/copy.bin", headers={"Authorization": f"Bearer {alice}"},
-                  follow_redirects=True)
+    r = httpx.get(
+        f"{server.url}/{repo_id}/resolve/main/copy.bin",
+        headers={"Authorization": f"Bearer {alice}"},
+        follow_redirects=True,
+    )
     assert r.status_code == 200 and r.content == data
 
 
@@ -423,20 +471,27 @@ def test_lfs_batch_401_carries_lfs_authenticate(server: Server, api: HfApi) -> N
     repo_id = "alice/git-protocol-versions"
     api.create_repo(repo_id, exist_ok=True)
     body = {"operation": "upload", "transfers": ["basic"], "objects": [{"oid": "1" * 64, "size": 1}]}
-    r = httpx.post(f"{server.url}/{repo_id}.git/info/lfs/objects/batch", json=body,
-                   headers={"Accept": "application/vnd.git-lfs+json"})
+    r = httpx.post(
+        f"{server.url}/{repo_id}.git/info/lfs/objects/batch",
+        json=body,
+        headers={"Accept": "application/vnd.git-lfs+json"},
+    )
     assert r.status_code == 401
     assert r.headers["lfs-authenticate"].startswith("Basic")
     body["operation"] = "download"
-    r = httpx.post(f"{server.url}/{repo_id}.git/info/lfs/objects/batch", json=body,
-                   headers={"Accept": "application/vnd.git-lfs+json"})
+    r = httpx.post(
+        f"{server.url}/{repo_id}.git/info/lfs/objects/batch",
+        json=body,
+        headers={"Accept": "application/vnd.git-lfs+json"},
+    )
     assert r.status_code == 200  # anonymous download of a public repo: the object is just unknown
     assert r.json()["objects"][0]["error"]["code"] == 404
 
 
 # ---- LFS locks -------------------------------------------------------------------------------------------------
-def test_lfs_locks_with_git_lfs(server: Server, alice: str, bob: str, api: HfApi, repo_name: str,
-                                tmp_path: Path) -> None:
+def test_lfs_locks_with_git_lfs(
+    server: Server, alice: str, bob: str, api: HfApi, repo_name: str, tmp_path: Path
+) -> None:
     repo_id = f"alice/{repo_name}"
     api.create_repo(repo_id)
     git = Git(tmp_path)
@@ -465,7 +520,9 @@ def test_lfs_locks_with_git_lfs(server: Server, alice: str, bob: str, api: HfApi
     assert r.json()["locks"][0]["owner"] == {"name": "alice"}
     r = httpx.post(f"{lfs}/locks", json={"path": "other.bin"}, headers=hdr)
     assert r.status_code == 401 and r.headers["lfs-authenticate"].startswith("Basic")
-    r = httpx.post(f"{lfs}/locks", json={"path": "other.bin"}, headers={**hdr, "Authorization": f"Bearer {bob}"})
+    r = httpx.post(
+        f"{lfs}/locks", json={"path": "other.bin"}, headers={**hdr, "Authorization": f"Bearer {bob}"}
+    )
     assert r.status_code == 403
     r = httpx.post(f"{lfs}/locks/verify", json={}, headers={**hdr, "Authorization": f"Bearer {alice}"})
     assert [lk["path"] for lk in r.json()["ours"]] == ["weights.bin"] and r.json()["theirs"] == []

@@ -44,8 +44,14 @@ def repo(server: Any, alice: str, repo_name: str) -> str:
     api = HfApi(endpoint=server.url, token=alice)
     repo_id = "alice/" + re.sub(r"-+", "-", repo_name)  # parametrized ids make "--", a bad name
     api.create_repo(repo_id)
-    api.create_commit(repo_id, commit_message="seed", operations=[
-        CommitOperationAdd("keep.txt", b"keep me\n"), CommitOperationAdd("dir/inner.txt", b"inner\n")])
+    api.create_commit(
+        repo_id,
+        commit_message="seed",
+        operations=[
+            CommitOperationAdd("keep.txt", b"keep me\n"),
+            CommitOperationAdd("dir/inner.txt", b"inner\n"),
+        ],
+    )
     api.create_tag(repo_id, tag="v1")
     return repo_id
 
@@ -54,9 +60,14 @@ def state(api: HfApi, repo_id: str, repo_type: str | None = None) -> tuple[str, 
     info = api.repo_info(repo_id, repo_type=repo_type)
     refs = api.list_repo_refs(repo_id, repo_type=repo_type)
     assert info.sha
-    return (info.sha, sorted(api.list_repo_files(repo_id, repo_type=repo_type)),
-            sorted([f"b:{b.name}:{b.target_commit}" for b in refs.branches]
-                   + [f"t:{t.name}:{t.target_commit}" for t in refs.tags]))
+    return (
+        info.sha,
+        sorted(api.list_repo_files(repo_id, repo_type=repo_type)),
+        sorted(
+            [f"b:{b.name}:{b.target_commit}" for b in refs.branches]
+            + [f"t:{t.name}:{t.target_commit}" for t in refs.tags]
+        ),
+    )
 
 
 def auth(token: str) -> dict[str, str]:
@@ -98,8 +109,10 @@ def header(summary: str = "bad", **extra: Any) -> dict[str, Any]:
 
 
 def file_line(path: str, content: bytes = b"x") -> dict[str, Any]:
-    return {"key": "file", "value": {"path": path, "content": base64.b64encode(content).decode(),
-                                     "encoding": "base64"}}
+    return {
+        "key": "file",
+        "value": {"path": path, "content": base64.b64encode(content).decode(), "encoding": "base64"},
+    }
 
 
 # ---- repo names ----------------------------------------------------------------------------------------
@@ -136,8 +149,12 @@ def test_create_repo_bad_name(server: Any, alice: str, case: str) -> None:
         readable(e.response.headers.get("X-Error-Message"))
     else:
         pytest.fail(f"create_repo accepted {name!r}")
-    for body in ({"name": name, "organization": "alice"}, {"name": f"alice/{name}"}, {"name": name},
-                 {"name": name, "organization": "alice", "type": "dataset"}):
+    for body in (
+        {"name": name, "organization": "alice"},
+        {"name": f"alice/{name}"},
+        {"name": name},
+        {"name": name, "organization": "alice", "type": "dataset"},
+    ):
         r = httpx.post(f"{server.url}/api/repos/create", json=body, headers=auth(alice))
         check_error(r, 400, "BadRequest")
     assert sorted(m.id for m in api.list_models(author="alice")) == before
@@ -181,9 +198,23 @@ def test_create_repo_existing_name_variants_do_not_clobber(server: Any, alice: s
 # ---- paths ---------------------------------------------------------------------------------------------
 
 # Paths huggingface_hub itself refuses (ValueError before any request) and paths it lets through.
-CLIENT_REFUSES = ["../escape.txt", "a/../../etc/passwd", "a/../b.txt", ".git/config", "sub/.git/hooks/x", ".."]
-SERVER_REFUSES = [".GIT/config", "Sub/.Git/HEAD", "x/./y.txt", "a//b.txt", "dir\\..\\x.txt", "tab\there.txt",
-                  "p" * 1100]
+CLIENT_REFUSES = [
+    "../escape.txt",
+    "a/../../etc/passwd",
+    "a/../b.txt",
+    ".git/config",
+    "sub/.git/hooks/x",
+    "..",
+]
+SERVER_REFUSES = [
+    ".GIT/config",
+    "Sub/.Git/HEAD",
+    "x/./y.txt",
+    "a//b.txt",
+    "dir\\..\\x.txt",
+    "tab\there.txt",
+    "p" * 1100,
+]
 
 
 @pytest.mark.parametrize("path", CLIENT_REFUSES + SERVER_REFUSES)
@@ -199,9 +230,24 @@ def test_upload_file_bad_path(server: Any, alice: str, repo: str, path: str) -> 
     assert state(api, repo) == before
 
 
-RAW_BAD_PATHS = ["../escape.txt", "a/../../etc/passwd", "/abs.txt", "/", ".git/config", ".git/refs/heads/main",
-                 "sub/.git/HEAD", ".GIT/config", "./x.txt", "x/./y", "a//b", "", "dir/", "nul\x00.txt",
-                 "back\\slash", "p" * 1100]
+RAW_BAD_PATHS = [
+    "../escape.txt",
+    "a/../../etc/passwd",
+    "/abs.txt",
+    "/",
+    ".git/config",
+    ".git/refs/heads/main",
+    "sub/.git/HEAD",
+    ".GIT/config",
+    "./x.txt",
+    "x/./y",
+    "a//b",
+    "",
+    "dir/",
+    "nul\x00.txt",
+    "back\\slash",
+    "p" * 1100,
+]
 
 
 @pytest.mark.parametrize("path", RAW_BAD_PATHS)
@@ -211,8 +257,11 @@ def test_raw_commit_bad_path(server: Any, alice: str, repo: str, path: str, kind
     before = state(api, repo)
     base = f"{server.url}/api/models/{repo}"
     if kind == "preupload":
-        r = httpx.post(f"{base}/preupload/main", headers=auth(alice),
-                       json={"files": [{"path": path, "sample": "eA==", "size": 1}]})
+        r = httpx.post(
+            f"{base}/preupload/main",
+            headers=auth(alice),
+            json={"files": [{"path": path, "sample": "eA==", "size": 1}]},
+        )
     else:
         if kind == "file":
             line = file_line(path)
@@ -221,8 +270,11 @@ def test_raw_commit_bad_path(server: Any, alice: str, repo: str, path: str, kind
         else:
             line = {"key": kind, "value": {"path": path}}
         # a good line before the bad one: the whole commit must be refused, not applied in part
-        r = httpx.post(f"{base}/commit/main", headers={**auth(alice), **NDJSON},
-                       content=ndjson(header(), file_line("good.txt", b"good"), line))
+        r = httpx.post(
+            f"{base}/commit/main",
+            headers={**auth(alice), **NDJSON},
+            content=ndjson(header(), file_line("good.txt", b"good"), line),
+        )
     if kind in ("deletedFolder",) and path == "dir/":
         # "dir/" is a perfectly good folder to delete: this one must succeed. Check the others only.
         assert r.status_code == 200, r.text
@@ -248,22 +300,30 @@ MALFORMED = {
     "empty-body": b"",
     "blank-lines": b"\n\n  \n",
     "header-only-not-object": ndjson({"key": "header", "value": []}),
-    "bad-base64": ndjson(header(), {"key": "file", "value": {"path": "a.txt", "content": "%%%not base64%%%",
-                                                            "encoding": "base64"}}),
+    "bad-base64": ndjson(
+        header(),
+        {"key": "file", "value": {"path": "a.txt", "content": "%%%not base64%%%", "encoding": "base64"}},
+    ),
     "content-not-string": ndjson(header(), {"key": "file", "value": {"path": "a.txt", "content": 12}}),
     "path-not-string": ndjson(header(), {"key": "file", "value": {"path": ["a.txt"], "content": ""}}),
     "path-missing": ndjson(header(), {"key": "file", "value": {"content": "eA=="}}),
     "summary-not-string": ndjson({"key": "header", "value": {"summary": {"a": 1}}}, file_line("a.txt")),
     "parent-not-hex": ndjson(header(parentCommit="main"), file_line("a.txt")),
     "parent-not-string": ndjson(header(parentCommit=12), file_line("a.txt")),
-    "lfs-size-not-int": ndjson(header(), {"key": "lfsFile", "value": {"path": "w.bin", "algo": "sha256",
-                                                                     "oid": "0" * 64, "size": "12"}}),
-    "lfs-bad-algo": ndjson(header(), {"key": "lfsFile", "value": {"path": "w.bin", "algo": "md5",
-                                                                 "oid": "0" * 32, "size": 12}}),
-    "lfs-bad-oid": ndjson(header(), {"key": "lfsFile", "value": {"path": "w.bin", "algo": "sha256",
-                                                                "oid": "not-an-oid", "size": 12}}),
-    "lfs-oid-not-string": ndjson(header(), {"key": "lfsFile", "value": {"path": "w.bin", "algo": "sha256",
-                                                                       "oid": 5, "size": 12}}),
+    "lfs-size-not-int": ndjson(
+        header(),
+        {"key": "lfsFile", "value": {"path": "w.bin", "algo": "sha256", "oid": "0" * 64, "size": "12"}},
+    ),
+    "lfs-bad-algo": ndjson(
+        header(), {"key": "lfsFile", "value": {"path": "w.bin", "algo": "md5", "oid": "0" * 32, "size": 12}}
+    ),
+    "lfs-bad-oid": ndjson(
+        header(),
+        {"key": "lfsFile", "value": {"path": "w.bin", "algo": "sha256", "oid": "not-an-oid", "size": 12}},
+    ),
+    "lfs-oid-not-string": ndjson(
+        header(), {"key": "lfsFile", "value": {"path": "w.bin", "algo": "sha256", "oid": 5, "size": 12}}
+    ),
     "invalid-utf8": b'{"key": "header", "value": {"summary": "\xff\xfe"}}\n',
     "file-onto-folder": ndjson(header(), file_line("dir", b"x")),
     "file-under-file": ndjson(header(), file_line("keep.txt/inner", b"x")),
@@ -274,8 +334,11 @@ MALFORMED = {
 def test_malformed_ndjson(server: Any, alice: str, repo: str, case: str) -> None:
     api = HfApi(endpoint=server.url, token=alice)
     before = state(api, repo)
-    r = httpx.post(f"{server.url}/api/models/{repo}/commit/main", headers={**auth(alice), **NDJSON},
-                   content=MALFORMED[case])
+    r = httpx.post(
+        f"{server.url}/api/models/{repo}/commit/main",
+        headers={**auth(alice), **NDJSON},
+        content=MALFORMED[case],
+    )
     check_error(r, 400, "BadRequest")
     assert state(api, repo) == before
 
@@ -284,17 +347,23 @@ def test_lfs_file_with_unknown_oid(server: Any, alice: str, repo: str) -> None:
     api = HfApi(endpoint=server.url, token=alice)
     before = state(api, repo)
     never = hashlib.sha256(b"never uploaded anywhere").hexdigest()
-    for value in ({"path": "w.bin", "algo": "sha256", "oid": never, "size": 23},
-                  {"path": "w.bin", "algo": "sha256", "oid": never}):  # the copy form, without size
-        r = httpx.post(f"{server.url}/api/models/{repo}/commit/main", headers={**auth(alice), **NDJSON},
-                       content=ndjson(header(), {"key": "lfsFile", "value": value}))
+    for value in (
+        {"path": "w.bin", "algo": "sha256", "oid": never, "size": 23},
+        {"path": "w.bin", "algo": "sha256", "oid": never},
+    ):  # the copy form, without size
+        r = httpx.post(
+            f"{server.url}/api/models/{repo}/commit/main",
+            headers={**auth(alice), **NDJSON},
+            content=ndjson(header(), {"key": "lfsFile", "value": value}),
+        )
         msg = check_error(r, (400, 404, 422))
         assert never in msg, msg
     assert state(api, repo) == before
 
 
-def test_lfs_oid_uploaded_to_another_repo_is_unknown_here(server: Any, alice: str, repo: str,
-                                                          repo_name: str) -> None:
+def test_lfs_oid_uploaded_to_another_repo_is_unknown_here(
+    server: Any, alice: str, repo: str, repo_name: str
+) -> None:
     """An LFS object is only committable in the repo it was uploaded to (no borrowing by oid)."""
     api = HfApi(endpoint=server.url, token=alice)
     other = repo + "-other"
@@ -303,9 +372,14 @@ def test_lfs_oid_uploaded_to_another_repo_is_unknown_here(server: Any, alice: st
     api.upload_file(path_or_fileobj=data, path_in_repo="w.bin", repo_id=other)
     oid = hashlib.sha256(data).hexdigest()
     before = state(api, repo)
-    r = httpx.post(f"{server.url}/api/models/{repo}/commit/main", headers={**auth(alice), **NDJSON},
-                   content=ndjson(header(), {"key": "lfsFile", "value": {"path": "w.bin", "algo": "sha256",
-                                                                          "oid": oid, "size": len(data)}}))
+    r = httpx.post(
+        f"{server.url}/api/models/{repo}/commit/main",
+        headers={**auth(alice), **NDJSON},
+        content=ndjson(
+            header(),
+            {"key": "lfsFile", "value": {"path": "w.bin", "algo": "sha256", "oid": oid, "size": len(data)}},
+        ),
+    )
     check_error(r, (400, 404, 422))
     assert state(api, repo) == before
 
@@ -324,8 +398,12 @@ def test_huge_ndjson_line_is_refused(server: Any, alice: str, repo: str) -> None
         yield b'"}}\n'
 
     try:
-        r = httpx.post(f"{server.url}/api/models/{repo}/commit/main", headers={**auth(alice), **NDJSON},
-                       content=body(), timeout=120)
+        r = httpx.post(
+            f"{server.url}/api/models/{repo}/commit/main",
+            headers={**auth(alice), **NDJSON},
+            content=body(),
+            timeout=120,
+        )
     except (httpx.WriteError, httpx.RemoteProtocolError, httpx.ReadError) as e:  # pragma: no cover
         pytest.fail(f"the server dropped the connection instead of answering: {e!r}")
     msg = check_error(r, (413, 400))
@@ -337,6 +415,7 @@ def test_huge_ndjson_line_is_refused(server: Any, alice: str, repo: str) -> None
 
 
 # ---- missing files and revisions -------------------------------------------------------------------------
+
 
 def test_delete_missing_file(server: Any, alice: str, repo: str) -> None:
     api = HfApi(endpoint=server.url, token=alice)
@@ -350,16 +429,32 @@ def test_delete_missing_file(server: Any, alice: str, repo: str) -> None:
         api.delete_folder("no-such-folder", repo)
     # A missing file among real ones: nothing at all is deleted.
     with pytest.raises(EntryNotFoundError):
-        api.create_commit(repo, commit_message="partial", operations=[
-            CommitOperationDelete("keep.txt"), CommitOperationDelete("ghost.txt")])
-    r = httpx.post(f"{server.url}/api/models/{repo}/commit/main", headers={**auth(alice), **NDJSON},
-                   content=ndjson(header(), {"key": "deletedFile", "value": {"path": "ghost.txt"}}))
+        api.create_commit(
+            repo,
+            commit_message="partial",
+            operations=[CommitOperationDelete("keep.txt"), CommitOperationDelete("ghost.txt")],
+        )
+    r = httpx.post(
+        f"{server.url}/api/models/{repo}/commit/main",
+        headers={**auth(alice), **NDJSON},
+        content=ndjson(header(), {"key": "deletedFile", "value": {"path": "ghost.txt"}}),
+    )
     check_error(r, 404, "EntryNotFound")
     assert state(api, repo) == before
 
 
-@pytest.mark.parametrize("revision", ["v1", "refs/tags/v1", "no-such-branch", "refs/heads/nope", "refs/pr/99",
-                                      "0123456789abcdef0123456789abcdef01234567", "sha"])
+@pytest.mark.parametrize(
+    "revision",
+    [
+        "v1",
+        "refs/tags/v1",
+        "no-such-branch",
+        "refs/heads/nope",
+        "refs/pr/99",
+        "0123456789abcdef0123456789abcdef01234567",
+        "sha",
+    ],
+)
 def test_commit_to_tag_or_unknown_branch(server: Any, alice: str, repo: str, revision: str) -> None:
     api = HfApi(endpoint=server.url, token=alice)
     before = state(api, repo)
@@ -370,8 +465,11 @@ def test_commit_to_tag_or_unknown_branch(server: Any, alice: str, repo: str, rev
             api.create_commit(repo, operations=ops, commit_message="to nowhere", revision=revision)
         assert info.value.response.status_code == 404
         readable(info.value.response.headers.get("X-Error-Message"))
-    r = httpx.post(f"{server.url}/api/models/{repo}/commit/{revision.replace('/', '%2F')}",
-                   headers={**auth(alice), **NDJSON}, content=ndjson(header(), file_line("new.txt")))
+    r = httpx.post(
+        f"{server.url}/api/models/{repo}/commit/{revision.replace('/', '%2F')}",
+        headers={**auth(alice), **NDJSON},
+        content=ndjson(header(), file_line("new.txt")),
+    )
     check_error(r, 404, "RevisionNotFound")
     assert state(api, repo) == before
 
@@ -394,11 +492,18 @@ BAD_JSON_BODIES: dict[str, bytes] = {
 def test_malformed_json_bodies(server: Any, alice: str, repo: str, endpoint: str, case: str) -> None:
     api = HfApi(endpoint=server.url, token=alice)
     before = state(api, repo)
-    method, url = {"create": ("POST", "/api/repos/create"), "move": ("POST", "/api/repos/move"),
-                   "settings": ("PUT", f"/api/models/{repo}/settings"),
-                   "delete": ("DELETE", "/api/repos/delete")}[endpoint]
-    r = httpx.request(method, server.url + url, content=BAD_JSON_BODIES[case],
-                      headers={**auth(alice), "content-type": "application/json"})
+    method, url = {
+        "create": ("POST", "/api/repos/create"),
+        "move": ("POST", "/api/repos/move"),
+        "settings": ("PUT", f"/api/models/{repo}/settings"),
+        "delete": ("DELETE", "/api/repos/delete"),
+    }[endpoint]
+    r = httpx.request(
+        method,
+        server.url + url,
+        content=BAD_JSON_BODIES[case],
+        headers={**auth(alice), "content-type": "application/json"},
+    )
     check_error(r, 400, "BadRequest")
     assert state(api, repo) == before
     assert api.repo_info(repo).private is False
@@ -449,10 +554,18 @@ def test_wrongly_typed_json_fields(server: Any, alice: str, repo: str) -> None:
     before = state(api, repo)
     models = sorted(m.id for m in api.list_models(author="alice"))
     for endpoint, method, body in _typed_cases(repo):
-        url = {"create": "/api/repos/create", "move": "/api/repos/move", "delete": "/api/repos/delete",
-               "settings": f"/api/models/{repo}/settings"}[endpoint]
-        r = httpx.request(method, server.url + url, content=json.dumps(body).encode(),
-                          headers={**auth(alice), "content-type": "application/json"})
+        url = {
+            "create": "/api/repos/create",
+            "move": "/api/repos/move",
+            "delete": "/api/repos/delete",
+            "settings": f"/api/models/{repo}/settings",
+        }[endpoint]
+        r = httpx.request(
+            method,
+            server.url + url,
+            content=json.dumps(body).encode(),
+            headers={**auth(alice), "content-type": "application/json"},
+        )
         assert r.status_code == 400, (endpoint, body, r.status_code, r.text)
         check_error(r, 400, "BadRequest")
     assert state(api, repo) == before
@@ -480,9 +593,17 @@ def test_preupload_bad_bodies(server: Any, alice: str, repo: str) -> None:
     api = HfApi(endpoint=server.url, token=alice)
     before = state(api, repo)
     url = f"{server.url}/api/models/{repo}/preupload/main"
-    for body in (b"", b"nope", b"[]", b'{"files": "a.txt"}', b'{"files": [{"path": "a.txt"}]}',
-                 b'{"files": [{"path": 1, "size": 1}]}', b'{"files": [{"path": "a.txt", "size": "1"}]}',
-                 b'{"files": [{"path": "a.txt", "size": 1, "sample": "@@@"}]}', b'{"files": ["a.txt"]}'):
+    for body in (
+        b"",
+        b"nope",
+        b"[]",
+        b'{"files": "a.txt"}',
+        b'{"files": [{"path": "a.txt"}]}',
+        b'{"files": [{"path": 1, "size": 1}]}',
+        b'{"files": [{"path": "a.txt", "size": "1"}]}',
+        b'{"files": [{"path": "a.txt", "size": 1, "sample": "@@@"}]}',
+        b'{"files": ["a.txt"]}',
+    ):
         r = httpx.post(url, content=body, headers={**auth(alice), "content-type": "application/json"})
         check_error(r, 400, "BadRequest")
     assert state(api, repo) == before
@@ -491,14 +612,28 @@ def test_preupload_bad_bodies(server: Any, alice: str, repo: str) -> None:
 def test_lfs_batch_bad_bodies(server: Any, alice: str, repo: str) -> None:
     url = f"{server.url}/{repo}.git/info/lfs/objects/batch"
     hdr = {**auth(alice), "content-type": "application/vnd.git-lfs+json"}
-    for body in (b"", b"nope", b"[]", b'{"operation": "upload"}', b'{"operation": "delete", "objects": []}',
-                 b'{"operation": "upload", "objects": {}}'):
+    for body in (
+        b"",
+        b"nope",
+        b"[]",
+        b'{"operation": "upload"}',
+        b'{"operation": "delete", "objects": []}',
+        b'{"operation": "upload", "objects": {}}',
+    ):
         r = httpx.post(url, content=body, headers=hdr)
         assert r.status_code == 400, (body, r.status_code, r.text)
         assert r.headers.get("X-Error-Code") == "BadRequest"
         readable(r.json().get("message"))
     # Bad objects are per-object errors, as the LFS spec wants.
-    r = httpx.post(url, headers=hdr, content=json.dumps({"operation": "upload", "objects": [
-        {"oid": "nope", "size": 1}, {"oid": "a" * 64, "size": -1}, "x"]}).encode())
+    r = httpx.post(
+        url,
+        headers=hdr,
+        content=json.dumps(
+            {
+                "operation": "upload",
+                "objects": [{"oid": "nope", "size": 1}, {"oid": "a" * 64, "size": -1}, "x"],
+            }
+        ).encode(),
+    )
     assert r.status_code == 200, r.text
     assert all("error" in o for o in r.json()["objects"])

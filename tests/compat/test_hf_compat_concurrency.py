@@ -40,8 +40,9 @@ def _new_repo(api: HfApi, repo_id: str, repo_type: str = "model") -> str:
 
 
 @pytest.mark.parametrize("repo_type", ["model", "dataset"])
-def test_same_parent_commit_exactly_one_lands(server: Any, alice: str, repo_name: str, repo_type: str,
-                                              tmp_path: Path) -> None:
+def test_same_parent_commit_exactly_one_lands(
+    server: Any, alice: str, repo_name: str, repo_type: str, tmp_path: Path
+) -> None:
     api = HfApi(endpoint=server.url, token=alice)
     repo_id = f"alice/{repo_name}"
     parent = _new_repo(api, repo_id, repo_type)
@@ -50,9 +51,13 @@ def test_same_parent_commit_exactly_one_lands(server: Any, alice: str, repo_name
     def commit(i: int) -> Any:
         # one client per thread, as separate processes would have
         client = HfApi(endpoint=server.url, token=alice)
-        return client.create_commit(repo_id, repo_type=repo_type, parent_commit=parent,
-                                    commit_message=f"racer {i}",
-                                    operations=[CommitOperationAdd(f"racer-{i}.txt", f"racer {i}\n".encode())])
+        return client.create_commit(
+            repo_id,
+            repo_type=repo_type,
+            parent_commit=parent,
+            commit_message=f"racer {i}",
+            operations=[CommitOperationAdd(f"racer-{i}.txt", f"racer {i}\n".encode())],
+        )
 
     results = _race(20, commit)
     wins = [(i, r) for i, r in enumerate(results) if not isinstance(r, BaseException)]
@@ -73,17 +78,29 @@ def test_same_parent_commit_exactly_one_lands(server: Any, alice: str, repo_name
     files = api.list_repo_files(repo_id, repo_type=repo_type)
     assert [f for f in files if f.startswith("racer-")] == [f"racer-{winner}.txt"]
     assert "base.txt" in files
-    path = hf_hub_download(repo_id, f"racer-{winner}.txt", repo_type=repo_type, token=alice, cache_dir=tmp_path)
+    path = hf_hub_download(
+        repo_id, f"racer-{winner}.txt", repo_type=repo_type, token=alice, cache_dir=tmp_path
+    )
     assert Path(path).read_bytes() == f"racer {winner}\n".encode()
 
     # The winner's commit is the new head: a commit against the old parent is still refused,
     # one against the new head goes through.
     with pytest.raises(HfHubHTTPError) as err:
-        api.create_commit(repo_id, repo_type=repo_type, parent_commit=parent, commit_message="stale",
-                          operations=[CommitOperationAdd("stale.txt", b"stale")])
+        api.create_commit(
+            repo_id,
+            repo_type=repo_type,
+            parent_commit=parent,
+            commit_message="stale",
+            operations=[CommitOperationAdd("stale.txt", b"stale")],
+        )
     assert err.value.response.status_code == 412
-    after = api.create_commit(repo_id, repo_type=repo_type, parent_commit=info.oid, commit_message="fresh",
-                              operations=[CommitOperationAdd("fresh.txt", b"fresh")])
+    after = api.create_commit(
+        repo_id,
+        repo_type=repo_type,
+        parent_commit=info.oid,
+        commit_message="fresh",
+        operations=[CommitOperationAdd("fresh.txt", b"fresh")],
+    )
     assert api.list_repo_commits(repo_id, repo_type=repo_type)[0].commit_id == after.oid
 
 
@@ -97,8 +114,13 @@ def test_same_parent_commit_on_a_branch(server: Any, alice: str, repo_name: str)
 
     def commit(i: int) -> Any:
         client = HfApi(endpoint=server.url, token=alice)
-        return client.create_commit(repo_id, revision="dev", parent_commit=parent, commit_message=f"dev {i}",
-                                    operations=[CommitOperationAdd(f"dev-{i}.txt", b"dev")])
+        return client.create_commit(
+            repo_id,
+            revision="dev",
+            parent_commit=parent,
+            commit_message=f"dev {i}",
+            operations=[CommitOperationAdd(f"dev-{i}.txt", b"dev")],
+        )
 
     results = _race(20, commit)
     assert sum(not isinstance(r, BaseException) for r in results) == 1, results
@@ -109,8 +131,9 @@ def test_same_parent_commit_on_a_branch(server: Any, alice: str, repo_name: str)
 
 
 @pytest.mark.parametrize("repo_type", ["model", "dataset"])
-def test_concurrent_commits_without_parent_all_land(server: Any, alice: str, repo_name: str,
-                                                    repo_type: str) -> None:
+def test_concurrent_commits_without_parent_all_land(
+    server: Any, alice: str, repo_name: str, repo_type: str
+) -> None:
     api = HfApi(endpoint=server.url, token=alice)
     repo_id = f"alice/{repo_name}"
     _new_repo(api, repo_id, repo_type)
@@ -121,7 +144,9 @@ def test_concurrent_commits_without_parent_all_land(server: Any, alice: str, rep
         ops = [CommitOperationAdd(f"part-{i}/file.txt", f"content {i}\n".encode())]
         if i % 3 == 0:  # some go through LFS too (*.bin is an LFS pattern)
             ops.append(CommitOperationAdd(f"part-{i}/weights.bin", bytes([i]) * 4096))
-        return client.create_commit(repo_id, repo_type=repo_type, commit_message=f"writer {i}", operations=ops)
+        return client.create_commit(
+            repo_id, repo_type=repo_type, commit_message=f"writer {i}", operations=ops
+        )
 
     results = _race(10, commit)
     errors = [r for r in results if isinstance(r, BaseException)]
@@ -163,8 +188,11 @@ def test_concurrent_commits_same_file_without_parent(server: Any, alice: str, re
 
     def commit(i: int) -> Any:
         client = HfApi(endpoint=server.url, token=alice)
-        return client.create_commit(repo_id, commit_message=f"same {i}",
-                                    operations=[CommitOperationAdd("shared.txt", f"writer {i}\n".encode())])
+        return client.create_commit(
+            repo_id,
+            commit_message=f"same {i}",
+            operations=[CommitOperationAdd("shared.txt", f"writer {i}\n".encode())],
+        )
 
     results = _race(10, commit)
     assert not [r for r in results if isinstance(r, BaseException)], results

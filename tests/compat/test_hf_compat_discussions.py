@@ -25,7 +25,13 @@ def test_discussion_lifecycle(api: HfApi, server: Server, bob: str, repo_name: s
     api.change_discussion_status(rid, d.num, "closed", comment="Answered")
     details = api.get_discussion_details(rid, d.num)
     assert details.title == "Better question" and details.status == "closed"
-    assert [e.type for e in details.events] == ["comment", "comment", "title-change", "comment", "status-change"]
+    assert [e.type for e in details.events] == [
+        "comment",
+        "comment",
+        "title-change",
+        "comment",
+        "status-change",
+    ]
     assert [x.num for x in api.get_repo_discussions(rid)] == [1]
     with pytest.raises(HfHubHTTPError) as e:  # neither the author nor a writer
         HfApi(endpoint=ENDPOINT, token=server.token("carol")).change_discussion_status(rid, d.num, "open")
@@ -40,10 +46,16 @@ def test_pull_request_commit_and_merge(api: HfApi, repo_name: str) -> None:
     api.upload_file(path_or_fileobj=b"base", path_in_repo="a.txt", repo_id=rid)
     pr = api.create_pull_request(rid, title="Improve", description="Adds b.txt")
     assert pr.is_pull_request and pr.git_reference == f"refs/pr/{pr.num}"
-    api.create_commit(rid, operations=[CommitOperationAdd("b.txt", b"new")], commit_message="add b",
-                      revision=pr.git_reference)
+    api.create_commit(
+        rid,
+        operations=[CommitOperationAdd("b.txt", b"new")],
+        commit_message="add b",
+        revision=pr.git_reference,
+    )
     assert sorted(api.list_repo_files(rid)) == [".gitattributes", "a.txt"]
-    api.upload_file(path_or_fileobj=b"other", path_in_repo="c.txt", repo_id=rid)  # main moves on: a real merge
+    api.upload_file(
+        path_or_fileobj=b"other", path_in_repo="c.txt", repo_id=rid
+    )  # main moves on: a real merge
     api.merge_pull_request(rid, pr.num)
     assert sorted(api.list_repo_files(rid)) == [".gitattributes", "a.txt", "b.txt", "c.txt"]
     assert api.get_discussion_details(rid, pr.num).status == "merged"
@@ -52,8 +64,9 @@ def test_pull_request_commit_and_merge(api: HfApi, repo_name: str) -> None:
     assert e.value.response.status_code == 409
 
 
-def test_default_client_upload_folder_as_pull_request(server: Server, alice: str, repo_name: str,
-                                                      tmp_path: Path) -> None:
+def test_default_client_upload_folder_as_pull_request(
+    server: Server, alice: str, repo_name: str, tmp_path: Path
+) -> None:
     """The pipelined upload_folder(create_pr=True) of the default client opens the PR with POST /discussions."""
     folder = tmp_path / "f"
     folder.mkdir()
@@ -68,11 +81,15 @@ def test_default_client_upload_folder_as_pull_request(server: Server, alice: str
         info = api.upload_folder(folder_path={str(folder)!r}, repo_id="alice/{repo_name}", create_pr=True)
         print(info.pr_revision)
     """)
-    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=180,
-                         check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=180, check=False
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip().splitlines()[-1] == "refs/pr/1"
     api = HfApi(endpoint=ENDPOINT, token=alice)
     assert sorted(api.list_repo_files(f"alice/{repo_name}", revision="refs/pr/1")) == [
-        ".gitattributes", "notes.txt", "w.bin"]
+        ".gitattributes",
+        "notes.txt",
+        "w.bin",
+    ]
     assert api.list_repo_files(f"alice/{repo_name}") == [".gitattributes"]

@@ -20,8 +20,11 @@ def card(meta: str, body: str = "# Model\n") -> bytes:
 def test_seed_metadata_example(api: HfApi, repo_name: str) -> None:
     rid = f"alice/{repo_name}"
     api.create_repo(rid)
-    api.upload_file(path_or_fileobj=card("tags:\n- es\n- bert\n- text-classification\ndatasets:\n- llamas\n"
-                                         "license: mit"), path_in_repo="README.md", repo_id=rid)
+    api.upload_file(
+        path_or_fileobj=card("tags:\n- es\n- bert\n- text-classification\ndatasets:\n- llamas\nlicense: mit"),
+        path_in_repo="README.md",
+        repo_id=rid,
+    )
     info = api.model_info(rid)
     assert info.pipeline_tag == "text-classification"
     assert {"es", "bert", "text-classification", "dataset:llamas", "license:mit"} <= set(info.tags)
@@ -39,23 +42,35 @@ def test_seed_challenges_over_generated_repos(api: HfApi, server: Server) -> Non
     specs = []
     for i in range(30):
         lang = ["en", "es", "fr"][i % 3]
-        task = ["token-classification", "automatic-speech-recognition", "text-classification", "fill-mask",
-                "translation"][i % 5]
+        task = [
+            "token-classification",
+            "automatic-speech-recognition",
+            "text-classification",
+            "fill-mask",
+            "translation",
+        ][i % 5]
         # Half declare the language in `language:`, half only in `tags:` (the Hub detects both).
-        meta = (f"language: {lang}\npipeline_tag: {task}" if i % 2 else f"tags:\n- {lang}\n- {task}")
+        meta = f"language: {lang}\npipeline_tag: {task}" if i % 2 else f"tags:\n- {lang}\n- {task}"
         specs.append((f"challenge/m{i:02d}", lang, task, meta))
 
     def make(spec: tuple[str, str, str, str]) -> None:
         rid, _, _, meta = spec
         api.create_repo(rid)
         api.upload_file(path_or_fileobj=card(meta), path_in_repo="README.md", repo_id=rid)
+
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(make, specs))
-    en_tok = {m.id for m in api.list_models(author="challenge", filter="en", pipeline_tag="token-classification")}
+    en_tok = {
+        m.id for m in api.list_models(author="challenge", filter="en", pipeline_tag="token-classification")
+    }
     assert en_tok == {r for r, lang, task, _ in specs if lang == "en" and task == "token-classification"}
     assert len(en_tok) == 2
-    es_asr = sorted(m.id for m in api.list_models(author="challenge", filter=["es", "automatic-speech-recognition"]))
-    assert es_asr == sorted(r for r, lang, task, _ in specs if lang == "es" and task == "automatic-speech-recognition")
+    es_asr = sorted(
+        m.id for m in api.list_models(author="challenge", filter=["es", "automatic-speech-recognition"])
+    )
+    assert es_asr == sorted(
+        r for r, lang, task, _ in specs if lang == "es" and task == "automatic-speech-recognition"
+    )
     facets = httpx.get(f"{ENDPOINT}/api/models/facets", params={"author": "challenge"}).json()
     assert facets["count"] == 30
     langs = {x["tag"]: x["count"] for x in facets["facets"]["language"]}
@@ -67,11 +82,15 @@ def test_seed_challenges_over_generated_repos(api: HfApi, server: Server) -> Non
 def test_readme_change_updates_listing_immediately(api: HfApi, repo_name: str) -> None:
     rid = f"alice/{repo_name}"
     api.create_repo(rid)
-    api.upload_file(path_or_fileobj=card("pipeline_tag: fill-mask\nlicense: mit"), path_in_repo="README.md",
-                    repo_id=rid)
+    api.upload_file(
+        path_or_fileobj=card("pipeline_tag: fill-mask\nlicense: mit"), path_in_repo="README.md", repo_id=rid
+    )
     assert rid in [m.id for m in api.list_models(pipeline_tag="fill-mask", search=repo_name)]
-    api.upload_file(path_or_fileobj=card("pipeline_tag: translation\nlicense: apache-2.0"),
-                    path_in_repo="README.md", repo_id=rid)
+    api.upload_file(
+        path_or_fileobj=card("pipeline_tag: translation\nlicense: apache-2.0"),
+        path_in_repo="README.md",
+        repo_id=rid,
+    )
     assert rid not in [m.id for m in api.list_models(pipeline_tag="fill-mask", search=repo_name)]
     assert rid in [m.id for m in api.list_models(filter="license:apache-2.0", search=repo_name)]
     api.delete_file("README.md", rid)
@@ -94,8 +113,11 @@ BROKEN = [
 
 @pytest.mark.parametrize("meta,field", BROKEN)
 def test_validate_yaml_errors(meta: str, field: str, alice: str) -> None:
-    r = httpx.post(f"{ENDPOINT}/api/validate-yaml", json={"content": card(meta).decode(), "repoType": "model"},
-                   headers={"Authorization": f"Bearer {alice}"})
+    r = httpx.post(
+        f"{ENDPOINT}/api/validate-yaml",
+        json={"content": card(meta).decode(), "repoType": "model"},
+        headers={"Authorization": f"Bearer {alice}"},
+    )
     assert r.status_code == 400, r.text
     messages = [e["message"] for e in r.json()["errors"]]
     assert messages and any(field in m for m in messages), messages
@@ -109,13 +131,26 @@ def test_invalid_readme_upload_is_refused(api: HfApi, repo_name: str) -> None:
     with pytest.raises(ValueError, match="license"):
         api.upload_file(path_or_fileobj=card("license: nope"), path_in_repo="README.md", repo_id=rid)
     # The server refuses it too when the client skips validation.
-    body = "\n".join([
-        json.dumps({"key": "header", "value": {"summary": "bad card"}}),
-        json.dumps({"key": "file", "value": {"path": "README.md", "encoding": "base64",
-                                              "content": __import__("base64").b64encode(card("license: nope")).decode()}}),
-    ])
-    r = httpx.post(f"{ENDPOINT}/api/models/{rid}/commit/main", content=body,
-                   headers={"Authorization": f"Bearer {api.token}", "Content-Type": "application/x-ndjson"})
+    body = "\n".join(
+        [
+            json.dumps({"key": "header", "value": {"summary": "bad card"}}),
+            json.dumps(
+                {
+                    "key": "file",
+                    "value": {
+                        "path": "README.md",
+                        "encoding": "base64",
+                        "content": __import__("base64").b64encode(card("license: nope")).decode(),
+                    },
+                }
+            ),
+        ]
+    )
+    r = httpx.post(
+        f"{ENDPOINT}/api/models/{rid}/commit/main",
+        content=body,
+        headers={"Authorization": f"Bearer {api.token}", "Content-Type": "application/x-ndjson"},
+    )
     assert r.status_code == 400 and "license" in r.text
     assert api.model_info(rid).sha == before
 
@@ -124,8 +159,12 @@ def test_pagination_of_2500_repos_returns_each_once(server: Server, alice: str) 
     agora("org", "create", "many", "--owner", "alice", data=server.data)
     names = [f"r{i:04d}" for i in range(2500)]
     with httpx.Client(headers={"Authorization": f"Bearer {alice}"}, timeout=60) as client:
+
         def make(n: str) -> int:
-            return client.post(f"{ENDPOINT}/api/repos/create", json={"name": n, "organization": "many"}).status_code
+            return client.post(
+                f"{ENDPOINT}/api/repos/create", json={"name": n, "organization": "many"}
+            ).status_code
+
         with ThreadPoolExecutor(8) as pool:
             assert set(pool.map(make, names)) == {200}
     api = HfApi(endpoint=ENDPOINT, token=alice)
@@ -137,17 +176,27 @@ def test_pagination_of_2500_repos_returns_each_once(server: Server, alice: str) 
 def test_derived_fields_from_files(api: HfApi, repo_name: str) -> None:
     rid = f"alice/{repo_name}"
     api.create_repo(rid)
-    header = json.dumps({"w": {"dtype": "F32", "shape": [10, 20], "data_offsets": [0, 800]},
-                         "b": {"dtype": "F16", "shape": [20], "data_offsets": [800, 840]},
-                         "__metadata__": {"format": "pt"}}).encode()
+    header = json.dumps(
+        {
+            "w": {"dtype": "F32", "shape": [10, 20], "data_offsets": [0, 800]},
+            "b": {"dtype": "F16", "shape": [20], "data_offsets": [800, 840]},
+            "__metadata__": {"format": "pt"},
+        }
+    ).encode()
     st = struct.pack("<Q", len(header)) + header + bytes(840)
-    api.create_commit(rid, commit_message="model", operations=[
-        CommitOperationAdd("config.json", json.dumps({"architectures": ["BertForTokenClassification"],
-                                                      "model_type": "bert"}).encode()),
-        CommitOperationAdd("tokenizer.json", b"{}"),
-        CommitOperationAdd("model.safetensors", st),
-        CommitOperationAdd("README.md", card("language: en\nwidget:\n- text: Hello world\n")),
-    ])
+    api.create_commit(
+        rid,
+        commit_message="model",
+        operations=[
+            CommitOperationAdd(
+                "config.json",
+                json.dumps({"architectures": ["BertForTokenClassification"], "model_type": "bert"}).encode(),
+            ),
+            CommitOperationAdd("tokenizer.json", b"{}"),
+            CommitOperationAdd("model.safetensors", st),
+            CommitOperationAdd("README.md", card("language: en\nwidget:\n- text: Hello world\n")),
+        ],
+    )
     info = api.model_info(rid)
     assert info.library_name == "transformers"
     assert info.pipeline_tag == "token-classification"
@@ -164,10 +213,15 @@ def test_base_model_tree(api: HfApi, repo_name: str) -> None:
     for kind, extra in (("ft", []), ("adapter", [CommitOperationAdd("adapter_config.json", b"{}")])):
         rid = f"alice/{repo_name}-{kind}"
         api.create_repo(rid)
-        api.create_commit(rid, commit_message="card", operations=[
-            CommitOperationAdd("README.md", card(f"base_model: {base}")), *extra])
+        api.create_commit(
+            rid,
+            commit_message="card",
+            operations=[CommitOperationAdd("README.md", card(f"base_model: {base}")), *extra],
+        )
     assert [m.id for m in api.list_models(filter=f"base_model:finetune:{base}")] == [f"alice/{repo_name}-ft"]
-    assert [m.id for m in api.list_models(filter=f"base_model:adapter:{base}")] == [f"alice/{repo_name}-adapter"]
+    assert [m.id for m in api.list_models(filter=f"base_model:adapter:{base}")] == [
+        f"alice/{repo_name}-adapter"
+    ]
     assert api.model_info(base).children_model_count == 2
 
 
@@ -208,13 +262,34 @@ def test_private_repos_are_never_listed_or_counted(api: HfApi, bob: str, repo_na
 def test_dataset_filters(api: HfApi, repo_name: str) -> None:
     rid = f"alice/{repo_name}"
     api.create_repo(rid, repo_type="dataset")
-    api.create_commit(rid, repo_type="dataset", commit_message="data", operations=[
-        CommitOperationAdd("README.md", card("task_categories:\n- automatic-speech-recognition\nlanguage:\n- es\n"
-                                             "- en\nsize_categories:\n- 1K<n<10K\nlicense: cc0-1.0")),
-        CommitOperationAdd("data/train.csv", b"a,b\n1,2\n")])
-    found = [d.id for d in api.list_datasets(language="es", task_categories="automatic-speech-recognition",
-                                             search=repo_name)]
+    api.create_commit(
+        rid,
+        repo_type="dataset",
+        commit_message="data",
+        operations=[
+            CommitOperationAdd(
+                "README.md",
+                card(
+                    "task_categories:\n- automatic-speech-recognition\nlanguage:\n- es\n"
+                    "- en\nsize_categories:\n- 1K<n<10K\nlicense: cc0-1.0"
+                ),
+            ),
+            CommitOperationAdd("data/train.csv", b"a,b\n1,2\n"),
+        ],
+    )
+    found = [
+        d.id
+        for d in api.list_datasets(
+            language="es", task_categories="automatic-speech-recognition", search=repo_name
+        )
+    ]
     assert found == [rid]
     tags = set(api.dataset_info(rid).tags)
-    assert {"language:es", "language:en", "size_categories:1K<n<10K", "license:cc0-1.0", "format:csv",
-            "modality:tabular"} <= tags
+    assert {
+        "language:es",
+        "language:en",
+        "size_categories:1K<n<10K",
+        "license:cc0-1.0",
+        "format:csv",
+        "modality:tabular",
+    } <= tags

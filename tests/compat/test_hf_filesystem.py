@@ -13,12 +13,17 @@ def test_ls_glob_open_ranged(api: HfApi, alice: str, repo_name: str) -> None:
     rid = f"alice/{repo_name}"
     api.create_repo(rid, repo_type="dataset")
     big = os.urandom(3 * 1024 * 1024 + 17)
-    api.create_commit(rid, repo_type="dataset", commit_message="data", operations=[
-        CommitOperationAdd("data/train.csv", b"a,b\n1,2\n3,4\n"),
-        CommitOperationAdd("data/test.csv", b"a,b\n5,6\n"),
-        CommitOperationAdd("data/blob.bin", big),
-        CommitOperationAdd("README.md", b"# hello\n"),
-    ])
+    api.create_commit(
+        rid,
+        repo_type="dataset",
+        commit_message="data",
+        operations=[
+            CommitOperationAdd("data/train.csv", b"a,b\n1,2\n3,4\n"),
+            CommitOperationAdd("data/test.csv", b"a,b\n5,6\n"),
+            CommitOperationAdd("data/blob.bin", big),
+            CommitOperationAdd("README.md", b"# hello\n"),
+        ],
+    )
     fs = HfFileSystem(endpoint=ENDPOINT, token=alice)
     root = f"datasets/{rid}"
     names = sorted(fs.ls(root, detail=False))

@@ -21,8 +21,13 @@ from agora.storage.xet.hashing import to_hex
 from ..conftest import ENDPOINT, Server
 
 
-def call(method: str, url: str, token: str | None = None, body: bytes | None = None,
-         headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+def call(
+    method: str,
+    url: str,
+    token: str | None = None,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, str], bytes]:
     h = dict(headers or {})
     if token:
         h["Authorization"] = f"Bearer {token}"
@@ -48,7 +53,7 @@ class File:
 
     def __init__(self, size: int = 300_000, chunk: int = 50_000) -> None:
         self.data = os.urandom(size)
-        self.chunks = [self.data[i:i + chunk] for i in range(0, size, chunk)]
+        self.chunks = [self.data[i : i + chunk] for i in range(0, size, chunk)]
         self.xorb = xorb.serialize(self.chunks)
         self.meta = xorb.parse(self.xorb)
         self.xorb_name = to_hex(self.meta.hash)
@@ -58,12 +63,18 @@ class File:
     def shard(self, **overrides: Any) -> bytes:
         m = self.meta
         n = m.num_chunks
-        fi = shard.FileInfo(overrides.get("file_hash", self.file_hash),
-                            [shard.Term(overrides.get("term_xorb", m.hash), m.unpacked_total, 0, n)],
-                            [overrides.get("verification", hashing.verification_hash(m.hashes))],
-                            overrides.get("sha256", hashing.from_hex(self.sha256)))
-        ci = shard.CasInfo(m.hash, [shard.CasChunk(h, m.unpacked_start(i), m.unpacked_len(i))
-                                    for i, h in enumerate(m.hashes)], m.unpacked_total, len(self.xorb))
+        fi = shard.FileInfo(
+            overrides.get("file_hash", self.file_hash),
+            [shard.Term(overrides.get("term_xorb", m.hash), m.unpacked_total, 0, n)],
+            [overrides.get("verification", hashing.verification_hash(m.hashes))],
+            overrides.get("sha256", hashing.from_hex(self.sha256)),
+        )
+        ci = shard.CasInfo(
+            m.hash,
+            [shard.CasChunk(h, m.unpacked_start(i), m.unpacked_len(i)) for i, h in enumerate(m.hashes)],
+            m.unpacked_total,
+            len(self.xorb),
+        )
         return shard.serialize([fi], [ci])
 
 
@@ -93,37 +104,60 @@ def test_full_upload_and_reconstruction(server: Server, alice: str, repo: str) -
     status, _, out = call("POST", f"{cas}/v1/shards", tok, f.shard())
     assert status == 200 and json.loads(out)["result"] in (0, 1), out
     read = xet_token(alice, repo, "read")["accessToken"]
-    status, _, out = call("GET", f"{cas}/v1/reconstructions/{to_hex(f.file_hash)}", read,
-                          headers={"Range": "bytes=60000-160000"})
+    status, _, out = call(
+        "GET",
+        f"{cas}/v1/reconstructions/{to_hex(f.file_hash)}",
+        read,
+        headers={"Range": "bytes=60000-160000"},
+    )
     assert status == 200, out
     rec = json.loads(out)
     got = b""
     for term in rec["terms"]:
-        (fi,) = [x for x in rec["fetch_info"][term["hash"]]
-                 if x["range"]["start"] <= term["range"]["start"] and x["range"]["end"] >= term["range"]["end"]]
-        status, _, raw = call("GET", fi["url"], headers={"Range": f"bytes={fi['url_range']['start']}-{fi['url_range']['end']}"})
+        (fi,) = [
+            x
+            for x in rec["fetch_info"][term["hash"]]
+            if x["range"]["start"] <= term["range"]["start"] and x["range"]["end"] >= term["range"]["end"]
+        ]
+        status, _, raw = call(
+            "GET", fi["url"], headers={"Range": f"bytes={fi['url_range']['start']}-{fi['url_range']['end']}"}
+        )
         assert status == 206
         chunks = list(xorb.read_chunks(raw, fi["range"]["end"] - fi["range"]["start"]))
-        part = b"".join(chunks[term["range"]["start"] - fi["range"]["start"]:term["range"]["end"] - fi["range"]["start"]])
+        part = b"".join(
+            chunks[
+                term["range"]["start"] - fi["range"]["start"] : term["range"]["end"] - fi["range"]["start"]
+            ]
+        )
         assert len(part) == term["unpacked_length"]
         got += part
-    got = got[rec["offset_into_first_range"]:][:100001]
+    got = got[rec["offset_into_first_range"] :][:100001]
     assert got == f.data[60000:160001]
     # A range past the end is refused; v2 describes the same fetch plan keyed under "xorbs".
-    status, _, _ = call("GET", f"{cas}/v1/reconstructions/{to_hex(f.file_hash)}", read,
-                        headers={"Range": "bytes=300000-"})
+    status, _, _ = call(
+        "GET", f"{cas}/v1/reconstructions/{to_hex(f.file_hash)}", read, headers={"Range": "bytes=300000-"}
+    )
     assert status == 416
-    status, _, out = call("GET", f"{cas}/v2/reconstructions/{to_hex(f.file_hash)}", read,
-                          headers={"Range": "bytes=60000-160000"})
+    status, _, out = call(
+        "GET",
+        f"{cas}/v2/reconstructions/{to_hex(f.file_hash)}",
+        read,
+        headers={"Range": "bytes=60000-160000"},
+    )
     v2 = json.loads(out)
     assert status == 200 and v2["terms"] == rec["terms"] and "fetch_info" not in v2
     assert [(r["chunks"], r["bytes"]) for x in v2["xorbs"][f.xorb_name] for r in x["ranges"]] == [
-        (x["range"], x["url_range"]) for x in rec["fetch_info"][f.xorb_name]]
+        (x["range"], x["url_range"]) for x in rec["fetch_info"][f.xorb_name]
+    ]
     # The signed xorb link grants its range only.
     url = rec["fetch_info"][f.xorb_name][0]["url"]
     assert call("GET", url, headers={"Range": f"bytes=0-{len(f.xorb) - 1}"})[0] in (403, 206)
     # A tampered link is refused: Agora's own (sig=, 401) or a presigned S3 one (X-Amz-Signature=, 403).
-    tampered = url.replace("sig=", "sig=0") if "sig=" in url else url.replace("X-Amz-Signature=", "X-Amz-Signature=0")
+    tampered = (
+        url.replace("sig=", "sig=0")
+        if "sig=" in url
+        else url.replace("X-Amz-Signature=", "X-Amz-Signature=0")
+    )
     assert tampered != url
     assert call("GET", tampered, headers={"Range": "bytes=0-10"})[0] in (401, 403)
     # Global dedup: the file's first chunk is known; the answer is a shard with keyed chunk hashes.
@@ -162,6 +196,7 @@ def test_shard_naming_a_missing_xorb_is_refused(server: Server, alice: str, repo
     assert status == 400
     from huggingface_hub import CommitOperationAdd
     from huggingface_hub.errors import HfHubHTTPError
+
     op = CommitOperationAdd("x.bin", f.data)
     op._upload_mode = "lfs"  # type: ignore[attr-defined]
     op._is_uploaded = True  # type: ignore[attr-defined]
@@ -178,9 +213,14 @@ def test_token_scope_and_expiry(server: Server, alice: str, bob: str, repo: str,
     assert call("POST", f"{tb['casUrl']}/v1/shards", tb["accessToken"], f.shard())[0] == 200
     fh = to_hex(f.file_hash)
     cas = tb["casUrl"]
-    assert call("GET", f"{cas}/v1/reconstructions/{fh}", xet_token(alice, other, "read")["accessToken"])[0] == 200
+    assert (
+        call("GET", f"{cas}/v1/reconstructions/{fh}", xet_token(alice, other, "read")["accessToken"])[0]
+        == 200
+    )
     # A token for repo A does not read repo B's files.
-    assert call("GET", f"{cas}/v1/reconstructions/{fh}", xet_token(alice, repo, "read")["accessToken"])[0] == 404
+    assert (
+        call("GET", f"{cas}/v1/reconstructions/{fh}", xet_token(alice, repo, "read")["accessToken"])[0] == 404
+    )
     # A read token cannot upload; no token, a forged or an expired one gets 401.
     read = xet_token(alice, repo, "read")["accessToken"]
     assert put_xorb(cas, read, f.xorb_name, f.xorb)[0] == 403
@@ -188,7 +228,10 @@ def test_token_scope_and_expiry(server: Server, alice: str, bob: str, repo: str,
     assert call("GET", f"{cas}/v1/reconstructions/{fh}")[0] == 401
     forged = tb["accessToken"].rsplit(".", 1)[0] + "." + "0" * 64
     assert call("GET", f"{cas}/v1/reconstructions/{fh}", forged)[0] == 401
-    signer = Signer(os.environ.get("AGORA_SECRET_KEY", "").encode() or (server.data / "secret.key").read_text().strip().encode())
+    signer = Signer(
+        os.environ.get("AGORA_SECRET_KEY", "").encode()
+        or (server.data / "secret.key").read_text().strip().encode()
+    )
     repo_id = tb["accessToken"].split(".")[2]
     exp, sig = signer.sign("xet-token", "read", repo_id, ttl=-10)
     assert call("GET", f"{cas}/v1/reconstructions/{fh}", f"xet1.read.{repo_id}.{exp}.{sig}")[0] == 401
@@ -198,8 +241,13 @@ def test_token_scope_and_expiry(server: Server, alice: str, bob: str, repo: str,
     for kind in ("read", "write"):
         status, headers, _ = call("GET", f"{ENDPOINT}/api/models/{other}/xet-{kind}-token/main", bob)
         assert status == 404 and headers["x-error-code"] == "RepoNotFound"
-    status, _, _ = call("GET", f"{ENDPOINT}/api/models/{other}/xet-write-token/main", server.token("alice", "read"))
+    status, _, _ = call(
+        "GET", f"{ENDPOINT}/api/models/{other}/xet-write-token/main", server.token("alice", "read")
+    )
     assert status == 403
-    assert call("GET", f"{ENDPOINT}/api/models/{other}/xet-read-token/nope", alice)[1]["x-error-code"] == "RevisionNotFound"
+    assert (
+        call("GET", f"{ENDPOINT}/api/models/{other}/xet-read-token/nope", alice)[1]["x-error-code"]
+        == "RevisionNotFound"
+    )
     status, _, out = call("GET", f"{ENDPOINT}/api/models/{other}/xet-write-token/None?create_pr=1", alice)
     assert status == 200 and json.loads(out)["accessToken"]

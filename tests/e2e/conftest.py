@@ -39,8 +39,10 @@ class Shots:
 
     def watch(self, page: Page, who: str) -> None:
         self.unshot[page] = []
-        page.on("framenavigated",
-                lambda frame: self.unshot[page].append(frame.url) if frame == page.main_frame else None)
+        page.on(
+            "framenavigated",
+            lambda frame: self.unshot[page].append(frame.url) if frame == page.main_frame else None,
+        )
         page.__dict__["_agora_who"] = who
 
     def take(self, page: Page, label: str) -> Path:
@@ -90,6 +92,7 @@ def new_page(browser: Browser, server: Any, shots: Shots) -> Iterator[Callable[.
         page.__dict__["_agora_shots"] = shots
         shots.watch(page, who)
         return page
+
     yield make
     for ctx in contexts:
         ctx.close()

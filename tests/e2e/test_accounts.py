@@ -41,7 +41,9 @@ def test_form_without_csrf_is_refused(page: Page) -> None:
     login(page, "alice")
     page.goto("/settings/tokens")
     snap(page, "tokens")
-    page.evaluate("document.querySelector('form[action=\"/settings/tokens\"] input[name=csrf]').value = 'forged'")
+    page.evaluate(
+        "document.querySelector('form[action=\"/settings/tokens\"] input[name=csrf]').value = 'forged'"
+    )
     page.get_by_label("Name").fill("forged-token")
     with page.expect_navigation():
         page.get_by_role("button", name="Create token").click()
@@ -71,7 +73,9 @@ def test_tokens_create_use_revoke(page: Page, server: object) -> None:
     snap(page, "tokens-reloaded")
     assert page.locator("#new-token").count() == 0
     assert token not in page.content()
-    expect(page.locator("table.files tr", has_text="e2e-read")).to_have_count(1)  # reloading made no second one
+    expect(page.locator("table.files tr", has_text="e2e-read")).to_have_count(
+        1
+    )  # reloading made no second one
 
     # It works with huggingface_hub, as a read token.
     api = HfApi(endpoint=server.url, token=token)

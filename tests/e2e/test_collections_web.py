@@ -21,8 +21,9 @@ def submit(page: Page, button: object) -> None:
         button.click()  # type: ignore[attr-defined]
 
 
-def test_collection_create_add_reorder_edit_delete(new_page: Callable[..., Page], api: HfApi,
-                                                   repo_name: str) -> None:
+def test_collection_create_add_reorder_edit_delete(
+    new_page: Callable[..., Page], api: HfApi, repo_name: str
+) -> None:
     a, b = f"alice/{repo_name}-a", f"alice/{repo_name}-b"
     for rid in (a, b):
         api.create_repo(rid, exist_ok=True)
@@ -157,11 +158,17 @@ def test_collection_forms_reject_bad_input(new_page: Callable[..., Page], api: H
     assert r.status == 400 and "Tick the box" in r.text()
     r = alice.request.post(f"{url}/edit", form={"title": "no csrf"}, max_redirects=0)
     assert r.status == 403 and "CSRF" in r.text()
-    r = alice.request.post("/collections/add", form={"csrf": csrf, "collection": slug, "item_type": "model",
-                                                     "item_id": "alice/does-not-exist"}, max_redirects=0)
+    r = alice.request.post(
+        "/collections/add",
+        form={"csrf": csrf, "collection": slug, "item_type": "model", "item_id": "alice/does-not-exist"},
+        max_redirects=0,
+    )
     assert r.status == 404
-    r = alice.request.post("/collections/add", form={"csrf": csrf, "collection": slug, "item_type": "model",
-                                                     "item_id": rid, "note": "x" * 501}, max_redirects=0)
+    r = alice.request.post(
+        "/collections/add",
+        form={"csrf": csrf, "collection": slug, "item_type": "model", "item_id": rid, "note": "x" * 501},
+        max_redirects=0,
+    )
     assert r.status == 400 and "at most 500 characters" in r.text()
 
     # bob may read the public collection, but not change or delete it.
@@ -171,7 +178,10 @@ def test_collection_forms_reject_bad_input(new_page: Callable[..., Page], api: H
     for path, form in (("/edit", {"title": "mine"}), ("/delete", {"confirm": "on"})):
         r = bob.request.post(f"{url}{path}", form={"csrf": bob_csrf, **form}, max_redirects=0)
         assert r.status == 403, (path, r.status)
-    r = bob.request.post("/collections/add", form={"csrf": bob_csrf, "collection": slug, "item_type": "model",
-                                                   "item_id": rid}, max_redirects=0)
+    r = bob.request.post(
+        "/collections/add",
+        form={"csrf": bob_csrf, "collection": slug, "item_type": "model", "item_id": rid},
+        max_redirects=0,
+    )
     assert r.status == 403
     assert api.get_collection(slug).title == f"Checks {repo_name}" and not api.get_collection(slug).items

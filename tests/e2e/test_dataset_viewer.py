@@ -19,7 +19,9 @@ def test_selectors_search_and_pages(new_page: Callable[..., Page], api: HfApi, r
     ops = [CommitOperationAdd("README.md", GLUE_README.encode())]
     for cfg, make in (("cola", cola), ("qnli", qnli)):
         for split, n in SIZES.items():
-            ops.append(CommitOperationAdd(f"{cfg}/{split}-00000-of-00001.parquet", parquet_bytes(make(split, n))))
+            ops.append(
+                CommitOperationAdd(f"{cfg}/{split}-00000-of-00001.parquet", parquet_bytes(make(split, n)))
+            )
     sha = api.create_commit(rid, ops, commit_message="data", repo_type="dataset").oid
     wait_converted(rid, sha)
 

@@ -22,18 +22,34 @@ def private_repos(api: HfApi) -> dict[str, tuple[str, str, str]]:
     for rtype, prefix in (("model", ""), ("dataset", "datasets/")):
         rid = f"alice/e2e-private-{rtype}"
         api.create_repo(rid, repo_type=rtype, private=True, exist_ok=True)
-        info = api.create_commit(rid, repo_type=rtype, commit_message=f"{MARKERS[3]} seed", operations=[
-            CommitOperationAdd("README.md", f"---\nlicense: mit\ntags:\n- {MARKERS[1]}\n---\n# {MARKERS[0]}\n".encode()),
-            CommitOperationAdd(f"{MARKERS[1]}.txt", f"{MARKERS[2]}\n".encode())])
+        info = api.create_commit(
+            rid,
+            repo_type=rtype,
+            commit_message=f"{MARKERS[3]} seed",
+            operations=[
+                CommitOperationAdd(
+                    "README.md", f"---\nlicense: mit\ntags:\n- {MARKERS[1]}\n---\n# {MARKERS[0]}\n".encode()
+                ),
+                CommitOperationAdd(f"{MARKERS[1]}.txt", f"{MARKERS[2]}\n".encode()),
+            ],
+        )
         out[rtype] = (f"/{prefix}{rid}", info.oid, f"{MARKERS[1]}.txt")
     return out
 
 
 def pages_of(base: str, sha: str, file: str) -> dict[str, str]:
-    return {"repo": base, "tree": f"{base}/tree/main", "blob": f"{base}/blob/main/{file}",
-            "commits": f"{base}/commits/main", "commit": f"{base}/commit/{sha}", "settings": f"{base}/settings",
-            "community": f"{base}/discussions", "history": f"{base}/commits/main/{file}",
-            "edit": f"{base}/edit/main/README.md", "upload": f"{base}/upload/main"}
+    return {
+        "repo": base,
+        "tree": f"{base}/tree/main",
+        "blob": f"{base}/blob/main/{file}",
+        "commits": f"{base}/commits/main",
+        "commit": f"{base}/commit/{sha}",
+        "settings": f"{base}/settings",
+        "community": f"{base}/discussions",
+        "history": f"{base}/commits/main/{file}",
+        "edit": f"{base}/edit/main/README.md",
+        "upload": f"{base}/upload/main",
+    }
 
 
 def check_hidden(page: Page, url: str, label: str) -> None:
@@ -45,12 +61,15 @@ def check_hidden(page: Page, url: str, label: str) -> None:
     for m in MARKERS[:1] + MARKERS[2:]:
         assert m not in html, f"{url} leaks {m}"
     # The private file's name is only in the visited URL itself (the 404's log-in link), never as content.
-    assert f">{MARKERS[1]}" not in html and "e2e-private" not in page.locator("main").inner_text().replace(url, "")
+    assert f">{MARKERS[1]}" not in html and "e2e-private" not in page.locator("main").inner_text().replace(
+        url, ""
+    )
 
 
 @pytest.mark.parametrize("rtype", ["model", "dataset"])
-def test_private_pages_are_404_to_others(new_page: Callable[..., Page], private_repos: dict[str, Any],
-                                         rtype: str) -> None:
+def test_private_pages_are_404_to_others(
+    new_page: Callable[..., Page], private_repos: dict[str, Any], rtype: str
+) -> None:
     base, sha, file = private_repos[rtype]
     urls = pages_of(base, sha, file)
     if rtype == "dataset":  # the five main pages; the model covers every other page of a repo

@@ -16,7 +16,9 @@ from .conftest import login, snap
 def test_settings_private_rename_delete(new_page: Callable[..., Page], api: HfApi, repo_name: str) -> None:
     rid = f"alice/{repo_name}"
     api.create_repo(rid)
-    api.upload_file(repo_id=rid, path_in_repo="README.md", path_or_fileobj=b"---\nlicense: mit\n---\n# Settings\n")
+    api.upload_file(
+        repo_id=rid, path_in_repo="README.md", path_or_fileobj=b"---\nlicense: mit\n---\n# Settings\n"
+    )
     alice, bob = new_page("alice"), new_page("bob")
     login(alice, "alice")
     login(bob, "bob")
@@ -114,9 +116,15 @@ def test_community_tab_lists_a_pr(page: Page, api: HfApi, repo_name: str) -> Non
     rid = f"alice/{repo_name}"
     api.create_repo(rid)
     api.upload_file(repo_id=rid, path_in_repo="README.md", path_or_fileobj=b"# Community\n")
-    pr = api.create_commit(rid, commit_message="Add a tokenizer config", create_pr=True, operations=[
-        CommitOperationAdd("tokenizer_config.json", b'{"model_max_length": 512}\n'),
-        CommitOperationAdd("notes/review #1.md", b"# Review notes\n\nLooks good.\n")])
+    pr = api.create_commit(
+        rid,
+        commit_message="Add a tokenizer config",
+        create_pr=True,
+        operations=[
+            CommitOperationAdd("tokenizer_config.json", b'{"model_max_length": 512}\n'),
+            CommitOperationAdd("notes/review #1.md", b"# Review notes\n\nLooks good.\n"),
+        ],
+    )
     assert pr.pr_num is not None
     page.goto(f"/{rid}")
     snap(page, "repo")

@@ -22,10 +22,22 @@ from .conftest import login, snap
 NS = "acme"  # alice owns the org; the seeded ids are distinctive so that searches find only them
 GPT = f"{NS}/e2ewalk-gpt2-tiny"
 NER_EN = [f"{NS}/e2ewalk-ner-en-{i}" for i in range(1, 4)]
-OTHERS = {f"{NS}/e2ewalk-ner-fr": ("token-classification", "fr"), f"{NS}/e2ewalk-sum-en": ("summarization", "en")}
-GPT2_CONFIG = {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "activation_function": "gelu_new",
-               "vocab_size": 50257, "n_positions": 1024, "n_embd": 768, "n_layer": 12, "n_head": 12,
-               "bos_token_id": 50256, "eos_token_id": 50256}
+OTHERS = {
+    f"{NS}/e2ewalk-ner-fr": ("token-classification", "fr"),
+    f"{NS}/e2ewalk-sum-en": ("summarization", "en"),
+}
+GPT2_CONFIG = {
+    "architectures": ["GPT2LMHeadModel"],
+    "model_type": "gpt2",
+    "activation_function": "gelu_new",
+    "vocab_size": 50257,
+    "n_positions": 1024,
+    "n_embd": 768,
+    "n_layer": 12,
+    "n_head": 12,
+    "bos_token_id": 50256,
+    "eos_token_id": 50256,
+}
 BIG = 60 * 2**20
 PERIOD = 65521  # the 60 MB file repeats a block of this (prime) length, generated the same way in the page
 
@@ -44,19 +56,32 @@ def seeded(api: HfApi) -> dict[str, Any]:
     """A GPT-2-like text-generation model, three English token-classification models and two decoys."""
     api.create_repo(GPT, exist_ok=True)
     api.upload_file(repo_id=GPT, path_in_repo="config.json", path_or_fileobj=json.dumps(GPT2_CONFIG).encode())
-    api.upload_file(repo_id=GPT, path_in_repo="README.md", path_or_fileobj=card(
-        "license: mit\nlanguage:\n- en\nlibrary_name: transformers\npipeline_tag: text-generation\n"
-        "tags:\n- gpt2\n- e2e-seed\ndatasets:\n- openwebtext",
-        "# e2ewalk GPT-2 tiny\n\nA small causal language model.\n\n| layers | heads |\n|---|---|\n| 12 | 12 |\n"))
+    api.upload_file(
+        repo_id=GPT,
+        path_in_repo="README.md",
+        path_or_fileobj=card(
+            "license: mit\nlanguage:\n- en\nlibrary_name: transformers\npipeline_tag: text-generation\n"
+            "tags:\n- gpt2\n- e2e-seed\ndatasets:\n- openwebtext",
+            "# e2ewalk GPT-2 tiny\n\nA small causal language model.\n\n| layers | heads |\n|---|---|\n| 12 | 12 |\n",
+        ),
+    )
     for rid in NER_EN:
         api.create_repo(rid, exist_ok=True)
-        api.upload_file(repo_id=rid, path_in_repo="README.md", path_or_fileobj=card(
-            "language: en\npipeline_tag: token-classification\nlicense: apache-2.0\nlibrary_name: transformers",
-            f"# {rid}\n\nNamed entities in English.\n"))
+        api.upload_file(
+            repo_id=rid,
+            path_in_repo="README.md",
+            path_or_fileobj=card(
+                "language: en\npipeline_tag: token-classification\nlicense: apache-2.0\nlibrary_name: transformers",
+                f"# {rid}\n\nNamed entities in English.\n",
+            ),
+        )
     for rid, (task, lang) in OTHERS.items():
         api.create_repo(rid, exist_ok=True)
-        api.upload_file(repo_id=rid, path_in_repo="README.md", path_or_fileobj=card(
-            f"language: {lang}\npipeline_tag: {task}\nlicense: mit", f"# {rid}\n"))
+        api.upload_file(
+            repo_id=rid,
+            path_in_repo="README.md",
+            path_or_fileobj=card(f"language: {lang}\npipeline_tag: {task}\nlicense: mit", f"# {rid}\n"),
+        )
     return {"gpt": GPT, "ner_en": NER_EN}
 
 
@@ -79,7 +104,9 @@ def test_browse_filter_and_read_a_model(page: Page, seeded: dict[str, Any], api:
     snap(page, "models")
     tasks_facet = page.locator('section.facet[data-facet="pipeline_tag"]')
     expect(tasks_facet.locator("h4", has_text="Natural Language Processing")).to_be_visible()
-    expect(tasks_facet.locator('a.chip[data-tag="text-generation"]')).to_have_text(re.compile(r"^Text Generation \d+$"))
+    expect(tasks_facet.locator('a.chip[data-tag="text-generation"]')).to_have_text(
+        re.compile(r"^Text Generation \d+$")
+    )
     click_facet(page, "pipeline_tag", "text-generation")  # opens "+N more" first if the chip is folded there
     assert "pipeline_tag=text-generation" in page.url
     expect(page.locator(".active-filters")).to_have_text(re.compile("Text Generation"))
@@ -166,7 +193,9 @@ DROP_JS = """([files, bigName, bigSize, period]) => {
 
 def drop_files(page: Page, files: dict[str, str], big_name: str) -> None:
     """Drag & drop onto #dropzone with a real DataTransfer built in the page (the 60 MB file made there)."""
-    dt = page.evaluate_handle(DROP_JS, [[[n, t, "text/plain"] for n, t in files.items()], big_name, BIG, PERIOD])
+    dt = page.evaluate_handle(
+        DROP_JS, [[[n, t, "text/plain"] for n, t in files.items()], big_name, BIG, PERIOD]
+    )
     for kind in ("dragenter", "dragover", "drop"):
         page.dispatch_event("#dropzone", kind, {"dataTransfer": dt})
     dt.dispose()
@@ -177,7 +206,9 @@ def first_commit_of(page: Page) -> str:
     return rows.nth(rows.count() - 1).get_attribute("data-sha") or ""
 
 
-def test_create_upload_edit_revert(page: Page, api: HfApi, server: Any, repo_name: str, tmp_path: Path) -> None:
+def test_create_upload_edit_revert(
+    page: Page, api: HfApi, server: Any, repo_name: str, tmp_path: Path
+) -> None:
     name = f"newcomer-{repo_name}"
     rid = f"alice/{name}"
     login(page, "alice")
@@ -206,7 +237,9 @@ def test_create_upload_edit_revert(page: Page, api: HfApi, server: Any, repo_nam
         page.get_by_role("link", name="+ Add file: Upload files").click()
     snap(page, "upload-page")
     readme = "---\nlicense: mit\ntags:\n- e2e-upload\n---\n# My first model\n\nUploaded from a browser.\n"
-    config = json.dumps({"model_type": "gpt2", "activation_function": "gelu_new", "vocab_size": 50257}, indent=2)
+    config = json.dumps(
+        {"model_type": "gpt2", "activation_function": "gelu_new", "vocab_size": 50257}, indent=2
+    )
     drop_files(page, {"README.md": readme, "config.json": config}, "model.bin")
     rows = page.locator("#upload-list li")
     expect(rows).to_have_count(3)
@@ -231,7 +264,10 @@ def test_create_upload_edit_revert(page: Page, api: HfApi, server: Any, repo_nam
         page.get_by_role("link", name="Files and versions").click()
     snap(page, "tree-after-upload")
     big_row = page.locator('table.files tr[data-path="model.bin"]')
-    assert "62.9 MB" in big_row.locator("td.size").inner_text() and "LFS" in big_row.locator("td.size").inner_text()
+    assert (
+        "62.9 MB" in big_row.locator("td.size").inner_text()
+        and "LFS" in big_row.locator("td.size").inner_text()
+    )
     with page.expect_navigation():
         page.get_by_role("link", name=re.compile(r"^History: \d+ commits$")).click()
     snap(page, "history")
@@ -267,8 +303,10 @@ def test_create_upload_edit_revert(page: Page, api: HfApi, server: Any, repo_nam
         page.get_by_role("link", name="Edit", exact=True).click()
     snap(page, "readme-edit")
     assert page.locator("#editor-content").input_value() == readme
-    edited = readme.replace("tags:\n- e2e-upload\n",
-                            "language:\n- fr\npipeline_tag: fill-mask\ntags:\n- e2e-upload\n- e2e-edited\n")
+    edited = readme.replace(
+        "tags:\n- e2e-upload\n",
+        "language:\n- fr\npipeline_tag: fill-mask\ntags:\n- e2e-upload\n- e2e-edited\n",
+    )
     page.locator("#editor-content").fill(edited)
     page.get_by_label("Commit message").fill("Card metadata: French fill-mask")
     with page.expect_navigation():
@@ -277,8 +315,11 @@ def test_create_upload_edit_revert(page: Page, api: HfApi, server: Any, repo_nam
     with page.expect_navigation():
         page.locator("nav.tabs").get_by_role("link", name="Model card").click()
     snap(page, "repo-after-edit")
-    chips = {c.get_attribute("data-group"): c.inner_text() for c in page.locator(".repo-head .tags a.chip").all()
-             if c.inner_text() in ("Fill Mask", "fr", "e2e-edited")}
+    chips = {
+        c.get_attribute("data-group"): c.inner_text()
+        for c in page.locator(".repo-head .tags a.chip").all()
+        if c.inner_text() in ("Fill Mask", "fr", "e2e-edited")
+    }
     assert chips == {"task": "Fill Mask", "language": "fr", "other": "e2e-edited"}
     assert api.model_info(rid).pipeline_tag == "fill-mask"
 

@@ -95,6 +95,7 @@ def watch(page: Page) -> tuple[list[Dialog], list[str]]:
 
     def on_console(m: ConsoleMessage) -> None:
         console.append(m.text)
+
     page.on("dialog", on_dialog)
     page.on("console", on_console)
     return dialogs, console

@@ -28,17 +28,21 @@ class Scale:
 
     def metrics(self) -> dict[str, int]:
         import httpx
+
         return httpx.get(f"{self.url}/api/agora/metrics", timeout=30).json()  # type: ignore[no-any-return]
 
     def api(self, endpoint: str | None = None):  # type: ignore[no-untyped-def]
         from huggingface_hub import HfApi
+
         return HfApi(endpoint=endpoint or self.url, token=self.token)
 
 
 @pytest.fixture(scope="session")
 def scale() -> Iterator[Scale]:
-    st = Stack(ROOT / "scale-tests", extra_env={"AGORA_MULTIPART_THRESHOLD": str(20 * MB),
-                                                "AGORA_MULTIPART_CHUNK": str(8 * MB)})
+    st = Stack(
+        ROOT / "scale-tests",
+        extra_env={"AGORA_MULTIPART_THRESHOLD": str(20 * MB), "AGORA_MULTIPART_CHUNK": str(8 * MB)},
+    )
     try:
         st.start_services()
         st.agora("migrate")
@@ -61,5 +65,5 @@ def s3_keys(scale: Scale):  # type: ignore[no-untyped-def]
         for page in client.get_paginator("list_objects_v2").paginate(Bucket="agora", Prefix=prefix):
             out.update(o["Key"] for o in page.get("Contents", []))
         return out
-    return keys
 
+    return keys

@@ -45,8 +45,9 @@ def test_200mb_upload_and_download_bypass_agora(scale: Scale, tmp_path: Path) ->
     before = scale.metrics()
     api.upload_file(path_or_fileobj=str(src), path_in_repo="big.bin", repo_id="alice/big")
     mid = scale.metrics()
-    got = hf_hub_download("alice/big", "big.bin", endpoint=scale.url, token=scale.token,
-                          cache_dir=str(tmp_path / "cache"))
+    got = hf_hub_download(
+        "alice/big", "big.bin", endpoint=scale.url, token=scale.token, cache_dir=str(tmp_path / "cache")
+    )
     after = scale.metrics()
     assert _sha(Path(got)) == _sha(src)
     assert mid["bytes_in"] - before["bytes_in"] < 1 * MB, (before, mid)
@@ -60,8 +61,16 @@ def test_concurrent_commits_from_two_processes_lose_nothing(scale: Scale) -> Non
     apis = [scale.api(scale.backend(0)), scale.api(scale.backend(1))]
 
     def commit(i: int) -> str:
-        return apis[i % 2].upload_file(path_or_fileobj=f"file {i}\n".encode(), path_in_repo=f"f/{i}.txt",
-                                       repo_id="alice/race", commit_message=f"commit {i}").oid
+        return (
+            apis[i % 2]
+            .upload_file(
+                path_or_fileobj=f"file {i}\n".encode(),
+                path_in_repo=f"f/{i}.txt",
+                repo_id="alice/race",
+                commit_message=f"commit {i}",
+            )
+            .oid
+        )
 
     n = 24
     with ThreadPoolExecutor(8) as pool:
@@ -74,7 +83,9 @@ def test_concurrent_commits_from_two_processes_lose_nothing(scale: Scale) -> Non
     assert len(history) == n + 1  # every commit on the one branch, plus the initial one
 
 
-def test_killing_a_process_mid_upload_the_other_serves_and_a_retry_succeeds(scale: Scale, tmp_path: Path) -> None:
+def test_killing_a_process_mid_upload_the_other_serves_and_a_retry_succeeds(
+    scale: Scale, tmp_path: Path
+) -> None:
     from huggingface_hub import hf_hub_download
 
     api = scale.api()
@@ -103,8 +114,9 @@ def test_killing_a_process_mid_upload_the_other_serves_and_a_retry_succeeds(scal
         assert api.model_info("alice/crash").id == "alice/crash"  # the survivor answers through the proxy
         if errors or "w.bin" not in api.list_repo_files("alice/crash"):
             api.upload_file(path_or_fileobj=str(src), path_in_repo="w.bin", repo_id="alice/crash")
-        got = hf_hub_download("alice/crash", "w.bin", endpoint=scale.url, token=scale.token,
-                              cache_dir=str(tmp_path / "cache"))
+        got = hf_hub_download(
+            "alice/crash", "w.bin", endpoint=scale.url, token=scale.token, cache_dir=str(tmp_path / "cache")
+        )
         assert _sha(Path(got)) == _sha(src)
     finally:
         scale.stack.restart(0)
@@ -119,16 +131,21 @@ def _hf_cache(root: Path, shared: bytes) -> dict[str, dict[str, bytes]]:
     }
     out: dict[str, dict[str, bytes]] = {}
     for i, (folder, (_, rid)) in enumerate(repos.items()):
-        files = {"config.json": b'{"n": %d}\n' % i, "README.md": b"---\nlicense: mit\n---\n# %d\n" % i,
-                 "weights/model.bin": os.urandom(3 * MB) + bytes([i]), "shared.bin": shared,
-                 "big.safetensors": os.urandom(11 * MB)}
+        files = {
+            "config.json": b'{"n": %d}\n' % i,
+            "README.md": b"---\nlicense: mit\n---\n# %d\n" % i,
+            "weights/model.bin": os.urandom(3 * MB) + bytes([i]),
+            "shared.bin": shared,
+            "big.safetensors": os.urandom(11 * MB),
+        }
         write_cache_folder(root, folder, files)
         out[rid] = files
     return out
 
 
-def test_import_hf_cache_then_snapshot_download_is_identical_and_gc(scale: Scale, tmp_path: Path,
-                                                                      s3_keys) -> None:  # type: ignore[no-untyped-def]
+def test_import_hf_cache_then_snapshot_download_is_identical_and_gc(
+    scale: Scale, tmp_path: Path, s3_keys
+) -> None:  # type: ignore[no-untyped-def]
     from huggingface_hub import snapshot_download
 
     shared = os.urandom(2 * MB)
@@ -136,8 +153,11 @@ def test_import_hf_cache_then_snapshot_download_is_identical_and_gc(scale: Scale
     scale.stack.agora("import", str(tmp_path / "hf-cache"), "--user", "alice", "--quiet")
     for rid, files in repos.items():
         kind = "dataset" if "squad" in rid else "model"
-        local = Path(snapshot_download(rid, repo_type=kind, endpoint=scale.url, token=scale.token,
-                                       cache_dir=str(tmp_path / "dl")))
+        local = Path(
+            snapshot_download(
+                rid, repo_type=kind, endpoint=scale.url, token=scale.token, cache_dir=str(tmp_path / "dl")
+            )
+        )
         got = {p.relative_to(local).as_posix(): p.read_bytes() for p in local.rglob("*") if p.is_file()}
         got.pop(".gitattributes", None)
         assert got == files, rid
@@ -145,6 +165,7 @@ def test_import_hf_cache_then_snapshot_download_is_identical_and_gc(scale: Scale
     # gc: deleting one repo frees its unique objects; the object it shares with others stays.
     def lfs_keys() -> set[str]:
         return {k.rsplit("/", 1)[-1] for k in s3_keys("lfs/") if "/tmp/" not in k}
+
     gone = repos["acme/tiny-gpt"]
     unique = {hashlib.sha256(gone[p]).hexdigest() for p in ("weights/model.bin", "big.safetensors")}
     shared_oid = hashlib.sha256(shared).hexdigest()
@@ -158,8 +179,11 @@ def test_import_hf_cache_then_snapshot_download_is_identical_and_gc(scale: Scale
     assert shared_oid in keys
     for oid in unique:
         assert oid in dry
-    kept = Path(snapshot_download("acme/tiny-bert", endpoint=scale.url, token=scale.token,
-                                  cache_dir=str(tmp_path / "dl2")))
+    kept = Path(
+        snapshot_download(
+            "acme/tiny-bert", endpoint=scale.url, token=scale.token, cache_dir=str(tmp_path / "dl2")
+        )
+    )
     assert (kept / "shared.bin").read_bytes() == shared
 
 

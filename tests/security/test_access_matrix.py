@@ -34,8 +34,14 @@ import pytest
 from ..conftest import agora
 
 P = "mx"  # everything here is prefixed: the module shares the session server with other tests
-OWNER, OTHER, OREAD, OWRITE, OADMIN, NONMEMBER = (f"{P}owner", f"{P}other", f"{P}oread", f"{P}owrite", f"{P}oadmin",
-                                                  f"{P}nonmember")
+OWNER, OTHER, OREAD, OWRITE, OADMIN, NONMEMBER = (
+    f"{P}owner",
+    f"{P}other",
+    f"{P}oread",
+    f"{P}owrite",
+    f"{P}oadmin",
+    f"{P}nonmember",
+)
 ORG = f"{P}org"
 TYPES = ("model", "dataset", "space")
 API = {"model": "models", "dataset": "datasets", "space": "spaces"}
@@ -142,7 +148,9 @@ class Client:
     def page(self, path: str) -> Answer:
         """A UI page, through the principal's browser session (a token principal's user logged in), never a
         token: only full-rights identities use the UI. Read-only and revoked tokens have no session."""
-        cookies = self.w.cookies.get(self.p.user or "", httpx.Cookies()) if self.p.token_role == "write" else None
+        cookies = (
+            self.w.cookies.get(self.p.user or "", httpx.Cookies()) if self.p.token_role == "write" else None
+        )
         return Answer.of(httpx.get(self.w.url + path, cookies=cookies, timeout=60, follow_redirects=False))
 
 
@@ -155,18 +163,34 @@ def _ndjson(*lines: dict[str, Any]) -> bytes:
 
 
 def _commit(c: Client, r: Repo) -> Answer:
-    body = _ndjson({"key": "header", "value": {"summary": f"by {c.p.key}", "description": ""}},
-                   {"key": "file", "value": {"path": f"by-{c.p.key}.txt", "content": "aGk=", "encoding": "base64"}})
-    return c.req("POST", f"{r.api}/commit/main", content=body, headers={"content-type": "application/x-ndjson"})
+    body = _ndjson(
+        {"key": "header", "value": {"summary": f"by {c.p.key}", "description": ""}},
+        {"key": "file", "value": {"path": f"by-{c.p.key}.txt", "content": "aGk=", "encoding": "base64"}},
+    )
+    return c.req(
+        "POST", f"{r.api}/commit/main", content=body, headers={"content-type": "application/x-ndjson"}
+    )
 
 
 def _lfs(op: str) -> Act:
     def act(c: Client, r: Repo) -> Answer:
-        body = {"operation": op, "transfers": ["basic"], "hash_algo": "sha256", "ref": {"name": "main"},
-                "objects": [{"oid": "ab" * 32, "size": 10}]}
-        return c.req("POST", f"{r.web}.git/info/lfs/objects/batch", content=json.dumps(body).encode(),
-                     headers={"accept": "application/vnd.git-lfs+json",
-                              "content-type": "application/vnd.git-lfs+json"})
+        body = {
+            "operation": op,
+            "transfers": ["basic"],
+            "hash_algo": "sha256",
+            "ref": {"name": "main"},
+            "objects": [{"oid": "ab" * 32, "size": 10}],
+        }
+        return c.req(
+            "POST",
+            f"{r.web}.git/info/lfs/objects/batch",
+            content=json.dumps(body).encode(),
+            headers={
+                "accept": "application/vnd.git-lfs+json",
+                "content-type": "application/vnd.git-lfs+json",
+            },
+        )
+
     return act
 
 
@@ -175,8 +199,12 @@ LFS_JSON = {"accept": "application/vnd.git-lfs+json", "content-type": "applicati
 
 def _lock_pair(c: Client, r: Repo) -> Answer:
     """Lock a path then unlock it (git lfs lock / unlock): a write action."""
-    a = c.req("POST", f"{r.web}.git/info/lfs/locks", headers=LFS_JSON,
-              content=json.dumps({"path": f"lock-{c.p.key}.bin", "ref": {"name": "refs/heads/main"}}).encode())
+    a = c.req(
+        "POST",
+        f"{r.web}.git/info/lfs/locks",
+        headers=LFS_JSON,
+        content=json.dumps({"path": f"lock-{c.p.key}.bin", "ref": {"name": "refs/heads/main"}}).encode(),
+    )
     if a.status >= 400:
         return a
     lock_id = json.loads(a.body)["lock"]["id"]
@@ -185,6 +213,7 @@ def _lock_pair(c: Client, r: Repo) -> Answer:
 
 def _ref_pair(kind: str) -> Act:
     """Create then delete a branch or tag: both are write actions (the Hub's `write` role)."""
+
     def act(c: Client, r: Repo) -> Answer:
         name = f"{kind[0]}-{c.p.key}"
         if kind == "branch":
@@ -194,6 +223,7 @@ def _ref_pair(kind: str) -> Act:
         if first.status >= 400:
             return first
         return c.req("DELETE", f"{r.api}/{kind}/{name}")
+
     return act
 
 
@@ -205,8 +235,12 @@ def _move(c: Client, r: Repo) -> Answer:
     if a.status < 400:
         # Put it back: the principal owns the target namespace; else the source namespace's admin.
         for tok in (c.token, c.w.admin_tokens[r.namespace]):
-            back = httpx.post(c.w.url + "/api/repos/move", headers=_h(tok), timeout=60,
-                              json={"fromRepo": dst.id, "toRepo": r.id, "type": r.type})
+            back = httpx.post(
+                c.w.url + "/api/repos/move",
+                headers=_h(tok),
+                timeout=60,
+                json={"fromRepo": dst.id, "toRepo": r.id, "type": r.type},
+            )
             if back.status_code == 200:
                 break
         assert back.status_code == 200, f"could not move {dst.id} back: {back.text}"
@@ -217,14 +251,28 @@ def _delete(c: Client, r: Repo) -> Answer:
     """Delete a fresh private repo made for this request (made by the namespace's admin)."""
     victim = r.renamed(r.namespace, f"{r.name}-del-{c.p.key}")
     if not victim.name.startswith("no-such"):
-        made = httpx.post(c.w.url + "/api/repos/create", headers=_h(c.w.admin_tokens[r.namespace]), timeout=60,
-                          json={"name": victim.name, "organization": victim.namespace, "type": r.type,
-                                "private": True, **({"sdk": "static"} if r.type == "space" else {})})
+        made = httpx.post(
+            c.w.url + "/api/repos/create",
+            headers=_h(c.w.admin_tokens[r.namespace]),
+            timeout=60,
+            json={
+                "name": victim.name,
+                "organization": victim.namespace,
+                "type": r.type,
+                "private": True,
+                **({"sdk": "static"} if r.type == "space" else {}),
+            },
+        )
         assert made.status_code == 200, made.text
     a = c.req("DELETE", "/api/repos/delete", json={"name": victim.id, "type": r.type})
     if a.status >= 400 and not victim.name.startswith("no-such"):
-        cleanup = httpx.request("DELETE", c.w.url + "/api/repos/delete", headers=_h(c.w.admin_tokens[r.namespace]),
-                                json={"name": victim.id, "type": r.type}, timeout=60)
+        cleanup = httpx.request(
+            "DELETE",
+            c.w.url + "/api/repos/delete",
+            headers=_h(c.w.admin_tokens[r.namespace]),
+            json={"name": victim.id, "type": r.type},
+            timeout=60,
+        )
         assert cleanup.status_code == 200, cleanup.text
     # Compare like with like: the message names the victim, not `r`.
     a.message = a.message.replace(victim.id, r.id)
@@ -235,9 +283,19 @@ def _git_ls_remote(c: Client, r: Repo) -> Answer:
     u = urlsplit(c.w.url)
     auth = f"user:{c.token}@" if c.token else ""
     url = f"{u.scheme}://{auth}{u.netloc}{r.web}"
-    out = subprocess.run(["git", "ls-remote", url], capture_output=True, text=True, timeout=60,
-                         env={"GIT_TERMINAL_PROMPT": "0", "PATH": "/usr/bin:/bin", "HOME": "/nonexistent",
-                              "GIT_CONFIG_NOSYSTEM": "1", "GIT_ASKPASS": "/bin/false"})
+    out = subprocess.run(
+        ["git", "ls-remote", url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            "GIT_TERMINAL_PROMPT": "0",
+            "PATH": "/usr/bin:/bin",
+            "HOME": "/nonexistent",
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_ASKPASS": "/bin/false",
+        },
+    )
     err = out.stderr.replace(c.token, "<TOKEN>") if c.token else out.stderr
     ok = out.returncode == 0 and "refs/heads/main" in out.stdout
     return Answer(200 if ok else 404, None if ok else "git", err.replace(r.id, "<ID>"), out.stdout)
@@ -248,12 +306,25 @@ def _git_push(c: Client, r: Repo) -> Answer:
     u = urlsplit(c.w.url)
     auth = f"user:{c.token}@" if c.token else ""
     url = f"{u.scheme}://{auth}{u.netloc}{r.web}"
-    env = {"GIT_TERMINAL_PROMPT": "0", "PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "GIT_CONFIG_NOSYSTEM": "1",
-           "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_ASKPASS": "/bin/false", "GIT_AUTHOR_NAME": "t",
-           "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    env = {
+        "GIT_TERMINAL_PROMPT": "0",
+        "PATH": "/usr/bin:/bin",
+        "HOME": "/nonexistent",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": "/dev/null",
+        "GIT_ASKPASS": "/bin/false",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+    }
     with tempfile.TemporaryDirectory() as tmp:
+
         def git(*args: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run(["git", *args], cwd=tmp, capture_output=True, text=True, timeout=60, env=env)
+            return subprocess.run(
+                ["git", *args], cwd=tmp, capture_output=True, text=True, timeout=60, env=env
+            )
+
         git("init", "-q", "-b", "main")
         git("commit", "-q", "--allow-empty", "-m", f"push by {c.p.key}")
         ref = f"refs/heads/g-{c.p.key}"
@@ -279,6 +350,7 @@ def _git_push(c: Client, r: Repo) -> Answer:
 def _viewer(endpoint: str, extra: str = "") -> Act:
     def act(c: Client, r: Repo) -> Answer:
         return c.req("GET", f"/api/datasets-server/{endpoint}?dataset={quote(r.id)}{extra}")
+
     return act
 
 
@@ -304,29 +376,48 @@ SURFACES = [
     Surface("api-info", "read", _get("{api}")),
     Surface("api-revision", "read", _get("{api}/revision/main")),
     Surface("api-tree", "read", _get("{api}/tree/main")),
-    Surface("api-paths-info", "read",
-            lambda c, r: c.req("POST", f"{r.api}/paths-info/main", data={"paths": ["hello.txt"], "expand": "false"})),
+    Surface(
+        "api-paths-info",
+        "read",
+        lambda c, r: c.req(
+            "POST", f"{r.api}/paths-info/main", data={"paths": ["hello.txt"], "expand": "false"}
+        ),
+    ),
     Surface("api-commits", "read", _get("{api}/commits/main")),
     Surface("api-refs", "read", _get("{api}/refs")),
     Surface("resolve", "read", _get("{web}/resolve/main/hello.txt")),
     Surface("git-ls-remote", "read", _git_ls_remote),
     Surface("lfs-download", "read", _lfs("download")),
     Surface("xet-read-token", "read", _get("{api}/xet-read-token/main")),
-    Surface("lfs-locks-list", "read", lambda c, r: c.req("GET", f"{r.web}.git/info/lfs/locks", headers=LFS_JSON)),
+    Surface(
+        "lfs-locks-list", "read", lambda c, r: c.req("GET", f"{r.web}.git/info/lfs/locks", headers=LFS_JSON)
+    ),
     Surface("discussions-list", "read", _get("{api}/discussions")),
     Surface("discussion-details", "read", _get("{api}/discussions/1")),
     Surface("likers", "read", _get("{api}/likers")),
     Surface("viewer-is-valid", "read", _viewer("is-valid"), types=("dataset",), lenient=True),
     Surface("viewer-splits", "read", _viewer("splits"), types=("dataset",), lenient=True),
-    Surface("viewer-first-rows", "read", _viewer("first-rows", "&config=default&split=train"), types=("dataset",),
-            lenient=True),
+    Surface(
+        "viewer-first-rows",
+        "read",
+        _viewer("first-rows", "&config=default&split=train"),
+        types=("dataset",),
+        lenient=True,
+    ),
     Surface("ui-repo", "read", _page("{web}"), ui=True),
     Surface("ui-tree", "read", _page("{web}/tree/main"), ui=True),
     Surface("ui-blob", "read", _page("{web}/blob/main/hello.txt"), ui=True),
     Surface("ui-commits", "read", _page("{web}/commits/main"), ui=True),
     Surface("ui-discussions", "read", _page("{web}/discussions"), ui=True),
-    Surface("preupload", "write", lambda c, r: c.req("POST", f"{r.api}/preupload/main", json={
-        "files": [{"path": "x.txt", "sample": "eA==", "size": 1}]})),
+    Surface(
+        "preupload",
+        "write",
+        lambda c, r: c.req(
+            "POST",
+            f"{r.api}/preupload/main",
+            json={"files": [{"path": "x.txt", "sample": "eA==", "size": 1}]},
+        ),
+    ),
     Surface("commit", "write", _commit),
     Surface("git-push", "write", _git_push),
     Surface("lfs-lock-unlock", "write", _lock_pair),
@@ -334,14 +425,27 @@ SURFACES = [
     Surface("xet-write-token", "write", _get("{api}/xet-write-token/main")),
     Surface("branch-create-delete", "write", _ref_pair("branch")),
     Surface("tag-create-delete", "write", _ref_pair("tag")),
-    Surface("discussion-status", "write",  # #1 was opened by the namespace's admin: only writers change it
-            lambda c, r: c.req("POST", f"{r.api}/discussions/1/status", json={"status": "open"})),
-    Surface("discussion-create", "participate", lambda c, r: c.req("POST", f"{r.api}/discussions", json={
-        "title": f"from {c.p.key}", "description": "hello"})),
-    Surface("discussion-comment", "participate",
-            lambda c, r: c.req("POST", f"{r.api}/discussions/1/comment", json={"comment": f"from {c.p.key}"})),
+    Surface(
+        "discussion-status",
+        "write",  # #1 was opened by the namespace's admin: only writers change it
+        lambda c, r: c.req("POST", f"{r.api}/discussions/1/status", json={"status": "open"}),
+    ),
+    Surface(
+        "discussion-create",
+        "participate",
+        lambda c, r: c.req(
+            "POST", f"{r.api}/discussions", json={"title": f"from {c.p.key}", "description": "hello"}
+        ),
+    ),
+    Surface(
+        "discussion-comment",
+        "participate",
+        lambda c, r: c.req("POST", f"{r.api}/discussions/1/comment", json={"comment": f"from {c.p.key}"}),
+    ),
     Surface("like", "participate", lambda c, r: c.req("POST", f"{r.api}/like")),
-    Surface("settings-visibility", "admin", lambda c, r: c.req("PUT", f"{r.api}/settings", json={"private": True})),
+    Surface(
+        "settings-visibility", "admin", lambda c, r: c.req("PUT", f"{r.api}/settings", json={"private": True})
+    ),
     Surface("settings-gated", "admin", lambda c, r: c.req("PUT", f"{r.api}/settings", json={"gated": False})),
     Surface("move", "admin", _move),
     Surface("delete", "admin", _delete),
@@ -366,7 +470,9 @@ def _login(url: str, user: str) -> httpx.Cookies:
         page = c.get("/login")
         m = re.search(r'name="csrf" value="([^"]+)"', page.text)
         assert m, page.text[:500]
-        r = c.post("/login", data={"username": user, "password": f"{user}-password", "csrf": m.group(1), "next": "/"})
+        r = c.post(
+            "/login", data={"username": user, "password": f"{user}-password", "csrf": m.group(1), "next": "/"}
+        )
         assert r.status_code in (302, 303), (r.status_code, r.text[:500])
         return c.cookies
 
@@ -384,7 +490,9 @@ def world(server: Any) -> World:
         if p.user is None:
             tokens[p.key] = ""
         elif p.token_role == "revoked":
-            tokens[p.key] = agora("token", "create", p.user, "--role", "write", "--name", "to-revoke", data=data)
+            tokens[p.key] = agora(
+                "token", "create", p.user, "--role", "write", "--name", "to-revoke", data=data
+            )
             agora("token", "revoke", p.user, "to-revoke", data=data)
         else:
             tokens[p.key] = agora("token", "create", p.user, "--role", p.token_role, data=data)
@@ -394,20 +502,44 @@ def world(server: Any) -> World:
         h = _h(admin_tokens[ns])
         for t in TYPES:
             r = Repo(t, ns, f"{P}-private-{t}")
-            made = httpx.post(server.url + "/api/repos/create", headers=h, timeout=60, json={
-                "name": r.name, "organization": ns, "type": t, "private": True,
-                **({"sdk": "static"} if t == "space" else {})})
+            made = httpx.post(
+                server.url + "/api/repos/create",
+                headers=h,
+                timeout=60,
+                json={
+                    "name": r.name,
+                    "organization": ns,
+                    "type": t,
+                    "private": True,
+                    **({"sdk": "static"} if t == "space" else {}),
+                },
+            )
             assert made.status_code == 200, made.text
             card = (f"---\ntags:\n- {P}secrettag-{ns}-{t}\n---\n# {P}secretword{ns}{t}\n").encode()
-            body = _ndjson({"key": "header", "value": {"summary": "seed", "description": ""}},
-                           *({"key": "file", "value": {"path": path, "content": _b64(content), "encoding": "base64"}}
-                             for path, content in (("hello.txt", HELLO), ("README.md", card),
-                                                   ("data.csv", b"a,b\n1,2\n"))))
-            done = httpx.post(f"{server.url}{r.api}/commit/main", headers={**h, "content-type": "application/x-ndjson"},
-                              content=body, timeout=60)
+            body = _ndjson(
+                {"key": "header", "value": {"summary": "seed", "description": ""}},
+                *(
+                    {"key": "file", "value": {"path": path, "content": _b64(content), "encoding": "base64"}}
+                    for path, content in (
+                        ("hello.txt", HELLO),
+                        ("README.md", card),
+                        ("data.csv", b"a,b\n1,2\n"),
+                    )
+                ),
+            )
+            done = httpx.post(
+                f"{server.url}{r.api}/commit/main",
+                headers={**h, "content-type": "application/x-ndjson"},
+                content=body,
+                timeout=60,
+            )
             assert done.status_code == 200, done.text
-            d = httpx.post(f"{server.url}{r.api}/discussions", headers=h, json={"title": "first", "description": "x"},
-                           timeout=60)
+            d = httpx.post(
+                f"{server.url}{r.api}/discussions",
+                headers=h,
+                json={"title": "first", "description": "x"},
+                timeout=60,
+            )
             assert d.status_code == 200 and d.json()["num"] == 1, d.text
             liked = httpx.post(f"{server.url}{r.api}/like", headers=h, timeout=60)
             assert liked.status_code == 200, liked.text
@@ -420,6 +552,7 @@ def world(server: Any) -> World:
 
 def _b64(b: bytes) -> str:
     import base64
+
     return base64.b64encode(b).decode()
 
 
@@ -436,11 +569,16 @@ def test_access(world: World, surface: Surface, principal: Principal) -> None:
         if r.type not in surface.types:
             continue
         got = surface.act(c, r)
-        where = f"{surface.name} by {principal.key} on {r.type} {r.id}: {got.status} {got.code} {got.message!r}"
+        where = (
+            f"{surface.name} by {principal.key} on {r.type} {r.id}: {got.status} {got.code} {got.message!r}"
+        )
         level = principal.level(r.namespace)
         if _allowed(principal, r.namespace, surface.need):
             if surface.lenient:
-                ok = got.code not in ("RepoNotFound", "Forbidden", "Unauthorized") and got.status not in (401, 403)
+                ok = got.code not in ("RepoNotFound", "Forbidden", "Unauthorized") and got.status not in (
+                    401,
+                    403,
+                )
             else:
                 ok = got.status < 400
             if not ok:
@@ -449,12 +587,16 @@ def test_access(world: World, surface: Surface, principal: Principal) -> None:
             # No existence oracle: exactly what a repo that does not exist gets.
             miss = surface.act(c, _missing(r))
             if got.shape(r) != miss.shape(_missing(r)):
-                problems.append(f"differs from a missing repo ({miss.status} {miss.code} {miss.message!r}): {where}")
+                problems.append(
+                    f"differs from a missing repo ({miss.status} {miss.code} {miss.message!r}): {where}"
+                )
             if surface.ui:
                 if got.status != 404:
                     problems.append(f"not a 404 page: {where}")
             elif not surface.name.startswith("git-"):
-                if principal.token_role == "revoked" or (principal.user is None and surface.name.startswith("lfs-")):
+                if principal.token_role == "revoked" or (
+                    principal.user is None and surface.name.startswith("lfs-")
+                ):
                     if got.status != 401:
                         problems.append(f"not 401: {where}")
                 elif principal.user is None and surface.need != "read" and got.status == 401:
@@ -478,13 +620,17 @@ Reveal = Callable[[Client, Repo], tuple[bool, Answer]]
 
 def _listing(path: str, key: str) -> Reveal:
     def reveal(c: Client, r: Repo) -> tuple[bool, Answer]:
-        a = c.req("GET", path.format(t=API[r.type], ns=r.namespace, name=r.name, q=f"{P}secretword{r.namespace}{r.type}"))
+        a = c.req(
+            "GET",
+            path.format(t=API[r.type], ns=r.namespace, name=r.name, q=f"{P}secretword{r.namespace}{r.type}"),
+        )
         if a.status != 200:
             return False, a
         data = json.loads(a.body)
         rows = data.get(key, []) if isinstance(data, dict) and key else data
         ids = {x.get("id") for x in rows}
         return r.id in ids, a
+
     return reveal
 
 
@@ -492,6 +638,7 @@ def _text(path: str) -> Reveal:
     def reveal(c: Client, r: Repo) -> tuple[bool, Answer]:
         a = c.req("GET", path.format(t=API[r.type]))
         return (a.status == 200 and f"{P}secrettag-{r.namespace}-{r.type}" in a.body), a
+
     return reveal
 
 
@@ -524,7 +671,9 @@ def test_listings(world: World, listing: Any, principal: Principal) -> None:
         shown, a = reveal(c, r)
         readable = principal.level(r.namespace) != "none"
         if shown != readable:
-            problems.append(f"{name} by {principal.key}: {r.id} shown={shown}, readable={readable} ({a.status})")
+            problems.append(
+                f"{name} by {principal.key}: {r.id} shown={shown}, readable={readable} ({a.status})"
+            )
         if principal.token_role == "revoked" and a.status != 401:
             problems.append(f"{name} by {principal.key}: a revoked token answered {a.status}")
     assert not problems, "\n".join(problems)
@@ -537,8 +686,12 @@ def collection(world: World) -> dict[str, str]:
     for ns in (OWNER, ORG):
         h = _h(world.admin_tokens[ns])
         owner = OWNER if ns == OWNER else OADMIN
-        c = httpx.post(world.url + "/api/collections", headers=h, json={"title": f"{P} picks of {ns}",
-                                                                          "namespace": owner}, timeout=60)
+        c = httpx.post(
+            world.url + "/api/collections",
+            headers=h,
+            json={"title": f"{P} picks of {ns}", "namespace": owner},
+            timeout=60,
+        )
         assert c.status_code == 200, c.text
         slug = c.json()["slug"]
         for i, private in enumerate((False, True, False)):
@@ -546,11 +699,19 @@ def collection(world: World) -> dict[str, str]:
                 rid, t = f"{ns}/{P}-private-model", "model"
             else:
                 rid, t = f"{ns}/{P}-public-{i}", "model"
-                made = httpx.post(world.url + "/api/repos/create", headers=h, timeout=60,
-                                  json={"name": rid.split("/")[1], "organization": ns, "type": t})
+                made = httpx.post(
+                    world.url + "/api/repos/create",
+                    headers=h,
+                    timeout=60,
+                    json={"name": rid.split("/")[1], "organization": ns, "type": t},
+                )
                 assert made.status_code == 200, made.text
-            added = httpx.post(f"{world.url}/api/collections/{slug}/items", headers=h, timeout=60,
-                               json={"item": {"type": t, "id": rid}})
+            added = httpx.post(
+                f"{world.url}/api/collections/{slug}/items",
+                headers=h,
+                timeout=60,
+                json={"item": {"type": t, "id": rid}},
+            )
             assert added.status_code == 200, added.text
         out[ns] = slug
     return out
@@ -601,33 +762,50 @@ def test_org_writer_cannot_take_the_repo(world: World) -> None:
     """Item 4: an org `write` member moves nothing out of the org; the org keeps its repo."""
     c = Client(world, next(p for p in PRINCIPALS if p.key == "org-write"))
     r = next(x for x in world.repos if x.namespace == ORG and x.type == "model")
-    a = c.req("POST", "/api/repos/move", json={"fromRepo": r.id, "toRepo": f"{OWRITE}/{r.name}", "type": "model"})
+    a = c.req(
+        "POST", "/api/repos/move", json={"fromRepo": r.id, "toRepo": f"{OWRITE}/{r.name}", "type": "model"}
+    )
     assert (a.status, a.code) == (403, "Forbidden"), a
     assert httpx.get(f"{world.url}{r.api}", headers=_h(world.admin_tokens[ORG])).status_code == 200
-    assert httpx.get(f"{world.url}/api/models/{OWRITE}/{r.name}",
-                     headers=_h(world.tokens["org-write"])).status_code == 404
+    assert (
+        httpx.get(
+            f"{world.url}/api/models/{OWRITE}/{r.name}", headers=_h(world.tokens["org-write"])
+        ).status_code
+        == 404
+    )
 
 
 @pytest.mark.parametrize("name", ["avatars", "Avatars", "settings", "new-dataset", "new-space", "metrics"])
 def test_reserved_names(world: World, name: str) -> None:
     """Item 11: a user or org named like a top-level path (`/avatars/{name}`, ...) would shadow or be shadowed."""
-    out = subprocess.run([str(Path(sys.executable).parent / "agora"), "user", "add", name, "--data", str(world.data)],
-                         input="", capture_output=True, text=True)
+    out = subprocess.run(
+        [str(Path(sys.executable).parent / "agora"), "user", "add", name, "--data", str(world.data)],
+        input="",
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode != 0 and "reserved" in out.stderr, out
-    with httpx.Client(base_url=world.url, cookies=world.cookies[OWNER], timeout=60,
-                      headers={"origin": world.url}) as c:
+    with httpx.Client(
+        base_url=world.url, cookies=world.cookies[OWNER], timeout=60, headers={"origin": world.url}
+    ) as c:
         page = c.get("/organizations/new")
         csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
         assert csrf, page.text[:300]
         r = c.post("/organizations/new", data={"name": name, "fullname": "", "csrf": csrf.group(1)})
         assert r.status_code == 400 and "reserved" in r.text, (r.status_code, r.text[:300])
-    r = httpx.post(world.url + "/api/repos/create", headers=_h(world.tokens["write-token"]),
-                   json={"name": "x", "organization": name})
+    r = httpx.post(
+        world.url + "/api/repos/create",
+        headers=_h(world.tokens["write-token"]),
+        json={"name": "x", "organization": name},
+    )
     assert r.status_code in (400, 403, 404) and r.headers.get("X-Error-Code") != "RepoNotFound", r.text
 
 
-@pytest.mark.parametrize("principal", [p for p in PRINCIPALS if p.user and p.token_role == "write"],
-                         ids=[p.key for p in PRINCIPALS if p.user and p.token_role == "write"])
+@pytest.mark.parametrize(
+    "principal",
+    [p for p in PRINCIPALS if p.user and p.token_role == "write"],
+    ids=[p.key for p in PRINCIPALS if p.user and p.token_role == "write"],
+)
 def test_settings_tab_for_admins_only(world: World, principal: Principal) -> None:
     """The repo page links to Settings only for those the settings page lets in."""
     c = Client(world, principal)
@@ -638,4 +816,6 @@ def test_settings_tab_for_admins_only(world: World, principal: Principal) -> Non
             continue
         assert page.status == 200, (principal.key, r.id)
         assert (f'href="{r.web}/settings"' in page.body) == (principal.level(r.namespace) == "admin"), (
-            principal.key, r.id)
+            principal.key,
+            r.id,
+        )

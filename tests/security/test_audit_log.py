@@ -21,7 +21,9 @@ def _login(url: str, user: str) -> httpx.Client:
     page = c.get("/login")
     m = re.search(r'name="csrf" value="([^"]+)"', page.text)
     assert m, page.text[:300]
-    r = c.post("/login", data={"username": user, "password": f"{user}-password", "csrf": m.group(1), "next": "/"})
+    r = c.post(
+        "/login", data={"username": user, "password": f"{user}-password", "csrf": m.group(1), "next": "/"}
+    )
     assert r.status_code in (302, 303), r.text[:300]
     return c
 
@@ -43,8 +45,10 @@ def people(server: Any) -> dict[str, str]:
     agora("user", "add", ADMIN, "--admin", "--password-stdin", data=server.data, stdin=f"{ADMIN}-password\n")
     for u in (USER, MEMBER):
         agora("user", "add", u, "--password-stdin", data=server.data, stdin=f"{u}-password\n")
-    return {"user": agora("token", "create", USER, "--role", "write", "--name", "audit-main", data=server.data),
-            "member": agora("token", "create", MEMBER, "--role", "write", data=server.data)}
+    return {
+        "user": agora("token", "create", USER, "--role", "write", "--name", "audit-main", data=server.data),
+        "member": agora("token", "create", MEMBER, "--role", "write", data=server.data),
+    }
 
 
 def test_each_action_is_recorded(server: Any, people: dict[str, str]) -> None:
@@ -53,35 +57,72 @@ def test_each_action_is_recorded(server: Any, people: dict[str, str]) -> None:
     agora("token", "create", USER, "--role", "read", "--name", "audit-ro", data=server.data)
     agora("token", "revoke", USER, "audit-ro", data=server.data)
     web = _login(server.url, USER)
-    assert _post_form(web, "/settings/tokens", "/settings/tokens", {"name": "audit-web", "role": "read"}
-                      ).status_code in (302, 303)
+    assert _post_form(
+        web, "/settings/tokens", "/settings/tokens", {"name": "audit-web", "role": "read"}
+    ).status_code in (302, 303)
     # An organization and its members (web).
-    assert _post_form(web, "/organizations/new", "/organizations/new", {"name": ORG, "fullname": ""}
-                      ).status_code in (302, 303)
+    assert _post_form(
+        web, "/organizations/new", "/organizations/new", {"name": ORG, "fullname": ""}
+    ).status_code in (302, 303)
     members = f"/organizations/{ORG}/members"
-    for data in ({"user": MEMBER, "role": "write"}, {"user": MEMBER, "role": "read"},
-                 {"user": MEMBER, "action": "remove"}):
+    for data in (
+        {"user": MEMBER, "role": "write"},
+        {"user": MEMBER, "role": "read"},
+        {"user": MEMBER, "action": "remove"},
+    ):
         r = _post_form(web, members, members, data)
         assert r.status_code in (302, 303), r.text[:300]
     # An org keeps one admin: removing or demoting the last one is refused, and not recorded.
     r = _post_form(web, members, members, {"user": USER, "action": "remove"})
     assert r.status_code == 409, r.text[:300]
     # Repos (API): create, visibility, gating, move, delete.
-    assert httpx.post(f"{server.url}/api/repos/create", headers=h, json={"name": "audited", "organization": ORG}
-                      ).status_code == 200
-    assert httpx.put(f"{server.url}/api/models/{ORG}/audited/settings", headers=h, json={"private": True}
-                     ).status_code == 200
-    assert httpx.put(f"{server.url}/api/models/{ORG}/audited/settings", headers=h, json={"gated": "auto"}
-                     ).status_code == 200
-    assert httpx.post(f"{server.url}/api/repos/move", headers=h,
-                      json={"fromRepo": f"{ORG}/audited", "toRepo": f"{ORG}/audited-2"}).status_code == 200
-    assert httpx.request("DELETE", f"{server.url}/api/repos/delete", headers=h,
-                         json={"name": f"{ORG}/audited-2"}).status_code == 200
+    assert (
+        httpx.post(
+            f"{server.url}/api/repos/create", headers=h, json={"name": "audited", "organization": ORG}
+        ).status_code
+        == 200
+    )
+    assert (
+        httpx.put(
+            f"{server.url}/api/models/{ORG}/audited/settings", headers=h, json={"private": True}
+        ).status_code
+        == 200
+    )
+    assert (
+        httpx.put(
+            f"{server.url}/api/models/{ORG}/audited/settings", headers=h, json={"gated": "auto"}
+        ).status_code
+        == 200
+    )
+    assert (
+        httpx.post(
+            f"{server.url}/api/repos/move",
+            headers=h,
+            json={"fromRepo": f"{ORG}/audited", "toRepo": f"{ORG}/audited-2"},
+        ).status_code
+        == 200
+    )
+    assert (
+        httpx.request(
+            "DELETE", f"{server.url}/api/repos/delete", headers=h, json={"name": f"{ORG}/audited-2"}
+        ).status_code
+        == 200
+    )
 
     got = [(e[1], e[2], e[3], e[4:]) for e in _entries(server, "--actor", USER)]
     actions = [a for _, a, _, _ in got]
-    for action in ("token.create", "token.revoke", "org.create", "org.member.add", "org.member.role",
-                   "org.member.remove", "repo.visibility", "repo.gated", "repo.move", "repo.delete"):
+    for action in (
+        "token.create",
+        "token.revoke",
+        "org.create",
+        "org.member.add",
+        "org.member.role",
+        "org.member.remove",
+        "repo.visibility",
+        "repo.gated",
+        "repo.move",
+        "repo.delete",
+    ):
         assert action in actions, (action, got)
     assert actions.count("token.create") >= 2  # CLI and web
     assert ("audituser", "repo.move", f"model:{ORG}/audited", ["to=auditorg/audited-2"]) in got
@@ -96,7 +137,9 @@ def test_each_action_is_recorded(server: Any, people: dict[str, str]) -> None:
 def test_refused_actions_leave_no_entry(server: Any, people: dict[str, str]) -> None:
     h = {"authorization": f"Bearer {people['member']}"}
     before = len(_entries(server, "--actor", MEMBER))
-    r = httpx.post(f"{server.url}/api/repos/move", headers=h, json={"fromRepo": "alice/nope", "toRepo": f"{MEMBER}/x"})
+    r = httpx.post(
+        f"{server.url}/api/repos/move", headers=h, json={"fromRepo": "alice/nope", "toRepo": f"{MEMBER}/x"}
+    )
     assert r.status_code == 404
     r = httpx.put(f"{server.url}/api/models/alice/nope/settings", headers=h, json={"private": False})
     assert r.status_code == 404
@@ -135,12 +178,20 @@ def test_logins_passwords_and_disabling_are_recorded(server: Any, people: dict[s
     agora("user", "disable", name, data=server.data)
     with httpx.Client(base_url=server.url, timeout=60, headers={"origin": server.url}) as c:
         csrf = re.search(r'name="csrf" value="([^"]+)"', c.get("/login").text).group(1)  # type: ignore[union-attr]
-        assert c.post("/login", data={"username": name, "password": "a-new-password", "csrf": csrf}
-                      ).status_code == 403
+        assert (
+            c.post("/login", data={"username": name, "password": "a-new-password", "csrf": csrf}).status_code
+            == 403
+        )
     agora("user", "enable", name, data=server.data)
     got = [(e[1], e[2], e[3]) for e in _entries(server) if name in (e[1], e[3]) or e[1] == "auditnobody"]
-    for want in [(name, "login", name), (name, "login.failed", name), ("auditnobody", "login.failed", "auditnobody"),
-                 ("-", "user.password", name), ("-", "user.disable", name), ("-", "user.enable", name)]:
+    for want in [
+        (name, "login", name),
+        (name, "login.failed", name),
+        ("auditnobody", "login.failed", "auditnobody"),
+        ("-", "user.password", name),
+        ("-", "user.disable", name),
+        ("-", "user.enable", name),
+    ]:
         assert want in got, (want, got)
     ips = [e for e in _entries(server, "--action", "login") if e[1] == name]
     assert ips and ips[0][4] == "ip=127.0.0.1"

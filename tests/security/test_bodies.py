@@ -23,8 +23,10 @@ MIB = 1024 * 1024
 BIG = 400 * MIB
 GROWTH = 20 * MIB
 
-pytestmark = pytest.mark.skipif(os.environ.get("AGORA_TEST_STACK") == "scale",
-                                reason="measures the memory of the one local server process")
+pytestmark = pytest.mark.skipif(
+    os.environ.get("AGORA_TEST_STACK") == "scale",
+    reason="measures the memory of the one local server process",
+)
 
 
 def big_body() -> Iterator[bytes]:
@@ -52,8 +54,10 @@ def setup(server: Any, alice: str) -> Iterator[dict[str, Any]]:
     page = web.get(f"{server.url}/login").text
     csrf = re.search(r'name="csrf" value="([^"]+)"', page)
     assert csrf, page[:2000]
-    r = web.post(f"{server.url}/login", data={"username": "alice", "password": "alice-password",
-                                               "csrf": csrf.group(1), "next": "/"})
+    r = web.post(
+        f"{server.url}/login",
+        data={"username": "alice", "password": "alice-password", "csrf": csrf.group(1), "next": "/"},
+    )
     assert r.status_code in (302, 303), r.text[:2000]
     page = web.get(f"{server.url}/{repo}/upload/main").text
     token = re.search(r'<meta name="csrf-token" content="([^"]+)"', page)
@@ -75,14 +79,24 @@ def targets(server: Any, st: dict[str, Any]) -> dict[str, Callable[[], Target]]:
     oid = "a" * 64
     return {
         "login": lambda: Target("POST", f"{u}/login", FORM, anon),
-        "lfs-batch": lambda: Target("POST", f"{u}/{repo}.git/info/lfs/objects/batch", {**LFS, **bearer}, anon),
+        "lfs-batch": lambda: Target(
+            "POST", f"{u}/{repo}.git/info/lfs/objects/batch", {**LFS, **bearer}, anon
+        ),
         "lfs-batch-anonymous": lambda: Target("POST", f"{u}/{repo}.git/info/lfs/objects/batch", LFS, anon),
         "lfs-verify": lambda: Target("POST", f"{u}/lfs/verify/1/{oid}", LFS, anon),
         "lfs-locks": lambda: Target("POST", f"{u}/{repo}.git/info/lfs/locks", {**LFS, **bearer}, anon),
-        "lfs-locks-verify": lambda: Target("POST", f"{u}/{repo}.git/info/lfs/locks/verify", {**LFS, **bearer}, anon),
-        "paths-info": lambda: Target("POST", f"{u}/api/models/{repo}/paths-info/main", {**FORM, **bearer}, anon),
-        "paths-info-json": lambda: Target("POST", f"{u}/api/models/{repo}/paths-info/main", {**JSON, **bearer}, anon),
-        "preupload": lambda: Target("POST", f"{u}/api/models/{repo}/preupload/main", {**JSON, **bearer}, anon),
+        "lfs-locks-verify": lambda: Target(
+            "POST", f"{u}/{repo}.git/info/lfs/locks/verify", {**LFS, **bearer}, anon
+        ),
+        "paths-info": lambda: Target(
+            "POST", f"{u}/api/models/{repo}/paths-info/main", {**FORM, **bearer}, anon
+        ),
+        "paths-info-json": lambda: Target(
+            "POST", f"{u}/api/models/{repo}/paths-info/main", {**JSON, **bearer}, anon
+        ),
+        "preupload": lambda: Target(
+            "POST", f"{u}/api/models/{repo}/preupload/main", {**JSON, **bearer}, anon
+        ),
         "api-json": lambda: Target("POST", f"{u}/api/repos/create", {**JSON, **bearer}, anon),
         "web-upload-commit": lambda: Target("POST", f"{u}/{repo}/upload/main", {**JSON, **csrf}, web),
         "web-form": lambda: Target("POST", f"{u}/settings/tokens", FORM, web),
@@ -90,15 +104,28 @@ def targets(server: Any, st: dict[str, Any]) -> dict[str, Callable[[], Target]]:
     }
 
 
-ENDPOINTS = ["login", "lfs-batch", "lfs-batch-anonymous", "lfs-verify", "lfs-locks", "lfs-locks-verify",
-             "paths-info", "paths-info-json", "preupload", "api-json", "web-upload-commit", "web-form",
-             "web-edit-form"]
+ENDPOINTS = [
+    "login",
+    "lfs-batch",
+    "lfs-batch-anonymous",
+    "lfs-verify",
+    "lfs-locks",
+    "lfs-locks-verify",
+    "paths-info",
+    "paths-info-json",
+    "preupload",
+    "api-json",
+    "web-upload-commit",
+    "web-form",
+    "web-edit-form",
+]
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
-def test_400mb_body_gets_413_without_growing_the_worker(server: Any, setup: dict[str, Any], endpoint: str,
-                                                         chunked: bool) -> None:
+def test_400mb_body_gets_413_without_growing_the_worker(
+    server: Any, setup: dict[str, Any], endpoint: str, chunked: bool
+) -> None:
     t = targets(server, setup)[endpoint]()
     # Warm the route (imports, templates, caches) with a small body, so that only the big one is measured.
     t.client.request(t.method, t.url, headers=t.headers, content=b"{}")
@@ -122,8 +149,12 @@ def test_400mb_body_gets_413_without_growing_the_worker(server: Any, setup: dict
 def test_lfs_verify_checks_its_signature_before_reading(server: Any, setup: dict[str, Any]) -> None:
     """A forged verify link (size in the query, bad signature) is refused without reading the body."""
     before = rss(server.proc.pid)
-    r = httpx.post(f"{server.url}/lfs/verify/1/{'b' * 64}?size=5&exp=1&sig=x", headers=LFS, content=big_body(),
-                   timeout=120)
+    r = httpx.post(
+        f"{server.url}/lfs/verify/1/{'b' * 64}?size=5&exp=1&sig=x",
+        headers=LFS,
+        content=big_body(),
+        timeout=120,
+    )
     grown = rss(server.proc.pid) - before
     assert r.status_code == 401, (r.status_code, r.text[:500])
     assert grown < GROWTH
@@ -136,11 +167,13 @@ def test_stranger_to_private_repo_is_refused_before_the_body(server: Any, alice:
     repo = "alice/bodies-private"
     api.create_repo(repo, private=True, exist_ok=True)
     bearer = {"authorization": f"Bearer {bob}"}
-    for url, headers in ((f"{server.url}/api/models/{repo}/paths-info/main", {**JSON, **bearer}),
-                         (f"{server.url}/api/models/{repo}/preupload/main", {**JSON, **bearer}),
-                         (f"{server.url}/{repo}.git/info/lfs/objects/batch", {**LFS, **bearer}),
-                         (f"{server.url}/{repo}.git/info/lfs/locks", {**LFS, **bearer}),
-                         (f"{server.url}/{repo}.git/info/lfs/objects/batch", LFS)):
+    for url, headers in (
+        (f"{server.url}/api/models/{repo}/paths-info/main", {**JSON, **bearer}),
+        (f"{server.url}/api/models/{repo}/preupload/main", {**JSON, **bearer}),
+        (f"{server.url}/{repo}.git/info/lfs/objects/batch", {**LFS, **bearer}),
+        (f"{server.url}/{repo}.git/info/lfs/locks", {**LFS, **bearer}),
+        (f"{server.url}/{repo}.git/info/lfs/objects/batch", LFS),
+    ):
         headers = {**headers, "content-length": str(BIG)}
         r = httpx.post(url, headers=headers, content=big_body(), timeout=120)
         assert r.status_code in (401, 404), (url, r.status_code, r.text[:300])
@@ -149,7 +182,10 @@ def test_stranger_to_private_repo_is_refused_before_the_body(server: Any, alice:
 def test_small_bodies_still_work(server: Any, setup: dict[str, Any]) -> None:
     bearer = {"authorization": f"Bearer {setup['token']}"}
     with httpx.Client(timeout=30) as c:
-        r = c.post(f"{server.url}/api/models/{setup['repo']}/paths-info/main", headers={**JSON, **bearer},
-                   content=b'{"paths": ["README.md"]}')
+        r = c.post(
+            f"{server.url}/api/models/{setup['repo']}/paths-info/main",
+            headers={**JSON, **bearer},
+            content=b'{"paths": ["README.md"]}',
+        )
         assert r.status_code == 200, r.text
         assert [e["path"] for e in r.json()] == ["README.md"]

@@ -43,16 +43,24 @@ def test_the_bomb_is_small() -> None:
 
 def ndjson_commit(server: Server, token: str, repo_id: str, files: dict[str, bytes]) -> httpx.Response:
     lines = [{"key": "header", "value": {"summary": "card"}}]
-    lines += [{"key": "file", "value": {"path": p, "content": base64.b64encode(d).decode(), "encoding": "base64"}}
-              for p, d in files.items()]
+    lines += [
+        {"key": "file", "value": {"path": p, "content": base64.b64encode(d).decode(), "encoding": "base64"}}
+        for p, d in files.items()
+    ]
     body = "\n".join(json.dumps(x) for x in lines).encode()
-    return httpx.post(f"{server.url}/api/models/{repo_id}/commit/main", content=body, timeout=60,
-                      headers={"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"})
+    return httpx.post(
+        f"{server.url}/api/models/{repo_id}/commit/main",
+        content=body,
+        timeout=60,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"},
+    )
 
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_validate_yaml_refuses(server: Server, case: str) -> None:
-    r = httpx.post(f"{server.url}/api/validate-yaml", json={"content": CASES[case], "repoType": "model"}, timeout=60)
+    r = httpx.post(
+        f"{server.url}/api/validate-yaml", json={"content": CASES[case], "repoType": "model"}, timeout=60
+    )
     assert r.status_code == 400, r.text[:300]
     body = r.json()
     assert body["errors"] and "README.md metadata" in body["errors"][0]["message"]
@@ -60,8 +68,9 @@ def test_validate_yaml_refuses(server: Server, case: str) -> None:
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_commit_refuses_and_changes_nothing(server: Server, alice: str, api: HfApi, repo_name: str,
-                                            case: str) -> None:
+def test_commit_refuses_and_changes_nothing(
+    server: Server, alice: str, api: HfApi, repo_name: str, case: str
+) -> None:
     repo_id = f"alice/{repo_name}"
     api.create_repo(repo_id)
     head = api.model_info(repo_id).sha
@@ -82,8 +91,9 @@ def test_commit_refuses_and_changes_nothing(server: Server, alice: str, api: HfA
 
 
 @pytest.mark.parametrize("case", ["bomb", "recursive", "deep"])
-def test_git_push_is_refused_with_the_message(server: Server, alice: str, api: HfApi, repo_name: str,
-                                              tmp_path: Path, case: str) -> None:
+def test_git_push_is_refused_with_the_message(
+    server: Server, alice: str, api: HfApi, repo_name: str, tmp_path: Path, case: str
+) -> None:
     repo_id = f"alice/{repo_name}"
     api.create_repo(repo_id)
     head = api.model_info(repo_id).sha
@@ -108,7 +118,8 @@ def big_legit_readme() -> str:
         f"  - task: {{type: text-classification, name: Text Classification}}\n"
         f"    dataset: {{type: glue, name: GLUE task {i}, config: cfg{i}, split: validation}}\n"
         f"    metrics:\n    - {{type: accuracy, value: 0.{i:04d}, name: Accuracy}}\n"
-        for i in range(1900))
+        for i in range(1900)
+    )
     meta = f"license: mit\ntags: [text-classification]\nmodel-index:\n- name: big\n  results:\n{results}"
     body = "# Big model\n\n" + ("Lorem ipsum dolor sit amet, consectetur adipiscing elit.\n" * 9500)
     text = f"---\n{meta}---\n{body}"
@@ -116,7 +127,9 @@ def big_legit_readme() -> str:
     return text
 
 
-def test_big_legit_readme_gives_bounded_answers(server: Server, alice: str, api: HfApi, repo_name: str) -> None:
+def test_big_legit_readme_gives_bounded_answers(
+    server: Server, alice: str, api: HfApi, repo_name: str
+) -> None:
     repo_id = f"alice/{repo_name}"
     api.create_repo(repo_id)
     api.upload_file(path_or_fileobj=big_legit_readme().encode(), path_in_repo="README.md", repo_id=repo_id)
@@ -126,8 +139,11 @@ def test_big_legit_readme_gives_bounded_answers(server: Server, alice: str, api:
     card = r.json()["cardData"]
     assert len(card["model-index"][0]["results"]) == 1900
     assert len(json.dumps(card)) <= MB
-    r = httpx.get(f"{server.url}/api/models", params={"search": repo_name, "full": "true", "cardData": "true"},
-                  timeout=60)
+    r = httpx.get(
+        f"{server.url}/api/models",
+        params={"search": repo_name, "full": "true", "cardData": "true"},
+        timeout=60,
+    )
     assert r.status_code == 200 and len(r.content) <= MB
 
 
@@ -140,8 +156,9 @@ def test_many_scalar_aliases_are_bounded(server: Server, alice: str, api: HfApi,
     assert r.status_code == 400 and "Invalid metadata in README.md" in r.json()["error"]
 
 
-def test_yaml_dates_and_odd_keys_do_not_break_the_card(server: Server, alice: str, api: HfApi,
-                                                       repo_name: str) -> None:
+def test_yaml_dates_and_odd_keys_do_not_break_the_card(
+    server: Server, alice: str, api: HfApi, repo_name: str
+) -> None:
     """YAML values with no JSON form (dates, non-string keys) are stored as JSON text, never a 500."""
     repo_id = f"alice/{repo_name}"
     api.create_repo(repo_id)

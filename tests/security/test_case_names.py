@@ -22,10 +22,12 @@ from huggingface_hub.errors import HfHubHTTPError
 from ..conftest import BIN, ENDPOINT, STACK, Server
 
 
-def run_agora(*args: str, data: Path, stdin: str | None = None,
-              env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN / "agora"), *args, "--data", str(data)], input=stdin, capture_output=True,
-                          text=True, env=env)
+def run_agora(
+    *args: str, data: Path, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "agora"), *args, "--data", str(data)], input=stdin, capture_output=True, text=True, env=env
+    )
 
 
 def swap_case(name: str) -> str:
@@ -43,7 +45,9 @@ def test_cli_refuses_user_and_org_names_that_differ_only_by_case(server: Server)
     assert p.returncode != 0 and "already taken" in p.stderr, p.stderr
     p = run_agora("token", "create", "ALICE", "--role", "read", data=server.data)  # finds alice
     assert p.returncode == 0 and p.stdout.startswith("hf_"), p.stderr
-    who = httpx.get(f"{ENDPOINT}/api/whoami-v2", headers={"authorization": f"Bearer {p.stdout.strip()}"}).json()
+    who = httpx.get(
+        f"{ENDPOINT}/api/whoami-v2", headers={"authorization": f"Bearer {p.stdout.strip()}"}
+    ).json()
     assert who["name"] == "alice"
 
 
@@ -60,12 +64,21 @@ def test_web_sign_up_refuses_a_case_twin(server: Server) -> None:
     try:
         with httpx.Client(base_url=ENDPOINT, follow_redirects=False, headers={"origin": ENDPOINT}) as anon:
             for name in ("Alice", "BOB"):
-                r = anon.post("/join", data={"csrf": _csrf(anon, "/join"), "username": name,
-                                             "password": "impostor-password"})
+                r = anon.post(
+                    "/join",
+                    data={"csrf": _csrf(anon, "/join"), "username": name, "password": "impostor-password"},
+                )
                 assert r.status_code in (400, 409), (name, r.status_code)
                 assert "agora_session" not in r.cookies
-                r = anon.post("/login", data={"csrf": _csrf(anon, "/login"), "username": name,
-                                              "password": "impostor-password", "next": "/"})
+                r = anon.post(
+                    "/login",
+                    data={
+                        "csrf": _csrf(anon, "/login"),
+                        "username": name,
+                        "password": "impostor-password",
+                        "next": "/",
+                    },
+                )
                 assert "agora_session" not in r.cookies  # no account answers to the impostor's password
     finally:
         if before is None:
@@ -92,8 +105,9 @@ def test_create_repo_in_another_case_is_the_existing_repo(api: HfApi, repo_name:
     assert [m.id for m in api.list_models(author="ALICE", search=repo_name.lower())] == [low]
 
 
-def test_every_surface_finds_a_repo_in_any_case(server: Server, api: HfApi, alice: str, repo_name: str,
-                                                tmp_path: Path) -> None:
+def test_every_surface_finds_a_repo_in_any_case(
+    server: Server, api: HfApi, alice: str, repo_name: str, tmp_path: Path
+) -> None:
     rid = f"alice/{repo_name}-pm"
     api.create_repo(rid)
     api.upload_file(path_or_fileobj=b"weights v1\n", path_in_repo="weights.txt", repo_id=rid)
@@ -108,28 +122,45 @@ def test_every_surface_finds_a_repo_in_any_case(server: Server, api: HfApi, alic
     assert Path(path).read_bytes() == b"weights v1\n"
     r = httpx.get(f"{ENDPOINT}/{other.upper()}/resolve/main/weights.txt")
     assert r.status_code == 200 and r.content == b"weights v1\n"
-    lfs = os.urandom(4096)  # *.bin is LFS: the batch API, the upload and the commit through the other spelling
+    lfs = os.urandom(
+        4096
+    )  # *.bin is LFS: the batch API, the upload and the commit through the other spelling
     api.upload_file(path_or_fileobj=lfs, path_in_repo="model.bin", repo_id=other)
     assert Path(hf_hub_download(rid.upper(), "model.bin", cache_dir=tmp_path / "cache2")).read_bytes() == lfs
     assert [f.lfs is not None for f in api.get_paths_info(rid, ["model.bin"])] == [True]
-    r = httpx.get(f"{ENDPOINT}/api/models/{other}/xet-read-token/main", headers={"authorization": f"Bearer {alice}"})
+    r = httpx.get(
+        f"{ENDPOINT}/api/models/{other}/xet-read-token/main", headers={"authorization": f"Bearer {alice}"}
+    )
     assert r.status_code == 200, r.text  # Xet
 
     env = {**os.environ, "HOME": str(tmp_path), "GIT_TERMINAL_PROMPT": "0"}
     host = ENDPOINT.split("://", 1)[1]
     clone = tmp_path / "clone"
-    subprocess.run(["git", "clone", f"http://{host}/{other.upper()}", str(clone)], check=True, env=env,
-                   capture_output=True)
+    subprocess.run(
+        ["git", "clone", f"http://{host}/{other.upper()}", str(clone)],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
     assert (clone / "weights.txt").read_bytes() == b"weights v1\n"
     (clone / "pushed.txt").write_text("through another case\n")
     subprocess.run(["git", "add", "pushed.txt"], cwd=clone, check=True, env=env)
     subprocess.run(["git", "commit", "-qm", "push"], cwd=clone, check=True, env=env)
-    p = subprocess.run(["git", "push", f"http://alice:{alice}@{host}/{other.upper()}", "main"], cwd=clone,
-                       env=env, capture_output=True, text=True)
+    p = subprocess.run(
+        ["git", "push", f"http://alice:{alice}@{host}/{other.upper()}", "main"],
+        cwd=clone,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert p.returncode == 0, p.stderr
     assert "pushed.txt" in api.list_repo_files(rid)  # the same repo, not a new one
-    assert httpx.get(f"{ENDPOINT}/api/models/{rid}").json()["sha"] == \
-        subprocess.run(["git", "rev-parse", "HEAD"], cwd=clone, env=env, capture_output=True, text=True).stdout.strip()
+    assert (
+        httpx.get(f"{ENDPOINT}/api/models/{rid}").json()["sha"]
+        == subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=clone, env=env, capture_output=True, text=True
+        ).stdout.strip()
+    )
 
 
 def test_ui_redirects_to_the_canonical_spelling(server: Server, api: HfApi, bob: str, repo_name: str) -> None:
@@ -147,12 +178,16 @@ def test_ui_redirects_to_the_canonical_spelling(server: Server, api: HfApi, bob:
         r = web.get("/ALICE")
         assert r.status_code in (301, 302) and r.headers["location"] == "/alice"
         assert web.get(f"/{rid}").status_code == 200
-    r = httpx.get(f"{ENDPOINT}/api/datasets-server/is-valid", params={"dataset": f"ALICE/{repo_name.upper()}-DS"})
+    r = httpx.get(
+        f"{ENDPOINT}/api/datasets-server/is-valid", params={"dataset": f"ALICE/{repo_name.upper()}-DS"}
+    )
     assert r.status_code == 200, r.text  # the viewer API finds it too
     # A private repo: no redirect (an existence oracle) for those who may not see it.
     priv = f"alice/{repo_name}-private"
     api.create_repo(priv, private=True)
-    with httpx.Client(base_url=ENDPOINT, follow_redirects=False, headers={"authorization": f"Bearer {bob}"}) as web:
+    with httpx.Client(
+        base_url=ENDPOINT, follow_redirects=False, headers={"authorization": f"Bearer {bob}"}
+    ) as web:
         assert web.get(f"/{priv.upper()}").status_code == 404
     with httpx.Client(base_url=ENDPOINT, follow_redirects=False) as web:
         assert web.get(f"/{priv.upper()}").status_code == 404
@@ -164,7 +199,9 @@ def test_ui_redirects_to_the_canonical_spelling(server: Server, api: HfApi, bob:
 def test_existing_twins_migrate_are_reported_and_fixed_by_rename(tmp_path: Path) -> None:
     data = tmp_path / "twins"
     data.mkdir()
-    env = {k: v for k, v in os.environ.items() if k != "AGORA_DATABASE_URL"}  # SQLite, even on the scale stack
+    env = {
+        k: v for k, v in os.environ.items() if k != "AGORA_DATABASE_URL"
+    }  # SQLite, even on the scale stack
     twins_scenario(data, f"sqlite:///{data / 'agora.db'}", env)
 
 
@@ -203,18 +240,37 @@ def twins_scenario(data: Path, url: str, env: dict[str, str]) -> None:
     now = datetime(2026, 1, 1)
     with engine.begin() as conn:
         for name in ("alice", "Alice"):
-            conn.execute(insert(acc).values(name=name, kind="user", fullname=name, is_admin=False, created_at=now))
+            conn.execute(
+                insert(acc).values(name=name, kind="user", fullname=name, is_admin=False, created_at=now)
+            )
         for i, name in enumerate(("pm", "PM")):
-            conn.execute(insert(repos).values(
-                type="model", namespace="alice", name=name, storage_key=f"k{i}", private=False, created_at=now,
-                updated_at=now, downloads=0, likes=0, downloads_all_time=0, trending_score=0.0, search_text="",
-                tag_list=""))
+            conn.execute(
+                insert(repos).values(
+                    type="model",
+                    namespace="alice",
+                    name=name,
+                    storage_key=f"k{i}",
+                    private=False,
+                    created_at=now,
+                    updated_at=now,
+                    downloads=0,
+                    likes=0,
+                    downloads_all_time=0,
+                    trending_score=0.0,
+                    search_text="",
+                    tag_list="",
+                )
+            )
     engine.dispose()
 
     def unique() -> dict[str, bool]:
         e = create_engine(url)
         try:
-            return {ix["name"]: bool(ix["unique"]) for t in ("accounts", "repos") for ix in inspect(e).get_indexes(t)}
+            return {
+                ix["name"]: bool(ix["unique"])
+                for t in ("accounts", "repos")
+                for ix in inspect(e).get_indexes(t)
+            }
         finally:
             e.dispose()
 
@@ -247,7 +303,9 @@ def twins_scenario(data: Path, url: str, env: dict[str, str]) -> None:
     assert p.returncode == 0, p.stderr
     p = run_agora("repo", "rename", "model", "alice/PM", "alice/pm-2", data=data, env=env)
     assert p.returncode == 0, p.stderr
-    p = run_agora("repo", "rename", "model", "alice/pm-2", "ALICE/PM", data=data, env=env)  # back: a twin again
+    p = run_agora(
+        "repo", "rename", "model", "alice/pm-2", "ALICE/PM", data=data, env=env
+    )  # back: a twin again
     assert p.returncode != 0 and "already exists" in p.stderr
 
     p = run_agora("fsck", data=data, env=env)

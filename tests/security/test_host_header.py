@@ -23,10 +23,17 @@ EVIL = "evil.example"
 def lfs_href(server: Server, token: str, repo: str, host: str) -> str:
     data = os.urandom(64)
     oid = hashlib.sha256(data).hexdigest()
-    r = httpx.post(f"{server.url}/{repo}.git/info/lfs/objects/batch", timeout=30,
-                   headers={"Host": host, "Authorization": f"Bearer {token}",
-                            "Accept": "application/vnd.git-lfs+json", "Content-Type": "application/vnd.git-lfs+json"},
-                   json={"operation": "upload", "transfers": ["basic"], "objects": [{"oid": oid, "size": len(data)}]})
+    r = httpx.post(
+        f"{server.url}/{repo}.git/info/lfs/objects/batch",
+        timeout=30,
+        headers={
+            "Host": host,
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/vnd.git-lfs+json",
+            "Content-Type": "application/vnd.git-lfs+json",
+        },
+        json={"operation": "upload", "transfers": ["basic"], "objects": [{"oid": oid, "size": len(data)}]},
+    )
     assert r.status_code == 200, r.text
     return str(r.json()["objects"][0]["actions"]["upload"]["href"])
 
@@ -34,8 +41,12 @@ def lfs_href(server: Server, token: str, repo: str, host: str) -> str:
 def urls_for(server: Server, token: str, repo: str, host: str) -> list[str]:
     """The absolute URLs a client gets back when it sends `host`."""
     out = [lfs_href(server, token, repo, host)]
-    r = httpx.get(f"{server.url}/api/models", params={"limit": 1, "search": repo.split("/")[1][:20]},
-                  headers={"Host": host}, timeout=30)
+    r = httpx.get(
+        f"{server.url}/api/models",
+        params={"limit": 1, "search": repo.split("/")[1][:20]},
+        headers={"Host": host},
+        timeout=30,
+    )
     assert r.status_code == 200, r.text
     link = r.headers.get("link", "")
     assert link, "expected a pagination Link (two repos match)"
@@ -71,8 +82,12 @@ def test_the_hosts_of_the_server_still_work(server: Server, alice: str, two_repo
         assert href.startswith(f"http://{host}/") or "X-Amz-Signature" in href, href
         link = urls_for(server, alice, two_repos, host)[1]
         assert f"http://{host}/" in link, link
-    r = httpx.get(f"{server.url}/api/datasets-server/is-valid", params={"dataset": "no/such"},
-                  headers={"Host": f"datasets-server.{hostport}"}, timeout=30)
+    r = httpx.get(
+        f"{server.url}/api/datasets-server/is-valid",
+        params={"dataset": "no/such"},
+        headers={"Host": f"datasets-server.{hostport}"},
+        timeout=30,
+    )
     assert r.status_code in (200, 404), r.text
 
 
@@ -83,8 +98,16 @@ def configured(server: Server) -> Iterator[Server]:
         pytest.skip("one process on the scale stack's shared data is enough here")
     port = _free_port()
     log = ROOT / "allowed-hosts-server.log"
-    proc = start_server(server.data, port, log, {"AGORA_ALLOWED_HOSTS": f"hub.test:{port}, other.test",
-                                                 "AGORA_JOBS": "0", "AGORA_SPACES_ORIGIN": "http://*.spaces.test:*"})
+    proc = start_server(
+        server.data,
+        port,
+        log,
+        {
+            "AGORA_ALLOWED_HOSTS": f"hub.test:{port}, other.test",
+            "AGORA_JOBS": "0",
+            "AGORA_SPACES_ORIGIN": "http://*.spaces.test:*",
+        },
+    )
     yield Server(f"http://127.0.0.1:{port}", server.data, proc, tokens=server.tokens, log=log)
     stop_server(proc)
 

@@ -45,13 +45,23 @@ def repo(server: Any, alice: str) -> str:
     return repo_id
 
 
-def batch(server: Any, token: str, repo: str, objects: list[Any], transfers: list[str] | None = None,
-          operation: str = "upload") -> httpx.Response:
+def batch(
+    server: Any,
+    token: str,
+    repo: str,
+    objects: list[Any],
+    transfers: list[str] | None = None,
+    operation: str = "upload",
+) -> httpx.Response:
     body: dict[str, Any] = {"operation": operation, "objects": objects, "hash_algo": "sha256"}
     if transfers is not None:
         body["transfers"] = transfers
-    return httpx.post(f"{server.url}/{repo}.git/info/lfs/objects/batch", content=json.dumps(body),
-                      headers={**LFS, "authorization": f"Bearer {token}"}, timeout=120)
+    return httpx.post(
+        f"{server.url}/{repo}.git/info/lfs/objects/batch",
+        content=json.dumps(body),
+        headers={**LFS, "authorization": f"Bearer {token}"},
+        timeout=120,
+    )
 
 
 def largest_files(root: Path) -> tuple[int, int]:
@@ -80,18 +90,33 @@ def check_lfs_error(r: httpx.Response, statuses: tuple[int, ...]) -> str:
 OID = hashlib.sha256(b"some object").hexdigest()
 
 
-@pytest.mark.parametrize("size", [2**64, 2**63, True, False, 1.5, "12", None, [1]],
-                         ids=["2^64", "2^63", "true", "false", "float", "string", "null", "list"])
+@pytest.mark.parametrize(
+    "size",
+    [2**64, 2**63, True, False, 1.5, "12", None, [1]],
+    ids=["2^64", "2^63", "true", "false", "float", "string", "null", "list"],
+)
 @pytest.mark.parametrize("transfers", [["basic"], ["basic", "multipart"]], ids=["basic", "multipart"])
 def test_malformed_size_is_400(server: Any, alice: str, repo: str, size: Any, transfers: list[str]) -> None:
     r = batch(server, alice, repo, [{"oid": OID, "size": size}], transfers)
     check_lfs_error(r, (400,))
 
 
-@pytest.mark.parametrize("oid, size", [("A" * 64, 5), ("a" * 63, 5), ("a" * 64 + "\n", 5), ("g" * 64, 5),
-                                       (5, 5), (None, 5), (OID, -1), (OID, -(2**70))])
-def test_bad_oid_or_negative_size_is_that_objects_error(server: Any, alice: str, repo: str, oid: Any,
-                                                        size: int) -> None:
+@pytest.mark.parametrize(
+    "oid, size",
+    [
+        ("A" * 64, 5),
+        ("a" * 63, 5),
+        ("a" * 64 + "\n", 5),
+        ("g" * 64, 5),
+        (5, 5),
+        (None, 5),
+        (OID, -1),
+        (OID, -(2**70)),
+    ],
+)
+def test_bad_oid_or_negative_size_is_that_objects_error(
+    server: Any, alice: str, repo: str, oid: Any, size: int
+) -> None:
     """Per-object errors (422), as the LFS spec has them: no actions, no upload started."""
     r = batch(server, alice, repo, [{"oid": oid, "size": size}], ["basic", "multipart"])
     assert r.status_code == 200, r.text[:300]
@@ -100,16 +125,23 @@ def test_bad_oid_or_negative_size_is_that_objects_error(server: Any, alice: str,
     assert 0 <= obj["size"] < 2**63
 
 
-@pytest.mark.parametrize("body", [
-    {"operation": "delete", "objects": []},
-    {"operation": "upload", "objects": {}},
-    {"operation": "upload", "objects": [], "transfers": "multipart"},
-    {"operation": "upload", "objects": [], "transfers": [1]},
-    [1, 2],
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"operation": "delete", "objects": []},
+        {"operation": "upload", "objects": {}},
+        {"operation": "upload", "objects": [], "transfers": "multipart"},
+        {"operation": "upload", "objects": [], "transfers": [1]},
+        [1, 2],
+    ],
+)
 def test_malformed_batch_is_400(server: Any, alice: str, repo: str, body: Any) -> None:
-    r = httpx.post(f"{server.url}/{repo}.git/info/lfs/objects/batch", content=json.dumps(body),
-                   headers={**LFS, "authorization": f"Bearer {alice}"}, timeout=30)
+    r = httpx.post(
+        f"{server.url}/{repo}.git/info/lfs/objects/batch",
+        content=json.dumps(body),
+        headers={**LFS, "authorization": f"Bearer {alice}"},
+        timeout=30,
+    )
     check_lfs_error(r, (400,))
 
 
@@ -125,8 +157,9 @@ def test_8_tib_multipart_is_refused_quickly_without_a_sparse_file(server: Any, a
     assert largest < 2 * 1024**3, f"a {largest} byte file appeared in the data folder"
 
 
-def test_largest_object_needs_at_most_10000_parts_and_allocates_nothing(server: Any, alice: str,
-                                                                        repo: str) -> None:
+def test_largest_object_needs_at_most_10000_parts_and_allocates_nothing(
+    server: Any, alice: str, repo: str
+) -> None:
     _, used_before = largest_files(server.data)
     r = batch(server, alice, repo, [{"oid": OID, "size": MAX_OBJECT}], ["basic", "multipart"])
     assert r.status_code == 200, r.text[:500]
@@ -187,6 +220,7 @@ def test_basic_upload_stops_at_the_signed_size(server: Any, alice: str, repo: st
         piece = b"x" * 1024 * 1024
         for _ in range(64):
             yield piece
+
     r = httpx.put(href, content=flood(), timeout=60)
     assert r.status_code == 413, (r.status_code, r.text[:300])
     assert r.headers.get("x-error-code") == "PayloadTooLarge"
@@ -206,17 +240,23 @@ def test_multipart_part_larger_than_its_slot_is_413(server: Any, alice: str, rep
 
 @pytest.mark.parametrize("size", [2**64, True, -1, "5"], ids=["2^64", "true", "negative", "string"])
 def test_preupload_size_is_checked(server: Any, alice: str, repo: str, size: Any) -> None:
-    r = httpx.post(f"{server.url}/api/models/{repo}/preupload/main",
-                   headers={"authorization": f"Bearer {alice}"},
-                   json={"files": [{"path": "w.bin", "size": size, "sample": ""}]}, timeout=30)
+    r = httpx.post(
+        f"{server.url}/api/models/{repo}/preupload/main",
+        headers={"authorization": f"Bearer {alice}"},
+        json={"files": [{"path": "w.bin", "size": size, "sample": ""}]},
+        timeout=30,
+    )
     assert r.status_code == 400, (r.status_code, r.text[:300])
     assert r.headers.get("x-error-code") == "BadRequest"
 
 
 def test_preupload_over_the_max_is_413(server: Any, alice: str, repo: str) -> None:
-    r = httpx.post(f"{server.url}/api/models/{repo}/preupload/main",
-                   headers={"authorization": f"Bearer {alice}"},
-                   json={"files": [{"path": "w.bin", "size": 8 * TIB, "sample": ""}]}, timeout=30)
+    r = httpx.post(
+        f"{server.url}/api/models/{repo}/preupload/main",
+        headers={"authorization": f"Bearer {alice}"},
+        json={"files": [{"path": "w.bin", "size": 8 * TIB, "sample": ""}]},
+        timeout=30,
+    )
     assert r.status_code == 413, (r.status_code, r.text[:300])
 
 
@@ -233,24 +273,38 @@ def one_byte_object(server: Any, alice: str, repo: str) -> str:
     return oid
 
 
-@pytest.mark.parametrize("size", [True, 2**64, -1, 1.5, "1"], ids=["true", "2^64", "negative", "float", "string"])
-def test_commit_lfs_line_size_is_checked(server: Any, alice: str, repo: str, one_byte_object: str,
-                                         size: Any) -> None:
+@pytest.mark.parametrize(
+    "size", [True, 2**64, -1, 1.5, "1"], ids=["true", "2^64", "negative", "float", "string"]
+)
+def test_commit_lfs_line_size_is_checked(
+    server: Any, alice: str, repo: str, one_byte_object: str, size: Any
+) -> None:
     api = HfApi(endpoint=server.url, token=alice)
     before = api.repo_info(repo).sha
-    lines = [{"key": "header", "value": {"summary": "x"}},
-             {"key": "lfsFile", "value": {"path": "w.bin", "algo": "sha256", "oid": one_byte_object, "size": size}}]
-    r = httpx.post(f"{server.url}/api/models/{repo}/commit/main", timeout=30,
-                   headers={"authorization": f"Bearer {alice}", **NDJSON},
-                   content=b"\n".join(json.dumps(x).encode() for x in lines))
+    lines = [
+        {"key": "header", "value": {"summary": "x"}},
+        {
+            "key": "lfsFile",
+            "value": {"path": "w.bin", "algo": "sha256", "oid": one_byte_object, "size": size},
+        },
+    ]
+    r = httpx.post(
+        f"{server.url}/api/models/{repo}/commit/main",
+        timeout=30,
+        headers={"authorization": f"Bearer {alice}", **NDJSON},
+        content=b"\n".join(json.dumps(x).encode() for x in lines),
+    )
     assert r.status_code == 400, (r.status_code, r.text[:300])
     assert r.headers.get("x-error-code") == "BadRequest"
     assert api.repo_info(repo).sha == before
     # The same line with the right size commits.
     lines[1]["value"]["size"] = 1
-    r = httpx.post(f"{server.url}/api/models/{repo}/commit/main", timeout=30,
-                   headers={"authorization": f"Bearer {alice}", **NDJSON},
-                   content=b"\n".join(json.dumps(x).encode() for x in lines))
+    r = httpx.post(
+        f"{server.url}/api/models/{repo}/commit/main",
+        timeout=30,
+        headers={"authorization": f"Bearer {alice}", **NDJSON},
+        content=b"\n".join(json.dumps(x).encode() for x in lines),
+    )
     assert r.status_code == 200, r.text[:300]
 
 

@@ -38,12 +38,21 @@ def remote_refs(git: Git, work: Path) -> set[str]:
     return {line.split("\t")[1] for line in out.splitlines() if "\t" in line}
 
 
-@pytest.mark.parametrize("refspec", [
-    "HEAD:refs/heads/HEAD", "HEAD:refs/meta/config", "HEAD:refs/notes/commits", "HEAD:refs/pr/7",
-    "HEAD:refs/convert/parquet", "HEAD:refs/something/else", "HEAD:refs/tags/HEAD",
-])
-def test_push_of_refs_the_hub_refuses(server: Server, alice: str, api: HfApi, repo_name: str, tmp_path: Path,
-                                      refspec: str) -> None:
+@pytest.mark.parametrize(
+    "refspec",
+    [
+        "HEAD:refs/heads/HEAD",
+        "HEAD:refs/meta/config",
+        "HEAD:refs/notes/commits",
+        "HEAD:refs/pr/7",
+        "HEAD:refs/convert/parquet",
+        "HEAD:refs/something/else",
+        "HEAD:refs/tags/HEAD",
+    ],
+)
+def test_push_of_refs_the_hub_refuses(
+    server: Server, alice: str, api: HfApi, repo_name: str, tmp_path: Path, refspec: str
+) -> None:
     git, work = clone(server, alice, api, f"alice/{repo_name}", tmp_path)
     before = remote_refs(git, work)
     p = git("push", "origin", refspec, cwd=work, check=False)
@@ -52,7 +61,9 @@ def test_push_of_refs_the_hub_refuses(server: Server, alice: str, api: HfApi, re
     assert remote_refs(git, work) == before
 
 
-def test_tags_must_name_commits(server: Server, alice: str, api: HfApi, repo_name: str, tmp_path: Path) -> None:
+def test_tags_must_name_commits(
+    server: Server, alice: str, api: HfApi, repo_name: str, tmp_path: Path
+) -> None:
     git, work = clone(server, alice, api, f"alice/{repo_name}", tmp_path)
     blob = git("hash-object", "-w", "a.txt", cwd=work).stdout.strip()
     tree = git("rev-parse", "HEAD^{tree}", cwd=work).stdout.strip()
@@ -66,13 +77,21 @@ def test_tags_must_name_commits(server: Server, alice: str, api: HfApi, repo_nam
     # what stays allowed: branches, tags of commits (light and annotated)
     git("tag", "v1", cwd=work)
     git("tag", "-a", "-m", "release", "v2", cwd=work)
-    git("push", "origin", "HEAD:refs/heads/main", "HEAD:refs/heads/feature/x", "refs/tags/v1", "refs/tags/v2",
-        cwd=work)
+    git(
+        "push",
+        "origin",
+        "HEAD:refs/heads/main",
+        "HEAD:refs/heads/feature/x",
+        "refs/tags/v1",
+        "refs/tags/v2",
+        cwd=work,
+    )
     assert {"refs/heads/feature/x", "refs/tags/v1", "refs/tags/v2"} <= remote_refs(git, work)
 
 
-def test_pr_ref_of_an_existing_pr_takes_pushes(server: Server, alice: str, api: HfApi, repo_name: str,
-                                               tmp_path: Path) -> None:
+def test_pr_ref_of_an_existing_pr_takes_pushes(
+    server: Server, alice: str, api: HfApi, repo_name: str, tmp_path: Path
+) -> None:
     repo_id = f"alice/{repo_name}"
     git, work = clone(server, alice, api, repo_id, tmp_path)
     pr = api.create_pull_request(repo_id, title="change")
@@ -84,8 +103,26 @@ def test_pr_ref_of_an_existing_pr_takes_pushes(server: Server, alice: str, api: 
     assert p.returncode != 0 and "does not exist" in p.stderr
 
 
-@pytest.mark.parametrize("name", ["HEAD", "a..b", "a b", "x.lock", ".hidden", "a~1", "a:b", "-x", "x/", "a//b",
-                                  "@", "x@{1}", "q?", "br[1]", "c\\d"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "HEAD",
+        "a..b",
+        "a b",
+        "x.lock",
+        ".hidden",
+        "a~1",
+        "a:b",
+        "-x",
+        "x/",
+        "a//b",
+        "@",
+        "x@{1}",
+        "q?",
+        "br[1]",
+        "c\\d",
+    ],
+)
 def test_api_branch_names(server: Server, alice: str, api: HfApi, name: str) -> None:
     repo_id = f"alice/refnames-{abs(hash(name)) % 10**8}"
     api.create_repo(repo_id)
@@ -146,8 +183,9 @@ def test_api_refuses_unicode_twins(server: Server, alice: str, api: HfApi, repo_
 
 
 @pytest.mark.parametrize("kind", ["long", "twin", "long-dir"])
-def test_push_refuses_bad_paths(server: Server, alice: str, api: HfApi, repo_name: str, tmp_path: Path,
-                                kind: str) -> None:
+def test_push_refuses_bad_paths(
+    server: Server, alice: str, api: HfApi, repo_name: str, tmp_path: Path, kind: str
+) -> None:
     repo_id = f"alice/{repo_name}"
     git, work = clone(server, alice, api, repo_id, tmp_path)
     if kind == "twin":
@@ -191,7 +229,10 @@ def test_web_upload_refuses_bad_paths(server: Server, api: HfApi, repo_name: str
         token = _csrf(page.text)
         staged = c.put(f"/{repo_id}/upload-blob", content=b"x", headers={"X-CSRF-Token": token}).json()
         for path, word in ((LONG, "255"), (f"d/{LONG}", "255"), (NFD, "normalisation")):
-            r = c.post(f"/{repo_id}/upload/main", headers={"X-CSRF-Token": token},
-                       json={"files": [{**staged, "path": path}], "message": "bad"})
+            r = c.post(
+                f"/{repo_id}/upload/main",
+                headers={"X-CSRF-Token": token},
+                json={"files": [{**staged, "path": path}], "message": "bad"},
+            )
             assert r.status_code == 400 and word in r.text, r.text[:300]
     assert api.model_info(repo_id).sha == head

@@ -115,8 +115,14 @@ def fill(pattern: str, values: dict[str, str | None]) -> str | None:
     return emit(tree)
 
 
-PAGE = {"default-src 'self'", "script-src 'self'", "frame-ancestors 'none'", "base-uri 'none'",
-        "form-action 'self'", "object-src 'none'"}
+PAGE = {
+    "default-src 'self'",
+    "script-src 'self'",
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "object-src 'none'",
+}
 
 
 def check(r: httpx.Response, what: str) -> list[str]:
@@ -169,39 +175,79 @@ def browser_client(server: Server, user: str) -> httpx.Client:
     c = httpx.Client(base_url=server.url, timeout=60, headers={"Accept": "text/html", "Origin": server.url})
     page = c.get("/login").text
     csrf = re.search(r'name="csrf" value="([^"]+)"', page)
-    r = c.post("/login", data={"csrf": csrf.group(1) if csrf else "", "username": user, "name": user,
-                               "password": f"{user}-password", "next": "/"})
+    r = c.post(
+        "/login",
+        data={
+            "csrf": csrf.group(1) if csrf else "",
+            "username": user,
+            "name": user,
+            "password": f"{user}-password",
+            "next": "/",
+        },
+    )
     assert r.status_code in (200, 303), r.text[:500]
     assert user in c.get("/").text
     return c
 
 
-def test_every_route_answers_with_the_security_headers(server: Server, alice: str, routes: list[Any],
-                                                       repo_name: str) -> None:
+def test_every_route_answers_with_the_security_headers(
+    server: Server, alice: str, routes: list[Any], repo_name: str
+) -> None:
     api = HfApi(endpoint=server.url, token=alice)
     model = api.create_repo(f"alice/{repo_name}").repo_id
     dataset = api.create_repo(f"alice/{repo_name}-data", repo_type="dataset").repo_id
     api.upload_file(path_or_fileobj=b"# card\n", path_in_repo="README.md", repo_id=model)
-    api.upload_file(path_or_fileobj=b"a,b\n1,2\n", path_in_repo="data.csv", repo_id=dataset, repo_type="dataset")
+    api.upload_file(
+        path_or_fileobj=b"a,b\n1,2\n", path_in_repo="data.csv", repo_id=dataset, repo_type="dataset"
+    )
     sha = api.model_info(model).sha
     hdr = {"Authorization": f"Bearer {alice}"}
-    coll = httpx.post(f"{server.url}/api/collections", headers=hdr, timeout=30,
-                      json={"title": f"headers {repo_name}", "namespace": "alice"})
+    coll = httpx.post(
+        f"{server.url}/api/collections",
+        headers=hdr,
+        timeout=30,
+        json={"title": f"headers {repo_name}", "namespace": "alice"},
+    )
     assert coll.status_code == 200, coll.text
     slug = coll.json()["slug"]
-    item = httpx.post(f"{server.url}/api/collections/{slug}/items", headers=hdr, timeout=30,
-                      json={"item": {"id": model, "type": "model"}})
+    item = httpx.post(
+        f"{server.url}/api/collections/{slug}/items",
+        headers=hdr,
+        timeout=30,
+        json={"item": {"id": model, "type": "model"}},
+    )
     assert item.status_code == 200, item.text
     item_id = next(i["_id"] for i in item.json()["items"])
     ns, name = model.split("/")
     values: dict[str, str | None] = {
-        "p": None, "ns": ns, "name": name, "rev": "main", "path": "README.md", "sha": sha, "kind": "new",
-        "org": "acme", "slug": slug, "item": item_id, "t": "models", "user": "alice", "num": "1",
-        "verb": "comment", "branch": "b", "oid": "0" * 64, "h": "0" * 64, "repo_id": "1", "upload_id": "0" * 32,
-        "n": "1", "lock_id": "1", "prefix": "default", "v": "1",
+        "p": None,
+        "ns": ns,
+        "name": name,
+        "rev": "main",
+        "path": "README.md",
+        "sha": sha,
+        "kind": "new",
+        "org": "acme",
+        "slug": slug,
+        "item": item_id,
+        "t": "models",
+        "user": "alice",
+        "num": "1",
+        "verb": "comment",
+        "branch": "b",
+        "oid": "0" * 64,
+        "h": "0" * 64,
+        "repo_id": "1",
+        "upload_id": "0" * 32,
+        "n": "1",
+        "lock_id": "1",
+        "prefix": "default",
+        "v": "1",
     }
-    clients = {"anonymous": httpx.Client(base_url=server.url, timeout=60, headers={"Accept": "text/html"}),
-               "alice": browser_client(server, "alice")}
+    clients = {
+        "anonymous": httpx.Client(base_url=server.url, timeout=60, headers={"Accept": "text/html"}),
+        "alice": browser_client(server, "alice"),
+    }
     problems: list[str] = []
     seen = 0
     try:
@@ -227,10 +273,17 @@ def test_every_route_answers_with_the_security_headers(server: Server, alice: st
                 for who, client in clients.items():
                     if who != "anonymous" and not web_route:
                         continue
-                    headers = {"Host": "datasets-server." + server.url.split("://")[1]} if route.host_prefix else {}
+                    headers = (
+                        {"Host": "datasets-server." + server.url.split("://")[1]} if route.host_prefix else {}
+                    )
                     # A page post without its CSRF token: refused, never executed (no side effects here).
-                    r = client.request(method, path, headers=headers, content=b"" if method != "GET" else None,
-                                       follow_redirects=False)
+                    r = client.request(
+                        method,
+                        path,
+                        headers=headers,
+                        content=b"" if method != "GET" else None,
+                        follow_redirects=False,
+                    )
                     seen += 1
                     if r.status_code >= 500:
                         problems.append(f"{who} {method} {path}: {r.status_code}")

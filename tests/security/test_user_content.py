@@ -127,29 +127,50 @@ def check_file_headers(r: httpx.Response, inline_type: str) -> None:
     assert "allow-same-origin" not in csp and "allow-scripts" not in csp, csp
     assert "default-src 'none'" in directives, csp
     assert r.headers.get("x-content-type-options") == "nosniff", r.headers
-    assert r.headers.get("content-type", "").split(";")[0] == inline_type, (r.url, r.headers.get("content-type"))
+    assert r.headers.get("content-type", "").split(";")[0] == inline_type, (
+        r.url,
+        r.headers.get("content-type"),
+    )
 
 
-def test_malicious_files_do_not_run_for_a_logged_in_visitor(server: Server, bob: str, browser: Browser,  # noqa: F811
-                                                            listener: Listener, repo_name: str) -> None:
+def test_malicious_files_do_not_run_for_a_logged_in_visitor(
+    server: Server,
+    bob: str,
+    browser: Browser,  # noqa: F811
+    listener: Listener,
+    repo_name: str,
+) -> None:
     api = HfApi(endpoint=server.url, token=bob)
     repo = f"bob/{repo_name}"
     api.create_repo(repo)
     html = f"<!doctype html><title>innocent</title><h1>hello</h1><script>{steal_script(listener.url, 'html')}</script>"
-    svg = ("<svg xmlns='http://www.w3.org/2000/svg' width='40' height='20'><rect width='40' height='20' fill='red'/>"
-           f"<script><![CDATA[{steal_script(listener.url, 'svg')}]]></script></svg>")
+    svg = (
+        "<svg xmlns='http://www.w3.org/2000/svg' width='40' height='20'><rect width='40' height='20' fill='red'/>"
+        f"<script><![CDATA[{steal_script(listener.url, 'svg')}]]></script></svg>"
+    )
     page_with_js = "<!doctype html><title>js</title><script src='x.js'></script>"
-    xhtml = ("<?xml version='1.0'?><html xmlns='http://www.w3.org/1999/xhtml'><body><script>"
-             f"<![CDATA[{steal_script(listener.url, 'xhtml')}]]></script></body></html>")
-    for path, data in (("steal.html", html), ("evil.svg", svg), ("x.js", steal_script(listener.url, "js")),
-                       ("loads-js.html", page_with_js), ("steal.xhtml", xhtml),
-                       ("README.md", "# Card\n\n![logo](evil.svg)\n")):
+    xhtml = (
+        "<?xml version='1.0'?><html xmlns='http://www.w3.org/1999/xhtml'><body><script>"
+        f"<![CDATA[{steal_script(listener.url, 'xhtml')}]]></script></body></html>"
+    )
+    for path, data in (
+        ("steal.html", html),
+        ("evil.svg", svg),
+        ("x.js", steal_script(listener.url, "js")),
+        ("loads-js.html", page_with_js),
+        ("steal.xhtml", xhtml),
+        ("README.md", "# Card\n\n![logo](evil.svg)\n"),
+    ):
         api.upload_file(path_or_fileobj=data.encode(), path_in_repo=path, repo_id=repo)
     before = token_names(server, "alice")
 
     # The headers, as any client sees them.
-    for path, inline in (("steal.html", "text/plain"), ("evil.svg", "image/svg+xml"), ("x.js", "text/plain"),
-                         ("steal.xhtml", "text/plain")):
+    for path, inline in (
+        ("steal.html", "text/plain"),
+        ("evil.svg", "image/svg+xml"),
+        ("x.js", "text/plain"),
+        ("steal.xhtml", "text/plain"),
+    ):
         r = httpx.get(f"{server.url}/{repo}/resolve/main/{path}", timeout=30)
         assert r.status_code == 200, r.text
         check_file_headers(r, inline)
@@ -196,8 +217,12 @@ def uc_server(server: Server) -> Iterator[tuple[Server, str]]:
     stop_server(proc)
 
 
-def test_browser_navigation_goes_to_the_usercontent_origin(uc_server: tuple[Server, str], browser: Browser,  # noqa: F811
-                                                           listener: Listener, repo_name: str) -> None:
+def test_browser_navigation_goes_to_the_usercontent_origin(
+    uc_server: tuple[Server, str],
+    browser: Browser,  # noqa: F811
+    listener: Listener,
+    repo_name: str,
+) -> None:
     srv, usercontent = uc_server
     alice = srv.token("alice")
     api = HfApi(endpoint=srv.url, token=alice)
@@ -207,8 +232,14 @@ def test_browser_navigation_goes_to_the_usercontent_origin(uc_server: tuple[Serv
         "<!doctype html><title>secret</title><h1 id=s>top secret</h1>"
         f"<script>{steal_script(listener.url, 'uc')}</script>"
     )
-    svg = "<svg xmlns='http://www.w3.org/2000/svg' width='30' height='10'><rect width='30' height='10'/></svg>"
-    for path, data in (("secret.html", secret), ("logo.svg", svg), ("README.md", "# Private\n\n![logo](logo.svg)\n")):
+    svg = (
+        "<svg xmlns='http://www.w3.org/2000/svg' width='30' height='10'><rect width='30' height='10'/></svg>"
+    )
+    for path, data in (
+        ("secret.html", secret),
+        ("logo.svg", svg),
+        ("README.md", "# Private\n\n![logo](logo.svg)\n"),
+    ):
         api.upload_file(path_or_fileobj=data.encode(), path_in_repo=path, repo_id=repo)
     url = f"{srv.url}/{repo}/resolve/main/secret.html"
 
@@ -216,10 +247,12 @@ def test_browser_navigation_goes_to_the_usercontent_origin(uc_server: tuple[Serv
     r = httpx.get(url, headers={"Authorization": f"Bearer {alice}"}, timeout=30)
     assert r.status_code == 200 and r.text == secret, r.status_code
     check_file_headers(r, "text/plain")
-    local = hf_hub_download(repo, "secret.html", token=alice, endpoint=srv.url,
-                            cache_dir=str(ROOT / f"uc-cache-{repo_name}"))
+    local = hf_hub_download(
+        repo, "secret.html", token=alice, endpoint=srv.url, cache_dir=str(ROOT / f"uc-cache-{repo_name}")
+    )
     assert Path(local).read_text() == secret
     from huggingface_hub import get_hf_file_metadata, hf_hub_url
+
     meta = get_hf_file_metadata(hf_hub_url(repo, "secret.html", endpoint=srv.url), token=alice)
     assert meta.location.startswith(srv.url), meta.location
 
@@ -264,6 +297,7 @@ def test_browser_navigation_goes_to_the_usercontent_origin(uc_server: tuple[Serv
 
     from agora.config import Settings
     from agora.http.auth import Signer
+
     signer = Signer(Settings.from_env(srv.data).secret_key())
     path = signed.split("/_usercontent/")[1].split("?")[0]
     rev = path.split("/resolve/")[1].split("/")[0]
@@ -274,7 +308,9 @@ def test_browser_navigation_goes_to_the_usercontent_origin(uc_server: tuple[Serv
     assert httpx.get(signed.replace(usercontent, srv.url), timeout=30).status_code == 404
     r = httpx.get(f"{usercontent}/settings/tokens", timeout=30)
     assert r.status_code == 404
-    r = httpx.get(f"{usercontent}/{repo}/resolve/main/secret.html", headers={"Authorization": f"Bearer {alice}"},
-                  timeout=30)
+    r = httpx.get(
+        f"{usercontent}/{repo}/resolve/main/secret.html",
+        headers={"Authorization": f"Bearer {alice}"},
+        timeout=30,
+    )
     assert r.status_code == 404
-

@@ -47,14 +47,16 @@ def csrf_of(c: httpx.Client, path: str = "/login") -> str:
 
 
 def login(c: httpx.Client, user: str, password: str, **headers: str) -> httpx.Response:
-    return c.post("/login", data={"csrf": csrf_of(c), "username": user, "password": password}, headers=headers)
+    return c.post(
+        "/login", data={"csrf": csrf_of(c), "username": user, "password": password}, headers=headers
+    )
 
 
 def logged_in_as(c: httpx.Client) -> str | None:
     r = c.get("/settings/tokens")
     if r.status_code != 200:
         return None
-    m = re.search(r'<summary[^>]*>\s*([^<\s]+)\s*</summary>', r.text)
+    m = re.search(r"<summary[^>]*>\s*([^<\s]+)\s*</summary>", r.text)
     return m.group(1) if m else None
 
 
@@ -70,17 +72,28 @@ def test_read_token_cannot_create_tokens_through_the_form(server: Server) -> Non
     with client(server.url) as c:
         csrf = csrf_of(c)  # the anonymous visitor's token, with its cookie
         for auth in (f"Bearer {read}", "Basic " + base64.b64encode(f"{user}:{read}".encode()).decode()):
-            r = c.post("/settings/tokens", data={"csrf": csrf, "name": "minted", "role": "write"},
-                       headers={"authorization": auth})
+            r = c.post(
+                "/settings/tokens",
+                data={"csrf": csrf, "name": "minted", "role": "write"},
+                headers={"authorization": auth},
+            )
             assert r.status_code in (401, 403), (r.status_code, r.headers.get("location"))
-            r = c.post("/settings/tokens", data={"csrf": csrf, "action": "revoke", "name": "ro"},
-                       headers={"authorization": auth, "x-csrf-token": csrf})
+            r = c.post(
+                "/settings/tokens",
+                data={"csrf": csrf, "action": "revoke", "name": "ro"},
+                headers={"authorization": auth, "x-csrf-token": csrf},
+            )
             assert r.status_code in (401, 403)
         # Other account-changing forms refuse a token the same way.
-        r = c.post("/organizations/new", data={"csrf": csrf, "name": f"{user}-org"},
-                   headers={"authorization": f"Bearer {read}"})
+        r = c.post(
+            "/organizations/new",
+            data={"csrf": csrf, "name": f"{user}-org"},
+            headers={"authorization": f"Bearer {read}"},
+        )
         assert r.status_code in (401, 403)
-        r = c.post("/new", data={"csrf": csrf, "name": "via-token"}, headers={"authorization": f"Bearer {read}"})
+        r = c.post(
+            "/new", data={"csrf": csrf, "name": "via-token"}, headers={"authorization": f"Bearer {read}"}
+        )
         assert r.status_code in (401, 403)
     assert agora("token", "list", user, data=server.data) == before
     assert whoami(server.url, read) == 200  # the read token still works on the API
@@ -92,8 +105,11 @@ def test_write_token_cannot_drive_web_forms_either(server: Server) -> None:
     before = agora("token", "list", user, data=server.data)
     with client(server.url) as c:
         csrf = csrf_of(c)
-        r = c.post("/settings/tokens", data={"csrf": csrf, "name": "minted", "role": "write"},
-                   headers={"authorization": f"Bearer {write}"})
+        r = c.post(
+            "/settings/tokens",
+            data={"csrf": csrf, "name": "minted", "role": "write"},
+            headers={"authorization": f"Bearer {write}"},
+        )
         assert r.status_code in (401, 403)
     assert agora("token", "list", user, data=server.data) == before
 
@@ -119,8 +135,11 @@ def test_anonymous_csrf_is_per_visitor(server: Server) -> None:
 def test_login_from_a_foreign_origin_is_refused(server: Server) -> None:
     user = fresh_user(server.data, "origin-password")
     with client(server.url) as c:
-        for headers in ({"origin": "https://evil.example"}, {"origin": "null"},
-                        {"referer": "https://evil.example/page"}):
+        for headers in (
+            {"origin": "https://evil.example"},
+            {"origin": "null"},
+            {"referer": "https://evil.example/page"},
+        ):
             r = login(c, user, "origin-password", **headers)
             assert r.status_code == 403, headers
             assert "agora_session" not in r.cookies
@@ -128,7 +147,9 @@ def test_login_from_a_foreign_origin_is_refused(server: Server) -> None:
         assert r.status_code == 303 and r.cookies.get("agora_session")
         # Logged in, a foreign Origin is refused on every other form too (here: a new token).
         csrf = csrf_of(c, "/settings/tokens")
-        r = c.post("/settings/tokens", data={"csrf": csrf, "name": "x"}, headers={"origin": "https://evil.example"})
+        r = c.post(
+            "/settings/tokens", data={"csrf": csrf, "name": "x"}, headers={"origin": "https://evil.example"}
+        )
         assert r.status_code == 403
         r = c.post("/settings/tokens", data={"csrf": csrf, "name": "ok"}, headers={"origin": server.url})
         assert r.status_code == 303
@@ -196,13 +217,25 @@ def test_change_password_form_revokes_other_sessions(server: Server) -> None:
         assert login(me, user, "form-password-1").status_code == 303
         assert login(laptop, user, "form-password-1").status_code == 303
         csrf = csrf_of(me, "/settings/password")
-        r = me.post("/settings/password", data={"csrf": csrf, "current_password": "wrong-one",
-                                                "new_password": "form-password-2",
-                                                "confirm_password": "form-password-2"})
+        r = me.post(
+            "/settings/password",
+            data={
+                "csrf": csrf,
+                "current_password": "wrong-one",
+                "new_password": "form-password-2",
+                "confirm_password": "form-password-2",
+            },
+        )
         assert r.status_code == 400 and logged_in_as(laptop) == user
-        r = me.post("/settings/password", data={"csrf": csrf, "current_password": "form-password-1",
-                                                "new_password": "form-password-2",
-                                                "confirm_password": "form-password-2"})
+        r = me.post(
+            "/settings/password",
+            data={
+                "csrf": csrf,
+                "current_password": "form-password-1",
+                "new_password": "form-password-2",
+                "confirm_password": "form-password-2",
+            },
+        )
         assert r.status_code == 200
         assert logged_in_as(me) == user  # this session stays
         assert logged_in_as(laptop) is None  # the others end
@@ -214,13 +247,17 @@ def test_change_password_form_revokes_other_sessions(server: Server) -> None:
 def test_disabled_user_cannot_log_in_nor_use_tokens(server: Server) -> None:
     user = fresh_user(server.data, "disabled-password")
     token = agora("token", "create", user, "--role", "write", data=server.data)
-    r = httpx.post(f"{server.url}/api/repos/create", json={"name": "kept", "private": True},
-                   headers={"authorization": f"Bearer {token}"})
+    r = httpx.post(
+        f"{server.url}/api/repos/create",
+        json={"name": "kept", "private": True},
+        headers={"authorization": f"Bearer {token}"},
+    )
     assert r.status_code == 200, r.text
     remote = f"http://x:{token}@{server.url.removeprefix('http://')}/{user}/kept"
 
     def git_ok() -> bool:
         return subprocess.run(["git", "ls-remote", remote], capture_output=True).returncode == 0
+
     assert git_ok()
     with client(server.url) as c:
         assert login(c, user, "disabled-password").status_code == 303
@@ -256,11 +293,17 @@ def pair() -> Iterator[Pair]:
     data = ROOT / f"webauth-{secrets.token_hex(3)}"
     data.mkdir()
     agora("migrate", data=data)
-    env = {"AGORA_LOGIN_MAX_FAILURES": str(ACCOUNT_MAX), "AGORA_LOGIN_IP_MAX_FAILURES": str(IP_MAX),
-           "AGORA_LOGIN_WINDOW_SECONDS": str(WINDOW), "AGORA_JOBS": "0"}
+    env = {
+        "AGORA_LOGIN_MAX_FAILURES": str(ACCOUNT_MAX),
+        "AGORA_LOGIN_IP_MAX_FAILURES": str(IP_MAX),
+        "AGORA_LOGIN_WINDOW_SECONDS": str(WINDOW),
+        "AGORA_JOBS": "0",
+    }
     pa, pb = _free_port(), _free_port()
-    procs = [start_server(data, pa, ROOT / "webauth-a.log", {**env, "AGORA_TRUSTED_PROXIES": "127.0.0.1/32"}),
-             start_server(data, pb, ROOT / "webauth-b.log", {**env, "AGORA_TRUSTED_PROXIES": ""})]
+    procs = [
+        start_server(data, pa, ROOT / "webauth-a.log", {**env, "AGORA_TRUSTED_PROXIES": "127.0.0.1/32"}),
+        start_server(data, pb, ROOT / "webauth-b.log", {**env, "AGORA_TRUSTED_PROXIES": ""}),
+    ]
     try:
         yield Pair(f"http://127.0.0.1:{pa}", f"http://127.0.0.1:{pb}", data)
     finally:
@@ -328,8 +371,10 @@ def test_failures_add_up_across_processes(pair: Pair) -> None:
 
 def test_forwarded_for_is_ignored_without_a_trusted_proxy(pair: Pair) -> None:
     with client(pair.b) as c:
-        statuses = [login(c, f"nobody-{secrets.token_hex(3)}", "pw", **{"x-forwarded-for": next(_ips)}).status_code
-                    for _ in range(IP_MAX + 1)]
+        statuses = [
+            login(c, f"nobody-{secrets.token_hex(3)}", "pw", **{"x-forwarded-for": next(_ips)}).status_code
+            for _ in range(IP_MAX + 1)
+        ]
     assert statuses[-1] == 429  # every try counted against the peer, whatever X-Forwarded-For claimed
 
 
@@ -344,6 +389,7 @@ def test_missing_user_costs_the_same_as_a_wrong_password(pair: Pair) -> None:
             elapsed = time.perf_counter() - t
             assert r.status_code == 401
             return elapsed
+
     timed(user)  # warm up
     missing = statistics.median(timed(f"ghost-{secrets.token_hex(4)}") for _ in range(4))
     wrong = statistics.median(timed(user) for _ in range(4))

@@ -49,10 +49,21 @@ def build_parquet(hub: object, job: Job, settings: Settings) -> None:
     RAN.append(("parquet", job.repo_id, job.revision))
 
 
-def _art(name: str, trigger: artefacts.Trigger | None = None, depends_on: tuple[str, ...] = (),
-         job: str | None = f"{__name__}:build_parquet") -> Artefact:
-    return Artefact(name=name, version=1, trigger=trigger or OnRefUpdate(("dataset",)), key=Key.REVISION,
-                    lives=Stored(rows=("t",)), job=job, depends_on=depends_on)
+def _art(
+    name: str,
+    trigger: artefacts.Trigger | None = None,
+    depends_on: tuple[str, ...] = (),
+    job: str | None = f"{__name__}:build_parquet",
+) -> Artefact:
+    return Artefact(
+        name=name,
+        version=1,
+        trigger=trigger or OnRefUpdate(("dataset",)),
+        key=Key.REVISION,
+        lives=Stored(rows=("t",)),
+        job=job,
+        depends_on=depends_on,
+    )
 
 
 # ---- declarations ------------------------------------------------------------------------------------------
@@ -72,7 +83,8 @@ def test_todays_artefacts_are_declared() -> None:
     # the worker takes exactly the kinds with a job, and every job function resolves
     assert [a.name for a in REGISTRY.queued()] == ["dataset-convert"]
     assert set(REGISTRY.handlers(Settings(data=Path("/nonexistent"), database_url="sqlite://"))) == {
-        "dataset-convert"}
+        "dataset-convert"
+    }
 
 
 def test_planned_artefacts_fit_the_graph() -> None:
@@ -90,18 +102,23 @@ def test_planned_artefacts_fit_the_graph() -> None:
     assert full.due(RefUpdate("space", MAIN, A, B)) == []
 
 
-@pytest.mark.parametrize("bad, message", [
-    ([_art("x"), _art("x")], "declared twice"),
-    ([_art("x" * 33)], "1 to 32 characters"),
-    ([_art("x", depends_on=("nope",))], "not declared"),
-    ([_art("x", depends_on=("y",)), _art("y", depends_on=("x",))], "cycle"),
-    ([_art("x", AfterDependencies())], "needs some, and a job"),
-    ([_art("x", job="no_colon")], "module:function"),
-    ([dataclasses.replace(_art("x"), version=0)], "start at 1"),
-    ([dataclasses.replace(_art("x"), key=Key.CONTENT)], "what the hash covers"),
-    ([_art("y", OnDemand("asked"), job=None), _art("x", AfterDependencies(), depends_on=("y",))],
-     "has no job"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ([_art("x"), _art("x")], "declared twice"),
+        ([_art("x" * 33)], "1 to 32 characters"),
+        ([_art("x", depends_on=("nope",))], "not declared"),
+        ([_art("x", depends_on=("y",)), _art("y", depends_on=("x",))], "cycle"),
+        ([_art("x", AfterDependencies())], "needs some, and a job"),
+        ([_art("x", job="no_colon")], "module:function"),
+        ([dataclasses.replace(_art("x"), version=0)], "start at 1"),
+        ([dataclasses.replace(_art("x"), key=Key.CONTENT)], "what the hash covers"),
+        (
+            [_art("y", OnDemand("asked"), job=None), _art("x", AfterDependencies(), depends_on=("y",))],
+            "has no job",
+        ),
+    ],
+)
 def test_bad_declarations_are_refused(bad: list[Artefact], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Registry(bad)
@@ -157,8 +174,12 @@ def test_a_finished_job_queues_what_depends_on_it(tmp_path: Path) -> None:
     db = _db(tmp_path)
     with db.session() as s:
         s.add(Repo(type="dataset", namespace="a", name="b", storage_key="k"))
-    reg = Registry([_art("parquet"), _art("stats", AfterDependencies(), depends_on=("parquet",),
-                                           job=f"{__name__}:build_stats")])
+    reg = Registry(
+        [
+            _art("parquet"),
+            _art("stats", AfterDependencies(), depends_on=("parquet",), job=f"{__name__}:build_stats"),
+        ]
+    )
     with db.session() as s:
         assert reg.queue(s, 1, RefUpdate("dataset", MAIN, A, B)) == [reg["parquet"]]
     RAN.clear()
@@ -183,8 +204,9 @@ def test_after_ref_update_asks_the_registry(tmp_path: Path) -> None:
 
 
 # ---- versions ----------------------------------------------------------------------------------------------
-def test_a_version_bump_queues_and_rederives_stored_results(tmp_path: Path,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_version_bump_queues_and_rederives_stored_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     db = _db(tmp_path)
     hub = Hub(db, tmp_path / "repos", LocalBlobStore(tmp_path / "lfs"))
     settings = Settings(data=tmp_path, database_url="sqlite://")

@@ -36,12 +36,20 @@ def test_seed_tags_detect_language_and_task() -> None:
 def test_library_and_frameworks_from_files() -> None:
     d = cards.derive("model", cards.parse(""), ["model.joblib"])
     assert d.library_name == "sklearn"
-    d = cards.derive("model", cards.parse(""), ["config.json", "model.safetensors", "pytorch_model.bin"],
-                     {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2"}, has_tokenizer=True)
+    d = cards.derive(
+        "model",
+        cards.parse(""),
+        ["config.json", "model.safetensors", "pytorch_model.bin"],
+        {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2"},
+        has_tokenizer=True,
+    )
     assert d.library_name == "transformers" and d.pipeline_tag == "text-generation"
     assert {"transformers", "safetensors", "pytorch", "gpt2"} <= set(d.tags)
-    assert d.extra["transformersInfo"] == {"auto_model": "AutoModelForCausalLM", "pipeline_tag": "text-generation",
-                                           "processor": "AutoTokenizer"}
+    assert d.extra["transformersInfo"] == {
+        "auto_model": "AutoModelForCausalLM",
+        "pipeline_tag": "text-generation",
+        "processor": "AutoTokenizer",
+    }
 
 
 def test_base_model_relation_inferred() -> None:
@@ -52,9 +60,13 @@ def test_base_model_relation_inferred() -> None:
 
 
 def test_dataset_prefixed_tags() -> None:
-    card = cards.parse("---\ntask_categories:\n- translation\nlanguage:\n- fr\nsize_categories:\n- n<1K\n---\n")
+    card = cards.parse(
+        "---\ntask_categories:\n- translation\nlanguage:\n- fr\nsize_categories:\n- n<1K\n---\n"
+    )
     d = cards.derive("dataset", card, ["data/train.parquet"])
-    assert {"task_categories:translation", "language:fr", "size_categories:n<1K", "format:parquet"} <= set(d.tags)
+    assert {"task_categories:translation", "language:fr", "size_categories:n<1K", "format:parquet"} <= set(
+        d.tags
+    )
 
 
 def test_bounded_yaml_refuses_bombs_loops_and_depth() -> None:
@@ -62,8 +74,13 @@ def test_bounded_yaml_refuses_bombs_loops_and_depth() -> None:
 
     lim = CardLimits(max_yaml_bytes=10_000, max_nodes=1000, max_depth=10, max_json_bytes=5000)
     bomb = "a: &a [1,2,3,4,5,6,7,8,9,10]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
-    for text, word in [(bomb, "values"), ("a: &x [1, *x]\n", "recursive"), ("a: " + "[" * 11 + "]" * 11, "nested"),
-                       ("a: " + "x" * 10_001, "bytes long"), ("a: &s " + "y" * 1000 + "\nb: [*s,*s,*s,*s,*s,*s]\n", "bytes")]:
+    for text, word in [
+        (bomb, "values"),
+        ("a: &x [1, *x]\n", "recursive"),
+        ("a: " + "[" * 11 + "]" * 11, "nested"),
+        ("a: " + "x" * 10_001, "bytes long"),
+        ("a: &s " + "y" * 1000 + "\nb: [*s,*s,*s,*s,*s,*s]\n", "bytes"),
+    ]:
         try:
             cards.load_yaml(text, lim=lim)
         except cards.YamlRefused as e:

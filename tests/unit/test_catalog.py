@@ -20,8 +20,20 @@ from agora.db.session import Database, migrate
 from agora.hub import catalog
 
 TYPES = ("model", "dataset", "space")
-TAGS = ["en", "fr", "es", "fill-mask", "text-generation", "license:mit", "license:apache-2.0", "pytorch",
-        "dataset:org/a", "dataset:org/b", "rare-one", "rare-two"]
+TAGS = [
+    "en",
+    "fr",
+    "es",
+    "fill-mask",
+    "text-generation",
+    "license:mit",
+    "license:apache-2.0",
+    "pytorch",
+    "dataset:org/a",
+    "dataset:org/b",
+    "rare-one",
+    "rare-two",
+]
 COMMON, RARE = TAGS[:-2], TAGS[-2:]
 NAMESPACES = ["alice", "bob", "org1", "org2"]
 OWNERS = ["alice", "bob", "org1"] * 10 + ["org2"]  # org2 owns few repos: its posting stays a sorted array
@@ -32,7 +44,9 @@ T0 = datetime(2026, 1, 1)
 
 @pytest.fixture
 def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Database:
-    monkeypatch.setattr(catalog, "SMALL", 10)  # keys with more than 10 repos become bitmaps: both kinds are used
+    monkeypatch.setattr(
+        catalog, "SMALL", 10
+    )  # keys with more than 10 repos become bitmaps: both kinds are used
     d = Database(f"sqlite:///{tmp_path / 'agora.db'}")
     migrate(d.engine)
     return d
@@ -54,14 +68,21 @@ def some_tags(rnd: random.Random) -> list[str]:
 def create(s: Any, rnd: random.Random, n: int) -> None:
     rtype = rnd.choice(TYPES)
     tags = some_tags(rnd)
-    repo = Repo(type=rtype, namespace=rnd.choice(OWNERS), name=f"{rnd.choice(WORDS)}-{rnd.choice(WORDS)}-{n}",
-                storage_key=f"k{n}-{rnd.random()}", private=rnd.random() < 0.2,
-                created_at=T0 + timedelta(seconds=rnd.randrange(10_000)),
-                updated_at=T0 + timedelta(seconds=rnd.randrange(10_000)),
-                downloads=rnd.choice([0, 0, 1, 5, 5, 100, rnd.randrange(1000)]), likes=rnd.choice([0, 0, 1, 2]),
-                trending_score=rnd.choice([0.0, 0.5, 1.5, rnd.random() * 10]),
-                pipeline_tag=rnd.choice([None, "fill-mask", "text-generation"]),
-                library_name=rnd.choice([None, "transformers"]), sdk="gradio" if rtype == "space" else None)
+    repo = Repo(
+        type=rtype,
+        namespace=rnd.choice(OWNERS),
+        name=f"{rnd.choice(WORDS)}-{rnd.choice(WORDS)}-{n}",
+        storage_key=f"k{n}-{rnd.random()}",
+        private=rnd.random() < 0.2,
+        created_at=T0 + timedelta(seconds=rnd.randrange(10_000)),
+        updated_at=T0 + timedelta(seconds=rnd.randrange(10_000)),
+        downloads=rnd.choice([0, 0, 1, 5, 5, 100, rnd.randrange(1000)]),
+        likes=rnd.choice([0, 0, 1, 2]),
+        trending_score=rnd.choice([0.0, 0.5, 1.5, rnd.random() * 10]),
+        pipeline_tag=rnd.choice([None, "fill-mask", "text-generation"]),
+        library_name=rnd.choice([None, "transformers"]),
+        sdk="gradio" if rtype == "space" else None,
+    )
     s.add(repo)
     s.flush()
     put_tags(s, repo, tags)
@@ -91,13 +112,25 @@ def mutate(s: Any, rnd: random.Random) -> None:
         s.delete(repo)
 
 
-def reference(s: Any, rtype: str, audience: frozenset[str] | None, author: str | None, keys: list[str],
-              terms: list[str], sort: str | None) -> list[int]:
+def reference(
+    s: Any,
+    rtype: str,
+    audience: frozenset[str] | None,
+    author: str | None,
+    keys: list[str],
+    terms: list[str],
+    sort: str | None,
+) -> list[int]:
     def ms(dt: datetime) -> int:
         return (dt - datetime(1970, 1, 1)) // timedelta(milliseconds=1)
-    value = {"downloads": lambda r: r.downloads, "likes": lambda r: r.likes,
-             "lastModified": lambda r: ms(r.updated_at), "createdAt": lambda r: ms(r.created_at),
-             "trendingScore": lambda r: r.trending_score}
+
+    value = {
+        "downloads": lambda r: r.downloads,
+        "likes": lambda r: r.likes,
+        "lastModified": lambda r: ms(r.updated_at),
+        "createdAt": lambda r: ms(r.created_at),
+        "trendingScore": lambda r: r.trending_score,
+    }
     out = []
     for r in s.scalars(select(Repo).where(Repo.type == rtype)):
         tags = set(r.tag_list.split("\n")) if r.tag_list else set()
@@ -128,8 +161,16 @@ def paged(cat: catalog.Catalog, args: tuple[Any, ...], sort: str | None, size: i
 
 
 def random_query(rnd: random.Random) -> tuple[Any, ...]:
-    audience = rnd.choice([None, catalog.ALL, frozenset({"alice"}), frozenset({"bob", "org1"}),
-                           frozenset({"org2", "alice"}), frozenset({"org2"})])
+    audience = rnd.choice(
+        [
+            None,
+            catalog.ALL,
+            frozenset({"alice"}),
+            frozenset({"bob", "org1"}),
+            frozenset({"org2", "alice"}),
+            frozenset({"org2"}),
+        ]
+    )
     author = rnd.choice([None, None, rnd.choice(NAMESPACES)])
     keys = rnd.sample(TAGS, rnd.choice([0, 0, 1, 1, 2]))
     if rnd.random() < 0.3:
@@ -156,8 +197,9 @@ def check(s: Any, cats: list[catalog.Catalog], rnd: random.Random, queries: int 
 
 
 @pytest.mark.parametrize(("tags_per_repo", "top_min"), [(10**9, 2), (0, 10**9)])
-def test_catalog_follows_every_change_like_a_fresh_load(db: Database, tags_per_repo: int, top_min: int,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_catalog_follows_every_change_like_a_fresh_load(
+    db: Database, tags_per_repo: int, top_min: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Both ways of counting facets of broad queries; sorted pages with and without the top-share shortcut."""
     monkeypatch.setattr(catalog, "TAGS_PER_REPO", tags_per_repo)
     monkeypatch.setattr(catalog, "TOP_SHARE", 4)
@@ -267,14 +309,24 @@ def test_growing_past_capacity_keeps_bitmaps_and_columns(db: Database) -> None:
     assert cat.page("model", None, "bob", [], ["far"], None, None, 3) == [5000]
 
 
-def test_sort_keys_with_mostly_equal_values_still_page_exactly(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sort_keys_with_mostly_equal_values_still_page_exactly(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Most repos have no likes: the top-share threshold must not be 0 (a 'top' of everything, rebuilt at each
     query) and pages stay exact whether the top share holds them or not."""
     monkeypatch.setattr(catalog, "TOP_MIN", 2)
     with db.session() as s:
         for n in range(200):
-            s.add(Repo(type="model", namespace="alice", name=f"z{n}", storage_key=f"z{n}",
-                       likes=0 if n % 50 else 1, downloads=0))
+            s.add(
+                Repo(
+                    type="model",
+                    namespace="alice",
+                    name=f"z{n}",
+                    storage_key=f"z{n}",
+                    likes=0 if n % 50 else 1,
+                    downloads=0,
+                )
+            )
     cat = catalog.Catalog(db.engine)
     cat.load()
     cat.ready.set()
@@ -284,5 +336,6 @@ def test_sort_keys_with_mostly_equal_values_still_page_exactly(db: Database, mon
     with db.session() as s:
         for sort, size in (("likes", 3), ("downloads", 7)):
             assert paged(cat, ("model", None, None, [], []), sort, size) == reference(
-                s, "model", None, None, [], [], sort)
+                s, "model", None, None, [], [], sort
+            )
     assert cat._top("likes") is likes  # stable: not chosen again at every query

@@ -10,8 +10,14 @@ from agora.config import HookEnv, Settings, ViewerLimits, serve_env
 
 
 def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for k in ("AGORA_JOBS", "AGORA_VIEWER_MAX_RSS", "AGORA_VIEWER_TIMEOUT", "AGORA_VIEWER_BLOCK_SIZE",
-              "AGORA_S3_ENDPOINT", "AGORA_S3_REGION"):
+    for k in (
+        "AGORA_JOBS",
+        "AGORA_VIEWER_MAX_RSS",
+        "AGORA_VIEWER_TIMEOUT",
+        "AGORA_VIEWER_BLOCK_SIZE",
+        "AGORA_S3_ENDPOINT",
+        "AGORA_S3_REGION",
+    ):
         monkeypatch.delenv(k, raising=False)
     s = Settings.from_env(tmp_path)
     assert s.jobs is True
@@ -34,9 +40,15 @@ def test_jobs_viewer_and_s3_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert s.jobs is False
     assert s.viewer == ViewerLimits(max_rss=1000, timeout=2.5, block_size=4096)
     cfg = s.blobs("lfs").cfg  # the S3 store (no request is made to build it)
-    assert (cfg.bucket, cfg.prefix, cfg.endpoint, cfg.public_endpoint, cfg.access_key, cfg.secret_key,
-            cfg.region) == ("bucket", "pre/", "http://s3.internal:8333", "http://s3.example:8333", "key",
-                            "secret", "eu-west-1")
+    assert (
+        cfg.bucket,
+        cfg.prefix,
+        cfg.endpoint,
+        cfg.public_endpoint,
+        cfg.access_key,
+        cfg.secret_key,
+        cfg.region,
+    ) == ("bucket", "pre/", "http://s3.internal:8333", "http://s3.example:8333", "key", "secret", "eu-west-1")
 
 
 def test_hook_env_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -24,8 +24,9 @@ def test_good_paths(path: str) -> None:
     assert check_path(path) == path
 
 
-@pytest.mark.parametrize("path", ["", "/abs", "../x", "a/../b", "a//b", ".git/config", "x/.git/HEAD", "a\x00b",
-                                  "a\\b", "./a"])
+@pytest.mark.parametrize(
+    "path", ["", "/abs", "../x", "a/../b", "a//b", ".git/config", "x/.git/HEAD", "a\x00b", "a\\b", "./a"]
+)
 def test_bad_paths(path: str) -> None:
     with pytest.raises(BadRequest):
         check_path(path)
@@ -42,6 +43,7 @@ def test_unicode_twins() -> None:
     import unicodedata
 
     from agora.ids import check_unicode_twins
+
     nfc, nfd = unicodedata.normalize("NFC", "café"), unicodedata.normalize("NFD", "café")
     check_unicode_twins([nfc + "/b"], [nfc + "/a", "x"])
     for new, old in (([nfd], [nfc]), ([nfd + "/x"], [nfc + "/y"]), ([nfc, nfd], [])):
@@ -49,9 +51,30 @@ def test_unicode_twins() -> None:
             check_unicode_twins(new, old)
 
 
-@pytest.mark.parametrize("name", ["HEAD", "a..b", "a b", "x.lock", ".h", "a~1", "a:b", "-x", "x/", "a//b", "@",
-                                  "x@{1}", "q?", "b[1]", "c\\d", "refs/heads/x", ""])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "HEAD",
+        "a..b",
+        "a b",
+        "x.lock",
+        ".h",
+        "a~1",
+        "a:b",
+        "-x",
+        "x/",
+        "a//b",
+        "@",
+        "x@{1}",
+        "q?",
+        "b[1]",
+        "c\\d",
+        "refs/heads/x",
+        "",
+    ],
+)
 def test_bad_ref_names(name: str) -> None:
     from agora.ids import check_ref_name
+
     with pytest.raises(BadRequest):
         check_ref_name(name)

@@ -19,8 +19,9 @@ MB = 2**20
 
 def agora(data: Path, *args: str, stdin: str | None = None) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AGORA_")}
-    out = subprocess.run([str(BIN / "agora"), *args, "--data", str(data)], input=stdin, capture_output=True,
-                         text=True, env=env)
+    out = subprocess.run(
+        [str(BIN / "agora"), *args, "--data", str(data)], input=stdin, capture_output=True, text=True, env=env
+    )
     assert out.returncode == 0, out.stderr
     return out.stdout
 
@@ -28,7 +29,11 @@ def agora(data: Path, *args: str, stdin: str | None = None) -> str:
 def hf_cache(root: Path, shared: bytes) -> dict[str, dict[str, bytes]]:
     out = {}
     for i, folder in enumerate(("models--acme--one", "datasets--acme--two", "models--solo")):
-        files = {"config.json": b'{"i": %d}' % i, "w/model.bin": os.urandom(2 * MB) + bytes([i]), "shared.bin": shared}
+        files = {
+            "config.json": b'{"i": %d}' % i,
+            "w/model.bin": os.urandom(2 * MB) + bytes([i]),
+            "shared.bin": shared,
+        }
         write_cache_folder(root, folder, files)
         out[folder] = files
     return out
@@ -53,8 +58,9 @@ def test_import_export_gc_on_local_store(tmp_path: Path) -> None:
     agora(data, "export", "acme/one", str(out), "--quiet")
     clone = tmp_path / "clone"
     env = {**os.environ, "GIT_LFS_SKIP_SMUDGE": "1"}
-    subprocess.run(["git", "clone", "-q", str(out / "one.bundle"), str(clone)], check=True, capture_output=True,
-                   env=env)
+    subprocess.run(
+        ["git", "clone", "-q", str(out / "one.bundle"), str(clone)], check=True, capture_output=True, env=env
+    )
     assert (clone / "config.json").read_bytes() == repos["models--acme--one"]["config.json"]
     exported = {p.name: p for p in (out / "lfs").glob("??/??/*")}
     assert set(exported) == {oid["models--acme--one"], shared_oid}
@@ -65,9 +71,14 @@ def test_import_export_gc_on_local_store(tmp_path: Path) -> None:
     assert (clone / "shared.bin").read_bytes() == shared
 
     # gc: nothing to do while every repo exists; after a deletion only that repo's own object goes
-    assert "would remove 0 LFS" in subprocess.run(
-        [str(BIN / "agora"), "gc", "--grace-minutes", "0", "--data", str(data)], capture_output=True,
-        text=True).stderr
+    assert (
+        "would remove 0 LFS"
+        in subprocess.run(
+            [str(BIN / "agora"), "gc", "--grace-minutes", "0", "--data", str(data)],
+            capture_output=True,
+            text=True,
+        ).stderr
+    )
     from agora.app import build_hub
     from agora.config import Settings
     from agora.hub.accounts import Principal

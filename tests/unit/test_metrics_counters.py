@@ -35,10 +35,19 @@ def test_dead_processes_fold_into_one_total(tmp_path: Path) -> None:
     host = socket.gethostname()
     dead = [_put(tmp_path, f"{host}-{_dead_pid()}", n) for n in (5, 7)]
     elsewhere = _put(tmp_path, "some-other-host-1", 11)  # another host's process: may still run, left alone
-    want = {"requests": 1 + 5 + 7 + 11, "bytes_in": 2 + 120 + 110, "bytes_out": 3 + 1200 + 1100, "processes": 2}
+    want = {
+        "requests": 1 + 5 + 7 + 11,
+        "bytes_in": 2 + 120 + 110,
+        "bytes_out": 3 + 1200 + 1100,
+        "processes": 2,
+    }
     assert c.total() == want
     assert not any(p.exists() for p in dead) and elsewhere.exists()
-    assert json.loads((tmp_path / RETIRED).read_text()) == {"requests": 12, "bytes_in": 120, "bytes_out": 1200}
+    assert json.loads((tmp_path / RETIRED).read_text()) == {
+        "requests": 12,
+        "bytes_in": 120,
+        "bytes_out": 1200,
+    }
     assert c.total() == want  # folded once, counted every time after
     c.values["requests"] += 1
     c.save()
@@ -54,8 +63,9 @@ def test_new_process_with_an_old_pid_keeps_its_counts(tmp_path: Path) -> None:
     assert again.total()["requests"] == 4
 
 
-def test_unreadable_files_and_failed_writes_are_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unreadable_files_and_failed_writes_are_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     c = Counters(tmp_path)
     (tmp_path / "broken-1.json").write_text("{not json")
     with caplog.at_level(logging.WARNING, logger="agora.metrics"):
@@ -64,6 +74,7 @@ def test_unreadable_files_and_failed_writes_are_logged(tmp_path: Path, caplog: p
 
         def fail() -> None:
             raise OSError("disk full")
+
         monkeypatch.setattr(c, "save", fail)
         c.dirty.set()
         deadline = time.time() + 5

@@ -26,7 +26,7 @@ def test_lines_cut_anywhere() -> None:
     body = b'{"a": 1}\n{"b": 2}\n\n{"c": 3}'
     want = [b'{"a": 1}', b'{"b": 2}', b"", b'{"c": 3}']
     for size in range(1, len(body) + 1):
-        assert split_all([body[i:i + size] for i in range(0, len(body), size)]) == want, size
+        assert split_all([body[i : i + size] for i in range(0, len(body), size)]) == want, size
 
 
 def test_crlf_empty_lines_and_final_newline() -> None:
@@ -74,6 +74,7 @@ class FakeRequest:
 def read(chunks: list[bytes], max_line: int = 1 << 20) -> list[dict]:
     async def go() -> list[dict]:
         return [o async for o in ndjson_lines(FakeRequest(chunks), max_line)]  # type: ignore[arg-type]
+
     # A thread of its own: the session's Playwright browser may be running an event loop in this one.
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, go()).result()
@@ -84,7 +85,13 @@ def line(key: str, **value: object) -> bytes:
 
 
 def test_ndjson_objects() -> None:
-    body = line("header", summary="s") + b"\r\n\r\n" + line("deletedFile", path="a") + b"\n" + line("file", path="b")
+    body = (
+        line("header", summary="s")
+        + b"\r\n\r\n"
+        + line("deletedFile", path="a")
+        + b"\n"
+        + line("file", path="b")
+    )
     got = read([body[:7], body[7:30], body[30:]])
     assert [o["key"] for o in got] == ["header", "deletedFile", "file"]
 
@@ -118,8 +125,14 @@ def test_malformed_lines_name_their_line() -> None:
     for bad in (b"\xff\xfe{}", b'{"key": "file", "value": {"path": "\xc3("}}'):  # invalid UTF-8
         with pytest.raises(BadRequest, match="Malformed NDJSON on line 2"):
             read([header + bad])
-    for bad in (b"[1]", b'"text"', b'{"key": "nope", "value": {}}', b'{"key": "file", "value": []}',
-                b'{"key": "file"}', b"null"):
+    for bad in (
+        b"[1]",
+        b'"text"',
+        b'{"key": "nope", "value": {}}',
+        b'{"key": "file", "value": []}',
+        b'{"key": "file"}',
+        b"null",
+    ):
         with pytest.raises(BadRequest, match="Line 2 must be"):
             read([header + bad])
 

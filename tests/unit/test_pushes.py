@@ -11,8 +11,13 @@ LFS_OID = "a" * 64
 POINTER = f"version https://git-lfs.github.com/spec/v1\noid sha256:{LFS_OID}\nsize 123\n".encode()
 
 
-def run(updates: list[Update], objects: list[NewObject], blobs: dict[str, bytes] | None = None,
-        missing: set[str] | None = None, types: dict[str, str] | None = None) -> list[str]:
+def run(
+    updates: list[Update],
+    objects: list[NewObject],
+    blobs: dict[str, bytes] | None = None,
+    missing: set[str] | None = None,
+    types: dict[str, str] | None = None,
+) -> list[str]:
     asked: list[list[str]] = []
 
     def read(oids: list[str]):  # type: ignore[no-untyped-def]
@@ -21,6 +26,7 @@ def run(updates: list[Update], objects: list[NewObject], blobs: dict[str, bytes]
     def missing_lfs(oids: list[str]) -> set[str]:
         asked.append(oids)
         return {o for o in oids if o in (missing or set())}
+
     return check_push(updates, objects, types or {u.new: "commit" for u in updates}, read, missing_lfs)
 
 
@@ -48,7 +54,9 @@ def test_pointer_to_an_unknown_object_is_refused() -> None:
 
 
 def test_default_branch_is_never_deleted_and_branches_hold_commits() -> None:
-    assert run([Update(C1, ZERO, "refs/heads/main")], []) == ["error: the default branch main cannot be deleted."]
+    assert run([Update(C1, ZERO, "refs/heads/main")], []) == [
+        "error: the default branch main cannot be deleted."
+    ]
     assert run([Update(C1, ZERO, "refs/heads/dev")], []) == []
     errors = run([Update(ZERO, C2, "refs/heads/dev")], [], types={C2: "tree"})
     assert errors and "must point to a commit" in errors[0]
@@ -68,7 +76,10 @@ def test_pointer_parsing() -> None:
 def test_pointer_with_extensions_is_refused() -> None:
     """git-lfs extensions store the object their clean step made: without the smudge step, which this server
     cannot run, the file cannot be served, so the push is refused (even when the object was uploaded)."""
-    objs = [NewObject("c" * 40, "blob", len(EXT), "data/w.bin"), NewObject("e" * 40, "blob", len(POINTER), "ok.bin")]
+    objs = [
+        NewObject("c" * 40, "blob", len(EXT), "data/w.bin"),
+        NewObject("e" * 40, "blob", len(POINTER), "ok.bin"),
+    ]
     blobs = {"c" * 40: EXT, "e" * 40: POINTER}
     errors = run([Update(C1, C2, "refs/heads/main")], objs, blobs, missing=set())
     assert any("extensions" in e for e in errors) and "error:   data/w.bin" in errors, errors
@@ -76,10 +87,22 @@ def test_pointer_with_extensions_is_refused() -> None:
 
 
 def test_refs_a_user_may_push() -> None:
-    ok = [Update(ZERO, C2, "refs/heads/feature/x"), Update(C1, C2, "refs/pr/3"), Update(ZERO, C2, "refs/tags/v1")]
+    ok = [
+        Update(ZERO, C2, "refs/heads/feature/x"),
+        Update(C1, C2, "refs/pr/3"),
+        Update(ZERO, C2, "refs/tags/v1"),
+    ]
     assert run(ok, []) == []
-    for ref in ("refs/heads/HEAD", "refs/meta/config", "refs/notes/commits", "refs/convert/parquet",
-                "refs/heads/a..b", "refs/tags/HEAD", "refs/pr/x", "refs/heads/x.lock"):
+    for ref in (
+        "refs/heads/HEAD",
+        "refs/meta/config",
+        "refs/notes/commits",
+        "refs/convert/parquet",
+        "refs/heads/a..b",
+        "refs/tags/HEAD",
+        "refs/pr/x",
+        "refs/heads/x.lock",
+    ):
         assert run([Update(ZERO, C2, ref)], []), ref
     assert any("does not exist" in e for e in run([Update(ZERO, C2, "refs/pr/9")], []))
     assert run([Update(C1, ZERO, "refs/pr/3")], [])
@@ -87,7 +110,12 @@ def test_refs_a_user_may_push() -> None:
 
 def test_tags_name_commits() -> None:
     assert run([Update(ZERO, C2, "refs/tags/t")], [], types={C2: "blob"})
-    assert check_push([Update(ZERO, C2, "refs/tags/t")], [], {C2: "tag"}, lambda o: [], lambda o: set(),
-                      {C2: "tree"})
-    assert check_push([Update(ZERO, C2, "refs/tags/t")], [], {C2: "tag"}, lambda o: [], lambda o: set(),
-                      {C2: "commit"}) == []
+    assert check_push(
+        [Update(ZERO, C2, "refs/tags/t")], [], {C2: "tag"}, lambda o: [], lambda o: set(), {C2: "tree"}
+    )
+    assert (
+        check_push(
+            [Update(ZERO, C2, "refs/tags/t")], [], {C2: "tag"}, lambda o: [], lambda o: set(), {C2: "commit"}
+        )
+        == []
+    )

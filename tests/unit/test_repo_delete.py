@@ -41,6 +41,7 @@ def test_failed_commit_keeps_row_and_git_dir(tmp_path: Path, monkeypatch: pytest
 
     def broken_commit(self: Session) -> None:
         raise RuntimeError("database went away")
+
     with monkeypatch.context() as m:
         m.setattr(Session, "commit", broken_commit)
         with pytest.raises(RuntimeError, match="went away"), hub.db.session() as s:

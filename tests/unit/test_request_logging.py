@@ -28,6 +28,7 @@ def _app() -> Router:
 
     async def boom(request: Request) -> Response:
         raise RuntimeError("boom")
+
     router.add("GET", "/ok", ok)
     router.add("GET", "/boom", boom)
     return router
@@ -65,6 +66,7 @@ def test_jobs_log_outcome_and_duration(tmp_path: Path, caplog: pytest.LogCapture
 
     def bad(hub: object, job: object) -> None:
         raise ValueError("no good")
+
     w = jobs.Worker(_Hub(db), {"ok": lambda hub, job: None, "bad": bad})
     with caplog.at_level(logging.INFO, logger="agora.jobs"):
         assert w.run_once() and w.run_once() and not w.run_once()

@@ -11,8 +11,12 @@ from agora.viewer.discovery import DiscoveryError, discover, glob_regex
 from agora.viewer.where import compile_orderby, compile_where
 
 LAYOUTS = [
-    ["data/train-00000-of-00002.parquet", "data/train-00001-of-00002.parquet", "data/test-00000-of-00001.parquet",
-     "README.md"],
+    [
+        "data/train-00000-of-00002.parquet",
+        "data/train-00001-of-00002.parquet",
+        "data/test-00000-of-00001.parquet",
+        "README.md",
+    ],
     ["train.csv", "test.csv", "dev.csv", "notes/readme.txt"],
     ["my_train_file.jsonl", "my-valid.jsonl", "eval.jsonl", ".hidden/x.jsonl", "__pycache__/y.jsonl"],
     ["train/a.txt", "train/b.txt", "validation/c.txt", "other/d.txt"],
@@ -25,8 +29,11 @@ LAYOUTS = [
 def _datasets_splits(root: Path) -> dict[str, list[str]]:
     from datasets.data_files import DataFilesDict, get_data_patterns
     from datasets.packaged_modules import _ALL_ALLOWED_EXTENSIONS
+
     patterns = get_data_patterns(str(root))
-    files = DataFilesDict.from_patterns(patterns, base_path=str(root), allowed_extensions=_ALL_ALLOWED_EXTENSIONS)
+    files = DataFilesDict.from_patterns(
+        patterns, base_path=str(root), allowed_extensions=_ALL_ALLOWED_EXTENSIONS
+    )
     return {split: sorted(str(Path(f).relative_to(root)) for f in fl) for split, fl in files.items()}
 
 
@@ -46,18 +53,36 @@ def test_default_patterns_match_datasets(tmp_path: Path, layout: list[str]) -> N
 
 def test_readme_configs_data_dir_and_default() -> None:
     files = ["cola/train.parquet", "cola/validation.parquet", "qnli/train.parquet", "qnli/test.parquet"]
-    card = {"configs": [
-        {"config_name": "cola", "data_files": [{"split": "train", "path": "cola/train*"},
-                                               {"split": "validation", "path": "cola/validation*"}]},
-        {"config_name": "qnli", "data_dir": "qnli", "default": True},
-    ]}
+    card = {
+        "configs": [
+            {
+                "config_name": "cola",
+                "data_files": [
+                    {"split": "train", "path": "cola/train*"},
+                    {"split": "validation", "path": "cola/validation*"},
+                ],
+            },
+            {"config_name": "qnli", "data_dir": "qnli", "default": True},
+        ]
+    }
     cola, qnli = discover(files, card)
-    assert (cola.name, cola.default, [s.name for s in cola.splits]) == ("cola", False, ["train", "validation"])
+    assert (cola.name, cola.default, [s.name for s in cola.splits]) == (
+        "cola",
+        False,
+        ["train", "validation"],
+    )
     assert (qnli.name, qnli.default, [s.name for s in qnli.splits]) == ("qnli", True, ["train", "test"])
     assert qnli.splits[1].files == ["qnli/test.parquet"] and qnli.module == "parquet"
     with pytest.raises(DiscoveryError, match="several default"):
-        discover(files, {"configs": [{"config_name": "a", "default": True, "data_files": "cola/*"},
-                                     {"config_name": "b", "default": True, "data_files": "qnli/*"}]})
+        discover(
+            files,
+            {
+                "configs": [
+                    {"config_name": "a", "default": True, "data_files": "cola/*"},
+                    {"config_name": "b", "default": True, "data_files": "qnli/*"},
+                ]
+            },
+        )
 
 
 def test_glob_semantics() -> None:
@@ -69,13 +94,21 @@ def test_glob_semantics() -> None:
 
 
 def test_where_grammar_is_a_whitelist() -> None:
-    cols = {"label", "text", "weird \"name"}
+    cols = {"label", "text", 'weird "name'}
     sql, params = compile_where("label >= 2 AND (text ILIKE '%a''b%' OR \"weird \"\"name\" IS NULL)", cols)
     assert sql == '("label" >= $p0 AND (("text" ILIKE $p1 OR "weird ""name" IS NULL)))'
     assert params == [2, "%a'b%"]
     assert compile_where("label IN (1, 2) AND NOT text = 'x'", cols)[1] == [1, 2, "x"]
     assert compile_orderby("label DESC, text", cols) == '"label" DESC, "text" ASC'
-    for bad in ("label = 1; DROP TABLE t", "label = (SELECT 1)", "nosuch = 1", "label = 1 --", "label",
-                "text = 'a' UNION SELECT *", "label = label", "1 = 1"):
+    for bad in (
+        "label = 1; DROP TABLE t",
+        "label = (SELECT 1)",
+        "nosuch = 1",
+        "label = 1 --",
+        "label",
+        "text = 'a' UNION SELECT *",
+        "label = label",
+        "1 = 1",
+    ):
         with pytest.raises(BadRequest):
             compile_where(bad, cols)

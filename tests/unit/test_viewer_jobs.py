@@ -59,15 +59,23 @@ def _csv_spec(tmp_path: Path, rows: int) -> dict:
             fh.write(f"{i},text {i}\n")
     out = tmp_path / "out"
     out.mkdir()
-    return {"module": "csv", "kwargs": {}, "split": "train", "out_dir": str(out),
-            "files": [{"path": "train.csv", "local": str(src)}]}
+    return {
+        "module": "csv",
+        "kwargs": {},
+        "split": "train",
+        "out_dir": str(out),
+        "files": [{"path": "train.csv", "local": str(src)}],
+    }
 
 
 def test_child_converts_in_bounded_batches(tmp_path: Path) -> None:
     got = run_child(_csv_spec(tmp_path, 50_000), JobLimits())
     assert got["error"] is None, got
     assert got["num_rows"] == 50_000 and got["shards"][0]["filename"] == "0000.parquet"
-    assert got["features"] == {"a": {"dtype": "int64", "_type": "Value"}, "b": {"dtype": "string", "_type": "Value"}}
+    assert got["features"] == {
+        "a": {"dtype": "int64", "_type": "Value"},
+        "b": {"dtype": "string", "_type": "Value"},
+    }
     assert got["peak_rss"] > 0
 
 

@@ -56,8 +56,14 @@ def test_aggregated_hash_depends_on_order_and_sizes() -> None:
 # ---- xorbs ----------------------------------------------------------------------------------------
 def chunks_for_test() -> list[bytes]:
     rnd = random.Random(7)
-    return [rnd.randbytes(70000), b"a" * 100001, rnd.randbytes(5) + b"xy" * 20003, bytes(13), rnd.randbytes(1),
-            struct.pack("<4096f", *[rnd.random() for _ in range(4096)])]
+    return [
+        rnd.randbytes(70000),
+        b"a" * 100001,
+        rnd.randbytes(5) + b"xy" * 20003,
+        bytes(13),
+        rnd.randbytes(1),
+        struct.pack("<4096f", *[rnd.random() for _ in range(4096)]),
+    ]
 
 
 @pytest.mark.parametrize("scheme", [xorb.SCHEME_NONE, xorb.SCHEME_LZ4, xorb.SCHEME_BG4_LZ4])
@@ -74,7 +80,7 @@ def test_xorb_round_trip(scheme: int, footer: bool) -> None:
     for step in (7, 4096, 65537):  # any slicing of the body gives the same result
         p = xorb.XorbParser()
         for i in range(0, len(data), step):
-            p.feed(data[i:i + step])
+            p.feed(data[i : i + step])
         assert p.finish() == meta
 
 
@@ -117,14 +123,17 @@ def test_xorb_footer_must_agree_with_chunks() -> None:
     expect_xorb_error(data[:-1])
 
 
-@pytest.mark.parametrize("header", [
-    bytes([1, 4, 0, 0, 0, 4, 0, 0]) + b"abcd",  # version 1
-    bytes([0, 4, 0, 0, 9, 4, 0, 0]) + b"abcd",  # unknown scheme
-    bytes([0, 4, 0, 0, 0, 5, 0, 0]) + b"abcd",  # uncompressed sizes disagree
-    bytes([0, 0, 0, 0, 0, 0, 0, 0]),  # empty chunk
-    bytes([0, 0, 0, 4, 0, 0, 0, 4]),  # far too large
-    bytes([0, 4, 0, 0, 1, 4, 0, 0]) + b"abcd",  # not an LZ4 frame
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        bytes([1, 4, 0, 0, 0, 4, 0, 0]) + b"abcd",  # version 1
+        bytes([0, 4, 0, 0, 9, 4, 0, 0]) + b"abcd",  # unknown scheme
+        bytes([0, 4, 0, 0, 0, 5, 0, 0]) + b"abcd",  # uncompressed sizes disagree
+        bytes([0, 0, 0, 0, 0, 0, 0, 0]),  # empty chunk
+        bytes([0, 0, 0, 4, 0, 0, 0, 4]),  # far too large
+        bytes([0, 4, 0, 0, 1, 4, 0, 0]) + b"abcd",  # not an LZ4 frame
+    ],
+)
 def test_xorb_bad_chunk_headers(header: bytes) -> None:
     expect_xorb_error(header)
 
@@ -139,9 +148,11 @@ def test_xorb_truncated_and_empty() -> None:
 
 def test_xorb_lz4_bomb_is_bounded() -> None:
     import lz4.frame
+
     payload = lz4.frame.compress(bytes(4 * 1024 * 1024))  # claims 4 bytes, holds 4 MiB
-    expect_xorb_error(bytes([0]) + len(payload).to_bytes(3, "little") + bytes([1]) + (4).to_bytes(3, "little")
-                      + payload)
+    expect_xorb_error(
+        bytes([0]) + len(payload).to_bytes(3, "little") + bytes([1]) + (4).to_bytes(3, "little") + payload
+    )
 
 
 def test_xorb_size_limit() -> None:
@@ -155,10 +166,17 @@ def sample_shard(**kw) -> tuple[bytes, shard.Shard]:  # type: ignore[no-untyped-
     chunks = chunks_for_test()
     data = xorb.serialize(chunks)
     m = xorb.parse(data)
-    terms = [shard.Term(m.hash, m.range_unpacked(0, 2), 0, 2), shard.Term(m.hash, m.range_unpacked(2, 6), 2, 6)]
+    terms = [
+        shard.Term(m.hash, m.range_unpacked(0, 2), 0, 2),
+        shard.Term(m.hash, m.range_unpacked(2, 6), 2, 6),
+    ]
     fi = shard.FileInfo(os.urandom(32), terms, [os.urandom(32), os.urandom(32)], os.urandom(32))
-    ci = shard.CasInfo(m.hash, [shard.CasChunk(h, m.unpacked_start(i), m.unpacked_len(i))
-                                for i, h in enumerate(m.hashes)], m.unpacked_total, len(data))
+    ci = shard.CasInfo(
+        m.hash,
+        [shard.CasChunk(h, m.unpacked_start(i), m.unpacked_len(i)) for i, h in enumerate(m.hashes)],
+        m.unpacked_total,
+        len(data),
+    )
     b = shard.serialize([fi, fi], [ci], **kw)
     return b, shard.Shard([fi, fi], [ci])
 
@@ -236,17 +254,21 @@ def test_reconstruct_any_range() -> None:
     m1, m2 = xorb.parse(b1), xorb.parse(b2)
     n1, n2 = to_hex(m1.hash), to_hex(m2.hash)
     metas = {n1: m1, n2: m2}
-    terms = [reconstruct.Segment(n1, 2, 7, m1.range_unpacked(2, 7)), reconstruct.Segment(n2, 0, 5, m2.unpacked_total),
-             reconstruct.Segment(n1, 5, 12, m1.range_unpacked(5, 12))]
+    terms = [
+        reconstruct.Segment(n1, 2, 7, m1.range_unpacked(2, 7)),
+        reconstruct.Segment(n2, 0, 5, m2.unpacked_total),
+        reconstruct.Segment(n1, 5, 12, m1.range_unpacked(5, 12)),
+    ]
     content = b"".join(x1[2:7]) + b"".join(x2) + b"".join(x1[5:12])
     store = MemStore({n1: b1, n2: b2})
     size = len(content)
     for first, last in [(0, size - 1), (1, 1), (size - 1, size - 1), (0, 0)] + [
-            tuple(sorted(rnd.sample(range(size), 2))) for _ in range(50)]:
+        tuple(sorted(rnd.sample(range(size), 2))) for _ in range(50)
+    ]:
         segs, skip = reconstruct.plan(terms, metas, first, last)
         assert sum(s.unpacked for s in segs) - skip >= last - first + 1
         got = b"".join(reconstruct.stream(store, segs, metas, skip, last - first + 1))
-        assert got == content[first:last + 1], (first, last)
+        assert got == content[first : last + 1], (first, last)
 
 
 def test_reconstruct_reports_short_xorb() -> None:

@@ -145,7 +145,9 @@ class Repo(Base):
     derived: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     indexed_sha: Mapped[str | None] = mapped_column(String(40), nullable=True)
     search_text: Mapped[str] = mapped_column(String(4000), default="")
-    tag_list: Mapped[str] = mapped_column(Text, default="")  # the repo_tags of this repo, in order, "\n"-joined
+    tag_list: Mapped[str] = mapped_column(
+        Text, default=""
+    )  # the repo_tags of this repo, in order, "\n"-joined
 
     @validates("namespace", "name")
     def _set_name_keys(self, key: str, value: str) -> str:
@@ -176,7 +178,9 @@ class Discussion(Base):
     title: Mapped[str] = mapped_column(String(300))
     is_pr: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(8), default="open")
-    author_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"), nullable=True)
+    author_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="SET NULL"), nullable=True
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
@@ -221,8 +225,9 @@ class IndexLog(Base):
     every server process's in-memory catalog learns of changes made by the others."""
 
     __tablename__ = "index_log"
-    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-                                     autoincrement=True)
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
     repo_id: Mapped[int] = mapped_column(Integer)
 
 
@@ -236,11 +241,14 @@ class DownloadDay(Base):
 class Like(Base):
     __tablename__ = "likes"
     user_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
-    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True, index=True)
+    repo_id: Mapped[int] = mapped_column(
+        ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 # ---- Xet storage (issue 4): content-addressed, global like the blob store; repos reach it via LfsObject ----
+
 
 class XetXorb(Base):
     """A verified xorb in the xorb store; `meta` packs per chunk (hash, record end, unpacked end)."""
@@ -335,8 +343,10 @@ class CollectionItem(Base):
     """A repo in a collection. Keyed by repo id, so a moved repo stays in; a deleted one cascades away."""
 
     __tablename__ = "collection_items"
-    __table_args__ = (UniqueConstraint("collection_id", "repo_id"),
-                      Index("ix_collection_items_repo", "repo_id"))
+    __table_args__ = (
+        UniqueConstraint("collection_id", "repo_id"),
+        Index("ix_collection_items_repo", "repo_id"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"), index=True)
     repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"))

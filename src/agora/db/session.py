@@ -68,7 +68,9 @@ def repo_write_lock(s: Session, repo_id: int) -> None:
     """
     bind = s.get_bind()
     if bind.dialect.name == "postgresql":
-        s.execute(text("SELECT pg_advisory_xact_lock(:space, :key)"), {"space": REPO_LOCK_SPACE, "key": repo_id})
+        s.execute(
+            text("SELECT pg_advisory_xact_lock(:space, :key)"), {"space": REPO_LOCK_SPACE, "key": repo_id}
+        )
 
 
 class Database:

@@ -69,4 +69,3 @@ async def read_json(request: Request, limit: int, required: bool = True, what: s
     if not isinstance(data, dict):
         raise BadRequest("The JSON body must be an object")
     return data
-

@@ -49,13 +49,27 @@ SERVICES = ("git-upload-pack", "git-receive-pack")
 CHUNK = 64 * 1024
 FEED = 1024 * 1024  # at most this much inflated data per write to git's stdin
 BASIC = {"WWW-Authenticate": 'Basic realm="Agora", charset="UTF-8"'}
-NO_CACHE = {"Cache-Control": "no-cache, max-age=0, must-revalidate", "Pragma": "no-cache",
-            "Expires": "Fri, 01 Jan 1980 00:00:00 GMT"}
+NO_CACHE = {
+    "Cache-Control": "no-cache, max-age=0, must-revalidate",
+    "Pragma": "no-cache",
+    "Expires": "Fri, 01 Jan 1980 00:00:00 GMT",
+}
 _GIT_PROTOCOL = re.compile(r"^[A-Za-z0-9=:._-]{1,128}$")
 # Never let the server's own environment point git somewhere else.
-_STRIP_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_NAMESPACE",
-              "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_QUARANTINE_PATH", "GIT_PROTOCOL", "GIT_CONFIG",
-              "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT", "GIT_CEILING_DIRECTORIES")
+_STRIP_ENV = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_NAMESPACE",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_QUARANTINE_PATH",
+    "GIT_PROTOCOL",
+    "GIT_CONFIG",
+    "GIT_CONFIG_PARAMETERS",
+    "GIT_CONFIG_COUNT",
+    "GIT_CEILING_DIRECTORIES",
+)
 HOOKS = Path(__file__).parent / "githooks"
 PACKAGE_ROOT = str(Path(agora.__file__).resolve().parent.parent)
 
@@ -65,7 +79,9 @@ def pkt_line(text: str) -> bytes:
     return f"{len(data) + 4:04x}".encode() + data
 
 
-def git_error(status: int, message: str, code: str | None = None, headers: dict[str, str] | None = None) -> Response:
+def git_error(
+    status: int, message: str, code: str | None = None, headers: dict[str, str] | None = None
+) -> Response:
     """git prints a text/plain error body as `remote: ...` lines."""
     h = dict(NO_CACHE)
     if code:
@@ -98,9 +114,18 @@ def hooks_dir(data: Path) -> Path:
 class GitProcess:
     """An ASGI response that runs one git command and streams: request body -> stdin, stdout -> response."""
 
-    def __init__(self, argv: list[str], env: dict[str, str], content_type: str, *, prefix: bytes = b"",
-                 body: bool = False, gzip: bool = False, finish: Callable[[], Awaitable[None]] | None = None,
-                 keep_running: bool = False) -> None:
+    def __init__(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        content_type: str,
+        *,
+        prefix: bytes = b"",
+        body: bool = False,
+        gzip: bool = False,
+        finish: Callable[[], Awaitable[None]] | None = None,
+        keep_running: bool = False,
+    ) -> None:
         self.argv = argv
         self.env = env
         self.content_type = content_type
@@ -113,8 +138,12 @@ class GitProcess:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         proc = await asyncio.create_subprocess_exec(
-            *self.argv, env=self.env, stdin=asyncio.subprocess.PIPE if self.body else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            *self.argv,
+            env=self.env,
+            stdin=asyncio.subprocess.PIPE if self.body else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         assert proc.stdout is not None and proc.stderr is not None
         errors = _background(self._log_stderr(proc.stderr))
         feeder = asyncio.ensure_future(self._feed(proc, receive)) if self.body else None
@@ -234,8 +263,9 @@ class GitProcess:
                 return
             buf = buf[-4096:]
 
-    async def _drain(self, proc: asyncio.subprocess.Process, feeder: asyncio.Future | None,
-                     errors: asyncio.Future) -> None:
+    async def _drain(
+        self, proc: asyncio.subprocess.Process, feeder: asyncio.Future | None, errors: asyncio.Future
+    ) -> None:
         try:
             if feeder is not None:
                 try:
@@ -282,8 +312,9 @@ def mount(router: Router, ctx: Any) -> None:
             env["GIT_PROTOCOL"] = proto
         return env
 
-    async def authorize(request: Request, p: str | None, ns: str, name: str,
-                        write: bool) -> tuple[Any, Principal | None] | Response:
+    async def authorize(
+        request: Request, p: str | None, ns: str, name: str, write: bool
+    ) -> tuple[Any, Principal | None] | Response:
         """(repo, who), or the answer git understands: 401 Basic for the anonymous, else 404 / 403."""
         rid = rid_web(p, ns, name)
         try:
@@ -294,16 +325,21 @@ def mount(router: Router, ctx: Any) -> None:
         def find() -> Any:
             with hub.db.session() as s:
                 return hub.find(s, who, rid, write=write)
+
         try:
             repo = await ctx.run(find)
         except RepoNotFound:
             if who is None:
-                return git_error(401, "Authentication required: use your user name and an access token "
-                                      "as the password", "Unauthorized")
+                return git_error(
+                    401,
+                    "Authentication required: use your user name and an access token as the password",
+                    "Unauthorized",
+                )
             return git_error(404, f"Repository {rid.full} not found", "RepoNotFound")
         except Unauthorized as e:
-            return git_error(401, f"{e.message}: use your user name and a write token as the password",
-                             "Unauthorized")
+            return git_error(
+                401, f"{e.message}: use your user name and a write token as the password", "Unauthorized"
+            )
         except Forbidden as e:
             return git_error(403, e.message, "Forbidden")
         return repo, who
@@ -336,8 +372,12 @@ def mount(router: Router, ctx: Any) -> None:
         env = base_env(request)
         if service == "git-receive-pack":
             env = push_env(env, repo, who)
-        return GitProcess(command(service, repo, True), env, f"application/x-{service}-advertisement",
-                          prefix=pkt_line(f"# service={service}\n") + b"0000")
+        return GitProcess(
+            command(service, repo, True),
+            env,
+            f"application/x-{service}-advertisement",
+            prefix=pkt_line(f"# service={service}\n") + b"0000",
+        )
 
     async def rpc(request: Request, p: str | None, ns: str, name: str, service: str) -> Response | GitProcess:
         write = service == "git-receive-pack"
@@ -362,6 +402,7 @@ def mount(router: Router, ctx: Any) -> None:
                 def do() -> list[str]:
                     with hub.db.session() as s:
                         return pushes.after_push(hub, s, repo_id, before)
+
                 try:
                     changed = await ctx.run(do)
                 except Exception:
@@ -369,9 +410,19 @@ def mount(router: Router, ctx: Any) -> None:
                     log.exception("after_ref_update failed after a push to %s/%s", ns, name)
                     return
                 if changed:
-                    log.info("push by %s to %s/%s moved %s", who.name if who else "?", ns, name, ", ".join(changed))
-        return GitProcess(command(service, repo, False), env, f"application/x-{service}-result", body=True,
-                          gzip=encoding in ("gzip", "x-gzip"), finish=finish, keep_running=write)
+                    log.info(
+                        "push by %s to %s/%s moved %s", who.name if who else "?", ns, name, ", ".join(changed)
+                    )
+
+        return GitProcess(
+            command(service, repo, False),
+            env,
+            f"application/x-{service}-result",
+            body=True,
+            gzip=encoding in ("gzip", "x-gzip"),
+            finish=finish,
+            keep_running=write,
+        )
 
     async def upload_pack(request: Request, p: str | None, ns: str, name: str) -> Response | GitProcess:
         return await rpc(request, p, ns, name, "git-upload-pack")
@@ -381,10 +432,22 @@ def mount(router: Router, ctx: Any) -> None:
 
     # ---- Git LFS locks ----------------------------------------------------------------------------------
     def lock_json(lk: locks.LockInfo) -> dict[str, Any]:
-        return {"id": lk.id, "path": lk.path, "locked_at": wire.iso(lk.locked_at), "owner": {"name": lk.owner}}
+        return {
+            "id": lk.id,
+            "path": lk.path,
+            "locked_at": wire.iso(lk.locked_at),
+            "owner": {"name": lk.owner},
+        }
 
-    async def lfs_call(request: Request, p: str | None, ns: str, name: str, write: bool,
-                       fn: Callable[[Any, Any, Principal | None], Any], status: int = 200) -> Response:
+    async def lfs_call(
+        request: Request,
+        p: str | None,
+        ns: str,
+        name: str,
+        write: bool,
+        fn: Callable[[Any, Any, Principal | None], Any],
+        status: int = 200,
+    ) -> Response:
         """Find the repo (anonymous callers lacking a right get 401 + LFS-Authenticate), run fn in a thread."""
         try:
             who = await ctx.who(request)
@@ -399,6 +462,7 @@ def mount(router: Router, ctx: Any) -> None:
                             raise Unauthorized("Authentication required") from None
                         raise
                     return fn(s, repo, who)
+
             return lfs_json(await ctx.run(do), status)
         except Conflict as exc:
             body: dict[str, Any] = {"message": exc.message}
@@ -421,6 +485,7 @@ def mount(router: Router, ctx: Any) -> None:
                     if who is None:
                         raise Unauthorized("Authentication required") from None
                     raise
+
         await ctx.run(may_write)
         raw = await bodies.read_bounded(request, 1024 * 1024, "LFS locks request")
         try:
@@ -455,18 +520,26 @@ def mount(router: Router, ctx: Any) -> None:
                 raise BadRequest("'path' must be a string")
             assert who is not None
             return {"lock": lock_json(locks.create(s, who, repo, path, ref_name(body)))}
+
         return await lfs_call(request, p, ns, name, True, fn, 201)
 
     async def locks_list(request: Request, p: str | None, ns: str, name: str) -> Response:
         q = request.query_params
 
         def fn(s: Any, repo: Any, who: Principal | None) -> dict[str, Any]:
-            found, nxt = locks.list_locks(s, repo, q.get("path") or None, q.get("id") or None,
-                                          q.get("cursor") or None, limit_of(q.get("limit")))
+            found, nxt = locks.list_locks(
+                s,
+                repo,
+                q.get("path") or None,
+                q.get("id") or None,
+                q.get("cursor") or None,
+                limit_of(q.get("limit")),
+            )
             out: dict[str, Any] = {"locks": [lock_json(lk) for lk in found]}
             if nxt:
                 out["next_cursor"] = nxt
             return out
+
         return await lfs_call(request, p, ns, name, False, fn)
 
     async def locks_verify(request: Request, p: str | None, ns: str, name: str) -> Response:
@@ -478,13 +551,21 @@ def mount(router: Router, ctx: Any) -> None:
         def fn(s: Any, repo: Any, who: Principal | None) -> dict[str, Any]:
             assert who is not None
             cursor = body.get("cursor")
-            ours, theirs, nxt = locks.verify(s, who, repo, cursor if isinstance(cursor, str) and cursor else None,
-                                             limit_of(body.get("limit")))
-            out: dict[str, Any] = {"ours": [lock_json(lk) for lk in ours],
-                                   "theirs": [lock_json(lk) for lk in theirs]}
+            ours, theirs, nxt = locks.verify(
+                s,
+                who,
+                repo,
+                cursor if isinstance(cursor, str) and cursor else None,
+                limit_of(body.get("limit")),
+            )
+            out: dict[str, Any] = {
+                "ours": [lock_json(lk) for lk in ours],
+                "theirs": [lock_json(lk) for lk in theirs],
+            }
             if nxt:
                 out["next_cursor"] = nxt
             return out
+
         return await lfs_call(request, p, ns, name, True, fn)
 
     async def locks_unlock(request: Request, p: str | None, ns: str, name: str, lock_id: str) -> Response:
@@ -496,6 +577,7 @@ def mount(router: Router, ctx: Any) -> None:
         def fn(s: Any, repo: Any, who: Principal | None) -> dict[str, Any]:
             assert who is not None
             return {"lock": lock_json(locks.unlock(s, who, repo, lock_id, body.get("force") is True))}
+
         return await lfs_call(request, p, ns, name, True, fn)
 
     router.add("GET", f"/{P}{GIT_ID}/info/refs", info_refs)

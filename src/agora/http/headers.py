@@ -31,8 +31,10 @@ from . import wire
 
 log = logging.getLogger("agora.http")
 USERCONTENT_PREFIX = "/_usercontent"
-FILE_CSP = ("sandbox; default-src 'none'; img-src 'self' data:; media-src 'self' data:; style-src 'unsafe-inline'; "
-            "form-action 'none'; base-uri 'none'; frame-ancestors 'none'")
+FILE_CSP = (
+    "sandbox; default-src 'none'; img-src 'self' data:; media-src 'self' data:; style-src 'unsafe-inline'; "
+    "form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
 # Types a browser would run or render as a document of the Hub's origin; served as text/plain there.
 PASSIVE_TEXT = {"text/plain", "text/csv", "text/tab-separated-values", "text/markdown", "text/x-python"}
 LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
@@ -43,8 +45,10 @@ def page_csp(settings: Settings) -> str:
     frames = settings.spaces_origin or "'none'"
     if any(c in frames for c in ";,\r\n"):
         raise ValueError(f"AGORA_SPACES_ORIGIN={frames!r}: space-separated origins only")
-    return ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https: http:; "
-            f"frame-src {frames}; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'")
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https: http:; "
+        f"frame-src {frames}; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
+    )
 
 
 def is_active(media: str) -> bool:
@@ -116,7 +120,9 @@ class Hosts:
             self.exact.add(self.fallback)
         for h in settings.allowed_hosts:
             (self.exact if _split(h)[1] else self.bare).add(h.lower())
-        self.usercontent = urlsplit(settings.usercontent_url).netloc.lower() if settings.usercontent_url else None
+        self.usercontent = (
+            urlsplit(settings.usercontent_url).netloc.lower() if settings.usercontent_url else None
+        )
         if self.usercontent:
             self.exact.discard(self.usercontent)
             self.bare.discard(_split(self.usercontent)[0])
@@ -124,7 +130,7 @@ class Hosts:
     def ours(self, host: str) -> bool:
         h = host.lower()
         if h.startswith("datasets-server."):
-            h = h[len("datasets-server."):]
+            h = h[len("datasets-server.") :]
         if h == self.usercontent:
             return False
         return h in self.exact or _split(h)[0] in self.bare
@@ -151,6 +157,7 @@ def _interface_addresses() -> set[str]:
     try:  # Linux: IPv4 through SIOCGIFADDR, IPv6 from /proc
         import fcntl
         import struct
+
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             for _, name in socket.if_nameindex():
                 try:
@@ -209,7 +216,8 @@ class Guard:
                 raise
             log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
             await wire.error(500, "InternalError", "Internal error: the server logged the details")(
-                scope, receive, guarded_send)
+                scope, receive, guarded_send
+            )
 
     def _headers(self, status: int, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
         names = {k.lower() for k, _ in headers}
@@ -217,8 +225,11 @@ class Guard:
             ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"").lower()
             page = ctype.startswith(b"text/html") or not ctype or 300 <= status < 400
             headers.append((b"content-security-policy", self.page_csp if page else FILE_CSP.encode()))
-        for k, v in ((b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"strict-origin-when-cross-origin"),
-                     (b"x-frame-options", b"DENY")):
+        for k, v in (
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"strict-origin-when-cross-origin"),
+            (b"x-frame-options", b"DENY"),
+        ):
             if k not in names:
                 headers.append((k, v))
         return headers

@@ -46,7 +46,9 @@ class Counters:
         self.values = dict.fromkeys(FIELDS, 0)
         self.dirty = threading.Event()
         with self._locked():
-            if self.path.exists():  # left by an earlier process with our pid: its counts are kept, not overwritten
+            if (
+                self.path.exists()
+            ):  # left by an earlier process with our pid: its counts are kept, not overwritten
                 self._retire([self.path])
             self.save()
         threading.Thread(target=self._flusher, name="agora-metrics", daemon=True).start()

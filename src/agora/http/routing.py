@@ -38,8 +38,11 @@ def install_request_id_logging() -> None:
         record = old(*args, **kwargs)
         record.request_id = request_id.get()
         return record
+
     factory.agora_request_id = True  # type: ignore[attr-defined]
     logging.setLogRecordFactory(factory)
+
+
 # A handler answers with an ASGI app: a Response, or a streaming answer of its own (http/git.py GitProcess).
 Handler = Callable[..., Awaitable[ASGIApp]]
 
@@ -93,6 +96,7 @@ class Router:
             if msg["type"] == "http.response.start":
                 msg = {**msg, "headers": [*msg.get("headers", []), (b"x-request-id", rid.encode())]}
             await send(msg)
+
         try:
             await self._route(scope, receive, send_with_id)
         finally:
@@ -129,15 +133,18 @@ class Router:
                 answer = wire.error(400, "BadRequest", "The request is nested too deeply")
             except UnicodeError:
                 # text that cannot be decoded, or encoded back (a lone surrogate from a JSON "\ud800")
-                answer = wire.error(400, "BadRequest", "The request holds malformed text (invalid UTF-8 or a "
-                                                         "lone surrogate)")
+                answer = wire.error(
+                    400, "BadRequest", "The request holds malformed text (invalid UTF-8 or a lone surrogate)"
+                )
             except Exception:
                 log.exception("unhandled error on %s %s (request %s)", method, path, request_id.get())
                 answer = wire.error(500, "InternalError", "Internal error: the server logged the details")
             await answer(scope, receive, send)
             return
         if allowed:
-            await wire.error(405, "MethodNotAllowed", f"{method} is not allowed on {path}")(scope, receive, send)
+            await wire.error(405, "MethodNotAllowed", f"{method} is not allowed on {path}")(
+                scope, receive, send
+            )
         elif self.fallback:
             await self.fallback(scope, receive, send)
         else:

@@ -15,9 +15,18 @@ from .. import errors as e
 from ..viewer import errors as viewer
 
 STATUS: dict[type[e.HubError], int] = {
-    e.BadRequest: 400, e.Unauthorized: 401, e.Forbidden: 403, e.RepoNotFound: 404, e.RevisionNotFound: 404,
-    e.EntryNotFound: 404, e.NotFound: 404, e.Conflict: 409, e.ParentMismatch: 412, e.TooLarge: 413,
-    viewer.NotReady: 500, viewer.SplitFailed: 500,  # the dataset viewer answers 500 for both, as the Hub's
+    e.BadRequest: 400,
+    e.Unauthorized: 401,
+    e.Forbidden: 403,
+    e.RepoNotFound: 404,
+    e.RevisionNotFound: 404,
+    e.EntryNotFound: 404,
+    e.NotFound: 404,
+    e.Conflict: 409,
+    e.ParentMismatch: 412,
+    e.TooLarge: 413,
+    viewer.NotReady: 500,
+    viewer.SplitFailed: 500,  # the dataset viewer answers 500 for both, as the Hub's
 }
 # Errors a client should retry: their answers carry Retry-After (seconds).
 RETRY_AFTER: dict[type[e.HubError], str] = {viewer.NotReady: "1"}
@@ -27,8 +36,13 @@ def _header_safe(text: str) -> str:
     return re.sub(r"[^\x20-\x7e]", " ", text)[:500]
 
 
-def error(status: int, code: str, message: str, headers: dict[str, str] | None = None,
-          body: dict[str, Any] | None = None) -> Response:
+def error(
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    body: dict[str, Any] | None = None,
+) -> Response:
     """The client reads X-Error-Code first, then X-Error-Message, then the JSON `error`."""
     message = message.encode("utf-8", "backslashreplace").decode("utf-8")  # echoed input may hold surrogates
     h = {"X-Error-Code": code, "X-Error-Message": _header_safe(message)}
@@ -38,7 +52,9 @@ def error(status: int, code: str, message: str, headers: dict[str, str] | None =
     return JSONResponse({"error": message, **(body or {})}, status_code=status, headers=h)
 
 
-def hub_error(exc: e.HubError, headers: dict[str, str] | None = None, body: dict[str, Any] | None = None) -> Response:
+def hub_error(
+    exc: e.HubError, headers: dict[str, str] | None = None, body: dict[str, Any] | None = None
+) -> Response:
     status = next((v for k, v in STATUS.items() if isinstance(exc, k)), 400)
     retry = next((v for k, v in RETRY_AFTER.items() if isinstance(exc, k)), None)
     if retry is not None:
@@ -74,8 +90,12 @@ def next_link(request: Request, base: str, cursor_key: str, cursor: str) -> dict
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(data, separators=(",", ":")), status_code=status, headers=headers,
-                    media_type="application/json")
+    return Response(
+        json.dumps(data, separators=(",", ":")),
+        status_code=status,
+        headers=headers,
+        media_type="application/json",
+    )
 
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")

@@ -70,8 +70,13 @@ def check_login(s: Session, name: str, password: str) -> Account | None:
     return user if verify_password(user.password_hash, password) else None
 
 
-def set_password(s: Session, name: str, password: str, keep_session: str | None = None,
-                 actor: Principal | str | None = None) -> None:
+def set_password(
+    s: Session,
+    name: str,
+    password: str,
+    keep_session: str | None = None,
+    actor: Principal | str | None = None,
+) -> None:
     """A new password; every browser session of the user ends (but `keep_session`, the one changing it)."""
     if len(password) < 8:
         raise BadRequest("Use a password of at least 8 characters")
@@ -95,8 +100,15 @@ def create_session(s: Session, user_id: int, ttl: int) -> str:
     secret = secrets.token_urlsafe(32)
     now = utcnow()
     s.execute(delete(WebSession).where(WebSession.user_id == user_id, WebSession.expires_at < now))
-    s.add(WebSession(digest=_digest(secret), user_id=user_id, created_at=now, last_seen_at=now,
-                     expires_at=now + timedelta(seconds=ttl)))
+    s.add(
+        WebSession(
+            digest=_digest(secret),
+            user_id=user_id,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + timedelta(seconds=ttl),
+        )
+    )
     s.flush()
     return secret
 
@@ -147,13 +159,25 @@ def require_user(s: Session, name: str) -> Account:
     return acc
 
 
-def create_user(s: Session, name: str, password: str | None = None, admin: bool = False,
-                email: str | None = None, fullname: str = "") -> Account:
+def create_user(
+    s: Session,
+    name: str,
+    password: str | None = None,
+    admin: bool = False,
+    email: str | None = None,
+    fullname: str = "",
+) -> Account:
     check_namespace(name)
     if names.name_taken(s, name):
         raise Conflict(f"The name {name!r} is already taken (names compare without case)")
-    acc = Account(name=name, kind="user", fullname=fullname or name, email=email, is_admin=admin,
-                  password_hash=hash_password(password) if password else None)
+    acc = Account(
+        name=name,
+        kind="user",
+        fullname=fullname or name,
+        email=email,
+        is_admin=admin,
+        password_hash=hash_password(password) if password else None,
+    )
     _add_account(s, acc)
     return acc
 
@@ -191,7 +215,9 @@ def _org(s: Session, org: str) -> Account:
 def _keep_an_admin(s: Session, o: Account, m: Membership) -> None:
     """An org always keeps one admin: nobody could manage its members or settings again otherwise."""
     if m.role == "admin":
-        admins = s.scalars(select(Membership).where(Membership.org_id == o.id, Membership.role == "admin")).all()
+        admins = s.scalars(
+            select(Membership).where(Membership.org_id == o.id, Membership.role == "admin")
+        ).all()
         if len(admins) <= 1:
             raise Conflict(f"{o.name!r} needs at least one admin: make another member admin first")
 
@@ -232,13 +258,17 @@ def remove_member(s: Session, org: str, user: str, actor: Principal | str | None
 
 
 def user_orgs(s: Session, user_id: int) -> list[tuple[Account, str]]:
-    rows = s.execute(select(Account, Membership.role).join(Membership, Membership.org_id == Account.id)
-                     .where(Membership.user_id == user_id)).all()
+    rows = s.execute(
+        select(Account, Membership.role)
+        .join(Membership, Membership.org_id == Account.id)
+        .where(Membership.user_id == user_id)
+    ).all()
     return [(a, r) for a, r in rows]
 
 
-def create_token(s: Session, user: str, role: str = "write", name: str | None = None,
-                 actor: Principal | str | None = None) -> str:
+def create_token(
+    s: Session, user: str, role: str = "write", name: str | None = None, actor: Principal | str | None = None
+) -> str:
     """`actor` is who asked (for the audit log); by default the user themselves."""
     if role not in ("read", "write"):
         raise BadRequest(f"Invalid token role {role!r}: use read or write")
@@ -257,7 +287,9 @@ def revoke_token(s: Session, user: str, name_or_secret: str, actor: Principal | 
     hits = [t for t in rows if t.name == name_or_secret or t.digest == _digest(name_or_secret)]
     for t in hits:
         t.revoked = True
-        audit.record(s, u if actor is None else actor, "token.revoke", u.name, {"name": t.name, "role": t.role})
+        audit.record(
+            s, u if actor is None else actor, "token.revoke", u.name, {"name": t.name, "role": t.role}
+        )
     return len(hits)
 
 
@@ -274,8 +306,14 @@ def authenticate(s: Session, secret: str) -> Principal | None:
     if user is None or user.disabled:
         return None
     tok.last_used_at = utcnow()
-    return Principal(user.id, user.name, user.is_admin, tok.role, tok.name,
-                     tok.created_at.strftime("%Y-%m-%dT%H:%M:%S.000Z"))
+    return Principal(
+        user.id,
+        user.name,
+        user.is_admin,
+        tok.role,
+        tok.name,
+        tok.created_at.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+    )
 
 
 def session_principal(user: Account) -> Principal:
@@ -291,7 +329,9 @@ def namespace_role(s: Session, who: Principal | None, namespace: str) -> str | N
     acc = get_account(s, namespace)
     if acc is None or acc.kind != "org":
         return None
-    return s.scalar(select(Membership.role).where(Membership.org_id == acc.id, Membership.user_id == who.user_id))
+    return s.scalar(
+        select(Membership.role).where(Membership.org_id == acc.id, Membership.user_id == who.user_id)
+    )
 
 
 def can_read(s: Session, who: Principal | None, repo: Repo) -> bool:
@@ -303,7 +343,9 @@ def can_write(s: Session, who: Principal | None, repo: Repo) -> bool:
 
 
 def can_write_namespace(s: Session, who: Principal | None, namespace: str) -> bool:
-    return who is not None and who.can_write_at_all and namespace_role(s, who, namespace) in ("write", "admin")
+    return (
+        who is not None and who.can_write_at_all and namespace_role(s, who, namespace) in ("write", "admin")
+    )
 
 
 def is_namespace_admin(s: Session, who: Principal | None, namespace: str) -> bool:

@@ -228,8 +228,11 @@ class Registry:
     def due(self, update: RefUpdate) -> list[Artefact]:
         """The artefacts to queue for this ref move, dependencies first: those with a job whose trigger
         matches. (Their dependents are queued as each job succeeds: `after`.)"""
-        return [a for a in self._order
-                if a.job is not None and isinstance(a.trigger, OnRefUpdate) and a.trigger.matches(update)]
+        return [
+            a
+            for a in self._order
+            if a.job is not None and isinstance(a.trigger, OnRefUpdate) and a.trigger.matches(update)
+        ]
 
     def after(self, name: str) -> list[Artefact]:
         """The artefacts to queue for a key once a job of `name` succeeded for it."""
@@ -265,8 +268,11 @@ class Registry:
 # ---- the queue's rows, as the domain writes and reads them (jobs.py claims and runs them) ------------------
 def enqueue(s: Session, kind: str, repo_id: int, revision: str) -> None:
     """Queue `kind` for (repo, revision) unless the same work is already waiting."""
-    waiting = s.scalar(select(Job.id).where(Job.kind == kind, Job.repo_id == repo_id,
-                                            Job.revision == revision, Job.status == "queued"))
+    waiting = s.scalar(
+        select(Job.id).where(
+            Job.kind == kind, Job.repo_id == repo_id, Job.revision == revision, Job.status == "queued"
+        )
+    )
     if waiting is None:
         s.add(Job(kind=kind, repo_id=repo_id, revision=revision, status="queued", attempts=0))
         s.flush()
@@ -274,8 +280,14 @@ def enqueue(s: Session, kind: str, repo_id: int, revision: str) -> None:
 
 def pending(s: Session, kind: str, repo_id: int) -> bool:
     """Whether a job of `kind` is waiting or running for the repo (at any revision)."""
-    return s.scalar(select(Job.id).where(Job.kind == kind, Job.repo_id == repo_id,
-                                         Job.status.in_(("queued", "running"))).limit(1)) is not None
+    return (
+        s.scalar(
+            select(Job.id)
+            .where(Job.kind == kind, Job.repo_id == repo_id, Job.status.in_(("queued", "running")))
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def _check(a: Artefact) -> None:
@@ -328,14 +340,17 @@ DATASET_PARQUET = Artefact(
     version=1,
     trigger=OnRefUpdate(repo_types=("dataset",)),
     key=Key.REVISION,
-    lives=Stored(rows=("viewer_results",), files=("LFS objects of the parquet shards (blob store)",),
-                 ref="refs/convert/parquet"),
+    lives=Stored(
+        rows=("viewer_results",),
+        files=("LFS objects of the parquet shards (blob store)",),
+        ref="refs/convert/parquet",
+    ),
     job="agora.viewer.pipeline:convert_dataset",
     outdated="agora.viewer.pipeline:outdated",
     doc="The dataset viewer's parquet conversion of a dataset's default branch: configs and splits found "
-        "from the files and the card, each split converted in a child process, one commit on "
-        "refs/convert/parquet and one viewer_results row (rows, features, sizes, errors) per source commit. "
-        "Results made before versions were recorded count as version 1.",
+    "from the files and the card, each split converted in a child process, one commit on "
+    "refs/convert/parquet and one viewer_results row (rows, features, sizes, errors) per source commit. "
+    "Results made before versions were recorded count as version 1.",
 )
 
 DATASET_STATISTICS = Artefact(
@@ -347,7 +362,7 @@ DATASET_STATISTICS = Artefact(
     lives=Held(lease=None, evicted="per-process LRU of 256 splits (viewer/query.py _STATS)"),
     depends_on=(DATASET_PARQUET.name,),
     doc="Per-column statistics of one converted split, computed by viewer/query.statistics from its parquet "
-        "shards when asked and kept in the serving process; shards never change, so neither do they.",
+    "shards when asked and kept in the serving process; shards never change, so neither do they.",
 )
 
 ARTEFACTS: tuple[Artefact, ...] = (DATASET_PARQUET, DATASET_STATISTICS)
@@ -358,11 +373,19 @@ PLANNED: tuple[Artefact, ...] = (
     Artefact(
         name="space-environment",
         version=1,
-        trigger=OnRefUpdate(repo_types=("space",),
-                            paths=("README.md", "requirements.txt", "pre-requirements.txt", "packages.txt")),
+        trigger=OnRefUpdate(
+            repo_types=("space",),
+            paths=("README.md", "requirements.txt", "pre-requirements.txt", "packages.txt"),
+        ),
         key=Key.CONTENT,
-        key_inputs=("python version", "sdk", "sdk_version", "requirements.txt", "pre-requirements.txt",
-                    "packages.txt"),
+        key_inputs=(
+            "python version",
+            "sdk",
+            "sdk_version",
+            "requirements.txt",
+            "pre-requirements.txt",
+            "packages.txt",
+        ),
         lives=Stored(files=("<data>/spaces/envs/<hash>: a venv, mounted read-only in the Spaces using it",)),
         doc="A Space's Python environment, shared by every Space with the same inputs (uv, one cache).",
     ),

@@ -33,32 +33,57 @@ def _actor(actor: Any) -> tuple[str | None, int | None]:
     return getattr(actor, "name", None), uid
 
 
-def record(s: Session, actor: Any, action: str, target: str, detail: dict[str, Any] | None = None,
-           ip: str | None = None) -> AuditEntry:
+def record(
+    s: Session,
+    actor: Any,
+    action: str,
+    target: str,
+    detail: dict[str, Any] | None = None,
+    ip: str | None = None,
+) -> AuditEntry:
     name, uid = _actor(actor)
-    entry = AuditEntry(actor=name, actor_id=uid, action=action[:64], target=(target or "")[:300],
-                       detail=detail or None, ip=ip[:64] if ip else None)
+    entry = AuditEntry(
+        actor=name,
+        actor_id=uid,
+        action=action[:64],
+        target=(target or "")[:300],
+        detail=detail or None,
+        ip=ip[:64] if ip else None,
+    )
     s.add(entry)
     s.flush()
     return entry
 
 
-def login(s: Session, user: Any, ip: str | None, ok: bool = True, detail: dict[str, Any] | None = None) -> None:
+def login(
+    s: Session, user: Any, ip: str | None, ok: bool = True, detail: dict[str, Any] | None = None
+) -> None:
     """A login (or a failed one): `user` is a user name, an Account or a user id."""
     name: str | None
     uid: int | None
     if isinstance(user, int):
         from ..db.models import Account
+
         acc = s.get(Account, user)
         name, uid = (acc.name if acc else str(user)), user
     else:
         name, uid = _actor(user)
-    s.add(AuditEntry(actor=name, actor_id=uid, action="login" if ok else "login.failed", target=name or "",
-                     detail=detail or None, ip=ip[:64] if ip else None))
+    s.add(
+        AuditEntry(
+            actor=name,
+            actor_id=uid,
+            action="login" if ok else "login.failed",
+            target=name or "",
+            detail=detail or None,
+            ip=ip[:64] if ip else None,
+        )
+    )
     s.flush()
 
 
-def entries(s: Session, limit: int = 100, actor: str | None = None, action: str | None = None) -> list[AuditEntry]:
+def entries(
+    s: Session, limit: int = 100, actor: str | None = None, action: str | None = None
+) -> list[AuditEntry]:
     """The newest entries first."""
     q = select(AuditEntry)
     if actor:
@@ -76,7 +101,12 @@ def _flat(value: object) -> str:
 def line(e: AuditEntry) -> str:
     """One entry as one line of text (the CLI's output)."""
     detail = " ".join(f"{_flat(k)}={_flat(v)}" for k, v in sorted((e.detail or {}).items()))
-    parts = [e.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"), _flat(e.actor or "-"), e.action, _flat(e.target or "-")]
+    parts = [
+        e.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        _flat(e.actor or "-"),
+        e.action,
+        _flat(e.target or "-"),
+    ]
     if e.ip:
         parts.append(f"ip={e.ip}")
     if detail:

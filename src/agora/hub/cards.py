@@ -88,7 +88,9 @@ def _walk_events(text: str, lim: CardLimits, first_line: int) -> None:
         if isinstance(ev, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
             depth += 1
             if depth > lim.max_depth:
-                raise YamlRefused(f"lists and mappings are nested more than {lim.max_depth} levels deep{at(ev)}")
+                raise YamlRefused(
+                    f"lists and mappings are nested more than {lim.max_depth} levels deep{at(ev)}"
+                )
             stack.append([ev.anchor, 1, 2])
         elif isinstance(ev, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
             depth -= 1
@@ -103,8 +105,10 @@ def _walk_events(text: str, lim: CardLimits, first_line: int) -> None:
             add(n, w, ev)
         elif isinstance(ev, yaml.AliasEvent):
             if any(f[0] == ev.anchor for f in stack):
-                raise YamlRefused(f"the alias *{ev.anchor} is used inside its own anchor &{ev.anchor} "
-                                  f"(a recursive structure){at(ev)}")
+                raise YamlRefused(
+                    f"the alias *{ev.anchor} is used inside its own anchor &{ev.anchor} "
+                    f"(a recursive structure){at(ev)}"
+                )
             if ev.anchor in sizes:  # an unknown alias: the composer names it below
                 add(*sizes[ev.anchor], ev)
 
@@ -156,7 +160,9 @@ def load_yaml(text: str, first_line: int = 1, lim: CardLimits | None = None) -> 
         mark = getattr(e, "problem_mark", None)
         where = f" on line {mark.line + first_line}, column {mark.column + 1}" if mark else ""
         problem = getattr(e, "problem", None) or str(e)
-        raise YamlRefused(f"Invalid YAML{where}: {problem}", mark.line + first_line if mark else None) from None
+        raise YamlRefused(
+            f"Invalid YAML{where}: {problem}", mark.line + first_line if mark else None
+        ) from None
     except (RecursionError, MemoryError, OverflowError, ValueError, TypeError) as e:
         raise YamlRefused(f"Invalid YAML: {type(e).__name__}") from None
     data = _json_safe(data)
@@ -180,13 +186,18 @@ def parse(text: str) -> Card:
     if end is None:
         return Card(None, text, "README.md metadata opened with '---' on line 1 is never closed with '---'")
     block = "\n".join(lines[1:end])
-    body = "\n".join(lines[end + 1:])
+    body = "\n".join(lines[end + 1 :])
     try:
         data, node = load_yaml(block, first_line=2)
     except YamlRefused as e:
         msg = e.message if e.message.startswith("Invalid YAML") else f"Refused YAML: {e.message}"
-        return Card(None, body, msg.replace("Invalid YAML", "Invalid YAML in README.md metadata", 1)
-                    .replace("Refused YAML", "README.md metadata refused", 1))
+        return Card(
+            None,
+            body,
+            msg.replace("Invalid YAML", "Invalid YAML in README.md metadata", 1).replace(
+                "Refused YAML", "README.md metadata refused", 1
+            ),
+        )
     if data is None:
         return Card({}, body)
     if not isinstance(data, dict):
@@ -240,18 +251,26 @@ def validate(card: Card, repo_type: str) -> tuple[list[str], list[str]]:
     if lic is not None:
         for i, x in strings("license"):
             if not isinstance(x, str) or x not in tx.LICENSES:
-                errors.append(f'"license" must be a license identifier such as apache-2.0, mit or cc-by-4.0 '
-                              f'(or "other" with license_name), not {x!r}{at("license", i)}')
+                errors.append(
+                    f'"license" must be a license identifier such as apache-2.0, mit or cc-by-4.0 '
+                    f'(or "other" with license_name), not {x!r}{at("license", i)}'
+                )
         if lic == "other" and not data.get("license_name"):
-            warnings.append(f'"license: other" should come with "license_name" and "license_link"{at("license")}')
+            warnings.append(
+                f'"license: other" should come with "license_name" and "license_link"{at("license")}'
+            )
     for i, x in strings("language"):
         if not is_language(x):
-            errors.append(f'"language" must hold ISO 639-1 or 639-3 codes such as en or fra, not {x!r}'
-                          f'{at("language", i)}')
+            errors.append(
+                f'"language" must hold ISO 639-1 or 639-3 codes such as en or fra, not {x!r}'
+                f"{at('language', i)}"
+            )
     if "pipeline_tag" in data and data["pipeline_tag"] is not None:
         if data["pipeline_tag"] not in tx.TASK_SET:
-            errors.append(f'"pipeline_tag" must be a task such as text-classification, not '
-                          f'{data["pipeline_tag"]!r}{at("pipeline_tag")}')
+            errors.append(
+                f'"pipeline_tag" must be a task such as text-classification, not '
+                f"{data['pipeline_tag']!r}{at('pipeline_tag')}"
+            )
     for key in ("tags", "datasets", "base_model", "metrics"):
         for i, x in strings(key):
             if not isinstance(x, str):
@@ -262,29 +281,43 @@ def validate(card: Card, repo_type: str) -> tuple[list[str], list[str]]:
                 errors.append(f'"{key}" must name repos as namespace/name, not {x!r}{at(key, i)}')
     rel = data.get("base_model_relation")
     if rel is not None and rel not in RELATIONS:
-        errors.append(f'"base_model_relation" must be one of {", ".join(RELATIONS)}, not {rel!r}'
-                      f'{at("base_model_relation")}')
-    if "library_name" in data and data["library_name"] is not None and not isinstance(data["library_name"], str):
+        errors.append(
+            f'"base_model_relation" must be one of {", ".join(RELATIONS)}, not {rel!r}'
+            f"{at('base_model_relation')}"
+        )
+    if (
+        "library_name" in data
+        and data["library_name"] is not None
+        and not isinstance(data["library_name"], str)
+    ):
         errors.append(f'"library_name" must be a string{at("library_name")}')
     widget = data.get("widget")
     if widget is not None:
         if not isinstance(widget, list) or not all(isinstance(w, dict) for w in widget):
-            errors.append(f'"widget" must be a list of examples, each a mapping such as {{text: ...}}{at("widget")}')
+            errors.append(
+                f'"widget" must be a list of examples, each a mapping such as {{text: ...}}{at("widget")}'
+            )
     if "model-index" in data:
         errors += [f"{m}{at('model-index')}" for m in _model_index_errors(data["model-index"])]
     if repo_type == "dataset":
         for i, x in strings("task_categories"):
             if x not in tx.DATASET_TASK_CATEGORIES:
-                errors.append(f'"task_categories" must hold tasks such as text-classification, not {x!r}'
-                              f'{at("task_categories", i)}')
+                errors.append(
+                    f'"task_categories" must hold tasks such as text-classification, not {x!r}'
+                    f"{at('task_categories', i)}"
+                )
         for i, x in strings("size_categories"):
             if x not in tx.SIZE_CATEGORIES:
-                errors.append(f'"size_categories" must be one of {", ".join(tx.SIZE_CATEGORIES)}, not {x!r}'
-                              f'{at("size_categories", i)}')
+                errors.append(
+                    f'"size_categories" must be one of {", ".join(tx.SIZE_CATEGORIES)}, not {x!r}'
+                    f"{at('size_categories', i)}"
+                )
         configs = data.get("configs")
         if configs is not None:
             if not isinstance(configs, list) or not all(isinstance(c, dict) for c in configs):
-                errors.append(f'"configs" must be a list of mappings with config_name and data_files{at("configs")}')
+                errors.append(
+                    f'"configs" must be a list of mappings with config_name and data_files{at("configs")}'
+                )
             else:
                 for i, c in enumerate(configs):
                     if not isinstance(c.get("config_name"), str):
@@ -312,11 +345,16 @@ def _model_index_errors(mi: Any) -> list[str]:
             if not isinstance(task, dict) or not isinstance(task.get("type"), str):
                 out.append(f'"model-index[{i}].results[{j}].task.type" is required')
             ds = r.get("dataset")
-            if not isinstance(ds, dict) or not isinstance(ds.get("type"), str) or not isinstance(ds.get("name"), str):
+            if (
+                not isinstance(ds, dict)
+                or not isinstance(ds.get("type"), str)
+                or not isinstance(ds.get("name"), str)
+            ):
                 out.append(f'"model-index[{i}].results[{j}].dataset" needs "type" and "name"')
             metrics = r.get("metrics")
             if not isinstance(metrics, list) or not all(
-                    isinstance(x, dict) and isinstance(x.get("type"), str) and "value" in x for x in metrics):
+                isinstance(x, dict) and isinstance(x.get("type"), str) and "value" in x for x in metrics
+            ):
                 out.append(f'"model-index[{i}].results[{j}].metrics" must be a list of {{type, value}}')
     return out
 
@@ -329,12 +367,15 @@ class Derived:
     languages: list[str] = field(default_factory=list)
     datasets: list[str] = field(default_factory=list)
     base_models: list[tuple[str, str]] = field(default_factory=list)  # (repo id, relation)
-    extra: dict[str, Any] = field(default_factory=dict)  # config, transformersInfo, safetensors, widgetData, ...
+    extra: dict[str, Any] = field(
+        default_factory=dict
+    )  # config, transformersInfo, safetensors, widgetData, ...
 
 
 def _library_from_files(names: set[str]) -> str | None:
     def has(suffix: str) -> bool:
         return any(n.endswith(suffix) for n in names)
+
     if "adapter_config.json" in names:
         return "peft"
     if "model_index.json" in names:
@@ -356,8 +397,13 @@ def _library_from_files(names: set[str]) -> str | None:
     return None
 
 
-def derive(repo_type: str, card: Card, files: list[str], config: dict[str, Any] | None = None,
-           has_tokenizer: bool = False) -> Derived:
+def derive(
+    repo_type: str,
+    card: Card,
+    files: list[str],
+    config: dict[str, Any] | None = None,
+    has_tokenizer: bool = False,
+) -> Derived:
     data = card.data or {}
     names = {f.rsplit("/", 1)[-1] for f in files}
     tags: list[str] = []
@@ -394,7 +440,9 @@ def derive(repo_type: str, card: Card, files: list[str], config: dict[str, Any] 
             add(f"format:{f}")
         for modality, suffixes in tx.MODALITY_BY_EXT.items():
             if any(e in suffixes for e in exts):
-                add(f"modality:{'tabular' if modality == 'text' and exts & {'.csv', '.tsv', '.parquet'} else modality}")
+                add(
+                    f"modality:{'tabular' if modality == 'text' and exts & {'.csv', '.tsv', '.parquet'} else modality}"
+                )
         if fmt:
             add("library:datasets")
         tasks = [x for x in _as_list(data.get("task_categories") or []) if isinstance(x, str)]
@@ -413,7 +461,9 @@ def derive(repo_type: str, card: Card, files: list[str], config: dict[str, Any] 
                 d.datasets.append(x)  # reused as "models used" by the index
         return d
     # models
-    library = data.get("library_name") if isinstance(data.get("library_name"), str) else _library_from_files(names)
+    library = (
+        data.get("library_name") if isinstance(data.get("library_name"), str) else _library_from_files(names)
+    )
     d.library_name = library
     pipeline = data.get("pipeline_tag") if data.get("pipeline_tag") in tx.TASK_SET else None
     pipeline = pipeline or next((t for t in card_tags if t in tx.TASK_SET), None)

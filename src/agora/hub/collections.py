@@ -89,8 +89,14 @@ def get_writable(s: Session, who: Principal | None, slug: str) -> Collection:
     return c
 
 
-def create(s: Session, who: Principal | None, owner: str, title: str | None, description: str = "",
-           private: bool = False) -> Collection:
+def create(
+    s: Session,
+    who: Principal | None,
+    owner: str,
+    title: str | None,
+    description: str = "",
+    private: bool = False,
+) -> Collection:
     """A second collection with the same title in one namespace is a Conflict carrying the existing one:
     the client's exists_ok reads its slug from the 409 body."""
     if who is None:
@@ -109,16 +115,30 @@ def create(s: Session, who: Principal | None, owner: str, title: str | None, des
     if existing is not None:
         raise Conflict(f"A collection titled {title!r} already exists in {owner!r}", collection=existing)
     top = s.scalar(select(func.max(Collection.position)).where(Collection.owner == owner))
-    c = Collection(uid=secrets.token_hex(12), owner=owner, title=title, description=description,
-                   private=bool(private), position=(top + 1) if top is not None else 0)
+    c = Collection(
+        uid=secrets.token_hex(12),
+        owner=owner,
+        title=title,
+        description=description,
+        private=bool(private),
+        position=(top + 1) if top is not None else 0,
+    )
     s.add(c)
     s.flush()
     return c
 
 
-def update(s: Session, who: Principal | None, slug: str, *, title: str | None = None,
-           description: str | None = None, private: bool | None = None, theme: str | None = None,
-           position: int | None = None) -> Collection:
+def update(
+    s: Session,
+    who: Principal | None,
+    slug: str,
+    *,
+    title: str | None = None,
+    description: str | None = None,
+    private: bool | None = None,
+    theme: str | None = None,
+    position: int | None = None,
+) -> Collection:
     c = get_writable(s, who, slug)
     if title is not None:
         if not isinstance(title, str) or not title.strip() or len(title.strip()) > 200:
@@ -137,8 +157,14 @@ def update(s: Session, who: Principal | None, slug: str, *, title: str | None = 
             raise BadRequest(f"Invalid theme {theme!r}: use one of {', '.join(THEMES)}")
         c.theme = theme
     if position is not None:
-        _place(s, select(Collection).where(Collection.owner == c.owner, Collection.id != c.id)
-               .order_by(Collection.position, Collection.id), c, position)
+        _place(
+            s,
+            select(Collection)
+            .where(Collection.owner == c.owner, Collection.id != c.id)
+            .order_by(Collection.position, Collection.id),
+            c,
+            position,
+        )
     c.updated_at = utcnow()
     s.flush()
     return c
@@ -152,9 +178,12 @@ def delete(s: Session, who: Principal | None, slug: str) -> None:
 
 def items(s: Session, who: Principal | None, c: Collection) -> list[Item]:
     """The items `who` may see, in position order."""
-    rows = s.execute(select(CollectionItem, Repo).join(Repo, Repo.id == CollectionItem.repo_id)
-                     .where(CollectionItem.collection_id == c.id)
-                     .order_by(CollectionItem.position, CollectionItem.id)).all()
+    rows = s.execute(
+        select(CollectionItem, Repo)
+        .join(Repo, Repo.id == CollectionItem.repo_id)
+        .where(CollectionItem.collection_id == c.id)
+        .order_by(CollectionItem.position, CollectionItem.id)
+    ).all()
     return [Item(row, repo) for row, repo in rows if accounts.can_read(s, who, repo)]
 
 
@@ -162,12 +191,15 @@ def parse_item_ref(value: str) -> RepoId:
     """`models/alice/x`, `datasets/alice/x` or `spaces/alice/x`: the `item` filter of the listing."""
     t, _, full = (value or "").partition("/")
     if t not in FROM_PLURAL:
-        raise BadRequest(f"Invalid item {value!r}: expected models/, datasets/ or spaces/ then 'namespace/name'")
+        raise BadRequest(
+            f"Invalid item {value!r}: expected models/, datasets/ or spaces/ then 'namespace/name'"
+        )
     return RepoId.parse(FROM_PLURAL[t], full)
 
 
-def add_item(s: Session, who: Principal | None, slug: str, item_type: object, item_id: object,
-             note: object = None) -> Collection:
+def add_item(
+    s: Session, who: Principal | None, slug: str, item_type: object, item_id: object, note: object = None
+) -> Collection:
     c = get_writable(s, who, slug)
     if item_type not in ITEM_TYPES:
         raise BadRequest(f"Invalid item type {item_type!r}: a collection holds models, datasets and spaces")
@@ -175,15 +207,27 @@ def add_item(s: Session, who: Principal | None, slug: str, item_type: object, it
         raise BadRequest("'item.id' must be a repo id 'namespace/name'")
     prefix = f"{item_type}s/"
     if item_id.startswith(prefix) and item_id.count("/") == 2:  # the client's docs show "datasets/x/y" too
-        item_id = item_id[len(prefix):]
+        item_id = item_id[len(prefix) :]
     rid = RepoId.parse(item_type, item_id)
     repo = _visible_repo(s, who, rid)  # RepoNotFound (404) unless `who` may see it
-    if s.scalar(select(CollectionItem.id).where(CollectionItem.collection_id == c.id,
-                                                CollectionItem.repo_id == repo.id)) is not None:
+    if (
+        s.scalar(
+            select(CollectionItem.id).where(
+                CollectionItem.collection_id == c.id, CollectionItem.repo_id == repo.id
+            )
+        )
+        is not None
+    ):
         raise Conflict(f"{rid.full} is already in this collection")
     top = s.scalar(select(func.max(CollectionItem.position)).where(CollectionItem.collection_id == c.id))
-    s.add(CollectionItem(collection_id=c.id, repo_id=repo.id, position=(top + 1) if top is not None else 0,
-                         note=_note(note)))
+    s.add(
+        CollectionItem(
+            collection_id=c.id,
+            repo_id=repo.id,
+            position=(top + 1) if top is not None else 0,
+            note=_note(note),
+        )
+    )
     c.updated_at = utcnow()
     s.flush()
     return c
@@ -208,8 +252,15 @@ def _item(s: Session, c: Collection, item_object_id: str) -> CollectionItem:
     return row
 
 
-def update_item(s: Session, who: Principal | None, slug: str, item_object_id: str, *,
-                note: object = None, position: object = None) -> None:
+def update_item(
+    s: Session,
+    who: Principal | None,
+    slug: str,
+    item_object_id: str,
+    *,
+    note: object = None,
+    position: object = None,
+) -> None:
     """`position` moves the item there and renumbers the others 0..n-1, as a drag and drop does. It counts
     among the items `who` sees (the positions they were shown): hidden items keep their place."""
     c = get_writable(s, who, slug)
@@ -225,15 +276,20 @@ def update_item(s: Session, who: Principal | None, slug: str, item_object_id: st
 
 
 def _others(c: Collection, row: CollectionItem) -> Any:
-    return (select(CollectionItem).where(CollectionItem.collection_id == c.id, CollectionItem.id != row.id)
-            .order_by(CollectionItem.position, CollectionItem.id))
+    return (
+        select(CollectionItem)
+        .where(CollectionItem.collection_id == c.id, CollectionItem.id != row.id)
+        .order_by(CollectionItem.position, CollectionItem.id)
+    )
 
 
 def _move_to(s: Session, c: Collection, row: CollectionItem, full_position: int) -> None:
     _place(s, _others(c, row), row, full_position)
 
 
-def _full_position(s: Session, who: Principal | None, c: Collection, row: CollectionItem, visible_pos: int) -> int:
+def _full_position(
+    s: Session, who: Principal | None, c: Collection, row: CollectionItem, visible_pos: int
+) -> int:
     """The place in the full order (hidden items included) of the visible position `visible_pos`: just before
     the visible item now there, or just after the last visible item."""
     others = [x.id for x in s.scalars(_others(c, row))]
@@ -250,8 +306,13 @@ def move_item(s: Session, who: Principal | None, slug: str, item_object_id: str,
     see every repo still moves the item past the one shown next to it; at either end it stays put."""
     c = get_writable(s, who, slug)
     row = _item(s, c, item_object_id)
-    ids = list(s.scalars(select(CollectionItem.id).where(CollectionItem.collection_id == c.id)
-                         .order_by(CollectionItem.position, CollectionItem.id)))
+    ids = list(
+        s.scalars(
+            select(CollectionItem.id)
+            .where(CollectionItem.collection_id == c.id)
+            .order_by(CollectionItem.position, CollectionItem.id)
+        )
+    )
     visible = {it.row.id for it in items(s, who, c)}
     i = ids.index(row.id)
     j = i + delta
@@ -269,10 +330,17 @@ def writable(s: Session, who: Principal | None) -> list[Collection]:
     "Add to collection" choices."""
     if who is None or not who.can_write_at_all:
         return []
-    owners = [who.name, *(o.name for o, role in accounts.user_orgs(s, who.user_id) if role in ("write", "admin"))]
-    return list(s.scalars(select(Collection).where(Collection.owner.in_(owners))
-                          .order_by(Collection.owner != who.name, Collection.owner, Collection.position,
-                                    Collection.id)))
+    owners = [
+        who.name,
+        *(o.name for o, role in accounts.user_orgs(s, who.user_id) if role in ("write", "admin")),
+    ]
+    return list(
+        s.scalars(
+            select(Collection)
+            .where(Collection.owner.in_(owners))
+            .order_by(Collection.owner != who.name, Collection.owner, Collection.position, Collection.id)
+        )
+    )
 
 
 def delete_item(s: Session, who: Principal | None, slug: str, item_object_id: str) -> None:
@@ -282,8 +350,15 @@ def delete_item(s: Session, who: Principal | None, slug: str, item_object_id: st
     s.flush()
 
 
-def listing(s: Session, who: Principal | None, owners: list[str], item: RepoId | None, sort: str | None,
-            offset: int, limit: int) -> list[Collection]:
+def listing(
+    s: Session,
+    who: Principal | None,
+    owners: list[str],
+    item: RepoId | None,
+    sort: str | None,
+    offset: int,
+    limit: int,
+) -> list[Collection]:
     """Collections `who` may see, newest change first (or by upvotes); `limit + 1` rows tell if more follow."""
     if sort not in (None, *SORTS):
         raise BadRequest(f"Invalid sort {sort!r}: use one of {', '.join(SORTS)}")
@@ -295,13 +370,20 @@ def listing(s: Session, who: Principal | None, owners: list[str], item: RepoId |
             repo = _visible_repo(s, who, item)
         except RepoNotFound:
             return []
-        q = q.where(Collection.id.in_(select(CollectionItem.collection_id).where(CollectionItem.repo_id == repo.id)))
+        q = q.where(
+            Collection.id.in_(select(CollectionItem.collection_id).where(CollectionItem.repo_id == repo.id))
+        )
     if who is None:
         q = q.where(Collection.private.is_(False))
     elif not who.is_admin:
-        orgs = select(Account.name).join(Membership, Membership.org_id == Account.id).where(
-            Membership.user_id == who.user_id)
-        q = q.where(or_(Collection.private.is_(False), Collection.owner == who.name, Collection.owner.in_(orgs)))
+        orgs = (
+            select(Account.name)
+            .join(Membership, Membership.org_id == Account.id)
+            .where(Membership.user_id == who.user_id)
+        )
+        q = q.where(
+            or_(Collection.private.is_(False), Collection.owner == who.name, Collection.owner.in_(orgs))
+        )
     if sort in ("upvotes", "trending"):
         q = q.order_by(desc(Collection.upvotes), desc(Collection.updated_at), desc(Collection.id))
     else:
@@ -318,6 +400,9 @@ def _visible_repo(s: Session, who: Principal | None, rid: RepoId) -> Repo:
 
 def owned_by(s: Session, who: Principal | None, owner: str) -> list[Collection]:
     """The collections of one namespace that `who` may see, in the owner's order (profile pages)."""
-    rows = s.scalars(select(Collection).where(Collection.owner == names.canonical(s, owner))
-                     .order_by(Collection.position, Collection.id))
+    rows = s.scalars(
+        select(Collection)
+        .where(Collection.owner == names.canonical(s, owner))
+        .order_by(Collection.position, Collection.id)
+    )
     return [c for c in rows if can_read(s, who, c)]

@@ -21,8 +21,13 @@ STATUSES = ("open", "closed")
 
 
 def _event(who: Principal, kind: str, data: dict[str, Any]) -> dict[str, Any]:
-    return {"id": secrets.token_hex(12), "type": kind, "createdAt": utcnow().strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-            "author": {"name": who.name}, "data": data}
+    return {
+        "id": secrets.token_hex(12),
+        "type": kind,
+        "createdAt": utcnow().strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "author": {"name": who.name},
+        "data": data,
+    }
 
 
 def _comment(who: Principal, text: str) -> dict[str, Any]:
@@ -42,7 +47,9 @@ def _append(d: Discussion, event: dict[str, Any]) -> None:
     d.data = data
 
 
-def create(s: Session, hub: Any, who: Principal, repo: Repo, title: str, description: str, pr: bool) -> Discussion:
+def create(
+    s: Session, hub: Any, who: Principal, repo: Repo, title: str, description: str, pr: bool
+) -> Discussion:
     require_write_token(who, "open a discussion or pull request")
     title = (title or "").strip()
     if not title or len(title) > 300:
@@ -50,8 +57,14 @@ def create(s: Session, hub: Any, who: Principal, repo: Repo, title: str, descrip
     git = hub.git(repo)
     with hub.writer(s, repo, git):
         num = (s.scalar(select(func.max(Discussion.num)).where(Discussion.repo_id == repo.id)) or 0) + 1
-        d = Discussion(repo_id=repo.id, num=num, title=title, is_pr=pr, author_id=who.user_id,
-                       data={"events": [_comment(who, description or "")]})
+        d = Discussion(
+            repo_id=repo.id,
+            num=num,
+            title=title,
+            is_pr=pr,
+            author_id=who.user_id,
+            data={"events": [_comment(who, description or "")]},
+        )
         s.add(d)
         s.flush()
         if pr:
@@ -60,7 +73,9 @@ def create(s: Session, hub: Any, who: Principal, repo: Repo, title: str, descrip
     return d
 
 
-def listing(s: Session, repo: Repo, kind: str | None, status: str | None, author: str | None) -> list[Discussion]:
+def listing(
+    s: Session, repo: Repo, kind: str | None, status: str | None, author: str | None
+) -> list[Discussion]:
     q = select(Discussion).where(Discussion.repo_id == repo.id)
     if kind == "pull_request":
         q = q.where(Discussion.is_pr.is_(True))
@@ -95,8 +110,9 @@ def rename(s: Session, who: Principal, d: Discussion, title: str, can_write: boo
     return ev
 
 
-def set_status(s: Session, who: Principal, d: Discussion, status: str, text: str | None,
-               can_write: bool) -> dict[str, Any]:
+def set_status(
+    s: Session, who: Principal, d: Discussion, status: str, text: str | None, can_write: bool
+) -> dict[str, Any]:
     require_write_token(who, "change the status of a discussion")
     if status not in STATUSES:
         raise BadRequest("status must be open or closed")
@@ -142,5 +158,3 @@ def merge(s: Session, hub: Hub, who: Principal, repo: Repo, d: Discussion, text:
         _append(d, _event(who, "status-change", {"status": "merged"}))
         hub.after_ref_update(s, repo, "refs/heads/main", main, new)
     return new
-
-

@@ -40,9 +40,15 @@ class Hit:
 
     def json(self) -> dict[str, Any]:
         r = self.repo
-        return {"id": self.id, "type": r.type, "likes": r.likes or 0, "downloads": r.downloads or 0,
-                "pipeline_tag": r.pipeline_tag if r.type == "model" else None, "tags": self.tags,
-                "snippet": self.snippet}
+        return {
+            "id": self.id,
+            "type": r.type,
+            "likes": r.likes or 0,
+            "downloads": r.downloads or 0,
+            "pipeline_tag": r.pipeline_tag if r.type == "model" else None,
+            "tags": self.tags,
+            "snippet": self.snippet,
+        }
 
 
 def parse_type(value: str | None) -> str | None:
@@ -61,7 +67,9 @@ def parse_limit(value: str | None) -> int:
     try:
         n = int(value)
     except ValueError:
-        raise BadRequest(f"Invalid limit {value[:40]!r}: it must be an integer from 1 to {MAX_LIMIT}") from None
+        raise BadRequest(
+            f"Invalid limit {value[:40]!r}: it must be an integer from 1 to {MAX_LIMIT}"
+        ) from None
     if n < 1:
         raise BadRequest(f"Invalid limit {n}: it must be an integer from 1 to {MAX_LIMIT}")
     return min(n, MAX_LIMIT)
@@ -75,7 +83,9 @@ def parse_query(value: str | None) -> str:
     return q
 
 
-def search(s: Session, who: Principal | None, repo_type: str | None, q: str, limit: int = DEFAULT_LIMIT) -> list[Hit]:
+def search(
+    s: Session, who: Principal | None, repo_type: str | None, q: str, limit: int = DEFAULT_LIMIT
+) -> list[Hit]:
     """The best `limit` repos `who` may see whose id, tags or card text contain `q`, best first."""
     q = parse_query(q)
     if not q:
@@ -92,21 +102,25 @@ def card_bodies(s: Session, ids: list[int]) -> dict[int, str]:
     if not ids or s.get_bind().dialect.name != "sqlite":
         return {}
     stmt = text("SELECT rowid, body FROM repo_search WHERE rowid IN :ids").bindparams(
-        bindparam("ids", expanding=True))
+        bindparam("ids", expanding=True)
+    )
     return {rid: body or "" for rid, body in s.execute(stmt, {"ids": ids})}
 
 
 # ---- the excerpt ------------------------------------------------------------------------------------------
 _MARKUP = [
-    (re.compile(r"<!--.*?-->", re.DOTALL), " "),                 # HTML comments
+    (re.compile(r"<!--.*?-->", re.DOTALL), " "),  # HTML comments
     (re.compile(r"<(script|style)\b.*?</\1\s*>", re.DOTALL | re.IGNORECASE), " "),  # and what is not text
-    (re.compile(r"^\s*(```|~~~).*$", re.MULTILINE), " "),                # code fences (their content stays)
-    (re.compile(r"<[^>\n]{1,500}>"), " "),                       # HTML tags
-    (re.compile(r"!\[([^\]\n]*)\]\([^)\n]*\)"), r"\1"),          # images: their alt text
-    (re.compile(r"\[([^\]\n]*)\]\([^)\n]*\)"), r"\1"),           # links: their text
-    (re.compile(r"^\s{0,3}(#{1,6}|>+|[-*+]|\d{1,9}[.)])\s+", re.MULTILINE), ""),  # headings, quotes, list markers
+    (re.compile(r"^\s*(```|~~~).*$", re.MULTILINE), " "),  # code fences (their content stays)
+    (re.compile(r"<[^>\n]{1,500}>"), " "),  # HTML tags
+    (re.compile(r"!\[([^\]\n]*)\]\([^)\n]*\)"), r"\1"),  # images: their alt text
+    (re.compile(r"\[([^\]\n]*)\]\([^)\n]*\)"), r"\1"),  # links: their text
+    (
+        re.compile(r"^\s{0,3}(#{1,6}|>+|[-*+]|\d{1,9}[.)])\s+", re.MULTILINE),
+        "",
+    ),  # headings, quotes, list markers
     (re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$", re.MULTILINE), " "),  # table rules
-    (re.compile(r"\*{1,3}|`+|~~|\|"), " "),                     # emphasis, code spans, table pipes
+    (re.compile(r"\*{1,3}|`+|~~|\|"), " "),  # emphasis, code spans, table pipes
 ]
 
 
@@ -163,7 +177,7 @@ def marked(excerpt: str, q: str) -> list[tuple[str, bool]]:
     at = 0
     for m in pattern.finditer(excerpt):
         if m.start() > at:
-            out.append((excerpt[at:m.start()], False))
+            out.append((excerpt[at : m.start()], False))
         out.append((m.group(0), True))
         at = m.end()
     if at < len(excerpt):

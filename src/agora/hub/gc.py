@@ -47,8 +47,9 @@ def collect(hub: Hub, apply: bool = False, grace: timedelta = GRACE) -> GcReport
     cutoff = now - grace
     with hub.db.session() as s:
         repos = list(s.scalars(select(Repo)))
-        recent_rows = {oid for oid, at in s.execute(select(LfsObject.oid, LfsObject.created_at))
-                       if _aware(at) > cutoff}
+        recent_rows = {
+            oid for oid, at in s.execute(select(LfsObject.oid, LfsObject.created_at)) if _aware(at) > cutoff
+        }
     referenced: set[str] = set()
     for repo in repos:
         path = hub.git(repo).path
@@ -78,13 +79,16 @@ def collect(hub: Hub, apply: bool = False, grace: timedelta = GRACE) -> GcReport
     keep_xorbs: set[str] = set()
     drop_files: list[str] = []
     with hub.db.session() as s:
-        for file_hash, sha, terms, at in s.execute(select(XetFile.file_hash, XetFile.sha256, XetFile.terms,
-                                                          XetFile.created_at)):
+        for file_hash, sha, terms, at in s.execute(
+            select(XetFile.file_hash, XetFile.sha256, XetFile.terms, XetFile.created_at)
+        ):
             if sha in referenced or sha in recent_rows or _aware(at) > cutoff:
                 keep_xorbs.update(t.xorb for t in unpack_terms(terms))
             else:
                 drop_files.append(file_hash)
-        recent_xorbs = {h for h, at in s.execute(select(XetXorb.hash, XetXorb.created_at)) if _aware(at) > cutoff}
+        recent_xorbs = {
+            h for h, at in s.execute(select(XetXorb.hash, XetXorb.created_at)) if _aware(at) > cutoff
+        }
     for name, size, mtime in list(hub.xet.xorbs.list_objects()):
         if name in keep_xorbs or name in recent_xorbs or _aware(mtime) > cutoff:
             report.xorbs_kept += 1

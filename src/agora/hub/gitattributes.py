@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-_COMMON = ("*.7z *.arrow *.bin *.bz2 *.ckpt *.ftz *.gz *.h5 *.joblib *.lfs.* {extra}*.mlmodel *.model *.msgpack "
-           "*.npy *.npz *.onnx *.ot *.parquet *.pb *.pickle *.pkl *.pt *.pth *.rar *.safetensors saved_model/**/* "
-           "*.tar.* *.tar *.tflite *.tgz *.wasm *.xz *.zip *.zst *tfevents*")
+_COMMON = (
+    "*.7z *.arrow *.bin *.bz2 *.ckpt *.ftz *.gz *.h5 *.joblib *.lfs.* {extra}*.mlmodel *.model *.msgpack "
+    "*.npy *.npz *.onnx *.ot *.parquet *.pb *.pickle *.pkl *.pt *.pth *.rar *.safetensors saved_model/**/* "
+    "*.tar.* *.tar *.tflite *.tgz *.wasm *.xz *.zip *.zst *tfevents*"
+)
 _MEDIA = """# Audio files - uncompressed
 *.pcm *.sam *.raw
 # Audio files - compressed

@@ -52,7 +52,11 @@ def _snapshot(repo_dir: Path) -> Path | None:
     ref = repo_dir / "refs" / "main"
     if ref.is_file() and (snaps / ref.read_text().strip()).is_dir():
         return snaps / ref.read_text().strip()
-    found = sorted((p for p in snaps.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime) if snaps.is_dir() else []
+    found = (
+        sorted((p for p in snaps.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+        if snaps.is_dir()
+        else []
+    )
     return found[-1] if found else None
 
 
@@ -68,8 +72,14 @@ def find_sources(path: Path, namespace: str) -> list[Source]:
                 ns, name = (parts[0], "--".join(parts[1:])) if len(parts) > 1 else (namespace, parts[0])
                 snap = _snapshot(d)
                 if snap is not None:
-                    out.append(Source("hf-cache", snap, RepoId(TYPES[kind], ns, name),
-                                      sum(f.stat().st_size for f in _files(snap))))
+                    out.append(
+                        Source(
+                            "hf-cache",
+                            snap,
+                            RepoId(TYPES[kind], ns, name),
+                            sum(f.stat().st_size for f in _files(snap)),
+                        )
+                    )
             elif d.name.endswith(".git") or (d / ".git").exists():
                 name = d.name[:-4] if d.name.endswith(".git") else d.name
                 out.append(Source("git", d, RepoId("model", namespace, name), 0))
@@ -126,8 +136,21 @@ def _import_snapshot(hub: Hub, repo: Repo, who: Principal, snap: Path, progress:
 def _import_git(hub: Hub, repo: Repo, src: Path, progress: Progress) -> str:
     dest = hub.git(repo).path
     gitdir = src if src.name.endswith(".git") else src / ".git"
-    subprocess.run(["git", "-C", str(dest), "fetch", "--quiet", "--no-tags", str(gitdir),
-                    "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "git",
+            "-C",
+            str(dest),
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            str(gitdir),
+            "+refs/heads/*:refs/heads/*",
+            "+refs/tags/*:refs/tags/*",
+        ],
+        check=True,
+        capture_output=True,
+    )
     lfs_root = gitdir / "lfs" / "objects"
     with hub.db.session() as s:
         repo = s.get(Repo, repo.id)  # type: ignore[assignment]
@@ -206,8 +229,11 @@ def export_repo(hub: Hub, rid: RepoId, out: Path, progress: Progress = lambda n:
     git = hub.git(repo)
     out.mkdir(parents=True, exist_ok=True)
     bundle = out / f"{rid.name}.bundle"
-    subprocess.run(["git", "-C", str(git.path), "bundle", "create", str(bundle), "--all"], check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["git", "-C", str(git.path), "bundle", "create", str(bundle), "--all"],
+        check=True,
+        capture_output=True,
+    )
     lfs = out / "lfs"
     count = 0
     for oid, size in referenced_oids(git.path):

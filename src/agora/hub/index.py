@@ -30,10 +30,17 @@ from .accounts import Principal, require_write_token
 if TYPE_CHECKING:
     from .catalog import Catalog
 
-SORTS = {"downloads": Repo.downloads, "likes": Repo.likes, "lastModified": Repo.updated_at,
-         "createdAt": Repo.created_at, "trendingScore": Repo.trending_score}
+SORTS = {
+    "downloads": Repo.downloads,
+    "likes": Repo.likes,
+    "lastModified": Repo.updated_at,
+    "createdAt": Repo.created_at,
+    "trendingScore": Repo.trending_score,
+}
 SAFETENSORS_HEADER_MAX = 32 * 1024 * 1024
-DERIVED_PART_MAX = 64 * 1024  # derived tags, widgetData: each at most this as JSON (card data has its own limit)
+DERIVED_PART_MAX = (
+    64 * 1024
+)  # derived tags, widgetData: each at most this as JSON (card data has its own limit)
 log = logging.getLogger("agora.index")
 
 
@@ -53,8 +60,13 @@ def reindex(s: Session, hub: Any, repo: Repo, commit: str) -> None:
         text_ = git.blob(readme.oid).decode("utf-8", "replace")
     card = cards.parse(text_)
     if card.yaml_error:  # a card pushed before the limits, or over them: index it as one without metadata
-        log.warning("%s/%s@%s: README.md metadata ignored: %s", repo.namespace, repo.name, commit[:12],
-                    card.yaml_error[:300])
+        log.warning(
+            "%s/%s@%s: README.md metadata ignored: %s",
+            repo.namespace,
+            repo.name,
+            commit[:12],
+            card.yaml_error[:300],
+        )
     config = None
     cfg = by_path.get("config.json")
     if cfg is not None and cfg.lfs is None and cfg.size <= 1024 * 1024:
@@ -63,8 +75,9 @@ def reindex(s: Session, hub: Any, repo: Repo, commit: str) -> None:
             config = loaded if isinstance(loaded, dict) else None
         except ValueError:
             config = None
-    has_tok = any(p.rsplit("/", 1)[-1] in ("tokenizer.json", "tokenizer_config.json", "vocab.txt")
-                  for p in by_path)
+    has_tok = any(
+        p.rsplit("/", 1)[-1] in ("tokenizer.json", "tokenizer_config.json", "vocab.txt") for p in by_path
+    )
     d = cards.derive(repo.type, card, list(by_path), config, has_tok)
     if repo.type == "model":
         st = safetensors_params(hub, repo, [e for e in files if e.path.endswith(".safetensors")])
@@ -78,8 +91,11 @@ def reindex(s: Session, hub: Any, repo: Repo, commit: str) -> None:
     repo.card_data = card.data if card.data is not None else None
     repo.pipeline_tag = d.pipeline_tag
     repo.library_name = d.library_name
-    repo.derived = {**d.extra, "languages": d.languages, "baseModels": [
-        {"id": b, "relation": r} for b, r in d.base_models]}
+    repo.derived = {
+        **d.extra,
+        "languages": d.languages,
+        "baseModels": [{"id": b, "relation": r} for b, r in d.base_models],
+    }
     repo.indexed_sha = commit
     tags = list(dict.fromkeys(t[:200].replace("\n", " ") for t in d.tags))
     room = DERIVED_PART_MAX
@@ -96,10 +112,17 @@ def reindex(s: Session, hub: Any, repo: Repo, commit: str) -> None:
     s.execute(delete(RepoLink).where(RepoLink.repo_id == repo.id))
     links = []
     if repo.type == "model":
-        links += [{"repo_id": repo.id, "kind": "dataset", "target": x[:200], "relation": None} for x in d.datasets]
-        links += [{"repo_id": repo.id, "kind": "base_model", "target": b[:200], "relation": r} for b, r in d.base_models]
+        links += [
+            {"repo_id": repo.id, "kind": "dataset", "target": x[:200], "relation": None} for x in d.datasets
+        ]
+        links += [
+            {"repo_id": repo.id, "kind": "base_model", "target": b[:200], "relation": r}
+            for b, r in d.base_models
+        ]
     elif repo.type == "space":
-        links += [{"repo_id": repo.id, "kind": "model", "target": x[:200], "relation": None} for x in d.datasets]
+        links += [
+            {"repo_id": repo.id, "kind": "model", "target": x[:200], "relation": None} for x in d.datasets
+        ]
     if links:
         s.execute(insert(RepoLink), links)
     write_search_text(s, repo, d.tags, card.body)
@@ -111,8 +134,10 @@ def write_search_text(s: Session, repo: Repo, tags: list[str], body: str) -> Non
     repo.search_text = (rid + " " + " ".join(tags)).lower()[:4000]
     if _is_sqlite(s):
         s.execute(text("DELETE FROM repo_search WHERE rowid = :id"), {"id": repo.id})
-        s.execute(text("INSERT INTO repo_search(rowid, rid, tags, body) VALUES (:id, :rid, :tags, :body)"),
-                  {"id": repo.id, "rid": rid, "tags": " ".join(tags), "body": body[:20000]})
+        s.execute(
+            text("INSERT INTO repo_search(rowid, rid, tags, body) VALUES (:id, :rid, :tags, :body)"),
+            {"id": repo.id, "rid": rid, "tags": " ".join(tags), "body": body[:20000]},
+        )
 
 
 def drop(s: Session, repo: Repo) -> None:
@@ -159,8 +184,11 @@ def _visible(q: Any, who: Principal | None) -> Any:
         return q.where(Repo.private.is_(False))
     if who.is_admin:
         return q
-    orgs = select(Account.name).join(Membership, Membership.org_id == Account.id).where(
-        Membership.user_id == who.user_id)
+    orgs = (
+        select(Account.name)
+        .join(Membership, Membership.org_id == Account.id)
+        .where(Membership.user_id == who.user_id)
+    )
     return q.where(or_(Repo.private.is_(False), Repo.namespace == who.name, Repo.namespace.in_(orgs)))
 
 
@@ -168,6 +196,7 @@ def _catalog() -> ModuleType:
     """hub/catalog/, imported on first use: it brings pyarrow, which processes that only write (the git
     pre-receive hook, the command line) do not need."""
     from . import catalog
+
     return catalog
 
 
@@ -178,8 +207,11 @@ def audience(s: Session, who: Principal | None) -> frozenset[str] | None:
     if who.is_admin:
         everyone: frozenset[str] = _catalog().ALL
         return everyone
-    orgs = s.scalars(select(Account.name).join(Membership, Membership.org_id == Account.id).where(
-        Membership.user_id == who.user_id))
+    orgs = s.scalars(
+        select(Account.name)
+        .join(Membership, Membership.org_id == Account.id)
+        .where(Membership.user_id == who.user_id)
+    )
     return frozenset([who.name, *orgs])
 
 
@@ -202,16 +234,22 @@ def _decode(cursor: str, sort: str | None) -> Any:
         value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         if sort is None and isinstance(value, int):
             return value
-        if sort is not None and isinstance(value, list) and len(value) == 2 \
-                and isinstance(value[0], (int, float)) and isinstance(value[1], int):
+        if (
+            sort is not None
+            and isinstance(value, list)
+            and len(value) == 2
+            and isinstance(value[0], (int, float))
+            and isinstance(value[1], int)
+        ):
             return value[0], value[1]
     except ValueError:
         pass
     raise BadRequest("Invalid cursor: use the Link header of the previous page")
 
 
-def find(s: Session, who: Principal | None, query: Query, page_size: int,
-         cursor: str | None = None) -> tuple[list[int], str | None, Catalog]:
+def find(
+    s: Session, who: Principal | None, query: Query, page_size: int, cursor: str | None = None
+) -> tuple[list[int], str | None, Catalog]:
     """Ids of one page of matching repos, the next page's cursor (keyset: each repo once) and the catalog
     that answered (its `summaries` give the default listing fields without reading the rows)."""
     if query.sort and query.sort not in SORTS:
@@ -228,8 +266,9 @@ def find(s: Session, who: Principal | None, query: Query, page_size: int,
     return ids, nxt, cat
 
 
-def search(s: Session, who: Principal | None, query: Query, page_size: int,
-           cursor: str | None = None) -> tuple[list[Repo], str | None]:
+def search(
+    s: Session, who: Principal | None, query: Query, page_size: int, cursor: str | None = None
+) -> tuple[list[Repo], str | None]:
     """One page of matching repos (rows, in listing order) and the cursor of the next page."""
     ids, nxt, _ = find(s, who, query, page_size, cursor)
     return rows_of(s, ids), nxt
@@ -247,7 +286,9 @@ def count(s: Session, who: Principal | None, query: Query) -> int:
     return cat.count(*_args(s, who, query))
 
 
-def full_text(s: Session, who: Principal | None, repo_type: str | None, q: str, limit: int = 20) -> list[Repo]:
+def full_text(
+    s: Session, who: Principal | None, repo_type: str | None, q: str, limit: int = 20
+) -> list[Repo]:
     """Repos whose id, tags or card text contain `q`, best first (bm25 on SQLite's FTS5 trigram index;
     elsewhere a substring of the id and tags, most downloaded first)."""
     q = q.strip().lower()
@@ -259,15 +300,22 @@ def full_text(s: Session, who: Principal | None, repo_type: str | None, q: str, 
     stmt = _visible(stmt, who)
     if _is_sqlite(s) and len(q) >= 3:
         phrase = '"' + q.replace('"', '""') + '"'
-        hits = text("SELECT rowid AS id, bm25(repo_search, 10.0, 5.0, 1.0) AS score FROM repo_search "
-                    "WHERE repo_search MATCH :m ORDER BY score LIMIT :n").bindparams(m=phrase, n=limit * 20)
+        hits = text(
+            "SELECT rowid AS id, bm25(repo_search, 10.0, 5.0, 1.0) AS score FROM repo_search "
+            "WHERE repo_search MATCH :m ORDER BY score LIMIT :n"
+        ).bindparams(m=phrase, n=limit * 20)
         ranked = [(rid, score) for rid, score in s.execute(hits)]
         order = {rid: i for i, (rid, _) in enumerate(ranked)}
         rows = list(s.scalars(stmt.where(Repo.id.in_(list(order))))) if order else []
         return sorted(rows, key=lambda r: order[r.id])[:limit]
     like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    return list(s.scalars(stmt.where(Repo.search_text.like(like, escape="\\"))
-                          .order_by(desc(Repo.downloads), desc(Repo.id)).limit(limit)))
+    return list(
+        s.scalars(
+            stmt.where(Repo.search_text.like(like, escape="\\"))
+            .order_by(desc(Repo.downloads), desc(Repo.id))
+            .limit(limit)
+        )
+    )
 
 
 def tags_of(s: Session, repo_ids: list[int]) -> dict[int, list[str]]:
@@ -297,7 +345,9 @@ def facet_group(repo_type: str, tag: str) -> str | None:
     return "other"
 
 
-def facets(s: Session, who: Principal | None, query: Query, per_group: int = 50) -> dict[str, list[dict[str, Any]]]:
+def facets(
+    s: Session, who: Principal | None, query: Query, per_group: int = 50
+) -> dict[str, list[dict[str, Any]]]:
     """Counts per tag value over the repos matching `query`, grouped for the sidebar."""
     cat = _catalog().for_session(s)
     cat.sync()
@@ -313,25 +363,48 @@ def facets(s: Session, who: Principal | None, query: Query, per_group: int = 50)
     return out
 
 
-def linked_from(s: Session, who: Principal | None, kind: str, target: str, repo_type: str = "model",
-                limit: int = 100) -> list[Repo]:
+def linked_from(
+    s: Session, who: Principal | None, kind: str, target: str, repo_type: str = "model", limit: int = 100
+) -> list[Repo]:
     """Repos whose card links to `target`: models trained on a dataset, fine-tunes of a model, Spaces using it."""
-    q = select(Repo).join(RepoLink, RepoLink.repo_id == Repo.id).where(
-        RepoLink.kind == kind, RepoLink.target == target, Repo.type == repo_type)
+    q = (
+        select(Repo)
+        .join(RepoLink, RepoLink.repo_id == Repo.id)
+        .where(RepoLink.kind == kind, RepoLink.target == target, Repo.type == repo_type)
+    )
     q = _visible(q, who).order_by(desc(Repo.downloads), Repo.id).limit(limit)
     return list(s.scalars(q).unique())
 
 
 def children_count(s: Session, who: Principal | None, model_id: str) -> dict[str, int]:
-    q = select(RepoLink.relation, func.count()).join(Repo, Repo.id == RepoLink.repo_id).where(
-        RepoLink.kind == "base_model", RepoLink.target == model_id)
+    q = (
+        select(RepoLink.relation, func.count())
+        .join(Repo, Repo.id == RepoLink.repo_id)
+        .where(RepoLink.kind == "base_model", RepoLink.target == model_id)
+    )
     q = _visible(q, who).group_by(RepoLink.relation)
     return {r or "finetune": n for r, n in s.execute(q)}
 
 
 # ---- counters ---------------------------------------------------------------------------------------------
-WEIGHT_SUFFIXES = (".safetensors", ".bin", ".joblib", ".pkl", ".pt", ".pth", ".onnx", ".gguf", ".h5", ".keras",
-                   ".ckpt", ".msgpack", ".pb", ".tflite", ".mlmodel", ".npz")
+WEIGHT_SUFFIXES = (
+    ".safetensors",
+    ".bin",
+    ".joblib",
+    ".pkl",
+    ".pt",
+    ".pth",
+    ".onnx",
+    ".gguf",
+    ".h5",
+    ".keras",
+    ".ckpt",
+    ".msgpack",
+    ".pb",
+    ".tflite",
+    ".mlmodel",
+    ".npz",
+)
 
 
 def is_counting_file(repo_type: str, path: str, has_config: Any) -> bool:
@@ -348,8 +421,11 @@ def is_counting_file(repo_type: str, path: str, has_config: Any) -> bool:
 
 def count_download(s: Session, repo: Repo, when: date | None = None) -> None:
     day = (when or utcnow().date()).isoformat()
-    updated = s.execute(update(DownloadDay).where(
-        DownloadDay.repo_id == repo.id, DownloadDay.day == day).values(count=DownloadDay.count + 1))
+    updated = s.execute(
+        update(DownloadDay)
+        .where(DownloadDay.repo_id == repo.id, DownloadDay.day == day)
+        .values(count=DownloadDay.count + 1)
+    )
     if updated.rowcount == 0:  # type: ignore[attr-defined]
         s.add(DownloadDay(repo_id=repo.id, day=day, count=1))
     repo.downloads_all_time = (repo.downloads_all_time or 0) + 1
@@ -361,26 +437,42 @@ def refresh_counters(s: Session, repo: Repo) -> None:
     """downloads = last 30 days (as the Hub shows it); trending = recent downloads and likes, decayed by age."""
     today = utcnow().date()
     since = (today - timedelta(days=29)).isoformat()
-    days = list(s.execute(select(DownloadDay.day, DownloadDay.count).where(
-        DownloadDay.repo_id == repo.id, DownloadDay.day >= since)))
+    days = list(
+        s.execute(
+            select(DownloadDay.day, DownloadDay.count).where(
+                DownloadDay.repo_id == repo.id, DownloadDay.day >= since
+            )
+        )
+    )
     repo.downloads = sum(n for _, n in days)
     score = 0.0
     for d, n in days:
         age = (today - date.fromisoformat(d)).days
         score += n * (0.5 ** (age / 3))
     week = utcnow() - timedelta(days=7)
-    recent_likes = s.scalar(select(func.count()).select_from(Like).where(
-        Like.repo_id == repo.id, Like.created_at >= week)) or 0
+    recent_likes = (
+        s.scalar(
+            select(func.count()).select_from(Like).where(Like.repo_id == repo.id, Like.created_at >= week)
+        )
+        or 0
+    )
     repo.trending_score = round(score + 5 * recent_likes, 3)
 
 
 def downloads_by_day(s: Session, repo: Repo, days: int = 30) -> list[tuple[str, int]]:
     today = utcnow().date()
     since = today - timedelta(days=days - 1)
-    got = dict(s.execute(select(DownloadDay.day, DownloadDay.count).where(
-        DownloadDay.repo_id == repo.id, DownloadDay.day >= since.isoformat())).all())
-    return [((since + timedelta(days=i)).isoformat(), got.get((since + timedelta(days=i)).isoformat(), 0))
-            for i in range(days)]
+    got = dict(
+        s.execute(
+            select(DownloadDay.day, DownloadDay.count).where(
+                DownloadDay.repo_id == repo.id, DownloadDay.day >= since.isoformat()
+            )
+        ).all()
+    )
+    return [
+        ((since + timedelta(days=i)).isoformat(), got.get((since + timedelta(days=i)).isoformat(), 0))
+        for i in range(days)
+    ]
 
 
 def likes(s: Session, user_id: int, repo: Repo) -> bool:
@@ -401,8 +493,14 @@ def set_like(s: Session, who: Principal, repo: Repo, liked: bool) -> None:
 
 
 def likers(s: Session, repo: Repo) -> list[Account]:
-    return list(s.scalars(select(Account).join(Like, Like.user_id == Account.id).where(Like.repo_id == repo.id)
-                          .order_by(Like.created_at)))
+    return list(
+        s.scalars(
+            select(Account)
+            .join(Like, Like.user_id == Account.id)
+            .where(Like.repo_id == repo.id)
+            .order_by(Like.created_at)
+        )
+    )
 
 
 def liked_by(s: Session, who: Principal | None, user: Account) -> list[Repo]:

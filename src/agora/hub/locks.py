@@ -45,8 +45,10 @@ def create(s: Session, who: Principal, repo: Repo, path: str, ref: str | None = 
     check_path(path)
     existing = s.scalar(select(LfsLock).where(LfsLock.repo_id == repo.id, LfsLock.path == path))
     if existing is not None:
-        raise Conflict(f"{path} is already locked by {_owner_name(s, existing.owner_id)}",
-                       lock=_info(existing, _owner_name(s, existing.owner_id)))
+        raise Conflict(
+            f"{path} is already locked by {_owner_name(s, existing.owner_id)}",
+            lock=_info(existing, _owner_name(s, existing.owner_id)),
+        )
     lock = LfsLock(repo_id=repo.id, path=path, owner_id=who.user_id, ref_name=(ref or None))
     try:
         with s.begin_nested():
@@ -57,14 +59,23 @@ def create(s: Session, who: Principal, repo: Repo, path: str, ref: str | None = 
     return _info(lock, who.name)
 
 
-def _page(s: Session, repo: Repo, cursor: str | None, limit: int | None, path: str | None = None,
-          lock_id: str | None = None) -> tuple[list[LockInfo], str | None]:
+def _page(
+    s: Session,
+    repo: Repo,
+    cursor: str | None,
+    limit: int | None,
+    path: str | None = None,
+    lock_id: str | None = None,
+) -> tuple[list[LockInfo], str | None]:
     limit = DEFAULT_LIMIT if limit is None else limit
     if limit < 1:
         raise BadRequest("limit must be a positive integer")
     limit = min(limit, MAX_LIMIT)
-    q = select(LfsLock, Account.name).join(Account, Account.id == LfsLock.owner_id, isouter=True).where(
-        LfsLock.repo_id == repo.id)
+    q = (
+        select(LfsLock, Account.name)
+        .join(Account, Account.id == LfsLock.owner_id, isouter=True)
+        .where(LfsLock.repo_id == repo.id)
+    )
     if path:
         q = q.where(LfsLock.path == path)
     if lock_id:
@@ -81,16 +92,27 @@ def _page(s: Session, repo: Repo, cursor: str | None, limit: int | None, path: s
     return out, nxt
 
 
-def list_locks(s: Session, repo: Repo, path: str | None = None, lock_id: str | None = None,
-               cursor: str | None = None, limit: int | None = None) -> tuple[list[LockInfo], str | None]:
+def list_locks(
+    s: Session,
+    repo: Repo,
+    path: str | None = None,
+    lock_id: str | None = None,
+    cursor: str | None = None,
+    limit: int | None = None,
+) -> tuple[list[LockInfo], str | None]:
     return _page(s, repo, cursor, limit, path, lock_id)
 
 
-def verify(s: Session, who: Principal, repo: Repo, cursor: str | None = None,
-           limit: int | None = None) -> tuple[list[LockInfo], list[LockInfo], str | None]:
+def verify(
+    s: Session, who: Principal, repo: Repo, cursor: str | None = None, limit: int | None = None
+) -> tuple[list[LockInfo], list[LockInfo], str | None]:
     """(ours, theirs, next cursor): git-lfs refuses to push changes to files in `theirs`."""
     page, nxt = _page(s, repo, cursor, limit)
-    return [lk for lk in page if lk.owner_id == who.user_id], [lk for lk in page if lk.owner_id != who.user_id], nxt
+    return (
+        [lk for lk in page if lk.owner_id == who.user_id],
+        [lk for lk in page if lk.owner_id != who.user_id],
+        nxt,
+    )
 
 
 def unlock(s: Session, who: Principal, repo: Repo, lock_id: str, force: bool = False) -> LockInfo:
@@ -99,8 +121,10 @@ def unlock(s: Session, who: Principal, repo: Repo, lock_id: str, force: bool = F
         raise NotFound(f"Lock {lock_id} does not exist")
     if lock.owner_id != who.user_id:
         if not force:
-            raise Forbidden(f"{lock.path} is locked by {_owner_name(s, lock.owner_id)}: "
-                            "only they can unlock it (or use --force)")
+            raise Forbidden(
+                f"{lock.path} is locked by {_owner_name(s, lock.owner_id)}: "
+                "only they can unlock it (or use --force)"
+            )
         if not accounts.can_write(s, who, repo):
             raise Forbidden("You need write access to this repository to break someone else's lock")
     info = _info(lock, _owner_name(s, lock.owner_id))

@@ -31,8 +31,12 @@ def account(s: Session, name: str) -> Account | None:
     """The account called `name` in any case (the exact spelling first, should twins exist)."""
     if not isinstance(name, str):
         return None
-    return s.scalar(select(Account).where(Account.name_key == key(name))
-                    .order_by(case((Account.name == name, 0), else_=1), Account.id).limit(1))
+    return s.scalar(
+        select(Account)
+        .where(Account.name_key == key(name))
+        .order_by(case((Account.name == name, 0), else_=1), Account.id)
+        .limit(1)
+    )
 
 
 def canonical(s: Session, name: str) -> str:
@@ -45,16 +49,21 @@ def repo(s: Session, rid: RepoId) -> Repo | None:
     """The repo `rid` names in any case (the exact spelling first, should twins exist)."""
     if not isinstance(rid.namespace, str) or not isinstance(rid.name, str):
         return None
-    return s.scalar(select(Repo).where(Repo.type == rid.type, Repo.namespace_key == key(rid.namespace),
-                                       Repo.name_key == key(rid.name))
-                    .order_by(case((and_(Repo.namespace == rid.namespace, Repo.name == rid.name), 0), else_=1),
-                              Repo.id).limit(1))
+    return s.scalar(
+        select(Repo)
+        .where(
+            Repo.type == rid.type, Repo.namespace_key == key(rid.namespace), Repo.name_key == key(rid.name)
+        )
+        .order_by(case((and_(Repo.namespace == rid.namespace, Repo.name == rid.name), 0), else_=1), Repo.id)
+        .limit(1)
+    )
 
 
 def repo_taken(s: Session, rid: RepoId, other_than: int | None = None) -> bool:
     """Whether a repo other than `other_than` already has `rid`'s id in some case."""
-    q = select(Repo.id).where(Repo.type == rid.type, Repo.namespace_key == key(rid.namespace),
-                              Repo.name_key == key(rid.name))
+    q = select(Repo.id).where(
+        Repo.type == rid.type, Repo.namespace_key == key(rid.namespace), Repo.name_key == key(rid.name)
+    )
     if other_than is not None:
         q = q.where(Repo.id != other_than)
     return s.scalar(q.limit(1)) is not None
@@ -71,7 +80,9 @@ def name_taken(s: Session, name: str, other_than: int | None = None) -> bool:
 @dataclass
 class Report:
     account_twins: list[list[str]] = field(default_factory=list)  # names differing only by case
-    repo_twins: list[tuple[str, list[str]]] = field(default_factory=list)  # (type, ids differing only by case)
+    repo_twins: list[tuple[str, list[str]]] = field(
+        default_factory=list
+    )  # (type, ids differing only by case)
     stale_keys: dict[str, int] = field(default_factory=dict)  # table -> rows whose key is missing or wrong
     not_unique: list[str] = field(default_factory=list)  # key indexes that do not enforce uniqueness
 
@@ -84,9 +95,14 @@ class Report:
         out += [f"case twins ({t} repos): {' '.join(g)}" for t, g in self.repo_twins]
         out += [f"{n} row(s) of {t} without their lower-cased name key" for t, n in self.stale_keys.items()]
         for ix in self.not_unique:
-            hint = ("rename one of each twin (agora user rename OLD NEW / agora repo rename TYPE NS/OLD NS/NEW), "
-                    "then run `agora fsck --fix-indexes`") if self.account_twins or self.repo_twins else \
-                "run `agora fsck --fix-indexes` to enforce it"
+            hint = (
+                (
+                    "rename one of each twin (agora user rename OLD NEW / agora repo rename TYPE NS/OLD NS/NEW), "
+                    "then run `agora fsck --fix-indexes`"
+                )
+                if self.account_twins or self.repo_twins
+                else "run `agora fsck --fix-indexes` to enforce it"
+            )
             out.append(f"index {ix} does not enforce case-insensitive uniqueness: {hint}")
         return out
 
@@ -95,22 +111,40 @@ def check(s: Session) -> Report:
     r = Report()
     groups: dict[str, list[str]] = {}
     dup = select(Account.name_key).group_by(Account.name_key).having(func.count() > 1)
-    for name, k in s.execute(select(Account.name, Account.name_key).where(Account.name_key.in_(dup))
-                             .order_by(Account.name_key, Account.name)):
+    for name, k in s.execute(
+        select(Account.name, Account.name_key)
+        .where(Account.name_key.in_(dup))
+        .order_by(Account.name_key, Account.name)
+    ):
         groups.setdefault(k, []).append(name)
     r.account_twins = list(groups.values())
     cols = (Repo.type, Repo.namespace_key, Repo.name_key)
     rgroups: dict[tuple[str, str, str], list[str]] = {}
     dupr = select(*cols).group_by(*cols).having(func.count() > 1)
-    for t, ns, n, nk, k in s.execute(select(Repo.type, Repo.namespace, Repo.name, Repo.namespace_key, Repo.name_key)
-                                     .where(tuple_(*cols).in_(dupr)).order_by(*cols, Repo.namespace, Repo.name)):
+    for t, ns, n, nk, k in s.execute(
+        select(Repo.type, Repo.namespace, Repo.name, Repo.namespace_key, Repo.name_key)
+        .where(tuple_(*cols).in_(dupr))
+        .order_by(*cols, Repo.namespace, Repo.name)
+    ):
         rgroups.setdefault((t, nk, k), []).append(f"{ns}/{n}")
     r.repo_twins = [(t, g) for (t, _, _), g in rgroups.items()]
-    stale_acc = s.scalar(select(func.count()).select_from(Account).where(
-        or_(Account.name_key.is_(None), Account.name_key != func.lower(Account.name))))
-    stale_repo = s.scalar(select(func.count()).select_from(Repo).where(
-        or_(Repo.name_key.is_(None), Repo.namespace_key.is_(None), Repo.name_key != func.lower(Repo.name),
-            Repo.namespace_key != func.lower(Repo.namespace))))
+    stale_acc = s.scalar(
+        select(func.count())
+        .select_from(Account)
+        .where(or_(Account.name_key.is_(None), Account.name_key != func.lower(Account.name)))
+    )
+    stale_repo = s.scalar(
+        select(func.count())
+        .select_from(Repo)
+        .where(
+            or_(
+                Repo.name_key.is_(None),
+                Repo.namespace_key.is_(None),
+                Repo.name_key != func.lower(Repo.name),
+                Repo.namespace_key != func.lower(Repo.namespace),
+            )
+        )
+    )
     r.stale_keys = {t: n for t, n in (("accounts", stale_acc), ("repos", stale_repo)) if n}
     r.not_unique = [ix for table, ix in KEY_INDEXES.items() if not _unique(s.get_bind(), table, ix)]
     return r
@@ -130,13 +164,23 @@ def _model_index(table: str) -> Index:
 
 def fix_keys(s: Session) -> None:
     """Recompute the keys of rows written without them (e.g. by a process still running older code)."""
-    s.execute(update(Account).where(
-        or_(Account.name_key.is_(None), Account.name_key != func.lower(Account.name)))
-        .values(name_key=func.lower(Account.name)))
-    s.execute(update(Repo).where(
-        or_(Repo.name_key.is_(None), Repo.namespace_key.is_(None), Repo.name_key != func.lower(Repo.name),
-            Repo.namespace_key != func.lower(Repo.namespace)))
-        .values(namespace_key=func.lower(Repo.namespace), name_key=func.lower(Repo.name)))
+    s.execute(
+        update(Account)
+        .where(or_(Account.name_key.is_(None), Account.name_key != func.lower(Account.name)))
+        .values(name_key=func.lower(Account.name))
+    )
+    s.execute(
+        update(Repo)
+        .where(
+            or_(
+                Repo.name_key.is_(None),
+                Repo.namespace_key.is_(None),
+                Repo.name_key != func.lower(Repo.name),
+                Repo.namespace_key != func.lower(Repo.namespace),
+            )
+        )
+        .values(namespace_key=func.lower(Repo.namespace), name_key=func.lower(Repo.name))
+    )
 
 
 def enforce_unique(engine: Engine) -> list[str]:
@@ -200,10 +244,19 @@ def rename_repo(s: Session, hub: Hub, rtype: str, old: str, new: str) -> Repo:
 
     t = parse_repo_type(rtype)
     src, dst = RepoId.parse(t, old), RepoId.parse(t, new)
-    repo = s.scalar(select(Repo).where(Repo.type == t, Repo.namespace == src.namespace, Repo.name == src.name))
+    repo = s.scalar(
+        select(Repo).where(Repo.type == t, Repo.namespace == src.namespace, Repo.name == src.name)
+    )
     if repo is None:
-        found = list(s.scalars(select(Repo).where(Repo.type == t, Repo.namespace_key == key(src.namespace),
-                                                  Repo.name_key == key(src.name)).limit(2)))
+        found = list(
+            s.scalars(
+                select(Repo)
+                .where(
+                    Repo.type == t, Repo.namespace_key == key(src.namespace), Repo.name_key == key(src.name)
+                )
+                .limit(2)
+            )
+        )
         if len(found) != 1:
             raise NotFound(f"No {t} repo with the id {old!r}")
         repo = found[0]

@@ -78,8 +78,13 @@ def _mib(n: int) -> str:
 def ref_types(oids: list[str]) -> dict[str, str]:
     if not oids:
         return {}
-    out = subprocess.run(["git", "cat-file", "--batch-check=%(objectname) %(objecttype)"],
-                         input="\n".join(oids) + "\n", capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["git", "cat-file", "--batch-check=%(objectname) %(objecttype)"],
+        input="\n".join(oids) + "\n",
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     types = {}
     for oid, line in zip(oids, out.splitlines(), strict=False):
         parts = line.split()
@@ -93,9 +98,14 @@ def new_objects(tips: list[str]) -> Iterator[NewObject]:
         return
     check = subprocess.Popen(
         ["git", "cat-file", "--batch-check=%(objectname) %(objecttype) %(objectsize) %(rest)"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    walk = subprocess.Popen(["git", "rev-list", "--objects", "--stdin", "--not", "--all"],
-                            stdin=subprocess.PIPE, stdout=check.stdin)
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    walk = subprocess.Popen(
+        ["git", "rev-list", "--objects", "--stdin", "--not", "--all"],
+        stdin=subprocess.PIPE,
+        stdout=check.stdin,
+    )
     assert check.stdin is not None and walk.stdin is not None and check.stdout is not None
     check.stdin.close()  # the walk owns the write end now
     walk.stdin.write(("\n".join(tips) + "\n").encode())
@@ -124,6 +134,7 @@ def read_blobs(oids: list[str]) -> Iterator[tuple[str, bytes]]:
             stdin.write(("\n".join(oids) + "\n").encode())
         finally:
             stdin.close()
+
     writer = threading.Thread(target=feed, daemon=True)
     writer.start()
     for _ in oids:
@@ -140,9 +151,14 @@ def read_blobs(oids: list[str]) -> Iterator[tuple[str, bytes]]:
 
 
 # ---- the rules ---------------------------------------------------------------------------------------------
-def check_push(updates: list[Update], objects: Iterable[NewObject], types: dict[str, str],
-               read: Callable[[list[str]], Iterable[tuple[str, bytes]]],
-               missing_lfs: Callable[[list[str]], set[str]], peeled: dict[str, str] | None = None) -> list[str]:
+def check_push(
+    updates: list[Update],
+    objects: Iterable[NewObject],
+    types: dict[str, str],
+    read: Callable[[list[str]], Iterable[tuple[str, bytes]]],
+    missing_lfs: Callable[[list[str]], set[str]],
+    peeled: dict[str, str] | None = None,
+) -> list[str]:
     """The refusal message, as lines (empty: the push may land). `peeled`: annotated tag -> type of what it
     finally names (None: not checked)."""
     errors: list[str] = []
@@ -160,8 +176,10 @@ def check_push(updates: list[Update], objects: Iterable[NewObject], types: dict[
             small.setdefault(o.oid, o.path)
 
     if large:
-        errors.append(f"error: files of {LFS_SIZE // MIB} MiB or more must be stored with Git LFS; this push adds "
-                      f"{len(large)} such file{'s' if len(large) > 1 else ''} as plain git blobs:")
+        errors.append(
+            f"error: files of {LFS_SIZE // MIB} MiB or more must be stored with Git LFS; this push adds "
+            f"{len(large)} such file{'s' if len(large) > 1 else ''} as plain git blobs:"
+        )
         for o in large[:MAX_LISTED]:
             errors.append(f"error:   {o.path or o.oid} ({_mib(o.size)})")
         if len(large) > MAX_LISTED:
@@ -191,26 +209,34 @@ def check_push(updates: list[Update], objects: Iterable[NewObject], types: dict[
                 pointers.setdefault(ptr.oid, small[oid])
     if extended:
         extended.sort()
-        errors.append("error: Git LFS pointers with extensions (`ext-N-name` lines) are not accepted: this server "
-                      "cannot run the smudge extensions that turn their objects back into the files:")
+        errors.append(
+            "error: Git LFS pointers with extensions (`ext-N-name` lines) are not accepted: this server "
+            "cannot run the smudge extensions that turn their objects back into the files:"
+        )
         errors += [f"error:   {p}" for p in extended[:MAX_LISTED]]
         if len(extended) > MAX_LISTED:
             errors.append(f"error:   ... and {len(extended) - MAX_LISTED} more")
-        errors.append("hint: remove the lfs.extension.* settings from your git config, rewrite the commits that "
-                      "added these files (`git add --renormalize .`), then push again.")
+        errors.append(
+            "hint: remove the lfs.extension.* settings from your git config, rewrite the commits that "
+            "added these files (`git add --renormalize .`), then push again."
+        )
     if pointers:
         missing = missing_lfs(sorted(pointers))
         if missing:
             names = sorted(pointers[m] or m for m in missing)
             many = len(missing) > 1
-            errors.append(f"error: {len(missing)} Git LFS object{'s' if many else ''} named by this push "
-                          f"{'were' if many else 'was'} never uploaded to this repository:")
+            errors.append(
+                f"error: {len(missing)} Git LFS object{'s' if many else ''} named by this push "
+                f"{'were' if many else 'was'} never uploaded to this repository:"
+            )
             for n in names[:MAX_LISTED]:
                 errors.append(f"error:   {n}")
             if len(names) > MAX_LISTED:
                 errors.append(f"error:   ... and {len(names) - MAX_LISTED} more")
-            errors.append("hint: push with git-lfs installed (`git lfs install`) so that it uploads them first, "
-                          "or run `git lfs push --all origin`.")
+            errors.append(
+                "hint: push with git-lfs installed (`git lfs install`) so that it uploads them first, "
+                "or run `git lfs push --all origin`."
+            )
     return errors
 
 
@@ -223,7 +249,7 @@ def check_ref(u: Update, types: dict[str, str], peeled: dict[str, str] | None) -
         if u.new == ZERO:
             return []  # deleting is fine, even a branch whose name predates these rules
         try:
-            check_ref_name(u.ref[len("refs/heads/"):], "branch")
+            check_ref_name(u.ref[len("refs/heads/") :], "branch")
         except BadRequest as e:
             return [f"error: {u.ref}: {e.message}"]
         if u.new != ZERO and what != "commit":
@@ -233,7 +259,7 @@ def check_ref(u: Update, types: dict[str, str], peeled: dict[str, str] | None) -
         if u.new == ZERO:
             return []
         try:
-            check_ref_name(u.ref[len("refs/tags/"):], "tag")
+            check_ref_name(u.ref[len("refs/tags/") :], "tag")
         except BadRequest as e:
             return [f"error: {u.ref}: {e.message}"]
         if u.new == ZERO or what == "commit":
@@ -241,21 +267,27 @@ def check_ref(u: Update, types: dict[str, str], peeled: dict[str, str] | None) -
         if what == "tag":
             if peeled is None or peeled.get(u.new) == "commit":
                 return []
-            return [f"error: {u.ref} is an annotated tag of a {peeled.get(u.new, 'missing object')}: "
-                    "tags must name a commit."]
+            return [
+                f"error: {u.ref} is an annotated tag of a {peeled.get(u.new, 'missing object')}: "
+                "tags must name a commit."
+            ]
         return [f"error: {u.ref} must point to a commit, not to a {what}."]
     m = re.fullmatch(r"refs/pr/([1-9][0-9]{0,9})", u.ref)
     if m:
         if u.old == ZERO:
-            return [f"error: {u.ref} does not exist: open a pull request first (the web page or "
-                    "huggingface_hub create_pull_request), then push to its ref."]
+            return [
+                f"error: {u.ref} does not exist: open a pull request first (the web page or "
+                "huggingface_hub create_pull_request), then push to its ref."
+            ]
         if u.new == ZERO:
             return [f"error: {u.ref} cannot be deleted by a push: close the pull request instead."]
         if what != "commit":
             return [f"error: {u.ref} must point to a commit, not to a {what}."]
         return []
-    return [f"error: {u.ref}: only branches (refs/heads/...) and tags (refs/tags/...) can be pushed, "
-            "and pull request refs (refs/pr/N) that exist."]
+    return [
+        f"error: {u.ref}: only branches (refs/heads/...) and tags (refs/tags/...) can be pushed, "
+        "and pull request refs (refs/pr/N) that exist."
+    ]
 
 
 # ---- the trees of the pushed tips: paths and README metadata, by the rules of API commits ----------------
@@ -267,8 +299,9 @@ class TreeFile:
 
 def list_tree(commit: str) -> dict[str, TreeFile]:
     """path (bytes decoded with surrogateescape) -> blob of every file of `commit`."""
-    out = subprocess.run(["git", "ls-tree", "-r", "-z", "-l", "--full-tree", commit], capture_output=True,
-                         check=True).stdout
+    out = subprocess.run(
+        ["git", "ls-tree", "-r", "-z", "-l", "--full-tree", commit], capture_output=True, check=True
+    ).stdout
     files = {}
     for rec in out.split(b"\0"):
         if not rec:
@@ -282,9 +315,14 @@ def list_tree(commit: str) -> dict[str, TreeFile]:
     return files
 
 
-def check_trees(updates: list[Update], types: dict[str, str], repo_type: str,
-                tree: Callable[[str], dict[str, TreeFile]],
-                read: Callable[[list[str]], Iterable[tuple[str, bytes]]], current_main: str | None) -> list[str]:
+def check_trees(
+    updates: list[Update],
+    types: dict[str, str],
+    repo_type: str,
+    tree: Callable[[str], dict[str, TreeFile]],
+    read: Callable[[list[str]], Iterable[tuple[str, bytes]]],
+    current_main: str | None,
+) -> list[str]:
     """Files a pushed branch adds (against its old tip, or main for a new branch) must have paths an API
     commit could write (ids.check_path, no NFC/NFD twins) and a README.md whose metadata validates."""
     errors: list[str] = []
@@ -352,6 +390,7 @@ def _missing_lfs_from_env(oids: list[str]) -> set[str]:
         missing = {oid for oid in oids if hub.uploaded_lfs(s, repo_id, oid) is None}
         if missing:  # content uploaded through Xet: attach its store, look again
             from .xet import XetStore
+
             hub.xet = XetStore(hub.db, settings.blobs("xorbs"), settings.blobs("shards"))
             missing = {oid for oid in missing if hub.uploaded_lfs(s, repo_id, oid) is None}
     return missing
@@ -365,13 +404,25 @@ def main() -> int:
         peeled = peel_types([t for t in tips if types.get(t) == "tag"])
         errors = check_push(updates, new_objects(tips), types, read_blobs, _missing_lfs_from_env, peeled)
         if not errors:
-            main_tip = subprocess.run(["git", "rev-parse", "-q", "--verify", DEFAULT_BRANCH + "^{commit}"],
-                                      capture_output=True, text=True).stdout.strip() or None
+            main_tip = (
+                subprocess.run(
+                    ["git", "rev-parse", "-q", "--verify", DEFAULT_BRANCH + "^{commit}"],
+                    capture_output=True,
+                    text=True,
+                ).stdout.strip()
+                or None
+            )
             from ..config import HookEnv
-            errors = check_trees(updates, types, HookEnv.from_env().repo_type, list_tree, read_blobs, main_tip)
+
+            errors = check_trees(
+                updates, types, HookEnv.from_env().repo_type, list_tree, read_blobs, main_tip
+            )
     except Exception as exc:  # a broken rule check must refuse, never wave a push through
-        print(f"error: the server could not check this push ({type(exc).__name__}: {exc}); "
-              "nothing was changed, please try again", file=sys.stderr)
+        print(
+            f"error: the server could not check this push ({type(exc).__name__}: {exc}); "
+            "nothing was changed, please try again",
+            file=sys.stderr,
+        )
         return 1
     if errors:
         print("\n".join(errors), file=sys.stderr)

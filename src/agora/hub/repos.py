@@ -19,7 +19,6 @@ from sqlalchemy import event, func, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .. import jobs
 from ..db.models import Discussion, LfsObject, Repo, utcnow
 from ..db.session import Database, repo_write_lock
 from ..errors import (
@@ -65,7 +64,9 @@ class PendingCommit:
     puts: dict[str, str] = field(default_factory=dict)
     deletes: list[str] = field(default_factory=list)
     delete_folders: list[str] = field(default_factory=list)
-    lfs_checked: set[str] = field(default_factory=set)  # pointer blobs add_lfs_file wrote for uploaded objects
+    lfs_checked: set[str] = field(
+        default_factory=set
+    )  # pointer blobs add_lfs_file wrote for uploaded objects
 
 
 @dataclass(frozen=True)
@@ -96,8 +97,11 @@ def _goes_to_lfs(git: GitRepo, head: str | None, path: str, size: int, sample: b
     1 MB are stored in LFS; empty files never are."""
     if size <= 0:
         return False
-    return (size >= LFS_SIZE or (head is not None and git.attr(head, path, "filter") == "lfs")
-            or (size > BINARY_LFS_SIZE and _is_binary(sample)))
+    return (
+        size >= LFS_SIZE
+        or (head is not None and git.attr(head, path, "filter") == "lfs")
+        or (size > BINARY_LFS_SIZE and _is_binary(sample))
+    )
 
 
 class Hub:
@@ -123,13 +127,16 @@ class Hub:
         if write and not accounts.can_write(s, who, repo):
             if who is None:
                 raise Unauthorized("You must be authenticated to write to this repository")
-            raise Forbidden(f"You don't have write access to {rid.full}"
-                            + (" (your token is read-only)" if who.role == "read" else ""))
+            raise Forbidden(
+                f"You don't have write access to {rid.full}"
+                + (" (your token is read-only)" if who.role == "read" else "")
+            )
         return repo
 
     # ---- repo lifecycle ---------------------------------------------------------------------------
-    def create(self, s: Session, who: Principal | None, rid: RepoId, private: bool = False,
-               sdk: str | None = None) -> Repo:
+    def create(
+        self, s: Session, who: Principal | None, rid: RepoId, private: bool = False, sdk: str | None = None
+    ) -> Repo:
         if who is None:
             raise Unauthorized("You must be authenticated to create a repository")
         check_namespace(rid.namespace)
@@ -150,10 +157,20 @@ class Hub:
             if sdk not in SDKS:
                 raise BadRequest(f"Invalid Space sdk {sdk!r}: use gradio, streamlit, docker or static")
         key = uuid.uuid4().hex
-        repo = Repo(type=rid.type, namespace=rid.namespace, name=rid.name, storage_key=key, private=private,
-                    sdk=sdk if rid.type == "space" else None)
-        git = GitRepo.init(self.repos_root / key[:2] / f"{key}.git",
-                           {".gitattributes": default_gitattributes(rid.type)}, "system", "initial commit")
+        repo = Repo(
+            type=rid.type,
+            namespace=rid.namespace,
+            name=rid.name,
+            storage_key=key,
+            private=private,
+            sdk=sdk if rid.type == "space" else None,
+        )
+        git = GitRepo.init(
+            self.repos_root / key[:2] / f"{key}.git",
+            {".gitattributes": default_gitattributes(rid.type)},
+            "system",
+            "initial commit",
+        )
         repo.head_sha = git.resolve("main")
         try:
             with s.begin_nested():
@@ -197,6 +214,7 @@ class Hub:
                 log.exception("repo %s deleted, but its git directory %s was not removed", rid.full, path)
                 return
             shutil.rmtree(trash, ignore_errors=True)
+
         event.listen(s, "after_commit", remove_git_dir, once=True)
 
     def move(self, s: Session, who: Principal | None, src: RepoId, dst: RepoId) -> Repo:
@@ -219,8 +237,9 @@ class Hub:
             index.reindex(s, self, repo, repo.head_sha)
         return repo
 
-    def update_settings(self, s: Session, who: Principal | None, rid: RepoId, private: bool | None,
-                        gated: str | bool | None) -> Repo:
+    def update_settings(
+        self, s: Session, who: Principal | None, rid: RepoId, private: bool | None, gated: str | bool | None
+    ) -> Repo:
         """Visibility and gating are settings: namespace admins only (a writer pushes, an admin publishes)."""
         repo = self.find_admin(s, who, rid, f"change the settings of {rid.full}")
         if gated is not None and gated not in (False, "auto", "manual"):
@@ -260,15 +279,18 @@ class Hub:
         check_oid(oid)
         known = self.uploaded_lfs(s, pc.repo.id, oid)
         if known is None:
-            raise BadRequest(f"LFS object {oid} for {path!r} was never uploaded to this repo: "
-                             "upload it through the LFS batch API before committing")
+            raise BadRequest(
+                f"LFS object {oid} for {path!r} was never uploaded to this repo: "
+                "upload it through the LFS batch API before committing"
+            )
         if size is not None and size != known:
             raise BadRequest(f"LFS object {oid} has size {known}, not {size}")
         pc.puts[path] = pc.git.write_blob(lfs_pointer(oid, known))
         pc.lfs_checked.add(pc.puts[path])
 
-    def add_staged_file(self, s: Session, pc: PendingCommit, path: str, oid: str, size: int,
-                        rev: str = "main") -> None:
+    def add_staged_file(
+        self, s: Session, pc: PendingCommit, path: str, oid: str, size: int, rev: str = "main"
+    ) -> None:
         """A file the browser streamed into the blob store: LFS by the Hub's rules (and the .gitattributes of
         `rev`, the branch the commit goes to), else a plain git blob."""
         check_path(path)
@@ -290,8 +312,12 @@ class Hub:
         with self.writer(s, repo, git):
             head = git.ref_target(ref)
             assert head is not None
-            new = git.write_commit(git.tree_of(target), [head], who.name, f"Revert to {target[:7]}\n\n"
-                                   f"Restore the files as they were at {target}.")
+            new = git.write_commit(
+                git.tree_of(target),
+                [head],
+                who.name,
+                f"Revert to {target[:7]}\n\nRestore the files as they were at {target}.",
+            )
             git.move_ref(ref, head, new, f"revert to {target}")
         self.after_ref_update(s, repo, ref, head, new)
         return CommitResult(new)
@@ -302,8 +328,17 @@ class Hub:
     def delete_folder(self, pc: PendingCommit, path: str) -> None:
         pc.delete_folders.append(check_folder(path))
 
-    def finish_commit(self, s: Session, who: Principal, pc: PendingCommit, rev: str, summary: str,
-                      description: str = "", parent: str | None = None, create_pr: bool = False) -> CommitResult:
+    def finish_commit(
+        self,
+        s: Session,
+        who: Principal,
+        pc: PendingCommit,
+        rev: str,
+        summary: str,
+        description: str = "",
+        parent: str | None = None,
+        create_pr: bool = False,
+    ) -> CommitResult:
         git = pc.git
         summary = (summary or "").strip() or "Upload files"
         message = summary + (f"\n\n{description.strip()}" if description and description.strip() else "")
@@ -318,9 +353,17 @@ class Hub:
                 raise ParentMismatch("A commit has happened since. Please refresh and try again.")
             tree = git.build_tree(head, pc.puts, pc.deletes, pc.delete_folders)
             new = git.write_commit(tree, [head], who.name, message)
-            log.info("commit %s on %s/%s %s by %s: %d files written, %d deleted, %d folders deleted", new[:12],
-                     pc.repo.namespace, pc.repo.name, "(a new PR)" if create_pr else ref, who.name, len(pc.puts),
-                     len(pc.deletes), len(pc.delete_folders))
+            log.info(
+                "commit %s on %s/%s %s by %s: %d files written, %d deleted, %d folders deleted",
+                new[:12],
+                pc.repo.namespace,
+                pc.repo.name,
+                "(a new PR)" if create_pr else ref,
+                who.name,
+                len(pc.puts),
+                len(pc.deletes),
+                len(pc.delete_folders),
+            )
             if create_pr:
                 num = self._new_discussion(s, pc.repo, who, summary, is_pr=True)
                 git.create_ref(f"refs/pr/{num}", new)
@@ -348,8 +391,15 @@ class Hub:
 
     def after_ref_update(self, s: Session, repo: Repo, ref: str, old: str | None, new: str | None) -> None:
         """The single hook every write path calls once a ref has moved: re-derive what depends on it."""
-        log.info("ref %s of %s %s/%s: %s -> %s", ref, repo.type, repo.namespace, repo.name, (old or "-")[:12],
-                 (new or "deleted")[:12])
+        log.info(
+            "ref %s of %s %s/%s: %s -> %s",
+            ref,
+            repo.type,
+            repo.namespace,
+            repo.name,
+            (old or "-")[:12],
+            (new or "deleted")[:12],
+        )
         repo.updated_at = utcnow()
         if ref == "refs/heads/main" and new:
             # Racing writers may call this out of order: derive from where the branch is now, not from `new`.
@@ -364,7 +414,9 @@ class Hub:
 
     def count_download(self, repo: Repo, commit: str, path: str) -> None:
         """Count a client download (a flagged HEAD) when `path` is the repo's counting file."""
-        if index.is_counting_file(repo.type, path, lambda: self.git(repo).entry(commit, "config.json") is not None):
+        if index.is_counting_file(
+            repo.type, path, lambda: self.git(repo).entry(commit, "config.json") is not None
+        ):
             with self.db.session() as s:
                 fresh = s.get(Repo, repo.id)  # not s.merge(repo): that writes its stale head_sha etc. back
                 if fresh is not None:
@@ -373,7 +425,7 @@ class Hub:
     def read_range(self, repo: Repo, e: Entry, start: int, length: int) -> bytes:
         """Bytes [start, start+length) of a file, wherever its content lives; never the whole file."""
         if e.lfs is None:
-            return self.git(repo).blob(e.oid)[start:start + length]
+            return self.git(repo).blob(e.oid)[start : start + length]
         if self.xet is not None and not self.blobs.exists(e.lfs.oid):
             got = self.xet.read_sha_range(e.lfs.oid, start, length)  # content uploaded through Xet
             if got is not None:
@@ -405,11 +457,15 @@ class Hub:
             if ptr is None:
                 continue
             if ptr.extensions:
-                raise BadRequest(f"{path!r} is a Git LFS pointer with extensions ({ptr.extensions[0]!r}...): "
-                                 "this Hub cannot run them; upload the file itself")
+                raise BadRequest(
+                    f"{path!r} is a Git LFS pointer with extensions ({ptr.extensions[0]!r}...): "
+                    "this Hub cannot run them; upload the file itself"
+                )
             if self.uploaded_lfs(s, pc.repo.id, ptr.oid) is None:
-                raise BadRequest(f"{path!r} is a Git LFS pointer to object {ptr.oid}, which was never uploaded "
-                                 "to this repo: upload the file itself, or the object through the LFS batch API")
+                raise BadRequest(
+                    f"{path!r} is a Git LFS pointer to object {ptr.oid}, which was never uploaded "
+                    "to this repo: upload the file itself, or the object through the LFS batch API"
+                )
 
     def check_readme(self, pc: PendingCommit) -> None:
         """An upload whose README.md metadata is invalid is refused with the validation errors."""
@@ -431,7 +487,10 @@ class Hub:
             s.flush()
 
     def has_lfs(self, s: Session, repo: Repo, oid: str) -> bool:
-        return s.scalar(select(LfsObject.id).where(LfsObject.repo_id == repo.id, LfsObject.oid == oid)) is not None
+        return (
+            s.scalar(select(LfsObject.id).where(LfsObject.repo_id == repo.id, LfsObject.oid == oid))
+            is not None
+        )
 
     def stored_lfs_size(self, s: Session, oid: str) -> int | None:
         """The size of an LFS object's content where it is stored: the blob store, else Xet (None: nowhere)."""
@@ -450,7 +509,9 @@ class Hub:
         return int(known)
 
     # ---- preupload --------------------------------------------------------------------------------
-    def upload_modes(self, repo: Repo, rev: str, files: list[tuple[str, int, bytes]]) -> tuple[str, list[UploadMode]]:
+    def upload_modes(
+        self, repo: Repo, rev: str, files: list[tuple[str, int, bytes]]
+    ) -> tuple[str, list[UploadMode]]:
         git = self.git(repo)
         head = git.resolve(rev)
         out = []
@@ -460,7 +521,9 @@ class Hub:
             oid = None
             if e is not None and e.type == "file":
                 oid = e.lfs.oid if e.lfs else e.oid
-            out.append(UploadMode(path, "lfs" if _goes_to_lfs(git, head, path, size, sample) else "regular", oid))
+            out.append(
+                UploadMode(path, "lfs" if _goes_to_lfs(git, head, path, size, sample) else "regular", oid)
+            )
         return head, out
 
     # ---- refs -------------------------------------------------------------------------------------
@@ -492,4 +555,3 @@ class Hub:
 
     def delete_tag(self, repo: Repo, tag: str) -> None:
         self.git(repo).delete_ref(tag if tag.startswith("refs/tags/") else f"refs/tags/{tag}")
-

@@ -25,7 +25,9 @@ def check_size(value: object, max_size: int, what: str = "size") -> int:
     if value < 0 or value > MAX_INT64:
         raise BadRequest(f"'{what}' must be an integer between 0 and {MAX_INT64}")
     if value > max_size:
-        raise TooLarge(f"'{what}' of {value} bytes exceeds the largest object this Hub accepts ({max_size} bytes)")
+        raise TooLarge(
+            f"'{what}' of {value} bytes exceeds the largest object this Hub accepts ({max_size} bytes)"
+        )
     return value
 
 

@@ -57,10 +57,15 @@ def record_failure(s: Session, keys: Iterable[str], window: int) -> None:
 
 def _bump(s: Session, key: str, now: datetime, cutoff: datetime) -> bool:
     expired = LoginFailure.first_at < cutoff
-    res = s.execute(update(LoginFailure).where(LoginFailure.key == key).values(
-        failures=case((expired, 1), else_=LoginFailure.failures + 1),
-        first_at=case((expired, now), else_=LoginFailure.first_at),
-        last_at=now))
+    res = s.execute(
+        update(LoginFailure)
+        .where(LoginFailure.key == key)
+        .values(
+            failures=case((expired, 1), else_=LoginFailure.failures + 1),
+            first_at=case((expired, now), else_=LoginFailure.first_at),
+            last_at=now,
+        )
+    )
     return bool(res.rowcount)  # type: ignore[attr-defined]
 
 
@@ -68,4 +73,3 @@ def clear(s: Session, key: str) -> None:
     row = s.get(LoginFailure, key)
     if row is not None:
         s.delete(row)
-

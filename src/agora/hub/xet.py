@@ -79,8 +79,9 @@ class XorbUpload:
             raise BadRequest(f"Invalid xorb: {e}") from None
         got = to_hex(meta.hash)
         if got != self.name:
-            raise BadRequest(f"Xorb hash mismatch: the request names {self.name} but its chunks hash to "
-                             f"{got}")
+            raise BadRequest(
+                f"Xorb hash mismatch: the request names {self.name} but its chunks hash to {got}"
+            )
         with self.xet.db.session() as s:
             if s.scalar(select(XetXorb.id).where(XetXorb.hash == got)) is not None:
                 self.upload.abort()
@@ -88,8 +89,15 @@ class XorbUpload:
         self.upload.publish(got, self.size)
         try:
             with self.xet.db.session() as s:
-                s.add(XetXorb(hash=got, size=self.size, num_chunks=meta.num_chunks,
-                              unpacked=meta.unpacked_total, meta=meta.pack()))
+                s.add(
+                    XetXorb(
+                        hash=got,
+                        size=self.size,
+                        num_chunks=meta.num_chunks,
+                        unpacked=meta.unpacked_total,
+                        meta=meta.pack(),
+                    )
+                )
         except IntegrityError:
             return False  # a concurrent upload of the same xorb won; the bytes are identical
         return True
@@ -129,13 +137,19 @@ class XetStore:
         with self.db.session() as s:
             metas = self.metas(s, list(names))
             sizes = self.xorb_sizes(s, list(names))
-            known = {f.file_hash: sha for f, sha in
-                     ((f, s.scalar(select(XetFile.sha256).where(XetFile.file_hash == to_hex(f.file_hash))))
-                      for f in sh.files)}
+            known = {
+                f.file_hash: sha
+                for f, sha in (
+                    (f, s.scalar(select(XetFile.sha256).where(XetFile.file_hash == to_hex(f.file_hash))))
+                    for f in sh.files
+                )
+            }
         missing = sorted(names - set(metas))
         if missing:
-            raise BadRequest(f"The shard references xorb {missing[0]}, which was never uploaded"
-                             + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+            raise BadRequest(
+                f"The shard references xorb {missing[0]}, which was never uploaded"
+                + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+            )
         for x in sh.xorbs:
             self._check_cas(x, metas[to_hex(x.xorb)], sizes[to_hex(x.xorb)])
         files: list[tuple[shard.FileInfo, str, int]] = []
@@ -149,8 +163,10 @@ class XetStore:
             if prior is None:
                 got = self._sha256(unpack_terms(pack_terms(f.terms)), metas, size)
                 if got != sha:
-                    raise BadRequest(f"File {to_hex(f.file_hash)}: the shard says sha256 {sha} but its "
-                                     f"content hashes to {got}")
+                    raise BadRequest(
+                        f"File {to_hex(f.file_hash)}: the shard says sha256 {sha} but its "
+                        f"content hashes to {got}"
+                    )
             files.append((f, sha, size))
         digest = hashlib.sha256(data).hexdigest()
         new_shard = not self.shards.exists(digest)
@@ -171,8 +187,15 @@ class XetStore:
                 if s.scalar(select(XetFile.id).where(XetFile.file_hash == fh)) is None:
                     try:
                         with s.begin_nested():
-                            s.add(XetFile(file_hash=fh, sha256=sha, size=size, terms=pack_terms(f.terms),
-                                          shard=digest))
+                            s.add(
+                                XetFile(
+                                    file_hash=fh,
+                                    sha256=sha,
+                                    size=size,
+                                    terms=pack_terms(f.terms),
+                                    shard=digest,
+                                )
+                            )
                         changed = True
                     except IntegrityError:
                         pass
@@ -185,22 +208,30 @@ class XetStore:
                     except IntegrityError:
                         pass
             self._index_chunks(s, sh, metas)
-        log.info("shard %s accepted for repo %s: %d file(s), %d xorb(s)", digest[:12], repo_id, len(files),
-                 len(sh.xorbs))
+        log.info(
+            "shard %s accepted for repo %s: %d file(s), %d xorb(s)",
+            digest[:12],
+            repo_id,
+            len(files),
+            len(sh.xorbs),
+        )
         return 1 if changed else 0
 
     @staticmethod
     def _check_cas(x: CasInfo, m: XorbMeta, size: int) -> None:
         name = to_hex(x.xorb)
         if len(x.chunks) != m.num_chunks or x.unpacked_bytes != m.unpacked_total:
-            raise BadRequest(f"The shard describes xorb {name} with {len(x.chunks)} chunks / "
-                             f"{x.unpacked_bytes} bytes; the stored xorb has {m.num_chunks} / "
-                             f"{m.unpacked_total}")
+            raise BadRequest(
+                f"The shard describes xorb {name} with {len(x.chunks)} chunks / "
+                f"{x.unpacked_bytes} bytes; the stored xorb has {m.num_chunks} / "
+                f"{m.unpacked_total}"
+            )
         for i, c in enumerate(x.chunks):
             same = c.hash == m.hashes[i] and c.unpacked == m.unpacked_len(i)
             if not same or c.byte_start != m.unpacked_start(i):
-                raise BadRequest(f"The shard's entry for chunk {i} of xorb {name} does not match the stored "
-                                 "xorb")
+                raise BadRequest(
+                    f"The shard's entry for chunk {i} of xorb {name} does not match the stored xorb"
+                )
         if x.bytes_on_disk not in (0, size):
             raise BadRequest(f"The shard says xorb {name} is {x.bytes_on_disk} bytes; {size} were uploaded")
 
@@ -215,12 +246,16 @@ class XetStore:
         for k, (t, v) in enumerate(zip(f.terms, f.verification, strict=True)):
             m = metas[to_hex(t.xorb)]
             if t.end > m.num_chunks:
-                raise BadRequest(f"File {name}, term {k}: chunks [{t.start}, {t.end}) are outside xorb "
-                                 f"{to_hex(t.xorb)} ({m.num_chunks} chunks)")
+                raise BadRequest(
+                    f"File {name}, term {k}: chunks [{t.start}, {t.end}) are outside xorb "
+                    f"{to_hex(t.xorb)} ({m.num_chunks} chunks)"
+                )
             if t.unpacked != m.range_unpacked(t.start, t.end):
-                raise BadRequest(f"File {name}, term {k}: {t.unpacked} bytes declared, the chunks hold "
-                                 f"{m.range_unpacked(t.start, t.end)}")
-            if hashing.verification_hash(m.hashes[t.start:t.end]) != v:
+                raise BadRequest(
+                    f"File {name}, term {k}: {t.unpacked} bytes declared, the chunks hold "
+                    f"{m.range_unpacked(t.start, t.end)}"
+                )
+            if hashing.verification_hash(m.hashes[t.start : t.end]) != v:
                 raise BadRequest(f"File {name}, term {k}: the verification hash does not match the chunks")
             leaves += [(m.hashes[i], m.unpacked_len(i)) for i in range(t.start, t.end)]
         if hashing.file_hash(leaves) != f.file_hash:
@@ -292,15 +327,23 @@ class XetStore:
             m = metas.get(n)
             if m is None:
                 continue
-            cas.append(CasInfo(from_hex(n), [CasChunk(h, m.unpacked_start(i), m.unpacked_len(i))
-                                             for i, h in enumerate(m.hashes)], m.unpacked_total, sizes[n]))
-        return shard.serialize([], cas, footer=True, hmac_key=os.urandom(32),
-                               expiry=int(time.time()) + DEDUP_SHARD_TTL)
+            cas.append(
+                CasInfo(
+                    from_hex(n),
+                    [CasChunk(h, m.unpacked_start(i), m.unpacked_len(i)) for i, h in enumerate(m.hashes)],
+                    m.unpacked_total,
+                    sizes[n],
+                )
+            )
+        return shard.serialize(
+            [], cas, footer=True, hmac_key=os.urandom(32), expiry=int(time.time()) + DEDUP_SHARD_TTL
+        )
 
     # ---- files ------------------------------------------------------------------------------------
     def file_by_sha(self, s: Session, sha256: str) -> XetFile | None:
-        return s.scalars(select(XetFile).where(XetFile.sha256 == sha256).order_by(XetFile.id).limit(1)
-                         ).first()
+        return s.scalars(
+            select(XetFile).where(XetFile.sha256 == sha256).order_by(XetFile.id).limit(1)
+        ).first()
 
     def file_by_hash(self, s: Session, file_hash: str) -> XetFile | None:
         return s.scalar(select(XetFile).where(XetFile.file_hash == file_hash))
@@ -319,13 +362,17 @@ class XetStore:
     def repo_file(self, s: Session, repo_id: int, file_hash: str) -> XetFile | None:
         """The Xet file if the repo may read it: its sha256 was registered for (or uploaded to) the repo."""
         xf = self.file_by_hash(s, file_hash)
-        if xf is None or s.scalar(select(LfsObject.id).where(LfsObject.repo_id == repo_id,
-                                                            LfsObject.oid == xf.sha256)) is None:
+        if (
+            xf is None
+            or s.scalar(select(LfsObject.id).where(LfsObject.repo_id == repo_id, LfsObject.oid == xf.sha256))
+            is None
+        ):
             return None
         return xf
 
-    def plan(self, s: Session, xf: XetFile, first: int,
-             last: int) -> tuple[list[Segment], int, dict[str, XorbMeta]]:
+    def plan(
+        self, s: Session, xf: XetFile, first: int, last: int
+    ) -> tuple[list[Segment], int, dict[str, XorbMeta]]:
         terms = unpack_terms(xf.terms)
         metas = self.metas(s, [t.xorb for t in terms])
         if len(metas) != len({t.xorb for t in terms}):

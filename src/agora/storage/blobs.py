@@ -78,7 +78,9 @@ class LocalUpload:
                 raise BadRequest(f"Size mismatch: expected {size} bytes, received {self._size}")
             got = self._sha.hexdigest()
             if got != oid:
-                raise BadRequest(f"sha256 mismatch: the object is named {oid} but its content hashes to {got}")
+                raise BadRequest(
+                    f"sha256 mismatch: the object is named {oid} but its content hashes to {got}"
+                )
             self._fh.flush()
             os.fsync(self._fh.fileno())
             self._fh.close()

@@ -118,7 +118,7 @@ class GitRepo:
             if name.startswith(prefix):
                 target = self.ref_target(name)
                 if target:
-                    out.append(Ref(name[len(prefix):], name, target))
+                    out.append(Ref(name[len(prefix) :], name, target))
         return out
 
     def create_ref(self, ref: str, target: str) -> None:
@@ -173,7 +173,9 @@ class GitRepo:
         try:
             current.set_target(new, message)  # libgit2 checks the old value again under the ref lock
         except (pygit2.GitError, ValueError) as e:
-            raise ParentMismatch(f"A commit has happened since. Please refresh and try again. ({e})") from None
+            raise ParentMismatch(
+                f"A commit has happened since. Please refresh and try again. ({e})"
+            ) from None
 
     # ---- reading --------------------------------------------------------------------------------
     def _tree_at(self, commit: str, path: str = "") -> pygit2.Tree | None:
@@ -210,8 +212,12 @@ class GitRepo:
         tree = self._tree_at(commit, path)
         if tree is None:
             what = "file" if path and self.entry(commit, path) else "folder"
-            raise EntryNotFound(f"{what.capitalize()} {path!r} does not exist at this revision"
-                                if what == "folder" else f"{path!r} is a file, not a folder", is_file=what == "file")
+            raise EntryNotFound(
+                f"{what.capitalize()} {path!r} does not exist at this revision"
+                if what == "folder"
+                else f"{path!r} is a file, not a folder",
+                is_file=what == "file",
+            )
         out: list[Entry] = []
         base = f"{path}/" if path else ""
 
@@ -244,10 +250,19 @@ class GitRepo:
     def commit_info(self, c: pygit2.Commit) -> CommitInfo:
         msg = c.message
         title, _, rest = msg.partition("\n")
-        return CommitInfo(str(c.id), title.strip(), rest.strip("\n"), c.author.name, c.author.email,
-                          c.commit_time, tuple(str(p) for p in c.parent_ids))
+        return CommitInfo(
+            str(c.id),
+            title.strip(),
+            rest.strip("\n"),
+            c.author.name,
+            c.author.email,
+            c.commit_time,
+            tuple(str(p) for p in c.parent_ids),
+        )
 
-    def log(self, commit: str, skip: int = 0, limit: int | None = None, path: str | None = None) -> list[CommitInfo]:
+    def log(
+        self, commit: str, skip: int = 0, limit: int | None = None, path: str | None = None
+    ) -> list[CommitInfo]:
         out: list[CommitInfo] = []
         seen = 0
         for c in self.repo.walk(commit, SortMode.TOPOLOGICAL | SortMode.TIME):
@@ -269,6 +284,7 @@ class GitRepo:
                 return str(commit.tree[path].id)
             except KeyError:
                 return None
+
         mine = oid_at(c)
         if not c.parents:
             return mine is not None
@@ -293,8 +309,9 @@ class GitRepo:
     def write_blob(self, data: bytes) -> str:
         return str(self.repo.create_blob(data))
 
-    def build_tree(self, base_commit: str | None, puts: dict[str, str], deletes: list[str],
-                   delete_folders: list[str]) -> str:
+    def build_tree(
+        self, base_commit: str | None, puts: dict[str, str], deletes: list[str], delete_folders: list[str]
+    ) -> str:
         """Apply puts (path -> blob id) and deletes to the base commit's tree; return the new tree id."""
         idx = pygit2.Index()
         if base_commit:
@@ -326,8 +343,11 @@ class GitRepo:
 
     def write_commit(self, tree: str, parents: list[str], user: str, message: str) -> str:
         sig = self._sig(user)
-        return str(self.repo.create_commit(None, sig, sig, message, pygit2.Oid(hex=tree),
-                                           [pygit2.Oid(hex=p) for p in parents]))
+        return str(
+            self.repo.create_commit(
+                None, sig, sig, message, pygit2.Oid(hex=tree), [pygit2.Oid(hex=p) for p in parents]
+            )
+        )
 
     def tree_of(self, commit: str) -> str:
         return str(self.repo[commit].peel(pygit2.Tree).id)
@@ -384,8 +404,19 @@ def diff_commit(g: GitRepo, commit: str, max_patch: int = 512 * 1024) -> list[Fi
         lfs = bool(old_ptr or new_ptr)
         text = "" if (delta.is_binary or lfs) else (patch.text or "")
         adds, dels = (0, 0) if (delta.is_binary or lfs) else patch.line_stats[1:]
-        out.append(FileDiff(delta.new_file.path, delta.old_file.path if delta.status_char() == "R" else None,
-                            _STATUS.get(delta.status_char(), "modified"), bool(delta.is_binary) and not lfs,
-                            adds, dels, text[:max_patch], old_ptr, new_ptr,
-                            old_ptr[1] if old_ptr else old_size, new_ptr[1] if new_ptr else new_size))
+        out.append(
+            FileDiff(
+                delta.new_file.path,
+                delta.old_file.path if delta.status_char() == "R" else None,
+                _STATUS.get(delta.status_char(), "modified"),
+                bool(delta.is_binary) and not lfs,
+                adds,
+                dels,
+                text[:max_patch],
+                old_ptr,
+                new_ptr,
+                old_ptr[1] if old_ptr else old_size,
+                new_ptr[1] if new_ptr else new_size,
+            )
+        )
     return out

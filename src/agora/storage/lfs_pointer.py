@@ -23,8 +23,10 @@ from dataclasses import dataclass
 
 LFS_HEADER = b"version https://git-lfs.github.com/spec/v1"
 POINTER_MAX = 1024  # larger blobs are never pointers (git-lfs' own limit)
-_POINTER = re.compile(rb"version https://git-lfs\.github\.com/spec/v1\n((?:ext-[^\n]*\n)*)"
-                      rb"oid sha256:([0-9a-f]{64})\nsize (\d+)\n")
+_POINTER = re.compile(
+    rb"version https://git-lfs\.github\.com/spec/v1\n((?:ext-[^\n]*\n)*)"
+    rb"oid sha256:([0-9a-f]{64})\nsize (\d+)\n"
+)
 
 
 @dataclass(frozen=True)

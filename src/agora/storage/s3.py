@@ -57,22 +57,35 @@ class S3Config:
         if u.scheme != "s3" or not u.netloc:
             raise ValueError(f"AGORA_BLOB_STORE={url!r}: expected s3://bucket[/prefix]")
         prefix = u.path.strip("/")
-        return cls(bucket=u.netloc, prefix=f"{prefix}/" if prefix else "",
-                   endpoint=env.get("AGORA_S3_ENDPOINT") or None,
-                   access_key=env.get("AGORA_S3_ACCESS_KEY") or None,
-                   secret_key=env.get("AGORA_S3_SECRET_KEY") or None,
-                   region=env.get("AGORA_S3_REGION") or "us-east-1",
-                   public_endpoint=env.get("AGORA_S3_PUBLIC_ENDPOINT") or None)
+        return cls(
+            bucket=u.netloc,
+            prefix=f"{prefix}/" if prefix else "",
+            endpoint=env.get("AGORA_S3_ENDPOINT") or None,
+            access_key=env.get("AGORA_S3_ACCESS_KEY") or None,
+            secret_key=env.get("AGORA_S3_SECRET_KEY") or None,
+            region=env.get("AGORA_S3_REGION") or "us-east-1",
+            public_endpoint=env.get("AGORA_S3_PUBLIC_ENDPOINT") or None,
+        )
 
     def client(self, public: bool = False) -> Any:
         import boto3
         from botocore.config import Config
 
-        cfg = Config(signature_version="s3v4", s3={"addressing_style": "path"},
-                     retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=32)
+        cfg = Config(
+            signature_version="s3v4",
+            s3={"addressing_style": "path"},
+            retries={"max_attempts": 5, "mode": "standard"},
+            max_pool_connections=32,
+        )
         endpoint = (self.public_endpoint or self.endpoint) if public else self.endpoint
-        return boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=self.access_key,
-                            aws_secret_access_key=self.secret_key, region_name=self.region, config=cfg)
+        return boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            region_name=self.region,
+            config=cfg,
+        )
 
 
 def _missing(e: Exception) -> bool:
@@ -113,7 +126,7 @@ class S3Reader(io.RawIOBase):
 
     def readinto(self, b: Any) -> int:
         data = self.read(len(b))
-        b[:len(data)] = data
+        b[: len(data)] = data
         return len(data)
 
 
@@ -141,7 +154,9 @@ class S3Upload:
         try:
             got = self._sha.hexdigest()
             if self._size == size and got != oid:
-                raise BadRequest(f"sha256 mismatch: the object is named {oid} but its content hashes to {got}")
+                raise BadRequest(
+                    f"sha256 mismatch: the object is named {oid} but its content hashes to {got}"
+                )
             self._put(oid, size)
         finally:
             self.abort()
@@ -253,8 +268,9 @@ class S3BlobStore:
         """A URL the client PUTs the object to, and the ticket that `finish_direct` verifies it by."""
         check_oid(oid)
         ticket = f"put-{secrets.token_hex(16)}"
-        url = self.signer.generate_presigned_url("put_object", Params={"Bucket": self.bucket,
-                                                 "Key": self._tmp(ticket)}, ExpiresIn=self.ttl)
+        url = self.signer.generate_presigned_url(
+            "put_object", Params={"Bucket": self.bucket, "Key": self._tmp(ticket)}, ExpiresIn=self.ttl
+        )
         return url, ticket
 
     def finish_direct(self, ticket: str, oid: str, size: int) -> None:
@@ -267,8 +283,11 @@ class S3BlobStore:
         upload_id = secrets.token_hex(16)
         key = self._tmp(f"mp-{upload_id}")
         mp = self.client.create_multipart_upload(Bucket=self.bucket, Key=key)
-        self.client.put_object(Bucket=self.bucket, Key=key + ".json",
-                               Body=json.dumps({"s3": mp["UploadId"], "oid": oid, "size": size}).encode())
+        self.client.put_object(
+            Bucket=self.bucket,
+            Key=key + ".json",
+            Body=json.dumps({"s3": mp["UploadId"], "oid": oid, "size": size}).encode(),
+        )
         return upload_id
 
     def _mp(self, upload_id: str) -> tuple[str, dict[str, Any]]:
@@ -283,9 +302,14 @@ class S3BlobStore:
 
     def presigned_parts(self, upload_id: str, count: int) -> list[str] | None:
         key, meta = self._mp(upload_id)
-        return [self.signer.generate_presigned_url("upload_part", Params={
-            "Bucket": self.bucket, "Key": key, "UploadId": meta["s3"], "PartNumber": n}, ExpiresIn=self.ttl)
-            for n in range(1, count + 1)]
+        return [
+            self.signer.generate_presigned_url(
+                "upload_part",
+                Params={"Bucket": self.bucket, "Key": key, "UploadId": meta["s3"], "PartNumber": n},
+                ExpiresIn=self.ttl,
+            )
+            for n in range(1, count + 1)
+        ]
 
     def multipart_write(self, upload_id: str, offset: int, data: bytes) -> None:
         raise BadRequest("Parts of an upload to S3 go to the presigned part URLs, not through the server")
@@ -299,15 +323,18 @@ class S3BlobStore:
         parts: list[dict[str, Any]] = []
         marker = 0
         while True:
-            r = self.client.list_parts(Bucket=self.bucket, Key=key, UploadId=meta["s3"], PartNumberMarker=marker)
+            r = self.client.list_parts(
+                Bucket=self.bucket, Key=key, UploadId=meta["s3"], PartNumberMarker=marker
+            )
             parts += [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]} for p in r.get("Parts", [])]
             if not r.get("IsTruncated"):
                 break
             marker = int(r["NextPartNumberMarker"])
         if not parts:
             raise BadRequest("No part of this upload was received")
-        self.client.complete_multipart_upload(Bucket=self.bucket, Key=key, UploadId=meta["s3"],
-                                              MultipartUpload={"Parts": parts})
+        self.client.complete_multipart_upload(
+            Bucket=self.bucket, Key=key, UploadId=meta["s3"], MultipartUpload={"Parts": parts}
+        )
         self.client.delete_object(Bucket=self.bucket, Key=key + ".json")
         self._verify_and_publish(key, oid, size)
 
@@ -326,8 +353,9 @@ class S3BlobStore:
             for chunk in self.iter_bytes(tmp):
                 sha.update(chunk)
             if sha.hexdigest() != oid:
-                raise BadRequest(f"sha256 mismatch: the object is named {oid} but its content hashes to "
-                                 f"{sha.hexdigest()}")
+                raise BadRequest(
+                    f"sha256 mismatch: the object is named {oid} but its content hashes to {sha.hexdigest()}"
+                )
             if self.size(oid) != size:
                 self.client.copy({"Bucket": self.bucket, "Key": tmp}, self.bucket, final)
         finally:
@@ -345,7 +373,7 @@ class S3BlobStore:
         pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.base)
         for page in pages:
             for o in page.get("Contents", []):
-                rest = o["Key"][len(self.base):]
+                rest = o["Key"][len(self.base) :]
                 if rest.startswith("tmp/"):
                     continue
                 yield rest.rsplit("/", 1)[-1], int(o["Size"]), o["LastModified"]
@@ -359,10 +387,14 @@ class S3BlobStore:
                 if o["LastModified"] < before:
                     self.client.delete_object(Bucket=self.bucket, Key=o["Key"])
                     n += 1
-        for page in self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket, Prefix=prefix):
+        for page in self.client.get_paginator("list_multipart_uploads").paginate(
+            Bucket=self.bucket, Prefix=prefix
+        ):
             for u in page.get("Uploads", []):
                 if u["Initiated"] < before:
-                    self.client.abort_multipart_upload(Bucket=self.bucket, Key=u["Key"], UploadId=u["UploadId"])
+                    self.client.abort_multipart_upload(
+                        Bucket=self.bucket, Key=u["Key"], UploadId=u["UploadId"]
+                    )
                     n += 1
         return n
 

@@ -32,8 +32,9 @@ def _unify(batch: pa.RecordBatch, schema: pa.Schema, name: str) -> pa.RecordBatc
     if set(batch.schema.names) != set(schema.names):
         raise DataError(f"{name}: columns {batch.schema.names} differ from the first file's {schema.names}")
     try:
-        return pa.RecordBatch.from_arrays([batch.column(n).cast(schema.field(n).type) for n in schema.names],
-                                          schema=schema)
+        return pa.RecordBatch.from_arrays(
+            [batch.column(n).cast(schema.field(n).type) for n in schema.names], schema=schema
+        )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
         raise DataError(f"{name}: a column changes type between files or blocks ({e})") from None
 
@@ -76,8 +77,12 @@ def convert(spec: dict[str, Any]) -> dict[str, Any]:
             if schema is None:
                 schema = batch.schema
                 hf = spec.get("hf_features")
-                schema = schema.with_metadata({**(schema.metadata or {}), **(
-                    {b"huggingface": json.dumps({"info": {"features": hf}}).encode()} if hf else {})})
+                schema = schema.with_metadata(
+                    {
+                        **(schema.metadata or {}),
+                        **({b"huggingface": json.dumps({"info": {"features": hf}}).encode()} if hf else {}),
+                    }
+                )
             batch = _unify(batch, schema, spec["split"])
             if batch.num_rows == 0:
                 continue
@@ -105,10 +110,14 @@ def convert(spec: dict[str, Any]) -> dict[str, Any]:
     for s in shards:
         s["size"] = (out_dir / s["filename"]).stat().st_size
     return {
-        "split": spec["split"], "num_rows": rows, "num_bytes_memory": mem, "shards": [] if error else shards,
+        "split": spec["split"],
+        "num_rows": rows,
+        "num_bytes_memory": mem,
+        "shards": [] if error else shards,
         "features": features_of(schema) if schema is not None and not error else None,
         "num_columns": len(schema.names) if schema is not None else 0,
-        "error": error, "seconds": round(time.monotonic() - started, 3),
+        "error": error,
+        "seconds": round(time.monotonic() - started, 3),
         "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
     }
 

@@ -31,29 +31,126 @@ SPLIT_KEYWORDS = {
 SEP = "-._ 0-9"
 SHARDED = "data/{split}-[0-9][0-9][0-9][0-9][0-9]-of-[0-9][0-9][0-9][0-9][0-9]*.*"
 IN_FILENAME = ["**/{keyword}[{sep}]*", "**/*[{sep}]{keyword}[{sep}]*"]
-IN_DIRNAME = ["**/{keyword}/**", "**/{keyword}[{sep}]*/**", "**/*[{sep}]{keyword}/**", "**/*[{sep}]{keyword}[{sep}]*/**"]
-FILES_TO_IGNORE = {"README.md", "config.json", "dataset_info.json", "dataset_infos.json", "dummy_data.zip",
-                   "dataset_dict.json"}
+IN_DIRNAME = [
+    "**/{keyword}/**",
+    "**/{keyword}[{sep}]*/**",
+    "**/*[{sep}]{keyword}/**",
+    "**/*[{sep}]{keyword}[{sep}]*/**",
+]
+FILES_TO_IGNORE = {
+    "README.md",
+    "config.json",
+    "dataset_info.json",
+    "dataset_infos.json",
+    "dummy_data.zip",
+    "dataset_dict.json",
+}
 SPLIT_NAME = re.compile(r"^\w+(\.\w+)*$")
 
-IMAGE_EXT = {".apng", ".avif", ".bmp", ".gif", ".ico", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp", ".jfif",
-             ".pbm", ".pgm", ".ppm", ".pcx", ".tga", ".xbm", ".jp2", ".j2k", ".heic", ".heif"}
-AUDIO_EXT = {".aiff", ".au", ".avr", ".caf", ".flac", ".htk", ".svx", ".mat4", ".mat5", ".mpc2k", ".ogg", ".paf",
-             ".pvf", ".raw", ".rf64", ".sd2", ".sds", ".ircam", ".voc", ".w64", ".wav", ".nist", ".wavex", ".wve",
-             ".xi", ".mp3", ".opus", ".3gp", ".3g2", ".avi", ".asf", ".flv", ".mp4", ".mov", ".m4v", ".mkv",
-             ".webm", ".f4v", ".wmv", ".wma", ".ogm", ".mxf", ".nut", ".aac", ".m4a"}
-EXTENSION_TO_MODULE: dict[str, tuple[str, dict[str, Any]]] = {
-    ".csv": ("csv", {}), ".tsv": ("csv", {"sep": "\t"}), ".json": ("json", {}), ".jsonl": ("json", {}),
-    ".ndjson": ("json", {}), ".parquet": ("parquet", {}), ".geoparquet": ("parquet", {}), ".gpq": ("parquet", {}),
-    ".arrow": ("arrow", {}), ".txt": ("text", {}), ".conll": ("conll", {}), ".conllu": ("conll", {}),
-    ".tar": ("webdataset", {}), ".xml": ("xml", {}), ".hdf5": ("hdf5", {}), ".h5": ("hdf5", {}),
-    ".eval": ("eval", {}), ".toml": ("harbor", {}), ".md": ("harbor", {}), ".lance": ("lance", {}),
-    ".vortex": ("vortex", {}), ".fa": ("fasta", {}), ".fasta": ("fasta", {}), ".fq": ("fastq", {}),
-    ".fastq": ("fastq", {}), ".pdf": ("pdffolder", {}),
-    **{e: ("imagefolder", {}) for e in IMAGE_EXT}, **{e: ("audiofolder", {}) for e in AUDIO_EXT},
+IMAGE_EXT = {
+    ".apng",
+    ".avif",
+    ".bmp",
+    ".gif",
+    ".ico",
+    ".jpeg",
+    ".jpg",
+    ".png",
+    ".tif",
+    ".tiff",
+    ".webp",
+    ".jfif",
+    ".pbm",
+    ".pgm",
+    ".ppm",
+    ".pcx",
+    ".tga",
+    ".xbm",
+    ".jp2",
+    ".j2k",
+    ".heic",
+    ".heif",
 }
-EXTENSION_TO_MODULE.update({k.upper(): v for k, v in list(EXTENSION_TO_MODULE.items())
-                            if v[0] in ("imagefolder", "audiofolder")})
+AUDIO_EXT = {
+    ".aiff",
+    ".au",
+    ".avr",
+    ".caf",
+    ".flac",
+    ".htk",
+    ".svx",
+    ".mat4",
+    ".mat5",
+    ".mpc2k",
+    ".ogg",
+    ".paf",
+    ".pvf",
+    ".raw",
+    ".rf64",
+    ".sd2",
+    ".sds",
+    ".ircam",
+    ".voc",
+    ".w64",
+    ".wav",
+    ".nist",
+    ".wavex",
+    ".wve",
+    ".xi",
+    ".mp3",
+    ".opus",
+    ".3gp",
+    ".3g2",
+    ".avi",
+    ".asf",
+    ".flv",
+    ".mp4",
+    ".mov",
+    ".m4v",
+    ".mkv",
+    ".webm",
+    ".f4v",
+    ".wmv",
+    ".wma",
+    ".ogm",
+    ".mxf",
+    ".nut",
+    ".aac",
+    ".m4a",
+}
+EXTENSION_TO_MODULE: dict[str, tuple[str, dict[str, Any]]] = {
+    ".csv": ("csv", {}),
+    ".tsv": ("csv", {"sep": "\t"}),
+    ".json": ("json", {}),
+    ".jsonl": ("json", {}),
+    ".ndjson": ("json", {}),
+    ".parquet": ("parquet", {}),
+    ".geoparquet": ("parquet", {}),
+    ".gpq": ("parquet", {}),
+    ".arrow": ("arrow", {}),
+    ".txt": ("text", {}),
+    ".conll": ("conll", {}),
+    ".conllu": ("conll", {}),
+    ".tar": ("webdataset", {}),
+    ".xml": ("xml", {}),
+    ".hdf5": ("hdf5", {}),
+    ".h5": ("hdf5", {}),
+    ".eval": ("eval", {}),
+    ".toml": ("harbor", {}),
+    ".md": ("harbor", {}),
+    ".lance": ("lance", {}),
+    ".vortex": ("vortex", {}),
+    ".fa": ("fasta", {}),
+    ".fasta": ("fasta", {}),
+    ".fq": ("fastq", {}),
+    ".fastq": ("fastq", {}),
+    ".pdf": ("pdffolder", {}),
+    **{e: ("imagefolder", {}) for e in IMAGE_EXT},
+    **{e: ("audiofolder", {}) for e in AUDIO_EXT},
+}
+EXTENSION_TO_MODULE.update(
+    {k.upper(): v for k, v in list(EXTENSION_TO_MODULE.items()) if v[0] in ("imagefolder", "audiofolder")}
+)
 METADATA_FILENAMES = {"metadata.csv", "metadata.jsonl", "metadata.parquet"}
 FOLDER_MODULES = {"imagefolder", "audiofolder"}
 ALLOWED_EXTENSIONS = set(EXTENSION_TO_MODULE) | {".zip"}
@@ -108,7 +205,7 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
                 if end == -1:
                     seg += re.escape(c)
                 else:
-                    body = part[j + 1:end]
+                    body = part[j + 1 : end]
                     if body[:1] in ("!", "^"):
                         body = "^" + body[1:]
                     seg += "[" + body.replace("\\", "\\\\") + "]"
@@ -138,7 +235,7 @@ def resolve(pattern: str, files: list[str], base: str = "", allowed: set[str] | 
     for path in files:
         if prefix and not path.startswith(prefix):
             continue
-        rel = path[len(prefix):]
+        rel = path[len(prefix) :]
         if not rx.match(rel):
             continue
         name = rel.rsplit("/", 1)[-1]
@@ -170,8 +267,14 @@ def default_patterns(files: list[str], base: str = "") -> dict[str, list[str]]:
     families: list[dict[str, list[str]]] = [
         {"logs": ["**/*.eval"]},
         {"test": ["**/task.toml", "**/instruction.md"]},
-        {s: [p.format(keyword=k, sep=SEP) for k in kws for p in IN_DIRNAME] for s, kws in SPLIT_KEYWORDS.items()},
-        {s: [p.format(keyword=k, sep=SEP) for k in kws for p in IN_FILENAME] for s, kws in SPLIT_KEYWORDS.items()},
+        {
+            s: [p.format(keyword=k, sep=SEP) for k in kws for p in IN_DIRNAME]
+            for s, kws in SPLIT_KEYWORDS.items()
+        },
+        {
+            s: [p.format(keyword=k, sep=SEP) for k in kws for p in IN_FILENAME]
+            for s, kws in SPLIT_KEYWORDS.items()
+        },
         {"train": ["**"]},
     ]
     for family in families:
@@ -191,17 +294,25 @@ def sanitize(data_files: Any) -> dict[str, list[str]]:
         if any(isinstance(x, dict) for x in data_files):
             out: dict[str, list[str]] = {}
             for x in data_files:
-                if not (isinstance(x, dict) and "split" in x and isinstance(x.get("path"), (str, list))
-                        and len(x) == 2 and SPLIT_NAME.match(str(x["split"]))):
-                    raise DiscoveryError(f"Invalid data_files entry {x!r}: expected {{split: <name>, path: <glob>}}")
+                if not (
+                    isinstance(x, dict)
+                    and "split" in x
+                    and isinstance(x.get("path"), (str, list))
+                    and len(x) == 2
+                    and SPLIT_NAME.match(str(x["split"]))
+                ):
+                    raise DiscoveryError(
+                        f"Invalid data_files entry {x!r}: expected {{split: <name>, path: <glob>}}"
+                    )
                 if str(x["split"]) in out:
                     raise DiscoveryError(f"Split {x['split']!r} appears twice in data_files")
                 out[str(x["split"])] = x["path"] if isinstance(x["path"], list) else [x["path"]]
             return out
         if all(isinstance(x, str) for x in data_files):
             return {"train": list(data_files)}
-    raise DiscoveryError(f"Invalid data_files {data_files!r}: expected a path, a list, or a list of "
-                         "{split, path} entries")
+    raise DiscoveryError(
+        f"Invalid data_files {data_files!r}: expected a path, a list, or a list of {{split, path}} entries"
+    )
 
 
 def _files_for(patterns: dict[str, list[str]], files: list[str], base: str) -> list[SplitSpec]:
@@ -212,14 +323,20 @@ def _files_for(patterns: dict[str, list[str]], files: list[str], base: str) -> l
             for f in resolve(str(p), files, base, ALLOWED_EXTENSIONS):
                 if f not in found:
                     found.append(f)
-        out.append(SplitSpec(split, found, None if found else f"No data file matches {pats} for split {split!r}"))
+        out.append(
+            SplitSpec(split, found, None if found else f"No data file matches {pats} for split {split!r}")
+        )
     return out
 
 
 def infer_module(paths: list[str]) -> tuple[str | None, dict[str, Any]]:
     """The most common extension wins; metadata files count last; ties favour parquet, then arrow, json, csv."""
-    counts = Counter((("." + sfx.lower()), name in METADATA_FILENAMES)
-                     for path in paths for name in [path.rsplit("/", 1)[-1]] for sfx in name.split(".")[1:])
+    counts = Counter(
+        (("." + sfx.lower()), name in METADATA_FILENAMES)
+        for path in paths
+        for name in [path.rsplit("/", 1)[-1]]
+        for sfx in name.split(".")[1:]
+    )
     pref = [".parquet", ".lance", ".vortex", ".arrow", ".jsonl", ".json", ".csv"]
 
     def key(item: tuple[tuple[str, bool], int]) -> tuple[Any, ...]:
@@ -258,17 +375,26 @@ def discover(files: list[str], card: dict[str, Any] | None) -> list[ConfigSpec]:
             if not isinstance(c, dict) or not isinstance(c.get("config_name"), str):
                 raise DiscoveryError(f"Each README config needs a `config_name`, got {c!r}")
             metadata.append(c)
-        defaults = [c["config_name"] for c in metadata
-                    if len(metadata) == 1 or c["config_name"] == "default" or c.get("default")]
+        defaults = [
+            c["config_name"]
+            for c in metadata
+            if len(metadata) == 1 or c["config_name"] == "default" or c.get("default")
+        ]
         if len(defaults) > 1:
             raise DiscoveryError(f"Dataset has several default configs: {defaults[0]!r} and {defaults[1]!r}")
     out: list[ConfigSpec] = []
     if metadata:
         for c in metadata:
             data_dir = str(c.get("data_dir") or "").strip("/")
-            kwargs = {k: v for k, v in c.items() if k not in ("config_name", "data_files", "data_dir", "default")}
+            kwargs = {
+                k: v for k, v in c.items() if k not in ("config_name", "data_files", "data_dir", "default")
+            }
             try:
-                pats = sanitize(c["data_files"]) if c.get("data_files") is not None else default_patterns(files, data_dir)
+                pats = (
+                    sanitize(c["data_files"])
+                    if c.get("data_files") is not None
+                    else default_patterns(files, data_dir)
+                )
                 splits = _files_for(pats, files, data_dir)
                 out.append(ConfigSpec(c["config_name"], splits, "", kwargs, c["config_name"] in defaults))
             except DiscoveryError as e:
@@ -284,7 +410,9 @@ def discover(files: list[str], card: dict[str, Any] | None) -> list[ConfigSpec]:
         module_files = [f for sp in splits for f in sp.files]
     module, module_kwargs = infer_module(module_files)
     if module is None:
-        raise DiscoveryError("No supported data file found (csv, tsv, json, jsonl, parquet, arrow, txt, images, audio)")
+        raise DiscoveryError(
+            "No supported data file found (csv, tsv, json, jsonl, parquet, arrow, txt, images, audio)"
+        )
     for c in out:
         c.module = module
         c.kwargs = {**module_kwargs, **c.kwargs}
@@ -293,8 +421,10 @@ def discover(files: list[str], card: dict[str, Any] | None) -> list[ConfigSpec]:
                 continue
             sp.files = [f for f in sp.files if _keep(f, module)]
             if not sp.files or all(f.rsplit("/", 1)[-1] in METADATA_FILENAMES for f in sp.files):
-                sp.error = (f"Split {sp.name!r} has no {module} data files: datasets infers one format for every "
-                            "config from the first config's files")
+                sp.error = (
+                    f"Split {sp.name!r} has no {module} data files: datasets infers one format for every "
+                    "config from the first config's files"
+                )
             elif module not in SUPPORTED and module != "zip":
                 sp.error = f"The {module!r} format is not supported by this viewer yet"
     return out

@@ -13,11 +13,25 @@ from typing import Any
 import pyarrow as pa
 
 _SIMPLE = {
-    pa.int8(): "int8", pa.int16(): "int16", pa.int32(): "int32", pa.int64(): "int64", pa.uint8(): "uint8",
-    pa.uint16(): "uint16", pa.uint32(): "uint32", pa.uint64(): "uint64", pa.float16(): "float16",
-    pa.float32(): "float32", pa.float64(): "float64", pa.bool_(): "bool", pa.string(): "string",
-    pa.large_string(): "large_string", pa.binary(): "binary", pa.large_binary(): "large_binary",
-    pa.date32(): "date32", pa.date64(): "date64", pa.null(): "null",
+    pa.int8(): "int8",
+    pa.int16(): "int16",
+    pa.int32(): "int32",
+    pa.int64(): "int64",
+    pa.uint8(): "uint8",
+    pa.uint16(): "uint16",
+    pa.uint32(): "uint32",
+    pa.uint64(): "uint64",
+    pa.float16(): "float16",
+    pa.float32(): "float32",
+    pa.float64(): "float64",
+    pa.bool_(): "bool",
+    pa.string(): "string",
+    pa.large_string(): "large_string",
+    pa.binary(): "binary",
+    pa.large_binary(): "large_binary",
+    pa.date32(): "date32",
+    pa.date64(): "date64",
+    pa.null(): "null",
 }
 
 

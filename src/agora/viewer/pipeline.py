@@ -64,7 +64,9 @@ def card_data(git: Any, commit: str) -> dict[str, Any]:
     return out
 
 
-def _materialize(hub: Any, git: Any, entries: dict[str, Any], paths: list[str], tmp: Path) -> list[dict[str, str]]:
+def _materialize(
+    hub: Any, git: Any, entries: dict[str, Any], paths: list[str], tmp: Path
+) -> list[dict[str, str]]:
     """Local files for the child: blob-store paths when the store is local, else streamed copies."""
     out = []
     for i, p in enumerate(paths):
@@ -112,8 +114,14 @@ def _rss(pid: int) -> int:
 def run_child(spec: dict[str, Any], limits: JobLimits) -> dict[str, Any]:
     """Run convert.py on one split, killing it past the memory or time limit."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    proc = subprocess.Popen([sys.executable, "-m", "agora.viewer.convert"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agora.viewer.convert"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        start_new_session=True,
+    )
     assert proc.stdin is not None
     proc.stdin.write(json.dumps(spec).encode())
     proc.stdin.close()
@@ -157,17 +165,20 @@ _MADE_BY = func.coalesce(ViewerResult.__table__.c.data["version"].as_integer(), 
 def outdated(s: Session, version: int) -> list[tuple[int, str]]:
     """(repo id, revision) of the datasets whose head's record was made by a version older than `version`
     (the registry's version check; `jobs.requeue_outdated` queues them again)."""
-    rows = s.execute(select(ViewerResult.repo_id, ViewerResult.revision)
-                     .join(Repo, Repo.id == ViewerResult.repo_id)
-                     .where(ViewerResult.revision == Repo.head_sha, _MADE_BY < version)
-                     .order_by(ViewerResult.repo_id)).all()
+    rows = s.execute(
+        select(ViewerResult.repo_id, ViewerResult.revision)
+        .join(Repo, Repo.id == ViewerResult.repo_id)
+        .where(ViewerResult.revision == Repo.head_sha, _MADE_BY < version)
+        .order_by(ViewerResult.repo_id)
+    ).all()
     return [(repo_id, revision) for repo_id, revision in rows]
 
 
 def _made_by(s: Session, repo_id: int, revision: str) -> int | None:
     """The version of the job that made the record of (repo, revision), or None when there is none."""
-    return s.scalar(select(_MADE_BY).where(ViewerResult.repo_id == repo_id,
-                                           ViewerResult.revision == revision))
+    return s.scalar(
+        select(_MADE_BY).where(ViewerResult.repo_id == repo_id, ViewerResult.revision == revision)
+    )
 
 
 def convert_dataset(hub: Any, job: Job, settings: Settings | None = None) -> None:
@@ -183,19 +194,36 @@ def convert_dataset(hub: Any, job: Job, settings: Settings | None = None) -> Non
         s.expunge(repo)
         made_by = _made_by(s, repo.id, job.revision)
         if made_by is not None and made_by >= ARTEFACT.version:
-            log.info("%s of %s/%s@%s skipped: already converted", KIND, repo.namespace, repo.name,
-                     job.revision[:12])
+            log.info(
+                "%s of %s/%s@%s skipped: already converted",
+                KIND,
+                repo.namespace,
+                repo.name,
+                job.revision[:12],
+            )
             return  # already derived from this commit
         if made_by is not None:
-            log.info("%s of %s/%s@%s: converting again, the record was made by version %d (now %d)", KIND,
-                     repo.namespace, repo.name, job.revision[:12], made_by, ARTEFACT.version)
+            log.info(
+                "%s of %s/%s@%s: converting again, the record was made by version %d (now %d)",
+                KIND,
+                repo.namespace,
+                repo.name,
+                job.revision[:12],
+                made_by,
+                ARTEFACT.version,
+            )
     git = hub.git(repo)
     commit = job.revision
     files = git.all_files(commit)
     entries = {e.path: e for e in files}
     card = card_data(git, commit)
-    result: dict[str, Any] = {"revision": commit, "version": ARTEFACT.version, "error": None, "configs": [],
-                              "card": _card_summary(card)}
+    result: dict[str, Any] = {
+        "revision": commit,
+        "version": ARTEFACT.version,
+        "error": None,
+        "configs": [],
+        "card": _card_summary(card),
+    }
     try:
         configs = discover(sorted(entries), card)
     except DiscoveryError as e:
@@ -215,21 +243,33 @@ def convert_dataset(hub: Any, job: Job, settings: Settings | None = None) -> Non
     splits = [(c["name"], sp) for c in result["configs"] for sp in c["splits"]]
     failed = [f"{name}/{sp['name']}: {str(sp['error'])[:200]}" for name, sp in splits if sp.get("error")]
     rows = sum(sp.get("num_rows") or 0 for _, sp in splits)
-    log.info("%s of %s/%s@%s: %d configs, %d of %d splits converted, %d rows, parquet=%s, %.1fs%s", KIND,
-             repo.namespace, repo.name, commit[:12], len(result["configs"]), len(splits) - len(failed),
-             len(splits), rows, (parquet_commit or "-")[:12], time.monotonic() - started,
-             f"; error: {result['error'][:300]}" if result["error"] else "")
+    log.info(
+        "%s of %s/%s@%s: %d configs, %d of %d splits converted, %d rows, parquet=%s, %.1fs%s",
+        KIND,
+        repo.namespace,
+        repo.name,
+        commit[:12],
+        len(result["configs"]),
+        len(splits) - len(failed),
+        len(splits),
+        rows,
+        (parquet_commit or "-")[:12],
+        time.monotonic() - started,
+        f"; error: {result['error'][:300]}" if result["error"] else "",
+    )
     for f in failed:
         log.warning("%s of %s/%s@%s: split %s", KIND, repo.namespace, repo.name, commit[:12], f)
 
 
-def _record(s: Session, repo_id: int, commit: str, parquet_commit: str | None,
-            result: dict[str, Any]) -> None:
+def _record(
+    s: Session, repo_id: int, commit: str, parquet_commit: str | None, result: dict[str, Any]
+) -> None:
     """Store the record of (repo, commit), unless one of this version or newer is there already (a racing
     job finished first). A replaced record gets a new `created_at`: viewer/service.py caches records by
     (id, created_at)."""
-    row = s.scalar(select(ViewerResult).where(ViewerResult.repo_id == repo_id,
-                                              ViewerResult.revision == commit))
+    row = s.scalar(
+        select(ViewerResult).where(ViewerResult.repo_id == repo_id, ViewerResult.revision == commit)
+    )
     if row is None:
         s.add(ViewerResult(repo_id=repo_id, revision=commit, parquet_commit=parquet_commit, data=result))
     elif stored_version(row.data) < ARTEFACT.version:
@@ -243,31 +283,79 @@ def _tmp_root(hub: Any) -> str:
 
 
 def _card_summary(card: dict[str, Any]) -> dict[str, Any]:
-    keep = ("pretty_name", "license", "language", "task_categories", "task_ids", "size_categories", "tags",
-            "homepage", "citation", "description")
+    keep = (
+        "pretty_name",
+        "license",
+        "language",
+        "task_categories",
+        "task_ids",
+        "size_categories",
+        "tags",
+        "homepage",
+        "citation",
+        "description",
+    )
     return {k: card[k] for k in keep if k in card}
 
 
-def _convert_config(hub: Any, git: Any, entries: dict[str, Any], c: ConfigSpec, tmp: Path, limits: JobLimits,
-                    puts: dict[str, tuple[str, int]]) -> dict[str, Any]:
-    out: dict[str, Any] = {"name": c.name, "default": c.default, "module": c.module, "error": c.error,
-                           "splits": []}
+def _convert_config(
+    hub: Any,
+    git: Any,
+    entries: dict[str, Any],
+    c: ConfigSpec,
+    tmp: Path,
+    limits: JobLimits,
+    puts: dict[str, tuple[str, int]],
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "name": c.name,
+        "default": c.default,
+        "module": c.module,
+        "error": c.error,
+        "splits": [],
+    }
     for sp in c.splits:
         original = sum(entries[p].size for p in sp.files)
-        rec: dict[str, Any] = {"name": sp.name, "files": [], "num_rows": 0, "num_columns": 0, "features": None,
-                               "num_bytes_original_files": original, "num_bytes_parquet_files": 0,
-                               "num_bytes_memory": 0, "error": sp.error}
+        rec: dict[str, Any] = {
+            "name": sp.name,
+            "files": [],
+            "num_rows": 0,
+            "num_columns": 0,
+            "features": None,
+            "num_bytes_original_files": original,
+            "num_bytes_parquet_files": 0,
+            "num_bytes_memory": 0,
+            "error": sp.error,
+        }
         out["splits"].append(rec)
         if sp.error:
             continue
         work = tmp / f"{len(puts)}-{c.name}-{sp.name}".replace("/", "_")
         work.mkdir()
-        spec = {"module": c.module, "kwargs": {k: v for k, v in c.kwargs.items() if k in ("sep", "delimiter", "field")},
-                "split": sp.name, "out_dir": str(work), "limits": {"block_size": limits.block_size},
-                "files": _materialize(hub, git, entries, sp.files, work)}
+        spec = {
+            "module": c.module,
+            "kwargs": {k: v for k, v in c.kwargs.items() if k in ("sep", "delimiter", "field")},
+            "split": sp.name,
+            "out_dir": str(work),
+            "limits": {"block_size": limits.block_size},
+            "files": _materialize(hub, git, entries, sp.files, work),
+        }
         got = run_child(spec, limits)
-        rec.update({k: got[k] for k in ("num_rows", "num_columns", "features", "num_bytes_memory", "error",
-                                        "peak_rss", "seconds") if k in got})
+        rec.update(
+            {
+                k: got[k]
+                for k in (
+                    "num_rows",
+                    "num_columns",
+                    "features",
+                    "num_bytes_memory",
+                    "error",
+                    "peak_rss",
+                    "seconds",
+                )
+                if k in got
+            }
+        )
         if got.get("error"):
             rec["num_rows"] = 0
             continue
@@ -276,8 +364,9 @@ def _convert_config(hub: Any, git: Any, entries: dict[str, Any], c: ConfigSpec, 
             oid, size = _store(hub, path)
             repo_path = f"{c.name}/{sp.name}/{shard['filename']}"
             puts[repo_path] = (oid, size)
-            rec["files"].append({"filename": shard["filename"], "size": size, "oid": oid,
-                                 "num_rows": shard["num_rows"]})
+            rec["files"].append(
+                {"filename": shard["filename"], "size": size, "oid": oid, "num_rows": shard["num_rows"]}
+            )
             rec["num_bytes_parquet_files"] += size
             path.unlink()
         shutil.rmtree(work, ignore_errors=True)
@@ -295,15 +384,30 @@ def _store(hub: Any, path: Path) -> tuple[str, int]:
 def export_readme(configs: list[dict[str, Any]]) -> bytes:
     """A README whose `configs:` maps each config/split to its shards, so that
     `load_dataset(id, config, revision="refs/convert/parquet")` reads the export as the viewer shows it."""
-    listed = [{"config_name": c["name"], **({"default": True} if c.get("default") else {}),
-               "data_files": [{"split": sp["name"], "path": f"{c['name']}/{sp['name']}/*.parquet"}
-                              for sp in c["splits"] if sp["files"]]}
-              for c in configs if any(sp["files"] for sp in c["splits"])]
+    listed = [
+        {
+            "config_name": c["name"],
+            **({"default": True} if c.get("default") else {}),
+            "data_files": [
+                {"split": sp["name"], "path": f"{c['name']}/{sp['name']}/*.parquet"}
+                for sp in c["splits"]
+                if sp["files"]
+            ],
+        }
+        for c in configs
+        if any(sp["files"] for sp in c["splits"])
+    ]
     return ("---\n" + yaml.safe_dump({"configs": listed}, sort_keys=False) + "---\n").encode()
 
 
-def _commit_parquet(hub: Any, repo: Repo, git: Any, puts: dict[str, tuple[str, int]], source: str,
-                    configs: list[dict[str, Any]]) -> str:
+def _commit_parquet(
+    hub: Any,
+    repo: Repo,
+    git: Any,
+    puts: dict[str, tuple[str, int]],
+    source: str,
+    configs: list[dict[str, Any]],
+) -> str:
     """One commit on refs/convert/parquet holding exactly this conversion (a fresh tree, LFS pointers)."""
     with hub.db.session() as s:
         fresh = s.get(Repo, repo.id)
@@ -315,7 +419,8 @@ def _commit_parquet(hub: Any, repo: Repo, git: Any, puts: dict[str, tuple[str, i
     tree = git.build_tree(None, blobs, [], [])
     with git.lock():
         old = git.ref_target(REF)
-        new = git.write_commit(tree, [old] if old else [], BOT,
-                               f"Update parquet files\n\nConverted from {source}.")
+        new = git.write_commit(
+            tree, [old] if old else [], BOT, f"Update parquet files\n\nConverted from {source}."
+        )
         git.move_ref(REF, old, new, f"parquet conversion of {source}")
     return str(new)

@@ -99,8 +99,12 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
-def to_rows(table: pa.Table, features: dict[str, Any], first_idx: int | list[int],
-            media_url: Callable[[int, str], str]) -> list[dict[str, Any]]:
+def to_rows(
+    table: pa.Table,
+    features: dict[str, Any],
+    first_idx: int | list[int],
+    media_url: Callable[[int, str], str],
+) -> list[dict[str, Any]]:
     """Hub-shaped rows: {row_idx, row, truncated_cells}; media cells become URLs, long text is cut."""
     out = []
     kinds = {name: kind(f) for name, f in features.items()}
@@ -113,8 +117,11 @@ def to_rows(table: pa.Table, features: dict[str, Any], first_idx: int | list[int
             if k == "image" and isinstance(v, dict):
                 cells[name] = {"src": media_url(idx, name)} if v.get("bytes") or v.get("path") else None
             elif k == "audio" and isinstance(v, dict):
-                cells[name] = [{"src": media_url(idx, name), "type": _audio_type(v.get("path"))}] \
-                    if v.get("bytes") or v.get("path") else None
+                cells[name] = (
+                    [{"src": media_url(idx, name), "type": _audio_type(v.get("path"))}]
+                    if v.get("bytes") or v.get("path")
+                    else None
+                )
             elif isinstance(v, str) and len(v) > MAX_CELL:
                 cells[name] = v[:MAX_CELL]
                 truncated.append(name)
@@ -126,8 +133,13 @@ def to_rows(table: pa.Table, features: dict[str, Any], first_idx: int | list[int
 
 def _audio_type(path: Any) -> str:
     ext = str(path or "").rsplit(".", 1)[-1].lower()
-    return {"mp3": "audio/mpeg", "flac": "audio/flac", "ogg": "audio/ogg", "opus": "audio/ogg",
-            "m4a": "audio/mp4"}.get(ext, "audio/wav")
+    return {
+        "mp3": "audio/mpeg",
+        "flac": "audio/flac",
+        "ogg": "audio/ogg",
+        "opus": "audio/ogg",
+        "m4a": "audio/mp4",
+    }.get(ext, "audio/wav")
 
 
 def media_bytes(shards: list[Shard], row: int, column: str) -> tuple[bytes, str] | None:
@@ -153,6 +165,7 @@ def _connect() -> Any:
     with _DB_LOCK:
         if _DB is None:
             import duckdb
+
             _DB = duckdb.connect(":memory:", config={"threads": 2, "memory_limit": "1GB"})
         return _DB.cursor()
 
@@ -170,8 +183,9 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _query(shards: list[Shard], where_sql: str, params: list[Any], order_sql: str, offset: int,
-           length: int) -> tuple[pa.Table, list[int], int]:
+def _query(
+    shards: list[Shard], where_sql: str, params: list[Any], order_sql: str, offset: int, length: int
+) -> tuple[pa.Table, list[int], int]:
     src, _, offsets = _source(shards)
     con = _connect()
     try:
@@ -186,17 +200,26 @@ def _query(shards: list[Shard], where_sql: str, params: list[Any], order_sql: st
                 _TOTALS[key] = total
                 while len(_TOTALS) > 1024:
                     _TOTALS.popitem(last=False)
-        t = con.sql(f"SELECT * FROM {src} WHERE {where_sql} ORDER BY {order} LIMIT {int(length)} "
-                    f"OFFSET {int(offset)}", params=named).to_arrow_table()
+        t = con.sql(
+            f"SELECT * FROM {src} WHERE {where_sql} ORDER BY {order} LIMIT {int(length)} "
+            f"OFFSET {int(offset)}",
+            params=named,
+        ).to_arrow_table()
     finally:
         con.close()
-    idx = [offsets[f] + n for f, n in zip(t.column("filename").to_pylist(), t.column("file_row_number").to_pylist(), strict=True)]
+    idx = [
+        offsets[f] + n
+        for f, n in zip(
+            t.column("filename").to_pylist(), t.column("file_row_number").to_pylist(), strict=True
+        )
+    ]
     t = t.drop_columns(["filename", "file_row_number"])
     return t, idx, int(total)
 
 
-def search(shards: list[Shard], features: dict[str, Any], text: str, offset: int, length: int
-           ) -> tuple[pa.Table, list[int], int]:
+def search(
+    shards: list[Shard], features: dict[str, Any], text: str, offset: int, length: int
+) -> tuple[pa.Table, list[int], int]:
     """Rows where every word of `text` appears (case-insensitive) in some string column."""
     cols = [n for n, f in features.items() if kind(f) == "string"]
     words = [w for w in text.split() if w][:10]
@@ -211,8 +234,9 @@ def search(shards: list[Shard], features: dict[str, Any], text: str, offset: int
     return _query(shards, " AND ".join(clauses), params, "", offset, length)
 
 
-def filter_rows(shards: list[Shard], features: dict[str, Any], where: str, orderby: str, offset: int,
-                length: int) -> tuple[pa.Table, list[int], int]:
+def filter_rows(
+    shards: list[Shard], features: dict[str, Any], where: str, orderby: str, offset: int, length: int
+) -> tuple[pa.Table, list[int], int]:
     columns = set(features)
     where_sql, params = compile_where(where, columns) if where.strip() else ("TRUE", [])
     order_sql = compile_orderby(orderby, columns) if orderby.strip() else ""
@@ -255,51 +279,131 @@ def _statistics(shards: list[Shard], features: dict[str, Any], num_rows: int) ->
                     rows = con.execute(f"SELECT {q}, count(*) FROM {src} GROUP BY 1", named).fetchall()
                     names = f.get("names") or []
                     nulls = sum(c for v, c in rows if v is None or v == -1)
-                    freqs = {names[v] if isinstance(v, int) and 0 <= v < len(names) else str(v): c
-                             for v, c in rows if v is not None and v != -1}
-                    out.append({"column_name": name, "column_type": "class_label", "column_statistics": {
-                        "nan_count": nulls, "nan_proportion": round(nulls / n, 5), "no_label_count": 0,
-                        "no_label_proportion": 0.0, "n_unique": len(freqs), "frequencies": freqs}})
+                    freqs = {
+                        names[v] if isinstance(v, int) and 0 <= v < len(names) else str(v): c
+                        for v, c in rows
+                        if v is not None and v != -1
+                    }
+                    out.append(
+                        {
+                            "column_name": name,
+                            "column_type": "class_label",
+                            "column_statistics": {
+                                "nan_count": nulls,
+                                "nan_proportion": round(nulls / n, 5),
+                                "no_label_count": 0,
+                                "no_label_proportion": 0.0,
+                                "n_unique": len(freqs),
+                                "frequencies": freqs,
+                            },
+                        }
+                    )
                     continue
                 is_int = str(f.get("dtype", "")).startswith(("int", "uint"))
                 mn, mx, mean, median, std, nulls = con.execute(
                     f"SELECT min({q}), max({q}), avg({q}), median({q}), stddev_samp({q}), "
-                    f"count(*) - count({q}) FROM {src}", named).fetchone()
+                    f"count(*) - count({q}) FROM {src}",
+                    named,
+                ).fetchone()
                 hist = _histogram(con, src, named, q, mn, mx, is_int)
-                out.append({"column_name": name, "column_type": "int" if is_int else "float", "column_statistics": {
-                    "nan_count": nulls, "nan_proportion": round(nulls / n, 5), "min": mn, "max": mx,
-                    "mean": _r(mean), "median": _r(median), "std": _r(std), "histogram": hist}})
+                out.append(
+                    {
+                        "column_name": name,
+                        "column_type": "int" if is_int else "float",
+                        "column_statistics": {
+                            "nan_count": nulls,
+                            "nan_proportion": round(nulls / n, 5),
+                            "min": mn,
+                            "max": mx,
+                            "mean": _r(mean),
+                            "median": _r(median),
+                            "std": _r(std),
+                            "histogram": hist,
+                        },
+                    }
+                )
             elif k == "bool":
                 rows = con.execute(f"SELECT {q}, count(*) FROM {src} GROUP BY 1", named).fetchall()
                 nulls = sum(c for v, c in rows if v is None)
-                out.append({"column_name": name, "column_type": "bool", "column_statistics": {
-                    "nan_count": nulls, "nan_proportion": round(nulls / n, 5),
-                    "frequencies": {str(v): c for v, c in rows if v is not None}}})
+                out.append(
+                    {
+                        "column_name": name,
+                        "column_type": "bool",
+                        "column_statistics": {
+                            "nan_count": nulls,
+                            "nan_proportion": round(nulls / n, 5),
+                            "frequencies": {str(v): c for v, c in rows if v is not None},
+                        },
+                    }
+                )
             elif k == "string":
-                distinct, nulls = con.execute(f"SELECT approx_count_distinct({q}), count(*) - count({q}) FROM {src}",
-                                              named).fetchone()
+                distinct, nulls = con.execute(
+                    f"SELECT approx_count_distinct({q}), count(*) - count({q}) FROM {src}", named
+                ).fetchone()
                 if distinct <= 30:
-                    rows = con.execute(f"SELECT {q}, count(*) FROM {src} WHERE {q} IS NOT NULL GROUP BY 1 "
-                                       "ORDER BY 2 DESC LIMIT 30", named).fetchall()
-                    out.append({"column_name": name, "column_type": "string_label", "column_statistics": {
-                        "nan_count": nulls, "nan_proportion": round(nulls / n, 5), "no_label_count": 0,
-                        "no_label_proportion": 0.0, "n_unique": len(rows), "frequencies": dict(rows)}})
+                    rows = con.execute(
+                        f"SELECT {q}, count(*) FROM {src} WHERE {q} IS NOT NULL GROUP BY 1 "
+                        "ORDER BY 2 DESC LIMIT 30",
+                        named,
+                    ).fetchall()
+                    out.append(
+                        {
+                            "column_name": name,
+                            "column_type": "string_label",
+                            "column_statistics": {
+                                "nan_count": nulls,
+                                "nan_proportion": round(nulls / n, 5),
+                                "no_label_count": 0,
+                                "no_label_proportion": 0.0,
+                                "n_unique": len(rows),
+                                "frequencies": dict(rows),
+                            },
+                        }
+                    )
                 else:
                     mn, mx, mean, median, std = con.execute(
                         f"SELECT min(length({q})), max(length({q})), avg(length({q})), median(length({q})), "
-                        f"stddev_samp(length({q})) FROM {src}", named).fetchone()
-                    out.append({"column_name": name, "column_type": "string_text", "column_statistics": {
-                        "nan_count": nulls, "nan_proportion": round(nulls / n, 5), "min": mn, "max": mx,
-                        "mean": _r(mean), "median": _r(median), "std": _r(std),
-                        "histogram": _histogram(con, src, named, f"length({q})", mn, mx, True)}})
+                        f"stddev_samp(length({q})) FROM {src}",
+                        named,
+                    ).fetchone()
+                    out.append(
+                        {
+                            "column_name": name,
+                            "column_type": "string_text",
+                            "column_statistics": {
+                                "nan_count": nulls,
+                                "nan_proportion": round(nulls / n, 5),
+                                "min": mn,
+                                "max": mx,
+                                "mean": _r(mean),
+                                "median": _r(median),
+                                "std": _r(std),
+                                "histogram": _histogram(con, src, named, f"length({q})", mn, mx, True),
+                            },
+                        }
+                    )
             elif k == "list":
                 mn, mx, mean, median, std, nulls = con.execute(
                     f"SELECT min(len({q})), max(len({q})), avg(len({q})), median(len({q})), stddev_samp(len({q})), "
-                    f"count(*) - count({q}) FROM {src}", named).fetchone()
-                out.append({"column_name": name, "column_type": "list", "column_statistics": {
-                    "nan_count": nulls, "nan_proportion": round(nulls / n, 5), "min": mn, "max": mx,
-                    "mean": _r(mean), "median": _r(median), "std": _r(std),
-                    "histogram": _histogram(con, src, named, f"len({q})", mn, mx, True)}})
+                    f"count(*) - count({q}) FROM {src}",
+                    named,
+                ).fetchone()
+                out.append(
+                    {
+                        "column_name": name,
+                        "column_type": "list",
+                        "column_statistics": {
+                            "nan_count": nulls,
+                            "nan_proportion": round(nulls / n, 5),
+                            "min": mn,
+                            "max": mx,
+                            "mean": _r(mean),
+                            "median": _r(median),
+                            "std": _r(std),
+                            "histogram": _histogram(con, src, named, f"len({q})", mn, mx, True),
+                        },
+                    }
+                )
     finally:
         con.close()
     return out
@@ -312,17 +416,24 @@ def _r(v: Any) -> Any:
     return None if math.isnan(v) or math.isinf(v) else round(v, 5)
 
 
-def _histogram(con: Any, src: str, named: dict[str, Any], expr: str, mn: Any, mx: Any, is_int: bool) -> dict[str, Any]:
+def _histogram(
+    con: Any, src: str, named: dict[str, Any], expr: str, mn: Any, mx: Any, is_int: bool
+) -> dict[str, Any]:
     if mn is None or mx is None:
         return {"hist": [], "bin_edges": []}
     mn, mx = float(mn), float(mx)
     if mx == mn:
-        return {"hist": [con.execute(f"SELECT count({expr}) FROM {src}", named).fetchone()[0]],
-                "bin_edges": [_num(mn, is_int), _num(mx, is_int)]}
+        return {
+            "hist": [con.execute(f"SELECT count({expr}) FROM {src}", named).fetchone()[0]],
+            "bin_edges": [_num(mn, is_int), _num(mx, is_int)],
+        }
     bins = 10 if not is_int else int(min(10, mx - mn + 1))
     width = (mx - mn) / bins
-    rows = con.execute(f"SELECT least(floor(({expr} - {mn!r}) / {width!r}), {bins - 1})::INTEGER AS b, count(*) "
-                       f"FROM {src} WHERE {expr} IS NOT NULL GROUP BY 1", named).fetchall()
+    rows = con.execute(
+        f"SELECT least(floor(({expr} - {mn!r}) / {width!r}), {bins - 1})::INTEGER AS b, count(*) "
+        f"FROM {src} WHERE {expr} IS NOT NULL GROUP BY 1",
+        named,
+    ).fetchall()
     hist = [0] * bins
     for b, c in rows:
         hist[int(b)] += c

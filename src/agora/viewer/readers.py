@@ -59,11 +59,15 @@ class GuardedStream(io.RawIOBase):
         n = len(data)
         self.total += n
         if self.total > self.limits.max_uncompressed:
-            self.error = DataError(f"{self.name} expands to more than {self.limits.max_uncompressed} bytes: refused")
+            self.error = DataError(
+                f"{self.name} expands to more than {self.limits.max_uncompressed} bytes: refused"
+            )
             raise self.error
         if self.total > 64 * 1024 * 1024 and self.total > self.compressed * self.limits.max_ratio:
-            self.error = DataError(f"{self.name} expands more than {self.limits.max_ratio}x "
-                                   f"({self.compressed} compressed bytes): refused as a likely zip bomb")
+            self.error = DataError(
+                f"{self.name} expands more than {self.limits.max_ratio}x "
+                f"({self.compressed} compressed bytes): refused as a likely zip bomb"
+            )
             raise self.error
         b[:n] = data
         return n
@@ -96,8 +100,10 @@ class LineGuard(io.RawIOBase):
                 if self.run <= self.limit:
                     self.run = n - data.rfind(b"\n") - 1
             if self.run > self.limit:
-                self.error = DataError(f"{self.name}: a row is larger than {self.limit // 2**20} MB, the largest "
-                                       "row the viewer reads")
+                self.error = DataError(
+                    f"{self.name}: a row is larger than {self.limit // 2**20} MB, the largest "
+                    "row the viewer reads"
+                )
                 raise self.error
         b[:n] = data
         return n
@@ -110,12 +116,17 @@ def _suffixes(name: str) -> list[str]:
 def open_stream(inp: Input, limits: Limits) -> io.BufferedReader:
     """The decompressed byte stream of one (non-zip) data file, behind the row-size guard."""
     import os
+
     sfx = _suffixes(inp.path)
     comp = COMPRESSION.get(sfx[-1]) if sfx else None
     raw: Any = open(inp.local, "rb", buffering=0)
     if comp is not None:
-        raw = io.BufferedReader(GuardedStream(pa.input_stream(inp.local, compression=comp),
-                                              os.path.getsize(inp.local), limits, inp.path), 1024 * 1024)
+        raw = io.BufferedReader(
+            GuardedStream(
+                pa.input_stream(inp.local, compression=comp), os.path.getsize(inp.local), limits, inp.path
+            ),
+            1024 * 1024,
+        )
     return io.BufferedReader(LineGuard(raw, limits.block_size, inp.path), 1024 * 1024)
 
 
@@ -131,9 +142,13 @@ def zip_members(inp: Input, module: str, limits: Limits) -> Iterator[tuple[str, 
                 continue
             name = f"{inp.path}::{info.filename}"
             if info.file_size > limits.max_uncompressed or (
-                    info.file_size > 64 * 1024 * 1024 and info.file_size > max(info.compress_size, 1) * limits.max_ratio):
-                raise DataError(f"{name} expands to {info.file_size} bytes from {info.compress_size}: refused as "
-                                "a likely zip bomb")
+                info.file_size > 64 * 1024 * 1024
+                and info.file_size > max(info.compress_size, 1) * limits.max_ratio
+            ):
+                raise DataError(
+                    f"{name} expands to {info.file_size} bytes from {info.compress_size}: refused as "
+                    "a likely zip bomb"
+                )
             with zf.open(info) as fh:
                 inner = io.BufferedReader(GuardedStream(fh, info.compress_size, limits, name), 1024 * 1024)  # type: ignore[arg-type]
                 yield name, io.BufferedReader(LineGuard(inner, limits.block_size, name), 1024 * 1024)
@@ -165,8 +180,10 @@ def _guard_error(stream: Any) -> DataError | None:
 def _explain(name: str, e: Exception, limits: Limits) -> DataError:
     msg = str(e).split("\n")[0]
     if "straddling" in msg or "block size" in msg.lower():
-        return DataError(f"{name}: a row is larger than {limits.block_size // 2**20} MB, the largest row the "
-                         f"viewer reads ({msg})")
+        return DataError(
+            f"{name}: a row is larger than {limits.block_size // 2**20} MB, the largest row the "
+            f"viewer reads ({msg})"
+        )
     return DataError(f"{name}: {msg}")
 
 
@@ -192,12 +209,14 @@ def pieces(stream: Any, name: str, limits: Limits, quoted: bool) -> Iterator[byt
                 cut = buf.rfind(b"\n", 0, cut)
         if cut < 0:
             if len(buf) > limits.block_size * 2:
-                raise DataError(f"{name}: a row is larger than {limits.block_size // 2**20} MB, the largest row "
-                                "the viewer reads")
+                raise DataError(
+                    f"{name}: a row is larger than {limits.block_size // 2**20} MB, the largest row "
+                    "the viewer reads"
+                )
             carry = buf
             continue
-        yield buf[:cut + 1]
-        carry = buf[cut + 1:]
+        yield buf[: cut + 1]
+        carry = buf[cut + 1 :]
 
 
 def _settle(table: pa.Table) -> pa.Table:
@@ -217,13 +236,17 @@ def read_csv(inputs: list[Input], kwargs: dict[str, Any], limits: Limits) -> Ite
             for piece in pieces(stream, name, limits, quoted=True):
                 big = pacsv.ReadOptions(block_size=len(piece) + 1)
                 if schema is None:  # the first piece has the header and decides the column types
-                    table = _settle(pacsv.read_csv(pa.BufferReader(piece), read_options=big, parse_options=parse))
+                    table = _settle(
+                        pacsv.read_csv(pa.BufferReader(piece), read_options=big, parse_options=parse)
+                    )
                     schema = table.schema
                 else:
                     table = pacsv.read_csv(
-                        pa.BufferReader(piece), parse_options=parse,
+                        pa.BufferReader(piece),
+                        parse_options=parse,
                         read_options=pacsv.ReadOptions(column_names=schema.names, block_size=len(piece) + 1),
-                        convert_options=pacsv.ConvertOptions(column_types=schema))
+                        convert_options=pacsv.ConvertOptions(column_types=schema),
+                    )
                 yield from table.to_batches(max_chunksize=limits.batch_rows)
         except DataError:
             raise
@@ -234,8 +257,10 @@ def read_csv(inputs: list[Input], kwargs: dict[str, Any], limits: Limits) -> Ite
 def _json_array(name: str, stream: Any, kwargs: dict[str, Any], limits: Limits) -> Iterator[pa.RecordBatch]:
     data = stream.read(limits.block_size * 4 + 1)
     if len(data) > limits.block_size * 4:
-        raise DataError(f"{name}: a JSON document (not JSON Lines) larger than {limits.block_size * 4 // 2**20} MB; "
-                        "use JSON Lines for large files")
+        raise DataError(
+            f"{name}: a JSON document (not JSON Lines) larger than {limits.block_size * 4 // 2**20} MB; "
+            "use JSON Lines for large files"
+        )
     try:
         obj = json.loads(data)
     except ValueError as e:
@@ -267,8 +292,11 @@ def read_json(inputs: list[Input], kwargs: dict[str, Any], limits: Limits) -> It
                     table = _settle(pajson.read_json(pa.BufferReader(piece), read_options=big))
                     schema = table.schema
                 else:
-                    table = pajson.read_json(pa.BufferReader(piece), read_options=big,
-                                             parse_options=pajson.ParseOptions(explicit_schema=schema))
+                    table = pajson.read_json(
+                        pa.BufferReader(piece),
+                        read_options=big,
+                        parse_options=pajson.ParseOptions(explicit_schema=schema),
+                    )
                 yield from table.to_batches(max_chunksize=limits.batch_rows)
         except DataError:
             raise
@@ -291,8 +319,10 @@ def read_text(inputs: list[Input], kwargs: dict[str, Any], limits: Limits) -> It
             if not line:
                 break
             if len(line) > limits.block_size:
-                raise DataError(f"{name}: a line is larger than {limits.block_size // 2**20} MB, the largest row "
-                                "the viewer reads")
+                raise DataError(
+                    f"{name}: a line is larger than {limits.block_size // 2**20} MB, the largest row "
+                    "the viewer reads"
+                )
             buf.append(line.decode("utf-8", "replace").rstrip("\r\n"))
             size += len(line)
             if len(buf) >= limits.batch_rows or size > limits.block_size:
@@ -336,7 +366,9 @@ def read_arrow(inputs: list[Input], kwargs: dict[str, Any], limits: Limits) -> I
             raise DataError(f"{inp.path}: not a readable Arrow file ({str(e).splitlines()[0]})") from None
 
 
-def read_folder(inputs: list[Input], kwargs: dict[str, Any], limits: Limits, kind: str) -> Iterator[pa.RecordBatch]:
+def read_folder(
+    inputs: list[Input], kwargs: dict[str, Any], limits: Limits, kind: str
+) -> Iterator[pa.RecordBatch]:
     """Image or audio folders: one row per media file, joined with metadata.csv/jsonl/parquet by file_name."""
     exts = IMAGE_EXT if kind == "image" else AUDIO_EXT
     media = [i for i in inputs if any(s in exts for s in _suffixes(i.path)[-1:])]
@@ -369,11 +401,14 @@ def read_folder(inputs: list[Input], kwargs: dict[str, Any], limits: Limits, kin
         batch = pa.record_batch({k: pa.array(v) for k, v in cols.items()})
         # Tell features_of what datasets would call these columns: Image/Audio, and the folder ClassLabel.
         from .features import feature_of
+
         hf = {f.name: feature_of(f.type, f.name) for f in batch.schema}
         hf[kind] = {"_type": "Image" if kind == "image" else "Audio"}
         if labels is not None and "label" in hf:
             hf["label"] = {"names": labels, "_type": "ClassLabel"}
-        return batch.replace_schema_metadata({b"huggingface": json.dumps({"info": {"features": hf}}).encode()})
+        return batch.replace_schema_metadata(
+            {b"huggingface": json.dumps({"info": {"features": hf}}).encode()}
+        )
 
     for inp in media:
         with open(inp.local, "rb") as fh:
@@ -398,7 +433,9 @@ def read_folder(inputs: list[Input], kwargs: dict[str, Any], limits: Limits, kin
         yield flush()
 
 
-def batches(module: str, inputs: list[Input], kwargs: dict[str, Any], limits: Limits) -> Iterator[pa.RecordBatch]:
+def batches(
+    module: str, inputs: list[Input], kwargs: dict[str, Any], limits: Limits
+) -> Iterator[pa.RecordBatch]:
     if module == "zip":
         inner = _zip_module(inputs)
         module = inner
@@ -421,6 +458,7 @@ def batches(module: str, inputs: list[Input], kwargs: dict[str, Any], limits: Li
 
 def _zip_module(inputs: list[Input]) -> str:
     from .discovery import infer_module
+
     names: list[str] = []
     for inp in inputs:
         try:

@@ -37,8 +37,11 @@ class State:
     def config(self, name: str | None) -> dict[str, Any]:
         cs = self.configs()
         if not cs:
-            raise NotFound("The dataset has no converted configs yet" if self.pending else
-                           f"The dataset viewer has no configs for this dataset: {(self.result or {}).get('error')}")
+            raise NotFound(
+                "The dataset has no converted configs yet"
+                if self.pending
+                else f"The dataset viewer has no configs for this dataset: {(self.result or {}).get('error')}"
+            )
         if name is None:
             return next((c for c in cs if c.get("default")), cs[0])
         for c in cs:
@@ -49,14 +52,18 @@ class State:
     def ready(self) -> None:
         """NotReady while the dataset has no conversion record yet."""
         if self.result is None:
-            raise NotReady("The response is not ready yet: the dataset is being converted. Please retry later.")
+            raise NotReady(
+                "The response is not ready yet: the dataset is being converted. Please retry later."
+            )
 
     def converted_split(self, config: str | None, split: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
         """(config, split) whose rows can be read: NotReady, NotFound or SplitFailed otherwise."""
         self.ready()
         c, sp = self.split(config, split)
         if sp.get("error"):
-            raise SplitFailed(f"The split {sp['name']!r} of config {c['name']!r} could not be converted: {sp['error']}")
+            raise SplitFailed(
+                f"The split {sp['name']!r} of config {c['name']!r} could not be converted: {sp['error']}"
+            )
         return c, sp
 
     def split(self, config: str | None, split: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -68,8 +75,10 @@ class State:
         for sp in c["splits"]:
             if sp["name"] == split:
                 return c, sp
-        raise NotFound(f"Split {split!r} does not exist in config {c['name']!r}. "
-                       f"Available: {', '.join(s['name'] for s in c['splits'])}")
+        raise NotFound(
+            f"Split {split!r} does not exist in config {c['name']!r}. "
+            f"Available: {', '.join(s['name'] for s in c['splits'])}"
+        )
 
 
 # (result id, created_at) -> data. A record changes only when a newer version of the conversion replaces it
@@ -96,16 +105,25 @@ def _data(s: Session, result_id: int, created_at: datetime) -> dict[str, Any]:
 def state(s: Session, repo: Repo) -> State:
     head = repo.head_sha or ""
     cols = (ViewerResult.id, ViewerResult.revision, ViewerResult.created_at)
-    row = s.execute(select(*cols).where(ViewerResult.repo_id == repo.id, ViewerResult.revision == head)).first()
+    row = s.execute(
+        select(*cols).where(ViewerResult.repo_id == repo.id, ViewerResult.revision == head)
+    ).first()
     if row is None:
-        row = s.execute(select(*cols).where(ViewerResult.repo_id == repo.id).order_by(ViewerResult.id.desc())
-                        .limit(1)).first()
+        row = s.execute(
+            select(*cols).where(ViewerResult.repo_id == repo.id).order_by(ViewerResult.id.desc()).limit(1)
+        ).first()
     pending = row is None or row.revision != head or jobs.pending(s, KIND, repo.id)
     if row is None and pending and not jobs.pending(s, KIND, repo.id):
-        failed = s.scalar(select(Job.error).where(Job.kind == KIND, Job.repo_id == repo.id, Job.status == "failed")
-                          .order_by(Job.id.desc()).limit(1))
+        failed = s.scalar(
+            select(Job.error)
+            .where(Job.kind == KIND, Job.repo_id == repo.id, Job.status == "failed")
+            .order_by(Job.id.desc())
+            .limit(1)
+        )
         if failed:  # the job itself crashed (not a bad split): say so rather than "pending" forever
-            return State(repo, head, {"configs": [], "error": f"The conversion job failed: {failed}"}, None, False)
+            return State(
+                repo, head, {"configs": [], "error": f"The conversion job failed: {failed}"}, None, False
+            )
     data = _data(s, row.id, row.created_at) if row else None
     return State(repo, head, data, row.revision if row else None, pending)
 
@@ -119,4 +137,3 @@ def shards(hub: Any, split: dict[str, Any]) -> list[Shard]:
             raise NotFound(f"The converted file {f['filename']} is missing from storage") from None
         out.append(Shard(f["oid"], str(path), int(f["num_rows"])))
     return out
-

@@ -21,7 +21,8 @@ from typing import Any
 
 from ..errors import BadRequest
 
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     \s*(?:
       (?P<str>'(?:[^']|'')*')
     | (?P<qid>"(?:[^"]|"")+")
@@ -29,7 +30,9 @@ _TOKEN = re.compile(r"""
     | (?P<op><=|>=|<>|!=|==|=|<|>)
     | (?P<punct>[(),])
     | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
-    )""", re.X)
+    )""",
+    re.X,
+)
 MAX_LEN = 5000
 MAX_DEPTH = 20
 
@@ -43,7 +46,9 @@ def tokenize(text: str) -> list[tuple[str, str]]:
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if not m or m.end() == pos:
-            raise BadRequest(f"Cannot parse the where/orderby parameter at character {pos + 1}: {text[pos:pos + 20]!r}")
+            raise BadRequest(
+                f"Cannot parse the where/orderby parameter at character {pos + 1}: {text[pos : pos + 20]!r}"
+            )
         kind = m.lastgroup or ""
         out.append((kind, m.group(kind)))
         pos = m.end()
@@ -111,7 +116,9 @@ class _Parser:
     def column(self) -> str:
         t = self.peek()
         if not t or t[0] not in ("qid", "word"):
-            raise BadRequest(f"Invalid where parameter: expected a column name, got {t[1] if t else 'the end'!r}")
+            raise BadRequest(
+                f"Invalid where parameter: expected a column name, got {t[1] if t else 'the end'!r}"
+            )
         self.i += 1
         name = t[1][1:-1].replace('""', '"') if t[0] == "qid" else t[1]
         if name not in self.columns:
@@ -161,8 +168,9 @@ class _Parser:
             self.expect("word", "AND")
             return f"{col} {'NOT ' if neg else ''}BETWEEN {lo} AND {self.literal()}"
         got = self.peek()
-        raise BadRequest(f"Invalid where parameter: expected an operator after {col}, "
-                         f"got {got[1] if got else 'the end'!r}")
+        raise BadRequest(
+            f"Invalid where parameter: expected an operator after {col}, got {got[1] if got else 'the end'!r}"
+        )
 
 
 def compile_where(text: str, columns: set[str]) -> tuple[str, list[Any]]:

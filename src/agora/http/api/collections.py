@@ -30,18 +30,30 @@ PAGE = 100
 def owner_json(s: Session, name: str) -> dict[str, Any]:
     acc = accounts.get_account(s, name)
     kind = acc.kind if acc else "user"
-    return {"_id": f"{acc.id if acc else 0:024x}", "name": name, "fullname": (acc.fullname if acc else "") or name,
-            "type": "org" if kind == "org" else "user"}
+    return {
+        "_id": f"{acc.id if acc else 0:024x}",
+        "name": name,
+        "fullname": (acc.fullname if acc else "") or name,
+        "type": "org" if kind == "org" else "user",
+    }
 
 
 def item_json(it: colls.Item, position: int) -> dict[str, Any]:
     """`position` is the item's place among the items this reader sees (0..n-1), never the stored one:
     gaps in stored positions would tell where hidden private repos sit."""
     repo = it.repo
-    d: dict[str, Any] = {"_id": f"{it.row.id:024x}", "id": f"{repo.namespace}/{repo.name}", "type": repo.type,
-                         "position": position, "author": repo.namespace, "repoType": repo.type,
-                         "private": repo.private, "likes": repo.likes, "downloads": repo.downloads,
-                         "lastModified": wire.iso(repo.updated_at)}
+    d: dict[str, Any] = {
+        "_id": f"{it.row.id:024x}",
+        "id": f"{repo.namespace}/{repo.name}",
+        "type": repo.type,
+        "position": position,
+        "author": repo.namespace,
+        "repoType": repo.type,
+        "private": repo.private,
+        "likes": repo.likes,
+        "downloads": repo.downloads,
+        "lastModified": wire.iso(repo.updated_at),
+    }
     if it.row.note:
         d["note"] = {"text": it.row.note, "html": it.row.note}
     return d
@@ -49,10 +61,18 @@ def item_json(it: colls.Item, position: int) -> dict[str, Any]:
 
 def collection_json(s: Session, who: Any, c: Collection, with_position: bool) -> dict[str, Any]:
     d: dict[str, Any] = {
-        "_id": c.uid, "slug": colls.slug_of(c), "title": c.title, "description": c.description,
-        "owner": owner_json(s, c.owner), "items": [item_json(it, i) for i, it in enumerate(colls.items(s, who, c))],
-        "lastUpdated": wire.iso(c.updated_at), "private": c.private, "theme": c.theme, "upvotes": c.upvotes,
-        "isUpvotedByUser": False, "gating": False,
+        "_id": c.uid,
+        "slug": colls.slug_of(c),
+        "title": c.title,
+        "description": c.description,
+        "owner": owner_json(s, c.owner),
+        "items": [item_json(it, i) for i, it in enumerate(colls.items(s, who, c))],
+        "lastUpdated": wire.iso(c.updated_at),
+        "private": c.private,
+        "theme": c.theme,
+        "upvotes": c.upvotes,
+        "isUpvotedByUser": False,
+        "gating": False,
     }
     if with_position:
         d["position"] = c.position
@@ -92,11 +112,13 @@ def mount(router: Router, ctx: Any) -> None:
         def do(s: Session) -> tuple[list[dict[str, Any]], bool]:
             rows = colls.listing(s, who, owners, item, q.get("sort"), offset, limit)
             return [collection_json(s, who, c, with_position=False) for c in rows[:limit]], len(rows) > limit
+
         data, more = await ctx.run(in_session, do)
         headers = None
         if more:
-            headers = wire.next_link(request, wire.base_url(request, ctx.settings.public_url), "cursor",
-                                     str(offset + limit))
+            headers = wire.next_link(
+                request, wire.base_url(request, ctx.settings.public_url), "cursor", str(offset + limit)
+            )
         return wire.json_response(data, headers=headers)
 
     async def get(request: Request, slug: str) -> Response:
@@ -104,6 +126,7 @@ def mount(router: Router, ctx: Any) -> None:
 
         def do(s: Session) -> dict[str, Any]:
             return collection_json(s, who, colls.get(s, who, slug), with_position=True)
+
         return wire.json_response(await ctx.run(in_session, do))
 
     async def create(request: Request) -> Response:
@@ -117,12 +140,19 @@ def mount(router: Router, ctx: Any) -> None:
 
         def do(s: Session) -> Response:
             try:
-                c = colls.create(s, who, namespace, body.get("title"), body.get("description") or "",
-                                 bool(body.get("private")))
+                c = colls.create(
+                    s,
+                    who,
+                    namespace,
+                    body.get("title"),
+                    body.get("description") or "",
+                    bool(body.get("private")),
+                )
             except Conflict as e:
                 existing = e.extra["collection"]
                 return wire.hub_error(e, body={"slug": colls.slug_of(existing)})  # type: ignore[arg-type]
             return wire.json_response(collection_json(s, who, c, with_position=True))
+
         return await ctx.run(in_session, do)
 
     async def update(request: Request, slug: str) -> Response:
@@ -133,6 +163,7 @@ def mount(router: Router, ctx: Any) -> None:
         def do(s: Session) -> dict[str, Any]:
             c = colls.update(s, who, slug, **fields)
             return {"success": True, "data": collection_json(s, who, c, with_position=True)}
+
         return wire.json_response(await ctx.run(in_session, do))
 
     async def delete(request: Request, slug: str) -> Response:
@@ -150,13 +181,18 @@ def mount(router: Router, ctx: Any) -> None:
         def do(s: Session) -> dict[str, Any]:
             c = colls.add_item(s, who, slug, item.get("type"), item.get("id"), body.get("note"))
             return collection_json(s, who, c, with_position=True)
+
         return wire.json_response(await ctx.run(in_session, do))
 
     async def update_item(request: Request, slug: str, oid: str) -> Response:
         who = await ctx.who(request)
         body = await json_body(request, required=False)
-        await ctx.run(in_session, lambda s: colls.update_item(s, who, slug, oid, note=body.get("note"),
-                                                              position=body.get("position")))
+        await ctx.run(
+            in_session,
+            lambda s: colls.update_item(
+                s, who, slug, oid, note=body.get("note"), position=body.get("position")
+            ),
+        )
         return wire.json_response({"success": True})
 
     async def delete_item(request: Request, slug: str, oid: str) -> Response:

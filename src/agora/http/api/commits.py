@@ -65,7 +65,7 @@ def parse_ndjson_line(raw: bytes, lineno: int) -> dict[str, Any]:
     except RecursionError:
         raise BadRequest(f"Malformed NDJSON on line {lineno}: nested too deeply") from None
     if not isinstance(obj, dict) or obj.get("key") not in KEYS or not isinstance(obj.get("value"), dict):
-        raise BadRequest(f"Line {lineno} must be {{\"key\": one of {', '.join(KEYS)}, \"value\": {{...}}}}")
+        raise BadRequest(f'Line {lineno} must be {{"key": one of {", ".join(KEYS)}, "value": {{...}}}}')
     return obj
 
 
@@ -81,8 +81,10 @@ async def ndjson_lines(request: Request, max_line: int):
         return parse_ndjson_line(raw, lineno)
 
     def too_long(n: int) -> TooLarge:
-        return TooLarge(f"NDJSON line {n} exceeds {max_line} bytes: upload large files through LFS "
-                        "(preupload answers 'lfs' for them) instead of inlining them in the commit")
+        return TooLarge(
+            f"NDJSON line {n} exceeds {max_line} bytes: upload large files through LFS "
+            "(preupload answers 'lfs' for them) instead of inlining them in the commit"
+        )
 
     async for chunk in request.stream():
         for raw in split.feed(chunk):
@@ -128,6 +130,7 @@ def mount(router: Router, ctx: Any) -> None:
         def writable() -> None:  # before the body: who may not write here sends nothing we read
             with hub.db.session() as s:
                 hub.find(s, who, rid_api(t, ns, name), write=True)
+
         await ctx.run(writable)
         body = await json_body(request)
         files = body.get("files")
@@ -148,8 +151,13 @@ def mount(router: Router, ctx: Any) -> None:
             with hub.db.session() as s:
                 repo = hub.find(s, who, rid_api(t, ns, name), write=True)
             head, modes = hub.upload_modes(repo, rev, parsed)
-            return {"files": [{"path": m.path, "uploadMode": m.mode, "shouldIgnore": False, "oid": m.oid}
-                              for m in modes], "commitOid": head}
+            return {
+                "files": [
+                    {"path": m.path, "uploadMode": m.mode, "shouldIgnore": False, "oid": m.oid} for m in modes
+                ],
+                "commitOid": head,
+            }
+
         return wire.json_response(await ctx.run(do))
 
     async def commit(request: Request, t: str, ns: str, name: str, rev: str) -> Response:
@@ -159,6 +167,7 @@ def mount(router: Router, ctx: Any) -> None:
         def find() -> Any:
             with hub.db.session() as s:
                 return hub.find(s, who, rid_api(t, ns, name), write=True)
+
         repo = await ctx.run(find)
         pc = hub.begin_commit(repo)
         header: dict[str, Any] | None = None
@@ -167,15 +176,17 @@ def mount(router: Router, ctx: Any) -> None:
             key, value = line["key"], line["value"]
             if header is None:
                 if key != "header":
-                    raise BadRequest("The first NDJSON line must be the header ({\"key\": \"header\", ...})")
+                    raise BadRequest('The first NDJSON line must be the header ({"key": "header", ...})')
                 header = value
                 continue
             path = value.get("path")
             if not isinstance(path, str):
                 raise BadRequest(f"'{key}' line without a string 'path'")
             if key == "file":
+
                 def add(path: str = path, value: dict[str, Any] = value) -> None:
                     hub.add_file(pc, path, file_content(path, value))
+
                 await ctx.run(add)
             elif key == "lfsFile":
                 if value.get("algo", "sha256") != "sha256":
@@ -214,10 +225,15 @@ def mount(router: Router, ctx: Any) -> None:
                     hub.add_lfs_file(s, pc, path, oid, size)
                 assert who is not None
                 return hub.finish_commit(s, who, pc, rev, summary, description, parent, create_pr)
+
         result = await ctx.run(finish)
         url = repo_url(base(request), repo)
-        out: dict[str, Any] = {"success": True, "commitOid": result.oid, "commitUrl": f"{url}/commit/{result.oid}",
-                               "hookOutput": ""}
+        out: dict[str, Any] = {
+            "success": True,
+            "commitOid": result.oid,
+            "commitUrl": f"{url}/commit/{result.oid}",
+            "hookOutput": "",
+        }
         if result.pr_num is not None:
             out["pullRequestUrl"] = f"{url}/discussions/{result.pr_num}"
         return wire.json_response(out)
@@ -240,12 +256,19 @@ def mount(router: Router, ctx: Any) -> None:
             log = git.log(sha, skip=page * limit, limit=limit + 1)
             items = []
             for c in log[:limit]:
-                d: dict[str, Any] = {"id": c.id, "title": c.title, "message": c.message, "date": wire.iso(c.time),
-                                     "authors": [{"user": c.author}], "parents": list(c.parents)}
+                d: dict[str, Any] = {
+                    "id": c.id,
+                    "title": c.title,
+                    "message": c.message,
+                    "date": wire.iso(c.time),
+                    "authors": [{"user": c.author}],
+                    "parents": list(c.parents),
+                }
                 if formatted:
                     d["formatted"] = {"title": html.escape(c.title), "message": html.escape(c.message)}
                 items.append(d)
             return items, len(log) > limit
+
         items, more = await ctx.run(do)
         headers = wire.next_link(request, base(request), "p", str(page + 1)) if more else None
         return wire.json_response(items, headers=headers)
@@ -261,10 +284,16 @@ def mount(router: Router, ctx: Any) -> None:
 
             def items(prefix: str) -> list[dict[str, str]]:
                 return [{"name": r.name, "ref": r.ref, "targetCommit": r.target} for r in git.refs(prefix)]
-            out = {"branches": items("refs/heads/"), "converts": items("refs/convert/"), "tags": items("refs/tags/")}
+
+            out = {
+                "branches": items("refs/heads/"),
+                "converts": items("refs/convert/"),
+                "tags": items("refs/tags/"),
+            }
             if include_prs:
                 out["pullRequests"] = items("refs/pr/")
             return out
+
         return wire.json_response(await ctx.run(do))
 
     async def branch(request: Request, t: str, ns: str, name: str, branch: str) -> Response:
@@ -281,6 +310,7 @@ def mount(router: Router, ctx: Any) -> None:
                     hub.create_branch(repo, branch, start)
                 else:
                     hub.delete_branch(s, repo, branch)
+
         await ctx.run(do)
         return wire.json_response({})
 
@@ -299,6 +329,7 @@ def mount(router: Router, ctx: Any) -> None:
                     hub.create_tag(repo, who, rev, tag_name, msg if isinstance(msg, str) else None)
                 else:
                     hub.delete_tag(repo, rev)
+
         await ctx.run(do)
         return wire.json_response({})
 

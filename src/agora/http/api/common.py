@@ -53,18 +53,34 @@ def sibling_json(e: Entry, blobs: bool) -> dict[str, Any]:
     return d
 
 
-def repo_json(repo: Repo, sha: str, files: list[Entry] | None, blobs: bool, last_modified: int | None,
-              used_storage: int | None = None, tags: list[str] | None = None,
-              links: dict[str, Any] | None = None) -> dict[str, Any]:
+def repo_json(
+    repo: Repo,
+    sha: str,
+    files: list[Entry] | None,
+    blobs: bool,
+    last_modified: int | None,
+    used_storage: int | None = None,
+    tags: list[str] | None = None,
+    links: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The info object huggingface_hub maps onto ModelInfo / DatasetInfo / SpaceInfo."""
     rtype: RepoType = repo.type  # type: ignore[assignment]
     derived = repo.derived or {}
     d: dict[str, Any] = {
-        "_id": f"{repo.id:024x}", "id": f"{repo.namespace}/{repo.name}", "author": repo.namespace, "sha": sha,
+        "_id": f"{repo.id:024x}",
+        "id": f"{repo.namespace}/{repo.name}",
+        "author": repo.namespace,
+        "sha": sha,
         "lastModified": wire.iso(last_modified) if last_modified else wire.iso(repo.updated_at),
-        "createdAt": wire.iso(repo.created_at), "private": repo.private, "gated": repo.gated or False,
-        "disabled": False, "downloads": repo.downloads, "downloadsAllTime": repo.downloads_all_time or 0,
-        "likes": repo.likes, "tags": tags if tags is not None else [], "trendingScore": repo.trending_score or 0,
+        "createdAt": wire.iso(repo.created_at),
+        "private": repo.private,
+        "gated": repo.gated or False,
+        "disabled": False,
+        "downloads": repo.downloads,
+        "downloadsAllTime": repo.downloads_all_time or 0,
+        "likes": repo.likes,
+        "tags": tags if tags is not None else [],
+        "trendingScore": repo.trending_score or 0,
     }
     if repo.card_data is not None:
         d["cardData"] = repo.card_data
@@ -82,8 +98,10 @@ def repo_json(repo: Repo, sha: str, files: list[Entry] | None, blobs: bool, last
             if derived.get(key):
                 d[key] = derived[key]
         if derived.get("baseModels"):
-            d["baseModels"] = {"models": [{"id": b["id"]} for b in derived["baseModels"]],
-                               "relation": derived["baseModels"][0]["relation"]}
+            d["baseModels"] = {
+                "models": [{"id": b["id"]} for b in derived["baseModels"]],
+                "relation": derived["baseModels"][0]["relation"],
+            }
         d.update(links or {})
         d.setdefault("spaces", [])
     elif rtype == "dataset":

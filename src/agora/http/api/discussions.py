@@ -19,10 +19,15 @@ PAGE = 50
 
 def summary(s: Any, repo: Repo, d: Discussion) -> dict[str, Any]:
     author = s.get(Account, d.author_id) if d.author_id else None
-    out: dict[str, Any] = {"num": d.num, "title": d.title, "status": d.status, "isPullRequest": d.is_pr,
-                           "createdAt": wire.iso(d.created_at), "repo": {"name": f"{repo.namespace}/{repo.name}",
-                                                                          "type": repo.type},
-                           "numComments": sum(1 for e in (d.data or {}).get("events", []) if e["type"] == "comment")}
+    out: dict[str, Any] = {
+        "num": d.num,
+        "title": d.title,
+        "status": d.status,
+        "isPullRequest": d.is_pr,
+        "createdAt": wire.iso(d.created_at),
+        "repo": {"name": f"{repo.namespace}/{repo.name}", "type": repo.type},
+        "numComments": sum(1 for e in (d.data or {}).get("events", []) if e["type"] == "comment"),
+    }
     if author:
         out["author"] = {"name": author.name, "type": "user"}
     return out
@@ -46,8 +51,13 @@ def mount(router: Router, ctx: Any) -> None:
         def do(s: Any) -> dict[str, Any]:
             repo = hub.find(s, who, rid_api(t, ns, name))
             rows = discussions.listing(s, repo, q.get("type"), q.get("status"), q.get("author"))
-            return {"discussions": [summary(s, repo, d) for d in rows[page * PAGE:(page + 1) * PAGE]],
-                    "count": len(rows), "start": page * PAGE, "numClosedDiscussions": 0}
+            return {
+                "discussions": [summary(s, repo, d) for d in rows[page * PAGE : (page + 1) * PAGE]],
+                "count": len(rows),
+                "start": page * PAGE,
+                "numClosedDiscussions": 0,
+            }
+
         return wire.json_response(await ctx.run(run_in_session, do))
 
     async def create(request: Request, t: str, ns: str, name: str) -> Response:
@@ -63,8 +73,12 @@ def mount(router: Router, ctx: Any) -> None:
             repo = hub.find(s, who, rid_api(t, ns, name))
             d = discussions.create(s, hub, who, repo, title, desc, bool(body.get("pullRequest")))
             base = wire.base_url(request, ctx.settings.public_url)
-            return {"num": d.num, "pullRequest": d.is_pr,
-                    "url": f"{repo_url(base, repo)}/discussions/{d.num}"}
+            return {
+                "num": d.num,
+                "pullRequest": d.is_pr,
+                "url": f"{repo_url(base, repo)}/discussions/{d.num}",
+            }
+
         return wire.json_response(await ctx.run(run_in_session, do))
 
     async def details(request: Request, t: str, ns: str, name: str, num: str) -> Response:
@@ -82,6 +96,7 @@ def mount(router: Router, ctx: Any) -> None:
                     out["changes"]["mergeCommitId"] = d.data["mergeCommitId"]  # type: ignore[index]
                 out["filesWithConflicts"] = []
             return out
+
         return wire.json_response(await ctx.run(run_in_session, do))
 
     async def action(request: Request, t: str, ns: str, name: str, num: str, verb: str) -> Response:
@@ -99,13 +114,19 @@ def mount(router: Router, ctx: Any) -> None:
             if verb == "title":
                 return {"newTitle": discussions.rename(s, who, d, str(body.get("title") or ""), can_write)}
             if verb == "status":
-                return {"newStatus": discussions.set_status(s, who, d, str(body.get("status")),
-                                                            body.get("comment"), can_write)}
+                return {
+                    "newStatus": discussions.set_status(
+                        s, who, d, str(body.get("status")), body.get("comment"), can_write
+                    )
+                }
             repo = hub.find(s, who, rid_api(t, ns, name), write=True)
             return {"mergeCommitId": discussions.merge(s, hub, who, repo, d, body.get("comment"))}
+
         return wire.json_response(await ctx.run(run_in_session, do))
 
     router.add("GET", f"/api/{T}/{ID}/discussions", listing)
     router.add("POST", f"/api/{T}/{ID}/discussions", create)
-    router.add("GET", fr"/api/{T}/{ID}/discussions/(?P<num>\d+)", details)
-    router.add("POST", fr"/api/{T}/{ID}/discussions/(?P<num>\d+)/(?P<verb>comment|title|status|merge)", action)
+    router.add("GET", rf"/api/{T}/{ID}/discussions/(?P<num>\d+)", details)
+    router.add(
+        "POST", rf"/api/{T}/{ID}/discussions/(?P<num>\d+)/(?P<verb>comment|title|status|merge)", action
+    )

@@ -24,7 +24,9 @@ USERCONTENT_TTL = 300  # seconds a signed user-content link stays valid
 def mount(router: Router, ctx: Any) -> None:
     hub = ctx.hub
 
-    async def tree(request: Request, t: str, ns: str, name: str, rev: str, path: str | None = None) -> Response:
+    async def tree(
+        request: Request, t: str, ns: str, name: str, rev: str, path: str | None = None
+    ) -> Response:
         who = await ctx.who(request)
         q = request.query_params
         recursive = wire.truthy(q.get("recursive"))
@@ -42,7 +44,7 @@ def mount(router: Router, ctx: Any) -> None:
             git = hub.git(repo)
             sha = git.resolve(rev)
             entries = git.list_tree(sha, path, recursive)
-            page = entries[cursor:cursor + size]
+            page = entries[cursor : cursor + size]
             items = [entry_json(e) for e in page]
             add_xet_hashes(items)
             if expand and page:
@@ -71,6 +73,7 @@ def mount(router: Router, ctx: Any) -> None:
         ctype = request.headers.get("content-type", "")
         if "json" in ctype:
             import json
+
             try:
                 data = json.loads(body or b"{}")
             except (ValueError, RecursionError):
@@ -91,7 +94,9 @@ def mount(router: Router, ctx: Any) -> None:
                 repo = hub.find(s, who, rid_api(t, ns, name))
             git = hub.git(repo)
             sha = git.resolve(rev)
-            found = [e for e in (git.entry(sha, p.strip("/")) for p in paths if p.strip("/")) if e is not None]
+            found = [
+                e for e in (git.entry(sha, p.strip("/")) for p in paths if p.strip("/")) if e is not None
+            ]
             items = [entry_json(e) for e in found]
             add_xet_hashes(items)
             if expand and found:
@@ -101,6 +106,7 @@ def mount(router: Router, ctx: Any) -> None:
                     if c:
                         item["lastCommit"] = {"id": c.id, "title": c.title, "date": wire.iso(c.time)}
             return items
+
         return wire.json_response(await ctx.run(do))
 
     async def resolve(request: Request, p: str | None, ns: str, name: str, rev: str, path: str) -> Response:
@@ -112,6 +118,7 @@ def mount(router: Router, ctx: Any) -> None:
         def find() -> Any:
             with hub.db.session() as s:
                 return hub.find(s, who, rid)
+
         if ctx.settings.usercontent_url and request.method == "GET" and is_navigation(request.headers):
             # A browser opening the file goes to the user-content origin, with a URL that carries its own
             # short-lived authorization; API clients never send Fetch Metadata and are served here.
@@ -119,19 +126,31 @@ def mount(router: Router, ctx: Any) -> None:
             sha = await ctx.run(lambda: hub.git(repo).resolve(rev))
             exp, sig = ctx.signer.sign("usercontent", repo.type, ns, name, sha, path, ttl=USERCONTENT_TTL)
             prefix = f"{p}/" if p else ""
-            url = (f"{ctx.settings.usercontent_url}{USERCONTENT_PREFIX}/{prefix}{quote(ns)}/{quote(name)}/resolve/"
-                   f"{sha}/{quote(path)}?exp={exp}&sig={sig}")
-            return Response(b"", status_code=302, headers={"Location": url, "Cache-Control": "no-store",
-                                                           "X-Repo-Commit": sha})
+            url = (
+                f"{ctx.settings.usercontent_url}{USERCONTENT_PREFIX}/{prefix}{quote(ns)}/{quote(name)}/resolve/"
+                f"{sha}/{quote(path)}?exp={exp}&sig={sig}"
+            )
+            return Response(
+                b"",
+                status_code=302,
+                headers={"Location": url, "Cache-Control": "no-store", "X-Repo-Commit": sha},
+            )
         return await serve(request, find, p, ns, name, rev, path, usercontent=False)
 
-    async def usercontent(request: Request, p: str | None, ns: str, name: str, rev: str, path: str) -> Response:
+    async def usercontent(
+        request: Request, p: str | None, ns: str, name: str, rev: str, path: str
+    ) -> Response:
         """A file on the user-content origin: the signed URL is the authorization (no cookie, no token)."""
         rid = rid_web(p, ns, name)
         q = request.query_params
-        if not request.scope.get("agora.usercontent") or not HEX40.match(rev) or \
-                not ctx.signer.check(q.get("exp"), q.get("sig"), "usercontent", rid.type, ns, name, rev, path):
-            return wire.error(403, "Forbidden", "This link is invalid or expired: open the file from the Hub again")
+        if (
+            not request.scope.get("agora.usercontent")
+            or not HEX40.match(rev)
+            or not ctx.signer.check(q.get("exp"), q.get("sig"), "usercontent", rid.type, ns, name, rev, path)
+        ):
+            return wire.error(
+                403, "Forbidden", "This link is invalid or expired: open the file from the Hub again"
+            )
 
         def find() -> Any:
             with hub.db.session() as s:
@@ -139,10 +158,12 @@ def mount(router: Router, ctx: Any) -> None:
             if repo is None:
                 raise RepoNotFound(f"Repository {rid.full} not found")
             return repo
+
         return await serve(request, find, p, ns, name, rev, path, usercontent=True)
 
-    async def serve(request: Request, find: Any, p: str | None, ns: str, name: str, rev: str, path: str,
-                    usercontent: bool) -> Response:
+    async def serve(
+        request: Request, find: Any, p: str | None, ns: str, name: str, rev: str, path: str, usercontent: bool
+    ) -> Response:
 
         def do() -> tuple[str, Any, bytes | None, Any, str | None, str | None]:
             repo = find()
@@ -160,7 +181,9 @@ def mount(router: Router, ctx: Any) -> None:
                 if local is None and xet_hash is None and hub.blobs.exists(e.lfs.oid):
                     direct = hub.blobs.presigned_get(e.lfs.oid, path.rsplit("/", 1)[-1])
                 if local is None and xet_hash is None and direct is None:
-                    raise EntryNotFound(f"The content of {path} ({e.lfs.oid}) is missing from storage", sha=sha)
+                    raise EntryNotFound(
+                        f"The content of {path} ({e.lfs.oid}) is missing from storage", sha=sha
+                    )
                 return sha, e, None, local, xet_hash, direct
             return sha, e, git.blob(e.oid), None, None, None
 
@@ -182,7 +205,9 @@ def mount(router: Router, ctx: Any) -> None:
             headers["X-Linked-Size"] = str(e.lfs.size)
         else:
             headers["ETag"] = f'"{e.oid}"'
-        if xet_hash is not None and not usercontent:  # only for content stored in Xet: the client reads it through CAS
+        if (
+            xet_hash is not None and not usercontent
+        ):  # only for content stored in Xet: the client reads it through CAS
             base = wire.base_url(request, ctx.settings.public_url)
             kind = p or "models"
             headers["X-Xet-Hash"] = xet_hash
@@ -196,8 +221,12 @@ def mount(router: Router, ctx: Any) -> None:
         headers.update(safety)
         rng = wire.parse_range(request.headers.get("range"), e.size)
         if isinstance(rng, str):  # "unsatisfiable"
-            return wire.error(416, "RangeNotSatisfiable", f"Range not satisfiable for a file of {e.size} bytes",
-                              headers={**headers, "Content-Range": f"bytes */{e.size}"})
+            return wire.error(
+                416,
+                "RangeNotSatisfiable",
+                f"Range not satisfiable for a file of {e.size} bytes",
+                headers={**headers, "Content-Range": f"bytes */{e.size}"},
+            )
         if direct is not None:
             # HEAD answers here with every header the clients read (docs/wire.md §9); GET goes to the store.
             # The store is another origin, so huggingface_hub and httpx drop the Authorization header.
@@ -205,19 +234,27 @@ def mount(router: Router, ctx: Any) -> None:
                 return Response(b"", headers={**headers, "Content-Length": str(e.size)}, media_type=media)
             return Response(b"", status_code=302, headers={**headers, "Location": direct})
         if local is not None:
-            return FileResponse(local, headers=headers, media_type=media, content_disposition_type="inline",
-                                filename=None)
+            return FileResponse(
+                local, headers=headers, media_type=media, content_disposition_type="inline", filename=None
+            )
         if xet_hash is not None:
             return await xet_response(request, xet_hash, e.size, rng, headers, media)
         assert data is not None
         if rng is None:
-            return Response(data if request.method != "HEAD" else b"", headers={
-                **headers, "Content-Length": str(len(data))}, media_type=media)
+            return Response(
+                data if request.method != "HEAD" else b"",
+                headers={**headers, "Content-Length": str(len(data))},
+                media_type=media,
+            )
         start, end = rng
         headers["Content-Range"] = f"bytes {start}-{end}/{e.size}"
-        chunk = data[start:end + 1]
-        return Response(chunk if request.method != "HEAD" else b"", status_code=206,
-                        headers={**headers, "Content-Length": str(len(chunk))}, media_type=media)
+        chunk = data[start : end + 1]
+        return Response(
+            chunk if request.method != "HEAD" else b"",
+            status_code=206,
+            headers={**headers, "Content-Length": str(len(chunk))},
+            media_type=media,
+        )
 
     def xet_hashes(shas: list[str]) -> dict[str, str]:
         """sha256 -> Xet file hash for the LFS oids whose content is stored in Xet."""
@@ -232,8 +269,9 @@ def mount(router: Router, ctx: Any) -> None:
             if "lfs" in i and i["lfs"]["oid"] in found:
                 i["xetHash"] = found[i["lfs"]["oid"]]
 
-    async def xet_response(request: Request, xet_hash: str, size: int, rng: Any, headers: dict[str, str],
-                           media: str) -> Response:
+    async def xet_response(
+        request: Request, xet_hash: str, size: int, rng: Any, headers: dict[str, str], media: str
+    ) -> Response:
         """A Xet-stored file over plain HTTP: reconstructed from its xorbs while streaming."""
         if rng is None:
             first, last, status = 0, size - 1, 200

@@ -71,6 +71,7 @@ def mount(router: Router, ctx: Any) -> None:
                             # git-lfs only sends credentials after a 401 that says how.
                             raise Unauthorized("Authentication required") from None
                         raise
+
             await ctx.run(visible)
             body = await bodies.read_json(request, settings.max_json_bytes, what="LFS batch request")
             op, objects, transfers = batch_request(body)
@@ -79,15 +80,25 @@ def mount(router: Router, ctx: Any) -> None:
                 with hub.db.session() as s:
                     repo = hub.find(s, who, rid, write=(op == "upload"))
                     sizes = [o[1] for o in objects if isinstance(o, tuple)]
-                    multipart = op == "upload" and "multipart" in transfers and any(
-                        size > settings.multipart_threshold for size in sizes)
+                    multipart = (
+                        op == "upload"
+                        and "multipart" in transfers
+                        and any(size > settings.multipart_threshold for size in sizes)
+                    )
                     # Part URLs in one answer stay bounded: a batch of many large objects gets larger parts.
                     big = sum(size for size in sizes if size > settings.multipart_threshold)
                     floor = -(-big // BATCH_PARTS)
-                    return {"transfer": "multipart" if multipart else "basic",
-                            "objects": [one(s, request, repo, op, o[0], o[1], transfers, floor)
-                                        if isinstance(o, tuple) else o for o in objects],
-                            "hash_algo": "sha256"}
+                    return {
+                        "transfer": "multipart" if multipart else "basic",
+                        "objects": [
+                            one(s, request, repo, op, o[0], o[1], transfers, floor)
+                            if isinstance(o, tuple)
+                            else o
+                            for o in objects
+                        ],
+                        "hash_algo": "sha256",
+                    }
+
             return lfs_json(await ctx.run(do))
         except HubError as exc:
             return lfs_error(exc)
@@ -102,8 +113,10 @@ def mount(router: Router, ctx: Any) -> None:
         if not isinstance(objects, list):
             raise BadRequest("'objects' must be a list")
         if len(objects) > settings.lfs_batch_max_objects:
-            raise TooLarge(f"A batch request may name at most {settings.lfs_batch_max_objects} objects, "
-                           f"this one names {len(objects)}: split it")
+            raise TooLarge(
+                f"A batch request may name at most {settings.lfs_batch_max_objects} objects, "
+                f"this one names {len(objects)}: split it"
+            )
         transfers = body.get("transfers")
         if transfers is None:
             transfers = ["basic"]
@@ -119,28 +132,50 @@ def mount(router: Router, ctx: Any) -> None:
                 check_size(size, settings.max_object_size, "size")
             oid = o.get("oid") if isinstance(o, dict) else None
             if not isinstance(oid, str) or not SHA256.match(oid) or type(size) is not int or size < 0:
-                checked.append({"oid": str(oid)[:80], "size": size if type(size) is int and size >= 0 else 0, "error": {
-                    "code": 422, "message": "oid must be 64 lowercase hex characters and size a non-negative "
-                                            "integer"}})
+                checked.append(
+                    {
+                        "oid": str(oid)[:80],
+                        "size": size if type(size) is int and size >= 0 else 0,
+                        "error": {
+                            "code": 422,
+                            "message": "oid must be 64 lowercase hex characters and size a non-negative "
+                            "integer",
+                        },
+                    }
+                )
             else:
                 checked.append((oid, size))
         return op, checked, transfers
 
-    def one(s: Any, request: Request, repo: Repo, op: str, oid: str, size: int, transfers: list[str],
-            floor: int) -> dict[str, Any]:
+    def one(
+        s: Any, request: Request, repo: Repo, op: str, oid: str, size: int, transfers: list[str], floor: int
+    ) -> dict[str, Any]:
         rid = str(repo.id)
         stored = hub.stored_lfs_size(s, oid)
         if op == "download":
             if stored is None or not hub.has_lfs(s, repo, oid):
                 return {"oid": oid, "size": size, "error": {"code": 404, "message": "Object does not exist"}}
             href = hub.blobs.presigned_get(oid) if hub.blobs.size(oid) is not None else None  # S3: direct
-            return {"oid": oid, "size": stored, "authenticated": True, "actions": {"download": {
-                "href": href or signed(request, f"/lfs/objects/{rid}/{oid}", "download", rid, oid),
-                "expires_in": 3600}}}
+            return {
+                "oid": oid,
+                "size": stored,
+                "authenticated": True,
+                "actions": {
+                    "download": {
+                        "href": href or signed(request, f"/lfs/objects/{rid}/{oid}", "download", rid, oid),
+                        "expires_in": 3600,
+                    }
+                },
+            }
         if stored == size and hub.has_lfs(s, repo, oid):
             return {"oid": oid, "size": size}  # already here: no actions, the client skips it
-        verify = {"href": signed(request, f"/lfs/verify/{rid}/{oid}", "verify", rid, oid, str(size), size=str(size)),
-                  "header": {}, "expires_in": 3600}
+        verify = {
+            "href": signed(
+                request, f"/lfs/verify/{rid}/{oid}", "verify", rid, oid, str(size), size=str(size)
+            ),
+            "header": {},
+            "expires_in": 3600,
+        }
         if "multipart" in transfers and size > settings.multipart_threshold:
             chunk = part_size(size, settings.multipart_chunk, floor)
             count = -(-size // chunk)
@@ -149,22 +184,75 @@ def mount(router: Router, ctx: Any) -> None:
             header = {"chunk_size": str(chunk)}
             direct = hub.blobs.presigned_parts(upload_id, count)  # S3: parts go to the store directly
             for n in range(1, count + 1):
-                header[f"{n:05d}"] = direct[n - 1] if direct else signed(
-                    request, f"/lfs/parts/{upload_id}/{n}", "part", upload_id, str(n), str(chunk), str(size),
-                    chunk=str(chunk), size=str(size))
-            return {"oid": oid, "size": size, "actions": {"upload": {
-                "href": signed(request, f"/lfs/complete/{rid}/{oid}/{upload_id}", "complete", rid, oid,
-                               upload_id, str(size), size=str(size)), "header": header, "expires_in": 3600}, "verify": verify}}
+                header[f"{n:05d}"] = (
+                    direct[n - 1]
+                    if direct
+                    else signed(
+                        request,
+                        f"/lfs/parts/{upload_id}/{n}",
+                        "part",
+                        upload_id,
+                        str(n),
+                        str(chunk),
+                        str(size),
+                        chunk=str(chunk),
+                        size=str(size),
+                    )
+                )
+            return {
+                "oid": oid,
+                "size": size,
+                "actions": {
+                    "upload": {
+                        "href": signed(
+                            request,
+                            f"/lfs/complete/{rid}/{oid}/{upload_id}",
+                            "complete",
+                            rid,
+                            oid,
+                            upload_id,
+                            str(size),
+                            size=str(size),
+                        ),
+                        "header": header,
+                        "expires_in": 3600,
+                    },
+                    "verify": verify,
+                },
+            }
         direct_put = hub.blobs.presigned_put(oid, size)
         if direct_put is not None:  # S3: the client PUTs to a temp key; verify checks it and publishes it
             url, ticket = direct_put
-            verify["href"] = signed(request, f"/lfs/verify/{rid}/{oid}", "verify", rid, oid, str(size), ticket,
-                                    size=str(size), ticket=ticket)
-            return {"oid": oid, "size": size, "actions": {"upload": {"href": url, "header": {},
-                    "expires_in": 3600}, "verify": verify}}
-        return {"oid": oid, "size": size, "actions": {"upload": {
-            "href": signed(request, f"/lfs/objects/{rid}/{oid}", "upload", rid, oid, str(size), size=str(size)),
-            "header": {}, "expires_in": 3600}, "verify": verify}}
+            verify["href"] = signed(
+                request,
+                f"/lfs/verify/{rid}/{oid}",
+                "verify",
+                rid,
+                oid,
+                str(size),
+                ticket,
+                size=str(size),
+                ticket=ticket,
+            )
+            return {
+                "oid": oid,
+                "size": size,
+                "actions": {"upload": {"href": url, "header": {}, "expires_in": 3600}, "verify": verify},
+            }
+        return {
+            "oid": oid,
+            "size": size,
+            "actions": {
+                "upload": {
+                    "href": signed(
+                        request, f"/lfs/objects/{rid}/{oid}", "upload", rid, oid, str(size), size=str(size)
+                    ),
+                    "header": {},
+                    "expires_in": 3600,
+                },
+                "verify": verify,
+            },
+        }
 
     def repo_by_id(repo_id: str) -> Repo:
         with hub.db.session() as s:
@@ -176,7 +264,9 @@ def mount(router: Router, ctx: Any) -> None:
     def check(request: Request, op: str, *parts: str) -> None:
         q = request.query_params
         if not signer.check(q.get("exp"), q.get("sig"), op, *parts):
-            raise Unauthorized("This transfer link is invalid or has expired: ask the batch API for a new one")
+            raise Unauthorized(
+                "This transfer link is invalid or has expired: ask the batch API for a new one"
+            )
 
     async def upload(request: Request, repo_id: str, oid: str) -> Response:
         size = request.query_params.get("size") or ""
@@ -193,6 +283,7 @@ def mount(router: Router, ctx: Any) -> None:
             if received > expected:
                 raise bodies.too_large(expected, f"Object {oid}")
             up.write(data)
+
         try:
             await ctx.pump(request, write)
             await ctx.run(up.finish, oid, expected)
@@ -221,12 +312,15 @@ def mount(router: Router, ctx: Any) -> None:
             with hub.db.session() as s:
                 xf = hub.xet.file_by_sha(s, oid) if hub.xet is not None else None
                 return (xf.file_hash, xf.size) if xf is not None else None
+
         found = await ctx.run(find)
         if found is None:
             raise NotFound("Object does not exist")
         file_hash, size = found
         body = await ctx.run(hub.xet.open_range, file_hash, 0, size - 1) if size else iter([b""])
-        return StreamingResponse(body, headers={"Content-Length": str(size)}, media_type="application/octet-stream")
+        return StreamingResponse(
+            body, headers={"Content-Length": str(size)}, media_type="application/octet-stream"
+        )
 
     async def verify(request: Request, repo_id: str, oid: str) -> Response:
         q = request.query_params
@@ -248,6 +342,7 @@ def mount(router: Router, ctx: Any) -> None:
         def do() -> bool:
             with hub.db.session() as s:
                 return hub.blobs.size(oid) == int(size) and hub.has_lfs(s, repo, oid)
+
         if not await ctx.run(do):
             return lfs_error(NotFound(f"Object {oid} was not uploaded completely"))
         return lfs_json({"message": "ok"})
@@ -267,6 +362,7 @@ def mount(router: Router, ctx: Any) -> None:
 
         def write(data: bytes, at: int) -> None:
             hub.blobs.multipart_write(upload_id, at, data)
+
         async for piece in request.stream():
             pieces.append(piece)
             pending += len(piece)
@@ -297,5 +393,7 @@ def mount(router: Router, ctx: Any) -> None:
     router.add("GET", r"/lfs/objects/(?P<repo_id>\d+)/(?P<oid>[0-9a-f]{64})", download)
     router.add("POST", r"/lfs/verify/(?P<repo_id>\d+)/(?P<oid>[0-9a-f]{64})", verify)
     router.add("PUT", r"/lfs/parts/(?P<upload_id>[0-9a-f]{32})/(?P<n>\d{1,5})", part)
-    router.add("POST", r"/lfs/complete/(?P<repo_id>\d+)/(?P<oid>[0-9a-f]{64})/(?P<upload_id>[0-9a-f]{32})", complete)
+    router.add(
+        "POST", r"/lfs/complete/(?P<repo_id>\d+)/(?P<oid>[0-9a-f]{64})/(?P<upload_id>[0-9a-f]{32})", complete
+    )
     _ = accounts

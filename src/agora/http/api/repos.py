@@ -34,16 +34,37 @@ def mount(router: Router, ctx: Any) -> None:
                 user = accounts.account_by_id(s, who.user_id)
                 orgs = accounts.user_orgs(s, who.user_id)
                 return {
-                    "type": "user", "id": f"{who.user_id:024x}", "name": who.name,
-                    "fullname": user.fullname if user else who.name, "email": user.email if user else None,
-                    "emailVerified": bool(user and user.email), "isPro": False, "canPay": False,
-                    "avatarUrl": f"{base(request)}/avatars/{who.name}", "periodEnd": None,
-                    "orgs": [{"type": "org", "name": o.name, "fullname": o.fullname, "roleInOrg": role,
-                              "id": f"{o.id:024x}", "isEnterprise": False} for o, role in orgs],
-                    "auth": {"type": "access_token",
-                             "accessToken": {"displayName": who.token_name or "session", "role": who.role,
-                                             "createdAt": who.token_created}},
+                    "type": "user",
+                    "id": f"{who.user_id:024x}",
+                    "name": who.name,
+                    "fullname": user.fullname if user else who.name,
+                    "email": user.email if user else None,
+                    "emailVerified": bool(user and user.email),
+                    "isPro": False,
+                    "canPay": False,
+                    "avatarUrl": f"{base(request)}/avatars/{who.name}",
+                    "periodEnd": None,
+                    "orgs": [
+                        {
+                            "type": "org",
+                            "name": o.name,
+                            "fullname": o.fullname,
+                            "roleInOrg": role,
+                            "id": f"{o.id:024x}",
+                            "isEnterprise": False,
+                        }
+                        for o, role in orgs
+                    ],
+                    "auth": {
+                        "type": "access_token",
+                        "accessToken": {
+                            "displayName": who.token_name or "session",
+                            "role": who.role,
+                            "createdAt": who.token_created,
+                        },
+                    },
                 }
+
         return wire.json_response(await ctx.run(load))
 
     async def agent_harnesses(request: Request) -> Response:
@@ -57,8 +78,9 @@ def mount(router: Router, ctx: Any) -> None:
             return wire.json_response({"errors": [{"message": e.message}], "warnings": []}, 400)
         content = body.get("content")
         if not isinstance(content, str):
-            return wire.json_response({"errors": [{"message": "'content' must be the README text"}],
-                                       "warnings": []}, 400)
+            return wire.json_response(
+                {"errors": [{"message": "'content' must be the README text"}], "warnings": []}, 400
+            )
         rtype = body.get("repoType") if body.get("repoType") in ("model", "dataset", "space") else "model"
         errors, warnings = cards.validate(cards.parse(content), str(rtype))
         out = {"errors": [{"message": m} for m in errors], "warnings": [{"message": m} for m in warnings]}
@@ -92,12 +114,17 @@ def mount(router: Router, ctx: Any) -> None:
                     repo = hub.create(s, who, rid, private=private, sdk=sdk)
                 except Conflict as e:
                     existing = e.extra.get("repo")
-                    url = (repo_url(base(request), cast("Repo", existing)) if existing
-                           else f"{base(request)}/{rid.web_path}")
+                    url = (
+                        repo_url(base(request), cast("Repo", existing))
+                        if existing
+                        else f"{base(request)}/{rid.web_path}"
+                    )
                     return wire.hub_error(e, body={"url": url})
                 url = repo_url(base(request), repo)
-                return wire.json_response({"url": url, "name": f"{repo.namespace}/{repo.name}",
-                                           "id": f"{repo.id:024x}"})
+                return wire.json_response(
+                    {"url": url, "name": f"{repo.namespace}/{repo.name}", "id": f"{repo.id:024x}"}
+                )
+
         return await ctx.run(do)
 
     async def delete(request: Request) -> Response:
@@ -115,6 +142,7 @@ def mount(router: Router, ctx: Any) -> None:
             with hub.db.session() as s:
                 ns = org or (who.name if who else "")
                 hub.delete(s, who, RepoId(parse_repo_type(body.get("type")), str(ns), name))
+
         await ctx.run(do)
         return wire.json_response({})
 
@@ -128,6 +156,7 @@ def mount(router: Router, ctx: Any) -> None:
         def do() -> None:
             with hub.db.session() as s:
                 hub.move(s, who, src, dst)
+
         await ctx.run(do)
         return wire.json_response({})
 
@@ -147,6 +176,7 @@ def mount(router: Router, ctx: Any) -> None:
         def do() -> None:
             with hub.db.session() as s:
                 hub.update_settings(s, who, rid_api(t, ns, name), private, gated)
+
         await ctx.run(do)
         return wire.json_response({})
 
@@ -165,11 +195,20 @@ def mount(router: Router, ctx: Any) -> None:
                 last = git.log(sha, limit=1)
                 used = sum(e.size for e in files) if (blobs or "usedStorage" in expand) else None
                 tags = index.tags_of(s, [repo.id])[repo.id]
-                d = repo_json(repo, sha, files, blobs or "siblings" in expand, last[0].time if last else None, used,
-                              tags, repo_links(s, who, repo))
+                d = repo_json(
+                    repo,
+                    sha,
+                    files,
+                    blobs or "siblings" in expand,
+                    last[0].time if last else None,
+                    used,
+                    tags,
+                    repo_links(s, who, repo),
+                )
             if expand:
                 d = {k: v for k, v in d.items() if k in expand or k in ("id", "_id")}
             return d
+
         return wire.json_response(await ctx.run(do))
 
     router.add("GET", "/api/whoami-v2", whoami)

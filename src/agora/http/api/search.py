@@ -19,17 +19,45 @@ from .common import T, repo_json, rid_api
 
 T_ = TypeVar("T_")
 MAX_PAGE = 1000
-DEFAULT_FIELDS = ("_id", "id", "modelId", "likes", "downloads", "trendingScore", "private", "tags", "pipeline_tag",
-                  "library_name", "createdAt", "sdk")
-FULL_FIELDS = DEFAULT_FIELDS + ("author", "sha", "lastModified", "gated", "disabled", "siblings", "cardData",
-                                "description", "citation", "runtime", "subdomain")
+DEFAULT_FIELDS = (
+    "_id",
+    "id",
+    "modelId",
+    "likes",
+    "downloads",
+    "trendingScore",
+    "private",
+    "tags",
+    "pipeline_tag",
+    "library_name",
+    "createdAt",
+    "sdk",
+)
+FULL_FIELDS = DEFAULT_FIELDS + (
+    "author",
+    "sha",
+    "lastModified",
+    "gated",
+    "disabled",
+    "siblings",
+    "cardData",
+    "description",
+    "citation",
+    "runtime",
+    "subdomain",
+)
 
 
 def query_from(request: Request, repo_type: str) -> index.Query:
     q = request.query_params
-    return index.Query(repo_type=repo_type, search=[x for x in q.getlist("search") if x], author=q.get("author"),
-                       filters=tuple(x for x in q.getlist("filter") if x), pipeline_tag=q.get("pipeline_tag"),
-                       sort=q.get("sort") or None)
+    return index.Query(
+        repo_type=repo_type,
+        search=[x for x in q.getlist("search") if x],
+        author=q.get("author"),
+        filters=tuple(x for x in q.getlist("filter") if x),
+        pipeline_tag=q.get("pipeline_tag"),
+        sort=q.get("sort") or None,
+    )
 
 
 def mount(router: Router, ctx: Any) -> None:
@@ -86,6 +114,7 @@ def mount(router: Router, ctx: Any) -> None:
                         d = {k: v for k, v in d.items() if k in keep}
                     items.append(d)
                 return items, nxt, total
+
         items, nxt, total = await quick(do) if plain else await ctx.run(do)
         headers = wire.next_link(request, base(request), "cursor", nxt) if nxt else {}
         if total is not None:
@@ -99,6 +128,7 @@ def mount(router: Router, ctx: Any) -> None:
         def do() -> dict[str, Any]:
             with hub.db.session() as s:
                 return {"count": index.count(s, who, query), "facets": index.facets(s, who, query)}
+
         return wire.json_response(await quick(do))
 
     async def tags_by_type(request: Request, t: str) -> Response:
@@ -109,12 +139,22 @@ def mount(router: Router, ctx: Any) -> None:
         def do() -> dict[str, Any]:
             with hub.db.session() as s:
                 groups = index.facets(s, who, index.Query(rtype, []), per_group=10_000)
-            out: dict[str, Any] = {g: [{"id": x["tag"], "label": x["tag"].split(":", 1)[-1], "type": g}
-                                       for x in items] for g, items in groups.items()}
+            out: dict[str, Any] = {
+                g: [{"id": x["tag"], "label": x["tag"].split(":", 1)[-1], "type": g} for x in items]
+                for g, items in groups.items()
+            }
             if rtype == "model":
-                out["pipeline_tag"] = [{"id": task, "label": task.replace("-", " ").title(), "type": "pipeline_tag",
-                                        "subType": tx.DOMAIN_OF[task]} for task in tx.TASKS]
+                out["pipeline_tag"] = [
+                    {
+                        "id": task,
+                        "label": task.replace("-", " ").title(),
+                        "type": "pipeline_tag",
+                        "subType": tx.DOMAIN_OF[task],
+                    }
+                    for task in tx.TASKS
+                ]
             return out
+
         return wire.json_response(await ctx.run(do))
 
     async def like(request: Request, t: str, ns: str, name: str) -> Response:
@@ -126,6 +166,7 @@ def mount(router: Router, ctx: Any) -> None:
             with hub.db.session() as s:
                 repo = hub.find(s, who, rid_api(t, ns, name))
                 index.set_like(s, who, repo, request.method == "POST")
+
         await ctx.run(do)
         return wire.json_response({})
 
@@ -135,8 +176,16 @@ def mount(router: Router, ctx: Any) -> None:
         def do() -> list[dict[str, Any]]:
             with hub.db.session() as s:
                 repo = hub.find(s, who, rid_api(t, ns, name))
-                return [{"user": a.name, "fullname": a.fullname, "type": "user",
-                         "avatarUrl": f"{base(request)}/avatars/{a.name}"} for a in index.likers(s, repo)]
+                return [
+                    {
+                        "user": a.name,
+                        "fullname": a.fullname,
+                        "type": "user",
+                        "avatarUrl": f"{base(request)}/avatars/{a.name}",
+                    }
+                    for a in index.likers(s, repo)
+                ]
+
         return wire.json_response(await ctx.run(do))
 
     async def user_likes(request: Request, user: str) -> Response:
@@ -147,8 +196,11 @@ def mount(router: Router, ctx: Any) -> None:
                 acc = accounts.get_account(s, user)
                 if acc is None or acc.kind != "user":
                     raise NotFound(f"User {user!r} not found")
-                return [{"repo": {"name": f"{r.namespace}/{r.name}", "type": r.type}, "createdAt": None}
-                        for r in index.liked_by(s, who, acc)]
+                return [
+                    {"repo": {"name": f"{r.namespace}/{r.name}", "type": r.type}, "createdAt": None}
+                    for r in index.liked_by(s, who, acc)
+                ]
+
         return wire.json_response(await ctx.run(do))
 
     async def full_text(request: Request) -> Response:
@@ -165,6 +217,7 @@ def mount(router: Router, ctx: Any) -> None:
         def do() -> list[dict[str, Any]]:
             with hub.db.session() as s:
                 return [h.json() for h in fulltext.search(s, who, rtype, words, limit)]
+
         return wire.json_response({"q": words, "results": await ctx.run(do)})
 
     router.add("GET", "/api/search/full-text", full_text)

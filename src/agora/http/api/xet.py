@@ -70,8 +70,12 @@ def mount(router: Router, ctx: Any) -> None:
         repo_id = await ctx.run(do)
         tok, exp = make_token(repo_id, kind)
         cas = f"{base(request)}{CAS}"
-        headers = {"X-Xet-Cas-Url": cas, "X-Xet-Access-Token": tok, "X-Xet-Token-Expiration": str(exp),
-                   "Access-Control-Expose-Headers": "X-Xet-Cas-Url,X-Xet-Access-Token,X-Xet-Token-Expiration"}
+        headers = {
+            "X-Xet-Cas-Url": cas,
+            "X-Xet-Access-Token": tok,
+            "X-Xet-Token-Expiration": str(exp),
+            "Access-Control-Expose-Headers": "X-Xet-Cas-Url,X-Xet-Access-Token,X-Xet-Token-Expiration",
+        }
         return wire.json_response({"accessToken": tok, "exp": exp, "casUrl": cas}, headers=headers)
 
     # ---- CAS: upload ------------------------------------------------------------------------------
@@ -158,22 +162,43 @@ def mount(router: Router, ctx: Any) -> None:
                     else:
                         merged.append([a, b])
                 m = metas[name]
-                fetch[name] = [{"range": {"start": a, "end": b},
-                                "url": fetch_url(request, name, m.start(a), m.ends[b - 1] - 1),
-                                "url_range": {"start": m.start(a), "end": m.ends[b - 1] - 1}}
-                               for a, b in merged]
-            return {"offset_into_first_range": skip,
-                    "terms": [{"hash": sg.xorb, "unpacked_length": sg.unpacked,
-                               "range": {"start": sg.start, "end": sg.end}} for sg in segs],
-                    "fetch_info": fetch}
+                fetch[name] = [
+                    {
+                        "range": {"start": a, "end": b},
+                        "url": fetch_url(request, name, m.start(a), m.ends[b - 1] - 1),
+                        "url_range": {"start": m.start(a), "end": m.ends[b - 1] - 1},
+                    }
+                    for a, b in merged
+                ]
+            return {
+                "offset_into_first_range": skip,
+                "terms": [
+                    {
+                        "hash": sg.xorb,
+                        "unpacked_length": sg.unpacked,
+                        "range": {"start": sg.start, "end": sg.end},
+                    }
+                    for sg in segs
+                ],
+                "fetch_info": fetch,
+            }
 
         out = await ctx.run(do)
         if isinstance(out, int):
-            return wire.error(416, "RangeNotSatisfiable", f"Range not satisfiable for a file of {out} bytes",
-                              headers={"Content-Range": f"bytes */{out}"})
+            return wire.error(
+                416,
+                "RangeNotSatisfiable",
+                f"Range not satisfiable for a file of {out} bytes",
+                headers={"Content-Range": f"bytes */{out}"},
+            )
         if v == "2":  # the same fetch plan, one signed range per URL (so no multipart/byteranges answers)
-            xorbs = {name: [{"url": fi["url"], "ranges": [{"chunks": fi["range"], "bytes": fi["url_range"]}]}
-                            for fi in infos] for name, infos in out.pop("fetch_info").items()}
+            xorbs = {
+                name: [
+                    {"url": fi["url"], "ranges": [{"chunks": fi["range"], "bytes": fi["url_range"]}]}
+                    for fi in infos
+                ]
+                for name, infos in out.pop("fetch_info").items()
+            }
             out["xorbs"] = xorbs
         return wire.json_response(out)
 
@@ -188,13 +213,20 @@ def mount(router: Router, ctx: Any) -> None:
             raise NotFound(f"Xorb {h} is not in the store")
         rng = wire.parse_range(request.headers.get("range"), size)
         if rng == "unsatisfiable":
-            return wire.error(416, "RangeNotSatisfiable", "Range not satisfiable",
-                              headers={"Content-Range": f"bytes */{size}"})
+            return wire.error(
+                416,
+                "RangeNotSatisfiable",
+                "Range not satisfiable",
+                headers={"Content-Range": f"bytes */{size}"},
+            )
         a, b = rng if isinstance(rng, tuple) else (lo, hi)
         if a < lo or b > hi:
             raise Forbidden(f"Bytes {a}-{b} are outside the range this link grants ({lo}-{hi})")
-        headers = {"Content-Range": f"bytes {a}-{b}/{size}", "Content-Length": str(b - a + 1),
-                   "Accept-Ranges": "bytes"}
+        headers = {
+            "Content-Range": f"bytes {a}-{b}/{size}",
+            "Content-Length": str(b - a + 1),
+            "Accept-Ranges": "bytes",
+        }
         if request.method == "HEAD":
             return Response(b"", status_code=206, headers=headers, media_type="application/octet-stream")
 
@@ -209,8 +241,9 @@ def mount(router: Router, ctx: Any) -> None:
                     left -= len(data)
                     yield data
 
-        return StreamingResponse(body(), status_code=206, headers=headers,
-                                 media_type="application/octet-stream")
+        return StreamingResponse(
+            body(), status_code=206, headers=headers, media_type="application/octet-stream"
+        )
 
     router.add("GET", f"/api/{T}/{ID}/xet-(?P<kind>read|write)-token/(?P<rev>[^/]+)", token)
     router.add("GET", rf"{CAS}/v1/chunks/(?P<prefix>[^/]+)/{H}", chunk)

@@ -47,16 +47,32 @@ class _WebRoutes:
             except LoginRequired:
                 return web.redirect(f"/login?next={quote(request.url.path)}")
             except (RepoNotFound, RevisionNotFound, EntryNotFound, NotFound) as e:
-                return await web.not_found(request, e.message if not isinstance(e, RepoNotFound) else
-                                           "Sorry, we can't find the page you are looking for.")
+                return await web.not_found(
+                    request,
+                    e.message
+                    if not isinstance(e, RepoNotFound)
+                    else "Sorry, we can't find the page you are looking for.",
+                )
             except HubError as e:
-                if request.headers.get("content-type", "").startswith("application/json") or \
-                        request.method == "PUT" or request.headers.get("x-csrf-token"):
+                if (
+                    request.headers.get("content-type", "").startswith("application/json")
+                    or request.method == "PUT"
+                    or request.headers.get("x-csrf-token")
+                ):
                     return wire.hub_error(e)
-                status = 403 if isinstance(e, Forbidden) else 409 if isinstance(e, Conflict) else \
-                    413 if isinstance(e, TooLarge) else 400
-                return await web.page(request, "message.html", status=status, title="That didn't work",
-                                      message=e.message)
+                status = (
+                    403
+                    if isinstance(e, Forbidden)
+                    else 409
+                    if isinstance(e, Conflict)
+                    else 413
+                    if isinstance(e, TooLarge)
+                    else 400
+                )
+                return await web.page(
+                    request, "message.html", status=status, title="That didn't work", message=e.message
+                )
+
         self.router.add(methods, pattern, wrapped)
 
 
@@ -74,12 +90,18 @@ def mount(router: Router, ctx: Any) -> None:
             found = False
         if not found:
             return await web.not_found(request)
-        return FileResponse(target, media_type=mimetypes.guess_type(target.name)[0],
-                            headers={"Cache-Control": "public, max-age=3600"})
+        return FileResponse(
+            target,
+            media_type=mimetypes.guess_type(target.name)[0],
+            headers={"Cache-Control": "public, max-age=3600"},
+        )
 
     async def css(request: Request) -> Response:
         from .render import PYGMENTS_CSS
-        return Response(PYGMENTS_CSS, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"})
+
+        return Response(
+            PYGMENTS_CSS, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"}
+        )
 
     router.add("GET", r"/static/pygments\.css", css)
     router.add("GET", r"/static/(?P<path>.+)", static)
@@ -110,5 +132,5 @@ def mount(router: Router, ctx: Any) -> None:
         else:
             response = wire.error(404, "NotFound", f"Not found: {request.url.path}")
         await response(scope, receive, send)
-    router.fallback = fallback
 
+    router.fallback = fallback

@@ -61,23 +61,36 @@ def mount(router: Any, web: Web) -> None:
                 return hop
         return peer
 
-    async def login_page(request: Request, status: int, error: str, form: dict[str, str],
-                         retry: int = 0) -> Response:
-        page = await web.page(request, "login.html", status=status, error=error, next=form.get("next", "/"),
-                              signup=bool(site().get("signup")))
+    async def login_page(
+        request: Request, status: int, error: str, form: dict[str, str], retry: int = 0
+    ) -> Response:
+        page = await web.page(
+            request,
+            "login.html",
+            status=status,
+            error=error,
+            next=form.get("next", "/"),
+            signup=bool(site().get("signup")),
+        )
         if retry:
             page.headers["Retry-After"] = str(retry)
         return page
 
     async def login(request: Request) -> Response:
         if request.method == "GET":
-            return await web.page(request, "login.html", next=request.query_params.get("next", "/"),
-                                  signup=bool(site().get("signup")))
+            return await web.page(
+                request,
+                "login.html",
+                next=request.query_params.get("next", "/"),
+                signup=bool(site().get("signup")),
+            )
         form = await web.form(request)
         name, password = form.get("username", "").strip(), form.get("password", "")
         ip = client_ip(request)
-        keys = [(f"ip:{ip}", settings.login_ip_max_failures),
-                (f"user:{name.lower()[:150]}", settings.login_max_failures)]
+        keys = [
+            (f"ip:{ip}", settings.login_ip_max_failures),
+            (f"user:{name.lower()[:150]}", settings.login_max_failures),
+        ]
         window = settings.login_window_seconds
 
         def attempt() -> tuple[str, Any]:
@@ -97,10 +110,12 @@ def mount(router: Any, web: Web) -> None:
                 throttle.clear(s, keys[1][0])
                 audit.login(s, user, ip)
                 return "ok", accounts.create_session(s, user.id, session.TTL)
+
         outcome, value = await web.run(attempt)
         if outcome == "wait":
-            return await login_page(request, 429, f"Too many failed log-ins: try again in {value} seconds.", form,
-                                    retry=value)
+            return await login_page(
+                request, 429, f"Too many failed log-ins: try again in {value} seconds.", form, retry=value
+            )
         if outcome == "disabled":
             return await login_page(request, 403, "This account is disabled: ask an administrator.", form)
         if outcome != "ok":
@@ -113,9 +128,11 @@ def mount(router: Any, web: Web) -> None:
         await web.form(request)
         sid = request.scope.get("agora_sid")
         if sid:
+
             def end() -> None:
                 with hub.db.session() as s:
                     accounts.revoke_session(s, sid)
+
             await web.run(end)
         resp = web.redirect("/")
         session.clear_cookie(resp)
@@ -141,6 +158,7 @@ def mount(router: Any, web: Web) -> None:
                 except BadRequest as e:
                     return e.message
             return None
+
         error = await web.run(change)
         if error:
             return await web.page(request, "password.html", status=400, error=error)
@@ -148,28 +166,39 @@ def mount(router: Any, web: Web) -> None:
 
     async def join(request: Request) -> Response:
         if not site().get("signup"):
-            return await web.page(request, "message.html", status=403, title="Sign-up is closed",
-                                  message="An administrator creates accounts on this Hub (agora user add NAME).")
+            return await web.page(
+                request,
+                "message.html",
+                status=403,
+                title="Sign-up is closed",
+                message="An administrator creates accounts on this Hub (agora user add NAME).",
+            )
         if request.method == "GET":
             return await web.page(request, "join.html")
         form = await web.form(request)
         name, password = form.get("username", "").strip(), form.get("password", "")
         if len(password) < 8:
-            return await web.page(request, "join.html", status=400, error="Use a password of at least 8 characters.")
+            return await web.page(
+                request, "join.html", status=400, error="Use a password of at least 8 characters."
+            )
 
         def do() -> int:
             with hub.db.session() as s:
                 return accounts.create_user(s, name, password=password, email=form.get("email") or None).id
+
         try:
             uid = await web.run(do)
         except (BadRequest, Conflict) as e:
             return await web.page(request, "join.html", status=400, error=e.message)
+
         def start() -> str:
             with hub.db.session() as s:
                 return accounts.create_session(s, uid, session.TTL)
+
         resp = web.redirect("/")
-        session.set_cookie(resp, session.make_cookie(web.ctx.signer, await web.run(start)),
-                           request.url.scheme == "https")
+        session.set_cookie(
+            resp, session.make_cookie(web.ctx.signer, await web.run(start)), request.url.scheme == "https"
+        )
         return resp
 
     async def admin(request: Request) -> Response:
@@ -202,8 +231,15 @@ def mount(router: Any, web: Web) -> None:
                 rows = audit.entries(s, limit=limit, actor=actor, action=action)
                 s.expunge_all()
                 return rows
-        page = await web.page(request, "audit.html", entries=await web.run(load), actor=actor or "",
-                              action=action or "", limit=limit)
+
+        page = await web.page(
+            request,
+            "audit.html",
+            entries=await web.run(load),
+            actor=actor or "",
+            action=action or "",
+            limit=limit,
+        )
         page.headers["Cache-Control"] = "no-store"
         return page
 
@@ -221,12 +257,20 @@ def mount(router: Any, web: Web) -> None:
                         return None
                     role = "write" if form.get("role") == "write" else "read"
                     return accounts.create_token(s, who.name, role, form.get("name") or None)
+
             secret = await web.run(change)
             resp = web.redirect("/settings/tokens")
             if secret:
                 exp, sig = web.ctx.signer.sign("new-token", str(who.user_id), secret, ttl=300)
-                resp.set_cookie(NEW_TOKEN, f"{exp}.{sig}.{secret}", max_age=300, httponly=True, samesite="strict",
-                                secure=request.url.scheme == "https", path="/settings/tokens")
+                resp.set_cookie(
+                    NEW_TOKEN,
+                    f"{exp}.{sig}.{secret}",
+                    max_age=300,
+                    httponly=True,
+                    samesite="strict",
+                    secure=request.url.scheme == "https",
+                    path="/settings/tokens",
+                )
             return resp
         exp, _, rest = request.cookies.get(NEW_TOKEN, "").partition(".")
         sig, _, secret = rest.partition(".")
@@ -235,6 +279,7 @@ def mount(router: Any, web: Web) -> None:
         def listing() -> list[Any]:
             with hub.db.session() as s:
                 return accounts.list_tokens(s, who.name)
+
         page = await web.page(request, "tokens.html", tokens=await web.run(listing), created=created)
         page.headers["Cache-Control"] = "no-store"
         if request.cookies.get(NEW_TOKEN):
@@ -250,15 +295,23 @@ def mount(router: Any, web: Web) -> None:
         who = await web.require_user(request)
         rtype = NEW_KIND[kind]
         if request.method == "GET":
-            return await web.page(request, "new_repo.html", rtype=rtype, kind=kind,
-                                  owners=await web.run(namespaces_of, who))
+            return await web.page(
+                request, "new_repo.html", rtype=rtype, kind=kind, owners=await web.run(namespaces_of, who)
+            )
         form = await web.form(request)
 
         def do() -> str:
             with hub.db.session() as s:
-                rid = RepoId(parse_repo_type(rtype), form.get("owner") or who.name, form.get("name", "").strip())
-                repo = hub.create(s, who, rid, private=form.get("visibility") == "private",
-                                  sdk=form.get("sdk") if rtype == "space" else None)
+                rid = RepoId(
+                    parse_repo_type(rtype), form.get("owner") or who.name, form.get("name", "").strip()
+                )
+                repo = hub.create(
+                    s,
+                    who,
+                    rid,
+                    private=form.get("visibility") == "private",
+                    sdk=form.get("sdk") if rtype == "space" else None,
+                )
                 lic = form.get("license")
                 if lic:
                     pc = hub.begin_commit(repo)
@@ -266,11 +319,20 @@ def mount(router: Any, web: Web) -> None:
                     hub.add_file(pc, "README.md", f"{meta}\n# {rid.name}\n".encode())
                     hub.finish_commit(s, who, pc, "main", "Initial README")
                 return repo_path(repo)
+
         try:
             return web.redirect(await web.run(do))
         except (BadRequest, Conflict, Forbidden) as e:
-            return await web.page(request, "new_repo.html", status=400, rtype=rtype, kind=kind, error=e.message,
-                                  owners=await web.run(namespaces_of, who), form=form)
+            return await web.page(
+                request,
+                "new_repo.html",
+                status=400,
+                rtype=rtype,
+                kind=kind,
+                error=e.message,
+                owners=await web.run(namespaces_of, who),
+                form=form,
+            )
 
     async def new_org(request: Request) -> Response:
         who = await web.require_user(request)
@@ -280,7 +342,10 @@ def mount(router: Any, web: Web) -> None:
 
         def do() -> str:
             with hub.db.session() as s:
-                return accounts.create_org(s, form.get("name", "").strip(), who.name, form.get("fullname", "")).name
+                return accounts.create_org(
+                    s, form.get("name", "").strip(), who.name, form.get("fullname", "")
+                ).name
+
         try:
             return web.redirect(f"/{await web.run(do)}")
         except (BadRequest, Conflict) as e:
@@ -298,7 +363,10 @@ def mount(router: Any, web: Web) -> None:
                     if form.get("action") == "remove":
                         accounts.remove_member(s, org, form.get("user", "").strip(), actor=who)
                     else:
-                        accounts.set_member(s, org, form.get("user", "").strip(), form.get("role", "read"), actor=who)
+                        accounts.set_member(
+                            s, org, form.get("user", "").strip(), form.get("role", "read"), actor=who
+                        )
+
             await web.run(change)
             return web.redirect(f"/organizations/{org}/members")
 
@@ -307,9 +375,14 @@ def mount(router: Any, web: Web) -> None:
                 o = accounts.get_account(s, org)
                 if o is None or o.kind != "org":
                     raise NotFound(f"No organization {org}")
-                rows = s.execute(select(Account, Membership.role).join(Membership, Membership.user_id == Account.id)
-                                 .where(Membership.org_id == o.id).order_by(Account.name)).all()
+                rows = s.execute(
+                    select(Account, Membership.role)
+                    .join(Membership, Membership.user_id == Account.id)
+                    .where(Membership.org_id == o.id)
+                    .order_by(Account.name)
+                ).all()
                 return {"org": o, "members": rows, "is_admin": accounts.is_namespace_admin(s, who, org)}
+
         return await web.page(request, "members.html", **await web.run(load))
 
     async def profile(request: Request, name: str) -> Response:
@@ -326,9 +399,17 @@ def mount(router: Any, web: Web) -> None:
                     rows, _ = index.search(s, who, index.Query(t, [], author=name, sort="lastModified"), 100)
                     repos[t] = rows
                 orgs = [o for o, _ in accounts.user_orgs(s, acc.id)] if acc.kind == "user" else []
-                owned = [(c, colls.slug_of(c), len(colls.items(s, who, c))) for c in colls.owned_by(s, who, name)]
-                return {"account": acc, "repos": repos, "orgs": orgs, "collections": owned,
-                        "can_write_here": accounts.can_write_namespace(s, who, name)}
+                owned = [
+                    (c, colls.slug_of(c), len(colls.items(s, who, c))) for c in colls.owned_by(s, who, name)
+                ]
+                return {
+                    "account": acc,
+                    "repos": repos,
+                    "orgs": orgs,
+                    "collections": owned,
+                    "can_write_here": accounts.can_write_namespace(s, who, name),
+                }
+
         return await web.page(request, "profile.html", **await web.run(load))
 
     router.add("GET POST", "/login", login)

@@ -35,10 +35,19 @@ class Web:
     def __init__(self, ctx: Any) -> None:
         self.ctx = ctx
         self.hub = ctx.hub
-        self.env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(),
-                               trim_blocks=True, lstrip_blocks=True)
-        self.env.filters.update(filesize=render.filesize, timeago=render.timeago, compact=render.compact,
-                                task_label=render.task_label, seg=render.seg)
+        self.env = Environment(
+            loader=FileSystemLoader(HERE / "templates"),
+            autoescape=select_autoescape(),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.filters.update(
+            filesize=render.filesize,
+            timeago=render.timeago,
+            compact=render.compact,
+            task_label=render.task_label,
+            seg=render.seg,
+        )
         self.env.globals.update(repo_path=repo_path, TYPE_LABEL=TYPE_LABEL)
 
     # ---- who --------------------------------------------------------------------------------------
@@ -83,11 +92,14 @@ class Web:
         """Parse a urlencoded form (at most `limit` bytes, AGORA_MAX_FORM_BYTES by default) and check its
         CSRF token."""
         from urllib.parse import parse_qsl
+
         await self.who(request)  # resolves the session, which the CSRF token is bound to
         self._check_post(request)
         body = await read_bounded(request, limit or self.ctx.settings.max_form_bytes, "Form")
         data = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-        if not session.csrf_ok(self.ctx.signer, request, data.get("csrf") or request.headers.get("x-csrf-token")):
+        if not session.csrf_ok(
+            self.ctx.signer, request, data.get("csrf") or request.headers.get("x-csrf-token")
+        ):
             raise Forbidden("The form expired or came from another site (CSRF check failed): reload the page")
         return data
 
@@ -108,7 +120,12 @@ class Web:
         raw = (request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1").split("?", 1)[0]
         parts = raw.split("/")  # "", [datasets|spaces,] ns, name, rest...
         at, rtype = 1, "model"
-        if ns is not None and len(parts) > 3 and parts[1] in ("datasets", "spaces") and unquote(parts[2]) == ns:
+        if (
+            ns is not None
+            and len(parts) > 3
+            and parts[1] in ("datasets", "spaces")
+            and unquote(parts[2]) == ns
+        ):
             at, rtype = 2, FROM_PLURAL[parts[1]]
         who = await self.who(request)
 
@@ -118,13 +135,18 @@ class Web:
                     acc = accounts.get_account(s, name)
                     return (acc.name,) if acc is not None and acc.name != name else None
                 repo = self.hub.get(s, RepoId(rtype, ns, name))  # type: ignore[arg-type]
-                if repo is None or (repo.namespace, repo.name) == (ns, name) or not accounts.can_read(s, who, repo):
+                if (
+                    repo is None
+                    or (repo.namespace, repo.name) == (ns, name)
+                    or not accounts.can_read(s, who, repo)
+                ):
                     return None
                 return repo.namespace, repo.name
+
         found = await self.run(lookup)
         if found is None:
             return None
-        parts[at:at + len(found)] = [quote(x, safe="") for x in found]
+        parts[at : at + len(found)] = [quote(x, safe="") for x in found]
         query = request.url.query
         return "/".join(parts) + (f"?{query}" if query else "")
 
@@ -134,8 +156,13 @@ class Web:
         if isinstance(data.get("repo"), Repo) and "can_admin" not in data:
             data["can_admin"] = await self.run(self._can_admin, who, data["repo"])  # the Settings tab
         tpl = self.env.get_template(template)
-        body = tpl.render(request=request, who=who, csrf=session.csrf_token(self.ctx.signer, request),
-                          path=request.url.path, **data)
+        body = tpl.render(
+            request=request,
+            who=who,
+            csrf=session.csrf_token(self.ctx.signer, request),
+            path=request.url.path,
+            **data,
+        )
         # CSP, nosniff, Referrer-Policy, X-Frame-Options: added to every response by http/headers.py
         response = HTMLResponse(body, status_code=status)
         session.remember_csrf(request, response)  # a first-time visitor's CSRF cookie (login CSRF)
@@ -145,7 +172,9 @@ class Web:
         with self.hub.db.session() as s:
             return accounts.can_admin(s, who, repo)
 
-    async def not_found(self, request: Request, message: str = "Sorry, we can't find the page you are looking for.") -> Response:
+    async def not_found(
+        self, request: Request, message: str = "Sorry, we can't find the page you are looking for."
+    ) -> Response:
         return await self.page(request, "404.html", status=404, message=message)
 
     def redirect(self, url: str) -> Response:

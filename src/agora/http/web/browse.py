@@ -15,10 +15,25 @@ from . import collections, render
 from . import viewer as dataset_viewer
 from .base import ID, P, Web
 
-FILTER_PARAMS = ("pipeline_tag", "library", "language", "license", "dataset", "other", "task_categories",
-                 "size_categories", "modality", "format")
-SORTS = [("trendingScore", "Trending"), ("downloads", "Most downloads"), ("likes", "Most likes"),
-         ("lastModified", "Recently updated"), ("createdAt", "Recently created")]
+FILTER_PARAMS = (
+    "pipeline_tag",
+    "library",
+    "language",
+    "license",
+    "dataset",
+    "other",
+    "task_categories",
+    "size_categories",
+    "modality",
+    "format",
+)
+SORTS = [
+    ("trendingScore", "Trending"),
+    ("downloads", "Most downloads"),
+    ("likes", "Most likes"),
+    ("lastModified", "Recently updated"),
+    ("createdAt", "Recently created"),
+]
 PAGE = 30
 
 
@@ -40,8 +55,9 @@ def list_query(request: Request, repo_type: str) -> tuple[index.Query, dict[str,
             else:
                 filters.append(v)
     search = [q.get("search", "").strip()] if q.get("search", "").strip() else []
-    return index.Query(repo_type, search, q.get("author") or None, tuple(filters), pipeline,
-                       q.get("sort") or "trendingScore"), chosen
+    return index.Query(
+        repo_type, search, q.get("author") or None, tuple(filters), pipeline, q.get("sort") or "trendingScore"
+    ), chosen
 
 
 def url_with(request: Request, drop: tuple[str, ...] = ("cursor",), **changes: Any) -> str:
@@ -75,6 +91,7 @@ def mount(router: Any, web: Web) -> None:
                     out[t] = rows
                     out[f"{t}_count"] = index.count(s, who, index.Query(t, []))
                 return out
+
         return await web.page(request, "home.html", **await web.run(do))
 
     async def listing(request: Request, t: str) -> Response:
@@ -86,12 +103,30 @@ def mount(router: Any, web: Web) -> None:
             with hub.db.session() as s:
                 rows, nxt = index.search(s, who, query, PAGE, request.query_params.get("cursor"))
                 tags = index.tags_of(s, [r.id for r in rows])
-                return {"rows": rows, "next_cursor": nxt, "tags": tags, "total": index.count(s, who, query),
-                        "facets": index.facets(s, who, query)}
+                return {
+                    "rows": rows,
+                    "next_cursor": nxt,
+                    "tags": tags,
+                    "total": index.count(s, who, query),
+                    "facets": index.facets(s, who, query),
+                }
+
         data = await web.run(do)
-        return await web.page(request, "list.html", rtype=rtype, plural=t, chosen=chosen, sorts=SORTS,
-                              sort=query.sort, search=" ".join(query.search), url_with=url_with,
-                              toggle_url=toggle_url, domains=tx.TASKS_BY_DOMAIN, domain_of=tx.DOMAIN_OF, **data)
+        return await web.page(
+            request,
+            "list.html",
+            rtype=rtype,
+            plural=t,
+            chosen=chosen,
+            sorts=SORTS,
+            sort=query.sort,
+            search=" ".join(query.search),
+            url_with=url_with,
+            toggle_url=toggle_url,
+            domains=tx.TASKS_BY_DOMAIN,
+            domain_of=tx.DOMAIN_OF,
+            **data,
+        )
 
     async def full_text(request: Request) -> Response:
         """Search in repo names, tags and card text (/search/full-text?q=&type=), results labelled by type."""
@@ -102,10 +137,20 @@ def mount(router: Any, web: Web) -> None:
         def do() -> list[fulltext.Hit]:
             with hub.db.session() as s:
                 return fulltext.search(s, who, rtype, q, fulltext.MAX_LIMIT)
+
         hits = await web.run(do) if q else []
         groups = [(t, [h for h in hits if h.repo.type == t]) for t in REPO_TYPES if rtype in (None, t)]
-        return await web.page(request, "full_text.html", q=q, rtype=rtype, hits=hits, groups=groups,
-                              types=REPO_TYPES, plural=PLURAL, marked=fulltext.marked)
+        return await web.page(
+            request,
+            "full_text.html",
+            q=q,
+            rtype=rtype,
+            hits=hits,
+            groups=groups,
+            types=REPO_TYPES,
+            plural=PLURAL,
+            marked=fulltext.marked,
+        )
 
     async def repo_page(request: Request, p: str | None, ns: str, name: str) -> Response:
         who = await web.who(request)
@@ -125,16 +170,27 @@ def mount(router: Any, web: Web) -> None:
                 full = f"{repo.namespace}/{repo.name}"
                 tags = index.tags_of(s, [repo.id])[repo.id]
                 data = {
-                    "repo": repo, "sha": sha, "tags": tags, "body_html": body_html, "rid": rid,
+                    "repo": repo,
+                    "sha": sha,
+                    "tags": tags,
+                    "body_html": body_html,
+                    "rid": rid,
                     "grouped": group_tags(repo.type, tags),
                     "downloads_days": index.downloads_by_day(s, repo),
                     "liked": bool(who and index.likes(s, who.user_id, repo)),
                     "can_write": accounts.can_write(s, who, repo),
                     "my_collections": collections.writable_choices(s, who) if who else [],
-                    "datasets_used": [x for x in (repo.card_data or {}).get("datasets", []) or []
-                                      if isinstance(x, str)] if repo.type == "model" else [],
-                    "spaces_using": index.linked_from(s, who, "model", full, "space") if repo.type == "model" else [],
-                    "trained_here": index.linked_from(s, who, "dataset", full) if repo.type == "dataset" else [],
+                    "datasets_used": [
+                        x for x in (repo.card_data or {}).get("datasets", []) or [] if isinstance(x, str)
+                    ]
+                    if repo.type == "model"
+                    else [],
+                    "spaces_using": index.linked_from(s, who, "model", full, "space")
+                    if repo.type == "model"
+                    else [],
+                    "trained_here": index.linked_from(s, who, "dataset", full)
+                    if repo.type == "dataset"
+                    else [],
                     "children": index.children_count(s, who, full) if repo.type == "model" else {},
                     "base_models": (repo.derived or {}).get("baseModels", []),
                     "last_commit": git.log(sha, limit=1)[0],
@@ -142,9 +198,14 @@ def mount(router: Any, web: Web) -> None:
                 }
                 data["spark"] = render.sparkline([n for _, n in data["downloads_days"]])
                 if repo.type == "dataset":  # the viewer section: subsets, splits, a first page of rows
-                    data["v"] = dataset_viewer.context(hub, dataset_viewer.service.state(s, repo),
-                                                       f"/{rid.web_path}", dict(request.query_params))
+                    data["v"] = dataset_viewer.context(
+                        hub,
+                        dataset_viewer.service.state(s, repo),
+                        f"/{rid.web_path}",
+                        dict(request.query_params),
+                    )
                 return data
+
         data = await web.run(do)
         return await web.page(request, "repo.html", tab="card", **data)
 
@@ -154,8 +215,19 @@ def mount(router: Any, web: Web) -> None:
     router.add("GET", f"/{P}{ID}", repo_page)
 
 
-GROUP_ORDER = ("pipeline_tag", "task_categories", "task_ids", "library", "modality", "size_categories", "format",
-               "dataset", "language", "license", "other")
+GROUP_ORDER = (
+    "pipeline_tag",
+    "task_categories",
+    "task_ids",
+    "library",
+    "modality",
+    "size_categories",
+    "format",
+    "dataset",
+    "language",
+    "license",
+    "other",
+)
 
 
 def group_tags(repo_type: str, tags: list[str]) -> dict[str, list[str]]:

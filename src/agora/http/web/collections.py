@@ -32,8 +32,10 @@ def item_ref(row_id: int) -> str:
 
 def writable_choices(s: Any, who: Any) -> list[tuple[str, str]]:
     """(slug, label) of the collections `who` may add to, for the repo page's form."""
-    return [(colls.slug_of(c), c.title if c.owner == who.name else f"{c.owner} / {c.title}")
-            for c in colls.writable(s, who)]
+    return [
+        (colls.slug_of(c), c.title if c.owner == who.name else f"{c.owner} / {c.title}")
+        for c in colls.writable(s, who)
+    ]
 
 
 def mount(router: Any, web: Web) -> None:
@@ -42,14 +44,21 @@ def mount(router: Any, web: Web) -> None:
     def load(who: Any, slug: str) -> dict[str, Any]:
         with hub.db.session() as s:
             c = colls.get(s, who, slug)  # CollectionNotFound -> the 404 page
-            return {"collection": c, "slug": colls.slug_of(c), "items": colls.items(s, who, c),
-                    "can_write": accounts.can_write_namespace(s, who, c.owner), "item_ref": item_ref}
+            return {
+                "collection": c,
+                "slug": colls.slug_of(c),
+                "items": colls.items(s, who, c),
+                "can_write": accounts.can_write_namespace(s, who, c.owner),
+                "item_ref": item_ref,
+            }
 
     async def page(request: Request, slug: str) -> Response:
         who = await web.who(request)
         return await web.page(request, "collection.html", **await web.run(load, who, slug))
 
-    async def change(request: Request, slug: str, fn: Callable[[Any, Any, dict[str, str]], str | None]) -> Response:
+    async def change(
+        request: Request, slug: str, fn: Callable[[Any, Any, dict[str, str]], str | None]
+    ) -> Response:
         """Run one write from a form of the collection page; redirect to where it says (the page by default),
         or show the page again with the domain's message."""
         who = await web.require_user(request)
@@ -58,12 +67,19 @@ def mount(router: Any, web: Web) -> None:
         def do() -> str | None:
             with hub.db.session() as s:
                 return fn(s, who, form)
+
         try:
             target = await web.run(do)
         except (BadRequest, Conflict) as e:
             data = await web.run(load, who, slug)
-            return await web.page(request, "collection.html", status=400 if isinstance(e, BadRequest) else 409,
-                                  error=e.message, form=form, **data)
+            return await web.page(
+                request,
+                "collection.html",
+                status=400 if isinstance(e, BadRequest) else 409,
+                error=e.message,
+                form=form,
+                **data,
+            )
         return web.redirect(target or f"/collections/{slug}")
 
     def namespaces_of(who: Any) -> list[str]:
@@ -75,32 +91,57 @@ def mount(router: Any, web: Web) -> None:
         who = await web.require_user(request)
         owners = await web.run(namespaces_of, who)
         if request.method == "GET":
-            return await web.page(request, "new_collection.html", owners=owners,
-                                  form={"owner": request.query_params.get("owner", who.name)})
+            return await web.page(
+                request,
+                "new_collection.html",
+                owners=owners,
+                form={"owner": request.query_params.get("owner", who.name)},
+            )
         form = await web.form(request)
 
         def do() -> str:
             with hub.db.session() as s:
-                c = colls.create(s, who, form.get("owner") or who.name, form.get("title", ""),
-                                 form.get("description", ""), private=form.get("private") == "on")
+                c = colls.create(
+                    s,
+                    who,
+                    form.get("owner") or who.name,
+                    form.get("title", ""),
+                    form.get("description", ""),
+                    private=form.get("private") == "on",
+                )
                 return colls.slug_of(c)
+
         try:
             return web.redirect(f"/collections/{await web.run(do)}")
         except (BadRequest, Conflict) as e:
-            return await web.page(request, "new_collection.html", status=400 if isinstance(e, BadRequest) else 409,
-                                  owners=owners, form=form, error=e.message)
+            return await web.page(
+                request,
+                "new_collection.html",
+                status=400 if isinstance(e, BadRequest) else 409,
+                owners=owners,
+                form=form,
+                error=e.message,
+            )
 
     async def edit(request: Request, slug: str) -> Response:
         def do(s: Any, who: Any, form: dict[str, str]) -> str:
-            c = colls.update(s, who, slug, title=form.get("title", ""), description=form.get("description", ""),
-                             private=form.get("private") == "on")
+            c = colls.update(
+                s,
+                who,
+                slug,
+                title=form.get("title", ""),
+                description=form.get("description", ""),
+                private=form.get("private") == "on",
+            )
             return f"/collections/{colls.slug_of(c)}"  # the title part of the slug follows the title
+
         return await change(request, slug, do)
 
     async def item_note(request: Request, slug: str, item: str) -> Response:
         def do(s: Any, who: Any, form: dict[str, str]) -> None:
             # An empty note clears it: the domain stores "" as no note.
             colls.update_item(s, who, slug, item, note=form.get("note", ""))
+
         return await change(request, slug, do)
 
     async def item_move(request: Request, slug: str, item: str) -> Response:
@@ -108,11 +149,13 @@ def mount(router: Any, web: Web) -> None:
             if form.get("direction") not in ("up", "down"):
                 raise BadRequest("Move an item 'up' or 'down'")
             colls.move_item(s, who, slug, item, -1 if form["direction"] == "up" else 1)
+
         return await change(request, slug, do)
 
     async def item_remove(request: Request, slug: str, item: str) -> Response:
         def do(s: Any, who: Any, form: dict[str, str]) -> None:
             colls.delete_item(s, who, slug, item)
+
         return await change(request, slug, do)
 
     async def delete(request: Request, slug: str) -> Response:
@@ -123,17 +166,24 @@ def mount(router: Any, web: Web) -> None:
             with hub.db.session() as s:
                 c = colls.get_writable(s, who, slug)
                 return {"collection": c, "slug": colls.slug_of(c)}
+
         if request.method == "GET":
             return await web.page(request, "delete_collection.html", **await web.run(writable))
         form = await web.form(request)
         if form.get("confirm") != "on":
-            return await web.page(request, "delete_collection.html", status=400, **await web.run(writable),
-                                  error="Tick the box to confirm that you want to delete this collection.")
+            return await web.page(
+                request,
+                "delete_collection.html",
+                status=400,
+                **await web.run(writable),
+                error="Tick the box to confirm that you want to delete this collection.",
+            )
         owner = (await web.run(writable))["collection"].owner
 
         def do() -> None:
             with hub.db.session() as s:
                 colls.delete(s, who, slug)
+
         await web.run(do)
         return web.redirect(f"/{owner}")
 
@@ -147,8 +197,11 @@ def mount(router: Any, web: Web) -> None:
 
         def do() -> str:
             with hub.db.session() as s:
-                c = colls.add_item(s, who, form.get("collection", ""), rtype, rid_text, note=form.get("note") or None)
+                c = colls.add_item(
+                    s, who, form.get("collection", ""), rtype, rid_text, note=form.get("note") or None
+                )
                 return colls.slug_of(c)
+
         try:
             return web.redirect(f"/collections/{await web.run(do)}")
         except (BadRequest, Conflict) as e:
@@ -156,8 +209,14 @@ def mount(router: Any, web: Web) -> None:
                 back = f"/{RepoId.parse(rtype, rid_text).web_path}" if rtype in colls.ITEM_TYPES else "/"
             except BadRequest:
                 back = "/"
-            return await web.page(request, "message.html", status=400 if isinstance(e, BadRequest) else 409,
-                                  title="Could not add to the collection", message=e.message, back=back)
+            return await web.page(
+                request,
+                "message.html",
+                status=400 if isinstance(e, BadRequest) else 409,
+                title="Could not add to the collection",
+                message=e.message,
+                back=back,
+            )
 
     router.add("GET POST", "/collections/new", new)
     router.add("POST", "/collections/add", add)

@@ -23,10 +23,18 @@ def mount(router: Any, web: Web) -> None:
         def load() -> dict[str, Any]:
             with hub.db.session() as s:
                 repo = hub.find(s, who, rid_of(p, ns, name))
-                rows = list(s.scalars(select(Discussion).where(Discussion.repo_id == repo.id)
-                                      .order_by(desc(Discussion.num))))
-                return {"repo": repo, "rows": rows, "rid": rid_of(p, ns, name),
-                        "can_write": accounts.can_write(s, who, repo)}
+                rows = list(
+                    s.scalars(
+                        select(Discussion).where(Discussion.repo_id == repo.id).order_by(desc(Discussion.num))
+                    )
+                )
+                return {
+                    "repo": repo,
+                    "rows": rows,
+                    "rid": rid_of(p, ns, name),
+                    "can_write": accounts.can_write(s, who, repo),
+                }
+
         return await web.page(request, "community.html", tab="community", **await web.run(load))
 
     router.add("GET", f"/{P}{ID}/discussions", discussions)

@@ -37,8 +37,9 @@ def mount(router: Any, web: Web) -> None:
     async def upload_page(request: Request, p: str | None, ns: str, name: str, rev: str) -> Response:
         who = await require_writer(request, rid_of(p, ns, name))
         repo = await web.run(load, who, rid_of(p, ns, name))
-        return await web.page(request, "upload.html", tab="files", repo=repo, rev=rev, rid=rid_of(p, ns, name),
-                              can_write=True)
+        return await web.page(
+            request, "upload.html", tab="files", repo=repo, rev=rev, rid=rid_of(p, ns, name), can_write=True
+        )
 
     async def upload_blob(request: Request, p: str | None, ns: str, name: str) -> Response:
         """One file's bytes, streamed to the blob store while hashing: memory stays flat at any size."""
@@ -56,6 +57,7 @@ def mount(router: Any, web: Web) -> None:
             if received > limit:
                 raise too_large(limit, "File")
             up.write(data)
+
         try:
             await web.ctx.pump(request, write)
             oid, size = await web.run(up.finish_as_hashed)
@@ -75,13 +77,19 @@ def mount(router: Any, web: Web) -> None:
         if not isinstance(files, list) or not files:
             raise BadRequest("Add at least one file")
         for f in files:
-            if not isinstance(f, dict) or not isinstance(f.get("path"), str) or not isinstance(f.get("oid"), str):
+            if (
+                not isinstance(f, dict)
+                or not isinstance(f.get("path"), str)
+                or not isinstance(f.get("oid"), str)
+            ):
                 raise BadRequest("Each file needs path and oid")
             check_path(f["path"])
             # Only blobs this browser staged may be committed (the signature binds the oid).
             if not web.ctx.signer.check(f.get("exp"), f.get("token"), "staged", f["oid"]):
                 raise BadRequest(f"Upload of {f['path']} expired: upload it again")
-        message = (body.get("message") or "").strip() or f"Upload {len(files)} file{'s' if len(files) > 1 else ''}"
+        message = (
+            body.get("message") or ""
+        ).strip() or f"Upload {len(files)} file{'s' if len(files) > 1 else ''}"
 
         def do() -> str:
             with hub.db.session() as s:
@@ -93,15 +101,19 @@ def mount(router: Any, web: Web) -> None:
                         raise BadRequest(f"Upload of {f['path']} is missing: upload it again")
                     hub.add_staged_file(s, pc, f["path"], f["oid"], size, rev)
                 return hub.finish_commit(s, who, pc, rev, message, body.get("description") or "").oid
+
         oid = await web.run(do)
         prefix = f"/{p}" if p else ""
         return wire.json_response({"commit": oid, "url": f"{prefix}/{ns}/{name}/commit/{oid}"})
 
-    async def edit(request: Request, p: str | None, ns: str, name: str, rev: str, path: str | None = None) -> Response:
+    async def edit(
+        request: Request, p: str | None, ns: str, name: str, rev: str, path: str | None = None
+    ) -> Response:
         rid = rid_of(p, ns, name)
         who = await (require_writer(request, rid) if request.method == "GET" else web.require_user(request))
         creating = path is None
         if request.method == "GET":
+
             def get() -> dict[str, Any]:
                 repo = load(who, rid)
                 git = hub.git(repo)
@@ -112,14 +124,26 @@ def mount(router: Any, web: Web) -> None:
                         raise BadRequest("Only text files up to 2 MB can be edited in the browser")
                     content = git.blob(e.oid).decode("utf-8", "replace")
                 return {"repo": repo, "content": content}
+
             data = await web.run(get)
-            return await web.page(request, "edit.html", tab="files", rid=rid, rev=rev, file_path=path or "",
-                                  creating=creating, can_write=True, **data)
+            return await web.page(
+                request,
+                "edit.html",
+                tab="files",
+                rid=rid,
+                rev=rev,
+                file_path=path or "",
+                creating=creating,
+                can_write=True,
+                **data,
+            )
         form = await web.form(request, web.ctx.settings.max_edit_form_bytes)
         new_path = (form.get("path") or path or "").strip()
         check_path(new_path)
         content = form.get("content", "").replace("\r\n", "\n")
-        message = form.get("message", "").strip() or (f"Create {new_path}" if creating else f"Update {new_path}")
+        message = form.get("message", "").strip() or (
+            f"Create {new_path}" if creating else f"Update {new_path}"
+        )
 
         def post() -> str:
             with hub.db.session() as s:
@@ -129,11 +153,14 @@ def mount(router: Any, web: Web) -> None:
                 if not creating and path and new_path != path:
                     hub.delete_file(pc, path)
                 return hub.finish_commit(s, who, pc, rev, message, form.get("description", "")).oid
+
         await web.run(post)
         prefix = f"/{p}" if p else ""
         return web.redirect(f"{prefix}/{ns}/{name}/blob/{quote(rev, safe='')}/{quote(new_path)}")
 
-    async def delete_file(request: Request, p: str | None, ns: str, name: str, rev: str, path: str) -> Response:
+    async def delete_file(
+        request: Request, p: str | None, ns: str, name: str, rev: str, path: str
+    ) -> Response:
         who = await web.require_user(request)
         form = await web.form(request)
 
@@ -143,6 +170,7 @@ def mount(router: Any, web: Web) -> None:
                 pc = hub.begin_commit(repo)
                 hub.delete_file(pc, path)
                 hub.finish_commit(s, who, pc, rev, form.get("message") or f"Delete {path}")
+
         await web.run(do)
         prefix = f"/{p}" if p else ""
         return web.redirect(f"{prefix}/{ns}/{name}/tree/{quote(rev, safe='')}")
@@ -151,11 +179,15 @@ def mount(router: Any, web: Web) -> None:
         rid = rid_of(p, ns, name)
         who = await (require_writer(request, rid) if request.method == "GET" else web.require_user(request))
         if request.method == "GET":
+
             def load_admin() -> Repo:
                 with hub.db.session() as s:  # settings are for the namespace's admins (hub.find_admin)
                     return hub.find_admin(s, who, rid, f"change the settings of {rid.full}")
+
             repo = await web.run(load_admin)
-            return await web.page(request, "settings.html", tab="settings", repo=repo, rid=rid, can_write=True)
+            return await web.page(
+                request, "settings.html", tab="settings", repo=repo, rid=rid, can_write=True
+            )
         form = await web.form(request)
         action = form.get("action")
 
@@ -176,6 +208,7 @@ def mount(router: Any, web: Web) -> None:
                 else:
                     raise BadRequest("Unknown settings action")
                 return repo_path(repo) + "/settings"
+
         return web.redirect(await web.run(do))
 
     async def like(request: Request, p: str | None, ns: str, name: str) -> Response:
@@ -186,8 +219,11 @@ def mount(router: Any, web: Web) -> None:
             with hub.db.session() as s:
                 repo = hub.find(s, who, rid_of(p, ns, name))
                 liked = index.likes(s, who.user_id, repo)
-                index.set_like(s, who, repo, not liked if form.get("like") is None else form.get("like") == "1")
+                index.set_like(
+                    s, who, repo, not liked if form.get("like") is None else form.get("like") == "1"
+                )
                 return repo
+
         repo = await web.run(do)
         if request.headers.get("hx-request"):
             liked = form.get("like") != "0"

@@ -32,11 +32,20 @@ def mount(router: Any, web: Web) -> None:
         repo = hub.find(s, who, rid)
         git = hub.git(repo)
         sha = git.resolve(rev)
-        return {"repo": repo, "git": git, "sha": sha, "rev": rev, "rid": rid,
-                "branches": [r.name for r in git.refs("refs/heads/")], "tags_refs": [r.name for r in git.refs("refs/tags/")],
-                "can_write": accounts.can_write(s, who, repo)}
+        return {
+            "repo": repo,
+            "git": git,
+            "sha": sha,
+            "rev": rev,
+            "rid": rid,
+            "branches": [r.name for r in git.refs("refs/heads/")],
+            "tags_refs": [r.name for r in git.refs("refs/tags/")],
+            "can_write": accounts.can_write(s, who, repo),
+        }
 
-    async def tree(request: Request, p: str | None, ns: str, name: str, rev: str, path: str | None = None) -> Response:
+    async def tree(
+        request: Request, p: str | None, ns: str, name: str, rev: str, path: str | None = None
+    ) -> Response:
         who = await web.who(request)
         path = (path or "").strip("/")
 
@@ -48,8 +57,15 @@ def mount(router: Any, web: Web) -> None:
             entries.sort(key=lambda e: (e.type != "directory", e.path.lower()))
             last = git.last_commits(c["sha"], [e.path for e in entries]) if len(entries) <= 300 else {}
             head = git.log(c["sha"], limit=1)[0]
-            return {**c, "entries": entries, "last": last, "dir": path, "head": head,
-                    "commit_count": git.count(c["sha"])}
+            return {
+                **c,
+                "entries": entries,
+                "last": last,
+                "dir": path,
+                "head": head,
+                "commit_count": git.count(c["sha"]),
+            }
+
         return await web.page(request, "tree.html", tab="files", **await web.run(do))
 
     async def blob(request: Request, p: str | None, ns: str, name: str, rev: str, path: str) -> Response:
@@ -77,21 +93,29 @@ def mount(router: Any, web: Web) -> None:
                         pretty = render.pretty_json(text)
                         view = {"kind": "code", "html": render.code(pretty or text, "x.json")}
                     elif lower.endswith(".md"):
-                        view = {"kind": "markdown", "html": render.markdown(text, f"/{c['rid'].web_path}/resolve/{quote(c['sha'])}"),
-                                "source": render.code(text, "x.md")}
+                        view = {
+                            "kind": "markdown",
+                            "html": render.markdown(text, f"/{c['rid'].web_path}/resolve/{quote(c['sha'])}"),
+                            "source": render.code(text, "x.md"),
+                        }
                     else:
                         view = {"kind": "code", "html": render.code(text, path)}
             if lower.endswith(".safetensors"):
                 view["safetensors"] = safetensors_summary(hub, c["repo"], e)
             last = git.last_commits(c["sha"], [path]).get(path)
             return {**c, "entry": e, "view": view, "file_path": path, "last": last}
+
         return await web.page(request, "blob.html", tab="files", **await web.run(do))
 
     async def raw(request: Request, p: str | None, ns: str, name: str, rev: str, path: str) -> Response:
         prefix = f"/{p}" if p else ""
-        return RedirectResponse(f"{prefix}/{ns}/{name}/resolve/{quote(rev, safe='')}/{quote(path)}", status_code=302)
+        return RedirectResponse(
+            f"{prefix}/{ns}/{name}/resolve/{quote(rev, safe='')}/{quote(path)}", status_code=302
+        )
 
-    async def commits(request: Request, p: str | None, ns: str, name: str, rev: str, path: str | None = None) -> Response:
+    async def commits(
+        request: Request, p: str | None, ns: str, name: str, rev: str, path: str | None = None
+    ) -> Response:
         who = await web.who(request)
         try:
             page = max(0, int(request.query_params.get("p") or 0))
@@ -104,6 +128,7 @@ def mount(router: Any, web: Web) -> None:
             git = c.pop("git")
             log = git.log(c["sha"], skip=page * 50, limit=51, path=path or None)
             return {**c, "commits": log[:50], "more": len(log) > 50, "page": page, "file_path": path}
+
         return await web.page(request, "commits.html", tab="files", **await web.run(do))
 
     async def commit(request: Request, p: str | None, ns: str, name: str, sha: str) -> Response:
@@ -117,6 +142,7 @@ def mount(router: Any, web: Web) -> None:
             diffs = diff_commit(git, c["sha"])
             rendered = [(d, render.code(d.patch, "x.diff") if d.patch else "") for d in diffs]
             return {**c, "commit": info, "diffs": rendered}
+
         return await web.page(request, "commit.html", tab="files", **await web.run(do))
 
     async def revert(request: Request, p: str | None, ns: str, name: str) -> Response:
@@ -131,6 +157,7 @@ def mount(router: Any, web: Web) -> None:
             with hub.db.session() as s:
                 repo = hub.find(s, who, rid_of(p, ns, name), write=True)
                 return hub.revert_to(s, who, repo, branch, target).oid
+
         new = await web.run(do)
         prefix = f"/{p}" if p else ""
         return web.redirect(f"{prefix}/{ns}/{name}/commit/{new}")
@@ -151,11 +178,20 @@ def safetensors_summary(hub: Any, repo: Any, e: Any) -> dict[str, Any] | None:
         header = json.loads(hub.read_range(repo, e, 8, n))
     except (ValueError, OSError, struct.error):
         return None
-    tensors = [(k, v.get("dtype"), v.get("shape")) for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)]
+    tensors = [
+        (k, v.get("dtype"), v.get("shape"))
+        for k, v in header.items()
+        if k != "__metadata__" and isinstance(v, dict)
+    ]
     total = 0
     for _, _, shape in tensors:
         count = 1
         for x in shape or []:
             count *= x
         total += count
-    return {"tensors": tensors[:200], "count": len(tensors), "params": total, "metadata": header.get("__metadata__")}
+    return {
+        "tensors": tensors[:200],
+        "count": len(tensors),
+        "params": total,
+        "metadata": header.get("__metadata__"),
+    }

@@ -26,35 +26,102 @@ def _fence(code: str, lang: str, _attrs: str) -> str:
     try:
         lexer = get_lexer_by_name(lang) if lang else guess_lexer(code)
     except ClassNotFound:
-        return f'<pre><code>{html.escape(code)}</code></pre>'
+        return f"<pre><code>{html.escape(code)}</code></pre>"
     return f'<pre class="hl"><code>{_highlight(code, lexer, _FENCE_FORMATTER)}</code></pre>'
 
 
 _FENCE_FORMATTER = HtmlFormatter(nowrap=True)
-_md = (MarkdownIt("commonmark", {"html": True, "linkify": False, "typographer": False, "highlight": _fence})
-       .enable("table").enable("strikethrough").use(front_matter_plugin).use(dollarmath_plugin))
+_md = (
+    MarkdownIt("commonmark", {"html": True, "linkify": False, "typographer": False, "highlight": _fence})
+    .enable("table")
+    .enable("strikethrough")
+    .use(front_matter_plugin)
+    .use(dollarmath_plugin)
+)
 
-_ALLOWED_TAGS = {"a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "details", "div", "dl", "dt", "em",
-                 "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "kbd", "li", "ol", "p", "pre", "s", "span",
-                 "strong", "sub", "summary", "sup", "table", "tbody", "td", "th", "thead", "tr", "ul", "eq",
-                 "eqn", "section", "figure", "figcaption", "picture", "source", "mark", "small", "center"}
-_ALLOWED_ATTRS = {"*": {"class", "id", "title", "align"}, "a": {"href", "name"},
-                  "img": {"src", "alt", "width", "height"}, "td": {"colspan", "rowspan"},
-                  "th": {"colspan", "rowspan"}, "source": {"srcset", "media", "type"}, "ol": {"start"}}
+_ALLOWED_TAGS = {
+    "a",
+    "abbr",
+    "b",
+    "blockquote",
+    "br",
+    "code",
+    "dd",
+    "del",
+    "details",
+    "div",
+    "dl",
+    "dt",
+    "em",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "i",
+    "img",
+    "kbd",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "s",
+    "span",
+    "strong",
+    "sub",
+    "summary",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "th",
+    "thead",
+    "tr",
+    "ul",
+    "eq",
+    "eqn",
+    "section",
+    "figure",
+    "figcaption",
+    "picture",
+    "source",
+    "mark",
+    "small",
+    "center",
+}
+_ALLOWED_ATTRS = {
+    "*": {"class", "id", "title", "align"},
+    "a": {"href", "name"},
+    "img": {"src", "alt", "width", "height"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan"},
+    "source": {"srcset", "media", "type"},
+    "ol": {"start"},
+}
 
 
 def sanitize(raw_html: str) -> str:
     """No script, no event handlers, no iframes, no javascript: URLs — whatever the card says."""
-    return nh3.clean(raw_html, tags=_ALLOWED_TAGS, attributes=_ALLOWED_ATTRS,
-                     url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer nofollow")
+    return nh3.clean(
+        raw_html,
+        tags=_ALLOWED_TAGS,
+        attributes=_ALLOWED_ATTRS,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+    )
 
 
 def markdown(text: str, base_raw_url: str | None = None) -> str:
     """Render a card body. Relative image links point into the repo (raw file URLs)."""
     rendered = _md.render(text)
     if base_raw_url:
-        rendered = re.sub(r'(<img[^>]*\bsrc=")(?!https?:|data:|/)([^"]+)"',
-                          lambda m: f'{m.group(1)}{base_raw_url}/{m.group(2).lstrip("./")}"', rendered)
+        rendered = re.sub(
+            r'(<img[^>]*\bsrc=")(?!https?:|data:|/)([^"]+)"',
+            lambda m: f'{m.group(1)}{base_raw_url}/{m.group(2).lstrip("./")}"',
+            rendered,
+        )
     return sanitize(rendered)
 
 
@@ -91,7 +158,13 @@ def timeago(ts: Any) -> str:
     else:
         dt = ts if ts.tzinfo else ts.replace(tzinfo=UTC)
     secs = (datetime.now(UTC) - dt).total_seconds()
-    for size, name in ((86400 * 365, "year"), (86400 * 30, "month"), (86400, "day"), (3600, "hour"), (60, "minute")):
+    for size, name in (
+        (86400 * 365, "year"),
+        (86400 * 30, "month"),
+        (86400, "day"),
+        (3600, "hour"),
+        (60, "minute"),
+    ):
         if secs >= size:
             n = int(secs // size)
             return f"{n} {name}{'s' if n > 1 else ''} ago"
@@ -124,7 +197,11 @@ def sparkline(values: list[int], width: int = 200, height: int = 40) -> str:
         return ""
     top = max(values) or 1
     step = width / max(len(values) - 1, 1)
-    pts = " ".join(f"{i * step:.1f},{height - 2 - (v / top) * (height - 4):.1f}" for i, v in enumerate(values))
-    return (f'<svg class="spark" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
-            f'aria-label="downloads per day"><polyline fill="none" stroke="currentColor" stroke-width="2" '
-            f'points="{pts}"/></svg>')
+    pts = " ".join(
+        f"{i * step:.1f},{height - 2 - (v / top) * (height - 4):.1f}" for i, v in enumerate(values)
+    )
+    return (
+        f'<svg class="spark" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+        f'aria-label="downloads per day"><polyline fill="none" stroke="currentColor" stroke-width="2" '
+        f'points="{pts}"/></svg>'
+    )

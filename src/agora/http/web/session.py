@@ -86,8 +86,15 @@ def remember_csrf(request: Request, response: Response) -> None:
     """Set the CSRF cookie csrf_token() created for this visitor, on the response that carries the form."""
     value = request.scope.get("agora_csrf_new")
     if value:
-        response.set_cookie(CSRF_COOKIE, value, max_age=CSRF_TTL, httponly=True, samesite="lax",
-                            secure=request.url.scheme == "https", path="/")
+        response.set_cookie(
+            CSRF_COOKIE,
+            value,
+            max_age=CSRF_TTL,
+            httponly=True,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+            path="/",
+        )
 
 
 def same_origin(request: Request, public_url: str | None) -> bool:

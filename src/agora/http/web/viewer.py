@@ -65,9 +65,16 @@ def context(hub: Any, st: service.State, base: str, params: dict[str, str]) -> d
     repo = st.repo
     card = repo.card_data or {}
     v: dict[str, Any] = {
-        "base": base, "pending": st.pending, "ready": st.result is not None, "configs": st.configs(),
-        "error": (st.result or {}).get("error"), "tasks": _as_list(card.get("task_categories")),
-        "languages": _languages(card), "q": params.get("q", "").strip()[:200], "rows": [], "columns": [],
+        "base": base,
+        "pending": st.pending,
+        "ready": st.result is not None,
+        "configs": st.configs(),
+        "error": (st.result or {}).get("error"),
+        "tasks": _as_list(card.get("task_categories")),
+        "languages": _languages(card),
+        "q": params.get("q", "").strip()[:200],
+        "rows": [],
+        "columns": [],
     }
     if not st.configs():
         return v
@@ -76,7 +83,9 @@ def context(hub: Any, st: service.State, base: str, params: dict[str, str]) -> d
     except NotFound:
         c = st.config(None)
     names = [sp["name"] for sp in c["splits"]]
-    sp = next((x for x in c["splits"] if x["name"] == params.get("split")), c["splits"][0] if c["splits"] else None)
+    sp = next(
+        (x for x in c["splits"] if x["name"] == params.get("split")), c["splits"][0] if c["splits"] else None
+    )
     v.update(config=c, split=sp, splits=names, total_rows=sum(x["num_rows"] for x in c["splits"]))
     if sp is None or sp.get("error"):
         return v
@@ -98,16 +107,26 @@ def context(hub: Any, st: service.State, base: str, params: dict[str, str]) -> d
     ds = f"{repo.namespace}/{repo.name}"
 
     def cell_url(row: int, col: str) -> str:
-        return f"{base}/viewer/cell?" + urlencode({"config": c["name"], "split": sp["name"], "row": row, "column": col})
+        return f"{base}/viewer/cell?" + urlencode(
+            {"config": c["name"], "split": sp["name"], "row": row, "column": col}
+        )
 
     rows = []
     for i, row in zip(idx, table.to_pylist() if table.num_rows else [], strict=False):
-        rows.append({"idx": i, "cells": [cell_html(row.get(n), f, cell_url(i, n)) for n, f in features.items()]})
+        rows.append(
+            {"idx": i, "cells": [cell_html(row.get(n), f, cell_url(i, n)) for n, f in features.items()]}
+        )
     qs = {"config": c["name"], "split": sp["name"], **({"q": v["q"]} if v["q"] else {})}
-    v.update(rows=rows, columns=[{"name": n, "type": _type_label(f)} for n, f in features.items()],
-             matched=total, page=page, pages=max(1, -(-total // PAGE)),
-             prev_qs=urlencode({**qs, "page": page - 1}) if page > 0 else None,
-             next_qs=urlencode({**qs, "page": page + 1}) if (page + 1) * PAGE < total else None, dataset=ds)
+    v.update(
+        rows=rows,
+        columns=[{"name": n, "type": _type_label(f)} for n, f in features.items()],
+        matched=total,
+        page=page,
+        pages=max(1, -(-total // PAGE)),
+        prev_qs=urlencode({**qs, "page": page - 1}) if page > 0 else None,
+        next_qs=urlencode({**qs, "page": page + 1}) if (page + 1) * PAGE < total else None,
+        dataset=ds,
+    )
     return v
 
 
@@ -146,6 +165,7 @@ def mount(router: Any, web: Web) -> None:
         def do() -> dict[str, Any]:
             st = load(request, ns, name, who)
             return context(hub, st, page, params)
+
         try:
             v = await web.run(do)
         except BadRequest as e:
@@ -165,6 +185,7 @@ def mount(router: Any, web: Web) -> None:
             except ValueError:
                 raise BadRequest("row must be an integer") from None
             return query.media_bytes(service.shards(hub, sp), row, q.get("column") or "")
+
         try:
             got = await web.run(do)
         except HubError:
@@ -175,9 +196,15 @@ def mount(router: Any, web: Web) -> None:
         media = mimetypes.guess_type(path)[0] or "application/octet-stream"
         if not media.startswith(("image/", "audio/", "video/")):
             media = "application/octet-stream"
-        return Response(data, media_type=media, headers={"Cache-Control": "private, max-age=3600",
-                                                          "X-Content-Type-Options": "nosniff",
-                                                          "Content-Security-Policy": FILE_CSP})
+        return Response(
+            data,
+            media_type=media,
+            headers={
+                "Cache-Control": "private, max-age=3600",
+                "X-Content-Type-Options": "nosniff",
+                "Content-Security-Policy": FILE_CSP,
+            },
+        )
 
     router.add("GET", f"/datasets/{ID}/viewer", fragment)
     router.add("GET", f"/datasets/{ID}/viewer/cell", cell)

@@ -31,9 +31,27 @@ from .feed import STATE, Follower
 from .postings import INTERNAL, KINDS, NAMESPACE, PIPELINE, Top
 from .query import ALL, EPOCH, SORT_COLUMNS, Result, iso
 
-__all__ = ["ALL", "EPOCH", "GAP_WAIT", "INTERNAL", "KINDS", "NAMESPACE", "PIPELINE", "SMALL", "SORT_COLUMNS",
-           "STATE", "TAGS_PER_REPO", "TOP_MIN", "TOP_SHARE", "Catalog", "Result", "Top", "for_session", "iso",
-           "of"]
+__all__ = [
+    "ALL",
+    "EPOCH",
+    "GAP_WAIT",
+    "INTERNAL",
+    "KINDS",
+    "NAMESPACE",
+    "PIPELINE",
+    "SMALL",
+    "SORT_COLUMNS",
+    "STATE",
+    "TAGS_PER_REPO",
+    "TOP_MIN",
+    "TOP_SHARE",
+    "Catalog",
+    "Result",
+    "Top",
+    "for_session",
+    "iso",
+    "of",
+]
 
 pa.set_cpu_count(1)  # the kernels used here are small and serial; a pool only adds hand-offs between threads
 

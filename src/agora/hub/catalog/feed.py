@@ -29,10 +29,32 @@ from .postings import KINDS, NAMESPACE, PIPELINE
 from .query import Query
 
 # What _reset builds and load swaps in (the state of every layer: postings, id text, query caches).
-STATE = ("cap", "kind", "private", "rid", "namespace", "cols", "pipeline", "library", "sdk", "tags", "top",
-         "_rare_postings",
-         "bits", "sets", "public", "private_bits", "counts", "_interned", "text", "text_starts",
-         "text_slots", "text_dead", "text_tail", "_arange")
+STATE = (
+    "cap",
+    "kind",
+    "private",
+    "rid",
+    "namespace",
+    "cols",
+    "pipeline",
+    "library",
+    "sdk",
+    "tags",
+    "top",
+    "_rare_postings",
+    "bits",
+    "sets",
+    "public",
+    "private_bits",
+    "counts",
+    "_interned",
+    "text",
+    "text_starts",
+    "text_slots",
+    "text_dead",
+    "text_tail",
+    "_arange",
+)
 
 
 def _first(row: Sequence[Any] | None) -> int:
@@ -47,28 +69,39 @@ class _Sql:
 
     def __init__(self, dialect: str) -> None:
         if dialect == "sqlite":
+
             def ms(c: str) -> str:
                 return f"CAST(ROUND((julianday({c}) - 2440587.5) * 86400000.0) AS INTEGER)"
+
             self.mark = "?"
             self.begin = "BEGIN"  # one snapshot for every read of a load (WAL)
             self.repos_by_tag = "SELECT tag, group_concat(repo_id, ',') FROM repo_tags GROUP BY tag"
             self.repos_by_namespace = "SELECT namespace, group_concat(id, ',') FROM repos GROUP BY namespace"
-            self.repos_by_pipeline = ("SELECT pipeline_tag, group_concat(id, ',') FROM repos"
-                                      " WHERE pipeline_tag IS NOT NULL GROUP BY pipeline_tag")
+            self.repos_by_pipeline = (
+                "SELECT pipeline_tag, group_concat(id, ',') FROM repos"
+                " WHERE pipeline_tag IS NOT NULL GROUP BY pipeline_tag"
+            )
         else:
+
             def ms(c: str) -> str:
                 return f"CAST(EXTRACT(EPOCH FROM {c}) * 1000 AS BIGINT)"
+
             self.mark = "%s"
             self.begin = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"
             self.repos_by_tag = "SELECT tag, string_agg(repo_id::text, ',') FROM repo_tags GROUP BY tag"
-            self.repos_by_namespace = ("SELECT namespace, string_agg(id::text, ',') FROM repos"
-                                       " GROUP BY namespace")
-            self.repos_by_pipeline = ("SELECT pipeline_tag, string_agg(id::text, ',') FROM repos"
-                                      " WHERE pipeline_tag IS NOT NULL GROUP BY pipeline_tag")
+            self.repos_by_namespace = (
+                "SELECT namespace, string_agg(id::text, ',') FROM repos GROUP BY namespace"
+            )
+            self.repos_by_pipeline = (
+                "SELECT pipeline_tag, string_agg(id::text, ',') FROM repos"
+                " WHERE pipeline_tag IS NOT NULL GROUP BY pipeline_tag"
+            )
         kind = " ".join(f"WHEN '{t}' THEN {k}" for t, k in KINDS.items())
-        self.columns = (f"id, CASE type {kind} END, namespace, namespace || '/' || name, private, downloads,"
-                        f" likes, trending_score, {ms('created_at')}, {ms('updated_at')}, pipeline_tag,"
-                        " library_name, sdk, tag_list")
+        self.columns = (
+            f"id, CASE type {kind} END, namespace, namespace || '/' || name, private, downloads,"
+            f" likes, trending_score, {ms('created_at')}, {ms('updated_at')}, pipeline_tag,"
+            " library_name, sdk, tag_list"
+        )
 
     def repos(self, where: str) -> str:
         return f"SELECT {self.columns} FROM repos {where}"
@@ -167,8 +200,10 @@ class Follower(Query):
         now = time.monotonic()
         start = self.seq
         q = select(IndexLog.seq, IndexLog.repo_id).where(
-            or_(IndexLog.seq > start, IndexLog.seq.in_(list(self.gaps))) if self.gaps
-            else IndexLog.seq > start)
+            or_(IndexLog.seq > start, IndexLog.seq.in_(list(self.gaps)))
+            if self.gaps
+            else IndexLog.seq > start
+        )
         log = c.execute(q).all()
         fresh = sorted(seq for seq, _ in log if seq > start)
         if fresh and fresh[0] > start + 1 and start:
@@ -198,7 +233,7 @@ class Follower(Query):
         raw = c.connection.dbapi_connection
         sql = _Sql(c.dialect.name)
         for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
+            chunk = ids[i : i + 500]
             cur = raw.cursor()
             cur.execute(sql.repos(f"WHERE id IN ({','.join([sql.mark] * len(chunk))})"), chunk)
             rows += [tuple(r) for r in cur.fetchall()]

@@ -58,8 +58,14 @@ class IdText(Postings):
     def _search_desc(self, terms: list[str], below: int | None) -> Iterator[int]:
         """Slots whose lower-cased id contains every term, highest first (and below `below`)."""
         first, rest = terms[0], terms[1:]
-        tail = sorted((s for s, r in self.text_tail.items()
-                       if (below is None or s < below) and all(t in r for t in terms)), reverse=True)
+        tail = sorted(
+            (
+                s
+                for s, r in self.text_tail.items()
+                if (below is None or s < below) and all(t in r for t in terms)
+            ),
+            reverse=True,
+        )
 
         def main() -> Iterator[int]:
             text, starts, slots, dead = self.text, self.text_starts, self.text_slots, self.text_dead
@@ -76,8 +82,9 @@ class IdText(Postings):
                 if s in dead:
                     continue
                 if rest:
-                    r = text[starts[line]:starts[line + 1] - 1]
+                    r = text[starts[line] : starts[line + 1] - 1]
                     if not all(t in r for t in rest):
                         continue
                 yield s
+
         return heapq.merge(main(), tail, key=lambda s: -s)

@@ -107,9 +107,13 @@ class Postings:
         self.private = bytearray(cap)
         self.rid: list[str | None] = [None] * cap
         self.namespace: list[str | None] = [None] * cap
-        self.cols: dict[str, Column] = {"downloads": array("q", bytes(8 * cap)), "likes": array("q", bytes(8 * cap)),
-                     "updated": array("q", bytes(8 * cap)), "created": array("q", bytes(8 * cap)),
-                     "trending": array("d", bytes(8 * cap))}
+        self.cols: dict[str, Column] = {
+            "downloads": array("q", bytes(8 * cap)),
+            "likes": array("q", bytes(8 * cap)),
+            "updated": array("q", bytes(8 * cap)),
+            "created": array("q", bytes(8 * cap)),
+            "trending": array("d", bytes(8 * cap)),
+        }
         self.pipeline: list[str | None] = [None] * cap
         self.library: list[str | None] = [None] * cap
         self.sdk: list[str | None] = [None] * cap
@@ -141,7 +145,7 @@ class Postings:
         self.tags.extend([""] * extra)
         for name, col in self.cols.items():
             grown = array(col.typecode, bytes(8 * new))
-            grown[:self.cap] = col
+            grown[: self.cap] = col
             self.cols[name] = grown
         for store in (self.bits, self.public, self.private_bits):
             for key, bm in store.items():
@@ -211,8 +215,22 @@ class Postings:
         self.tags[s] = ""
 
     def _add(self, row: tuple[Any, ...]) -> None:
-        (s, k, ns, rid, private, downloads, likes, trending, created, updated, pipeline, library, sdk,
-         joined) = row
+        (
+            s,
+            k,
+            ns,
+            rid,
+            private,
+            downloads,
+            likes,
+            trending,
+            created,
+            updated,
+            pipeline,
+            library,
+            sdk,
+            joined,
+        ) = row
         self._grow(s)
         tags = [self._intern(t) for t in _split(joined)]
         self.kind[s] = k
@@ -249,8 +267,22 @@ class Postings:
     def _bulk_rows(self, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
             return
-        (ids, kinds, nss, rids, privs, downloads, likes, trending, created, updated, pipelines, libraries,
-         sdks, tag_lists) = zip(*rows, strict=True)
+        (
+            ids,
+            kinds,
+            nss,
+            rids,
+            privs,
+            downloads,
+            likes,
+            trending,
+            created,
+            updated,
+            pipelines,
+            libraries,
+            sdks,
+            tag_lists,
+        ) = zip(*rows, strict=True)
         intern = {x: x for x in (*nss, *pipelines, *libraries)}
         intern.update((x, x) for x in self._interned)
         kind, private, rid, namespace = self.kind, self.private, self.rid, self.namespace
@@ -265,8 +297,13 @@ class Postings:
             else:
                 bm = self.public[k]
                 bm[s >> 3] |= 1 << (s & 7)
-        for name, values in (("downloads", downloads), ("likes", likes), ("trending", trending),
-                             ("created", created), ("updated", updated)):
+        for name, values in (
+            ("downloads", downloads),
+            ("likes", likes),
+            ("trending", trending),
+            ("created", created),
+            ("updated", updated),
+        ):
             col = self.cols[name]
             for s, v in zip(ids, values, strict=True):
                 col[s] = v or 0
@@ -318,8 +355,9 @@ class Postings:
 
     def _col(self, name: str) -> pa.Array:
         col = self.cols[name]
-        return pa.Array.from_buffers(pa.float64() if col.typecode == "d" else pa.int64(), self.cap,
-                                     [None, pa.py_buffer(col)])
+        return pa.Array.from_buffers(
+            pa.float64() if col.typecode == "d" else pa.int64(), self.cap, [None, pa.py_buffer(col)]
+        )
 
     def _slots_of(self, mask: pa.BooleanArray) -> pa.Array:
         if self._arange is None or len(self._arange) != self.cap:

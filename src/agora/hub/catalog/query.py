@@ -35,8 +35,13 @@ from .. import catalog  # the package: its tunables (TOP_SHARE, TOP_MIN, TAGS_PE
 from .idtext import IdText
 from .postings import INTERNAL, KINDS, NAMESPACE, Top, _has, _set_bit, _split, _view_ids
 
-SORT_COLUMNS = {"downloads": "downloads", "likes": "likes", "lastModified": "updated", "createdAt": "created",
-                "trendingScore": "trending"}
+SORT_COLUMNS = {
+    "downloads": "downloads",
+    "likes": "likes",
+    "lastModified": "updated",
+    "createdAt": "created",
+    "trendingScore": "trending",
+}
 EPOCH = datetime(1970, 1, 1)
 
 # Audience: None = anonymous, ALL = an admin, else the namespaces whose private repos the user may see.
@@ -89,8 +94,15 @@ class Query(IdText):
                         _set_bit(more, s)
         return mask if more is None else pc.or_(mask, self._view(more))
 
-    def _match(self, rtype: str, audience: frozenset[str] | None, author: str | None, keys: list[str],
-              terms: list[str], ordered: bool) -> Result | Iterator[int]:
+    def _match(
+        self,
+        rtype: str,
+        audience: frozenset[str] | None,
+        author: str | None,
+        keys: list[str],
+        terms: list[str],
+        ordered: bool,
+    ) -> Result | Iterator[int]:
         """The repos of `rtype` visible to `audience` with every posting key, the author, and every search
         term in their id. With `ordered` and a search over a broad set, an iterator of slots highest first
         (a listing without sort stops after a page instead of finding every match)."""
@@ -149,12 +161,22 @@ class Query(IdText):
             keep = pc.or_(pc.less(vals, v), pc.and_(pc.equal(vals, v), pc.less(idx, last)))
             vals, idx = pc.filter(vals, keep), pc.filter(idx, keep)
         table = pa.table({"v": vals, "s": idx})
-        top = pc.select_k_unstable(table, k=min(n, len(table)),
-                                   sort_keys=[("v", "descending"), ("s", "descending")])
+        top = pc.select_k_unstable(
+            table, k=min(n, len(table)), sort_keys=[("v", "descending"), ("s", "descending")]
+        )
         return table.column("s").take(top).to_pylist()  # type: ignore[no-any-return]
 
-    def page(self, rtype: str, audience: frozenset[str] | None, author: str | None, keys: list[str],
-             terms: list[str], sort: str | None, cursor: Any, n: int) -> list[int]:
+    def page(
+        self,
+        rtype: str,
+        audience: frozenset[str] | None,
+        author: str | None,
+        keys: list[str],
+        terms: list[str],
+        sort: str | None,
+        cursor: Any,
+        n: int,
+    ) -> list[int]:
         """n slots in listing order: by `sort` (then id) descending, or by id descending; after `cursor`."""
         with self.lock:
             found = self._match(rtype, audience, author, keys, terms, ordered=sort is None)
@@ -182,7 +204,8 @@ class Query(IdText):
         if top is not None and top.built // 3 <= top.count <= max(top.built, catalog.TOP_MIN) * 3:
             return top
         present = pc.not_equal(
-            pa.Array.from_buffers(pa.uint8(), self.cap, [None, pa.py_buffer(self.kind)]), 0)
+            pa.Array.from_buffers(pa.uint8(), self.cap, [None, pa.py_buffer(self.kind)]), 0
+        )
         values = pc.filter(self._col(col), present)
         target = len(values) // catalog.TOP_SHARE
         if target < catalog.TOP_MIN:
@@ -216,8 +239,14 @@ class Query(IdText):
             block *= 8
         return out
 
-    def count(self, rtype: str, audience: frozenset[str] | None, author: str | None, keys: list[str],
-              terms: list[str]) -> int:
+    def count(
+        self,
+        rtype: str,
+        audience: frozenset[str] | None,
+        author: str | None,
+        keys: list[str],
+        terms: list[str],
+    ) -> int:
         with self.lock:
             found = self._match(rtype, audience, author, keys, terms, ordered=False)
             assert isinstance(found, Result)
@@ -225,8 +254,14 @@ class Query(IdText):
                 return int(pc.sum(found.mask).as_py() or 0)
             return len(found.slots or [])
 
-    def facets(self, rtype: str, audience: frozenset[str] | None, author: str | None, keys: list[str],
-               terms: list[str]) -> Counter[str]:
+    def facets(
+        self,
+        rtype: str,
+        audience: frozenset[str] | None,
+        author: str | None,
+        keys: list[str],
+        terms: list[str],
+    ) -> Counter[str]:
         """Counts per tag over the matching repos. Exact; cached until a tag, visibility or repo changes."""
         key = (self.tags_version, rtype, audience, author, tuple(keys), tuple(terms))
         hit = self._facets.get(key)
@@ -241,17 +276,22 @@ class Query(IdText):
                 assert isinstance(found, Result)
                 if found.slots is not None:
                     tags = self.tags
-                    out = Counter(itertools.chain.from_iterable(
-                        tags[s].split("\n") for s in found.slots if tags[s]))
+                    out = Counter(
+                        itertools.chain.from_iterable(tags[s].split("\n") for s in found.slots if tags[s])
+                    )
                 else:
                     mask = found.mask
                     size = pc.sum(mask).as_py() or 0
                     _, members, which, keys = self._rare_index()
                     if size * catalog.TAGS_PER_REPO <= len(members):  # fewer tags to read than rare postings
                         tags = self.tags
-                        out = Counter(itertools.chain.from_iterable(
-                            t.split("\n") for t in map(tags.__getitem__, self._slots_of(mask).to_pylist())
-                            if t))
+                        out = Counter(
+                            itertools.chain.from_iterable(
+                                t.split("\n")
+                                for t in map(tags.__getitem__, self._slots_of(mask).to_pylist())
+                                if t
+                            )
+                        )
                     else:  # common keys by bitmap, rare ones by one lookup of every rare posting in the mask
                         out = Counter()
                         for tag, bm in self.bits.items():
@@ -273,8 +313,11 @@ class Query(IdText):
         got = self._rare_postings
         if got is None or got[0] != self.tags_version:
             keys = [t for t in self.sets if not t.startswith(INTERNAL)]
-            members = (pa.concat_arrays([_view_ids(self.sets[t]) for t in keys]) if keys
-                       else pa.array([], pa.int64()))
+            members = (
+                pa.concat_arrays([_view_ids(self.sets[t]) for t in keys])
+                if keys
+                else pa.array([], pa.int64())
+            )
             which = array("i")
             for i, t in enumerate(keys):
                 which.extend(array("i", [i]) * len(self.sets[t]))
@@ -290,10 +333,16 @@ class Query(IdText):
         """The default fields of a listing entry, as repo_json gives them, from memory."""
         rid = self.rid[s]
         cols = self.cols
-        d: dict[str, Any] = {"_id": f"{s:024x}", "id": rid, "likes": cols["likes"][s],
-                             "downloads": cols["downloads"][s], "trendingScore": cols["trending"][s],
-                             "private": bool(self.private[s]), "tags": _split(self.tags[s]),
-                             "createdAt": iso(cols["created"][s])}
+        d: dict[str, Any] = {
+            "_id": f"{s:024x}",
+            "id": rid,
+            "likes": cols["likes"][s],
+            "downloads": cols["downloads"][s],
+            "trendingScore": cols["trending"][s],
+            "private": bool(self.private[s]),
+            "tags": _split(self.tags[s]),
+            "createdAt": iso(cols["created"][s]),
+        }
         k = self.kind[s]
         if k == 1:
             d["modelId"] = rid
@@ -310,4 +359,3 @@ class Query(IdText):
 
     def tags_of(self, s: int) -> list[str]:
         return _split(self.tags[s]) if s < self.cap else []
-

@@ -34,8 +34,9 @@ class Segment:
     unpacked: int
 
 
-def plan(terms: Sequence[TermLike], metas: Mapping[str, XorbMeta], first: int,
-         last: int) -> tuple[list[Segment], int]:
+def plan(
+    terms: Sequence[TermLike], metas: Mapping[str, XorbMeta], first: int, last: int
+) -> tuple[list[Segment], int]:
     """Segments (terms trimmed to whole chunks) covering file bytes [first, last], and the bytes to skip."""
     segs: list[Segment] = []
     skip = 0
@@ -62,8 +63,9 @@ def plan(terms: Sequence[TermLike], metas: Mapping[str, XorbMeta], first: int,
     return segs, skip
 
 
-def stream(store: object, segments: Sequence[Segment], metas: Mapping[str, XorbMeta], skip: int,
-           length: int) -> Iterator[bytes]:
+def stream(
+    store: object, segments: Sequence[Segment], metas: Mapping[str, XorbMeta], skip: int, length: int
+) -> Iterator[bytes]:
     """Yield exactly `length` file bytes after skipping `skip` bytes of the first segment."""
     left = length
     for seg in segments:
@@ -85,7 +87,7 @@ def stream(store: object, segments: Sequence[Segment], metas: Mapping[str, XorbM
                     if skip >= len(raw):
                         skip -= len(raw)
                         continue
-                    piece = raw[skip:skip + left] if skip or len(raw) - skip > left else raw
+                    piece = raw[skip : skip + left] if skip or len(raw) - skip > left else raw
                     skip = 0
                     left -= len(piece)
                     yield piece

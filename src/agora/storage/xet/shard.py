@@ -18,7 +18,8 @@ from .hashing import BOOKEND_HASH, ZERO_HASH, keyed
 MAX_SHARD = 64 * 1024 * 1024
 RECORD = 48
 HEADER_TAG = bytes([ord(c) for c in "HFRepoMetaData"]) + bytes(
-    [0, 85, 105, 103, 69, 106, 123, 129, 87, 131, 165, 189, 217, 92, 205, 209, 74, 169])
+    [0, 85, 105, 103, 69, 106, 123, 129, 87, 131, 165, 189, 217, 92, 205, 209, 74, 169]
+)
 HEADER_VERSION = 2
 FOOTER_VERSION = 1
 FOOTER_LEN = 200
@@ -164,10 +165,19 @@ def parse(data: bytes) -> Shard:
     v = _FOOTER.unpack_from(data, len(data) - FOOTER_LEN)
     if v[0] != FOOTER_VERSION:
         raise ShardError(f"unsupported shard footer version {v[0]}")
-    f = Footer(file_info_offset=v[1], cas_info_offset=v[2], hmac_key=v[9], created=v[10], expiry=v[11],
-               footer_offset=v[-1])
-    if f.footer_offset != len(data) - FOOTER_LEN or f.file_info_offset != RECORD or not (
-            RECORD <= f.cas_info_offset <= r.pos):
+    f = Footer(
+        file_info_offset=v[1],
+        cas_info_offset=v[2],
+        hmac_key=v[9],
+        created=v[10],
+        expiry=v[11],
+        footer_offset=v[-1],
+    )
+    if (
+        f.footer_offset != len(data) - FOOTER_LEN
+        or f.file_info_offset != RECORD
+        or not (RECORD <= f.cas_info_offset <= r.pos)
+    ):
         raise ShardError("shard footer offsets do not match its layout")
     shard.footer = f
     return shard
@@ -175,7 +185,8 @@ def parse(data: bytes) -> Shard:
 
 def _file_bytes(f: FileInfo) -> bytes:
     flags = (FLAG_VERIFICATION if f.verification is not None else 0) | (
-        FLAG_METADATA_EXT if f.sha256 is not None else 0)
+        FLAG_METADATA_EXT if f.sha256 is not None else 0
+    )
     out = [_FILE_HDR.pack(f.file_hash, flags, len(f.terms))]
     out += [_TERM.pack(t.xorb, t.flags, t.unpacked, t.start, t.end) for t in f.terms]
     if f.verification is not None:
@@ -195,8 +206,13 @@ def _xorb_bytes(x: CasInfo, key: bytes | None) -> bytes:
     return b"".join(out)
 
 
-def serialize(files: Sequence[FileInfo] = (), xorbs: Sequence[CasInfo] = (), footer: bool = False,
-              hmac_key: bytes | None = None, expiry: int | None = None) -> bytes:
+def serialize(
+    files: Sequence[FileInfo] = (),
+    xorbs: Sequence[CasInfo] = (),
+    footer: bool = False,
+    hmac_key: bytes | None = None,
+    expiry: int | None = None,
+) -> bytes:
     """A shard. With `hmac_key`, chunk hashes in the CAS section are keyed (global dedup answers)."""
     parts = [HEADER_TAG, struct.pack("<QQ", HEADER_VERSION, FOOTER_LEN if footer else 0)]
     parts += [_file_bytes(f) for f in files]
@@ -212,7 +228,28 @@ def serialize(files: Sequence[FileInfo] = (), xorbs: Sequence[CasInfo] = (), foo
     stored_on_disk = sum(x.bytes_on_disk for x in xorbs)
     stored = sum(x.unpacked_bytes for x in xorbs)
     materialized = sum(f.size for f in files)
-    tail = _FOOTER.pack(FOOTER_VERSION, RECORD, cas_offset, end, 0, end, 0, end, 0,
-                        hmac_key or ZERO_HASH, now, expiry if expiry is not None else 0,
-                        0, 0, 0, 0, 0, 0, stored_on_disk, materialized, stored, end)
+    tail = _FOOTER.pack(
+        FOOTER_VERSION,
+        RECORD,
+        cas_offset,
+        end,
+        0,
+        end,
+        0,
+        end,
+        0,
+        hmac_key or ZERO_HASH,
+        now,
+        expiry if expiry is not None else 0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        stored_on_disk,
+        materialized,
+        stored,
+        end,
+    )
     return body + tail

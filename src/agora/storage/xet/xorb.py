@@ -64,7 +64,9 @@ class XorbMeta:
         return self.unpacked_ends[-1] if self.unpacked_ends else 0
 
     def pack(self) -> bytes:
-        return b"".join(_META.pack(h, e, u) for h, e, u in zip(self.hashes, self.ends, self.unpacked_ends, strict=False))
+        return b"".join(
+            _META.pack(h, e, u) for h, e, u in zip(self.hashes, self.ends, self.unpacked_ends, strict=False)
+        )
 
     @classmethod
     def unpack(cls, blob: bytes) -> XorbMeta:
@@ -124,7 +126,7 @@ def bg4_join(grouped: bytes, n: int) -> bytes:
     out = bytearray(n)
     pos = 0
     for k, sz in enumerate(sizes):
-        out[k::4] = grouped[pos:pos + sz]
+        out[k::4] = grouped[pos : pos + sz]
         pos += sz
     return bytes(out)
 
@@ -154,12 +156,18 @@ def compress_chunk(data: bytes, scheme: int) -> bytes:
         payload = lz4.frame.compress(bg4_split(data))
     else:
         raise ValueError(scheme)
-    return (bytes([0]) + len(payload).to_bytes(3, "little") + bytes([scheme])
-            + len(data).to_bytes(3, "little") + payload)
+    return (
+        bytes([0])
+        + len(payload).to_bytes(3, "little")
+        + bytes([scheme])
+        + len(data).to_bytes(3, "little")
+        + payload
+    )
 
 
-def serialize(chunks: Sequence[bytes], schemes: Sequence[int] | int = SCHEME_LZ4,
-              footer: bool = True) -> bytes:
+def serialize(
+    chunks: Sequence[bytes], schemes: Sequence[int] | int = SCHEME_LZ4, footer: bool = True
+) -> bytes:
     """A complete xorb from raw chunk contents (our own writer, for tests and tools)."""
     if isinstance(schemes, int):
         schemes = [schemes] * len(chunks)
@@ -178,8 +186,13 @@ def serialize(chunks: Sequence[bytes], schemes: Sequence[int] | int = SCHEME_LZ4
     xh = hashing.xorb_hash(zip(hashes, map(len, chunks), strict=True))
     head = FOOTER_IDENT + bytes([1]) + xh
     hash_sec = HASHES_IDENT + bytes([0]) + struct.pack("<I", n) + b"".join(hashes)
-    bnd_sec = BOUNDARIES_IDENT + bytes([1]) + struct.pack("<I", n) + struct.pack(f"<{n}I", *ends) \
+    bnd_sec = (
+        BOUNDARIES_IDENT
+        + bytes([1])
+        + struct.pack("<I", n)
+        + struct.pack(f"<{n}I", *ends)
         + struct.pack(f"<{n}I", *uends)
+    )
     tail_len = 12 + 16
     tail = struct.pack("<III", n, len(hash_sec) + len(bnd_sec) + tail_len, len(bnd_sec) + tail_len)
     tail += bytes(16)
@@ -216,17 +229,17 @@ class XorbParser:
         buf = self._buf
         while self._off < len(buf):
             if buf[self._off] != 0:  # not a chunk record: the footer starts here
-                self._footer = bytearray(buf[self._off:])
+                self._footer = bytearray(buf[self._off :])
                 self._buf = bytearray()
                 self._off = 0
                 return
             if len(buf) - self._off < HEADER_LEN:
                 break
-            hdr = parse_header(memoryview(buf)[self._off:self._off + HEADER_LEN])
+            hdr = parse_header(memoryview(buf)[self._off : self._off + HEADER_LEN])
             need = HEADER_LEN + hdr.stored
             if len(buf) - self._off < need:
                 break
-            raw = decompress(hdr, memoryview(buf)[self._off + HEADER_LEN:self._off + need])
+            raw = decompress(hdr, memoryview(buf)[self._off + HEADER_LEN : self._off + need])
             self._hashes.append(hashing.chunk_hash(raw))
             self._pos += need
             self._unpacked += len(raw)
@@ -234,7 +247,7 @@ class XorbParser:
             self._uends.append(self._unpacked)
             self._off += need
         if self._off > 1 << 20 or self._off == len(buf):
-            del buf[:self._off]
+            del buf[: self._off]
             self._off = 0
 
     def finish(self) -> XorbMeta:
@@ -268,13 +281,13 @@ def _check_footer(f: bytes, meta: XorbMeta) -> None:
     want = 40 + 12 + 32 * n + 12 + 8 * n + 12 + 16 + 4
     if len(f) != want:
         raise XorbError(f"xorb footer is {len(f)} bytes, expected {want} for {n} chunks")
-    if f[p:p + 7] != HASHES_IDENT or f[p + 7] != 0 or struct.unpack_from("<I", f, p + 8)[0] != n:
+    if f[p : p + 7] != HASHES_IDENT or f[p + 7] != 0 or struct.unpack_from("<I", f, p + 8)[0] != n:
         raise XorbError("malformed xorb footer hash section")
     p += 12
-    if f[p:p + 32 * n] != b"".join(meta.hashes):
+    if f[p : p + 32 * n] != b"".join(meta.hashes):
         raise XorbError("xorb footer chunk hashes do not match the chunks")
     p += 32 * n
-    if f[p:p + 7] != BOUNDARIES_IDENT or f[p + 7] != 1 or struct.unpack_from("<I", f, p + 8)[0] != n:
+    if f[p : p + 7] != BOUNDARIES_IDENT or f[p + 7] != 1 or struct.unpack_from("<I", f, p + 8)[0] != n:
         raise XorbError("malformed xorb footer boundary section")
     p += 12
     if list(struct.unpack_from(f"<{n}I", f, p)) != list(meta.ends):
@@ -298,9 +311,9 @@ def read_chunks(records: bytes | memoryview, count: int) -> Iterable[bytes]:
     mv = memoryview(records)
     off = 0
     for _ in range(count):
-        hdr = parse_header(mv[off:off + HEADER_LEN])
+        hdr = parse_header(mv[off : off + HEADER_LEN])
         end = off + HEADER_LEN + hdr.stored
         if end > len(mv):
             raise XorbError("xorb range ends inside a chunk")
-        yield decompress(hdr, mv[off + HEADER_LEN:end])
+        yield decompress(hdr, mv[off + HEADER_LEN : end])
         off = end
