@@ -482,9 +482,14 @@ class Hub:
 
     # ---- LFS bookkeeping --------------------------------------------------------------------------
     def record_lfs(self, s: Session, repo: Repo, oid: str, size: int) -> None:
+        """The repo owns this object from now on; idempotent, also when two processes verify the same upload
+        at once (the loser's insert hits the unique key inside a savepoint, and the row is there)."""
         if s.scalar(select(LfsObject.id).where(LfsObject.repo_id == repo.id, LfsObject.oid == oid)) is None:
-            s.add(LfsObject(repo_id=repo.id, oid=oid, size=size))
-            s.flush()
+            try:
+                with s.begin_nested():
+                    s.add(LfsObject(repo_id=repo.id, oid=oid, size=size))
+            except IntegrityError:
+                pass
 
     def has_lfs(self, s: Session, repo: Repo, oid: str) -> bool:
         return (
