@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -250,3 +251,16 @@ def browser():  # type: ignore[no-untyped-def]
         b = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         yield b
         b.close()
+
+
+@pytest.fixture
+def no_server_errors(server: Server) -> Iterator[None]:
+    """Whatever a test sends, the server must not log an unhandled exception (a 500). Modules opt in with
+    `pytestmark = pytest.mark.usefixtures("no_server_errors")`."""
+    assert server.log is not None
+    start = server.log.stat().st_size
+    yield
+    with open(server.log, "rb") as fh:
+        fh.seek(start)
+        new = fh.read().decode("utf-8", "replace")
+    assert "unhandled error" not in new and "Traceback" not in new, new[-4000:]

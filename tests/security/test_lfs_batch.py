@@ -26,15 +26,7 @@ LFS = {"content-type": "application/vnd.git-lfs+json", "accept": "application/vn
 NDJSON = {"content-type": "application/x-ndjson"}
 
 
-@pytest.fixture(autouse=True)
-def no_server_errors(server: Any) -> Iterator[None]:
-    assert server.log is not None
-    start = server.log.stat().st_size
-    yield
-    with open(server.log, "rb") as fh:
-        fh.seek(start)
-        new = fh.read().decode("utf-8", "replace")
-    assert "unhandled error" not in new and "Traceback" not in new, new[-4000:]
+pytestmark = pytest.mark.usefixtures("no_server_errors")
 
 
 @pytest.fixture(scope="module")

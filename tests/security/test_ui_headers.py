@@ -9,6 +9,22 @@ but the refusal is a page too).
 from __future__ import annotations
 
 import re
+import re._parser as sre  # type: ignore[import-not-found]
+from re._constants import (  # type: ignore[import-not-found]
+    ANY,
+    AT,
+    BRANCH,
+    CATEGORY,
+    CATEGORY_DIGIT,
+    IN,
+    LITERAL,
+    MAX_REPEAT,
+    MIN_REPEAT,
+    NEGATE,
+    NOT_LITERAL,
+    RANGE,
+    SUBPATTERN,
+)
 from typing import Any
 
 import httpx
@@ -16,41 +32,6 @@ import pytest
 from huggingface_hub import HfApi
 
 from ..conftest import Server
-
-try:
-    import re._parser as sre  # type: ignore[import-not-found]
-    from re._constants import (  # type: ignore[import-not-found]
-        ANY,
-        AT,
-        BRANCH,
-        CATEGORY,
-        CATEGORY_DIGIT,
-        IN,
-        LITERAL,
-        MAX_REPEAT,
-        MIN_REPEAT,
-        NEGATE,
-        NOT_LITERAL,
-        RANGE,
-        SUBPATTERN,
-    )
-except ImportError:  # Python < 3.11
-    import sre_parse as sre  # type: ignore[no-redef]
-    from sre_constants import (  # type: ignore[no-redef]
-        ANY,
-        AT,
-        BRANCH,
-        CATEGORY,
-        CATEGORY_DIGIT,
-        IN,
-        LITERAL,
-        MAX_REPEAT,
-        MIN_REPEAT,
-        NEGATE,
-        NOT_LITERAL,
-        RANGE,
-        SUBPATTERN,
-    )
 
 
 def fill(pattern: str, values: dict[str, str | None]) -> str | None:

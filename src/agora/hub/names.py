@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, Index, and_, case, func, inspect, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Engine, Index, and_, case, func, inspect, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from ..db.models import Account, Collection, Repo, name_key
@@ -128,26 +128,26 @@ def check(s: Session) -> Report:
     ):
         rgroups.setdefault((t, nk, k), []).append(f"{ns}/{n}")
     r.repo_twins = [(t, g) for (t, _, _), g in rgroups.items()]
-    stale_acc = s.scalar(
-        select(func.count())
-        .select_from(Account)
-        .where(or_(Account.name_key.is_(None), Account.name_key != func.lower(Account.name)))
-    )
-    stale_repo = s.scalar(
-        select(func.count())
-        .select_from(Repo)
-        .where(
-            or_(
-                Repo.name_key.is_(None),
-                Repo.namespace_key.is_(None),
-                Repo.name_key != func.lower(Repo.name),
-                Repo.namespace_key != func.lower(Repo.namespace),
-            )
-        )
-    )
+    stale_acc = s.scalar(select(func.count()).select_from(Account).where(_stale_account()))
+    stale_repo = s.scalar(select(func.count()).select_from(Repo).where(_stale_repo()))
     r.stale_keys = {t: n for t, n in (("accounts", stale_acc), ("repos", stale_repo)) if n}
     r.not_unique = [ix for table, ix in KEY_INDEXES.items() if not _unique(s.get_bind(), table, ix)]
     return r
+
+
+def _stale_account() -> ColumnElement[bool]:
+    """Accounts whose name key is missing or no longer the lower-cased name."""
+    return or_(Account.name_key.is_(None), Account.name_key != func.lower(Account.name))
+
+
+def _stale_repo() -> ColumnElement[bool]:
+    """Repos whose namespace or name key is missing or no longer the lower-cased value."""
+    return or_(
+        Repo.name_key.is_(None),
+        Repo.namespace_key.is_(None),
+        Repo.name_key != func.lower(Repo.name),
+        Repo.namespace_key != func.lower(Repo.namespace),
+    )
 
 
 def _unique(bind: Any, table: str, index: str) -> bool:
@@ -164,21 +164,10 @@ def _model_index(table: str) -> Index:
 
 def fix_keys(s: Session) -> None:
     """Recompute the keys of rows written without them (e.g. by a process still running older code)."""
-    s.execute(
-        update(Account)
-        .where(or_(Account.name_key.is_(None), Account.name_key != func.lower(Account.name)))
-        .values(name_key=func.lower(Account.name))
-    )
+    s.execute(update(Account).where(_stale_account()).values(name_key=func.lower(Account.name)))
     s.execute(
         update(Repo)
-        .where(
-            or_(
-                Repo.name_key.is_(None),
-                Repo.namespace_key.is_(None),
-                Repo.name_key != func.lower(Repo.name),
-                Repo.namespace_key != func.lower(Repo.namespace),
-            )
-        )
+        .where(_stale_repo())
         .values(namespace_key=func.lower(Repo.namespace), name_key=func.lower(Repo.name))
     )
 
