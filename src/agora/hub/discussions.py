@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import desc, func, select
@@ -11,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from ..db.models import Discussion, Repo, utcnow
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
-from . import names
+from ..ids import RepoId
+from . import accounts, names
 from .accounts import Principal, require_write_token
 
 if TYPE_CHECKING:
@@ -87,6 +89,22 @@ def listing(
         acc = names.account(s, author)  # in any case, as on the Hub
         q = q.where(Discussion.author_id == (acc.id if acc is not None else -1))
     return list(s.scalars(q.order_by(desc(Discussion.num))))
+
+
+@dataclass(frozen=True)
+class RepoDiscussions:
+    """A repo's Community tab: its discussions and PRs, newest first (detached rows), and whether the
+    visitor may write the repo."""
+
+    repo: Repo
+    rows: list[Discussion]
+    can_write: bool
+
+
+def repo_discussions(hub: Hub, who: Principal | None, rid: RepoId) -> RepoDiscussions:
+    with hub.db.session() as s:
+        repo = hub.find(s, who, rid)
+        return RepoDiscussions(repo, listing(s, repo, None, None, None), accounts.can_write(s, who, repo))
 
 
 def comment(s: Session, who: Principal, d: Discussion, text: str) -> dict[str, Any]:

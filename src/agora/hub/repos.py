@@ -133,6 +133,12 @@ class Hub:
             )
         return repo
 
+    def open_repo(self, who: Principal | None, rid: RepoId, write: bool = False) -> Repo:
+        """`find` in a session of its own: the row comes back detached (read its attributes; to change it,
+        call a Hub method that loads it again)."""
+        with self.db.session() as s:
+            return self.find(s, who, rid, write)
+
     # ---- repo lifecycle ---------------------------------------------------------------------------
     def create(
         self, s: Session, who: Principal | None, rid: RepoId, private: bool = False, sdk: str | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import mimetypes
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -21,59 +22,62 @@ from ...errors import (
     TooLarge,
 )
 from .. import wire
-from ..routing import Router
-from . import account, browse, collections, community, edit, files, viewer
+from ..routing import Handler, Router
+from . import account, browse, collections, edit, files, viewer
 from .base import HERE, LoginRequired, Web
 
 
+def page_handler(web: Web, handler: Callable[..., Awaitable[Response]]) -> Handler:
+    """A page handler wrapped so that domain errors become pages, not JSON, and a page addressed by another
+    case of its name redirects to the stored spelling."""
+
+    @functools.wraps(handler)
+    async def wrapped(request: Request, **params: Any) -> Response:
+        try:
+            if request.method in ("GET", "HEAD"):
+                moved = await web.canonical_path(request, params)
+                if moved is not None:  # /ALICE/PM -> /alice/pm: one name, one spelling in the address bar
+                    return RedirectResponse(moved, status_code=302)
+            return await handler(request, **params)
+        except LoginRequired:
+            return web.redirect(f"/login?next={quote(request.url.path)}")
+        except (RepoNotFound, RevisionNotFound, EntryNotFound, NotFound) as e:
+            return await web.not_found(
+                request,
+                e.message
+                if not isinstance(e, RepoNotFound)
+                else "Sorry, we can't find the page you are looking for.",
+            )
+        except HubError as e:
+            if (
+                request.headers.get("content-type", "").startswith("application/json")
+                or request.method == "PUT"
+                or request.headers.get("x-csrf-token")
+            ):
+                return wire.hub_error(e)
+            return await web.page(
+                request,
+                "message.html",
+                status=_STATUS.get(type(e), 400),
+                title="That didn't work",
+                message=e.message,
+            )
+
+    return wrapped
+
+
+_STATUS: dict[type[HubError], int] = {Forbidden: 403, Conflict: 409, TooLarge: 413}
+
+
 class _WebRoutes:
-    """Registers page handlers wrapped so that domain errors become pages, not JSON."""
+    """Registers page handlers through page_handler (while modules still register their own routes)."""
 
     def __init__(self, router: Router, web: Web) -> None:
         self.router = router
         self.web = web
 
     def add(self, methods: str, pattern: str, handler: Any) -> None:
-        web = self.web
-
-        @functools.wraps(handler)
-        async def wrapped(request: Request, **params: Any) -> Response:
-            try:
-                if request.method in ("GET", "HEAD"):
-                    moved = await web.canonical_path(request, params)
-                    if moved is not None:  # /ALICE/PM -> /alice/pm: one name, one spelling in the address bar
-                        return RedirectResponse(moved, status_code=302)
-                return await handler(request, **params)
-            except LoginRequired:
-                return web.redirect(f"/login?next={quote(request.url.path)}")
-            except (RepoNotFound, RevisionNotFound, EntryNotFound, NotFound) as e:
-                return await web.not_found(
-                    request,
-                    e.message
-                    if not isinstance(e, RepoNotFound)
-                    else "Sorry, we can't find the page you are looking for.",
-                )
-            except HubError as e:
-                if (
-                    request.headers.get("content-type", "").startswith("application/json")
-                    or request.method == "PUT"
-                    or request.headers.get("x-csrf-token")
-                ):
-                    return wire.hub_error(e)
-                status = (
-                    403
-                    if isinstance(e, Forbidden)
-                    else 409
-                    if isinstance(e, Conflict)
-                    else 413
-                    if isinstance(e, TooLarge)
-                    else 400
-                )
-                return await web.page(
-                    request, "message.html", status=status, title="That didn't work", message=e.message
-                )
-
-        self.router.add(methods, pattern, wrapped)
+        self.router.add(methods, pattern, page_handler(self.web, handler))
 
 
 def mount(router: Router, ctx: Any) -> None:
@@ -105,32 +109,34 @@ def mount(router: Router, ctx: Any) -> None:
 
     router.add("GET", r"/static/pygments\.css", css)
     router.add("GET", r"/static/(?P<path>.+)", static)
-    account_routes: list[tuple[str, str, Any]] = []
-
-    class _Defer:
-        def add(self, methods: str, pattern: str, handler: Any) -> None:
-            account_routes.append((methods, pattern, handler))
-
-    account.mount(_Defer(), web)
-    profile = [r for r in account_routes if r[1] == r"/(?P<name>[^/]+)"]
-    for r in account_routes:
-        if r not in profile:
+    for r in _account_routes(web):
+        if r[1] != PROFILE:
             routes.add(*r)
     collections.mount(routes, web)  # /collections/{owner}/{slug}: before the /{ns}/{name} patterns
     viewer.mount(routes, web)  # the dataset viewer fragment (/datasets/{id}/viewer) and its media cells
     files.mount(routes, web)
     edit.mount(routes, web)
-    community.mount(routes, web)
+
+
+PROFILE = r"/(?P<name>[^/]+)"
+
+
+def _account_routes(web: Web) -> list[tuple[str, str, Any]]:
+    out: list[tuple[str, str, Any]] = []
+
+    class _Defer:
+        def add(self, methods: str, pattern: str, handler: Any) -> None:
+            out.append((methods, pattern, handler))
+
+    account.mount(_Defer(), web)
+    return out
+
+
+def mount_browse(router: Router, ctx: Any) -> None:
+    """The repo pages, then the profile page `/{name}`: the last patterns tried."""
+    web = Web(ctx)
+    routes = _WebRoutes(router, web)
     browse.mount(routes, web)
-    for r in profile:
-        routes.add(*r)
-
-    async def fallback(scope: Any, receive: Any, send: Any) -> None:
-        request = Request(scope, receive)
-        if "text/html" in request.headers.get("accept", ""):
-            response = await web.not_found(request)
-        else:
-            response = wire.error(404, "NotFound", f"Not found: {request.url.path}")
-        await response(scope, receive, send)
-
-    router.fallback = fallback
+    for r in _account_routes(web):
+        if r[1] == PROFILE:
+            routes.add(*r)

@@ -9,15 +9,18 @@ from urllib.parse import quote, unquote
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from ...db.models import Repo
 from ...errors import Forbidden, HubError
 from ...hub import accounts
 from ...hub.accounts import Principal
+from ...hub.repos import Hub
 from ...ids import FROM_PLURAL, RepoId, repo_web_path
 from .. import wire
 from ..auth import principal as token_principal
 from ..bodies import read_bounded
+from ..context import Ctx
 from . import render, session
 
 HERE = Path(__file__).parent
@@ -27,14 +30,19 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 TYPE_LABEL = {"model": "Models", "dataset": "Datasets", "space": "Spaces"}
 
 
+def rid_of(p: str | None, ns: str, name: str) -> RepoId:
+    """The repo id of a page address: /{ns}/{name} (a model), /datasets/... or /spaces/... (`p`)."""
+    return RepoId(FROM_PLURAL[p] if p else "model", ns, name)
+
+
 def repo_path(repo: Repo) -> str:
     return "/" + repo_web_path(repo.type, repo.namespace, repo.name)
 
 
 class Web:
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: Ctx) -> None:
         self.ctx = ctx
-        self.hub = ctx.hub
+        self.hub: Hub = ctx.hub
         self.env = Environment(
             loader=FileSystemLoader(HERE / "templates"),
             autoescape=select_autoescape(),
@@ -72,6 +80,11 @@ class Web:
         if "agora_who" not in request.scope:
             request.scope["agora_who"] = await self.ctx.run(self._who, request)
         return request.scope["agora_who"]
+
+    async def repo(self, request: Request, rid: RepoId, write: bool = False) -> Repo:
+        """The repo if the visitor may see it (and write it, if asked): Hub.open_repo for the browser's user."""
+        who = await self.who(request)
+        return await self.ctx.run(self.hub.open_repo, who, rid, write)
 
     async def require_user(self, request: Request) -> Principal:
         who = await self.who(request)
@@ -185,6 +198,15 @@ class Web:
 
     def base_url(self, request: Request) -> str:
         return wire.base_url(request, self.ctx.settings.public_url)
+
+    async def fallback(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """What no route matched: the 404 page for a browser, the Hub's JSON error for a client."""
+        request = Request(scope, receive)
+        if "text/html" in request.headers.get("accept", ""):
+            response = await self.not_found(request)
+        else:
+            response = wire.error(404, "NotFound", f"Not found: {request.url.path}")
+        await response(scope, receive, send)
 
 
 class LoginRequired(Exception):

@@ -15,8 +15,7 @@ from ...hub import index
 from ...ids import RepoId, check_path
 from .. import wire
 from ..bodies import check_length, read_json, too_large
-from .base import ID, LoginRequired, P, Web, repo_path
-from .files import rid_of
+from .base import ID, LoginRequired, P, Web, repo_path, rid_of
 
 
 def mount(router: Any, web: Web) -> None:

@@ -12,17 +12,13 @@ from starlette.responses import RedirectResponse, Response
 
 from ...errors import BadRequest, EntryNotFound
 from ...hub import accounts
-from ...ids import FROM_PLURAL, RepoId
+from ...ids import RepoId
 from ...storage.gitstore import diff_commit
 from . import render
-from .base import ID, P, Web
+from .base import ID, P, Web, rid_of
 
 TEXT_MAX = 1024 * 1024
 IMAGE_EXT = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg", ".bmp")
-
-
-def rid_of(p: str | None, ns: str, name: str) -> RepoId:
-    return RepoId(FROM_PLURAL[p] if p else "model", ns, name)
 
 
 def mount(router: Any, web: Web) -> None:
