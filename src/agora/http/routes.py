@@ -34,6 +34,13 @@ class Mounted:
     mount: Callable[[Router, Ctx], None]
 
 
+@dataclass(frozen=True)
+class WebMounted:
+    """A page module that still registers its routes itself (being moved into this table)."""
+
+    mount: Callable[..., None]
+
+
 def api(methods: str, pattern: str, handler: Callable[..., Any], host_prefix: str | None = None) -> Entry:
     return Entry("api", methods, pattern, handler, host_prefix)
 
@@ -42,10 +49,13 @@ def page(methods: str, pattern: str, handler: Callable[..., Any]) -> Entry:
     return Entry("page", methods, pattern, handler)
 
 
-def table() -> list[Entry | Mounted]:
+def table() -> list[Entry | Mounted | WebMounted]:
     from . import git, metrics, web
     from .api import collections, commits, discussions, files, lfs, repos, search, viewer, xet
-    from .web import community
+    from .web import browse, community, edit
+    from .web import collections as collections_pages
+    from .web import files as file_pages
+    from .web import viewer as viewer_pages
     from .web.base import ID, P
 
     return [
@@ -62,15 +72,22 @@ def table() -> list[Entry | Mounted]:
         Mounted(viewer.mount),
         Mounted(metrics.mount),
         # ---- the pages (web/): last, their catch-all patterns come after the API's ----------------------
-        Mounted(web.mount),  # static files, account pages, collections, viewer, files, edit (moving here)
+        page("GET", r"/static/pygments\.css", web.pygments_css),
+        page("GET", r"/static/(?P<path>.+)", web.static),
+        WebMounted(web.mount_account),
+        WebMounted(collections_pages.mount),  # /collections/{owner}/{slug}: before the /{ns}/{name} patterns
+        WebMounted(viewer_pages.mount),  # the dataset viewer fragment (/datasets/{id}/viewer), media cells
+        WebMounted(file_pages.mount),
+        WebMounted(edit.mount),
         page("GET", rf"/{P}{ID}/discussions", community.discussions),
-        Mounted(web.mount_browse),  # the repo pages and the profile page, last
+        WebMounted(browse.mount),  # the repo pages
+        WebMounted(web.mount_profile),  # /{name}: the last pattern
     ]
 
 
 def build(ctx: Ctx) -> Router:
     """The router of `ctx`'s server: the table above, each handler bound to its context."""
-    from .web import page_handler
+    from .web import WebRoutes, page_handler
     from .web.base import Web
 
     router = Router()
@@ -79,10 +96,11 @@ def build(ctx: Ctx) -> Router:
     for e in table():
         if isinstance(e, Mounted):
             e.mount(router, ctx)
+        elif isinstance(e, WebMounted):
+            e.mount(WebRoutes(router, web), web)
         elif e.kind == "api":
             router.add(e.methods, e.pattern, functools.partial(e.handler, ctx), e.host_prefix)
         else:
             router.add(e.methods, e.pattern, page_handler(web, functools.partial(e.handler, web)))
-    if router.fallback is None:
-        router.fallback = web.fallback
+    router.fallback = web.fallback
     return router

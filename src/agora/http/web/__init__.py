@@ -23,7 +23,7 @@ from ...errors import (
 )
 from .. import wire
 from ..routing import Handler, Router
-from . import account, browse, collections, edit, files, viewer
+from . import account
 from .base import HERE, LoginRequired, Web
 
 
@@ -69,7 +69,7 @@ def page_handler(web: Web, handler: Callable[..., Awaitable[Response]]) -> Handl
 _STATUS: dict[type[HubError], int] = {Forbidden: 403, Conflict: 409, TooLarge: 413}
 
 
-class _WebRoutes:
+class WebRoutes:
     """Registers page handlers through page_handler (while modules still register their own routes)."""
 
     def __init__(self, router: Router, web: Web) -> None:
@@ -80,42 +80,28 @@ class _WebRoutes:
         self.router.add(methods, pattern, page_handler(self.web, handler))
 
 
-def mount(router: Router, ctx: Any) -> None:
-    web = Web(ctx)
-    ctx.browser_who = web.who  # /resolve opens a private file for a logged-in visitor (api/files.py)
-    routes = _WebRoutes(router, web)
-    static_root = (HERE / "static").resolve()
+STATIC_ROOT = (HERE / "static").resolve()
 
-    async def static(request: Request, path: str) -> Response:
-        try:
-            target = (static_root / path).resolve()
-            found = str(target).startswith(str(static_root)) and target.is_file()
-        except (OSError, ValueError):  # a NUL, a name too long for the file system
-            found = False
-        if not found:
-            return await web.not_found(request)
-        return FileResponse(
-            target,
-            media_type=mimetypes.guess_type(target.name)[0],
-            headers={"Cache-Control": "public, max-age=3600"},
-        )
 
-    async def css(request: Request) -> Response:
-        from .render import PYGMENTS_CSS
+async def static(web: Web, request: Request, path: str) -> Response:
+    try:
+        target = (STATIC_ROOT / path).resolve()
+        found = str(target).startswith(str(STATIC_ROOT)) and target.is_file()
+    except (OSError, ValueError):  # a NUL, a name too long for the file system
+        found = False
+    if not found:
+        return await web.not_found(request)
+    return FileResponse(
+        target,
+        media_type=mimetypes.guess_type(target.name)[0],
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
 
-        return Response(
-            PYGMENTS_CSS, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"}
-        )
 
-    router.add("GET", r"/static/pygments\.css", css)
-    router.add("GET", r"/static/(?P<path>.+)", static)
-    for r in _account_routes(web):
-        if r[1] != PROFILE:
-            routes.add(*r)
-    collections.mount(routes, web)  # /collections/{owner}/{slug}: before the /{ns}/{name} patterns
-    viewer.mount(routes, web)  # the dataset viewer fragment (/datasets/{id}/viewer) and its media cells
-    files.mount(routes, web)
-    edit.mount(routes, web)
+async def pygments_css(web: Web, request: Request) -> Response:
+    from .render import PYGMENTS_CSS
+
+    return Response(PYGMENTS_CSS, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"})
 
 
 PROFILE = r"/(?P<name>[^/]+)"
@@ -132,11 +118,14 @@ def _account_routes(web: Web) -> list[tuple[str, str, Any]]:
     return out
 
 
-def mount_browse(router: Router, ctx: Any) -> None:
-    """The repo pages, then the profile page `/{name}`: the last patterns tried."""
-    web = Web(ctx)
-    routes = _WebRoutes(router, web)
-    browse.mount(routes, web)
+def mount_account(routes: WebRoutes, web: Web) -> None:
+    """The account pages (login, settings, new repo...), but not the profile page: that comes last."""
+    for r in _account_routes(web):
+        if r[1] != PROFILE:
+            routes.add(*r)
+
+
+def mount_profile(routes: WebRoutes, web: Web) -> None:
     for r in _account_routes(web):
         if r[1] == PROFILE:
             routes.add(*r)
