@@ -76,11 +76,23 @@ def table() -> list[Entry | Mounted | WebMounted]:
         page("GET", r"/static/(?P<path>.+)", web.static),
         WebMounted(web.mount_account),
         WebMounted(collections_pages.mount),  # /collections/{owner}/{slug}: before the /{ns}/{name} patterns
-        WebMounted(viewer_pages.mount),  # the dataset viewer fragment (/datasets/{id}/viewer), media cells
-        WebMounted(file_pages.mount),
+        # the dataset viewer fragment, its media cells
+        page("GET", rf"/datasets/{ID}/viewer", viewer_pages.fragment),
+        page("GET", rf"/datasets/{ID}/viewer/cell", viewer_pages.cell),
+        # Files and versions
+        page("GET", rf"/{P}{ID}/tree/(?P<rev>[^/]+)(?:/(?P<path>.*))?", file_pages.tree),
+        page("GET", rf"/{P}{ID}/blob/(?P<rev>[^/]+)/(?P<path>.+)", file_pages.blob),
+        page("GET", rf"/{P}{ID}/raw/(?P<rev>[^/]+)/(?P<path>.+)", file_pages.raw),
+        page("GET", rf"/{P}{ID}/commits/(?P<rev>[^/]+)(?:/(?P<path>.+))?", file_pages.commits),
+        page("GET", rf"/{P}{ID}/commit/(?P<sha>[0-9a-f]{{40}})", file_pages.commit),
+        page("POST", rf"/{P}{ID}/revert", file_pages.revert),
         WebMounted(edit.mount),
         page("GET", rf"/{P}{ID}/discussions", community.discussions),
-        WebMounted(browse.mount),  # the repo pages
+        # the home page, the lists, full-text search, the repo page
+        page("GET", "/", browse.home),
+        page("GET", r"/(?P<t>models|datasets|spaces)", browse.listing),
+        page("GET", "/search/full-text", browse.full_text),  # before /{ns}/{name}, which matches it too
+        page("GET", rf"/{P}{ID}", browse.repo_page),
         WebMounted(web.mount_profile),  # /{name}: the last pattern
     ]
 

@@ -8,12 +8,15 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ...hub import accounts, cards, fulltext, index
+from ...hub import browse as hub_browse
+from ...hub import fulltext, index
 from ...hub import taxonomy as tx
+from ...hub.repos import Hub
 from ...ids import FROM_PLURAL, PLURAL, REPO_TYPES, RepoId
-from . import collections, render
+from ...viewer import service as viewer_service
+from . import render
 from . import viewer as dataset_viewer
-from .base import ID, P, Web
+from .base import Web, rid_of
 
 FILTER_PARAMS = (
     "pipeline_tag",
@@ -77,142 +80,104 @@ def toggle_url(request: Request, key: str, value: str) -> str:
     return url_with(request, drop=("cursor", key), **{key: values})
 
 
-def mount(router: Any, web: Web) -> None:
-    hub = web.hub
+async def home(web: Web, request: Request) -> Response:
+    who = await web.who(request)
+    h = await web.run(hub_browse.home, web.hub, who)
+    return await web.page(
+        request, "home.html", **h.trending, **{f"{t}_count": n for t, n in h.counts.items()}
+    )
 
-    async def home(request: Request) -> Response:
-        who = await web.who(request)
 
-        def do() -> dict[str, Any]:
-            with hub.db.session() as s:
-                out: dict[str, Any] = {}
-                for t in ("model", "dataset", "space"):
-                    rows, _ = index.search(s, who, index.Query(t, [], sort="trendingScore"), 6)
-                    out[t] = rows
-                    out[f"{t}_count"] = index.count(s, who, index.Query(t, []))
-                return out
+async def listing(web: Web, request: Request, t: str) -> Response:
+    who = await web.who(request)
+    rtype = FROM_PLURAL[t]
+    query, chosen = list_query(request, rtype)
+    found = await web.run(hub_browse.listing, web.hub, who, query, PAGE, request.query_params.get("cursor"))
+    return await web.page(
+        request,
+        "list.html",
+        rtype=rtype,
+        plural=t,
+        chosen=chosen,
+        sorts=SORTS,
+        sort=query.sort,
+        search=" ".join(query.search),
+        url_with=url_with,
+        toggle_url=toggle_url,
+        domains=tx.TASKS_BY_DOMAIN,
+        domain_of=tx.DOMAIN_OF,
+        rows=found.rows,
+        next_cursor=found.next_cursor,
+        tags=found.tags,
+        total=found.total,
+        facets=found.facets,
+    )
 
-        return await web.page(request, "home.html", **await web.run(do))
 
-    async def listing(request: Request, t: str) -> Response:
-        who = await web.who(request)
-        rtype = FROM_PLURAL[t]
-        query, chosen = list_query(request, rtype)
+async def full_text(web: Web, request: Request) -> Response:
+    """Search in repo names, tags and card text (/search/full-text?q=&type=), results labelled by type."""
+    who = await web.who(request)
+    q = fulltext.parse_query(request.query_params.get("q"))
+    rtype = fulltext.parse_type(request.query_params.get("type"))
+    hits = await web.run(hub_browse.full_text, web.hub, who, rtype, q) if q else []
+    groups = [(t, [h for h in hits if h.repo.type == t]) for t in REPO_TYPES if rtype in (None, t)]
+    return await web.page(
+        request,
+        "full_text.html",
+        q=q,
+        rtype=rtype,
+        hits=hits,
+        groups=groups,
+        types=REPO_TYPES,
+        plural=PLURAL,
+        marked=fulltext.marked,
+    )
 
-        def do() -> dict[str, Any]:
-            with hub.db.session() as s:
-                rows, nxt = index.search(s, who, query, PAGE, request.query_params.get("cursor"))
-                tags = index.tags_of(s, [r.id for r in rows])
-                return {
-                    "rows": rows,
-                    "next_cursor": nxt,
-                    "tags": tags,
-                    "total": index.count(s, who, query),
-                    "facets": index.facets(s, who, query),
-                }
 
-        data = await web.run(do)
-        return await web.page(
-            request,
-            "list.html",
-            rtype=rtype,
-            plural=t,
-            chosen=chosen,
-            sorts=SORTS,
-            sort=query.sort,
-            search=" ".join(query.search),
-            url_with=url_with,
-            toggle_url=toggle_url,
-            domains=tx.TASKS_BY_DOMAIN,
-            domain_of=tx.DOMAIN_OF,
-            **data,
-        )
+def card_and_viewer(
+    hub: Hub, ov: hub_browse.Overview, rid: RepoId, params: dict[str, str]
+) -> tuple[str, dict[str, Any] | None]:
+    """The card's body as HTML (relative images point into the repo), and for a dataset the viewer section:
+    subsets, splits, a first page of rows."""
+    body_html = "" if ov.card_body is None else render.markdown(ov.card_body, f"/{rid.web_path}/resolve/main")
+    if ov.repo.type != "dataset":
+        return body_html, None
+    st = viewer_service.repo_state(hub, ov.repo)
+    return body_html, dataset_viewer.context(hub, st, f"/{rid.web_path}", params)
 
-    async def full_text(request: Request) -> Response:
-        """Search in repo names, tags and card text (/search/full-text?q=&type=), results labelled by type."""
-        who = await web.who(request)
-        q = fulltext.parse_query(request.query_params.get("q"))
-        rtype = fulltext.parse_type(request.query_params.get("type"))
 
-        def do() -> list[fulltext.Hit]:
-            with hub.db.session() as s:
-                return fulltext.search(s, who, rtype, q, fulltext.MAX_LIMIT)
-
-        hits = await web.run(do) if q else []
-        groups = [(t, [h for h in hits if h.repo.type == t]) for t in REPO_TYPES if rtype in (None, t)]
-        return await web.page(
-            request,
-            "full_text.html",
-            q=q,
-            rtype=rtype,
-            hits=hits,
-            groups=groups,
-            types=REPO_TYPES,
-            plural=PLURAL,
-            marked=fulltext.marked,
-        )
-
-    async def repo_page(request: Request, p: str | None, ns: str, name: str) -> Response:
-        who = await web.who(request)
-        rid = RepoId(FROM_PLURAL[p] if p else "model", ns, name)
-
-        def do() -> dict[str, Any]:
-            with hub.db.session() as s:
-                repo = hub.find(s, who, rid)
-                git = hub.git(repo)
-                sha = git.resolve("main")
-                readme = git.entry(sha, "README.md")
-                body_html = ""
-                if readme is not None and readme.lfs is None and readme.size < 2 * 1024 * 1024:
-                    card = cards.parse(git.blob(readme.oid).decode("utf-8", "replace"))
-                    raw_base = f"/{rid.web_path}/resolve/main"
-                    body_html = render.markdown(card.body, raw_base)
-                full = f"{repo.namespace}/{repo.name}"
-                tags = index.tags_of(s, [repo.id])[repo.id]
-                data = {
-                    "repo": repo,
-                    "sha": sha,
-                    "tags": tags,
-                    "body_html": body_html,
-                    "rid": rid,
-                    "grouped": group_tags(repo.type, tags),
-                    "downloads_days": index.downloads_by_day(s, repo),
-                    "liked": bool(who and index.likes(s, who.user_id, repo)),
-                    "can_write": accounts.can_write(s, who, repo),
-                    "my_collections": collections.writable_choices(s, who) if who else [],
-                    "datasets_used": [
-                        x for x in (repo.card_data or {}).get("datasets", []) or [] if isinstance(x, str)
-                    ]
-                    if repo.type == "model"
-                    else [],
-                    "spaces_using": index.linked_from(s, who, "model", full, "space")
-                    if repo.type == "model"
-                    else [],
-                    "trained_here": index.linked_from(s, who, "dataset", full)
-                    if repo.type == "dataset"
-                    else [],
-                    "children": index.children_count(s, who, full) if repo.type == "model" else {},
-                    "base_models": (repo.derived or {}).get("baseModels", []),
-                    "last_commit": git.log(sha, limit=1)[0],
-                    "file_count": len(git.all_files(sha)),
-                }
-                data["spark"] = render.sparkline([n for _, n in data["downloads_days"]])
-                if repo.type == "dataset":  # the viewer section: subsets, splits, a first page of rows
-                    data["v"] = dataset_viewer.context(
-                        hub,
-                        dataset_viewer.service.state(s, repo),
-                        f"/{rid.web_path}",
-                        dict(request.query_params),
-                    )
-                return data
-
-        data = await web.run(do)
-        return await web.page(request, "repo.html", tab="card", **data)
-
-    router.add("GET", "/", home)
-    router.add("GET", r"/(?P<t>models|datasets|spaces)", listing)
-    router.add("GET", "/search/full-text", full_text)  # before /{ns}/{name}, which matches it too
-    router.add("GET", f"/{P}{ID}", repo_page)
+async def repo_page(web: Web, request: Request, p: str | None, ns: str, name: str) -> Response:
+    who = await web.who(request)
+    rid = rid_of(p, ns, name)
+    ov = await web.run(hub_browse.overview, web.hub, who, rid)
+    body_html, v = await web.run(card_and_viewer, web.hub, ov, rid, dict(request.query_params))
+    repo = ov.repo
+    model = repo.type == "model"
+    card_datasets = (repo.card_data or {}).get("datasets", []) or []
+    return await web.page(
+        request,
+        "repo.html",
+        tab="card",
+        repo=repo,
+        sha=ov.sha,
+        tags=ov.tags,
+        body_html=body_html,
+        rid=rid,
+        grouped=group_tags(repo.type, ov.tags),
+        downloads_days=ov.downloads_days,
+        liked=ov.liked,
+        can_write=ov.can_write,
+        my_collections=ov.my_collections,
+        datasets_used=[x for x in card_datasets if isinstance(x, str)] if model else [],
+        spaces_using=ov.spaces_using,
+        trained_here=ov.trained_here,
+        children=ov.children,
+        base_models=(repo.derived or {}).get("baseModels", []),
+        last_commit=ov.last_commit,
+        file_count=ov.file_count,
+        spark=render.sparkline([n for _, n in ov.downloads_days]),
+        v=v,  # the dataset viewer section: a dataset's page only
+    )
 
 
 GROUP_ORDER = (

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import mimetypes
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -17,11 +18,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from ...errors import BadRequest, HubError, NotFound
+from ...hub.repos import Hub
 from ...ids import RepoId
 from ...viewer import query, service
 from ...viewer.features import kind
 from ..headers import FILE_CSP
-from .base import ID, Web
+from .base import Web
 
 PAGE = 25
 LONG_TEXT = 300
@@ -60,7 +62,7 @@ def cell_html(value: Any, feature: Any, url: str) -> dict[str, Any]:
     return {"kind": "text", "text": str(query._jsonable(value)), "long": False}
 
 
-def context(hub: Any, st: service.State, base: str, params: dict[str, str]) -> dict[str, Any]:
+def context(hub: Hub, st: service.State, base: str, params: dict[str, str]) -> dict[str, Any]:
     """Everything `_viewer.html` shows, for the requested (config, split, page, q)."""
     repo = st.repo
     card = repo.card_data or {}
@@ -144,67 +146,53 @@ def _type_label(f: Any) -> str:
     return "list" if isinstance(f, list) else str(f)
 
 
-def mount(router: Any, web: Web) -> None:
-    hub = web.hub
+async def fragment(web: Web, request: Request, ns: str, name: str) -> Response:
+    """The `#viewer` fragment for htmx; any other request (a reload of a pushed URL, no JavaScript) is sent
+    to the whole dataset page with the same parameters."""
+    rid = RepoId("dataset", ns, name)
+    page = "/" + rid.web_path
+    if "hx-request" not in request.headers:
+        qs = request.url.query
+        return web.redirect(page + (f"?{qs}" if qs else ""))
+    who = await web.who(request)
+    try:
+        st = await web.run(service.open_state, web.hub, who, rid)
+        v = await web.run(context, web.hub, st, page, dict(request.query_params))
+    except BadRequest as e:
+        v = {"base": page, "ready": True, "configs": [], "error": e.message}
+    html = web.env.get_template("_viewer.html").render(v=v, request=request)
+    return HTMLResponse(html, headers={"X-Content-Type-Options": "nosniff"})
 
-    def load(request: Request, ns: str, name: str, who: Any) -> service.State:
-        with hub.db.session() as s:
-            repo = hub.find(s, who, RepoId("dataset", ns, name))
-            st = service.state(s, repo)
-            s.expunge(repo)
-        return st
 
-    async def fragment(request: Request, ns: str, name: str) -> Response:
-        page = "/" + RepoId("dataset", ns, name).web_path
-        if "hx-request" not in request.headers:  # a reload of a pushed URL, or no JavaScript: the whole page
-            qs = request.url.query
-            return web.redirect(page + (f"?{qs}" if qs else ""))
-        who = await web.who(request)
-        params = dict(request.query_params)
+def media_cell(hub: Hub, st: service.State, params: Mapping[str, str]) -> tuple[bytes, str] | None:
+    """A media cell's bytes and file name (None if the cell holds no file)."""
+    _, sp = st.split(params.get("config"), params.get("split"))
+    try:
+        row = int(params.get("row") or 0)
+    except ValueError:
+        raise BadRequest("row must be an integer") from None
+    return query.media_bytes(service.shards(hub, sp), row, params.get("column") or "")
 
-        def do() -> dict[str, Any]:
-            st = load(request, ns, name, who)
-            return context(hub, st, page, params)
 
-        try:
-            v = await web.run(do)
-        except BadRequest as e:
-            v = {"base": page, "ready": True, "configs": [], "error": e.message}
-        html = web.env.get_template("_viewer.html").render(v=v, request=request)
-        return HTMLResponse(html, headers={"X-Content-Type-Options": "nosniff"})
-
-    async def cell(request: Request, ns: str, name: str) -> Response:
-        who = await web.who(request)
-        q = request.query_params
-
-        def do() -> tuple[bytes, str] | None:
-            st = load(request, ns, name, who)
-            _, sp = st.split(q.get("config"), q.get("split"))
-            try:
-                row = int(q.get("row") or 0)
-            except ValueError:
-                raise BadRequest("row must be an integer") from None
-            return query.media_bytes(service.shards(hub, sp), row, q.get("column") or "")
-
-        try:
-            got = await web.run(do)
-        except HubError:
-            got = None
-        if got is None:
-            return Response(b"", status_code=404)
-        data, path = got
-        media = mimetypes.guess_type(path)[0] or "application/octet-stream"
-        if not media.startswith(("image/", "audio/", "video/")):
-            media = "application/octet-stream"
-        return Response(
-            data,
-            media_type=media,
-            headers={
-                "Cache-Control": "private, max-age=3600",
-                "X-Content-Type-Options": "nosniff",
-                "Content-Security-Policy": FILE_CSP,
-            },
-        )
-
-    router.add("GET", f"/datasets/{ID}/viewer", fragment)
-    router.add("GET", f"/datasets/{ID}/viewer/cell", cell)
+async def cell(web: Web, request: Request, ns: str, name: str) -> Response:
+    who = await web.who(request)
+    try:
+        st = await web.run(service.open_state, web.hub, who, RepoId("dataset", ns, name))
+        got = await web.run(media_cell, web.hub, st, request.query_params)
+    except HubError:
+        got = None
+    if got is None:
+        return Response(b"", status_code=404)
+    data, path = got
+    media = mimetypes.guess_type(path)[0] or "application/octet-stream"
+    if not media.startswith(("image/", "audio/", "video/")):
+        media = "application/octet-stream"
+    return Response(
+        data,
+        media_type=media,
+        headers={
+            "Cache-Control": "private, max-age=3600",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": FILE_CSP,
+        },
+    )
