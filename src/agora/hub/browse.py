@@ -48,7 +48,8 @@ def home(hub: Hub, who: Principal | None) -> Home:
 
 @dataclass(frozen=True)
 class Listing:
-    """A page of a type's list: the rows, the next page's cursor, their tags, the total and the facets."""
+    """A page of a type's list: the rows, the next page's cursor, their tags, the total and the facets (the
+    field names are the page template's)."""
 
     rows: list[Repo]
     next_cursor: str | None
@@ -85,8 +86,9 @@ def writable_choices(s: Session, who: Principal) -> list[tuple[str, str]]:
 @dataclass(frozen=True)
 class Overview:
     """A repo's page (its card tab): the card's body (None when README.md is missing, in LFS or too large
-    to render) and what the side panels list. The lists of another type's repos are empty where they do
-    not apply (Spaces using a model, models trained on a dataset, a model's fine-tunes...)."""
+    to render) and what the side panels list. What concerns another type of repo is empty (the datasets a
+    model names and its base models, the Spaces using a model, its fine-tunes, the models trained on a
+    dataset). The field names are the page template's."""
 
     repo: Repo
     sha: str
@@ -96,6 +98,8 @@ class Overview:
     liked: bool
     can_write: bool
     my_collections: list[tuple[str, str]]
+    datasets_used: list[str]
+    base_models: list[str]
     spaces_using: list[Repo]
     trained_here: list[Repo]
     children: dict[str, int]
@@ -108,6 +112,12 @@ def _card_body(git: GitRepo, sha: str) -> str | None:
     if readme is None or readme.lfs is not None or readme.size >= README_MAX:
         return None
     return cards.parse(git.blob(readme.oid).decode("utf-8", "replace")).body
+
+
+def _datasets_used(repo: Repo) -> list[str]:
+    if repo.type != "model":
+        return []
+    return [x for x in (repo.card_data or {}).get("datasets", []) or [] if isinstance(x, str)]
 
 
 def overview(hub: Hub, who: Principal | None, rid: RepoId) -> Overview:
@@ -126,6 +136,8 @@ def overview(hub: Hub, who: Principal | None, rid: RepoId) -> Overview:
             liked=bool(who and index.likes(s, who.user_id, repo)),
             can_write=accounts.can_write(s, who, repo),
             my_collections=writable_choices(s, who) if who else [],
+            datasets_used=_datasets_used(repo),
+            base_models=(repo.derived or {}).get("baseModels", []),
             spaces_using=index.linked_from(s, who, "model", full, "space") if model else [],
             trained_here=index.linked_from(s, who, "dataset", full) if repo.type == "dataset" else [],
             children=index.children_count(s, who, full) if model else {},
@@ -137,7 +149,8 @@ def overview(hub: Hub, who: Principal | None, rid: RepoId) -> Overview:
 @dataclass(frozen=True)
 class Revision:
     """A repo at a revision, as the Files and versions pages show it: the commit `rev` resolves to, the
-    branches and tags to switch to, and whether the visitor may write (upload, edit, revert)."""
+    branches and tags to switch to, and whether the visitor may write (upload, edit, revert). The field
+    names, here and in the pages' subclasses below, are the page templates'."""
 
     repo: Repo
     sha: str
@@ -165,11 +178,10 @@ def _at(hub: Hub, who: Principal | None, rid: RepoId, rev: str) -> tuple[Revisio
 
 
 @dataclass(frozen=True)
-class Tree:
+class Tree(Revision):
     """A folder at a revision: its entries (folders first), each one's last commit (none for a large
     folder), the revision's head commit and how many commits lead to it."""
 
-    at: Revision
     entries: list[Entry]
     last: dict[str, CommitInfo]
     head: CommitInfo
@@ -181,15 +193,20 @@ def tree(hub: Hub, who: Principal | None, rid: RepoId, rev: str, path: str) -> T
     entries = git.list_tree(at.sha, path)
     entries.sort(key=lambda e: (e.type != "directory", e.path.lower()))
     last = git.last_commits(at.sha, [e.path for e in entries]) if len(entries) <= LAST_COMMITS_MAX else {}
-    return Tree(at, entries, last, git.log(at.sha, limit=1)[0], git.count(at.sha))
+    return Tree(
+        **vars(at),
+        entries=entries,
+        last=last,
+        head=git.log(at.sha, limit=1)[0],
+        commit_count=git.count(at.sha),
+    )
 
 
 @dataclass(frozen=True)
-class File:
+class File(Revision):
     """A file at a revision: its entry, its text (None if not asked for, not UTF-8, in LFS or larger than
     TEXT_MAX), a .safetensors file's header summary, and its last commit."""
 
-    at: Revision
     entry: Entry
     text: str | None
     safetensors: dict[str, Any] | None
@@ -212,17 +229,18 @@ def file(hub: Hub, who: Principal | None, rid: RepoId, rev: str, path: str, want
         raise EntryNotFound(f"{path} does not exist at {rev}")
     text = _text(git, e) if want_text else None
     summary = safetensors_summary(hub, at.repo, e) if path.lower().endswith(".safetensors") else None
-    return File(at, e, text, summary, git.last_commits(at.sha, [path]).get(path))
+    return File(
+        **vars(at), entry=e, text=text, safetensors=summary, last=git.last_commits(at.sha, [path]).get(path)
+    )
 
 
 HISTORY_PAGE = 50
 
 
 @dataclass(frozen=True)
-class History:
+class History(Revision):
     """A page of the commits leading to a revision (touching `path`, if given), newest first."""
 
-    at: Revision
     commits: list[CommitInfo]
     more: bool
 
@@ -230,21 +248,20 @@ class History:
 def history(hub: Hub, who: Principal | None, rid: RepoId, rev: str, page: int, path: str | None) -> History:
     at, git = _at(hub, who, rid, rev)
     log = git.log(at.sha, skip=page * HISTORY_PAGE, limit=HISTORY_PAGE + 1, path=path or None)
-    return History(at, log[:HISTORY_PAGE], len(log) > HISTORY_PAGE)
+    return History(**vars(at), commits=log[:HISTORY_PAGE], more=len(log) > HISTORY_PAGE)
 
 
 @dataclass(frozen=True)
-class Commit:
+class Commit(Revision):
     """A commit and what it changed, file by file."""
 
-    at: Revision
     commit: CommitInfo
     diffs: list[FileDiff]
 
 
 def commit(hub: Hub, who: Principal | None, rid: RepoId, sha: str) -> Commit:
     at, git = _at(hub, who, rid, sha)
-    return Commit(at, git.log(at.sha, limit=1)[0], diff_commit(git, at.sha))
+    return Commit(**vars(at), commit=git.log(at.sha, limit=1)[0], diffs=diff_commit(git, at.sha))
 
 
 def revert(hub: Hub, who: Principal, rid: RepoId, branch: str, target: str) -> str:

@@ -106,11 +106,7 @@ async def listing(web: Web, request: Request, t: str) -> Response:
         toggle_url=toggle_url,
         domains=tx.TASKS_BY_DOMAIN,
         domain_of=tx.DOMAIN_OF,
-        rows=found.rows,
-        next_cursor=found.next_cursor,
-        tags=found.tags,
-        total=found.total,
-        facets=found.facets,
+        **vars(found),
     )
 
 
@@ -134,50 +130,29 @@ async def full_text(web: Web, request: Request) -> Response:
     )
 
 
-def card_and_viewer(
-    hub: Hub, ov: hub_browse.Overview, rid: RepoId, params: dict[str, str]
-) -> tuple[str, dict[str, Any] | None]:
-    """The card's body as HTML (relative images point into the repo), and for a dataset the viewer section:
-    subsets, splits, a first page of rows."""
-    body_html = "" if ov.card_body is None else render.markdown(ov.card_body, f"/{rid.web_path}/resolve/main")
-    if ov.repo.type != "dataset":
-        return body_html, None
-    st = viewer_service.repo_state(hub, ov.repo)
-    return body_html, dataset_viewer.context(hub, st, f"/{rid.web_path}", params)
+def card_and_viewer(hub: Hub, ov: hub_browse.Overview, rid: RepoId, params: dict[str, str]) -> dict[str, Any]:
+    """What the repo page shows besides the overview: the card's body as HTML (relative images point into
+    the repo), the header's chips by kind, the downloads' sparkline, and for a dataset the viewer section
+    (subsets, splits, a first page of rows)."""
+    body = "" if ov.card_body is None else render.markdown(ov.card_body, f"/{rid.web_path}/resolve/main")
+    out = {
+        "rid": rid,
+        "body_html": body,
+        "grouped": group_tags(ov.repo.type, ov.tags),
+        "spark": render.sparkline([n for _, n in ov.downloads_days]),
+    }
+    if ov.repo.type == "dataset":
+        st = viewer_service.repo_state(hub, ov.repo)
+        out["v"] = dataset_viewer.context(hub, st, f"/{rid.web_path}", params)
+    return out
 
 
 async def repo_page(web: Web, request: Request, p: str | None, ns: str, name: str) -> Response:
     who = await web.who(request)
     rid = rid_of(p, ns, name)
     ov = await web.run(hub_browse.overview, web.hub, who, rid)
-    body_html, v = await web.run(card_and_viewer, web.hub, ov, rid, dict(request.query_params))
-    repo = ov.repo
-    model = repo.type == "model"
-    card_datasets = (repo.card_data or {}).get("datasets", []) or []
-    return await web.page(
-        request,
-        "repo.html",
-        tab="card",
-        repo=repo,
-        sha=ov.sha,
-        tags=ov.tags,
-        body_html=body_html,
-        rid=rid,
-        grouped=group_tags(repo.type, ov.tags),
-        downloads_days=ov.downloads_days,
-        liked=ov.liked,
-        can_write=ov.can_write,
-        my_collections=ov.my_collections,
-        datasets_used=[x for x in card_datasets if isinstance(x, str)] if model else [],
-        spaces_using=ov.spaces_using,
-        trained_here=ov.trained_here,
-        children=ov.children,
-        base_models=(repo.derived or {}).get("baseModels", []),
-        last_commit=ov.last_commit,
-        file_count=ov.file_count,
-        spark=render.sparkline([n for _, n in ov.downloads_days]),
-        v=v,  # the dataset viewer section: a dataset's page only
-    )
+    more = await web.run(card_and_viewer, web.hub, ov, rid, dict(request.query_params))
+    return await web.page(request, "repo.html", tab="card", **vars(ov), **more)
 
 
 GROUP_ORDER = (

@@ -17,36 +17,13 @@ from .base import Web, rid_of
 IMAGE_EXT = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg", ".bmp")
 
 
-def revision(at: hub_browse.Revision) -> dict[str, Any]:
-    """What every Files and versions page shows of the revision (the header, the branch and tag picker)."""
-    return {
-        "repo": at.repo,
-        "sha": at.sha,
-        "rev": at.rev,
-        "rid": at.rid,
-        "branches": at.branches,
-        "tags_refs": at.tags_refs,
-        "can_write": at.can_write,
-    }
-
-
 async def tree(
     web: Web, request: Request, p: str | None, ns: str, name: str, rev: str, path: str | None = None
 ) -> Response:
     who = await web.who(request)
     path = (path or "").strip("/")
     t = await web.run(hub_browse.tree, web.hub, who, rid_of(p, ns, name), rev, path)
-    return await web.page(
-        request,
-        "tree.html",
-        tab="files",
-        **revision(t.at),
-        entries=t.entries,
-        last=t.last,
-        dir=path,
-        head=t.head,
-        commit_count=t.commit_count,
-    )
+    return await web.page(request, "tree.html", tab="files", dir=path, **vars(t))
 
 
 def file_view(f: hub_browse.File, path: str) -> dict[str, Any]:
@@ -61,7 +38,7 @@ def file_view(f: hub_browse.File, path: str) -> dict[str, Any]:
     elif f.text is not None and lower.endswith(".md"):
         view = {
             "kind": "markdown",
-            "html": render.markdown(f.text, f"/{f.at.rid.web_path}/resolve/{quote(f.at.sha)}"),
+            "html": render.markdown(f.text, f"/{f.rid.web_path}/resolve/{quote(f.sha)}"),
             "source": render.code(f.text, "x.md"),
         }
     elif f.text is not None:
@@ -78,16 +55,7 @@ async def blob(
     want_text = not path.lower().endswith(IMAGE_EXT)
     f = await web.run(hub_browse.file, web.hub, who, rid_of(p, ns, name), rev, path, want_text)
     view = await web.run(file_view, f, path)
-    return await web.page(
-        request,
-        "blob.html",
-        tab="files",
-        **revision(f.at),
-        entry=f.entry,
-        view=view,
-        file_path=path,
-        last=f.last,
-    )
+    return await web.page(request, "blob.html", tab="files", view=view, file_path=path, **vars(f))
 
 
 async def raw(web: Web, request: Request, p: str | None, ns: str, name: str, rev: str, path: str) -> Response:
@@ -106,16 +74,7 @@ async def commits(
     except ValueError:
         page = 0
     h = await web.run(hub_browse.history, web.hub, who, rid_of(p, ns, name), rev, page, path)
-    return await web.page(
-        request,
-        "commits.html",
-        tab="files",
-        **revision(h.at),
-        commits=h.commits,
-        more=h.more,
-        page=page,
-        file_path=path,
-    )
+    return await web.page(request, "commits.html", tab="files", page=page, file_path=path, **vars(h))
 
 
 def rendered(diffs: list[FileDiff]) -> list[tuple[FileDiff, str]]:
@@ -127,7 +86,7 @@ async def commit(web: Web, request: Request, p: str | None, ns: str, name: str, 
     who = await web.who(request)
     c = await web.run(hub_browse.commit, web.hub, who, rid_of(p, ns, name), sha)
     diffs = await web.run(rendered, c.diffs)
-    return await web.page(request, "commit.html", tab="files", **revision(c.at), commit=c.commit, diffs=diffs)
+    return await web.page(request, "commit.html", tab="files", **{**vars(c), "diffs": diffs})
 
 
 async def revert(web: Web, request: Request, p: str | None, ns: str, name: str) -> Response:

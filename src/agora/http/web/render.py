@@ -6,7 +6,6 @@ import html
 import json
 import re
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import quote
 
 import nh3
@@ -143,14 +142,16 @@ def pretty_json(text: str) -> str | None:
 def filesize(n: int | None) -> str:
     if n is None:
         return ""
+    size = float(n)
     for unit in ("Bytes", "kB", "MB", "GB", "TB"):
-        if n < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "Bytes" else f"{n:.1f} {unit}".replace(".0 ", " ")
-        n /= 1000  # type: ignore[assignment]
-    return str(n)
+        if size < 1000 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "Bytes" else f"{size:.1f} {unit}".replace(".0 ", " ")
+        size /= 1000
+    return str(size)
 
 
-def timeago(ts: Any) -> str:
+def timeago(ts: datetime | float | None) -> str:
+    """How long ago, in words ("3 days ago"); a naive datetime is UTC, a number a POSIX timestamp."""
     if ts is None:
         return ""
     if isinstance(ts, (int, float)):
