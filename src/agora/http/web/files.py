@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -10,9 +10,11 @@ from starlette.responses import RedirectResponse, Response
 
 from ...errors import BadRequest
 from ...hub import browse as hub_browse
-from ...storage.gitstore import FileDiff
 from . import render
 from .base import Web, rid_of
+
+if TYPE_CHECKING:
+    from ...storage.gitstore import FileDiff
 
 IMAGE_EXT = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg", ".bmp")
 
