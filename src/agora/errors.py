@@ -31,7 +31,8 @@ class Unauthorized(HubError):
 
 
 class Forbidden(HubError):
-    """The caller is known but may not do this."""
+    """The caller may not do this: no rights, a read-only token, a form from another site, or an act no one
+    may do (deleting main)."""
 
 
 class RepoNotFound(HubError):
@@ -42,7 +43,7 @@ class RepoNotFound(HubError):
 
 
 class RevisionNotFound(HubError):
-    """The repository has no such branch, tag or commit."""
+    """The repository has no such branch, tag or commit (or none this action can use)."""
 
 
 class EntryNotFound(HubError):
@@ -58,12 +59,12 @@ class Conflict(HubError):
 
 
 class ParentMismatch(HubError):
-    """The commit's parent is no longer the head of the branch."""
+    """The branch moved (or went away) since the commit's parent was read."""
 
     code = "PreconditionFailed"
 
 
 class TooLarge(HubError):
-    """A body, a file or a shard over its limit."""
+    """A body, a line, a batch or an object over its limit."""
 
     code = "PayloadTooLarge"
