@@ -12,13 +12,12 @@ from functools import lru_cache
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..db.models import Account, Membership, Repo, Token, WebSession, utcnow
 from ..errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from ..ids import check_namespace
-from . import audit, names
+from . import audit, names, rows
 
 ROLES = ("read", "write", "admin")
 _ph = PasswordHasher()
@@ -169,7 +168,7 @@ def create_user(
 ) -> Account:
     check_namespace(name)
     if names.name_taken(s, name):
-        raise Conflict(f"The name {name!r} is already taken (names compare without case)")
+        raise _name_taken(name)
     acc = Account(
         name=name,
         kind="user",
@@ -184,19 +183,18 @@ def create_user(
 
 def _add_account(s: Session, acc: Account) -> None:
     """Insert a new account; a concurrent creation of the same name (in any case) is a Conflict."""
-    try:
-        with s.begin_nested():
-            s.add(acc)
-            s.flush()
-    except IntegrityError:
-        raise Conflict(f"The name {acc.name!r} is already taken (names compare without case)") from None
+    rows.add_unique(s, acc, _name_taken(acc.name))
+
+
+def _name_taken(name: str) -> Conflict:
+    return Conflict(f"The name {name!r} is already taken (names compare without case)")
 
 
 def create_org(s: Session, name: str, owner: str, fullname: str = "") -> Account:
     check_namespace(name)
     user = require_user(s, owner)
     if names.name_taken(s, name):
-        raise Conflict(f"The name {name!r} is already taken (names compare without case)")
+        raise _name_taken(name)
     org = Account(name=name, kind="org", fullname=fullname or name)
     _add_account(s, org)
     s.add(Membership(org_id=org.id, user_id=user.id, role="admin"))

@@ -10,13 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..db.models import Account, LfsLock, Repo
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..ids import check_path
-from . import accounts
+from . import accounts, rows
 from .accounts import Principal
 
 MAX_LIMIT = 1000
@@ -50,12 +49,7 @@ def create(s: Session, who: Principal, repo: Repo, path: str, ref: str | None = 
             lock=_info(existing, _owner_name(s, existing.owner_id)),
         )
     lock = LfsLock(repo_id=repo.id, path=path, owner_id=who.user_id, ref_name=(ref or None))
-    try:
-        with s.begin_nested():
-            s.add(lock)
-            s.flush()
-    except IntegrityError:
-        raise Conflict(f"{path} was locked at the same moment by someone else") from None
+    rows.add_unique(s, lock, Conflict(f"{path} was locked at the same moment by someone else"))
     return _info(lock, who.name)
 
 
