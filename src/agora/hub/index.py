@@ -28,7 +28,7 @@ from . import taxonomy as tx
 from .accounts import Principal, require_write_token
 
 if TYPE_CHECKING:
-    from .catalog import Catalog
+    from .catalog import Catalog, Where
 
 SORTS = {
     "downloads": Repo.downloads,
@@ -215,14 +215,15 @@ def audience(s: Session, who: Principal | None) -> frozenset[str] | None:
     return frozenset([who.name, *orgs])
 
 
-def _args(s: Session, who: Principal | None, query: Query) -> tuple[Any, ...]:
+def _where(s: Session, who: Principal | None, query: Query) -> Where:
     keys = list(query.filters)
     if query.pipeline_tag:
         keys.append(_catalog().PIPELINE + query.pipeline_tag)
     terms = [t.strip().lower() for t in query.search if t.strip()]
     # author= compares without case, as on the Hub: the catalog's owner postings use the stored spelling.
     author = names.canonical(s, query.author) if query.author else None
-    return query.repo_type, audience(s, who), author, keys, terms
+    where: Where = _catalog().Where(query.repo_type, audience(s, who), author, keys, terms)
+    return where
 
 
 def _encode(obj: Any) -> str:
@@ -257,7 +258,7 @@ def find(
     cat = _catalog().for_session(s)
     cat.sync()
     after = _decode(cursor, query.sort) if cursor else None
-    ids = cat.page(*_args(s, who, query), query.sort, after, page_size + 1)
+    ids = cat.page(_where(s, who, query), query.sort, after, page_size + 1)
     nxt = None
     if len(ids) > page_size:
         ids = ids[:page_size]
@@ -283,7 +284,7 @@ def rows_of(s: Session, ids: list[int]) -> list[Repo]:
 def count(s: Session, who: Principal | None, query: Query) -> int:
     cat: Catalog = _catalog().for_session(s)
     cat.sync()
-    return cat.count(*_args(s, who, query))
+    return cat.count(_where(s, who, query))
 
 
 def full_text(
@@ -351,7 +352,7 @@ def facets(
     """Counts per tag value over the repos matching `query`, grouped for the sidebar."""
     cat = _catalog().for_session(s)
     cat.sync()
-    counts = cat.facets(*_args(s, who, query))
+    counts = cat.facets(_where(s, who, query))
     out: dict[str, list[dict[str, Any]]] = {}
     for tag, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
         g = facet_group(query.repo_type, tag)
