@@ -52,25 +52,61 @@ def page(methods: str, pattern: str, handler: Callable[..., Any]) -> Entry:
 def table() -> list[Entry | Mounted | WebMounted]:
     from . import git, metrics, web
     from .api import collections, commits, discussions, files, lfs, repos, search, viewer, xet
+    from .api.common import T
+    from .headers import USERCONTENT_PREFIX
+    from .routing import ID as AID  # the API modules' repo id (lazy `name`; same matches as the pages' ID)
     from .web import browse, community, edit
     from .web import collections as collections_pages
     from .web import files as file_pages
     from .web import viewer as viewer_pages
     from .web.base import ID, P
 
+    slug = collections.SLUG
+
     return [
         # ---- the Hub API (api/), git and LFS over HTTP, Xet, the dataset viewer API, metrics ----------
-        Mounted(repos.mount),
-        Mounted(search.mount),
-        Mounted(files.mount),
+        api("GET", "/api/whoami-v2", repos.whoami),
+        api("GET", "/api/agent-harnesses", repos.agent_harnesses),
+        api("POST", "/api/validate-yaml", repos.validate_yaml),
+        api("POST", "/api/repos/create", repos.create),
+        api("DELETE", "/api/repos/delete", repos.delete),
+        api("POST", "/api/repos/move", repos.move),
+        api("PUT", f"/api/{T}/{AID}/settings", repos.settings),
+        api("GET", f"/api/{T}/{AID}", repos.info),
+        api("GET", f"/api/{T}/{AID}/revision/(?P<rev>.+)", repos.info),
+        api("GET", "/api/search/full-text", search.full_text),
+        api("GET", f"/api/{T}", search.listing),
+        api("GET", f"/api/{T}/facets", search.facets),
+        api("GET", r"/api/(?P<t>models|datasets)-tags-by-type", search.tags_by_type),
+        api("POST DELETE", f"/api/{T}/{AID}/like", search.like),
+        api("GET", f"/api/{T}/{AID}/likers", search.likers),
+        api("GET", r"/api/users/(?P<user>[^/]+)/likes", search.user_likes),
+        api("GET", f"/api/{T}/{AID}/tree/(?P<rev>[^/]+)(?:/(?P<path>.*))?", files.tree),
+        api("POST", f"/api/{T}/{AID}/paths-info/(?P<rev>[^/]+)", files.paths_info),
+        api("GET", f"/{P}{AID}/resolve/(?P<rev>[^/]+)/(?P<path>.+)", files.resolve),
+        api("GET", f"{USERCONTENT_PREFIX}/{P}{AID}/resolve/(?P<rev>[^/]+)/(?P<path>.+)", files.usercontent),
         Mounted(commits.mount),
-        Mounted(discussions.mount),
-        Mounted(collections.mount),
+        api("GET", f"/api/{T}/{AID}/discussions", discussions.listing),
+        api("POST", f"/api/{T}/{AID}/discussions", discussions.create),
+        api("GET", rf"/api/{T}/{AID}/discussions/(?P<num>\d+)", discussions.details),
+        api(
+            "POST",
+            rf"/api/{T}/{AID}/discussions/(?P<num>\d+)/(?P<verb>comment|title|status|merge)",
+            discussions.action,
+        ),
+        api("GET", "/api/collections", collections.listing),
+        api("POST", "/api/collections", collections.create),
+        api("GET", f"/api/collections/{slug}", collections.get),
+        api("PATCH", f"/api/collections/{slug}", collections.update),
+        api("DELETE", f"/api/collections/{slug}", collections.delete),
+        api("POST", f"/api/collections/{slug}/items", collections.add_item),
+        api("PATCH", f"/api/collections/{slug}/items/(?P<oid>[^/]+)", collections.update_item),
+        api("DELETE", f"/api/collections/{slug}/items/(?P<oid>[^/]+)", collections.delete_item),
         Mounted(lfs.mount),
         Mounted(git.mount),
         Mounted(xet.mount),
         Mounted(viewer.mount),
-        Mounted(metrics.mount),
+        api("GET", "/api/agora/metrics", metrics.metrics),
         # ---- the pages (web/): last, their catch-all patterns come after the API's ----------------------
         page("GET", r"/static/pygments\.css", web.pygments_css),
         page("GET", r"/static/(?P<path>.+)", web.static),

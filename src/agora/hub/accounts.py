@@ -8,6 +8,7 @@ import string
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
@@ -18,6 +19,9 @@ from ..db.models import Account, Membership, Repo, Token, WebSession, utcnow
 from ..errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from ..ids import check_namespace
 from . import audit, names, rows
+
+if TYPE_CHECKING:
+    from .repos import Hub
 
 ROLES = ("read", "write", "admin")
 _ph = PasswordHasher()
@@ -363,3 +367,16 @@ def require_write_token(who: Principal | None, what: str = "do this") -> Princip
     if not who.can_write_at_all:
         raise Forbidden(f"Your token is read-only: use a write token to {what}")
     return who
+
+
+# ---- in a session of their own: for the HTTP handlers (called in a worker thread) ----------------------------
+def authenticated(hub: Hub, secret: str) -> Principal | None:
+    """`authenticate` in a session of its own: the owner of a token sent with a request."""
+    with hub.db.session() as s:
+        return authenticate(s, secret)
+
+
+def whoami(hub: Hub, user_id: int) -> tuple[Account | None, list[tuple[Account, str]]]:
+    """The user's account (None if gone) and their organizations with their role in each (detached rows)."""
+    with hub.db.session() as s:
+        return account_by_id(s, user_id), user_orgs(s, user_id)

@@ -22,13 +22,16 @@ from sqlalchemy import delete, desc, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from ..db.models import Account, DownloadDay, Like, Membership, Repo, RepoLink, RepoTag, utcnow
-from ..errors import BadRequest
-from . import cards, names
+from ..errors import BadRequest, NotFound
+from ..ids import RepoId
+from ..storage.gitstore import Entry
+from . import accounts, cards, names
 from . import taxonomy as tx
 from .accounts import Principal, require_write_token
 
 if TYPE_CHECKING:
     from .catalog import Catalog, Where
+    from .repos import Hub
 
 SORTS = {
     "downloads": Repo.downloads,
@@ -507,3 +510,102 @@ def likers(s: Session, repo: Repo) -> list[Account]:
 def liked_by(s: Session, who: Principal | None, user: Account) -> list[Repo]:
     q = select(Repo).join(Like, Like.repo_id == Repo.id).where(Like.user_id == user.id)
     return list(s.scalars(_visible(q, who).order_by(desc(Like.created_at))))
+
+
+# ---- in a session of their own: for the HTTP handlers (called in a worker thread) ----------------------------
+@dataclass(frozen=True)
+class RepoInfo:
+    """What a repo's info shows: the detached row, the commit, its files, the last commit's time, the tags;
+    for a model, the Spaces using it and the count of models based on it (None for other types)."""
+
+    repo: Repo
+    sha: str
+    files: list[Entry]
+    last_modified: int | None
+    tags: list[str]
+    spaces: list[str] | None
+    children: int | None
+
+
+def repo_info(hub: Hub, who: Principal | None, rid: RepoId, rev: str) -> RepoInfo:
+    with hub.db.session() as s:
+        repo = hub.find(s, who, rid)
+        git = hub.git(repo)
+        sha = git.resolve(rev)
+        files = git.all_files(sha)
+        last = git.log(sha, limit=1)
+        tags = tags_of(s, [repo.id])[repo.id]
+        spaces, children = None, None
+        if repo.type == "model":  # reverse links: Spaces using the model, fine-tune counts
+            full = f"{repo.namespace}/{repo.name}"
+            spaces = [f"{r.namespace}/{r.name}" for r in linked_from(s, who, "model", full, "space")]
+            children = sum(children_count(s, who, full).values())
+        return RepoInfo(repo, sha, files, last[0].time if last else None, tags, spaces, children)
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One page of a listing: the default fields from memory (`summaries`, when `plain` was asked) or else
+    the detached rows in listing order; the next page's cursor; the total if asked; the catalog that
+    answered (its `tags_of` gives a row's tags)."""
+
+    summaries: list[dict[str, Any]] | None
+    rows: list[Repo]
+    next: str | None
+    total: int | None
+    catalog: Catalog
+
+
+def listed(
+    hub: Hub,
+    who: Principal | None,
+    query: Query,
+    page_size: int,
+    cursor: str | None,
+    with_count: bool,
+    plain: bool,
+) -> Listed:
+    with hub.db.session() as s:
+        ids, nxt, cat = find(s, who, query, page_size, cursor)
+        total = count(s, who, query) if with_count else None
+        if plain:  # the default fields come from memory: no row is read
+            return Listed(cat.summaries(ids), [], nxt, total, cat)
+        return Listed(None, rows_of(s, ids), nxt, total, cat)
+
+
+def count_and_facets(
+    hub: Hub, who: Principal | None, query: Query
+) -> tuple[int, dict[str, list[dict[str, Any]]]]:
+    with hub.db.session() as s:
+        return count(s, who, query), facets(s, who, query)
+
+
+def tag_groups(hub: Hub, who: Principal | None, repo_type: str) -> dict[str, list[dict[str, Any]]]:
+    """Every tag value in use on the repos of `repo_type` that `who` may see, grouped."""
+    with hub.db.session() as s:
+        return facets(s, who, Query(repo_type, []), per_group=10_000)
+
+
+def like_repo(hub: Hub, who: Principal, rid: RepoId, liked: bool) -> None:
+    with hub.db.session() as s:
+        set_like(s, who, hub.find(s, who, rid), liked)
+
+
+def repo_likers(hub: Hub, who: Principal | None, rid: RepoId) -> list[Account]:
+    with hub.db.session() as s:
+        return likers(s, hub.find(s, who, rid))
+
+
+def user_likes(hub: Hub, who: Principal | None, user: str) -> list[Repo]:
+    """The repos `user` likes that `who` may see; NotFound if no user has that name."""
+    with hub.db.session() as s:
+        acc = accounts.get_account(s, user)
+        if acc is None or acc.kind != "user":
+            raise NotFound(f"User {user!r} not found")
+        return liked_by(s, who, acc)
+
+
+def catalog_ready(hub: Hub) -> bool:
+    """Whether this process's listing catalog is loaded: its answers then take a millisecond or two of CPU
+    (until then, a listing may block for seconds)."""
+    return bool(_catalog().of(hub.db.engine).ready.is_set())

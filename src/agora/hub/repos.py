@@ -566,3 +566,42 @@ class Hub:
 
     def delete_tag(self, repo: Repo, tag: str) -> None:
         self.git(repo).delete_ref(tag if tag.startswith("refs/tags/") else f"refs/tags/{tag}")
+
+    # ---- in a session of their own: for the HTTP handlers (called in a worker thread) -------------------
+    def get_repo(self, rid: RepoId) -> Repo | None:
+        """`get` (no permission check: the caller holds its own authorization) in a session of its own."""
+        with self.db.session() as s:
+            return self.get(s, rid)
+
+    def create_repo(self, who: Principal | None, rid: RepoId, private: bool, sdk: str | None) -> Repo:
+        """`create` in a session of its own. A Conflict's `repo` (the caller's own repo of that name) comes back
+        detached with its attributes loaded, so the answer can still carry its URL."""
+        with self.db.session() as s:
+            try:
+                return self.create(s, who, rid, private=private, sdk=sdk)
+            except Conflict as e:
+                existing = e.extra.get("repo")
+                if existing is not None:
+                    s.expunge(existing)  # the rollback would expire it
+                raise
+
+    def delete_repo(self, who: Principal | None, rid: RepoId) -> None:
+        with self.db.session() as s:
+            self.delete(s, who, rid)
+
+    def move_repo(self, who: Principal | None, src: RepoId, dst: RepoId) -> None:
+        with self.db.session() as s:
+            self.move(s, who, src, dst)
+
+    def change_settings(
+        self, who: Principal | None, rid: RepoId, private: bool | None, gated: str | bool | None
+    ) -> None:
+        with self.db.session() as s:
+            self.update_settings(s, who, rid, private, gated)
+
+    def xet_hashes(self, shas: list[str]) -> dict[str, str]:
+        """sha256 -> Xet file hash for the LFS oids whose content is stored in Xet."""
+        if self.xet is None or not shas:
+            return {}
+        with self.db.session() as s:
+            return self.xet.hashes_for(s, shas)
