@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import desc, func, or_, select
 from sqlalchemy.orm import Session
@@ -20,6 +20,9 @@ from ..errors import BadRequest, Conflict, Forbidden, NotFound, RepoNotFound, Un
 from ..ids import FROM_PLURAL, RepoId, RepoType
 from . import accounts, names
 from .accounts import Principal
+
+if TYPE_CHECKING:
+    from .repos import Hub
 
 ITEM_TYPES: tuple[RepoType, ...] = ("model", "dataset", "space")
 THEMES = ("default", "orange", "blue", "green", "purple", "pink", "indigo", "yellow", "red", "gray")
@@ -406,3 +409,70 @@ def owned_by(s: Session, who: Principal | None, owner: str) -> list[Collection]:
         .order_by(Collection.position, Collection.id)
     )
     return [c for c in rows if can_read(s, who, c)]
+
+
+# ---- the same, each in a database session of its own (for the browser pages) --------------------------------
+@dataclass(frozen=True)
+class CollectionPage:
+    """A collection (detached row) as `who` sees it: its slug, the items they may see, whether they may
+    change it."""
+
+    collection: Collection
+    slug: str
+    items: list[Item]
+    can_write: bool
+
+
+def collection_page(hub: Hub, who: Principal | None, slug: str) -> CollectionPage:
+    with hub.db.session() as s:
+        c = get(s, who, slug)
+        return CollectionPage(c, slug_of(c), items(s, who, c), accounts.can_write_namespace(s, who, c.owner))
+
+
+def writable_one(hub: Hub, who: Principal | None, slug: str) -> Collection:
+    with hub.db.session() as s:
+        return get_writable(s, who, slug)
+
+
+def new_collection(
+    hub: Hub, who: Principal | None, owner: str, title: str, description: str, private: bool
+) -> str:
+    """The new collection's slug."""
+    with hub.db.session() as s:
+        return slug_of(create(s, who, owner, title, description, private=private))
+
+
+def edit_collection(
+    hub: Hub, who: Principal | None, slug: str, title: str, description: str, private: bool
+) -> str:
+    """The collection's slug after the change (its title part follows the title)."""
+    with hub.db.session() as s:
+        return slug_of(update(s, who, slug, title=title, description=description, private=private))
+
+
+def drop_collection(hub: Hub, who: Principal | None, slug: str) -> None:
+    with hub.db.session() as s:
+        delete(s, who, slug)
+
+
+def add_repo(
+    hub: Hub, who: Principal | None, slug: str, item_type: object, item_id: object, note: object = None
+) -> str:
+    """`add_item`: the slug of the collection added to."""
+    with hub.db.session() as s:
+        return slug_of(add_item(s, who, slug, item_type, item_id, note=note))
+
+
+def set_item_note(hub: Hub, who: Principal | None, slug: str, item_object_id: str, note: str) -> None:
+    with hub.db.session() as s:
+        update_item(s, who, slug, item_object_id, note=note)
+
+
+def step_item(hub: Hub, who: Principal | None, slug: str, item_object_id: str, delta: int) -> None:
+    with hub.db.session() as s:
+        move_item(s, who, slug, item_object_id, delta)
+
+
+def drop_item(hub: Hub, who: Principal | None, slug: str, item_object_id: str) -> None:
+    with hub.db.session() as s:
+        delete_item(s, who, slug, item_object_id)
