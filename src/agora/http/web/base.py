@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from urllib.parse import quote, unquote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -25,6 +26,8 @@ from . import render, session
 if TYPE_CHECKING:
     from ...db.models import Repo  # the detached row Hub.open_repo hands out; only its attributes are read
 
+PS = ParamSpec("PS")
+T = TypeVar("T")
 HERE = Path(__file__).parent
 P = r"(?:(?P<p>datasets|spaces)/)?"
 ID = r"(?P<ns>[^/]+)/(?P<name>[^/]+)"
@@ -182,7 +185,7 @@ class Web:
     def redirect(self, url: str) -> Response:
         return RedirectResponse(url, status_code=303)
 
-    async def run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    async def run(self, fn: Callable[PS, T], *args: PS.args, **kwargs: PS.kwargs) -> T:
         return await self.ctx.run(fn, *args, **kwargs)
 
     def base_url(self, request: Request) -> str:
