@@ -55,11 +55,12 @@ def table() -> list[Entry | Mounted | WebMounted]:
     from .api.common import T
     from .headers import USERCONTENT_PREFIX
     from .routing import ID as AID  # the API modules' repo id (lazy `name`; same matches as the pages' ID)
-    from .web import browse, community, edit
+    from .web import account, browse, community, edit
     from .web import collections as collections_pages
     from .web import files as file_pages
     from .web import viewer as viewer_pages
     from .web.base import ID, P
+    from .web.collections import ITEM, SLUG
 
     slug = collections.SLUG
 
@@ -110,14 +111,31 @@ def table() -> list[Entry | Mounted | WebMounted]:
         # ---- the pages (web/): last, their catch-all patterns come after the API's ----------------------
         page("GET", r"/static/pygments\.css", web.pygments_css),
         page("GET", r"/static/(?P<path>.+)", web.static),
-        WebMounted(web.mount_account),
-        WebMounted(collections_pages.mount),  # /collections/{owner}/{slug}: before the /{ns}/{name} patterns
+        page("GET POST", "/login", account.login),
+        page("POST", "/logout", account.logout),
+        page("GET POST", "/join", account.join),
+        page("GET POST", "/settings/site", account.admin),
+        page("GET POST", "/settings/tokens", account.tokens),
+        page("GET POST", "/settings/password", account.password),
+        page("GET", "/settings/audit", account.audit_log),
+        page("GET POST", r"/(?P<kind>new|new-dataset|new-space)", account.new_repo),
+        page("GET POST", "/organizations/new", account.new_org),
+        page("GET POST", r"/organizations/(?P<org>[^/]+)/members", account.members),
+        # /collections/{owner}/{slug}: before the /{ns}/{name} patterns
+        page("GET POST", "/collections/new", collections_pages.new),
+        page("POST", "/collections/add", collections_pages.add),
+        page("POST", SLUG + "/edit", collections_pages.edit),
+        page("GET POST", SLUG + "/delete", collections_pages.delete),
+        page("POST", ITEM + "/note", collections_pages.item_note),
+        page("POST", ITEM + "/move", collections_pages.item_move),
+        page("POST", ITEM + "/remove", collections_pages.item_remove),
+        page("GET", SLUG, collections_pages.page),
         WebMounted(viewer_pages.mount),  # the dataset viewer fragment (/datasets/{id}/viewer), media cells
         WebMounted(file_pages.mount),
         WebMounted(edit.mount),
         page("GET", rf"/{P}{ID}/discussions", community.discussions),
         WebMounted(browse.mount),  # the repo pages
-        WebMounted(web.mount_profile),  # /{name}: the last pattern
+        page("GET", r"/(?P<name>[^/]+)", account.profile),  # /{name}: the last pattern
     ]
 
 

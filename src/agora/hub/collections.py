@@ -488,3 +488,70 @@ def update_item_in(
 def delete_item_in(hub: Hub, who: Principal | None, slug: str, item_object_id: str) -> None:
     with hub.db.session() as s:
         delete_item(s, who, slug, item_object_id)
+
+
+# ---- the same, each in a database session of its own (for the browser pages) --------------------------------
+@dataclass(frozen=True)
+class CollectionPage:
+    """A collection (detached row) as `who` sees it: its slug, the items they may see, whether they may
+    change it."""
+
+    collection: Collection
+    slug: str
+    items: list[Item]
+    can_write: bool
+
+
+def collection_page(hub: Hub, who: Principal | None, slug: str) -> CollectionPage:
+    with hub.db.session() as s:
+        c = get(s, who, slug)
+        return CollectionPage(c, slug_of(c), items(s, who, c), accounts.can_write_namespace(s, who, c.owner))
+
+
+def writable_one(hub: Hub, who: Principal | None, slug: str) -> Collection:
+    with hub.db.session() as s:
+        return get_writable(s, who, slug)
+
+
+def new_collection(
+    hub: Hub, who: Principal | None, owner: str, title: str, description: str, private: bool
+) -> str:
+    """The new collection's slug."""
+    with hub.db.session() as s:
+        return slug_of(create(s, who, owner, title, description, private=private))
+
+
+def edit_collection(
+    hub: Hub, who: Principal | None, slug: str, title: str, description: str, private: bool
+) -> str:
+    """The collection's slug after the change (its title part follows the title)."""
+    with hub.db.session() as s:
+        return slug_of(update(s, who, slug, title=title, description=description, private=private))
+
+
+def drop_collection(hub: Hub, who: Principal | None, slug: str) -> None:
+    with hub.db.session() as s:
+        delete(s, who, slug)
+
+
+def add_repo(
+    hub: Hub, who: Principal | None, slug: str, item_type: object, item_id: object, note: object = None
+) -> str:
+    """`add_item`: the slug of the collection added to."""
+    with hub.db.session() as s:
+        return slug_of(add_item(s, who, slug, item_type, item_id, note=note))
+
+
+def set_item_note(hub: Hub, who: Principal | None, slug: str, item_object_id: str, note: str) -> None:
+    with hub.db.session() as s:
+        update_item(s, who, slug, item_object_id, note=note)
+
+
+def step_item(hub: Hub, who: Principal | None, slug: str, item_object_id: str, delta: int) -> None:
+    with hub.db.session() as s:
+        move_item(s, who, slug, item_object_id, delta)
+
+
+def drop_item(hub: Hub, who: Principal | None, slug: str, item_object_id: str) -> None:
+    with hub.db.session() as s:
+        delete_item(s, who, slug, item_object_id)

@@ -605,3 +605,33 @@ class Hub:
             return {}
         with self.db.session() as s:
             return self.xet.hashes_for(s, shas)
+
+
+# ---- for the browser pages, each in a database session of its own -------------------------------------------
+def repo_spelling(hub: Hub, who: Principal | None, rid: RepoId) -> tuple[str, str] | None:
+    """The stored (namespace, name) of the repo `rid` names in another case (ALICE/PM -> alice/pm), if `who`
+    may see it; None when there is no such repo, `rid` spells it so already, or `who` may not see it."""
+    with hub.db.session() as s:
+        repo = hub.get(s, rid)
+        if (
+            repo is None
+            or (repo.namespace, repo.name) == (rid.namespace, rid.name)
+            or not accounts.can_read(s, who, repo)
+        ):
+            return None
+        return repo.namespace, repo.name
+
+
+def create_with_readme(
+    hub: Hub, who: Principal, rid: RepoId, private: bool, sdk: str | None, license: str | None
+) -> Repo:
+    """A new repo (Hub.create; detached); with a license, a first commit of a README whose card names it (and
+    a Space's sdk)."""
+    with hub.db.session() as s:
+        repo = hub.create(s, who, rid, private=private, sdk=sdk)
+        if license:
+            pc = hub.begin_commit(repo)
+            meta = f"---\nlicense: {license}\n" + (f"sdk: {repo.sdk}\n" if repo.sdk else "") + "---\n"
+            hub.add_file(pc, "README.md", f"{meta}\n# {rid.name}\n".encode())
+            hub.finish_commit(s, who, pc, "main", "Initial README")
+        return repo
