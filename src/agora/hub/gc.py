@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, select
 
 from ..db.models import LfsObject, Repo, XetChunk, XetFile, XetXorb
+from ..storage.blobs import BlobStore
 from .imports import referenced_oids
 from .repos import Hub
 from .xet import XetStore, unpack_terms
@@ -80,13 +81,21 @@ def _referenced(hub: Hub, repos: list[Repo]) -> set[str]:
     return referenced
 
 
+def _sort_out(store: BlobStore, live: _Live) -> tuple[int, list[tuple[str, int]]]:
+    """-> (how many of the store's objects `live` keeps, (name, size) of each of the others)."""
+    kept = 0
+    removed: list[tuple[str, int]] = []
+    for name, size, mtime in list(store.list_objects()):
+        if live.keeps(name, mtime):
+            kept += 1
+            continue
+        removed.append((name, size))
+    return kept, removed
+
+
 def _collect_lfs(hub: Hub, report: GcReport, live: _Live, apply: bool) -> None:
     """LFS objects in the blob store; with `apply`, abandoned uploads go too."""
-    for oid, size, mtime in list(hub.blobs.list_objects()):
-        if live.keeps(oid, mtime):
-            report.lfs_kept += 1
-            continue
-        report.lfs_removed.append((oid, size))
+    report.lfs_kept, report.lfs_removed = _sort_out(hub.blobs, live)
     if apply:
         for store in (hub.blobs, *((hub.xet.xorbs, hub.xet.shards) if hub.xet is not None else ())):
             report.temp_purged += store.purge_temp(live.cutoff)
@@ -114,11 +123,7 @@ def _collect_xorbs(hub: Hub, xet: XetStore, report: GcReport, live: _Live, apply
             h for h, at in s.execute(select(XetXorb.hash, XetXorb.created_at)) if _aware(at) > live.cutoff
         }
     xorbs_live = _Live(live.cutoff, keep_xorbs, recent_xorbs)
-    for name, size, mtime in list(xet.xorbs.list_objects()):
-        if xorbs_live.keeps(name, mtime):
-            report.xorbs_kept += 1
-            continue
-        report.xorbs_removed.append((name, size))
+    report.xorbs_kept, report.xorbs_removed = _sort_out(xet.xorbs, xorbs_live)
     if apply:
         gone = [h for h, _ in report.xorbs_removed]
         with hub.db.session() as s:  # rows first: from now on nobody is offered these xorbs
