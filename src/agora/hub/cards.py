@@ -456,9 +456,11 @@ class Derived:
 
 
 def _library_from_files(names: set[str]) -> str | None:
-    def has(suffix: str) -> bool:
-        return any(n.endswith(suffix) for n in names)
+    return _library_from_configs(names) or _library_from_weights(names)
 
+
+def _library_from_configs(names: set[str]) -> str | None:
+    """The library a known configuration file names (the Hugging Face libraries, most specific first)."""
     if "adapter_config.json" in names:
         return "peft"
     if "model_index.json" in names:
@@ -467,6 +469,15 @@ def _library_from_files(names: set[str]) -> str | None:
         return "sentence-transformers"
     if "config.json" in names:
         return "transformers"
+    return None
+
+
+def _library_from_weights(names: set[str]) -> str | None:
+    """The library of the weights files' format, for repos without a known configuration file."""
+
+    def has(suffix: str) -> bool:
+        return any(n.endswith(suffix) for n in names)
+
     if has(".joblib") or has("skops"):
         return "sklearn"
     if has(".keras") or "keras_metadata.pb" in names or "saved_model.pb" in names:
