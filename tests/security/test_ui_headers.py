@@ -178,6 +178,27 @@ def browser_client(server: Server, user: str) -> httpx.Client:
     return c
 
 
+def instantiate(route: Any, values: dict[str, str | None], dataset: str) -> str:
+    """A path of `route` with real ids: `values`, the dataset's for dataset pages."""
+    pattern = route.regex.pattern
+    vals = dict(values)
+    if pattern.startswith("^/datasets/"):
+        vals.update(ns=dataset.split("/")[0], name=dataset.split("/")[1], path="data.csv")
+    if pattern in (r"^/(?P<name>[^/]+)$",):
+        vals["name"] = "alice"  # the profile page
+    if "static" in pattern:
+        vals["path"] = "style.css"
+    path = fill(pattern, vals)
+    if path is None or not route.regex.match(path):  # a value one group does not take: its own
+        for key in route.regex.groupindex:
+            other = fill(pattern, {k: v for k, v in vals.items() if k != key})
+            if other is not None and route.regex.match(other):
+                path = other
+                break
+    assert path is not None and route.regex.match(path), f"cannot instantiate {pattern}: {path!r}"
+    return path
+
+
 def test_every_route_answers_with_the_security_headers(
     server: Server, alice: str, routes: list[Any], repo_name: str
 ) -> None:
@@ -240,22 +261,7 @@ def test_every_route_answers_with_the_security_headers(
     seen = 0
     try:
         for route in routes:
-            pattern = route.regex.pattern
-            vals = dict(values)
-            if pattern.startswith("^/datasets/"):
-                vals.update(ns=dataset.split("/")[0], name=dataset.split("/")[1], path="data.csv")
-            if pattern in (r"^/(?P<name>[^/]+)$",):
-                vals["name"] = "alice"  # the profile page
-            if "static" in pattern:
-                vals["path"] = "style.css"
-            path = fill(pattern, vals)
-            if path is None or not route.regex.match(path):  # a value one group does not take: its own
-                for key in route.regex.groupindex:
-                    other = fill(pattern, {k: v for k, v in vals.items() if k != key})
-                    if other is not None and route.regex.match(other):
-                        path = other
-                        break
-            assert path is not None and route.regex.match(path), f"cannot instantiate {pattern}: {path!r}"
+            path = instantiate(route, values, dataset)
             web_route = route.handler.__module__.startswith("agora.http.web")
             for method in sorted(route.methods - {"HEAD"}):
                 for who, client in clients.items():
