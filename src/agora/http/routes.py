@@ -52,6 +52,8 @@ def page(methods: str, pattern: str, handler: Callable[..., Any]) -> Entry:
 def table() -> list[Entry | Mounted | WebMounted]:
     from . import git, metrics, web
     from .api import collections, commits, discussions, files, lfs, repos, search, viewer, xet
+    from .api.common import T
+    from .routing import ID as AID  # the API's repo id: its name is matched lazily
     from .web import browse, community, edit
     from .web import collections as collections_pages
     from .web import files as file_pages
@@ -63,7 +65,12 @@ def table() -> list[Entry | Mounted | WebMounted]:
         Mounted(repos.mount),
         Mounted(search.mount),
         Mounted(files.mount),
-        Mounted(commits.mount),
+        api("POST", f"/api/{T}/{AID}/preupload/(?P<rev>[^/]+)", commits.preupload),
+        api("POST", f"/api/{T}/{AID}/commit/(?P<rev>[^/]+)", commits.commit),
+        api("GET", f"/api/{T}/{AID}/commits/(?P<rev>[^/]+)", commits.history),
+        api("GET", f"/api/{T}/{AID}/refs", commits.refs),
+        api("POST DELETE", f"/api/{T}/{AID}/branch/(?P<branch>.+)", commits.branch),
+        api("POST DELETE", f"/api/{T}/{AID}/tag/(?P<rev>.+)", commits.tag),
         Mounted(discussions.mount),
         Mounted(collections.mount),
         Mounted(lfs.mount),
@@ -78,7 +85,14 @@ def table() -> list[Entry | Mounted | WebMounted]:
         WebMounted(collections_pages.mount),  # /collections/{owner}/{slug}: before the /{ns}/{name} patterns
         WebMounted(viewer_pages.mount),  # the dataset viewer fragment (/datasets/{id}/viewer), media cells
         WebMounted(file_pages.mount),
-        WebMounted(edit.mount),
+        page("GET", f"/{P}{ID}/upload/(?P<rev>[^/]+)", edit.upload_page),
+        page("PUT", f"/{P}{ID}/upload-blob", edit.upload_blob),
+        page("POST", f"/{P}{ID}/upload/(?P<rev>[^/]+)", edit.upload_commit),
+        page("GET POST", f"/{P}{ID}/edit/(?P<rev>[^/]+)/(?P<path>.+)", edit.edit),
+        page("GET POST", f"/{P}{ID}/new/(?P<rev>[^/]+)", edit.edit),
+        page("POST", f"/{P}{ID}/delete/(?P<rev>[^/]+)/(?P<path>.+)", edit.delete_file),
+        page("GET POST", f"/{P}{ID}/settings", edit.settings),
+        page("POST", f"/{P}{ID}/like", edit.like),
         page("GET", rf"/{P}{ID}/discussions", community.discussions),
         WebMounted(browse.mount),  # the repo pages
         WebMounted(web.mount_profile),  # /{name}: the last pattern

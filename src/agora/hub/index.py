@@ -28,7 +28,9 @@ from . import taxonomy as tx
 from .accounts import Principal, require_write_token
 
 if TYPE_CHECKING:
+    from ..ids import RepoId
     from .catalog import Catalog
+    from .repos import Hub
 
 SORTS = {
     "downloads": Repo.downloads,
@@ -506,3 +508,11 @@ def likers(s: Session, repo: Repo) -> list[Account]:
 def liked_by(s: Session, who: Principal | None, user: Account) -> list[Repo]:
     q = select(Repo).join(Like, Like.repo_id == Repo.id).where(Like.user_id == user.id)
     return list(s.scalars(_visible(q, who).order_by(desc(Like.created_at))))
+
+
+def toggle_like(hub: Hub, who: Principal, rid: RepoId, liked: bool | None) -> Repo:
+    """Like or unlike (`liked`; None: the other way round) a repo `who` may see; returns it, detached."""
+    with hub.db.session() as s:
+        repo = hub.find(s, who, rid)
+        set_like(s, who, repo, not likes(s, who.user_id, repo) if liked is None else liked)
+        return repo

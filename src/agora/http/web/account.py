@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from ...db.models import Account, Membership, Repo
 from ...errors import BadRequest, Conflict, Forbidden, NotFound
-from ...hub import accounts, audit, index, throttle
+from ...hub import accounts, audit, commits, index, throttle
 from ...hub import collections as colls
 from ...ids import RepoId, check_name, parse_repo_type
 from . import session
@@ -301,24 +301,16 @@ def mount(router: Any, web: Web) -> None:
         form = await web.form(request)
 
         def do() -> str:
-            with hub.db.session() as s:
-                rid = RepoId(
-                    parse_repo_type(rtype), form.get("owner") or who.name, form.get("name", "").strip()
-                )
-                repo = hub.create(
-                    s,
-                    who,
-                    rid,
-                    private=form.get("visibility") == "private",
-                    sdk=form.get("sdk") if rtype == "space" else None,
-                )
-                lic = form.get("license")
-                if lic:
-                    pc = hub.begin_commit(repo)
-                    meta = f"---\nlicense: {lic}\n" + (f"sdk: {repo.sdk}\n" if repo.sdk else "") + "---\n"
-                    hub.add_file(pc, "README.md", f"{meta}\n# {rid.name}\n".encode())
-                    hub.finish_commit(s, who, pc, "main", "Initial README")
-                return repo_path(repo)
+            rid = RepoId(parse_repo_type(rtype), form.get("owner") or who.name, form.get("name", "").strip())
+            repo = commits.create_repo_with_readme(
+                hub,
+                who,
+                rid,
+                private=form.get("visibility") == "private",
+                sdk=form.get("sdk") if rtype == "space" else None,
+                license=form.get("license"),
+            )
+            return repo_path(repo)
 
         try:
             return web.redirect(await web.run(do))
