@@ -343,7 +343,8 @@ def _add_staged(hub: Hub, plan: _Plan, op: CommitOperationStagedAdd, revision: s
         sample = fh.read(512)
     if _goes_to_lfs(git, head, op.path_in_repo, size, sample):
         plan.lfs_rows.append((op.oid, size))
-        plan.puts[op.path_in_repo] = git.write_blob(lfs_pointer(op.oid, size))
+        plan.puts[op.path_in_repo] = blob = git.write_blob(lfs_pointer(op.oid, size))
+        plan.checked.add(blob)  # its object is in the blob store: the repo owns it once the commit lands
     else:
         with hub.blobs.open(op.oid) as fh:
             plan.puts[op.path_in_repo] = git.write_blob(fh.read())

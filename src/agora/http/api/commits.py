@@ -179,17 +179,24 @@ async def read_commit_body(ctx: Ctx, request: Request, git: GitRepo) -> CommitBo
         if key == "file":
             body.ops.append(await ctx.run(file_operation, git, path, value))
         elif key == "lfsFile":
-            if value.get("algo", "sha256") != "sha256":
-                raise BadRequest(f"Unsupported LFS hash algorithm {value.get('algo')!r}")
-            size = value.get("size")
-            if size is not None:
-                check_size(size, ctx.settings.max_object_size, f"size of {path[:200]}")
-            body.lfs_lines.append((path, value.get("oid"), size))
-        elif key in ("deletedFile", "deletedFolder"):
-            body.ops.append(commits.CommitOperationDelete(check_path(path), is_folder=key == "deletedFolder"))
+            body.lfs_lines.append(lfs_line(ctx, path, value))
+        elif key == "deletedFile":
+            body.ops.append(commits.CommitOperationDelete(check_path(path)))  # "dir/" is no file: refused
+        elif key == "deletedFolder":
+            body.ops.append(commits.CommitOperationDelete(path, is_folder=True))
         else:
             raise BadRequest("Only the first line may be the header")
     return body
+
+
+def lfs_line(ctx: Ctx, path: str, value: dict[str, Any]) -> tuple[str, Any, Any]:
+    """An "lfsFile" line: path, oid and size (its object is looked up once the whole body is read)."""
+    if value.get("algo", "sha256") != "sha256":
+        raise BadRequest(f"Unsupported LFS hash algorithm {value.get('algo')!r}")
+    size = value.get("size")
+    if size is not None:
+        check_size(size, ctx.settings.max_object_size, f"size of {path[:200]}")
+    return path, value.get("oid"), size
 
 
 def file_operation(git: GitRepo, path: str, value: dict[str, Any]) -> commits.CommitOperationAdd:
