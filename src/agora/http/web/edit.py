@@ -67,6 +67,21 @@ async def upload_blob(web: Web, request: Request, p: str | None, ns: str, name: 
     return wire.json_response({"oid": oid, "size": size, "token": sig, "exp": exp})
 
 
+async def commit(
+    web: Web,
+    who: Principal,
+    rid: RepoId,
+    rev: str,
+    ops: Iterable[commits.Operation],
+    summary: str,
+    description: str = "",
+) -> str:
+    """One commit of the browser's user on `rev` (hub/commits.create_commit checks they may write)."""
+    call = functools.partial(commits.create_commit, revision=rev, summary=summary, description=description)
+    result = await web.run(call, web.hub, who, rid, ops)
+    return str(result.oid)
+
+
 def staged_files(web: Web, body: dict[str, Any]) -> list[commits.Operation]:
     """The files of an upload commit: blobs this browser staged (upload_blob), each named by a signed oid."""
     files = body.get("files")
@@ -90,20 +105,9 @@ async def upload_commit(web: Web, request: Request, p: str | None, ns: str, name
     body = await read_json(request, web.ctx.settings.max_json_bytes, what="Upload request")
     ops = staged_files(web, body)
     message = (body.get("message") or "").strip() or f"Upload {len(ops)} file{'s' if len(ops) > 1 else ''}"
-    result = await web.run(
-        functools.partial(
-            commits.create_commit,
-            web.hub,
-            who,
-            rid_of(p, ns, name),
-            ops,
-            revision=rev,
-            summary=message,
-            description=body.get("description") or "",
-        )
-    )
+    oid = await commit(web, who, rid_of(p, ns, name), rev, ops, message, body.get("description") or "")
     prefix = f"/{p}" if p else ""
-    return wire.json_response({"commit": result.oid, "url": f"{prefix}/{ns}/{name}/commit/{result.oid}"})
+    return wire.json_response({"commit": oid, "url": f"{prefix}/{ns}/{name}/commit/{oid}"})
 
 
 def editable_text(git: GitRepo, rev: str, path: str | None) -> str:
@@ -154,18 +158,7 @@ async def save_edit(
     ops: Iterable[commits.Operation] = [commits.CommitOperationAdd(new_path, content.encode())]
     if path and new_path != path:
         ops = itertools.chain(ops, deleted(path))
-    await web.run(
-        functools.partial(
-            commits.create_commit,
-            web.hub,
-            who,
-            rid_of(p, ns, name),
-            ops,
-            revision=rev,
-            summary=message,
-            description=form.get("description", ""),
-        )
-    )
+    await commit(web, who, rid_of(p, ns, name), rev, ops, message, form.get("description", ""))
     prefix = f"/{p}" if p else ""
     return web.redirect(f"{prefix}/{ns}/{name}/blob/{quote(rev, safe='')}/{quote(new_path)}")
 
@@ -181,17 +174,7 @@ async def delete_file(
 ) -> Response:
     who = await web.require_user(request)
     form = await web.form(request)
-    await web.run(
-        functools.partial(
-            commits.create_commit,
-            web.hub,
-            who,
-            rid_of(p, ns, name),
-            deleted(path),
-            revision=rev,
-            summary=form.get("message") or f"Delete {path}",
-        )
-    )
+    await commit(web, who, rid_of(p, ns, name), rev, deleted(path), form.get("message") or f"Delete {path}")
     prefix = f"/{p}" if p else ""
     return web.redirect(f"{prefix}/{ns}/{name}/tree/{quote(rev, safe='')}")
 
