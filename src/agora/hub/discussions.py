@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from ..db.models import Account, Discussion, Repo, utcnow
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..ids import RepoId
-from . import accounts, names
+from . import accounts, commits, names
 from .accounts import Principal, require_write_token
 
 if TYPE_CHECKING:
@@ -154,28 +154,38 @@ def merge(s: Session, hub: Hub, who: Principal, repo: Repo, d: Discussion, text:
     if d.status != "open":
         raise Conflict(f"This pull request is {d.status}")
     git = hub.git(repo)
-    with hub.writer(s, repo, git):
-        main = git.resolve("main")
-        pr = git.resolve(f"refs/pr/{d.num}")
-        r = git.repo
-        if main == pr or r.descendant_of(main, pr):
-            raise Conflict("Nothing to merge: main already contains this pull request")
-        if r.descendant_of(pr, main):
-            new = pr
-        else:
-            index = r.merge_commits(main, pr)
-            if index.conflicts is not None:
-                raise Conflict("This pull request has conflicts with main: update it first")
-            tree = str(index.write_tree(r))
-            new = git.write_commit(tree, [main, pr], who.name, f"Merge pull request #{d.num}: {d.title}")
-        git.move_ref("refs/heads/main", main, new, f"merge refs/pr/{d.num}")
+    main = git.resolve("main")
+    pr = git.resolve(f"refs/pr/{d.num}")
+    r = git.repo
+    if main == pr or r.descendant_of(main, pr):
+        raise Conflict("Nothing to merge: main already contains this pull request")
+
+    def mark_merged(new: str) -> None:  # in the transaction that records the merge, under the repo lock
         if text:
             _append(d, _comment(who, text))
         d.status = "merged"
         d.data = {**(d.data or {}), "mergeCommitId": new}
         _append(d, _event(who, "status-change", {"status": "merged"}))
-        hub.after_ref_update(s, repo, "refs/heads/main", main, new)
-    return new
+
+    if r.descendant_of(pr, main):  # a fast-forward: a ref move, through the same post-write path
+        commits.move_branch(s, hub, repo, "refs/heads/main", main, pr, f"merge refs/pr/{d.num}", mark_merged)
+        return pr
+    index = r.merge_commits(main, pr)
+    if index.conflicts is not None:
+        raise Conflict("This pull request has conflicts with main: update it first")
+    # main moving meanwhile is a ParentMismatch (the merge was computed against this main).
+    return commits.commit_in(
+        s,
+        hub,
+        who,
+        repo,
+        [],
+        summary=f"Merge pull request #{d.num}: {d.title}",
+        parent_commit=main,
+        parents=[main, pr],
+        tree_from=str(index.write_tree(r)),
+        on_written=mark_merged,
+    ).oid
 
 
 # ---- in a session of their own: for the HTTP handlers (called in a worker thread) ----------------------------

@@ -30,6 +30,7 @@ from . import taxonomy as tx
 from .accounts import Principal, require_write_token
 
 if TYPE_CHECKING:
+    from ..ids import RepoId
     from .catalog import Catalog, Where
     from .repos import Hub
 
@@ -609,3 +610,11 @@ def catalog_ready(hub: Hub) -> bool:
     """Whether this process's listing catalog is loaded: its answers then take a millisecond or two of CPU
     (until then, a listing may block for seconds)."""
     return bool(_catalog().of(hub.db.engine).ready.is_set())
+
+
+def toggle_like(hub: Hub, who: Principal, rid: RepoId, liked: bool | None) -> Repo:
+    """Like or unlike (`liked`; None: the other way round) a repo `who` may see; returns it, detached."""
+    with hub.db.session() as s:
+        repo = hub.find(s, who, rid)
+        set_like(s, who, repo, not likes(s, who.user_id, repo) if liked is None else liked)
+        return repo

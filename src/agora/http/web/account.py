@@ -12,8 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...errors import BadRequest, Conflict, Forbidden
-from ...hub import accounts, audit, logins, profiles
-from ...hub.repos import create_with_readme
+from ...hub import accounts, audit, commits, logins, profiles
 from ...ids import RepoId, check_name, parse_repo_type
 from . import session
 from .base import Web, repo_path
@@ -256,13 +255,13 @@ async def new_repo(web: Web, request: Request, kind: str) -> Response:
     try:
         rid = RepoId(parse_repo_type(rtype), form.get("owner") or who.name, form.get("name", "").strip())
         repo = await web.run(
-            create_with_readme,
+            commits.create_repo_with_readme,
             web.hub,
             who,
             rid,
-            form.get("visibility") == "private",
-            form.get("sdk") if rtype == "space" else None,
-            form.get("license") or None,
+            private=form.get("visibility") == "private",
+            sdk=form.get("sdk") if rtype == "space" else None,
+            license=form.get("license") or None,
         )
         return web.redirect(repo_path(repo))
     except (BadRequest, Conflict, Forbidden) as e:

@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 
 from ...errors import BadRequest, EntryNotFound
 from ...hub import accounts
+from ...hub import commits as hub_commits
 from ...ids import RepoId
 from ...storage.gitstore import diff_commit
 from . import render
@@ -149,12 +150,7 @@ def mount(router: Any, web: Web) -> None:
         if not target:
             raise BadRequest("Which version? (target is missing)")
 
-        def do() -> str:
-            with hub.db.session() as s:
-                repo = hub.find(s, who, rid_of(p, ns, name), write=True)
-                return hub.revert_to(s, who, repo, branch, target).oid
-
-        new = await web.run(do)
+        new = (await web.run(hub_commits.revert_to, hub, who, rid_of(p, ns, name), branch, target)).oid
         prefix = f"/{p}" if p else ""
         return web.redirect(f"{prefix}/{ns}/{name}/commit/{new}")
 
