@@ -587,11 +587,6 @@ def tag_groups(hub: Hub, who: Principal | None, repo_type: str) -> dict[str, lis
         return facets(s, who, Query(repo_type, []), per_group=10_000)
 
 
-def like_repo(hub: Hub, who: Principal, rid: RepoId, liked: bool) -> None:
-    with hub.db.session() as s:
-        set_like(s, who, hub.find(s, who, rid), liked)
-
-
 def repo_likers(hub: Hub, who: Principal | None, rid: RepoId) -> list[Account]:
     with hub.db.session() as s:
         return likers(s, hub.find(s, who, rid))

@@ -177,7 +177,7 @@ async def like(ctx: Ctx, request: Request, t: str, ns: str, name: str) -> Respon
     who = await ctx.who(request)
     if who is None:
         raise Unauthorized("You must be logged in to like a repo")
-    await ctx.run(index.like_repo, ctx.hub, who, rid_api(t, ns, name), request.method == "POST")
+    await ctx.run(index.toggle_like, ctx.hub, who, rid_api(t, ns, name), request.method == "POST")
     return wire.json_response({})
 
 

@@ -24,7 +24,7 @@ from ..context import Ctx
 from . import render, session
 
 if TYPE_CHECKING:
-    from ...db.models import Repo  # the detached row Hub.open_repo hands out; only its attributes are read
+    from ...hub import Repo  # the detached row Hub.open_repo hands out; only its attributes are read
 
 PS = ParamSpec("PS")
 T = TypeVar("T")
