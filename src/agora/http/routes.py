@@ -49,10 +49,23 @@ def page(methods: str, pattern: str, handler: Callable[..., Any]) -> Entry:
     return Entry("page", methods, pattern, handler)
 
 
+def viewer_api(endpoint: str, handler: Callable[..., Any]) -> list[Entry]:
+    """A dataset viewer API endpoint: at /api/datasets-server/<endpoint>, and at /<endpoint> on the host datasets
+    derives from HF_ENDPOINT (datasets-server.<host>)."""
+    from .api.viewer import PREFIX
+
+    return [
+        api("GET", f"{PREFIX}/{endpoint}", handler),
+        api("GET", f"/{endpoint}", handler, host_prefix="datasets-server."),
+    ]
+
+
 def table() -> list[Entry | Mounted | WebMounted]:
     from . import git, metrics, web
     from .api import collections, commits, discussions, files, lfs, repos, search, viewer, xet
     from .api.common import T
+    from .api.lfs import GIT_ID
+    from .api.xet import CAS, H
     from .headers import USERCONTENT_PREFIX
     from .routing import ID as AID  # the API modules' repo id (lazy `name`; same matches as the pages' ID)
     from .web import account, browse, community, edit
@@ -108,10 +121,42 @@ def table() -> list[Entry | Mounted | WebMounted]:
         api("POST", f"/api/collections/{slug}/items", collections.add_item),
         api("PATCH", f"/api/collections/{slug}/items/(?P<oid>[^/]+)", collections.update_item),
         api("DELETE", f"/api/collections/{slug}/items/(?P<oid>[^/]+)", collections.delete_item),
-        Mounted(lfs.mount),
-        Mounted(git.mount),
-        Mounted(xet.mount),
-        Mounted(viewer.mount),
+        api("POST", rf"/{P}{GIT_ID}/info/lfs/objects/batch", lfs.batch),
+        api("PUT", r"/lfs/objects/(?P<repo_id>\d+)/(?P<oid>[0-9a-f]{64})", lfs.upload),
+        api("GET", r"/lfs/objects/(?P<repo_id>\d+)/(?P<oid>[0-9a-f]{64})", lfs.download),
+        api("POST", r"/lfs/verify/(?P<repo_id>\d+)/(?P<oid>[0-9a-f]{64})", lfs.verify),
+        api("PUT", r"/lfs/parts/(?P<upload_id>[0-9a-f]{32})/(?P<n>\d{1,5})", lfs.part),
+        api(
+            "POST",
+            r"/lfs/complete/(?P<repo_id>\d+)/(?P<oid>[0-9a-f]{64})/(?P<upload_id>[0-9a-f]{32})",
+            lfs.complete,
+        ),
+        api("GET", rf"/{P}{GIT_ID}/info/refs", git.info_refs),
+        api("POST", rf"/{P}{GIT_ID}/git-upload-pack", git.upload_pack),
+        api("POST", rf"/{P}{GIT_ID}/git-receive-pack", git.receive_pack),
+        api("GET", rf"/{P}{GIT_ID}/info/lfs/locks", git.locks_list),
+        api("POST", rf"/{P}{GIT_ID}/info/lfs/locks", git.locks_create),
+        api("POST", rf"/{P}{GIT_ID}/info/lfs/locks/verify", git.locks_verify),
+        api("POST", rf"/{P}{GIT_ID}/info/lfs/locks/(?P<lock_id>[^/]+)/unlock", git.locks_unlock),
+        api("GET", rf"/api/{T}/{AID}/xet-(?P<kind>read|write)-token/(?P<rev>[^/]+)", xet.token),
+        api("GET", rf"{CAS}/v1/chunks/(?P<prefix>[^/]+)/{H}", xet.chunk),
+        api("POST", rf"{CAS}/v1/xorbs/(?P<prefix>[^/]+)/{H}", xet.xorb_upload),
+        api("POST", rf"{CAS}/v1/xorb-grants/.*", xet.not_here),
+        api("POST", rf"{CAS}/v1/shards", xet.shard_upload),
+        api("POST", rf"{CAS}/v2/shards", xet.not_here),
+        api("GET", rf"{CAS}/v(?P<v>[12])/reconstructions/{H}", xet.reconstruction),
+        api("GET", rf"{CAS}/fetch/(?P<h>[0-9a-f]{{64}})", xet.fetch),
+        *viewer_api("is-valid", viewer.is_valid),
+        *viewer_api("splits", viewer.splits),
+        *viewer_api("first-rows", viewer.first_rows),
+        *viewer_api("rows", viewer.rows),
+        *viewer_api("search", viewer.search),
+        *viewer_api("filter", viewer.filter_rows),
+        *viewer_api("parquet", viewer.parquet),
+        *viewer_api("size", viewer.size),
+        *viewer_api("info", viewer.info),
+        *viewer_api("statistics", viewer.statistics),
+        *viewer_api("cell", viewer.cell),
         api("GET", "/api/agora/metrics", metrics.metrics),
         # ---- the pages (web/): last, their catch-all patterns come after the API's ----------------------
         page("GET", r"/static/pygments\.css", web.pygments_css),

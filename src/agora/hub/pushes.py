@@ -471,5 +471,11 @@ def after_push(hub: Hub, s: Session, repo_id: int, before: dict[str, str]) -> li
     return sorted(moved)
 
 
+def record_push(hub: Hub, repo_id: int, before: dict[str, str]) -> list[str]:
+    """`after_push` in a session of its own (http/git.py, once receive-pack has exited)."""
+    with hub.db.session() as s:
+        return after_push(hub, s, repo_id, before)
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -412,3 +412,28 @@ class XetStore:
                 raise NotFound(f"Xet file {file_hash} does not exist")
             segs, skip, metas = self.plan(s, xf, first, last)
         return reconstruct.stream(self.xorbs, segs, metas, skip, last - first + 1)
+
+    # ---- for the HTTP faces (api/xet.py, api/lfs.py): each in a session of its own ------------------------
+    def sha_file(self, sha256: str) -> tuple[str, int] | None:
+        """(file hash, size) of the Xet file with this sha256, None if not in Xet."""
+        with self.db.session() as s:
+            xf = self.file_by_sha(s, sha256)
+            return (xf.file_hash, xf.size) if xf is not None else None
+
+    def repo_file_size(self, repo_id: int, file_hash: str) -> int:
+        """The size of a Xet file the repo may read (`repo_file`): NotFound otherwise."""
+        with self.db.session() as s:
+            xf = self.repo_file(s, repo_id, file_hash)
+            if xf is None:
+                raise NotFound(f"File {file_hash} not found")
+            return xf.size
+
+    def plan_range(
+        self, file_hash: str, first: int, last: int
+    ) -> tuple[list[Segment], int, dict[str, XorbMeta]]:
+        """`plan` for the file's bytes [first, last]."""
+        with self.db.session() as s:
+            xf = self.file_by_hash(s, file_hash)
+            if xf is None:
+                raise NotFound(f"File {file_hash} not found")
+            return self.plan(s, xf, first, last)

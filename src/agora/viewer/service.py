@@ -10,7 +10,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,6 +21,11 @@ from ..errors import NotFound
 from .errors import NotReady, SplitFailed
 from .pipeline import KIND
 from .query import Shard
+
+if TYPE_CHECKING:
+    from ..hub.accounts import Principal
+    from ..hub.repos import Hub
+    from ..ids import RepoId
 
 
 @dataclass
@@ -137,3 +142,13 @@ def shards(hub: Any, split: dict[str, Any]) -> list[Shard]:
             raise NotFound(f"The converted file {f['filename']} is missing from storage") from None
         out.append(Shard(f["oid"], str(path), int(f["num_rows"])))
     return out
+
+
+def open_state(hub: Hub, who: Principal | None, rid: RepoId) -> State:
+    """The viewer state of the dataset `rid` if `who` may see it (else RepoNotFound), in a session of its
+    own: the dataset page's viewer fragment and media cells."""
+    with hub.db.session() as s:
+        repo = hub.find(s, who, rid)
+        st = state(s, repo)
+        s.expunge(repo)
+    return st
