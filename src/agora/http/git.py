@@ -47,7 +47,7 @@ from .api.lfs import anonymous_401, lfs_error, lfs_json
 from .context import Ctx
 
 if TYPE_CHECKING:
-    from ..hub import Repo
+    from ..hub.repos import Repo
 
 log = logging.getLogger("agora.git")
 

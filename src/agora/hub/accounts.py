@@ -15,7 +15,8 @@ from argon2.exceptions import VerificationError
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from ..db.models import Account, Membership, Repo, Token, WebSession, utcnow
+from ..db.models import Account as Account  # re-exported: the detached row of a user or an org
+from ..db.models import Membership, Repo, Token, WebSession, utcnow
 from ..errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from ..ids import check_namespace
 from . import audit, names, rows

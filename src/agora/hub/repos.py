@@ -19,7 +19,10 @@ from sqlalchemy import event, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..db.models import LfsObject, Repo, utcnow
+from ..db.models import LfsObject, utcnow
+from ..db.models import (
+    Repo as Repo,  # re-exported: the detached row the domain hands out (http/ types with it)
+)
 from ..db.session import Database, repo_write_lock
 from ..errors import (
     BadRequest,

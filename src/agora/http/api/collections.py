@@ -15,8 +15,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...errors import BadRequest, Conflict, Unauthorized
-from ...hub import Account
 from ...hub import collections as colls
+from ...hub.accounts import Account
 from .. import wire
 from ..context import Ctx
 from .common import json_body

@@ -6,7 +6,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from ...hub import Repo
+from ...hub.repos import Repo
 from ...ids import FROM_PLURAL, PLURAL, RepoId, RepoType, repo_web_path
 from ...storage.gitstore import Entry
 from .. import bodies, wire

@@ -14,9 +14,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 
 from ...errors import BadRequest, EntryNotFound, RepoNotFound
-from ...hub import Repo
 from ...hub.accounts import Principal
-from ...hub.repos import Hub
+from ...hub.repos import Hub, Repo
 from ...ids import HEX40, RepoId
 from ...storage.gitstore import Entry, GitRepo
 from .. import bodies, wire

@@ -27,7 +27,7 @@ from ..context import Ctx
 from .common import rid_web
 
 if TYPE_CHECKING:
-    from ...hub import Repo
+    from ...hub.repos import Repo
 
 LFS_JSON = "application/vnd.git-lfs+json"
 GIT_ID = r"(?P<ns>[^/]+)/(?P<name>[^/]+?)(?:\.git)?"

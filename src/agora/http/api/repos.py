@@ -8,8 +8,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...errors import BadRequest, Conflict, HubError, Unauthorized
-from ...hub import Account, Repo, accounts, cards, index
-from ...hub.accounts import Principal
+from ...hub import accounts, cards, index
+from ...hub.accounts import Account, Principal
+from ...hub.repos import Repo
 from ...ids import RepoId, parse_repo_type
 from .. import wire
 from ..context import Ctx

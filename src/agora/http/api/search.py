@@ -10,10 +10,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...errors import BadRequest, Unauthorized
-from ...hub import Repo, fulltext, index
+from ...hub import fulltext, index
 from ...hub import taxonomy as tx
 from ...hub.accounts import Principal
-from ...hub.repos import Hub
+from ...hub.repos import Hub, Repo
 from ...ids import FROM_PLURAL
 from .. import wire
 from ..context import Ctx

@@ -24,7 +24,7 @@ from ..context import Ctx
 from . import render, session
 
 if TYPE_CHECKING:
-    from ...hub import Repo  # the detached row Hub.open_repo hands out; only its attributes are read
+    from ...hub.repos import Repo  # the detached row Hub.open_repo hands out; only its attributes are read
 
 PS = ParamSpec("PS")
 T = TypeVar("T")
