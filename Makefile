@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 DATA ?= ./data
 
-.PHONY: install install-test serve check test test-scale system-packages system-packages-test clean
+.PHONY: install install-test lock serve check test test-scale system-packages system-packages-test clean
 
 install: system-packages $(VENV)/.installed
 
@@ -38,15 +38,20 @@ system-packages-test:
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql")
 
 # Two stamps: .installed = the package and what serving needs; .installed-test = the [test] extras on top.
-$(VENV)/.installed: pyproject.toml
+# requirements.lock (pip constraints) holds every version exactly: two machines install the same packages.
+$(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e .
+	$(PY) -m pip install -q -c requirements.lock -e .
 	touch $@
 
-$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
-	$(PY) -m pip install -q -e '.[test]'
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml requirements.lock
+	$(PY) -m pip install -q -c requirements.lock -e '.[test]'
 	touch $@
+
+# Writes requirements.lock again: the versions pip resolves today for pyproject.toml's ranges (with [test]).
+lock: $(VENV)/.installed
+	$(PY) scripts/lock.py $(if $(UPGRADE),--upgrade)
 
 serve: install
 	$(VENV)/bin/agora serve --host $(HOST) --port $(PORT) --data $(DATA)
@@ -56,9 +61,9 @@ serve: install
 # its own, not the stack: the first pass covers it.
 SCALE_COMPAT := AGORA_TEST_STACK=scale $(VENV)/bin/pytest -q tests/compat --deselect tests/compat/test_git_crash.py
 
-# The gate: lint, formatting, types, layer rules (configured in pyproject.toml). The tools are pinned in the
-# [test] extras. Each step runs even if an earlier one failed, so one run reports everything.
-CHECKED := src tests bench
+# The gate: lint, formatting, types, layer rules (configured in pyproject.toml). The tools are [test] extras,
+# pinned by requirements.lock. Each step runs even if an earlier one failed, so one run reports everything.
+CHECKED := src tests bench scripts
 check: $(VENV)/.installed-test
 	@rc=0; \
 	$(VENV)/bin/ruff check $(CHECKED) || rc=1; \

@@ -263,6 +263,44 @@ def fmt_s(xs: list[float]) -> str:
     return f"{statistics.median(xs):7.2f} s (best {min(xs):.2f})"
 
 
+def hf_download(ep: str, tag: str, *, root: Path, repo: str, token: str | None, size: int) -> float:
+    """Seconds for hf_hub_download of model.bin from `ep` into a fresh cache (removed afterwards)."""
+    from huggingface_hub import hf_hub_download
+
+    cache = root / f"cache-{tag}"
+    try:
+        t = timed(lambda: hf_hub_download(repo, "model.bin", endpoint=ep, token=token, cache_dir=cache))
+        got = next(cache.rglob("blobs/*"))
+        if got.stat().st_size != size:
+            raise RuntimeError(f"{tag}: downloaded {got.stat().st_size} bytes, expected {size}")
+        return t
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+
+
+def curl_download(ep: str, *, repo: str, token: str | None, size: int) -> float:
+    """The servers alone: curl into /dev/null, no Python client, no disk write."""
+    out = subprocess.run(
+        [
+            "curl",
+            "-sfS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{time_total} %{size_download}",
+            "-H",
+            f"Authorization: Bearer {token}",
+            f"{ep}/{repo}/resolve/main/model.bin",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    if int(out[1]) != size:
+        raise RuntimeError(f"curl got {out[1]} bytes from {ep}, expected {size}")
+    return float(out[0])
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--size-mb", type=int, default=1024, help="size of the random file in MiB (default 1024)")
@@ -291,7 +329,7 @@ def main() -> int:
             "no_proxy": "127.0.0.1,localhost",
         }
     )
-    from huggingface_hub import HfApi, hf_hub_download
+    from huggingface_hub import HfApi
 
     size = args.size_mb * MiB
     load_start = " ".join(Path("/proc/loadavg").read_text().split()[:3])
@@ -352,41 +390,8 @@ def main() -> int:
         nport = free_port()
         nginx = start_nginx(root / "nginx", nport, repo, "model.bin", blob, commit, oid)
 
-        def download(ep: str, tag: str) -> float:
-            cache = root / f"cache-{tag}"
-            try:
-                t = timed(
-                    lambda: hf_hub_download(repo, "model.bin", endpoint=ep, token=token, cache_dir=cache)
-                )
-                got = next(cache.rglob("blobs/*"))
-                if got.stat().st_size != size:
-                    raise RuntimeError(f"{tag}: downloaded {got.stat().st_size} bytes, expected {size}")
-                return t
-            finally:
-                shutil.rmtree(cache, ignore_errors=True)
-
-        def curl(ep: str) -> float:
-            """The servers alone: curl into /dev/null, no Python client, no disk write."""
-            out = subprocess.run(
-                [
-                    "curl",
-                    "-sfS",
-                    "-o",
-                    "/dev/null",
-                    "-w",
-                    "%{time_total} %{size_download}",
-                    "-H",
-                    f"Authorization: Bearer {token}",
-                    f"{ep}/{repo}/resolve/main/model.bin",
-                ],
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout.split()
-            if int(out[1]) != size:
-                raise RuntimeError(f"curl got {out[1]} bytes from {ep}, expected {size}")
-            return float(out[0])
-
+        download = partial(hf_download, root=root, repo=repo, token=token, size=size)
+        curl = partial(curl_download, repo=repo, token=token, size=size)
         down_agora: list[float] = []
         down_nginx: list[float] = []
         curl_agora: list[float] = []

@@ -374,6 +374,196 @@ def fmt_s(xs: list[float]) -> str:
     return f"{med(xs):7.2f} s (best {min(xs):.2f})"
 
 
+def create_repo(host: str, token: str | None, name: str) -> None:
+    import httpx
+
+    r = httpx.post(
+        f"http://{host}/api/repos/create",
+        json={"name": name, "type": "model"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=60,
+    )
+    r.raise_for_status()
+
+
+def floor_copy(big: Path, dest: Path) -> None:
+    """What any upload of `big` must do at least: read it through sha256, and write a copy."""
+    h = hashlib.sha256()
+    with open(big, "rb") as fh:
+        while chunk := fh.read(8 * MiB):
+            h.update(chunk)
+    shutil.copyfile(big, dest)
+
+
+def lfs_push_rows(
+    lfs_mib: int,
+    root: Path,
+    host: str,
+    token: str | None,
+    env: dict[str, str],
+    group: CpuGroup,
+    sampler: RssSampler,
+) -> list[tuple[str, str, str, str]]:
+    """5. One big LFS file through git-lfs: git lfs push, then git push of its commit; the report's rows."""
+    import httpx
+
+    size = lfs_mib * MiB
+    create_repo(host, token, "big-lfs")
+    work = root / "lfs-work"
+    run(["git", "clone", "-q", f"http://bench:{token}@{host}/bench/big-lfs", str(work)], env)
+    run(["git", "lfs", "install", "--local"], env, cwd=work)
+    run(["git", "lfs", "track", "*.bin"], env, cwd=work)
+    big = work / "model.bin"
+    print(f"writing {lfs_mib} MiB of random bytes and `git add`ing it ...", flush=True)
+    with open(big, "wb") as fh:
+        left = size
+        while left:
+            n = min(left, 16 * MiB)
+            fh.write(os.urandom(n))
+            left -= n
+    run(["git", "add", ".gitattributes", "model.bin"], env, cwd=work)
+    run(["git", "commit", "-q", "-m", "Add a big model"], env, cwd=work)
+    lfs_head = run(["git", "rev-parse", "HEAD"], env, cwd=work)
+
+    t_floor = timed(lambda: floor_copy(big, root / "floor-copy.bin"))
+    (root / "floor-copy.bin").unlink()
+
+    print("git lfs push, then git push ...", flush=True)
+    c0 = group.seconds()
+    sampler.phase = "lfs-push"
+    t_lfs = timed(lambda: run(["git", "lfs", "push", "origin", "main"], env, cwd=work))
+    c1 = group.seconds()
+    t_git = timed(lambda: run(["git", "push", "-q", "origin", "main"], env, cwd=work))
+    sampler.phase = "idle"
+    c2 = group.seconds()
+    t_push = t_lfs + t_git
+    r = httpx.get(f"http://{host}/api/models/bench/big-lfs", timeout=60)
+    r.raise_for_status()
+    if r.json().get("sha") != lfs_head:
+        raise RuntimeError(f"after the LFS push the API shows {r.json().get('sha')}, expected {lfs_head}")
+    time.sleep(0.5)
+    push_rss = sampler.of("lfs-push")
+    push_all = sampler.of("lfs-push", everything=True)
+    idle = sampler.of("idle")
+    return [
+        (
+            f"git lfs push: upload of a {lfs_mib} MiB file -> agora",
+            f"{t_lfs:7.2f} s",
+            f"{lfs_mib / t_lfs:.0f} MiB/s",
+            f"server CPU {c1 - c0:.1f} s",
+        ),
+        (
+            "then git push of the commit (pointer checks)",
+            f"{t_git:7.2f} s",
+            "",
+            f"server CPU {c2 - c1:.1f} s",
+        ),
+        (
+            "git lfs push + git push, end to end",
+            f"{t_push:7.2f} s",
+            f"{lfs_mib / t_push:.0f} MiB/s",
+            "",
+        ),
+        (
+            "info: floor sha256 + cp of the same file",
+            f"{t_floor:7.2f} s",
+            f"{lfs_mib / t_floor:.0f} MiB/s",
+            f"push / floor {t_push / t_floor:.2f}x",
+        ),
+        (
+            "agora worker RSS: idle at start -> end",
+            f"{idle[0] / 1024:7.0f} -> {idle[-1] / 1024:.0f} MB",
+            "",
+            "",
+        ),
+        (
+            "agora worker RSS peak during the LFS push",
+            f"{max(push_rss) / 1024:7.0f} MB",
+            f"{len(push_rss)} samples",
+            f"with git children {max(push_all) / 1024:.0f} MB",
+        ),
+    ]
+
+
+def clone_rows(
+    runs: int,
+    root: Path,
+    urls: dict[str, str],
+    server_pid: int,
+    groups: dict[str, CpuGroup],
+    env: dict[str, str],
+    head: str,
+    n_files: int,
+    sampler: RssSampler,
+) -> list[tuple[str, str, str, str]]:
+    """4. Clones, --bare and with checkout, from each server in turn (after a warm-up); the report's rows."""
+    rows: list[tuple[str, str, str, str]] = []
+    results: dict[tuple[str, str], list[float]] = {}
+    cpu: dict[tuple[str, str], list[float]] = {}
+    py_cpu: dict[str, list[float]] = {}
+
+    def clone(kind: str, who: str, i: int) -> None:
+        dest = root / f"clone-{who}-{kind}-{i}"
+        argv = ["git", "clone", "-q"] + (["--bare"] if kind == "bare" else []) + [urls[who], str(dest)]
+        py = [server_pid, *children(server_pid)]
+        c0, p0 = groups[who].seconds(), own_cpu(py)
+        t = timed(lambda: run(argv, env))
+        time.sleep(0.2)  # let the server reap its git children (for the fallback CPU count)
+        c1, p1 = groups[who].seconds(), own_cpu(py)
+        if who == "agora":
+            py_cpu.setdefault(kind, []).append(p1 - p0)
+        got = run(["git", "rev-parse", "HEAD"], env, cwd=dest)
+        if got != head:
+            raise RuntimeError(f"clone from {who} has HEAD {got}, expected {head}")
+        if kind == "full":
+            checked_out = sum(1 for p in dest.rglob("*.py"))
+            if checked_out != n_files:
+                raise RuntimeError(f"clone from {who} checked out {checked_out} files, expected {n_files}")
+        shutil.rmtree(dest)
+        results.setdefault((kind, who), []).append(t)
+        cpu.setdefault((kind, who), []).append(c1 - c0)
+
+    print("warm-up clones (not counted) ...", flush=True)
+    for who in urls:
+        dest = root / f"warm-{who}"
+        run(["git", "clone", "-q", "--bare", urls[who], str(dest)], env)
+        shutil.rmtree(dest)
+    for kind in ("bare", "full"):
+        for i in range(runs):
+            order = ["agora", "http-backend"] if i % 2 == 0 else ["http-backend", "agora"]
+            for who in order:
+                sampler.phase = f"clone-{who}"
+                clone(kind, who, i)
+                sampler.phase = "idle"
+            a, b = results[(kind, "agora")][-1], results[(kind, "http-backend")][-1]
+            print(
+                f"  clone {'--bare' if kind == 'bare' else '(full)'} run {i + 1}: agora {a:.2f} s, "
+                f"http-backend {b:.2f} s, ratio {a / b:.2f}",
+                flush=True,
+            )
+
+    for kind, label in (("bare", "git clone --bare"), ("full", "git clone (with checkout)")):
+        a, b = results[(kind, "agora")], results[(kind, "http-backend")]
+        ca, cb = cpu[(kind, "agora")], cpu[(kind, "http-backend")]
+        ratio = med(a) / med(b)
+        rows += [
+            (
+                f"{label} <- agora",
+                fmt_s(a),
+                f"server CPU {med(ca):.2f} s",
+                f"of which Python {med(py_cpu[kind]):.2f} s",
+            ),
+            (f"{label} <- nginx + http-backend", fmt_s(b), f"server CPU {med(cb):.2f} s", ""),
+            (
+                f"{label}: ratio agora / http-backend",
+                f"{ratio:7.2f}x",
+                f"CPU ratio {med(ca) / med(cb):.2f}x",
+                "target <= 1.1x " + ("OK" if ratio <= 1.1 else "MISSED"),
+            ),
+        ]
+    return rows
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--commits", type=int, default=5000)
@@ -443,16 +633,7 @@ def main() -> int:
 
         import httpx
 
-        def create_repo(name: str) -> None:
-            r = httpx.post(
-                f"http://{host}/api/repos/create",
-                json={"name": name, "type": "model"},
-                headers={"Authorization": f"Bearer {token}"},
-                timeout=60,
-            )
-            r.raise_for_status()
-
-        create_repo("history")
+        create_repo(host, token, "history")
         push_url = f"http://bench:{token}@{host}/bench/history"
         print("git push --mirror into Agora ...", flush=True)
         t_import = timed(lambda: run(["git", "push", "-q", "--mirror", push_url], env, cwd=src))
@@ -480,160 +661,12 @@ def main() -> int:
         }
 
         # 4. clones
-        results: dict[tuple[str, str], list[float]] = {}
-        cpu: dict[tuple[str, str], list[float]] = {}
-        py_cpu: dict[str, list[float]] = {}
-
-        def clone(kind: str, who: str, i: int) -> None:
-            dest = root / f"clone-{who}-{kind}-{i}"
-            argv = ["git", "clone", "-q"] + (["--bare"] if kind == "bare" else []) + [urls[who], str(dest)]
-            py = [server.pid, *children(server.pid)]
-            c0, p0 = groups[who].seconds(), own_cpu(py)
-            t = timed(lambda: run(argv, env))
-            time.sleep(0.2)  # let the server reap its git children (for the fallback CPU count)
-            c1, p1 = groups[who].seconds(), own_cpu(py)
-            if who == "agora":
-                py_cpu.setdefault(kind, []).append(p1 - p0)
-            got = run(["git", "rev-parse", "HEAD"], env, cwd=dest)
-            if got != head:
-                raise RuntimeError(f"clone from {who} has HEAD {got}, expected {head}")
-            if kind == "full":
-                checked_out = sum(1 for p in dest.rglob("*.py"))
-                if checked_out != n_files:
-                    raise RuntimeError(
-                        f"clone from {who} checked out {checked_out} files, expected {n_files}"
-                    )
-            shutil.rmtree(dest)
-            results.setdefault((kind, who), []).append(t)
-            cpu.setdefault((kind, who), []).append(c1 - c0)
-
-        print("warm-up clones (not counted) ...", flush=True)
-        for who in urls:
-            dest = root / f"warm-{who}"
-            run(["git", "clone", "-q", "--bare", urls[who], str(dest)], env)
-            shutil.rmtree(dest)
-        for kind in ("bare", "full"):
-            for i in range(args.runs):
-                order = ["agora", "http-backend"] if i % 2 == 0 else ["http-backend", "agora"]
-                for who in order:
-                    sampler.phase = f"clone-{who}"
-                    clone(kind, who, i)
-                    sampler.phase = "idle"
-                a, b = results[(kind, "agora")][-1], results[(kind, "http-backend")][-1]
-                print(
-                    f"  clone {'--bare' if kind == 'bare' else '(full)'} run {i + 1}: agora {a:.2f} s, "
-                    f"http-backend {b:.2f} s, ratio {a / b:.2f}",
-                    flush=True,
-                )
-
-        for kind, label in (("bare", "git clone --bare"), ("full", "git clone (with checkout)")):
-            a, b = results[(kind, "agora")], results[(kind, "http-backend")]
-            ca, cb = cpu[(kind, "agora")], cpu[(kind, "http-backend")]
-            ratio = med(a) / med(b)
-            rows += [
-                (
-                    f"{label} <- agora",
-                    fmt_s(a),
-                    f"server CPU {med(ca):.2f} s",
-                    f"of which Python {med(py_cpu[kind]):.2f} s",
-                ),
-                (f"{label} <- nginx + http-backend", fmt_s(b), f"server CPU {med(cb):.2f} s", ""),
-                (
-                    f"{label}: ratio agora / http-backend",
-                    f"{ratio:7.2f}x",
-                    f"CPU ratio {med(ca) / med(cb):.2f}x",
-                    "target <= 1.1x " + ("OK" if ratio <= 1.1 else "MISSED"),
-                ),
-            ]
+        rows += clone_rows(args.runs, root, urls, server.pid, groups, env, head, n_files, sampler)
         rows.append(("info: push --mirror of the history into agora", f"{t_import:7.2f} s", "", ""))
 
         # 5. one big LFS file through git-lfs
         if args.lfs_mib:
-            size = args.lfs_mib * MiB
-            create_repo("big-lfs")
-            work = root / "lfs-work"
-            run(["git", "clone", "-q", f"http://bench:{token}@{host}/bench/big-lfs", str(work)], env)
-            run(["git", "lfs", "install", "--local"], env, cwd=work)
-            run(["git", "lfs", "track", "*.bin"], env, cwd=work)
-            big = work / "model.bin"
-            print(f"writing {args.lfs_mib} MiB of random bytes and `git add`ing it ...", flush=True)
-            with open(big, "wb") as fh:
-                left = size
-                while left:
-                    n = min(left, 16 * MiB)
-                    fh.write(os.urandom(n))
-                    left -= n
-            run(["git", "add", ".gitattributes", "model.bin"], env, cwd=work)
-            run(["git", "commit", "-q", "-m", "Add a big model"], env, cwd=work)
-            lfs_head = run(["git", "rev-parse", "HEAD"], env, cwd=work)
-
-            def floor() -> None:
-                h = hashlib.sha256()
-                with open(big, "rb") as fh:
-                    while chunk := fh.read(8 * MiB):
-                        h.update(chunk)
-                shutil.copyfile(big, root / "floor-copy.bin")
-
-            t_floor = timed(floor)
-            (root / "floor-copy.bin").unlink()
-
-            print("git lfs push, then git push ...", flush=True)
-            c0 = groups["agora"].seconds()
-            sampler.phase = "lfs-push"
-            t_lfs = timed(lambda: run(["git", "lfs", "push", "origin", "main"], env, cwd=work))
-            c1 = groups["agora"].seconds()
-            t_git = timed(lambda: run(["git", "push", "-q", "origin", "main"], env, cwd=work))
-            sampler.phase = "idle"
-            c2 = groups["agora"].seconds()
-            t_push = t_lfs + t_git
-            r = httpx.get(f"http://{host}/api/models/bench/big-lfs", timeout=60)
-            r.raise_for_status()
-            if r.json().get("sha") != lfs_head:
-                raise RuntimeError(
-                    f"after the LFS push the API shows {r.json().get('sha')}, expected {lfs_head}"
-                )
-            time.sleep(0.5)
-            push_rss = sampler.of("lfs-push")
-            push_all = sampler.of("lfs-push", everything=True)
-            idle = sampler.of("idle")
-            rows += [
-                (
-                    f"git lfs push: upload of a {args.lfs_mib} MiB file -> agora",
-                    f"{t_lfs:7.2f} s",
-                    f"{args.lfs_mib / t_lfs:.0f} MiB/s",
-                    f"server CPU {c1 - c0:.1f} s",
-                ),
-                (
-                    "then git push of the commit (pointer checks)",
-                    f"{t_git:7.2f} s",
-                    "",
-                    f"server CPU {c2 - c1:.1f} s",
-                ),
-                (
-                    "git lfs push + git push, end to end",
-                    f"{t_push:7.2f} s",
-                    f"{args.lfs_mib / t_push:.0f} MiB/s",
-                    "",
-                ),
-                (
-                    "info: floor sha256 + cp of the same file",
-                    f"{t_floor:7.2f} s",
-                    f"{args.lfs_mib / t_floor:.0f} MiB/s",
-                    f"push / floor {t_push / t_floor:.2f}x",
-                ),
-                (
-                    "agora worker RSS: idle at start -> end",
-                    f"{idle[0] / 1024:7.0f} -> {idle[-1] / 1024:.0f} MB",
-                    "",
-                    "",
-                ),
-                (
-                    "agora worker RSS peak during the LFS push",
-                    f"{max(push_rss) / 1024:7.0f} MB",
-                    f"{len(push_rss)} samples",
-                    f"with git children {max(push_all) / 1024:.0f} MB",
-                ),
-            ]
+            rows += lfs_push_rows(args.lfs_mib, root, host, token, env, groups["agora"], sampler)
         clone_rss = sampler.of("clone-agora")
         clone_all = sampler.of("clone-agora", everything=True)
         rows.append(

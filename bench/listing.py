@@ -255,29 +255,26 @@ def inprocess(db: Path) -> None:
     gc.freeze()
     print(f"catalog loaded in {time.perf_counter() - t0:.1f}s")
     r = random.Random(7)
+    W = catalog.Where
     calls = {
         "filter+sort": lambda: cat.page(
-            "model",
-            None,
-            None,
-            [r.choice(LANGS), catalog.PIPELINE + r.choice(TASKS)],
-            [],
+            W("model", None, None, [r.choice(LANGS), catalog.PIPELINE + r.choice(TASKS)], []),
             "downloads",
             None,
             31,
         ),
         "search": lambda: cat.page(
-            "model", None, None, [], [f"{r.choice(WORDS)}-{r.choice(WORDS)}"], None, None, 31
+            W("model", None, None, [], [f"{r.choice(WORDS)}-{r.choice(WORDS)}"]), None, None, 31
         ),
         "author": lambda: cat.page(
-            "model", None, f"user{r.randrange(2000)}", [], [], "lastModified", None, 31
+            W("model", None, f"user{r.randrange(2000)}", [], []), "lastModified", None, 31
         ),
         "facets": lambda: (
             cat._facets.clear(),
-            cat.facets("model", None, None, [r.choice(LANGS), catalog.PIPELINE + r.choice(TASKS)], []),
+            cat.facets(W("model", None, None, [r.choice(LANGS), catalog.PIPELINE + r.choice(TASKS)], [])),
         ),
         "reverse-link": lambda: cat.page(
-            "model", None, None, [f"dataset:org/ds{r.randrange(500)}"], [], "likes", None, 31
+            W("model", None, None, [f"dataset:org/ds{r.randrange(500)}"], []), "likes", None, 31
         ),
     }
     print(f"{'in process':<14}{'p50 ms':>8}{'p99 ms':>8}")

@@ -9,6 +9,13 @@ from __future__ import annotations
 class HubError(Exception):
     code = "BadRequest"
 
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        """A kind of error (a direct subclass) sends its own name as its code unless it names another;
+        a subclass of a kind (hub.collections.CollectionNotFound) keeps the kind's code."""
+        super().__init_subclass__(**kwargs)
+        if HubError in cls.__bases__ and "code" not in vars(cls):
+            cls.code = cls.__name__
+
     def __init__(self, message: str, **extra: object) -> None:
         super().__init__(message)
         self.message = message
@@ -16,43 +23,48 @@ class HubError(Exception):
 
 
 class BadRequest(HubError):
-    code = "BadRequest"
+    """The request is malformed or asks for something the Hub refuses."""
 
 
 class Unauthorized(HubError):
-    code = "Unauthorized"
+    """No credentials where some are needed, or credentials (a token, a link) that are invalid or expired."""
 
 
 class Forbidden(HubError):
-    code = "Forbidden"
+    """The caller may not do this: no rights, a read-only token, a form from another site, or an act no one
+    may do (deleting main)."""
 
 
 class RepoNotFound(HubError):
-    code = "RepoNotFound"
+    """No such repository, or one the caller may not see (the two answer alike)."""
 
     def __init__(self, message: str = "Repository not found", **extra: object) -> None:
         super().__init__(message, **extra)
 
 
 class RevisionNotFound(HubError):
-    code = "RevisionNotFound"
+    """The repository has no such branch, tag or commit (or none this action can use)."""
 
 
 class EntryNotFound(HubError):
-    code = "EntryNotFound"
+    """The revision has no file or folder at that path."""
 
 
 class NotFound(HubError):
-    code = "NotFound"
+    """Anything else that is not there: an account, a discussion, a collection, an object in the store."""
 
 
 class Conflict(HubError):
-    code = "Conflict"
+    """The name, the lock or the reference is taken, or the change clashes with the state it meets."""
 
 
 class ParentMismatch(HubError):
+    """The branch moved (or went away) since the commit's parent was read."""
+
     code = "PreconditionFailed"
 
 
 class TooLarge(HubError):
+    """A body, a line, a batch or an object over its limit."""
+
     code = "PayloadTooLarge"

@@ -198,7 +198,7 @@ def check_ref_name(name: object, what: str = "branch") -> str:
         or name.startswith(("/", "-", "refs/"))
         or name.endswith(("/", "."))
         or any(part.startswith(".") or part.endswith(".lock") for part in name.split("/"))
-        or not _encodable(name)
+        or not encodable(name)
     )
     if bad:
         raise BadRequest(
@@ -210,7 +210,9 @@ def check_ref_name(name: object, what: str = "branch") -> str:
     return name
 
 
-def _encodable(s: str) -> bool:
+def encodable(s: str) -> bool:
+    """Whether `s` has a UTF-8 form. JSON may carry "\\ud800" (a lone surrogate): valid JSON, but no UTF-8
+    form, which git, the database and answers need."""
     try:
         s.encode("utf-8")
     except UnicodeEncodeError:

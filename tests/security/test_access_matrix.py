@@ -572,46 +572,58 @@ def test_access(world: World, surface: Surface, principal: Principal) -> None:
         where = (
             f"{surface.name} by {principal.key} on {r.type} {r.id}: {got.status} {got.code} {got.message!r}"
         )
-        level = principal.level(r.namespace)
-        if _allowed(principal, r.namespace, surface.need):
-            if surface.lenient:
-                ok = got.code not in ("RepoNotFound", "Forbidden", "Unauthorized") and got.status not in (
-                    401,
-                    403,
-                )
-            else:
-                ok = got.status < 400
-            if not ok:
-                problems.append(f"refused, should succeed: {where}")
-        elif level == "none":
-            # No existence oracle: exactly what a repo that does not exist gets.
-            miss = surface.act(c, _missing(r))
-            if got.shape(r) != miss.shape(_missing(r)):
-                problems.append(
-                    f"differs from a missing repo ({miss.status} {miss.code} {miss.message!r}): {where}"
-                )
-            if surface.ui:
-                if got.status != 404:
-                    problems.append(f"not a 404 page: {where}")
-            elif not surface.name.startswith("git-"):
-                if principal.token_role == "revoked" or (
-                    principal.user is None and surface.name.startswith("lfs-")
-                ):
-                    if got.status != 401:
-                        problems.append(f"not 401: {where}")
-                elif principal.user is None and surface.need != "read" and got.status == 401:
-                    pass  # anonymous writes: "log in first", for a missing repo the same (checked above)
-                elif (got.status, got.code) != (404, "RepoNotFound"):
-                    problems.append(f"not 404 RepoNotFound: {where}")
-            elif got.status == 200:
-                problems.append(f"git answered: {where}")
-            if HELLO.decode().strip() in got.body:
-                problems.append(f"content leaked: {where}")
-        else:
-            # Sees the repo, may not do this: 403, said plainly.
-            if got.status != 403 or (not surface.ui and got.code != "Forbidden"):
-                problems.append(f"not 403 Forbidden: {where}")
+        problems += _access_problems(c, surface, principal, r, got, where)
     assert not problems, "\n".join(problems)
+
+
+def _access_problems(
+    c: Client, surface: Surface, principal: Principal, r: Repo, got: Answer, where: str
+) -> list[str]:
+    if _allowed(principal, r.namespace, surface.need):
+        if surface.lenient:
+            ok = got.code not in ("RepoNotFound", "Forbidden", "Unauthorized") and got.status not in (
+                401,
+                403,
+            )
+        else:
+            ok = got.status < 400
+        return [] if ok else [f"refused, should succeed: {where}"]
+    if principal.level(r.namespace) == "none":
+        return _hidden_problems(c, surface, principal, r, got, where)
+    # Sees the repo, may not do this: 403, said plainly.
+    if got.status != 403 or (not surface.ui and got.code != "Forbidden"):
+        return [f"not 403 Forbidden: {where}"]
+    return []
+
+
+def _hidden_problems(
+    c: Client, surface: Surface, principal: Principal, r: Repo, got: Answer, where: str
+) -> list[str]:
+    """A repo the principal may not see: no existence oracle, exactly what a repo that does not exist gets."""
+    problems = []
+    miss = surface.act(c, _missing(r))
+    if got.shape(r) != miss.shape(_missing(r)):
+        problems.append(f"differs from a missing repo ({miss.status} {miss.code} {miss.message!r}): {where}")
+    if surface.ui:
+        if got.status != 404:
+            problems.append(f"not a 404 page: {where}")
+    elif not surface.name.startswith("git-"):
+        problems += _hidden_api_problems(surface, principal, got, where)
+    elif got.status == 200:
+        problems.append(f"git answered: {where}")
+    if HELLO.decode().strip() in got.body:
+        problems.append(f"content leaked: {where}")
+    return problems
+
+
+def _hidden_api_problems(surface: Surface, principal: Principal, got: Answer, where: str) -> list[str]:
+    if principal.token_role == "revoked" or (principal.user is None and surface.name.startswith("lfs-")):
+        return [] if got.status == 401 else [f"not 401: {where}"]
+    if principal.user is None and surface.need != "read" and got.status == 401:
+        return []  # anonymous writes: "log in first", for a missing repo the same (checked above)
+    if (got.status, got.code) != (404, "RepoNotFound"):
+        return [f"not 404 RepoNotFound: {where}"]
+    return []
 
 
 # ---- listings: a repo shows up only for those who may read it -------------------------------------------

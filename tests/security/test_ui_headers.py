@@ -37,51 +37,60 @@ from ..conftest import Server
 def fill(pattern: str, values: dict[str, str | None]) -> str | None:
     """A path matching `pattern`, with named groups taken from `values` (None leaves an optional group out)."""
     tree = sre.parse(pattern)
-    names = {i: n for n, i in tree.state.groupdict.items()}
+    return _Filler(pattern, values, tree.state.groupdict).emit(tree)
 
-    def emit(items: Any) -> str | None:
+
+class _Filler:
+    """Instantiates a parsed regex: each item gives a string, "" for nothing, or None when it cannot match."""
+
+    def __init__(self, pattern: str, values: dict[str, str | None], groupdict: dict[str, int]) -> None:
+        self.pattern = pattern
+        self.values = values
+        self.names = {i: n for n, i in groupdict.items()}
+
+    def emit(self, items: Any) -> str | None:
         out = []
         for op, av in items:
-            if op is LITERAL:
-                out.append(chr(av))
-            elif op is AT:
-                continue
-            elif op is ANY:
-                out.append("x")
-            elif op is NOT_LITERAL:
-                out.append("x" if av != ord("x") else "y")
-            elif op is IN:
-                out.append(pick(av))
-            elif op is BRANCH:
-                got = next((g for g in (emit(alt) for alt in av[1]) if g is not None), None)
-                if got is None:
-                    return None
-                out.append(got)
-            elif op is SUBPATTERN:
-                group, sub = av[0], av[-1]
-                name = names.get(group)
-                if name is not None and name in values:
-                    if values[name] is None:
-                        return None
-                    out.append(values[name])  # type: ignore[arg-type]
-                    continue
-                got = emit(sub)
-                if got is None:
-                    return None
-                out.append(got)
-            elif op in (MAX_REPEAT, MIN_REPEAT):
-                lo, _hi, sub = av
-                got = emit(sub)
-                if got is None:
-                    if lo:
-                        return None
-                    continue
-                out.append(got * max(lo, 1))
-            else:
-                raise AssertionError(f"cannot instantiate {op} in {pattern}")
+            got = self.item(op, av)
+            if got is None:
+                return None
+            out.append(got)
         return "".join(out)
 
-    def pick(ranges: Any) -> str:
+    def item(self, op: Any, av: Any) -> str | None:
+        if op is LITERAL:
+            return chr(av)
+        if op is AT:
+            return ""
+        if op is ANY:
+            return "x"
+        if op is NOT_LITERAL:
+            return "x" if av != ord("x") else "y"
+        if op is IN:
+            return self.pick(av)
+        if op is BRANCH:
+            return next((g for g in (self.emit(alt) for alt in av[1]) if g is not None), None)
+        if op is SUBPATTERN:
+            return self.group(av)
+        if op in (MAX_REPEAT, MIN_REPEAT):
+            return self.repeat(av)
+        raise AssertionError(f"cannot instantiate {op} in {self.pattern}")
+
+    def group(self, av: Any) -> str | None:
+        group, sub = av[0], av[-1]
+        name = self.names.get(group)
+        if name is not None and name in self.values:
+            return self.values[name]  # None: this optional group is left out, so the path cannot match it
+        return self.emit(sub)
+
+    def repeat(self, av: Any) -> str | None:
+        lo, _hi, sub = av
+        got = self.emit(sub)
+        if got is None:
+            return None if lo else ""
+        return got * max(lo, 1)
+
+    def pick(self, ranges: Any) -> str:
         if ranges and ranges[0][0] is NEGATE:
             return "x"
         op, av = ranges[0]
@@ -91,9 +100,7 @@ def fill(pattern: str, values: dict[str, str | None]) -> str | None:
             return chr(av[0])
         if op is CATEGORY:
             return "0" if av is CATEGORY_DIGIT else "a"
-        raise AssertionError(f"cannot pick from {ranges} in {pattern}")
-
-    return emit(tree)
+        raise AssertionError(f"cannot pick from {ranges} in {self.pattern}")
 
 
 PAGE = {
@@ -171,6 +178,27 @@ def browser_client(server: Server, user: str) -> httpx.Client:
     return c
 
 
+def instantiate(route: Any, values: dict[str, str | None], dataset: str) -> str:
+    """A path of `route` with real ids: `values`, the dataset's for dataset pages."""
+    pattern = route.regex.pattern
+    vals = dict(values)
+    if pattern.startswith("^/datasets/"):
+        vals.update(ns=dataset.split("/")[0], name=dataset.split("/")[1], path="data.csv")
+    if pattern in (r"^/(?P<name>[^/]+)$",):
+        vals["name"] = "alice"  # the profile page
+    if "static" in pattern:
+        vals["path"] = "style.css"
+    path = fill(pattern, vals)
+    if path is None or not route.regex.match(path):  # a value one group does not take: its own
+        for key in route.regex.groupindex:
+            other = fill(pattern, {k: v for k, v in vals.items() if k != key})
+            if other is not None and route.regex.match(other):
+                path = other
+                break
+    assert path is not None and route.regex.match(path), f"cannot instantiate {pattern}: {path!r}"
+    return path
+
+
 def test_every_route_answers_with_the_security_headers(
     server: Server, alice: str, routes: list[Any], repo_name: str
 ) -> None:
@@ -233,22 +261,7 @@ def test_every_route_answers_with_the_security_headers(
     seen = 0
     try:
         for route in routes:
-            pattern = route.regex.pattern
-            vals = dict(values)
-            if pattern.startswith("^/datasets/"):
-                vals.update(ns=dataset.split("/")[0], name=dataset.split("/")[1], path="data.csv")
-            if pattern in (r"^/(?P<name>[^/]+)$",):
-                vals["name"] = "alice"  # the profile page
-            if "static" in pattern:
-                vals["path"] = "style.css"
-            path = fill(pattern, vals)
-            if path is None or not route.regex.match(path):  # a value one group does not take: its own
-                for key in route.regex.groupindex:
-                    other = fill(pattern, {k: v for k, v in vals.items() if k != key})
-                    if other is not None and route.regex.match(other):
-                        path = other
-                        break
-            assert path is not None and route.regex.match(path), f"cannot instantiate {pattern}: {path!r}"
+            path = instantiate(route, values, dataset)
             web_route = route.handler.__module__.startswith("agora.http.web")
             for method in sorted(route.methods - {"HEAD"}):
                 for who, client in clients.items():

@@ -152,7 +152,7 @@ def paged(cat: catalog.Catalog, args: tuple[Any, ...], sort: str | None, size: i
     got: list[int] = []
     cursor = None
     while True:
-        page = cat.page(*args, sort, cursor, size)
+        page = cat.page(catalog.Where(*args), sort, cursor, size)
         got += page
         if len(page) < size:
             return got
@@ -186,8 +186,8 @@ def check(s: Any, cats: list[catalog.Catalog], rnd: random.Random, queries: int 
         want = reference(s, *args, sort)
         for cat in cats:
             assert paged(cat, args, sort, rnd.choice([1, 3, 7, 50])) == want, (args, sort)
-            assert cat.count(*args) == len(want), args
-            counts = cat.facets(*args)
+            assert cat.count(catalog.Where(*args)) == len(want), args
+            counts = cat.facets(catalog.Where(*args))
             expected: dict[str, int] = {}
             for i in want:
                 tl = s.get(Repo, i).tag_list
@@ -240,11 +240,11 @@ def test_search_text_follows_renames_and_deletes_past_compaction(db: Database) -
         s.delete(s.get(Repo, 4))
         s.add(Repo(type="model", namespace="bob", name="zebra-new", storage_key="knew"))
     cat.sync()
-    assert cat.page("model", None, None, [], ["zebra"], None, None, 10) == [31, 3]
-    assert cat.page("model", None, None, [], ["alice/m3"], None, None, 10) == []  # id 4 was m3
+    assert cat.page(catalog.Where("model", None, None, [], ["zebra"]), None, None, 10) == [31, 3]
+    assert cat.page(catalog.Where("model", None, None, [], ["alice/m3"]), None, None, 10) == []  # id 4 was m3
     cat._build_text()  # compaction keeps the same answers
-    assert cat.page("model", None, None, [], ["zebra"], None, None, 10) == [31, 3]
-    assert cat.page("model", None, None, [], ["zebra"], None, 31, 10) == [3]
+    assert cat.page(catalog.Where("model", None, None, [], ["zebra"]), None, None, 10) == [31, 3]
+    assert cat.page(catalog.Where("model", None, None, [], ["zebra"]), None, 31, 10) == [3]
 
 
 def test_a_late_commit_below_the_seen_sequence_is_still_applied(db: Database) -> None:
@@ -266,7 +266,7 @@ def test_a_late_commit_below_the_seen_sequence_is_still_applied(db: Database) ->
         c.execute(insert(IndexLog).values(seq=top + 1, repo_id=2))  # the slower transaction
     cat.sync()
     assert cat.sort_value(2, "downloads") == 9 and not cat.gaps
-    assert cat.page("model", None, None, [], [], "downloads", None, 5) == [2, 1]
+    assert cat.page(catalog.Where("model", None, None, [], []), "downloads", None, 5) == [2, 1]
 
 
 def test_a_catalog_behind_a_pruned_log_reloads(db: Database) -> None:
@@ -282,7 +282,7 @@ def test_a_catalog_behind_a_pruned_log_reloads(db: Database) -> None:
         c.execute(delete(IndexLog))
         c.execute(insert(IndexLog).values(seq=10_000, repo_id=1))
     cat.sync()
-    assert cat.page("dataset", None, None, [], [], None, None, 5) == [2]
+    assert cat.page(catalog.Where("dataset", None, None, [], []), None, None, 5) == [2]
     assert cat.sort_value(1, "likes") == 3
 
 
@@ -304,9 +304,9 @@ def test_growing_past_capacity_keeps_bitmaps_and_columns(db: Database) -> None:
         put_tags(s, far, ["en"])
     cat.sync()
     assert cat.cap > 5000
-    assert cat.page("model", None, None, ["en"], [], "downloads", None, 3) == [5000, 20, 19]
-    assert cat.count("model", None, None, ["en"], []) == 21
-    assert cat.page("model", None, "bob", [], ["far"], None, None, 3) == [5000]
+    assert cat.page(catalog.Where("model", None, None, ["en"], []), "downloads", None, 3) == [5000, 20, 19]
+    assert cat.count(catalog.Where("model", None, None, ["en"], [])) == 21
+    assert cat.page(catalog.Where("model", None, "bob", [], ["far"]), None, None, 3) == [5000]
 
 
 def test_sort_keys_with_mostly_equal_values_still_page_exactly(

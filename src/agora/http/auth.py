@@ -35,8 +35,7 @@ def principal(hub: Hub, request: Request) -> Principal | None:
     secret = credential(request)
     if secret is None:
         return None
-    with hub.db.session() as s:
-        who = accounts.authenticate(s, secret)
+    who = accounts.authenticated(hub, secret)
     if who is None:
         raise Unauthorized("Invalid credentials in Authorization header")
     return who

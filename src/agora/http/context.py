@@ -18,7 +18,7 @@ from . import wire
 from .auth import Signer, credential, principal
 
 if TYPE_CHECKING:
-    from ..db.models import Repo  # the detached row Hub.open_repo hands out; only its attributes are read
+    from ..hub.repos import Repo  # the detached row Hub.open_repo hands out; only its attributes are read
     from .metrics import Counters
 
 T = TypeVar("T")

@@ -13,20 +13,22 @@ listings and /resolve all already show the new head.
 Auth: Basic (the token as password, any user name) or Bearer, through `ctx.who`. Anonymous callers get
 401 + `WWW-Authenticate: Basic` whenever they lack a right (so git asks its credential helper), and signed-in
 callers 404 for repos they may not read, 403 for repos they may read but not write.
+Repo rows are typed as agora.hub.Repo (the domain's re-export, for type checking only): http/ imports no agora.db.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
 import re
 import shutil
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -38,10 +40,14 @@ from ..config import HookEnv
 from ..errors import BadRequest, Conflict, Forbidden, HubError, RepoNotFound, Unauthorized
 from ..hub import locks, pushes
 from ..hub.accounts import Principal
+from ..ids import RepoId
 from . import bodies, wire
-from .api.common import P, rid_web
-from .api.lfs import GIT_ID, lfs_error, lfs_json
-from .routing import Router
+from .api.common import rid_web
+from .api.lfs import anonymous_401, lfs_error, lfs_json
+from .context import Ctx
+
+if TYPE_CHECKING:
+    from ..hub.repos import Repo
 
 log = logging.getLogger("agora.git")
 
@@ -299,291 +305,269 @@ def _background(coro: Awaitable[None]) -> asyncio.Future:
     return task
 
 
-def mount(router: Router, ctx: Any) -> None:
-    hub = ctx.hub
-    settings = ctx.settings
-    git_bin = shutil.which("git") or "git"
-    hooks = hooks_dir(settings.data)
+@functools.cache
+def git_bin() -> str:
+    return shutil.which("git") or "git"
 
-    def base_env(request: Request) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in _STRIP_ENV}
-        proto = request.headers.get("git-protocol", "")
-        if proto and _GIT_PROTOCOL.match(proto):
-            env["GIT_PROTOCOL"] = proto
-        return env
 
-    async def authorize(
-        request: Request, p: str | None, ns: str, name: str, write: bool
-    ) -> tuple[Any, Principal | None] | Response:
-        """(repo, who), or the answer git understands: 401 Basic for the anonymous, else 404 / 403."""
-        rid = rid_web(p, ns, name)
-        try:
-            who = await ctx.who(request)
-        except Unauthorized as e:
-            return git_error(401, e.message, "Unauthorized")
+@functools.cache
+def hooks(data: Path) -> Path:
+    """hooks_dir, found once per data folder (at the first push, no longer at start-up)."""
+    return hooks_dir(data)
 
-        def find() -> Any:
-            with hub.db.session() as s:
-                return hub.find(s, who, rid, write=write)
 
-        try:
-            repo = await ctx.run(find)
-        except RepoNotFound:
-            if who is None:
-                return git_error(
-                    401,
-                    "Authentication required: use your user name and an access token as the password",
-                    "Unauthorized",
-                )
-            return git_error(404, f"Repository {rid.full} not found", "RepoNotFound")
-        except Unauthorized as e:
-            return git_error(
-                401, f"{e.message}: use your user name and a write token as the password", "Unauthorized"
-            )
-        except Forbidden as e:
-            return git_error(403, e.message, "Forbidden")
-        return repo, who
+def base_env(request: Request) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _STRIP_ENV}
+    proto = request.headers.get("git-protocol", "")
+    if proto and _GIT_PROTOCOL.match(proto):
+        env["GIT_PROTOCOL"] = proto
+    return env
 
-    def command(service: str, repo: Any, advertise: bool) -> list[str]:
-        path = str(hub.git(repo).path)
-        argv = [git_bin]
-        if service == "git-receive-pack":
-            argv += ["-c", f"core.hooksPath={hooks}"]
-        argv += [service[4:], "--stateless-rpc"]
-        if advertise:
-            argv.append("--advertise-refs")
-        argv.append(path)
-        return argv
 
-    def push_env(env: dict[str, str], repo: Any, who: Principal | None) -> dict[str, str]:
-        """What the pre-receive hook reads (config.HookEnv), and a PYTHONPATH that finds this package."""
-        env.update(HookEnv(repo.id, repo.type, who.name if who else "").env(settings))
-        env["PYTHONPATH"] = os.pathsep.join(x for x in (PACKAGE_ROOT, env.get("PYTHONPATH", "")) if x)
-        return env
-
-    async def info_refs(request: Request, p: str | None, ns: str, name: str) -> Response | GitProcess:
-        service = request.query_params.get("service", "")
-        if service not in SERVICES:
-            return git_error(403, "Only the smart HTTP protocol is supported: use git 1.6.6 or newer")
-        auth = await authorize(request, p, ns, name, write=service == "git-receive-pack")
-        if isinstance(auth, Response):
-            return auth
-        repo, who = auth
-        env = base_env(request)
-        if service == "git-receive-pack":
-            env = push_env(env, repo, who)
-        return GitProcess(
-            command(service, repo, True),
-            env,
-            f"application/x-{service}-advertisement",
-            prefix=pkt_line(f"# service={service}\n") + b"0000",
-        )
-
-    async def rpc(request: Request, p: str | None, ns: str, name: str, service: str) -> Response | GitProcess:
-        write = service == "git-receive-pack"
-        ctype = request.headers.get("content-type", "")
-        if ctype.split(";")[0].strip() != f"application/x-{service}-request":
-            return git_error(415, f"Expected Content-Type application/x-{service}-request")
-        encoding = request.headers.get("content-encoding", "").strip().lower()
-        if encoding not in ("", "identity", "gzip", "x-gzip"):
-            return git_error(415, f"Unsupported Content-Encoding {encoding!r}")
-        auth = await authorize(request, p, ns, name, write=write)
-        if isinstance(auth, Response):
-            return auth
-        repo, who = auth
-        env = base_env(request)
-        finish = None
-        if write:
-            env = push_env(env, repo, who)
-            before = await ctx.run(pushes.ref_snapshot, hub, repo)
-            repo_id = repo.id
-
-            async def finish() -> None:
-                def do() -> list[str]:
-                    with hub.db.session() as s:
-                        return pushes.after_push(hub, s, repo_id, before)
-
-                try:
-                    changed = await ctx.run(do)
-                except Exception:
-                    # The refs have moved: the push stands. What derives from them can be recomputed.
-                    log.exception("after_ref_update failed after a push to %s/%s", ns, name)
-                    return
-                if changed:
-                    log.info(
-                        "push by %s to %s/%s moved %s", who.name if who else "?", ns, name, ", ".join(changed)
-                    )
-
-        return GitProcess(
-            command(service, repo, False),
-            env,
-            f"application/x-{service}-result",
-            body=True,
-            gzip=encoding in ("gzip", "x-gzip"),
-            finish=finish,
-            keep_running=write,
-        )
-
-    async def upload_pack(request: Request, p: str | None, ns: str, name: str) -> Response | GitProcess:
-        return await rpc(request, p, ns, name, "git-upload-pack")
-
-    async def receive_pack(request: Request, p: str | None, ns: str, name: str) -> Response | GitProcess:
-        return await rpc(request, p, ns, name, "git-receive-pack")
-
-    # ---- Git LFS locks ----------------------------------------------------------------------------------
-    def lock_json(lk: locks.LockInfo) -> dict[str, Any]:
-        return {
-            "id": lk.id,
-            "path": lk.path,
-            "locked_at": wire.iso(lk.locked_at),
-            "owner": {"name": lk.owner},
-        }
-
-    async def lfs_call(
-        request: Request,
-        p: str | None,
-        ns: str,
-        name: str,
-        write: bool,
-        fn: Callable[[Any, Any, Principal | None], Any],
-        status: int = 200,
-    ) -> Response:
-        """Find the repo (anonymous callers lacking a right get 401 + LFS-Authenticate), run fn in a thread."""
-        try:
-            who = await ctx.who(request)
-            rid = rid_web(p, ns, name)
-
-            def do() -> Any:
-                with hub.db.session() as s:
-                    try:
-                        repo = hub.find(s, who, rid, write=write)
-                    except RepoNotFound:
-                        if who is None:
-                            raise Unauthorized("Authentication required") from None
-                        raise
-                    return fn(s, repo, who)
-
-            return lfs_json(await ctx.run(do), status)
-        except Conflict as exc:
-            body: dict[str, Any] = {"message": exc.message}
-            lk = exc.extra.get("lock")
-            if isinstance(lk, locks.LockInfo):
-                body["lock"] = lock_json(lk)
-            return lfs_json(body, 409)
-        except HubError as exc:
-            return lfs_error(exc)
-
-    async def lfs_body(request: Request, p: str | None, ns: str, name: str) -> dict[str, Any]:
-        """The JSON body of a lock call, read (bounded) only once the caller may write to the repo."""
+async def authorize(
+    ctx: Ctx, request: Request, p: str | None, ns: str, name: str, write: bool
+) -> tuple[Repo, Principal | None] | Response:
+    """(repo, who), or the answer git understands: 401 Basic for the anonymous, else 404 / 403."""
+    rid = rid_web(p, ns, name)
+    try:
         who = await ctx.who(request)
-
-        def may_write() -> None:
-            with hub.db.session() as s:
-                try:
-                    hub.find(s, who, rid_web(p, ns, name), write=True)
-                except RepoNotFound:
-                    if who is None:
-                        raise Unauthorized("Authentication required") from None
-                    raise
-
-        await ctx.run(may_write)
-        raw = await bodies.read_bounded(request, 1024 * 1024, "LFS locks request")
-        try:
-            data = json.loads(raw or b"{}")
-        except (ValueError, RecursionError):
-            raise BadRequest("Malformed JSON body") from None
-        if not isinstance(data, dict):
-            raise BadRequest("The JSON body must be an object")
-        return data
-
-    def ref_name(body: dict[str, Any]) -> str | None:
-        ref = body.get("ref")
-        return ref.get("name") if isinstance(ref, dict) and isinstance(ref.get("name"), str) else None
-
-    def limit_of(value: Any) -> int | None:
-        if value in (None, ""):
-            return None
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            raise BadRequest(f"Invalid limit {value!r}") from None
-
-    async def locks_create(request: Request, p: str | None, ns: str, name: str) -> Response:
-        try:
-            body = await lfs_body(request, p, ns, name)
-        except HubError as exc:
-            return lfs_error(exc)
-        path = body.get("path")
-
-        def fn(s: Any, repo: Any, who: Principal | None) -> dict[str, Any]:
-            if not isinstance(path, str):
-                raise BadRequest("'path' must be a string")
-            assert who is not None
-            return {"lock": lock_json(locks.create(s, who, repo, path, ref_name(body)))}
-
-        return await lfs_call(request, p, ns, name, True, fn, 201)
-
-    async def locks_list(request: Request, p: str | None, ns: str, name: str) -> Response:
-        q = request.query_params
-
-        def fn(s: Any, repo: Any, who: Principal | None) -> dict[str, Any]:
-            found, nxt = locks.list_locks(
-                s,
-                repo,
-                q.get("path") or None,
-                q.get("id") or None,
-                q.get("cursor") or None,
-                limit_of(q.get("limit")),
+    except Unauthorized as e:
+        return git_error(401, e.message, "Unauthorized")
+    try:
+        repo = await ctx.run(ctx.hub.open_repo, who, rid, write)
+    except RepoNotFound:
+        if who is None:
+            return git_error(
+                401,
+                "Authentication required: use your user name and an access token as the password",
+                "Unauthorized",
             )
-            out: dict[str, Any] = {"locks": [lock_json(lk) for lk in found]}
-            if nxt:
-                out["next_cursor"] = nxt
-            return out
+        return git_error(404, f"Repository {rid.full} not found", "RepoNotFound")
+    except Unauthorized as e:
+        return git_error(
+            401, f"{e.message}: use your user name and a write token as the password", "Unauthorized"
+        )
+    except Forbidden as e:
+        return git_error(403, e.message, "Forbidden")
+    return repo, who
 
-        return await lfs_call(request, p, ns, name, False, fn)
 
-    async def locks_verify(request: Request, p: str | None, ns: str, name: str) -> Response:
-        try:
-            body = await lfs_body(request, p, ns, name)
-        except HubError as exc:
-            return lfs_error(exc)
+def command(ctx: Ctx, service: str, repo: Repo, advertise: bool) -> list[str]:
+    path = str(ctx.hub.git(repo).path)
+    argv = [git_bin()]
+    if service == "git-receive-pack":
+        argv += ["-c", f"core.hooksPath={hooks(ctx.settings.data)}"]
+    argv += [service[4:], "--stateless-rpc"]
+    if advertise:
+        argv.append("--advertise-refs")
+    argv.append(path)
+    return argv
 
-        def fn(s: Any, repo: Any, who: Principal | None) -> dict[str, Any]:
-            assert who is not None
-            cursor = body.get("cursor")
-            ours, theirs, nxt = locks.verify(
-                s,
-                who,
-                repo,
-                cursor if isinstance(cursor, str) and cursor else None,
-                limit_of(body.get("limit")),
-            )
-            out: dict[str, Any] = {
-                "ours": [lock_json(lk) for lk in ours],
-                "theirs": [lock_json(lk) for lk in theirs],
-            }
-            if nxt:
-                out["next_cursor"] = nxt
-            return out
 
-        return await lfs_call(request, p, ns, name, True, fn)
+def push_env(ctx: Ctx, env: dict[str, str], repo: Repo, who: Principal | None) -> dict[str, str]:
+    """What the pre-receive hook reads (config.HookEnv), and a PYTHONPATH that finds this package."""
+    env.update(HookEnv(repo.id, repo.type, who.name if who else "").env(ctx.settings))
+    env["PYTHONPATH"] = os.pathsep.join(x for x in (PACKAGE_ROOT, env.get("PYTHONPATH", "")) if x)
+    return env
 
-    async def locks_unlock(request: Request, p: str | None, ns: str, name: str, lock_id: str) -> Response:
-        try:
-            body = await lfs_body(request, p, ns, name)
-        except HubError as exc:
-            return lfs_error(exc)
 
-        def fn(s: Any, repo: Any, who: Principal | None) -> dict[str, Any]:
-            assert who is not None
-            return {"lock": lock_json(locks.unlock(s, who, repo, lock_id, body.get("force") is True))}
+async def info_refs(ctx: Ctx, request: Request, p: str | None, ns: str, name: str) -> Response | GitProcess:
+    service = request.query_params.get("service", "")
+    if service not in SERVICES:
+        return git_error(403, "Only the smart HTTP protocol is supported: use git 1.6.6 or newer")
+    auth = await authorize(ctx, request, p, ns, name, write=service == "git-receive-pack")
+    if isinstance(auth, Response):
+        return auth
+    repo, who = auth
+    env = base_env(request)
+    if service == "git-receive-pack":
+        env = push_env(ctx, env, repo, who)
+    return GitProcess(
+        command(ctx, service, repo, True),
+        env,
+        f"application/x-{service}-advertisement",
+        prefix=pkt_line(f"# service={service}\n") + b"0000",
+    )
 
-        return await lfs_call(request, p, ns, name, True, fn)
 
-    router.add("GET", f"/{P}{GIT_ID}/info/refs", info_refs)
-    router.add("POST", f"/{P}{GIT_ID}/git-upload-pack", upload_pack)
-    router.add("POST", f"/{P}{GIT_ID}/git-receive-pack", receive_pack)
-    router.add("GET", f"/{P}{GIT_ID}/info/lfs/locks", locks_list)
-    router.add("POST", f"/{P}{GIT_ID}/info/lfs/locks", locks_create)
-    router.add("POST", f"/{P}{GIT_ID}/info/lfs/locks/verify", locks_verify)
-    router.add("POST", f"/{P}{GIT_ID}/info/lfs/locks/(?P<lock_id>[^/]+)/unlock", locks_unlock)
+async def rpc(
+    ctx: Ctx, request: Request, p: str | None, ns: str, name: str, service: str
+) -> Response | GitProcess:
+    write = service == "git-receive-pack"
+    ctype = request.headers.get("content-type", "")
+    if ctype.split(";")[0].strip() != f"application/x-{service}-request":
+        return git_error(415, f"Expected Content-Type application/x-{service}-request")
+    encoding = request.headers.get("content-encoding", "").strip().lower()
+    if encoding not in ("", "identity", "gzip", "x-gzip"):
+        return git_error(415, f"Unsupported Content-Encoding {encoding!r}")
+    auth = await authorize(ctx, request, p, ns, name, write=write)
+    if isinstance(auth, Response):
+        return auth
+    repo, who = auth
+    env = base_env(request)
+    finish = None
+    if write:
+        env = push_env(ctx, env, repo, who)
+        before = await ctx.run(pushes.ref_snapshot, ctx.hub, repo)
+        finish = functools.partial(after_push, ctx, repo.id, before, who, f"{ns}/{name}")
+    return GitProcess(
+        command(ctx, service, repo, False),
+        env,
+        f"application/x-{service}-result",
+        body=True,
+        gzip=encoding in ("gzip", "x-gzip"),
+        finish=finish,
+        keep_running=write,
+    )
+
+
+async def after_push(
+    ctx: Ctx, repo_id: int, before: dict[str, str], who: Principal | None, where: str
+) -> None:
+    """GitProcess's `finish` for a push: once receive-pack has exited, record the refs it moved."""
+    try:
+        changed = await ctx.run(pushes.record_push, ctx.hub, repo_id, before)
+    except Exception:
+        # The refs have moved: the push stands. What derives from them can be recomputed.
+        log.exception("after_ref_update failed after a push to %s", where)
+        return
+    if changed:
+        log.info("push by %s to %s moved %s", who.name if who else "?", where, ", ".join(changed))
+
+
+async def upload_pack(ctx: Ctx, request: Request, p: str | None, ns: str, name: str) -> Response | GitProcess:
+    return await rpc(ctx, request, p, ns, name, "git-upload-pack")
+
+
+async def receive_pack(
+    ctx: Ctx, request: Request, p: str | None, ns: str, name: str
+) -> Response | GitProcess:
+    return await rpc(ctx, request, p, ns, name, "git-receive-pack")
+
+
+# ---- Git LFS locks ----------------------------------------------------------------------------------------
+# A lock call: (ctx, who, repo id, its arguments: the JSON body of a write, the query of a read) -> the answer.
+LockCall = Callable[[Ctx, Principal | None, RepoId, Mapping[str, Any]], Awaitable[dict[str, Any]]]
+
+
+def lock_json(lk: locks.LockInfo) -> dict[str, Any]:
+    return {
+        "id": lk.id,
+        "path": lk.path,
+        "locked_at": wire.iso(lk.locked_at),
+        "owner": {"name": lk.owner},
+    }
+
+
+async def lfs_call(
+    ctx: Ctx,
+    request: Request,
+    p: str | None,
+    ns: str,
+    name: str,
+    call: LockCall,
+    write: bool = True,
+    status: int = 200,
+) -> Response:
+    """Run a lock call: a write's JSON body is read (bounded) only once the caller may write to the repo;
+    anonymous callers lacking a right get 401 + LFS-Authenticate."""
+    rid = rid_web(p, ns, name)
+    try:
+        who = await ctx.who(request)
+        with anonymous_401(who):
+            args = await lfs_body(ctx, request, who, rid) if write else request.query_params
+            return lfs_json(await call(ctx, who, rid, args), status)
+    except Conflict as exc:
+        body: dict[str, Any] = {"message": exc.message}
+        lk = exc.extra.get("lock")
+        if isinstance(lk, locks.LockInfo):
+            body["lock"] = lock_json(lk)
+        return lfs_json(body, 409)
+    except HubError as exc:
+        return lfs_error(exc)
+
+
+async def lfs_body(ctx: Ctx, request: Request, who: Principal | None, rid: RepoId) -> dict[str, Any]:
+    await ctx.run(ctx.hub.open_repo, who, rid, True)
+    raw = await bodies.read_bounded(request, 1024 * 1024, "LFS locks request")
+    try:
+        data = json.loads(raw or b"{}")
+    except (ValueError, RecursionError):
+        raise BadRequest("Malformed JSON body") from None
+    if not isinstance(data, dict):
+        raise BadRequest("The JSON body must be an object")
+    return data
+
+
+def ref_name(body: Mapping[str, Any]) -> str | None:
+    ref = body.get("ref")
+    return ref.get("name") if isinstance(ref, dict) and isinstance(ref.get("name"), str) else None
+
+
+async def locks_create(ctx: Ctx, request: Request, p: str | None, ns: str, name: str) -> Response:
+    return await lfs_call(ctx, request, p, ns, name, create_lock, status=201)
+
+
+async def create_lock(
+    ctx: Ctx, who: Principal | None, rid: RepoId, body: Mapping[str, Any]
+) -> dict[str, Any]:
+    path = body.get("path")
+    if not isinstance(path, str):
+        raise BadRequest("'path' must be a string")
+    return {"lock": lock_json(await ctx.run(locks.create_in, ctx.hub, who, rid, path, ref_name(body)))}
+
+
+async def locks_list(ctx: Ctx, request: Request, p: str | None, ns: str, name: str) -> Response:
+    return await lfs_call(ctx, request, p, ns, name, list_locks, write=False)
+
+
+async def list_locks(ctx: Ctx, who: Principal | None, rid: RepoId, q: Mapping[str, Any]) -> dict[str, Any]:
+    found, nxt = await ctx.run(
+        locks.list_in,
+        ctx.hub,
+        who,
+        rid,
+        q.get("path") or None,
+        q.get("id") or None,
+        q.get("cursor") or None,
+        q.get("limit"),
+    )
+    return paged({"locks": [lock_json(lk) for lk in found]}, nxt)
+
+
+async def locks_verify(ctx: Ctx, request: Request, p: str | None, ns: str, name: str) -> Response:
+    return await lfs_call(ctx, request, p, ns, name, verify_locks)
+
+
+async def verify_locks(
+    ctx: Ctx, who: Principal | None, rid: RepoId, body: Mapping[str, Any]
+) -> dict[str, Any]:
+    cursor = body.get("cursor")
+    ours, theirs, nxt = await ctx.run(
+        locks.verify_in,
+        ctx.hub,
+        who,
+        rid,
+        cursor if isinstance(cursor, str) and cursor else None,
+        body.get("limit"),
+    )
+    return paged({"ours": [lock_json(lk) for lk in ours], "theirs": [lock_json(lk) for lk in theirs]}, nxt)
+
+
+def paged(out: dict[str, Any], nxt: str | None) -> dict[str, Any]:
+    if nxt:
+        out["next_cursor"] = nxt
+    return out
+
+
+async def locks_unlock(
+    ctx: Ctx, request: Request, p: str | None, ns: str, name: str, lock_id: str
+) -> Response:
+    return await lfs_call(ctx, request, p, ns, name, functools.partial(unlock_lock, lock_id))
+
+
+async def unlock_lock(
+    lock_id: str, ctx: Ctx, who: Principal | None, rid: RepoId, body: Mapping[str, Any]
+) -> dict[str, Any]:
+    lk = await ctx.run(locks.unlock_in, ctx.hub, who, rid, lock_id, body.get("force") is True)
+    return {"lock": lock_json(lk)}

@@ -22,14 +22,16 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import wire
-from .routing import Router
+
+if TYPE_CHECKING:
+    from .context import Ctx
 
 FIELDS = ("requests", "bytes_in", "bytes_out")
 FLUSH = 0.2
@@ -175,12 +177,9 @@ class Metered:
             self.counters.dirty.set()
 
 
-def mount(router: Router, ctx: Any) -> None:
-    async def metrics(request: Request) -> Response:
-        counters: Counters | None = getattr(ctx, "counters", None)
-        if counters is None:
-            return wire.json_response({})
-        await asyncio.sleep(3 * FLUSH)  # every process has written what it counted before this request
-        return wire.json_response(await ctx.run(counters.total))
-
-    router.add("GET", "/api/agora/metrics", metrics)
+async def metrics(ctx: Ctx, request: Request) -> Response:
+    counters = ctx.counters
+    if counters is None:
+        return wire.json_response({})
+    await asyncio.sleep(3 * FLUSH)  # every process has written what it counted before this request
+    return wire.json_response(await ctx.run(counters.total))

@@ -124,3 +124,14 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None | str:
 
 def truthy(value: str | None) -> bool:
     return (value or "").lower() in ("1", "true", "yes", "on")
+
+
+def json_object(raw: bytes) -> dict[str, Any]:
+    """A request body that must be a JSON object (an empty body is {}); else 400."""
+    try:
+        data = json.loads(raw or b"{}")
+    except (ValueError, RecursionError):
+        raise e.BadRequest("Malformed JSON body") from None
+    if not isinstance(data, dict):
+        raise e.BadRequest("The JSON body must be an object")
+    return data

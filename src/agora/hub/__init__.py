@@ -1,0 +1,1 @@
+"""The domain: repos, accounts, discussions, collections, the listing index (no HTTP here)."""

@@ -8,17 +8,21 @@ import string
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..db.models import Account, Membership, Repo, Token, WebSession, utcnow
+from ..db.models import Account as Account  # re-exported: the detached row of a user or an org
+from ..db.models import Membership, Repo, Token, WebSession, utcnow
 from ..errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from ..ids import check_namespace
-from . import audit, names
+from . import audit, names, rows
+
+if TYPE_CHECKING:
+    from .repos import Hub
 
 ROLES = ("read", "write", "admin")
 _ph = PasswordHasher()
@@ -169,7 +173,7 @@ def create_user(
 ) -> Account:
     check_namespace(name)
     if names.name_taken(s, name):
-        raise Conflict(f"The name {name!r} is already taken (names compare without case)")
+        raise _name_taken(name)
     acc = Account(
         name=name,
         kind="user",
@@ -184,19 +188,18 @@ def create_user(
 
 def _add_account(s: Session, acc: Account) -> None:
     """Insert a new account; a concurrent creation of the same name (in any case) is a Conflict."""
-    try:
-        with s.begin_nested():
-            s.add(acc)
-            s.flush()
-    except IntegrityError:
-        raise Conflict(f"The name {acc.name!r} is already taken (names compare without case)") from None
+    rows.add_unique(s, acc, _name_taken(acc.name))
+
+
+def _name_taken(name: str) -> Conflict:
+    return Conflict(f"The name {name!r} is already taken (names compare without case)")
 
 
 def create_org(s: Session, name: str, owner: str, fullname: str = "") -> Account:
     check_namespace(name)
     user = require_user(s, owner)
     if names.name_taken(s, name):
-        raise Conflict(f"The name {name!r} is already taken (names compare without case)")
+        raise _name_taken(name)
     org = Account(name=name, kind="org", fullname=fullname or name)
     _add_account(s, org)
     s.add(Membership(org_id=org.id, user_id=user.id, role="admin"))
@@ -365,3 +368,92 @@ def require_write_token(who: Principal | None, what: str = "do this") -> Princip
     if not who.can_write_at_all:
         raise Forbidden(f"Your token is read-only: use a write token to {what}")
     return who
+
+
+# ---- in a session of their own: for the HTTP handlers (called in a worker thread) ----------------------------
+def authenticated(hub: Hub, secret: str) -> Principal | None:
+    """`authenticate` in a session of its own: the owner of a token sent with a request."""
+    with hub.db.session() as s:
+        return authenticate(s, secret)
+
+
+def whoami(hub: Hub, user_id: int) -> tuple[Account | None, list[tuple[Account, str]]]:
+    """The user's account (None if gone) and their organizations with their role in each (detached rows)."""
+    with hub.db.session() as s:
+        return account_by_id(s, user_id), user_orgs(s, user_id)
+
+
+# ---- the same, each in a database session of its own (for the browser pages) --------------------------------
+def account_spelling(hub: Hub, name: str) -> str | None:
+    """The stored spelling of the user or org `name` names in another case (/ALICE -> alice); None when there
+    is no such account or `name` spells it so already."""
+    with hub.db.session() as s:
+        acc = get_account(s, name)
+        return acc.name if acc is not None and acc.name != name else None
+
+
+def may_admin(hub: Hub, who: Principal | None, repo: Repo) -> bool:
+    with hub.db.session() as s:
+        return can_admin(s, who, repo)
+
+
+def writable_namespaces(hub: Hub, who: Principal) -> list[str]:
+    """Where `who` may create repos and collections: their own namespace, then the orgs they write to."""
+    with hub.db.session() as s:
+        orgs = [o.name for o, role in user_orgs(s, who.user_id) if role in ("write", "admin")]
+    return [who.name, *orgs]
+
+
+def user_tokens(hub: Hub, user: str) -> list[Token]:
+    with hub.db.session() as s:
+        return list_tokens(s, user)
+
+
+def new_token(hub: Hub, user: str, role: str, name: str | None) -> str:
+    with hub.db.session() as s:
+        return create_token(s, user, role, name)
+
+
+def end_token(hub: Hub, user: str, name_or_secret: str) -> int:
+    with hub.db.session() as s:
+        return revoke_token(s, user, name_or_secret)
+
+
+def new_org(hub: Hub, name: str, owner: str, fullname: str = "") -> str:
+    """The name of the new org (BadRequest, Conflict: the name), with `owner` its admin."""
+    with hub.db.session() as s:
+        return create_org(s, name, owner, fullname).name
+
+
+def change_member(hub: Hub, who: Principal, org: str, user: str, role: str | None) -> None:
+    """Give `user` `role` in `org`, or with `role` None take them out: the org's admins only."""
+    with hub.db.session() as s:
+        if not is_namespace_admin(s, who, org):
+            raise Forbidden(f"Only admins of {org} manage its members")
+        if role is None:
+            remove_member(s, org, user, actor=who)
+        else:
+            set_member(s, org, user, role, actor=who)
+
+
+@dataclass(frozen=True)
+class OrgMembers:
+    """An org (detached row), its members by name with their roles, and whether the visitor admins it."""
+
+    org: Account
+    members: list[tuple[Account, str]]
+    is_admin: bool
+
+
+def org_members(hub: Hub, who: Principal | None, org: str) -> OrgMembers:
+    with hub.db.session() as s:
+        o = get_account(s, org)
+        if o is None or o.kind != "org":
+            raise NotFound(f"No organization {org}")
+        rows = s.execute(
+            select(Account, Membership.role)
+            .join(Membership, Membership.user_id == Account.id)
+            .where(Membership.org_id == o.id)
+            .order_by(Account.name)
+        ).all()
+        return OrgMembers(o, [(a, r) for a, r in rows], is_namespace_admin(s, who, org))

@@ -11,12 +11,15 @@ user.enable, login, login.failed (a wrong password, an unknown name, or a disabl
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import desc, select
 from sqlalchemy.orm import Session
 
 from ..db.models import AuditEntry
+
+if TYPE_CHECKING:
+    from .repos import Hub
 
 MAX_LIMIT = 10_000
 
@@ -112,3 +115,13 @@ def line(e: AuditEntry) -> str:
     if detail:
         parts.append(detail)
     return "\t".join(parts)
+
+
+def newest(
+    hub: Hub, limit: int = 100, actor: str | None = None, action: str | None = None
+) -> list[AuditEntry]:
+    """`entries` in a session of its own: detached rows."""
+    with hub.db.session() as s:
+        rows = entries(s, limit=limit, actor=actor, action=action)
+        s.expunge_all()
+        return rows

@@ -264,13 +264,6 @@ def commit(hub: Hub, who: Principal | None, rid: RepoId, sha: str) -> Commit:
     return Commit(**vars(at), commit=git.log(at.sha, limit=1)[0], diffs=diff_commit(git, at.sha))
 
 
-def revert(hub: Hub, who: Principal, rid: RepoId, branch: str, target: str) -> str:
-    """The web's "revert to this version": a new commit on `branch` with `target`'s files; its id."""
-    with hub.db.session() as s:
-        repo = hub.find(s, who, rid, write=True)
-        return hub.revert_to(s, who, repo, branch, target).oid
-
-
 def safetensors_summary(hub: Hub, repo: Repo, e: Entry) -> dict[str, Any] | None:
     """The tensors of a .safetensors file (its JSON header: at most 200 listed), their count, the number of
     parameters, and the header's metadata; None when the header is unreadable or larger than 32 MiB."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -58,59 +59,83 @@ class YamlRefused(ValueError):
         self.line = line
 
 
-def _walk_events(text: str, lim: CardLimits, first_line: int) -> None:
-    depth = 0
-    stack: list[list[Any]] = []  # [anchor, values, weight] of each open list / mapping
-    sizes: dict[str, tuple[int, int]] = {}  # anchor -> (values, weight) once its node is closed
-    total = [0, 0]
+class _EventWalk:
+    """The running size of a YAML event stream: open lists and mappings, and what anchors expand to."""
 
-    def at(ev: Any) -> str:
+    def __init__(self, lim: CardLimits, first_line: int) -> None:
+        self.lim = lim
+        self.first_line = first_line
+        self.depth = 0
+        self.stack: list[list[Any]] = []  # [anchor, values, weight] of each open list / mapping
+        self.sizes: dict[str, tuple[int, int]] = {}  # anchor -> (values, weight) once its node is closed
+        self.total = [0, 0]
+
+    def at(self, ev: Any) -> str:
         m = getattr(ev, "start_mark", None)
-        return f" (line {m.line + first_line})" if m is not None else ""
+        return f" (line {m.line + self.first_line})" if m is not None else ""
 
-    def add(n: int, w: int, ev: Any) -> None:
-        target = stack[-1] if stack else None
+    def add(self, n: int, w: int, ev: Any) -> None:
+        target = self.stack[-1] if self.stack else None
         if target is not None:
             target[1] += n
             target[2] += w
         else:
-            total[0] += n
-            total[1] += w
+            self.total[0] += n
+            self.total[1] += w
         # the whole document: every open level plus what has closed
-        values = total[0] + sum(f[1] for f in stack)
-        weight = total[1] + sum(f[2] for f in stack)
-        if values > lim.max_nodes:
-            raise YamlRefused(f"aliases and values expand to more than {lim.max_nodes} values{at(ev)}")
-        if weight > lim.max_json_bytes:
-            raise YamlRefused(f"the metadata expands to more than {lim.max_json_bytes} bytes{at(ev)}")
+        values = self.total[0] + sum(f[1] for f in self.stack)
+        weight = self.total[1] + sum(f[2] for f in self.stack)
+        if values > self.lim.max_nodes:
+            raise YamlRefused(
+                f"aliases and values expand to more than {self.lim.max_nodes} values{self.at(ev)}"
+            )
+        if weight > self.lim.max_json_bytes:
+            raise YamlRefused(
+                f"the metadata expands to more than {self.lim.max_json_bytes} bytes{self.at(ev)}"
+            )
 
+    def open(self, ev: Any) -> None:
+        self.depth += 1
+        if self.depth > self.lim.max_depth:
+            raise YamlRefused(
+                f"lists and mappings are nested more than {self.lim.max_depth} levels deep{self.at(ev)}"
+            )
+        self.stack.append([ev.anchor, 1, 2])
+
+    def close(self, ev: Any) -> None:
+        self.depth -= 1
+        anchor, n, w = self.stack.pop()
+        if anchor is not None:
+            self.sizes[anchor] = (n, w)
+        self.add(n, w, ev)
+
+    def scalar(self, ev: Any) -> None:
+        n, w = 1, len(ev.value) + 4
+        if ev.anchor is not None:
+            self.sizes[ev.anchor] = (n, w)
+        self.add(n, w, ev)
+
+    def alias(self, ev: Any) -> None:
+        if any(f[0] == ev.anchor for f in self.stack):
+            raise YamlRefused(
+                f"the alias *{ev.anchor} is used inside its own anchor &{ev.anchor} "
+                f"(a recursive structure){self.at(ev)}"
+            )
+        if ev.anchor in self.sizes:  # an unknown alias: the composer names it below
+            self.add(*self.sizes[ev.anchor], ev)
+
+
+def _walk_events(text: str, lim: CardLimits, first_line: int) -> None:
+    walk = _EventWalk(lim, first_line)
     for ev in yaml.parse(text, Loader=_Loader):
         if isinstance(ev, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
-            depth += 1
-            if depth > lim.max_depth:
-                raise YamlRefused(
-                    f"lists and mappings are nested more than {lim.max_depth} levels deep{at(ev)}"
-                )
-            stack.append([ev.anchor, 1, 2])
+            walk.open(ev)
         elif isinstance(ev, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
-            depth -= 1
-            anchor, n, w = stack.pop()
-            if anchor is not None:
-                sizes[anchor] = (n, w)
-            add(n, w, ev)
+            walk.close(ev)
         elif isinstance(ev, yaml.ScalarEvent):
-            n, w = 1, len(ev.value) + 4
-            if ev.anchor is not None:
-                sizes[ev.anchor] = (n, w)
-            add(n, w, ev)
+            walk.scalar(ev)
         elif isinstance(ev, yaml.AliasEvent):
-            if any(f[0] == ev.anchor for f in stack):
-                raise YamlRefused(
-                    f"the alias *{ev.anchor} is used inside its own anchor &{ev.anchor} "
-                    f"(a recursive structure){at(ev)}"
-                )
-            if ev.anchor in sizes:  # an unknown alias: the composer names it below
-                add(*sizes[ev.anchor], ev)
+            walk.alias(ev)
 
 
 def _json_safe(v: Any) -> Any:
@@ -190,27 +215,33 @@ def parse(text: str) -> Card:
     try:
         data, node = load_yaml(block, first_line=2)
     except YamlRefused as e:
-        msg = e.message if e.message.startswith("Invalid YAML") else f"Refused YAML: {e.message}"
-        return Card(
-            None,
-            body,
-            msg.replace("Invalid YAML", "Invalid YAML in README.md metadata", 1).replace(
-                "Refused YAML", "README.md metadata refused", 1
-            ),
-        )
+        return Card(None, body, _metadata_error(e))
     if data is None:
         return Card({}, body)
     if not isinstance(data, dict):
         return Card(None, body, "README.md metadata must be a YAML mapping of keys to values (line 2)")
     card = Card(data, body)
     if isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            if isinstance(k, yaml.ScalarNode):
-                card.lines[str(k.value)] = k.start_mark.line + 2
-                if isinstance(v, yaml.SequenceNode):
-                    for i, item in enumerate(v.value):
-                        card.item_lines[(str(k.value), i)] = item.start_mark.line + 2
+        _note_lines(card, node)
     return card
+
+
+def _metadata_error(e: YamlRefused) -> str:
+    """The card's yaml_error for front matter load_yaml refused: it names README.md metadata."""
+    msg = e.message if e.message.startswith("Invalid YAML") else f"Refused YAML: {e.message}"
+    return msg.replace("Invalid YAML", "Invalid YAML in README.md metadata", 1).replace(
+        "Refused YAML", "README.md metadata refused", 1
+    )
+
+
+def _note_lines(card: Card, node: yaml.MappingNode) -> None:
+    """The README line of each top-level key and of each item of a top-level list, for messages."""
+    for k, v in node.value:
+        if isinstance(k, yaml.ScalarNode):
+            card.lines[str(k.value)] = k.start_mark.line + 2
+            if isinstance(v, yaml.SequenceNode):
+                for i, item in enumerate(v.value):
+                    card.item_lines[(str(k.value), i)] = item.start_mark.line + 2
 
 
 def _as_list(v: Any) -> list[Any]:
@@ -230,99 +261,151 @@ def validate(card: Card, repo_type: str) -> tuple[list[str], list[str]]:
     """-> (errors, warnings). Errors refuse the upload; warnings are shown."""
     if card.yaml_error:
         return [card.yaml_error], []
-    data = card.data or {}
-    errors: list[str] = []
-    warnings: list[str] = []
+    c = _Checks(card)
+    _check_license(c)
+    _check_languages(c)
+    _check_pipeline_tag(c)
+    _check_string_lists(c)
+    _check_repo_ids(c)
+    _check_relation(c)
+    _check_library_name(c)
+    _check_widget(c)
+    if "model-index" in c.data:
+        c.errors += [f"{m}{c.at('model-index')}" for m in _model_index_errors(c.data["model-index"])]
+    if repo_type == "dataset":
+        _check_dataset_categories(c)
+        _check_configs(c)
+    return c.errors, c.warnings
 
-    def at(key: str, i: int | None = None) -> str:
-        line = card.item_lines.get((key, i)) if i is not None else None
-        line = line or card.lines.get(key)
+
+class _Checks:
+    """The errors and warnings found in one card's metadata so far; messages name the README line."""
+
+    def __init__(self, card: Card) -> None:
+        self.card = card
+        self.data = card.data or {}
+        self.errors: list[str] = []
+        self.warnings: list[str] = []
+
+    def at(self, key: str, i: int | None = None) -> str:
+        line = self.card.item_lines.get((key, i)) if i is not None else None
+        line = line or self.card.lines.get(key)
         return f" (line {line})" if line else ""
 
-    def strings(key: str) -> list[tuple[int | None, Any]]:
-        v = data.get(key)
+    def strings(self, key: str) -> list[tuple[int | None, Any]]:
+        """(list index or None, value) of each value of a key that holds one value or a list of them."""
+        v = self.data.get(key)
         if v is None:
             return []
         if isinstance(v, list):
             return list(enumerate(v))
         return [(None, v)]
 
-    lic = data.get("license")
-    if lic is not None:
-        for i, x in strings("license"):
-            if not isinstance(x, str) or x not in tx.LICENSES:
-                errors.append(
-                    f'"license" must be a license identifier such as apache-2.0, mit or cc-by-4.0 '
-                    f'(or "other" with license_name), not {x!r}{at("license", i)}'
-                )
-        if lic == "other" and not data.get("license_name"):
-            warnings.append(
-                f'"license: other" should come with "license_name" and "license_link"{at("license")}'
+
+def _check_license(c: _Checks) -> None:
+    lic = c.data.get("license")
+    if lic is None:
+        return
+    for i, x in c.strings("license"):
+        if not isinstance(x, str) or x not in tx.LICENSES:
+            c.errors.append(
+                f'"license" must be a license identifier such as apache-2.0, mit or cc-by-4.0 '
+                f'(or "other" with license_name), not {x!r}{c.at("license", i)}'
             )
-    for i, x in strings("language"):
-        if not is_language(x):
-            errors.append(
-                f'"language" must hold ISO 639-1 or 639-3 codes such as en or fra, not {x!r}'
-                f"{at('language', i)}"
-            )
-    if "pipeline_tag" in data and data["pipeline_tag"] is not None:
-        if data["pipeline_tag"] not in tx.TASK_SET:
-            errors.append(
-                f'"pipeline_tag" must be a task such as text-classification, not '
-                f"{data['pipeline_tag']!r}{at('pipeline_tag')}"
-            )
-    for key in ("tags", "datasets", "base_model", "metrics"):
-        for i, x in strings(key):
-            if not isinstance(x, str):
-                errors.append(f'"{key}" must be a string or a list of strings; item {x!r} is not{at(key, i)}')
-    for key in ("datasets", "base_model"):
-        for i, x in strings(key):
-            if isinstance(x, str) and not _REPO_ID.match(x):
-                errors.append(f'"{key}" must name repos as namespace/name, not {x!r}{at(key, i)}')
-    rel = data.get("base_model_relation")
-    if rel is not None and rel not in RELATIONS:
-        errors.append(
-            f'"base_model_relation" must be one of {", ".join(RELATIONS)}, not {rel!r}'
-            f"{at('base_model_relation')}"
+    if lic == "other" and not c.data.get("license_name"):
+        c.warnings.append(
+            f'"license: other" should come with "license_name" and "license_link"{c.at("license")}'
         )
+
+
+def _check_languages(c: _Checks) -> None:
+    for i, x in c.strings("language"):
+        if not is_language(x):
+            c.errors.append(
+                f'"language" must hold ISO 639-1 or 639-3 codes such as en or fra, not {x!r}'
+                f"{c.at('language', i)}"
+            )
+
+
+def _check_pipeline_tag(c: _Checks) -> None:
+    if "pipeline_tag" in c.data and c.data["pipeline_tag"] is not None:
+        if c.data["pipeline_tag"] not in tx.TASK_SET:
+            c.errors.append(
+                f'"pipeline_tag" must be a task such as text-classification, not '
+                f"{c.data['pipeline_tag']!r}{c.at('pipeline_tag')}"
+            )
+
+
+def _check_string_lists(c: _Checks) -> None:
+    for key in ("tags", "datasets", "base_model", "metrics"):
+        for i, x in c.strings(key):
+            if not isinstance(x, str):
+                c.errors.append(
+                    f'"{key}" must be a string or a list of strings; item {x!r} is not{c.at(key, i)}'
+                )
+
+
+def _check_repo_ids(c: _Checks) -> None:
+    for key in ("datasets", "base_model"):
+        for i, x in c.strings(key):
+            if isinstance(x, str) and not _REPO_ID.match(x):
+                c.errors.append(f'"{key}" must name repos as namespace/name, not {x!r}{c.at(key, i)}')
+
+
+def _check_relation(c: _Checks) -> None:
+    rel = c.data.get("base_model_relation")
+    if rel is not None and rel not in RELATIONS:
+        c.errors.append(
+            f'"base_model_relation" must be one of {", ".join(RELATIONS)}, not {rel!r}'
+            f"{c.at('base_model_relation')}"
+        )
+
+
+def _check_library_name(c: _Checks) -> None:
     if (
-        "library_name" in data
-        and data["library_name"] is not None
-        and not isinstance(data["library_name"], str)
+        "library_name" in c.data
+        and c.data["library_name"] is not None
+        and not isinstance(c.data["library_name"], str)
     ):
-        errors.append(f'"library_name" must be a string{at("library_name")}')
-    widget = data.get("widget")
+        c.errors.append(f'"library_name" must be a string{c.at("library_name")}')
+
+
+def _check_widget(c: _Checks) -> None:
+    widget = c.data.get("widget")
     if widget is not None:
         if not isinstance(widget, list) or not all(isinstance(w, dict) for w in widget):
-            errors.append(
-                f'"widget" must be a list of examples, each a mapping such as {{text: ...}}{at("widget")}'
+            c.errors.append(
+                f'"widget" must be a list of examples, each a mapping such as {{text: ...}}{c.at("widget")}'
             )
-    if "model-index" in data:
-        errors += [f"{m}{at('model-index')}" for m in _model_index_errors(data["model-index"])]
-    if repo_type == "dataset":
-        for i, x in strings("task_categories"):
-            if x not in tx.DATASET_TASK_CATEGORIES:
-                errors.append(
-                    f'"task_categories" must hold tasks such as text-classification, not {x!r}'
-                    f"{at('task_categories', i)}"
-                )
-        for i, x in strings("size_categories"):
-            if x not in tx.SIZE_CATEGORIES:
-                errors.append(
-                    f'"size_categories" must be one of {", ".join(tx.SIZE_CATEGORIES)}, not {x!r}'
-                    f"{at('size_categories', i)}"
-                )
-        configs = data.get("configs")
-        if configs is not None:
-            if not isinstance(configs, list) or not all(isinstance(c, dict) for c in configs):
-                errors.append(
-                    f'"configs" must be a list of mappings with config_name and data_files{at("configs")}'
-                )
-            else:
-                for i, c in enumerate(configs):
-                    if not isinstance(c.get("config_name"), str):
-                        errors.append(f'"configs" item {i + 1} needs a "config_name"{at("configs", i)}')
-    return errors, warnings
+
+
+def _check_dataset_categories(c: _Checks) -> None:
+    for i, x in c.strings("task_categories"):
+        if x not in tx.DATASET_TASK_CATEGORIES:
+            c.errors.append(
+                f'"task_categories" must hold tasks such as text-classification, not {x!r}'
+                f"{c.at('task_categories', i)}"
+            )
+    for i, x in c.strings("size_categories"):
+        if x not in tx.SIZE_CATEGORIES:
+            c.errors.append(
+                f'"size_categories" must be one of {", ".join(tx.SIZE_CATEGORIES)}, not {x!r}'
+                f"{c.at('size_categories', i)}"
+            )
+
+
+def _check_configs(c: _Checks) -> None:
+    configs = c.data.get("configs")
+    if configs is None:
+        return
+    if not isinstance(configs, list) or not all(isinstance(x, dict) for x in configs):
+        c.errors.append(
+            f'"configs" must be a list of mappings with config_name and data_files{c.at("configs")}'
+        )
+        return
+    for i, x in enumerate(configs):
+        if not isinstance(x.get("config_name"), str):
+            c.errors.append(f'"configs" item {i + 1} needs a "config_name"{c.at("configs", i)}')
 
 
 def _model_index_errors(mi: Any) -> list[str]:
@@ -373,9 +456,11 @@ class Derived:
 
 
 def _library_from_files(names: set[str]) -> str | None:
-    def has(suffix: str) -> bool:
-        return any(n.endswith(suffix) for n in names)
+    return _library_from_configs(names) or _library_from_weights(names)
 
+
+def _library_from_configs(names: set[str]) -> str | None:
+    """The library a known configuration file names (the Hugging Face libraries, most specific first)."""
     if "adapter_config.json" in names:
         return "peft"
     if "model_index.json" in names:
@@ -384,6 +469,15 @@ def _library_from_files(names: set[str]) -> str | None:
         return "sentence-transformers"
     if "config.json" in names:
         return "transformers"
+    return None
+
+
+def _library_from_weights(names: set[str]) -> str | None:
+    """The library of the weights files' format, for repos without a known configuration file."""
+
+    def has(suffix: str) -> bool:
+        return any(n.endswith(suffix) for n in names)
+
     if has(".joblib") or has("skops"):
         return "sklearn"
     if has(".keras") or "keras_metadata.pb" in names or "saved_model.pb" in names:
@@ -405,8 +499,39 @@ def derive(
     has_tokenizer: bool = False,
 ) -> Derived:
     data = card.data or {}
-    names = {f.rsplit("/", 1)[-1] for f in files}
-    tags: list[str] = []
+    card_tags = [t for t in _as_list(data.get("tags") or []) if isinstance(t, str)]
+    langs = [x for x in _as_list(data.get("language") or []) if is_language(x)]
+    langs += [t for t in card_tags if is_known_language(t) and t not in langs]
+    facts = _Facts(
+        data=data,
+        names={f.rsplit("/", 1)[-1] for f in files},
+        card_tags=card_tags,
+        langs=langs,
+        licenses=[x for x in _as_list(data.get("license") or []) if isinstance(x, str)],
+    )
+    d = Derived(tags=[], languages=langs)
+    if repo_type == "dataset":
+        _derive_dataset(d, facts)
+    elif repo_type == "space":
+        _derive_space(d, facts)
+    else:
+        _derive_model(d, facts, card.body, config, has_tokenizer)
+    return d
+
+
+@dataclass
+class _Facts:
+    """What the derivation of every repo type reads from the card data and the file list."""
+
+    data: dict[str, Any]
+    names: set[str]  # file names, without their folders
+    card_tags: list[str]
+    langs: list[str]
+    licenses: list[str]
+
+
+def _tagger(tags: list[str]) -> Callable[[Any], None]:
+    """-> add(t): appends t to `tags` as a stripped string, once; values that are not scalars are ignored."""
 
     def add(t: Any) -> None:
         if isinstance(t, (str, int, float)) and not isinstance(t, bool):
@@ -414,67 +539,73 @@ def derive(
             if s and s not in tags:
                 tags.append(s)
 
-    card_tags = [t for t in _as_list(data.get("tags") or []) if isinstance(t, str)]
-    langs = [x for x in _as_list(data.get("language") or []) if is_language(x)]
-    langs += [t for t in card_tags if is_known_language(t) and t not in langs]
-    lic = [x for x in _as_list(data.get("license") or []) if isinstance(x, str)]
-    d = Derived(tags=tags, languages=langs)
-    if repo_type == "dataset":
-        for prefix in tx.DATASET_PREFIXES:
-            if prefix in ("language", "license", "format", "modality"):
-                continue
-            for x in _as_list(data.get(prefix) or []):
-                if isinstance(x, str):
-                    add(f"{prefix}:{x}")
-        for t in card_tags:
-            add(t)
-        for x in langs:
-            add(f"language:{x}")
-        for x in lic:
-            add(f"license:{x}")
-        exts = {("." + n.rsplit(".", 1)[-1].lower()) for n in names if "." in n}
-        exts.discard(".md")
-        exts.discard(".gitattributes")
-        fmt = sorted({tx.FORMAT_BY_EXT[e] for e in exts if e in tx.FORMAT_BY_EXT})
-        for f in fmt:
-            add(f"format:{f}")
-        for modality, suffixes in tx.MODALITY_BY_EXT.items():
-            if any(e in suffixes for e in exts):
-                add(
-                    f"modality:{'tabular' if modality == 'text' and exts & {'.csv', '.tsv', '.parquet'} else modality}"
-                )
-        if fmt:
-            add("library:datasets")
-        tasks = [x for x in _as_list(data.get("task_categories") or []) if isinstance(x, str)]
-        d.pipeline_tag = tasks[0] if tasks else None
-        return d
-    if repo_type == "space":
-        sdk = data.get("sdk")
-        if isinstance(sdk, str):
-            add(sdk)
-        for t in card_tags:
-            add(t)
-        for x in lic:
-            add(f"license:{x}")
-        for x in _as_list(data.get("models") or []):
+    return add
+
+
+def _add_each(add: Callable[[Any], None], prefix: str, values: list[Any]) -> None:
+    for x in values:
+        add(f"{prefix}{x}")
+
+
+def _derive_dataset(d: Derived, f: _Facts) -> None:
+    add = _tagger(d.tags)
+    for prefix in tx.DATASET_PREFIXES:
+        if prefix in ("language", "license", "format", "modality"):
+            continue
+        for x in _as_list(f.data.get(prefix) or []):
             if isinstance(x, str):
-                d.datasets.append(x)  # reused as "models used" by the index
-        return d
-    # models
+                add(f"{prefix}:{x}")
+    _add_each(add, "", f.card_tags)
+    _add_each(add, "language:", f.langs)
+    _add_each(add, "license:", f.licenses)
+    _add_dataset_file_tags(add, f.names)
+    tasks = [x for x in _as_list(f.data.get("task_categories") or []) if isinstance(x, str)]
+    d.pipeline_tag = tasks[0] if tasks else None
+
+
+def _add_dataset_file_tags(add: Callable[[Any], None], names: set[str]) -> None:
+    """format:, modality: and library:datasets tags, from the data files' extensions."""
+    exts = {("." + n.rsplit(".", 1)[-1].lower()) for n in names if "." in n}
+    exts.discard(".md")
+    exts.discard(".gitattributes")
+    fmt = sorted({tx.FORMAT_BY_EXT[e] for e in exts if e in tx.FORMAT_BY_EXT})
+    _add_each(add, "format:", fmt)
+    for modality, suffixes in tx.MODALITY_BY_EXT.items():
+        if any(e in suffixes for e in exts):
+            add(
+                f"modality:{'tabular' if modality == 'text' and exts & {'.csv', '.tsv', '.parquet'} else modality}"
+            )
+    if fmt:
+        add("library:datasets")
+
+
+def _derive_space(d: Derived, f: _Facts) -> None:
+    add = _tagger(d.tags)
+    sdk = f.data.get("sdk")
+    if isinstance(sdk, str):
+        add(sdk)
+    _add_each(add, "", f.card_tags)
+    _add_each(add, "license:", f.licenses)
+    for x in _as_list(f.data.get("models") or []):
+        if isinstance(x, str):
+            d.datasets.append(x)  # reused as "models used" by the index
+
+
+def _derive_model(
+    d: Derived, f: _Facts, body: str, config: dict[str, Any] | None, has_tokenizer: bool
+) -> None:
+    add = _tagger(d.tags)
+    data = f.data
     library = (
-        data.get("library_name") if isinstance(data.get("library_name"), str) else _library_from_files(names)
+        data.get("library_name")
+        if isinstance(data.get("library_name"), str)
+        else _library_from_files(f.names)
     )
     d.library_name = library
     pipeline = data.get("pipeline_tag") if data.get("pipeline_tag") in tx.TASK_SET else None
-    pipeline = pipeline or next((t for t in card_tags if t in tx.TASK_SET), None)
-    arch_info = None
+    pipeline = pipeline or next((t for t in f.card_tags if t in tx.TASK_SET), None)
+    arch_info = _architecture(config)
     if config:
-        archs = config.get("architectures")
-        if isinstance(archs, list) and archs and isinstance(archs[0], str):
-            for suffix, auto, task in tx.ARCHITECTURE_TASKS:
-                if archs[0].endswith(suffix):
-                    arch_info = (auto, task)
-                    break
         d.extra["config"] = {k: config[k] for k in ("architectures", "model_type") if k in config}
     if pipeline is None and arch_info:
         pipeline = arch_info[1]
@@ -486,42 +617,63 @@ def derive(
         d.extra["transformersInfo"] = info
     if library:
         add(library)
+    _add_framework_tags(add, f.names, config)
+    _add_each(add, "", f.card_tags)
+    if pipeline:
+        add(pipeline)
+    _add_each(add, "", f.langs)
+    _add_each(add, "license:", f.licenses)
+    for x in _as_list(data.get("datasets") or []):
+        if isinstance(x, str):
+            d.datasets.append(x)
+            add(f"dataset:{x}")
+    _add_base_models(d, add, f, config)
+    _add_each(add, "arxiv:", _ARXIV.findall(body))
+    widget = data.get("widget")
+    if isinstance(widget, list):
+        d.extra["widgetData"] = [w for w in widget if isinstance(w, dict)]
+
+
+def _architecture(config: dict[str, Any] | None) -> tuple[str, str] | None:
+    """(auto class, task) of config.json's first architecture, when the taxonomy knows its suffix."""
+    archs = config.get("architectures") if config else None
+    if isinstance(archs, list) and archs and isinstance(archs[0], str):
+        for suffix, auto, task in tx.ARCHITECTURE_TASKS:
+            if archs[0].endswith(suffix):
+                return (auto, task)
+    return None
+
+
+def _add_framework_tags(add: Callable[[Any], None], names: set[str], config: dict[str, Any] | None) -> None:
+    """Tags of the frameworks whose files are present, then config.json's model_type."""
     for tag, rule in tx.FRAMEWORK_FILES:
         if any(n == rule or (rule.startswith(".") and n.endswith(rule)) for n in names):
             add(tag)
     if config and isinstance(config.get("model_type"), str):
         add(config["model_type"])
-    for t in card_tags:
-        add(t)
-    if pipeline:
-        add(pipeline)
-    for x in langs:
-        add(x)
-    for x in lic:
-        add(f"license:{x}")
-    for x in _as_list(data.get("datasets") or []):
-        if isinstance(x, str):
-            d.datasets.append(x)
-            add(f"dataset:{x}")
-    bases = [x for x in _as_list(data.get("base_model") or []) if isinstance(x, str)]
-    if bases:
-        rel = data.get("base_model_relation")
-        if rel not in RELATIONS:
-            if "adapter_config.json" in names:
-                rel = "adapter"
-            elif any(n.endswith(".gguf") for n in names) or (config and "quantization_config" in config):
-                rel = "quantized"
-            elif len(bases) > 1 or "merge" in card_tags or "mergekit" in card_tags:
-                rel = "merge"
-            else:
-                rel = "finetune"
-        for b in bases:
-            d.base_models.append((b, rel))
-            add(f"base_model:{b}")
-            add(f"base_model:{rel}:{b}")
-    for m in _ARXIV.findall(card.body):
-        add(f"arxiv:{m}")
-    widget = data.get("widget")
-    if isinstance(widget, list):
-        d.extra["widgetData"] = [w for w in widget if isinstance(w, dict)]
-    return d
+
+
+def _add_base_models(
+    d: Derived, add: Callable[[Any], None], f: _Facts, config: dict[str, Any] | None
+) -> None:
+    bases = [x for x in _as_list(f.data.get("base_model") or []) if isinstance(x, str)]
+    if not bases:
+        return
+    rel = f.data.get("base_model_relation")
+    if rel not in RELATIONS:
+        rel = _guess_relation(bases, f, config)
+    for b in bases:
+        d.base_models.append((b, rel))
+        add(f"base_model:{b}")
+        add(f"base_model:{rel}:{b}")
+
+
+def _guess_relation(bases: list[str], f: _Facts, config: dict[str, Any] | None) -> str:
+    """The base_model_relation a card did not state, from the files and tags."""
+    if "adapter_config.json" in f.names:
+        return "adapter"
+    if any(n.endswith(".gguf") for n in f.names) or (config and "quantization_config" in config):
+        return "quantized"
+    if len(bases) > 1 or "merge" in f.card_tags or "mergekit" in f.card_tags:
+        return "merge"
+    return "finetune"

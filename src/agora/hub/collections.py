@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import desc, func, or_, select
 from sqlalchemy.orm import Session
@@ -20,6 +20,9 @@ from ..errors import BadRequest, Conflict, Forbidden, NotFound, RepoNotFound, Un
 from ..ids import FROM_PLURAL, RepoId, RepoType
 from . import accounts, names
 from .accounts import Principal
+
+if TYPE_CHECKING:
+    from .repos import Hub
 
 ITEM_TYPES: tuple[RepoType, ...] = ("model", "dataset", "space")
 THEMES = ("default", "orange", "blue", "green", "purple", "pink", "indigo", "yellow", "red", "gray")
@@ -406,3 +409,149 @@ def owned_by(s: Session, who: Principal | None, owner: str) -> list[Collection]:
         .order_by(Collection.position, Collection.id)
     )
     return [c for c in rows if can_read(s, who, c)]
+
+
+# ---- in a session of their own: for the HTTP handlers (called in a worker thread) ----------------------------
+@dataclass(frozen=True)
+class Shown:
+    """A collection as one reader sees it: the detached row, its owner's account (None if gone) and the
+    items the reader may see (detached rows)."""
+
+    collection: Collection
+    owner: Account | None
+    items: list[Item]
+
+
+def _shown(s: Session, who: Principal | None, c: Collection) -> Shown:
+    return Shown(c, accounts.get_account(s, c.owner), items(s, who, c))
+
+
+def shown_page(
+    hub: Hub,
+    who: Principal | None,
+    owners: list[str],
+    item: RepoId | None,
+    sort: str | None,
+    offset: int,
+    limit: int,
+) -> tuple[list[Shown], bool]:
+    """One page of `listing`, and whether more follow."""
+    with hub.db.session() as s:
+        rows = listing(s, who, owners, item, sort, offset, limit)
+        return [_shown(s, who, c) for c in rows[:limit]], len(rows) > limit
+
+
+def shown(hub: Hub, who: Principal | None, slug: str) -> Shown:
+    with hub.db.session() as s:
+        return _shown(s, who, get(s, who, slug))
+
+
+def create_shown(
+    hub: Hub, who: Principal | None, owner: str, title: str | None, description: str, private: bool
+) -> Shown:
+    """`create` in a session of its own. A Conflict's `collection` comes back detached with its attributes
+    loaded (the 409 carries its slug)."""
+    with hub.db.session() as s:
+        try:
+            c = create(s, who, owner, title, description, private)
+        except Conflict as e:
+            s.expunge(e.extra["collection"])  # the rollback would expire it
+            raise
+        return _shown(s, who, c)
+
+
+def update_shown(hub: Hub, who: Principal | None, slug: str, fields: dict[str, Any]) -> Shown:
+    """`update` with `fields` (title, description, private, theme, position: None leaves one as it is)."""
+    with hub.db.session() as s:
+        return _shown(s, who, update(s, who, slug, **fields))
+
+
+def delete_collection(hub: Hub, who: Principal | None, slug: str) -> None:
+    with hub.db.session() as s:
+        delete(s, who, slug)
+
+
+def add_item_shown(
+    hub: Hub, who: Principal | None, slug: str, item_type: object, item_id: object, note: object
+) -> Shown:
+    with hub.db.session() as s:
+        return _shown(s, who, add_item(s, who, slug, item_type, item_id, note))
+
+
+def update_item_in(
+    hub: Hub, who: Principal | None, slug: str, item_object_id: str, note: object, position: object
+) -> None:
+    with hub.db.session() as s:
+        update_item(s, who, slug, item_object_id, note=note, position=position)
+
+
+def delete_item_in(hub: Hub, who: Principal | None, slug: str, item_object_id: str) -> None:
+    with hub.db.session() as s:
+        delete_item(s, who, slug, item_object_id)
+
+
+# ---- the same, each in a database session of its own (for the browser pages) --------------------------------
+@dataclass(frozen=True)
+class CollectionPage:
+    """A collection (detached row) as `who` sees it: its slug, the items they may see, whether they may
+    change it."""
+
+    collection: Collection
+    slug: str
+    items: list[Item]
+    can_write: bool
+
+
+def collection_page(hub: Hub, who: Principal | None, slug: str) -> CollectionPage:
+    with hub.db.session() as s:
+        c = get(s, who, slug)
+        return CollectionPage(c, slug_of(c), items(s, who, c), accounts.can_write_namespace(s, who, c.owner))
+
+
+def writable_one(hub: Hub, who: Principal | None, slug: str) -> Collection:
+    with hub.db.session() as s:
+        return get_writable(s, who, slug)
+
+
+def new_collection(
+    hub: Hub, who: Principal | None, owner: str, title: str, description: str, private: bool
+) -> str:
+    """The new collection's slug."""
+    with hub.db.session() as s:
+        return slug_of(create(s, who, owner, title, description, private=private))
+
+
+def edit_collection(
+    hub: Hub, who: Principal | None, slug: str, title: str, description: str, private: bool
+) -> str:
+    """The collection's slug after the change (its title part follows the title)."""
+    with hub.db.session() as s:
+        return slug_of(update(s, who, slug, title=title, description=description, private=private))
+
+
+def drop_collection(hub: Hub, who: Principal | None, slug: str) -> None:
+    with hub.db.session() as s:
+        delete(s, who, slug)
+
+
+def add_repo(
+    hub: Hub, who: Principal | None, slug: str, item_type: object, item_id: object, note: object = None
+) -> str:
+    """`add_item`: the slug of the collection added to."""
+    with hub.db.session() as s:
+        return slug_of(add_item(s, who, slug, item_type, item_id, note=note))
+
+
+def set_item_note(hub: Hub, who: Principal | None, slug: str, item_object_id: str, note: str) -> None:
+    with hub.db.session() as s:
+        update_item(s, who, slug, item_object_id, note=note)
+
+
+def step_item(hub: Hub, who: Principal | None, slug: str, item_object_id: str, delta: int) -> None:
+    with hub.db.session() as s:
+        move_item(s, who, slug, item_object_id, delta)
+
+
+def drop_item(hub: Hub, who: Principal | None, slug: str, item_object_id: str) -> None:
+    with hub.db.session() as s:
+        delete_item(s, who, slug, item_object_id)

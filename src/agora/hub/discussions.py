@@ -4,16 +4,16 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import desc, func, select
 from sqlalchemy.orm import Session
 
-from ..db.models import Discussion, Repo, utcnow
+from ..db.models import Account, Discussion, Repo, utcnow
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..ids import RepoId
-from . import accounts, names
+from . import accounts, commits, names
 from .accounts import Principal, require_write_token
 
 if TYPE_CHECKING:
@@ -154,25 +154,105 @@ def merge(s: Session, hub: Hub, who: Principal, repo: Repo, d: Discussion, text:
     if d.status != "open":
         raise Conflict(f"This pull request is {d.status}")
     git = hub.git(repo)
-    with hub.writer(s, repo, git):
-        main = git.resolve("main")
-        pr = git.resolve(f"refs/pr/{d.num}")
-        r = git.repo
-        if main == pr or r.descendant_of(main, pr):
-            raise Conflict("Nothing to merge: main already contains this pull request")
-        if r.descendant_of(pr, main):
-            new = pr
-        else:
-            index = r.merge_commits(main, pr)
-            if index.conflicts is not None:
-                raise Conflict("This pull request has conflicts with main: update it first")
-            tree = str(index.write_tree(r))
-            new = git.write_commit(tree, [main, pr], who.name, f"Merge pull request #{d.num}: {d.title}")
-        git.move_ref("refs/heads/main", main, new, f"merge refs/pr/{d.num}")
+    main = git.resolve("main")
+    pr = git.resolve(f"refs/pr/{d.num}")
+    r = git.repo
+    if main == pr or r.descendant_of(main, pr):
+        raise Conflict("Nothing to merge: main already contains this pull request")
+
+    def mark_merged(new: str) -> None:  # in the transaction that records the merge, under the repo lock
         if text:
             _append(d, _comment(who, text))
         d.status = "merged"
         d.data = {**(d.data or {}), "mergeCommitId": new}
         _append(d, _event(who, "status-change", {"status": "merged"}))
-        hub.after_ref_update(s, repo, "refs/heads/main", main, new)
-    return new
+
+    if r.descendant_of(pr, main):  # a fast-forward: a ref move, through the same post-write path
+        commits.move_branch(s, hub, repo, "refs/heads/main", main, pr, f"merge refs/pr/{d.num}", mark_merged)
+        return pr
+    index = r.merge_commits(main, pr)
+    if index.conflicts is not None:
+        raise Conflict("This pull request has conflicts with main: update it first")
+    # main moving meanwhile is a ParentMismatch (the merge was computed against this main).
+    return commits.commit_in(
+        s,
+        hub,
+        who,
+        repo,
+        [],
+        summary=f"Merge pull request #{d.num}: {d.title}",
+        parent_commit=main,
+        parents=[main, pr],
+        tree_from=str(index.write_tree(r)),
+        on_written=mark_merged,
+    ).oid
+
+
+# ---- in a session of their own: for the HTTP handlers (called in a worker thread) ----------------------------
+@dataclass(frozen=True)
+class Thread:
+    """A discussion as the API shows it: its repo and the discussion (detached rows), its author's name (None
+    without an author or when the account is gone) and, in a pull request's details, the commit its
+    refs/pr/N points to."""
+
+    repo: Repo
+    row: Discussion
+    author: str | None
+    pr_head: str | None = None
+
+
+def _thread(s: Session, repo: Repo, d: Discussion) -> Thread:
+    author = s.get(Account, d.author_id) if d.author_id else None
+    return Thread(repo, d, author.name if author else None)
+
+
+def thread_page(
+    hub: Hub,
+    who: Principal | None,
+    rid: RepoId,
+    kind: str | None,
+    status: str | None,
+    author: str | None,
+    start: int,
+    size: int,
+) -> tuple[list[Thread], int]:
+    """`size` of a repo's discussions from `start` on (filtered as `listing`), and how many match."""
+    with hub.db.session() as s:
+        repo = hub.find(s, who, rid)
+        rows = listing(s, repo, kind, status, author)
+        return [_thread(s, repo, d) for d in rows[start : start + size]], len(rows)
+
+
+def open_thread(
+    hub: Hub, who: Principal, rid: RepoId, title: str, description: str, pr: bool
+) -> tuple[Repo, Discussion]:
+    """`create` on the repo `rid` names, in a session of its own."""
+    with hub.db.session() as s:
+        repo = hub.find(s, who, rid)
+        return repo, create(s, hub, who, repo, title, description, pr)
+
+
+def thread(hub: Hub, who: Principal | None, rid: RepoId, num: int) -> Thread:
+    with hub.db.session() as s:
+        repo = hub.find(s, who, rid)
+        t = _thread(s, repo, get(s, repo, num))
+        if t.row.is_pr:
+            return replace(t, pr_head=hub.git(repo).ref_target(f"refs/pr/{t.row.num}"))
+        return t
+
+
+def act(hub: Hub, who: Principal, rid: RepoId, num: int, verb: str, body: dict[str, Any]) -> Any:
+    """A discussion's `verb` (comment, title, status, merge) with the values of `body`: the new message, the
+    new title, the new status, or the merge commit's id."""
+    with hub.db.session() as s:
+        repo = hub.find(s, who, rid)
+        d = get(s, repo, num)
+        can_write = accounts.can_write(s, who, repo)
+        if verb == "comment":
+            return comment(s, who, d, str(body.get("comment") or ""))
+        if verb == "title":
+            return rename(s, who, d, str(body.get("title") or ""), can_write)
+        if verb == "status":
+            return set_status(s, who, d, str(body.get("status")), body.get("comment"), can_write)
+        repo = hub.find(s, who, rid, write=True)
+        return merge(s, hub, who, repo, d, body.get("comment"))

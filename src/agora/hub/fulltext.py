@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
@@ -19,6 +19,9 @@ from ..errors import BadRequest
 from ..ids import REPO_TYPES
 from . import index
 from .accounts import Principal
+
+if TYPE_CHECKING:
+    from .repos import Hub
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -183,3 +186,10 @@ def marked(excerpt: str, q: str) -> list[tuple[str, bool]]:
     if at < len(excerpt):
         out.append((excerpt[at:], False))
     return out
+
+
+# ---- in a session of their own: for the HTTP handlers (called in a worker thread) ----------------------------
+def search_in(hub: Hub, who: Principal | None, repo_type: str | None, q: str, limit: int) -> list[Hit]:
+    """`search` in a session of its own (the hits' rows come back detached)."""
+    with hub.db.session() as s:
+        return search(s, who, repo_type, q, limit)

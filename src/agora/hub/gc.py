@@ -18,9 +18,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, select
 
 from ..db.models import LfsObject, Repo, XetChunk, XetFile, XetXorb
+from ..storage.blobs import BlobStore
 from .imports import referenced_oids
 from .repos import Hub
-from .xet import unpack_terms
+from .xet import XetStore, unpack_terms
 
 GRACE = timedelta(hours=1)
 
@@ -43,29 +44,61 @@ def _aware(t: datetime) -> datetime:
 
 
 def collect(hub: Hub, apply: bool = False, grace: timedelta = GRACE) -> GcReport:
-    now = datetime.now(UTC)
-    cutoff = now - grace
+    cutoff = datetime.now(UTC) - grace
     with hub.db.session() as s:
         repos = list(s.scalars(select(Repo)))
         recent_rows = {
             oid for oid, at in s.execute(select(LfsObject.oid, LfsObject.created_at)) if _aware(at) > cutoff
         }
+    live = _Live(cutoff, _referenced(hub, repos), recent_rows)
+    report = GcReport()
+    _collect_lfs(hub, report, live, apply)
+    if hub.xet is None:
+        return report
+    _collect_xorbs(hub, hub.xet, report, live, apply)
+    return report
+
+
+@dataclass
+class _Live:
+    """What keeps an object: a name in use, a DB row written after the cutoff, or a store write after it."""
+
+    cutoff: datetime
+    used: set[str]
+    recent: set[str]
+
+    def keeps(self, name: str, written: datetime) -> bool:
+        return name in self.used or name in self.recent or _aware(written) > self.cutoff
+
+
+def _referenced(hub: Hub, repos: list[Repo]) -> set[str]:
+    """The oids of every LFS pointer in the object database of any repo."""
     referenced: set[str] = set()
     for repo in repos:
         path = hub.git(repo).path
         if path.exists():
             referenced.update(oid for oid, _ in referenced_oids(path))
-    report = GcReport()
+    return referenced
 
-    # LFS objects in the blob store
-    for oid, size, mtime in list(hub.blobs.list_objects()):
-        if oid in referenced or oid in recent_rows or _aware(mtime) > cutoff:
-            report.lfs_kept += 1
+
+def _sort_out(store: BlobStore, live: _Live) -> tuple[int, list[tuple[str, int]]]:
+    """-> (how many of the store's objects `live` keeps, (name, size) of each of the others)."""
+    kept = 0
+    removed: list[tuple[str, int]] = []
+    for name, size, mtime in list(store.list_objects()):
+        if live.keeps(name, mtime):
+            kept += 1
             continue
-        report.lfs_removed.append((oid, size))
+        removed.append((name, size))
+    return kept, removed
+
+
+def _collect_lfs(hub: Hub, report: GcReport, live: _Live, apply: bool) -> None:
+    """LFS objects in the blob store; with `apply`, abandoned uploads go too."""
+    report.lfs_kept, report.lfs_removed = _sort_out(hub.blobs, live)
     if apply:
         for store in (hub.blobs, *((hub.xet.xorbs, hub.xet.shards) if hub.xet is not None else ())):
-            report.temp_purged += store.purge_temp(cutoff)
+            report.temp_purged += store.purge_temp(live.cutoff)
     if apply and report.lfs_removed:
         gone = [oid for oid, _ in report.lfs_removed]
         for oid in gone:
@@ -73,27 +106,24 @@ def collect(hub: Hub, apply: bool = False, grace: timedelta = GRACE) -> GcReport
         with hub.db.session() as s:
             s.execute(delete(LfsObject).where(LfsObject.oid.in_(gone)))
 
-    # Xet: files whose sha256 is referenced keep their xorbs
-    if hub.xet is None:
-        return report
+
+def _collect_xorbs(hub: Hub, xet: XetStore, report: GcReport, live: _Live, apply: bool) -> None:
+    """Xet: files whose sha256 is referenced keep their xorbs."""
     keep_xorbs: set[str] = set()
     drop_files: list[str] = []
     with hub.db.session() as s:
         for file_hash, sha, terms, at in s.execute(
             select(XetFile.file_hash, XetFile.sha256, XetFile.terms, XetFile.created_at)
         ):
-            if sha in referenced or sha in recent_rows or _aware(at) > cutoff:
+            if live.keeps(sha, at):
                 keep_xorbs.update(t.xorb for t in unpack_terms(terms))
             else:
                 drop_files.append(file_hash)
         recent_xorbs = {
-            h for h, at in s.execute(select(XetXorb.hash, XetXorb.created_at)) if _aware(at) > cutoff
+            h for h, at in s.execute(select(XetXorb.hash, XetXorb.created_at)) if _aware(at) > live.cutoff
         }
-    for name, size, mtime in list(hub.xet.xorbs.list_objects()):
-        if name in keep_xorbs or name in recent_xorbs or _aware(mtime) > cutoff:
-            report.xorbs_kept += 1
-            continue
-        report.xorbs_removed.append((name, size))
+    xorbs_live = _Live(live.cutoff, keep_xorbs, recent_xorbs)
+    report.xorbs_kept, report.xorbs_removed = _sort_out(xet.xorbs, xorbs_live)
     if apply:
         gone = [h for h, _ in report.xorbs_removed]
         with hub.db.session() as s:  # rows first: from now on nobody is offered these xorbs
@@ -103,8 +133,7 @@ def collect(hub: Hub, apply: bool = False, grace: timedelta = GRACE) -> GcReport
                 s.execute(delete(XetChunk).where(XetChunk.xorb_hash.in_(gone)))
                 s.execute(delete(XetXorb).where(XetXorb.hash.in_(gone)))
         for h in gone:
-            hub.xet.xorbs.delete(h)
-    return report
+            xet.xorbs.delete(h)
 
 
 __all__ = ["GcReport", "collect", "GRACE"]

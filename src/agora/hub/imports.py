@@ -7,7 +7,7 @@ Import sources:
   so commit ids are kept, and the LFS objects found in the repo's own `lfs/objects` are imported.
 
 Both go through the same domain calls as any upload: files large or binary by the Hub's rules become LFS
-objects, verified into the blob store; commits go through `Hub.finish_commit` / `after_ref_update`.
+objects, verified into the blob store; commits go through `commits.create_commit` / `after_ref_update`.
 Export writes `<name>.bundle` (every ref) and `lfs/<oid>` for every LFS object any ref points at.
 """
 
@@ -25,7 +25,7 @@ from ..errors import BadRequest
 from ..ids import RepoId, RepoType
 from ..storage.blobs import CHUNK, sha256_file
 from ..storage.lfs_pointer import POINTER_MAX, parse_pointer
-from . import accounts
+from . import accounts, commits
 from .accounts import Principal
 from .repos import Hub
 
@@ -115,22 +115,28 @@ def _import_snapshot(hub: Hub, repo: Repo, who: Principal, snap: Path, progress:
         with open(f, "rb") as fh:
             samples.append((r, f.stat().st_size, fh.read(512)))
     _, modes = hub.upload_modes(repo, "main", samples)
-    with hub.db.session() as s:
-        repo = s.get(Repo, repo.id)  # type: ignore[assignment]
-        assert repo is not None
-        pc = hub.begin_commit(repo)
-        for f, mode in zip(files, modes, strict=True):
-            size = f.stat().st_size
-            if mode.mode == "lfs":
-                oid = sha256_file(f)
-                _store(hub, f, oid, size, progress)
-                hub.record_lfs(s, repo, oid, size)
-                hub.add_lfs_file(s, pc, mode.path, oid, size)
-            else:
-                hub.add_file(pc, mode.path, f.read_bytes())
-                progress(size)
-        # .gitattributes from the snapshot replaces the initial one, as an upload of it would.
-        return hub.finish_commit(s, who, pc, "main", f"Import from {snap.parent.parent.name}").oid
+    git = hub.git(repo)
+    ops: list[commits.Operation] = []
+    lfs: list[tuple[str, int]] = []
+    for f, mode in zip(files, modes, strict=True):
+        size = f.stat().st_size
+        if mode.mode == "lfs":
+            oid = sha256_file(f)
+            _store(hub, f, oid, size, progress)
+            lfs.append((oid, size))
+            ops.append(commits.CommitOperationLfsAdd(mode.path, oid, size))
+        else:
+            ops.append(commits.CommitOperationAdd(mode.path, blob=git.write_blob(f.read_bytes())))
+            progress(size)
+    with hub.db.session() as s:  # the repo owns its objects before the commit names them
+        row = s.get(Repo, repo.id)
+        assert row is not None
+        for oid, size in lfs:
+            hub.record_lfs(s, row, oid, size)
+    # .gitattributes from the snapshot replaces the initial one, as an upload of it would.
+    return commits.create_commit(
+        hub, who, repo.id, ops, revision="main", summary=f"Import from {snap.parent.parent.name}"
+    ).oid
 
 
 def _import_git(hub: Hub, repo: Repo, src: Path, progress: Progress) -> str:
@@ -163,10 +169,9 @@ def _import_git(hub: Hub, repo: Repo, src: Path, progress: Progress) -> str:
                 hub.record_lfs(s, repo, oid, size)
         git = hub.git(repo)
         head = git.ref_target("refs/heads/main")
-        for ref in git.refs("refs/"):
-            hub.after_ref_update(s, repo, ref.ref, None, ref.target)
         if head is None:
             raise BadRequest(f"{src} has no main branch")
+        commits.ref_moved(hub, s, repo, [commits.RefMove(r.ref, None, r.target) for r in git.refs("refs/")])
         return head
 
 

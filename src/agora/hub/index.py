@@ -22,13 +22,17 @@ from sqlalchemy import delete, desc, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from ..db.models import Account, DownloadDay, Like, Membership, Repo, RepoLink, RepoTag, utcnow
-from ..errors import BadRequest
-from . import cards, names
+from ..errors import BadRequest, NotFound
+from ..ids import RepoId
+from ..storage.gitstore import Entry
+from . import accounts, cards, names
 from . import taxonomy as tx
 from .accounts import Principal, require_write_token
 
 if TYPE_CHECKING:
-    from .catalog import Catalog
+    from ..ids import RepoId
+    from .catalog import Catalog, Where
+    from .repos import Hub
 
 SORTS = {
     "downloads": Repo.downloads,
@@ -215,14 +219,15 @@ def audience(s: Session, who: Principal | None) -> frozenset[str] | None:
     return frozenset([who.name, *orgs])
 
 
-def _args(s: Session, who: Principal | None, query: Query) -> tuple[Any, ...]:
+def _where(s: Session, who: Principal | None, query: Query) -> Where:
     keys = list(query.filters)
     if query.pipeline_tag:
         keys.append(_catalog().PIPELINE + query.pipeline_tag)
     terms = [t.strip().lower() for t in query.search if t.strip()]
     # author= compares without case, as on the Hub: the catalog's owner postings use the stored spelling.
     author = names.canonical(s, query.author) if query.author else None
-    return query.repo_type, audience(s, who), author, keys, terms
+    where: Where = _catalog().Where(query.repo_type, audience(s, who), author, keys, terms)
+    return where
 
 
 def _encode(obj: Any) -> str:
@@ -257,7 +262,7 @@ def find(
     cat = _catalog().for_session(s)
     cat.sync()
     after = _decode(cursor, query.sort) if cursor else None
-    ids = cat.page(*_args(s, who, query), query.sort, after, page_size + 1)
+    ids = cat.page(_where(s, who, query), query.sort, after, page_size + 1)
     nxt = None
     if len(ids) > page_size:
         ids = ids[:page_size]
@@ -283,7 +288,7 @@ def rows_of(s: Session, ids: list[int]) -> list[Repo]:
 def count(s: Session, who: Principal | None, query: Query) -> int:
     cat: Catalog = _catalog().for_session(s)
     cat.sync()
-    return cat.count(*_args(s, who, query))
+    return cat.count(_where(s, who, query))
 
 
 def full_text(
@@ -351,7 +356,7 @@ def facets(
     """Counts per tag value over the repos matching `query`, grouped for the sidebar."""
     cat = _catalog().for_session(s)
     cat.sync()
-    counts = cat.facets(*_args(s, who, query))
+    counts = cat.facets(_where(s, who, query))
     out: dict[str, list[dict[str, Any]]] = {}
     for tag, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
         g = facet_group(query.repo_type, tag)
@@ -506,3 +511,105 @@ def likers(s: Session, repo: Repo) -> list[Account]:
 def liked_by(s: Session, who: Principal | None, user: Account) -> list[Repo]:
     q = select(Repo).join(Like, Like.repo_id == Repo.id).where(Like.user_id == user.id)
     return list(s.scalars(_visible(q, who).order_by(desc(Like.created_at))))
+
+
+# ---- in a session of their own: for the HTTP handlers (called in a worker thread) ----------------------------
+@dataclass(frozen=True)
+class RepoInfo:
+    """What a repo's info shows: the detached row, the commit, its files, the last commit's time, the tags;
+    for a model, the Spaces using it and the count of models based on it (None for other types)."""
+
+    repo: Repo
+    sha: str
+    files: list[Entry]
+    last_modified: int | None
+    tags: list[str]
+    spaces: list[str] | None
+    children: int | None
+
+
+def repo_info(hub: Hub, who: Principal | None, rid: RepoId, rev: str) -> RepoInfo:
+    with hub.db.session() as s:
+        repo = hub.find(s, who, rid)
+        git = hub.git(repo)
+        sha = git.resolve(rev)
+        files = git.all_files(sha)
+        last = git.log(sha, limit=1)
+        tags = tags_of(s, [repo.id])[repo.id]
+        spaces, children = None, None
+        if repo.type == "model":  # reverse links: Spaces using the model, fine-tune counts
+            full = f"{repo.namespace}/{repo.name}"
+            spaces = [f"{r.namespace}/{r.name}" for r in linked_from(s, who, "model", full, "space")]
+            children = sum(children_count(s, who, full).values())
+        return RepoInfo(repo, sha, files, last[0].time if last else None, tags, spaces, children)
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One page of a listing: the default fields from memory (`summaries`, when `plain` was asked) or else
+    the detached rows in listing order; the next page's cursor; the total if asked; the catalog that
+    answered (its `tags_of` gives a row's tags)."""
+
+    summaries: list[dict[str, Any]] | None
+    rows: list[Repo]
+    next: str | None
+    total: int | None
+    catalog: Catalog
+
+
+def listed(
+    hub: Hub,
+    who: Principal | None,
+    query: Query,
+    page_size: int,
+    cursor: str | None,
+    with_count: bool,
+    plain: bool,
+) -> Listed:
+    with hub.db.session() as s:
+        ids, nxt, cat = find(s, who, query, page_size, cursor)
+        total = count(s, who, query) if with_count else None
+        if plain:  # the default fields come from memory: no row is read
+            return Listed(cat.summaries(ids), [], nxt, total, cat)
+        return Listed(None, rows_of(s, ids), nxt, total, cat)
+
+
+def count_and_facets(
+    hub: Hub, who: Principal | None, query: Query
+) -> tuple[int, dict[str, list[dict[str, Any]]]]:
+    with hub.db.session() as s:
+        return count(s, who, query), facets(s, who, query)
+
+
+def tag_groups(hub: Hub, who: Principal | None, repo_type: str) -> dict[str, list[dict[str, Any]]]:
+    """Every tag value in use on the repos of `repo_type` that `who` may see, grouped."""
+    with hub.db.session() as s:
+        return facets(s, who, Query(repo_type, []), per_group=10_000)
+
+
+def repo_likers(hub: Hub, who: Principal | None, rid: RepoId) -> list[Account]:
+    with hub.db.session() as s:
+        return likers(s, hub.find(s, who, rid))
+
+
+def user_likes(hub: Hub, who: Principal | None, user: str) -> list[Repo]:
+    """The repos `user` likes that `who` may see; NotFound if no user has that name."""
+    with hub.db.session() as s:
+        acc = accounts.get_account(s, user)
+        if acc is None or acc.kind != "user":
+            raise NotFound(f"User {user!r} not found")
+        return liked_by(s, who, acc)
+
+
+def catalog_ready(hub: Hub) -> bool:
+    """Whether this process's listing catalog is loaded: its answers then take a millisecond or two of CPU
+    (until then, a listing may block for seconds)."""
+    return bool(_catalog().of(hub.db.engine).ready.is_set())
+
+
+def toggle_like(hub: Hub, who: Principal, rid: RepoId, liked: bool | None) -> Repo:
+    """Like or unlike (`liked`; None: the other way round) a repo `who` may see; returns it, detached."""
+    with hub.db.session() as s:
+        repo = hub.find(s, who, rid)
+        set_like(s, who, repo, not likes(s, who.user_id, repo) if liked is None else liked)
+        return repo

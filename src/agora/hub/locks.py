@@ -8,16 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..db.models import Account, LfsLock, Repo
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
-from ..ids import check_path
-from . import accounts
+from ..ids import RepoId, check_path
+from . import accounts, rows
 from .accounts import Principal
+
+if TYPE_CHECKING:
+    from .repos import Hub
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
@@ -50,12 +53,7 @@ def create(s: Session, who: Principal, repo: Repo, path: str, ref: str | None = 
             lock=_info(existing, _owner_name(s, existing.owner_id)),
         )
     lock = LfsLock(repo_id=repo.id, path=path, owner_id=who.user_id, ref_name=(ref or None))
-    try:
-        with s.begin_nested():
-            s.add(lock)
-            s.flush()
-    except IntegrityError:
-        raise Conflict(f"{path} was locked at the same moment by someone else") from None
+    rows.add_unique(s, lock, Conflict(f"{path} was locked at the same moment by someone else"))
     return _info(lock, who.name)
 
 
@@ -131,3 +129,53 @@ def unlock(s: Session, who: Principal, repo: Repo, lock_id: str, force: bool = F
     s.delete(lock)
     s.flush()
     return info
+
+
+# ---- for the git face's LFS locks API (http/git.py): find the repo and act, in one session --------------
+def page_limit(value: object) -> int | None:
+    """A page size as the locks API sends it (query string or JSON): None when absent."""
+    if value in (None, ""):
+        return None
+    try:
+        n: int = int(value)  # type: ignore[call-overload]  # anything JSON: what int() refuses is a 400
+    except (TypeError, ValueError):
+        raise BadRequest(f"Invalid limit {value!r}") from None
+    return n
+
+
+def create_in(hub: Hub, who: Principal | None, rid: RepoId, path: str, ref: str | None) -> LockInfo:
+    with hub.db.session() as s:
+        repo = hub.find(s, who, rid, write=True)
+        assert who is not None  # find(write=True) lets no anonymous caller through
+        return create(s, who, repo, path, ref)
+
+
+def list_in(
+    hub: Hub,
+    who: Principal | None,
+    rid: RepoId,
+    path: str | None,
+    lock_id: str | None,
+    cursor: str | None,
+    limit: object,
+) -> tuple[list[LockInfo], str | None]:
+    """The repo's locks (read access); `limit` as sent, checked once the repo is found."""
+    with hub.db.session() as s:
+        repo = hub.find(s, who, rid)
+        return list_locks(s, repo, path, lock_id, cursor, page_limit(limit))
+
+
+def verify_in(
+    hub: Hub, who: Principal | None, rid: RepoId, cursor: str | None, limit: object
+) -> tuple[list[LockInfo], list[LockInfo], str | None]:
+    with hub.db.session() as s:
+        repo = hub.find(s, who, rid, write=True)
+        assert who is not None
+        return verify(s, who, repo, cursor, page_limit(limit))
+
+
+def unlock_in(hub: Hub, who: Principal | None, rid: RepoId, lock_id: str, force: bool) -> LockInfo:
+    with hub.db.session() as s:
+        repo = hub.find(s, who, rid, write=True)
+        assert who is not None
+        return unlock(s, who, repo, lock_id, force)

@@ -12,7 +12,7 @@ The rules, as on the Hub:
 - the default branch `main` is never deleted, and branches point at commits.
 
 After receive-pack exits, `after_push` compares the refs with a snapshot taken before and runs the same
-`Hub.after_ref_update` an API commit runs, for every ref that moved.
+post-write path an API commit runs (hub/commits.ref_moved), for every ref that moved.
 
 The hook imports as little as it can: the DB layer only when the push carries LFS pointers.
 """
@@ -26,7 +26,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from ..errors import BadRequest
 from ..ids import check_path, check_ref_name, check_unicode_twins
@@ -42,19 +42,21 @@ if TYPE_CHECKING:
 
 ZERO = "0" * 40
 MAX_LISTED = 20  # files named in one refusal message
-README_MAX = MIB  # as Hub.check_readme: a larger README is not validated (nor indexed)
+README_MAX = MIB  # as hub/commits.py: a larger README is not validated (nor indexed)
 DEFAULT_BRANCH = "refs/heads/main"
 
 
-@dataclass(frozen=True)
-class Update:
+class Update(NamedTuple):
+    """A line of the pre-receive hook's input: the ref moves from `old` to `new` (ZERO: none)."""
+
     old: str
     new: str
     ref: str
 
 
-@dataclass(frozen=True)
-class NewObject:
+class NewObject(NamedTuple):
+    """A pushed object, as `git rev-list --objects` and `cat-file --batch-check` describe it."""
+
     oid: str
     type: str
     size: int
@@ -180,10 +182,7 @@ def check_push(
             f"error: files of {LFS_SIZE // MIB} MiB or more must be stored with Git LFS; this push adds "
             f"{len(large)} such file{'s' if len(large) > 1 else ''} as plain git blobs:"
         )
-        for o in large[:MAX_LISTED]:
-            errors.append(f"error:   {o.path or o.oid} ({_mib(o.size)})")
-        if len(large) > MAX_LISTED:
-            errors.append(f"error:   ... and {len(large) - MAX_LISTED} more")
+        errors += _listed([f"{o.path or o.oid} ({_mib(o.size)})" for o in large])
         example = large[0].path or "big-file"
         ext = os.path.splitext(example)[1]
         pattern = f"*{ext}" if ext else example
@@ -213,9 +212,7 @@ def check_push(
             "error: Git LFS pointers with extensions (`ext-N-name` lines) are not accepted: this server "
             "cannot run the smudge extensions that turn their objects back into the files:"
         )
-        errors += [f"error:   {p}" for p in extended[:MAX_LISTED]]
-        if len(extended) > MAX_LISTED:
-            errors.append(f"error:   ... and {len(extended) - MAX_LISTED} more")
+        errors += _listed(extended)
         errors.append(
             "hint: remove the lfs.extension.* settings from your git config, rewrite the commits that "
             "added these files (`git add --renormalize .`), then push again."
@@ -229,15 +226,20 @@ def check_push(
                 f"error: {len(missing)} Git LFS object{'s' if many else ''} named by this push "
                 f"{'were' if many else 'was'} never uploaded to this repository:"
             )
-            for n in names[:MAX_LISTED]:
-                errors.append(f"error:   {n}")
-            if len(names) > MAX_LISTED:
-                errors.append(f"error:   ... and {len(names) - MAX_LISTED} more")
+            errors += _listed(names)
             errors.append(
                 "hint: push with git-lfs installed (`git lfs install`) so that it uploads them first, "
                 "or run `git lfs push --all origin`."
             )
     return errors
+
+
+def _listed(items: list[str]) -> list[str]:
+    """The lines of a refusal that name what it refuses: the first MAX_LISTED, then how many more."""
+    lines = [f"error:   {x}" for x in items[:MAX_LISTED]]
+    if len(items) > MAX_LISTED:
+        lines.append(f"error:   ... and {len(items) - MAX_LISTED} more")
+    return lines
 
 
 def check_ref(u: Update, types: dict[str, str], peeled: dict[str, str] | None) -> list[str]:
@@ -439,7 +441,8 @@ def ref_snapshot(hub: Hub, repo: Repo) -> dict[str, str]:
 
 
 def after_push(hub: Hub, s: Session, repo_id: int, before: dict[str, str]) -> list[str]:
-    """Run after_ref_update for each ref the push moved; returns their names.
+    """Run the post-write path of every commit (hub/commits.ref_moved) for the refs the push moved; returns
+    their names.
 
     Rows are committed, then the refs read again: if someone moved a ref meanwhile (an API commit whose own
     update may have landed before ours), the hook runs again with the newest target, so that this push
@@ -447,6 +450,7 @@ def after_push(hub: Hub, s: Session, repo_id: int, before: dict[str, str]) -> li
     git lock while their DB transaction may be open, and the two must not wait for each other.
     """
     from ..db.models import Repo as RepoRow
+    from . import commits
 
     repo = s.get(RepoRow, repo_id)
     if repo is None:
@@ -459,12 +463,18 @@ def after_push(hub: Hub, s: Session, repo_id: int, before: dict[str, str]) -> li
         changed = sorted(ref for ref in set(seen) | set(now) if seen.get(ref) != now.get(ref))
         if not changed:
             break
-        for ref in changed:
-            hub.after_ref_update(s, repo, ref, seen.get(ref), now.get(ref))
-        s.commit()
+        commits.ref_moved(
+            hub, s, repo, [commits.RefMove(ref, seen.get(ref), now.get(ref)) for ref in changed]
+        )
         moved.update(changed)
         seen = now
     return sorted(moved)
+
+
+def record_push(hub: Hub, repo_id: int, before: dict[str, str]) -> list[str]:
+    """`after_push` in a session of its own (http/git.py, once receive-pack has exited)."""
+    with hub.db.session() as s:
+        return after_push(hub, s, repo_id, before)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
-"""Repositories: create / delete / move / settings, commits, refs, and the one after_ref_update.
+"""Repositories: create / delete / move / settings, refs, and the one after_ref_update.
 
-Every write path meets here: an API commit, a web upload and (through the git face) a push all end
-in a ref move followed by `after_ref_update`.
+Every write path meets here: an API commit, a web upload (both through hub/commits.py) and (through the git
+face) a push all end in a ref move followed by `after_ref_update`.
 """
 
 from __future__ import annotations
@@ -11,39 +11,37 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import event, func, inspect, select
+from sqlalchemy import event, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..db.models import Discussion, LfsObject, Repo, utcnow
+from ..db.models import LfsObject, utcnow
+from ..db.models import (
+    Repo as Repo,  # re-exported: the detached row the domain hands out (http/ types with it)
+)
 from ..db.session import Database, repo_write_lock
 from ..errors import (
     BadRequest,
     Conflict,
     Forbidden,
-    ParentMismatch,
     RepoNotFound,
     RevisionNotFound,
     Unauthorized,
 )
 from ..ids import (
     RepoId,
-    check_folder,
     check_name,
     check_namespace,
-    check_oid,
     check_path,
     check_ref_name,
-    check_unicode_twins,
 )
 from ..storage.blobs import BlobStore
 from ..storage.gitstore import Entry, GitRepo
-from ..storage.lfs_pointer import lfs_pointer, parse_pointer
-from . import accounts, artefacts, audit, cards, index, names
+from . import accounts, artefacts, audit, index, names
 from .accounts import Principal
 from .gitattributes import default_gitattributes
 from .sizes import BINARY_LFS_SIZE, LFS_SIZE
@@ -53,26 +51,6 @@ if TYPE_CHECKING:
 
 SDKS = ("gradio", "streamlit", "docker", "static")
 log = logging.getLogger("agora.hub")
-
-
-@dataclass
-class PendingCommit:
-    """A commit being assembled while the request streams in: blobs are written as they arrive."""
-
-    repo: Repo
-    git: GitRepo
-    puts: dict[str, str] = field(default_factory=dict)
-    deletes: list[str] = field(default_factory=list)
-    delete_folders: list[str] = field(default_factory=list)
-    lfs_checked: set[str] = field(
-        default_factory=set
-    )  # pointer blobs add_lfs_file wrote for uploaded objects
-
-
-@dataclass(frozen=True)
-class CommitResult:
-    oid: str
-    pr_num: int | None = None
 
 
 @dataclass(frozen=True)
@@ -273,114 +251,6 @@ class Hub:
             raise RevisionNotFound(f"Invalid rev id: {rev} is not a branch you can commit to")
         return ref
 
-    # ---- commits ----------------------------------------------------------------------------------
-    def begin_commit(self, repo: Repo) -> PendingCommit:
-        return PendingCommit(repo, self.git(repo))
-
-    def add_file(self, pc: PendingCommit, path: str, data: bytes) -> None:
-        pc.puts[check_path(path)] = pc.git.write_blob(data)
-
-    def add_lfs_file(self, s: Session, pc: PendingCommit, path: str, oid: str, size: int | None) -> None:
-        check_path(path)
-        check_oid(oid)
-        known = self.uploaded_lfs(s, pc.repo.id, oid)
-        if known is None:
-            raise BadRequest(
-                f"LFS object {oid} for {path!r} was never uploaded to this repo: "
-                "upload it through the LFS batch API before committing"
-            )
-        if size is not None and size != known:
-            raise BadRequest(f"LFS object {oid} has size {known}, not {size}")
-        pc.puts[path] = pc.git.write_blob(lfs_pointer(oid, known))
-        pc.lfs_checked.add(pc.puts[path])
-
-    def add_staged_file(
-        self, s: Session, pc: PendingCommit, path: str, oid: str, size: int, rev: str = "main"
-    ) -> None:
-        """A file the browser streamed into the blob store: LFS by the Hub's rules (and the .gitattributes of
-        `rev`, the branch the commit goes to), else a plain git blob."""
-        check_path(path)
-        head = pc.git.ref_target(self.branch_ref(pc.git, rev))
-        with self.blobs.open(oid) as fh:
-            sample = fh.read(512)
-        if _goes_to_lfs(pc.git, head, path, size, sample):
-            self.record_lfs(s, pc.repo, oid, size)
-            pc.puts[path] = pc.git.write_blob(lfs_pointer(oid, size))
-        else:
-            with self.blobs.open(oid) as fh:
-                pc.puts[path] = pc.git.write_blob(fh.read())
-
-    def revert_to(self, s: Session, who: Principal, repo: Repo, branch: str, target: str) -> CommitResult:
-        """A new commit on `branch` whose tree is `target`'s: going back to a version keeps history."""
-        git = self.git(repo)
-        ref = self.branch_ref(git, branch)
-        target = git.resolve(target)
-        with self.writer(s, repo, git):
-            head = git.ref_target(ref)
-            assert head is not None
-            new = git.write_commit(
-                git.tree_of(target),
-                [head],
-                who.name,
-                f"Revert to {target[:7]}\n\nRestore the files as they were at {target}.",
-            )
-            git.move_ref(ref, head, new, f"revert to {target}")
-        self.after_ref_update(s, repo, ref, head, new)
-        return CommitResult(new)
-
-    def delete_file(self, pc: PendingCommit, path: str) -> None:
-        pc.deletes.append(check_path(path))
-
-    def delete_folder(self, pc: PendingCommit, path: str) -> None:
-        pc.delete_folders.append(check_folder(path))
-
-    def finish_commit(
-        self,
-        s: Session,
-        who: Principal,
-        pc: PendingCommit,
-        rev: str,
-        summary: str,
-        description: str = "",
-        parent: str | None = None,
-        create_pr: bool = False,
-    ) -> CommitResult:
-        git = pc.git
-        summary = (summary or "").strip() or "Upload files"
-        message = summary + (f"\n\n{description.strip()}" if description and description.strip() else "")
-        ref = self.branch_ref(git, rev)
-        self.check_readme(pc)
-        self.check_twins(pc, ref)
-        self.check_pointers(s, pc)
-        with self.writer(s, pc.repo, git):
-            head = git.ref_target(ref)
-            assert head is not None
-            if parent is not None and parent != head:
-                raise ParentMismatch("A commit has happened since. Please refresh and try again.")
-            tree = git.build_tree(head, pc.puts, pc.deletes, pc.delete_folders)
-            new = git.write_commit(tree, [head], who.name, message)
-            log.info(
-                "commit %s on %s/%s %s by %s: %d files written, %d deleted, %d folders deleted",
-                new[:12],
-                pc.repo.namespace,
-                pc.repo.name,
-                "(a new PR)" if create_pr else ref,
-                who.name,
-                len(pc.puts),
-                len(pc.deletes),
-                len(pc.delete_folders),
-            )
-            if create_pr:
-                num = self._new_discussion(s, pc.repo, who, summary, is_pr=True)
-                git.create_ref(f"refs/pr/{num}", new)
-                self.after_ref_update(s, pc.repo, f"refs/pr/{num}", None, new)
-                return CommitResult(new, num)
-            git.move_ref(ref, head, new, f"commit: {summary}")
-            # Inside the lock: the database write (row/write lock held until our commit) is then ordered
-            # like the ref moves, so a slower earlier commit cannot leave head_sha and the index stale.
-            self.after_ref_update(s, pc.repo, ref, head, new)
-        return CommitResult(new)
-
     @contextmanager
     def writer(self, s: Session, repo: Repo, git: GitRepo) -> Iterator[None]:
         """One writer per repo: the DB lock first (held until `s` commits, so across hosts on PostgreSQL),
@@ -388,12 +258,6 @@ class Hub:
         repo_write_lock(s, repo.id)
         with git.lock():
             yield
-
-    def _new_discussion(self, s: Session, repo: Repo, who: Principal, title: str, is_pr: bool) -> int:
-        num = (s.scalar(select(func.max(Discussion.num)).where(Discussion.repo_id == repo.id)) or 0) + 1
-        s.add(Discussion(repo_id=repo.id, num=num, title=title[:300], is_pr=is_pr, author_id=who.user_id))
-        s.flush()
-        return num
 
     def after_ref_update(self, s: Session, repo: Repo, ref: str, old: str | None, new: str | None) -> None:
         """The single hook every write path calls once a ref has moved: re-derive what depends on it."""
@@ -439,52 +303,6 @@ class Hub:
         with self.blobs.open(e.lfs.oid) as fh:
             fh.seek(start)
             return fh.read(length)
-
-    def check_twins(self, pc: PendingCommit, ref: str) -> None:
-        """A new path may not be an NFC/NFD twin of another path of the tree (ids.check_unicode_twins)."""
-        new = [p for p in pc.puts if not p.isascii()]
-        if not new:
-            return
-        head = pc.git.ref_target(ref)
-        gone = set(pc.deletes)
-        folders = tuple(f.rstrip("/") + "/" for f in pc.delete_folders)
-        existing = [e.path for e in pc.git.all_files(head)] if head else []
-        existing = [p for p in existing if p not in gone and not p.startswith(folders) and p not in pc.puts]
-        check_unicode_twins(new, existing + [p for p in pc.puts if p.isascii()])
-
-    def check_pointers(self, s: Session, pc: PendingCommit) -> None:
-        """A file whose content is an LFS pointer is served as the object it names. As in a push, it may only
-        name an object uploaded to this repo, and carry no git-lfs extension lines (storage/lfs_pointer.py):
-        else a pointer written as a plain file would read any stored object by its sha256."""
-        for path, blob in pc.puts.items():
-            if blob in pc.lfs_checked:
-                continue
-            ptr = pc.git.pointer(blob)
-            if ptr is None:
-                continue
-            if ptr.extensions:
-                raise BadRequest(
-                    f"{path!r} is a Git LFS pointer with extensions ({ptr.extensions[0]!r}...): "
-                    "this Hub cannot run them; upload the file itself"
-                )
-            if self.uploaded_lfs(s, pc.repo.id, ptr.oid) is None:
-                raise BadRequest(
-                    f"{path!r} is a Git LFS pointer to object {ptr.oid}, which was never uploaded "
-                    "to this repo: upload the file itself, or the object through the LFS batch API"
-                )
-
-    def check_readme(self, pc: PendingCommit) -> None:
-        """An upload whose README.md metadata is invalid is refused with the validation errors."""
-        oid = pc.puts.get("README.md")
-        if oid is None:
-            return
-        data = pc.git.blob(oid)
-        if len(data) > 1024 * 1024 or parse_pointer(data):
-            return
-        card = cards.parse(data.decode("utf-8", "replace"))
-        errors, _ = cards.validate(card, pc.repo.type)
-        if errors:
-            raise BadRequest("Invalid metadata in README.md.\n" + "\n".join(f"- {e}" for e in errors))
 
     # ---- LFS bookkeeping --------------------------------------------------------------------------
     def record_lfs(self, s: Session, repo: Repo, oid: str, size: int) -> None:
@@ -566,3 +384,62 @@ class Hub:
 
     def delete_tag(self, repo: Repo, tag: str) -> None:
         self.git(repo).delete_ref(tag if tag.startswith("refs/tags/") else f"refs/tags/{tag}")
+
+    # ---- in a session of their own: for the HTTP handlers (called in a worker thread) -------------------
+    def get_repo(self, rid: RepoId) -> Repo | None:
+        """`get` (no permission check: the caller holds its own authorization) in a session of its own."""
+        with self.db.session() as s:
+            return self.get(s, rid)
+
+    def create_repo(self, who: Principal | None, rid: RepoId, private: bool, sdk: str | None) -> Repo:
+        """`create` in a session of its own. A Conflict's `repo` (the caller's own repo of that name) comes back
+        detached with its attributes loaded, so the answer can still carry its URL."""
+        with self.db.session() as s:
+            try:
+                return self.create(s, who, rid, private=private, sdk=sdk)
+            except Conflict as e:
+                existing = e.extra.get("repo")
+                if existing is not None:
+                    s.expunge(existing)  # the rollback would expire it
+                raise
+
+    def delete_repo(self, who: Principal | None, rid: RepoId) -> None:
+        with self.db.session() as s:
+            self.delete(s, who, rid)
+
+    def move_repo(self, who: Principal | None, src: RepoId, dst: RepoId) -> Repo:
+        with self.db.session() as s:
+            return self.move(s, who, src, dst)
+
+    def change_settings(
+        self, who: Principal | None, rid: RepoId, private: bool | None, gated: str | bool | None
+    ) -> Repo:
+        with self.db.session() as s:
+            return self.update_settings(s, who, rid, private, gated)
+
+    def admin_repo(self, who: Principal | None, rid: RepoId) -> Repo:
+        """The repo if `who` administers it (find_admin), detached: the web's Settings page."""
+        with self.db.session() as s:
+            return self.find_admin(s, who, rid, f"change the settings of {rid.full}")
+
+    def xet_hashes(self, shas: list[str]) -> dict[str, str]:
+        """sha256 -> Xet file hash for the LFS oids whose content is stored in Xet."""
+        if self.xet is None or not shas:
+            return {}
+        with self.db.session() as s:
+            return self.xet.hashes_for(s, shas)
+
+
+# ---- for the browser pages, each in a database session of its own -------------------------------------------
+def repo_spelling(hub: Hub, who: Principal | None, rid: RepoId) -> tuple[str, str] | None:
+    """The stored (namespace, name) of the repo `rid` names in another case (ALICE/PM -> alice/pm), if `who`
+    may see it; None when there is no such repo, `rid` spells it so already, or `who` may not see it."""
+    with hub.db.session() as s:
+        repo = hub.get(s, rid)
+        if (
+            repo is None
+            or (repo.namespace, repo.name) == (rid.namespace, rid.name)
+            or not accounts.can_read(s, who, repo)
+        ):
+            return None
+        return repo.namespace, repo.name

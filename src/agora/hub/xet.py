@@ -138,75 +138,20 @@ class XetStore:
             metas = self.metas(s, list(names))
             sizes = self.xorb_sizes(s, list(names))
             known = {
-                f.file_hash: sha
-                for f, sha in (
-                    (f, s.scalar(select(XetFile.sha256).where(XetFile.file_hash == to_hex(f.file_hash))))
-                    for f in sh.files
-                )
+                f.file_hash: s.scalar(select(XetFile.sha256).where(XetFile.file_hash == to_hex(f.file_hash)))
+                for f in sh.files
             }
-        missing = sorted(names - set(metas))
-        if missing:
-            raise BadRequest(
-                f"The shard references xorb {missing[0]}, which was never uploaded"
-                + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
-            )
+        self._check_uploaded(names, metas)
         for x in sh.xorbs:
             self._check_cas(x, metas[to_hex(x.xorb)], sizes[to_hex(x.xorb)])
-        files: list[tuple[shard.FileInfo, str, int]] = []
-        for f in sh.files:
-            size = self._check_file(f, metas)
-            assert f.sha256 is not None
-            sha = to_hex(f.sha256)  # stored like any Xet hash: its string form is the sha256 hex
-            prior = known.get(f.file_hash)
-            if prior is not None and prior != sha:
-                raise BadRequest(f"File {to_hex(f.file_hash)} is known with sha256 {prior}, not {sha}")
-            if prior is None:
-                got = self._sha256(unpack_terms(pack_terms(f.terms)), metas, size)
-                if got != sha:
-                    raise BadRequest(
-                        f"File {to_hex(f.file_hash)}: the shard says sha256 {sha} but its "
-                        f"content hashes to {got}"
-                    )
-            files.append((f, sha, size))
+        files = [self._verified_file(f, metas, known) for f in sh.files]
         digest = hashlib.sha256(data).hexdigest()
-        new_shard = not self.shards.exists(digest)
-        if new_shard:
-            up = self.shards.new_upload()
-            try:
-                up.write(data)
-                up.finish(digest, len(data))
-            except BaseException:
-                up.abort()
-                raise
-        changed = new_shard
+        changed = self._store_shard(data, digest)
         with self.db.session() as s:
             if files and s.get(Repo, repo_id) is None:
                 raise RepoNotFound("The repository this Xet token was issued for no longer exists")
             for f, sha, size in files:
-                fh = to_hex(f.file_hash)
-                if s.scalar(select(XetFile.id).where(XetFile.file_hash == fh)) is None:
-                    try:
-                        with s.begin_nested():
-                            s.add(
-                                XetFile(
-                                    file_hash=fh,
-                                    sha256=sha,
-                                    size=size,
-                                    terms=pack_terms(f.terms),
-                                    shard=digest,
-                                )
-                            )
-                        changed = True
-                    except IntegrityError:
-                        pass
-                owned = select(LfsObject.id).where(LfsObject.repo_id == repo_id, LfsObject.oid == sha)
-                if s.scalar(owned) is None:
-                    try:
-                        with s.begin_nested():
-                            s.add(LfsObject(repo_id=repo_id, oid=sha, size=size))
-                        changed = True
-                    except IntegrityError:
-                        pass
+                changed = self._register_file(s, repo_id, f, sha, size, digest) or changed
             self._index_chunks(s, sh, metas)
         log.info(
             "shard %s accepted for repo %s: %d file(s), %d xorb(s)",
@@ -216,6 +161,71 @@ class XetStore:
             len(sh.xorbs),
         )
         return 1 if changed else 0
+
+    @staticmethod
+    def _check_uploaded(names: set[str], metas: dict[str, XorbMeta]) -> None:
+        missing = sorted(names - set(metas))
+        if missing:
+            raise BadRequest(
+                f"The shard references xorb {missing[0]}, which was never uploaded"
+                + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+            )
+
+    def _verified_file(
+        self, f: shard.FileInfo, metas: dict[str, XorbMeta], known: dict[bytes, str | None]
+    ) -> tuple[shard.FileInfo, str, int]:
+        """-> (file, sha256, size) of a checked file; a new file's sha256 is verified by reading it back."""
+        size = self._check_file(f, metas)
+        assert f.sha256 is not None
+        sha = to_hex(f.sha256)  # stored like any Xet hash: its string form is the sha256 hex
+        prior = known.get(f.file_hash)
+        if prior is not None and prior != sha:
+            raise BadRequest(f"File {to_hex(f.file_hash)} is known with sha256 {prior}, not {sha}")
+        if prior is None:
+            got = self._sha256(unpack_terms(pack_terms(f.terms)), metas, size)
+            if got != sha:
+                raise BadRequest(
+                    f"File {to_hex(f.file_hash)}: the shard says sha256 {sha} but its content hashes to {got}"
+                )
+        return f, sha, size
+
+    def _store_shard(self, data: bytes, digest: str) -> bool:
+        """Keep the shard's bytes under their sha256; False when they were already stored."""
+        if self.shards.exists(digest):
+            return False
+        up = self.shards.new_upload()
+        try:
+            up.write(data)
+            up.finish(digest, len(data))
+        except BaseException:
+            up.abort()
+            raise
+        return True
+
+    @staticmethod
+    def _register_file(s: Session, repo_id: int, f: shard.FileInfo, sha: str, size: int, digest: str) -> bool:
+        """The XetFile row of a file and the LfsObject row that lets the repo use its sha256; True when
+        either is new."""
+        fh = to_hex(f.file_hash)
+        added = False
+        if s.scalar(select(XetFile.id).where(XetFile.file_hash == fh)) is None:
+            row = XetFile(file_hash=fh, sha256=sha, size=size, terms=pack_terms(f.terms), shard=digest)
+            added = XetStore._insert(s, row)
+        owned = select(LfsObject.id).where(LfsObject.repo_id == repo_id, LfsObject.oid == sha)
+        if s.scalar(owned) is None:
+            added = XetStore._insert(s, LfsObject(repo_id=repo_id, oid=sha, size=size)) or added
+        return added
+
+    @staticmethod
+    def _insert(s: Session, row: object) -> bool:
+        """Add `row` in a savepoint; False when a concurrent upload added the same row first (its
+        content is the same)."""
+        try:
+            with s.begin_nested():
+                s.add(row)
+        except IntegrityError:
+            return False
+        return True
 
     @staticmethod
     def _check_cas(x: CasInfo, m: XorbMeta, size: int) -> None:
@@ -272,6 +282,24 @@ class XetStore:
 
     def _index_chunks(self, s: Session, sh: shard.Shard, metas: dict[str, XorbMeta]) -> None:
         """Record the chunks the global dedup API answers for: each file's first chunk and eligible ones."""
+        want, starts = self._wanted_chunks(sh, metas)
+        if not want:
+            return
+        rows = s.scalars(select(XetChunk).where(XetChunk.chunk_hash.in_(list(want))))
+        have = {r.chunk_hash: r for r in rows}
+        for ch, (xn, i, fh) in want.items():
+            if ch in have:
+                if ch in starts:  # a new version of a file: answer with the newest one's xorbs from now on
+                    row = have[ch]
+                    row.xorb_hash, row.chunk_index, row.file_hash = xn, i, fh
+                continue
+            self._insert(s, XetChunk(chunk_hash=ch, xorb_hash=xn, chunk_index=i, file_hash=fh))
+
+    @staticmethod
+    def _wanted_chunks(
+        sh: shard.Shard, metas: dict[str, XorbMeta]
+    ) -> tuple[dict[str, tuple[str, int, str | None]], set[str]]:
+        """-> ({chunk: (xorb, chunk index, file)}, the files' first chunks) for _index_chunks."""
         want: dict[str, tuple[str, int, str | None]] = {}
         owner: dict[str, str] = {}
         starts: set[str] = set()
@@ -289,21 +317,7 @@ class XetStore:
             for i, h in enumerate(metas[xn].hashes):
                 if hashing.dedup_eligible(h):
                     want.setdefault(to_hex(h), (xn, i, owner.get(xn)))
-        if not want:
-            return
-        rows = s.scalars(select(XetChunk).where(XetChunk.chunk_hash.in_(list(want))))
-        have = {r.chunk_hash: r for r in rows}
-        for ch, (xn, i, fh) in want.items():
-            if ch in have:
-                if ch in starts:  # a new version of a file: answer with the newest one's xorbs from now on
-                    row = have[ch]
-                    row.xorb_hash, row.chunk_index, row.file_hash = xn, i, fh
-                continue
-            try:
-                with s.begin_nested():
-                    s.add(XetChunk(chunk_hash=ch, xorb_hash=xn, chunk_index=i, file_hash=fh))
-            except IntegrityError:
-                pass
+        return want, starts
 
     # ---- global dedup -----------------------------------------------------------------------------
     def dedup_shard(self, chunk: str) -> bytes | None:
@@ -398,3 +412,28 @@ class XetStore:
                 raise NotFound(f"Xet file {file_hash} does not exist")
             segs, skip, metas = self.plan(s, xf, first, last)
         return reconstruct.stream(self.xorbs, segs, metas, skip, last - first + 1)
+
+    # ---- for the HTTP faces (api/xet.py, api/lfs.py): each in a session of its own ------------------------
+    def sha_file(self, sha256: str) -> tuple[str, int] | None:
+        """(file hash, size) of the Xet file with this sha256, None if not in Xet."""
+        with self.db.session() as s:
+            xf = self.file_by_sha(s, sha256)
+            return (xf.file_hash, xf.size) if xf is not None else None
+
+    def repo_file_size(self, repo_id: int, file_hash: str) -> int:
+        """The size of a Xet file the repo may read (`repo_file`): NotFound otherwise."""
+        with self.db.session() as s:
+            xf = self.repo_file(s, repo_id, file_hash)
+            if xf is None:
+                raise NotFound(f"File {file_hash} not found")
+            return xf.size
+
+    def plan_range(
+        self, file_hash: str, first: int, last: int
+    ) -> tuple[list[Segment], int, dict[str, XorbMeta]]:
+        """`plan` for the file's bytes [first, last]."""
+        with self.db.session() as s:
+            xf = self.file_by_hash(s, file_hash)
+            if xf is None:
+                raise NotFound(f"File {file_hash} not found")
+            return self.plan(s, xf, first, last)

@@ -19,7 +19,7 @@ import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import IO, BinaryIO, Protocol
 
 from ..errors import BadRequest, NotFound
 from ..ids import check_oid
@@ -55,13 +55,13 @@ class BlobStore(Protocol):
     def presigned_parts(self, upload_id: str, count: int) -> list[str] | None: ...
 
 
-class LocalUpload:
-    """A temp file that is hashed as it is written and published by `finish`."""
+class HashingUpload:
+    """What every store's upload through Agora shares: the bytes are hashed and counted as they are
+    written to `_fh`, and checked against the size (and sha256) the caller names before the store
+    publishes them with `_store_as`; `abort` drops whatever is left, and runs after either way."""
 
-    def __init__(self, store: LocalBlobStore) -> None:
-        self._store = store
-        self._tmp = store.tmp_dir / f"up-{secrets.token_hex(12)}"
-        self._fh: BinaryIO | None = open(self._tmp, "wb")
+    def __init__(self, fh: IO[bytes]) -> None:
+        self._fh: IO[bytes] | None = fh
         self._sha = hashlib.sha256()
         self._size = 0
 
@@ -74,18 +74,13 @@ class LocalUpload:
     def finish(self, oid: str, size: int) -> None:
         assert self._fh is not None
         try:
-            if self._size != size:
-                raise BadRequest(f"Size mismatch: expected {size} bytes, received {self._size}")
+            self._check_size(size)
             got = self._sha.hexdigest()
             if got != oid:
                 raise BadRequest(
                     f"sha256 mismatch: the object is named {oid} but its content hashes to {got}"
                 )
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
-            self._fh.close()
-            self._fh = None
-            self._store._publish(self._tmp, oid)
+            self._store_as(oid)
         finally:
             self.abort()
 
@@ -93,13 +88,8 @@ class LocalUpload:
         """Publish under a key the caller verified by its own means (Xet objects are named by Xet hashes)."""
         assert self._fh is not None
         try:
-            if self._size != size:
-                raise BadRequest(f"Size mismatch: expected {size} bytes, received {self._size}")
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
-            self._fh.close()
-            self._fh = None
-            self._store._publish(self._tmp, key)
+            self._check_size(size)
+            self._store_as(key)
         finally:
             self.abort()
 
@@ -108,6 +98,33 @@ class LocalUpload:
         oid, size = self._sha.hexdigest(), self._size
         self.finish(oid, size)
         return oid, size
+
+    def _check_size(self, size: int) -> None:
+        if self._size != size:
+            raise BadRequest(f"Size mismatch: expected {size} bytes, received {self._size}")
+
+    def _store_as(self, key: str) -> None:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+
+class LocalUpload(HashingUpload):
+    """A temp file that is hashed as it is written and published (fsynced, renamed into place)."""
+
+    def __init__(self, store: LocalBlobStore) -> None:
+        self._store = store
+        self._tmp = store.tmp_dir / f"up-{secrets.token_hex(12)}"
+        super().__init__(open(self._tmp, "wb"))
+
+    def _store_as(self, key: str) -> None:
+        assert self._fh is not None
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+        self._fh = None
+        self._store._publish(self._tmp, key)
 
     def abort(self) -> None:
         if self._fh is not None:
@@ -255,12 +272,15 @@ class LocalBlobStore:
         return None
 
     def copy_from_file(self, src: Path, oid: str) -> None:
-        """Import a local file (CLI import, tests); verified like any other write."""
-        up = self.new_upload()
-        with open(src, "rb") as fh:
-            while chunk := fh.read(CHUNK):
-                up.write(chunk)
-        up.finish(oid, src.stat().st_size)
+        upload_file(self.new_upload(), src, oid, CHUNK)
+
+
+def upload_file(up: Upload, src: Path, oid: str, chunk: int) -> None:
+    """Import a local file (CLI import, tests) through a store's upload: verified like any other write."""
+    with open(src, "rb") as fh:
+        while data := fh.read(chunk):
+            up.write(data)
+    up.finish(oid, src.stat().st_size)
 
 
 def sha256_file(path: Path) -> str:
@@ -271,4 +291,4 @@ def sha256_file(path: Path) -> str:
     return sha.hexdigest()
 
 
-__all__ = ["BlobStore", "LocalBlobStore", "Upload", "sha256_file"]
+__all__ = ["BlobStore", "HashingUpload", "LocalBlobStore", "Upload", "sha256_file", "upload_file"]

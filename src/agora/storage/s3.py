@@ -29,6 +29,7 @@ from urllib.parse import quote, urlparse
 
 from ..errors import BadRequest, NotFound
 from ..ids import check_oid
+from .blobs import HashingUpload, upload_file
 
 CHUNK = 8 * 1024 * 1024
 SPOOL = 16 * 1024 * 1024  # temp uploads stay in memory below this, then go to a temp file
@@ -130,50 +131,21 @@ class S3Reader(io.RawIOBase):
         return len(data)
 
 
-class S3Upload:
+class S3Upload(HashingUpload):
     """An upload through Agora: spooled and hashed locally, PUT under its final key once verified."""
 
     def __init__(self, store: S3BlobStore) -> None:
         self._store = store
-        self._fh: Any = tempfile.SpooledTemporaryFile(max_size=SPOOL, mode="w+b", dir=str(store.tmp_dir))
-        self._sha = hashlib.sha256()
-        self._size = 0
+        super().__init__(tempfile.SpooledTemporaryFile(max_size=SPOOL, mode="w+b", dir=str(store.tmp_dir)))
 
-    def write(self, data: bytes) -> None:
-        self._fh.write(data)
-        self._sha.update(data)
-        self._size += len(data)
-
-    def _put(self, key: str, size: int) -> None:
-        if self._size != size:
-            raise BadRequest(f"Size mismatch: expected {size} bytes, received {self._size}")
+    def _store_as(self, key: str) -> None:
+        assert self._fh is not None
         self._fh.seek(0)
         self._store.client.upload_fileobj(self._fh, self._store.bucket, self._store._key(key))
 
-    def finish(self, oid: str, size: int) -> None:
-        try:
-            got = self._sha.hexdigest()
-            if self._size == size and got != oid:
-                raise BadRequest(
-                    f"sha256 mismatch: the object is named {oid} but its content hashes to {got}"
-                )
-            self._put(oid, size)
-        finally:
-            self.abort()
-
-    def publish(self, key: str, size: int) -> None:
-        try:
-            self._put(key, size)
-        finally:
-            self.abort()
-
-    def finish_as_hashed(self) -> tuple[str, int]:
-        oid, size = self._sha.hexdigest(), self._size
-        self.finish(oid, size)
-        return oid, size
-
     def abort(self) -> None:
-        self._fh.close()
+        if self._fh is not None:
+            self._fh.close()
 
 
 class S3BlobStore:
@@ -399,11 +371,7 @@ class S3BlobStore:
         return n
 
     def copy_from_file(self, src: Path, oid: str) -> None:
-        up = self.new_upload()
-        with open(src, "rb") as fh:
-            while chunk := fh.read(CHUNK):
-                up.write(chunk)
-        up.finish(oid, src.stat().st_size)
+        upload_file(self.new_upload(), src, oid, CHUNK)
 
 
 __all__ = ["S3BlobStore", "S3Config"]

@@ -39,74 +39,95 @@ def _unify(batch: pa.RecordBatch, schema: pa.Schema, name: str) -> pa.RecordBatc
         raise DataError(f"{name}: a column changes type between files or blocks ({e})") from None
 
 
+class _ShardWriter:
+    """The split's parquet shards in `out_dir`: row groups of about ROW_GROUP_BYTES / ROW_GROUP_ROWS, and a
+    new `NNNN.parquet` file once one passes SHARD_BYTES. `schema` is set by the first batch."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+        self.schema: pa.Schema | None = None
+        self.shards: list[dict[str, Any]] = []
+        self.writer: pq.ParquetWriter | None = None
+        self.pending: list[pa.RecordBatch] = []
+        self.pending_bytes = 0
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        # Row groups of ~1 MB: a /rows page reads one or two of them, never a whole shard.
+        per_row = max(1, batch.nbytes // batch.num_rows)
+        step = max(1, min(batch.num_rows, ROW_GROUP_BYTES // per_row, ROW_GROUP_ROWS))
+        for start in range(0, batch.num_rows, step):
+            part = batch.slice(start, step)
+            self.pending.append(part)
+            self.pending_bytes += part.nbytes
+            if (
+                self.pending_bytes >= ROW_GROUP_BYTES
+                or sum(p.num_rows for p in self.pending) >= ROW_GROUP_ROWS
+            ):
+                self.flush()
+
+    def _open_shard(self) -> pq.ParquetWriter:
+        path = self.out_dir / f"{len(self.shards):04d}.parquet"
+        self.shards.append({"filename": path.name, "num_rows": 0})
+        assert self.schema is not None
+        return pq.ParquetWriter(str(path), self.schema, compression="zstd", write_page_index=True)
+
+    def flush(self) -> None:
+        """The pending rows as one row group."""
+        if not self.pending:
+            return
+        if self.writer is None:
+            self.writer = self._open_shard()
+        table = pa.Table.from_batches(self.pending, schema=self.schema)
+        self.writer.write_table(table, row_group_size=len(table))
+        self.shards[-1]["num_rows"] += len(table)
+        self.pending, self.pending_bytes = [], 0
+        if (self.out_dir / self.shards[-1]["filename"]).stat().st_size > SHARD_BYTES:
+            self.writer.close()
+            self.writer = None
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def _with_features(schema: pa.Schema, hf: Any) -> pa.Schema:
+    """The schema, carrying the datasets features `hf` (when given) in its huggingface metadata."""
+    return schema.with_metadata(
+        {
+            **(schema.metadata or {}),
+            **({b"huggingface": json.dumps({"info": {"features": hf}}).encode()} if hf else {}),
+        }
+    )
+
+
 def convert(spec: dict[str, Any]) -> dict[str, Any]:
     limits = Limits(**spec.get("limits", {}))
     inputs = [Input(f["path"], f["local"]) for f in spec["files"]]
     out_dir = Path(spec["out_dir"])
     started = time.monotonic()
-    writer: pq.ParquetWriter | None = None
-    schema: pa.Schema | None = None
-    shards: list[dict[str, Any]] = []
+    out = _ShardWriter(out_dir)
     rows = mem = 0
-    pending: list[pa.RecordBatch] = []
-    pending_bytes = 0
-
-    def open_shard() -> pq.ParquetWriter:
-        path = out_dir / f"{len(shards):04d}.parquet"
-        shards.append({"filename": path.name, "num_rows": 0})
-        assert schema is not None
-        return pq.ParquetWriter(str(path), schema, compression="zstd", write_page_index=True)
-
-    def flush() -> None:
-        nonlocal writer, pending, pending_bytes
-        if not pending:
-            return
-        if writer is None:
-            writer = open_shard()
-        table = pa.Table.from_batches(pending, schema=schema)
-        writer.write_table(table, row_group_size=len(table))
-        shards[-1]["num_rows"] += len(table)
-        pending, pending_bytes = [], 0
-        if (out_dir / shards[-1]["filename"]).stat().st_size > SHARD_BYTES:
-            writer.close()
-            writer = None
-
     error = None
     try:
         for batch in batches(spec["module"], inputs, spec.get("kwargs", {}), limits):
-            if schema is None:
-                schema = batch.schema
-                hf = spec.get("hf_features")
-                schema = schema.with_metadata(
-                    {
-                        **(schema.metadata or {}),
-                        **({b"huggingface": json.dumps({"info": {"features": hf}}).encode()} if hf else {}),
-                    }
-                )
-            batch = _unify(batch, schema, spec["split"])
+            if out.schema is None:
+                out.schema = _with_features(batch.schema, spec.get("hf_features"))
+            batch = _unify(batch, out.schema, spec["split"])
             if batch.num_rows == 0:
                 continue
             rows += batch.num_rows
             mem += batch.nbytes
-            # Row groups of ~1 MB: a /rows page reads one or two of them, never a whole shard.
-            per_row = max(1, batch.nbytes // batch.num_rows)
-            step = max(1, min(batch.num_rows, ROW_GROUP_BYTES // per_row, ROW_GROUP_ROWS))
-            for start in range(0, batch.num_rows, step):
-                part = batch.slice(start, step)
-                pending.append(part)
-                pending_bytes += part.nbytes
-                if pending_bytes >= ROW_GROUP_BYTES or sum(p.num_rows for p in pending) >= ROW_GROUP_ROWS:
-                    flush()
-        flush()
-        if schema is None:
+            out.add(batch)
+        out.flush()
+        if out.schema is None:
             raise DataError("The split has no rows")
     except DataError as e:
         error = str(e)
     except MemoryError:
         error = "The split needs more memory than a conversion job may use"
     finally:
-        if writer is not None:
-            writer.close()
+        out.close()
+    schema, shards = out.schema, out.shards
     for s in shards:
         s["size"] = (out_dir / s["filename"]).stat().st_size
     return {

@@ -365,48 +365,16 @@ def _keep(path: str, module: str) -> bool:
 
 def discover(files: list[str], card: dict[str, Any] | None) -> list[ConfigSpec]:
     """All configs with their splits and files; raises DiscoveryError when nothing can be resolved."""
-    card = card or {}
-    configs = card.get("configs")
-    metadata: list[dict[str, Any]] = []
-    if configs:
-        if not isinstance(configs, list):
-            raise DiscoveryError("README `configs` must be a list of {config_name, data_files, ...}")
-        for c in configs:
-            if not isinstance(c, dict) or not isinstance(c.get("config_name"), str):
-                raise DiscoveryError(f"Each README config needs a `config_name`, got {c!r}")
-            metadata.append(c)
-        defaults = [
-            c["config_name"]
-            for c in metadata
-            if len(metadata) == 1 or c["config_name"] == "default" or c.get("default")
-        ]
-        if len(defaults) > 1:
-            raise DiscoveryError(f"Dataset has several default configs: {defaults[0]!r} and {defaults[1]!r}")
-    out: list[ConfigSpec] = []
+    metadata, defaults = _readme_configs((card or {}).get("configs"))
     if metadata:
-        for c in metadata:
-            data_dir = str(c.get("data_dir") or "").strip("/")
-            kwargs = {
-                k: v for k, v in c.items() if k not in ("config_name", "data_files", "data_dir", "default")
-            }
-            try:
-                pats = (
-                    sanitize(c["data_files"])
-                    if c.get("data_files") is not None
-                    else default_patterns(files, data_dir)
-                )
-                splits = _files_for(pats, files, data_dir)
-                out.append(ConfigSpec(c["config_name"], splits, "", kwargs, c["config_name"] in defaults))
-            except DiscoveryError as e:
-                out.append(ConfigSpec(c["config_name"], [], "", kwargs, c["config_name"] in defaults, str(e)))
-        first = metadata[0]
-        if first.get("data_files") is not None:
+        out = [_readme_config(c, files, defaults) for c in metadata]
+        if metadata[0].get("data_files") is not None:
             module_files = [f for sp in out[0].splits for f in sp.files]
         else:
             module_files = [f for sp in _files_for(default_patterns(files), files, "") for f in sp.files]
     else:
         splits = _files_for(default_patterns(files), files, "")
-        out.append(ConfigSpec("default", splits, "", {}, True))
+        out = [ConfigSpec("default", splits, "", {}, True)]
         module_files = [f for sp in splits for f in sp.files]
     module, module_kwargs = infer_module(module_files)
     if module is None:
@@ -417,14 +385,56 @@ def discover(files: list[str], card: dict[str, Any] | None) -> list[ConfigSpec]:
         c.module = module
         c.kwargs = {**module_kwargs, **c.kwargs}
         for sp in c.splits:
-            if sp.error:
-                continue
-            sp.files = [f for f in sp.files if _keep(f, module)]
-            if not sp.files or all(f.rsplit("/", 1)[-1] in METADATA_FILENAMES for f in sp.files):
-                sp.error = (
-                    f"Split {sp.name!r} has no {module} data files: datasets infers one format for every "
-                    "config from the first config's files"
-                )
-            elif module not in SUPPORTED and module != "zip":
-                sp.error = f"The {module!r} format is not supported by this viewer yet"
+            _keep_module_files(sp, module)
     return out
+
+
+def _readme_configs(configs: Any) -> tuple[list[dict[str, Any]], list[str]]:
+    """-> (the README `configs`, checked; the names of the default ones: at most one)."""
+    metadata: list[dict[str, Any]] = []
+    if not configs:
+        return metadata, []
+    if not isinstance(configs, list):
+        raise DiscoveryError("README `configs` must be a list of {config_name, data_files, ...}")
+    for c in configs:
+        if not isinstance(c, dict) or not isinstance(c.get("config_name"), str):
+            raise DiscoveryError(f"Each README config needs a `config_name`, got {c!r}")
+        metadata.append(c)
+    defaults = [
+        c["config_name"]
+        for c in metadata
+        if len(metadata) == 1 or c["config_name"] == "default" or c.get("default")
+    ]
+    if len(defaults) > 1:
+        raise DiscoveryError(f"Dataset has several default configs: {defaults[0]!r} and {defaults[1]!r}")
+    return metadata, defaults
+
+
+def _readme_config(c: dict[str, Any], files: list[str], defaults: list[str]) -> ConfigSpec:
+    """One README config with its splits; a config whose files cannot be resolved carries the error."""
+    data_dir = str(c.get("data_dir") or "").strip("/")
+    kwargs = {k: v for k, v in c.items() if k not in ("config_name", "data_files", "data_dir", "default")}
+    try:
+        pats = (
+            sanitize(c["data_files"])
+            if c.get("data_files") is not None
+            else default_patterns(files, data_dir)
+        )
+        splits = _files_for(pats, files, data_dir)
+        return ConfigSpec(c["config_name"], splits, "", kwargs, c["config_name"] in defaults)
+    except DiscoveryError as e:
+        return ConfigSpec(c["config_name"], [], "", kwargs, c["config_name"] in defaults, str(e))
+
+
+def _keep_module_files(sp: SplitSpec, module: str) -> None:
+    """Keep only the split's files of `module`; the split shows an error when none is left."""
+    if sp.error:
+        return
+    sp.files = [f for f in sp.files if _keep(f, module)]
+    if not sp.files or all(f.rsplit("/", 1)[-1] in METADATA_FILENAMES for f in sp.files):
+        sp.error = (
+            f"Split {sp.name!r} has no {module} data files: datasets infers one format for every "
+            "config from the first config's files"
+        )
+    elif module not in SUPPORTED and module != "zip":
+        sp.error = f"The {module!r} format is not supported by this viewer yet"

@@ -268,145 +268,89 @@ def _statistics(shards: list[Shard], features: dict[str, Any], num_rows: int) ->
     src, _, _ = _source(shards)
     con = _connect()
     named = {"files": [sh.path for sh in shards]}
+    n = max(num_rows, 1)
     out = []
     try:
         for name, f in features.items():
-            k = kind(f)
-            q = _quote(name)
-            n = max(num_rows, 1)
-            if k == "number" or k == "class_label":
-                if k == "class_label":
-                    rows = con.execute(f"SELECT {q}, count(*) FROM {src} GROUP BY 1", named).fetchall()
-                    names = f.get("names") or []
-                    nulls = sum(c for v, c in rows if v is None or v == -1)
-                    freqs = {
-                        names[v] if isinstance(v, int) and 0 <= v < len(names) else str(v): c
-                        for v, c in rows
-                        if v is not None and v != -1
-                    }
-                    out.append(
-                        {
-                            "column_name": name,
-                            "column_type": "class_label",
-                            "column_statistics": {
-                                "nan_count": nulls,
-                                "nan_proportion": round(nulls / n, 5),
-                                "no_label_count": 0,
-                                "no_label_proportion": 0.0,
-                                "n_unique": len(freqs),
-                                "frequencies": freqs,
-                            },
-                        }
-                    )
-                    continue
-                is_int = str(f.get("dtype", "")).startswith(("int", "uint"))
-                mn, mx, mean, median, std, nulls = con.execute(
-                    f"SELECT min({q}), max({q}), avg({q}), median({q}), stddev_samp({q}), "
-                    f"count(*) - count({q}) FROM {src}",
-                    named,
-                ).fetchone()
-                hist = _histogram(con, src, named, q, mn, mx, is_int)
-                out.append(
-                    {
-                        "column_name": name,
-                        "column_type": "int" if is_int else "float",
-                        "column_statistics": {
-                            "nan_count": nulls,
-                            "nan_proportion": round(nulls / n, 5),
-                            "min": mn,
-                            "max": mx,
-                            "mean": _r(mean),
-                            "median": _r(median),
-                            "std": _r(std),
-                            "histogram": hist,
-                        },
-                    }
-                )
-            elif k == "bool":
-                rows = con.execute(f"SELECT {q}, count(*) FROM {src} GROUP BY 1", named).fetchall()
-                nulls = sum(c for v, c in rows if v is None)
-                out.append(
-                    {
-                        "column_name": name,
-                        "column_type": "bool",
-                        "column_statistics": {
-                            "nan_count": nulls,
-                            "nan_proportion": round(nulls / n, 5),
-                            "frequencies": {str(v): c for v, c in rows if v is not None},
-                        },
-                    }
-                )
-            elif k == "string":
-                distinct, nulls = con.execute(
-                    f"SELECT approx_count_distinct({q}), count(*) - count({q}) FROM {src}", named
-                ).fetchone()
-                if distinct <= 30:
-                    rows = con.execute(
-                        f"SELECT {q}, count(*) FROM {src} WHERE {q} IS NOT NULL GROUP BY 1 "
-                        "ORDER BY 2 DESC LIMIT 30",
-                        named,
-                    ).fetchall()
-                    out.append(
-                        {
-                            "column_name": name,
-                            "column_type": "string_label",
-                            "column_statistics": {
-                                "nan_count": nulls,
-                                "nan_proportion": round(nulls / n, 5),
-                                "no_label_count": 0,
-                                "no_label_proportion": 0.0,
-                                "n_unique": len(rows),
-                                "frequencies": dict(rows),
-                            },
-                        }
-                    )
-                else:
-                    mn, mx, mean, median, std = con.execute(
-                        f"SELECT min(length({q})), max(length({q})), avg(length({q})), median(length({q})), "
-                        f"stddev_samp(length({q})) FROM {src}",
-                        named,
-                    ).fetchone()
-                    out.append(
-                        {
-                            "column_name": name,
-                            "column_type": "string_text",
-                            "column_statistics": {
-                                "nan_count": nulls,
-                                "nan_proportion": round(nulls / n, 5),
-                                "min": mn,
-                                "max": mx,
-                                "mean": _r(mean),
-                                "median": _r(median),
-                                "std": _r(std),
-                                "histogram": _histogram(con, src, named, f"length({q})", mn, mx, True),
-                            },
-                        }
-                    )
-            elif k == "list":
-                mn, mx, mean, median, std, nulls = con.execute(
-                    f"SELECT min(len({q})), max(len({q})), avg(len({q})), median(len({q})), stddev_samp(len({q})), "
-                    f"count(*) - count({q}) FROM {src}",
-                    named,
-                ).fetchone()
-                out.append(
-                    {
-                        "column_name": name,
-                        "column_type": "list",
-                        "column_statistics": {
-                            "nan_count": nulls,
-                            "nan_proportion": round(nulls / n, 5),
-                            "min": mn,
-                            "max": mx,
-                            "mean": _r(mean),
-                            "median": _r(median),
-                            "std": _r(std),
-                            "histogram": _histogram(con, src, named, f"len({q})", mn, mx, True),
-                        },
-                    }
-                )
+            got = _column_statistics(con, src, named, _quote(name), f)
+            if got is None:
+                continue
+            column_type, nulls, stats = got
+            out.append(
+                {
+                    "column_name": name,
+                    "column_type": column_type,
+                    "column_statistics": {"nan_count": nulls, "nan_proportion": round(nulls / n, 5), **stats},
+                }
+            )
     finally:
         con.close()
     return out
+
+
+def _column_statistics(
+    con: Any, src: str, named: dict[str, Any], q: str, f: Any
+) -> tuple[str, int, dict[str, Any]] | None:
+    """(column_type, null count, the rest of column_statistics) of one column; None for kinds without."""
+    k = kind(f)
+    if k == "class_label":
+        rows = con.execute(f"SELECT {q}, count(*) FROM {src} GROUP BY 1", named).fetchall()
+        names = f.get("names") or []
+        nulls = sum(c for v, c in rows if v is None or v == -1)
+        freqs = {
+            names[v] if isinstance(v, int) and 0 <= v < len(names) else str(v): c
+            for v, c in rows
+            if v is not None and v != -1
+        }
+        return "class_label", nulls, _labels(freqs)
+    if k == "number":
+        is_int = str(f.get("dtype", "")).startswith(("int", "uint"))
+        nulls, stats = _spread(con, src, named, q, q, is_int)
+        return ("int" if is_int else "float"), nulls, stats
+    if k == "bool":
+        rows = con.execute(f"SELECT {q}, count(*) FROM {src} GROUP BY 1", named).fetchall()
+        nulls = sum(c for v, c in rows if v is None)
+        return "bool", nulls, {"frequencies": {str(v): c for v, c in rows if v is not None}}
+    if k == "string":
+        distinct, nulls = con.execute(
+            f"SELECT approx_count_distinct({q}), count(*) - count({q}) FROM {src}", named
+        ).fetchone()
+        if distinct <= 30:
+            rows = con.execute(
+                f"SELECT {q}, count(*) FROM {src} WHERE {q} IS NOT NULL GROUP BY 1 ORDER BY 2 DESC LIMIT 30",
+                named,
+            ).fetchall()
+            return "string_label", nulls, _labels(dict(rows))
+        return "string_text", nulls, _spread(con, src, named, q, f"length({q})", True)[1]
+    if k == "list":
+        nulls, stats = _spread(con, src, named, q, f"len({q})", True)
+        return "list", nulls, stats
+    return None
+
+
+def _labels(freqs: dict[str, int]) -> dict[str, Any]:
+    """A labelled column's counts (class_label, string_label): every value is a label."""
+    return {"no_label_count": 0, "no_label_proportion": 0.0, "n_unique": len(freqs), "frequencies": freqs}
+
+
+def _spread(
+    con: Any, src: str, named: dict[str, Any], q: str, expr: str, is_int: bool
+) -> tuple[int, dict[str, Any]]:
+    """Null count of column q, and min, max, mean, median, std and histogram of expr (q, or a length of q)."""
+    mn, mx, mean, median, std, nulls = con.execute(
+        f"SELECT min({expr}), max({expr}), avg({expr}), median({expr}), stddev_samp({expr}), "
+        f"count(*) - count({q}) FROM {src}",
+        named,
+    ).fetchone()
+    hist = _histogram(con, src, named, expr, mn, mx, is_int)
+    return nulls, {
+        "min": mn,
+        "max": mx,
+        "mean": _r(mean),
+        "median": _r(median),
+        "std": _r(std),
+        "histogram": hist,
+    }
 
 
 def _r(v: Any) -> Any:

@@ -13,7 +13,7 @@ import json
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NoReturn
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -43,13 +43,12 @@ class Input:
     local: str  # where the bytes are on this machine
 
 
-class GuardedStream(io.RawIOBase):
-    """A decompressing stream that refuses to expand past a size and a ratio (zip bombs)."""
+class _Guard(io.RawIOBase):
+    """A raw stream that passes the bytes of `inner` through `_admit`, which may refuse them. The refusal
+    is kept in `error` too: pyarrow's readers report it as a generic error, _guard_error finds it again."""
 
-    def __init__(self, inner: BinaryIO, compressed: int, limits: Limits, name: str) -> None:
-        self.inner, self.compressed, self.limits, self.name = inner, max(compressed, 1), limits, name
-        self.total = 0
-        self.error: DataError | None = None
+    inner: Any
+    error: DataError | None
 
     def readable(self) -> bool:
         return True
@@ -57,23 +56,38 @@ class GuardedStream(io.RawIOBase):
     def readinto(self, b: Any) -> int:
         data = self.inner.read(len(b))
         n = len(data)
-        self.total += n
-        if self.total > self.limits.max_uncompressed:
-            self.error = DataError(
-                f"{self.name} expands to more than {self.limits.max_uncompressed} bytes: refused"
-            )
-            raise self.error
-        if self.total > 64 * 1024 * 1024 and self.total > self.compressed * self.limits.max_ratio:
-            self.error = DataError(
-                f"{self.name} expands more than {self.limits.max_ratio}x "
-                f"({self.compressed} compressed bytes): refused as a likely zip bomb"
-            )
-            raise self.error
+        self._admit(data)
         b[:n] = data
         return n
 
+    def _admit(self, data: bytes) -> None:
+        raise NotImplementedError
 
-class LineGuard(io.RawIOBase):
+    def _refuse(self, message: str) -> NoReturn:
+        self.error = DataError(message)
+        raise self.error
+
+
+class GuardedStream(_Guard):
+    """A decompressing stream that refuses to expand past a size and a ratio (zip bombs)."""
+
+    def __init__(self, inner: BinaryIO, compressed: int, limits: Limits, name: str) -> None:
+        self.inner, self.compressed, self.limits, self.name = inner, max(compressed, 1), limits, name
+        self.total = 0
+        self.error = None
+
+    def _admit(self, data: bytes) -> None:
+        self.total += len(data)
+        if self.total > self.limits.max_uncompressed:
+            self._refuse(f"{self.name} expands to more than {self.limits.max_uncompressed} bytes: refused")
+        if self.total > 64 * 1024 * 1024 and self.total > self.compressed * self.limits.max_ratio:
+            self._refuse(
+                f"{self.name} expands more than {self.limits.max_ratio}x "
+                f"({self.compressed} compressed bytes): refused as a likely zip bomb"
+            )
+
+
+class LineGuard(_Guard):
     """Passes bytes through, failing once a line (a row, for text formats) grows past `limit` bytes.
 
     pyarrow's JSON reader grows its block to fit an oversized row, so without this one 2 GB line would be
@@ -83,13 +97,9 @@ class LineGuard(io.RawIOBase):
     def __init__(self, inner: Any, limit: int | None, name: str) -> None:
         self.inner, self.limit, self.name = inner, limit, name
         self.run = 0
-        self.error: DataError | None = None
+        self.error = None
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b: Any) -> int:
-        data = self.inner.read(len(b))
+    def _admit(self, data: bytes) -> None:
         n = len(data)
         if self.limit is not None and n:
             nl = data.find(b"\n")
@@ -100,13 +110,10 @@ class LineGuard(io.RawIOBase):
                 if self.run <= self.limit:
                     self.run = n - data.rfind(b"\n") - 1
             if self.run > self.limit:
-                self.error = DataError(
+                self._refuse(
                     f"{self.name}: a row is larger than {self.limit // 2**20} MB, the largest "
                     "row the viewer reads"
                 )
-                raise self.error
-        b[:n] = data
-        return n
 
 
 def _suffixes(name: str) -> list[str]:
@@ -373,6 +380,32 @@ def read_folder(
     exts = IMAGE_EXT if kind == "image" else AUDIO_EXT
     media = [i for i in inputs if any(s in exts for s in _suffixes(i.path)[-1:])]
     metas = [i for i in inputs if i.path.rsplit("/", 1)[-1] in METADATA_FILENAMES]
+    meta_rows = _folder_metadata(metas, limits)
+    labels = None if metas else _folder_labels(media)
+    cols: dict[str, list[Any]] = {}
+    size = 0
+    for inp in media:
+        data = _media_bytes(inp, limits)
+        row: dict[str, Any] = {kind: {"bytes": data, "path": inp.path.rsplit("/", 1)[-1]}}
+        if meta_rows:
+            extra = meta_rows.get(inp.path)
+            if extra is None:
+                continue  # like datasets: files without metadata are skipped when metadata exists
+            row.update(extra)
+        elif labels is not None:
+            row["label"] = labels.index(inp.path.rsplit("/", 2)[-2])
+        for k, v in row.items():
+            cols.setdefault(k, []).append(v)
+        size += len(data)
+        if size > limits.block_size or len(cols[kind]) >= 100:
+            yield _folder_batch(cols, kind, labels)
+            cols, size = {}, 0
+    if cols:
+        yield _folder_batch(cols, kind, labels)
+
+
+def _folder_metadata(metas: list[Input], limits: Limits) -> dict[str, dict[str, Any]]:
+    """Repo path of a media file -> its row in the metadata files (file_name is relative to their folder)."""
     meta_rows: dict[str, dict[str, Any]] = {}
     for m in metas:
         base = m.path.rsplit("/", 1)[0] + "/" if "/" in m.path else ""
@@ -389,48 +422,34 @@ def read_folder(
                     meta_rows[base + fname] = meta
                     if len(meta_rows) > 5_000_000:
                         raise DataError("metadata file has more than 5M rows")
-    labels = None
-    if not metas:
-        parents = {i.path.rsplit("/", 2)[-2] if i.path.count("/") >= 1 else "" for i in media}
-        if len(parents) > 1:
-            labels = sorted(parents)
-    cols: dict[str, list[Any]] = {}
-    size = 0
+    return meta_rows
 
-    def flush() -> pa.RecordBatch:
-        batch = pa.record_batch({k: pa.array(v) for k, v in cols.items()})
-        # Tell features_of what datasets would call these columns: Image/Audio, and the folder ClassLabel.
-        from .features import feature_of
 
-        hf = {f.name: feature_of(f.type, f.name) for f in batch.schema}
-        hf[kind] = {"_type": "Image" if kind == "image" else "Audio"}
-        if labels is not None and "label" in hf:
-            hf["label"] = {"names": labels, "_type": "ClassLabel"}
-        return batch.replace_schema_metadata(
-            {b"huggingface": json.dumps({"info": {"features": hf}}).encode()}
-        )
+def _folder_labels(media: list[Input]) -> list[str] | None:
+    """The class names of a folder without metadata: the media files' parent folders, when there are
+    several."""
+    parents = {i.path.rsplit("/", 2)[-2] if i.path.count("/") >= 1 else "" for i in media}
+    return sorted(parents) if len(parents) > 1 else None
 
-    for inp in media:
-        with open(inp.local, "rb") as fh:
-            data = fh.read(limits.block_size * 4 + 1)
-        if len(data) > limits.block_size * 4:
-            raise DataError(f"{inp.path}: a media file larger than {limits.block_size * 4 // 2**20} MB")
-        row: dict[str, Any] = {kind: {"bytes": data, "path": inp.path.rsplit("/", 1)[-1]}}
-        if meta_rows:
-            extra = meta_rows.get(inp.path)
-            if extra is None:
-                continue  # like datasets: files without metadata are skipped when metadata exists
-            row.update(extra)
-        elif labels is not None:
-            row["label"] = labels.index(inp.path.rsplit("/", 2)[-2])
-        for k, v in row.items():
-            cols.setdefault(k, []).append(v)
-        size += len(data)
-        if size > limits.block_size or len(cols[kind]) >= 100:
-            yield flush()
-            cols, size = {}, 0
-    if cols:
-        yield flush()
+
+def _media_bytes(inp: Input, limits: Limits) -> bytes:
+    with open(inp.local, "rb") as fh:
+        data = fh.read(limits.block_size * 4 + 1)
+    if len(data) > limits.block_size * 4:
+        raise DataError(f"{inp.path}: a media file larger than {limits.block_size * 4 // 2**20} MB")
+    return data
+
+
+def _folder_batch(cols: dict[str, list[Any]], kind: str, labels: list[str] | None) -> pa.RecordBatch:
+    batch = pa.record_batch({k: pa.array(v) for k, v in cols.items()})
+    # Tell features_of what datasets would call these columns: Image/Audio, and the folder ClassLabel.
+    from .features import feature_of
+
+    hf = {f.name: feature_of(f.type, f.name) for f in batch.schema}
+    hf[kind] = {"_type": "Image" if kind == "image" else "Audio"}
+    if labels is not None and "label" in hf:
+        hf["label"] = {"names": labels, "_type": "ClassLabel"}
+    return batch.replace_schema_metadata({b"huggingface": json.dumps({"info": {"features": hf}}).encode()})
 
 
 def batches(

@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import html
 import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ...errors import BadRequest, RepoNotFound, TooLarge
+from ...errors import BadRequest, TooLarge
+from ...hub import commits
 from ...hub.sizes import check_size
-from ...ids import HEX40
+from ...ids import HEX40, check_path
+from ...storage.gitstore import GitRepo
 from .. import wire
-from ..routing import ID, Router
-from .common import T, json_body, repo_url, rid_api
+from ..context import Ctx
+from .common import json_body, repo_url, rid_api
 
 COMMITS_PAGE = 50
 KEYS = ("header", "file", "lfsFile", "deletedFile", "deletedFolder")
@@ -69,7 +74,7 @@ def parse_ndjson_line(raw: bytes, lineno: int) -> dict[str, Any]:
     return obj
 
 
-async def ndjson_lines(request: Request, max_line: int):
+async def ndjson_lines(request: Request, max_line: int) -> AsyncIterator[dict[str, Any]]:
     """Yield parsed NDJSON objects as they arrive; a line is never allowed to grow without bound. Big lines
     are parsed in a worker thread: a 64 MiB line would otherwise stall every request of this process."""
     split = LineSplitter()
@@ -118,227 +123,221 @@ def file_content(path: str, value: dict[str, Any]) -> bytes:
     raise BadRequest(f"'content' of {path!r} is not valid Unicode text (lone surrogate)")
 
 
-def mount(router: Router, ctx: Any) -> None:
-    hub = ctx.hub
-
-    def base(request: Request) -> str:
-        return wire.base_url(request, ctx.settings.public_url)
-
-    async def preupload(request: Request, t: str, ns: str, name: str, rev: str) -> Response:
-        who = await ctx.who(request)
-
-        def writable() -> None:  # before the body: who may not write here sends nothing we read
-            with hub.db.session() as s:
-                hub.find(s, who, rid_api(t, ns, name), write=True)
-
-        await ctx.run(writable)
-        body = await json_body(request)
-        files = body.get("files")
-        if not isinstance(files, list):
-            raise BadRequest("'files' must be a list")
-        parsed = []
-        for f in files:
-            if not isinstance(f, dict) or not isinstance(f.get("path"), str):
-                raise BadRequest("Each file needs 'path' (string) and 'size' (integer)")
-            check_size(f.get("size"), ctx.settings.max_object_size, f"size of {f['path'][:200]}")
-            try:
-                sample = base64.b64decode(f.get("sample") or "", validate=True)[:512]
-            except (binascii.Error, ValueError, TypeError):
-                raise BadRequest(f"'sample' of {f['path']!r} is not valid base64") from None
-            parsed.append((f["path"], f["size"], sample))
-
-        def do() -> dict[str, Any]:
-            with hub.db.session() as s:
-                repo = hub.find(s, who, rid_api(t, ns, name), write=True)
-            head, modes = hub.upload_modes(repo, rev, parsed)
-            return {
-                "files": [
-                    {"path": m.path, "uploadMode": m.mode, "shouldIgnore": False, "oid": m.oid} for m in modes
-                ],
-                "commitOid": head,
-            }
-
-        return wire.json_response(await ctx.run(do))
-
-    async def commit(request: Request, t: str, ns: str, name: str, rev: str) -> Response:
-        who = await ctx.who(request)
-        create_pr = wire.truthy(request.query_params.get("create_pr"))
-
-        def find() -> Any:
-            with hub.db.session() as s:
-                return hub.find(s, who, rid_api(t, ns, name), write=True)
-
-        repo = await ctx.run(find)
-        pc = hub.begin_commit(repo)
-        header: dict[str, Any] | None = None
-        lfs_files: list[tuple[str, Any, Any]] = []
-        async for line in ndjson_lines(request, ctx.settings.max_commit_line):
-            key, value = line["key"], line["value"]
-            if header is None:
-                if key != "header":
-                    raise BadRequest('The first NDJSON line must be the header ({"key": "header", ...})')
-                header = value
-                continue
-            path = value.get("path")
-            if not isinstance(path, str):
-                raise BadRequest(f"'{key}' line without a string 'path'")
-            if key == "file":
-
-                def add(path: str = path, value: dict[str, Any] = value) -> None:
-                    hub.add_file(pc, path, file_content(path, value))
-
-                await ctx.run(add)
-            elif key == "lfsFile":
-                if value.get("algo", "sha256") != "sha256":
-                    raise BadRequest(f"Unsupported LFS hash algorithm {value.get('algo')!r}")
-                size = value.get("size")
-                if size is not None:
-                    check_size(size, ctx.settings.max_object_size, f"size of {path[:200]}")
-                lfs_files.append((path, value.get("oid"), size))
-            elif key == "deletedFile":
-                hub.delete_file(pc, path)
-            elif key == "deletedFolder":
-                hub.delete_folder(pc, path)
-            else:
-                raise BadRequest("Only the first line may be the header")
-        if header is None:
-            raise BadRequest("Empty commit: the body must start with a header line")
-        parent = header.get("parentCommit")
-        if parent is not None and (not isinstance(parent, str) or not HEX40.match(parent)):
-            raise BadRequest("'parentCommit' must be a 40-hex commit id")
-        summary = header.get("summary") or ""
-        description = header.get("description") or ""
-        if not isinstance(summary, str) or not isinstance(description, str):
-            raise BadRequest("'summary' and 'description' must be strings")
-        if not (_is_text(summary) and _is_text(description)):
-            raise BadRequest("'summary' and 'description' must be valid Unicode text (no lone surrogates)")
-
-        def finish() -> Any:
-            with hub.db.session() as s:
-                # A fresh row, not merge(): merging the detached copy writes its stale columns (head_sha...)
-                # back, and that early write would hold the database lock while we wait for the git lock.
-                r = s.get(type(repo), repo.id)
-                if r is None:
-                    raise RepoNotFound()
-                pc.repo = r
-                for path, oid, size in lfs_files:
-                    hub.add_lfs_file(s, pc, path, oid, size)
-                assert who is not None
-                return hub.finish_commit(s, who, pc, rev, summary, description, parent, create_pr)
-
-        result = await ctx.run(finish)
-        url = repo_url(base(request), repo)
-        out: dict[str, Any] = {
-            "success": True,
-            "commitOid": result.oid,
-            "commitUrl": f"{url}/commit/{result.oid}",
-            "hookOutput": "",
-        }
-        if result.pr_num is not None:
-            out["pullRequestUrl"] = f"{url}/discussions/{result.pr_num}"
-        return wire.json_response(out)
-
-    async def commits(request: Request, t: str, ns: str, name: str, rev: str) -> Response:
-        who = await ctx.who(request)
-        q = request.query_params
-        formatted = "formatted" in (q.getlist("expand") + q.getlist("expand[]"))
+async def preupload(ctx: Ctx, request: Request, t: str, ns: str, name: str, rev: str) -> Response:
+    who = await ctx.who(request)
+    rid = rid_api(t, ns, name)
+    # Before the body: who may not write here sends nothing we read.
+    await ctx.run(ctx.hub.open_repo, who, rid, True)
+    body = await json_body(request)
+    files = body.get("files")
+    if not isinstance(files, list):
+        raise BadRequest("'files' must be a list")
+    parsed = []
+    for f in files:
+        if not isinstance(f, dict) or not isinstance(f.get("path"), str):
+            raise BadRequest("Each file needs 'path' (string) and 'size' (integer)")
+        check_size(f.get("size"), ctx.settings.max_object_size, f"size of {f['path'][:200]}")
         try:
-            page = int(q.get("p") or 0)
-            limit = min(int(q.get("limit") or COMMITS_PAGE), 1000)
-        except ValueError:
-            raise BadRequest("p and limit must be integers") from None
+            sample = base64.b64decode(f.get("sample") or "", validate=True)[:512]
+        except (binascii.Error, ValueError, TypeError):
+            raise BadRequest(f"'sample' of {f['path']!r} is not valid base64") from None
+        parsed.append((f["path"], f["size"], sample))
+    repo = await ctx.run(ctx.hub.open_repo, who, rid, True)
+    head, modes = await ctx.run(ctx.hub.upload_modes, repo, rev, parsed)
+    return wire.json_response(
+        {
+            "files": [
+                {"path": m.path, "uploadMode": m.mode, "shouldIgnore": False, "oid": m.oid} for m in modes
+            ],
+            "commitOid": head,
+        }
+    )
 
-        def do() -> tuple[list[dict[str, Any]], bool]:
-            with hub.db.session() as s:
-                repo = hub.find(s, who, rid_api(t, ns, name))
-            git = hub.git(repo)
-            sha = git.resolve(rev)
-            log = git.log(sha, skip=page * limit, limit=limit + 1)
-            items = []
-            for c in log[:limit]:
-                d: dict[str, Any] = {
-                    "id": c.id,
-                    "title": c.title,
-                    "message": c.message,
-                    "date": wire.iso(c.time),
-                    "authors": [{"user": c.author}],
-                    "parents": list(c.parents),
-                }
-                if formatted:
-                    d["formatted"] = {"title": html.escape(c.title), "message": html.escape(c.message)}
-                items.append(d)
-            return items, len(log) > limit
 
-        items, more = await ctx.run(do)
-        headers = wire.next_link(request, base(request), "p", str(page + 1)) if more else None
-        return wire.json_response(items, headers=headers)
+@dataclass
+class CommitBody:
+    """An NDJSON commit as it streamed in: the header, and the operations (file blobs already written)."""
 
-    async def refs(request: Request, t: str, ns: str, name: str) -> Response:
-        who = await ctx.who(request)
-        include_prs = wire.truthy(request.query_params.get("include_prs"))
+    header: dict[str, Any] | None = None
+    ops: list[commits.Operation] = field(default_factory=list)
+    lfs_lines: list[tuple[str, Any, Any]] = field(default_factory=list)  # checked once the body is read
 
-        def do() -> dict[str, Any]:
-            with hub.db.session() as s:
-                repo = hub.find(s, who, rid_api(t, ns, name))
-            git = hub.git(repo)
 
-            def items(prefix: str) -> list[dict[str, str]]:
-                return [{"name": r.name, "ref": r.ref, "targetCommit": r.target} for r in git.refs(prefix)]
+async def read_commit_body(ctx: Ctx, request: Request, git: GitRepo) -> CommitBody:
+    """Each "file" line's blob is written as the line arrives: memory stays bounded by one line."""
+    body = CommitBody()
+    async for line in ndjson_lines(request, ctx.settings.max_commit_line):
+        key, value = line["key"], line["value"]
+        if body.header is None:
+            if key != "header":
+                raise BadRequest('The first NDJSON line must be the header ({"key": "header", ...})')
+            body.header = value
+            continue
+        path = value.get("path")
+        if not isinstance(path, str):
+            raise BadRequest(f"'{key}' line without a string 'path'")
+        if key == "file":
+            body.ops.append(await ctx.run(file_operation, git, path, value))
+        elif key == "lfsFile":
+            body.lfs_lines.append(lfs_line(ctx, path, value))
+        elif key == "deletedFile":
+            body.ops.append(commits.CommitOperationDelete(check_path(path)))  # "dir/" is no file: refused
+        elif key == "deletedFolder":
+            body.ops.append(commits.CommitOperationDelete(path, is_folder=True))
+        else:
+            raise BadRequest("Only the first line may be the header")
+    return body
 
-            out = {
-                "branches": items("refs/heads/"),
-                "converts": items("refs/convert/"),
-                "tags": items("refs/tags/"),
-            }
-            if include_prs:
-                out["pullRequests"] = items("refs/pr/")
-            return out
 
-        return wire.json_response(await ctx.run(do))
+def lfs_line(ctx: Ctx, path: str, value: dict[str, Any]) -> tuple[str, Any, Any]:
+    """An "lfsFile" line: path, oid and size (its object is looked up once the whole body is read)."""
+    if value.get("algo", "sha256") != "sha256":
+        raise BadRequest(f"Unsupported LFS hash algorithm {value.get('algo')!r}")
+    size = value.get("size")
+    if size is not None:
+        check_size(size, ctx.settings.max_object_size, f"size of {path[:200]}")
+    return path, value.get("oid"), size
 
-    async def branch(request: Request, t: str, ns: str, name: str, branch: str) -> Response:
-        who = await ctx.who(request)
-        body = await json_body(request, required=False) if request.method == "POST" else {}
-        start = body.get("startingPoint")
-        if start is not None and not isinstance(start, str):
-            raise BadRequest("'startingPoint' must be a revision string")
 
-        def do() -> None:
-            with hub.db.session() as s:
-                repo = hub.find(s, who, rid_api(t, ns, name), write=True)
-                if request.method == "POST":
-                    hub.create_branch(repo, branch, start)
-                else:
-                    hub.delete_branch(s, repo, branch)
+def file_operation(git: GitRepo, path: str, value: dict[str, Any]) -> commits.CommitOperationAdd:
+    blob = git.write_blob(file_content(path, value))
+    return commits.CommitOperationAdd(path, blob=blob)
 
-        await ctx.run(do)
+
+def commit_header(header: dict[str, Any] | None) -> tuple[str | None, str, str]:
+    """parentCommit, summary and description of the header line."""
+    if header is None:
+        raise BadRequest("Empty commit: the body must start with a header line")
+    parent = header.get("parentCommit")
+    if parent is not None and (not isinstance(parent, str) or not HEX40.match(parent)):
+        raise BadRequest("'parentCommit' must be a 40-hex commit id")
+    summary = header.get("summary") or ""
+    description = header.get("description") or ""
+    if not isinstance(summary, str) or not isinstance(description, str):
+        raise BadRequest("'summary' and 'description' must be strings")
+    if not (_is_text(summary) and _is_text(description)):
+        raise BadRequest("'summary' and 'description' must be valid Unicode text (no lone surrogates)")
+    return parent, summary, description
+
+
+async def commit(ctx: Ctx, request: Request, t: str, ns: str, name: str, rev: str) -> Response:
+    who = await ctx.who(request)
+    create_pr = wire.truthy(request.query_params.get("create_pr"))
+    repo = await ctx.run(ctx.hub.open_repo, who, rid_api(t, ns, name), True)
+    assert who is not None  # open_repo(write=True) lets no anonymous caller through
+    body = await read_commit_body(ctx, request, ctx.hub.git(repo))
+    parent, summary, description = commit_header(body.header)
+    ops = body.ops + [commits.CommitOperationLfsAdd(path, oid, size) for path, oid, size in body.lfs_lines]
+    result = await ctx.run(
+        functools.partial(
+            commits.create_commit,
+            ctx.hub,
+            who,
+            repo.id,
+            ops,
+            revision=rev,
+            summary=summary,
+            description=description,
+            parent_commit=parent,
+            create_pr=create_pr,
+        )
+    )
+    url = repo_url(ctx.base_url(request), repo)
+    out: dict[str, Any] = {
+        "success": True,
+        "commitOid": result.oid,
+        "commitUrl": f"{url}/commit/{result.oid}",
+        "hookOutput": "",
+    }
+    if result.pr_num is not None:
+        out["pullRequestUrl"] = f"{url}/discussions/{result.pr_num}"
+    return wire.json_response(out)
+
+
+async def history(ctx: Ctx, request: Request, t: str, ns: str, name: str, rev: str) -> Response:
+    who = await ctx.who(request)
+    q = request.query_params
+    formatted = "formatted" in (q.getlist("expand") + q.getlist("expand[]"))
+    try:
+        page = int(q.get("p") or 0)
+        limit = min(int(q.get("limit") or COMMITS_PAGE), 1000)
+    except ValueError:
+        raise BadRequest("p and limit must be integers") from None
+    repo = await ctx.run(ctx.hub.open_repo, who, rid_api(t, ns, name))
+    items, more = await ctx.run(commit_page, ctx.hub.git(repo), rev, page, limit, formatted)
+    headers = wire.next_link(request, ctx.base_url(request), "p", str(page + 1)) if more else None
+    return wire.json_response(items, headers=headers)
+
+
+def commit_page(
+    git: GitRepo, rev: str, page: int, limit: int, formatted: bool
+) -> tuple[list[dict[str, Any]], bool]:
+    sha = git.resolve(rev)
+    log = git.log(sha, skip=page * limit, limit=limit + 1)
+    items = []
+    for c in log[:limit]:
+        d: dict[str, Any] = {
+            "id": c.id,
+            "title": c.title,
+            "message": c.message,
+            "date": wire.iso(c.time),
+            "authors": [{"user": c.author}],
+            "parents": list(c.parents),
+        }
+        if formatted:
+            d["formatted"] = {"title": html.escape(c.title), "message": html.escape(c.message)}
+        items.append(d)
+    return items, len(log) > limit
+
+
+async def refs(ctx: Ctx, request: Request, t: str, ns: str, name: str) -> Response:
+    include_prs = wire.truthy(request.query_params.get("include_prs"))
+    repo = await ctx.repo(request, rid_api(t, ns, name))
+    return wire.json_response(await ctx.run(ref_listing, ctx.hub.git(repo), include_prs))
+
+
+def ref_listing(git: GitRepo, include_prs: bool) -> dict[str, Any]:
+    def items(prefix: str) -> list[dict[str, str]]:
+        return [{"name": r.name, "ref": r.ref, "targetCommit": r.target} for r in git.refs(prefix)]
+
+    out = {
+        "branches": items("refs/heads/"),
+        "converts": items("refs/convert/"),
+        "tags": items("refs/tags/"),
+    }
+    if include_prs:
+        out["pullRequests"] = items("refs/pr/")
+    return out
+
+
+async def branch(ctx: Ctx, request: Request, t: str, ns: str, name: str, branch: str) -> Response:
+    who = await ctx.who(request)
+    body = await json_body(request, required=False) if request.method == "POST" else {}
+    start = body.get("startingPoint")
+    if start is not None and not isinstance(start, str):
+        raise BadRequest("'startingPoint' must be a revision string")
+    if request.method == "POST":
+        repo = await ctx.run(ctx.hub.open_repo, who, rid_api(t, ns, name), True)
+        await ctx.run(ctx.hub.create_branch, repo, branch, start)
+    else:
+        await ctx.run(commits.delete_branch, ctx.hub, who, rid_api(t, ns, name), branch)
+    return wire.json_response({})
+
+
+async def tag(ctx: Ctx, request: Request, t: str, ns: str, name: str, rev: str) -> Response:
+    who = await ctx.who(request)
+    body = await json_body(request, required=False) if request.method == "POST" else {}
+    repo = await ctx.run(ctx.hub.open_repo, who, rid_api(t, ns, name), True)
+    if request.method != "POST":
+        await ctx.run(ctx.hub.delete_tag, repo, rev)
         return wire.json_response({})
-
-    async def tag(request: Request, t: str, ns: str, name: str, rev: str) -> Response:
-        who = await ctx.who(request)
-        body = await json_body(request, required=False) if request.method == "POST" else {}
-
-        def do() -> None:
-            with hub.db.session() as s:
-                repo = hub.find(s, who, rid_api(t, ns, name), write=True)
-                if request.method == "POST":
-                    tag_name = body.get("tag")
-                    if not isinstance(tag_name, str) or not tag_name:
-                        raise BadRequest("'tag' (the new tag's name) is required")
-                    msg = body.get("message")
-                    hub.create_tag(repo, who, rev, tag_name, msg if isinstance(msg, str) else None)
-                else:
-                    hub.delete_tag(repo, rev)
-
-        await ctx.run(do)
-        return wire.json_response({})
-
-    router.add("POST", f"/api/{T}/{ID}/preupload/(?P<rev>[^/]+)", preupload)
-    router.add("POST", f"/api/{T}/{ID}/commit/(?P<rev>[^/]+)", commit)
-    router.add("GET", f"/api/{T}/{ID}/commits/(?P<rev>[^/]+)", commits)
-    router.add("GET", f"/api/{T}/{ID}/refs", refs)
-    router.add("POST DELETE", f"/api/{T}/{ID}/branch/(?P<branch>.+)", branch)
-    router.add("POST DELETE", f"/api/{T}/{ID}/tag/(?P<rev>.+)", tag)
+    tag_name = body.get("tag")
+    if not isinstance(tag_name, str) or not tag_name:
+        raise BadRequest("'tag' (the new tag's name) is required")
+    msg = body.get("message")
+    assert who is not None  # open_repo(write=True) lets no anonymous caller through
+    await ctx.run(ctx.hub.create_tag, repo, who, rev, tag_name, msg if isinstance(msg, str) else None)
+    return wire.json_response({})
 
 
 def _is_text(value: str) -> bool:

@@ -6,7 +6,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from ...db.models import Repo
+from ...hub.repos import Repo
 from ...ids import FROM_PLURAL, PLURAL, RepoId, RepoType, repo_web_path
 from ...storage.gitstore import Entry
 from .. import bodies, wire
@@ -65,7 +65,6 @@ def repo_json(
 ) -> dict[str, Any]:
     """The info object huggingface_hub maps onto ModelInfo / DatasetInfo / SpaceInfo."""
     rtype: RepoType = repo.type  # type: ignore[assignment]
-    derived = repo.derived or {}
     d: dict[str, Any] = {
         "_id": f"{repo.id:024x}",
         "id": f"{repo.namespace}/{repo.name}",
@@ -89,19 +88,7 @@ def repo_json(
     if used_storage is not None:
         d["usedStorage"] = used_storage
     if rtype == "model":
-        d["modelId"] = d["id"]
-        if repo.library_name:
-            d["library_name"] = repo.library_name
-        if repo.pipeline_tag:
-            d["pipeline_tag"] = repo.pipeline_tag
-        for key in ("config", "transformersInfo", "safetensors", "widgetData"):
-            if derived.get(key):
-                d[key] = derived[key]
-        if derived.get("baseModels"):
-            d["baseModels"] = {
-                "models": [{"id": b["id"]} for b in derived["baseModels"]],
-                "relation": derived["baseModels"][0]["relation"],
-            }
+        model_fields(d, repo)
         d.update(links or {})
         d.setdefault("spaces", [])
     elif rtype == "dataset":
@@ -114,6 +101,24 @@ def repo_json(
         d["subdomain"] = f"{repo.namespace}-{repo.name}".lower()
         d.update(links or {})
     return d
+
+
+def model_fields(d: dict[str, Any], repo: Repo) -> None:
+    """A model's own fields of its info: library, task, and what was derived from its files."""
+    derived = repo.derived or {}
+    d["modelId"] = d["id"]
+    if repo.library_name:
+        d["library_name"] = repo.library_name
+    if repo.pipeline_tag:
+        d["pipeline_tag"] = repo.pipeline_tag
+    for key in ("config", "transformersInfo", "safetensors", "widgetData"):
+        if derived.get(key):
+            d[key] = derived[key]
+    if derived.get("baseModels"):
+        d["baseModels"] = {
+            "models": [{"id": b["id"]} for b in derived["baseModels"]],
+            "relation": derived["baseModels"][0]["relation"],
+        }
 
 
 def plural(repo: Repo) -> str:

@@ -5,10 +5,15 @@ Served at /api/datasets-server/<endpoint> on Agora's own host, and at /<endpoint
 starts with `datasets-server.` (the host datasets derives from HF_ENDPOINT). Every answer carries
 `X-Revision`, the commit its data came from: datasets ignores /info and /parquet answers whose X-Revision
 is not the commit it resolved. A private dataset is a 404 to whoever may not read it, as on the Hub.
+
+Each endpoint is an async handler that runs its answer (a plain function: the database, then parquet reads)
+in a thread: errors, the viewer's (viewer/errors.py) included, map in wire.hub_error.
 """
 
 from __future__ import annotations
 
+import mimetypes
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -16,28 +21,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...errors import BadRequest, NotFound, RepoNotFound
+from ...hub.accounts import Principal
 from ...ids import RepoId, repo_web_path
 from ...viewer import query, service
 from ...viewer.features import kind
 from .. import wire
+from ..context import Ctx
 from ..headers import user_file
-from ..routing import Router
 
 PREFIX = "/api/datasets-server"
-ENDPOINTS = (
-    "is-valid",
-    "splits",
-    "first-rows",
-    "rows",
-    "search",
-    "filter",
-    "parquet",
-    "size",
-    "info",
-    "statistics",
-    "cell",
-)
 MAX_LENGTH = 100
+
+# An endpoint's answer: (ctx, request, "namespace/name", the dataset's state) -> the response.
+Answer = Callable[[Ctx, Request, str, service.State], Response]
 
 
 def features_list(features: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -61,277 +57,314 @@ def _int(request: Request, key: str, default: int, lo: int, hi: int | None = Non
     return v
 
 
-def mount(router: Router, ctx: Any) -> None:
-    hub = ctx.hub
+def _window(request: Request) -> tuple[int, int]:
+    """(offset, length) of a page of rows."""
+    return _int(request, "offset", 0, 0), _int(request, "length", MAX_LENGTH, 0, MAX_LENGTH)
 
-    def base(request: Request) -> str:
-        b = wire.base_url(request, ctx.settings.public_url)
-        return b.replace("://datasets-server.", "://")
 
-    def load(request: Request, who: Any) -> tuple[str, service.State]:
-        ds = request.query_params.get("dataset") or ""
-        if ds.count("/") != 1:
-            raise BadRequest("Parameter 'dataset' is required: 'namespace/name'")
-        ns, name = ds.split("/")
-        with hub.db.session() as s:
-            try:
-                repo = hub.find(s, who, RepoId("dataset", ns, name))
-            except RepoNotFound:
-                raise RepoNotFound(
-                    "The dataset does not exist, or is not accessible without authentication "
-                    "(private or gated). Please check the spelling of the dataset name or retry "
-                    "with authentication."
-                ) from None
-            st = service.state(s, repo)
-            s.expunge(repo)
-        return ds, st
+def base(ctx: Ctx, request: Request) -> str:
+    return ctx.base_url(request).replace("://datasets-server.", "://")
 
-    def media_url(request: Request, ds: str, config: str, split: str) -> Any:
-        b = base(request)
 
-        def url(row: int, column: str) -> str:
-            return f"{b}{PREFIX}/cell?" + urlencode(
-                {"dataset": ds, "config": config, "split": split, "row": row, "column": column}
-            )
+async def answer(ctx: Ctx, request: Request, fn: Answer) -> Response:
+    who = await ctx.who(request)
+    return await ctx.run(_answer, ctx, request, who, fn)
 
-        return url
 
-    def page(
-        request: Request, ds: str, st: service.State, need_rows: bool = True
-    ) -> tuple[dict[str, Any], dict[str, Any], list[query.Shard]]:
-        q = request.query_params
-        c, sp = st.converted_split(q.get("config"), q.get("split"))
-        return c, sp, service.shards(hub, sp) if need_rows else []
+def _answer(ctx: Ctx, request: Request, who: Principal | None, fn: Answer) -> Response:
+    ds = request.query_params.get("dataset") or ""
+    if ds.count("/") != 1:
+        raise BadRequest("Parameter 'dataset' is required: 'namespace/name'")
+    ns, name = ds.split("/")
+    try:
+        st = service.open_state(ctx.hub, who, RepoId("dataset", ns, name))
+    except RepoNotFound:
+        raise RepoNotFound(
+            "The dataset does not exist, or is not accessible without authentication "
+            "(private or gated). Please check the spelling of the dataset name or retry "
+            "with authentication."
+        ) from None
+    return fn(ctx, request, ds, st)
 
-    def rows_response(
-        request: Request,
-        ds: str,
-        c: dict[str, Any],
-        sp: dict[str, Any],
-        table: Any,
-        first: int | list[int],
-        total: int,
-    ) -> dict[str, Any]:
-        rows = query.to_rows(
-            table, sp["features"] or {}, first, media_url(request, ds, c["name"], sp["name"])
+
+def media_url(ctx: Ctx, request: Request, ds: str, config: str, split: str) -> Callable[[int, str], str]:
+    b = base(ctx, request)
+
+    def url(row: int, column: str) -> str:
+        return f"{b}{PREFIX}/cell?" + urlencode(
+            {"dataset": ds, "config": config, "split": split, "row": row, "column": column}
         )
-        return {
-            "features": features_list(sp["features"]),
-            "rows": rows,
-            "num_rows_total": total,
-            "num_rows_per_page": MAX_LENGTH,
+
+    return url
+
+
+def page(
+    ctx: Ctx, request: Request, st: service.State
+) -> tuple[dict[str, Any], dict[str, Any], list[query.Shard]]:
+    """The (config, split) the query names, converted, and its shards."""
+    q = request.query_params
+    c, sp = st.converted_split(q.get("config"), q.get("split"))
+    return c, sp, service.shards(ctx.hub, sp)
+
+
+def rows_response(
+    ctx: Ctx,
+    request: Request,
+    ds: str,
+    c: dict[str, Any],
+    sp: dict[str, Any],
+    table: Any,
+    first: int | list[int],
+    total: int,
+) -> dict[str, Any]:
+    rows = query.to_rows(
+        table, sp["features"] or {}, first, media_url(ctx, request, ds, c["name"], sp["name"])
+    )
+    return {
+        "features": features_list(sp["features"]),
+        "rows": rows,
+        "num_rows_total": total,
+        "num_rows_per_page": MAX_LENGTH,
+        "partial": False,
+    }
+
+
+def respond(data: Any, st: service.State) -> Response:
+    headers = {"X-Revision": st.revision} if st.revision else {}
+    headers["Access-Control-Allow-Origin"] = "*"
+    return wire.json_response(data, headers=headers)
+
+
+def ready_configs(request: Request, st: service.State) -> list[dict[str, Any]]:
+    """The configs the query names (all of them without ?config=): NotReady before the first conversion."""
+    st.ready()
+    config = request.query_params.get("config")
+    return [st.config(config)] if config else st.configs()
+
+
+def respond_listing(
+    st: service.State, ds: str, configs: list[dict[str, Any]], key: str, value: Any
+) -> Response:
+    """/parquet, /size and /info: {key: value} with the dataset's pending and failed parts."""
+    return respond(
+        {
+            key: value,
+            "pending": [] if not st.pending else [{"dataset": ds}],
+            "failed": _failed(ds, configs),
             "partial": False,
+        },
+        st,
+    )
+
+
+# ---- the endpoints ----------------------------------------------------------------------------------------
+async def is_valid(ctx: Ctx, request: Request) -> Response:
+    return await answer(ctx, request, _is_valid)
+
+
+def _is_valid(ctx: Ctx, request: Request, ds: str, st: service.State) -> Response:
+    ok = any(not sp.get("error") for c in st.configs() for sp in c["splits"])
+    texts = any(
+        kind(f) == "string"
+        for c in st.configs()
+        for sp in c["splits"]
+        if not sp.get("error")
+        for f in (sp.get("features") or {}).values()
+    )
+    return respond({"preview": ok, "viewer": ok, "search": ok and texts, "filter": ok, "statistics": ok}, st)
+
+
+async def splits(ctx: Ctx, request: Request) -> Response:
+    return await answer(ctx, request, _splits)
+
+
+def _splits(ctx: Ctx, request: Request, ds: str, st: service.State) -> Response:
+    configs = ready_configs(request, st)
+    out = {
+        "splits": [
+            {"dataset": ds, "config": c["name"], "split": sp["name"]} for c in configs for sp in c["splits"]
+        ],
+        "pending": [{"dataset": ds, "revision": st.head}] if st.pending else [],
+        "failed": [
+            {"dataset": ds, "config": c["name"], "error": {"error": c["error"]}}
+            for c in configs
+            if c.get("error")
+        ],
+    }
+    if not st.configs() and st.result and st.result.get("error"):
+        out["failed"].append({"dataset": ds, "config": None, "error": {"error": st.result["error"]}})
+    return respond(out, st)
+
+
+async def first_rows(ctx: Ctx, request: Request) -> Response:
+    return await answer(ctx, request, _first_rows)
+
+
+def _first_rows(ctx: Ctx, request: Request, ds: str, st: service.State) -> Response:
+    c, sp, shards = page(ctx, request, st)
+    table = query.read_rows(shards, 0, MAX_LENGTH)
+    data = rows_response(ctx, request, ds, c, sp, table, 0, sp["num_rows"])
+    return respond(
+        {
+            "dataset": ds,
+            "config": c["name"],
+            "split": sp["name"],
+            "features": data["features"],
+            "rows": data["rows"],
+            "truncated": sp["num_rows"] > MAX_LENGTH,
+        },
+        st,
+    )
+
+
+async def rows(ctx: Ctx, request: Request) -> Response:
+    return await answer(ctx, request, _rows)
+
+
+def _rows(ctx: Ctx, request: Request, ds: str, st: service.State) -> Response:
+    c, sp, shards = page(ctx, request, st)
+    offset, length = _window(request)
+    table = query.read_rows(shards, offset, length)
+    return respond(rows_response(ctx, request, ds, c, sp, table, offset, sp["num_rows"]), st)
+
+
+async def search(ctx: Ctx, request: Request) -> Response:
+    return await answer(ctx, request, _search)
+
+
+def _search(ctx: Ctx, request: Request, ds: str, st: service.State) -> Response:
+    c, sp, shards = page(ctx, request, st)
+    text = request.query_params.get("query") or ""
+    if not text.strip():
+        raise BadRequest("Parameter 'query' is required")
+    offset, length = _window(request)
+    table, idx, total = query.search(shards, sp["features"] or {}, text, offset, length)
+    return respond(rows_response(ctx, request, ds, c, sp, table, idx, total), st)
+
+
+async def filter_rows(ctx: Ctx, request: Request) -> Response:
+    return await answer(ctx, request, _filter_rows)
+
+
+def _filter_rows(ctx: Ctx, request: Request, ds: str, st: service.State) -> Response:
+    c, sp, shards = page(ctx, request, st)
+    q = request.query_params
+    offset, length = _window(request)
+    table, idx, total = query.filter_rows(
+        shards, sp["features"] or {}, q.get("where") or "", q.get("orderby") or "", offset, length
+    )
+    return respond(rows_response(ctx, request, ds, c, sp, table, idx, total), st)
+
+
+async def statistics(ctx: Ctx, request: Request) -> Response:
+    return await answer(ctx, request, _statistics)
+
+
+def _statistics(ctx: Ctx, request: Request, ds: str, st: service.State) -> Response:
+    c, sp, shards = page(ctx, request, st)
+    stats = query.statistics(shards, sp["features"] or {}, sp["num_rows"])
+    return respond({"num_examples": sp["num_rows"], "statistics": stats, "partial": False}, st)
+
+
+async def cell(ctx: Ctx, request: Request) -> Response:
+    return await answer(ctx, request, _cell)
+
+
+def _cell(ctx: Ctx, request: Request, ds: str, st: service.State) -> Response:
+    c, sp, shards = page(ctx, request, st)
+    got = query.media_bytes(shards, _int(request, "row", 0, 0), request.query_params.get("column") or "")
+    if got is None:
+        raise NotFound("No media in this cell")
+    content, path = got
+    media, safety = user_file(mimetypes.guess_type(path)[0] or "application/octet-stream")
+    return Response(content, media_type=media, headers={"Cache-Control": "private, max-age=3600", **safety})
+
+
+async def parquet(ctx: Ctx, request: Request) -> Response:
+    return await answer(ctx, request, _parquet)
+
+
+def _parquet(ctx: Ctx, request: Request, ds: str, st: service.State) -> Response:
+    configs = ready_configs(request, st)
+    b = base(ctx, request)
+    files = [
+        {
+            "dataset": ds,
+            "config": c["name"],
+            "split": sp["name"],
+            "url": f"{b}/{repo_web_path('dataset', *ds.split('/'))}/resolve/"
+            f"{quote('refs/convert/parquet', safe='')}/"
+            f"{quote(c['name'])}/{quote(sp['name'])}/{f['filename']}",
+            "filename": f["filename"],
+            "size": f["size"],
         }
+        for c in configs
+        for sp in c["splits"]
+        for f in sp["files"]
+    ]
+    return respond_listing(st, ds, configs, "parquet_files", files)
 
-    def respond(data: Any, st: service.State) -> Response:
-        headers = {"X-Revision": st.revision} if st.revision else {}
-        headers["Access-Control-Allow-Origin"] = "*"
-        return wire.json_response(data, headers=headers)
 
-    async def handle(request: Request, endpoint: str) -> Response:
-        who = await ctx.who(request)
+async def size(ctx: Ctx, request: Request) -> Response:
+    return await answer(ctx, request, _size)
 
-        def do() -> Response:
-            ds, st = load(request, who)
-            q = request.query_params
-            if endpoint == "is-valid":
-                ok = any(not sp.get("error") for c in st.configs() for sp in c["splits"])
-                texts = any(
-                    kind(f) == "string"
-                    for c in st.configs()
-                    for sp in c["splits"]
-                    if not sp.get("error")
-                    for f in (sp.get("features") or {}).values()
-                )
-                return respond(
-                    {"preview": ok, "viewer": ok, "search": ok and texts, "filter": ok, "statistics": ok}, st
-                )
-            if endpoint == "splits":
-                st.ready()
-                configs = [st.config(q.get("config"))] if q.get("config") else st.configs()
-                out = {
-                    "splits": [
-                        {"dataset": ds, "config": c["name"], "split": sp["name"]}
-                        for c in configs
-                        for sp in c["splits"]
-                    ],
-                    "pending": [{"dataset": ds, "revision": st.head}] if st.pending else [],
-                    "failed": [
-                        {"dataset": ds, "config": c["name"], "error": {"error": c["error"]}}
-                        for c in configs
-                        if c.get("error")
-                    ],
-                }
-                if not st.configs() and st.result and st.result.get("error"):
-                    out["failed"].append(
-                        {"dataset": ds, "config": None, "error": {"error": st.result["error"]}}
-                    )
-                return respond(out, st)
-            if endpoint == "first-rows":
-                c, sp, shards = page(request, ds, st)
-                table = query.read_rows(shards, 0, MAX_LENGTH)
-                data = rows_response(request, ds, c, sp, table, 0, sp["num_rows"])
-                return respond(
-                    {
-                        "dataset": ds,
-                        "config": c["name"],
-                        "split": sp["name"],
-                        "features": data["features"],
-                        "rows": data["rows"],
-                        "truncated": sp["num_rows"] > MAX_LENGTH,
-                    },
-                    st,
-                )
-            if endpoint == "rows":
-                c, sp, shards = page(request, ds, st)
-                offset = _int(request, "offset", 0, 0)
-                length = _int(request, "length", MAX_LENGTH, 0, MAX_LENGTH)
-                table = query.read_rows(shards, offset, length)
-                return respond(rows_response(request, ds, c, sp, table, offset, sp["num_rows"]), st)
-            if endpoint == "search":
-                c, sp, shards = page(request, ds, st)
-                text = q.get("query") or ""
-                if not text.strip():
-                    raise BadRequest("Parameter 'query' is required")
-                offset = _int(request, "offset", 0, 0)
-                length = _int(request, "length", MAX_LENGTH, 0, MAX_LENGTH)
-                table, idx, total = query.search(shards, sp["features"] or {}, text, offset, length)
-                return respond(rows_response(request, ds, c, sp, table, idx, total), st)
-            if endpoint == "filter":
-                c, sp, shards = page(request, ds, st)
-                offset = _int(request, "offset", 0, 0)
-                length = _int(request, "length", MAX_LENGTH, 0, MAX_LENGTH)
-                table, idx, total = query.filter_rows(
-                    shards, sp["features"] or {}, q.get("where") or "", q.get("orderby") or "", offset, length
-                )
-                return respond(rows_response(request, ds, c, sp, table, idx, total), st)
-            if endpoint == "statistics":
-                c, sp, shards = page(request, ds, st)
-                stats = query.statistics(shards, sp["features"] or {}, sp["num_rows"])
-                return respond({"num_examples": sp["num_rows"], "statistics": stats, "partial": False}, st)
-            if endpoint == "cell":
-                c, sp, shards = page(request, ds, st)
-                got = query.media_bytes(shards, _int(request, "row", 0, 0), q.get("column") or "")
-                if got is None:
-                    raise NotFound("No media in this cell")
-                content, path = got
-                import mimetypes
 
-                media, safety = user_file(mimetypes.guess_type(path)[0] or "application/octet-stream")
-                return Response(
-                    content, media_type=media, headers={"Cache-Control": "private, max-age=3600", **safety}
-                )
-            st.ready()
-            configs = [st.config(q.get("config"))] if q.get("config") else st.configs()
-            if endpoint == "parquet":
-                b = base(request)
-                files = [
-                    {
-                        "dataset": ds,
-                        "config": c["name"],
-                        "split": sp["name"],
-                        "url": f"{b}/{repo_web_path('dataset', *ds.split('/'))}/resolve/"
-                        f"{quote('refs/convert/parquet', safe='')}/"
-                        f"{quote(c['name'])}/{quote(sp['name'])}/{f['filename']}",
-                        "filename": f["filename"],
-                        "size": f["size"],
-                    }
-                    for c in configs
-                    for sp in c["splits"]
-                    for f in sp["files"]
-                ]
-                return respond(
-                    {
-                        "parquet_files": files,
-                        "pending": [] if not st.pending else [{"dataset": ds}],
-                        "failed": _failed(ds, configs),
-                        "partial": False,
-                    },
-                    st,
-                )
-            if endpoint == "size":
-                splits = [
-                    {
-                        "dataset": ds,
-                        "config": c["name"],
-                        "split": sp["name"],
-                        "num_bytes_parquet_files": sp["num_bytes_parquet_files"],
-                        "num_bytes_memory": sp["num_bytes_memory"],
-                        "num_rows": sp["num_rows"],
-                        "num_columns": sp["num_columns"],
-                    }
-                    for c in configs
-                    for sp in c["splits"]
-                ]
-                cfgs = [
-                    {
-                        "dataset": ds,
-                        "config": c["name"],
-                        "num_bytes_original_files": sum(sp["num_bytes_original_files"] for sp in c["splits"]),
-                        "num_bytes_parquet_files": sum(sp["num_bytes_parquet_files"] for sp in c["splits"]),
-                        "num_bytes_memory": sum(sp["num_bytes_memory"] for sp in c["splits"]),
-                        "num_rows": sum(sp["num_rows"] for sp in c["splits"]),
-                        "num_columns": max([sp["num_columns"] for sp in c["splits"]] or [0]),
-                    }
-                    for c in configs
-                ]
-                whole = {
-                    "dataset": ds,
-                    **{
-                        k: sum(x[k] for x in cfgs)
-                        for k in (
-                            "num_bytes_original_files",
-                            "num_bytes_parquet_files",
-                            "num_bytes_memory",
-                            "num_rows",
-                        )
-                    },
-                }
-                size: dict[str, Any] = {"splits": splits}
-                if q.get("config"):
-                    size["config"] = cfgs[0]
-                else:
-                    size.update({"dataset": whole, "configs": cfgs})
-                return respond(
-                    {
-                        "size": size,
-                        "pending": [] if not st.pending else [{"dataset": ds}],
-                        "failed": _failed(ds, configs),
-                        "partial": False,
-                    },
-                    st,
-                )
-            if endpoint == "info":
-                if request.headers.get("host", "").startswith("datasets-server.") and any(
-                    c.get("module") != "parquet" for c in configs
-                ):
-                    # load_dataset (HF_ENDPOINT on localhost) adopts these infos as its own features and split
-                    # sizes; only parquet is read here exactly as datasets reads it, so for other formats we
-                    # let the client infer them itself (it ignores any non-200 answer).
-                    raise NotFound("No exported dataset info for this dataset's format")
-                card = (st.result or {}).get("card", {})
-                infos = {c["name"]: _info(ds, c, card) for c in configs}
-                info = infos[configs[0]["name"]] if q.get("config") else infos
-                return respond(
-                    {
-                        "dataset_info": info,
-                        "pending": [] if not st.pending else [{"dataset": ds}],
-                        "failed": _failed(ds, configs),
-                        "partial": False,
-                    },
-                    st,
-                )
-            raise NotFound(f"Unknown endpoint {endpoint}")
+def _size(ctx: Ctx, request: Request, ds: str, st: service.State) -> Response:
+    configs = ready_configs(request, st)
+    splits = [
+        {
+            "dataset": ds,
+            "config": c["name"],
+            "split": sp["name"],
+            "num_bytes_parquet_files": sp["num_bytes_parquet_files"],
+            "num_bytes_memory": sp["num_bytes_memory"],
+            "num_rows": sp["num_rows"],
+            "num_columns": sp["num_columns"],
+        }
+        for c in configs
+        for sp in c["splits"]
+    ]
+    cfgs = [_config_size(ds, c) for c in configs]
+    out: dict[str, Any] = {"splits": splits}
+    if request.query_params.get("config"):
+        out["config"] = cfgs[0]
+    else:
+        keys = ("num_bytes_original_files", "num_bytes_parquet_files", "num_bytes_memory", "num_rows")
+        out.update(
+            {"dataset": {"dataset": ds, **{k: sum(x[k] for x in cfgs) for k in keys}}, "configs": cfgs}
+        )
+    return respond_listing(st, ds, configs, "size", out)
 
-        return await ctx.run(do)  # errors, the viewer's (viewer/errors.py) included, map in wire.hub_error
 
-    for ep in ENDPOINTS:
+def _config_size(ds: str, c: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "dataset": ds,
+        "config": c["name"],
+        "num_bytes_original_files": sum(sp["num_bytes_original_files"] for sp in c["splits"]),
+        "num_bytes_parquet_files": sum(sp["num_bytes_parquet_files"] for sp in c["splits"]),
+        "num_bytes_memory": sum(sp["num_bytes_memory"] for sp in c["splits"]),
+        "num_rows": sum(sp["num_rows"] for sp in c["splits"]),
+        "num_columns": max([sp["num_columns"] for sp in c["splits"]] or [0]),
+    }
 
-        async def h(request: Request, _ep: str = ep) -> Response:
-            return await handle(request, _ep)
 
-        router.add("GET", f"{PREFIX}/{ep}", h)
-        router.add("GET", f"/{ep}", h, host_prefix="datasets-server.")
+async def info(ctx: Ctx, request: Request) -> Response:
+    return await answer(ctx, request, _info_answer)
+
+
+def _info_answer(ctx: Ctx, request: Request, ds: str, st: service.State) -> Response:
+    configs = ready_configs(request, st)
+    if request.headers.get("host", "").startswith("datasets-server.") and any(
+        c.get("module") != "parquet" for c in configs
+    ):
+        # load_dataset (HF_ENDPOINT on localhost) adopts these infos as its own features and split
+        # sizes; only parquet is read here exactly as datasets reads it, so for other formats we
+        # let the client infer them itself (it ignores any non-200 answer).
+        raise NotFound("No exported dataset info for this dataset's format")
+    card = (st.result or {}).get("card", {})
+    infos = {c["name"]: _info(ds, c, card) for c in configs}
+    value = infos[configs[0]["name"]] if request.query_params.get("config") else infos
+    return respond_listing(st, ds, configs, "dataset_info", value)
 
 
 def _failed(ds: str, configs: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -23,7 +23,6 @@ from ...errors import (
 )
 from .. import wire
 from ..routing import Handler, Router
-from . import account
 from .base import HERE, LoginRequired, Web
 
 
@@ -102,30 +101,3 @@ async def pygments_css(web: Web, request: Request) -> Response:
     from .render import PYGMENTS_CSS
 
     return Response(PYGMENTS_CSS, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"})
-
-
-PROFILE = r"/(?P<name>[^/]+)"
-
-
-def _account_routes(web: Web) -> list[tuple[str, str, Any]]:
-    out: list[tuple[str, str, Any]] = []
-
-    class _Defer:
-        def add(self, methods: str, pattern: str, handler: Any) -> None:
-            out.append((methods, pattern, handler))
-
-    account.mount(_Defer(), web)
-    return out
-
-
-def mount_account(routes: WebRoutes, web: Web) -> None:
-    """The account pages (login, settings, new repo...), but not the profile page: that comes last."""
-    for r in _account_routes(web):
-        if r[1] != PROFILE:
-            routes.add(*r)
-
-
-def mount_profile(routes: WebRoutes, web: Web) -> None:
-    for r in _account_routes(web):
-        if r[1] == PROFILE:
-            routes.add(*r)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from urllib.parse import quote, unquote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -11,11 +12,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from ...db.models import Repo
 from ...errors import Forbidden, HubError
-from ...hub import accounts
+from ...hub import accounts, logins
 from ...hub.accounts import Principal
-from ...hub.repos import Hub
+from ...hub.repos import Hub, repo_spelling
 from ...ids import FROM_PLURAL, RepoId, repo_web_path
 from .. import wire
 from ..auth import principal as token_principal
@@ -23,6 +23,11 @@ from ..bodies import read_bounded
 from ..context import Ctx
 from . import render, session
 
+if TYPE_CHECKING:
+    from ...hub.repos import Repo  # the detached row Hub.open_repo hands out; only its attributes are read
+
+PS = ParamSpec("PS")
+T = TypeVar("T")
 HERE = Path(__file__).parent
 P = r"(?:(?P<p>datasets|spaces)/)?"
 ID = r"(?P<ns>[^/]+)/(?P<name>[^/]+)"
@@ -64,11 +69,10 @@ class Web:
         posts are the session's alone (a read token must not mint a write token through /settings/tokens)."""
         sid = session.session_id_from(self.ctx.signer, request)
         if sid is not None:
-            with self.hub.db.session() as s:
-                user = accounts.session_user(s, sid)
-                if user is not None:
-                    request.scope["agora_sid"] = sid  # the CSRF token is bound to it
-                    return accounts.session_principal(user)
+            who = logins.browser_principal(self.hub, sid)
+            if who is not None:
+                request.scope["agora_sid"] = sid  # the CSRF token is bound to it
+                return who
         if request.method not in SAFE_METHODS:
             return None
         try:
@@ -141,22 +145,13 @@ class Web:
         ):
             at, rtype = 2, FROM_PLURAL[parts[1]]
         who = await self.who(request)
-
-        def lookup() -> tuple[str, ...] | None:
-            with self.hub.db.session() as s:
-                if ns is None:
-                    acc = accounts.get_account(s, name)
-                    return (acc.name,) if acc is not None and acc.name != name else None
-                repo = self.hub.get(s, RepoId(rtype, ns, name))  # type: ignore[arg-type]
-                if (
-                    repo is None
-                    or (repo.namespace, repo.name) == (ns, name)
-                    or not accounts.can_read(s, who, repo)
-                ):
-                    return None
-                return repo.namespace, repo.name
-
-        found = await self.run(lookup)
+        found: tuple[str, ...] | None
+        if ns is None:
+            spelt = await self.ctx.run(accounts.account_spelling, self.hub, name)
+            found = (spelt,) if spelt is not None else None
+        else:
+            rid = RepoId(rtype, ns, name)  # type: ignore[arg-type]
+            found = await self.ctx.run(repo_spelling, self.hub, who, rid)
         if found is None:
             return None
         parts[at : at + len(found)] = [quote(x, safe="") for x in found]
@@ -166,8 +161,9 @@ class Web:
     # ---- rendering --------------------------------------------------------------------------------
     async def page(self, request: Request, template: str, status: int = 200, **data: Any) -> HTMLResponse:
         who = await self.who(request)
-        if isinstance(data.get("repo"), Repo) and "can_admin" not in data:
-            data["can_admin"] = await self.run(self._can_admin, who, data["repo"])  # the Settings tab
+        repo: Repo | None = data.get("repo")
+        if repo is not None and "can_admin" not in data:  # a repo's page: its Settings tab
+            data["can_admin"] = await self.ctx.run(accounts.may_admin, self.hub, who, repo)
         tpl = self.env.get_template(template)
         body = tpl.render(
             request=request,
@@ -181,10 +177,6 @@ class Web:
         session.remember_csrf(request, response)  # a first-time visitor's CSRF cookie (login CSRF)
         return response
 
-    def _can_admin(self, who: Principal | None, repo: Repo) -> bool:
-        with self.hub.db.session() as s:
-            return accounts.can_admin(s, who, repo)
-
     async def not_found(
         self, request: Request, message: str = "Sorry, we can't find the page you are looking for."
     ) -> Response:
@@ -193,7 +185,7 @@ class Web:
     def redirect(self, url: str) -> Response:
         return RedirectResponse(url, status_code=303)
 
-    async def run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    async def run(self, fn: Callable[PS, T], *args: PS.args, **kwargs: PS.kwargs) -> T:
         return await self.ctx.run(fn, *args, **kwargs)
 
     def base_url(self, request: Request) -> str:

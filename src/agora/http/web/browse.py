@@ -83,9 +83,11 @@ def toggle_url(request: Request, key: str, value: str) -> str:
 async def home(web: Web, request: Request) -> Response:
     who = await web.who(request)
     h = await web.run(hub_browse.home, web.hub, who)
-    return await web.page(
-        request, "home.html", **h.trending, **{f"{t}_count": n for t, n in h.counts.items()}
-    )
+    lists: dict[str, Any] = {
+        **h.trending,
+        **{f"{t}_count": n for t, n in h.counts.items()},
+    }  # model, model_count...
+    return await web.page(request, "home.html", **lists)
 
 
 async def listing(web: Web, request: Request, t: str) -> Response:

@@ -10,6 +10,7 @@ from starlette.responses import RedirectResponse, Response
 
 from ...errors import BadRequest
 from ...hub import browse as hub_browse
+from ...hub import commits as hub_commits
 from . import render
 from .base import Web, rid_of
 
@@ -98,6 +99,6 @@ async def revert(web: Web, request: Request, p: str | None, ns: str, name: str) 
     branch = form.get("branch") or "main"
     if not target:
         raise BadRequest("Which version? (target is missing)")
-    new = await web.run(hub_browse.revert, web.hub, who, rid_of(p, ns, name), branch, target)
+    new = (await web.run(hub_commits.revert_to, web.hub, who, rid_of(p, ns, name), branch, target)).oid
     prefix = f"/{p}" if p else ""
     return web.redirect(f"{prefix}/{ns}/{name}/commit/{new}")

@@ -29,9 +29,10 @@ from sqlalchemy.orm import Session
 
 from .feed import STATE, Follower
 from .postings import INTERNAL, KINDS, NAMESPACE, PIPELINE, Top
-from .query import ALL, EPOCH, SORT_COLUMNS, Result, iso
+from .query import ALL, EPOCH, SORT_COLUMNS, Result, Where, iso
 
 __all__ = [
+    "Where",
     "ALL",
     "EPOCH",
     "GAP_WAIT",

@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -50,6 +50,17 @@ ALL = frozenset({"\0all"})
 
 def iso(ms: int) -> str:
     return (EPOCH + timedelta(milliseconds=ms)).isoformat(timespec="milliseconds") + "Z"
+
+
+class Where(NamedTuple):
+    """Which repos a listing, count or facet query is over: a type, seen by `audience`, owned by `author`
+    (None: anyone), with every posting key (tags, pipeline) and every search term in the id."""
+
+    rtype: str
+    audience: frozenset[str] | None
+    author: str | None
+    keys: list[str]
+    terms: list[str]
 
 
 @dataclass
@@ -94,18 +105,10 @@ class Query(IdText):
                         _set_bit(more, s)
         return mask if more is None else pc.or_(mask, self._view(more))
 
-    def _match(
-        self,
-        rtype: str,
-        audience: frozenset[str] | None,
-        author: str | None,
-        keys: list[str],
-        terms: list[str],
-        ordered: bool,
-    ) -> Result | Iterator[int]:
-        """The repos of `rtype` visible to `audience` with every posting key, the author, and every search
-        term in their id. With `ordered` and a search over a broad set, an iterator of slots highest first
-        (a listing without sort stops after a page instead of finding every match)."""
+    def _match(self, where: Where, ordered: bool) -> Result | Iterator[int]:
+        """The repos `where` selects. With `ordered` and a search over a broad set, an iterator of slots
+        highest first (a listing without sort stops after a page instead of finding every match)."""
+        rtype, audience, author, keys, terms = where
         k = KINDS[rtype]
         if author is not None:
             keys = [*keys, NAMESPACE + author]
@@ -166,20 +169,10 @@ class Query(IdText):
         )
         return table.column("s").take(top).to_pylist()  # type: ignore[no-any-return]
 
-    def page(
-        self,
-        rtype: str,
-        audience: frozenset[str] | None,
-        author: str | None,
-        keys: list[str],
-        terms: list[str],
-        sort: str | None,
-        cursor: Any,
-        n: int,
-    ) -> list[int]:
+    def page(self, where: Where, sort: str | None, cursor: Any, n: int) -> list[int]:
         """n slots in listing order: by `sort` (then id) descending, or by id descending; after `cursor`."""
         with self.lock:
-            found = self._match(rtype, audience, author, keys, terms, ordered=sort is None)
+            found = self._match(where, ordered=sort is None)
             if sort is None:
                 below = cursor
                 if isinstance(found, Result) and found.mask is not None:
@@ -239,30 +232,17 @@ class Query(IdText):
             block *= 8
         return out
 
-    def count(
-        self,
-        rtype: str,
-        audience: frozenset[str] | None,
-        author: str | None,
-        keys: list[str],
-        terms: list[str],
-    ) -> int:
+    def count(self, where: Where) -> int:
         with self.lock:
-            found = self._match(rtype, audience, author, keys, terms, ordered=False)
+            found = self._match(where, ordered=False)
             assert isinstance(found, Result)
             if found.mask is not None:
                 return int(pc.sum(found.mask).as_py() or 0)
             return len(found.slots or [])
 
-    def facets(
-        self,
-        rtype: str,
-        audience: frozenset[str] | None,
-        author: str | None,
-        keys: list[str],
-        terms: list[str],
-    ) -> Counter[str]:
+    def facets(self, where: Where) -> Counter[str]:
         """Counts per tag over the matching repos. Exact; cached until a tag, visibility or repo changes."""
+        rtype, audience, author, keys, terms = where
         key = (self.tags_version, rtype, audience, author, tuple(keys), tuple(terms))
         hit = self._facets.get(key)
         if hit is not None:
@@ -272,7 +252,7 @@ class Query(IdText):
             if not keys and author is None and not terms and audience is None:  # maintained counts
                 out = Counter(self.counts[k])
             else:
-                found = self._match(rtype, audience, author, keys, terms, ordered=False)
+                found = self._match(where, ordered=False)
                 assert isinstance(found, Result)
                 if found.slots is not None:
                     tags = self.tags

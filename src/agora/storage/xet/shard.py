@@ -117,6 +117,20 @@ class _Reader:
 
 
 def parse(data: bytes) -> Shard:
+    footer_size = _header(data)
+    r = _Reader(data, len(data) - footer_size)
+    r.pos = RECORD
+    shard = Shard(files=_file_section(r), xorbs=_cas_section(r))
+    if footer_size == 0:
+        if r.pos != len(data):
+            raise ShardError(f"{len(data) - r.pos} unexpected bytes after the CAS info section")
+        return shard
+    shard.footer = _footer(data, r.pos)
+    return shard
+
+
+def _header(data: bytes) -> int:
+    """Check the size, magic tag and header of a shard; -> the footer's size (0 or FOOTER_LEN)."""
     if len(data) > MAX_SHARD:
         raise ShardError(f"shard larger than {MAX_SHARD} bytes")
     if len(data) < RECORD or data[:32] != HEADER_TAG:
@@ -126,42 +140,51 @@ def parse(data: bytes) -> Shard:
         raise ShardError(f"unsupported shard header version {version}")
     if footer_size not in (0, FOOTER_LEN) or footer_size > len(data) - RECORD:
         raise ShardError(f"invalid shard footer size {footer_size}")
-    r = _Reader(data, len(data) - footer_size)
-    r.pos = RECORD
-    shard = Shard()
+    return int(footer_size)
 
-    while True:  # file info section
+
+def _file_section(r: _Reader) -> list[FileInfo]:
+    files: list[FileInfo] = []
+    while True:
         fhash, flags, n = r.take(_FILE_HDR, "a file header")
         if fhash == BOOKEND_HASH:
-            break
-        with_ver = bool(flags & FLAG_VERIFICATION)
-        with_ext = bool(flags & FLAG_METADATA_EXT)
-        r.need_records(n * (2 if with_ver else 1) + (1 if with_ext else 0), "a file info block")
-        terms = []
-        for _ in range(n):
-            xh, tflags, unpacked, start, end = r.take(_TERM, "a file term")
-            if end <= start:
-                raise ShardError(f"a file term has an empty chunk range [{start}, {end})")
-            terms.append(Term(xh, unpacked, start, end, tflags))
-        ver = [r.take(_HASH_ONLY, "a verification entry")[0] for _ in range(n)] if with_ver else None
-        sha = r.take(_HASH_ONLY, "a metadata extension")[0] if with_ext else None
-        shard.files.append(FileInfo(fhash, terms, ver, sha, flags))
+            return files
+        files.append(_file_info(r, fhash, flags, n))
 
-    while True:  # CAS info section
+
+def _file_info(r: _Reader, fhash: bytes, flags: int, n: int) -> FileInfo:
+    """The rest of one file info block: its terms, then verification entries and sha256 when flagged."""
+    with_ver = bool(flags & FLAG_VERIFICATION)
+    with_ext = bool(flags & FLAG_METADATA_EXT)
+    r.need_records(n * (2 if with_ver else 1) + (1 if with_ext else 0), "a file info block")
+    terms = []
+    for _ in range(n):
+        xh, tflags, unpacked, start, end = r.take(_TERM, "a file term")
+        if end <= start:
+            raise ShardError(f"a file term has an empty chunk range [{start}, {end})")
+        terms.append(Term(xh, unpacked, start, end, tflags))
+    ver = [r.take(_HASH_ONLY, "a verification entry")[0] for _ in range(n)] if with_ver else None
+    sha = r.take(_HASH_ONLY, "a metadata extension")[0] if with_ext else None
+    return FileInfo(fhash, terms, ver, sha, flags)
+
+
+def _cas_section(r: _Reader) -> list[CasInfo]:
+    xorbs: list[CasInfo] = []
+    while True:
         xh, xflags, n, unpacked, on_disk = r.take(_CAS_HDR, "a xorb header")
         if xh == BOOKEND_HASH:
-            break
+            return xorbs
         r.need_records(n, "a xorb info block")
         chunks = []
         for _ in range(n):
             ch, start, size, cflags, _unused = r.take(_CAS_CHUNK, "a xorb chunk entry")
             chunks.append(CasChunk(ch, start, size, cflags))
-        shard.xorbs.append(CasInfo(xh, chunks, unpacked, on_disk, xflags))
+        xorbs.append(CasInfo(xh, chunks, unpacked, on_disk, xflags))
 
-    if footer_size == 0:
-        if r.pos != len(data):
-            raise ShardError(f"{len(data) - r.pos} unexpected bytes after the CAS info section")
-        return shard
+
+def _footer(data: bytes, sections_end: int) -> Footer:
+    """The footer at the end of `data`, checked against the layout the sections (ending at
+    `sections_end`) had."""
     v = _FOOTER.unpack_from(data, len(data) - FOOTER_LEN)
     if v[0] != FOOTER_VERSION:
         raise ShardError(f"unsupported shard footer version {v[0]}")
@@ -176,11 +199,10 @@ def parse(data: bytes) -> Shard:
     if (
         f.footer_offset != len(data) - FOOTER_LEN
         or f.file_info_offset != RECORD
-        or not (RECORD <= f.cas_info_offset <= r.pos)
+        or not (RECORD <= f.cas_info_offset <= sections_end)
     ):
         raise ShardError("shard footer offsets do not match its layout")
-    shard.footer = f
-    return shard
+    return f
 
 
 def _file_bytes(f: FileInfo) -> bytes:

@@ -1,0 +1,507 @@
+"""The commit service: every commit the server writes goes through `create_commit`, and every ref move
+(those commits, PR merges, and git pushes) ends in `ref_moved`.
+
+A commit is a list of operations, named as huggingface_hub names them (CommitOperationAdd, ...Delete,
+...Copy, plus the LFS and browser-staged adds this server needs). `create_commit` owns its database
+session and the repo lock, and runs in phases:
+
+1. prepare (`_prepare`): the blobs are written and the tree built, every check made (README metadata,
+   NFC/NFD twins, LFS pointers) and every slow read done (blob store / S3, Xet lookups): all of it BEFORE
+   the repo lock, which is never held across slow I/O;
+2. write (`_write_locked`): under `hub.writer` (the database lock, then the repo's flock) the parent is
+   checked, the commit written and the ref moved;
+3. `ref_moved`: `Hub.after_ref_update` for each moved ref, then the database transaction commits.
+
+The crash-safety work (issue 14) adds an intent record to these phases: the comments say where.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, NamedTuple, TypedDict, Unpack
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..db.models import Discussion, Repo
+from ..errors import BadRequest, EntryNotFound, ParentMismatch, RepoNotFound
+from ..ids import RepoId, check_folder, check_oid, check_path, check_unicode_twins
+from ..storage.gitstore import GitRepo
+from ..storage.lfs_pointer import lfs_pointer, parse_pointer
+from . import cards
+from .accounts import Principal
+from .repos import _goes_to_lfs
+
+if TYPE_CHECKING:
+    from .repos import Hub
+
+log = logging.getLogger("agora.hub")
+README_MAX = 1024 * 1024  # a larger README.md is not validated (nor indexed)
+
+
+# ---- operations ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CommitOperationAdd:
+    """A file: its bytes (`content`), or a git blob already written with `hub.git(repo).write_blob`
+    (`blob`): the streaming NDJSON commit writes each file as its line arrives, so that memory stays
+    bounded by one line, not by the whole commit."""
+
+    path_in_repo: str
+    content: bytes | None = None
+    blob: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.content is None) == (self.blob is None):
+            raise ValueError("CommitOperationAdd takes content or blob (one of them)")
+        check_path(self.path_in_repo)
+
+
+@dataclass(frozen=True)
+class CommitOperationLfsAdd:
+    """A file whose content is an LFS object uploaded to this repo (Hub.uploaded_lfs): `size`, when given,
+    must be the object's."""
+
+    path_in_repo: str
+    oid: str
+    size: int | None = None
+
+    def __post_init__(self) -> None:
+        check_path(self.path_in_repo)
+        check_oid(self.oid)
+
+
+@dataclass(frozen=True)
+class CommitOperationStagedAdd:
+    """A file the browser streamed into the blob store (web upload): stored in LFS by the Hub's rules (and
+    the .gitattributes of the branch the commit goes to), else as a plain git blob."""
+
+    path_in_repo: str
+    oid: str
+
+    def __post_init__(self) -> None:
+        check_path(self.path_in_repo)
+
+
+@dataclass(frozen=True)
+class CommitOperationDelete:
+    """A file, or a folder and all it holds when `is_folder` or the path ends with "/"."""
+
+    path_in_repo: str
+    is_folder: bool = False
+
+    @property
+    def folder(self) -> bool:
+        return self.is_folder or self.path_in_repo.endswith("/")
+
+    def __post_init__(self) -> None:
+        (check_folder if self.folder else check_path)(self.path_in_repo)
+
+
+@dataclass(frozen=True)
+class CommitOperationCopy:
+    """A file of the repo copied to another path: from `src_revision` (default: the branch committed to).
+    An LFS file's pointer is reused: the object is not copied."""
+
+    src_path_in_repo: str
+    path_in_repo: str
+    src_revision: str | None = None
+
+    def __post_init__(self) -> None:
+        check_path(self.src_path_in_repo)
+        check_path(self.path_in_repo)
+
+
+Operation = (
+    CommitOperationAdd
+    | CommitOperationLfsAdd
+    | CommitOperationStagedAdd
+    | CommitOperationDelete
+    | CommitOperationCopy
+)
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    oid: str
+    pr_num: int | None = None
+
+
+class RefMove(NamedTuple):
+    ref: str
+    old: str | None  # None: the ref was created
+    new: str | None  # None: the ref was deleted
+
+
+# ---- the service ---------------------------------------------------------------------------------------
+class CommitOptions(TypedDict, total=False):
+    """`create_commit`'s keyword arguments, for `commit_in`."""
+
+    revision: str
+    summary: str
+    description: str
+    parent_commit: str | None
+    create_pr: bool
+    parents: Sequence[str] | None
+    tree_from: str | None
+
+
+def create_commit(
+    hub: Hub,
+    who: Principal,
+    rid_or_repo: RepoId | int,
+    operations: Iterable[Operation],
+    *,
+    revision: str = "main",
+    summary: str,
+    description: str = "",
+    parent_commit: str | None = None,
+    create_pr: bool = False,
+    parents: Sequence[str] | None = None,
+    tree_from: str | None = None,
+) -> CommitResult:
+    """One commit on `revision` (a branch or refs/pr/N), or on a new refs/pr/N with its Discussion when
+    `create_pr`. `rid_or_repo`: a RepoId (checked: `who` must be able to write it) or the id of a repo row the
+    caller has checked. `parent_commit`: the head the caller saw (ParentMismatch if the branch moved since).
+    `parents`: the new commit's parents (default: the branch head; a merge gives two). `tree_from`: a commit
+    (or tree) whose tree the operations apply to instead of the branch head's (a revert: its target)."""
+    options: CommitOptions = {
+        "revision": revision,
+        "summary": summary,
+        "description": description,
+        "parent_commit": parent_commit,
+        "create_pr": create_pr,
+        "parents": parents,
+        "tree_from": tree_from,
+    }
+    with hub.db.session() as s:
+        if isinstance(rid_or_repo, RepoId):
+            repo = hub.find(s, who, rid_or_repo, write=True)
+        else:
+            # A fresh row, never merge() of a detached one: merging writes its stale columns (head_sha...)
+            # back, and that early write would hold the database lock while we wait for the git lock.
+            found = s.get(Repo, rid_or_repo)
+            if found is None:
+                raise RepoNotFound()
+            repo = found
+        return commit_in(s, hub, who, repo, operations, **options)
+
+
+def commit_in(
+    s: Session,
+    hub: Hub,
+    who: Principal,
+    repo: Repo,
+    operations: Iterable[Operation],
+    on_written: Callable[[str], None] | None = None,
+    **options: Unpack[CommitOptions],
+) -> CommitResult:
+    """`create_commit` in the caller's session `s` (which it commits): for a write that shares the commit's
+    transaction, such as a PR merge marking its discussion merged (`on_written(new)`, under the lock)."""
+    summary = (options.get("summary") or "").strip() or "Upload files"
+    description = options.get("description") or ""
+    message = summary + (f"\n\n{description.strip()}" if description.strip() else "")
+    revision = options.get("revision", "main")
+    plan = _prepare(s, hub, repo, list(operations), revision, options.get("tree_from"))
+    return _write_locked(
+        s,
+        hub,
+        who,
+        repo,
+        plan,
+        message,
+        summary,
+        options.get("parent_commit"),
+        options.get("create_pr", False),
+        options.get("parents"),
+        on_written,
+    )
+
+
+def revert_to(hub: Hub, who: Principal, rid: RepoId, branch: str, target: str) -> CommitResult:
+    """A new commit on `branch` whose tree is `target`'s: going back to a version keeps history."""
+    with hub.db.session() as s:
+        repo = hub.find(s, who, rid, write=True)
+        git = hub.git(repo)
+        hub.branch_ref(git, branch)
+        target = git.resolve(target)
+        return commit_in(
+            s,
+            hub,
+            who,
+            repo,
+            [],
+            revision=branch,
+            summary=f"Revert to {target[:7]}",
+            description=f"Restore the files as they were at {target}.",
+            tree_from=target,
+        )
+
+
+def move_branch(
+    s: Session,
+    hub: Hub,
+    repo: Repo,
+    ref: str,
+    old: str,
+    new: str,
+    reflog: str,
+    on_moved: Callable[[str], None],
+) -> None:
+    """Move `ref` from `old` to an existing commit `new` (a fast-forward merge): under the repo lock,
+    ParentMismatch if it moved meanwhile; then the post-write path of every commit."""
+    git = hub.git(repo)
+    with hub.writer(s, repo, git):
+        if git.ref_target(ref) != old:
+            raise ParentMismatch("A commit has happened since. Please refresh and try again.")
+        git.move_ref(ref, old, new, reflog)
+        on_moved(new)
+        ref_moved(hub, s, repo, [RefMove(ref, old, new)])
+
+
+def ref_moved(hub: Hub, s: Session, repo: Repo, moves: Sequence[RefMove]) -> None:
+    """The post-write path every write takes once its refs have moved (API and web commits, merges, and
+    git pushes, hub/pushes.after_push): re-derive what depends on each ref, then commit the database."""
+    # Issue 14: the intent record is marked "ref moved" here; a crash after this point is repaired by
+    # re-running after_ref_update for the recorded moves.
+    for m in moves:
+        hub.after_ref_update(s, repo, m.ref, m.old, m.new)
+    s.commit()
+    # Issue 14: the intent record is marked "database finalized" (and dropped) here.
+
+
+# ---- phase 1: prepare, before the lock ---------------------------------------------------------------
+@dataclass
+class _Plan:
+    git: GitRepo
+    ref: str
+    base: str | None  # the commit (or tree) the tree was built on
+    tree_from: str | None
+    puts: dict[str, str] = field(default_factory=dict)  # path -> blob
+    deletes: list[str] = field(default_factory=list)
+    folders: list[str] = field(default_factory=list)
+    checked: set[str] = field(default_factory=set)  # pointer blobs known to name objects of this repo
+    lfs_rows: list[tuple[str, int]] = field(default_factory=list)  # objects the repo comes to own
+    tree: str = ""
+
+
+def _prepare(
+    s: Session, hub: Hub, repo: Repo, ops: list[Operation], revision: str, tree_from: str | None
+) -> _Plan:
+    """Blobs written, checks made, the tree built: every slow read (blob store, S3, Xet) happens here,
+    before the repo lock is taken."""
+    # Issue 14: the intent record (repo, ref, expected head, the new tree) is written at the end of this.
+    git = hub.git(repo)
+    plan = _Plan(git, "", None, tree_from)
+    for op in ops:
+        if isinstance(op, CommitOperationAdd):
+            plan.puts[op.path_in_repo] = op.blob if op.blob is not None else git.write_blob(op.content or b"")
+        elif isinstance(op, CommitOperationLfsAdd):
+            _add_lfs(s, hub, repo, plan, op)
+        elif isinstance(op, CommitOperationStagedAdd):
+            _add_staged(hub, plan, op, revision)
+        elif isinstance(op, CommitOperationDelete):
+            if op.folder:
+                plan.folders.append(check_folder(op.path_in_repo))
+            else:
+                plan.deletes.append(op.path_in_repo)
+        else:
+            _add_copy(hub, plan, op, revision)
+    plan.ref = hub.branch_ref(git, revision)
+    plan.base = tree_from or git.ref_target(plan.ref)
+    _check_readme(plan, repo.type)
+    _check_twins(plan)
+    _check_pointers(s, hub, repo.id, plan)
+    plan.tree = _build_tree(plan, plan.base)
+    return plan
+
+
+def _add_lfs(s: Session, hub: Hub, repo: Repo, plan: _Plan, op: CommitOperationLfsAdd) -> None:
+    known = hub.uploaded_lfs(s, repo.id, op.oid)
+    if known is None:
+        raise BadRequest(
+            f"LFS object {op.oid} for {op.path_in_repo!r} was never uploaded to this repo: "
+            "upload it through the LFS batch API before committing"
+        )
+    if op.size is not None and op.size != known:
+        raise BadRequest(f"LFS object {op.oid} has size {known}, not {op.size}")
+    blob = plan.git.write_blob(lfs_pointer(op.oid, known))
+    plan.puts[op.path_in_repo] = blob
+    plan.checked.add(blob)
+
+
+def _add_staged(hub: Hub, plan: _Plan, op: CommitOperationStagedAdd, revision: str) -> None:
+    """LFS by the Hub's rules (and the .gitattributes of `revision`, the branch the commit goes to), else a
+    plain git blob. The repo comes to own the object under the lock (`lfs_rows`): no write before it."""
+    size = hub.blobs.size(op.oid)
+    if size is None:
+        raise BadRequest(f"Upload of {op.path_in_repo} is missing: upload it again")
+    git = plan.git
+    head = git.ref_target(hub.branch_ref(git, revision))
+    with hub.blobs.open(op.oid) as fh:
+        sample = fh.read(512)
+    if _goes_to_lfs(git, head, op.path_in_repo, size, sample):
+        plan.lfs_rows.append((op.oid, size))
+        plan.puts[op.path_in_repo] = blob = git.write_blob(lfs_pointer(op.oid, size))
+        plan.checked.add(blob)  # its object is in the blob store: the repo owns it once the commit lands
+    else:
+        with hub.blobs.open(op.oid) as fh:
+            plan.puts[op.path_in_repo] = git.write_blob(fh.read())
+
+
+def _add_copy(hub: Hub, plan: _Plan, op: CommitOperationCopy, revision: str) -> None:
+    git = plan.git
+    src = git.resolve(op.src_revision) if op.src_revision else git.ref_target(hub.branch_ref(git, revision))
+    e = git.entry(src, op.src_path_in_repo) if src else None
+    if e is None or e.type != "file":
+        raise EntryNotFound(f"A file with this name doesn't exist: {op.src_path_in_repo}")
+    plan.puts[op.path_in_repo] = e.oid  # an LFS file's pointer blob: the object is the repo's already
+    if e.lfs is not None:
+        plan.checked.add(e.oid)
+
+
+def _build_tree(plan: _Plan, base: str | None) -> str:
+    if not (plan.puts or plan.deletes or plan.folders) and base is not None:
+        return plan.git.tree_of(base)
+    return plan.git.build_tree(base, plan.puts, plan.deletes, plan.folders)
+
+
+def _check_readme(plan: _Plan, repo_type: str) -> None:
+    """An upload whose README.md metadata is invalid is refused with the validation errors."""
+    oid = plan.puts.get("README.md")
+    if oid is None:
+        return
+    data = plan.git.blob(oid)
+    if len(data) > README_MAX or parse_pointer(data):
+        return
+    check_readme_text(data.decode("utf-8", "replace"), repo_type)
+
+
+def check_readme_text(text: str, repo_type: str) -> None:
+    card = cards.parse(text)
+    errors, _ = cards.validate(card, repo_type)
+    if errors:
+        raise BadRequest("Invalid metadata in README.md.\n" + "\n".join(f"- {e}" for e in errors))
+
+
+def _check_twins(plan: _Plan) -> None:
+    """A new path may not be an NFC/NFD twin of another path of the tree (ids.check_unicode_twins)."""
+    new = [p for p in plan.puts if not p.isascii()]
+    if not new:
+        return
+    gone = set(plan.deletes)
+    folders = tuple(f.rstrip("/") + "/" for f in plan.folders)
+    existing = [e.path for e in plan.git.all_files(plan.base)] if plan.base else []
+    existing = [p for p in existing if p not in gone and not p.startswith(folders) and p not in plan.puts]
+    check_unicode_twins(new, existing + [p for p in plan.puts if p.isascii()])
+
+
+def _check_pointers(s: Session, hub: Hub, repo_id: int, plan: _Plan) -> None:
+    """A file whose content is an LFS pointer is served as the object it names. As in a push, it may only
+    name an object uploaded to this repo, and carry no git-lfs extension lines (storage/lfs_pointer.py):
+    else a pointer written as a plain file would read any stored object by its sha256."""
+    for path, blob in plan.puts.items():
+        if blob in plan.checked:
+            continue
+        ptr = plan.git.pointer(blob)
+        if ptr is None:
+            continue
+        if ptr.extensions:
+            raise BadRequest(
+                f"{path!r} is a Git LFS pointer with extensions ({ptr.extensions[0]!r}...): "
+                "this Hub cannot run them; upload the file itself"
+            )
+        if hub.uploaded_lfs(s, repo_id, ptr.oid) is None:
+            raise BadRequest(
+                f"{path!r} is a Git LFS pointer to object {ptr.oid}, which was never uploaded "
+                "to this repo: upload the file itself, or the object through the LFS batch API"
+            )
+
+
+# ---- phase 2: write, under the lock ------------------------------------------------------------------
+def _write_locked(
+    s: Session,
+    hub: Hub,
+    who: Principal,
+    repo: Repo,
+    plan: _Plan,
+    message: str,
+    summary: str,
+    parent_commit: str | None,
+    create_pr: bool,
+    parents: Sequence[str] | None,
+    on_written: Callable[[str], None] | None,
+) -> CommitResult:
+    """Under hub.writer: check the parent, write the commit, move the ref, then `ref_moved`. Only local git
+    work and database writes here: the slow reads were made by `_prepare`."""
+    git = plan.git
+    with hub.writer(s, repo, git):
+        head = git.ref_target(plan.ref)
+        assert head is not None
+        if parent_commit is not None and parent_commit != head:
+            raise ParentMismatch("A commit has happened since. Please refresh and try again.")
+        tree = plan.tree
+        if plan.tree_from is None and head != plan.base:  # the branch moved since _prepare: apply to it
+            tree = _build_tree(plan, head)
+        for oid, size in plan.lfs_rows:
+            hub.record_lfs(s, repo, oid, size)
+        new = git.write_commit(tree, list(parents) if parents else [head], who.name, message)
+        log.info(
+            "commit %s on %s/%s %s by %s: %d files written, %d deleted, %d folders deleted",
+            new[:12],
+            repo.namespace,
+            repo.name,
+            "(a new PR)" if create_pr else plan.ref,
+            who.name,
+            len(plan.puts),
+            len(plan.deletes),
+            len(plan.folders),
+        )
+        num = None
+        if create_pr:
+            num = _new_discussion(s, repo, who, summary)
+            git.create_ref(f"refs/pr/{num}", new)
+            move = RefMove(f"refs/pr/{num}", None, new)
+        else:
+            git.move_ref(plan.ref, head, new, f"commit: {summary}")
+            move = RefMove(plan.ref, head, new)
+        if on_written is not None:
+            on_written(new)
+        # Inside the lock: the database write (row/write lock held until our commit) is then ordered like
+        # the ref moves, so a slower earlier commit cannot leave head_sha and the index stale.
+        ref_moved(hub, s, repo, [move])
+    return CommitResult(new, num)
+
+
+def _new_discussion(s: Session, repo: Repo, who: Principal, title: str) -> int:
+    num = (s.scalar(select(func.max(Discussion.num)).where(Discussion.repo_id == repo.id)) or 0) + 1
+    s.add(Discussion(repo_id=repo.id, num=num, title=title[:300], is_pr=True, author_id=who.user_id))
+    s.flush()
+    return num
+
+
+# ---- callers' helpers ----------------------------------------------------------------------------------
+def create_repo_with_readme(
+    hub: Hub, who: Principal, rid: RepoId, *, private: bool, sdk: str | None, license: str | None
+) -> Repo:
+    """A new repo (the web's New repository form) and, when a license is chosen, a first commit of a
+    README naming it. An invalid README creates nothing: it is checked before the repo is."""
+    with hub.db.session() as s:
+        repo = hub.create(s, who, rid, private=private, sdk=sdk)
+        readme = None
+        if license:
+            meta = f"---\nlicense: {license}\n" + (f"sdk: {repo.sdk}\n" if repo.sdk else "") + "---\n"
+            readme = f"{meta}\n# {rid.name}\n"
+            check_readme_text(readme, repo.type)
+    if readme is not None:
+        create_commit(
+            hub, who, repo.id, [CommitOperationAdd("README.md", readme.encode())], summary="Initial README"
+        )
+    return repo
+
+
+def delete_branch(hub: Hub, who: Principal | None, rid: RepoId, branch: str) -> None:
+    with hub.db.session() as s:
+        repo = hub.find(s, who, rid, write=True)
+        hub.delete_branch(s, repo, branch)
