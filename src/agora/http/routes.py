@@ -27,20 +27,6 @@ class Entry:
     host_prefix: str | None = None
 
 
-@dataclass(frozen=True)
-class Mounted:
-    """A module that still registers its routes itself (being moved into this table)."""
-
-    mount: Callable[[Router, Ctx], None]
-
-
-@dataclass(frozen=True)
-class WebMounted:
-    """A page module that still registers its routes itself (being moved into this table)."""
-
-    mount: Callable[..., None]
-
-
 def api(methods: str, pattern: str, handler: Callable[..., Any], host_prefix: str | None = None) -> Entry:
     return Entry("api", methods, pattern, handler, host_prefix)
 
@@ -60,7 +46,7 @@ def viewer_api(endpoint: str, handler: Callable[..., Any]) -> list[Entry]:
     ]
 
 
-def table() -> list[Entry | Mounted | WebMounted]:
+def table() -> list[Entry]:
     from . import git, metrics, web
     from .api import collections, commits, discussions, files, lfs, repos, search, viewer, xet
     from .api.common import T
@@ -210,18 +196,14 @@ def table() -> list[Entry | Mounted | WebMounted]:
 
 def build(ctx: Ctx) -> Router:
     """The router of `ctx`'s server: the table above, each handler bound to its context."""
-    from .web import WebRoutes, page_handler
+    from .web import page_handler
     from .web.base import Web
 
     router = Router()
     web = Web(ctx)
     ctx.browser_who = web.who
     for e in table():
-        if isinstance(e, Mounted):
-            e.mount(router, ctx)
-        elif isinstance(e, WebMounted):
-            e.mount(WebRoutes(router, web), web)
-        elif e.kind == "api":
+        if e.kind == "api":
             router.add(e.methods, e.pattern, functools.partial(e.handler, ctx), e.host_prefix)
         else:
             router.add(e.methods, e.pattern, page_handler(web, functools.partial(e.handler, web)))

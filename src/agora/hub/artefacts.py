@@ -61,11 +61,12 @@ from ..db.models import Job
 
 if TYPE_CHECKING:
     from ..storage.gitstore import GitRepo
+    from .repos import Hub
 
 DEFAULT_BRANCH = "refs/heads/main"
 MAX_NAME = 32  # the width of jobs.kind
 
-JobFn = Callable[[Any, Job, Settings], None]  # fn(hub, job, settings)
+JobFn = Callable[["Hub", Job, Settings], None]  # fn(hub, job, settings)
 Handler = Callable[[Any, Job], None]  # what jobs.Worker calls: fn(hub, job)
 OutdatedFn = Callable[[Session, int], list[tuple[int, str]]]  # fn(session, version) -> [(repo id, revision)]
 
@@ -309,7 +310,7 @@ def _check(a: Artefact) -> None:
         raise ValueError(f"artefact {a.name!r} is keyed by a content hash: say what the hash covers")
 
 
-def _call(fn: JobFn, hub: Any, job: Job, settings: Settings) -> None:
+def _call(fn: JobFn, hub: Hub, job: Job, settings: Settings) -> None:
     fn(hub, job, settings)
 
 

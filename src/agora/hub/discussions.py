@@ -50,7 +50,7 @@ def _append(d: Discussion, event: dict[str, Any]) -> None:
 
 
 def create(
-    s: Session, hub: Any, who: Principal, repo: Repo, title: str, description: str, pr: bool
+    s: Session, hub: Hub, who: Principal, repo: Repo, title: str, description: str, pr: bool
 ) -> Discussion:
     require_write_token(who, "open a discussion or pull request")
     title = (title or "").strip()

@@ -53,7 +53,7 @@ def _is_sqlite(s: Session) -> bool:
 
 
 # ---- building the index ---------------------------------------------------------------------------------
-def reindex(s: Session, hub: Any, repo: Repo, commit: str) -> None:
+def reindex(s: Session, hub: Hub, repo: Repo, commit: str) -> None:
     """Re-derive card data, tags, links and search text from the repo at `commit` (its default branch)."""
     git = hub.git(repo)
     files = git.all_files(commit)
@@ -149,7 +149,7 @@ def drop(s: Session, repo: Repo) -> None:
         s.execute(text("DELETE FROM repo_search WHERE rowid = :id"), {"id": repo.id})
 
 
-def safetensors_params(hub: Any, repo: Repo, entries: list[Any]) -> dict[str, Any] | None:
+def safetensors_params(hub: Hub, repo: Repo, entries: list[Any]) -> dict[str, Any] | None:
     """Parameter counts per dtype from safetensors headers, read with a range: never the whole file."""
     params: dict[str, int] = {}
     for e in entries[:64]:

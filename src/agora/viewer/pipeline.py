@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from sqlalchemy import func, select
@@ -35,6 +35,9 @@ from ..hub import cards
 from ..hub.artefacts import DATASET_PARQUET
 from ..storage.lfs_pointer import lfs_pointer
 from .discovery import ConfigSpec, DiscoveryError, discover
+
+if TYPE_CHECKING:
+    from ..hub.repos import Hub
 
 log = logging.getLogger("agora.viewer")
 ARTEFACT = DATASET_PARQUET
@@ -65,7 +68,7 @@ def card_data(git: Any, commit: str) -> dict[str, Any]:
 
 
 def _materialize(
-    hub: Any, git: Any, entries: dict[str, Any], paths: list[str], tmp: Path
+    hub: Hub, git: Any, entries: dict[str, Any], paths: list[str], tmp: Path
 ) -> list[dict[str, str]]:
     """Local files for the child: blob-store paths when the store is local, else streamed copies."""
     out = []
@@ -90,7 +93,7 @@ def _materialize(
     return out
 
 
-def _range(hub: Any, e: Any, pos: int) -> bytes:
+def _range(hub: Hub, e: Any, pos: int) -> bytes:
     if hub.xet is not None and not hub.blobs.exists(e.lfs.oid):
         got = hub.xet.read_sha_range(e.lfs.oid, pos, 8 * 1024 * 1024)
         if got is not None:
@@ -181,7 +184,7 @@ def _made_by(s: Session, repo_id: int, revision: str) -> int | None:
     )
 
 
-def convert_dataset(hub: Any, job: Job, settings: Settings | None = None) -> None:
+def convert_dataset(hub: Hub, job: Job, settings: Settings | None = None) -> None:
     """The job function of `DATASET_PARQUET`: convert the dataset at `job.revision`, unless a record made by
     this version (or a newer one) exists; a record of an older version is replaced."""
     limits = settings.viewer if settings is not None else ViewerLimits.from_env()
@@ -276,7 +279,7 @@ def _record(
         row.data, row.parquet_commit, row.created_at = result, parquet_commit, utcnow()
 
 
-def _tmp_root(hub: Any) -> str:
+def _tmp_root(hub: Hub) -> str:
     root = Path(hub.repos_root).parent / "tmp"
     root.mkdir(parents=True, exist_ok=True)
     return str(root)
@@ -299,7 +302,7 @@ def _card_summary(card: dict[str, Any]) -> dict[str, Any]:
 
 
 def _convert_config(
-    hub: Any,
+    hub: Hub,
     git: Any,
     entries: dict[str, Any],
     c: ConfigSpec,
@@ -373,7 +376,7 @@ def _convert_config(
     return out
 
 
-def _store(hub: Any, path: Path) -> tuple[str, int]:
+def _store(hub: Hub, path: Path) -> tuple[str, int]:
     up = hub.blobs.new_upload()
     with open(path, "rb") as fh:
         while chunk := fh.read(4 * 1024 * 1024):
@@ -401,7 +404,7 @@ def export_readme(configs: list[dict[str, Any]]) -> bytes:
 
 
 def _commit_parquet(
-    hub: Any,
+    hub: Hub,
     repo: Repo,
     git: Any,
     puts: dict[str, tuple[str, int]],
@@ -411,6 +414,8 @@ def _commit_parquet(
     """One commit on refs/convert/parquet holding exactly this conversion (a fresh tree, LFS pointers)."""
     with hub.db.session() as s:
         fresh = s.get(Repo, repo.id)
+        if fresh is None:
+            raise LookupError(f"{repo.namespace}/{repo.name} was deleted while it was being converted")
         for oid, size in puts.values():
             hub.record_lfs(s, fresh, oid, size)
     blobs = {p: git.write_blob(lfs_pointer(oid, size)) for p, (oid, size) in puts.items()}

@@ -133,7 +133,7 @@ def state(s: Session, repo: Repo) -> State:
     return State(repo, head, data, row.revision if row else None, pending)
 
 
-def shards(hub: Any, split: dict[str, Any]) -> list[Shard]:
+def shards(hub: Hub, split: dict[str, Any]) -> list[Shard]:
     out = []
     for f in split.get("files", []):
         try:  # a local path either way: the store's own file, or a cached copy of an S3 object

@@ -22,7 +22,7 @@ from ...errors import (
     TooLarge,
 )
 from .. import wire
-from ..routing import Handler, Router
+from ..routing import Handler
 from .base import HERE, LoginRequired, Web
 
 
@@ -66,17 +66,6 @@ def page_handler(web: Web, handler: Callable[..., Awaitable[Response]]) -> Handl
 
 
 _STATUS: dict[type[HubError], int] = {Forbidden: 403, Conflict: 409, TooLarge: 413}
-
-
-class WebRoutes:
-    """Registers page handlers through page_handler (while modules still register their own routes)."""
-
-    def __init__(self, router: Router, web: Web) -> None:
-        self.router = router
-        self.web = web
-
-    def add(self, methods: str, pattern: str, handler: Any) -> None:
-        self.router.add(methods, pattern, page_handler(self.web, handler))
 
 
 STATIC_ROOT = (HERE / "static").resolve()

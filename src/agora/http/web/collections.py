@@ -35,14 +35,6 @@ def item_ref(row_id: int) -> str:
     return f"{row_id:024x}"
 
 
-def writable_choices(s: Any, who: Any) -> list[tuple[str, str]]:
-    """(slug, label) of the collections `who` may add to, for the repo page's form."""
-    return [
-        (colls.slug_of(c), c.title if c.owner == who.name else f"{c.owner} / {c.title}")
-        for c in colls.writable(s, who)
-    ]
-
-
 async def _collection_page(
     web: Web, request: Request, who: Principal | None, slug: str, status: int = 200, **extra: Any
 ) -> Response:
