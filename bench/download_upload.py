@@ -36,7 +36,11 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
-from _server import free_port, start_server  # bench/_server.py: the one way benchmarks start `agora serve`
+from _server import (
+    Server,
+    free_port,
+    start_server,
+)  # bench/_server.py: the one way benchmarks start `agora serve`
 
 MiB = 1024 * 1024
 
@@ -533,16 +537,23 @@ def main() -> int:
             print(f"| {r[0]:{w[0]}} | {r[1]:{w[1]}} | {r[2]:{w[2]}} | {r[3]:{w[3]}} |")
         return 0
     finally:
-        if sampler:
-            sampler.stop()
-        if nginx:
-            stop(nginx)
-        if server:
-            server.stop()
-        if args.keep:
-            print(f"kept {root}")
-        else:
-            shutil.rmtree(root, ignore_errors=True)
+        _clean_up(sampler, nginx, server, root, args.keep)
+
+
+def _clean_up(
+    sampler: RssSampler | None, nginx: subprocess.Popen | None, server: Server | None, root: Path, keep: bool
+) -> None:
+    """Stop what main started (whatever got started), then remove its temporary folder unless `keep`."""
+    if sampler:
+        sampler.stop()
+    if nginx:
+        stop(nginx)
+    if server:
+        server.stop()
+    if keep:
+        print(f"kept {root}")
+    else:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -485,6 +485,17 @@ def lfs_push_rows(
     ]
 
 
+def check_clone(dest: Path, who: str, full: bool, head: str, n_files: int, env: dict[str, str]) -> None:
+    """The clone in `dest` has HEAD at `head` and, when checked out (`full`), all `n_files` files."""
+    got = run(["git", "rev-parse", "HEAD"], env, cwd=dest)
+    if got != head:
+        raise RuntimeError(f"clone from {who} has HEAD {got}, expected {head}")
+    if full:
+        checked_out = sum(1 for p in dest.rglob("*.py"))
+        if checked_out != n_files:
+            raise RuntimeError(f"clone from {who} checked out {checked_out} files, expected {n_files}")
+
+
 def clone_rows(
     runs: int,
     root: Path,
@@ -512,13 +523,7 @@ def clone_rows(
         c1, p1 = groups[who].seconds(), own_cpu(py)
         if who == "agora":
             py_cpu.setdefault(kind, []).append(p1 - p0)
-        got = run(["git", "rev-parse", "HEAD"], env, cwd=dest)
-        if got != head:
-            raise RuntimeError(f"clone from {who} has HEAD {got}, expected {head}")
-        if kind == "full":
-            checked_out = sum(1 for p in dest.rglob("*.py"))
-            if checked_out != n_files:
-                raise RuntimeError(f"clone from {who} checked out {checked_out} files, expected {n_files}")
+        check_clone(dest, who, kind == "full", head, n_files, env)
         shutil.rmtree(dest)
         results.setdefault((kind, who), []).append(t)
         cpu.setdefault((kind, who), []).append(c1 - c0)

@@ -181,25 +181,7 @@ class GitProcess:
                 msg = self.bad_body or "git could not serve this request: the server logged the details"
                 await git_error(400 if self.bad_body else 500, msg)(scope, _no_receive, send)
                 return
-        started = False
-        sent_ok = True
-
-        async def out(data: bytes, more: bool) -> None:
-            nonlocal started, sent_ok
-            if not sent_ok:
-                return
-            try:
-                if not started:
-                    started = True
-                    headers = [(b"content-type", self.content_type.encode())]
-                    headers += [(k.lower().encode(), v.encode()) for k, v in NO_CACHE.items()]
-                    await send({"type": "http.response.start", "status": 200, "headers": headers})
-                await send({"type": "http.response.body", "body": data, "more_body": more})
-            except Exception:  # the client is gone; keep draining git so that it can finish cleanly
-                sent_ok = False
-                if not self.keep_running and proc.returncode is None:
-                    proc.kill()
-
+        out = _Reply(send, self.content_type, functools.partial(self._client_gone, proc))
         held = self.prefix + first
         while True:
             chunk = await proc.stdout.read(CHUNK)
@@ -212,6 +194,11 @@ class GitProcess:
         await proc.wait()
         await self._after()
         await out(held, False)
+
+    def _client_gone(self, proc: asyncio.subprocess.Process) -> None:
+        """The response can no longer be sent: stop git, unless it must run to its end (receive-pack)."""
+        if not self.keep_running and proc.returncode is None:
+            proc.kill()
 
     async def _after(self) -> None:
         if self.finish is not None:
@@ -227,17 +214,7 @@ class GitProcess:
                 msg = await receive()
                 if msg["type"] == "http.disconnect":
                     return
-                data = msg.get("body", b"")
-                if inflate is not None and data:
-                    while data:
-                        piece = inflate.decompress(data, FEED)
-                        data = inflate.unconsumed_tail
-                        if piece:
-                            stdin.write(piece)
-                            await stdin.drain()
-                elif data:
-                    stdin.write(data)
-                    await stdin.drain()
+                await _write_body(stdin, inflate, msg.get("body", b""))
                 if not msg.get("more_body", False):
                     if inflate is not None and not inflate.eof:
                         self.bad_body = "The gzip request body is truncated"
@@ -288,6 +265,48 @@ class GitProcess:
             await self._after()
         except Exception:
             log.exception("cleaning up after an interrupted push")
+
+
+class _Reply:
+    """The 200 response git's stdout streams into, a piece at a time: the headers go out with the first
+    piece. Once sending fails (the client is gone) later pieces are dropped and `gone` runs; the caller keeps
+    draining git so that it can finish cleanly."""
+
+    def __init__(self, send: Send, content_type: str, gone: Callable[[], None]) -> None:
+        self.send = send
+        self.content_type = content_type
+        self.gone = gone
+        self.started = False
+        self.sent_ok = True
+
+    async def __call__(self, data: bytes, more: bool) -> None:
+        if not self.sent_ok:
+            return
+        try:
+            if not self.started:
+                self.started = True
+                headers = [(b"content-type", self.content_type.encode())]
+                headers += [(k.lower().encode(), v.encode()) for k, v in NO_CACHE.items()]
+                await self.send({"type": "http.response.start", "status": 200, "headers": headers})
+            await self.send({"type": "http.response.body", "body": data, "more_body": more})
+        except Exception:  # the client is gone; keep draining git so that it can finish cleanly
+            self.sent_ok = False
+            self.gone()
+
+
+async def _write_body(stdin: asyncio.StreamWriter, inflate: zlib._Decompress | None, data: bytes) -> None:
+    """A piece of the request body to git's stdin, gunzipped FEED bytes at a time when `inflate` is set
+    (a small gzip body may inflate to a huge one: never all of it in memory)."""
+    if inflate is not None and data:
+        while data:
+            piece = inflate.decompress(data, FEED)
+            data = inflate.unconsumed_tail
+            if piece:
+                stdin.write(piece)
+                await stdin.drain()
+    elif data:
+        stdin.write(data)
+        await stdin.drain()
 
 
 async def _no_receive() -> dict[str, Any]:

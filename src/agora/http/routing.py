@@ -123,22 +123,7 @@ class Router:
                 response = wire.error(400, "BadRequest", "The request path is not valid UTF-8")
                 await response(scope, receive, send)
                 return
-            request = Request(scope, receive)
-            answer: ASGIApp
-            try:
-                answer = await route.handler(request, **params)
-            except HubError as exc:
-                answer = wire.hub_error(exc)
-            except RecursionError:
-                answer = wire.error(400, "BadRequest", "The request is nested too deeply")
-            except UnicodeError:
-                # text that cannot be decoded, or encoded back (a lone surrogate from a JSON "\ud800")
-                answer = wire.error(
-                    400, "BadRequest", "The request holds malformed text (invalid UTF-8 or a lone surrogate)"
-                )
-            except Exception:
-                log.exception("unhandled error on %s %s (request %s)", method, path, request_id.get())
-                answer = wire.error(500, "InternalError", "Internal error: the server logged the details")
+            answer = await _answer(route, Request(scope, receive), params, path)
             await answer(scope, receive, send)
             return
         if allowed:
@@ -149,3 +134,21 @@ class Router:
             await self.fallback(scope, receive, send)
         else:
             await wire.error(404, "NotFound", f"Not found: {path}")(scope, receive, send)
+
+
+async def _answer(route: Route, request: Request, params: dict[str, str | None], path: str) -> ASGIApp:
+    """What the route's handler answers, or the error response its exception maps to."""
+    try:
+        return await route.handler(request, **params)
+    except HubError as exc:
+        return wire.hub_error(exc)
+    except RecursionError:
+        return wire.error(400, "BadRequest", "The request is nested too deeply")
+    except UnicodeError:
+        # text that cannot be decoded, or encoded back (a lone surrogate from a JSON "\ud800")
+        return wire.error(
+            400, "BadRequest", "The request holds malformed text (invalid UTF-8 or a lone surrogate)"
+        )
+    except Exception:
+        log.exception("unhandled error on %s %s (request %s)", request.method, path, request_id.get())
+        return wire.error(500, "InternalError", "Internal error: the server logged the details")

@@ -31,6 +31,7 @@ from .accounts import Principal, require_write_token
 
 if TYPE_CHECKING:
     from ..ids import RepoId
+    from ..storage.gitstore import GitRepo
     from .catalog import Catalog, Where
     from .repos import Hub
 
@@ -58,27 +59,8 @@ def reindex(s: Session, hub: Hub, repo: Repo, commit: str) -> None:
     git = hub.git(repo)
     files = git.all_files(commit)
     by_path = {e.path: e for e in files}
-    readme = by_path.get("README.md")
-    text_ = ""
-    if readme is not None and readme.lfs is None and readme.size <= 1024 * 1024:
-        text_ = git.blob(readme.oid).decode("utf-8", "replace")
-    card = cards.parse(text_)
-    if card.yaml_error:  # a card pushed before the limits, or over them: index it as one without metadata
-        log.warning(
-            "%s/%s@%s: README.md metadata ignored: %s",
-            repo.namespace,
-            repo.name,
-            commit[:12],
-            card.yaml_error[:300],
-        )
-    config = None
-    cfg = by_path.get("config.json")
-    if cfg is not None and cfg.lfs is None and cfg.size <= 1024 * 1024:
-        try:
-            loaded = json.loads(git.blob(cfg.oid))
-            config = loaded if isinstance(loaded, dict) else None
-        except ValueError:
-            config = None
+    card = _read_card(git, by_path.get("README.md"), repo, commit)
+    config = _read_config(git, by_path.get("config.json"))
     has_tok = any(
         p.rsplit("/", 1)[-1] in ("tokenizer.json", "tokenizer_config.json", "vocab.txt") for p in by_path
     )
@@ -101,36 +83,73 @@ def reindex(s: Session, hub: Hub, repo: Repo, commit: str) -> None:
         "baseModels": [{"id": b, "relation": r} for b, r in d.base_models],
     }
     repo.indexed_sha = commit
-    tags = list(dict.fromkeys(t[:200].replace("\n", " ") for t in d.tags))
+    d.tags[:] = _bounded_tags(d.tags)
+    repo.tag_list = "\n".join(d.tags)
+    s.execute(delete(RepoTag).where(RepoTag.repo_id == repo.id))
+    if d.tags:
+        s.execute(insert(RepoTag), [{"repo_id": repo.id, "tag": t} for t in d.tags])
+    s.execute(delete(RepoLink).where(RepoLink.repo_id == repo.id))
+    links = _links(repo, d)
+    if links:
+        s.execute(insert(RepoLink), links)
+    write_search_text(s, repo, d.tags, card.body)
+    s.flush()
+
+
+def _read_card(git: GitRepo, readme: Entry | None, repo: Repo, commit: str) -> cards.Card:
+    """The parsed README.md (an empty card when there is none, or it is an LFS file, or above 1 MiB)."""
+    text_ = ""
+    if readme is not None and readme.lfs is None and readme.size <= 1024 * 1024:
+        text_ = git.blob(readme.oid).decode("utf-8", "replace")
+    card = cards.parse(text_)
+    if card.yaml_error:  # a card pushed before the limits, or over them: index it as one without metadata
+        log.warning(
+            "%s/%s@%s: README.md metadata ignored: %s",
+            repo.namespace,
+            repo.name,
+            commit[:12],
+            card.yaml_error[:300],
+        )
+    return card
+
+
+def _read_config(git: GitRepo, cfg: Entry | None) -> dict[str, Any] | None:
+    """config.json's object (None: no such file, an LFS one, above 1 MiB, not JSON or not an object)."""
+    if cfg is None or cfg.lfs is not None or cfg.size > 1024 * 1024:
+        return None
+    try:
+        loaded = json.loads(git.blob(cfg.oid))
+    except ValueError:
+        return None
+    return loaded if isinstance(loaded, dict) else None
+
+
+def _bounded_tags(derived: list[str]) -> list[str]:
+    """The distinct tags, each at most 200 characters on one line, as many as fit in DERIVED_PART_MAX."""
+    tags = list(dict.fromkeys(t[:200].replace("\n", " ") for t in derived))
     room = DERIVED_PART_MAX
     for i, t in enumerate(tags):  # tags come from the card too: bound what each answer repeats of them
         room -= len(t) + 4
         if room < 0:
             del tags[i:]
             break
-    d.tags[:] = tags
-    repo.tag_list = "\n".join(tags)
-    s.execute(delete(RepoTag).where(RepoTag.repo_id == repo.id))
-    if tags:
-        s.execute(insert(RepoTag), [{"repo_id": repo.id, "tag": t} for t in tags])
-    s.execute(delete(RepoLink).where(RepoLink.repo_id == repo.id))
-    links = []
+    return tags
+
+
+def _links(repo: Repo, d: cards.Derived) -> list[dict[str, Any]]:
+    """The RepoLink rows of a model (its datasets and base models) or a space (the models it uses)."""
     if repo.type == "model":
-        links += [
+        return [
             {"repo_id": repo.id, "kind": "dataset", "target": x[:200], "relation": None} for x in d.datasets
-        ]
-        links += [
+        ] + [
             {"repo_id": repo.id, "kind": "base_model", "target": b[:200], "relation": r}
             for b, r in d.base_models
         ]
-    elif repo.type == "space":
-        links += [
+    if repo.type == "space":
+        return [
             {"repo_id": repo.id, "kind": "model", "target": x[:200], "relation": None} for x in d.datasets
         ]
-    if links:
-        s.execute(insert(RepoLink), links)
-    write_search_text(s, repo, d.tags, card.body)
-    s.flush()
+    return []
 
 
 def write_search_text(s: Session, repo: Repo, tags: list[str], body: str) -> None:

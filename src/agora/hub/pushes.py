@@ -166,7 +166,18 @@ def check_push(
     errors: list[str] = []
     for u in updates:
         errors += check_ref(u, types, peeled)
+    large, small = _sort_blobs(objects)
+    errors += _large_blob_errors(large)
+    pointers, extended = _read_pointers(small, read)
+    errors += _extension_errors(extended)
+    if pointers:
+        errors += _missing_lfs_errors(pointers, missing_lfs(sorted(pointers)))
+    return errors
 
+
+def _sort_blobs(objects: Iterable[NewObject]) -> tuple[list[NewObject], dict[str, str]]:
+    """The pushed blobs that need looking at: those too large for git (in push order), and those small
+    enough to be LFS pointers (oid -> path, first seen)."""
     large: list[NewObject] = []
     small: dict[str, str] = {}
     for o in objects:
@@ -176,61 +187,83 @@ def check_push(
             large.append(o)
         elif o.size <= POINTER_MAX:
             small.setdefault(o.oid, o.path)
+    return large, small
 
-    if large:
-        errors.append(
-            f"error: files of {LFS_SIZE // MIB} MiB or more must be stored with Git LFS; this push adds "
-            f"{len(large)} such file{'s' if len(large) > 1 else ''} as plain git blobs:"
-        )
-        errors += _listed([f"{o.path or o.oid} ({_mib(o.size)})" for o in large])
-        example = large[0].path or "big-file"
-        ext = os.path.splitext(example)[1]
-        pattern = f"*{ext}" if ext else example
-        errors += [
-            "hint: track them with Git LFS, then rewrite the commits that added them, for example:",
-            "hint:   git lfs install",
-            f'hint:   git lfs track "{pattern}"',
-            f'hint:   git lfs migrate import --include="{pattern}" --include-ref=$(git branch --show-current)',
-            "hint: (or, for the last commit only: git rm --cached <file>; git add .gitattributes <file>;",
-            "hint:  git commit --amend), then push again.",
-        ]
 
+def _large_blob_errors(large: list[NewObject]) -> list[str]:
+    """The refusal of files that must be stored with Git LFS, with how to do it."""
+    if not large:
+        return []
+    errors = [
+        f"error: files of {LFS_SIZE // MIB} MiB or more must be stored with Git LFS; this push adds "
+        f"{len(large)} such file{'s' if len(large) > 1 else ''} as plain git blobs:"
+    ]
+    errors += _listed([f"{o.path or o.oid} ({_mib(o.size)})" for o in large])
+    example = large[0].path or "big-file"
+    ext = os.path.splitext(example)[1]
+    pattern = f"*{ext}" if ext else example
+    errors += [
+        "hint: track them with Git LFS, then rewrite the commits that added them, for example:",
+        "hint:   git lfs install",
+        f'hint:   git lfs track "{pattern}"',
+        f'hint:   git lfs migrate import --include="{pattern}" --include-ref=$(git branch --show-current)',
+        "hint: (or, for the last commit only: git rm --cached <file>; git add .gitattributes <file>;",
+        "hint:  git commit --amend), then push again.",
+    ]
+    return errors
+
+
+def _read_pointers(
+    small: dict[str, str], read: Callable[[list[str]], Iterable[tuple[str, bytes]]]
+) -> tuple[dict[str, str], list[str]]:
+    """The LFS pointers among the small blobs: lfs oid -> path of the plain ones, and the paths of those
+    with ext- lines."""
     pointers: dict[str, str] = {}  # lfs oid -> path
     extended: list[str] = []  # paths of pointers with ext- lines
-    if small:
-        for oid, data in read(list(small)):
-            ptr = parse_pointer(data)
-            if ptr is None:
-                continue
-            if ptr.extensions:
-                extended.append(small[oid] or oid)
-            else:
-                pointers.setdefault(ptr.oid, small[oid])
-    if extended:
-        extended.sort()
-        errors.append(
-            "error: Git LFS pointers with extensions (`ext-N-name` lines) are not accepted: this server "
-            "cannot run the smudge extensions that turn their objects back into the files:"
-        )
-        errors += _listed(extended)
-        errors.append(
-            "hint: remove the lfs.extension.* settings from your git config, rewrite the commits that "
-            "added these files (`git add --renormalize .`), then push again."
-        )
-    if pointers:
-        missing = missing_lfs(sorted(pointers))
-        if missing:
-            names = sorted(pointers[m] or m for m in missing)
-            many = len(missing) > 1
-            errors.append(
-                f"error: {len(missing)} Git LFS object{'s' if many else ''} named by this push "
-                f"{'were' if many else 'was'} never uploaded to this repository:"
-            )
-            errors += _listed(names)
-            errors.append(
-                "hint: push with git-lfs installed (`git lfs install`) so that it uploads them first, "
-                "or run `git lfs push --all origin`."
-            )
+    if not small:
+        return pointers, extended
+    for oid, data in read(list(small)):
+        ptr = parse_pointer(data)
+        if ptr is None:
+            continue
+        if ptr.extensions:
+            extended.append(small[oid] or oid)
+        else:
+            pointers.setdefault(ptr.oid, small[oid])
+    return pointers, extended
+
+
+def _extension_errors(extended: list[str]) -> list[str]:
+    """The refusal of LFS pointers with extensions (`extended`: their paths)."""
+    if not extended:
+        return []
+    errors = [
+        "error: Git LFS pointers with extensions (`ext-N-name` lines) are not accepted: this server "
+        "cannot run the smudge extensions that turn their objects back into the files:"
+    ]
+    errors += _listed(sorted(extended))
+    errors.append(
+        "hint: remove the lfs.extension.* settings from your git config, rewrite the commits that "
+        "added these files (`git add --renormalize .`), then push again."
+    )
+    return errors
+
+
+def _missing_lfs_errors(pointers: dict[str, str], missing: set[str]) -> list[str]:
+    """The refusal of pointers (lfs oid -> path) whose objects (`missing`) were never uploaded."""
+    if not missing:
+        return []
+    names = sorted(pointers[m] or m for m in missing)
+    many = len(missing) > 1
+    errors = [
+        f"error: {len(missing)} Git LFS object{'s' if many else ''} named by this push "
+        f"{'were' if many else 'was'} never uploaded to this repository:"
+    ]
+    errors += _listed(names)
+    errors.append(
+        "hint: push with git-lfs installed (`git lfs install`) so that it uploads them first, "
+        "or run `git lfs push --all origin`."
+    )
     return errors
 
 
@@ -246,50 +279,64 @@ def check_ref(u: Update, types: dict[str, str], peeled: dict[str, str] | None) -
     """Refs a user may push, as on the Hub: branches and tags with valid names, and existing PR refs."""
     what = types.get(u.new, "missing object")
     if u.ref.startswith("refs/heads/"):
-        if u.ref == DEFAULT_BRANCH and u.new == ZERO:
-            return ["error: the default branch main cannot be deleted."]
-        if u.new == ZERO:
-            return []  # deleting is fine, even a branch whose name predates these rules
-        try:
-            check_ref_name(u.ref[len("refs/heads/") :], "branch")
-        except BadRequest as e:
-            return [f"error: {u.ref}: {e.message}"]
-        if u.new != ZERO and what != "commit":
-            return [f"error: {u.ref} must point to a commit, not to a {what}."]
-        return []
+        return _check_branch(u, what)
     if u.ref.startswith("refs/tags/"):
-        if u.new == ZERO:
-            return []
-        try:
-            check_ref_name(u.ref[len("refs/tags/") :], "tag")
-        except BadRequest as e:
-            return [f"error: {u.ref}: {e.message}"]
-        if u.new == ZERO or what == "commit":
-            return []
-        if what == "tag":
-            if peeled is None or peeled.get(u.new) == "commit":
-                return []
-            return [
-                f"error: {u.ref} is an annotated tag of a {peeled.get(u.new, 'missing object')}: "
-                "tags must name a commit."
-            ]
-        return [f"error: {u.ref} must point to a commit, not to a {what}."]
-    m = re.fullmatch(r"refs/pr/([1-9][0-9]{0,9})", u.ref)
-    if m:
-        if u.old == ZERO:
-            return [
-                f"error: {u.ref} does not exist: open a pull request first (the web page or "
-                "huggingface_hub create_pull_request), then push to its ref."
-            ]
-        if u.new == ZERO:
-            return [f"error: {u.ref} cannot be deleted by a push: close the pull request instead."]
-        if what != "commit":
-            return [f"error: {u.ref} must point to a commit, not to a {what}."]
-        return []
+        return _check_tag(u, what, peeled)
+    if re.fullmatch(r"refs/pr/([1-9][0-9]{0,9})", u.ref):
+        return _check_pr_ref(u, what)
     return [
         f"error: {u.ref}: only branches (refs/heads/...) and tags (refs/tags/...) can be pushed, "
         "and pull request refs (refs/pr/N) that exist."
     ]
+
+
+def _check_branch(u: Update, what: str) -> list[str]:
+    """A branch update (`what`: the type of its new target)."""
+    if u.ref == DEFAULT_BRANCH and u.new == ZERO:
+        return ["error: the default branch main cannot be deleted."]
+    if u.new == ZERO:
+        return []  # deleting is fine, even a branch whose name predates these rules
+    try:
+        check_ref_name(u.ref[len("refs/heads/") :], "branch")
+    except BadRequest as e:
+        return [f"error: {u.ref}: {e.message}"]
+    if what != "commit":
+        return [f"error: {u.ref} must point to a commit, not to a {what}."]
+    return []
+
+
+def _check_tag(u: Update, what: str, peeled: dict[str, str] | None) -> list[str]:
+    """A tag update: a lightweight tag of a commit, or an annotated tag that finally names one."""
+    if u.new == ZERO:
+        return []
+    try:
+        check_ref_name(u.ref[len("refs/tags/") :], "tag")
+    except BadRequest as e:
+        return [f"error: {u.ref}: {e.message}"]
+    if what == "commit":
+        return []
+    if what == "tag":
+        if peeled is None or peeled.get(u.new) == "commit":
+            return []
+        return [
+            f"error: {u.ref} is an annotated tag of a {peeled.get(u.new, 'missing object')}: "
+            "tags must name a commit."
+        ]
+    return [f"error: {u.ref} must point to a commit, not to a {what}."]
+
+
+def _check_pr_ref(u: Update, what: str) -> list[str]:
+    """A pull request ref (refs/pr/N): moved to a commit, never created nor deleted by a push."""
+    if u.old == ZERO:
+        return [
+            f"error: {u.ref} does not exist: open a pull request first (the web page or "
+            "huggingface_hub create_pull_request), then push to its ref."
+        ]
+    if u.new == ZERO:
+        return [f"error: {u.ref} cannot be deleted by a push: close the pull request instead."]
+    if what != "commit":
+        return [f"error: {u.ref} must point to a commit, not to a {what}."]
+    return []
 
 
 # ---- the trees of the pushed tips: paths and README metadata, by the rules of API commits ----------------
@@ -334,39 +381,54 @@ def check_trees(
         base_commit = u.old if u.old != ZERO else current_main
         new = tree(u.new)
         old = tree(base_commit) if base_commit else {}
-        added = [p for p in new if p not in old]
-        bad: list[str] = []
-        for p in added:
-            try:
-                p.encode("utf-8")
-            except UnicodeEncodeError:
-                bad.append(f"{p.encode('utf-8', 'surrogateescape')!r}: not valid UTF-8")
-                continue
-            try:
-                check_path(p)
-            except BadRequest as e:
-                bad.append(e.message)
-        if not bad:
-            try:
-                check_unicode_twins(added, [p for p in new if p not in set(added)])
-            except BadRequest as e:
-                bad.append(e.message)
+        bad = _bad_paths([p for p in new if p not in old], new)
         if bad:
             errors.append(f"error: {u.ref} adds files with paths the Hub refuses:")
-            errors += [f"error:   {b}" for b in bad[:MAX_LISTED]]
-            if len(bad) > MAX_LISTED:
-                errors.append(f"error:   ... and {len(bad) - MAX_LISTED} more")
-        readme = new.get("README.md")
-        if readme is None or (old.get("README.md") == readme) or readme.size > README_MAX:
-            continue
-        data = next((d for _, d in read([readme.oid])), b"")
-        if parse_pointer(data):
-            continue
-        problems, _ = cards.validate(cards.parse(data.decode("utf-8", "replace")), repo_type)
-        if problems:
-            errors.append(f"error: {u.ref}: Invalid metadata in README.md.")
-            errors += [f"error: - {m}" for m in problems[:MAX_LISTED]]
+            errors += _listed(bad)
+        errors += _readme_errors(u.ref, new.get("README.md"), old.get("README.md"), repo_type, read)
     return errors
+
+
+def _bad_paths(added: list[str], new: dict[str, TreeFile]) -> list[str]:
+    """Why the `added` paths of the tree `new` could not be written by an API commit (empty: they could)."""
+    bad: list[str] = []
+    for p in added:
+        try:
+            p.encode("utf-8")
+        except UnicodeEncodeError:
+            bad.append(f"{p.encode('utf-8', 'surrogateescape')!r}: not valid UTF-8")
+            continue
+        try:
+            check_path(p)
+        except BadRequest as e:
+            bad.append(e.message)
+    if not bad:
+        try:
+            check_unicode_twins(added, [p for p in new if p not in set(added)])
+        except BadRequest as e:
+            bad.append(e.message)
+    return bad
+
+
+def _readme_errors(
+    ref: str,
+    readme: TreeFile | None,
+    old_readme: TreeFile | None,
+    repo_type: str,
+    read: Callable[[list[str]], Iterable[tuple[str, bytes]]],
+) -> list[str]:
+    """The metadata problems of a README.md the push changes (not a pointer, not above README_MAX)."""
+    if readme is None or (old_readme == readme) or readme.size > README_MAX:
+        return []
+    data = next((d for _, d in read([readme.oid])), b"")
+    if parse_pointer(data):
+        return []
+    problems, _ = cards.validate(cards.parse(data.decode("utf-8", "replace")), repo_type)
+    if not problems:
+        return []
+    return [f"error: {ref}: Invalid metadata in README.md."] + [
+        f"error: - {m}" for m in problems[:MAX_LISTED]
+    ]
 
 
 def peel_types(oids: list[str]) -> dict[str, str]:

@@ -317,26 +317,9 @@ class GitRepo:
         if base_commit:
             idx.read_tree(self.repo[base_commit].peel(pygit2.Tree))
         existing = {e.path for e in idx}
-        for p in deletes:
-            if p not in existing:
-                raise EntryNotFound(f"A file with this name doesn't exist: {p}")
-            idx.remove(p)
-            existing.discard(p)
-        for folder in delete_folders:
-            prefix = folder.rstrip("/") + "/"
-            inside = [p for p in existing if p.startswith(prefix)]
-            if not inside:
-                raise EntryNotFound(f"A folder with this name doesn't exist: {folder}")
-            for p in inside:
-                idx.remove(p)
-                existing.discard(p)
+        _remove_paths(idx, existing, deletes, delete_folders)
         for p, oid in puts.items():
-            parts = p.split("/")
-            for i in range(1, len(parts)):
-                if "/".join(parts[:i]) in existing:
-                    raise BadRequest(f"Cannot add {p!r}: {'/'.join(parts[:i])!r} is a file")
-            if any(e.startswith(p + "/") for e in existing):
-                raise BadRequest(f"Cannot add {p!r}: a folder with this name exists")
+            _check_addable(p, existing)
             idx.add(pygit2.IndexEntry(p, pygit2.Oid(hex=oid), FileMode.BLOB))
             existing.add(p)
         return str(idx.write_tree(self.repo))
@@ -351,6 +334,36 @@ class GitRepo:
 
     def tree_of(self, commit: str) -> str:
         return str(self.repo[commit].peel(pygit2.Tree).id)
+
+
+def _remove_paths(
+    idx: pygit2.Index, existing: set[str], deletes: list[str], delete_folders: list[str]
+) -> None:
+    """Remove files and whole folders from `idx` and from `existing` (its paths); EntryNotFound for a file
+    or a folder that is not there."""
+    for p in deletes:
+        if p not in existing:
+            raise EntryNotFound(f"A file with this name doesn't exist: {p}")
+        idx.remove(p)
+        existing.discard(p)
+    for folder in delete_folders:
+        prefix = folder.rstrip("/") + "/"
+        inside = [p for p in existing if p.startswith(prefix)]
+        if not inside:
+            raise EntryNotFound(f"A folder with this name doesn't exist: {folder}")
+        for p in inside:
+            idx.remove(p)
+            existing.discard(p)
+
+
+def _check_addable(p: str, existing: set[str]) -> None:
+    """A file may be added at `p` unless one of its parent folders is a file, or it is a folder."""
+    parts = p.split("/")
+    for i in range(1, len(parts)):
+        if "/".join(parts[:i]) in existing:
+            raise BadRequest(f"Cannot add {p!r}: {'/'.join(parts[:i])!r} is a file")
+    if any(e.startswith(p + "/") for e in existing):
+        raise BadRequest(f"Cannot add {p!r}: a folder with this name exists")
 
 
 @dataclass(frozen=True)

@@ -74,26 +74,36 @@ def features_of(schema: pa.Schema) -> dict[str, Any]:
 def kind(feature: Any) -> str:
     """A cell kind for rendering: image, audio, class_label, list, dict, string, number, bool, other."""
     if isinstance(feature, dict):
-        t = feature.get("_type")
-        if t == "Image":
-            return "image"
-        if t == "Audio":
-            return "audio"
-        if t == "ClassLabel":
-            return "class_label"
-        if t in ("List", "Sequence", "LargeList"):
-            return "list"
-        if t == "Value":
-            d = str(feature.get("dtype"))
-            if "string" in d:
-                return "string"
-            if d.startswith(("int", "uint", "float")):
-                return "number"
-            if d == "bool":
-                return "bool"
-            return "other"
-        if t is None:
-            return "dict"
+        return _dict_kind(feature)
     if isinstance(feature, list):
         return "list"
+    return "other"
+
+
+def _dict_kind(feature: dict[str, Any]) -> str:
+    """The kind of a feature written as a dict: by its `_type` (none: a dict of features)."""
+    t = feature.get("_type")
+    if t == "Image":
+        return "image"
+    if t == "Audio":
+        return "audio"
+    if t == "ClassLabel":
+        return "class_label"
+    if t in ("List", "Sequence", "LargeList"):
+        return "list"
+    if t == "Value":
+        return _value_kind(str(feature.get("dtype")))
+    if t is None:
+        return "dict"
+    return "other"
+
+
+def _value_kind(dtype: str) -> str:
+    """The kind of a Value feature of this dtype."""
+    if "string" in dtype:
+        return "string"
+    if dtype.startswith(("int", "uint", "float")):
+        return "number"
+    if dtype == "bool":
+        return "bool"
     return "other"

@@ -77,35 +77,44 @@ def parse_ndjson_line(raw: bytes, lineno: int) -> dict[str, Any]:
 async def ndjson_lines(request: Request, max_line: int) -> AsyncIterator[dict[str, Any]]:
     """Yield parsed NDJSON objects as they arrive; a line is never allowed to grow without bound. Big lines
     are parsed in a worker thread: a 64 MiB line would otherwise stall every request of this process."""
+    lineno = 0
+    async for raw in _body_lines(request, max_line):
+        lineno += 1
+        if len(raw) > BIG_LINE:
+            yield await run_in_threadpool(parse_ndjson_line, raw, lineno)
+        else:
+            yield parse_ndjson_line(raw, lineno)
+
+
+async def _body_lines(request: Request, max_line: int) -> AsyncIterator[bytes]:
+    """The non-blank lines of the body as they arrive, none longer than `max_line` (TooLarge naming the
+    line, counted as ndjson_lines counts them, as soon as the line grows past it)."""
     split = LineSplitter()
     lineno = 0
-
-    async def parse(raw: bytes) -> dict[str, Any]:
-        if len(raw) > BIG_LINE:
-            return await run_in_threadpool(parse_ndjson_line, raw, lineno)
-        return parse_ndjson_line(raw, lineno)
-
-    def too_long(n: int) -> TooLarge:
-        return TooLarge(
-            f"NDJSON line {n} exceeds {max_line} bytes: upload large files through LFS "
-            "(preupload answers 'lfs' for them) instead of inlining them in the commit"
-        )
-
     async for chunk in request.stream():
         for raw in split.feed(chunk):
             if raw.strip():
                 lineno += 1
-                if len(raw) > max_line:  # a line that ended in the chunk that took it past the bound
-                    raise too_long(lineno)
-                yield await parse(raw)
+                # A line that ended in the chunk that took it past the bound.
+                yield _bounded(raw, lineno, max_line)
         if split.pending > max_line:
-            raise too_long(lineno + 1)
+            raise _too_long(lineno + 1, max_line)
     raw = split.rest()
     if raw.strip():
-        lineno += 1
-        if len(raw) > max_line:
-            raise too_long(lineno)
-        yield await parse(raw)
+        yield _bounded(raw, lineno + 1, max_line)
+
+
+def _bounded(raw: bytes, lineno: int, max_line: int) -> bytes:
+    if len(raw) > max_line:
+        raise _too_long(lineno, max_line)
+    return raw
+
+
+def _too_long(lineno: int, max_line: int) -> TooLarge:
+    return TooLarge(
+        f"NDJSON line {lineno} exceeds {max_line} bytes: upload large files through LFS "
+        "(preupload answers 'lfs' for them) instead of inlining them in the commit"
+    )
 
 
 def file_content(path: str, value: dict[str, Any]) -> bytes:

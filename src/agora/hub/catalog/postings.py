@@ -161,9 +161,7 @@ class Postings:
         return max(catalog.SMALL, self.cap // 256)
 
     def _post(self, key: str, s: int) -> None:
-        bm = self.bits.get(key)
-        if bm is not None:
-            _set_bit(bm, s)
+        if self._flip_bit(key, s, True):
             return
         members = self.sets.get(key)
         if members is None:
@@ -177,15 +175,25 @@ class Postings:
             del self.sets[key]
 
     def _unpost(self, key: str, s: int) -> None:
-        bm = self.bits.get(key)
-        if bm is not None:
-            _clear_bit(bm, s)
+        if self._flip_bit(key, s, False):
             return
         members = self.sets.get(key)
         if members is not None:
             _discard(members, s)
             if not members:
                 del self.sets[key]
+
+    def _flip_bit(self, key: str, s: int, on: bool) -> bool:
+        """Set (on) or clear bit `s` of the key's postings if a bitmap holds them; False when they are a
+        sorted array of slots (or there are none): the caller changes the array."""
+        bm = self.bits.get(key)
+        if bm is None:
+            return False
+        if on:
+            _set_bit(bm, s)
+        else:
+            _clear_bit(bm, s)
+        return True
 
     def _remove(self, s: int) -> None:
         k = self.kind[s]
@@ -326,6 +334,11 @@ class Postings:
                 self.bits[key] = self._bitmap_of(joined)
             else:
                 self.sets[key] = _ids(joined)
+        self._count_array_postings()
+        self._count_bitmap_postings()
+
+    def _count_array_postings(self) -> None:
+        """Add the public repos of every array-held key (INTERNAL ones aside) to the facet counts."""
         kind, private = self.kind, self.private
         for key, members in self.sets.items():
             if key.startswith(INTERNAL):
@@ -333,6 +346,10 @@ class Postings:
             for s in members:
                 if not private[s]:
                     self.counts[kind[s]][key] += 1
+
+    def _count_bitmap_postings(self) -> None:
+        """Set the facet counts of every bitmap-held key (INTERNAL ones aside), per kind of repo, with
+        pyarrow: the AND of the key's bitmap with the kind's public repos."""
         for key, bm in self.bits.items():
             if key.startswith(INTERNAL):
                 continue

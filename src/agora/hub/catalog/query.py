@@ -112,31 +112,14 @@ class Query(IdText):
         k = KINDS[rtype]
         if author is not None:
             keys = [*keys, NAMESPACE + author]
-        dense, rare = [], []
-        for key in dict.fromkeys(keys):
-            if key in self.bits:
-                dense.append(self.bits[key])
-            elif key in self.sets:
-                rare.append(self.sets[key])
-            else:
-                return Result(slots=[])
+        postings = self._postings_of(keys)
+        if postings is None:
+            return Result(slots=[])
+        dense, rare = postings
         terms = sorted({t.lower() for t in terms if t.strip()}, key=len, reverse=True)
         base = self._visible(k, audience)
-        if rare:  # a rare key drives: its members are checked against the rest by pyarrow
-            rare.sort(key=len)
-            if not rare[0]:
-                return Result(slots=[])
-            idx = _view_ids(rare[0])
-            keep = pc.take(base, idx)
-            for other in rare[1:]:
-                keep = pc.and_(keep, pc.is_in(idx, value_set=_view_ids(other)))
-            for bm in dense:
-                keep = pc.and_(keep, pc.take(self._view(bm), idx))
-            out = pc.filter(idx, keep).to_pylist()
-            if terms:
-                rid = self.rid
-                out = [s for s in out if all(t in rid[s].lower() for t in terms)]
-            return Result(slots=out)
+        if rare:
+            return self._match_rare(base, dense, rare, terms)
         mask = base
         for bm in dense:
             mask = pc.and_(mask, self._view(bm))
@@ -147,6 +130,40 @@ class Query(IdText):
         if ordered:
             return found
         return Result(slots=list(found))
+
+    def _postings_of(self, keys: list[str]) -> tuple[list[bytearray], list[array[int]]] | None:
+        """The postings of each distinct key: (bitmaps, sorted arrays); None when a key has none (nothing
+        matches)."""
+        dense: list[bytearray] = []
+        rare: list[array[int]] = []
+        for key in dict.fromkeys(keys):
+            if key in self.bits:
+                dense.append(self.bits[key])
+            elif key in self.sets:
+                rare.append(self.sets[key])
+            else:
+                return None
+        return dense, rare
+
+    def _match_rare(
+        self, base: pa.BooleanArray, dense: list[bytearray], rare: list[array[int]], terms: list[str]
+    ) -> Result:
+        """The slots of `base` in every posting and whose id holds every term, when a key is rare: the
+        shortest array drives, its members are checked against the rest by pyarrow."""
+        rare.sort(key=len)
+        if not rare[0]:
+            return Result(slots=[])
+        idx = _view_ids(rare[0])
+        keep = pc.take(base, idx)
+        for other in rare[1:]:
+            keep = pc.and_(keep, pc.is_in(idx, value_set=_view_ids(other)))
+        for bm in dense:
+            keep = pc.and_(keep, pc.take(self._view(bm), idx))
+        out = pc.filter(idx, keep).to_pylist()
+        if terms:
+            rid = self.rid
+            out = [s for s in out if all(t in rid[s].lower() for t in terms)]
+        return Result(slots=out)
 
     def _ranked(self, cands: Any, col: str, cursor: Any, n: int) -> list[int]:
         """The first n of `cands` (a list or an int64 array of slots) by (col desc, slot desc) after

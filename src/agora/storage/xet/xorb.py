@@ -262,6 +262,13 @@ class XorbParser:
 
 
 def _check_footer(f: bytes, meta: XorbMeta) -> None:
+    if _footer_version(f, meta) == 0:
+        return  # legacy layout: the hash check in _footer_version is all we rely on
+    _check_footer_sections(f, meta)
+
+
+def _footer_version(f: bytes, meta: XorbMeta) -> int:
+    """The version of a footer whose ident, length and xorb hash are right (XorbError otherwise)."""
     if len(f) < 4 + 8:
         raise XorbError("truncated xorb footer")
     (info_len,) = struct.unpack_from("<I", f, len(f) - 4)
@@ -274,8 +281,11 @@ def _check_footer(f: bytes, meta: XorbMeta) -> None:
         raise XorbError(f"unsupported xorb footer version {version}")
     if f[8:40] != meta.hash:
         raise XorbError("the xorb footer names a different xorb hash than its chunks produce")
-    if version == 0:
-        return  # legacy layout: the hash check above is all we rely on
+    return version
+
+
+def _check_footer_sections(f: bytes, meta: XorbMeta) -> None:
+    """A version 1 footer's sections (chunk hashes, boundaries, counts) describe the chunks."""
     n = meta.num_chunks
     p = 40
     want = 40 + 12 + 32 * n + 12 + 8 * n + 12 + 16 + 4
