@@ -19,7 +19,7 @@ from ...hub import collections as colls
 from ...hub.accounts import Account
 from .. import wire
 from ..context import Ctx
-from .common import json_body
+from .common import int_param, json_body
 
 SLUG = r"(?P<slug>[^/]+/[^/]+)"
 PAGE = 100
@@ -78,15 +78,7 @@ def collection_json(v: colls.Shown, with_position: bool) -> dict[str, Any]:
 
 
 def _int(value: str | None, what: str, default: int) -> int:
-    if value is None or value == "":
-        return default
-    try:
-        n = int(value)
-    except ValueError:
-        raise BadRequest(f"{what} must be an integer") from None
-    if n < 0:
-        raise BadRequest(f"{what} must not be negative")
-    return n
+    return int_param(value, default, what, 0, None, "must not be negative")
 
 
 async def listing(ctx: Ctx, request: Request) -> Response:
