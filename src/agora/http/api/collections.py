@@ -91,7 +91,9 @@ async def listing(ctx: Ctx, request: Request) -> Response:
     item = colls.parse_item_ref(items[0]) if items else None
     limit = min(_int(q.get("limit"), "limit", PAGE) or PAGE, PAGE)
     offset = _int(q.get("cursor"), "cursor", 0)
-    rows, more = await ctx.run(colls.shown_page, ctx.hub, who, owners, item, q.get("sort"), offset, limit)
+    rows, more = await ctx.run(
+        colls.shown_page, ctx.hub, who, colls.Query(owners, item, q.get("sort"), offset, limit)
+    )
     headers = None
     if more:
         headers = wire.next_link(request, ctx.base_url(request), "cursor", str(offset + limit))
