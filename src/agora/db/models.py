@@ -20,7 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
+from sqlalchemy.orm import DeclarativeBase, Mapped, MappedColumn, mapped_column, validates
 
 
 def utcnow() -> datetime:
@@ -30,6 +30,11 @@ def utcnow() -> datetime:
 def name_key(name: str) -> str:
     """The case-insensitive key of a user, org or repo name (names are ASCII: lower() is the same in SQL)."""
     return name.lower() if isinstance(name, str) else name
+
+
+def owned_by(table: str) -> MappedColumn[int]:
+    """A key to the row of `table` this row belongs to (indexed): deleted with it."""
+    return mapped_column(ForeignKey(f"{table}.id", ondelete="CASCADE"), index=True)
 
 
 class Base(DeclarativeBase):
@@ -69,7 +74,7 @@ class WebSession(Base):
     __tablename__ = "web_sessions"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     digest: Mapped[str] = mapped_column(String(64), unique=True, index=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = owned_by("accounts")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime)
@@ -90,15 +95,15 @@ class Membership(Base):
     __tablename__ = "memberships"
     __table_args__ = (UniqueConstraint("org_id", "user_id"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    org_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    org_id: Mapped[int] = owned_by("accounts")
+    user_id: Mapped[int] = owned_by("accounts")
     role: Mapped[str] = mapped_column(String(8))  # read | write | admin
 
 
 class Token(Base):
     __tablename__ = "tokens"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = owned_by("accounts")
     name: Mapped[str] = mapped_column(String(100))
     role: Mapped[str] = mapped_column(String(8))  # read | write
     digest: Mapped[str] = mapped_column(String(64), unique=True, index=True)  # sha256 of the secret
@@ -161,7 +166,7 @@ class LfsObject(Base):
     __tablename__ = "lfs_objects"
     __table_args__ = (UniqueConstraint("repo_id", "oid"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), index=True)
+    repo_id: Mapped[int] = owned_by("repos")
     oid: Mapped[str] = mapped_column(String(64), index=True)
     size: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -173,7 +178,7 @@ class Discussion(Base):
     __tablename__ = "discussions"
     __table_args__ = (UniqueConstraint("repo_id", "num"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), index=True)
+    repo_id: Mapped[int] = owned_by("repos")
     num: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(String(300))
     is_pr: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -191,9 +196,9 @@ class LfsLock(Base):
     __tablename__ = "lfs_locks"
     __table_args__ = (UniqueConstraint("repo_id", "path"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), index=True)
+    repo_id: Mapped[int] = owned_by("repos")
     path: Mapped[str] = mapped_column(String(1024))
-    owner_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    owner_id: Mapped[int] = owned_by("accounts")
     ref_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -214,7 +219,7 @@ class RepoLink(Base):
     __tablename__ = "repo_links"
     __table_args__ = (Index("ix_repo_links_target", "kind", "target"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), index=True)
+    repo_id: Mapped[int] = owned_by("repos")
     kind: Mapped[str] = mapped_column(String(16))
     target: Mapped[str] = mapped_column(String(200))
     relation: Mapped[str | None] = mapped_column(String(16), nullable=True)
@@ -295,7 +300,7 @@ class Job(Base):
     __table_args__ = (Index("ix_jobs_status_id", "status", "id"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
-    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), index=True)
+    repo_id: Mapped[int] = owned_by("repos")
     revision: Mapped[str] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(8), default="queued")  # queued | running | done | failed
     claim: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the worker that took it
@@ -312,7 +317,7 @@ class ViewerResult(Base):
     __tablename__ = "viewer_results"
     __table_args__ = (UniqueConstraint("repo_id", "revision"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), index=True)
+    repo_id: Mapped[int] = owned_by("repos")
     revision: Mapped[str] = mapped_column(String(40))
     parquet_commit: Mapped[str | None] = mapped_column(String(40), nullable=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -35,6 +35,34 @@ def page(methods: str, pattern: str, handler: Callable[..., Any]) -> Entry:
     return Entry("page", methods, pattern, handler)
 
 
+def repo_api(methods: str, suffix: str, handler: Callable[..., Any]) -> Entry:
+    """An API endpoint of one repo: at /api/{models|datasets|spaces}/{ns}/{name}<suffix>."""
+    from .api.common import T
+    from .routing import ID  # the API modules' repo id (lazy `name`; same matches as the pages' ID)
+
+    return api(methods, f"/api/{T}/{ID}{suffix}", handler)
+
+
+def git_api(methods: str, suffix: str, handler: Callable[..., Any]) -> Entry:
+    """A git or LFS endpoint of one repo: at /[datasets/|spaces/]{ns}/{name}[.git]<suffix>."""
+    from .api.common import P
+    from .api.lfs import GIT_ID
+
+    return api(methods, f"/{P}{GIT_ID}{suffix}", handler)
+
+
+def cas_api(methods: str, suffix: str, handler: Callable[..., Any]) -> Entry:
+    """A Xet CAS endpoint: at /cas<suffix>."""
+    from .api.xet import CAS
+
+    return api(methods, f"{CAS}{suffix}", handler)
+
+
+def collections_api(methods: str, suffix: str, handler: Callable[..., Any]) -> Entry:
+    """A collections API endpoint: at /api/collections<suffix>."""
+    return api(methods, f"/api/collections{suffix}", handler)
+
+
 def viewer_api(endpoint: str, handler: Callable[..., Any]) -> list[Entry]:
     """A dataset viewer API endpoint: at /api/datasets-server/<endpoint>, and at /<endpoint> on the host datasets
     derives from HF_ENDPOINT (datasets-server.<host>)."""
@@ -46,12 +74,18 @@ def viewer_api(endpoint: str, handler: Callable[..., Any]) -> list[Entry]:
     ]
 
 
+def repo_page(methods: str, suffix: str, handler: Callable[..., Any]) -> Entry:
+    """A page of one repo: at /[datasets/|spaces/]{ns}/{name}<suffix>."""
+    from .web.base import ID, P
+
+    return page(methods, f"/{P}{ID}{suffix}", handler)
+
+
 def table() -> list[Entry]:
     from . import git, metrics, web
     from .api import collections, commits, discussions, files, lfs, repos, search, viewer, xet
     from .api.common import T
-    from .api.lfs import GIT_ID
-    from .api.xet import CAS, H
+    from .api.xet import H
     from .headers import USERCONTENT_PREFIX
     from .routing import ID as AID  # the API modules' repo id (lazy `name`; same matches as the pages' ID)
     from .web import account, browse, community, edit
@@ -61,7 +95,8 @@ def table() -> list[Entry]:
     from .web.base import ID, P
     from .web.collections import ITEM, SLUG
 
-    slug = collections.SLUG
+    slug = "/" + collections.SLUG
+    oid = r"/(?P<repo_id>\d+)/(?P<oid>[0-9a-f]{64})"  # an LFS object of a repo
 
     return [
         # ---- the Hub API (api/), git and LFS over HTTP, Xet, the dataset viewer API, metrics ----------
@@ -71,67 +106,61 @@ def table() -> list[Entry]:
         api("POST", "/api/repos/create", repos.create),
         api("DELETE", "/api/repos/delete", repos.delete),
         api("POST", "/api/repos/move", repos.move),
-        api("PUT", f"/api/{T}/{AID}/settings", repos.settings),
-        api("GET", f"/api/{T}/{AID}", repos.info),
-        api("GET", f"/api/{T}/{AID}/revision/(?P<rev>.+)", repos.info),
+        repo_api("PUT", "/settings", repos.settings),
+        repo_api("GET", "", repos.info),
+        repo_api("GET", "/revision/(?P<rev>.+)", repos.info),
         api("GET", "/api/search/full-text", search.full_text),
         api("GET", f"/api/{T}", search.listing),
         api("GET", f"/api/{T}/facets", search.facets),
         api("GET", r"/api/(?P<t>models|datasets)-tags-by-type", search.tags_by_type),
-        api("POST DELETE", f"/api/{T}/{AID}/like", search.like),
-        api("GET", f"/api/{T}/{AID}/likers", search.likers),
+        repo_api("POST DELETE", "/like", search.like),
+        repo_api("GET", "/likers", search.likers),
         api("GET", r"/api/users/(?P<user>[^/]+)/likes", search.user_likes),
-        api("GET", f"/api/{T}/{AID}/tree/(?P<rev>[^/]+)(?:/(?P<path>.*))?", files.tree),
-        api("POST", f"/api/{T}/{AID}/paths-info/(?P<rev>[^/]+)", files.paths_info),
+        repo_api("GET", "/tree/(?P<rev>[^/]+)(?:/(?P<path>.*))?", files.tree),
+        repo_api("POST", "/paths-info/(?P<rev>[^/]+)", files.paths_info),
         api("GET", f"/{P}{AID}/resolve/(?P<rev>[^/]+)/(?P<path>.+)", files.resolve),
         api("GET", f"{USERCONTENT_PREFIX}/{P}{AID}/resolve/(?P<rev>[^/]+)/(?P<path>.+)", files.usercontent),
-        api("POST", f"/api/{T}/{AID}/preupload/(?P<rev>[^/]+)", commits.preupload),
-        api("POST", f"/api/{T}/{AID}/commit/(?P<rev>[^/]+)", commits.commit),
-        api("GET", f"/api/{T}/{AID}/commits/(?P<rev>[^/]+)", commits.history),
-        api("GET", f"/api/{T}/{AID}/refs", commits.refs),
-        api("POST DELETE", f"/api/{T}/{AID}/branch/(?P<branch>.+)", commits.branch),
-        api("POST DELETE", f"/api/{T}/{AID}/tag/(?P<rev>.+)", commits.tag),
-        api("GET", f"/api/{T}/{AID}/discussions", discussions.listing),
-        api("POST", f"/api/{T}/{AID}/discussions", discussions.create),
-        api("GET", rf"/api/{T}/{AID}/discussions/(?P<num>\d+)", discussions.details),
-        api(
-            "POST",
-            rf"/api/{T}/{AID}/discussions/(?P<num>\d+)/(?P<verb>comment|title|status|merge)",
-            discussions.action,
+        repo_api("POST", "/preupload/(?P<rev>[^/]+)", commits.preupload),
+        repo_api("POST", "/commit/(?P<rev>[^/]+)", commits.commit),
+        repo_api("GET", "/commits/(?P<rev>[^/]+)", commits.history),
+        repo_api("GET", "/refs", commits.refs),
+        repo_api("POST DELETE", "/branch/(?P<branch>.+)", commits.branch),
+        repo_api("POST DELETE", "/tag/(?P<rev>.+)", commits.tag),
+        repo_api("GET", "/discussions", discussions.listing),
+        repo_api("POST", "/discussions", discussions.create),
+        repo_api("GET", r"/discussions/(?P<num>\d+)", discussions.details),
+        repo_api(
+            "POST", r"/discussions/(?P<num>\d+)/(?P<verb>comment|title|status|merge)", discussions.action
         ),
-        api("GET", "/api/collections", collections.listing),
-        api("POST", "/api/collections", collections.create),
-        api("GET", f"/api/collections/{slug}", collections.get),
-        api("PATCH", f"/api/collections/{slug}", collections.update),
-        api("DELETE", f"/api/collections/{slug}", collections.delete),
-        api("POST", f"/api/collections/{slug}/items", collections.add_item),
-        api("PATCH", f"/api/collections/{slug}/items/(?P<oid>[^/]+)", collections.update_item),
-        api("DELETE", f"/api/collections/{slug}/items/(?P<oid>[^/]+)", collections.delete_item),
-        api("POST", rf"/{P}{GIT_ID}/info/lfs/objects/batch", lfs.batch),
-        api("PUT", r"/lfs/objects/(?P<repo_id>\d+)/(?P<oid>[0-9a-f]{64})", lfs.upload),
-        api("GET", r"/lfs/objects/(?P<repo_id>\d+)/(?P<oid>[0-9a-f]{64})", lfs.download),
-        api("POST", r"/lfs/verify/(?P<repo_id>\d+)/(?P<oid>[0-9a-f]{64})", lfs.verify),
+        collections_api("GET", "", collections.listing),
+        collections_api("POST", "", collections.create),
+        collections_api("GET", slug, collections.get),
+        collections_api("PATCH", slug, collections.update),
+        collections_api("DELETE", slug, collections.delete),
+        collections_api("POST", slug + "/items", collections.add_item),
+        collections_api("PATCH", slug + "/items/(?P<oid>[^/]+)", collections.update_item),
+        collections_api("DELETE", slug + "/items/(?P<oid>[^/]+)", collections.delete_item),
+        git_api("POST", "/info/lfs/objects/batch", lfs.batch),
+        api("PUT", "/lfs/objects" + oid, lfs.upload),
+        api("GET", "/lfs/objects" + oid, lfs.download),
+        api("POST", "/lfs/verify" + oid, lfs.verify),
         api("PUT", r"/lfs/parts/(?P<upload_id>[0-9a-f]{32})/(?P<n>\d{1,5})", lfs.part),
-        api(
-            "POST",
-            r"/lfs/complete/(?P<repo_id>\d+)/(?P<oid>[0-9a-f]{64})/(?P<upload_id>[0-9a-f]{32})",
-            lfs.complete,
-        ),
-        api("GET", rf"/{P}{GIT_ID}/info/refs", git.info_refs),
-        api("POST", rf"/{P}{GIT_ID}/git-upload-pack", git.upload_pack),
-        api("POST", rf"/{P}{GIT_ID}/git-receive-pack", git.receive_pack),
-        api("GET", rf"/{P}{GIT_ID}/info/lfs/locks", git.locks_list),
-        api("POST", rf"/{P}{GIT_ID}/info/lfs/locks", git.locks_create),
-        api("POST", rf"/{P}{GIT_ID}/info/lfs/locks/verify", git.locks_verify),
-        api("POST", rf"/{P}{GIT_ID}/info/lfs/locks/(?P<lock_id>[^/]+)/unlock", git.locks_unlock),
-        api("GET", rf"/api/{T}/{AID}/xet-(?P<kind>read|write)-token/(?P<rev>[^/]+)", xet.token),
-        api("GET", rf"{CAS}/v1/chunks/(?P<prefix>[^/]+)/{H}", xet.chunk),
-        api("POST", rf"{CAS}/v1/xorbs/(?P<prefix>[^/]+)/{H}", xet.xorb_upload),
-        api("POST", rf"{CAS}/v1/xorb-grants/.*", xet.not_here),
-        api("POST", rf"{CAS}/v1/shards", xet.shard_upload),
-        api("POST", rf"{CAS}/v2/shards", xet.not_here),
-        api("GET", rf"{CAS}/v(?P<v>[12])/reconstructions/{H}", xet.reconstruction),
-        api("GET", rf"{CAS}/fetch/(?P<h>[0-9a-f]{{64}})", xet.fetch),
+        api("POST", "/lfs/complete" + oid + "/(?P<upload_id>[0-9a-f]{32})", lfs.complete),
+        git_api("GET", "/info/refs", git.info_refs),
+        git_api("POST", "/git-upload-pack", git.upload_pack),
+        git_api("POST", "/git-receive-pack", git.receive_pack),
+        git_api("GET", "/info/lfs/locks", git.locks_list),
+        git_api("POST", "/info/lfs/locks", git.locks_create),
+        git_api("POST", "/info/lfs/locks/verify", git.locks_verify),
+        git_api("POST", "/info/lfs/locks/(?P<lock_id>[^/]+)/unlock", git.locks_unlock),
+        repo_api("GET", "/xet-(?P<kind>read|write)-token/(?P<rev>[^/]+)", xet.token),
+        cas_api("GET", "/v1/chunks/(?P<prefix>[^/]+)/" + H, xet.chunk),
+        cas_api("POST", "/v1/xorbs/(?P<prefix>[^/]+)/" + H, xet.xorb_upload),
+        cas_api("POST", "/v1/xorb-grants/.*", xet.not_here),
+        cas_api("POST", "/v1/shards", xet.shard_upload),
+        cas_api("POST", "/v2/shards", xet.not_here),
+        cas_api("GET", "/v(?P<v>[12])/reconstructions/" + H, xet.reconstruction),
+        cas_api("GET", "/fetch/(?P<h>[0-9a-f]{64})", xet.fetch),
         *viewer_api("is-valid", viewer.is_valid),
         *viewer_api("splits", viewer.splits),
         *viewer_api("first-rows", viewer.first_rows),
@@ -170,26 +199,26 @@ def table() -> list[Entry]:
         page("GET", rf"/datasets/{ID}/viewer", viewer_pages.fragment),
         page("GET", rf"/datasets/{ID}/viewer/cell", viewer_pages.cell),
         # Files and versions
-        page("GET", rf"/{P}{ID}/tree/(?P<rev>[^/]+)(?:/(?P<path>.*))?", file_pages.tree),
-        page("GET", rf"/{P}{ID}/blob/(?P<rev>[^/]+)/(?P<path>.+)", file_pages.blob),
-        page("GET", rf"/{P}{ID}/raw/(?P<rev>[^/]+)/(?P<path>.+)", file_pages.raw),
-        page("GET", rf"/{P}{ID}/commits/(?P<rev>[^/]+)(?:/(?P<path>.+))?", file_pages.commits),
-        page("GET", rf"/{P}{ID}/commit/(?P<sha>[0-9a-f]{{40}})", file_pages.commit),
-        page("POST", rf"/{P}{ID}/revert", file_pages.revert),
-        page("GET", f"/{P}{ID}/upload/(?P<rev>[^/]+)", edit.upload_page),
-        page("PUT", f"/{P}{ID}/upload-blob", edit.upload_blob),
-        page("POST", f"/{P}{ID}/upload/(?P<rev>[^/]+)", edit.upload_commit),
-        page("GET POST", f"/{P}{ID}/edit/(?P<rev>[^/]+)/(?P<path>.+)", edit.edit),
-        page("GET POST", f"/{P}{ID}/new/(?P<rev>[^/]+)", edit.edit),
-        page("POST", f"/{P}{ID}/delete/(?P<rev>[^/]+)/(?P<path>.+)", edit.delete_file),
-        page("GET POST", f"/{P}{ID}/settings", edit.settings),
-        page("POST", f"/{P}{ID}/like", edit.like),
-        page("GET", rf"/{P}{ID}/discussions", community.discussions),
+        repo_page("GET", "/tree/(?P<rev>[^/]+)(?:/(?P<path>.*))?", file_pages.tree),
+        repo_page("GET", "/blob/(?P<rev>[^/]+)/(?P<path>.+)", file_pages.blob),
+        repo_page("GET", "/raw/(?P<rev>[^/]+)/(?P<path>.+)", file_pages.raw),
+        repo_page("GET", "/commits/(?P<rev>[^/]+)(?:/(?P<path>.+))?", file_pages.commits),
+        repo_page("GET", "/commit/(?P<sha>[0-9a-f]{40})", file_pages.commit),
+        repo_page("POST", "/revert", file_pages.revert),
+        repo_page("GET", "/upload/(?P<rev>[^/]+)", edit.upload_page),
+        repo_page("PUT", "/upload-blob", edit.upload_blob),
+        repo_page("POST", "/upload/(?P<rev>[^/]+)", edit.upload_commit),
+        repo_page("GET POST", "/edit/(?P<rev>[^/]+)/(?P<path>.+)", edit.edit),
+        repo_page("GET POST", "/new/(?P<rev>[^/]+)", edit.edit),
+        repo_page("POST", "/delete/(?P<rev>[^/]+)/(?P<path>.+)", edit.delete_file),
+        repo_page("GET POST", "/settings", edit.settings),
+        repo_page("POST", "/like", edit.like),
+        repo_page("GET", "/discussions", community.discussions),
         # the home page, the lists, full-text search, the repo page
         page("GET", "/", browse.home),
         page("GET", r"/(?P<t>models|datasets|spaces)", browse.listing),
         page("GET", "/search/full-text", browse.full_text),  # before /{ns}/{name}, which matches it too
-        page("GET", rf"/{P}{ID}", browse.repo_page),
+        repo_page("GET", "", browse.repo_page),
         page("GET", r"/(?P<name>[^/]+)", account.profile),  # /{name}: the last pattern
     ]
 

@@ -353,16 +353,21 @@ def delete_item(s: Session, who: Principal | None, slug: str, item_object_id: st
     s.flush()
 
 
-def listing(
-    s: Session,
-    who: Principal | None,
-    owners: list[str],
-    item: RepoId | None,
-    sort: str | None,
-    offset: int,
-    limit: int,
-) -> list[Collection]:
+@dataclass(frozen=True)
+class Query:
+    """What a listing of collections asks for: any of these owners (all when empty), those holding `item`,
+    the order (`sort`), and the page (`offset`, `limit`)."""
+
+    owners: list[str]
+    item: RepoId | None
+    sort: str | None
+    offset: int
+    limit: int
+
+
+def listing(s: Session, who: Principal | None, query: Query) -> list[Collection]:
     """Collections `who` may see, newest change first (or by upvotes); `limit + 1` rows tell if more follow."""
+    owners, item, sort = query.owners, query.item, query.sort
     if sort not in (None, *SORTS):
         raise BadRequest(f"Invalid sort {sort!r}: use one of {', '.join(SORTS)}")
     q = select(Collection)
@@ -391,7 +396,7 @@ def listing(
         q = q.order_by(desc(Collection.upvotes), desc(Collection.updated_at), desc(Collection.id))
     else:
         q = q.order_by(desc(Collection.updated_at), desc(Collection.id))
-    return list(s.scalars(q.offset(offset).limit(limit + 1)))
+    return list(s.scalars(q.offset(query.offset).limit(query.limit + 1)))
 
 
 def _visible_repo(s: Session, who: Principal | None, rid: RepoId) -> Repo:
@@ -426,19 +431,11 @@ def _shown(s: Session, who: Principal | None, c: Collection) -> Shown:
     return Shown(c, accounts.get_account(s, c.owner), items(s, who, c))
 
 
-def shown_page(
-    hub: Hub,
-    who: Principal | None,
-    owners: list[str],
-    item: RepoId | None,
-    sort: str | None,
-    offset: int,
-    limit: int,
-) -> tuple[list[Shown], bool]:
+def shown_page(hub: Hub, who: Principal | None, query: Query) -> tuple[list[Shown], bool]:
     """One page of `listing`, and whether more follow."""
     with hub.db.session() as s:
-        rows = listing(s, who, owners, item, sort, offset, limit)
-        return [_shown(s, who, c) for c in rows[:limit]], len(rows) > limit
+        rows = listing(s, who, query)
+        return [_shown(s, who, c) for c in rows[: query.limit]], len(rows) > query.limit
 
 
 def shown(hub: Hub, who: Principal | None, slug: str) -> Shown:

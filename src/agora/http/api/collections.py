@@ -19,7 +19,7 @@ from ...hub import collections as colls
 from ...hub.accounts import Account
 from .. import wire
 from ..context import Ctx
-from .common import json_body
+from .common import int_param, json_body
 
 SLUG = r"(?P<slug>[^/]+/[^/]+)"
 PAGE = 100
@@ -78,15 +78,7 @@ def collection_json(v: colls.Shown, with_position: bool) -> dict[str, Any]:
 
 
 def _int(value: str | None, what: str, default: int) -> int:
-    if value is None or value == "":
-        return default
-    try:
-        n = int(value)
-    except ValueError:
-        raise BadRequest(f"{what} must be an integer") from None
-    if n < 0:
-        raise BadRequest(f"{what} must not be negative")
-    return n
+    return int_param(value, default, what, 0, None, "must not be negative")
 
 
 async def listing(ctx: Ctx, request: Request) -> Response:
@@ -99,7 +91,9 @@ async def listing(ctx: Ctx, request: Request) -> Response:
     item = colls.parse_item_ref(items[0]) if items else None
     limit = min(_int(q.get("limit"), "limit", PAGE) or PAGE, PAGE)
     offset = _int(q.get("cursor"), "cursor", 0)
-    rows, more = await ctx.run(colls.shown_page, ctx.hub, who, owners, item, q.get("sort"), offset, limit)
+    rows, more = await ctx.run(
+        colls.shown_page, ctx.hub, who, colls.Query(owners, item, q.get("sort"), offset, limit)
+    )
     headers = None
     if more:
         headers = wire.next_link(request, ctx.base_url(request), "cursor", str(offset + limit))

@@ -6,6 +6,7 @@ from typing import Any
 
 from starlette.requests import Request
 
+from ...errors import BadRequest
 from ...hub.repos import Repo
 from ...ids import FROM_PLURAL, PLURAL, RepoId, RepoType, repo_web_path
 from ...storage.gitstore import Entry
@@ -123,3 +124,17 @@ def model_fields(d: dict[str, Any], repo: Repo) -> None:
 
 def plural(repo: Repo) -> str:
     return PLURAL[repo.type]  # type: ignore[index]
+
+
+def int_param(raw: str | None, default: int, name: str, lo: int, hi: int | None, out_of_range: str) -> int:
+    """A query parameter read as an integer in [lo, hi] (no upper bound when `hi` is None): `default` when
+    absent or empty; else BadRequest "<name> must be an integer" or "<name> <out_of_range>"."""
+    if raw is None or raw == "":
+        return default
+    try:
+        n = int(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be an integer") from None
+    if n < lo or (hi is not None and n > hi):
+        raise BadRequest(f"{name} {out_of_range}")
+    return n

@@ -28,6 +28,7 @@ from ...viewer.features import kind
 from .. import wire
 from ..context import Ctx
 from ..headers import user_file
+from .common import int_param
 
 PREFIX = "/api/datasets-server"
 MAX_LENGTH = 100
@@ -41,20 +42,8 @@ def features_list(features: dict[str, Any] | None) -> list[dict[str, Any]]:
 
 
 def _int(request: Request, key: str, default: int, lo: int, hi: int | None = None) -> int:
-    raw = request.query_params.get(key)
-    if raw is None or raw == "":
-        return default
-    try:
-        v = int(raw)
-    except ValueError:
-        raise BadRequest(f"Parameter {key!r} must be an integer") from None
-    if v < lo or (hi is not None and v > hi):
-        raise BadRequest(
-            f"Parameter {key!r} must be between {lo} and {hi}"
-            if hi is not None
-            else f"Parameter {key!r} must be at least {lo}"
-        )
-    return v
+    rule = f"must be between {lo} and {hi}" if hi is not None else f"must be at least {lo}"
+    return int_param(request.query_params.get(key), default, f"Parameter {key!r}", lo, hi, rule)
 
 
 def _window(request: Request) -> tuple[int, int]:
