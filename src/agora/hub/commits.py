@@ -494,6 +494,12 @@ def pr_ref(git: GitRepo, num: int, target: str) -> Iterator[None]:
     commits the session. If it fails (the row is then rolled back) the ref is deleted again: no ref is left
     without its row, nor a row without its ref. Both happen under the repo's lock."""
     ref = f"refs/pr/{num}"
+    if git.ref_target(ref) is not None:
+        # No row has this number (the next one, under the lock), discussions are never deleted, and a push
+        # cannot create refs/pr/N: a creation that died between its ref and its commit left this one. The
+        # new PR takes the number over, else every PR of the repo would fail on it from now on.
+        log.warning("%s existed without its discussion row (a creation interrupted): replaced", ref)
+        git.delete_ref(ref)
     git.create_ref(ref, target)
     try:
         yield
