@@ -63,14 +63,21 @@ def migrate(engine: Engine) -> None:
 def repo_write_lock(s: Session, repo_id: int) -> None:
     """Serialize the writers of one repo across processes and hosts, until `s` commits or rolls back.
 
-    PostgreSQL: a transaction-scoped advisory lock. SQLite lives on one host, where the repo's flock
-    (GitRepo.lock) already serializes every process, so there is nothing to add.
+    PostgreSQL: a transaction-scoped advisory lock. SQLite: the database's write lock (one writer for the
+    whole file), taken by a write that changes nothing and held until `s` commits or rolls back. The repo's
+    flock (GitRepo.lock) is released before the session commits, so it alone does not order a writer's
+    reads after the previous writer's commit: two writers would read the same max(num) and allocate the
+    same discussion number (issue 14).
     """
     bind = s.get_bind()
     if bind.dialect.name == "postgresql":
         s.execute(
             text("SELECT pg_advisory_xact_lock(:space, :key)"), {"space": REPO_LOCK_SPACE, "key": repo_id}
         )
+    elif bind.dialect.name == "sqlite":
+        # The driver opens the transaction (BEGIN) before a DML statement, and SQLite takes its write lock
+        # for any UPDATE, even one that matches no row; a session that has written already holds it.
+        s.execute(text("UPDATE repos SET id = id WHERE 0"))
 
 
 class Database:

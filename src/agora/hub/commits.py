@@ -18,7 +18,8 @@ The crash-safety work (issue 14) adds an intent record to these phases: the comm
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple, TypedDict, Unpack
 
@@ -459,26 +460,55 @@ def _write_locked(
             len(plan.folders),
         )
         num = None
+        published: AbstractContextManager[None] = nullcontext()
         if create_pr:
-            num = _new_discussion(s, repo, who, summary)
-            git.create_ref(f"refs/pr/{num}", new)
+            num = new_discussion(s, repo, Discussion(title=summary[:300], is_pr=True, author_id=who.user_id))
+            published = pr_ref(git, num, new)
             move = RefMove(f"refs/pr/{num}", None, new)
         else:
             git.move_ref(plan.ref, head, new, f"commit: {summary}")
             move = RefMove(plan.ref, head, new)
-        if on_written is not None:
-            on_written(new)
-        # Inside the lock: the database write (row/write lock held until our commit) is then ordered like
-        # the ref moves, so a slower earlier commit cannot leave head_sha and the index stale.
-        ref_moved(hub, s, repo, [move])
+        with published:
+            if on_written is not None:
+                on_written(new)
+            # Inside the lock: the database write (row/write lock held until our commit) is then ordered like
+            # the ref moves, so a slower earlier commit cannot leave head_sha and the index stale.
+            ref_moved(hub, s, repo, [move])
     return CommitResult(new, num)
 
 
-def _new_discussion(s: Session, repo: Repo, who: Principal, title: str) -> int:
+def new_discussion(s: Session, repo: Repo, row: Discussion) -> int:
+    """Give `row` (a new discussion or PR of `repo`) the next number and flush it. Under `hub.writer`: its
+    lock is held until the session commits on every database (db.session.repo_write_lock), so no other
+    writer reads the same max(num) before this row is committed."""
     num = (s.scalar(select(func.max(Discussion.num)).where(Discussion.repo_id == repo.id)) or 0) + 1
-    s.add(Discussion(repo_id=repo.id, num=num, title=title[:300], is_pr=True, author_id=who.user_id))
+    row.repo_id, row.num = repo.id, num
+    s.add(row)
     s.flush()
     return num
+
+
+@contextmanager
+def pr_ref(git: GitRepo, num: int, target: str) -> Iterator[None]:
+    """Create refs/pr/{num} at `target` for PR #num, whose row is flushed but not committed; the block
+    commits the session. If it fails (the row is then rolled back) the ref is deleted again: no ref is left
+    without its row, nor a row without its ref. Both happen under the repo's lock."""
+    ref = f"refs/pr/{num}"
+    if git.ref_target(ref) is not None:
+        # No row has this number (the next one, under the lock), discussions are never deleted, and a push
+        # cannot create refs/pr/N: a creation that died between its ref and its commit left this one. The
+        # new PR takes the number over, else every PR of the repo would fail on it from now on.
+        log.warning("%s existed without its discussion row (a creation interrupted): replaced", ref)
+        git.delete_ref(ref)
+    git.create_ref(ref, target)
+    try:
+        yield
+    except BaseException:
+        try:
+            git.delete_ref(ref)
+        except Exception:  # noqa: BLE001 - the first error is the one to report
+            log.exception("could not delete %s after the PR's creation failed", ref)
+        raise
 
 
 # ---- callers' helpers ----------------------------------------------------------------------------------

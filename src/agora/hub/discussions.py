@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import secrets
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import desc, func, select
+from sqlalchemy import desc, select
 from sqlalchemy.orm import Session
 
 from ..db.models import Account, Discussion, Repo, utcnow
@@ -57,21 +58,14 @@ def create(
     if not title or len(title) > 300:
         raise BadRequest("A discussion needs a title of 1 to 300 characters")
     git = hub.git(repo)
+    d = Discussion(
+        title=title, is_pr=pr, author_id=who.user_id, data={"events": [_comment(who, description or "")]}
+    )
     with hub.writer(s, repo, git):
-        num = (s.scalar(select(func.max(Discussion.num)).where(Discussion.repo_id == repo.id)) or 0) + 1
-        d = Discussion(
-            repo_id=repo.id,
-            num=num,
-            title=title,
-            is_pr=pr,
-            author_id=who.user_id,
-            data={"events": [_comment(who, description or "")]},
-        )
-        s.add(d)
-        s.flush()
-        if pr:
-            head = git.resolve("main")
-            git.create_ref(f"refs/pr/{num}", head)
+        num = commits.new_discussion(s, repo, d)
+        # Committed under the lock: a PR's ref and its row are published together (commits.pr_ref).
+        with commits.pr_ref(git, num, git.resolve("main")) if pr else nullcontext():
+            s.commit()
     return d
 
 

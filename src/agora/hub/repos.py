@@ -253,8 +253,9 @@ class Hub:
 
     @contextmanager
     def writer(self, s: Session, repo: Repo, git: GitRepo) -> Iterator[None]:
-        """One writer per repo: the DB lock first (held until `s` commits, so across hosts on PostgreSQL),
-        then the repo's flock (across processes on this host). Always in this order: no deadlock."""
+        """One writer per repo: the DB lock first (held until `s` commits: an advisory lock across hosts on
+        PostgreSQL, the database's write lock on SQLite), then the repo's flock (across processes on this
+        host). Always in this order: no deadlock."""
         repo_write_lock(s, repo.id)
         with git.lock():
             yield
