@@ -39,17 +39,8 @@ async def _collection_page(
     web: Web, request: Request, who: Principal | None, slug: str, status: int = 200, **extra: Any
 ) -> Response:
     view = await web.run(colls.collection_page, web.hub, who, slug)  # CollectionNotFound -> the 404 page
-    return await web.page(
-        request,
-        "collection.html",
-        status=status,
-        collection=view.collection,
-        slug=view.slug,
-        items=view.items,
-        can_write=view.can_write,
-        item_ref=item_ref,
-        **extra,
-    )
+    # the page's names are the fields of CollectionPage: collection, slug, items, can_write
+    return await web.page(request, "collection.html", status=status, item_ref=item_ref, **vars(view), **extra)
 
 
 async def page(web: Web, request: Request, slug: str) -> Response:
