@@ -25,6 +25,14 @@ def test_validation_names_field_and_line() -> None:
     assert len(errors) == 1 and '"language"' in errors[0] and "line 5" in errors[0]
 
 
+def test_a_pipeline_tag_that_is_not_a_string_is_an_error_not_a_crash() -> None:
+    for value in ("[text-classification]", "{a: 1}", "[[x]]"):
+        card = cards.parse(f"---\npipeline_tag: {value}\n---\n")
+        errors, _ = cards.validate(card, "model")
+        assert len(errors) == 1 and '"pipeline_tag" must be a task' in errors[0], errors
+        assert cards.derive("model", card, ["README.md"]).pipeline_tag is None
+
+
 def test_seed_tags_detect_language_and_task() -> None:
     card = cards.parse("---\ntags:\n- es\n- bert\n- text-classification\ndatasets:\n- llamas\n---\n")
     d = cards.derive("model", card, ["README.md"])

@@ -327,9 +327,14 @@ def _check_languages(c: _Checks) -> None:
             )
 
 
+def _is_task(value: object) -> bool:
+    """A task name of the taxonomy (a list or a mapping is not: it cannot even be looked up in a set)."""
+    return isinstance(value, str) and value in tx.TASK_SET
+
+
 def _check_pipeline_tag(c: _Checks) -> None:
     if "pipeline_tag" in c.data and c.data["pipeline_tag"] is not None:
-        if c.data["pipeline_tag"] not in tx.TASK_SET:
+        if not _is_task(c.data["pipeline_tag"]):
             c.errors.append(
                 f'"pipeline_tag" must be a task such as text-classification, not '
                 f"{c.data['pipeline_tag']!r}{c.at('pipeline_tag')}"
@@ -602,7 +607,7 @@ def _derive_model(
         else _library_from_files(f.names)
     )
     d.library_name = library
-    pipeline = data.get("pipeline_tag") if data.get("pipeline_tag") in tx.TASK_SET else None
+    pipeline = data.get("pipeline_tag") if _is_task(data.get("pipeline_tag")) else None
     pipeline = pipeline or next((t for t in f.card_tags if t in tx.TASK_SET), None)
     arch_info = _architecture(config)
     if config:
