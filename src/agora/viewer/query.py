@@ -305,7 +305,10 @@ def _column_statistics(
         return "class_label", nulls, _labels(freqs)
     if k == "number":
         is_int = str(f.get("dtype", "")).startswith(("int", "uint"))
-        nulls, stats = _spread(con, src, named, q, q, is_int)
+        # NaN and infinities are left out of a float's figures (DuckDB orders NaN above every number: a NaN
+        # maximum would make the histogram's bin width NaN)
+        expr = q if is_int else f"CASE WHEN isfinite({q}) THEN {q} END"
+        nulls, stats = _spread(con, src, named, q, expr, is_int)
         return ("int" if is_int else "float"), nulls, stats
     if k == "bool":
         rows = con.execute(f"SELECT {q}, count(*) FROM {src} GROUP BY 1", named).fetchall()
