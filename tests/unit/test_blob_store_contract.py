@@ -419,6 +419,26 @@ def test_purge_temp(store: Any) -> None:
     assert store.open(kept).read() == b"published"  # published objects are never temp
 
 
+def test_purge_temp_removes_what_an_interrupted_completion_left(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sealed part file (local) or assembled temp key (S3) of a completion that died is kept while its
+    completion URL can still be retried, and goes once it is older than that (gc --apply, startup)."""
+    data = os.urandom(PART + 1000)
+    oid, upload_id = multipart(store, data)
+    crash_while_hashing(store, monkeypatch)
+    with pytest.raises(Crash):
+        store.multipart_complete(upload_id, oid, len(data))
+    if not is_s3(store):
+        assert [p.name for p in store.tmp_dir.iterdir()] == [f"mp-{upload_id}-sealed"]
+    assert store.purge_temp(datetime.now(UTC) - timedelta(hours=1)) == 0  # still resumable
+    assert store.purge_temp(datetime.now(UTC) + timedelta(minutes=1)) >= 1
+    assert no_temp(store)
+    with pytest.raises(NotFound):
+        store.multipart_complete(upload_id, oid, len(data))
+    assert not store.exists(oid)
+
+
 @pytest.mark.parametrize("bad", ["", "abc", "g" * 64, "A" * 64, "../" + "a" * 61, "a" * 65])
 def test_invalid_oids_are_refused(store: Any, bad: str) -> None:
     calls: list[Callable[[], object]] = [
