@@ -13,6 +13,7 @@ import hashlib
 import io
 import os
 import secrets
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -287,6 +288,27 @@ def test_multipart_completion_interrupted_while_hashing_is_resumed(
     assert sha(store.open(oid).read()) == oid and store.size(oid) == len(data)
     store.multipart_complete(upload_id, oid, len(data))  # and once more, after success
     assert listed(store) == {oid: len(data)} and no_temp(store)
+
+
+def test_concurrent_completions_of_one_upload_both_succeed(store: Any) -> None:
+    """A client that gave up waiting for a long completion retries it while the first still runs."""
+    data = os.urandom(2 * PART + 5000)
+    oid, upload_id = multipart(store, data)
+    errors: list[BaseException] = []
+
+    def complete() -> None:
+        try:
+            store.multipart_complete(upload_id, oid, len(data))
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=complete) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert sha(store.open(oid).read()) == oid and listed(store) == {oid: len(data)}
 
 
 def test_interrupted_completion_still_refuses_bad_bytes(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:

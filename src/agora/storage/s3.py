@@ -290,11 +290,19 @@ class S3BlobStore:
         """Assemble, verify and publish. Idempotent and resumable: the temp key and its `.json` stay until
         the object is published (or refused), so a completion that died half-way (a crash, an S3 error
         while hashing) is finished by its retry, and a retry after success finds the published object."""
-        if self.size(oid) == size:
-            self._drop(
-                self._tmp(f"mp-{upload_id}") + ".json"
-            )  # left by a completion that died after publishing
-            return  # a retried completion: already verified and published
+        if self.size(oid) == size:  # a retried completion: already verified and published
+            self._drop(self._tmp(f"mp-{upload_id}") + ".json")  # if one died right after publishing
+            return
+        try:
+            self._complete(upload_id, oid, size)
+        except Exception as e:
+            # A concurrent completion of the same upload (a client retrying one that took long) finished
+            # first and removed what this one was reading: its result is this one's.
+            if (isinstance(e, NotFound) or _missing(e)) and self.size(oid) == size:
+                return
+            raise
+
+    def _complete(self, upload_id: str, oid: str, size: int) -> None:
         key, meta = self._mp(upload_id)
         if meta["oid"] != oid or meta["size"] != size:
             raise BadRequest("This completion does not match the upload it names")
@@ -326,9 +334,14 @@ class S3BlobStore:
             raise
         if not parts:
             raise BadRequest("No part of this upload was received")
-        self.client.complete_multipart_upload(
-            Bucket=self.bucket, Key=key, UploadId=s3_upload, MultipartUpload={"Parts": parts}
-        )
+        try:
+            self.client.complete_multipart_upload(
+                Bucket=self.bucket, Key=key, UploadId=s3_upload, MultipartUpload={"Parts": parts}
+            )
+        except Exception as e:
+            if not _missing(e) or self._head(key) is None:
+                raise
+            # else a concurrent completion assembled it a moment ago: verify what it assembled
 
     def _drop(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)
