@@ -22,6 +22,7 @@ from huggingface_hub import HfApi, hf_hub_download
 from huggingface_hub.errors import HfHubHTTPError
 
 from ..compat.test_git_push import Git
+from ..compat.test_web_upload_branch_lfs import _csrf
 from ..conftest import _free_port, agora, start_server, stop_server
 
 MIB = 2**20
@@ -207,20 +208,37 @@ def test_floor_refuses_uploads_before_the_body(tmp_path: Path) -> None:
                 api.upload_file(path_or_fileobj=content, path_in_repo=path, repo_id=repo)
             assert_507(info.value)
 
-        # The LFS PUT and the commit declare a body that never comes: the answer comes anyway.
+        # LFS PUT, commit, xorb, shard and web uploads declare a body that never comes: the answer comes anyway.
         batch = httpx.post(
             f"{endpoint}/{repo}.git/info/lfs/objects/batch",
             json={"operation": "upload", "objects": [{"oid": "a" * 64, "size": 100 * MIB}]},
             headers={"Authorization": f"Bearer {token}", "Accept": "application/vnd.git-lfs+json"},
         )
-        href = httpx.URL(batch.json()["objects"][0]["actions"]["upload"]["href"])
-        target = href.raw_path.decode()
-        auth = f"Authorization: Bearer {token}\r\n"
-        for method, path in (("PUT", target), ("POST", f"/api/models/{repo}/commit/main")):
+        lfs_put = httpx.URL(batch.json()["objects"][0]["actions"]["upload"]["href"]).raw_path.decode()
+        xet = httpx.get(
+            f"{endpoint}/api/models/{repo}/xet-write-token/main", headers={"Authorization": f"Bearer {token}"}
+        ).json()
+        cas = httpx.URL(xet["casUrl"]).raw_path.decode().rstrip("/")
+        with httpx.Client(base_url=endpoint, headers={"Origin": endpoint}) as web:
+            web.post(
+                "/login",
+                data={"username": "erin", "password": "erin-password", "csrf": _csrf(web.get("/login").text)},
+            )
+            csrf = _csrf(web.get(f"/{repo}/upload/main").text)
+            cookies = "; ".join(f"{k}={v}" for k, v in web.cookies.items())
+        bearer, xet_bearer = f"Authorization: Bearer {token}", f"Authorization: Bearer {xet['accessToken']}"
+        browser = f"Cookie: {cookies}\r\nX-CSRF-Token: {csrf}\r\nOrigin: {endpoint}"
+        for method, path, extra in (
+            ("PUT", lfs_put, bearer),
+            ("POST", f"/api/models/{repo}/commit/main", bearer),
+            ("POST", f"{cas}/v1/xorbs/default/{'b' * 64}", xet_bearer),
+            ("POST", f"{cas}/v1/shards", xet_bearer),
+            ("PUT", f"/{repo}/upload-blob", browser),
+        ):
             status, headers, _ = _raw_request(
                 port,
-                f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{auth}"
-                f"Content-Length: {100 * MIB}\r\nContent-Type: application/octet-stream\r\n\r\n",
+                f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{extra}\r\n"
+                f"Content-Length: {MIB}\r\nContent-Type: application/octet-stream\r\n\r\n",
             )
             assert status == 507, (method, path, status)
             assert headers["x-error-code"] == "InsufficientStorage"
