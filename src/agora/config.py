@@ -103,8 +103,8 @@ class Settings:
     s3_secret_key: str | None = None
     s3_region: str = "us-east-1"
     s3_public_endpoint: str | None = None
-    # Uploads (LFS, Xet, commits, web uploads) are refused with 507 before their body is read when the data
-    # folder's free space, less the body's declared length, is under this: room kept for the database and git.
+    # Uploads (LFS, Xet, commits, web uploads, pushes) are refused with 507 before their body is read when the
+    # data folder's free space, less the declared length, is under this: room kept for the database and git.
     min_free_bytes: int = 512 * 1024**2
 
     @classmethod
