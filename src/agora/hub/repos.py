@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import event, inspect, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from ..db.models import LfsObject, utcnow
@@ -284,14 +284,19 @@ class Hub:
         s.flush()
 
     def count_download(self, repo: Repo, commit: str, path: str) -> None:
-        """Count a client download (a flagged HEAD) when `path` is the repo's counting file."""
-        if index.is_counting_file(
+        """Count a client download (a flagged HEAD) when `path` is the repo's counting file. A count that
+        cannot be written (a full disk, a locked database) is skipped with a warning: the download goes on."""
+        if not index.is_counting_file(
             repo.type, path, lambda: self.git(repo).entry(commit, "config.json") is not None
         ):
+            return
+        try:
             with self.db.session() as s:
                 fresh = s.get(Repo, repo.id)  # not s.merge(repo): that writes its stale head_sha etc. back
                 if fresh is not None:
                     index.count_download(s, fresh)
+        except SQLAlchemyError as exc:
+            log.warning("could not count a download of %s: %s", repo.id, exc)
 
     def read_range(self, repo: Repo, e: Entry, start: int, length: int) -> bytes:
         """Bytes [start, start+length) of a file, wherever its content lives; never the whole file."""

@@ -127,10 +127,14 @@ class LocalUpload(HashingUpload):
         self._store._publish(self._tmp, key)
 
     def abort(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
-        self._tmp.unlink(missing_ok=True)
+        fh, self._fh = self._fh, None
+        try:
+            if fh is not None:
+                fh.close()  # flushes what is buffered: on a full disk that fails too (ENOSPC)
+        except OSError:
+            pass  # the file is closed all the same, and goes away below
+        finally:
+            self._tmp.unlink(missing_ok=True)
 
 
 class LocalBlobStore:
