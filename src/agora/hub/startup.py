@@ -3,7 +3,7 @@
 A process is named by its *owner* token, `<pid>-<start>` (the start time of the process in clock ticks since
 boot, from /proc), so that a pid reused by a later process is not mistaken for the one that died. What a
 process owns carries that token: the claim of a running job (`<host>:<owner>:<random>`) and the temp folder
-of a conversion (`tmp/convert-<owner>-<random>`). The rest carries no owner and is judged by age only:
+of a conversion (`tmp/convert-<owner>-<host tag>-<random>`). The rest carries no owner and is judged by age only:
 git's quarantine folders (`objects/tmp_objdir-incoming-*`, left by a receive-pack killed mid-push) and the
 blob stores' temp files (temp xorbs and shards, LFS uploads, multipart parts), all of which a live process
 keeps writing to.
@@ -17,6 +17,7 @@ losing the race.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -153,17 +154,30 @@ def _remove(path: Path) -> bool:
     return not path.exists()
 
 
-def _convert_owner(name: str) -> str | None:
-    """The owner token in `convert-<pid>-<start>-<random>`, or None for an unowned (older) name."""
+def host_tag() -> str:
+    """This host, short and without dashes (for names of temp folders that hosts sharing a folder may see)."""
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def temp_prefix(kind: str) -> str:
+    """The prefix of a temp folder this process owns: `<kind>-<pid>-<start>-<host tag>-`."""
+    return f"{kind}-{owner()}-{host_tag()}-"
+
+
+def _temp_owner(name: str) -> str | None:
+    """The owner token in `<kind>-<pid>-<start>-<host tag>-<random>` when it names a process of this host;
+    None for a name without one (older), or of another host (only age tells those are dead)."""
     parts = name.split("-")
-    return f"{parts[1]}-{parts[2]}" if len(parts) == 4 and parts[1].isdigit() else None
+    ours = len(parts) == 5 and parts[1].isdigit() and parts[3] == host_tag()
+    return f"{parts[1]}-{parts[2]}" if ours else None
 
 
 def sweep_conversions(tmp_root: Path, cutoff: datetime) -> int:
-    """Remove the conversion folders of dead processes (owner gone; unowned ones untouched since cutoff)."""
+    """Remove the conversion folders of dead processes: of this host, whose owner is gone; the others
+    (another host's, or unowned older ones) when nothing was written in them since cutoff."""
     n = 0
     for path in tmp_root.glob("convert-*") if tmp_root.is_dir() else ():
-        token = _convert_owner(path.name)
+        token = _temp_owner(path.name)
         dead = not alive(token) if token is not None else _untouched(path, cutoff)
         if dead and _remove(path):
             n += 1
@@ -249,4 +263,5 @@ __all__ = [
     "reclaim_jobs",
     "recover",
     "sweep_files",
+    "temp_prefix",
 ]

@@ -235,7 +235,7 @@ def convert_dataset(hub: Hub, job: Job, settings: Settings | None = None) -> Non
         configs = []
         result["error"] = str(e)
     # Named by its owner, so that a later server removes it once this process is gone (hub/startup.py).
-    tmp = Path(tempfile.mkdtemp(prefix=f"convert-{startup.owner()}-", dir=_tmp_root(hub)))
+    tmp = Path(tempfile.mkdtemp(prefix=startup.temp_prefix("convert"), dir=_tmp_root(hub)))
     puts: dict[str, tuple[str, int]] = {}
     try:
         for c in configs:
