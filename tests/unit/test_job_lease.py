@@ -112,3 +112,26 @@ def test_a_job_whose_workers_died_too_often_fails(tmp_path: Path) -> None:
     with hub.db.session() as s:
         job = s.get(Job, 1)
         assert job is not None and "died 3 times" in (job.error or "")
+
+
+def test_processes_starting_together_reclaim_each_job_once(tmp_path: Path) -> None:
+    hub = _hub(tmp_path, 12)
+    dead = _dead_owner()
+    while jobs.claim(hub, f"{startup.host()}:{dead}", ["k"]) is not None:
+        pass
+    counts: list[int] = []
+    lock = threading.Lock()
+
+    def recover() -> None:
+        n = startup.reclaim_jobs(hub.db)
+        with lock:
+            counts.append(n)
+
+    threads = [threading.Thread(target=recover) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(counts) == 4 and sum(counts) == 12
+    with hub.db.session() as s:
+        assert {j.status for j in s.query(Job)} == {"queued"}
