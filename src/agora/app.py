@@ -44,9 +44,12 @@ def create_app(settings: Settings | None = None) -> Metered:
 
 def start_workers(hub: Hub, settings: Settings) -> None:
     """The background job worker: it runs the jobs of the derived artefacts declared in hub/artefacts.py
-    (the parquet conversion, ...); AGORA_JOBS=0 leaves the queue to other processes."""
+    (the parquet conversion, ...); AGORA_JOBS=0 leaves the queue to other processes. First the leftovers
+    of dead processes are recovered (hub/startup.py): their jobs offered again, their temp files removed."""
+    from .hub import startup
     from .jobs import Worker
 
+    startup.recover(hub)  # jobs and temp files of dead processes (once per server process)
     if settings.jobs:
         Worker(hub, settings=settings).start()
 

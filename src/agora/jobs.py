@@ -2,8 +2,10 @@
 
 A job is a row. A worker takes one with a compare-and-set UPDATE (status 'queued' -> 'running', its own
 claim written in the same statement); when several workers race for a row exactly one UPDATE matches, so
-each job runs once. A job whose worker died (running with a stale start) is offered again, a bounded
-number of times. What a job computes is declared in the registry of derived artefacts
+each job runs once. While a job runs its worker renews the job's lease (`heartbeat_at`, every HEARTBEAT
+seconds); a running job whose lease lapsed (LEASE) lost its worker and is offered again, a bounded number
+of times, and so is, at once, a job whose worker process on this host is gone (`hub/startup.py`, run when
+a server starts). What a job computes is declared in the registry of derived artefacts
 (`hub/artefacts.py`): a job's kind is an artefact's name, the worker runs the artefact's job function, and
 when a job succeeds it queues the artefacts declared to follow it. Job functions must be safe to re-run: the
 data they write is keyed by the commit (or content) it came from, and carries the artefact's version. When a
@@ -13,13 +15,10 @@ worker starts it queues again the stored results that an older version of their 
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import time
 import uuid
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Protocol
 
 from sqlalchemy import and_, or_, select, update
@@ -27,13 +26,25 @@ from sqlalchemy import and_, or_, select, update
 from .config import Settings
 from .db.models import Job, utcnow
 from .db.session import Database
+from .hub import startup
 from .hub.artefacts import REGISTRY, Handler, Registry, enqueue, pending
+from .hub.startup import HEARTBEAT, LEASE, MAX_ATTEMPTS
 
 log = logging.getLogger("agora.jobs")
 
-MAX_ATTEMPTS = 3
-STALE_AFTER = timedelta(minutes=30)  # a running job older than this lost its worker
-__all__ = ["Handler", "Worker", "claim", "enqueue", "finish", "pending", "requeue_outdated"]
+__all__ = [
+    "HEARTBEAT",
+    "LEASE",
+    "MAX_ATTEMPTS",
+    "Handler",
+    "Worker",
+    "claim",
+    "enqueue",
+    "finish",
+    "heartbeat",
+    "pending",
+    "requeue_outdated",
+]
 
 
 class HasDb(Protocol):
@@ -44,11 +55,7 @@ class HasDb(Protocol):
 
 def claim(hub: HasDb, worker: str, kinds: list[str]) -> Job | None:
     """Take the oldest runnable job, or None. The UPDATE's WHERE is the compare-and-set."""
-    stale = utcnow() - STALE_AFTER
-    runnable = or_(
-        Job.status == "queued",
-        and_(Job.status == "running", Job.started_at < stale, Job.attempts < MAX_ATTEMPTS),
-    )
+    runnable = or_(Job.status == "queued", and_(startup.lapsed(utcnow()), Job.attempts < MAX_ATTEMPTS))
     with hub.db.session() as s:
         # PostgreSQL: FOR UPDATE SKIP LOCKED, so that racing workers take different rows instead of all
         # trying the same one; SQLite ignores it (one writer at a time) and the CAS below still holds.
@@ -64,7 +71,13 @@ def claim(hub: HasDb, worker: str, kinds: list[str]) -> Job | None:
             res = s.execute(
                 update(Job)
                 .where(Job.id == job_id, runnable)
-                .values(status="running", claim=token, started_at=utcnow(), attempts=Job.attempts + 1)
+                .values(
+                    status="running",
+                    claim=token,
+                    started_at=utcnow(),
+                    heartbeat_at=utcnow(),
+                    attempts=Job.attempts + 1,
+                )
             )
             if res.rowcount == 1:  # type: ignore[attr-defined]
                 s.commit()
@@ -73,6 +86,41 @@ def claim(hub: HasDb, worker: str, kinds: list[str]) -> Job | None:
                     s.expunge(job)
                     return job
     return None
+
+
+def heartbeat(hub: HasDb, job: Job) -> bool:
+    """Renew the lease of a job this worker runs; False when the job is no longer its own."""
+    with hub.db.session() as s:
+        res = s.execute(
+            update(Job)
+            .where(Job.id == job.id, Job.claim == job.claim, Job.status == "running")
+            .values(heartbeat_at=utcnow())
+        )
+        return bool(res.rowcount == 1)  # type: ignore[attr-defined]
+
+
+class _Beating:
+    """A thread that renews a running job's lease until the block ends."""
+
+    def __init__(self, hub: HasDb, job: Job, every: float) -> None:
+        self.hub, self.job, self.every = hub, job, every
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"agora-job-{job.id}-heartbeat", daemon=True)
+
+    def __enter__(self) -> _Beating:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._done.wait(self.every):
+            try:
+                heartbeat(self.hub, self.job)
+            except Exception:  # a missed beat is retried; the lease outlives several
+                log.warning("job %s: heartbeat failed", self.job.id, exc_info=True)
 
 
 def finish(hub: HasDb, job: Job, error: str | None = None, registry: Registry = REGISTRY) -> None:
@@ -136,7 +184,8 @@ class Worker:
         self.registry = registry
         self.from_registry = handlers is None
         self.poll = poll
-        self.name = f"{socket.gethostname()}:{os.getpid()}"
+        self.name = f"{startup.host()}:{startup.owner()}"  # a claim names this process (hub/startup.py)
+        self.heartbeat = HEARTBEAT
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="agora-jobs", daemon=True)
 
@@ -155,7 +204,8 @@ class Worker:
         log.info("%s: started", what)
         start = time.monotonic()
         try:
-            self.handlers[job.kind](self.hub, job)
+            with _Beating(self.hub, job, self.heartbeat):
+                self.handlers[job.kind](self.hub, job)
         except Exception as e:  # the job fails, the worker goes on
             log.exception("%s: failed after %.1fs", what, time.monotonic() - start)
             finish(self.hub, job, f"{type(e).__name__}: {e}", self.registry)
@@ -170,7 +220,14 @@ class Worker:
                 requeue_outdated(self.hub, self.registry)
             except Exception:
                 log.exception("queueing results of older artefact versions failed")
+        next_reclaim = 0.0
         while not self._stop.is_set():
+            if time.monotonic() >= next_reclaim:  # jobs of dead workers elsewhere; fail the hopeless ones
+                next_reclaim = time.monotonic() + LEASE.total_seconds()
+                try:
+                    startup.reclaim_jobs(self.hub.db)
+                except Exception:
+                    log.exception("reclaiming the jobs of dead workers failed")
             try:
                 busy = self.run_once()
             except Exception:

@@ -5,7 +5,8 @@ An object is kept when any of these holds:
   gc decides about unreachable commits, we never outrun it), or a Xet file with that sha256 is;
 - it was written less than GRACE ago (an upload whose commit has not happened yet), judged by the store's
   own modification time and by the DB rows that describe it.
-A xorb is kept when a kept Xet file uses it, or it is younger than GRACE. Removing an object also removes
+A xorb is kept when a kept Xet file uses it, or it is younger than GRACE. With --apply, the temp files of
+dead processes go too (hub/startup.py's sweep, with GRACE as the safe age). Removing an object also removes
 the rows that offered it (LfsObject, XetFile, XetXorb, XetChunk), so that nothing points at missing bytes:
 a later upload of the same content simply stores it again.
 """
@@ -19,6 +20,7 @@ from sqlalchemy import delete, select
 
 from ..db.models import LfsObject, Repo, XetChunk, XetFile, XetXorb
 from ..storage.blobs import BlobStore
+from . import startup
 from .imports import referenced_oids
 from .repos import Hub
 from .xet import XetStore, unpack_terms
@@ -32,7 +34,7 @@ class GcReport:
     lfs_removed: list[tuple[str, int]] = field(default_factory=list)
     xorbs_kept: int = 0
     xorbs_removed: list[tuple[str, int]] = field(default_factory=list)
-    temp_purged: int = 0  # abandoned uploads (temp objects, multipart uploads), with --apply only
+    temp_purged: int = 0  # abandoned uploads, conversion and git quarantine folders, with --apply only
 
     @property
     def freed(self) -> int:
@@ -96,9 +98,9 @@ def _sort_out(store: BlobStore, live: _Live) -> tuple[int, list[tuple[str, int]]
 def _collect_lfs(hub: Hub, report: GcReport, live: _Live, apply: bool) -> None:
     """LFS objects in the blob store; with `apply`, abandoned uploads go too."""
     report.lfs_kept, report.lfs_removed = _sort_out(hub.blobs, live)
-    if apply:
-        for store in (hub.blobs, *((hub.xet.xorbs, hub.xet.shards) if hub.xet is not None else ())):
-            report.temp_purged += store.purge_temp(live.cutoff)
+    if apply:  # what dead processes left: temp uploads and xorbs, conversion and git quarantine folders
+        swept = startup.sweep_files(hub, live.cutoff)
+        report.temp_purged += swept.temp_files + swept.conversions + swept.quarantines
     if apply and report.lfs_removed:
         gone = [oid for oid, _ in report.lfs_removed]
         for oid in gone:

@@ -8,8 +8,11 @@ crash in a native reader (a corrupt file) takes down only the child, so only tha
 
 from __future__ import annotations
 
+import ctypes
 import json
+import os
 import resource
+import signal
 import sys
 import time
 from pathlib import Path
@@ -143,7 +146,21 @@ def convert(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent(parent: int) -> None:
+    """Have the kernel SIGKILL this process when its parent dies (Linux), so that a server killed with -9
+    leaves no converter running; exit at once when the parent died already (before the request was in)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 def main() -> None:
+    if len(sys.argv) > 1:  # the pid of the server process that runs this conversion
+        die_with_parent(int(sys.argv[1]))
     spec = json.loads(sys.stdin.read())
     # Arrow's default pool (jemalloc) keeps RSS flat here; the system pool measured ~2x higher.
     print(json.dumps(convert(spec)), flush=True)

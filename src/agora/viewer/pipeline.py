@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from ..config import Settings, ViewerLimits
 from ..db.models import Job, Repo, ViewerResult, utcnow
-from ..hub import cards
+from ..hub import cards, startup
 from ..hub.artefacts import DATASET_PARQUET
 from ..storage.lfs_pointer import lfs_pointer
 from .discovery import ConfigSpec, DiscoveryError, discover
@@ -115,10 +115,12 @@ def _rss(pid: int) -> int:
 
 
 def run_child(spec: dict[str, Any], limits: JobLimits) -> dict[str, Any]:
-    """Run convert.py on one split, killing it past the memory or time limit."""
+    """Run convert.py on one split, killing it past the memory or time limit. The child is told this
+    process's pid: it dies with it (convert.die_with_parent), so a server killed with -9 leaves no converter
+    running unsupervised."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "agora.viewer.convert"],
+        [sys.executable, "-m", "agora.viewer.convert", str(os.getpid())],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -232,7 +234,8 @@ def convert_dataset(hub: Hub, job: Job, settings: Settings | None = None) -> Non
     except DiscoveryError as e:
         configs = []
         result["error"] = str(e)
-    tmp = Path(tempfile.mkdtemp(prefix="convert-", dir=_tmp_root(hub)))
+    # Named by its owner, so that a later server removes it once this process is gone (hub/startup.py).
+    tmp = Path(tempfile.mkdtemp(prefix=startup.temp_prefix("convert"), dir=_tmp_root(hub)))
     puts: dict[str, tuple[str, int]] = {}
     try:
         for c in configs:
@@ -280,7 +283,7 @@ def _record(
 
 
 def _tmp_root(hub: Hub) -> str:
-    root = Path(hub.repos_root).parent / "tmp"
+    root = startup.conversions_root(hub)
     root.mkdir(parents=True, exist_ok=True)
     return str(root)
 

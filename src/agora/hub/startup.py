@@ -1,0 +1,267 @@
+"""What a dead process leaves behind, found and cleaned when a server process starts (`recover`).
+
+A process is named by its *owner* token, `<pid>-<start>` (the start time of the process in clock ticks since
+boot, from /proc), so that a pid reused by a later process is not mistaken for the one that died. What a
+process owns carries that token: the claim of a running job (`<host>:<owner>:<random>`) and the temp folder
+of a conversion (`tmp/convert-<owner>-<host tag>-<random>`). The rest carries no owner and is judged by age only:
+git's quarantine folders (`objects/tmp_objdir-incoming-*`, left by a receive-pack killed mid-push) and the
+blob stores' temp files (temp xorbs and shards, LFS uploads, multipart parts), all of which a live process
+keeps writing to.
+
+Only what is provably dead goes: a job whose owner on this host no longer runs, or whose lease lapsed (its
+worker renews `heartbeat_at` every few seconds while it runs, see jobs.py); a folder whose owner no longer
+runs; an unowned leftover with nothing written for `SAFE_AGE`. Several server processes sharing a data
+folder may run `recover` at once: every step is a compare-and-set UPDATE or a removal that tolerates
+losing the race.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import socket
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.sql.elements import ColumnElement
+
+from ..db.models import Job, utcnow
+from ..db.session import Database
+from .repos import Hub
+
+log = logging.getLogger("agora.startup")
+
+LEASE = timedelta(
+    seconds=60
+)  # a running job whose worker has not renewed its heartbeat for this long is dead
+HEARTBEAT = 10.0  # seconds between a running job's heartbeats
+MAX_ATTEMPTS = 3  # a job whose worker died this many times is failed, not offered again
+SAFE_AGE = timedelta(hours=1)  # an unowned temp file or folder untouched this long belongs to nobody
+
+
+def _start_time(pid: int) -> tuple[str, str] | None:
+    """(state, start time) of a process from /proc/<pid>/stat, or None when there is no such file."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            stat = fh.read()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2 :].split()  # after "pid (comm) ": field 3 (state) is fields[0]
+    return fields[0], fields[19]  # field 22 is the start time
+
+
+def owner(pid: int | None = None) -> str:
+    """This process's (or `pid`'s) owner token, `<pid>-<start time>`."""
+    pid = os.getpid() if pid is None else pid
+    got = _start_time(pid)
+    return f"{pid}-{got[1] if got else 0}"
+
+
+def host() -> str:
+    return socket.gethostname()[:24]
+
+
+def alive(token: str) -> bool:
+    """Whether the process named by an owner token runs; a token that names nothing is taken as alive."""
+    pid_s, _, start = token.partition("-")
+    if not pid_s.isdigit():
+        return True
+    pid = int(pid_s)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # it exists, under another user
+    got = _start_time(pid)
+    if got is None:
+        return True  # no /proc: the pid exists, that is all we know
+    state, started = got
+    return state not in ("Z", "X") and (start in ("", "0") or started == start)
+
+
+# ---- jobs ----------------------------------------------------------------------------------------------
+
+
+def lapsed(now: datetime) -> ColumnElement[bool]:
+    """A running job whose lease lapsed: its last heartbeat (or its start, before it beat) is older than LEASE."""
+    return and_(Job.status == "running", func.coalesce(Job.heartbeat_at, Job.started_at) < now - LEASE)
+
+
+def _dead_owner(claim: str | None, here: str) -> bool:
+    """Whether a claim `<host>:<owner>:<random>` names a process of this host that no longer runs."""
+    parts = (claim or "").rsplit(":", 2)
+    return len(parts) == 3 and parts[0] == here and not alive(parts[1])
+
+
+def reclaim_jobs(db: Database) -> int:
+    """Offer again the running jobs whose worker is dead (its process on this host is gone, or its lease
+    lapsed); a job whose worker died MAX_ATTEMPTS times fails instead. Returns how many were reclaimed."""
+    now, here = utcnow(), host()
+    n = 0
+    with db.session() as s:
+        rows = s.execute(
+            select(Job.id, Job.claim, Job.attempts, lapsed(now)).where(Job.status == "running")
+        ).all()
+        for job_id, claim, attempts, is_lapsed in rows:
+            if not (is_lapsed or _dead_owner(claim, here)):
+                continue
+            values: dict[str, object] = (
+                {"status": "failed", "finished_at": now, "error": f"its worker died {attempts} times"}
+                if attempts >= MAX_ATTEMPTS
+                else {"status": "queued", "claim": None, "heartbeat_at": None}
+            )
+            cas = and_(
+                Job.id == job_id, Job.status == "running", or_(Job.claim == claim, Job.claim.is_(None))
+            )
+            res = s.execute(update(Job).where(cas).values(**values))
+            n += res.rowcount  # type: ignore[attr-defined]
+    if n:
+        log.info("%d job(s) of dead workers offered again (or failed after %d attempts)", n, MAX_ATTEMPTS)
+    return n
+
+
+# ---- files ---------------------------------------------------------------------------------------------
+
+
+def _newest(path: Path) -> float:
+    """The newest modification time of a folder and everything in it."""
+    newest = path.lstat().st_mtime
+    for root, dirs, files in os.walk(path):
+        for name in (*dirs, *files):
+            try:
+                newest = max(newest, os.lstat(os.path.join(root, name)).st_mtime)
+            except OSError:
+                pass
+    return newest
+
+
+def _untouched(path: Path, cutoff: datetime) -> bool:
+    try:
+        return datetime.fromtimestamp(_newest(path), UTC) < cutoff
+    except OSError:
+        return False  # gone already, or unreadable: not ours to judge
+
+
+def _remove(path: Path) -> bool:
+    if not path.exists():
+        return False
+    shutil.rmtree(path, ignore_errors=True)
+    return not path.exists()
+
+
+def host_tag() -> str:
+    """This host, short and without dashes (for names of temp folders that hosts sharing a folder may see)."""
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def temp_prefix(kind: str) -> str:
+    """The prefix of a temp folder this process owns: `<kind>-<pid>-<start>-<host tag>-`."""
+    return f"{kind}-{owner()}-{host_tag()}-"
+
+
+def _temp_owner(name: str) -> str | None:
+    """The owner token in `<kind>-<pid>-<start>-<host tag>-<random>` when it names a process of this host;
+    None for a name without one (older), or of another host (only age tells those are dead)."""
+    parts = name.split("-")
+    ours = len(parts) == 5 and parts[1].isdigit() and parts[3] == host_tag()
+    return f"{parts[1]}-{parts[2]}" if ours else None
+
+
+def sweep_conversions(tmp_root: Path, cutoff: datetime) -> int:
+    """Remove the conversion folders of dead processes: of this host, whose owner is gone; the others
+    (another host's, or unowned older ones) when nothing was written in them since cutoff."""
+    n = 0
+    for path in tmp_root.glob("convert-*") if tmp_root.is_dir() else ():
+        token = _temp_owner(path.name)
+        dead = not alive(token) if token is not None else _untouched(path, cutoff)
+        if dead and _remove(path):
+            n += 1
+    return n
+
+
+def sweep_quarantines(repos_root: Path, cutoff: datetime) -> int:
+    """Remove git's quarantine folders (`objects/tmp_objdir-incoming-*`) untouched since cutoff: a
+    receive-pack that was killed mid-push left them; a running one writes there or holds its hook."""
+    n = 0
+    for path in repos_root.glob("*/*.git/objects/tmp_objdir-incoming-*"):
+        if _untouched(path, cutoff) and _remove(path):
+            n += 1
+    return n
+
+
+@dataclass
+class Swept:
+    jobs: int = 0
+    conversions: int = 0
+    quarantines: int = 0
+    temp_files: int = 0
+
+
+def conversions_root(hub: Hub) -> Path:
+    """Where conversion jobs make their temp folders (`<data>/tmp`)."""
+    return Path(hub.repos_root).parent / "tmp"
+
+
+def sweep_files(hub: Hub, cutoff: datetime) -> Swept:
+    """Every temp file and folder of a dead process: conversions, git quarantines, blob stores' temp files."""
+    swept = Swept()
+    swept.conversions = sweep_conversions(conversions_root(hub), cutoff)
+    swept.quarantines = sweep_quarantines(Path(hub.repos_root), cutoff)
+    stores = [hub.blobs, *((hub.xet.xorbs, hub.xet.shards) if hub.xet is not None else ())]
+    for store in stores:
+        # Temp uploads, temp xorbs and shards, multipart part files (`mp-<id>`, `mp-<id>-sealed`) untouched
+        # since the cutoff. MULTIPART-SWEEP: when the blob stores get `sweep_stale` (resumable multipart
+        # completion), call it here instead of (or besides) purge_temp for the sealed parts.
+        swept.temp_files += store.purge_temp(cutoff)
+    return swept
+
+
+def recover(hub: Hub, safe_age: timedelta = SAFE_AGE) -> Swept:
+    """Run once when a server process starts (app.create_app): reclaim the jobs of dead workers and remove
+    the temp files and folders of dead processes. Each step that fails is logged and the others still run."""
+    swept = Swept()
+    try:
+        swept.jobs = reclaim_jobs(hub.db)
+    except Exception:
+        log.exception("reclaiming the jobs of dead workers failed")
+    try:
+        files = sweep_files(hub, datetime.now(UTC) - safe_age)
+    except Exception:
+        log.exception("removing the temp files of dead processes failed")
+        return swept
+    swept.conversions, swept.quarantines, swept.temp_files = (
+        files.conversions,
+        files.quarantines,
+        files.temp_files,
+    )
+    if files.conversions or files.quarantines or files.temp_files:
+        log.info(
+            "removed leftovers of dead processes: %d conversion folder(s), %d git quarantine folder(s), "
+            "%d temp upload file(s)",
+            files.conversions,
+            files.quarantines,
+            files.temp_files,
+        )
+    return swept
+
+
+__all__ = [
+    "HEARTBEAT",
+    "LEASE",
+    "MAX_ATTEMPTS",
+    "SAFE_AGE",
+    "Swept",
+    "alive",
+    "host",
+    "lapsed",
+    "owner",
+    "reclaim_jobs",
+    "recover",
+    "sweep_files",
+    "temp_prefix",
+]
