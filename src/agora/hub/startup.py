@@ -215,8 +215,8 @@ def sweep_files(hub: Hub, cutoff: datetime) -> Swept:
     stores = [hub.blobs, *((hub.xet.xorbs, hub.xet.shards) if hub.xet is not None else ())]
     for store in stores:
         # Temp uploads, temp xorbs and shards, multipart part files (`mp-<id>`, `mp-<id>-sealed`) untouched
-        # since the cutoff. MULTIPART-SWEEP: when the blob stores get `sweep_stale` (resumable multipart
-        # completion), call it here instead of (or besides) purge_temp for the sealed parts.
+        # since the cutoff (SAFE_AGE, the signed URLs' lifetime: a sealed part can be completed until then;
+        # sealing touches the file, storage/blobs.py).
         swept.temp_files += store.purge_temp(cutoff)
     return swept
 
