@@ -68,3 +68,10 @@ class TooLarge(HubError):
     """A body, a line, a batch or an object over its limit."""
 
     code = "PayloadTooLarge"
+
+
+class Unavailable(HubError):
+    """The server cannot do it now (the database is locked past its timeout, or unreachable): retry later.
+    Answered 503 with Retry-After."""
+
+    code = "ServiceUnavailable"

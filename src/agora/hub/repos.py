@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import event, inspect, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from ..db.models import LfsObject, utcnow
@@ -31,6 +31,7 @@ from ..errors import (
     RepoNotFound,
     RevisionNotFound,
     Unauthorized,
+    Unavailable,
 )
 from ..ids import (
     RepoId,
@@ -41,7 +42,7 @@ from ..ids import (
 )
 from ..storage.blobs import BlobStore
 from ..storage.gitstore import Entry, GitRepo
-from . import accounts, artefacts, audit, index, names
+from . import accounts, artefacts, audit, index, names, reconcile
 from .accounts import Principal
 from .gitattributes import default_gitattributes
 from .sizes import BINARY_LFS_SIZE, LFS_SIZE
@@ -58,6 +59,11 @@ class UploadMode:
     path: str
     mode: str  # "lfs" | "regular"
     oid: str | None
+
+
+def _first_line(e: OperationalError) -> str:
+    """The driver's message of a database error, without SQLAlchemy's SQL and links."""
+    return str(e.orig or e).strip().splitlines()[0][:200] if str(e.orig or e).strip() else type(e).__name__
 
 
 def _is_binary(sample: bytes) -> bool:
@@ -115,7 +121,11 @@ class Hub:
         """`find` in a session of its own: the row comes back detached (read its attributes; to change it,
         call a Hub method that loads it again)."""
         with self.db.session() as s:
-            return self.find(s, who, rid, write)
+            repo = self.find(s, who, rid, write)
+        if reconcile.notice(self, repo):  # git's main moved without the database knowing: repaired now
+            with self.db.session() as s:
+                repo = self.find(s, who, rid, write)
+        return repo
 
     # ---- repo lifecycle ---------------------------------------------------------------------------
     def create(
@@ -255,8 +265,14 @@ class Hub:
     def writer(self, s: Session, repo: Repo, git: GitRepo) -> Iterator[None]:
         """One writer per repo: the DB lock first (held until `s` commits: an advisory lock across hosts on
         PostgreSQL, the database's write lock on SQLite), then the repo's flock (across processes on this
-        host). Always in this order: no deadlock."""
-        repo_write_lock(s, repo.id)
+        host). Always in this order: no deadlock. A database lock not granted within its timeout (another
+        transaction holds it: AGORA_DB_LOCK_TIMEOUT) is Unavailable (503): nothing was written yet."""
+        try:
+            repo_write_lock(s, repo.id)
+        except OperationalError as e:
+            raise Unavailable(
+                f"The database is busy, nothing was changed: retry later ({_first_line(e)})"
+            ) from e
         with git.lock():
             yield
 
