@@ -31,6 +31,7 @@ import pygit2
 from sqlalchemy import select
 
 from ..db.models import Repo
+from ..ids import HEX40
 from ..storage.gitstore import GitRepo
 
 if TYPE_CHECKING:
@@ -72,6 +73,16 @@ def behind(hub: Hub, repo: Repo, git: GitRepo | None = None) -> str | None:
     except (pygit2.GitError, OSError):
         return None
     return head if head is not None and head != repo.head_sha else None
+
+
+def _loose_main(hub: Hub, repo: Repo) -> str | None:
+    """main's target when git keeps it as a loose ref file (as every write here leaves it), read without
+    opening the repository (a tenth of the cost); None otherwise (packed, symbolic, missing)."""
+    try:
+        text = (hub.git_dir(repo) / MAIN).read_text("ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text if HEX40.match(text) else None
 
 
 def repair(hub: Hub, repo_id: int) -> Disagreement | None:
@@ -125,6 +136,8 @@ def notice(hub: Hub, repo: Repo, git: GitRepo | None = None) -> bool:
     """A reader's check (one ref read): when the database is behind git's main, repair it now; True if it
     did. A repair that fails (the database is stuck) is logged, the reader goes on with what the database
     has, and this process tries again only after RETRY_AFTER seconds."""
+    if git is None and _loose_main(hub, repo) == repo.head_sha:
+        return False  # the common case, without opening the repository
     if behind(hub, repo, git) is None:
         return False
     with _failed_lock:

@@ -96,8 +96,11 @@ class Hub:
         self.xet: XetStore | None = None  # attached by app.build_hub
 
     # ---- lookup and permissions -------------------------------------------------------------------
+    def git_dir(self, repo: Repo) -> Path:
+        return self.repos_root / repo.storage_key[:2] / f"{repo.storage_key}.git"
+
     def git(self, repo: Repo) -> GitRepo:
-        return GitRepo(self.repos_root / repo.storage_key[:2] / f"{repo.storage_key}.git")
+        return GitRepo(self.git_dir(repo))
 
     def get(self, s: Session, rid: RepoId) -> Repo | None:
         """The repo `rid` names, in any case (ids compare without case, as on the Hub; hub/names.py)."""
