@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple, TypedDict, Unpack
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from ..db.models import Discussion, Repo
@@ -461,10 +462,7 @@ def _write_locked(
         )
         if create_pr:
             num = new_discussion(s, repo, Discussion(title=summary[:300], is_pr=True, author_id=who.user_id))
-            with pr_ref(git, num, new):  # a failure deletes the ref again: the PR was not opened
-                if on_written is not None:
-                    on_written(new)
-                ref_moved(hub, s, repo, [RefMove(f"refs/pr/{num}", None, new)])
+            _open_pr(hub, s, repo, git, num, new, on_written)
             return CommitResult(new, num)
         git.move_ref(plan.ref, head, new, f"commit: {summary}")
         move = RefMove(plan.ref, head, new)
@@ -474,6 +472,26 @@ def _write_locked(
     if failed is not None:
         _recover(hub, s, repo, move, on_written, failed)
     return CommitResult(new)
+
+
+def _open_pr(
+    hub: Hub,
+    s: Session,
+    repo: Repo,
+    git: GitRepo,
+    num: int,
+    new: str,
+    on_written: Callable[[str], None] | None,
+) -> None:
+    """refs/pr/{num} and its row, published together: a failure deletes the ref again (the PR was not
+    opened), and a database that is busy or gone says so (503), not a 500."""
+    try:
+        with pr_ref(git, num, new):
+            if on_written is not None:
+                on_written(new)
+            ref_moved(hub, s, repo, [RefMove(f"refs/pr/{num}", None, new)])
+    except OperationalError as e:
+        raise Unavailable("The database is busy, nothing was changed: retry later") from e
 
 
 def _publish(
