@@ -152,9 +152,18 @@ def test_sqlite_write_lock_held_during_a_commit_is_a_503_and_nothing_lands(hub: 
             timeout=120,
         )
 
+    def last_used() -> str | None:
+        with sqlite3.connect(hub.data / "agora.db") as c:
+            return c.execute("SELECT max(last_used_at) FROM tokens").fetchone()[0]  # type: ignore[no-any-return]
+
+    used = last_used()
     t = threading.Thread(target=post)
     t.start()
-    time.sleep(1.5)
+    # The request's token use is written (when the server writes it: at most so often) before the lock.
+    deadline = time.time() + 5
+    while time.time() < deadline and last_used() == used:
+        time.sleep(0.05)
+    time.sleep(0.5)
     holder = sqlite3.connect(hub.data / "agora.db", isolation_level=None, timeout=30)
     holder.execute("BEGIN IMMEDIATE")
     started = time.time()
