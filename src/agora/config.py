@@ -105,6 +105,9 @@ class Settings:
     s3_public_endpoint: str | None = None
     # Seconds a database statement waits for a lock before failing (a 503 with Retry-After, not a hang).
     db_lock_timeout: float = 30
+    # Uploads (LFS, Xet, commits, web uploads, pushes) are refused with 507 before their body is read when the
+    # data folder's free space, less the declared length, is under this: room kept for the database and git.
+    min_free_bytes: int = 512 * 1024**2
 
     @classmethod
     def from_env(cls, data: str | Path | None = None) -> Settings:
@@ -144,6 +147,7 @@ class Settings:
             "login_max_failures",
             "login_ip_max_failures",
             "login_window_seconds",
+            "min_free_bytes",
         ):
             v = os.environ.get(f"AGORA_{name.upper()}")
             if v:

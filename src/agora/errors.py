@@ -5,6 +5,8 @@ The domain does not know HTTP; `http/wire.py` maps `code` to a status.
 
 from __future__ import annotations
 
+import errno
+
 
 class HubError(Exception):
     code = "BadRequest"
@@ -75,3 +77,39 @@ class Unavailable(HubError):
     Answered 503 with Retry-After."""
 
     code = "ServiceUnavailable"
+
+
+DISK_FULL = "The Hub's disk is full: nothing was stored. Try again once an administrator has freed space"
+
+
+class InsufficientStorage(HubError):
+    """The Hub's disk is full (or below the free-space floor an upload must leave, AGORA_MIN_FREE_BYTES)."""
+
+    def __init__(self, message: str = DISK_FULL, **extra: object) -> None:
+        super().__init__(message, **extra)
+
+
+_DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+_SQLITE_FULL = 13  # SQLITE_FULL: "database or disk is full"
+_PG_DISK_FULL = "53100"  # PostgreSQL's disk_full SQLSTATE
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether `exc`, or an exception it was raised from, says the disk is full: an OSError ENOSPC or EDQUOT,
+    SQLite's SQLITE_FULL, PostgreSQL's disk_full (the drivers' errors, also as SQLAlchemy's `orig`)."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno in _DISK_FULL_ERRNOS:
+            return True
+        if getattr(e, "sqlite_errorcode", None) == _SQLITE_FULL:
+            return True
+        if _PG_DISK_FULL in (getattr(e, "sqlstate", None), getattr(e, "pgcode", None)):
+            return True
+        orig = getattr(e, "orig", None)
+        todo += [e.__cause__, e.__context__, orig if isinstance(orig, BaseException) else None]
+    return False

@@ -4,7 +4,10 @@ published under the verified oid."""
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -31,8 +34,7 @@ def test_complete_publishes_verified_parts(tmp_path: Path) -> None:
     assert list(store.tmp_dir.iterdir()) == []
     with pytest.raises(NotFound):
         store.multipart_write(upload_id, 0, b"late")
-    with pytest.raises(NotFound):
-        store.multipart_complete(upload_id, oid, len(data))
+    store.multipart_complete(upload_id, oid, len(data))  # a retried completion finds the published object
     assert store.open(oid).read() == data
 
 
@@ -85,3 +87,26 @@ def test_part_that_opened_the_file_before_completion_cannot_write_after_it(
     assert len(outcome) == 1 and isinstance(outcome[0], NotFound)
     published = store.open(oid).read()
     assert hashlib.sha256(published).hexdigest() == oid
+
+
+def test_sealing_counts_as_activity_for_the_stale_sweep(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parts written long ago, completion now: gc or a startup sweep (purge_temp with an hour's margin)
+    running while the sealed file is hashed, or before the retry of a completion that died, keeps it."""
+    store = LocalBlobStore(tmp_path)
+    data = bytes(range(256)) * 100
+    oid, upload_id = start_upload(store, data, 10_000)
+    old = time.time() - 2 * 3600
+    os.utime(store.tmp_dir / f"mp-{upload_id}", (old, old))
+
+    def dies(chunks: object) -> tuple[int, str]:
+        monkeypatch.undo()
+        raise RuntimeError("killed while hashing")
+
+    monkeypatch.setattr(blobs, "_hash_chunks", dies)
+    with pytest.raises(RuntimeError):
+        store.multipart_complete(upload_id, oid, len(data))
+    assert store.purge_temp(datetime.now(UTC) - timedelta(hours=1)) == 0
+    store.multipart_complete(upload_id, oid, len(data))
+    assert store.open(oid).read() == data

@@ -13,15 +13,18 @@ import hashlib
 import io
 import os
 import secrets
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
 
 from agora.errors import BadRequest, HubError, NotFound
+from agora.storage import blobs
 from agora.storage.blobs import LocalBlobStore
 from agora.storage.s3 import S3BlobStore, S3Config
 
@@ -228,13 +231,97 @@ def test_multipart_upload(store: Any) -> None:
     store.multipart_complete(upload_id, oid, len(data))
     assert store.size(oid) == len(data) and store.open(oid).read() == data
     assert listed(store) == {oid: len(data)}
-    # A retried completion: S3 answers from the published object, local refuses the spent upload id.
+    # A retried completion (the client lost the answer) answers from the published object.
+    store.multipart_complete(upload_id, oid, len(data))
+    assert store.open(oid).read() == data and listed(store) == {oid: len(data)}
+    assert no_temp(store)
+
+
+class Crash(Exception):
+    """Stands for the process dying while it hashes an upload."""
+
+
+def crash_while_hashing(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the next hashing of an upload die: the local store's sha256 of the sealed file, the S3 store's
+    read of the assembled temp key (after its first chunk). Once: the retry runs the real code."""
     if is_s3(store):
+        real = store.iter_bytes
+
+        def dies(key: str) -> Iterator[bytes]:
+            chunks = real(key)
+            yield next(chunks)
+            monkeypatch.undo()
+            raise Crash
+
+        monkeypatch.setattr(store, "iter_bytes", dies)
+        return
+
+    class DyingSha:
+        def update(self, chunk: bytes) -> None:
+            monkeypatch.undo()
+            raise Crash
+
+    monkeypatch.setattr(blobs, "hashlib", SimpleNamespace(sha256=DyingSha))
+
+
+def no_temp(store: Any) -> bool:
+    """Nothing of an upload is left behind (temp files, temp keys, open S3 multipart uploads)."""
+    if not is_s3(store):
+        return list(store.tmp_dir.iterdir()) == []
+    prefix = f"{store.base}tmp/"
+    keys = store.client.list_objects_v2(Bucket=store.bucket, Prefix=prefix).get("Contents", [])
+    return keys == []
+
+
+def test_multipart_completion_interrupted_while_hashing_is_resumed(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A completion that dies after sealing (local) or assembling (S3) the upload: the same completion,
+    retried, verifies the bytes again and publishes them (it used to answer 404 forever)."""
+    data = os.urandom(2 * PART + 77_000)
+    oid, upload_id = multipart(store, data)
+    crash_while_hashing(store, monkeypatch)
+    with pytest.raises(Crash):
         store.multipart_complete(upload_id, oid, len(data))
-    else:
-        with pytest.raises(NotFound):
+    assert not store.exists(oid)  # nothing unverified is visible
+    store.multipart_complete(upload_id, oid, len(data))
+    assert sha(store.open(oid).read()) == oid and store.size(oid) == len(data)
+    store.multipart_complete(upload_id, oid, len(data))  # and once more, after success
+    assert listed(store) == {oid: len(data)} and no_temp(store)
+
+
+def test_concurrent_completions_of_one_upload_both_succeed(store: Any) -> None:
+    """A client that gave up waiting for a long completion retries it while the first still runs."""
+    data = os.urandom(2 * PART + 5000)
+    oid, upload_id = multipart(store, data)
+    errors: list[BaseException] = []
+
+    def complete() -> None:
+        try:
             store.multipart_complete(upload_id, oid, len(data))
-    assert store.open(oid).read() == data
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=complete) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert sha(store.open(oid).read()) == oid and listed(store) == {oid: len(data)}
+
+
+def test_interrupted_completion_still_refuses_bad_bytes(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = os.urandom(PART + 1000)
+    oid, upload_id = multipart(store, b"X" + data[1:], oid=sha(data))
+    crash_while_hashing(store, monkeypatch)
+    with pytest.raises(Crash):
+        store.multipart_complete(upload_id, oid, len(data))
+    with pytest.raises(BadRequest):
+        store.multipart_complete(upload_id, oid, len(data))
+    assert not store.exists(oid) and listed(store) == {} and no_temp(store)
+    with pytest.raises(NotFound):  # refused for good
+        store.multipart_complete(upload_id, oid, len(data))
 
 
 def test_multipart_parts_in_any_order(store: Any) -> None:
@@ -352,6 +439,26 @@ def test_purge_temp(store: Any) -> None:
         store.multipart_complete(upload_id, oid, 900)
     assert not store.exists(oid)
     assert store.open(kept).read() == b"published"  # published objects are never temp
+
+
+def test_purge_temp_removes_what_an_interrupted_completion_left(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sealed part file (local) or assembled temp key (S3) of a completion that died is kept while its
+    completion URL can still be retried, and goes once it is older than that (gc --apply, startup)."""
+    data = os.urandom(PART + 1000)
+    oid, upload_id = multipart(store, data)
+    crash_while_hashing(store, monkeypatch)
+    with pytest.raises(Crash):
+        store.multipart_complete(upload_id, oid, len(data))
+    if not is_s3(store):
+        assert [p.name for p in store.tmp_dir.iterdir()] == [f"mp-{upload_id}-sealed"]
+    assert store.purge_temp(datetime.now(UTC) - timedelta(hours=1)) == 0  # still resumable
+    assert store.purge_temp(datetime.now(UTC) + timedelta(minutes=1)) >= 1
+    assert no_temp(store)
+    with pytest.raises(NotFound):
+        store.multipart_complete(upload_id, oid, len(data))
+    assert not store.exists(oid)
 
 
 @pytest.mark.parametrize("bad", ["", "abc", "g" * 64, "A" * 64, "../" + "a" * 61, "a" * 65])

@@ -5,6 +5,7 @@ driven through Starlette's TestClient or straight through ASGI."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import inspect
 import json
 from collections.abc import Iterator
@@ -110,6 +111,7 @@ ERROR_STATUS: dict[type[errors.HubError], tuple[int, str]] = {
     errors.ParentMismatch: (412, "PreconditionFailed"),
     errors.TooLarge: (413, "PayloadTooLarge"),
     errors.Unavailable: (503, "ServiceUnavailable"),
+    errors.InsufficientStorage: (507, "InsufficientStorage"),
     viewer_errors.NotReady: (500, "ResponseNotReady"),
     viewer_errors.SplitFailed: (500, "SplitConversionError"),
 }
@@ -137,6 +139,34 @@ def test_hub_error_status_and_headers(cls: type[errors.HubError]) -> None:
     assert ("www-authenticate" in r.headers) == (status == 401)
     retry = {viewer_errors.NotReady: "1", errors.Unavailable: "5"}
     assert r.headers.get("retry-after") == retry.get(cls)
+
+
+def test_disk_full_is_recognised_through_the_wrappers() -> None:
+    """ENOSPC / EDQUOT, and SQLite's own "database or disk is full" under SQLAlchemy's wrapper, mean 507."""
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    assert errors.disk_full(OSError(errno.ENOSPC, "No space left on device"))
+    assert errors.disk_full(OSError(errno.EDQUOT, "Disk quota exceeded"))
+    assert not errors.disk_full(OSError(errno.EACCES, "Permission denied"))
+    assert not errors.disk_full(ValueError("no"))
+    full = sqlite3.OperationalError("database or disk is full")
+    full.sqlite_errorcode = 13  # what the driver sets (SQLITE_FULL)
+    wrapped = OperationalError("COMMIT", {}, full)
+    assert errors.disk_full(wrapped)
+    try:  # and as the cause of something else
+        try:
+            raise wrapped
+        except OperationalError as e:
+            raise RuntimeError("commit failed") from e
+    except RuntimeError as e:
+        assert errors.disk_full(e)
+    locked = sqlite3.OperationalError("database is locked")
+    locked.sqlite_errorcode = 5
+    assert not errors.disk_full(OperationalError("COMMIT", {}, locked))
+    r = wire.hub_error(errors.InsufficientStorage())
+    assert r.status_code == 507 and "disk is full" in r.headers["x-error-message"]
 
 
 def test_default_messages_and_subclasses() -> None:
@@ -237,6 +267,11 @@ def _router() -> Router:
             raise RecursionError
         if what == "text":
             "\ud800".encode()
+        if what == "full":
+            try:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            except OSError as e:
+                raise RuntimeError("could not write") from e
         raise RuntimeError("boom")
 
     async def viewer(request: Request) -> Response:
@@ -315,6 +350,9 @@ def test_handler_errors_become_wire_errors(client: TestClient) -> None:
     r = client.get("/fail/other")
     assert (r.status_code, r.headers["x-error-code"]) == (500, "InternalError")
     assert "boom" not in r.text  # details go to the log, not to the client
+    r = client.get("/fail/full")  # a full disk, wherever it is raised from: 507, which clients do not retry
+    assert (r.status_code, r.headers["x-error-code"]) == (507, "InsufficientStorage")
+    assert "disk is full" in r.json()["error"]
 
 
 def test_host_prefix_routes(client: TestClient) -> None:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
 
-from ..errors import BadRequest, TooLarge
+from ..errors import BadRequest, InsufficientStorage, TooLarge
 
 _DIGITS = re.compile(r"^[0-9]{1,20}$")
 
@@ -69,3 +71,18 @@ async def read_json(request: Request, limit: int, required: bool = True, what: s
     if not isinstance(data, dict):
         raise BadRequest("The JSON body must be an object")
     return data
+
+
+def check_room(request: Request, folder: Path, floor: int) -> None:
+    """507 before a byte of an upload is read when the free space of `folder` (the data folder), less the
+    body's declared length, is under `floor` (AGORA_MIN_FREE_BYTES; 0 turns the check off)."""
+    if floor <= 0:
+        return
+    need = declared_length(request) or 0
+    free = shutil.disk_usage(folder).free
+    if free - need < floor:
+        raise InsufficientStorage(
+            f"The Hub's disk is full: {free} bytes are free, and uploads must leave {floor} bytes free"
+            f"{f' after their {need} bytes' if need else ''}. Nothing was stored. "
+            "Try again once an administrator has freed space"
+        )

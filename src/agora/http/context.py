@@ -14,7 +14,7 @@ from ..config import Settings
 from ..hub.accounts import Principal
 from ..hub.repos import Hub
 from ..ids import RepoId
-from . import wire
+from . import bodies, wire
 from .auth import Signer, credential, principal
 
 if TYPE_CHECKING:
@@ -58,6 +58,10 @@ class Ctx:
                 await run_in_threadpool(write, data)
         if pending:
             await run_in_threadpool(write, b"".join(pieces))
+
+    def check_room(self, request: Request) -> None:
+        """507 before an upload's body is read when the data folder is below AGORA_MIN_FREE_BYTES."""
+        bodies.check_room(request, self.settings.data, self.settings.min_free_bytes)
 
     async def who(self, request: Request) -> Principal | None:
         """The token's owner (Bearer, or Basic with the token as password); None for an anonymous request."""

@@ -37,7 +37,15 @@ from starlette.types import Receive, Scope, Send
 import agora
 
 from ..config import HookEnv
-from ..errors import BadRequest, Conflict, Forbidden, HubError, RepoNotFound, Unauthorized
+from ..errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    HubError,
+    InsufficientStorage,
+    RepoNotFound,
+    Unauthorized,
+)
 from ..hub import locks, pushes
 from ..hub.accounts import Principal
 from ..ids import RepoId
@@ -371,6 +379,15 @@ async def authorize(
     return repo, who
 
 
+def no_room(ctx: Ctx, request: Request) -> Response | None:
+    """A push below the free-space floor (AGORA_MIN_FREE_BYTES): 507, which git shows as `remote: ...`."""
+    try:
+        ctx.check_room(request)
+    except InsufficientStorage as e:
+        return git_error(507, e.message, e.code)
+    return None
+
+
 def command(ctx: Ctx, service: str, repo: Repo, advertise: bool) -> list[str]:
     path = str(ctx.hub.git(repo).path)
     argv = [git_bin()]
@@ -400,6 +417,8 @@ async def info_refs(ctx: Ctx, request: Request, p: str | None, ns: str, name: st
     repo, who = auth
     env = base_env(request)
     if service == "git-receive-pack":
+        if (full := no_room(ctx, request)) is not None:
+            return full
         env = push_env(ctx, env, repo, who)
     return GitProcess(
         command(ctx, service, repo, True),
@@ -426,6 +445,8 @@ async def rpc(
     env = base_env(request)
     finish = None
     if write:
+        if (full := no_room(ctx, request)) is not None:
+            return full
         env = push_env(ctx, env, repo, who)
         before = await ctx.run(pushes.ref_snapshot, ctx.hub, repo)
         finish = functools.partial(after_push, ctx, repo.id, before, who, f"{ns}/{name}")

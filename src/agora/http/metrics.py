@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..errors import disk_full
 from . import wire
 
 if TYPE_CHECKING:
@@ -61,8 +62,10 @@ class Counters:
             self.dirty.clear()
             try:
                 self.save()
-            except OSError:
-                log.warning("could not write the byte counters to %s", self.path, exc_info=True)
+            except OSError as exc:  # a full disk: one line a second, not a traceback
+                log.warning(
+                    "could not write the byte counters to %s: %s", self.path, exc, exc_info=not disk_full(exc)
+                )
             time.sleep(FLUSH)
 
     def save(self) -> None:

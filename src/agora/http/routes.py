@@ -228,7 +228,7 @@ def build(ctx: Ctx) -> Router:
     from .web import page_handler
     from .web.base import Web
 
-    router = Router()
+    router = Router(ctx.settings.data)
     web = Web(ctx)
     ctx.browser_who = web.who
     for e in table():

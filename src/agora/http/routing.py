@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
 import uuid
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import unquote
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..errors import HubError
+from ..errors import HubError, InsufficientStorage, disk_full
 from . import wire
 
 log = logging.getLogger("agora.http")
@@ -67,10 +69,26 @@ def _segment(v: str | None) -> str | None:
     return out
 
 
+# Below this many free bytes in the data folder, an unexpected error is taken for the full disk (pygit2
+# reports a failed object write as GitError("no error"), without the errno).
+FULL_BELOW = 1024 * 1024
+
+
+def out_of_space(exc: BaseException, data: Path | None) -> bool:
+    """Whether `exc` comes from a full disk: it says so, or the data folder has (almost) no byte left."""
+    if disk_full(exc):
+        return True
+    try:
+        return data is not None and shutil.disk_usage(data).free < FULL_BELOW
+    except OSError:
+        return False
+
+
 class Router:
-    def __init__(self) -> None:
+    def __init__(self, data: Path | None = None) -> None:
         self.routes: list[Route] = []
         self.fallback: Callable[[Scope, Receive, Send], Awaitable[None]] | None = None
+        self.data = data  # the data folder: a full disk there turns unexpected errors into 507s
 
     def add(self, methods: str, pattern: str, handler: Handler, host_prefix: str | None = None) -> None:
         ms = set(methods.split())
@@ -123,7 +141,7 @@ class Router:
                 response = wire.error(400, "BadRequest", "The request path is not valid UTF-8")
                 await response(scope, receive, send)
                 return
-            answer = await _answer(route, Request(scope, receive), params, path)
+            answer = await _answer(route, Request(scope, receive), params, path, self.data)
             await answer(scope, receive, send)
             return
         if allowed:
@@ -136,8 +154,11 @@ class Router:
             await wire.error(404, "NotFound", f"Not found: {path}")(scope, receive, send)
 
 
-async def _answer(route: Route, request: Request, params: dict[str, str | None], path: str) -> ASGIApp:
-    """What the route's handler answers, or the error response its exception maps to."""
+async def _answer(
+    route: Route, request: Request, params: dict[str, str | None], path: str, data: Path | None
+) -> ASGIApp:
+    """What the route's handler answers, or the error response its exception maps to. A full disk (ENOSPC,
+    EDQUOT, SQLITE_FULL... raised anywhere while answering) is a 507, never a 500: clients retry 500s."""
     try:
         return await route.handler(request, **params)
     except HubError as exc:
@@ -149,6 +170,9 @@ async def _answer(route: Route, request: Request, params: dict[str, str | None],
         return wire.error(
             400, "BadRequest", "The request holds malformed text (invalid UTF-8 or a lone surrogate)"
         )
-    except Exception:
+    except Exception as exc:
+        if out_of_space(exc, data):
+            log.warning("disk full on %s %s: %r", request.method, path, exc)
+            return wire.hub_error(InsufficientStorage())
         log.exception("unhandled error on %s %s (request %s)", request.method, path, request_id.get())
         return wire.error(500, "InternalError", "Internal error: the server logged the details")

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import string
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from ..db.models import Account as Account  # re-exported: the detached row of a user or an org
@@ -24,6 +26,7 @@ from . import audit, names, rows
 if TYPE_CHECKING:
     from .repos import Hub
 
+log = logging.getLogger("agora.hub")
 ROLES = ("read", "write", "admin")
 _ph = PasswordHasher()
 _ALNUM = string.ascii_letters + string.digits
@@ -117,18 +120,22 @@ def create_session(s: Session, user_id: int, ttl: int) -> str:
     return secret
 
 
-def session_user(s: Session, secret: str) -> Account | None:
-    """The user of a live session (not revoked, not expired, user not disabled), or None."""
+def live_session(s: Session, secret: str) -> tuple[WebSession, Account] | None:
+    """The live session (not revoked, not expired, user not disabled) and its user, or None. Writes nothing:
+    `note_use` records when it was last seen."""
     row = s.scalar(select(WebSession).where(WebSession.digest == _digest(secret)))
-    now = utcnow()
-    if row is None or row.revoked or row.expires_at <= now:
+    if row is None or row.revoked or row.expires_at <= utcnow():
         return None
     user = s.get(Account, row.user_id)
     if user is None or user.kind != "user" or user.disabled:
         return None
-    if now - row.last_seen_at > timedelta(minutes=1):  # one write a minute at most, not one per request
-        row.last_seen_at = now
-    return user
+    return row, user
+
+
+def session_user(s: Session, secret: str) -> Account | None:
+    """The user of a live session, or None."""
+    found = live_session(s, secret)
+    return found[1] if found else None
 
 
 def revoke_session(s: Session, secret: str) -> None:
@@ -301,14 +308,25 @@ def list_tokens(s: Session, user: str) -> list[Token]:
     return list(s.scalars(select(Token).where(Token.user_id == u.id, Token.revoked.is_(False))))
 
 
-def authenticate(s: Session, secret: str) -> Principal | None:
+def live_token(s: Session, secret: str) -> tuple[Token, Account] | None:
+    """The token (not revoked, its user not disabled) and its user, or None. Writes nothing: `note_use`
+    records when it was last used."""
     tok = s.scalar(select(Token).where(Token.digest == _digest(secret), Token.revoked.is_(False)))
     if tok is None:
         return None
     user = s.get(Account, tok.user_id)
     if user is None or user.disabled:
         return None
-    tok.last_used_at = utcnow()
+    return tok, user
+
+
+def authenticate(s: Session, secret: str) -> Principal | None:
+    """The owner of a token, or None (nothing written)."""
+    found = live_token(s, secret)
+    return token_principal(*found) if found else None
+
+
+def token_principal(tok: Token, user: Account) -> Principal:
     return Principal(
         user.id,
         user.name,
@@ -372,9 +390,35 @@ def require_write_token(who: Principal | None, what: str = "do this") -> Princip
 
 # ---- in a session of their own: for the HTTP handlers (called in a worker thread) ----------------------------
 def authenticated(hub: Hub, secret: str) -> Principal | None:
-    """`authenticate` in a session of its own: the owner of a token sent with a request."""
+    """`authenticate` in a session of its own: the owner of a token sent with a request. Its last use is
+    noted afterwards (`note_use`): at most once a minute, and never at the cost of the request."""
     with hub.db.session() as s:
-        return authenticate(s, secret)
+        found = live_token(s, secret)
+        if found is None:
+            return None
+        tok, user = found
+        who = token_principal(tok, user)
+    note_use(hub, Token, tok.id, tok.last_used_at)
+    return who
+
+
+# When a token or a browser session was last used is noted at most this often: not one write per request.
+NOTE_USE_EVERY = timedelta(minutes=1)
+
+
+def note_use(hub: Hub, model: type[Token] | type[WebSession], row_id: int, last: datetime | None) -> None:
+    """Note that a token (`last_used_at`) or a browser session (`last_seen_at`) was used now, if `last` is
+    older than NOTE_USE_EVERY: in a transaction of its own, after the read it belongs to. A note that
+    cannot be written (a full disk, a locked database) is skipped with a warning: reads keep working."""
+    now = utcnow()
+    if last is not None and now - last < NOTE_USE_EVERY:
+        return
+    column = Token.last_used_at if model is Token else WebSession.last_seen_at
+    try:
+        with hub.db.session() as s:
+            s.execute(update(model).where(model.id == row_id).values({column: now}))
+    except SQLAlchemyError as exc:
+        log.warning("could not note the use of %s %s: %s", model.__tablename__, row_id, exc)
 
 
 def whoami(hub: Hub, user_id: int) -> tuple[Account | None, list[tuple[Account, str]]]:

@@ -29,7 +29,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from ..db.models import Discussion, Repo
-from ..errors import BadRequest, EntryNotFound, ParentMismatch, RepoNotFound, Unavailable
+from ..errors import BadRequest, EntryNotFound, ParentMismatch, RepoNotFound, Unavailable, disk_full
 from ..ids import RepoId, check_folder, check_oid, check_path, check_unicode_twins
 from ..storage.gitstore import GitRepo
 from ..storage.lfs_pointer import lfs_pointer, parse_pointer
@@ -491,6 +491,8 @@ def _open_pr(
                 on_written(new)
             ref_moved(hub, s, repo, [RefMove(f"refs/pr/{num}", None, new)])
     except OperationalError as e:
+        if disk_full(e):
+            raise  # a full disk is a 507 (http/routing.py)
         raise Unavailable("The database is busy, nothing was changed: retry later") from e
 
 

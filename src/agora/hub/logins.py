@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from ..db.models import WebSession
 from ..errors import BadRequest
 from . import accounts, audit, throttle
 from .accounts import Principal
@@ -17,8 +18,13 @@ if TYPE_CHECKING:
 def browser_principal(hub: Hub, sid: str) -> Principal | None:
     """The user of the live browser session `sid` (full rights), or None."""
     with hub.db.session() as s:
-        user = accounts.session_user(s, sid)
-        return accounts.session_principal(user) if user is not None else None
+        found = accounts.live_session(s, sid)
+        if found is None:
+            return None
+        row, user = found
+        who = accounts.session_principal(user)
+    accounts.note_use(hub, WebSession, row.id, row.last_seen_at)
+    return who
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import event, inspect, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from ..db.models import LfsObject, utcnow
@@ -32,6 +32,7 @@ from ..errors import (
     RevisionNotFound,
     Unauthorized,
     Unavailable,
+    disk_full,
 )
 from ..ids import (
     RepoId,
@@ -273,6 +274,8 @@ class Hub:
         try:
             repo_write_lock(s, repo.id)
         except OperationalError as e:
+            if disk_full(e):
+                raise  # a full disk is a 507 (http/routing.py), not a busy database
             raise Unavailable(
                 f"The database is busy, nothing was changed: retry later ({_first_line(e)})"
             ) from e
@@ -303,14 +306,19 @@ class Hub:
         s.flush()
 
     def count_download(self, repo: Repo, commit: str, path: str) -> None:
-        """Count a client download (a flagged HEAD) when `path` is the repo's counting file."""
-        if index.is_counting_file(
+        """Count a client download (a flagged HEAD) when `path` is the repo's counting file. A count that
+        cannot be written (a full disk, a locked database) is skipped with a warning: the download goes on."""
+        if not index.is_counting_file(
             repo.type, path, lambda: self.git(repo).entry(commit, "config.json") is not None
         ):
+            return
+        try:
             with self.db.session() as s:
                 fresh = s.get(Repo, repo.id)  # not s.merge(repo): that writes its stale head_sha etc. back
                 if fresh is not None:
                     index.count_download(s, fresh)
+        except SQLAlchemyError as exc:
+            log.warning("could not count a download of %s: %s", repo.id, exc)
 
     def read_range(self, repo: Repo, e: Entry, start: int, length: int) -> bytes:
         """Bytes [start, start+length) of a file, wherever its content lives; never the whole file."""

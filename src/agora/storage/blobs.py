@@ -16,7 +16,7 @@ import fcntl
 import hashlib
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, BinaryIO, Protocol
@@ -127,10 +127,14 @@ class LocalUpload(HashingUpload):
         self._store._publish(self._tmp, key)
 
     def abort(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
-        self._tmp.unlink(missing_ok=True)
+        fh, self._fh = self._fh, None
+        try:
+            if fh is not None:
+                fh.close()  # flushes what is buffered: on a full disk that fails too (ENOSPC)
+        except OSError:
+            pass  # the file is closed all the same, and goes away below
+        finally:
+            self._tmp.unlink(missing_ok=True)
 
 
 class LocalBlobStore:
@@ -217,24 +221,37 @@ class LocalBlobStore:
         # hashed and change bytes already vouched for, then be published under `oid` (replacing a good
         # object every repo shares). Seal first: rename the file away from part writers, then take an
         # exclusive lock, which waits for those that opened it before the rename; later ones see it gone.
+        # Completion is idempotent: a sealed file left by a completion that died (a crash, a kill) is
+        # hashed again by the retry, and a retry after success finds the published object.
         path = self._mp_path(upload_id)
         sealed = path.with_name(f"{path.name}-sealed")
         try:
             os.rename(path, sealed)
+            os.utime(sealed)  # sealed now: the stale-upload sweep counts its age from here
         except FileNotFoundError:
-            raise NotFound("Unknown or expired multipart upload") from None
-        sha = hashlib.sha256()
-        total = 0
-        with open(sealed, "rb") as fh:
+            pass  # sealed already (an interrupted or concurrent completion), or completed
+        try:
+            fh = open(sealed, "rb")
+        except FileNotFoundError:
+            self._completed_before(oid, size)
+            return
+        with fh:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-            while chunk := fh.read(8 * CHUNK):
-                sha.update(chunk)
-                total += len(chunk)
+            if not _same_file(sealed, fh):  # a concurrent completion published (or refused) it meanwhile
+                self._completed_before(oid, size)
+                return
+            total, got = _hash_chunks(iter(lambda: fh.read(8 * CHUNK), b""))
+            if total != size or got != oid:
+                sealed.unlink(missing_ok=True)
+                raise BadRequest(f"Uploaded parts do not hash to {oid} ({total} of {size} bytes)")
             os.fsync(fh.fileno())
-        if total != size or sha.hexdigest() != oid:
-            sealed.unlink(missing_ok=True)
-            raise BadRequest(f"Uploaded parts do not hash to {oid} ({total} of {size} bytes)")
-        self._publish(sealed, oid)
+            self._publish(sealed, oid)  # still under the lock: a concurrent retry waits, then finds it
+
+    def _completed_before(self, oid: str, size: int) -> None:
+        """A completion whose upload file is gone: fine if the object is published (a retry after
+        success), else the upload expired or was refused."""
+        if self.size(oid) != size:
+            raise NotFound("Unknown or expired multipart upload")
 
     def delete(self, oid: str) -> None:
         self._path(oid).unlink(missing_ok=True)
@@ -281,6 +298,24 @@ def upload_file(up: Upload, src: Path, oid: str, chunk: int) -> None:
         while data := fh.read(chunk):
             up.write(data)
     up.finish(oid, src.stat().st_size)
+
+
+def _same_file(path: Path, fh: IO[bytes]) -> bool:
+    """Whether `path` still names the file open as `fh` (not renamed away or removed since)."""
+    try:
+        return os.stat(path).st_ino == os.fstat(fh.fileno()).st_ino
+    except FileNotFoundError:
+        return False
+
+
+def _hash_chunks(chunks: Iterable[bytes]) -> tuple[int, str]:
+    """(size, sha256) of the concatenated `chunks`."""
+    sha = hashlib.sha256()
+    total = 0
+    for chunk in chunks:
+        sha.update(chunk)
+        total += len(chunk)
+    return total, sha.hexdigest()
 
 
 def sha256_file(path: Path) -> str:

@@ -287,51 +287,92 @@ class S3BlobStore:
         raise BadRequest("Parts of an upload to S3 go to the presigned part URLs, not through the server")
 
     def multipart_complete(self, upload_id: str, oid: str, size: int) -> None:
-        if self.size(oid) == size:
-            return  # a retried completion: already verified and published
+        """Assemble, verify and publish. Idempotent and resumable: the temp key and its `.json` stay until
+        the object is published (or refused), so a completion that died half-way (a crash, an S3 error
+        while hashing) is finished by its retry, and a retry after success finds the published object."""
+        if self.size(oid) == size:  # a retried completion: already verified and published
+            self._drop(self._tmp(f"mp-{upload_id}") + ".json")  # if one died right after publishing
+            return
+        try:
+            self._complete(upload_id, oid, size)
+        except Exception as e:
+            # A concurrent completion of the same upload (a client retrying one that took long) finished
+            # first and removed what this one was reading: its result is this one's.
+            if (isinstance(e, NotFound) or _missing(e)) and self.size(oid) == size:
+                return
+            raise
+
+    def _complete(self, upload_id: str, oid: str, size: int) -> None:
         key, meta = self._mp(upload_id)
         if meta["oid"] != oid or meta["size"] != size:
             raise BadRequest("This completion does not match the upload it names")
+        try:
+            if self._head(key) is None:  # not assembled yet (else: by an earlier, interrupted completion)
+                self._assemble(key, meta["s3"])
+            self._verify_and_publish(key, oid, size)
+        except BadRequest:
+            self._drop(key + ".json")
+            raise
+        self._drop(key + ".json")
+
+    def _assemble(self, key: str, s3_upload: str) -> None:
+        """Complete the S3 multipart upload on `key` with every part the client sent."""
         parts: list[dict[str, Any]] = []
         marker = 0
-        while True:
-            r = self.client.list_parts(
-                Bucket=self.bucket, Key=key, UploadId=meta["s3"], PartNumberMarker=marker
-            )
-            parts += [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]} for p in r.get("Parts", [])]
-            if not r.get("IsTruncated"):
-                break
-            marker = int(r["NextPartNumberMarker"])
+        try:
+            while True:
+                r = self.client.list_parts(
+                    Bucket=self.bucket, Key=key, UploadId=s3_upload, PartNumberMarker=marker
+                )
+                parts += [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]} for p in r.get("Parts", [])]
+                if not r.get("IsTruncated"):
+                    break
+                marker = int(r["NextPartNumberMarker"])
+        except Exception as e:
+            if _missing(e):  # aborted (purged as abandoned)
+                raise NotFound("Unknown or expired multipart upload") from None
+            raise
         if not parts:
             raise BadRequest("No part of this upload was received")
-        self.client.complete_multipart_upload(
-            Bucket=self.bucket, Key=key, UploadId=meta["s3"], MultipartUpload={"Parts": parts}
-        )
-        self.client.delete_object(Bucket=self.bucket, Key=key + ".json")
-        self._verify_and_publish(key, oid, size)
+        try:
+            self.client.complete_multipart_upload(
+                Bucket=self.bucket, Key=key, UploadId=s3_upload, MultipartUpload={"Parts": parts}
+            )
+        except Exception as e:
+            if not _missing(e) or self._head(key) is None:
+                raise
+            # else a concurrent completion assembled it a moment ago: verify what it assembled
+
+    def _drop(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=key)
 
     def _verify_and_publish(self, tmp: str, oid: str, size: int) -> None:
-        final = self._key(oid)
+        """Hash the temp key and copy it to `oid`'s key. The temp key goes once published or refused, and
+        stays after any other failure (S3 unreachable, the process killed): a retry verifies it again."""
         head = self._head(tmp)
         if head is None:
             if self.size(oid) == size:
                 return
             raise NotFound(f"Object {oid} was not uploaded")
         try:
-            got_size = int(head["ContentLength"])
-            if got_size != size:
-                raise BadRequest(f"Size mismatch: expected {size} bytes, received {got_size}")
-            sha = hashlib.sha256()
-            for chunk in self.iter_bytes(tmp):
-                sha.update(chunk)
-            if sha.hexdigest() != oid:
-                raise BadRequest(
-                    f"sha256 mismatch: the object is named {oid} but its content hashes to {sha.hexdigest()}"
-                )
-            if self.size(oid) != size:
-                self.client.copy({"Bucket": self.bucket, "Key": tmp}, self.bucket, final)
-        finally:
-            self.client.delete_object(Bucket=self.bucket, Key=tmp)
+            self._check_tmp(tmp, int(head["ContentLength"]), oid, size)
+        except BadRequest:
+            self._drop(tmp)
+            raise
+        if self.size(oid) != size:
+            self.client.copy({"Bucket": self.bucket, "Key": tmp}, self.bucket, self._key(oid))
+        self._drop(tmp)
+
+    def _check_tmp(self, tmp: str, got_size: int, oid: str, size: int) -> None:
+        if got_size != size:
+            raise BadRequest(f"Size mismatch: expected {size} bytes, received {got_size}")
+        sha = hashlib.sha256()
+        for chunk in self.iter_bytes(tmp):
+            sha.update(chunk)
+        if sha.hexdigest() != oid:
+            raise BadRequest(
+                f"sha256 mismatch: the object is named {oid} but its content hashes to {sha.hexdigest()}"
+            )
 
     # ---- writes through Agora, deletion, listing ---------------------------------------------------
     def new_upload(self) -> S3Upload:

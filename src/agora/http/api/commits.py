@@ -234,6 +234,7 @@ async def commit(ctx: Ctx, request: Request, t: str, ns: str, name: str, rev: st
     create_pr = wire.truthy(request.query_params.get("create_pr"))
     repo = await ctx.run(ctx.hub.open_repo, who, rid_api(t, ns, name), True)
     assert who is not None  # open_repo(write=True) lets no anonymous caller through
+    ctx.check_room(request)
     body = await read_commit_body(ctx, request, ctx.hub.git(repo))
     parent, summary, description = commit_header(body.header)
     ops = body.ops + [commits.CommitOperationLfsAdd(path, oid, size) for path, oid, size in body.lfs_lines]

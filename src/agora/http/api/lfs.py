@@ -280,6 +280,7 @@ async def upload(ctx: Ctx, request: Request, repo_id: str, oid: str) -> Response
     check(ctx, request, "upload", repo_id, oid, size)
     expected = int(size)
     bodies.check_length(request, expected, f"Object {oid}")
+    ctx.check_room(request)
     repo = await ctx.run(hub_lfs.repo_by_id, ctx.hub, int(repo_id))
     up = ctx.hub.blobs.new_upload()
     received = 0
@@ -359,6 +360,7 @@ async def part(ctx: Ctx, request: Request, upload_id: str, n: str) -> Response:
     if expected <= 0:
         raise BadRequest(f"Part {n} is past the end of the object")
     bodies.check_length(request, expected, f"Part {n}")
+    ctx.check_room(request)
     write = ctx.hub.blobs.multipart_write
     pieces: list[bytes] = []  # joined once per PUMP bytes, as in Ctx.pump()
     pending = 0

@@ -88,6 +88,7 @@ def check_length(request: Request, limit: int) -> None:
 async def xorb_upload(ctx: Ctx, request: Request, prefix: str, h: str) -> Response:
     token_repo(ctx, request, write=True)
     check_length(request, MAX_XORB)
+    ctx.check_room(request)
     up = store(ctx).new_xorb_upload(h.lower())
     try:
         await ctx.pump(request, up.write)
@@ -102,6 +103,7 @@ async def xorb_upload(ctx: Ctx, request: Request, prefix: str, h: str) -> Respon
 async def shard_upload(ctx: Ctx, request: Request) -> Response:
     repo_id = token_repo(ctx, request, write=True)
     check_length(request, MAX_SHARD)
+    ctx.check_room(request)
     body = bytearray()
     async for piece in request.stream():
         body += piece

@@ -16,6 +16,7 @@ from ...errors import (
     EntryNotFound,
     Forbidden,
     HubError,
+    InsufficientStorage,
     NotFound,
     RepoNotFound,
     RevisionNotFound,
@@ -65,7 +66,7 @@ def page_handler(web: Web, handler: Callable[..., Awaitable[Response]]) -> Handl
     return wrapped
 
 
-_STATUS: dict[type[HubError], int] = {Forbidden: 403, Conflict: 409, TooLarge: 413}
+_STATUS: dict[type[HubError], int] = {Forbidden: 403, Conflict: 409, TooLarge: 413, InsufficientStorage: 507}
 
 
 STATIC_ROOT = (HERE / "static").resolve()

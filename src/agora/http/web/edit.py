@@ -47,6 +47,7 @@ async def upload_blob(web: Web, request: Request, p: str | None, ns: str, name: 
     await web.repo(request, rid_of(p, ns, name), write=True)
     limit = web.ctx.settings.max_object_size
     check_length(request, limit, "File")
+    web.ctx.check_room(request)
     up = web.hub.blobs.new_upload()
     received = 0
 
