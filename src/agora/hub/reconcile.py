@@ -58,16 +58,11 @@ class Disagreement:
         )
 
 
-def git_main(hub: Hub, repo: Repo) -> str | None:
-    """Where the repo's main points in git; None when its git directory or its main is missing."""
-    try:
-        return hub.git(repo).ref_target(MAIN)
-    except (pygit2.GitError, OSError):
-        return None
-
-
 def behind(hub: Hub, repo: Repo, git: GitRepo | None = None) -> str | None:
-    """git's main when the database has not derived it (the repair's `new`), else None. One ref read."""
+    """git's main when the database has not derived it (the repair's `new`), else None. One ref read (of
+    the loose ref file, without opening the repository, in the common case where they agree)."""
+    if git is None and _loose_main(hub, repo) == repo.head_sha:
+        return None
     try:
         head = (git or hub.git(repo)).ref_target(MAIN)
     except (pygit2.GitError, OSError):
@@ -136,8 +131,6 @@ def notice(hub: Hub, repo: Repo, git: GitRepo | None = None) -> bool:
     """A reader's check (one ref read): when the database is behind git's main, repair it now; True if it
     did. A repair that fails (the database is stuck) is logged, the reader goes on with what the database
     has, and this process tries again only after RETRY_AFTER seconds."""
-    if git is None and _loose_main(hub, repo) == repo.head_sha:
-        return False  # the common case, without opening the repository
     if behind(hub, repo, git) is None:
         return False
     with _failed_lock:
