@@ -10,7 +10,7 @@ from .http.auth import Signer
 from .http.context import Ctx
 from .http.metrics import Counters, Metered
 from .http.routing import LOG_FORMAT, install_request_id_logging
-from .hub import cards, catalog
+from .hub import cards, catalog, reconcile
 from .hub.repos import Hub
 from .hub.xet import XetStore
 
@@ -18,7 +18,7 @@ from .hub.xet import XetStore
 def build_hub(settings: Settings) -> Hub:
     settings.data.mkdir(parents=True, exist_ok=True)
     cards.set_limits(settings.card)
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, settings.db_lock_timeout)
     migrate(db.engine)
     hub = Hub(db, settings.repos_dir, settings.blobs("lfs"))
     hub.xet = XetStore(db, settings.blobs("xorbs"), settings.blobs("shards"))
@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None) -> Metered:
     common.MAX_JSON = settings.max_json_bytes
     router = routes.build(ctx)
     start_workers(ctx.hub, settings)
+    reconcile.start(ctx.hub)  # repos whose refs moved without the database knowing (a crash): repaired
     return Metered(Guard(router, settings), counters)
 
 

@@ -260,8 +260,9 @@ def cmd_org_add_member(args: argparse.Namespace) -> int:
 
 
 def cmd_fsck(args: argparse.Namespace) -> int:
-    """Report what the database holds that the Hub's rules forbid (today: names that differ only by case
-    and key indexes that do not enforce uniqueness); non-zero exit when anything is found."""
+    """Report what the database holds that the Hub's rules forbid (names that differ only by case, key
+    indexes that do not enforce uniqueness) and repos whose database is behind their refs (`--repair` fixes
+    those); non-zero exit when anything is left."""
     from .hub import names
 
     hub = _hub(args.data)
@@ -272,9 +273,31 @@ def cmd_fsck(args: argparse.Namespace) -> int:
         report = names.check(s)
     for line in report.lines():
         print(line)
-    if report.ok:
+    refs_ok = _fsck_refs(hub, args.repair)
+    if report.ok and refs_ok:
         print("no problems found", file=sys.stderr)
-    return 0 if report.ok else 1
+    return 0 if report.ok and refs_ok else 1
+
+
+def _fsck_refs(hub, repair: bool) -> bool:
+    """Repos whose refs/heads/main moved without the database deriving it (hub/reconcile.py); with
+    `repair`, derived again. True when none is left."""
+    from .hub import reconcile
+
+    left = False
+    for d in reconcile.disagreements(hub):
+        fixed = None
+        if repair:
+            try:
+                fixed = reconcile.repair(hub, d.repo_id)
+            except Exception as e:  # noqa: BLE001 - reported, and the next repo is tried
+                print(f"could not repair {d.line()}: {e}", file=sys.stderr)
+        if fixed is not None:
+            print(f"repaired: {d.line()}")
+        else:
+            left = True
+            print(f"database behind git: {d.line()}" + ("" if repair else " (run `agora fsck --repair`)"))
+    return not left
 
 
 def cmd_user_rename(args: argparse.Namespace) -> int:
@@ -384,11 +407,18 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("new", help="ns/name")
     sp.set_defaults(fn=cmd_repo_rename)
 
-    sp = with_data(sub.add_parser("fsck", help="report database problems (names that differ only by case)"))
+    sp = with_data(
+        sub.add_parser("fsck", help="report database problems (case twins, database behind git refs)")
+    )
     sp.add_argument(
         "--fix-indexes",
         action="store_true",
         help="fill missing name keys and make the name indexes unique (refused while twins remain)",
+    )
+    sp.add_argument(
+        "--repair",
+        action="store_true",
+        help="derive again the repos whose refs moved without the database knowing (a crash mid-write)",
     )
     sp.set_defaults(fn=cmd_fsck)
 

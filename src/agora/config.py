@@ -103,6 +103,8 @@ class Settings:
     s3_secret_key: str | None = None
     s3_region: str = "us-east-1"
     s3_public_endpoint: str | None = None
+    # Seconds a database statement waits for a lock before failing (a 503 with Retry-After, not a hang).
+    db_lock_timeout: float = 30
     # Uploads (LFS, Xet, commits, web uploads, pushes) are refused with 507 before their body is read when the
     # data folder's free space, less the declared length, is under this: room kept for the database and git.
     min_free_bytes: int = 512 * 1024**2
@@ -132,6 +134,7 @@ class Settings:
         s.s3_secret_key = os.environ.get("AGORA_S3_SECRET_KEY") or None
         s.s3_region = os.environ.get("AGORA_S3_REGION") or "us-east-1"
         s.s3_public_endpoint = os.environ.get("AGORA_S3_PUBLIC_ENDPOINT") or None
+        s.db_lock_timeout = float(os.environ.get("AGORA_DB_LOCK_TIMEOUT") or 30)
         for name in (
             "multipart_threshold",
             "multipart_chunk",

@@ -72,6 +72,13 @@ class TooLarge(HubError):
     code = "PayloadTooLarge"
 
 
+class Unavailable(HubError):
+    """The server cannot do it now (the database is locked past its timeout, or unreachable): retry later.
+    Answered 503 with Retry-After."""
+
+    code = "ServiceUnavailable"
+
+
 DISK_FULL = "The Hub's disk is full: nothing was stored. Try again once an administrator has freed space"
 
 

@@ -110,6 +110,7 @@ ERROR_STATUS: dict[type[errors.HubError], tuple[int, str]] = {
     errors.Conflict: (409, "Conflict"),
     errors.ParentMismatch: (412, "PreconditionFailed"),
     errors.TooLarge: (413, "PayloadTooLarge"),
+    errors.Unavailable: (503, "ServiceUnavailable"),
     errors.InsufficientStorage: (507, "InsufficientStorage"),
     viewer_errors.NotReady: (500, "ResponseNotReady"),
     viewer_errors.SplitFailed: (500, "SplitConversionError"),
@@ -136,7 +137,8 @@ def test_hub_error_status_and_headers(cls: type[errors.HubError]) -> None:
     assert r.headers["content-type"] == "application/json"
     assert json.loads(bytes(r.body)) == {"error": "Something went wrong with alice/model"}
     assert ("www-authenticate" in r.headers) == (status == 401)
-    assert r.headers.get("retry-after") == ("1" if cls is viewer_errors.NotReady else None)
+    retry = {viewer_errors.NotReady: "1", errors.Unavailable: "5"}
+    assert r.headers.get("retry-after") == retry.get(cls)
 
 
 def test_disk_full_is_recognised_through_the_wrappers() -> None:

@@ -15,9 +15,12 @@ REPO_LOCK_SPACE = 0x41474F52  # "AGOR": the first key of the repo writer advisor
 PRUNE_EVERY, PRUNE_KEEP = 10_000, 1_000_000  # index_log keeps its last PRUNE_KEEP rows (~20 MB)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, lock_timeout: float = 30) -> Engine:
+    """`lock_timeout`: seconds a statement waits for a lock (SQLite's busy timeout, PostgreSQL's
+    lock_timeout) before it fails: a stuck database is then an error, never a hang."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        connect = {"check_same_thread": False, "timeout": lock_timeout}
+        engine = create_engine(url, connect_args=connect)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -25,10 +28,13 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={int(lock_timeout * 1000)}")
             cur.close()
 
         return engine
+    if url.startswith("postgresql"):
+        options = f"-c lock_timeout={int(lock_timeout * 1000)}"
+        return create_engine(url, pool_pre_ping=True, connect_args={"options": options})
     return create_engine(url, pool_pre_ping=True)
 
 
@@ -50,6 +56,7 @@ def migrate(engine: Engine) -> None:
         try:
             with conn.begin():
                 if conn.dialect.name == "postgresql":  # processes starting together: one migrates
+                    conn.exec_driver_sql("SET LOCAL lock_timeout = 0")  # the others wait as long as it takes
                     lock = text("SELECT pg_advisory_xact_lock(:space, 0)")
                     conn.execute(lock, {"space": REPO_LOCK_SPACE + 1})
                 cfg.attributes["connection"] = conn
@@ -81,8 +88,8 @@ def repo_write_lock(s: Session, repo_id: int) -> None:
 
 
 class Database:
-    def __init__(self, url: str) -> None:
-        self.engine = make_engine(url)
+    def __init__(self, url: str, lock_timeout: float = 30) -> None:
+        self.engine = make_engine(url, lock_timeout)
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager

@@ -25,12 +25,13 @@ STATUS: dict[type[e.HubError], int] = {
     e.Conflict: 409,
     e.ParentMismatch: 412,
     e.TooLarge: 413,
+    e.Unavailable: 503,
     e.InsufficientStorage: 507,
     viewer.NotReady: 500,
     viewer.SplitFailed: 500,  # the dataset viewer answers 500 for both, as the Hub's
 }
 # Errors a client should retry: their answers carry Retry-After (seconds).
-RETRY_AFTER: dict[type[e.HubError], str] = {viewer.NotReady: "1"}
+RETRY_AFTER: dict[type[e.HubError], str] = {viewer.NotReady: "1", e.Unavailable: "5"}
 
 
 def _header_safe(text: str) -> str:

@@ -12,22 +12,24 @@ session and the repo lock, and runs in phases:
    checked, the commit written and the ref moved;
 3. `ref_moved`: `Hub.after_ref_update` for each moved ref, then the database transaction commits.
 
-The crash-safety work (issue 14) adds an intent record to these phases: the comments say where.
+If the database step fails once the ref has moved, the write landed: `_recover` does the step again, and
+the repair of hub/reconcile.py catches up whatever a crash leaves (issue 14).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple, TypedDict, Unpack
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from ..db.models import Discussion, Repo
-from ..errors import BadRequest, EntryNotFound, ParentMismatch, RepoNotFound
+from ..errors import BadRequest, EntryNotFound, ParentMismatch, RepoNotFound, Unavailable, disk_full
 from ..ids import RepoId, check_folder, check_oid, check_path, check_unicode_twins
 from ..storage.gitstore import GitRepo
 from ..storage.lfs_pointer import lfs_pointer, parse_pointer
@@ -257,19 +259,19 @@ def move_branch(
         if git.ref_target(ref) != old:
             raise ParentMismatch("A commit has happened since. Please refresh and try again.")
         git.move_ref(ref, old, new, reflog)
-        on_moved(new)
-        ref_moved(hub, s, repo, [RefMove(ref, old, new)])
+        failed = _publish(hub, s, repo, RefMove(ref, old, new), on_moved)
+    if failed is not None:
+        _recover(hub, s, repo, RefMove(ref, old, new), on_moved, failed)
 
 
 def ref_moved(hub: Hub, s: Session, repo: Repo, moves: Sequence[RefMove]) -> None:
     """The post-write path every write takes once its refs have moved (API and web commits, merges, and
     git pushes, hub/pushes.after_push): re-derive what depends on each ref, then commit the database."""
-    # Issue 14: the intent record is marked "ref moved" here; a crash after this point is repaired by
-    # re-running after_ref_update for the recorded moves.
+    # Issue 14: the ref has moved (git is the journal); if what follows never commits (a crash, a database
+    # error), hub/reconcile.py re-runs after_ref_update from the refs: main against repos.head_sha.
     for m in moves:
         hub.after_ref_update(s, repo, m.ref, m.old, m.new)
     s.commit()
-    # Issue 14: the intent record is marked "database finalized" (and dropped) here.
 
 
 # ---- phase 1: prepare, before the lock ---------------------------------------------------------------
@@ -292,7 +294,6 @@ def _prepare(
 ) -> _Plan:
     """Blobs written, checks made, the tree built: every slow read (blob store, S3, Xet) happens here,
     before the repo lock is taken."""
-    # Issue 14: the intent record (repo, ref, expected head, the new tree) is written at the end of this.
     git = hub.git(repo)
     plan = _Plan(git, "", None, tree_from)
     for op in ops:
@@ -459,22 +460,87 @@ def _write_locked(
             len(plan.deletes),
             len(plan.folders),
         )
-        num = None
-        published: AbstractContextManager[None] = nullcontext()
         if create_pr:
             num = new_discussion(s, repo, Discussion(title=summary[:300], is_pr=True, author_id=who.user_id))
-            published = pr_ref(git, num, new)
-            move = RefMove(f"refs/pr/{num}", None, new)
-        else:
-            git.move_ref(plan.ref, head, new, f"commit: {summary}")
-            move = RefMove(plan.ref, head, new)
-        with published:
+            _open_pr(hub, s, repo, git, num, new, on_written)
+            return CommitResult(new, num)
+        git.move_ref(plan.ref, head, new, f"commit: {summary}")
+        move = RefMove(plan.ref, head, new)
+        # Inside the lock: the database write (row/write lock held until our commit) is then ordered like the
+        # ref moves, so a slower earlier commit cannot leave head_sha and the index stale.
+        failed = _publish(hub, s, repo, move, on_written)
+    if failed is not None:
+        _recover(hub, s, repo, move, on_written, failed)
+    return CommitResult(new)
+
+
+def _open_pr(
+    hub: Hub,
+    s: Session,
+    repo: Repo,
+    git: GitRepo,
+    num: int,
+    new: str,
+    on_written: Callable[[str], None] | None,
+) -> None:
+    """refs/pr/{num} and its row, published together: a failure deletes the ref again (the PR was not
+    opened), and a database that is busy or gone says so (503), not a 500."""
+    try:
+        with pr_ref(git, num, new):
             if on_written is not None:
                 on_written(new)
-            # Inside the lock: the database write (row/write lock held until our commit) is then ordered like
-            # the ref moves, so a slower earlier commit cannot leave head_sha and the index stale.
+            ref_moved(hub, s, repo, [RefMove(f"refs/pr/{num}", None, new)])
+    except OperationalError as e:
+        if disk_full(e):
+            raise  # a full disk is a 507 (http/routing.py)
+        raise Unavailable("The database is busy, nothing was changed: retry later") from e
+
+
+def _publish(
+    hub: Hub, s: Session, repo: Repo, move: RefMove, on_written: Callable[[str], None] | None
+) -> Exception | None:
+    """`on_written` and `ref_moved` once the ref has moved, under hub.writer; the error if they failed."""
+    try:
+        if on_written is not None:
+            on_written(move.new or "")
+        ref_moved(hub, s, repo, [move])
+    except Exception as e:  # noqa: BLE001 - the ref has moved: the write landed, whatever the database said
+        return e
+    return None
+
+
+def _recover(
+    hub: Hub,
+    s: Session,
+    repo: Repo,
+    move: RefMove,
+    on_written: Callable[[str], None] | None,
+    failed: Exception,
+) -> None:
+    """The ref moved but the database step failed (a lock timeout, a lost connection, a kill would leave
+    the same): the write landed. Do the database step again in a clean transaction, under the lock taken
+    anew (hub.writer: database first, then the flock, so it is left and taken again); if that works too the
+    write is acknowledged. If the database still refuses: Unavailable (503), saying the commit landed;
+    hub/reconcile.py derives it at the next reader or the next start (not `on_written`'s rows: a merge's
+    discussion then stays open)."""
+    log.warning(
+        "%s moved to %s, but the database step failed: trying again", move.ref, move.new, exc_info=failed
+    )
+    try:
+        s.rollback()
+        with hub.writer(s, repo, hub.git(repo)):
+            if on_written is not None:
+                on_written(move.new or "")
             ref_moved(hub, s, repo, [move])
-    return CommitResult(new, num)
+    except Exception as e:
+        try:
+            s.rollback()
+        except Exception:  # noqa: BLE001 - the first error is the one to report
+            log.exception("rollback failed")
+        raise Unavailable(
+            f"Your commit {move.new} is in {move.ref}, but the database could not record it yet: the Hub "
+            "will catch up by itself. Do not commit it again."
+        ) from e
 
 
 def new_discussion(s: Session, repo: Repo, row: Discussion) -> int:

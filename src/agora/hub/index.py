@@ -25,7 +25,7 @@ from ..db.models import Account, DownloadDay, Like, Membership, Repo, RepoLink, 
 from ..errors import BadRequest, NotFound
 from ..ids import RepoId
 from ..storage.gitstore import Entry
-from . import accounts, cards, names
+from . import accounts, cards, names, reconcile
 from . import taxonomy as tx
 from .accounts import Principal, require_write_token
 
@@ -551,6 +551,8 @@ def repo_info(hub: Hub, who: Principal | None, rid: RepoId, rev: str) -> RepoInf
     with hub.db.session() as s:
         repo = hub.find(s, who, rid)
         git = hub.git(repo)
+        if reconcile.notice(hub, repo, git):  # git's main moved without the database knowing: repaired
+            s.refresh(repo)
         sha = git.resolve(rev)
         files = git.all_files(sha)
         last = git.log(sha, limit=1)

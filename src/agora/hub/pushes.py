@@ -534,9 +534,17 @@ def after_push(hub: Hub, s: Session, repo_id: int, before: dict[str, str]) -> li
 
 
 def record_push(hub: Hub, repo_id: int, before: dict[str, str]) -> list[str]:
-    """`after_push` in a session of its own (http/git.py, once receive-pack has exited)."""
-    with hub.db.session() as s:
-        return after_push(hub, s, repo_id, before)
+    """`after_push` in a session of its own (http/git.py, once receive-pack has exited). The refs have
+    moved: if the database step fails, the repair of hub/reconcile.py is tried at once in a new session (and
+    else by the next reader or the next start); the error is raised either way, to be logged."""
+    from . import reconcile
+
+    try:
+        with hub.db.session() as s:
+            return after_push(hub, s, repo_id, before)
+    except Exception:
+        reconcile.repair(hub, repo_id)
+        raise
 
 
 if __name__ == "__main__":

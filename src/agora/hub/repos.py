@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import event, inspect, select
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from ..db.models import LfsObject, utcnow
@@ -31,6 +31,8 @@ from ..errors import (
     RepoNotFound,
     RevisionNotFound,
     Unauthorized,
+    Unavailable,
+    disk_full,
 )
 from ..ids import (
     RepoId,
@@ -41,7 +43,7 @@ from ..ids import (
 )
 from ..storage.blobs import BlobStore
 from ..storage.gitstore import Entry, GitRepo
-from . import accounts, artefacts, audit, index, names
+from . import accounts, artefacts, audit, index, names, reconcile
 from .accounts import Principal
 from .gitattributes import default_gitattributes
 from .sizes import BINARY_LFS_SIZE, LFS_SIZE
@@ -58,6 +60,11 @@ class UploadMode:
     path: str
     mode: str  # "lfs" | "regular"
     oid: str | None
+
+
+def _first_line(e: OperationalError) -> str:
+    """The driver's message of a database error, without SQLAlchemy's SQL and links."""
+    return str(e.orig or e).strip().splitlines()[0][:200] if str(e.orig or e).strip() else type(e).__name__
 
 
 def _is_binary(sample: bytes) -> bool:
@@ -90,8 +97,11 @@ class Hub:
         self.xet: XetStore | None = None  # attached by app.build_hub
 
     # ---- lookup and permissions -------------------------------------------------------------------
+    def git_dir(self, repo: Repo) -> Path:
+        return self.repos_root / repo.storage_key[:2] / f"{repo.storage_key}.git"
+
     def git(self, repo: Repo) -> GitRepo:
-        return GitRepo(self.repos_root / repo.storage_key[:2] / f"{repo.storage_key}.git")
+        return GitRepo(self.git_dir(repo))
 
     def get(self, s: Session, rid: RepoId) -> Repo | None:
         """The repo `rid` names, in any case (ids compare without case, as on the Hub; hub/names.py)."""
@@ -115,7 +125,11 @@ class Hub:
         """`find` in a session of its own: the row comes back detached (read its attributes; to change it,
         call a Hub method that loads it again)."""
         with self.db.session() as s:
-            return self.find(s, who, rid, write)
+            repo = self.find(s, who, rid, write)
+        if reconcile.notice(self, repo):  # git's main moved without the database knowing: repaired now
+            with self.db.session() as s:
+                repo = self.find(s, who, rid, write)
+        return repo
 
     # ---- repo lifecycle ---------------------------------------------------------------------------
     def create(
@@ -255,8 +269,16 @@ class Hub:
     def writer(self, s: Session, repo: Repo, git: GitRepo) -> Iterator[None]:
         """One writer per repo: the DB lock first (held until `s` commits: an advisory lock across hosts on
         PostgreSQL, the database's write lock on SQLite), then the repo's flock (across processes on this
-        host). Always in this order: no deadlock."""
-        repo_write_lock(s, repo.id)
+        host). Always in this order: no deadlock. A database lock not granted within its timeout (another
+        transaction holds it: AGORA_DB_LOCK_TIMEOUT) is Unavailable (503): nothing was written yet."""
+        try:
+            repo_write_lock(s, repo.id)
+        except OperationalError as e:
+            if disk_full(e):
+                raise  # a full disk is a 507 (http/routing.py), not a busy database
+            raise Unavailable(
+                f"The database is busy, nothing was changed: retry later ({_first_line(e)})"
+            ) from e
         with git.lock():
             yield
 
