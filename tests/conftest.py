@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import pytest
 
 
@@ -124,6 +126,36 @@ def start_server(data: Path, port: int, log: Path, env: dict[str, str] | None = 
             time.sleep(0.1)
     proc.kill()
     raise RuntimeError(f"agora serve did not start:\n{log.read_text()}")
+
+
+def start_killable(data: Path, port: int, log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """`agora serve` in a process group of its own (kill_group reaches granian and its workers), once a worker
+    answers HTTP (an open port is not enough). `env` adds or overrides settings."""
+    proc = subprocess.Popen(
+        [str(BIN / "agora"), "serve", "--port", str(port), "--data", str(data)],
+        stdout=open(log, "ab"),
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        assert proc.poll() is None, log.read_text()
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/api/models/none/none", timeout=2)
+            return proc
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise AssertionError(f"the server did not start:\n{log.read_text()}")
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL the server's whole process group: no cleanup code anywhere gets to run."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
 
 
 @pytest.fixture(scope="session")

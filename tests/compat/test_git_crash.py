@@ -5,47 +5,15 @@ push works. Runs its own server on its own data folder, so the shared session se
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-import httpx
 from huggingface_hub import HfApi
 
-from ..conftest import _free_port, agora
+from ..conftest import _free_port, agora, kill_group
+from ..conftest import start_killable as start
 from .test_git_push import MIB, Git, write_random
-
-BIN = Path(sys.executable).parent
-
-
-def start(data: Path, port: int, log: Path) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [str(BIN / "agora"), "serve", "--port", str(port), "--data", str(data)],
-        stdout=open(log, "ab"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    deadline = time.time() + 60
-    while time.time() < deadline:  # an open port is not enough: wait for a worker to answer HTTP
-        assert proc.poll() is None, log.read_text()
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/api/models/none/none", timeout=2)
-            return proc
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise AssertionError(f"the server did not start:\n{log.read_text()}")
-
-
-def kill_all(proc: subprocess.Popen) -> None:
-    """SIGKILL the server's whole process group: no cleanup code anywhere gets to run."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait()
 
 
 def test_kill_9_during_push_then_restart(tmp_path: Path) -> None:
@@ -84,7 +52,7 @@ def test_kill_9_during_push_then_restart(tmp_path: Path) -> None:
         while time.time() < deadline and not list((repo_dir / "objects").glob("tmp_objdir-incoming-*")):
             assert push.poll() is None, "the push ended before it could be interrupted"
             time.sleep(0.002)
-        kill_all(proc)
+        kill_group(proc)
         push.communicate(timeout=60)
 
         proc = start(data, port, log)
@@ -108,4 +76,4 @@ def test_kill_9_during_push_then_restart(tmp_path: Path) -> None:
         assert api.model_info("dave/crash").sha == git.head(work)
         assert api.list_repo_commits("dave/crash")[0].title == "after the crash"
     finally:
-        kill_all(proc)
+        kill_group(proc)

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -19,45 +17,23 @@ from pathlib import Path
 import httpx
 from huggingface_hub import HfApi
 
-from ..conftest import _free_port, agora
+from ..conftest import _free_port, agora, kill_group, start_killable
 
-BIN = Path(sys.executable).parent
 MIB = 2**20
 SIZE = 160 * MIB  # large enough that hashing the sealed file takes a while on any machine
 
 
 def start(data: Path, port: int, log: Path) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "AGORA_BLOB_STORE": "local",  # the sealed part file is the local store's; S3: the contract tests
-        "AGORA_MULTIPART_THRESHOLD": str(20 * MIB),
-        "AGORA_MULTIPART_CHUNK": str(16 * MIB),
-    }
-    proc = subprocess.Popen(
-        [str(BIN / "agora"), "serve", "--port", str(port), "--data", str(data)],
-        stdout=open(log, "ab"),
-        stderr=subprocess.STDOUT,
-        env=env,
-        start_new_session=True,  # its own process group: kill -9 reaches granian and its worker
+    return start_killable(
+        data,
+        port,
+        log,
+        {
+            "AGORA_BLOB_STORE": "local",  # the sealed part file is the local store's; S3: the contract tests
+            "AGORA_MULTIPART_THRESHOLD": str(20 * MIB),
+            "AGORA_MULTIPART_CHUNK": str(16 * MIB),
+        },
     )
-    deadline = time.time() + 60
-    while time.time() < deadline:  # an open port is not enough: wait for a worker to answer HTTP
-        assert proc.poll() is None, log.read_text()
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/api/models/none/none", timeout=2)
-            return proc
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise AssertionError(f"the server did not start:\n{log.read_text()}")
-
-
-def kill_all(proc: subprocess.Popen) -> None:
-    """SIGKILL the server's whole process group: no cleanup code anywhere gets to run."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait()
 
 
 def batch_upload(endpoint: str, rid: str, token: str, oid: str, size: int) -> dict:
@@ -114,7 +90,7 @@ def kill_while_sealed(
         assert not answered, f"the completion ended before it could be interrupted: {answered}"
         assert time.time() < deadline, "the completion never sealed the upload"
         time.sleep(0.001)
-    kill_all(proc)
+    kill_group(proc)
     poster.join(60)
     assert answered and isinstance(answered[0], httpx.HTTPError), answered
 
@@ -166,4 +142,4 @@ def test_kill_9_during_multipart_completion_then_retry(tmp_path: Path) -> None:
         r = httpx.get(f"{endpoint}/{rid}/resolve/main/big.bin", follow_redirects=True, timeout=120)
         assert r.status_code == 200 and hashlib.sha256(r.content).hexdigest() == oid
     finally:
-        kill_all(proc)
+        kill_group(proc)

@@ -14,8 +14,8 @@ import httpx
 import pytest
 from huggingface_hub import HfApi
 
-from ..compat.test_git_crash import kill_all, start
-from ..conftest import _free_port, agora
+from ..conftest import _free_port, agora, kill_group
+from ..conftest import start_killable as start
 
 ROWS = 600_000
 
@@ -92,7 +92,7 @@ def test_kill_9_during_conversion_then_restart(tmp_path: Path, monkeypatch: pyte
         assert list((data / "tmp").glob("convert-*")), "the conversion has no temp folder"
         time.sleep(1)  # the converter has its request and is converting
         assert all(_running(pid) for pid in ours), "the converter ended before the server could be killed"
-        kill_all(proc)
+        kill_group(proc)
 
         # The converter dies with its server (at once: it would run on, unsupervised, for seconds more).
         deadline = time.time() + 1.5
@@ -131,4 +131,4 @@ def test_kill_9_during_conversion_then_restart(tmp_path: Path, monkeypatch: pyte
         assert not list((data / "tmp").glob("convert-*")), "a dead conversion's temp folder remains"
         assert not _ours(proc.pid)
     finally:
-        kill_all(proc)
+        kill_group(proc)

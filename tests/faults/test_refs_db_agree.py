@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from huggingface_hub import HfApi
 from huggingface_hub.errors import HfHubHTTPError
 
 from ..compat.test_git_push import MIB, Git, write_random
-from ..conftest import _free_port
+from ..conftest import _free_port, kill_group, start_killable
 
 BIN = Path(sys.executable).parent
 LOCK_TIMEOUT = "2"  # AGORA_DB_LOCK_TIMEOUT of these servers: a stuck database fails fast
@@ -62,32 +61,13 @@ class Hub:
         return p.stdout + (p.stderr if not check else "")
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [str(BIN / "agora"), "serve", "--port", str(self.port), "--data", str(self.data)],
-            stdout=open(self.log, "ab"),
-            stderr=subprocess.STDOUT,
-            env=self.env,
-            start_new_session=True,
-        )
-        deadline = time.time() + 60
-        while time.time() < deadline:  # a worker answering HTTP, not just an open port
-            assert self.proc.poll() is None, self.log.read_text()
-            try:
-                httpx.get(f"{self.url}/api/models/none/none", timeout=2)
-                return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise AssertionError(f"the server did not start:\n{self.log.read_text()}")
+        self.proc = start_killable(self.data, self.port, self.log, self.env)
 
     def kill(self) -> None:
         """SIGKILL the whole process group: no cleanup code anywhere gets to run."""
         if self.proc is None:
             return
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.proc.wait()
+        kill_group(self.proc)
         self.proc = None
 
     def bare(self) -> Path:

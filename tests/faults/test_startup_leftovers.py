@@ -13,8 +13,8 @@ from huggingface_hub import HfApi
 
 from agora.hub.startup import host_tag, owner
 
-from ..compat.test_git_crash import kill_all, start
-from ..conftest import _free_port, agora
+from ..conftest import _free_port, agora, kill_group
+from ..conftest import start_killable as start
 
 OLD = time.time() - 3 * 3600  # older than the safe age (an hour)
 
@@ -52,7 +52,7 @@ def test_startup_removes_only_what_dead_processes_left(tmp_path: Path) -> None:
     try:
         HfApi(endpoint=f"http://127.0.0.1:{port}", token=token).create_repo("fay/m")
     finally:
-        kill_all(proc)
+        kill_group(proc)
     objects = next((data / "repos").glob("*/*.git")) / "objects"
     tmp = data / "tmp"
     gone = [
@@ -79,4 +79,4 @@ def test_startup_removes_only_what_dead_processes_left(tmp_path: Path) -> None:
         lost = [p.relative_to(data) for p in kept if not p.exists()]
         assert not lost, f"files of live processes (or young ones) were removed: {lost}"
     finally:
-        kill_all(proc)
+        kill_group(proc)

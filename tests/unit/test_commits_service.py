@@ -3,16 +3,11 @@ parent that changes nothing, and a commit that opens a pull request."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from sqlalchemy import select
 
-from agora.app import build_hub
-from agora.config import Settings
 from agora.db.models import Discussion, Repo
 from agora.errors import BadRequest, EntryNotFound, ParentMismatch
-from agora.hub import accounts
 from agora.hub.accounts import Principal
 from agora.hub.commits import (
     CommitOperationAdd,
@@ -22,23 +17,8 @@ from agora.hub.commits import (
     create_commit,
 )
 from agora.hub.repos import Hub
-from agora.ids import RepoId
 
-RID = RepoId("model", "alice", "m")
-
-
-@pytest.fixture
-def hub(tmp_path: Path) -> Hub:
-    data = tmp_path.resolve()
-    return build_hub(Settings(data=data, database_url=f"sqlite:///{data / 'agora.db'}"))
-
-
-@pytest.fixture
-def who(hub: Hub) -> Principal:
-    with hub.db.session() as s:
-        who = accounts.session_principal(accounts.create_user(s, "alice", "alice-password"))
-        hub.create(s, who, RID)
-    return who
+from .conftest import RID
 
 
 def files(hub: Hub, rev: str = "main") -> dict[str, bytes]:

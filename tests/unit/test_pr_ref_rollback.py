@@ -4,36 +4,17 @@ left without its row by a creation that died before its commit is taken over by 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from agora.app import build_hub
-from agora.config import Settings
 from agora.db.models import Discussion
-from agora.hub import accounts, discussions
+from agora.hub import discussions
 from agora.hub.accounts import Principal
 from agora.hub.commits import CommitOperationAdd, create_commit
 from agora.hub.repos import Hub
-from agora.ids import RepoId
 
-RID = RepoId("model", "alice", "m")
-
-
-@pytest.fixture
-def hub(tmp_path: Path) -> Hub:
-    data = tmp_path.resolve()
-    return build_hub(Settings(data=data, database_url=f"sqlite:///{data / 'agora.db'}"))
-
-
-@pytest.fixture
-def who(hub: Hub) -> Principal:
-    with hub.db.session() as s:
-        who = accounts.session_principal(accounts.create_user(s, "alice", "alice-password"))
-        hub.create(s, who, RID)
-    return who
+from .conftest import RID
 
 
 def pr_refs(hub: Hub) -> list[str]:

@@ -3,35 +3,16 @@ hub/reconcile.py, in-process on SQLite (issue 14, item 1). The live-server fault
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from sqlalchemy.orm import Session
 
-from agora.app import build_hub
-from agora.config import Settings
 from agora.errors import Unavailable
-from agora.hub import accounts, reconcile
+from agora.hub import reconcile
 from agora.hub.accounts import Principal
 from agora.hub.commits import CommitOperationAdd, create_commit
 from agora.hub.repos import Hub
-from agora.ids import RepoId
 
-RID = RepoId("model", "alice", "m")
-
-
-@pytest.fixture
-def hub(tmp_path: Path) -> Hub:
-    data = tmp_path.resolve()
-    return build_hub(Settings(data=data, database_url=f"sqlite:///{data / 'agora.db'}"))
-
-
-@pytest.fixture
-def who(hub: Hub) -> Principal:
-    with hub.db.session() as s:
-        who = accounts.session_principal(accounts.create_user(s, "alice", "alice-password"))
-        hub.create(s, who, RID)
-    return who
+from .conftest import RID
 
 
 def db_head(hub: Hub) -> str | None:

@@ -1,0 +1,31 @@
+"""Fixtures of the in-process domain tests: a Hub on SQLite in a temp folder, and alice with a model repo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agora.app import build_hub
+from agora.config import Settings
+from agora.hub import accounts
+from agora.hub.accounts import Principal
+from agora.hub.repos import Hub
+from agora.ids import RepoId
+
+RID = RepoId("model", "alice", "m")  # the repo the `who` fixture creates
+
+
+@pytest.fixture
+def hub(tmp_path: Path) -> Hub:
+    data = tmp_path.resolve()
+    return build_hub(Settings(data=data, database_url=f"sqlite:///{data / 'agora.db'}"))
+
+
+@pytest.fixture
+def who(hub: Hub) -> Principal:
+    """alice, the owner of the model repo RID (created empty)."""
+    with hub.db.session() as s:
+        who = accounts.session_principal(accounts.create_user(s, "alice", "alice-password"))
+        hub.create(s, who, RID)
+    return who
