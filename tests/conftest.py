@@ -128,6 +128,28 @@ def start_server(data: Path, port: int, log: Path, env: dict[str, str] | None = 
     raise RuntimeError(f"agora serve did not start:\n{log.read_text()}")
 
 
+@dataclass
+class Site:
+    """A data folder with one user and a write token, and the free port a server of its own will listen on."""
+
+    data: Path
+    user: str
+    token: str
+    port: int
+    log: Path
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def new_site(data: Path, user: str, log: Path) -> Site:
+    """A user `user` (password `<user>-password`) and a write token in `data`, made with the command line."""
+    agora("user", "add", user, "--password-stdin", data=data, stdin=f"{user}-password\n")
+    token = agora("token", "create", user, "--role", "write", data=data)
+    return Site(data, user, token, _free_port(), log)
+
+
 def start_killable(data: Path, port: int, log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
     """`agora serve` in a process group of its own (kill_group reaches granian and its workers), once a worker
     answers HTTP (an open port is not enough). `env` adds or overrides settings."""

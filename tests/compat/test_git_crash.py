@@ -11,18 +11,14 @@ from pathlib import Path
 
 from huggingface_hub import HfApi
 
-from ..conftest import _free_port, agora, kill_group
+from ..conftest import kill_group, new_site
 from ..conftest import start_killable as start
 from .test_git_push import MIB, Git, write_random
 
 
 def test_kill_9_during_push_then_restart(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    agora("user", "add", "dave", "--password-stdin", data=data, stdin="dave-password\n")
-    token = agora("token", "create", "dave", "--role", "write", data=data)
-    port = _free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    log = tmp_path / "server.log"
+    site = new_site(tmp_path / "data", "dave", tmp_path / "server.log")
+    data, token, port, endpoint, log = site.data, site.token, site.port, site.endpoint, site.log
     proc = start(data, port, log)
     try:
         api = HfApi(endpoint=endpoint, token=token)

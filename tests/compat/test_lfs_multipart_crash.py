@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 from huggingface_hub import HfApi
 
-from ..conftest import _free_port, agora, kill_group, start_killable
+from ..conftest import kill_group, new_site, start_killable
 
 MIB = 2**20
 SIZE = 160 * MIB  # large enough that hashing the sealed file takes a while on any machine
@@ -96,12 +96,8 @@ def kill_while_sealed(
 
 
 def test_kill_9_during_multipart_completion_then_retry(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    agora("user", "add", "erin", "--password-stdin", data=data, stdin="erin-password\n")
-    token = agora("token", "create", "erin", "--role", "write", data=data)
-    port = _free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    log = tmp_path / "server.log"
+    site = new_site(tmp_path / "data", "erin", tmp_path / "server.log")
+    data, token, port, endpoint, log = site.data, site.token, site.port, site.endpoint, site.log
     big = tmp_path / "big.bin"
     with open(big, "wb") as fh:
         for _ in range(SIZE // MIB):

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from huggingface_hub import HfApi
 
-from ..conftest import _free_port, agora, kill_group
+from ..conftest import kill_group, new_site
 from ..conftest import start_killable as start
 
 ROWS = 600_000
@@ -68,12 +68,8 @@ def _running(pid: int) -> bool:
 
 
 def test_kill_9_during_conversion_then_restart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    data = tmp_path / "data"
-    agora("user", "add", "erin", "--password-stdin", data=data, stdin="erin-password\n")
-    token = agora("token", "create", "erin", "--role", "write", data=data)
-    port = _free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    log = tmp_path / "server.log"
+    site = new_site(tmp_path / "data", "erin", tmp_path / "server.log")
+    data, token, port, endpoint, log = site.data, site.token, site.port, site.endpoint, site.log
     src = tmp_path / "train.csv"
     _csv(src, ROWS)  # ~32 MB, read 512 bytes at a time: a converter that runs for many seconds
     monkeypatch.setenv("AGORA_VIEWER_BLOCK_SIZE", "512")

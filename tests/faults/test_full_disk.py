@@ -23,7 +23,7 @@ from huggingface_hub.errors import HfHubHTTPError
 
 from ..compat.test_git_push import Git
 from ..compat.test_web_upload_branch_lfs import _csrf
-from ..conftest import _free_port, agora, start_server, stop_server
+from ..conftest import new_site, start_server, stop_server
 
 MIB = 2**20
 
@@ -72,12 +72,9 @@ def assert_507(exc: BaseException) -> None:
 
 
 def test_full_disk(tmpfs: Path, tmp_path: Path) -> None:
-    data = tmpfs / "data"
-    agora("user", "add", "dave", "--password-stdin", data=data, stdin="dave-password\n")
-    token = agora("token", "create", "dave", "--role", "write", data=data)
-    port = _free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    log = tmp_path / "server.log"  # outside the tmpfs: the log must not be what fails
+    # the log outside the tmpfs: it must not be what fails
+    site = new_site(tmpfs / "data", "dave", tmp_path / "server.log")
+    data, token, port, endpoint, log = site.data, site.token, site.port, site.endpoint, site.log
     proc = start_server(data, port, log, {"AGORA_MIN_FREE_BYTES": "0", "AGORA_JOBS": "0"})
     try:
         api = HfApi(endpoint=endpoint, token=token)
@@ -193,12 +190,9 @@ def _raw_request(port: int, head: str) -> tuple[int, dict[str, str], bytes]:
 
 def test_floor_refuses_uploads_before_the_body(tmp_path: Path) -> None:
     """With AGORA_MIN_FREE_BYTES above the free space, uploads are refused before a byte of body is read."""
-    data = tmp_path / "data"
-    agora("user", "add", "erin", "--password-stdin", data=data, stdin="erin-password\n")
-    token = agora("token", "create", "erin", "--role", "write", data=data)
-    port = _free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    proc = start_server(data, port, tmp_path / "server.log", {"AGORA_MIN_FREE_BYTES": str(2**62)})
+    site = new_site(tmp_path / "data", "erin", tmp_path / "server.log")
+    data, token, port, endpoint, log = site.data, site.token, site.port, site.endpoint, site.log
+    proc = start_server(data, port, log, {"AGORA_MIN_FREE_BYTES": str(2**62)})
     try:
         api = HfApi(endpoint=endpoint, token=token)
         repo = "erin/floor"
