@@ -329,9 +329,11 @@ class S3BlobStore:
                     break
                 marker = int(r["NextPartNumberMarker"])
         except Exception as e:
-            if _missing(e):  # aborted (purged as abandoned)
-                raise NotFound("Unknown or expired multipart upload") from None
-            raise
+            if not _missing(e):
+                raise
+            if self._head(key) is not None:  # a concurrent completion assembled it a moment ago: verify it
+                return
+            raise NotFound("Unknown or expired multipart upload") from None  # aborted (purged as abandoned)
         if not parts:
             raise BadRequest("No part of this upload was received")
         try:
