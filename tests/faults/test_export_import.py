@@ -5,6 +5,7 @@ the same refs, bytes, types, settings and discussions; a login token still works
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -117,6 +118,13 @@ def _discussions(api: HfApi, rtype: str, rid: str) -> list[dict[str, Any]]:
     return out
 
 
+def _xet_hashes(api: HfApi, rid: str, files: list[str]) -> dict[str, str | None]:
+    """What /resolve says of each file: a Xet hash for files stored in Xet (a Xet client reads them as Xet)."""
+    auth = {"Authorization": f"Bearer {api.token}"}
+    heads = {f: httpx.head(f"{api.endpoint}/{rid}/resolve/main/{f}", headers=auth) for f in files}
+    return {f: r.headers.get("x-xet-hash") for f, r in heads.items()}
+
+
 def _snapshot(api: HfApi, cache: Path) -> dict[str, Any]:
     """Everything compared: refs, types and settings, the bytes of every file on every branch and PR,
     discussions with their events."""
@@ -135,6 +143,7 @@ def _snapshot(api: HfApi, cache: Path) -> dict[str, Any]:
             "files": {r: _files(api, rtype, rid, r, cache) for r in revs},
             "discussions": _discussions(api, rtype, rid),
         }
+    shot["xet"] = _xet_hashes(api, "alice/m", sorted(shot["model:alice/m"]["files"]["refs/heads/main"]))
     return shot
 
 
@@ -175,6 +184,18 @@ def test_export_all_then_import_into_an_empty_data_folder_compares_equal(tmp_pat
     assert "pr-only.bin" in m["files"]["refs/pr/1"] and "x.bin" in m["files"]["refs/heads/main"]
     assert [d["status"] for d in m["discussions"]] == ["closed", "open"]
     assert "refs/convert/parquet" in before["dataset:acme/d"]["refs"]
+    assert before["xet"]["x.bin"] and not before["xet"]["w.bin"]
     assert before["dataset:acme/d"]["private"] and before["space:alice/s"]["sdk"] == "static"
     for key in before:
         assert after[key] == before[key], key
+
+    # A Xet object missing from the export: the repo that needs it is not imported, and the error names it.
+    xorb = next((tmp_path / "backup" / "xet" / "xorbs").iterdir())
+    xorb.unlink()
+    out = _cli(tmp_path, "import", "backup", "--quiet", "--data", "c")
+    assert out.returncode == 1 and f"Xet xorb {xorb.name} is missing" in out.stderr, out.stderr
+    assert "failed  model alice/m" in out.stderr and "imported space alice/s" in out.stderr, out.stderr
+    db = sqlite3.connect(tmp_path / "c" / "agora.db")
+    left = sorted(db.execute("SELECT type, namespace, name FROM repos").fetchall())
+    db.close()
+    assert left == [("dataset", "acme", "d"), ("space", "alice", "s")]

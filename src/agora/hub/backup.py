@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -51,16 +51,21 @@ from ..db.models import (
     Repo,
     Token,
     ViewerResult,
+    XetXorb,
     name_key,
 )
 from ..errors import BadRequest, Conflict, HubError
 from ..ids import RepoId
+from ..storage.blobs import CHUNK
 from ..storage.gitstore import GitRepo
 from ..storage.lfs_pointer import POINTER_MAX, parse_pointer
+from ..storage.xet import shard as xet_shard
+from ..storage.xet.hashing import to_hex
 from . import accounts, audit, commits, index
 from .accounts import Principal
 from .imports import Progress, _read_lfs, _store
 from .repos import Hub
+from .xet import XetStore
 
 MANIFEST = "agora-export.json"
 FORMAT = "agora-export"
@@ -191,6 +196,48 @@ def _repo_meta(s: Session, repo: Repo) -> dict[str, Any]:
     }
 
 
+def _copy_out(fh_in: BinaryIO, dest: Path, progress: Progress) -> None:
+    tmp = dest.with_name(dest.name + ".part")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with fh_in, open(tmp, "wb") as fh:
+        while chunk := fh_in.read(CHUNK):
+            fh.write(chunk)
+            progress(len(chunk))
+    tmp.replace(dest)
+
+
+def _export_xet(hub: Hub, root: Path, oid: str, progress: Progress) -> dict[str, Any] | None:
+    """A file uploaded through Xet, as Xet: the shard that registered it and every xorb that shard names
+    (OUT/xet/shards, OUT/xet/xorbs), so that an import registers it as a client upload does. None when it is
+    not stored in Xet, or its shard or a xorb is gone (then its bytes are exported instead)."""
+    if hub.xet is None or hub.blobs.size(oid) is not None:
+        return None
+    with hub.db.session() as s:
+        xf = hub.xet.file_by_sha(s, oid)
+        found = (xf.file_hash, xf.shard) if xf is not None and xf.shard else None
+    if found is None or not hub.xet.shards.exists(found[1]):
+        return None
+    with hub.xet.shards.open(found[1]) as fh:
+        data = fh.read()
+    xorbs = xet_names(data)
+    if not all(hub.xet.xorbs.exists(x) for x in xorbs):
+        return None
+    for x in sorted(xorbs):
+        if not (root / "xet" / "xorbs" / x).is_file():
+            _copy_out(hub.xet.xorbs.open(x), root / "xet" / "xorbs" / x, progress)
+    shard_file = root / "xet" / "shards" / found[1]
+    if not shard_file.is_file():
+        shard_file.parent.mkdir(parents=True, exist_ok=True)
+        shard_file.write_bytes(data)
+    return {"oid": oid, "file_hash": found[0], "shard": found[1]}
+
+
+def xet_names(shard_bytes: bytes) -> set[str]:
+    """The xorbs a shard names (its files' terms and its xorb section)."""
+    sh = xet_shard.parse(shard_bytes)
+    return {to_hex(t.xorb) for f in sh.files for t in f.terms} | {to_hex(x.xorb) for x in sh.xorbs}
+
+
 def _export_object(hub: Hub, root: Path, rid: RepoId, oid: str, size: int, progress: Progress) -> None:
     """One LFS object into OUT/objects, from the blob store or Xet, its sha256 checked on the way."""
     dest = object_path(root, oid)
@@ -232,8 +279,13 @@ def _export_repo(hub: Hub, rid: RepoId, root: Path, progress: Progress) -> dict[
     heads = _git("bundle", "list-heads", str(bundle)).splitlines()
     meta["refs"] = {ref: sha for sha, ref in (h.split(" ", 1) for h in heads) if ref.startswith("refs/")}
     pointers = reachable_pointers(git_dir)
+    meta["xet"] = []
     for oid, size in sorted(pointers.items()):
-        _export_object(hub, root, rid, oid, size, progress)
+        as_xet = _export_xet(hub, root, oid, progress)
+        if as_xet is not None:
+            meta["xet"].append(as_xet)
+        else:
+            _export_object(hub, root, rid, oid, size, progress)
     meta["lfs"] = [{"oid": oid, "size": size} for oid, size in sorted(pointers.items())]
     _dump(folder / "repo.json", meta)
     return {"type": rid.type, "id": rid.full, "path": rel}
@@ -346,7 +398,7 @@ def export(hub: Hub, scope: Scope, out: Path, progress: Progress = lambda n: Non
         },
         "repos": repos,
         "objects": "objects",
-        "xet": "bytes",  # Xet-stored files are exported (and imported) as plain LFS objects
+        "xet": "xet",  # Xet-stored files as their shard and xorbs (OUT/xet); as bytes when those are gone
         **files,
     }
     _dump(root / MANIFEST, manifest)
@@ -396,12 +448,17 @@ def _account(s: Session, name: str, kind: str, owner: str | None) -> Account:
     return acc
 
 
-def _check_objects(hub: Hub, root: Path, rid: RepoId, wanted: dict[str, int]) -> list[tuple[Path, str, int]]:
-    """The objects to copy; an object neither in the export nor already stored here is an error naming it."""
+def _check_objects(
+    hub: Hub, root: Path, wanted: dict[str, int], xet: set[str]
+) -> list[tuple[Path, str, int]]:
+    """The objects to copy (those not exported as Xet); an object neither in the export nor already stored
+    here is an error naming it."""
     todo = []
     with hub.db.session() as s:
         for oid, size in sorted(wanted.items()):
             f = object_path(root, oid)
+            if oid in xet:
+                continue
             if f.is_file():
                 todo.append((f, oid, size))
             elif hub.stored_lfs_size(s, oid) != size:
@@ -411,7 +468,7 @@ def _check_objects(hub: Hub, root: Path, rid: RepoId, wanted: dict[str, int]) ->
     return todo
 
 
-def _copy_objects(hub: Hub, rid: RepoId, todo: list[tuple[Path, str, int]], progress: Progress) -> None:
+def _copy_objects(hub: Hub, todo: list[tuple[Path, str, int]], progress: Progress) -> None:
     """Into the blob store, each verified by size and sha256 (outside any database transaction)."""
     for f, oid, size in todo:
         try:
@@ -420,6 +477,86 @@ def _copy_objects(hub: Hub, rid: RepoId, todo: list[tuple[Path, str, int]], prog
             raise BadRequest(
                 f"LFS object {oid} in the export is corrupt ({e.message}): the repo was not imported"
             ) from None
+
+
+def _shard_xorbs(root: Path, entry: dict[str, Any]) -> tuple[Path, set[str]]:
+    path = root / "xet" / "shards" / entry["shard"]
+    if not path.is_file():
+        raise BadRequest(
+            f"Xet shard {entry['shard']} of LFS object {entry['oid']} is missing from the export ({path}):"
+            " the repo was not imported"
+        )
+    try:
+        return path, xet_names(path.read_bytes())
+    except xet_shard.ShardError as e:
+        raise BadRequest(
+            f"Xet shard {path} in the export is corrupt ({e}): the repo was not imported"
+        ) from None
+
+
+def _check_xet(
+    hub: Hub, root: Path, xet: dict[str, dict[str, Any]], wanted: dict[str, int]
+) -> tuple[list[Path], list[str]]:
+    """For the files exported as Xet that this Hub does not have yet: their shards, and the xorbs to upload
+    (those it does not have); a missing shard or xorb is an error naming it."""
+    shards: dict[Path, None] = {}
+    names: set[str] = set()
+    with hub.db.session() as s:
+        for oid, entry in sorted(xet.items()):
+            if hub.stored_lfs_size(s, oid) == wanted[oid]:
+                continue
+            path, xorbs = _shard_xorbs(root, entry)
+            shards[path] = None
+            names |= xorbs
+        have = set(s.scalars(select(XetXorb.hash).where(XetXorb.hash.in_(names)))) if names else set()
+    for x in sorted(names - have):
+        if not (root / "xet" / "xorbs" / x).is_file():
+            raise BadRequest(f"Xet xorb {x} is missing from the export: the repo was not imported")
+    return list(shards), sorted(names - have)
+
+
+def _xet(hub: Hub) -> XetStore:
+    if hub.xet is None:
+        raise BadRequest("This Hub has no Xet storage: the export holds files uploaded through Xet")
+    return hub.xet
+
+
+def _upload_xorbs(hub: Hub, root: Path, names: list[str]) -> None:
+    """Each xorb verified (its chunks hash to its name) into the xorb store, as a client upload is."""
+    for x in names:
+        up = _xet(hub).new_xorb_upload(x)
+        try:
+            with open(root / "xet" / "xorbs" / x, "rb") as fh:
+                while chunk := fh.read(CHUNK):
+                    up.write(chunk)
+            up.finish()
+        except HubError as e:
+            up.abort()
+            raise BadRequest(
+                f"Xet xorb {x} in the export is corrupt ({e.message}): the repo was not imported"
+            ) from None
+        except BaseException:
+            up.abort()
+            raise
+
+
+def _accept_shards(
+    hub: Hub, repo_id: int, shards: list[Path], xet: dict[str, int], progress: Progress
+) -> None:
+    """The shards registered for the new repo (each file's sha256 verified by reading it back), then every
+    file exported as Xet must be there."""
+    for path in shards:
+        try:
+            _xet(hub).accept_shard(repo_id, path.read_bytes())
+        except HubError as e:
+            raise BadRequest(f"Xet shard {path.name} in the export was refused: {e.message}") from None
+    with hub.db.session() as s:
+        for oid, size in xet.items():
+            if hub.stored_lfs_size(s, oid) != size:
+                raise BadRequest(
+                    f"LFS object {oid} is not in the Xet shards of the export: the repo was not imported"
+                )
+            progress(size)
 
 
 def _create(hub: Hub, rid: RepoId, meta: dict[str, Any], user: str) -> tuple[int, GitRepo]:
@@ -505,9 +642,13 @@ def import_repo(hub: Hub, root: Path, entry: dict[str, Any], user: str, progress
         _git("init", "--quiet", "--bare", str(staging))
         _unbundle(folder / "repo.bundle", staging)
         wanted = reachable_pointers(staging)
-        _copy_objects(hub, rid, _check_objects(hub, root, rid, wanted), progress)
+        xet = {e["oid"]: e for e in meta.get("xet", []) if e["oid"] in wanted}
+        shards, xorbs = _check_xet(hub, root, xet, wanted)
+        _copy_objects(hub, _check_objects(hub, root, wanted, set(xet)), progress)
+        _upload_xorbs(hub, root, xorbs)
         repo_id, git = _create(hub, rid, meta, user)
         try:
+            _accept_shards(hub, repo_id, shards, {oid: wanted[oid] for oid in xet}, progress)
             _finish(hub, repo_id, git, staging, meta, wanted)
         except BaseException:
             _discard(hub, repo_id)
@@ -516,28 +657,27 @@ def import_repo(hub: Hub, root: Path, entry: dict[str, Any], user: str, progress
 
 
 def _import_accounts(s: Session, doc: dict[str, Any], say: Say) -> None:
-    """Users (with their password hashes) and orgs missing here, their memberships and tokens."""
+    """Users (with their password hashes) and orgs missing here, with their memberships and tokens. An account
+    whose name exists here is kept as it is, and gets none of the export's memberships or tokens (it may be
+    somebody else)."""
+    new: dict[str, Account] = {}
     for a in doc.get("accounts", []):
         if accounts.get_account(s, a["name"]) is not None:
-            say(f"account {a['name']} exists here: kept as it is")
-            continue
-        s.add(Account(**{**a, "created_at": _when(a.get("created_at"))}))
-    s.flush()
-    ids = {a.name: a.id for a in s.scalars(select(Account))}
-    have = {(m.org_id, m.user_id) for m in s.scalars(select(Membership))}
-    for m in doc.get("memberships", []):
-        key = (ids.get(m["org"]), ids.get(m["user"]))
-        if None not in key and key not in have:
-            s.add(Membership(org_id=key[0], user_id=key[1], role=m["role"]))
-    digests = set(s.scalars(select(Token.digest)))
-    for t in doc.get("tokens", []):
-        if t["digest"] not in digests and t["user"] in ids:
-            when = {k: _when(t.get(k)) for k in ("created_at", "last_used_at")}
-            s.add(
-                Token(
-                    **{k: t[k] for k in ("name", "role", "digest", "revoked")}, user_id=ids[t["user"]], **when
-                )
+            say(
+                f"account {a['name']} exists here: kept as it is, without the export's tokens and memberships"
             )
+            continue
+        new[a["name"]] = Account(**{**a, "created_at": _when(a.get("created_at"))})
+        s.add(new[a["name"]])
+    s.flush()
+    for m in doc.get("memberships", []):
+        if m["org"] in new and m["user"] in new:
+            s.add(Membership(org_id=new[m["org"]].id, user_id=new[m["user"]].id, role=m["role"]))
+    for t in doc.get("tokens", []):
+        if t["user"] in new:
+            when = {k: _when(t.get(k)) for k in ("created_at", "last_used_at")}
+            fields = {k: t[k] for k in ("name", "role", "digest", "revoked")}
+            s.add(Token(**fields, user_id=new[t["user"]].id, **when))
 
 
 def _import_audit(s: Session, lines: Iterable[str]) -> None:
