@@ -71,6 +71,11 @@ def _build_hub(api: HfApi, bob: HfApi, endpoint: str, token: str, tmp: Path) -> 
         path_or_fileobj=b"<p>hi</p>", path_in_repo="index.html", repo_id="alice/s", repo_type="space"
     )
 
+    api.update_repo_settings("alice/m", gated="auto")
+    c = api.create_collection("Favourites", description="The best ones")
+    api.add_collection_item(c.slug, "alice/m", "model", note="Fast")
+    api.add_collection_item(c.slug, "alice/s", "space")
+
 
 REPOS = [("model", "alice/m"), ("dataset", "acme/d"), ("space", "alice/s")]
 
@@ -135,6 +140,7 @@ def _snapshot(api: HfApi, cache: Path) -> dict[str, Any]:
         revs = [r for r in refs if r.startswith(("refs/heads/", "refs/pr/"))]
         shot[f"{rtype}:{rid}"] = {
             "private": info.private,
+            "gated": info.gated,
             "sdk": getattr(info, "sdk", None),
             "sha": info.sha,
             "likes": info.likes,
@@ -143,6 +149,10 @@ def _snapshot(api: HfApi, cache: Path) -> dict[str, Any]:
             "files": {r: _files(api, rtype, rid, r, cache) for r in revs},
             "discussions": _discussions(api, rtype, rid),
         }
+    shot["collections"] = [
+        (c.slug, c.title, c.description, [(i.item_type, i.item_id, i.position, i.note) for i in c.items])
+        for c in (api.get_collection(x.slug) for x in api.list_collections(owner="alice"))
+    ]
     shot["xet"] = _xet_hashes(api, "alice/m", sorted(shot["model:alice/m"]["files"]["refs/heads/main"]))
     return shot
 
@@ -184,6 +194,8 @@ def test_export_all_then_import_into_an_empty_data_folder_compares_equal(tmp_pat
     assert "pr-only.bin" in m["files"]["refs/pr/1"] and "x.bin" in m["files"]["refs/heads/main"]
     assert [d["status"] for d in m["discussions"]] == ["closed", "open"]
     assert "refs/convert/parquet" in before["dataset:acme/d"]["refs"]
+    assert len(before["collections"]) == 1 and len(before["collections"][0][3]) == 2
+    assert m["gated"] == "auto"
     assert before["xet"]["x.bin"] and not before["xet"]["w.bin"]
     assert before["dataset:acme/d"]["private"] and before["space:alice/s"]["sdk"] == "static"
     for key in before:
