@@ -5,6 +5,7 @@ the same refs, bytes, types, settings and discussions; a login token still works
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -39,6 +40,14 @@ def _xet_upload(endpoint: str, token: str, repo: str, path: str, data: Path) -> 
     """)
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=180)
     assert out.returncode == 0, out.stderr[-2000:]
+
+
+def _password_login(url: str, user: str) -> None:
+    with httpx.Client(base_url=url, timeout=60, headers={"origin": url}) as c:
+        m = re.search(r'name="csrf" value="([^"]+)"', c.get("/login").text)
+        assert m
+        form = {"username": user, "password": f"{user}-password", "csrf": m.group(1), "next": "/"}
+        assert c.post("/login", data=form).status_code in (302, 303)
 
 
 def _build_hub(api: HfApi, bob: HfApi, endpoint: str, token: str, tmp: Path) -> None:
@@ -185,10 +194,14 @@ def test_export_all_then_import_into_an_empty_data_folder_compares_equal(tmp_pat
         assert api.whoami()["name"] == "alice"
         after = _snapshot(api, tmp_path / "cache-b")
         assert HfApi(endpoint=api.endpoint, token=bob_token).whoami()["name"] == "bob"
+        _password_login(api.endpoint, "bob")  # the password hash came along
         anonymous = HfApi(endpoint=api.endpoint, token=False)
         assert not any(m.id == "acme/d" for m in anonymous.list_datasets())
     finally:
         stop_server(proc)
+    assert "org.create acme" in " ".join(
+        agora("audit", data=tmp_path / "b").split()
+    )  # the audit log came along
     m = before["model:alice/m"]
     assert {"refs/pr/1", "refs/tags/v1", "refs/heads/dev"} <= set(m["refs"])
     assert "pr-only.bin" in m["files"]["refs/pr/1"] and "x.bin" in m["files"]["refs/heads/main"]
