@@ -187,6 +187,8 @@ def test_export_all_then_import_into_an_empty_data_folder_compares_equal(tmp_pat
 
     out = _cli(tmp_path, "import", "backup", "--quiet", "--data", "b")  # into an empty data folder
     assert out.returncode == 0, out.stderr
+    fsck = _cli(tmp_path, "fsck", "--data", "b")
+    assert fsck.returncode == 0, fsck.stdout + fsck.stderr
     port = _free_port()
     proc = start_server(tmp_path / "b", port, tmp_path / "b.log")
     try:

@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ..db.models import (
@@ -46,6 +46,7 @@ from ..db.models import (
     Collection,
     CollectionItem,
     Discussion,
+    Job,
     Like,
     Membership,
     Repo,
@@ -624,6 +625,8 @@ def _finish(
     with hub.db.session() as s:
         repo = s.get(Repo, repo_id)
         assert repo is not None
+        # Hub.create's placeholder commit is gone from every ref: what it queued has nothing to derive.
+        s.execute(delete(Job).where(Job.repo_id == repo_id, Job.revision == initial, Job.status == "queued"))
         _fill(s, hub, repo, meta, wanted)
         moves = [
             commits.RefMove(r.ref, initial if r.ref == "refs/heads/main" else None, r.target)
