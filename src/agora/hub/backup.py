@@ -10,18 +10,25 @@ An export is a folder that describes itself (format version 1):
                                           event, the names of the users who like it, the dataset viewer's
                                           records (so refs/convert/parquet is not converted again)
     OUT/objects/<o[:2]>/<o[2:4]>/<oid>    every LFS object any exported ref points at, by sha256 (git-lfs's own
-                                          layout). Files uploaded through Xet are written here as their bytes:
-                                          after an import they are ordinary LFS objects (served by /resolve and
-                                          the LFS API; a Xet client downloads them over plain HTTP).
+                                          layout), except the files stored in Xet:
+    OUT/xet/shards/<sha256>, OUT/xet/xorbs/<hash>   for a file uploaded through Xet, the shard that registered
+                                          it and every xorb that shard names (repo.json "xet" lists the file's
+                                          sha256, Xet hash and shard): the import uploads the xorbs (verified)
+                                          and accepts the shard as a client upload is accepted, so the file
+                                          stays Xet. When its shard or a xorb is gone from the store, the
+                                          file's bytes go to OUT/objects instead.
     OUT/collections.json                  the collections of the exported namespaces (all of them with --all)
     OUT/accounts.json                     --all only: users (with their password hashes), orgs, memberships and
                                           tokens (their sha256 digests): logins and tokens keep working
     OUT/audit.jsonl                       --all only: the audit log, one entry a line
 
-Import checks every LFS object a repo's refs point at (present in the export, or already stored here, and its
-sha256) before it creates the repo; a repo that fails later is removed again: nothing is left half-imported.
-Bytes are copied outside database transactions. Authors of discussions missing from the target become disabled
-placeholder users (no password); a missing org namespace becomes an org with the importing user as admin.
+Import checks every LFS object, shard and xorb a repo's refs need (present in the export or already stored
+here; every sha256 verified) before it creates the repo; a repo that fails later is removed again: nothing
+is left half-imported. Bytes are copied outside database transactions. Authors of discussions missing from
+the target become disabled placeholder users (no password), as do missing user namespaces; a missing org
+becomes an org with the importing user as admin. Not carried: browser sessions, throttling counters,
+downloads, LFS locks, jobs. Extend this format (and tests/faults/test_export_import.py) with every later
+feature; bump VERSION when the layout changes.
 """
 
 from __future__ import annotations
