@@ -7,8 +7,13 @@ import getpass
 import os
 import secrets
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config import Settings, serve_env
+
+if TYPE_CHECKING:
+    from .hub.repos import Hub
 
 
 def _hub(data: str | None):
@@ -90,14 +95,16 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    """Repos from a Hugging Face cache folder or a folder of git repos, with a progress bar."""
-    from pathlib import Path
+    """Repos from an `agora export` folder, a Hugging Face cache folder or a folder of git repos."""
 
     from tqdm import tqdm
 
     from .hub.imports import find_sources, import_source
 
     hub = _hub(args.data)
+    failed_repos = _import_export(hub, Path(args.path), args)
+    if failed_repos is not None:
+        return 1 if failed_repos else 0
     sources = find_sources(Path(args.path), args.namespace or args.user)
     if not sources:
         print(f"agora: no Hugging Face cache entry or git repo found in {args.path}", file=sys.stderr)
@@ -120,18 +127,46 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _import_export(hub: Hub, path: Path, args: argparse.Namespace) -> int | None:
+    """An `agora export` folder (it has a manifest): imported as a whole; None if `path` is not one."""
+    from tqdm import tqdm
+
+    from .hub import backup
+
+    if not backup.is_export(path):
+        return None
+    total = backup.export_size(path, backup.read_manifest(path))
+    with tqdm(total=total, unit="B", unit_scale=True, desc="import", disable=args.quiet) as bar:
+        return backup.import_export(
+            hub, path, args.user, bar.update, lambda m: tqdm.write(m, file=sys.stderr)
+        )
+
+
 def cmd_export(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    """One repo (NS/NAME), a namespace (NS: all its repos) or the whole Hub (--all) into an export folder."""
 
     from tqdm import tqdm
 
-    from .hub.imports import export_repo
+    from .hub import backup
     from .ids import RepoId
 
+    if args.all != (len(args.what) == 1) or len(args.what) > 2:
+        print(
+            "agora: use `agora export NS/NAME OUT`, `agora export NS OUT` or `agora export --all OUT`",
+            file=sys.stderr,
+        )
+        return 2
+    out = Path(args.what[-1])
+    if args.all:
+        scope = backup.Scope("all")
+    elif "/" in args.what[0]:
+        scope = backup.Scope("repo", rid=RepoId.parse(args.type, args.what[0]))
+    else:
+        scope = backup.Scope("namespace", namespace=args.what[0])
     hub = _hub(args.data)
     with tqdm(unit="B", unit_scale=True, desc="export", disable=args.quiet) as bar:
-        bundle, count = export_repo(hub, RepoId.parse(args.type, args.repo), Path(args.out), bar.update)
-    print(f"wrote {bundle} and {count} LFS object(s) under {Path(args.out) / 'lfs'}", file=sys.stderr)
+        manifest, repos, objects = backup.export(hub, scope, out, bar.update)
+    print(f"wrote {repos} repo(s) and {objects} LFS object(s); manifest {manifest}", file=sys.stderr)
     return 0
 
 
@@ -351,17 +386,26 @@ def parser() -> argparse.ArgumentParser:
     sp.set_defaults(fn=cmd_migrate)
 
     sp = with_data(
-        sub.add_parser("import", help="import repos from a Hugging Face cache folder or git repos")
+        sub.add_parser(
+            "import", help="import an `agora export` folder, a Hugging Face cache folder or git repos"
+        )
     )
     sp.add_argument("path")
     sp.add_argument("--user", default="admin", help="the user the repos are created as (default: admin)")
     sp.add_argument("--namespace", help="namespace for repos that name none (default: --user)")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
     sp.set_defaults(fn=cmd_import)
-    sp = with_data(sub.add_parser("export", help="write a repo as a git bundle plus its LFS objects"))
-    sp.add_argument("repo", help="ns/name")
-    sp.add_argument("out", help="output folder")
-    sp.add_argument("--type", choices=("model", "dataset", "space"), default="model")
+    sp = with_data(
+        sub.add_parser(
+            "export",
+            help="write a repo, a namespace or the whole Hub (--all) as a folder `agora import` reads back",
+        )
+    )
+    sp.add_argument(
+        "what", nargs="+", metavar="[NS/NAME | NS] OUT", help="what to export, and the output folder"
+    )
+    sp.add_argument("--all", action="store_true", help="every repo, and the accounts, tokens and audit log")
+    sp.add_argument("--type", choices=("model", "dataset", "space"), default="model", help="of NS/NAME")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
     sp.set_defaults(fn=cmd_export)
     sp = with_data(
