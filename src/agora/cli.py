@@ -140,8 +140,12 @@ def cmd_gc(args: argparse.Namespace) -> int:
 
     from .hub.gc import collect
 
+    settings = Settings.from_env(args.data)
+    days = settings.gc_xorb_grace_days if args.xorb_grace_days is None else args.xorb_grace_days
     hub = _hub(args.data)
-    r = collect(hub, apply=args.apply, grace=timedelta(minutes=args.grace_minutes))
+    r = collect(
+        hub, apply=args.apply, grace=timedelta(minutes=args.grace_minutes), xorb_grace=timedelta(days=days)
+    )
     verb = "removed" if args.apply else "would remove"
     for oid, size in r.lfs_removed:
         print(f"{verb} lfs  {oid} {size}")
@@ -153,6 +157,11 @@ def cmd_gc(args: argparse.Namespace) -> int:
         + (
             f"; purged {r.temp_purged} abandoned upload(s)" if args.apply else " (dry run: --apply to delete)"
         ),
+        file=sys.stderr,
+    )
+    print(
+        f"unreferenced xorbs are kept for a grace of {days:g} day(s) after their upload (AGORA_GC_XORB_GRACE_DAYS, "
+        "--xorb-grace-days): a Xet client believes for 21 days that a xorb it uploaded is here",
         file=sys.stderr,
     )
     return 0
@@ -373,6 +382,13 @@ def parser() -> argparse.ArgumentParser:
         type=float,
         default=60,
         help="keep anything written more recently than this (uploads not committed yet)",
+    )
+    sp.add_argument(
+        "--xorb-grace-days",
+        type=float,
+        default=None,
+        help="keep unreferenced xorbs this long after their upload (default: AGORA_GC_XORB_GRACE_DAYS, 30); "
+        "hf_xet's cache believes in them for 21 days, and fails uploads that reuse one gc removed",
     )
     sp.set_defaults(fn=cmd_gc)
 

@@ -5,10 +5,17 @@ An object is kept when any of these holds:
   gc decides about unreachable commits, we never outrun it), or a Xet file with that sha256 is;
 - it was written less than GRACE ago (an upload whose commit has not happened yet), judged by the store's
   own modification time and by the DB rows that describe it.
-A xorb is kept when a kept Xet file uses it, or it is younger than GRACE. With --apply, the temp files of
-dead processes go too (hub/startup.py's sweep, with GRACE as the safe age). Removing an object also removes
-the rows that offered it (LfsObject, XetFile, XetXorb, XetChunk), so that nothing points at missing bytes:
-a later upload of the same content simply stores it again.
+A xorb is kept when a kept Xet file uses it, or it is younger than XORB_GRACE (days, not minutes), and so is
+the row of a Xet file younger than that: hf_xet keeps the shard of every upload it finished in its local
+cache (`$HF_HOME/xet/<endpoint>/shard-cache`, 21 days: MDB_SHARD_LOCAL_CACHE_EXPIRATION in xet-core) and
+dedups against it before asking the server. A later upload of the same bytes then sends no xorb, only a
+shard naming xorbs it believes the server has; if gc removed them, the shard is refused (400) and no answer
+of the server makes the client upload them again (it fails the whole upload and keeps its cache), so the
+only cure would be deleting that cache by hand. Keeping them longer than the cache lives is what prevents it.
+With --apply, the temp files of dead processes go too (hub/startup.py's sweep, with GRACE as the safe age).
+Removing an object also removes the rows that offered it (LfsObject, XetFile, XetXorb, XetChunk: the global
+dedup answer is built from these rows on every query, so it never names a removed xorb), so that nothing
+points at missing bytes: a later upload of the same content simply stores it again.
 """
 
 from __future__ import annotations
@@ -26,6 +33,9 @@ from .repos import Hub
 from .xet import XetStore, unpack_terms
 
 GRACE = timedelta(hours=1)
+XORB_GRACE = timedelta(
+    days=30
+)  # longer than hf_xet's local shard cache lives (21 days); AGORA_GC_XORB_GRACE_DAYS
 
 
 @dataclass
@@ -35,6 +45,7 @@ class GcReport:
     xorbs_kept: int = 0
     xorbs_removed: list[tuple[str, int]] = field(default_factory=list)
     temp_purged: int = 0  # abandoned uploads, conversion and git quarantine folders, with --apply only
+    xorb_grace: timedelta = XORB_GRACE  # how long unreferenced xorbs were kept
 
     @property
     def freed(self) -> int:
@@ -45,19 +56,23 @@ def _aware(t: datetime) -> datetime:
     return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
-def collect(hub: Hub, apply: bool = False, grace: timedelta = GRACE) -> GcReport:
-    cutoff = datetime.now(UTC) - grace
+def collect(
+    hub: Hub, apply: bool = False, grace: timedelta = GRACE, xorb_grace: timedelta = XORB_GRACE
+) -> GcReport:
+    now = datetime.now(UTC)
+    cutoff = now - grace
     with hub.db.session() as s:
         repos = list(s.scalars(select(Repo)))
         recent_rows = {
             oid for oid, at in s.execute(select(LfsObject.oid, LfsObject.created_at)) if _aware(at) > cutoff
         }
     live = _Live(cutoff, _referenced(hub, repos), recent_rows)
-    report = GcReport()
+    report = GcReport(xorb_grace=xorb_grace)
     _collect_lfs(hub, report, live, apply)
     if hub.xet is None:
         return report
-    _collect_xorbs(hub, hub.xet, report, live, apply)
+    xorb_live = _Live(min(cutoff, now - xorb_grace), live.used, live.recent)
+    _collect_xorbs(hub, hub.xet, report, xorb_live, apply)
     return report
 
 
@@ -110,7 +125,8 @@ def _collect_lfs(hub: Hub, report: GcReport, live: _Live, apply: bool) -> None:
 
 
 def _collect_xorbs(hub: Hub, xet: XetStore, report: GcReport, live: _Live, apply: bool) -> None:
-    """Xet: files whose sha256 is referenced keep their xorbs."""
+    """Xet: files whose sha256 is referenced, or that are younger than `live.cutoff` (the xorb grace), keep
+    their rows and their xorbs."""
     keep_xorbs: set[str] = set()
     drop_files: list[str] = []
     with hub.db.session() as s:
@@ -138,4 +154,4 @@ def _collect_xorbs(hub: Hub, xet: XetStore, report: GcReport, live: _Live, apply
             xet.xorbs.delete(h)
 
 
-__all__ = ["GcReport", "collect", "GRACE"]
+__all__ = ["GcReport", "collect", "GRACE", "XORB_GRACE"]

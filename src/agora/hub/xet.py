@@ -167,8 +167,12 @@ class XetStore:
         missing = sorted(names - set(metas))
         if missing:
             raise BadRequest(
-                f"The shard references xorb {missing[0]}, which was never uploaded"
+                f"The shard references xorb {missing[0]}"
                 + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+                + ", which this server does not have: it was never uploaded, or `agora gc` removed it as "
+                "unreferenced. If you uploaded these bytes before, your Xet client's cache still believes the "
+                "server has them: delete its shard cache (the `shard-cache` folder under $HF_XET_CACHE, else "
+                "$HF_HOME/xet, by default ~/.cache/huggingface/xet) and upload again."
             )
 
     def _verified_file(
