@@ -17,11 +17,11 @@ from agora.errors import BadRequest
 from agora.hub.accounts import Principal
 from agora.hub.commits import CommitOperationLfsAdd, create_commit
 from agora.hub.repos import Hub
-from agora.storage.xet import hashing, shard, xorb
 from agora.storage.xet.hashing import to_hex
 
 from ..conftest import BIN
 from .conftest import RID
+from .xet_files import XetUpload
 
 
 def fsck(hub: Hub, *flags: str) -> subprocess.CompletedProcess[str]:
@@ -43,39 +43,6 @@ def lfs_commit(hub: Hub, who: Principal, path: str, data: bytes) -> str:
         hub.record_lfs(s, repo, oid, len(data))
     create_commit(hub, who, RID, [CommitOperationLfsAdd(path, oid, len(data))], summary=f"add {path}")
     return oid
-
-
-class XetUpload:
-    """A file in one xorb, and the shard that registers it (what hf_xet sends)."""
-
-    def __init__(self, size: int = 200_000) -> None:
-        self.data = os.urandom(size)
-        chunks = [self.data[i : i + 50_000] for i in range(0, size, 50_000)]
-        self.xorb = xorb.serialize(chunks)
-        self.meta = xorb.parse(self.xorb)
-        self.name = to_hex(self.meta.hash)
-        self.sha256 = hashlib.sha256(self.data).hexdigest()
-        m = self.meta
-        fi = shard.FileInfo(
-            hashing.file_hash((hashing.chunk_hash(c), len(c)) for c in chunks),
-            [shard.Term(m.hash, m.unpacked_total, 0, m.num_chunks)],
-            [hashing.verification_hash(m.hashes)],
-            hashing.from_hex(self.sha256),
-        )
-        ci = shard.CasInfo(
-            m.hash,
-            [shard.CasChunk(h, m.unpacked_start(i), m.unpacked_len(i)) for i, h in enumerate(m.hashes)],
-            m.unpacked_total,
-            len(self.xorb),
-        )
-        self.shard = shard.serialize([fi], [ci])
-
-    def send(self, hub: Hub) -> None:
-        assert hub.xet is not None
-        up = hub.xet.new_xorb_upload(self.name)
-        up.write(self.xorb)
-        up.finish()
-        hub.xet.accept_shard(hub.open_repo(None, RID).id, self.shard)
 
 
 def test_dangling_pointer_is_reported_with_repo_ref_path_and_oid(hub: Hub, who: Principal) -> None:

@@ -5,13 +5,15 @@ An object is kept when any of these holds:
   gc decides about unreachable commits, we never outrun it), or a Xet file with that sha256 is;
 - it was written less than GRACE ago (an upload whose commit has not happened yet), judged by the store's
   own modification time and by the DB rows that describe it.
-A xorb is kept when a kept Xet file uses it, or it is younger than XORB_GRACE (days, not minutes), and so is
-the row of a Xet file younger than that: hf_xet keeps the shard of every upload it finished in its local
-cache (`$HF_HOME/xet/<endpoint>/shard-cache`, 21 days: MDB_SHARD_LOCAL_CACHE_EXPIRATION in xet-core) and
-dedups against it before asking the server. A later upload of the same bytes then sends no xorb, only a
-shard naming xorbs it believes the server has; if gc removed them, the shard is refused (400) and no answer
-of the server makes the client upload them again (it fails the whole upload and keeps its cache), so the
-only cure would be deleting that cache by hand. Keeping them longer than the cache lives is what prevents it.
+A xorb is kept when a kept Xet file uses it, when it was uploaded less than XORB_GRACE ago (days, not
+minutes; the rows of Xet files that young stay too), or when a global dedup answer named it less than
+XORB_GRACE ago (`XetXorb.offered_at`). The reason is the client's cache: hf_xet keeps the shard of every
+upload it finished (`$HF_HOME/xet/<endpoint>/shard-cache`, 21 days: MDB_SHARD_LOCAL_CACHE_EXPIRATION in
+xet-core) and every dedup answer (until its expiry, DEDUP_SHARD_TTL: 7 days), and dedups against them
+before asking the server. A later upload of the same bytes then sends no xorb, only a shard naming xorbs it
+believes the server has; if gc removed them, the shard is refused (400), and no answer of the server makes
+the client upload them again (it fails the whole upload and keeps its cache): only deleting that cache by
+hand would. Keeping xorbs longer than the cache believes in them is what prevents it.
 With --apply, the temp files of dead processes go too (hub/startup.py's sweep, with GRACE as the safe age).
 Removing an object also removes the rows that offered it (LfsObject, XetFile, XetXorb, XetChunk: the global
 dedup answer is built from these rows on every query, so it never names a removed xorb), so that nothing
@@ -137,8 +139,10 @@ def _collect_xorbs(hub: Hub, xet: XetStore, report: GcReport, live: _Live, apply
                 keep_xorbs.update(t.xorb for t in unpack_terms(terms))
             else:
                 drop_files.append(file_hash)
-        recent_xorbs = {
-            h for h, at in s.execute(select(XetXorb.hash, XetXorb.created_at)) if _aware(at) > live.cutoff
+        recent_xorbs = {  # uploaded, or named by a global dedup answer, within the grace
+            h
+            for h, at, offered in s.execute(select(XetXorb.hash, XetXorb.created_at, XetXorb.offered_at))
+            if _aware(max(at, offered or at)) > live.cutoff
         }
     xorbs_live = _Live(live.cutoff, keep_xorbs, recent_xorbs)
     report.xorbs_kept, report.xorbs_removed = _sort_out(xet.xorbs, xorbs_live)
