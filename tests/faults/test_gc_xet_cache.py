@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -102,5 +103,58 @@ def test_upload_retried_after_gc_works_without_clearing_the_xet_cache(tmp_path: 
         )
         assert got.returncode == 0, got.stderr[-3000:]
         assert json.loads(got.stdout.strip().splitlines()[-1])["sha"] == want
+    finally:
+        kill_group(proc)
+
+
+def test_a_xorb_gc_removed_anyway_gets_an_answer_that_says_what_to_do(tmp_path: Path) -> None:
+    """With the grace set to nothing, gc removes the xorb the client's cache still names: the upload fails,
+    and the client shows the server's message (through the v2 shard upload's error frame), which names the
+    cache to clear; clearing it makes the upload work."""
+    site = new_site(tmp_path / "data", "hugo", tmp_path / "server.log")
+    src = tmp_path / "weights.bin"
+    src.write_bytes(os.urandom(2 * 1024 * 1024))
+    hf_home = tmp_path / "hf-home"
+    upload = f"""
+        from huggingface_hub import CommitOperationAdd, HfApi
+        api = HfApi()
+        if "%s" == "commit":
+            api.upload_file(path_or_fileobj={str(src)!r}, path_in_repo="weights.bin", repo_id="hugo/m")
+        else:
+            api.create_repo("hugo/m")
+            api.preupload_lfs_files("hugo/m", additions=[CommitOperationAdd("weights.bin", {str(src)!r})])
+    """
+    proc = start(site.data, site.port, site.log)
+    try:
+        out = _client(upload % "upload only", site.token, site.endpoint, hf_home)
+        assert out.returncode == 0, out.stderr[-2000:]
+    finally:
+        kill_group(proc)
+    _age(site.data, 3600)
+    gc = subprocess.run(
+        [str(BIN / "agora"), "gc", "--apply", "--xorb-grace-days", "0", "--data", str(site.data)],
+        capture_output=True,
+        text=True,
+    )
+    assert "removed 0 LFS object(s) and 1 xorb(s)" in gc.stderr, gc.stderr
+
+    proc = start(site.data, site.port, site.log)
+    try:
+        out = _client(upload % "commit", site.token, site.endpoint, hf_home)
+        assert out.returncode != 0
+        assert "which this server does not have" in out.stderr and "shard-cache" in out.stderr, out.stderr[
+            -3000:
+        ]
+        for cache in hf_home.glob("xet/*/shard-cache"):  # what the message says to do
+            shutil.rmtree(cache)
+        out = _client(upload % "commit", site.token, site.endpoint, hf_home)
+        assert out.returncode == 0, out.stderr[-3000:]
+        want = hashlib.sha256(src.read_bytes()).hexdigest()
+        assert (
+            HfApi(endpoint=site.endpoint, token=site.token)
+            .get_paths_info("hugo/m", ["weights.bin"])[0]
+            .lfs.sha256
+            == want
+        )
     finally:
         kill_group(proc)
