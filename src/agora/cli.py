@@ -160,8 +160,9 @@ def cmd_gc(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     print(
-        f"unreferenced xorbs are kept for a grace of {days:g} day(s) after their upload (AGORA_GC_XORB_GRACE_DAYS, "
-        "--xorb-grace-days): a Xet client believes for 21 days that a xorb it uploaded is here",
+        f"unreferenced xorbs are kept for a grace of {r.xorb_grace.total_seconds() / 86400:g} day(s) after "
+        "their upload or the last dedup answer naming them (AGORA_GC_XORB_GRACE_DAYS, --xorb-grace-days): a Xet "
+        "client believes for 21 days that a xorb it uploaded is here, and fails uploads that reuse one gc removed",
         file=sys.stderr,
     )
     return 0

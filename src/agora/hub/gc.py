@@ -35,9 +35,8 @@ from .repos import Hub
 from .xet import XetStore, unpack_terms
 
 GRACE = timedelta(hours=1)
-XORB_GRACE = timedelta(
-    days=30
-)  # longer than hf_xet's local shard cache lives (21 days); AGORA_GC_XORB_GRACE_DAYS
+# Longer than hf_xet's local shard cache lives (21 days); AGORA_GC_XORB_GRACE_DAYS, `agora gc --xorb-grace-days`.
+XORB_GRACE = timedelta(days=30)
 
 
 @dataclass
