@@ -175,8 +175,12 @@ def cmd_gc(args: argparse.Namespace) -> int:
 
     from .hub.gc import collect
 
+    settings = Settings.from_env(args.data)
+    days = settings.gc_xorb_grace_days if args.xorb_grace_days is None else args.xorb_grace_days
     hub = _hub(args.data)
-    r = collect(hub, apply=args.apply, grace=timedelta(minutes=args.grace_minutes))
+    r = collect(
+        hub, apply=args.apply, grace=timedelta(minutes=args.grace_minutes), xorb_grace=timedelta(days=days)
+    )
     verb = "removed" if args.apply else "would remove"
     for oid, size in r.lfs_removed:
         print(f"{verb} lfs  {oid} {size}")
@@ -188,6 +192,12 @@ def cmd_gc(args: argparse.Namespace) -> int:
         + (
             f"; purged {r.temp_purged} abandoned upload(s)" if args.apply else " (dry run: --apply to delete)"
         ),
+        file=sys.stderr,
+    )
+    print(
+        f"unreferenced xorbs are kept for a grace of {r.xorb_grace.total_seconds() / 86400:g} day(s) after "
+        "their upload or the last dedup answer naming them (AGORA_GC_XORB_GRACE_DAYS, --xorb-grace-days): a Xet "
+        "client believes for 21 days that a xorb it uploaded is here, and fails uploads that reuse one gc removed",
         file=sys.stderr,
     )
     return 0
@@ -296,8 +306,9 @@ def cmd_org_add_member(args: argparse.Namespace) -> int:
 
 def cmd_fsck(args: argparse.Namespace) -> int:
     """Report what the database holds that the Hub's rules forbid (names that differ only by case, key
-    indexes that do not enforce uniqueness) and repos whose database is behind their refs (`--repair` fixes
-    those); non-zero exit when anything is left."""
+    indexes that do not enforce uniqueness), repos whose database is behind their refs, Xet files whose
+    xorbs are missing, dangling LFS pointers and orphaned temp files (`--repair` fixes what it can: refs,
+    the rows of missing xorbs, temp files); non-zero exit when anything is left."""
     from .hub import names
 
     hub = _hub(args.data)
@@ -309,9 +320,58 @@ def cmd_fsck(args: argparse.Namespace) -> int:
     for line in report.lines():
         print(line)
     refs_ok = _fsck_refs(hub, args.repair)
-    if report.ok and refs_ok:
+    storage_ok = _fsck_storage(hub, args.repair)
+    if report.ok and refs_ok and storage_ok:
         print("no problems found", file=sys.stderr)
-    return 0 if report.ok and refs_ok else 1
+    return 0 if report.ok and refs_ok and storage_ok else 1
+
+
+def _fsck_storage(hub, repair: bool) -> bool:
+    """Missing xorbs, dangling LFS pointers and orphaned temp files (hub/fsck.py); with `repair`, what can be
+    fixed is. True when nothing is left."""
+    from .hub import fsck
+
+    found = fsck.missing_xorbs(hub)
+    xorbs_ok = _fsck_xorbs(hub, found, repair)
+    dangling = fsck.dangling_pointers(hub, {f.sha256 for f in found.files})
+    for d in dangling:
+        print(d.line())
+    if dangling:
+        print(
+            f"{len(dangling)} dangling LFS pointer(s): nothing here can repair them; upload the objects again "
+            "(the same oid, through git lfs push or huggingface_hub) or delete those files in a new commit",
+            file=sys.stderr,
+        )
+    swept = fsck.temp_leftovers(hub, remove=repair)
+    temp = swept.temp_files + swept.conversions + swept.quarantines
+    if temp:
+        print(
+            f"{'removed' if repair else 'orphaned'} leftovers of dead processes: {swept.temp_files} temp "
+            f"upload(s), {swept.conversions} conversion folder(s), {swept.quarantines} git quarantine folder(s)"
+            + ("" if repair else " (`agora fsck --repair` removes them)")
+        )
+    return xorbs_ok and not dangling and (repair or not temp)
+
+
+def _fsck_xorbs(hub, found, repair: bool) -> bool:
+    """Print the Xet files whose xorbs are missing, and the xorb rows without bytes; with `repair`, drop the
+    rows that offer them. True when there were none."""
+    from .hub import fsck
+
+    for f in found.files:
+        print(f.line())
+    for x in sorted(found.xorbs - {x for f in found.files for x in f.missing}):
+        print(f"xorb {x}: the database has its row, the store does not have its bytes")
+    if not (found.xorbs or found.files):
+        return True
+    if repair:
+        fsck.drop_missing(hub, found)
+        print(f"repaired: dropped the rows of {len(found.xorbs)} missing xorb(s) (uploads send them again)")
+        for f in found.files:
+            print(f"unreadable until uploaded again: {f.sha256} ({', '.join(f.repos) or 'no repo'})")
+    else:
+        print("`agora fsck --repair` drops the rows of missing xorbs, so that clients upload them again")
+    return False
 
 
 def _fsck_refs(hub, repair: bool) -> bool:
@@ -418,6 +478,13 @@ def parser() -> argparse.ArgumentParser:
         default=60,
         help="keep anything written more recently than this (uploads not committed yet)",
     )
+    sp.add_argument(
+        "--xorb-grace-days",
+        type=float,
+        default=None,
+        help="keep unreferenced xorbs this long after their upload (default: AGORA_GC_XORB_GRACE_DAYS, 30); "
+        "hf_xet's cache believes in them for 21 days, and fails uploads that reuse one gc removed",
+    )
     sp.set_defaults(fn=cmd_gc)
 
     user = sub.add_parser("user", help="manage users").add_subparsers(dest="sub", required=True)
@@ -452,7 +519,11 @@ def parser() -> argparse.ArgumentParser:
     sp.set_defaults(fn=cmd_repo_rename)
 
     sp = with_data(
-        sub.add_parser("fsck", help="report database problems (case twins, database behind git refs)")
+        sub.add_parser(
+            "fsck",
+            help="report problems: case twins, database behind git refs, missing xorbs, dangling LFS pointers, "
+            "orphaned temp files",
+        )
     )
     sp.add_argument(
         "--fix-indexes",
@@ -462,7 +533,8 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--repair",
         action="store_true",
-        help="derive again the repos whose refs moved without the database knowing (a crash mid-write)",
+        help="derive again the repos whose refs moved without the database knowing (a crash mid-write), drop "
+        "the rows of missing xorbs, remove the temp files of dead processes",
     )
     sp.set_defaults(fn=cmd_fsck)
 

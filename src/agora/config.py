@@ -108,6 +108,9 @@ class Settings:
     # Uploads (LFS, Xet, commits, web uploads, pushes) are refused with 507 before their body is read when the
     # data folder's free space, less the declared length, is under this: room kept for the database and git.
     min_free_bytes: int = 512 * 1024**2
+    # `agora gc` keeps an unreferenced xorb (and the rows of the Xet files using it) for this many days after
+    # its upload: hf_xet believes for 21 days that a xorb it uploaded is on the server (hub/gc.py).
+    gc_xorb_grace_days: float = 30
 
     @classmethod
     def from_env(cls, data: str | Path | None = None) -> Settings:
@@ -135,6 +138,7 @@ class Settings:
         s.s3_region = os.environ.get("AGORA_S3_REGION") or "us-east-1"
         s.s3_public_endpoint = os.environ.get("AGORA_S3_PUBLIC_ENDPOINT") or None
         s.db_lock_timeout = float(os.environ.get("AGORA_DB_LOCK_TIMEOUT") or 30)
+        s.gc_xorb_grace_days = float(os.environ.get("AGORA_GC_XORB_GRACE_DAYS") or 30)
         for name in (
             "multipart_threshold",
             "multipart_chunk",

@@ -158,7 +158,7 @@ def table() -> list[Entry]:
         cas_api("POST", "/v1/xorbs/(?P<prefix>[^/]+)/" + H, xet.xorb_upload),
         cas_api("POST", "/v1/xorb-grants/.*", xet.not_here),
         cas_api("POST", "/v1/shards", xet.shard_upload),
-        cas_api("POST", "/v2/shards", xet.not_here),
+        cas_api("POST", "/v2/shards", xet.shard_upload_v2),
         cas_api("GET", "/v(?P<v>[12])/reconstructions/" + H, xet.reconstruction),
         cas_api("GET", "/fetch/(?P<h>[0-9a-f]{64})", xet.fetch),
         *viewer_api("is-valid", viewer.is_valid),

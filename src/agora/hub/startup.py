@@ -172,24 +172,25 @@ def _temp_owner(name: str) -> str | None:
     return f"{parts[1]}-{parts[2]}" if ours else None
 
 
-def sweep_conversions(tmp_root: Path, cutoff: datetime) -> int:
+def sweep_conversions(tmp_root: Path, cutoff: datetime, dry_run: bool = False) -> int:
     """Remove the conversion folders of dead processes: of this host, whose owner is gone; the others
-    (another host's, or unowned older ones) when nothing was written in them since cutoff."""
+    (another host's, or unowned older ones) when nothing was written in them since cutoff. `dry_run` only
+    counts them (agora fsck)."""
     n = 0
     for path in tmp_root.glob("convert-*") if tmp_root.is_dir() else ():
         token = _temp_owner(path.name)
         dead = not alive(token) if token is not None else _untouched(path, cutoff)
-        if dead and _remove(path):
+        if dead and (dry_run or _remove(path)):
             n += 1
     return n
 
 
-def sweep_quarantines(repos_root: Path, cutoff: datetime) -> int:
+def sweep_quarantines(repos_root: Path, cutoff: datetime, dry_run: bool = False) -> int:
     """Remove git's quarantine folders (`objects/tmp_objdir-incoming-*`) untouched since cutoff: a
     receive-pack that was killed mid-push left them; a running one writes there or holds its hook."""
     n = 0
     for path in repos_root.glob("*/*.git/objects/tmp_objdir-incoming-*"):
-        if _untouched(path, cutoff) and _remove(path):
+        if _untouched(path, cutoff) and (dry_run or _remove(path)):
             n += 1
     return n
 
@@ -207,17 +208,18 @@ def conversions_root(hub: Hub) -> Path:
     return Path(hub.repos_root).parent / "tmp"
 
 
-def sweep_files(hub: Hub, cutoff: datetime) -> Swept:
-    """Every temp file and folder of a dead process: conversions, git quarantines, blob stores' temp files."""
+def sweep_files(hub: Hub, cutoff: datetime, dry_run: bool = False) -> Swept:
+    """Every temp file and folder of a dead process: conversions, git quarantines, blob stores' temp files.
+    `dry_run` counts what would go and removes nothing (agora fsck without --repair)."""
     swept = Swept()
-    swept.conversions = sweep_conversions(conversions_root(hub), cutoff)
-    swept.quarantines = sweep_quarantines(Path(hub.repos_root), cutoff)
+    swept.conversions = sweep_conversions(conversions_root(hub), cutoff, dry_run)
+    swept.quarantines = sweep_quarantines(Path(hub.repos_root), cutoff, dry_run)
     stores = [hub.blobs, *((hub.xet.xorbs, hub.xet.shards) if hub.xet is not None else ())]
     for store in stores:
         # Temp uploads, temp xorbs and shards, multipart part files (`mp-<id>`, `mp-<id>-sealed`) untouched
         # since the cutoff (SAFE_AGE, the signed URLs' lifetime: a sealed part can be completed until then;
         # sealing touches the file, storage/blobs.py).
-        swept.temp_files += store.purge_temp(cutoff)
+        swept.temp_files += store.purge_temp(cutoff, dry_run=dry_run)
     return swept
 
 
