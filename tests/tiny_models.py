@@ -94,7 +94,6 @@ def _labels(names: list[str]) -> dict[str, dict]:  # type: ignore[type-arg]
 
 def build(dest: Path, marker_dir: Path) -> dict[str, Path]:
     """Every tiny model under `dest`; the hostile ones would write into `marker_dir` if they ever ran."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
     import transformers
     from transformers import (
@@ -152,10 +151,52 @@ def build(dest: Path, marker_dir: Path) -> dict[str, Path]:
     (st / "1_Pooling" / "config.json").write_text(
         json.dumps({"word_embedding_dimension": 32, "pooling_mode_mean_tokens": True})
     )
+    _bart(dest, PreTrainedTokenizerFast)
     out.update({p.name: p for p in dest.iterdir()})
     out["custom-code"] = _custom_code(dest / "custom-code", marker_dir / "custom-code-ran")
     out["pickle"] = _evil_pickle(dest / "pickle", marker_dir / "pickle-ran", wp)
     return out
+
+
+def _bart(dest: Path, fast) -> None:  # type: ignore[no-untyped-def]
+    """One tiny BART, three repos: summarization, translation, text2text-generation (transformers 5 has no
+    pipeline for them: Agora's own handlers)."""
+    import torch
+    from tokenizers import processors
+    from transformers import BartConfig, BartForConditionalGeneration
+
+    bpe = _bpe(["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
+    bpe.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>",
+        pair="<s> $A </s> </s> $B </s>",
+        special_tokens=[("<s>", bpe.token_to_id("<s>")), ("</s>", bpe.token_to_id("</s>"))],
+    )
+    s = fast(
+        tokenizer_object=bpe, bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="<unk>",
+        mask_token="<mask>", model_max_length=128,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    b = BartForConditionalGeneration(
+        BartConfig(
+            vocab_size=len(s),
+            d_model=32,
+            encoder_layers=1,
+            decoder_layers=1,
+            encoder_attention_heads=2,
+            decoder_attention_heads=2,
+            encoder_ffn_dim=64,
+            decoder_ffn_dim=64,
+            max_position_embeddings=128,
+            pad_token_id=s.pad_token_id,
+            bos_token_id=s.bos_token_id,
+            eos_token_id=s.eos_token_id,
+            decoder_start_token_id=s.eos_token_id,
+            forced_eos_token_id=s.eos_token_id,
+        )  # fmt: skip
+    )
+    b.generation_config.min_new_tokens = 4  # random weights often end at once: an empty text
+    for task in ("summarization", "translation", "text2text-generation"):
+        _save(dest / f"bart-{task}", b, s, card(task))
 
 
 def _custom_code(d: Path, marker: Path) -> Path:

@@ -9,8 +9,10 @@ to see the other process take over. Worker start costs ~4 s, so the module start
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,8 +26,10 @@ from huggingface_hub.errors import HfHubHTTPError
 from huggingface_hub.inference._generated.types import (
     FillMaskOutputElement,
     QuestionAnsweringOutputElement,
+    SummarizationOutput,
     TextClassificationOutputElement,
     TokenClassificationOutputElement,
+    TranslationOutput,
     ZeroShotClassificationOutputElement,
 )
 
@@ -47,9 +51,12 @@ class Hub:
         return InferenceClient(model=f"{self.url}/models/{NS}/{name}", token=token or self.token)
 
 
-def start(data: Path, port: int, log: Path, workers: int = 2) -> subprocess.Popen:  # type: ignore[type-arg]
+def start(
+    data: Path, port: int, log: Path, workers: int = 2, extra: dict[str, str] | None = None
+) -> subprocess.Popen:  # type: ignore[type-arg]
     env = {
         **os.environ,
+        **(extra or {}),
         "AGORA_INFER_TIMEOUT": "4",
         "AGORA_INFER_TEST_SLEEP": "60",
         "AGORA_INFER_THREADS": "1",
@@ -176,6 +183,66 @@ def test_question_answering(hub: Hub) -> None:
     assert isinstance(out, QuestionAnsweringOutputElement) and ctx[out.start : out.end] == out.answer
 
 
+def test_seq2seq_tasks(hub: Hub) -> None:
+    text = "The tower is 324 metres (1,063 ft) tall, about the same height as an 81-storey building."
+    s = hub.client("bart-summarization").summarization(text, generate_parameters={"max_new_tokens": 8})
+    assert isinstance(s, SummarizationOutput) and isinstance(s.summary_text, str) and s.summary_text
+    t = hub.client("bart-translation").translation("My name is Wolfgang and I live in Berlin")
+    assert isinstance(t, TranslationOutput) and isinstance(t.translation_text, str) and t.translation_text
+    r = httpx.post(f"{hub.url}/models/{NS}/bart-text2text-generation", json={"inputs": "Paris is"})
+    assert r.status_code == 200 and isinstance(r.json()[0]["generated_text"], str), r.text
+
+
+def test_snapshots_link_the_stored_weights(hub: Hub, tiny_models: dict[str, Path]) -> None:  # noqa: F811
+    """The workers load from `<data>/infer-snapshots/<repo>/<sha>/`: small files written out, LFS weights a
+    link to the blob store's own file (no copy), the folder read-only."""
+    hub.client("text-classification").text_classification("I like you")
+    sha = HfApi(endpoint=hub.url, token=hub.token).model_info(f"{NS}/text-classification").sha
+    (snap,) = (hub.data / "infer-snapshots").glob(f"*/{sha}")
+    weights = snap / "model.safetensors"
+    assert weights.is_symlink() and weights.resolve().is_relative_to((hub.data / "lfs").resolve())
+    assert weights.read_bytes() == (tiny_models["text-classification"] / "model.safetensors").read_bytes()
+    assert (snap / "config.json").is_file() and not (snap / "config.json").is_symlink()
+    assert (
+        oct(snap.stat().st_mode & 0o777) == "0o555"
+        and oct((snap / "config.json").stat().st_mode & 0o777) == "0o444"
+    )
+
+
+def test_xet_uploaded_model_runs_from_the_cache(
+    hub: Hub,
+    tiny_models: dict[str, Path],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Weights uploaded through Xet live in xorbs: rebuilt once into `<data>/infer-cache/`, verified."""
+    from safetensors.torch import load_file, save_file
+
+    folder = tmp_path / "xet-cls"
+    shutil.copytree(tiny_models["text-classification"], folder)
+    weights = folder / "model.safetensors"  # other bytes than the LFS upload's (else the store has them)
+    save_file(load_file(str(weights)), str(weights), metadata={"format": "pt", "variant": "xet"})
+    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_DISABLE_XET"}
+    env.update(HF_TOKEN=hub.token, HF_ENDPOINT=hub.url)
+    script = (
+        "from huggingface_hub import HfApi\n"
+        "from huggingface_hub.utils._runtime import is_xet_available\n"
+        "assert is_xet_available()\n"
+        f"api = HfApi()\napi.create_repo('{NS}/xet-cls')\n"
+        f"api.upload_folder(repo_id='{NS}/xet-cls', folder_path={str(folder)!r})\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=240)
+    assert out.returncode == 0, out.stderr[-3000:]
+    api = HfApi(endpoint=hub.url, token=hub.token)
+    (st,) = api.get_paths_info(f"{NS}/xet-cls", ["model.safetensors"])
+    oid = st.lfs.sha256
+    assert st.xet_hash and not (hub.data / "lfs" / oid[:2] / oid[2:4] / oid).exists()  # only in xorbs
+    assert len(hub.client("xet-cls").text_classification("I like you")) == 2
+    cached = hub.data / "infer-cache" / oid[:2] / oid
+    assert cached.is_file()
+    (snap,) = (hub.data / "infer-snapshots").glob(f"*/{api.model_info(f'{NS}/xet-cls').sha}")
+    assert (snap / "model.safetensors").resolve() == cached.resolve()
+
+
 def test_status_and_pipeline_route(hub: Hub) -> None:
     hub.client("text-classification").text_classification("I like you")
     r = httpx.get(f"{hub.url}/status/{NS}/text-classification", headers=auth(hub.token))
@@ -219,6 +286,36 @@ def test_deadline_then_next_request(hub: Hub) -> None:
     assert r.status_code == 504 and r.headers["x-error-code"] == "GatewayTimeout", r.text
     assert time.monotonic() - t < 10  # answered at the deadline (4 s), not after the worker's restart
     assert len(c.text_classification("I like you")) == 2  # on a new worker
+
+
+NO_TORCH = """
+import sys
+class _NoTorch:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ModuleNotFoundError("No module named 'torch'")
+        return None
+sys.meta_path.insert(0, _NoTorch())
+"""
+
+
+def test_without_the_inference_extra(hub: Hub, tmp_path: Path) -> None:
+    """A server whose Python has no torch answers 503 saying how to enable inference."""
+    (tmp_path / "hide").mkdir()
+    (tmp_path / "hide" / "sitecustomize.py").write_text(NO_TORCH)
+    port = _free_port()
+    path = os.pathsep.join(p for p in (str(tmp_path / "hide"), os.environ.get("PYTHONPATH")) if p)
+    proc = start(hub.data, port, tmp_path / "no-torch.log", workers=1, extra={"PYTHONPATH": path})
+    try:
+        r = httpx.post(
+            f"http://127.0.0.1:{port}/models/{NS}/gpt2", json={"inputs": "Hi"}, headers=auth(hub.token)
+        )
+        assert r.status_code == 503 and r.headers["x-error-code"] == "ServiceUnavailable", r.text
+        assert "pip install 'agora-hub[inference]'" in r.json()["error"]
+        r = httpx.get(f"http://127.0.0.1:{port}/status/{NS}/gpt2", headers=auth(hub.token))
+        assert r.status_code == 200 and r.json()["state"] == "error" and r.json()["loaded"] is False
+    finally:
+        kill_group(proc)
 
 
 def pool_owner(data: Path) -> int:

@@ -35,7 +35,10 @@ CONNECT_WAIT = 30.0  # seconds to wait for another process's supervisor to come 
 
 def installed() -> bool:
     """Whether this Python has what the workers import (the `inference` extra)."""
-    return all(importlib.util.find_spec(m) is not None for m in ("torch", "transformers"))
+    try:
+        return all(importlib.util.find_spec(m) is not None for m in ("torch", "transformers"))
+    except (ImportError, ValueError):
+        return False
 
 
 def socket_path(folder: Path) -> Path:
