@@ -152,6 +152,9 @@ def build(dest: Path, marker_dir: Path) -> dict[str, Path]:
         json.dumps({"word_embedding_dimension": 32, "pooling_mode_mean_tokens": True})
     )
     _bart(dest, PreTrainedTokenizerFast)
+    big = _bert(wp)  # ~2 MB of weights: over a 1 MB AGORA_INFER_MAX_MODEL_MB
+    big.hidden_size, big.intermediate_size, big.num_attention_heads = 128, 512, 4
+    _save(dest / "big", BertModel(big), wp, card("feature-extraction"))
     out.update({p.name: p for p in dest.iterdir()})
     out["custom-code"] = _custom_code(dest / "custom-code", marker_dir / "custom-code-ran")
     out["pickle"] = _evil_pickle(dest / "pickle", marker_dir / "pickle-ran", wp)

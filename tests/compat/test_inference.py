@@ -60,6 +60,7 @@ def start(
         "AGORA_INFER_TIMEOUT": "4",
         "AGORA_INFER_TEST_SLEEP": "60",
         "AGORA_INFER_THREADS": "1",
+        "AGORA_INFER_MAX_MODEL_MB": "1",
         "AGORA_JOBS": "0",
     }
     proc = subprocess.Popen(
@@ -251,6 +252,14 @@ def test_status_and_pipeline_route(hub: Hub) -> None:
     assert r.json()["state"] in ("Loaded", "Loadable")
     r = httpx.post(f"{hub.url}/models/{NS}/sentence/pipeline/feature-extraction", json={"inputs": "hi"})
     assert r.status_code == 200 and len(r.json()) == 32
+
+
+def test_model_too_big(hub: Hub) -> None:
+    r = httpx.get(f"{hub.url}/status/{NS}/big")
+    assert r.status_code == 200 and r.json()["state"] == "TooBig" and r.json()["loaded"] is False
+    r = httpx.post(f"{hub.url}/models/{NS}/big", json={"inputs": "hello"})
+    assert r.status_code == 400 and "AGORA_INFER_MAX_MODEL_MB" in r.json()["error"], r.text
+    assert not list((hub.data / "infer-snapshots").glob(f"*/{r.headers.get('x-repo-commit', 'none')}"))
 
 
 def test_bad_requests(hub: Hub) -> None:

@@ -83,6 +83,16 @@ class InferencePool:
             self._lease, self.supervisor = fd, sup
             return True
 
+    def close(self) -> None:
+        """Stop the supervisor if this process runs it, and give the lease up."""
+        with self._mu:
+            if self.supervisor is not None:
+                self.supervisor.close()
+                self.supervisor = None
+            if self._lease is not None:
+                os.close(self._lease)
+                self._lease = None
+
     async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         end = time.monotonic() + CONNECT_WAIT
         while True:

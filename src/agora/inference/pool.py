@@ -104,10 +104,22 @@ class Supervisor:
         threading.Thread(target=self._accept, name="infer-accept", daemon=True).start()
         log.info("inference pool supervisor started (pid %d, %d worker(s))", os.getpid(), len(self.procs))
 
+    def close(self) -> None:
+        """Stop the workers and the listener (a server's own workers also die with it: PDEATHSIG)."""
+        if self.listener is not None:
+            self.listener.close()
+            self.path.unlink(missing_ok=True)
+        for p in self.procs:
+            with p.lock:
+                self._stop(p)
+
     def _accept(self) -> None:
         assert self.listener is not None
         while True:
-            conn, _ = self.listener.accept()
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:  # closed
+                return
             threading.Thread(target=self._serve, args=(conn,), name="infer-conn", daemon=True).start()
 
     def _spawner(self) -> None:

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import BadRequest, EntryNotFound, TooLarge
+from ..errors import BadRequest, EntryNotFound
 from ..storage.gitstore import Entry
 
 if TYPE_CHECKING:
@@ -35,8 +35,8 @@ WEIGHTS = (".safetensors", ".bin")
 SMALL = 8 * 1024 * 1024  # git blobs are written out (the Hub keeps files of 10 MiB and more in LFS)
 
 
-class TooBig(TooLarge):
-    """The model's weights are over AGORA_INFER_MAX_MODEL_MB."""
+class TooBig(BadRequest):
+    """The model's weights are over AGORA_INFER_MAX_MODEL_MB (400, as the Hub's "too large to be loaded")."""
 
 
 def wanted(files: list[Entry]) -> list[Entry]:

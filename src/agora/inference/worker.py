@@ -107,6 +107,7 @@ class Worker:
             if rss_bytes() > self.max_rss:
                 answer["recycle"] = True
         answer["loaded"] = list(self.loaded)
+        answer["pid"] = os.getpid()
 
     def serve(self) -> None:
         protocol.send(self.sock, {"ready": True, "pid": os.getpid()})
