@@ -232,6 +232,7 @@ class Supervisor:
         end = time.monotonic() + self.config.timeout
         client_ok = True
         try:
+            p.sock.settimeout(self.config.timeout)  # not the last request's leftover
             protocol.send(p.sock, req)
             while True:
                 p.sock.settimeout(max(0.001, end - time.monotonic()))
