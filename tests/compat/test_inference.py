@@ -379,6 +379,14 @@ def test_one_pool_for_two_server_processes_and_takeover(hub: Hub, tmp_path: Path
         assert r.status_code == 200 and len(r.json()[0]) == 2, r.text
         new_owner = pool_owner(hub.data)
         assert new_owner != owner and len(worker_pids(new_owner)) == 1
+        # a plain stop (SIGTERM to `agora serve`) ends the workers too
+        (worker,) = worker_pids(new_owner)
+        second.terminate()
+        second.wait(30)
+        deadline = time.time() + 10
+        while time.time() < deadline and alive(worker):
+            time.sleep(0.05)
+        assert not alive(worker)
     finally:
         kill_group(second)
 
