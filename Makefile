@@ -60,9 +60,10 @@ serve: install
 
 # Second pass: the compat suite again on PostgreSQL + SeaweedFS (S3) + two server processes behind a
 # round-robin proxy, all started by the tests themselves (tests/stack.py). The crash tests (test_git_crash,
-# test_lfs_multipart_crash) kill servers of their own, not the stack: the first pass covers them.
+# test_lfs_multipart_crash) and test_inference run servers of their own, not the stack: the first pass covers
+# them (and tests/scale/test_inference_scale.py runs inference on the stack).
 SCALE_COMPAT := AGORA_TEST_STACK=scale $(VENV)/bin/pytest -q tests/compat --deselect tests/compat/test_git_crash.py \
-	--deselect tests/compat/test_lfs_multipart_crash.py
+	--deselect tests/compat/test_lfs_multipart_crash.py --deselect tests/compat/test_inference.py
 
 # The gate: lint, formatting, types, layer rules (configured in pyproject.toml). The tools are [test] extras,
 # pinned by requirements.lock. Each step runs even if an earlier one failed, so one run reports everything.

@@ -10,6 +10,7 @@ lease and starts a supervisor of its own (the dead owner's workers died with it:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import hashlib
 import importlib.util
@@ -18,7 +19,7 @@ import struct
 import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +106,7 @@ class InferencePool:
                     raise Unavailable("The inference pool is not answering: try again") from None
                 await asyncio.sleep(0.05)
 
-    async def frames(self, request: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    async def frames(self, request: dict[str, Any]) -> AsyncGenerator[dict[str, Any], None]:
         """The supervisor's frames for `request`: stream chunks (`{"chunk": …}`), then the answer."""
         reader, writer = await self._connect()
         try:
@@ -128,9 +129,10 @@ class InferencePool:
 
     async def run(self, request: dict[str, Any]) -> dict[str, Any]:
         """The answer to a request that does not stream."""
-        async for frame in self.frames(request):
-            if "chunk" not in frame:
-                return frame
+        async with contextlib.aclosing(self.frames(request)) as frames:
+            async for frame in frames:
+                if "chunk" not in frame:
+                    return frame
         raise Unavailable("The inference pool gave no answer")
 
     async def status(self, key: str) -> dict[str, Any]:

@@ -4,7 +4,8 @@ commit a request runs on, materialises its snapshot (snapshots.py), and talks to
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -61,13 +62,20 @@ class Inference:
 
     async def frames(
         self, t: Target, inputs: Any, parameters: dict[str, Any], stream: bool
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """Stream chunks (`{"chunk": event}`), then the answer `{"ok", "task", "compute_time"}`; a failure
         is raised as the domain error it is (400, 503, 504)."""
         req = {"op": "run", "key": t.key, "path": t.path, "task": t.task, "inputs": inputs,
                "parameters": parameters, "stream": stream}  # fmt: skip
-        async for frame in self.pool.frames(req):
-            yield check(frame)
+        async with contextlib.aclosing(self.pool.frames(req)) as frames:
+            async for frame in frames:
+                yield check(frame)
+
+    async def run(self, t: Target, inputs: Any, parameters: dict[str, Any]) -> dict[str, Any]:
+        """The answer `{"ok", "task", "compute_time"}` of a request that does not stream."""
+        req = {"op": "run", "key": t.key, "path": t.path, "task": t.task, "inputs": inputs,
+               "parameters": parameters, "stream": False}  # fmt: skip
+        return check(await self.pool.run(req))
 
     def state(self, repo: Repo) -> tuple[Target | None, str]:
         """Blocking: the widget's status state before asking the pool: TooBig, error, or Loadable."""

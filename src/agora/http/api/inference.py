@@ -10,7 +10,7 @@ X-Error-Code. The client never retries a 503, so a request waits for its model t
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from starlette.requests import Request
@@ -69,13 +69,9 @@ async def run(ctx: Ctx, request: Request, ns: str, name: str, task: str | None) 
         request, svc.limits.max_body_bytes, svc.limits.max_input_chars
     )
     target = await ctx.run(svc.target, repo, task)
-    frames = svc.frames(target, inputs, params, stream)
     if stream:
-        return await sse(frames)
-    async for frame in frames:
-        if "chunk" not in frame:
-            return answer(frame, target)
-    raise BadRequest("No answer")  # not reached: the pool always ends with an answer or an error
+        return await sse(svc.frames(target, inputs, params, True))
+    return answer(await svc.run(target, inputs, params), target)
 
 
 def answer(frame: dict[str, Any], target: Target) -> Response:
@@ -90,26 +86,26 @@ def answer(frame: dict[str, Any], target: Target) -> Response:
     )
 
 
-async def sse(frames: AsyncIterator[dict[str, Any]]) -> Response:
+async def sse(frames: AsyncGenerator[dict[str, Any], None]) -> Response:
     """TGI's server-sent events, one per token; errors before the first event are plain error answers."""
     first = await anext(frames)  # raises the request's error (400, 503, 504) while we can still say so
 
     async def events() -> AsyncIterator[bytes]:
-        frame: dict[str, Any] | None = first
-        while frame is not None:
-            data = frame["chunk"] if "chunk" in frame else frame["ok"]
-            yield b"data:" + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
-            if "chunk" not in frame:
-                return
-            try:
-                frame = await anext(frames)
-            except HubError as exc:  # mid-stream: the client raises the matching error from this event
-                yield (
-                    b"data:"
-                    + json.dumps({"error": exc.message, "error_type": "generation"}).encode()
-                    + b"\n\n"
-                )
-                return
+        frame = first
+        try:
+            while True:
+                data = frame["chunk"] if "chunk" in frame else frame["ok"]
+                yield b"data:" + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
+                if "chunk" not in frame:
+                    return
+                try:
+                    frame = await anext(frames)
+                except HubError as exc:  # mid-stream: the client raises the matching error from this event
+                    error = {"error": exc.message, "error_type": "generation"}
+                    yield b"data:" + json.dumps(error).encode() + b"\n\n"
+                    return
+        finally:
+            await frames.aclose()  # the pool connection, also when the client went away
 
     return StreamingResponse(
         events(),
