@@ -9,7 +9,7 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import Unavailable
+from ..errors import BadRequest, Unavailable
 from .front import NOT_INSTALLED, InferencePool, check, installed
 from .pool import PoolConfig
 from .snapshots import Snapshots, TooBig
@@ -57,6 +57,10 @@ class Inference:
         """Blocking (git, stores): the default branch's head, materialised."""
         sha = self.hub.resolve(repo, "main")
         folder = self.snapshots.folder(repo, sha)
+        if not (folder / "config.json").is_file():  # said here, without waking a worker
+            raise BadRequest(
+                "The repository has no config.json: it is not a transformers model Agora can run"
+            )
         task = task or repo.pipeline_tag
         return Target(f"{repo.id}@{sha}:{task or ''}", str(folder), sha, task)
 
