@@ -28,6 +28,7 @@ from huggingface_hub.inference._generated.types import (
     QuestionAnsweringOutputElement,
     SummarizationOutput,
     TextClassificationOutputElement,
+    TextGenerationOutput,
     TokenClassificationOutputElement,
     TranslationOutput,
     ZeroShotClassificationOutputElement,
@@ -108,6 +109,10 @@ def test_text_generation(hub: Hub) -> None:
     assert again == out  # greedy by default: the same text twice
     new_only = c.text_generation(prompt, max_new_tokens=8, return_full_text=False)
     assert prompt + new_only == out
+    detailed = c.text_generation(prompt, max_new_tokens=8, details=True)
+    assert isinstance(detailed, TextGenerationOutput) and detailed.generated_text == out
+    assert detailed.details is not None and detailed.details.generated_tokens == len(detailed.details.tokens)
+    assert detailed.details.finish_reason in ("length", "eos_token")
     r = httpx.post(f"{hub.url}/models/{NS}/gpt2", json={"inputs": prompt}, headers=auth(hub.token))
     assert r.status_code == 200, r.text
     assert float(r.headers["x-compute-time"]) >= 0 and r.headers["x-compute-type"] == "cpu"
@@ -122,6 +127,7 @@ def test_text_generation_stream(hub: Hub) -> None:
     assert prompt + "".join(tokens) == full
     events = list(c.text_generation(prompt, max_new_tokens=6, stream=True, details=True))
     assert events[-1].generated_text == "".join(tokens)
+    assert events[-1].details is not None and events[-1].details.generated_tokens == 6
     assert all(isinstance(e.token.logprob, float) for e in events)
 
 

@@ -107,25 +107,32 @@ class InferencePool:
                 await asyncio.sleep(0.05)
 
     async def frames(self, request: dict[str, Any]) -> AsyncGenerator[dict[str, Any], None]:
-        """The supervisor's frames for `request`: stream chunks (`{"chunk": …}`), then the answer."""
-        reader, writer = await self._connect()
-        try:
-            writer.write(protocol.encode(request))
-            await writer.drain()
-            while True:
-                try:
-                    head = await reader.readexactly(4)
-                    (n,) = struct.unpack(">I", head)
-                    frame = protocol.decode(await reader.readexactly(n))
-                except (asyncio.IncompleteReadError, ConnectionError):
-                    raise Unavailable(
-                        "The inference pool went away (a server process restarted): try again"
-                    ) from None
-                yield frame
-                if "chunk" not in frame:
-                    return
-        finally:
-            writer.close()
+        """The supervisor's frames for `request`: stream chunks (`{"chunk": …}`), then the answer.
+
+        A supervisor that dies before its first frame (its process was killed: a dying process may still
+        accept a connection) is retried, at most 3 times: inference changes nothing, so running a request
+        twice is harmless; the retry finds the lease free and takes it."""
+        for attempt in range(3):
+            reader, writer = await self._connect()
+            try:
+                writer.write(protocol.encode(request))
+                await writer.drain()
+                frame = await _read(reader)
+                if frame is None:
+                    raise protocol.Closed("no answer")  # retried below
+                while True:
+                    yield frame
+                    if "chunk" not in frame:
+                        return
+                    frame = await _read(reader)
+                    if frame is None:  # mid-stream: too late to run it again
+                        raise Unavailable(GONE)
+            except (ConnectionError, protocol.Closed):
+                if attempt == 2:
+                    raise Unavailable(GONE) from None
+                await asyncio.sleep(0.1)
+            finally:
+                writer.close()
 
     async def run(self, request: dict[str, Any]) -> dict[str, Any]:
         """The answer to a request that does not stream."""
@@ -137,6 +144,18 @@ class InferencePool:
 
     async def status(self, key: str) -> dict[str, Any]:
         return await self.run({"op": "status", "key": key})
+
+
+GONE = "The inference pool went away (a server process restarted): try again"
+
+
+async def _read(reader: asyncio.StreamReader) -> dict[str, Any] | None:
+    """The next frame; None if the pool went away."""
+    try:
+        (n,) = struct.unpack(">I", await reader.readexactly(4))
+        return protocol.decode(await reader.readexactly(n))
+    except (asyncio.IncompleteReadError, ConnectionError):
+        return None
 
 
 def check(frame: dict[str, Any]) -> dict[str, Any]:

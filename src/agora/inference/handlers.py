@@ -251,23 +251,26 @@ class TextGeneration(Handler):
         keep = max(1, self.max_positions - kw["max_new_tokens"])  # left truncation: keep the prompt's end
         ids = {k: v[:, -keep:] for k, v in ids.items()}
         start = ids["input_ids"].shape[1]
-        streamer = TokenStream(self.tok, emit) if emit is not None else None
+        # the token events (streamed, or kept for `details`); TGI-only parameters are otherwise ignored
+        streamer = TokenStream(self.tok, emit)
+        pad = self.tok.pad_token_id if self.tok.pad_token_id is not None else self.tok.eos_token_id
         with torch.inference_mode():
             out = self.model.generate(
-                **ids,
-                **kw,
-                pad_token_id=self.tok.pad_token_id
-                if self.tok.pad_token_id is not None
-                else self.tok.eos_token_id,
-                streamer=streamer,
-                logits_processor=[streamer.recorder] if streamer else None,
+                **ids, **kw, pad_token_id=pad, streamer=streamer, logits_processor=[streamer.recorder]
             )
         new_text = self.tok.decode(out[0][start:], skip_special_tokens=True)
-        full = bool_param(params, "return_full_text", True) and emit is None
-        text = prompt + new_text if full else new_text
-        if streamer is not None:
-            return streamer.finish(new_text)
-        return [{"generated_text": text}]
+        details = None
+        if params.get("details") is True:
+            reason = "length" if len(streamer.ids) >= kw["max_new_tokens"] else "eos_token"
+            if kw.get("stop_strings") and reason != "length" and streamer.ids[-1:] != [self.tok.eos_token_id]:
+                reason = "stop_sequence"
+            details = {"finish_reason": reason, "generated_tokens": len(streamer.ids), "seed": seed}
+        if emit is not None:
+            return {**streamer.finish(new_text), "details": details}
+        text = prompt + new_text if bool_param(params, "return_full_text", True) else new_text
+        if details is None:
+            return [{"generated_text": text}]
+        return [{"generated_text": text, "details": {**details, "prefill": [], "tokens": streamer.tokens}}]
 
 
 class _Recorder:
@@ -285,8 +288,9 @@ class TokenStream:
     """A transformers streamer that sends TGI stream events (one per token; the last carries
     generated_text): `data:{"index","token":{"id","text","logprob","special"},"generated_text",...}`."""
 
-    def __init__(self, tok: Any, emit: Emit) -> None:
+    def __init__(self, tok: Any, emit: Emit | None) -> None:
         self.tok, self.emit = tok, emit
+        self.tokens: list[dict[str, Any]] = []  # every token, for `details`
         self.recorder = _Recorder()
         self.ids: list[int] = []
         self.text = ""
@@ -306,16 +310,18 @@ class TokenStream:
         lp = self.recorder.logprobs
         logprob = float(lp[tid]) if lp is not None else 0.0
         special = tid in set(self.tok.all_special_ids)
-        if self.pending is not None:
+        if self.pending is not None and self.emit is not None:
             self.emit(self.pending)
+        token = {
+            "id": tid,
+            "text": piece,
+            "logprob": logprob if math.isfinite(logprob) else -1e9,
+            "special": special,
+        }
+        self.tokens.append(token)
         self.pending = {
             "index": len(self.ids),
-            "token": {
-                "id": tid,
-                "text": piece,
-                "logprob": logprob if math.isfinite(logprob) else -1e9,
-                "special": special,
-            },  # fmt: skip
+            "token": token,
             "generated_text": None,
             "details": None,
             "top_tokens": None,
