@@ -112,6 +112,7 @@ ERROR_STATUS: dict[type[errors.HubError], tuple[int, str]] = {
     errors.TooLarge: (413, "PayloadTooLarge"),
     errors.Unavailable: (503, "ServiceUnavailable"),
     errors.InsufficientStorage: (507, "InsufficientStorage"),
+    errors.GatewayTimeout: (504, "GatewayTimeout"),
     viewer_errors.NotReady: (500, "ResponseNotReady"),
     viewer_errors.SplitFailed: (500, "SplitConversionError"),
 }

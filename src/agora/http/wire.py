@@ -27,6 +27,7 @@ STATUS: dict[type[e.HubError], int] = {
     e.TooLarge: 413,
     e.Unavailable: 503,
     e.InsufficientStorage: 507,
+    e.GatewayTimeout: 504,
     viewer.NotReady: 500,
     viewer.SplitFailed: 500,  # the dataset viewer answers 500 for both, as the Hub's
 }
