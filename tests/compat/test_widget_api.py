@@ -25,7 +25,9 @@ def card(meta: str) -> bytes:
 
 def commit(api: HfApi, rid: str, files: dict[str, bytes]) -> None:
     api.create_repo(rid, exist_ok=True)
-    api.create_commit(rid, commit_message="files", operations=[CommitOperationAdd(p, b) for p, b in files.items()])
+    api.create_commit(
+        rid, commit_message="files", operations=[CommitOperationAdd(p, b) for p, b in files.items()]
+    )
 
 
 def test_fill_mask_defaults_with_mask_token(api: HfApi, repo_name: str) -> None:
@@ -38,10 +40,16 @@ def test_fill_mask_defaults_with_mask_token(api: HfApi, repo_name: str) -> None:
     info = api.model_info(rid)
     assert info.pipeline_tag == "fill-mask"  # from config.json's architecture: the card names none
     assert info.mask_token == "[MASK]"
-    assert info.widget_data == [{"text": "Paris is the [MASK] of France."}, {"text": "The goal of life is [MASK]."}]
+    assert info.widget_data == [
+        {"text": "Paris is the [MASK] of France."},
+        {"text": "The goal of life is [MASK]."},
+    ]
     assert info.transformers_info is not None
     assert info.transformers_info.auto_model == "AutoModelForMaskedLM"
-    assert info.transformers_info.pipeline_tag == "fill-mask" and info.transformers_info.processor == "AutoTokenizer"
+    assert (
+        info.transformers_info.pipeline_tag == "fill-mask"
+        and info.transformers_info.processor == "AutoTokenizer"
+    )
     assert info.inference == "warm"
 
 
@@ -72,7 +80,10 @@ def test_card_widget_wins_and_inference_off(api: HfApi, repo_name: str) -> None:
 @pytest.mark.parametrize("where", ["chat_template.jinja", "tokenizer_config.json"])
 def test_chat_template(api: HfApi, repo_name: str, where: str) -> None:
     rid = f"alice/{repo_name}"
-    files = {"config.json": GPT2, "README.md": card("pipeline_tag: text-generation\ntags: [conversational]\n")}
+    files = {
+        "config.json": GPT2,
+        "README.md": card("pipeline_tag: text-generation\ntags: [conversational]\n"),
+    }
     if where == "chat_template.jinja":
         files["chat_template.jinja"] = TEMPLATE.encode()
         files["tokenizer_config.json"] = json.dumps({"eos_token": "<|endoftext|>"}).encode()
@@ -88,7 +99,11 @@ def test_chat_template(api: HfApi, repo_name: str, where: str) -> None:
 def test_not_served(api: HfApi, repo_name: str) -> None:
     rid = f"alice/{repo_name}-custom"
     cfg = {"architectures": ["EvilModel"], "model_type": "evil", "auto_map": {"AutoModel": "evil.EvilModel"}}
-    commit(api, rid, {"config.json": json.dumps(cfg).encode(), "README.md": card("pipeline_tag: feature-extraction\n")})
+    commit(
+        api,
+        rid,
+        {"config.json": json.dumps(cfg).encode(), "README.md": card("pipeline_tag: feature-extraction\n")},
+    )
     assert api.model_info(rid).inference is None
     rid = f"alice/{repo_name}-none"
     commit(api, rid, {"README.md": card("license: mit\n")})
@@ -98,9 +113,14 @@ def test_not_served(api: HfApi, repo_name: str) -> None:
 
 @pytest.mark.parametrize(
     "meta,message",
-    [("widget: hello\n", '"widget" must be an array'), ("widget:\n- hello\n", '"widget[0]" must be of type object')],
+    [
+        ("widget: hello\n", '"widget" must be an array'),
+        ("widget:\n- hello\n", '"widget[0]" must be of type object'),
+    ],
 )
-def test_widget_errors_in_the_hubs_words(api: HfApi, alice: str, repo_name: str, meta: str, message: str) -> None:
+def test_widget_errors_in_the_hubs_words(
+    api: HfApi, alice: str, repo_name: str, meta: str, message: str
+) -> None:
     r = httpx.post(
         f"{ENDPOINT}/api/validate-yaml",
         json={"content": card(meta).decode(), "repoType": "model"},

@@ -208,7 +208,7 @@
   async function call(payload, wait) {  // -> {res, data}; retries once the model is loaded (503 + estimated_time)
     const headers = {};
     let reqBody;
-    if (payload instanceof Blob) { reqBody = payload; headers["Content-Type"] = payload.type || "application/octet-stream"; }
+    if (payload instanceof Blob) { reqBody = await payload.arrayBuffer(); headers["Content-Type"] = payload.type || "application/octet-stream"; }
     else { reqBody = JSON.stringify(payload); headers["Content-Type"] = "application/json"; }
     if (GENERATION.includes(kind)) headers["X-Use-Cache"] = "false";
     if (wait) headers["X-Wait-For-Model"] = "true";

@@ -1,0 +1,311 @@
+"""The inference widget on the model page, in Chromium (issue 15): the seed's moment (a text-generation model
+generates from "It was a bright and sunny day."), the card's `widget:` example as the default, the task widgets
+(bars, entity spans, zero-shot, sentence similarity, QA, feature extraction), `inference: false` showing the
+card's `output:` examples, the JSON toggle, Ctrl+Enter, a phone viewport, and audio recorded with Chromium's
+fake microphone sent as a WAV file.
+
+One server with its inference pool for the module (worker start ~4 s), the tiny offline models of
+tests/tiny_models.py pushed with huggingface_hub.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from huggingface_hub import CommitOperationAdd, HfApi
+
+from ..compat.test_inference import Hub, start
+from ..conftest import ARGS, CHROMIUM, kill_group, new_site
+from ..tiny_models import tiny_models  # noqa: F401  (the session fixture)
+from .conftest import TIMEOUT_MS, Shots, snap
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+from playwright.sync_api import Browser, BrowserContext, Page, expect  # noqa: E402
+
+NS = "wendy"
+SERVED = ("gpt2", "fill-mask", "text-classification", "ner", "nli", "sentence", "qa", "feature-extraction")
+PROMPT = "It was a bright and sunny day."
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory, tiny_models: dict[str, Path]) -> Iterator[Hub]:  # noqa: F811
+    root = tmp_path_factory.mktemp("widget")
+    site = new_site(root / "data", NS, root / "server.log")
+    proc = start(site.data, site.port, site.log, workers=1)
+    h = Hub(site.endpoint, site.token, site.data, proc, site.log)
+    api = HfApi(endpoint=h.url, token=h.token)
+    for name in SERVED:
+        api.create_repo(f"{NS}/{name}")
+        api.upload_folder(repo_id=f"{NS}/{name}", folder_path=tiny_models[name])
+    try:
+        yield h
+    finally:
+        kill_group(h.proc)
+
+
+@pytest.fixture
+def open_page(browser: Browser, hub: Hub, shots: Shots) -> Iterator[Callable[..., Page]]:
+    contexts: list[BrowserContext] = []
+
+    def make(path: str, viewport: tuple[int, int] = (1280, 900), b: Browser | None = None) -> Page:
+        ctx = (b or browser).new_context(
+            base_url=hub.url, viewport={"width": viewport[0], "height": viewport[1]}
+        )
+        ctx.set_default_timeout(TIMEOUT_MS * 3)
+        contexts.append(ctx)
+        page = ctx.new_page()
+        page.__dict__["_agora_shots"] = shots
+        shots.watch(page, "anon")
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.__dict__["_errors"] = errors
+        page.goto(path)
+        return page
+
+    yield make
+    for ctx in contexts:
+        ctx.close()
+
+
+def api_of(hub: Hub) -> HfApi:
+    return HfApi(endpoint=hub.url, token=hub.token)
+
+
+def readme(meta: str) -> bytes:
+    return f"---\n{meta}---\n# tiny\n".encode()
+
+
+def compute(page: Page) -> None:
+    page.get_by_role("button", name="Compute").click()
+    # the first call of the module starts the pool's worker (~4 s, more on a busy machine)
+    expect(page.locator(".widget-time")).to_contain_text("Computation time on cpu:", timeout=60_000)
+
+
+def no_js_errors(page: Page) -> None:
+    errors = [e for e in page.__dict__["_errors"] if "status of 4" not in e and "status of 5" not in e]
+    assert not errors, errors
+
+
+def test_seed_text_generation(open_page: Callable[..., Page], hub: Hub) -> None:
+    page = open_page(f"/{NS}/gpt2")
+    snap(page, "gpt2")
+    box = page.get_by_label("Text")
+    expect(box).to_have_value(PROMPT)  # the card's widget: example, filled in
+    box.fill("")
+    box.type(PROMPT)
+    compute(page)
+    out = page.locator(".widget-output .generated")
+    assert out.locator(".prompt").text_content() == PROMPT
+    generated = out.locator(".new-text").text_content() or ""
+    assert generated.strip(), "no text was generated"
+    assert page.locator(".widget-time").inner_text().startswith("Computation time on cpu: ")
+    snap(page, "generated")
+    # the JSON toggle shows the raw answer, the prompt and its continuation
+    page.get_by_label("JSON Output").check()
+    raw = json.loads(page.locator(".widget-json").inner_text())
+    assert raw == [{"generated_text": PROMPT + generated}]
+    expect(page.locator(".widget-output")).to_be_hidden()
+    snap(page, "json")
+    page.get_by_label("JSON Output").uncheck()
+    expect(page.locator(".widget-output")).to_be_visible()
+    # Ctrl+Enter runs it again: greedy, the same text
+    page.locator(".widget-time").evaluate("e => e.textContent = ''")
+    box.press("Control+Enter")
+    expect(page.locator(".widget-time")).to_contain_text("Computation time on cpu:", timeout=30_000)
+    assert out.locator(".new-text").text_content() == generated
+    no_js_errors(page)
+
+
+def test_card_widget_example_becomes_the_default(
+    open_page: Callable[..., Page],
+    hub: Hub,
+    tiny_models: dict[str, Path],  # noqa: F811
+) -> None:
+    api = api_of(hub)
+    rid = f"{NS}/gpt2-examples"
+    api.create_repo(rid)
+    meta = (
+        "pipeline_tag: text-generation\nwidget:\n- text: Once upon a time,\n  example_title: Tale\n"
+        "- text: Paris is the capital of France.\n  example_title: Paris\n"
+    )
+    api.create_commit(rid, commit_message="model", operations=[
+        CommitOperationAdd(p.name, p.read_bytes()) for p in tiny_models["gpt2"].iterdir() if p.name != "README.md"
+    ] + [CommitOperationAdd("README.md", readme(meta))])  # fmt: skip
+    page = open_page(f"/{rid}")
+    snap(page, "examples")
+    expect(page.get_by_label("Text")).to_have_value("Once upon a time,")
+    page.get_by_label("Examples").select_option(label="Paris")
+    expect(page.get_by_label("Text")).to_have_value("Paris is the capital of France.")
+    api.upload_file(
+        path_or_fileobj=readme("pipeline_tag: text-generation\nwidget:\n- text: The new default.\n"),
+        path_in_repo="README.md",
+        repo_id=rid,
+    )
+    page.reload()
+    snap(page, "new-default")
+    expect(page.get_by_label("Text")).to_have_value("The new default.")
+    compute(page)
+    assert page.locator(".prompt").text_content() == "The new default."
+
+
+def test_label_bars(open_page: Callable[..., Page], hub: Hub) -> None:
+    page = open_page(f"/{NS}/fill-mask")
+    snap(page, "fill-mask")
+    expect(page.get_by_label("Text (mask token: [MASK])")).to_have_value("Paris is the [MASK] of France.")
+    compute(page)
+    bars = page.locator(".widget-output ul.bars li")
+    assert bars.count() >= 2
+    scores = [float(x) for x in page.locator(".widget-output .bar-score").all_inner_texts()]
+    assert scores == sorted(scores, reverse=True)
+    snap(page, "fill-mask-bars")
+    page = open_page(f"/{NS}/text-classification")
+    expect(page.get_by_label("Text")).to_have_value("I like you. I love you")  # the task's default
+    compute(page)
+    labels = sorted(page.locator(".widget-output .bar-label").all_inner_texts())
+    assert labels == ["NEGATIVE", "POSITIVE"]
+    snap(page, "text-classification")
+    no_js_errors(page)
+
+
+def test_token_classification_spans(open_page: Callable[..., Page], hub: Hub) -> None:
+    page = open_page(f"/{NS}/ner")
+    text = "My name is Wolfgang and I live in Berlin"
+    expect(page.get_by_label("Text")).to_have_value(text)
+    compute(page)
+    p = page.locator(".widget-output p.entities")
+    marks = p.locator("mark.ent")
+    assert marks.count() >= 1
+    # the text is all there, entity labels aside
+    shown = p.evaluate(
+        "e => Array.from(e.childNodes).map(n => n.nodeType === 3 ? n.textContent : n.firstChild.textContent).join('')"
+    )
+    assert shown == text
+    snap(page, "ner")
+
+
+def test_zero_shot_similarity_qa_features(open_page: Callable[..., Page], hub: Hub) -> None:
+    page = open_page(f"/{NS}/nli")
+    expect(page.get_by_label("Possible class names (comma-separated)")).to_have_value(
+        "urgent, not urgent, phone, tablet, computer"
+    )
+    expect(page.get_by_label("Allow multiple true classes")).to_be_checked()
+    page.get_by_label("Possible class names (comma-separated)").fill("urgent, phone, tablet")
+    compute(page)
+    assert sorted(page.locator(".widget-output .bar-label").all_inner_texts()) == [
+        "phone",
+        "tablet",
+        "urgent",
+    ]
+    snap(page, "zero-shot")
+
+    page = open_page(f"/{NS}/sentence")
+    expect(page.get_by_label("Source Sentence")).to_have_value("That is a happy person")
+    assert page.locator('input[name="sentence"]').count() == 3  # the example's three sentences
+    page.get_by_role("button", name="Add sentence").click()
+    page.get_by_label("Sentence 4").fill("A fourth sentence")
+    compute(page)
+    labels = page.locator(".widget-output .bar-label").all_inner_texts()
+    assert sorted(labels) == sorted(["That is a happy dog", "That is a very happy person", "Today is a sunny day",
+                                     "A fourth sentence"])  # fmt: skip
+    snap(page, "similarity")
+
+    page = open_page(f"/{NS}/qa")
+    expect(page.get_by_label("Question")).to_have_value("Where do I live?")
+    compute(page)
+    answer = page.locator(".widget-output .answer strong").inner_text()
+    assert answer and answer in "My name is Wolfgang and I live in Berlin"
+    snap(page, "qa")
+
+    page = open_page(f"/{NS}/feature-extraction")
+    page.get_by_label("Text").fill("It was a bright and sunny day.")
+    compute(page)
+    assert page.locator(".widget-output table.numbers tr").count() >= 2
+    snap(page, "features")
+    no_js_errors(page)
+
+
+def test_inference_off_shows_output_examples(open_page: Callable[..., Page], hub: Hub) -> None:
+    api = api_of(hub)
+    rid = f"{NS}/off"
+    api.create_repo(rid)
+    meta = (
+        "pipeline_tag: text-classification\ninference: false\nwidget:\n"
+        "- text: I like you\n  example_title: Liking\n  output:\n  - label: POSITIVE\n    score: 0.9\n"
+        "  - label: NEGATIVE\n    score: 0.1\n"
+        "- text: no output here\n"
+    )
+    cfg = json.dumps({"architectures": ["BertForSequenceClassification"], "model_type": "bert"}).encode()
+    api.create_commit(rid, commit_message="off", operations=[
+        CommitOperationAdd("config.json", cfg), CommitOperationAdd("README.md", readme(meta)),
+    ])  # fmt: skip
+    page = open_page(f"/{rid}")
+    snap(page, "inference-off")
+    widget = page.locator("#widget")
+    expect(widget).to_contain_text("Inference API has been turned off for this model.")
+    expect(widget.get_by_role("button", name="Compute")).to_have_count(0)
+    figures = widget.locator("figure.widget-example-output")
+    expect(figures).to_have_count(1)
+    expect(figures).to_contain_text("Liking")
+    assert figures.locator(".bar-label").all_inner_texts() == ["POSITIVE", "NEGATIVE"]
+
+
+def test_phone_viewport(open_page: Callable[..., Page], hub: Hub) -> None:
+    page = open_page(f"/{NS}/text-classification", viewport=(390, 844))
+    snap(page, "phone")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page scrolls sideways: {width}px"
+    compute(page)
+    box = page.locator("#widget").bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+    snap(page, "phone-result")
+
+
+@pytest.fixture(scope="module")
+def mic_browser(browser: Browser) -> Iterator[Browser]:
+    """A second Chromium with a fake microphone (a beep) that needs no permission prompt."""
+    if not CHROMIUM.exists():
+        pytest.skip("no Chromium")
+    b = browser.browser_type.launch(
+        executable_path=str(CHROMIUM),
+        args=[*ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"],
+        headless=True,
+    )
+    yield b
+    b.close()
+
+
+def test_audio_record_sends_wav(open_page: Callable[..., Page], hub: Hub, mic_browser: Browser) -> None:
+    api = api_of(hub)
+    rid = f"{NS}/asr"
+    api.create_repo(rid)
+    cfg = json.dumps({"architectures": ["Wav2Vec2ForCTC"], "model_type": "wav2vec2"}).encode()
+    api.create_commit(rid, commit_message="asr", operations=[
+        CommitOperationAdd("config.json", cfg),
+        CommitOperationAdd("README.md", readme("pipeline_tag: automatic-speech-recognition\n")),
+    ])  # fmt: skip
+    page = open_page(f"/{rid}", b=mic_browser)
+    snap(page, "asr")
+    bodies: list[Any] = []
+    page.on("request", lambda r: bodies.append(r.post_data_buffer) if r.method == "POST" else None)
+    rec = page.get_by_role("button", name="Record from browser")
+    rec.click()
+    expect(page.get_by_role("button", name="Stop recording")).to_have_attribute("aria-pressed", "true")
+    page.wait_for_timeout(1200)
+    page.get_by_role("button", name="Stop recording").click()
+    expect(page.locator(".widget-file-name")).to_contain_text("recording.wav")
+    page.wait_for_function("document.querySelector('.widget-status').textContent !== 'Computing…'")
+    snap(page, "recorded")
+    assert bodies, "nothing was sent"
+    wav = bodies[-1]
+    assert wav[:4] == b"RIFF" and wav[8:16] == b"WAVEfmt "
+    assert int.from_bytes(wav[24:28], "little") == 16000  # resampled to 16 kHz mono 16-bit
+    assert int.from_bytes(wav[22:24], "little") == 1 and int.from_bytes(wav[34:36], "little") == 16
+    n = int.from_bytes(wav[40:44], "little")
+    assert len(wav) == 44 + n and n > 16000, n  # about a second of sound
+    # the server's answer is shown: a transcription when the ASR task is served, else its error
+    expect(page.locator(".widget-output")).not_to_be_empty()
