@@ -309,3 +309,114 @@ def test_audio_record_sends_wav(open_page: Callable[..., Page], hub: Hub, mic_br
     assert len(wav) == 44 + n and n > 16000, n  # about a second of sound
     # the server's answer is shown: a transcription when the ASR task is served, else its error
     expect(page.locator(".widget-output")).not_to_be_empty()
+
+
+def test_loading_then_retry_and_errors(open_page: Callable[..., Page], hub: Hub) -> None:
+    """A 503 with estimated_time shows "Model is loading", then the widget calls again with X-Wait-For-Model:
+    true (the first answer is made up by the browser's router: this server waits for a model by default);
+    any other error shows the body's `error`."""
+    page = open_page(f"/{NS}/text-classification")
+    snap(page, "loading")
+    seen: list[str | None] = []
+
+    def once(route: Any) -> None:
+        seen.append(route.request.headers.get("x-wait-for-model"))
+        if len(seen) == 1:
+            body = {"error": "Model wendy/text-classification is currently loading", "estimated_time": 1.0}
+            route.fulfill(status=503, content_type="application/json", body=json.dumps(body))
+        else:
+            route.continue_()
+
+    page.route(f"**/models/{NS}/text-classification", once)
+    page.get_by_role("button", name="Compute").click()
+    expect(page.locator(".widget-loading")).to_contain_text("Model is loading")
+    snap(page, "loading-bar")
+    expect(page.locator(".widget-time")).to_contain_text("Computation time on cpu:", timeout=30_000)
+    assert seen == ["false", "true"]
+    assert sorted(page.locator(".widget-output .bar-label").all_inner_texts()) == ["NEGATIVE", "POSITIVE"]
+    page.get_by_label("Text").fill("x" * 20_001)  # over AGORA_INFER_MAX_INPUT_CHARS: a 413 with its message
+    page.get_by_role("button", name="Compute").click()
+    expect(page.locator(".widget-error")).to_contain_text("longer than 20000 characters")
+    snap(page, "error")
+    page.get_by_label("Text").fill("")
+    page.get_by_role("button", name="Compute").click()
+    expect(page.locator(".widget-error")).to_have_text("Type some text first")
+
+
+@pytest.fixture
+def tiny(tiny_models: dict[str, Path]) -> dict[str, Path]:  # noqa: F811
+    return tiny_models
+
+
+def served(hub: Hub, path: str) -> bool:
+    """Whether the `tasks` slice's endpoints are in this build (chat completion, binary inputs)."""
+    import httpx
+
+    r = httpx.post(
+        f"{hub.url}{path}", content=b"RIFF\0\0\0\0WAVE", headers={"Authorization": f"Bearer {hub.token}"}
+    )
+    return r.status_code not in (404, 405) and "binary inputs" not in r.text
+
+
+def push_tiny(hub: Hub, name: str, tiny: dict[str, Path]) -> None:
+    if name not in tiny:
+        pytest.skip(f"tests/tiny_models.py has no {name} fixture in this build (the tasks slice adds it)")
+    api = api_of(hub)
+    api.create_repo(f"{NS}/{name}", exist_ok=True)
+    api.upload_folder(repo_id=f"{NS}/{name}", folder_path=tiny[name])
+
+
+def test_chat_widget_streams(open_page: Callable[..., Page], hub: Hub, tiny: dict[str, Path]) -> None:
+    push_tiny(hub, "gpt2-chat", tiny)
+    if not served(hub, f"/models/{NS}/gpt2-chat/v1/chat/completions"):
+        pytest.skip("no chat completion endpoint in this build")
+    page = open_page(f"/{NS}/gpt2-chat")
+    snap(page, "chat")
+    expect(page.locator("#widget")).not_to_contain_text("No chat template found")
+    box = page.get_by_label("Message")
+    expect(box).to_have_value("Hi, what can you help me with?")  # the conversational defaults
+    box.fill("Hello there")
+    box.press("Control+Enter")
+    expect(page.locator(".widget-time")).to_contain_text("Computation time on cpu:", timeout=60_000)
+    bubbles = page.locator("ol.chat-log li")
+    expect(bubbles).to_have_count(2)
+    assert bubbles.nth(0).locator(".content").inner_text() == "Hello there"
+    assert (bubbles.nth(1).locator(".content").text_content() or "") != ""
+    events = json.loads(page.locator(".widget-json").inner_text())
+    assert len(events) >= 2 and events[0]["object"] == "chat.completion.chunk"
+    snap(page, "chat-answer")
+
+
+def test_asr_transcription(
+    open_page: Callable[..., Page], hub: Hub, mic_browser: Browser, tiny: dict[str, Path]
+) -> None:
+    push_tiny(hub, "asr", tiny)
+    if not served(hub, f"/models/{NS}/asr"):
+        pytest.skip("no speech recognition in this build")
+    page = open_page(f"/{NS}/asr", b=mic_browser)
+    page.get_by_role("button", name="Record from browser").click()
+    page.wait_for_timeout(1000)
+    page.get_by_role("button", name="Stop recording").click()
+    expect(page.locator(".widget-time")).to_contain_text("Computation time on cpu:", timeout=60_000)
+    expect(page.locator(".widget-output p.transcription")).to_have_count(1)
+    assert json.loads(page.locator(".widget-json").inner_text()).keys() >= {"text"}
+    snap(page, "transcription")
+
+
+def test_image_classification(
+    open_page: Callable[..., Page], hub: Hub, tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    push_tiny(hub, "image-classification", tiny)
+    if not served(hub, f"/models/{NS}/image-classification"):
+        pytest.skip("no image classification in this build")
+    from PIL import Image
+
+    img = tmp_path / "cat.png"
+    Image.new("RGB", (48, 48), (200, 120, 40)).save(img)
+    page = open_page(f"/{NS}/image-classification")
+    page.locator("input.widget-file").set_input_files(str(img))
+    expect(page.locator(".widget-preview")).to_be_visible()
+    compute(page)
+    labels = sorted(page.locator(".widget-output .bar-label").all_inner_texts())
+    assert labels and set(labels) <= {"tiger", "teapot", "cat"}
+    snap(page, "image")

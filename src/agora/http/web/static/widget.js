@@ -48,7 +48,11 @@
     const ex = examples[i];
     if (!ex) return;
     exampleParams = (ex.parameters && typeof ex.parameters === "object") ? ex.parameters : {};
-    if (kind === "conversational") return;
+    if (kind === "conversational") {  // the example's text, or its last user message
+      const users = Array.isArray(ex.messages) ? ex.messages.filter((m) => m && m.role === "user") : [];
+      setValue("text", ex.text ?? users.at(-1)?.content);
+      return;
+    }
     setValue("text", ex.text); setValue("context", ex.context);
     setValue("candidate_labels", ex.candidate_labels); setValue("multi_class", ex.multi_class);
     if (kind === "sentence-similarity") {
@@ -205,23 +209,27 @@
 
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-  async function call(payload, wait) {  // -> {res, data}; retries once the model is loaded (503 + estimated_time)
+  // POST to `target`; a 503 "currently loading" with estimated_time shows a progress bar, then the call is made
+  // again with X-Wait-For-Model: true. -> {res, data} (data: the parsed JSON, null for a stream or no JSON)
+  async function call(payload, wait, target, streaming) {
     const headers = {};
     let reqBody;
     if (payload instanceof Blob) { reqBody = await payload.arrayBuffer(); headers["Content-Type"] = payload.type || "application/octet-stream"; }
     else { reqBody = JSON.stringify(payload); headers["Content-Type"] = "application/json"; }
     if (GENERATION.includes(kind)) headers["X-Use-Cache"] = "false";
-    if (wait) headers["X-Wait-For-Model"] = "true";
-    const res = await fetch(url, { method: "POST", headers, body: reqBody, credentials: "same-origin" });
+    headers["X-Wait-For-Model"] = wait ? "true" : "false";
+    const res = await fetch(target || url, { method: "POST", headers, body: reqBody, credentials: "same-origin" });
     let data = null;
-    try { data = await res.json(); } catch (e) { data = null; }
+    if (!(streaming && res.ok)) {
+      try { data = await res.json(); } catch (e) { data = null; }
+    }
     if (res.status === 503 && data && data.estimated_time !== undefined && !wait) {
       const secs = Math.max(0, Number(data.estimated_time) || 0);
       const p = el("progress"); p.max = 100; p.value = 0;
       status.replaceChildren(el("span", "widget-loading", `Model is loading (about ${secs.toFixed(0)} s)… `), p);
       const start = Date.now();
       const timer = setInterval(() => { p.value = Math.min(99, ((Date.now() - start) / 10) / Math.max(secs, 0.1)); }, 200);
-      try { await sleep(Math.min(secs, 20) * 1000); return await call(payload, true); }
+      try { await sleep(Math.min(secs, 20) * 1000); return await call(payload, true, target, streaming); }
       finally { clearInterval(timer); }
     }
     return { res, data };
@@ -355,12 +363,8 @@
     const payload = { model: form.dataset.model, messages: chat, stream: true, max_tokens: params.max_new_tokens || 100 };
     for (const k of ["temperature", "top_p", "seed"]) if (params[k] !== undefined) payload[k] = params[k];
     try {
-      const res = await fetch(`${url}/v1/chat/completions`, {
-        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(payload), credentials: "same-origin",
-      });
+      const { res, data } = await call(payload, false, `${url}/v1/chat/completions`, true);
       if (!res.ok) {
-        let data = null;
-        try { data = await res.json(); } catch (e) { data = null; }
         target.parentElement.remove(); chat.pop();
         showError(errorOf(data, res));
         return;
