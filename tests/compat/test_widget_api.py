@@ -132,3 +132,13 @@ def test_widget_errors_in_the_hubs_words(
     with pytest.raises((ValueError, HfHubHTTPError)) as e:  # the client checks with /api/validate-yaml first
         api.upload_file(path_or_fileobj=card(meta), path_in_repo="README.md", repo_id=rid)
     assert message in str(e.value)
+
+
+def test_nli_classifier_is_zero_shot(api: HfApi, repo_name: str) -> None:
+    rid = f"alice/{repo_name}"
+    labels = {"0": "contradiction", "1": "neutral", "2": "entailment"}
+    cfg = {"architectures": ["BertForSequenceClassification"], "model_type": "bert", "id2label": labels}
+    commit(api, rid, {"config.json": json.dumps(cfg).encode()})
+    info = api.model_info(rid)
+    assert info.pipeline_tag == "zero-shot-classification"
+    assert info.widget_data[0]["candidate_labels"] == "urgent, not urgent, phone, tablet, computer"

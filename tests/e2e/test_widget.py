@@ -255,6 +255,28 @@ def test_inference_off_shows_output_examples(open_page: Callable[..., Page], hub
     assert figures.locator(".bar-label").all_inner_texts() == ["POSITIVE", "NEGATIVE"]
 
 
+def test_widget_off_messages_and_url_state(
+    open_page: Callable[..., Page], hub: Hub, tiny: dict[str, Path]
+) -> None:
+    """Models this server will not run say why (custom code; weights over AGORA_INFER_MAX_MODEL_MB, 1 MB in
+    this module), with no Compute button; `?text=` fills the input (the Hub's URL state)."""
+    push_tiny(hub, "custom-code", tiny)
+    push_tiny(hub, "big", tiny)
+    for name, message in (
+        ("custom-code", "does not yet support model repos that contain custom code"),
+        ("big", "too large to run on this server"),
+    ):
+        page = open_page(f"/{NS}/{name}")
+        snap(page, name)
+        expect(page.locator("#widget .widget-off")).to_contain_text(message)
+        expect(page.locator("#widget").get_by_role("button", name="Compute")).to_have_count(0)
+        assert api_of(hub).model_info(f"{NS}/{name}").inference is None
+    assert api_of(hub).model_info(f"{NS}/gpt2").inference == "warm"
+    page = open_page(f"/{NS}/text-classification?text=Hello%20from%20the%20URL")
+    snap(page, "url-state")
+    expect(page.get_by_label("Text")).to_have_value("Hello from the URL")
+
+
 def test_phone_viewport(open_page: Callable[..., Page], hub: Hub) -> None:
     page = open_page(f"/{NS}/text-classification", viewport=(390, 844))
     snap(page, "phone")

@@ -639,8 +639,15 @@ def _architecture(config: dict[str, Any] | None) -> tuple[str, str] | None:
     if isinstance(archs, list) and archs and isinstance(archs[0], str):
         for suffix, auto, task in tx.ARCHITECTURE_TASKS:
             if archs[0].endswith(suffix):
+                if task == "text-classification" and _is_nli(config):
+                    task = "zero-shot-classification"  # an NLI classifier: what transformers' zero-shot needs
                 return (auto, task)
     return None
+
+
+def _is_nli(config: dict[str, Any] | None) -> bool:
+    labels = config.get("id2label") if config else None
+    return isinstance(labels, dict) and any(str(v).lower().startswith("entail") for v in labels.values())
 
 
 def _add_framework_tags(add: Callable[[Any], None], names: set[str], config: dict[str, Any] | None) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from starlette.requests import Request
 
 from ...errors import BadRequest
+from ...hub import widgets
 from ...hub.repos import Repo
 from ...ids import FROM_PLURAL, PLURAL, RepoId, RepoType, repo_web_path
 from ...inference.front import installed
@@ -133,7 +134,10 @@ def inference_display(repo: Repo) -> str:
     PipelineLibraryPairNotSupported), then TooBig past AGORA_INFER_MAX_MODEL_MB and NotInstalled without the
     `inference` extra."""
     derived = repo.derived or {}
-    state = str(derived.get("inference") or "PipelineNotDetected")
+    state = derived.get("inference")
+    if state is None:  # indexed before the widget's fields: re-derived at the next push
+        card = repo.card_data if isinstance(repo.card_data, dict) else {}
+        state = widgets.displayability(card, repo.library_name, repo.pipeline_tag, derived.get("config"))
     if state != "Yes":
         return state
     if MAX_MODEL_BYTES and int(derived.get("weightBytes") or 0) > MAX_MODEL_BYTES:
