@@ -443,3 +443,35 @@ def test_image_classification(
     labels = sorted(page.locator(".widget-output .bar-label").all_inner_texts())
     assert labels and set(labels) <= {"tiger", "teapot", "cat"}
     snap(page, "image")
+
+
+def test_card_examples_are_text_not_markup(
+    open_page: Callable[..., Page], hub: Hub, tiny: dict[str, Path]
+) -> None:
+    """Card examples reach the page as data (a JSON block, text nodes): markup in them never runs."""
+    api = api_of(hub)
+    rid = f"{NS}/hostile"
+    api.create_repo(rid)
+    evil = "</script><img src=x onerror=\"document.title='pwned'\">"
+    meta = f"pipeline_tag: text-generation\nwidget:\n- text: {json.dumps(evil)}\n  example_title: {json.dumps(evil)}\n"
+    api.create_commit(rid, commit_message="hostile", operations=[
+        CommitOperationAdd(p.name, p.read_bytes()) for p in tiny["gpt2"].iterdir() if p.name != "README.md"
+    ] + [CommitOperationAdd("README.md", readme(meta))])  # fmt: skip
+    page = open_page(f"/{rid}")
+    snap(page, "hostile")
+    expect(page.get_by_label("Text")).to_have_value(evil)
+    assert page.locator("#widget img").count() == 0 and page.title() != "pwned"
+    compute(page)
+    assert page.locator("#widget img").count() == 0 and page.title() != "pwned"
+    api.upload_file(
+        path_or_fileobj=readme(
+            meta.replace("widget:", "inference: false\nwidget:")
+            + f"  output:\n    text: {json.dumps(evil)}\n"
+        ),
+        path_in_repo="README.md",
+        repo_id=rid,
+    )
+    page.reload()
+    snap(page, "hostile-off")
+    expect(page.locator("figure.widget-example-output .ex-output")).to_have_text(evil)
+    assert page.locator("#widget img").count() == 0 and page.title() != "pwned"
