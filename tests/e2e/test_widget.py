@@ -475,3 +475,32 @@ def test_card_examples_are_text_not_markup(
     snap(page, "hostile-off")
     expect(page.locator("figure.widget-example-output .ex-output")).to_have_text(evil)
     assert page.locator("#widget img").count() == 0 and page.title() != "pwned"
+
+
+def test_parameters_merge(open_page: Callable[..., Page], hub: Hub, tiny: dict[str, Path]) -> None:
+    """The widget's default (max_new_tokens 20) < the card's `inference.parameters` < the example's own."""
+    api = api_of(hub)
+    rid = f"{NS}/params"
+    api.create_repo(rid)
+    meta = (
+        "pipeline_tag: text-generation\ninference:\n  parameters:\n    max_new_tokens: 3\n    temperature: 0.5\n"
+        "widget:\n- text: Once upon a time,\n- text: Paris is\n  example_title: Two tokens\n"
+        "  parameters:\n    max_new_tokens: 2\n"
+    )
+    api.create_commit(rid, commit_message="params", operations=[
+        CommitOperationAdd(p.name, p.read_bytes()) for p in tiny["gpt2"].iterdir() if p.name != "README.md"
+    ] + [CommitOperationAdd("README.md", readme(meta))])  # fmt: skip
+    page = open_page(f"/{rid}")
+    snap(page, "params")
+    sent: list[dict[str, Any]] = []
+    page.on("request", lambda r: sent.append(json.loads(r.post_data or "{}")) if r.method == "POST" else None)
+    compute(page)
+    assert sent[-1] == {
+        "inputs": "Once upon a time,",
+        "parameters": {"max_new_tokens": 3, "temperature": 0.5},
+    }
+    page.get_by_label("Examples").select_option(label="Two tokens")
+    compute(page)
+    assert sent[-1]["parameters"] == {"max_new_tokens": 2, "temperature": 0.5}
+    raw = json.loads(page.locator(".widget-json").inner_text())
+    assert raw[0]["generated_text"].startswith("Paris is")
