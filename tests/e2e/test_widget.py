@@ -133,6 +133,7 @@ def test_card_widget_example_becomes_the_default(
     meta = (
         "pipeline_tag: text-generation\nwidget:\n- text: Once upon a time,\n  example_title: Tale\n"
         "- text: Paris is the capital of France.\n  example_title: Paris\n"
+        "- src: sample.wav\n  example_title: Not for this widget\n"
     )
     api.create_commit(rid, commit_message="model", operations=[
         CommitOperationAdd(p.name, p.read_bytes()) for p in tiny_models["gpt2"].iterdir() if p.name != "README.md"
@@ -140,6 +141,7 @@ def test_card_widget_example_becomes_the_default(
     page = open_page(f"/{rid}")
     snap(page, "examples")
     expect(page.get_by_label("Text")).to_have_value("Once upon a time,")
+    assert page.get_by_label("Examples").locator("option").all_inner_texts() == ["Tale", "Paris"]
     page.get_by_label("Examples").select_option(label="Paris")
     expect(page.get_by_label("Text")).to_have_value("Paris is the capital of France.")
     api.upload_file(

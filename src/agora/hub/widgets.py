@@ -107,6 +107,25 @@ def widget_kind(pipeline_tag: str | None, tags: list[str] | tuple[str, ...]) -> 
     return pipeline_tag
 
 
+# The keys an example needs per widget (the legacy widget's validators); others are not offered.
+_NEEDS: dict[str, tuple[str, ...]] = {
+    "question-answering": ("text", "context"),
+    "zero-shot-classification": ("text", "candidate_labels"),
+    "sentence-similarity": ("source_sentence", "sentences"),
+    "image-classification": ("src",),
+    "automatic-speech-recognition": ("src",),
+}
+
+
+def example_fits(kind: str | None, ex: dict[str, Any]) -> bool:
+    """Whether a `widget:` example has the inputs the task's widget takes (chat: text or messages)."""
+    if kind == "conversational":
+        return isinstance(ex.get("text"), str) or isinstance(ex.get("messages"), list)
+    if kind == "sentence-similarity":
+        return isinstance(ex.get("source_sentence"), str) and isinstance(ex.get("sentences"), list)
+    return all(isinstance(ex.get(k), str) for k in _NEEDS.get(kind or "", ("text",)))
+
+
 def widget_errors(widget: Any) -> list[str]:
     """The card's `widget:` validation errors, in the Hub's words."""
     if widget is None:

@@ -26,7 +26,10 @@ def context(repo: Repo, tags: list[str]) -> dict[str, Any]:
     derived = repo.derived or {}
     card = repo.card_data if isinstance(repo.card_data, dict) else {}
     display = inference_display(repo)
+    kind = widgets.widget_kind(repo.pipeline_tag, tags)
     examples = [x for x in derived.get("widgetData") or [] if isinstance(x, dict)]
+    if display == "Yes":
+        examples = [x for x in examples if widgets.example_fits(kind, x)]
     inference = card.get("inference")
     params = inference.get("parameters") if isinstance(inference, dict) else None
     cfg = derived.get("config") or {}
@@ -34,7 +37,7 @@ def context(repo: Repo, tags: list[str]) -> dict[str, Any]:
         "display": display,
         "message": MESSAGES.get(display, "").format(task=repo.pipeline_tag),
         "task": repo.pipeline_tag,
-        "kind": widgets.widget_kind(repo.pipeline_tag, tags),
+        "kind": kind,
         "model": f"{repo.namespace}/{repo.name}",
         "url": f"/models/{repo.namespace}/{repo.name}",
         "examples": examples,
