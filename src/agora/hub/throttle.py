@@ -13,12 +13,16 @@ import math
 import random
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import case, delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..db.models import LoginFailure, utcnow
+
+if TYPE_CHECKING:
+    from .repos import Hub
 
 BASE_DELAY = 15  # seconds, for the first try past the limit
 
@@ -73,3 +77,22 @@ def clear(s: Session, key: str) -> None:
     row = s.get(LoginFailure, key)
     if row is not None:
         s.delete(row)
+
+
+def take(s: Session, key: str, limit: int, window: int) -> int:
+    """Count one request for `key` (a rate limit: at most `limit` per `window` seconds, counted in the same
+    table as log-in failures, so every server process adds to one counter): 0 if it may run, else the
+    seconds until the window ends."""
+    record_failure(s, [key], window)
+    s.flush()
+    row = s.get(LoginFailure, key)
+    if row is None or row.failures <= limit:
+        return 0
+    left = (row.first_at + timedelta(seconds=window) - utcnow()).total_seconds()
+    return max(1, math.ceil(left))
+
+
+def rate_limited(hub: Hub, key: str, limit: int, window: int) -> int:
+    """`take` in a session of its own (the Inference API's per token / per IP limit)."""
+    with hub.db.session() as s:
+        return take(s, key, limit, window)
