@@ -930,8 +930,11 @@ def decode_image(data: bytes) -> Any:
         return im.convert("RGB")
     except InputTooLarge:
         raise
-    except Image.DecompressionBombError as exc:
-        raise InputTooLarge(f"The image is too large: {short(exc)}") from None
+    except Image.DecompressionBombError:  # Pillow's own guard (twice the limit), before the size is known
+        raise InputTooLarge(
+            f"The image has over {int(LIMITS['max_image_pixels'])} pixels, this server's limit "
+            "(AGORA_INFER_MAX_IMAGE_PIXELS)"
+        ) from None
     except Exception as exc:
         raise BadInput(f"The image could not be decoded: {short(exc)}") from None
 

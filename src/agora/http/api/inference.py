@@ -1,10 +1,13 @@
-"""The Inference API: `POST /models/{ns}/{name}[/pipeline/{task}]` and `GET /status/{ns}/{name}`.
+"""The Inference API: `POST /models/{ns}/{name}[/pipeline/{task}]`, chat completion (`POST
+/models/{ns}/{name}/v1/chat/completions`, `POST /v1/chat/completions`) and `GET /status/{ns}/{name}`.
 
 The legacy serverless API's shapes, as huggingface_hub's InferenceClient 2.4 sends and reads them
 (docs/wire.md "Inference API", docs/inference.md §2): a JSON body `{"inputs", "parameters", "stream"}`
 (feature-extraction's parameters sit at the root), answers per task, errors as `{"error": …}` with
-X-Error-Code. The client never retries a 503, so a request waits for its model to load. Access is that of
-/resolve: a repo the caller may not read is a 404. The model runs at the default branch's head.
+X-Error-Code. The client never retries a 503, so a request waits for its model to load (the widget alone
+is told "currently loading"). Access is that of /resolve (a repo the caller may not read is a 404), plus the
+gate of a gated repo (403 GatedRepo) and a per user / per IP rate limit (429). Image and audio bodies are
+raw files (or JSON base64), handed to the worker base64-encoded. The model runs at the default branch's head.
 """
 
 from __future__ import annotations
