@@ -18,6 +18,7 @@ STATUS: dict[type[e.HubError], int] = {
     e.BadRequest: 400,
     e.Unauthorized: 401,
     e.Forbidden: 403,
+    e.GatedRepo: 403,
     e.RepoNotFound: 404,
     e.RevisionNotFound: 404,
     e.EntryNotFound: 404,
