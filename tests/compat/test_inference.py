@@ -318,6 +318,8 @@ def test_chat_completion_both_urls(hub: Hub) -> None:
         assert out.usage.completion_tokens <= 6 and out.usage.prompt_tokens > 10
         assert out.usage.total_tokens == out.usage.prompt_tokens + out.usage.completion_tokens
     assert a.choices[0].message.content == b.choices[0].message.content and a.model == f"{NS}/gpt2-chat"
+    status = httpx.get(f"{hub.url}/status/{NS}/gpt2-chat", headers=auth(hub.token)).json()
+    assert status["loaded"] is True and status["state"] == "Loaded"  # loaded for chat counts
     # streamed: the same text in chunks, a final chunk with finish_reason, then [DONE] (the client stops)
     for client, kw in ((by_model, {}), (by_base, {"model": f"{NS}/gpt2-chat"})):
         chunks = list(client.chat_completion(MESSAGES, max_tokens=6, stream=True, **kw))

@@ -3,14 +3,18 @@ messages), and the hub helpers the Inference API uses for limits and access (thr
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import wave
+from collections.abc import AsyncGenerator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
+from agora.errors import GatewayTimeout
 from agora.hub import accounts, throttle
 from agora.hub.accounts import Principal
 from agora.hub.repos import Hub
@@ -136,3 +140,41 @@ def test_gate(hub: Hub, who: Principal, tmp_path: Path) -> None:
     assert not accounts.gate_open(hub, bob, repo) and not accounts.gate_open(hub, None, repo)
     hub.change_settings(who, RID, None, False)
     assert accounts.gate_open(hub, None, hub.open_repo(None, RID, False))
+
+
+def chat_lines(frames: list[dict[str, Any] | Exception]) -> list[str]:
+    """The SSE lines `chat_sse` writes for these pool frames (an exception: raised at that point)."""
+    from agora.http.api.inference import chat_sse
+
+    async def gen() -> AsyncGenerator[dict[str, Any], None]:
+        for f in frames:
+            if isinstance(f, Exception):
+                raise f
+            yield f
+
+    async def collect() -> list[str]:
+        r = await chat_sse(gen(), {"id": "chatcmpl-1", "created": 1, "model": "a/b"})
+        body = b"".join([c if isinstance(c, bytes) else c.encode() async for c in r.body_iterator])
+        return body.decode().splitlines()
+
+    return asyncio.run(collect())
+
+
+def test_chat_stream_shapes_as_the_client_reads_them() -> None:
+    """The chunks parse into ChatCompletionStreamOutput; [DONE] ends the stream; an error after the first
+    chunk is an event the client raises (its own parser, huggingface_hub's)."""
+    from huggingface_hub.errors import GenerationError
+    from huggingface_hub.inference._common import _stream_chat_completion_response
+
+    done = {"ok": {"content": "ab", "tail": "b", "finish_reason": "length", "usage": {"prompt_tokens": 3,
+            "completion_tokens": 2, "total_tokens": 5}}}  # fmt: skip
+    out = list(_stream_chat_completion_response(chat_lines([{"chunk": {"delta": "a"}}, done])))
+    assert "".join(c.choices[0].delta.content or "" for c in out) == "ab"
+    assert out[0].choices[0].delta.role == "assistant" and out[-1].choices[0].finish_reason == "length"
+    assert out[-1].usage is not None and out[-1].usage.total_tokens == 5
+    lines = chat_lines([{"chunk": {"delta": "a"}}, GatewayTimeout("The model ran past its deadline")])
+    assert "[DONE]" not in "".join(lines)
+    with pytest.raises(GenerationError, match="deadline"):
+        list(_stream_chat_completion_response(lines))
+    with pytest.raises(GatewayTimeout):  # before the first chunk: a plain error answer (a status)
+        chat_lines([GatewayTimeout("too slow")])

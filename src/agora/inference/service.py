@@ -148,3 +148,10 @@ class Inference:
 
     async def loaded(self, t: Target) -> bool:
         return bool((await self.pool.status(t.key)).get("loaded"))
+
+    async def loaded_any(self, t: Target) -> bool:
+        """For /status: loaded for its own task, or for chat (a conversational model the widget chats with)."""
+        if await self.loaded(t):
+            return True
+        chat = t.key.rsplit(":", 1)[0] + ":chat-completion"
+        return t.task == "text-generation" and bool((await self.pool.status(chat)).get("loaded"))

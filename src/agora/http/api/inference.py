@@ -64,7 +64,7 @@ async def status(ctx: Ctx, request: Request, ns: str, name: str) -> Response:
     svc = service(ctx)
     repo = await ctx.repo(request, RepoId("model", ns, name))
     target, state = await ctx.run(svc.state, repo)
-    if target is not None and await svc.loaded(target):
+    if target is not None and await svc.loaded_any(target):
         state = "Loaded"
     return wire.json_response(
         {"loaded": state == "Loaded", "state": state, "compute_type": "cpu", "framework": "transformers"}
