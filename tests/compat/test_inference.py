@@ -113,6 +113,10 @@ def test_text_generation(hub: Hub) -> None:
     assert again == out  # greedy by default: the same text twice
     new_only = c.text_generation(prompt, max_new_tokens=8, return_full_text=False)
     assert prompt + new_only == out
+    # `stop` (TGI: the stop sequence is kept) matches the new text only, not across the prompt's end
+    stop = new_only.strip()[1:3]
+    stopped = c.text_generation(prompt, max_new_tokens=8, stop=[stop], return_full_text=False)
+    assert stopped.endswith(stop) and new_only.startswith(stopped), (new_only, stop, stopped)
     detailed = c.text_generation(prompt, max_new_tokens=8, details=True)
     assert isinstance(detailed, TextGenerationOutput) and detailed.generated_text == out
     assert detailed.details is not None and detailed.details.generated_tokens == len(detailed.details.tokens)
@@ -327,6 +331,18 @@ def test_chat_completion_both_urls(hub: Hub) -> None:
         text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
         assert text == a.choices[0].message.content
         assert chunks[-1].choices[0].finish_reason == a.choices[0].finish_reason
+    # a stop sequence: left out of the answer, never streamed
+    full = by_model.chat_completion(MESSAGES, max_tokens=12).choices[0].message.content
+    stop = full.strip()[2:4]
+    assert len(stop) == 2, full
+    cut = full[: full.index(stop)]
+    stopped = by_model.chat_completion(MESSAGES, max_tokens=12, stop=[stop])
+    assert stopped.choices[0].message.content == cut and stopped.choices[0].finish_reason == "stop", (
+        full,
+        stop,
+    )
+    chunks = list(by_model.chat_completion(MESSAGES, max_tokens=12, stop=[stop], stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == cut
     r = httpx.post(f"{hub.url}/v1/chat/completions", json={"model": f"{NS}/gpt2-chat", "messages": MESSAGES,
                    "max_tokens": 3, "stream": True}, headers=auth(hub.token))  # fmt: skip
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")

@@ -178,3 +178,16 @@ def test_chat_stream_shapes_as_the_client_reads_them() -> None:
         list(_stream_chat_completion_response(lines))
     with pytest.raises(GatewayTimeout):  # before the first chunk: a plain error answer (a status)
         chat_lines([GatewayTimeout("too slow")])
+
+
+def test_chat_stream_never_sends_a_stop_sequence() -> None:
+    sent: list[str] = []
+    stream = handlers.ChatStream(lambda e: sent.append(e["delta"]), ["<|user|>"])
+    for piece in ["Hel", "lo", " <|", "us", "er|>", "more"]:
+        stream({"token": {"text": piece}})
+    assert "".join(sent) == "Hello " and stream.tail("Hello ") == ""
+    plain: list[str] = []
+    s2 = handlers.ChatStream(lambda e: plain.append(e["delta"]), [])
+    for piece in ["a", "", "b"]:
+        s2({"token": {"text": piece}})
+    assert plain == ["a", "b"] and s2.tail("abc") == "c"  # the last token comes with the answer

@@ -40,6 +40,8 @@ from transformers import (
     AutoModelForSequenceClassification,
     AutoModelForTokenClassification,
     AutoTokenizer,
+    StoppingCriteria,
+    StoppingCriteriaList,
     pipeline,
 )
 
@@ -252,7 +254,6 @@ class TextGeneration(Handler):
             if not isinstance(stop, list) or not all(isinstance(s, str) and s for s in stop):
                 raise BadInput("`stop` must be a list of strings")
             kw["stop_strings"] = stop[:8]
-            kw["tokenizer"] = self.tok
         if not kw["do_sample"]:
             kw.pop("temperature", None), kw.pop("top_p", None), kw.pop("top_k", None)
         return kw
@@ -288,11 +289,27 @@ class TextGeneration(Handler):
         # the token events (streamed, or kept for `details`); TGI-only parameters are otherwise ignored
         streamer = TokenStream(self.tok, emit)
         pad = self.tok.pad_token_id if self.tok.pad_token_id is not None else self.tok.eos_token_id
+        kw = dict(kw)
+        stops = kw.pop("stop_strings", None)
+        if stops:  # on the new text only (transformers' stop_strings also match across the prompt's end)
+            kw["stopping_criteria"] = StoppingCriteriaList([StopOnText(self.tok, start, stops)])
         with torch.inference_mode():
             out = self.model.generate(
                 **ids, **kw, pad_token_id=pad, streamer=streamer, logits_processor=[streamer.recorder]
             )
         return self.tok.decode(out[0][start:], skip_special_tokens=True), streamer, start
+
+
+class StopOnText(StoppingCriteria):
+    """Stop once the generated text (the prompt left out) holds one of the stop sequences."""
+
+    def __init__(self, tok: Any, start: int, stops: list[str]) -> None:
+        self.tok, self.start, self.stops = tok, start, stops
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        text = self.tok.decode(input_ids[0, self.start :], skip_special_tokens=True)
+        done = any(s in text for s in self.stops)
+        return torch.full((input_ids.shape[0],), done, dtype=torch.bool, device=input_ids.device)
 
 
 CHAT_DEFAULT_TOKENS = 64
@@ -353,17 +370,16 @@ class ChatCompletion(TextGeneration):
         prompt = self.prompt(inputs)
         kw = self.chat_kwargs(params)
         seed = int_param(params, "seed", None, 0, 2**63 - 1)
-        deltas = None if emit is None else _deltas(emit)
-        text, streamer, prompt_tokens = self.generate(prompt, kw, seed, deltas, special=False)
         stops = kw.get("stop_strings") or []
+        deltas = None if emit is None else ChatStream(emit, stops)
+        text, streamer, prompt_tokens = self.generate(prompt, kw, seed, deltas, special=False)
         finish = "length" if len(streamer.ids) >= kw["max_new_tokens"] else "stop"
-        for stop in stops:  # OpenAI leaves the stop sequence out
-            if stop in text:
-                text, finish = text[: text.index(stop)], "stop"
-        last = streamer.finish(text)
+        cut = first_stop(text, stops)
+        if cut is not None:  # OpenAI leaves the stop sequence out
+            text, finish = text[:cut], "stop"
         return {
             "content": text,
-            "tail": last["token"]["text"] if emit is not None else "",
+            "tail": deltas.tail(text) if deltas is not None else "",
             "finish_reason": finish,
             "usage": {
                 "prompt_tokens": prompt_tokens,
@@ -373,12 +389,36 @@ class ChatCompletion(TextGeneration):
         }
 
 
-def _deltas(emit: Emit) -> Emit:
-    def delta(event: dict[str, Any]) -> None:
-        if event["token"]["text"]:
-            emit({"delta": event["token"]["text"]})
+def first_stop(text: str, stops: list[str]) -> int | None:
+    found = [text.index(s) for s in stops if s in text]
+    return min(found) if found else None
 
-    return delta
+
+class ChatStream:
+    """The token events of a streamed chat as `{"delta": text}` events. Text that may begin a stop sequence
+    is held back until it cannot (a stop sequence is never sent); the rest is the answer's `tail`."""
+
+    def __init__(self, emit: Emit, stops: list[str]) -> None:
+        self.emit, self.stops = emit, stops
+        self.text = ""  # everything generated so far
+        self.sent = ""
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        self.text += event["token"]["text"]
+        cut = first_stop(self.text, self.stops)
+        if cut is not None:
+            ready = self.text[:cut]
+        else:
+            hold = max(
+                (n for s in self.stops for n in range(1, len(s)) if self.text.endswith(s[:n])), default=0
+            )
+            ready = self.text[: len(self.text) - hold]
+        if len(ready) > len(self.sent):
+            self.emit({"delta": ready[len(self.sent) :]})
+            self.sent = ready
+
+    def tail(self, final: str) -> str:
+        return final[len(self.sent) :] if final.startswith(self.sent) else ""
 
 
 def chat_messages(messages: Any) -> list[dict[str, str]]:
