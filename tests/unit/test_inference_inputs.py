@@ -129,6 +129,23 @@ def test_rate_limit_counter(hub: Hub) -> None:
     assert throttle.rate_limited(hub, "infer:ip:127.0.0.1", 3, 60) == 0
 
 
+def test_rate_limit_cleanup_keeps_login_failures(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rate counter's clean-up (its window is short) must not forget a log-in throttle's row (900 s)."""
+    from datetime import timedelta
+
+    from agora.db.models import LoginFailure, utcnow
+
+    old = utcnow() - timedelta(seconds=600)
+    with hub.db.session() as s:
+        s.add(LoginFailure(key="ip:10.0.0.1", failures=40, first_at=old, last_at=old))
+        s.add(LoginFailure(key="infer:ip:10.0.0.2", failures=5, first_at=old, last_at=old))
+    monkeypatch.setattr(throttle.random, "random", lambda: 0.0)  # the clean-up runs
+    throttle.rate_limited(hub, "infer:ip:10.0.0.3", 10, 60)
+    with hub.db.session() as s:
+        assert s.get(LoginFailure, "ip:10.0.0.1") is not None
+        assert s.get(LoginFailure, "infer:ip:10.0.0.2") is None
+
+
 def test_gate(hub: Hub, who: Principal, tmp_path: Path) -> None:
     """A gated repo: its namespace's members pass, anyone else (anonymous, another user) does not."""
     hub.change_settings(who, RID, None, "manual")

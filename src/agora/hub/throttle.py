@@ -48,15 +48,19 @@ def record_failure(s: Session, keys: Iterable[str], window: int) -> None:
     if random.random() < 0.01:  # now and then, forget windows that ended long ago
         s.execute(delete(LoginFailure).where(LoginFailure.first_at < cutoff - timedelta(seconds=window)))
     for key in keys:
-        for _ in range(3):
-            if _bump(s, key, now, cutoff):
-                break
-            try:
-                with s.begin_nested():
-                    s.add(LoginFailure(key=key, failures=1, first_at=now, last_at=now))
-                break
-            except IntegrityError:  # another process inserted it first: bump theirs
-                continue
+        _count(s, key, now, cutoff)
+
+
+def _count(s: Session, key: str, now: datetime, cutoff: datetime) -> None:
+    for _ in range(3):
+        if _bump(s, key, now, cutoff):
+            return
+        try:
+            with s.begin_nested():
+                s.add(LoginFailure(key=key, failures=1, first_at=now, last_at=now))
+            return
+        except IntegrityError:  # another process inserted it first: bump theirs
+            continue
 
 
 def _bump(s: Session, key: str, now: datetime, cutoff: datetime) -> bool:
@@ -82,8 +86,19 @@ def clear(s: Session, key: str) -> None:
 def take(s: Session, key: str, limit: int, window: int) -> int:
     """Count one request for `key` (a rate limit: at most `limit` per `window` seconds, counted in the same
     table as log-in failures, so every server process adds to one counter): 0 if it may run, else the
-    seconds until the window ends."""
-    record_failure(s, [key], window)
+    seconds until the window ends. `key` has a prefix of its own ("infer:…"): the clean-up here forgets only
+    that prefix's rows (a log-in row's window is longer)."""
+    now = utcnow()
+    cutoff = now - timedelta(seconds=window)
+    if random.random() < 0.01:  # now and then, forget the ended windows of this prefix (never the log-ins')
+        prefix = key.split(":", 1)[0] + ":"
+        s.execute(
+            delete(LoginFailure).where(
+                LoginFailure.key.startswith(prefix, autoescape=True),
+                LoginFailure.first_at < cutoff - timedelta(seconds=window),
+            )
+        )
+    _count(s, key, now, cutoff)
     s.flush()
     row = s.get(LoginFailure, key)
     if row is None or row.failures <= limit:
