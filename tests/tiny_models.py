@@ -28,6 +28,11 @@ CORPUS = [
 ] * 20
 NER_LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
 NLI_LABELS = ["contradiction", "neutral", "entailment"]
+IMAGE_LABELS = ["tiger", "teapot", "cat"]
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
 
 
 def card(tag: str, extra: str = "") -> str:
@@ -129,6 +134,8 @@ def build(dest: Path, marker_dir: Path) -> dict[str, Path]:
     )
     widget = 'widget:\n- text: "It was a bright and sunny day."\n'
     _save(dest / "gpt2", gpt, g, card("text-generation", widget))
+    g.chat_template = CHAT_TEMPLATE  # saved as chat_template.jinja (transformers 5)
+    _save(dest / "gpt2-chat", gpt, g, card("text-generation", "tags: [conversational]\n"))
     _save(dest / "fill-mask", BertForMaskedLM(_bert(wp)), wp, card("fill-mask"))
     cls = BertForSequenceClassification(_bert(wp, **_labels(["NEGATIVE", "POSITIVE"])))
     _save(dest / "text-classification", cls, wp, card("text-classification"))
@@ -152,6 +159,8 @@ def build(dest: Path, marker_dir: Path) -> dict[str, Path]:
         json.dumps({"word_embedding_dimension": 32, "pooling_mode_mean_tokens": True})
     )
     _bart(dest, PreTrainedTokenizerFast)
+    _wav2vec2(dest / "asr")
+    _vit(dest / "image-classification")
     big = _bert(wp)  # ~2 MB of weights: over a 1 MB AGORA_INFER_MAX_MODEL_MB
     big.hidden_size, big.intermediate_size, big.num_attention_heads = 128, 512, 4
     _save(dest / "big", BertModel(big), wp, card("feature-extraction"))
@@ -200,6 +209,69 @@ def _bart(dest: Path, fast) -> None:  # type: ignore[no-untyped-def]
     b.generation_config.min_new_tokens = 4  # random weights often end at once: an empty text
     for task in ("summarization", "translation", "text2text-generation"):
         _save(dest / f"bart-{task}", b, s, card(task))
+
+
+def _wav2vec2(d: Path) -> None:
+    """A CTC speech model with a character vocabulary (no <s>/</s>: the CTC pipeline keeps special tokens)."""
+    import torch
+    from transformers import (
+        Wav2Vec2Config,
+        Wav2Vec2CTCTokenizer,
+        Wav2Vec2FeatureExtractor,
+        Wav2Vec2ForCTC,
+        Wav2Vec2Processor,
+    )
+
+    d.mkdir(parents=True)
+    chars = ["<pad>", "<unk>", "|", *"ABCDEFGHIJKLMNOPQRSTUVWXYZ'"]
+    (d / "vocab.json").write_text(json.dumps({c: i for i, c in enumerate(chars)}))
+    fe = Wav2Vec2FeatureExtractor(
+        feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True, return_attention_mask=False
+    )
+    tok = Wav2Vec2CTCTokenizer(
+        str(d / "vocab.json"), bos_token=None, eos_token=None, unk_token="<unk>", pad_token="<pad>",
+        word_delimiter_token="|",
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = Wav2Vec2ForCTC(
+        Wav2Vec2Config(
+            vocab_size=len(chars),
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            conv_dim=(16, 16, 16),
+            conv_stride=(5, 4, 4),
+            conv_kernel=(10, 4, 4),
+            num_conv_pos_embeddings=16,
+            num_conv_pos_embedding_groups=2,
+            pad_token_id=0,
+        )  # fmt: skip
+    )
+    _save(
+        d, model, Wav2Vec2Processor(feature_extractor=fe, tokenizer=tok), card("automatic-speech-recognition")
+    )
+
+
+def _vit(d: Path) -> None:
+    """A 32x32 ViT image classifier."""
+    import torch
+    from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor
+
+    torch.manual_seed(0)
+    model = ViTForImageClassification(
+        ViTConfig(
+            image_size=32,
+            patch_size=8,
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            **_labels(IMAGE_LABELS),
+        )  # fmt: skip
+    )
+    proc = ViTImageProcessor(size={"height": 32, "width": 32})
+    _save(d, model, proc, card("image-classification"))
 
 
 def _custom_code(d: Path, marker: Path) -> Path:

@@ -75,6 +75,15 @@ class InferenceLimits:
     max_input_chars: int = 20000  # AGORA_INFER_MAX_INPUT_CHARS: text inputs longer than this: 413
     max_body_bytes: int = 256 * 1024  # AGORA_INFER_MAX_BODY_BYTES: request bodies larger than this: 413
     test_sleep: float = 0  # AGORA_INFER_TEST_SLEEP: test suite only (the input "agora-test-sleep" sleeps)
+    max_binary_bytes: int = 10 * 1024 * 1024  # AGORA_INFER_MAX_BINARY_BYTES: image/audio bodies: 413 past it
+    max_image_pixels: int = (
+        25_000_000  # AGORA_INFER_MAX_IMAGE_PIXELS: larger images: 413 (decompression bombs)
+    )
+    max_audio_seconds: float = 60  # AGORA_INFER_MAX_AUDIO_SECONDS: longer audio: 413
+    rate_limit: int = 3000  # AGORA_INFER_RATE_LIMIT: requests per window per user (anonymous: per IP); 0: off
+    rate_window: int = 60  # AGORA_INFER_RATE_WINDOW: the rate limit's window, in seconds
+    load_wait: float = 10  # AGORA_INFER_LOAD_WAIT: a widget call (X-Wait-For-Model: false) whose model would
+    # take longer than this to load gets 503 "currently loading" + estimated_time (everyone else waits)
 
     @classmethod
     def from_env(cls) -> InferenceLimits:

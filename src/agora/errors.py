@@ -37,6 +37,12 @@ class Forbidden(HubError):
     may do (deleting main)."""
 
 
+class GatedRepo(Forbidden):
+    """A gated repo the caller has not been given access to."""
+
+    code = "GatedRepo"
+
+
 class RepoNotFound(HubError):
     """No such repository, or one the caller may not see (the two answer alike)."""
 
@@ -77,6 +83,10 @@ class Unavailable(HubError):
     Answered 503 with Retry-After."""
 
     code = "ServiceUnavailable"
+
+
+class TooManyRequests(HubError):
+    """Past a rate limit (the Inference API's per token / per IP): 429, `retry_after` seconds in Retry-After."""
 
 
 class GatewayTimeout(HubError):

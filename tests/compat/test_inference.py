@@ -24,7 +24,11 @@ import pytest
 from huggingface_hub import HfApi, InferenceClient
 from huggingface_hub.errors import HfHubHTTPError
 from huggingface_hub.inference._generated.types import (
+    AutomaticSpeechRecognitionOutput,
+    ChatCompletionOutput,
+    ChatCompletionStreamOutput,
     FillMaskOutputElement,
+    ImageClassificationOutputElement,
     QuestionAnsweringOutputElement,
     SummarizationOutput,
     TextClassificationOutputElement,
@@ -34,7 +38,7 @@ from huggingface_hub.inference._generated.types import (
     ZeroShotClassificationOutputElement,
 )
 
-from ..conftest import BIN, _free_port, kill_group, new_site
+from ..conftest import BIN, _free_port, agora, kill_group, new_site
 from ..tiny_models import tiny_models  # noqa: F401  (the session fixture)
 
 NS = "ivy"
@@ -109,6 +113,10 @@ def test_text_generation(hub: Hub) -> None:
     assert again == out  # greedy by default: the same text twice
     new_only = c.text_generation(prompt, max_new_tokens=8, return_full_text=False)
     assert prompt + new_only == out
+    # `stop` (TGI: the stop sequence is kept) matches the new text only, not across the prompt's end
+    stop = new_only.strip()[1:3]
+    stopped = c.text_generation(prompt, max_new_tokens=8, stop=[stop], return_full_text=False)
+    assert stopped.endswith(stop) and new_only.startswith(stopped), (new_only, stop, stopped)
     detailed = c.text_generation(prompt, max_new_tokens=8, details=True)
     assert isinstance(detailed, TextGenerationOutput) and detailed.generated_text == out
     assert detailed.details is not None and detailed.details.generated_tokens == len(detailed.details.tokens)
@@ -291,6 +299,196 @@ def test_custom_code_and_pickle_refused(hub: Hub, tiny_models: dict[str, Path]) 
             hub.client(name).feature_extraction("hello")
         assert exc.value.response.status_code == 400 and says in exc.value.response.json()["error"]
     assert list(tiny_models["markers"].iterdir()) == []  # neither evil.py nor the pickle ran
+
+
+MESSAGES = [
+    {"role": "system", "content": "You are terse."},
+    {"role": "user", "content": "Hi, what can you do?"},
+]
+
+
+def test_chat_completion_both_urls(hub: Hub) -> None:
+    """chat_completion through the model URL (`/models/{id}/v1/chat/completions`, model "dummy") and through
+    base_url (`/v1/chat/completions`, model = the repo id), greedy: the same text both ways."""
+    by_model = InferenceClient(model=f"{hub.url}/models/{NS}/gpt2-chat", token=hub.token)
+    by_base = InferenceClient(base_url=f"{hub.url}/v1", api_key=hub.token)
+    a = by_model.chat_completion(MESSAGES, max_tokens=6)
+    b = by_base.chat_completion(MESSAGES, model=f"{NS}/gpt2-chat", max_tokens=6)
+    for out in (a, b):
+        assert isinstance(out, ChatCompletionOutput) and out.object == "chat.completion"
+        (choice,) = out.choices
+        assert choice.message.role == "assistant" and isinstance(choice.message.content, str)
+        assert choice.finish_reason in ("length", "stop")
+        assert out.usage.completion_tokens <= 6 and out.usage.prompt_tokens > 10
+        assert out.usage.total_tokens == out.usage.prompt_tokens + out.usage.completion_tokens
+    assert a.choices[0].message.content == b.choices[0].message.content and a.model == f"{NS}/gpt2-chat"
+    status = httpx.get(f"{hub.url}/status/{NS}/gpt2-chat", headers=auth(hub.token)).json()
+    assert status["loaded"] is True and status["state"] == "Loaded"  # loaded for chat counts
+    # streamed: the same text in chunks, a final chunk with finish_reason, then [DONE] (the client stops)
+    for client, kw in ((by_model, {}), (by_base, {"model": f"{NS}/gpt2-chat"})):
+        chunks = list(client.chat_completion(MESSAGES, max_tokens=6, stream=True, **kw))
+        assert chunks and all(isinstance(c, ChatCompletionStreamOutput) for c in chunks)
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        assert text == a.choices[0].message.content
+        assert chunks[-1].choices[0].finish_reason == a.choices[0].finish_reason
+    # a stop sequence: left out of the answer, never streamed
+    full = by_model.chat_completion(MESSAGES, max_tokens=12).choices[0].message.content
+    stop = full.strip()[2:4]
+    assert len(stop) == 2, full
+    cut = full[: full.index(stop)]
+    stopped = by_model.chat_completion(MESSAGES, max_tokens=12, stop=[stop])
+    assert stopped.choices[0].message.content == cut and stopped.choices[0].finish_reason == "stop", (
+        full,
+        stop,
+    )
+    chunks = list(by_model.chat_completion(MESSAGES, max_tokens=12, stop=[stop], stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == cut
+    r = httpx.post(f"{hub.url}/v1/chat/completions", json={"model": f"{NS}/gpt2-chat", "messages": MESSAGES,
+                   "max_tokens": 3, "stream": True}, headers=auth(hub.token))  # fmt: skip
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+    assert r.text.endswith("data: [DONE]\n\n"), r.text
+
+
+def test_chat_completion_errors(hub: Hub) -> None:
+    """No chat template: a clear 400 (no worker woken); "dummy" without a model URL; bad messages."""
+    c = InferenceClient(model=f"{hub.url}/models/{NS}/gpt2", token=hub.token)
+    with pytest.raises(HfHubHTTPError) as exc:
+        c.chat_completion(MESSAGES, max_tokens=4)
+    assert exc.value.response.status_code == 400 and "no chat template" in exc.value.response.json()["error"]
+    r = httpx.post(f"{hub.url}/v1/chat/completions", json={"model": "dummy", "messages": MESSAGES})
+    assert r.status_code == 400 and "model" in r.json()["error"]
+    url = f"{hub.url}/models/{NS}/gpt2-chat/v1/chat/completions"
+    for body in ({"messages": []}, {"messages": [{"role": "robot", "content": "x"}]}, {"messages": "hi"}):
+        r = httpx.post(url, json=body, headers=auth(hub.token))
+        assert r.status_code == 400 and r.headers["x-error-code"] == "BadRequest", r.text
+    r = httpx.post(url, json={"messages": MESSAGES, "max_tokens": "lots"}, headers=auth(hub.token))
+    assert r.status_code == 400 and "max_new_tokens" in r.json()["error"]
+
+
+def wav_bytes(seconds: float = 1.0, rate: int = 8000, channels: int = 1) -> bytes:
+    import io
+    import wave
+
+    import numpy as np
+
+    t = np.arange(int(seconds * rate)) / rate
+    x = (np.sin(2 * np.pi * 440 * t) * 12000).astype("<i2")
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(np.repeat(x, channels).tobytes())
+    return buf.getvalue()
+
+
+def test_speech_recognition(hub: Hub, tmp_path: Path) -> None:
+    """Raw WAV bytes with no content-type (the client's bytes input), a .wav file, JSON base64; 8 kHz
+    stereo is resampled to the model's 16 kHz mono. FLAC without a decoder, noise, too long: clear errors."""
+    import base64
+
+    c = hub.client("asr")
+    data = wav_bytes(1.0, 8000, 2)
+    out = c.automatic_speech_recognition(data)
+    assert isinstance(out, AutomaticSpeechRecognitionOutput) and isinstance(out.text, str) and out.text
+    (tmp_path / "a.wav").write_bytes(data)
+    assert c.automatic_speech_recognition(tmp_path / "a.wav").text == out.text
+    body = {"inputs": base64.b64encode(data).decode(), "parameters": {}}
+    r = httpx.post(f"{hub.url}/models/{NS}/asr", json=body)
+    assert r.status_code == 200 and r.json() == {"text": out.text}, r.text
+    for blob, status, says in (
+        (b"fLaC" + b"\0" * 100, 400, "FLAC"),
+        (b"not audio at all", 400, "not an audio file"),
+        (wav_bytes(61.0, 8000), 413, "AGORA_INFER_MAX_AUDIO_SECONDS"),
+    ):
+        r = httpx.post(f"{hub.url}/models/{NS}/asr", content=blob)
+        assert r.status_code == status and says in r.json()["error"], r.text
+
+
+def png_bytes(size: tuple[int, int] = (48, 40), mode: str = "RGB", fmt: str = "PNG") -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new(mode, size, 1 if mode == "1" else (200, 30, 60)).save(buf, fmt)
+    return buf.getvalue()
+
+
+def test_model_loading_for_the_widget(hub: Hub) -> None:
+    """The widget's on-mount call (`X-Load-Model: 0`) on a model not loaded: 503 "currently loading" with
+    estimated_time, nothing loaded; everyone else waits for the load (the client never retries a 503)."""
+    url, data = f"{hub.url}/models/{NS}/image-classification", png_bytes()
+    assert httpx.get(f"{hub.url}/status/{NS}/image-classification").json()["state"] == "Loadable"
+    r = httpx.post(url, content=data, headers={"X-Load-Model": "0"})
+    assert r.status_code == 503 and r.headers["x-error-code"] == "ServiceUnavailable", r.text
+    assert r.json()["error"] == f"Model {NS}/image-classification is currently loading"
+    assert r.json()["estimated_time"] > 0 and r.headers["retry-after"]
+    assert httpx.get(f"{hub.url}/status/{NS}/image-classification").json()["state"] == "Loadable"
+    r = httpx.post(url, content=data, headers={"X-Wait-For-Model": "false"})  # a tiny model: loads at once
+    assert r.status_code == 200, r.text
+    assert httpx.get(f"{hub.url}/status/{NS}/image-classification").json()["loaded"] is True
+    assert httpx.post(url, content=data, headers={"X-Load-Model": "0"}).status_code == 200
+
+
+def test_image_classification(hub: Hub, tmp_path: Path) -> None:
+    """Raw bytes (a file: content-type from its name), the JSON base64 form (the client sends it when
+    parameters are given), and a decompression bomb refused before its pixels are decoded."""
+    c = hub.client("image-classification")
+    (tmp_path / "x.png").write_bytes(png_bytes())
+    (tmp_path / "x.jpg").write_bytes(png_bytes(fmt="JPEG"))
+    out = c.image_classification(tmp_path / "x.png")
+    assert all(isinstance(x, ImageClassificationOutputElement) for x in out)
+    assert sorted(x.label for x in out) == ["cat", "teapot", "tiger"]
+    top = c.image_classification(tmp_path / "x.jpg", top_k=2)  # JSON {"inputs": base64, "parameters"}
+    assert len(top) == 2 and top[0].score >= top[1].score
+    assert len(c.image_classification(png_bytes(fmt="GIF"))) == 3  # bytes, no content-type
+    bomb = png_bytes((6000, 6000), mode="1")  # 36 Mpx in a few KB
+    assert len(bomb) < 100_000
+    r = httpx.post(f"{hub.url}/models/{NS}/image-classification", content=bomb)
+    assert r.status_code == 413 and "AGORA_INFER_MAX_IMAGE_PIXELS" in r.json()["error"], r.text
+    r = httpx.post(f"{hub.url}/models/{NS}/image-classification", content=b"GIF8 but not really")
+    assert r.status_code == 400 and "could not be decoded" in r.json()["error"], r.text
+
+
+def test_gated_model(hub: Hub, tiny_models: dict[str, Path]) -> None:  # noqa: F811
+    """A gated repo runs for its owner; anyone else (anonymous, another user) gets 403 GatedRepo."""
+    api = HfApi(endpoint=hub.url, token=hub.token)
+    api.create_repo(f"{NS}/gated-cls")
+    api.upload_folder(repo_id=f"{NS}/gated-cls", folder_path=tiny_models["text-classification"])
+    api.update_repo_settings(f"{NS}/gated-cls", gated="auto")
+    assert len(hub.client("gated-cls").text_classification("I like you")) == 2
+    agora("user", "add", "gus", "--password-stdin", data=hub.data, stdin="gus-password\n")
+    other = agora("token", "create", "gus", "--role", "read", data=hub.data)
+    for headers in ({}, auth(other)):
+        r = httpx.post(f"{hub.url}/models/{NS}/gated-cls", json={"inputs": "hi"}, headers=headers)
+        assert r.status_code == 403 and r.headers["x-error-code"] == "GatedRepo", r.text
+        assert "restricted" in r.json()["error"]
+
+
+def test_rate_limit_shared_by_server_processes(hub: Hub, tmp_path: Path) -> None:
+    """AGORA_INFER_RATE_LIMIT per user, counted in the database: two server processes (`--workers 2`) add to
+    one counter; past it, 429 with Retry-After in the Hub's error shape."""
+    agora("user", "add", "rita", "--password-stdin", data=hub.data, stdin="rita-password\n")
+    token = agora("token", "create", "rita", "--role", "read", data=hub.data)
+    port = _free_port()
+    extra = {"AGORA_INFER_RATE_LIMIT": "4", "AGORA_INFER_RATE_WINDOW": "300"}
+    proc = start(hub.data, port, tmp_path / "rate.log", workers=2, extra=extra)
+    try:
+        codes = []
+        for _ in range(8):  # a connection each: spread over both processes
+            r = httpx.post(f"http://127.0.0.1:{port}/models/{NS}/text-classification", json={"inputs": "hi"},
+                           headers=auth(token))  # fmt: skip
+            codes.append(r.status_code)
+            if r.status_code == 429:
+                assert (
+                    r.headers["x-error-code"] == "TooManyRequests"
+                    and 0 < int(r.headers["retry-after"]) <= 300
+                )
+                assert "AGORA_INFER_RATE_LIMIT" in r.json()["error"]
+        assert codes == [200] * 4 + [429] * 4, codes
+    finally:
+        kill_group(proc)
 
 
 def test_deadline_then_next_request(hub: Hub) -> None:

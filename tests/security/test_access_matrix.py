@@ -372,6 +372,7 @@ def _page(path: str) -> Act:
     return lambda c, r: c.page(path.format(web=r.web))
 
 
+CHAT = [{"role": "user", "content": "hello"}]
 SURFACES = [
     Surface("api-info", "read", _get("{api}")),
     Surface("api-revision", "read", _get("{api}/revision/main")),
@@ -409,6 +410,20 @@ SURFACES = [
         "inference-run",  # a 400 for the allowed (the repo is no transformers model): past the access check
         "read",
         lambda c, r: c.req("POST", f"/models/{r.id}", json={"inputs": "hello"}),
+        types=("model",),
+        lenient=True,
+    ),
+    Surface(
+        "inference-chat",  # a 400 for the allowed (no config.json), past the access check
+        "read",
+        lambda c, r: c.req("POST", f"/models/{r.id}/v1/chat/completions", json={"messages": CHAT}),
+        types=("model",),
+        lenient=True,
+    ),
+    Surface(
+        "inference-chat-v1",  # the model named in the body (InferenceClient(base_url=f"{HUB}/v1"))
+        "read",
+        lambda c, r: c.req("POST", "/v1/chat/completions", json={"model": r.id, "messages": CHAT}),
         types=("model",),
         lenient=True,
     ),

@@ -113,6 +113,8 @@ ERROR_STATUS: dict[type[errors.HubError], tuple[int, str]] = {
     errors.Unavailable: (503, "ServiceUnavailable"),
     errors.InsufficientStorage: (507, "InsufficientStorage"),
     errors.GatewayTimeout: (504, "GatewayTimeout"),
+    errors.GatedRepo: (403, "GatedRepo"),
+    errors.TooManyRequests: (429, "TooManyRequests"),
     viewer_errors.NotReady: (500, "ResponseNotReady"),
     viewer_errors.SplitFailed: (500, "SplitConversionError"),
 }
@@ -140,6 +142,15 @@ def test_hub_error_status_and_headers(cls: type[errors.HubError]) -> None:
     assert ("www-authenticate" in r.headers) == (status == 401)
     retry = {viewer_errors.NotReady: "1", errors.Unavailable: "5"}
     assert r.headers.get("retry-after") == retry.get(cls)
+
+
+def test_retry_after_and_estimated_time_from_the_error() -> None:
+    """A rate limit names its own Retry-After; the Inference API's "currently loading" adds estimated_time."""
+    r = wire.hub_error(errors.TooManyRequests("Slow down", retry_after=42))
+    assert r.status_code == 429 and r.headers["retry-after"] == "42"
+    r = wire.hub_error(errors.Unavailable("Model a/b is currently loading", estimated_time=4.5))
+    body = json.loads(bytes(r.body))
+    assert r.status_code == 503 and body == {"error": "Model a/b is currently loading", "estimated_time": 4.5}
 
 
 def test_disk_full_is_recognised_through_the_wrappers() -> None:

@@ -175,6 +175,8 @@ def table() -> list[Entry]:
         api("GET", "/api/agora/metrics", metrics.metrics),
         # the Inference API (api/inference.py): InferenceClient(model=f"{HUB}/models/{id}"), the widget
         api("POST", f"/models/{AID}/pipeline/(?P<task>[^/]+)", inference.run_pipeline),
+        api("POST", f"/models/{AID}/v1/chat/completions", inference.chat_model),
+        api("POST", "/v1/chat/completions", inference.chat_any),
         api("POST", f"/models/{AID}", inference.run_model),
         api("POST", f"/hf-inference/models/{AID}/pipeline/(?P<task>[^/]+)", inference.run_pipeline),
         api("POST", f"/hf-inference/models/{AID}", inference.run_model),

@@ -18,6 +18,7 @@ STATUS: dict[type[e.HubError], int] = {
     e.BadRequest: 400,
     e.Unauthorized: 401,
     e.Forbidden: 403,
+    e.GatedRepo: 403,
     e.RepoNotFound: 404,
     e.RevisionNotFound: 404,
     e.EntryNotFound: 404,
@@ -28,6 +29,7 @@ STATUS: dict[type[e.HubError], int] = {
     e.Unavailable: 503,
     e.InsufficientStorage: 507,
     e.GatewayTimeout: 504,
+    e.TooManyRequests: 429,
     viewer.NotReady: 500,
     viewer.SplitFailed: 500,  # the dataset viewer answers 500 for both, as the Hub's
 }
@@ -65,6 +67,10 @@ def hub_error(
 ) -> Response:
     status = status_of(exc)
     retry = next((v for k, v in RETRY_AFTER.items() if isinstance(exc, k)), None)
+    if "retry_after" in exc.extra:  # the error knows how long (a rate limit's window)
+        retry = str(exc.extra["retry_after"])
+    if "estimated_time" in exc.extra:  # the Inference API's "currently loading" (the widget shows a bar)
+        body = {**(body or {}), "estimated_time": exc.extra["estimated_time"]}
     if retry is not None:
         headers = {"Retry-After": retry, **(headers or {})}
     return error(status, exc.code, exc.message, headers, body)

@@ -359,6 +359,13 @@ def can_read(s: Session, who: Principal | None, repo: Repo) -> bool:
     return not repo.private or namespace_role(s, who, repo.namespace) is not None
 
 
+def passes_gate(s: Session, who: Principal | None, repo: Repo) -> bool:
+    """Whether `who` has access to a gated repo. Agora keeps no access requests yet, so access is being a
+    member of the repo's namespace (its owner, an org's members) or a site admin. Enforced by the Inference
+    API only, for now (downloads of gated repos are not gated)."""
+    return not repo.gated or namespace_role(s, who, repo.namespace) is not None
+
+
 def can_write(s: Session, who: Principal | None, repo: Repo) -> bool:
     return who is not None and who.can_write_at_all and can_write_namespace(s, who, repo.namespace)
 
@@ -434,6 +441,11 @@ def account_spelling(hub: Hub, name: str) -> str | None:
     with hub.db.session() as s:
         acc = get_account(s, name)
         return acc.name if acc is not None and acc.name != name else None
+
+
+def gate_open(hub: Hub, who: Principal | None, repo: Repo) -> bool:
+    with hub.db.session() as s:
+        return passes_gate(s, who, repo)
 
 
 def may_admin(hub: Hub, who: Principal | None, repo: Repo) -> bool:

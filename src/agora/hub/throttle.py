@@ -13,12 +13,16 @@ import math
 import random
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import case, delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..db.models import LoginFailure, utcnow
+
+if TYPE_CHECKING:
+    from .repos import Hub
 
 BASE_DELAY = 15  # seconds, for the first try past the limit
 
@@ -44,15 +48,19 @@ def record_failure(s: Session, keys: Iterable[str], window: int) -> None:
     if random.random() < 0.01:  # now and then, forget windows that ended long ago
         s.execute(delete(LoginFailure).where(LoginFailure.first_at < cutoff - timedelta(seconds=window)))
     for key in keys:
-        for _ in range(3):
-            if _bump(s, key, now, cutoff):
-                break
-            try:
-                with s.begin_nested():
-                    s.add(LoginFailure(key=key, failures=1, first_at=now, last_at=now))
-                break
-            except IntegrityError:  # another process inserted it first: bump theirs
-                continue
+        _count(s, key, now, cutoff)
+
+
+def _count(s: Session, key: str, now: datetime, cutoff: datetime) -> None:
+    for _ in range(3):
+        if _bump(s, key, now, cutoff):
+            return
+        try:
+            with s.begin_nested():
+                s.add(LoginFailure(key=key, failures=1, first_at=now, last_at=now))
+            return
+        except IntegrityError:  # another process inserted it first: bump theirs
+            continue
 
 
 def _bump(s: Session, key: str, now: datetime, cutoff: datetime) -> bool:
@@ -73,3 +81,33 @@ def clear(s: Session, key: str) -> None:
     row = s.get(LoginFailure, key)
     if row is not None:
         s.delete(row)
+
+
+def take(s: Session, key: str, limit: int, window: int) -> int:
+    """Count one request for `key` (a rate limit: at most `limit` per `window` seconds, counted in the same
+    table as log-in failures, so every server process adds to one counter): 0 if it may run, else the
+    seconds until the window ends. `key` has a prefix of its own ("infer:…"): the clean-up here forgets only
+    that prefix's rows (a log-in row's window is longer)."""
+    now = utcnow()
+    cutoff = now - timedelta(seconds=window)
+    if random.random() < 0.01:  # now and then, forget the ended windows of this prefix (never the log-ins')
+        prefix = key.split(":", 1)[0] + ":"
+        s.execute(
+            delete(LoginFailure).where(
+                LoginFailure.key.startswith(prefix, autoescape=True),
+                LoginFailure.first_at < cutoff - timedelta(seconds=window),
+            )
+        )
+    _count(s, key, now, cutoff)
+    s.flush()
+    row = s.get(LoginFailure, key)
+    if row is None or row.failures <= limit:
+        return 0
+    left = (row.first_at + timedelta(seconds=window) - utcnow()).total_seconds()
+    return max(1, math.ceil(left))
+
+
+def rate_limited(hub: Hub, key: str, limit: int, window: int) -> int:
+    """`take` in a session of its own (the Inference API's per token / per IP limit)."""
+    with hub.db.session() as s:
+        return take(s, key, limit, window)

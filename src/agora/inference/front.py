@@ -23,7 +23,7 @@ from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Any
 
-from ..errors import BadRequest, GatewayTimeout, HubError, Unavailable
+from ..errors import BadRequest, GatewayTimeout, HubError, TooLarge, Unavailable
 from . import protocol
 from .pool import PoolConfig, Supervisor
 
@@ -168,6 +168,8 @@ def check(frame: dict[str, Any]) -> dict[str, Any]:
         err = GatewayTimeout(msg)
     elif kind in ("overloaded", "unavailable"):
         err = Unavailable(msg)
+    elif kind == "too_large":
+        err = TooLarge(msg)
     else:
         err = BadRequest(msg)
     raise err

@@ -13,9 +13,12 @@ Parameters are bounded here (Limits): the handlers never trust a number from a r
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import math
 import re
+import wave
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,14 +28,20 @@ import torch
 import transformers
 from transformers import (
     AutoConfig,
+    AutoFeatureExtractor,
+    AutoImageProcessor,
     AutoModel,
     AutoModelForCausalLM,
+    AutoModelForCTC,
+    AutoModelForImageClassification,
     AutoModelForMaskedLM,
     AutoModelForQuestionAnswering,
     AutoModelForSeq2SeqLM,
     AutoModelForSequenceClassification,
     AutoModelForTokenClassification,
     AutoTokenizer,
+    StoppingCriteria,
+    StoppingCriteriaList,
     pipeline,
 )
 
@@ -50,6 +59,15 @@ NEVER_LOADED = (".onnx", ".gguf", ".ckpt", ".pkl", ".pickle", ".joblib", ".h5", 
 
 class BadInput(Exception):
     """A request the handler cannot answer: a 400 with this message."""
+
+
+class InputTooLarge(BadInput):
+    """An input over a limit once decoded (image pixels, audio seconds): a 413 with this message."""
+
+
+# Bounds on decoded binary inputs, set by the worker from the pool's config (AGORA_INFER_MAX_IMAGE_PIXELS,
+# AGORA_INFER_MAX_AUDIO_SECONDS).
+LIMITS: dict[str, float] = {"max_image_pixels": 25_000_000, "max_audio_seconds": 60}
 
 
 class Refused(Exception):
@@ -236,7 +254,6 @@ class TextGeneration(Handler):
             if not isinstance(stop, list) or not all(isinstance(s, str) and s for s in stop):
                 raise BadInput("`stop` must be a list of strings")
             kw["stop_strings"] = stop[:8]
-            kw["tokenizer"] = self.tok
         if not kw["do_sample"]:
             kw.pop("temperature", None), kw.pop("top_p", None), kw.pop("top_k", None)
         return kw
@@ -245,20 +262,7 @@ class TextGeneration(Handler):
         prompt = text_input(inputs)
         kw = self.generate_kwargs(params)
         seed = int_param(params, "seed", None, 0, 2**63 - 1)
-        if seed is not None:
-            torch.manual_seed(seed)
-        ids = self.tok(prompt, return_tensors="pt")
-        keep = max(1, self.max_positions - kw["max_new_tokens"])  # left truncation: keep the prompt's end
-        ids = {k: v[:, -keep:] for k, v in ids.items()}
-        start = ids["input_ids"].shape[1]
-        # the token events (streamed, or kept for `details`); TGI-only parameters are otherwise ignored
-        streamer = TokenStream(self.tok, emit)
-        pad = self.tok.pad_token_id if self.tok.pad_token_id is not None else self.tok.eos_token_id
-        with torch.inference_mode():
-            out = self.model.generate(
-                **ids, **kw, pad_token_id=pad, streamer=streamer, logits_processor=[streamer.recorder]
-            )
-        new_text = self.tok.decode(out[0][start:], skip_special_tokens=True)
+        new_text, streamer, _ = self.generate(prompt, kw, seed, emit, special=True)
         details = None
         if params.get("details") is True:
             reason = "length" if len(streamer.ids) >= kw["max_new_tokens"] else "eos_token"
@@ -271,6 +275,181 @@ class TextGeneration(Handler):
         if details is None:
             return [{"generated_text": text}]
         return [{"generated_text": text, "details": {**details, "prefill": [], "tokens": streamer.tokens}}]
+
+    def generate(
+        self, prompt: str, kw: dict[str, Any], seed: int | None, emit: Emit | None, special: bool
+    ) -> tuple[str, TokenStream, int]:
+        """(new text, the token events, prompt tokens) for `prompt`, left-truncated to fit the model."""
+        if seed is not None:
+            torch.manual_seed(seed)
+        ids = self.tok(prompt, return_tensors="pt", add_special_tokens=special)
+        keep = max(1, self.max_positions - kw["max_new_tokens"])  # left truncation: keep the prompt's end
+        ids = {k: v[:, -keep:] for k, v in ids.items()}
+        start = ids["input_ids"].shape[1]
+        # the token events (streamed, or kept for `details`); TGI-only parameters are otherwise ignored
+        streamer = TokenStream(self.tok, emit)
+        pad = self.tok.pad_token_id if self.tok.pad_token_id is not None else self.tok.eos_token_id
+        kw = dict(kw)
+        stops = kw.pop("stop_strings", None)
+        if stops:  # on the new text only (transformers' stop_strings also match across the prompt's end)
+            kw["stopping_criteria"] = StoppingCriteriaList([StopOnText(self.tok, start, stops)])
+        with torch.inference_mode():
+            out = self.model.generate(
+                **ids, **kw, pad_token_id=pad, streamer=streamer, logits_processor=[streamer.recorder]
+            )
+        return self.tok.decode(out[0][start:], skip_special_tokens=True), streamer, start
+
+
+class StopOnText(StoppingCriteria):
+    """Stop once the generated text (the prompt left out) holds one of the stop sequences."""
+
+    def __init__(self, tok: Any, start: int, stops: list[str]) -> None:
+        self.tok, self.start, self.stops = tok, start, stops
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        text = self.tok.decode(input_ids[0, self.start :], skip_special_tokens=True)
+        done = any(s in text for s in self.stops)
+        return torch.full((input_ids.shape[0],), done, dtype=torch.bool, device=input_ids.device)
+
+
+CHAT_DEFAULT_TOKENS = 64
+ROLES = ("system", "user", "assistant", "tool", "developer")
+NO_TEMPLATE = (
+    "This model has no chat template (chat_template.jinja, or chat_template in tokenizer_config.json): "
+    "it cannot be used for chat completion. Use text generation instead"
+)
+
+
+class ChatCompletion(TextGeneration):
+    """OpenAI-style chat (docs/inference.md §2.4): the model's chat template, rendered by transformers in its
+    sandboxed Jinja environment, then the same generation as text-generation. Answers
+    `{"content", "finish_reason", "usage"}`; streamed, one `{"delta": text}` event per token, the last
+    piece in the answer's `tail`. http/api/inference.py wraps both in the OpenAI shapes."""
+
+    task = "chat-completion"
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.template = getattr(self.tok, "chat_template", None)
+
+    def chat_kwargs(self, params: dict[str, Any]) -> dict[str, Any]:
+        n = params.get("n")
+        if n not in (None, 1):
+            raise BadInput("`n` must be 1: one choice per request")
+        new = params.get("max_completion_tokens", params.get("max_tokens"))
+        given = {
+            "max_new_tokens": CHAT_DEFAULT_TOKENS if new is None else new,
+            "temperature": params.get("temperature"),
+            "top_p": params.get("top_p"),
+            "stop": [params["stop"]] if isinstance(params.get("stop"), str) else params.get("stop"),
+        }
+        if isinstance(given["max_new_tokens"], int) and not isinstance(given["max_new_tokens"], bool):
+            given["max_new_tokens"] = min(given["max_new_tokens"], MAX_NEW_TOKENS)  # OpenAI: a ceiling
+        temperature = given["temperature"]
+        # sampling only when asked for with a temperature above 0; else greedy (reproducible)
+        given["do_sample"] = (
+            isinstance(temperature, (int, float)) and not isinstance(temperature, bool) and temperature > 0
+        )
+        return self.generate_kwargs({k: v for k, v in given.items() if v is not None})
+
+    def prompt(self, messages: Any) -> str:
+        if not self.template:
+            raise BadInput(NO_TEMPLATE)
+        try:
+            return str(
+                self.tok.apply_chat_template(
+                    chat_messages(messages), add_generation_prompt=True, tokenize=False
+                )
+            )
+        except BadInput:
+            raise
+        except Exception as exc:  # jinja2's TemplateError, SecurityError, a template's raise_exception
+            raise BadInput(f"The chat template failed on these messages: {short(exc)}") from None
+
+    def __call__(self, inputs: Any, params: dict[str, Any], emit: Emit | None) -> Any:
+        prompt = self.prompt(inputs)
+        kw = self.chat_kwargs(params)
+        seed = int_param(params, "seed", None, 0, 2**63 - 1)
+        stops = kw.get("stop_strings") or []
+        deltas = None if emit is None else ChatStream(emit, stops)
+        text, streamer, prompt_tokens = self.generate(prompt, kw, seed, deltas, special=False)
+        finish = "length" if len(streamer.ids) >= kw["max_new_tokens"] else "stop"
+        cut = first_stop(text, stops)
+        if cut is not None:  # OpenAI leaves the stop sequence out
+            text, finish = text[:cut], "stop"
+        return {
+            "content": text,
+            "tail": deltas.tail(text) if deltas is not None else "",
+            "finish_reason": finish,
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": len(streamer.ids),
+                "total_tokens": prompt_tokens + len(streamer.ids),
+            },
+        }
+
+
+def first_stop(text: str, stops: list[str]) -> int | None:
+    found = [text.index(s) for s in stops if s in text]
+    return min(found) if found else None
+
+
+class ChatStream:
+    """The token events of a streamed chat as `{"delta": text}` events. Text that may begin a stop sequence
+    is held back until it cannot (a stop sequence is never sent); the rest is the answer's `tail`."""
+
+    def __init__(self, emit: Emit, stops: list[str]) -> None:
+        self.emit, self.stops = emit, stops
+        self.text = ""  # everything generated so far
+        self.sent = ""
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        self.text += event["token"]["text"]
+        cut = first_stop(self.text, self.stops)
+        if cut is not None:
+            ready = self.text[:cut]
+        else:
+            hold = max(
+                (n for s in self.stops for n in range(1, len(s)) if self.text.endswith(s[:n])), default=0
+            )
+            ready = self.text[: len(self.text) - hold]
+        if len(ready) > len(self.sent):
+            self.emit({"delta": ready[len(self.sent) :]})
+            self.sent = ready
+
+    def tail(self, final: str) -> str:
+        return final[len(self.sent) :] if final.startswith(self.sent) else ""
+
+
+def chat_messages(messages: Any) -> list[dict[str, str]]:
+    """OpenAI messages as the template sees them: `{"role", "content": str}`; text parts joined."""
+    if not isinstance(messages, list) or not messages:
+        raise BadInput("`messages` must be a non-empty list of {role, content}")
+    out = []
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or m.get("role") not in ROLES:
+            raise BadInput(f"`messages[{i}]` must be an object with a role ({', '.join(ROLES)})")
+        out.append({"role": m["role"], "content": message_text(m.get("content"), i)})
+    return out
+
+
+def message_text(content: Any, i: int) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for part in content:
+            if (
+                not isinstance(part, dict)
+                or part.get("type") != "text"
+                or not isinstance(part.get("text"), str)
+            ):
+                raise BadInput(f"`messages[{i}].content`: only text parts are supported by this model")
+            parts.append(part["text"])
+        return "".join(parts)
+    raise BadInput(f"`messages[{i}].content` must be a string or a list of text parts")
 
 
 class _Recorder:
@@ -636,6 +815,196 @@ class Text2Text(Seq2Seq):
     task = "text2text-generation"
 
 
+# ---- binary inputs: images and audio -----------------------------------------------------------------------
+# The server hands them over base64-encoded (frames are JSON); the content-type is never trusted (the client
+# sends raw audio bytes without one): the magic bytes say what a file is.
+
+
+def binary_input(inputs: Any) -> bytes:
+    if not isinstance(inputs, str) or not inputs:
+        raise BadInput("`inputs` must be the file's bytes (the raw body, or base64 in JSON)")
+    try:
+        return base64.b64decode(inputs, validate=True)
+    except ValueError:
+        raise BadInput("`inputs` is not valid base64") from None
+
+
+def sniff(data: bytes) -> str | None:
+    """The file's kind from its first bytes: wav, flac, ogg, mp3, png, jpeg, gif, webp, bmp (None: unknown)."""
+    head = data[:16]
+    kinds = (
+        (head[:4] == b"RIFF" and head[8:12] == b"WAVE", "wav"),
+        (head[:4] == b"RIFF" and head[8:12] == b"WEBP", "webp"),
+        (head[:4] == b"fLaC", "flac"),
+        (head[:4] == b"OggS", "ogg"),
+        (head[:3] == b"ID3" or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0 and head[1] != 0xFF
+                                and head[:3] != b"\xff\xd8\xff"), "mp3"),
+        (head[:8] == b"\x89PNG\r\n\x1a\n", "png"),
+        (head[:3] == b"\xff\xd8\xff", "jpeg"),
+        (head[:4] == b"GIF8", "gif"),
+        (head[:2] == b"BM", "bmp"),
+    )  # fmt: skip
+    return next((kind for hit, kind in kinds if hit), None)
+
+
+def decode_audio(data: bytes) -> tuple[np.ndarray, int]:
+    """(mono float32 samples, sampling rate). WAV (PCM, 8-32 bit) with the stdlib; other formats only
+    through soundfile when it is installed (no ffmpeg)."""
+    kind = sniff(data)
+    if kind == "wav":
+        return _wav(data)
+    if kind in ("flac", "ogg", "mp3"):
+        try:
+            import soundfile  # type: ignore[import-not-found]
+        except ImportError:
+            raise BadInput(
+                f"{kind.upper()} audio cannot be decoded on this server: send a WAV file"
+            ) from None
+        try:
+            info = soundfile.info(io.BytesIO(data))
+            _check_seconds(info.frames / max(1, info.samplerate))
+            samples, rate = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
+        except InputTooLarge:
+            raise
+        except Exception as exc:
+            raise BadInput(f"The audio could not be decoded: {short(exc)}") from None
+        return samples.mean(axis=1).astype(np.float32), int(rate)
+    raise BadInput("The input is not an audio file this server decodes (send a WAV file)")
+
+
+def _check_seconds(seconds: float) -> None:
+    cap = LIMITS["max_audio_seconds"]
+    if seconds > cap:
+        raise InputTooLarge(
+            f"The audio lasts {seconds:.1f} s, over this server's limit of {cap:g} s "
+            "(AGORA_INFER_MAX_AUDIO_SECONDS)"
+        )
+
+
+def _wav(data: bytes) -> tuple[np.ndarray, int]:
+    try:
+        with wave.open(io.BytesIO(data)) as w:
+            channels, width, rate, frames = (
+                w.getnchannels(),
+                w.getsampwidth(),
+                w.getframerate(),
+                w.getnframes(),
+            )
+            if rate <= 0 or channels <= 0:
+                raise BadInput("The WAV file has no sampling rate or no channels")
+            _check_seconds(frames / rate)
+            raw = w.readframes(frames)
+    except (wave.Error, EOFError) as exc:
+        raise BadInput(f"The WAV file could not be decoded (PCM only): {short(exc)}") from None
+    if width == 1:
+        x = (np.frombuffer(raw, np.uint8).astype(np.float32) - 128) / 128
+    elif width == 2:
+        x = np.frombuffer(raw, "<i2").astype(np.float32) / 32768
+    elif width == 3:
+        b = np.frombuffer(raw[: len(raw) // 3 * 3], np.uint8).reshape(-1, 3).astype(np.int32)
+        v = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
+        x = (np.where(v >= 1 << 23, v - (1 << 24), v)).astype(np.float32) / (1 << 23)
+    elif width == 4:
+        x = np.frombuffer(raw, "<i4").astype(np.float32) / 2**31
+    else:
+        raise BadInput(f"A WAV sample width of {width} bytes is not supported")
+    x = x[: len(x) // channels * channels].reshape(-1, channels).mean(axis=1)
+    return x.astype(np.float32), rate
+
+
+def resample(x: np.ndarray, rate: int, target: int) -> np.ndarray:
+    """Linear interpolation to the model's sampling rate (enough for speech models on CPU)."""
+    if rate == target or len(x) == 0:
+        return x
+    n = max(1, round(len(x) * target / rate))
+    out: np.ndarray = np.interp(np.linspace(0, len(x) - 1, n), np.arange(len(x)), x).astype(np.float32)
+    return out
+
+
+class SpeechRecognition(Handler):
+    """automatic-speech-recognition on a CTC model: `{"text"}` (a dict: the client refuses a list)."""
+
+    task = "automatic-speech-recognition"
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        try:
+            fe = AutoFeatureExtractor.from_pretrained(str(path), trust_remote_code=False)  # type: ignore[no-untyped-call]
+        except Exception as exc:
+            raise Refused(f"The model's feature extractor could not be loaded: {short(exc)}") from None
+        self.rate = int(getattr(fe, "sampling_rate", 16000))
+        self.pipe = pipeline(
+            "automatic-speech-recognition",
+            model=load_model(AutoModelForCTC, path),
+            tokenizer=load_tokenizer(path),
+            feature_extractor=fe,
+        )
+
+    def __call__(self, inputs: Any, params: dict[str, Any], emit: Emit | None) -> Any:
+        samples, rate = decode_audio(binary_input(inputs))
+        if not len(samples):
+            raise BadInput("The audio is empty")
+        out: Any = self.pipe({"raw": resample(samples, rate, self.rate), "sampling_rate": self.rate})
+        return {"text": str(out.get("text", ""))}
+
+
+IMAGE_FORMATS = {"png": "PNG", "jpeg": "JPEG", "gif": "GIF", "webp": "WEBP", "bmp": "BMP"}
+
+
+def decode_image(data: bytes) -> Any:
+    """A PIL image in RGB; its size is checked before any pixel is decoded (decompression bombs)."""
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = int(LIMITS["max_image_pixels"])
+    kind = sniff(data)
+    if kind not in IMAGE_FORMATS:
+        raise BadInput("The input is not an image this server decodes (PNG, JPEG, GIF, WEBP or BMP)")
+    try:
+        im = Image.open(io.BytesIO(data), formats=[IMAGE_FORMATS[kind]])
+        w, h = im.size
+        if w * h > LIMITS["max_image_pixels"]:
+            raise InputTooLarge(
+                f"The image has {w}x{h} pixels, over this server's limit of {int(LIMITS['max_image_pixels'])} "
+                "(AGORA_INFER_MAX_IMAGE_PIXELS)"
+            )
+        return im.convert("RGB")
+    except InputTooLarge:
+        raise
+    except Image.DecompressionBombError:  # Pillow's own guard (twice the limit), before the size is known
+        raise InputTooLarge(
+            f"The image has over {int(LIMITS['max_image_pixels'])} pixels, this server's limit "
+            "(AGORA_INFER_MAX_IMAGE_PIXELS)"
+        ) from None
+    except Exception as exc:
+        raise BadInput(f"The image could not be decoded: {short(exc)}") from None
+
+
+class ImageClassification(Handler):
+    task = "image-classification"
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        try:
+            proc = AutoImageProcessor.from_pretrained(str(path), trust_remote_code=False)  # type: ignore[no-untyped-call]
+        except Exception as exc:
+            raise Refused(f"The model's image processor could not be loaded: {short(exc)}") from None
+        self.pipe = pipeline(
+            "image-classification",
+            model=load_model(AutoModelForImageClassification, path),
+            image_processor=proc,
+        )
+
+    def __call__(self, inputs: Any, params: dict[str, Any], emit: Emit | None) -> Any:
+        image = decode_image(binary_input(inputs))
+        kw: dict[str, Any] = {"top_k": int_param(params, "top_k", 5, 1, 1000)}
+        fn = params.get("function_to_apply")
+        if fn is not None:
+            if fn not in ("sigmoid", "softmax", "none"):
+                raise BadInput("`function_to_apply` must be sigmoid, softmax or none")
+            kw["function_to_apply"] = fn
+        return plain(self.pipe(image, **kw))
+
+
 HANDLERS: dict[str, type[Handler]] = {
     h.task: h
     for h in (
@@ -650,6 +1019,9 @@ HANDLERS: dict[str, type[Handler]] = {
         Summarization,
         Translation,
         Text2Text,
+        ChatCompletion,
+        SpeechRecognition,
+        ImageClassification,
     )
 }
 ALIASES = {"sentiment-analysis": "text-classification", "ner": "token-classification"}
@@ -657,6 +1029,8 @@ ALIASES = {"sentiment-analysis": "text-classification", "ner": "token-classifica
 
 # The pipeline tag of a model without one in its card: transformers' own auto-mappings (docs/inference.md §1.1).
 _ORDER = [
+    ("MODEL_FOR_CTC_MAPPING_NAMES", "automatic-speech-recognition"),
+    ("MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES", "image-classification"),
     ("MODEL_FOR_QUESTION_ANSWERING_MAPPING_NAMES", "question-answering"),
     ("MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES", "token-classification"),
     ("MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES", "text-classification"),

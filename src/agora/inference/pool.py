@@ -51,6 +51,8 @@ class PoolConfig:
     max_models: int = 8
     max_rss: int = 0  # bytes; 0: no cap
     test_sleep: float = 0.0
+    max_image_pixels: int = 25_000_000  # decoded inputs (handlers.LIMITS)
+    max_audio_seconds: float = 60.0
 
 
 @dataclass
@@ -151,7 +153,8 @@ class Supervisor:
             theirs.close()
         c = self.config
         protocol.send(ours, {"threads": c.threads, "max_models": c.max_models, "max_rss": c.max_rss,
-                             "test_sleep": c.test_sleep})  # fmt: skip
+                             "test_sleep": c.test_sleep, "max_image_pixels": c.max_image_pixels,
+                             "max_audio_seconds": c.max_audio_seconds})  # fmt: skip
         ours.settimeout(START_TIMEOUT)
         hello = protocol.recv(ours)
         ours.settimeout(None)

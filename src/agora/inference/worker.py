@@ -81,11 +81,15 @@ class Worker:
 
         try:
             task, h = self.handler(req["key"], Path(req["path"]), req.get("task"))
+            if req.get("load_only"):  # the widget's model, loaded ahead of its retry
+                return {"ok": None, "task": task, "compute_time": round(time.monotonic() - started, 4)}
             if self.test_sleep and req.get("inputs") == "agora-test-sleep":
                 time.sleep(self.test_sleep)  # the test suite's deadline overrun (AGORA_INFER_TEST_SLEEP)
-            if stream and task != "text-generation":
-                raise handlers.BadInput("Streaming is only available for text-generation")
+            if stream and task not in ("text-generation", "chat-completion"):
+                raise handlers.BadInput("Streaming is only available for text-generation and chat")
             out = h(req.get("inputs"), req.get("parameters") or {}, emit if stream else None)
+        except handlers.InputTooLarge as exc:
+            return {"error": str(exc), "kind": "too_large"}
         except handlers.BadInput as exc:
             return {"error": str(exc), "kind": "bad_input"}
         except handlers.Refused as exc:
@@ -131,7 +135,11 @@ def main() -> None:
     import torch  # after the parent check: 3 s of imports
 
     torch.set_num_threads(max(1, int(config.get("threads", 1))))
-    from . import handlers  # noqa: F401  (imports transformers now, not during the first request)
+    from . import handlers  # imports transformers now, not during the first request
+
+    for name in handlers.LIMITS:
+        if config.get(name):
+            handlers.LIMITS[name] = float(config[name])
 
     Worker(sock, config).serve()
 

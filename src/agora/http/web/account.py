@@ -11,6 +11,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ...config import Settings
 from ...errors import BadRequest, Conflict, Forbidden
 from ...hub import accounts, audit, commits, logins, profiles
 from ...ids import RepoId, check_name, parse_repo_type
@@ -38,7 +39,12 @@ def _within(addr: str, nets: tuple[Network, ...]) -> bool:
 
 def client_ip(web: Web, request: Request) -> str:
     """The peer's address; behind a trusted proxy, the nearest X-Forwarded-For entry it did not add."""
-    proxies = _networks(web.ctx.settings.trusted_proxies)
+    return request_ip(web.ctx.settings, request)
+
+
+def request_ip(settings: Settings, request: Request) -> str:
+    """`client_ip` for an API handler (it has the settings, not the pages' Web)."""
+    proxies = _networks(settings.trusted_proxies)
     peer = request.client.host if request.client else ""
     if not proxies or not _within(peer, proxies):
         return peer
