@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None) -> Metered:
     ctx = Ctx(build_hub(settings), settings, Signer(settings.secret_key()), counters)
     catalog.of(ctx.hub.db.engine).start()  # a server's listing catalog loads in the background from now on
     common.MAX_JSON = settings.max_json_bytes
+    common.MAX_MODEL_BYTES = settings.infer.max_model_mb * 1024 * 1024
     router = routes.build(ctx)
     start_workers(ctx.hub, settings)
     reconcile.start(ctx.hub)  # repos whose refs moved without the database knowing (a crash): repaired

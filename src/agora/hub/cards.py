@@ -18,6 +18,7 @@ import yaml
 
 from ..config import CardLimits
 from . import taxonomy as tx
+from .widgets import widget_errors
 
 _REPO_ID = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9._-]*/)?[A-Za-z0-9][A-Za-z0-9._-]*$")
 _ARXIV = re.compile(r"arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5})", re.I)
@@ -376,12 +377,8 @@ def _check_library_name(c: _Checks) -> None:
 
 
 def _check_widget(c: _Checks) -> None:
-    widget = c.data.get("widget")
-    if widget is not None:
-        if not isinstance(widget, list) or not all(isinstance(w, dict) for w in widget):
-            c.errors.append(
-                f'"widget" must be a list of examples, each a mapping such as {{text: ...}}{c.at("widget")}'
-            )
+    """The Hub's words (`"widget" must be an array`, `"widget[0]" must be of type object`), then the line."""
+    c.errors += [f"{m}{c.at('widget')}" for m in widget_errors(c.data.get("widget"))]
 
 
 def _check_dataset_categories(c: _Checks) -> None:
@@ -634,9 +631,6 @@ def _derive_model(
             add(f"dataset:{x}")
     _add_base_models(d, add, f, config)
     _add_each(add, "arxiv:", _ARXIV.findall(body))
-    widget = data.get("widget")
-    if isinstance(widget, list):
-        d.extra["widgetData"] = [w for w in widget if isinstance(w, dict)]
 
 
 def _architecture(config: dict[str, Any] | None) -> tuple[str, str] | None:
@@ -645,8 +639,15 @@ def _architecture(config: dict[str, Any] | None) -> tuple[str, str] | None:
     if isinstance(archs, list) and archs and isinstance(archs[0], str):
         for suffix, auto, task in tx.ARCHITECTURE_TASKS:
             if archs[0].endswith(suffix):
+                if task == "text-classification" and _is_nli(config):
+                    task = "zero-shot-classification"  # an NLI classifier: what transformers' zero-shot needs
                 return (auto, task)
     return None
+
+
+def _is_nli(config: dict[str, Any] | None) -> bool:
+    labels = config.get("id2label") if config else None
+    return isinstance(labels, dict) and any(str(v).lower().startswith("entail") for v in labels.values())
 
 
 def _add_framework_tags(add: Callable[[Any], None], names: set[str], config: dict[str, Any] | None) -> None:

@@ -25,7 +25,7 @@ from ..db.models import Account, DownloadDay, Like, Membership, Repo, RepoLink, 
 from ..errors import BadRequest, NotFound
 from ..ids import RepoId
 from ..storage.gitstore import Entry
-from . import accounts, cards, names, reconcile
+from . import accounts, cards, names, reconcile, widgets
 from . import taxonomy as tx
 from .accounts import Principal, require_write_token
 
@@ -71,9 +71,8 @@ def reindex(s: Session, hub: Hub, repo: Repo, commit: str) -> None:
             d.extra["safetensors"] = st
     if repo.type == "space" and repo.sdk and repo.sdk not in d.tags:
         d.tags.insert(0, repo.sdk)
-    widget = d.extra.get("widgetData")
-    if widget is not None and len(json.dumps(widget, separators=(",", ":"))) > DERIVED_PART_MAX:
-        d.extra.pop("widgetData")  # a copy of the card's widget: the card already holds it, bounded
+    if repo.type == "model":
+        _widget_facts(d, git, by_path, card, config)
     repo.card_data = card.data if card.data is not None else None
     repo.pipeline_tag = d.pipeline_tag
     repo.library_name = d.library_name
@@ -94,6 +93,36 @@ def reindex(s: Session, hub: Hub, repo: Repo, commit: str) -> None:
         s.execute(insert(RepoLink), links)
     write_search_text(s, repo, d.tags, card.body)
     s.flush()
+
+
+def _small_blob(git: GitRepo, e: Entry | None) -> bytes | None:
+    """A small git blob's bytes (None: absent, LFS, or above 1 MiB)."""
+    if e is None or e.lfs is not None or e.size > 1024 * 1024:
+        return None
+    return git.blob(e.oid)
+
+
+def _widget_facts(
+    d: cards.Derived, git: GitRepo, by_path: dict[str, Entry], card: cards.Card, config: dict[str, Any] | None
+) -> None:
+    """The inference widget's fields (hub/widgets.py): mask token, chat template, widgetData, displayability."""
+    tok = widgets.tokenizer_facts(
+        _small_blob(git, by_path.get("tokenizer_config.json")),
+        _small_blob(git, by_path.get("chat_template.jinja")),
+    )
+    if "mask_token" in tok:
+        d.extra["mask_token"] = tok["mask_token"]
+    if "chat_template" in tok and len(json.dumps(tok["chat_template"])) <= DERIVED_PART_MAX:
+        cfg = d.extra.setdefault("config", {})
+        cfg["tokenizer_config"] = {"chat_template": tok["chat_template"]}
+    data = card.data if isinstance(card.data, dict) else {}
+    wd = widgets.widget_data(data, d.pipeline_tag, tok.get("mask_token"), d.tags)
+    if len(json.dumps(wd, separators=(",", ":"))) <= DERIVED_PART_MAX:
+        d.extra["widgetData"] = wd  # a copy of the card's widget or the defaults; the card holds it, bounded
+    else:
+        d.extra.pop("widgetData", None)
+    d.extra["inference"] = widgets.displayability(data, d.library_name, d.pipeline_tag, config)
+    d.extra["weightBytes"] = sum(e.size for p, e in by_path.items() if p.endswith((".safetensors", ".bin")))
 
 
 def _read_card(git: GitRepo, readme: Entry | None, repo: Repo, commit: str) -> cards.Card:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from starlette.requests import Request
 
 from ...errors import BadRequest
+from ...hub import widgets
 from ...hub.repos import Repo
 from ...ids import FROM_PLURAL, PLURAL, RepoId, RepoType, repo_web_path
+from ...inference.front import installed
 from ...storage.gitstore import Entry
 from .. import bodies, wire
 
@@ -17,6 +20,8 @@ T = r"(?P<t>models|datasets|spaces)"
 P = r"(?:(?P<p>datasets|spaces)/)?"
 # API JSON bodies: create_app sets it from AGORA_MAX_JSON_BYTES.
 MAX_JSON = 8 * 1024 * 1024
+# Models whose weights are larger are not run (TooBig): create_app sets it from AGORA_INFER_MAX_MODEL_MB.
+MAX_MODEL_BYTES = 1024 * 1024 * 1024
 
 
 def rid_api(t: str, ns: str, name: str) -> RepoId:
@@ -112,14 +117,39 @@ def model_fields(d: dict[str, Any], repo: Repo) -> None:
         d["library_name"] = repo.library_name
     if repo.pipeline_tag:
         d["pipeline_tag"] = repo.pipeline_tag
-    for key in ("config", "transformersInfo", "safetensors", "widgetData"):
+    for key in ("config", "transformersInfo", "safetensors", "widgetData", "mask_token"):
         if derived.get(key):
             d[key] = derived[key]
+    if inference_display(repo) == "Yes":
+        d["inference"] = "warm"  # served here (huggingface_hub's ModelInfo: "warm" or absent)
     if derived.get("baseModels"):
         d["baseModels"] = {
             "models": [{"id": b["id"]} for b in derived["baseModels"]],
             "relation": derived["baseModels"][0]["relation"],
         }
+
+
+def inference_display(repo: Repo) -> str:
+    """The widget's displayability: hub/widgets.py's (Yes, ExplicitOptOut, CustomCode, PipelineNotDetected,
+    PipelineLibraryPairNotSupported), then TooBig past AGORA_INFER_MAX_MODEL_MB and NotInstalled without the
+    `inference` extra."""
+    derived = repo.derived or {}
+    state = derived.get("inference")
+    if state is None:  # indexed before the widget's fields: re-derived at the next push
+        card = repo.card_data if isinstance(repo.card_data, dict) else {}
+        state = widgets.displayability(card, repo.library_name, repo.pipeline_tag, derived.get("config"))
+    if state != "Yes":
+        return state
+    if MAX_MODEL_BYTES and int(derived.get("weightBytes") or 0) > MAX_MODEL_BYTES:
+        return "TooBig"
+    if not _installed():
+        return "NotInstalled"
+    return state
+
+
+@functools.cache
+def _installed() -> bool:
+    return installed()
 
 
 def plural(repo: Repo) -> str:

@@ -14,7 +14,7 @@ from ...hub import taxonomy as tx
 from ...hub.repos import Hub
 from ...ids import FROM_PLURAL, PLURAL, REPO_TYPES, RepoId
 from ...viewer import service as viewer_service
-from . import render
+from . import render, widget
 from . import viewer as dataset_viewer
 from .base import Web, rid_of
 
@@ -143,6 +143,8 @@ def card_and_viewer(hub: Hub, ov: hub_browse.Overview, rid: RepoId, params: dict
         "grouped": group_tags(ov.repo.type, ov.tags),
         "spark": render.sparkline([n for _, n in ov.downloads_days]),
     }
+    if ov.repo.type == "model":
+        out["w"] = widget.context(ov.repo, ov.tags)
     if ov.repo.type == "dataset":
         st = viewer_service.repo_state(hub, ov.repo)
         out["v"] = dataset_viewer.context(hub, st, f"/{rid.web_path}", params)
