@@ -514,7 +514,7 @@ sys.meta_path.insert(0, _NoTorch())
 
 
 def test_without_the_inference_extra(hub: Hub, tmp_path: Path) -> None:
-    """A server whose Python has no torch answers 503 saying how to enable inference."""
+    """A server whose Python has no torch answers 503 saying how to enable inference; so does its widget."""
     (tmp_path / "hide").mkdir()
     (tmp_path / "hide" / "sitecustomize.py").write_text(NO_TORCH)
     port = _free_port()
@@ -528,6 +528,8 @@ def test_without_the_inference_extra(hub: Hub, tmp_path: Path) -> None:
         assert "pip install 'agora-hub[inference]'" in r.json()["error"]
         r = httpx.get(f"http://127.0.0.1:{port}/status/{NS}/gpt2", headers=auth(hub.token))
         assert r.status_code == 200 and r.json()["state"] == "error" and r.json()["loaded"] is False
+        page = httpx.get(f"http://127.0.0.1:{port}/{NS}/gpt2", headers=auth(hub.token))  # the widget says how
+        assert page.status_code == 200 and "agora-hub[inference]" in page.text, page.text[:500]
     finally:
         kill_group(proc)
 
