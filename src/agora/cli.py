@@ -67,6 +67,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         interface=Interfaces.ASGI,
         workers=args.workers,
         log_access=args.access_log,
+        # SIGTERM: granian stops listening and lets the requests in flight end; past this it kills the workers
+        workers_kill_timeout=settings.shutdown_timeout or None,
     ).serve()
     return 0
 

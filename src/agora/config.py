@@ -108,6 +108,9 @@ class Settings:
     # Uploads (LFS, Xet, commits, web uploads, pushes) are refused with 507 before their body is read when the
     # data folder's free space, less the declared length, is under this: room kept for the database and git.
     min_free_bytes: int = 512 * 1024**2
+    # Seconds `agora serve` waits, after SIGTERM/SIGINT, for the requests in flight (uploads, pushes) to end
+    # before it kills its workers; 0 waits without limit.
+    shutdown_timeout: int = 25
 
     @classmethod
     def from_env(cls, data: str | Path | None = None) -> Settings:
@@ -148,6 +151,7 @@ class Settings:
             "login_ip_max_failures",
             "login_window_seconds",
             "min_free_bytes",
+            "shutdown_timeout",
         ):
             v = os.environ.get(f"AGORA_{name.upper()}")
             if v:
