@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from .config import Settings
 from .db.session import Database, migrate
@@ -50,7 +51,8 @@ def start_workers(hub: Hub, settings: Settings) -> None:
     from .hub import startup
     from .jobs import Worker
 
-    startup.recover(hub)  # jobs and temp files of dead processes (once per server process)
+    # jobs and temp files of dead processes (once per server process)
+    startup.recover(hub, timedelta(seconds=settings.temp_max_age))
     if settings.jobs:
         Worker(hub, settings=settings).start()
 

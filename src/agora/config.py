@@ -111,6 +111,10 @@ class Settings:
     # Seconds `agora serve` waits, after SIGTERM/SIGINT, for the requests in flight (uploads, pushes) to end
     # before it kills its workers; 0 waits without limit.
     shutdown_timeout: int = 25
+    # Seconds an unowned temp upload (temp files and multipart parts, temp xorbs and shards, S3 temp keys and
+    # multipart uploads, git quarantine folders) sits untouched before a server start removes it as abandoned:
+    # at least the signed upload URLs' lifetime (an hour), during which a client may still resume it.
+    temp_max_age: int = 3600
 
     @classmethod
     def from_env(cls, data: str | Path | None = None) -> Settings:
@@ -152,6 +156,7 @@ class Settings:
             "login_window_seconds",
             "min_free_bytes",
             "shutdown_timeout",
+            "temp_max_age",
         ):
             v = os.environ.get(f"AGORA_{name.upper()}")
             if v:
