@@ -9,10 +9,11 @@ at random moments and restarted, ROUNDS times. After each restart, with the writ
   files;
 - every upload that failed is retried once, and that retry succeeds;
 - no temp file of a dead process remains. What "remains" means follows hub/startup.py: what names its owner
-  (a conversion folder `tmp/convert-<pid>-<start>-<host>-*`) is gone at the restart; what names no owner (git
-  quarantine folders, temp uploads and xorbs, multipart parts, sealed or not) is judged by age, because a
-  process of another host sharing the folder may still write it and a sealed part stays resumable for as
-  long as its signed URL lives (SAFE_AGE). So every leftover found after a restart is aged past SAFE_AGE
+  is gone at the restart — a conversion folder (`tmp/convert-<pid>-<start>-<host>-*`), a git quarantine
+  folder (its receive-pack is marked in `<repo>.git/agora-pushes/`) and the mark; what names no owner (temp
+  uploads and xorbs, multipart parts, sealed or not) is judged by age, because a process of another host
+  sharing the folder may still write it and a sealed part stays resumable for as long as its signed URL
+  lives (SAFE_AGE, AGORA_TEMP_MAX_AGE). So every such leftover found after a restart is aged past SAFE_AGE
   (its mtime set back), and the next restart must have removed it; after the last round one more restart
   leaves no temp file at all.
 
@@ -37,7 +38,7 @@ from pathlib import Path
 
 from huggingface_hub import HfApi, hf_hub_download
 
-from agora.hub.startup import SAFE_AGE, _temp_owner, alive
+from agora.hub.startup import PUSHES, SAFE_AGE
 
 from ..compat.test_git_push import MIB, Git, sha256, write_random
 from ..conftest import BIN, kill_group, new_site, start_killable
@@ -252,16 +253,21 @@ class Chaos:
         assert out.returncode == 0, out.stderr
         return out.stdout.split()[0]
 
+    def owned(self) -> set[Path]:
+        """What names its process: git quarantine folders (their receive-pack is marked in the repo) and
+        those marks, conversion folders. None may remain of a dead process."""
+        d = self.data
+        return {
+            *d.glob("repos/*/*.git/objects/tmp_objdir-incoming-*"),
+            *d.glob(f"repos/*/*.git/{PUSHES}/*"),
+            *d.glob("tmp/convert-*"),
+        }
+
     def leftovers(self) -> set[Path]:
         """Every temp file and folder in the data folder (none of them belongs to a live upload while the
         writers are paused)."""
         d = self.data
-        return {
-            *d.glob("repos/*/*.git/objects/tmp_objdir-incoming-*"),
-            *d.glob("lfs/tmp/*"),
-            *d.glob("xet/*/tmp/*"),
-            *d.glob("tmp/convert-*"),
-        }
+        return {*self.owned(), *d.glob("lfs/tmp/*"), *d.glob("xet/*/tmp/*")}
 
 
 def _age(path: Path) -> None:
@@ -330,9 +336,8 @@ def check_leftovers(chaos: Chaos) -> int:
     now = chaos.leftovers()
     stayed = sorted(str(p.relative_to(chaos.data)) for p in chaos.aged & now)
     assert not stayed, f"temp files of dead processes survived the startup sweep: {stayed} ({SEED=})"
-    for p in now:
-        token = _temp_owner(p.name) if p.name.startswith("convert-") else None
-        assert token is None or alive(token), f"a conversion folder of a dead process remains: {p}"
+    owned = sorted(str(p.relative_to(chaos.data)) for p in chaos.owned())
+    assert not owned, f"folders or marks of dead processes remain after the restart: {owned} ({SEED=})"
     for p in now:
         _age(p)
     chaos.aged = now

@@ -11,9 +11,10 @@ from pathlib import Path
 
 from huggingface_hub import HfApi
 
-from agora.hub.startup import host_tag, owner
+from agora.hub.startup import PUSHES, host_tag, mark_push, owner
 
-from ..conftest import _free_port, agora, kill_group
+from ..compat.test_git_push import MIB, Git, write_random
+from ..conftest import _free_port, agora, kill_group, new_site
 from ..conftest import start_killable as start
 
 OLD = time.time() - 3 * 3600  # older than the safe age (an hour)
@@ -80,3 +81,59 @@ def test_startup_removes_only_what_dead_processes_left(tmp_path: Path) -> None:
         assert not lost, f"files of live processes (or young ones) were removed: {lost}"
     finally:
         kill_group(proc)
+
+
+def test_quarantine_of_a_push_killed_with_the_server_is_removed_at_the_restart(tmp_path: Path) -> None:
+    """kill -9 of the server while receive-pack holds a push in quarantine: at the restart the quarantine
+    folder is gone at once (its receive-pack, marked in the repo, is dead), not an hour later; a young
+    quarantine folder in a repo where a live push is marked stays."""
+    site = new_site(tmp_path / "data", "quinn", tmp_path / "server.log")
+    proc = start(site.data, site.port, site.log)
+    try:
+        api = HfApi(endpoint=site.endpoint, token=site.token)
+        api.create_repo("quinn/m")
+        api.create_repo("quinn/busy")
+        git = Git(tmp_path / "client")
+        git("clone", f"http://quinn:{site.token}@127.0.0.1:{site.port}/quinn/m", "work")
+        work = tmp_path / "client" / "work"
+        git("config", "core.compression", "0", cwd=work)
+        for i in range(3):
+            write_random(work / f"part{i}.dat", 4 * MIB)
+        git("add", ".", cwd=work)
+        git("commit", "-m", "killed mid-push", cwd=work)
+        repo_dir, busy_dir = _bare(site.data, "m"), _bare(site.data, "busy")
+        push = subprocess.Popen(
+            ["git", "push", "origin", "main"],
+            cwd=work,
+            env=git.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.time() + 60
+        while time.time() < deadline and not list((repo_dir / "objects").glob("tmp_objdir-incoming-*")):
+            assert push.poll() is None, "the push ended before it could be interrupted"
+            time.sleep(0.002)
+        kill_group(proc)
+        push.communicate(timeout=60)
+        assert list((repo_dir / "objects").glob("tmp_objdir-incoming-*")), "receive-pack cleaned up after all"
+        # Another repo: a push of a live process (this one) is marked there, its quarantine is young.
+        live = mark_push(busy_dir, os.getpid())
+        busy = _plant(busy_dir / "objects" / "tmp_objdir-incoming-Busy01", old=False, folder=True)
+
+        proc = start(site.data, site.port, site.log)
+        left = list((repo_dir / "objects").glob("tmp_objdir-incoming-*"))
+        assert not left, f"the quarantine of the killed push remains after the restart: {left}"
+        assert not list((repo_dir / PUSHES).iterdir()), "the dead push's mark remains"
+        assert busy.exists() and live.exists(), "a live push's quarantine (or mark) was removed"
+        git("push", "origin", "main", cwd=work)  # the push, again, works
+        assert api.model_info("quinn/m").sha == git.head(work)
+    finally:
+        kill_group(proc)
+
+
+def _bare(data: Path, name: str) -> Path:
+    import sqlite3
+
+    with sqlite3.connect(data / "agora.db") as c:
+        (key,) = c.execute("SELECT storage_key FROM repos WHERE name = ?", (name,)).fetchone()
+    return next((data / "repos").glob(f"*/{key}.git"))

@@ -2,17 +2,20 @@
 
 A process is named by its *owner* token, `<pid>-<start>` (the start time of the process in clock ticks since
 boot, from /proc), so that a pid reused by a later process is not mistaken for the one that died. What a
-process owns carries that token: the claim of a running job (`<host>:<owner>:<random>`) and the temp folder
-of a conversion (`tmp/convert-<owner>-<host tag>-<random>`). The rest carries no owner and is judged by age only:
-git's quarantine folders (`objects/tmp_objdir-incoming-*`, left by a receive-pack killed mid-push) and the
-blob stores' temp files (temp xorbs and shards, LFS uploads, multipart parts), all of which a live process
-keeps writing to.
+process owns carries that token: the claim of a running job (`<host>:<owner>:<random>`), the temp folder
+of a conversion (`tmp/convert-<owner>-<host tag>-<random>`), and the mark of a running receive-pack
+(`<repo>.git/agora-pushes/push-<owner>-<host tag>-<random>`, made by http/git.py before git reads the push):
+git names its quarantine folder (`objects/tmp_objdir-incoming-*`) at random, so the folders of a repo whose
+marks all name dead processes are a dead push's. The rest carries no owner and is judged by age only: the
+blob stores' temp files (temp xorbs and shards, LFS uploads, multipart parts, S3 temp keys and multipart
+uploads), which a live process (of any host sharing the store) keeps writing to, or a client may resume
+while its signed URL lives; and quarantine folders in a repo without marks (a push by something else).
 
 Only what is provably dead goes: a job whose owner on this host no longer runs, or whose lease lapsed (its
 worker renews `heartbeat_at` every few seconds while it runs, see jobs.py); a folder whose owner no longer
-runs; an unowned leftover with nothing written for `SAFE_AGE`. Several server processes sharing a data
-folder may run `recover` at once: every step is a compare-and-set UPDATE or a removal that tolerates
-losing the race.
+runs; an unowned leftover with nothing written for `SAFE_AGE` (AGORA_TEMP_MAX_AGE). Several server
+processes sharing a data folder may run `recover` at once: every step is a compare-and-set UPDATE or a
+removal that tolerates losing the race.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import secrets
 import shutil
 import socket
 from dataclasses import dataclass
@@ -184,13 +188,51 @@ def sweep_conversions(tmp_root: Path, cutoff: datetime) -> int:
     return n
 
 
+PUSHES = "agora-pushes"  # in a bare repo: one mark per receive-pack running there (http/git.py)
+
+
+def mark_push(git_dir: Path, pid: int) -> Path:
+    """Record that receive-pack `pid` runs in `git_dir`, before it can make its quarantine folder: a file
+    `agora-pushes/push-<pid>-<start>-<host tag>-<random>`, removed when it exits (`unmark_push`). While a
+    repo's marks all name dead processes of this host, its quarantine folders are a dead push's."""
+    folder = git_dir / PUSHES
+    folder.mkdir(exist_ok=True)
+    path = folder / f"push-{owner(pid)}-{host_tag()}-{secrets.token_hex(4)}"
+    path.touch()
+    return path
+
+
+def unmark_push(mark: Path) -> None:
+    mark.unlink(missing_ok=True)
+
+
+def _pushes_dead(git_dir: Path) -> bool:
+    """Whether every receive-pack that may have made a quarantine folder in `git_dir` is dead: there are
+    marks (a repo without any was pushed to by something that does not mark: only age tells), and each names
+    a process of this host that no longer runs."""
+    marks = [p.name for p in (git_dir / PUSHES).glob("push-*")]
+    tokens = [_temp_owner(name) for name in marks]
+    return bool(marks) and all(t is not None and not alive(t) for t in tokens)
+
+
 def sweep_quarantines(repos_root: Path, cutoff: datetime) -> int:
-    """Remove git's quarantine folders (`objects/tmp_objdir-incoming-*`) untouched since cutoff: a
-    receive-pack that was killed mid-push left them; a running one writes there or holds its hook."""
+    """Remove git's quarantine folders (`objects/tmp_objdir-incoming-*`) of dead pushes: at once when the
+    repo's push marks all name dead processes (a server killed mid-push), else when untouched since cutoff
+    (a running receive-pack writes there or holds its hook). Then the marks of dead processes go. The
+    folders are listed before the marks are read: a push that starts meanwhile marks before it makes one."""
     n = 0
+    found: dict[Path, list[Path]] = {}
     for path in repos_root.glob("*/*.git/objects/tmp_objdir-incoming-*"):
-        if _untouched(path, cutoff) and _remove(path):
-            n += 1
+        found.setdefault(path.parent.parent, []).append(path)
+    for git_dir, paths in found.items():
+        dead = _pushes_dead(git_dir)
+        for path in paths:
+            if (dead or _untouched(path, cutoff)) and _remove(path):
+                n += 1
+    for mark in repos_root.glob(f"*/*.git/{PUSHES}/push-*"):
+        token = _temp_owner(mark.name)
+        if token is not None and not alive(token):
+            unmark_push(mark)
     return n
 
 
@@ -259,9 +301,11 @@ __all__ = [
     "alive",
     "host",
     "lapsed",
+    "mark_push",
     "owner",
     "reclaim_jobs",
     "recover",
     "sweep_files",
     "temp_prefix",
+    "unmark_push",
 ]
