@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 from huggingface_hub import HfApi
 
 from ..compat.test_git_push import MIB, Git, write_random
@@ -75,18 +76,32 @@ def _stored(site: Site, oid: str) -> Path:
     return site.data / "lfs" / oid[:2] / oid[2:4] / oid
 
 
-def _terminate(proc: subprocess.Popen[bytes]) -> float:
-    """SIGTERM to the main process; -> seconds until the whole server exited (its workers included)."""
+def _group_alive(pgid: int) -> list[str]:
+    """The processes of group `pgid` still running (zombies waiting for init to reap them are not)."""
+    left = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        fields = text[text.rfind(")") + 2 :].split()  # state, ppid, pgrp, ...
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            left.append(text[: text.rfind(")") + 1])
+    return left
+
+
+def _terminate(proc: subprocess.Popen[bytes], group: bool = False) -> float:
+    """SIGTERM to the main process (or, as systemd's default KillMode=control-group does, to every process
+    of the server: granian, its worker, git and its hook); -> seconds until the whole server exited."""
     started = time.time()
-    proc.send_signal(signal.SIGTERM)
+    if group:
+        os.killpg(proc.pid, signal.SIGTERM)
+    else:
+        proc.send_signal(signal.SIGTERM)
     proc.wait(120)
     took = time.time() - started
-    try:
-        os.killpg(proc.pid, 0)
-        alive = True
-    except ProcessLookupError:
-        alive = False
-    assert not alive, "a process of the server's group outlived its main process"
+    left = _group_alive(proc.pid)
+    assert not left, f"processes of the server's group outlived its main process: {left}"
     return took
 
 
@@ -146,9 +161,12 @@ def test_sigterm_with_a_stalled_upload_exits_within_the_shutdown_timeout(tmp_pat
         kill_group(proc)
 
 
-def test_sigterm_during_a_push_lands_it_or_leaves_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("group", [False, True], ids=["main-process", "process-group"])
+def test_sigterm_during_a_push_lands_it_or_leaves_nothing(tmp_path: Path, group: bool) -> None:
     """SIGTERM while receive-pack holds the pushed pack in quarantine: the push completes (exit 0, and after a
-    restart the API's head is the pushed commit) or fails leaving the ref where it was; git fsck is clean."""
+    restart the API's head is the pushed commit) or fails leaving the ref where it was; git fsck is clean, no
+    quarantine folder is left. Sent to the main process, git is left to finish; sent to the whole group, git
+    itself stops (and removes its quarantine)."""
     site = new_site(tmp_path / "data", "tess", tmp_path / "server.log")
     proc = start_killable(site.data, site.port, site.log)
     try:
@@ -177,7 +195,7 @@ def test_sigterm_during_a_push_lands_it_or_leaves_nothing(tmp_path: Path) -> Non
         while time.time() < deadline and not list((repo_dir / "objects").glob("tmp_objdir-incoming-*")):
             assert push.poll() is None, "the push ended before the signal"
             time.sleep(0.002)
-        took = _terminate(proc)
+        took = _terminate(proc, group)
         _, err = push.communicate(timeout=60)
         print(f"push exit {push.returncode} after SIGTERM; the server stopped in {took:.1f} s")
         assert took < 30, took

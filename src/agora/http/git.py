@@ -317,9 +317,9 @@ def _mark(git_dir: Path, pid: int) -> Path | None:
 
 
 async def _unmark_on_exit(mark: Path, proc: asyncio.subprocess.Process) -> None:
-    try:
-        await proc.wait()
-    finally:
+    """Unmark once receive-pack has exited. One killed by a signal (a stop that SIGTERMs the whole group) may
+    leave its quarantine folder behind: its mark stays, naming a dead process, so the next sweep removes both."""
+    if await proc.wait() >= 0:
         startup.unmark_push(mark)
 
 
