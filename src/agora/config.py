@@ -111,8 +111,8 @@ class Settings:
     # Seconds `agora serve` waits, after SIGTERM/SIGINT, for the requests in flight (uploads, pushes) to end
     # before it kills its workers; 0 waits without limit.
     shutdown_timeout: int = 25
-    # Seconds an unowned temp upload (temp files and multipart parts, temp xorbs and shards, S3 temp keys and
-    # multipart uploads) sits untouched before a server start removes it as abandoned:
+    # Seconds an unowned temp upload (multipart parts, S3 temp keys and multipart uploads, temp files naming no
+    # process) sits untouched before a server start removes it as abandoned:
     # at least the signed upload URLs' lifetime (an hour), during which a client may still resume it.
     temp_max_age: int = 3600
 

@@ -10,10 +10,10 @@ at random moments and restarted, ROUNDS times. After each restart, with the writ
 - every upload that failed is retried once, and that retry succeeds;
 - no temp file of a dead process remains. What "remains" means follows hub/startup.py: what names its owner
   is gone at the restart — a conversion folder (`tmp/convert-<pid>-<start>-<host>-*`), a git quarantine
-  folder (its receive-pack is marked in `<repo>.git/agora-pushes/`) and the mark; what names no owner (temp
-  uploads and xorbs, multipart parts, sealed or not) is judged by age, because a process of another host
-  sharing the folder may still write it and a sealed part stays resumable for as long as its signed URL
-  lives (SAFE_AGE, AGORA_TEMP_MAX_AGE). So every such leftover found after a restart is aged past SAFE_AGE
+  folder (its receive-pack is marked in `<repo>.git/agora-pushes/`) and the mark, a temp upload or xorb
+  (`up-<pid>-<start>-<host>-*`); what names no owner (multipart parts, sealed or not) is judged by age,
+  because any process may complete them, for as long as their signed URLs live (SAFE_AGE,
+  AGORA_TEMP_MAX_AGE). So every such leftover found after a restart is aged past SAFE_AGE
   (its mtime set back), and the next restart must have removed it; after the last round one more restart
   leaves no temp file at all.
 
@@ -255,12 +255,15 @@ class Chaos:
 
     def owned(self) -> set[Path]:
         """What names its process: git quarantine folders (their receive-pack is marked in the repo) and
-        those marks, conversion folders. None may remain of a dead process."""
+        those marks, conversion folders, temp uploads (`up-<pid>-<start>-<host>-*`). None may remain of a dead
+        process."""
         d = self.data
         return {
             *d.glob("repos/*/*.git/objects/tmp_objdir-incoming-*"),
             *d.glob(f"repos/*/*.git/{PUSHES}/*"),
             *d.glob("tmp/convert-*"),
+            *d.glob("lfs/tmp/up-*"),
+            *d.glob("xet/*/tmp/up-*"),
         }
 
     def leftovers(self) -> set[Path]:

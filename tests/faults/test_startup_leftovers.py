@@ -64,6 +64,11 @@ def test_startup_removes_only_what_dead_processes_left(tmp_path: Path) -> None:
         _plant(tmp / "convert-oldstyle", old=True, folder=True),  # no owner, untouched for hours
         _plant(data / "xet" / "xorbs" / "tmp" / "up-0123456789abcdef01234567", old=True),
         _plant(data / "lfs" / "tmp" / "mp-0123456789abcdef-sealed", old=True),
+        # temp uploads named by their process (hub/startup.own_uploads), which is dead: young, yet gone
+        _plant(data / "lfs" / "tmp" / f"up-{_dead_owner()}-{host_tag()}-0123456789abcdef01234567", old=False),
+        _plant(
+            data / "xet" / "xorbs" / "tmp" / f"up-{_dead_owner()}-{host_tag()}-abcdef0123456789", old=False
+        ),
     ]
     kept = [
         _plant(objects / "tmp_objdir-incoming-XyZ789", old=False, folder=True),  # a push going on
@@ -72,6 +77,11 @@ def test_startup_removes_only_what_dead_processes_left(tmp_path: Path) -> None:
         _plant(tmp / "convert-newstyle", old=False, folder=True),
         _plant(data / "xet" / "xorbs" / "tmp" / "up-fedcba9876543210fedcba98", old=False),
         _plant(data / "lfs" / "tmp" / "mp-fedcba9876543210", old=False),
+        # a temp upload of a live process (us)
+        _plant(data / "lfs" / "tmp" / f"up-{owner()}-{host_tag()}-fedcba9876543210fedcba98", old=False),
+        _plant(
+            data / "lfs" / "tmp" / f"up-{_dead_owner()}-0th3rh0s-fedcba9876543210", old=False
+        ),  # other host
     ]
     proc = start(data, port, log)
     try:

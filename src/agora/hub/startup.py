@@ -6,10 +6,11 @@ process owns carries that token: the claim of a running job (`<host>:<owner>:<ra
 of a conversion (`tmp/convert-<owner>-<host tag>-<random>`), and the mark of a running receive-pack
 (`<repo>.git/agora-pushes/push-<owner>-<host tag>-<random>`, made by http/git.py before git reads the push):
 git names its quarantine folder (`objects/tmp_objdir-incoming-*`) at random, so the folders of a repo whose
-marks all name dead processes are a dead push's. The rest carries no owner and is judged by age only: the
-blob stores' temp files (temp xorbs and shards, LFS uploads, multipart parts, S3 temp keys and multipart
-uploads), which a live process (of any host sharing the store) keeps writing to, or a client may resume
-while its signed URL lives; and quarantine folders in a repo without marks (a push by something else).
+marks all name dead processes are a dead push's; and the temp uploads of the local blob stores (LFS objects,
+xorbs, shards: `up-<owner>-<host tag>-<random>`, see own_uploads). The rest carries no owner and is judged by
+age only: multipart parts (`mp-<id>`, `mp-<id>-sealed`) and S3 temp keys and multipart uploads, which any
+process may complete for a client while its signed URL lives; temp uploads named before owners were; and
+quarantine folders in a repo without marks (a push by something else).
 
 Only what is provably dead goes: a job whose owner on this host no longer runs, or whose lease lapsed (its
 worker renews `heartbeat_at` every few seconds while it runs, see jobs.py); a folder whose owner no longer
@@ -35,6 +36,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from ..db.models import Job, utcnow
 from ..db.session import Database
+from ..storage.blobs import BlobStore, LocalBlobStore
 from .repos import Hub
 
 log = logging.getLogger("agora.startup")
@@ -236,6 +238,30 @@ def sweep_quarantines(repos_root: Path, cutoff: datetime) -> int:
     return n
 
 
+def own_uploads(hub: Hub) -> None:
+    """Name this process's temp uploads in the local blob stores `up-<pid>-<start>-<host tag>-<random>`, so that
+    once it is dead the start-up sweep removes them at once (a temp upload is written by one process only and
+    cannot be resumed; multipart parts, which any process may complete, stay judged by age)."""
+    for store in _stores(hub):
+        if isinstance(store, LocalBlobStore):
+            store.upload_prefix = temp_prefix("up")
+
+
+def _stores(hub: Hub) -> list[BlobStore]:
+    return [hub.blobs, *((hub.xet.xorbs, hub.xet.shards) if hub.xet is not None else ())]
+
+
+def sweep_uploads(store: BlobStore) -> int:
+    """Remove the temp uploads of dead processes of this host from a local store (see own_uploads)."""
+    n = 0
+    for path in store.tmp_dir.glob("up-*") if isinstance(store, LocalBlobStore) else ():
+        token = _temp_owner(path.name)
+        if token is not None and not alive(token):
+            path.unlink(missing_ok=True)
+            n += 1
+    return n
+
+
 @dataclass
 class Swept:
     jobs: int = 0
@@ -254,8 +280,8 @@ def sweep_files(hub: Hub, cutoff: datetime) -> Swept:
     swept = Swept()
     swept.conversions = sweep_conversions(conversions_root(hub), cutoff)
     swept.quarantines = sweep_quarantines(Path(hub.repos_root), cutoff)
-    stores = [hub.blobs, *((hub.xet.xorbs, hub.xet.shards) if hub.xet is not None else ())]
-    for store in stores:
+    for store in _stores(hub):
+        swept.temp_files += sweep_uploads(store)
         # Temp uploads, temp xorbs and shards, multipart part files (`mp-<id>`, `mp-<id>-sealed`) untouched
         # since the cutoff (SAFE_AGE, the signed URLs' lifetime: a sealed part can be completed until then;
         # sealing touches the file, storage/blobs.py).
@@ -302,6 +328,7 @@ __all__ = [
     "host",
     "lapsed",
     "mark_push",
+    "own_uploads",
     "owner",
     "reclaim_jobs",
     "recover",
