@@ -127,8 +127,9 @@ def test_sigterm_lets_an_upload_in_flight_finish(tmp_path: Path) -> None:
 
 def test_sigterm_with_a_stalled_upload_exits_within_the_shutdown_timeout(tmp_path: Path) -> None:
     """A client that stalls mid-body cannot hold the server: past AGORA_SHUTDOWN_TIMEOUT (3 s here) the
-    workers are killed; the upload fails (no 200), nothing is published under its oid, and after a restart
-    the same upload succeeds. Before the setting, the server waited for the client as long as it took."""
+    workers are killed; the upload fails (no 200), nothing is published under its oid, its temp file is gone
+    after a restart, and the same upload then succeeds. Before the setting, the server waited for the client
+    as long as it took."""
     site = new_site(tmp_path / "data", "tess", tmp_path / "server.log")
     env = {"AGORA_SHUTDOWN_TIMEOUT": "3"}
     proc = start_killable(site.data, site.port, site.log, env)
@@ -154,6 +155,8 @@ def test_sigterm_with_a_stalled_upload_exits_within_the_shutdown_timeout(tmp_pat
         assert not _stored(site, oid).exists()
 
         proc = start_killable(site.data, site.port, site.log, env)
+        cut = list((site.data / "lfs" / "tmp").glob("up-*"))
+        assert not cut, f"the temp file of the cut upload remains after the restart: {cut}"
         r = httpx.put(_upload_href(site, "tess/m", data), content=data, timeout=60)
         assert r.status_code == 200, r.text
         assert hashlib.sha256(_stored(site, oid).read_bytes()).hexdigest() == oid
