@@ -1,5 +1,5 @@
 # Agora: `make serve` starts a Hub on 127.0.0.1 with SQLite + ./data; `make test` runs the suite.
-#   make install       what serving needs: git, git-lfs (Debian packages) and .venv with Agora
+#   make install       what serving needs: git, git-lfs (Debian packages) and .venv with Agora (+ [inference])
 #   make install-test  that, plus what the tests need: chromium, postgresql and Agora's [test] extras
 #   make check         the gate: ruff (lint + format), mypy, the import rules (lint-imports); CI runs it first
 SHELL := /bin/bash
@@ -37,19 +37,21 @@ system-packages-test:
 	$(call apt_install,test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql")
 
-# Two stamps: .installed = the package and what serving needs; .installed-test = the [test] extras on top.
+# Two stamps: .installed = the package and what serving needs, with the [inference] extra (torch CPU build,
+# transformers: the model widget); .installed-test = the [test] extras on top.
 # requirements.lock (pip constraints) holds every version exactly: two machines install the same packages.
 $(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c requirements.lock -e .
+	$(PY) -m pip install -q -c requirements.lock -e '.[inference]'
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml requirements.lock
-	$(PY) -m pip install -q -c requirements.lock -e '.[test]'
+	$(PY) -m pip install -q -c requirements.lock -e '.[test,inference]'
 	touch $@
 
-# Writes requirements.lock again: the versions pip resolves today for pyproject.toml's ranges (with [test]).
+# Writes requirements.lock again: the versions pip resolves today for pyproject.toml's ranges (with [test]
+# and [inference]).
 lock: $(VENV)/.installed
 	$(PY) scripts/lock.py $(if $(UPGRADE),--upgrade)
 
@@ -58,9 +60,10 @@ serve: install
 
 # Second pass: the compat suite again on PostgreSQL + SeaweedFS (S3) + two server processes behind a
 # round-robin proxy, all started by the tests themselves (tests/stack.py). The crash tests (test_git_crash,
-# test_lfs_multipart_crash) kill servers of their own, not the stack: the first pass covers them.
+# test_lfs_multipart_crash) and test_inference run servers of their own, not the stack: the first pass covers
+# them (and tests/scale/test_inference_scale.py runs inference on the stack).
 SCALE_COMPAT := AGORA_TEST_STACK=scale $(VENV)/bin/pytest -q tests/compat --deselect tests/compat/test_git_crash.py \
-	--deselect tests/compat/test_lfs_multipart_crash.py
+	--deselect tests/compat/test_lfs_multipart_crash.py --deselect tests/compat/test_inference.py
 
 # The gate: lint, formatting, types, layer rules (configured in pyproject.toml). The tools are [test] extras,
 # pinned by requirements.lock. Each step runs even if an earlier one failed, so one run reports everything.

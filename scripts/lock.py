@@ -1,5 +1,6 @@
-"""Write requirements.lock: every package pip resolves today for pyproject.toml's ranges (the [test] extras
-included), with its exact version. `make lock` runs this; `make install` uses the file as pip constraints.
+"""Write requirements.lock: every package pip resolves today for pyproject.toml's ranges (the [test] and
+[inference] extras included), with its exact version. `make lock` runs this; `make install` uses the file as
+pip constraints.
 
 The versions already locked are kept (they are the ones the suite passed with): only what a change of
 pyproject.toml needs is resolved anew. `--upgrade` (`make lock UPGRADE=1`) resolves everything anew."""
@@ -13,8 +14,9 @@ import tempfile
 from pathlib import Path
 
 HEADER = """\
-# Exact versions of Agora's dependencies and its [test] extras, transitive ones included: `make install`
-# and `make install-test` install with this file as pip constraints. Written by `make lock` (scripts/lock.py).
+# Exact versions of Agora's dependencies and its [test] and [inference] extras, transitive ones included:
+# `make install` and `make install-test` install with this file as pip constraints. Written by `make lock`
+# (scripts/lock.py).
 """
 
 
@@ -29,7 +31,7 @@ def main() -> int:
             keep = ["-c", str(lock)]
         subprocess.run(
             [sys.executable, "-m", "pip", "install", "-q", "--dry-run", "--ignore-installed",
-             "--report", str(report), *keep, "-e", f"{root}[test]"],
+             "--report", str(report), *keep, "-e", f"{root}[test,inference]"],
             check=True,
         )  # fmt: skip
         installs = json.loads(report.read_text())["install"]

@@ -7,8 +7,13 @@ import getpass
 import os
 import secrets
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config import Settings, serve_env
+
+if TYPE_CHECKING:
+    from .hub.repos import Hub
 
 
 def _hub(data: str | None):
@@ -92,14 +97,16 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    """Repos from a Hugging Face cache folder or a folder of git repos, with a progress bar."""
-    from pathlib import Path
+    """Repos from an `agora export` folder, a Hugging Face cache folder or a folder of git repos."""
 
     from tqdm import tqdm
 
     from .hub.imports import find_sources, import_source
 
     hub = _hub(args.data)
+    failed_repos = _import_export(hub, Path(args.path), args)
+    if failed_repos is not None:
+        return 1 if failed_repos else 0
     sources = find_sources(Path(args.path), args.namespace or args.user)
     if not sources:
         print(f"agora: no Hugging Face cache entry or git repo found in {args.path}", file=sys.stderr)
@@ -122,18 +129,46 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _import_export(hub: Hub, path: Path, args: argparse.Namespace) -> int | None:
+    """An `agora export` folder (it has a manifest): imported as a whole; None if `path` is not one."""
+    from tqdm import tqdm
+
+    from .hub import backup
+
+    if not backup.is_export(path):
+        return None
+    total = backup.export_size(path, backup.read_manifest(path))
+    with tqdm(total=total, unit="B", unit_scale=True, desc="import", disable=args.quiet) as bar:
+        return backup.import_export(
+            hub, path, args.user, bar.update, lambda m: tqdm.write(m, file=sys.stderr)
+        )
+
+
 def cmd_export(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    """One repo (NS/NAME), a namespace (NS: all its repos) or the whole Hub (--all) into an export folder."""
 
     from tqdm import tqdm
 
-    from .hub.imports import export_repo
+    from .hub import backup
     from .ids import RepoId
 
+    if args.all != (len(args.what) == 1) or len(args.what) > 2:
+        print(
+            "agora: use `agora export NS/NAME OUT`, `agora export NS OUT` or `agora export --all OUT`",
+            file=sys.stderr,
+        )
+        return 2
+    out = Path(args.what[-1])
+    if args.all:
+        scope = backup.Scope("all")
+    elif "/" in args.what[0]:
+        scope = backup.Scope("repo", rid=RepoId.parse(args.type, args.what[0]))
+    else:
+        scope = backup.Scope("namespace", namespace=args.what[0])
     hub = _hub(args.data)
     with tqdm(unit="B", unit_scale=True, desc="export", disable=args.quiet) as bar:
-        bundle, count = export_repo(hub, RepoId.parse(args.type, args.repo), Path(args.out), bar.update)
-    print(f"wrote {bundle} and {count} LFS object(s) under {Path(args.out) / 'lfs'}", file=sys.stderr)
+        manifest, repos, objects = backup.export(hub, scope, out, bar.update)
+    print(f"wrote {repos} repo(s) and {objects} LFS object(s); manifest {manifest}", file=sys.stderr)
     return 0
 
 
@@ -142,8 +177,12 @@ def cmd_gc(args: argparse.Namespace) -> int:
 
     from .hub.gc import collect
 
+    settings = Settings.from_env(args.data)
+    days = settings.gc_xorb_grace_days if args.xorb_grace_days is None else args.xorb_grace_days
     hub = _hub(args.data)
-    r = collect(hub, apply=args.apply, grace=timedelta(minutes=args.grace_minutes))
+    r = collect(
+        hub, apply=args.apply, grace=timedelta(minutes=args.grace_minutes), xorb_grace=timedelta(days=days)
+    )
     verb = "removed" if args.apply else "would remove"
     for oid, size in r.lfs_removed:
         print(f"{verb} lfs  {oid} {size}")
@@ -155,6 +194,12 @@ def cmd_gc(args: argparse.Namespace) -> int:
         + (
             f"; purged {r.temp_purged} abandoned upload(s)" if args.apply else " (dry run: --apply to delete)"
         ),
+        file=sys.stderr,
+    )
+    print(
+        f"unreferenced xorbs are kept for a grace of {r.xorb_grace.total_seconds() / 86400:g} day(s) after "
+        "their upload or the last dedup answer naming them (AGORA_GC_XORB_GRACE_DAYS, --xorb-grace-days): a Xet "
+        "client believes for 21 days that a xorb it uploaded is here, and fails uploads that reuse one gc removed",
         file=sys.stderr,
     )
     return 0
@@ -263,8 +308,9 @@ def cmd_org_add_member(args: argparse.Namespace) -> int:
 
 def cmd_fsck(args: argparse.Namespace) -> int:
     """Report what the database holds that the Hub's rules forbid (names that differ only by case, key
-    indexes that do not enforce uniqueness) and repos whose database is behind their refs (`--repair` fixes
-    those); non-zero exit when anything is left."""
+    indexes that do not enforce uniqueness), repos whose database is behind their refs, Xet files whose
+    xorbs are missing, dangling LFS pointers and orphaned temp files (`--repair` fixes what it can: refs,
+    the rows of missing xorbs, temp files); non-zero exit when anything is left."""
     from .hub import names
 
     hub = _hub(args.data)
@@ -276,9 +322,60 @@ def cmd_fsck(args: argparse.Namespace) -> int:
     for line in report.lines():
         print(line)
     refs_ok = _fsck_refs(hub, args.repair)
-    if report.ok and refs_ok:
+    storage_ok = _fsck_storage(hub, args.repair, Settings.from_env(args.data).temp_max_age)
+    if report.ok and refs_ok and storage_ok:
         print("no problems found", file=sys.stderr)
-    return 0 if report.ok and refs_ok else 1
+    return 0 if report.ok and refs_ok and storage_ok else 1
+
+
+def _fsck_storage(hub, repair: bool, temp_max_age: int) -> bool:
+    """Missing xorbs, dangling LFS pointers and orphaned temp files (hub/fsck.py; judged as a starting server
+    judges them, AGORA_TEMP_MAX_AGE); with `repair`, what can be fixed is. True when nothing is left."""
+    from datetime import timedelta
+
+    from .hub import fsck
+
+    found = fsck.missing_xorbs(hub)
+    xorbs_ok = _fsck_xorbs(hub, found, repair)
+    dangling = fsck.dangling_pointers(hub, {f.sha256 for f in found.files})
+    for d in dangling:
+        print(d.line())
+    if dangling:
+        print(
+            f"{len(dangling)} dangling LFS pointer(s): nothing here can repair them; upload the objects again "
+            "(the same oid, through git lfs push or huggingface_hub) or delete those files in a new commit",
+            file=sys.stderr,
+        )
+    swept = fsck.temp_leftovers(hub, remove=repair, safe_age=timedelta(seconds=temp_max_age))
+    temp = swept.temp_files + swept.conversions + swept.quarantines
+    if temp:
+        print(
+            f"{'removed' if repair else 'orphaned'} leftovers of dead processes: {swept.temp_files} temp "
+            f"upload(s), {swept.conversions} conversion folder(s), {swept.quarantines} git quarantine folder(s)"
+            + ("" if repair else " (`agora fsck --repair` removes them)")
+        )
+    return xorbs_ok and not dangling and (repair or not temp)
+
+
+def _fsck_xorbs(hub, found, repair: bool) -> bool:
+    """Print the Xet files whose xorbs are missing, and the xorb rows without bytes; with `repair`, drop the
+    rows that offer them. True when there were none."""
+    from .hub import fsck
+
+    for f in found.files:
+        print(f.line())
+    for x in sorted(found.xorbs - {x for f in found.files for x in f.missing}):
+        print(f"xorb {x}: the database has its row, the store does not have its bytes")
+    if not (found.xorbs or found.files):
+        return True
+    if repair:
+        fsck.drop_missing(hub, found)
+        print(f"repaired: dropped the rows of {len(found.xorbs)} missing xorb(s) (uploads send them again)")
+        for f in found.files:
+            print(f"unreadable until uploaded again: {f.sha256} ({', '.join(f.repos) or 'no repo'})")
+    else:
+        print("`agora fsck --repair` drops the rows of missing xorbs, so that clients upload them again")
+    return False
 
 
 def _fsck_refs(hub, repair: bool) -> bool:
@@ -353,17 +450,26 @@ def parser() -> argparse.ArgumentParser:
     sp.set_defaults(fn=cmd_migrate)
 
     sp = with_data(
-        sub.add_parser("import", help="import repos from a Hugging Face cache folder or git repos")
+        sub.add_parser(
+            "import", help="import an `agora export` folder, a Hugging Face cache folder or git repos"
+        )
     )
     sp.add_argument("path")
     sp.add_argument("--user", default="admin", help="the user the repos are created as (default: admin)")
     sp.add_argument("--namespace", help="namespace for repos that name none (default: --user)")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
     sp.set_defaults(fn=cmd_import)
-    sp = with_data(sub.add_parser("export", help="write a repo as a git bundle plus its LFS objects"))
-    sp.add_argument("repo", help="ns/name")
-    sp.add_argument("out", help="output folder")
-    sp.add_argument("--type", choices=("model", "dataset", "space"), default="model")
+    sp = with_data(
+        sub.add_parser(
+            "export",
+            help="write a repo, a namespace or the whole Hub (--all) as a folder `agora import` reads back",
+        )
+    )
+    sp.add_argument(
+        "what", nargs="+", metavar="[NS/NAME | NS] OUT", help="what to export, and the output folder"
+    )
+    sp.add_argument("--all", action="store_true", help="every repo, and the accounts, tokens and audit log")
+    sp.add_argument("--type", choices=("model", "dataset", "space"), default="model", help="of NS/NAME")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
     sp.set_defaults(fn=cmd_export)
     sp = with_data(
@@ -375,6 +481,13 @@ def parser() -> argparse.ArgumentParser:
         type=float,
         default=60,
         help="keep anything written more recently than this (uploads not committed yet)",
+    )
+    sp.add_argument(
+        "--xorb-grace-days",
+        type=float,
+        default=None,
+        help="keep unreferenced xorbs this long after their upload (default: AGORA_GC_XORB_GRACE_DAYS, 30); "
+        "hf_xet's cache believes in them for 21 days, and fails uploads that reuse one gc removed",
     )
     sp.set_defaults(fn=cmd_gc)
 
@@ -410,7 +523,11 @@ def parser() -> argparse.ArgumentParser:
     sp.set_defaults(fn=cmd_repo_rename)
 
     sp = with_data(
-        sub.add_parser("fsck", help="report database problems (case twins, database behind git refs)")
+        sub.add_parser(
+            "fsck",
+            help="report problems: case twins, database behind git refs, missing xorbs, dangling LFS pointers, "
+            "orphaned temp files",
+        )
     )
     sp.add_argument(
         "--fix-indexes",
@@ -420,7 +537,8 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--repair",
         action="store_true",
-        help="derive again the repos whose refs moved without the database knowing (a crash mid-write)",
+        help="derive again the repos whose refs moved without the database knowing (a crash mid-write), drop "
+        "the rows of missing xorbs, remove the temp files of dead processes",
     )
     sp.set_defaults(fn=cmd_fsck)
 

@@ -61,6 +61,32 @@ class ViewerLimits:
 
 
 @dataclass
+class InferenceLimits:
+    """The inference worker pool (src/agora/inference/): one per host, see docs/architecture.md."""
+
+    workers: int = 1  # AGORA_INFER_WORKERS: worker processes (each ~370 MiB with torch imported)
+    threads: int = 2  # AGORA_INFER_THREADS: torch threads per worker (workers x threads <= cores)
+    timeout: float = 30  # AGORA_INFER_TIMEOUT: seconds one request may run before 504 (worker killed)
+    queue: int = 16  # AGORA_INFER_QUEUE: requests waiting per worker before 503 overloaded
+    max_model_mb: int = 1024  # AGORA_INFER_MAX_MODEL_MB: weights above this are not loaded (TooBig)
+    max_models: int = 8  # AGORA_INFER_MAX_MODELS: loaded models per worker (least recently used out)
+    max_rss_mb: int = 4096  # AGORA_INFER_MAX_RSS_MB: a worker's memory cap (models dropped, then recycled)
+    cache_mb: int = 10240  # AGORA_INFER_CACHE_MB: Xet/S3 weights rebuilt on local disk for the workers
+    max_input_chars: int = 20000  # AGORA_INFER_MAX_INPUT_CHARS: text inputs longer than this: 413
+    max_body_bytes: int = 256 * 1024  # AGORA_INFER_MAX_BODY_BYTES: request bodies larger than this: 413
+    test_sleep: float = 0  # AGORA_INFER_TEST_SLEEP: test suite only (the input "agora-test-sleep" sleeps)
+
+    @classmethod
+    def from_env(cls) -> InferenceLimits:
+        out = cls()
+        for f in dataclasses.fields(cls):
+            v = os.environ.get(f"AGORA_INFER_{f.name.upper()}")
+            if v:
+                setattr(out, f.name, float(v) if f.type in (float, "float") else int(v))
+        return out
+
+
+@dataclass
 class Settings:
     data: Path
     database_url: str
@@ -97,6 +123,7 @@ class Settings:
     # Run the background job worker (parquet conversion) in this process; False leaves the queue to others.
     jobs: bool = True
     viewer: ViewerLimits = field(default_factory=ViewerLimits)
+    infer: InferenceLimits = field(default_factory=InferenceLimits)
     # S3 (blob_store = s3://...): how the servers reach it, and the endpoint presigned URLs name for clients.
     s3_endpoint: str | None = None
     s3_access_key: str | None = None
@@ -115,6 +142,9 @@ class Settings:
     # process) sits untouched before a server start removes it as abandoned:
     # at least the signed upload URLs' lifetime (an hour), during which a client may still resume it.
     temp_max_age: int = 3600
+    # `agora gc` keeps an unreferenced xorb (and the rows of the Xet files using it) for this many days after
+    # its upload: hf_xet believes for 21 days that a xorb it uploaded is on the server (hub/gc.py).
+    gc_xorb_grace_days: float = 30
 
     @classmethod
     def from_env(cls, data: str | Path | None = None) -> Settings:
@@ -136,12 +166,14 @@ class Settings:
         s.spaces_origin = os.environ.get("AGORA_SPACES_ORIGIN") or None
         s.jobs = os.environ.get("AGORA_JOBS", "1") != "0"
         s.viewer = ViewerLimits.from_env()
+        s.infer = InferenceLimits.from_env()
         s.s3_endpoint = os.environ.get("AGORA_S3_ENDPOINT") or None
         s.s3_access_key = os.environ.get("AGORA_S3_ACCESS_KEY") or None
         s.s3_secret_key = os.environ.get("AGORA_S3_SECRET_KEY") or None
         s.s3_region = os.environ.get("AGORA_S3_REGION") or "us-east-1"
         s.s3_public_endpoint = os.environ.get("AGORA_S3_PUBLIC_ENDPOINT") or None
         s.db_lock_timeout = float(os.environ.get("AGORA_DB_LOCK_TIMEOUT") or 30)
+        s.gc_xorb_grace_days = float(os.environ.get("AGORA_GC_XORB_GRACE_DAYS") or 30)
         for name in (
             "multipart_threshold",
             "multipart_chunk",

@@ -79,6 +79,10 @@ class Unavailable(HubError):
     code = "ServiceUnavailable"
 
 
+class GatewayTimeout(HubError):
+    """Work that ran past its deadline and was stopped (an inference request: its worker was killed)."""
+
+
 DISK_FULL = "The Hub's disk is full: nothing was stored. Try again once an administrator has freed space"
 
 

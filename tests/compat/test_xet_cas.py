@@ -204,6 +204,28 @@ def test_shard_naming_a_missing_xorb_is_refused(server: Server, alice: str, repo
         api.create_commit(repo, operations=[op], commit_message="x")
 
 
+def test_v2_shard_upload_answers_frames_and_a_refusal_says_what_to_do(
+    server: Server, alice: str, repo: str
+) -> None:
+    """hf_xet tries POST /v2/shards first: 200 and NDJSON frames, ending in `result` or in `error`, whose
+    message the client shows (a v1 error's body it drops)."""
+    t = xet_token(alice, repo)
+    f = File()
+    status, headers, out = call("POST", f"{t['casUrl']}/v2/shards", t["accessToken"], f.shard())
+    frames = [json.loads(line) for line in out.splitlines()]
+    assert status == 200 and headers["content-type"].startswith("application/x-ndjson")
+    assert frames[-1]["type"] == "error" and frames[-1]["retryable"] is False
+    assert f.xorb_name in frames[-1]["message"] and "shard-cache" in frames[-1]["message"]
+    put_xorb(t["casUrl"], t["accessToken"], f.xorb_name, f.xorb)
+    status, _, out = call("POST", f"{t['casUrl']}/v2/shards", t["accessToken"], f.shard())
+    assert status == 200 and [json.loads(line) for line in out.splitlines()][-1] == {"type": "result"}
+    read = xet_token(alice, repo, "read")["accessToken"]  # the file is registered, as through v1
+    status, _, _ = call("GET", f"{t['casUrl']}/v1/reconstructions/{to_hex(f.file_hash)}", read)
+    assert status == 200
+    # Before the stream starts, errors are plain HTTP ones: a read token may not upload.
+    assert call("POST", f"{t['casUrl']}/v2/shards", read, f.shard())[0] == 403
+
+
 def test_token_scope_and_expiry(server: Server, alice: str, bob: str, repo: str, api, repo_name: str) -> None:  # type: ignore[no-untyped-def]
     other = f"alice/{repo_name}-b"
     api.create_repo(other, private=True)

@@ -227,6 +227,7 @@ def test_floor_refuses_uploads_before_the_body(tmp_path: Path) -> None:
             ("POST", f"/api/models/{repo}/commit/main", bearer),
             ("POST", f"{cas}/v1/xorbs/default/{'b' * 64}", xet_bearer),
             ("POST", f"{cas}/v1/shards", xet_bearer),
+            ("POST", f"{cas}/v2/shards", xet_bearer),
             ("PUT", f"/{repo}/upload-blob", browser),
         ):
             status, headers, _ = _raw_request(

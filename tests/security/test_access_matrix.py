@@ -404,6 +404,14 @@ SURFACES = [
         types=("dataset",),
         lenient=True,
     ),
+    Surface("inference-status", "read", lambda c, r: c.req("GET", f"/status/{r.id}"), types=("model",)),
+    Surface(
+        "inference-run",  # a 400 for the allowed (the repo is no transformers model): past the access check
+        "read",
+        lambda c, r: c.req("POST", f"/models/{r.id}", json={"inputs": "hello"}),
+        types=("model",),
+        lenient=True,
+    ),
     Surface("ui-repo", "read", _page("{web}"), ui=True),
     Surface("ui-tree", "read", _page("{web}/tree/main"), ui=True),
     Surface("ui-blob", "read", _page("{web}/blob/main/hello.txt"), ui=True),

@@ -68,7 +68,12 @@ def _art(
 
 # ---- declarations ------------------------------------------------------------------------------------------
 def test_todays_artefacts_are_declared() -> None:
-    assert [a.name for a in REGISTRY] == ["dataset-convert", "dataset-statistics"]
+    assert [a.name for a in REGISTRY] == [
+        "dataset-convert",
+        "dataset-statistics",
+        "inference-snapshot",
+        "inference-model",
+    ]
     parquet = REGISTRY["dataset-convert"]
     assert parquet is DATASET_PARQUET and pipeline.KIND == parquet.name and pipeline.ARTEFACT is parquet
     assert parquet.key is Key.REVISION and isinstance(parquet.lives, Stored)
@@ -93,11 +98,11 @@ def test_planned_artefacts_fit_the_graph() -> None:
     assert env.key is Key.CONTENT and "requirements.txt" in env.key_inputs
     run = full["space-run"]
     assert isinstance(run.lives, Held) and run.lives.lease == timedelta(hours=48)
-    assert isinstance(full["inference-model"].lives, Held)
+    assert isinstance(full["inference-model"].lives, Held) and full["inference-model"].job is None
     order = [a.name for a in full]
     assert order.index("space-environment") < order.index("space-run")
     assert order.index("inference-snapshot") < order.index("inference-model")
-    assert not any(name in REGISTRY for name in order if name.startswith(("space-", "inference-")))
+    assert not any(name in REGISTRY for name in order if name.startswith("space-"))
     # planned artefacts have no job yet: a Space push queues nothing today
     assert full.due(RefUpdate("space", MAIN, A, B)) == []
 

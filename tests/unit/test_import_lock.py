@@ -83,3 +83,43 @@ def test_lfs_objects_are_copied_without_the_write_lock(
     assert repo.head_sha == head
     files = {e.path: e for e in hub.git(repo).all_files(head)}
     assert all(files[f"w{i}.bin"].lfs is not None for i in range(3))
+
+
+def test_export_folder_objects_are_copied_without_the_write_lock(
+    hub: Hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same for an `agora export` folder, imported into another data folder."""
+    from agora.app import build_hub
+    from agora.config import Settings
+    from agora.hub import backup
+
+    rid = RepoId("model", "bob", "weights")
+    with hub.db.session() as s:
+        accounts.create_user(s, "bob", "bob-password")
+    head = imports.import_source(
+        hub, imports.Source("git", _git_repo_with_lfs(tmp_path / "src", 3), rid, 0), "bob"
+    )
+    backup.export(hub, backup.Scope("repo", rid=rid), tmp_path / "out")
+    data = (tmp_path / "target").resolve()
+    target = build_hub(Settings(data=data, database_url=f"sqlite:///{data / 'agora.db'}"))
+    db_file = target.db.engine.url.database
+    assert db_file
+    locked: list[str] = []
+    store = backup._store
+
+    def store_and_probe(hub: Hub, f: Path, oid: str, size: int, progress: imports.Progress) -> None:
+        store(hub, f, oid, size, progress)
+        probe = sqlite3.connect(db_file, timeout=0.2)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.rollback()
+        except sqlite3.OperationalError as e:
+            locked.append(f"{oid[:8]}: {e}")
+        finally:
+            probe.close()
+
+    monkeypatch.setattr(backup, "_store", store_and_probe)
+    assert backup.import_export(target, tmp_path / "out", "bob", lambda n: None, print) == 0
+    assert locked == [], locked
+    assert len(list(target.blobs.list_objects())) == 3
+    assert target.open_repo(None, rid).head_sha == head

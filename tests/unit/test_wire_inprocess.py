@@ -112,6 +112,7 @@ ERROR_STATUS: dict[type[errors.HubError], tuple[int, str]] = {
     errors.TooLarge: (413, "PayloadTooLarge"),
     errors.Unavailable: (503, "ServiceUnavailable"),
     errors.InsufficientStorage: (507, "InsufficientStorage"),
+    errors.GatewayTimeout: (504, "GatewayTimeout"),
     viewer_errors.NotReady: (500, "ResponseNotReady"),
     viewer_errors.SplitFailed: (500, "SplitConversionError"),
 }
@@ -585,3 +586,53 @@ def test_app_method_not_allowed_and_bounded_json(app_client: TestClient) -> None
     r = app_client.post("/api/repos/create", content=b"x" * (8 * 1024 * 1024 + 1))
     assert r.status_code == 413 and r.headers["x-error-code"] == "PayloadTooLarge"
     assert r.json()["error"] == "JSON body exceeds the limit of 8388608 bytes"
+
+
+def test_v2_shard_upload_sends_heartbeats_while_validating(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A shard whose validation takes longer than the heartbeat gets `validating` frames meanwhile (the v2
+    client's read timeout would fire otherwise), then its terminal frame."""
+    import time
+
+    from agora.app import build_hub, create_app
+    from agora.http.api import xet as xet_api
+    from agora.hub import accounts
+    from agora.hub.xet import XetStore
+    from agora.ids import RepoId
+
+    from .xet_files import XetUpload
+
+    settings = Settings(
+        data=tmp_path,
+        database_url=f"sqlite:///{tmp_path / 'agora.db'}",
+        jobs=False,
+        allowed_hosts=("testserver",),
+    )
+    app = create_app(settings)
+    hub = build_hub(settings)
+    with hub.db.session() as s:
+        user = accounts.create_user(s, "alice", "alice-password")
+        hub.create(s, accounts.session_principal(user), RepoId("model", "alice", "m"))
+        token = accounts.create_token(s, "alice", "write", "t")
+    accept = XetStore.accept_shard
+
+    def slow_accept(self: XetStore, repo_id: int, data: bytes) -> int:
+        time.sleep(0.5)  # a large file's sha256 being verified
+        return accept(self, repo_id, data)
+
+    monkeypatch.setattr(XetStore, "accept_shard", slow_accept)
+    monkeypatch.setattr(xet_api, "SHARD_HEARTBEAT", 0.1)
+    f = XetUpload()
+    with TestClient(app, base_url="http://testserver") as c:
+        t = c.get("/api/models/alice/m/xet-write-token/main", headers={"authorization": f"Bearer {token}"})
+        auth = {"authorization": f"Bearer {t.json()['accessToken']}"}
+        r = c.post("/cas/v2/shards", content=f.shard, headers=auth)
+        frames = [json.loads(line) for line in r.text.splitlines()]
+        assert (
+            r.status_code == 200 and frames[-1]["type"] == "error" and "shard-cache" in frames[-1]["message"]
+        )
+        assert frames[0] == {"type": "validating", "verified": 0, "total": 1} and len(frames) >= 3
+        assert c.post(f"/cas/v1/xorbs/default/{f.name}", content=f.xorb, headers=auth).status_code == 200
+        r = c.post("/cas/v2/shards", content=f.shard, headers=auth)
+        assert r.status_code == 200 and r.text.splitlines()[-1] == '{"type":"result"}'

@@ -266,6 +266,9 @@ class XetXorb(Base):
     unpacked: Mapped[int] = mapped_column(BigInteger)
     meta: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # When a global dedup answer last named it (noted at most once a day): the client that got the answer
+    # believes for the shard's expiry that the xorb is here, so `agora gc` keeps it for its grace after this.
+    offered_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class XetFile(Base):

@@ -18,7 +18,10 @@ from . import bodies, wire
 from .auth import Signer, credential, principal
 
 if TYPE_CHECKING:
-    from ..hub.repos import Repo  # the detached row Hub.open_repo hands out; only its attributes are read
+    from ..hub.repos import Repo
+    from ..inference.service import (
+        Inference,
+    )  # the detached row Hub.open_repo hands out; only its attributes are read
     from .metrics import Counters
 
 T = TypeVar("T")
@@ -36,6 +39,8 @@ class Ctx:
     # The browser session's user (set when the pages are mounted): /resolve opens a private file for a
     # logged-in visitor (api/files.py).
     browser_who: Callable[[Request], Awaitable[Principal | None]] | None = None
+    # The Inference API's way to the host's worker pool (api/inference.py builds it on first use).
+    inference: Inference | None = None
 
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Blocking work (database, git, files) off the event loop."""

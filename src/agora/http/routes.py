@@ -83,7 +83,7 @@ def repo_page(methods: str, suffix: str, handler: Callable[..., Any]) -> Entry:
 
 def table() -> list[Entry]:
     from . import git, metrics, web
-    from .api import collections, commits, discussions, files, lfs, repos, search, viewer, xet
+    from .api import collections, commits, discussions, files, inference, lfs, repos, search, viewer, xet
     from .api.common import T
     from .api.xet import H
     from .headers import USERCONTENT_PREFIX
@@ -158,7 +158,7 @@ def table() -> list[Entry]:
         cas_api("POST", "/v1/xorbs/(?P<prefix>[^/]+)/" + H, xet.xorb_upload),
         cas_api("POST", "/v1/xorb-grants/.*", xet.not_here),
         cas_api("POST", "/v1/shards", xet.shard_upload),
-        cas_api("POST", "/v2/shards", xet.not_here),
+        cas_api("POST", "/v2/shards", xet.shard_upload_v2),
         cas_api("GET", "/v(?P<v>[12])/reconstructions/" + H, xet.reconstruction),
         cas_api("GET", "/fetch/(?P<h>[0-9a-f]{64})", xet.fetch),
         *viewer_api("is-valid", viewer.is_valid),
@@ -173,6 +173,12 @@ def table() -> list[Entry]:
         *viewer_api("statistics", viewer.statistics),
         *viewer_api("cell", viewer.cell),
         api("GET", "/api/agora/metrics", metrics.metrics),
+        # the Inference API (api/inference.py): InferenceClient(model=f"{HUB}/models/{id}"), the widget
+        api("POST", f"/models/{AID}/pipeline/(?P<task>[^/]+)", inference.run_pipeline),
+        api("POST", f"/models/{AID}", inference.run_model),
+        api("POST", f"/hf-inference/models/{AID}/pipeline/(?P<task>[^/]+)", inference.run_pipeline),
+        api("POST", f"/hf-inference/models/{AID}", inference.run_model),
+        api("GET", f"/status/{AID}", inference.status),
         # ---- the pages (web/): last, their catch-all patterns come after the API's ----------------------
         page("GET", r"/static/pygments\.css", web.pygments_css),
         page("GET", r"/static/(?P<path>.+)", web.static),

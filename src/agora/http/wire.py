@@ -27,6 +27,7 @@ STATUS: dict[type[e.HubError], int] = {
     e.TooLarge: 413,
     e.Unavailable: 503,
     e.InsufficientStorage: 507,
+    e.GatewayTimeout: 504,
     viewer.NotReady: 500,
     viewer.SplitFailed: 500,  # the dataset viewer answers 500 for both, as the Hub's
 }
@@ -54,10 +55,15 @@ def error(
     return JSONResponse({"error": message, **(body or {})}, status_code=status, headers=h)
 
 
+def status_of(exc: e.HubError) -> int:
+    """The HTTP status a domain error maps to."""
+    return next((v for k, v in STATUS.items() if isinstance(exc, k)), 400)
+
+
 def hub_error(
     exc: e.HubError, headers: dict[str, str] | None = None, body: dict[str, Any] | None = None
 ) -> Response:
-    status = next((v for k, v in STATUS.items() if isinstance(exc, k)), 400)
+    status = status_of(exc)
     retry = next((v for k, v in RETRY_AFTER.items() if isinstance(exc, k)), None)
     if retry is not None:
         headers = {"Retry-After": retry, **(headers or {})}

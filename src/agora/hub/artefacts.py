@@ -366,7 +366,29 @@ DATASET_STATISTICS = Artefact(
     "shards when asked and kept in the serving process; shards never change, so neither do they.",
 )
 
-ARTEFACTS: tuple[Artefact, ...] = (DATASET_PARQUET, DATASET_STATISTICS)
+INFERENCE_SNAPSHOT = Artefact(
+    name="inference-snapshot",
+    version=1,
+    trigger=OnDemand("an Inference API request for a model at a commit (POST /models/{id})"),
+    key=Key.REVISION,
+    lives=Stored(files=("<data>/infer-snapshots/<repo id>/<sha>: the commit's files, LFS ones as links",)),
+    doc="A read-only folder of a model repo at a commit, for from_pretrained without copying weights "
+    "(inference/snapshots.py); Xet- and S3-stored weights are rebuilt into <data>/infer-cache first.",
+)
+
+INFERENCE_MODEL = Artefact(
+    name="inference-model",
+    version=1,
+    trigger=OnDemand("an Inference API request"),
+    key=Key.REVISION,
+    lives=Held(
+        lease=None, evicted="a worker's LRU past AGORA_INFER_MAX_MODELS, or its RSS cap (inference/worker.py)"
+    ),
+    depends_on=(INFERENCE_SNAPSHOT.name,),
+    doc="A model loaded in an inference worker, keyed by (repo, commit, task); the worker pool is one per host.",
+)
+
+ARTEFACTS: tuple[Artefact, ...] = (DATASET_PARQUET, DATASET_STATISTICS, INFERENCE_SNAPSHOT, INFERENCE_MODEL)
 
 
 # ---- declared ahead of their code (docs: shared spaces.md, inference.md); not registered until they have it
@@ -406,23 +428,6 @@ PLANNED: tuple[Artefact, ...] = (
         lives=Held(lease=timedelta(hours=48), evicted="put to sleep by the idle reaper"),
         depends_on=("space-environment",),
         doc="A running Space: a sandboxed process serving the app of the default branch's head.",
-    ),
-    Artefact(
-        name="inference-snapshot",
-        version=1,
-        trigger=OnDemand("the first inference request for a model at a commit"),
-        key=Key.REVISION,
-        lives=Stored(files=("<data>/infer-snapshots/<repo_id>/<sha>: the repo's files as links to blobs",)),
-        doc="A read-only folder of a model repo at a commit, for from_pretrained without copying weights.",
-    ),
-    Artefact(
-        name="inference-model",
-        version=1,
-        trigger=OnDemand("an inference request"),
-        key=Key.REVISION,
-        lives=Held(lease=timedelta(minutes=30), evicted="LRU past max models or the soft RSS cap"),
-        depends_on=("inference-snapshot",),
-        doc="A model loaded in an inference worker, keyed by (repo, commit, task).",
     ),
 )
 

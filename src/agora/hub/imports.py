@@ -8,7 +8,8 @@ Import sources:
 
 Both go through the same domain calls as any upload: files large or binary by the Hub's rules become LFS
 objects, verified into the blob store; commits go through `commits.create_commit` / `after_ref_update`.
-Export writes `<name>.bundle` (every ref) and `lfs/<oid>` for every LFS object any ref points at.
+The third source, an `agora export` folder (it has a manifest), and the export itself are hub/backup.py;
+it reuses `_store` and `_read_lfs` from here.
 """
 
 from __future__ import annotations
@@ -225,35 +226,4 @@ def referenced_oids(git_dir: Path) -> Iterator[tuple[str, int]]:
             yield ptr.oid, ptr.size
 
 
-def export_repo(hub: Hub, rid: RepoId, out: Path, progress: Progress = lambda n: None) -> tuple[Path, int]:
-    """`<out>/<name>.bundle` with every ref, and `<out>/lfs/<oid>` for each LFS object; returns (bundle, count)."""
-    with hub.db.session() as s:
-        repo = hub.get(s, rid)
-        if repo is None:
-            raise BadRequest(f"No repository {rid.full}")
-    git = hub.git(repo)
-    out.mkdir(parents=True, exist_ok=True)
-    bundle = out / f"{rid.name}.bundle"
-    subprocess.run(
-        ["git", "-C", str(git.path), "bundle", "create", str(bundle), "--all"],
-        check=True,
-        capture_output=True,
-    )
-    lfs = out / "lfs"
-    count = 0
-    for oid, size in referenced_oids(git.path):
-        dest = lfs / oid[:2] / oid[2:4] / oid
-        if dest.is_file() and dest.stat().st_size == size:
-            continue
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_suffix(".part")
-        with open(tmp, "wb") as fh:
-            for chunk in _read_lfs(hub, oid, size):
-                fh.write(chunk)
-                progress(len(chunk))
-        tmp.rename(dest)
-        count += 1
-    return bundle, count
-
-
-__all__ = ["Source", "find_sources", "import_source", "export_repo", "referenced_oids"]
+__all__ = ["Source", "find_sources", "import_source", "referenced_oids"]

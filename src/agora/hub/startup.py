@@ -178,14 +178,15 @@ def _temp_owner(name: str) -> str | None:
     return f"{parts[1]}-{parts[2]}" if ours else None
 
 
-def sweep_conversions(tmp_root: Path, cutoff: datetime) -> int:
+def sweep_conversions(tmp_root: Path, cutoff: datetime, dry_run: bool = False) -> int:
     """Remove the conversion folders of dead processes: of this host, whose owner is gone; the others
-    (another host's, or unowned older ones) when nothing was written in them since cutoff."""
+    (another host's, or unowned older ones) when nothing was written in them since cutoff. `dry_run` only
+    counts them (agora fsck)."""
     n = 0
     for path in tmp_root.glob("convert-*") if tmp_root.is_dir() else ():
         token = _temp_owner(path.name)
         dead = not alive(token) if token is not None else _untouched(path, cutoff)
-        if dead and _remove(path):
+        if dead and (dry_run or _remove(path)):
             n += 1
     return n
 
@@ -217,11 +218,12 @@ def _pushes_dead(git_dir: Path) -> bool:
     return bool(marks) and all(t is not None and not alive(t) for t in tokens)
 
 
-def sweep_quarantines(repos_root: Path, cutoff: datetime) -> int:
+def sweep_quarantines(repos_root: Path, cutoff: datetime, dry_run: bool = False) -> int:
     """Remove git's quarantine folders (`objects/tmp_objdir-incoming-*`) of dead pushes: at once when the
     repo's push marks all name dead processes (a server killed mid-push), else when untouched since cutoff
     (a running receive-pack writes there or holds its hook). Then the marks of dead processes go. The
-    folders are listed before the marks are read: a push that starts meanwhile marks before it makes one."""
+    folders are listed before the marks are read: a push that starts meanwhile marks before it makes one.
+    `dry_run` only counts the folders (agora fsck)."""
     n = 0
     found: dict[Path, list[Path]] = {}
     for path in repos_root.glob("*/*.git/objects/tmp_objdir-incoming-*"):
@@ -229,9 +231,9 @@ def sweep_quarantines(repos_root: Path, cutoff: datetime) -> int:
     for git_dir, paths in found.items():
         dead = _pushes_dead(git_dir)
         for path in paths:
-            if (dead or _untouched(path, cutoff)) and _remove(path):
+            if (dead or _untouched(path, cutoff)) and (dry_run or _remove(path)):
                 n += 1
-    for mark in repos_root.glob(f"*/*.git/{PUSHES}/push-*"):
+    for mark in repos_root.glob(f"*/*.git/{PUSHES}/push-*") if not dry_run else ():
         token = _temp_owner(mark.name)
         if token is not None and not alive(token):
             unmark_push(mark)
@@ -251,13 +253,14 @@ def _stores(hub: Hub) -> list[BlobStore]:
     return [hub.blobs, *((hub.xet.xorbs, hub.xet.shards) if hub.xet is not None else ())]
 
 
-def sweep_uploads(store: BlobStore) -> int:
+def sweep_uploads(store: BlobStore, dry_run: bool = False) -> int:
     """Remove the temp uploads of dead processes of this host from a local store (see own_uploads)."""
     n = 0
     for path in store.tmp_dir.glob("up-*") if isinstance(store, LocalBlobStore) else ():
         token = _temp_owner(path.name)
         if token is not None and not alive(token):
-            path.unlink(missing_ok=True)
+            if not dry_run:
+                path.unlink(missing_ok=True)
             n += 1
     return n
 
@@ -275,17 +278,18 @@ def conversions_root(hub: Hub) -> Path:
     return Path(hub.repos_root).parent / "tmp"
 
 
-def sweep_files(hub: Hub, cutoff: datetime) -> Swept:
-    """Every temp file and folder of a dead process: conversions, git quarantines, blob stores' temp files."""
+def sweep_files(hub: Hub, cutoff: datetime, dry_run: bool = False) -> Swept:
+    """Every temp file and folder of a dead process: conversions, git quarantines, blob stores' temp files.
+    `dry_run` counts what would go and removes nothing (agora fsck without --repair)."""
     swept = Swept()
-    swept.conversions = sweep_conversions(conversions_root(hub), cutoff)
-    swept.quarantines = sweep_quarantines(Path(hub.repos_root), cutoff)
+    swept.conversions = sweep_conversions(conversions_root(hub), cutoff, dry_run)
+    swept.quarantines = sweep_quarantines(Path(hub.repos_root), cutoff, dry_run)
     for store in _stores(hub):
-        swept.temp_files += sweep_uploads(store)
+        swept.temp_files += sweep_uploads(store, dry_run)
         # Temp uploads, temp xorbs and shards, multipart part files (`mp-<id>`, `mp-<id>-sealed`) untouched
         # since the cutoff (SAFE_AGE, the signed URLs' lifetime: a sealed part can be completed until then;
         # sealing touches the file, storage/blobs.py).
-        swept.temp_files += store.purge_temp(cutoff)
+        swept.temp_files += store.purge_temp(cutoff, dry_run=dry_run)
     return swept
 
 

@@ -16,12 +16,14 @@ import struct
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
-from ..db.models import LfsObject, Repo, XetChunk, XetFile, XetXorb
+from ..db.models import LfsObject, Repo, XetChunk, XetFile, XetXorb, utcnow
 from ..db.session import Database
 from ..errors import BadRequest, NotFound, RepoNotFound
 from ..storage.blobs import BlobStore
@@ -34,7 +36,8 @@ from ..storage.xet.xorb import XorbError, XorbMeta, XorbParser
 log = logging.getLogger("agora.xet")
 _TERM = struct.Struct("<32sIII")  # xorb hash, chunk start, chunk end, unpacked bytes
 DEDUP_SHARD_XORBS = 64  # xorbs described in one global dedup answer (about 3 MB of shard)
-DEDUP_SHARD_TTL = 7 * 24 * 3600
+DEDUP_SHARD_TTL = 7 * 24 * 3600  # the expiry of a dedup answer: the client dedups against it until then
+OFFER_NOTED_EVERY = timedelta(days=1)  # XetXorb.offered_at is at most this much older than the last offer
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,11 @@ class StoredTerm:
     start: int
     end: int
     unpacked: int
+
+
+def _offer_unnoted() -> ColumnElement[bool]:
+    """Xorbs whose last dedup offer was not noted within OFFER_NOTED_EVERY (or never)."""
+    return or_(XetXorb.offered_at.is_(None), XetXorb.offered_at < utcnow() - OFFER_NOTED_EVERY)
 
 
 def pack_terms(terms: Sequence[shard.Term]) -> bytes:
@@ -167,8 +175,12 @@ class XetStore:
         missing = sorted(names - set(metas))
         if missing:
             raise BadRequest(
-                f"The shard references xorb {missing[0]}, which was never uploaded"
+                f"The shard references xorb {missing[0]}"
                 + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+                + ", which this server does not have: it was never uploaded, or `agora gc` removed it as "
+                "unreferenced. If you uploaded these bytes before, your Xet client's cache still believes the "
+                "server has them: delete its shard cache (the `shard-cache` folder under $HF_XET_CACHE, else "
+                "$HF_HOME/xet, by default ~/.cache/huggingface/xet) and upload again."
             )
 
     def _verified_file(
@@ -336,6 +348,8 @@ class XetStore:
             names = names[:DEDUP_SHARD_XORBS]
             metas = self.metas(s, names)
             sizes = self.xorb_sizes(s, names)
+            stale = list(s.scalars(select(XetXorb.hash).where(XetXorb.hash.in_(names), _offer_unnoted())))
+        self._note_offered(stale)
         cas = []
         for n in names:
             m = metas.get(n)
@@ -352,6 +366,18 @@ class XetStore:
         return shard.serialize(
             [], cas, footer=True, hmac_key=os.urandom(32), expiry=int(time.time()) + DEDUP_SHARD_TTL
         )
+
+    def _note_offered(self, names: Sequence[str]) -> None:
+        """Note that a dedup answer named these xorbs (`XetXorb.offered_at`, what `agora gc` keeps them for),
+        in a transaction of its own; a note that cannot be written (a full disk, a locked database) is skipped
+        with a warning: the answer is still given, and the xorb's upload time still protects it."""
+        if not names:
+            return
+        try:
+            with self.db.session() as s:
+                s.execute(update(XetXorb).where(XetXorb.hash.in_(names)).values(offered_at=utcnow()))
+        except SQLAlchemyError as exc:
+            log.warning("could not note the dedup offer of %d xorb(s): %s", len(names), exc)
 
     # ---- files ------------------------------------------------------------------------------------
     def file_by_sha(self, s: Session, sha256: str) -> XetFile | None:

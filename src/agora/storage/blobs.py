@@ -47,7 +47,7 @@ class BlobStore(Protocol):
     def multipart_complete(self, upload_id: str, oid: str, size: int) -> None: ...
     def delete(self, oid: str) -> None: ...
     def list_objects(self) -> Iterator[tuple[str, int, datetime]]: ...
-    def purge_temp(self, before: datetime) -> int: ...
+    def purge_temp(self, before: datetime, dry_run: bool = False) -> int: ...
     # Direct transfer between client and store; None means "through Agora".
     def presigned_get(self, oid: str, filename: str | None = None) -> str | None: ...
     def presigned_put(self, oid: str, size: int) -> tuple[str, str] | None: ...
@@ -266,13 +266,15 @@ class LocalBlobStore:
                 st = p.stat()
                 yield p.name, st.st_size, datetime.fromtimestamp(st.st_mtime, UTC)
 
-    def purge_temp(self, before: datetime) -> int:
-        """Remove uploads abandoned before `before` (temp files, multipart files); returns how many."""
+    def purge_temp(self, before: datetime, dry_run: bool = False) -> int:
+        """Remove uploads abandoned before `before` (temp files, multipart files); returns how many (with
+        `dry_run`, how many would go)."""
         n = 0
         for p in self.tmp_dir.iterdir():
             try:
                 if p.is_file() and datetime.fromtimestamp(p.stat().st_mtime, UTC) < before:
-                    p.unlink()
+                    if not dry_run:
+                        p.unlink()
                     n += 1
             except FileNotFoundError:
                 pass

@@ -393,23 +393,26 @@ class S3BlobStore:
                     continue
                 yield rest.rsplit("/", 1)[-1], int(o["Size"]), o["LastModified"]
 
-    def purge_temp(self, before: datetime) -> int:
-        """Abandoned direct uploads: temp objects and multipart uploads started before `before`."""
+    def purge_temp(self, before: datetime, dry_run: bool = False) -> int:
+        """Abandoned direct uploads: temp objects and multipart uploads started before `before` (with
+        `dry_run`, only counted)."""
         n = 0
         prefix = f"{self.base}tmp/"
         for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
             for o in page.get("Contents", []):
                 if o["LastModified"] < before:
-                    self.client.delete_object(Bucket=self.bucket, Key=o["Key"])
+                    if not dry_run:
+                        self.client.delete_object(Bucket=self.bucket, Key=o["Key"])
                     n += 1
         for page in self.client.get_paginator("list_multipart_uploads").paginate(
             Bucket=self.bucket, Prefix=prefix
         ):
             for u in page.get("Uploads", []):
                 if u["Initiated"] < before:
-                    self.client.abort_multipart_upload(
-                        Bucket=self.bucket, Key=u["Key"], UploadId=u["UploadId"]
-                    )
+                    if not dry_run:
+                        self.client.abort_multipart_upload(
+                            Bucket=self.bucket, Key=u["Key"], UploadId=u["UploadId"]
+                        )
                     n += 1
         return n
 

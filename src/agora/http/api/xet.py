@@ -7,15 +7,26 @@ to byte ranges of xorbs, which /cas/fetch serves with HTTP Range.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from ...errors import BadRequest, Forbidden, NotFound, TooLarge, Unauthorized
+from ...errors import (
+    BadRequest,
+    Forbidden,
+    HubError,
+    InsufficientStorage,
+    NotFound,
+    TooLarge,
+    Unauthorized,
+    disk_full,
+)
 from ...hub.xet import XetStore
 from ...storage.xet.reconstruct import Segment
 from ...storage.xet.shard import MAX_SHARD
@@ -30,6 +41,9 @@ TOKEN_TTL = 3600
 URL_TTL = 3600
 PUMP = 1024 * 1024
 H = r"(?P<h>[0-9a-fA-F]{64})"
+SHARD_HEARTBEAT = (
+    15.0  # seconds between progress frames of a v2 shard upload (hf_xet's CAS sends one every ~20)
+)
 
 
 def store(ctx: Ctx) -> XetStore:
@@ -100,7 +114,8 @@ async def xorb_upload(ctx: Ctx, request: Request, prefix: str, h: str) -> Respon
     return wire.json_response({"was_inserted": inserted})
 
 
-async def shard_upload(ctx: Ctx, request: Request) -> Response:
+async def shard_body(ctx: Ctx, request: Request) -> tuple[int, bytes]:
+    """(the repo the write token grants, the shard's bytes), bounded by MAX_SHARD."""
     repo_id = token_repo(ctx, request, write=True)
     check_length(request, MAX_SHARD)
     ctx.check_room(request)
@@ -109,16 +124,55 @@ async def shard_upload(ctx: Ctx, request: Request) -> Response:
         body += piece
         if len(body) > MAX_SHARD:
             raise TooLarge(f"Shard exceeds {MAX_SHARD} bytes")
+    return repo_id, bytes(body)
+
+
+async def shard_upload(ctx: Ctx, request: Request) -> Response:
+    repo_id, body = await shard_body(ctx, request)
     try:
-        result = await ctx.run(store(ctx).accept_shard, repo_id, bytes(body))
+        result = await ctx.run(store(ctx).accept_shard, repo_id, body)
     except BadRequest as e:
         log.warning("shard rejected for repo %s: %s", repo_id, e.message)
         raise
     return wire.json_response({"result": result})
 
 
+async def shard_upload_v2(ctx: Ctx, request: Request) -> Response:
+    """POST /v2/shards: the v1 check, answered as hf_xet's NDJSON stream of progress frames. hf_xet prefers it,
+    and it is how a refusal reaches the user: the client shows an `error` frame's message, while from a v1
+    error it keeps only the status (it drops the body). Once the stream started the status is 200, so every
+    failure is a frame; a `validating` frame every SHARD_HEARTBEAT seconds keeps the client's read timeout
+    from firing while the sha256 of a large file is verified."""
+    repo_id, body = await shard_body(ctx, request)
+    task = asyncio.ensure_future(ctx.run(store(ctx).accept_shard, repo_id, body))
+
+    async def frames() -> AsyncIterator[bytes]:
+        while not (await asyncio.wait({task}, timeout=SHARD_HEARTBEAT))[0]:
+            yield b'{"type":"validating","verified":0,"total":1}\n'
+        yield shard_outcome(ctx, repo_id, task)
+
+    return StreamingResponse(frames(), media_type="application/x-ndjson")
+
+
+def shard_outcome(ctx: Ctx, repo_id: int, task: asyncio.Future[int]) -> bytes:
+    """The terminal frame of a v2 shard upload: `result`, or `error` with the message a v1 answer would carry
+    (retryable when the server, not the shard, is at fault: a busy database)."""
+    exc = task.exception()
+    if exc is None:
+        return b'{"type":"result"}\n'
+    if not isinstance(exc, HubError) and disk_full(exc):
+        exc = InsufficientStorage()
+    if isinstance(exc, HubError):
+        log.warning("shard rejected for repo %s: %s", repo_id, exc.message)
+        message, retryable = exc.message, wire.status_of(exc) == 503
+    else:
+        log.error("shard upload for repo %s failed", repo_id, exc_info=exc)
+        message, retryable = "Internal error: the server logged the details", True
+    return json.dumps({"type": "error", "message": message, "retryable": retryable}).encode() + b"\n"
+
+
 async def not_here(ctx: Ctx, request: Request, **_: str) -> Response:
-    # xorb-grants and the v2 (streaming) shard upload: the client falls back to the v1 routes.
+    # xorb-grants: the client falls back to uploading the xorb.
     return wire.error(404, "NotFound", f"{request.url.path} is not implemented by this server")
 
 

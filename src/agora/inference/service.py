@@ -1,0 +1,99 @@
+"""`Inference`: the interface http/api/inference.py calls. It runs in a server process: it finds the
+commit a request runs on, materialises its snapshot (snapshots.py), and talks to the host's pool
+(front.py). No torch here: a server without the `inference` extra answers that it is not enabled."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..errors import BadRequest, Unavailable
+from .front import NOT_INSTALLED, InferencePool, check, installed
+from .pool import PoolConfig
+from .snapshots import Snapshots, TooBig
+
+if TYPE_CHECKING:
+    from ..config import Settings
+    from ..hub.repos import Hub, Repo
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Target:
+    """What one request runs: a repo's commit, its snapshot folder, the task (None: the model's own)."""
+
+    key: str  # "<repo id>@<sha>:<task>": the workers' LRU key
+    path: str
+    sha: str
+    task: str | None
+
+
+class Inference:
+    def __init__(self, hub: Hub, settings: Settings) -> None:
+        lim = settings.infer
+        self.hub = hub
+        self.limits = lim
+        config = PoolConfig(
+            workers=lim.workers,
+            threads=lim.threads,
+            timeout=lim.timeout,
+            queue=lim.queue,
+            max_models=lim.max_models,
+            max_rss=lim.max_rss_mb * MIB,
+            test_sleep=lim.test_sleep,
+        )
+        self.pool = InferencePool(settings.data / "infer", config)
+        self.snapshots = Snapshots(hub, settings.data, lim.max_model_mb * MIB, lim.cache_mb * MIB)
+
+    @staticmethod
+    def check_installed() -> None:
+        if not installed():
+            raise Unavailable(NOT_INSTALLED)
+
+    def target(self, repo: Repo, task: str | None) -> Target:
+        """Blocking (git, stores): the default branch's head, materialised."""
+        sha = self.hub.resolve(repo, "main")
+        folder = self.snapshots.folder(repo, sha)
+        if not (folder / "config.json").is_file():  # said here, without waking a worker
+            raise BadRequest(
+                "The repository has no config.json: it is not a transformers model Agora can run"
+            )
+        task = task or repo.pipeline_tag
+        return Target(f"{repo.id}@{sha}:{task or ''}", str(folder), sha, task)
+
+    async def frames(
+        self, t: Target, inputs: Any, parameters: dict[str, Any], stream: bool
+    ) -> AsyncGenerator[dict[str, Any], None]:
+        """Stream chunks (`{"chunk": event}`), then the answer `{"ok", "task", "compute_time"}`; a failure
+        is raised as the domain error it is (400, 503, 504)."""
+        req = {"op": "run", "key": t.key, "path": t.path, "task": t.task, "inputs": inputs,
+               "parameters": parameters, "stream": stream}  # fmt: skip
+        async with contextlib.aclosing(self.pool.frames(req)) as frames:
+            async for frame in frames:
+                yield check(frame)
+
+    async def run(self, t: Target, inputs: Any, parameters: dict[str, Any]) -> dict[str, Any]:
+        """The answer `{"ok", "task", "compute_time"}` of a request that does not stream."""
+        req = {"op": "run", "key": t.key, "path": t.path, "task": t.task, "inputs": inputs,
+               "parameters": parameters, "stream": False}  # fmt: skip
+        return check(await self.pool.run(req))
+
+    def state(self, repo: Repo) -> tuple[Target | None, str]:
+        """Blocking: the widget's status state before asking the pool: TooBig, error, or Loadable."""
+        if not installed():
+            return None, "error"
+        try:
+            sha = self.hub.resolve(repo, "main")
+            self.snapshots.check_size(repo, sha)
+        except TooBig:
+            return None, "TooBig"
+        except Exception:
+            return None, "error"
+        task = repo.pipeline_tag
+        return Target(f"{repo.id}@{sha}:{task or ''}", "", sha, task), "Loadable"
+
+    async def loaded(self, t: Target) -> bool:
+        return bool((await self.pool.status(t.key)).get("loaded"))

@@ -1,0 +1,422 @@
+"""The Inference API through the real huggingface_hub.InferenceClient (docs/inference.md §2.2), against tiny
+random models built offline (tests/tiny_models.py) and pushed with upload_folder.
+
+One server for the module, run with two processes (`agora serve --workers 2`): they share one worker pool
+(the first to take the lease runs it; the other reaches it over the unix socket), which the last test kills
+to see the other process take over. Worker start costs ~4 s, so the module starts as few as it can.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from huggingface_hub import HfApi, InferenceClient
+from huggingface_hub.errors import HfHubHTTPError
+from huggingface_hub.inference._generated.types import (
+    FillMaskOutputElement,
+    QuestionAnsweringOutputElement,
+    SummarizationOutput,
+    TextClassificationOutputElement,
+    TextGenerationOutput,
+    TokenClassificationOutputElement,
+    TranslationOutput,
+    ZeroShotClassificationOutputElement,
+)
+
+from ..conftest import BIN, _free_port, kill_group, new_site
+from ..tiny_models import tiny_models  # noqa: F401  (the session fixture)
+
+NS = "ivy"
+
+
+@dataclass
+class Hub:
+    url: str
+    token: str
+    data: Path
+    proc: subprocess.Popen  # type: ignore[type-arg]
+    log: Path
+
+    def client(self, name: str, token: str | None = None) -> InferenceClient:
+        return InferenceClient(model=f"{self.url}/models/{NS}/{name}", token=token or self.token)
+
+
+def start(
+    data: Path, port: int, log: Path, workers: int = 2, extra: dict[str, str] | None = None
+) -> subprocess.Popen:  # type: ignore[type-arg]
+    env = {
+        **os.environ,
+        **(extra or {}),
+        "AGORA_INFER_TIMEOUT": "4",
+        "AGORA_INFER_TEST_SLEEP": "60",
+        "AGORA_INFER_THREADS": "1",
+        "AGORA_INFER_MAX_MODEL_MB": "1",
+        "AGORA_JOBS": "0",
+    }
+    proc = subprocess.Popen(
+        [str(BIN / "agora"), "serve", "--port", str(port), "--data", str(data), "--workers", str(workers)],
+        stdout=open(log, "ab"),
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        assert proc.poll() is None, log.read_text()
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/api/models/none/none", timeout=2)
+            return proc
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise AssertionError(f"the server did not start:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory, tiny_models: dict[str, Path]) -> Iterator[Hub]:  # noqa: F811
+    root = tmp_path_factory.mktemp("inference")
+    site = new_site(root / "data", NS, root / "server.log")
+    proc = start(site.data, site.port, site.log)
+    h = Hub(site.endpoint, site.token, site.data, proc, site.log)
+    api = HfApi(endpoint=h.url, token=h.token)
+    for name, folder in tiny_models.items():
+        if name == "markers":
+            continue
+        api.create_repo(f"{NS}/{name}", private=name == "ner")
+        api.upload_folder(repo_id=f"{NS}/{name}", folder_path=folder)
+    try:
+        yield h
+    finally:
+        kill_group(h.proc)
+
+
+def test_text_generation(hub: Hub) -> None:
+    c = hub.client("gpt2")
+    prompt = "It was a bright and sunny day."
+    out = c.text_generation(prompt, max_new_tokens=8)
+    assert isinstance(out, str) and out.startswith(prompt) and len(out) > len(prompt)
+    again = c.text_generation(prompt, max_new_tokens=8)
+    assert again == out  # greedy by default: the same text twice
+    new_only = c.text_generation(prompt, max_new_tokens=8, return_full_text=False)
+    assert prompt + new_only == out
+    detailed = c.text_generation(prompt, max_new_tokens=8, details=True)
+    assert isinstance(detailed, TextGenerationOutput) and detailed.generated_text == out
+    assert detailed.details is not None and detailed.details.generated_tokens == len(detailed.details.tokens)
+    assert detailed.details.finish_reason in ("length", "eos_token")
+    r = httpx.post(f"{hub.url}/models/{NS}/gpt2", json={"inputs": prompt}, headers=auth(hub.token))
+    assert r.status_code == 200, r.text
+    assert float(r.headers["x-compute-time"]) >= 0 and r.headers["x-compute-type"] == "cpu"
+
+
+def test_text_generation_stream(hub: Hub) -> None:
+    c = hub.client("gpt2")
+    prompt = "Once upon a time,"
+    tokens = list(c.text_generation(prompt, max_new_tokens=6, stream=True))
+    assert len(tokens) == 6 and all(isinstance(t, str) for t in tokens)
+    full = c.text_generation(prompt, max_new_tokens=6)
+    assert prompt + "".join(tokens) == full
+    events = list(c.text_generation(prompt, max_new_tokens=6, stream=True, details=True))
+    assert events[-1].generated_text == "".join(tokens)
+    assert events[-1].details is not None and events[-1].details.generated_tokens == 6
+    assert all(isinstance(e.token.logprob, float) for e in events)
+
+
+def test_fill_mask(hub: Hub) -> None:
+    out = hub.client("fill-mask").fill_mask("Paris is the [MASK] of France.", top_k=3)
+    assert len(out) == 3 and all(isinstance(x, FillMaskOutputElement) for x in out)
+    assert all("[MASK]" not in x.sequence and isinstance(x.score, float) for x in out)
+
+
+def test_text_classification(hub: Hub) -> None:
+    out = hub.client("text-classification").text_classification("I like you. I love you")
+    assert all(isinstance(x, TextClassificationOutputElement) for x in out)
+    assert sorted(x.label for x in out) == ["NEGATIVE", "POSITIVE"]  # both: the answer is nested [[...]]
+    assert abs(sum(x.score for x in out) - 1) < 1e-4
+
+
+def test_token_classification_private_repo(hub: Hub) -> None:
+    text = "My name is Wolfgang and I live in Berlin"
+    out = hub.client("ner").token_classification(text)
+    assert out and all(isinstance(x, TokenClassificationOutputElement) for x in out)
+    assert all(text[x.start : x.end].lower() == x.word for x in out if x.start is not None)
+    # private: anonymous and a stranger's token get the 404 of a repo that does not exist, body unread
+    for headers in ({}, auth("hf_not_a_token")):
+        r = httpx.post(f"{hub.url}/models/{NS}/ner", json={"inputs": text}, headers=headers)
+        assert r.status_code in (401, 404), r.text
+        assert r.json()["error"] and r.headers["x-error-code"] in ("RepoNotFound", "Unauthorized")
+    r = httpx.post(f"{hub.url}/models/{NS}/ner", json={"inputs": text})
+    assert r.status_code == 404 and r.headers["x-error-code"] == "RepoNotFound"
+    assert httpx.get(f"{hub.url}/status/{NS}/ner").status_code == 404
+
+
+def test_feature_extraction(hub: Hub) -> None:
+    out = hub.client("feature-extraction").feature_extraction("It was a bright and sunny day.")
+    assert out.dtype.name == "float32" and out.ndim == 3 and out.shape[0] == 1 and out.shape[2] == 32
+
+
+def test_sentence_similarity_and_embeddings(hub: Hub) -> None:
+    c = hub.client("sentence")
+    sims = c.sentence_similarity("That is a happy person", other_sentences=["That is a happy dog", "Today"])
+    assert len(sims) == 2 and all(isinstance(s, float) and -1 <= s <= 1 for s in sims)
+    emb = c.feature_extraction("That is a happy person")
+    assert emb.shape == (32,) and abs(float((emb**2).sum()) - 1) < 1e-4  # pooled, normalised (modules.json)
+    assert c.feature_extraction(["a", "b"]).shape == (2, 32)
+
+
+def test_zero_shot_classification(hub: Hub) -> None:
+    c = hub.client("nli")
+    out = c.zero_shot_classification("I have a problem with my iphone", candidate_labels=["urgent", "phone"])
+    assert all(isinstance(x, ZeroShotClassificationOutputElement) for x in out)
+    assert sorted(x.label for x in out) == ["phone", "urgent"] and out[0].score >= out[1].score
+    # the widget's own shape: a comma-separated string and multi_class
+    body = {"inputs": "x", "parameters": {"candidate_labels": "a, b, c", "multi_class": True}}
+    r = httpx.post(f"{hub.url}/models/{NS}/nli", json=body, headers=auth(hub.token))
+    assert r.status_code == 200 and [x["label"] for x in r.json()] != [] and len(r.json()) == 3
+
+
+def test_question_answering(hub: Hub) -> None:
+    ctx = "My name is Wolfgang and I live in Berlin"
+    out = hub.client("qa").question_answering(question="Where do I live?", context=ctx)
+    assert isinstance(out, QuestionAnsweringOutputElement) and ctx[out.start : out.end] == out.answer
+
+
+def test_seq2seq_tasks(hub: Hub) -> None:
+    text = "The tower is 324 metres (1,063 ft) tall, about the same height as an 81-storey building."
+    s = hub.client("bart-summarization").summarization(text, generate_parameters={"max_new_tokens": 8})
+    assert isinstance(s, SummarizationOutput) and isinstance(s.summary_text, str) and s.summary_text
+    t = hub.client("bart-translation").translation("My name is Wolfgang and I live in Berlin")
+    assert isinstance(t, TranslationOutput) and isinstance(t.translation_text, str) and t.translation_text
+    r = httpx.post(f"{hub.url}/models/{NS}/bart-text2text-generation", json={"inputs": "Paris is"})
+    assert r.status_code == 200 and isinstance(r.json()[0]["generated_text"], str), r.text
+
+
+def test_snapshots_link_the_stored_weights(hub: Hub, tiny_models: dict[str, Path]) -> None:  # noqa: F811
+    """The workers load from `<data>/infer-snapshots/<repo>/<sha>/`: small files written out, LFS weights a
+    link to the blob store's own file (no copy), the folder read-only."""
+    hub.client("text-classification").text_classification("I like you")
+    sha = HfApi(endpoint=hub.url, token=hub.token).model_info(f"{NS}/text-classification").sha
+    (snap,) = (hub.data / "infer-snapshots").glob(f"*/{sha}")
+    weights = snap / "model.safetensors"
+    assert weights.is_symlink() and weights.resolve().is_relative_to((hub.data / "lfs").resolve())
+    assert weights.read_bytes() == (tiny_models["text-classification"] / "model.safetensors").read_bytes()
+    assert (snap / "config.json").is_file() and not (snap / "config.json").is_symlink()
+    assert (
+        oct(snap.stat().st_mode & 0o777) == "0o555"
+        and oct((snap / "config.json").stat().st_mode & 0o777) == "0o444"
+    )
+
+
+def test_xet_uploaded_model_runs_from_the_cache(
+    hub: Hub,
+    tiny_models: dict[str, Path],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Weights uploaded through Xet live in xorbs: rebuilt once into `<data>/infer-cache/`, verified."""
+    from safetensors.torch import load_file, save_file
+
+    folder = tmp_path / "xet-cls"
+    shutil.copytree(tiny_models["text-classification"], folder)
+    weights = folder / "model.safetensors"  # other bytes than the LFS upload's (else the store has them)
+    save_file(load_file(str(weights)), str(weights), metadata={"format": "pt", "variant": "xet"})
+    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_DISABLE_XET"}
+    env.update(HF_TOKEN=hub.token, HF_ENDPOINT=hub.url)
+    script = (
+        "from huggingface_hub import HfApi\n"
+        "from huggingface_hub.utils._runtime import is_xet_available\n"
+        "assert is_xet_available()\n"
+        f"api = HfApi()\napi.create_repo('{NS}/xet-cls')\n"
+        f"api.upload_folder(repo_id='{NS}/xet-cls', folder_path={str(folder)!r})\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=240)
+    assert out.returncode == 0, out.stderr[-3000:]
+    api = HfApi(endpoint=hub.url, token=hub.token)
+    (st,) = api.get_paths_info(f"{NS}/xet-cls", ["model.safetensors"])
+    oid = st.lfs.sha256
+    assert st.xet_hash and not (hub.data / "lfs" / oid[:2] / oid[2:4] / oid).exists()  # only in xorbs
+    assert len(hub.client("xet-cls").text_classification("I like you")) == 2
+    cached = hub.data / "infer-cache" / oid[:2] / oid
+    assert cached.is_file()
+    (snap,) = (hub.data / "infer-snapshots").glob(f"*/{api.model_info(f'{NS}/xet-cls').sha}")
+    assert (snap / "model.safetensors").resolve() == cached.resolve()
+
+
+def test_status_and_pipeline_route(hub: Hub) -> None:
+    hub.client("text-classification").text_classification("I like you")
+    r = httpx.get(f"{hub.url}/status/{NS}/text-classification", headers=auth(hub.token))
+    assert r.status_code == 200 and r.json()["state"] == "Loaded" and r.json()["compute_type"] == "cpu"
+    r = httpx.get(f"{hub.url}/status/{NS}/fill-mask")
+    assert r.json()["state"] in ("Loaded", "Loadable")
+    r = httpx.post(f"{hub.url}/models/{NS}/sentence/pipeline/feature-extraction", json={"inputs": "hi"})
+    assert r.status_code == 200 and len(r.json()) == 32
+
+
+def test_model_too_big(hub: Hub) -> None:
+    r = httpx.get(f"{hub.url}/status/{NS}/big")
+    assert r.status_code == 200 and r.json()["state"] == "TooBig" and r.json()["loaded"] is False
+    r = httpx.post(f"{hub.url}/models/{NS}/big", json={"inputs": "hello"})
+    assert r.status_code == 400 and "AGORA_INFER_MAX_MODEL_MB" in r.json()["error"], r.text
+    sha = HfApi(endpoint=hub.url, token=hub.token).model_info(f"{NS}/big").sha
+    assert not list((hub.data / "infer-snapshots").glob(f"*/{sha}"))  # refused before anything was written
+
+
+def test_bad_requests(hub: Hub) -> None:
+    url = f"{hub.url}/models/{NS}/text-classification"
+    r = httpx.post(url, json={"inputs": "x" * 20001})
+    assert r.status_code == 413 and r.json()["error"]
+    r = httpx.post(url, content=b"x" * (300 * 1024))
+    assert r.status_code == 413 and r.headers["x-error-code"] == "PayloadTooLarge"
+    r = httpx.post(url, json={"inputs": "x", "parameters": {"top_k": "many"}})
+    assert r.status_code == 400 and "top_k" in r.json()["error"] and r.headers["x-error-code"] == "BadRequest"
+    r = httpx.post(
+        f"{hub.url}/models/{NS}/gpt2", json={"inputs": "x", "parameters": {"max_new_tokens": 10**6}}
+    )
+    assert r.status_code == 400 and "max_new_tokens" in r.json()["error"]
+    r = httpx.post(f"{hub.url}/models/{NS}/nope", json={"inputs": "x"})
+    assert r.status_code == 404
+
+
+def test_custom_code_and_pickle_refused(hub: Hub, tiny_models: dict[str, Path]) -> None:  # noqa: F811
+    for name, says in (("custom-code", "custom code"), ("pickle", "pickle")):
+        with pytest.raises(HfHubHTTPError) as exc:
+            hub.client(name).feature_extraction("hello")
+        assert exc.value.response.status_code == 400 and says in exc.value.response.json()["error"]
+    assert list(tiny_models["markers"].iterdir()) == []  # neither evil.py nor the pickle ran
+
+
+def test_deadline_then_next_request(hub: Hub) -> None:
+    c = hub.client("text-classification")
+    t = time.monotonic()
+    r = httpx.post(
+        f"{hub.url}/models/{NS}/text-classification", json={"inputs": "agora-test-sleep"}, timeout=60
+    )
+    assert r.status_code == 504 and r.headers["x-error-code"] == "GatewayTimeout", r.text
+    assert time.monotonic() - t < 10  # answered at the deadline (4 s), not after the worker's restart
+    assert len(c.text_classification("I like you")) == 2  # on a new worker
+
+
+NO_TORCH = """
+import sys
+class _NoTorch:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ModuleNotFoundError("No module named 'torch'")
+        return None
+sys.meta_path.insert(0, _NoTorch())
+"""
+
+
+def test_without_the_inference_extra(hub: Hub, tmp_path: Path) -> None:
+    """A server whose Python has no torch answers 503 saying how to enable inference."""
+    (tmp_path / "hide").mkdir()
+    (tmp_path / "hide" / "sitecustomize.py").write_text(NO_TORCH)
+    port = _free_port()
+    path = os.pathsep.join(p for p in (str(tmp_path / "hide"), os.environ.get("PYTHONPATH")) if p)
+    proc = start(hub.data, port, tmp_path / "no-torch.log", workers=1, extra={"PYTHONPATH": path})
+    try:
+        r = httpx.post(
+            f"http://127.0.0.1:{port}/models/{NS}/gpt2", json={"inputs": "Hi"}, headers=auth(hub.token)
+        )
+        assert r.status_code == 503 and r.headers["x-error-code"] == "ServiceUnavailable", r.text
+        assert "pip install 'agora-hub[inference]'" in r.json()["error"]
+        r = httpx.get(f"http://127.0.0.1:{port}/status/{NS}/gpt2", headers=auth(hub.token))
+        assert r.status_code == 200 and r.json()["state"] == "error" and r.json()["loaded"] is False
+    finally:
+        kill_group(proc)
+
+
+def pool_owner(data: Path) -> int:
+    return int((data / "infer" / "pool.lock").read_text().split()[0])
+
+
+def on_site(data: Path) -> list[int]:
+    """The inference workers of any server process on this data folder (cwd: <data>/infer/home)."""
+    home = (data / "infer" / "home").resolve()
+    out = []
+    for pid in worker_pids():
+        try:
+            if Path(f"/proc/{pid}/cwd").resolve() == home and alive(pid):
+                out.append(pid)
+        except OSError:
+            continue
+    return sorted(out)
+
+
+def worker_pids(parent: int | None = None) -> list[int]:
+    """The inference worker processes on this host (of one parent, if given)."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            cmd = (d / "cmdline").read_bytes().split(b"\0")
+            ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if b"agora.inference.worker" in cmd and (parent is None or ppid == parent):
+            out.append(int(d.name))
+    return out
+
+
+def test_one_pool_for_two_server_processes_and_takeover(hub: Hub, tmp_path: Path) -> None:
+    """`--workers 2` shares one pool; so does a second `agora serve` on the same data folder; when the
+    pool's owner is killed its workers die with it, and the other server takes the lease."""
+    c = hub.client("text-classification")
+    with ThreadPoolExecutor(8) as ex:  # spread over both granian workers of the first server
+        results = list(ex.map(lambda _: c.text_classification("I like you"), range(16)))
+    assert all(len(x) == 2 for x in results)
+    owner = pool_owner(hub.data)
+    workers = worker_pids(owner)
+    assert len(workers) == 1  # AGORA_INFER_WORKERS=1: one pool for the host, not one per process
+    assert on_site(hub.data) == workers  # none under the other granian worker
+    port = _free_port()
+    second = start(hub.data, port, tmp_path / "second.log", workers=1)
+    try:
+        other = InferenceClient(
+            model=f"http://127.0.0.1:{port}/models/{NS}/text-classification", token=hub.token
+        )
+        assert len(other.text_classification("I like you")) == 2
+        assert pool_owner(hub.data) == owner and on_site(hub.data) == workers  # the same pool served it
+        os.kill(owner, signal.SIGKILL)  # the owner dies: its workers die with it (PR_SET_PDEATHSIG)
+        deadline = time.time() + 10
+        while time.time() < deadline and any(alive(p) for p in workers):
+            time.sleep(0.05)
+        assert not any(alive(p) for p in workers)
+        with httpx.Client(headers=auth(hub.token), timeout=60) as fresh:  # not a connection to the dead one
+            r = fresh.post(
+                f"http://127.0.0.1:{port}/models/{NS}/text-classification", json={"inputs": "I like"}
+            )
+        assert r.status_code == 200 and len(r.json()[0]) == 2, r.text
+        new_owner = pool_owner(hub.data)
+        assert new_owner != owner and len(worker_pids(new_owner)) == 1
+        # a plain stop (SIGTERM to `agora serve`) ends the workers too
+        (worker,) = worker_pids(new_owner)
+        second.terminate()
+        second.wait(30)
+        deadline = time.time() + 10
+        while time.time() < deadline and alive(worker):
+            time.sleep(0.05)
+        assert not alive(worker)
+    finally:
+        kill_group(second)
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie waiting for its reaper is dead)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
