@@ -347,11 +347,12 @@ def _fsck_storage(hub, repair: bool, temp_max_age: int) -> bool:
             file=sys.stderr,
         )
     swept = fsck.temp_leftovers(hub, remove=repair, safe_age=timedelta(seconds=temp_max_age))
-    temp = swept.temp_files + swept.conversions + swept.quarantines
+    temp = swept.temp_files + swept.conversions + swept.quarantines + swept.ref_locks
     if temp:
         print(
             f"{'removed' if repair else 'orphaned'} leftovers of dead processes: {swept.temp_files} temp "
-            f"upload(s), {swept.conversions} conversion folder(s), {swept.quarantines} git quarantine folder(s)"
+            f"upload(s), {swept.conversions} conversion folder(s), {swept.quarantines} git quarantine folder(s), "
+            f"{swept.ref_locks} git ref lock file(s)"
             + ("" if repair else " (`agora fsck --repair` removes them)")
         )
     return xorbs_ok and not dangling and (repair or not temp)

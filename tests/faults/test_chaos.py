@@ -105,10 +105,15 @@ class HfWriter:
             self.failed.append(n)
 
     def retry(self) -> list[str]:
-        """Each failed upload once more, now that the server is up: -> the errors of those that failed."""
+        """Each failed upload once more, now that the server is up: -> the errors of those that failed. A 503
+        (the database busy, with Retry-After: the start-up repair may hold it) is waited for, twice at most."""
         errors = []
         for n in self.failed:
-            ok, error = self.attempt(n)
+            for _ in range(3):
+                ok, error = self.attempt(n)
+                if ok or "503" not in error:
+                    break
+                time.sleep(2)
             if not ok:
                 errors.append(f"{self.name} operation {n}: {error}")
         self.failed = []
@@ -255,12 +260,15 @@ class Chaos:
 
     def owned(self) -> set[Path]:
         """What names its process: git quarantine folders (their receive-pack is marked in the repo) and
-        those marks, conversion folders, temp uploads (`up-<pid>-<start>-<host>-*`). None may remain of a dead
-        process."""
+        those marks, git's ref lock files, conversion folders, temp uploads (`up-<pid>-<start>-<host>-*`).
+        None may remain of a dead process."""
         d = self.data
         return {
             *d.glob("repos/*/*.git/objects/tmp_objdir-incoming-*"),
             *d.glob(f"repos/*/*.git/{PUSHES}/*"),
+            *d.glob("repos/*/*.git/HEAD.lock"),  # git's ref locks: a push killed mid-update left one (fixed)
+            *d.glob("repos/*/*.git/packed-refs.lock"),
+            *d.glob("repos/*/*.git/refs/**/*.lock"),
             *d.glob("tmp/convert-*"),
             *d.glob("lfs/tmp/up-*"),
             *d.glob("xet/*/tmp/up-*"),

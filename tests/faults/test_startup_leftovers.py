@@ -147,3 +147,49 @@ def _bare(data: Path, name: str) -> Path:
     with sqlite3.connect(data / "agora.db") as c:
         (key,) = c.execute("SELECT storage_key FROM repos WHERE name = ?", (name,)).fetchone()
     return next((data / "repos").glob(f"*/{key}.git"))
+
+
+def test_ref_locks_of_a_git_killed_mid_update_are_removed_at_the_restart(tmp_path: Path) -> None:
+    """git killed while it updates a ref leaves `HEAD.lock` (found by the chaos test) or `refs/heads/main.lock`:
+    every later push then fails ("cannot lock ref 'HEAD' ... File exists") and every commit is a 412, until
+    someone removes the file by hand. At the restart they go (the receive-pack that held them is marked dead);
+    the same files in a repo where a live push is marked stay."""
+    site = new_site(tmp_path / "data", "rita", tmp_path / "server.log")
+    proc = start(site.data, site.port, site.log)
+    try:
+        api = HfApi(endpoint=site.endpoint, token=site.token)
+        api.create_repo("rita/m")
+        api.create_repo("rita/busy")
+        git = Git(tmp_path / "client")
+        git("clone", f"http://rita:{site.token}@127.0.0.1:{site.port}/rita/m", "work")
+        work = tmp_path / "client" / "work"
+    finally:
+        kill_group(proc)
+    repo_dir, busy_dir = _bare(site.data, "m"), _bare(site.data, "busy")
+    dead = subprocess.Popen(["sleep", "30"])  # the receive-pack that was killed mid-update
+    mark_push(repo_dir, dead.pid)
+    dead.kill()
+    dead.wait()
+    locks = [repo_dir / "HEAD.lock", repo_dir / "refs" / "heads" / "main.lock"]
+    for lock in locks:
+        lock.write_text("0" * 40 + "\n")
+    live = mark_push(busy_dir, os.getpid())
+    busy_lock = busy_dir / "HEAD.lock"
+    busy_lock.write_text("0" * 40 + "\n")
+
+    proc = start(site.data, site.port, site.log)
+    try:
+        left = [p.name for p in locks if p.exists()]
+        assert not left, f"ref lock files of a dead git remain after the restart: {left}"
+        assert busy_lock.exists() and live.exists(), "the lock of a live push was removed"
+        (work / "a.txt").write_text("after the crash\n")
+        git("add", ".", cwd=work)
+        git("commit", "-m", "after the crash", cwd=work)
+        git("push", "origin", "main", cwd=work)
+        api.upload_file(path_or_fileobj=b"b", path_in_repo="b.txt", repo_id="rita/m")
+        assert [c.title for c in api.list_repo_commits("rita/m")][:2] == [
+            "Upload b.txt with huggingface_hub",
+            "after the crash",
+        ]
+    finally:
+        kill_group(proc)

@@ -21,12 +21,15 @@ removal that tolerates losing the race.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
 import os
 import secrets
 import shutil
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -240,6 +243,59 @@ def sweep_quarantines(repos_root: Path, cutoff: datetime, dry_run: bool = False)
     return n
 
 
+def _git_dir(repos_root: Path, path: Path) -> Path:
+    ab, name = path.relative_to(repos_root).parts[:2]
+    return repos_root / ab / name
+
+
+def _no_live_push(git_dir: Path) -> bool:
+    """No receive-pack can be running in `git_dir`: each of its push marks (if any) names a dead process of
+    this host."""
+    tokens = [_temp_owner(p.name) for p in (git_dir / PUSHES).glob("push-*")]
+    return all(t is not None and not alive(t) for t in tokens)
+
+
+@contextmanager
+def _repo_free(git_dir: Path) -> Iterator[bool]:
+    """Whether no server-side writer holds the repo (its flock, `agora.lock`, taken without waiting); held
+    while the block runs."""
+    fd = os.open(git_dir / "agora.lock", os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
+
+
+def sweep_ref_locks(repos_root: Path, dry_run: bool = False) -> int:
+    """Remove git's ref lock files (`HEAD.lock`, `packed-refs.lock`, `refs/**/*.lock`) that a git or libgit2
+    killed mid-update left: while one remains, every later update of that ref fails ("cannot lock ref ...
+    File exists" for a push, a 412 for a commit). Git holds them for milliseconds, under the repo's flock
+    (server-side commits) or in a marked receive-pack; so a lock file goes when the repo's flock is free and
+    no mark names a live process. The files are listed before either is checked (a writer that starts
+    meanwhile takes the flock or marks itself before it locks a ref)."""
+    found: dict[Path, list[Path]] = {}
+    for pattern in ("*/*.git/HEAD.lock", "*/*.git/packed-refs.lock", "*/*.git/refs/**/*.lock"):
+        for path in repos_root.glob(pattern):
+            found.setdefault(_git_dir(repos_root, path), []).append(path)
+    n = 0
+    for git_dir, paths in found.items():
+        with _repo_free(git_dir) as free:
+            if not (free and _no_live_push(git_dir)):
+                continue
+            for path in paths:
+                if not dry_run:
+                    path.unlink(missing_ok=True)
+                n += 1
+    if n and not dry_run:
+        log.warning("removed %d git ref lock file(s) left by git processes killed mid-update", n)
+    return n
+
+
 def own_uploads(hub: Hub) -> None:
     """Name this process's temp uploads in the local blob stores `up-<pid>-<start>-<host tag>-<random>`, so that
     once it is dead the start-up sweep removes them at once (a temp upload is written by one process only and
@@ -271,6 +327,7 @@ class Swept:
     conversions: int = 0
     quarantines: int = 0
     temp_files: int = 0
+    ref_locks: int = 0
 
 
 def conversions_root(hub: Hub) -> Path:
@@ -284,6 +341,7 @@ def sweep_files(hub: Hub, cutoff: datetime, dry_run: bool = False) -> Swept:
     swept = Swept()
     swept.conversions = sweep_conversions(conversions_root(hub), cutoff, dry_run)
     swept.quarantines = sweep_quarantines(Path(hub.repos_root), cutoff, dry_run)
+    swept.ref_locks = sweep_ref_locks(Path(hub.repos_root), dry_run)
     for store in _stores(hub):
         swept.temp_files += sweep_uploads(store, dry_run)
         # Temp uploads, temp xorbs and shards, multipart part files (`mp-<id>`, `mp-<id>-sealed`) untouched
@@ -306,10 +364,11 @@ def recover(hub: Hub, safe_age: timedelta = SAFE_AGE) -> Swept:
     except Exception:
         log.exception("removing the temp files of dead processes failed")
         return swept
-    swept.conversions, swept.quarantines, swept.temp_files = (
+    swept.conversions, swept.quarantines, swept.temp_files, swept.ref_locks = (
         files.conversions,
         files.quarantines,
         files.temp_files,
+        files.ref_locks,
     )
     if files.conversions or files.quarantines or files.temp_files:
         log.info(
