@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from .config import Settings
 from .db.session import Database, migrate
@@ -10,7 +11,7 @@ from .http.auth import Signer
 from .http.context import Ctx
 from .http.metrics import Counters, Metered
 from .http.routing import LOG_FORMAT, install_request_id_logging
-from .hub import cards, catalog, reconcile
+from .hub import cards, catalog, reconcile, startup
 from .hub.repos import Hub
 from .hub.xet import XetStore
 
@@ -22,6 +23,7 @@ def build_hub(settings: Settings) -> Hub:
     migrate(db.engine)
     hub = Hub(db, settings.repos_dir, settings.blobs("lfs"))
     hub.xet = XetStore(db, settings.blobs("xorbs"), settings.blobs("shards"))
+    startup.own_uploads(hub)  # this process's temp uploads carry its name: removed at once once it is dead
     return hub
 
 
@@ -48,10 +50,10 @@ def start_workers(hub: Hub, settings: Settings) -> None:
     """The background job worker: it runs the jobs of the derived artefacts declared in hub/artefacts.py
     (the parquet conversion, ...); AGORA_JOBS=0 leaves the queue to other processes. First the leftovers
     of dead processes are recovered (hub/startup.py): their jobs offered again, their temp files removed."""
-    from .hub import startup
     from .jobs import Worker
 
-    startup.recover(hub)  # jobs and temp files of dead processes (once per server process)
+    # jobs and temp files of dead processes (once per server process)
+    startup.recover(hub, timedelta(seconds=settings.temp_max_age))
     if settings.jobs:
         Worker(hub, settings=settings).start()
 

@@ -72,6 +72,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         interface=Interfaces.ASGI,
         workers=args.workers,
         log_access=args.access_log,
+        # SIGTERM: granian stops listening and lets the requests in flight end; past this it kills the workers
+        workers_kill_timeout=settings.shutdown_timeout or None,
     ).serve()
     return 0
 
@@ -320,15 +322,17 @@ def cmd_fsck(args: argparse.Namespace) -> int:
     for line in report.lines():
         print(line)
     refs_ok = _fsck_refs(hub, args.repair)
-    storage_ok = _fsck_storage(hub, args.repair)
+    storage_ok = _fsck_storage(hub, args.repair, Settings.from_env(args.data).temp_max_age)
     if report.ok and refs_ok and storage_ok:
         print("no problems found", file=sys.stderr)
     return 0 if report.ok and refs_ok and storage_ok else 1
 
 
-def _fsck_storage(hub, repair: bool) -> bool:
-    """Missing xorbs, dangling LFS pointers and orphaned temp files (hub/fsck.py); with `repair`, what can be
-    fixed is. True when nothing is left."""
+def _fsck_storage(hub, repair: bool, temp_max_age: int) -> bool:
+    """Missing xorbs, dangling LFS pointers and orphaned temp files (hub/fsck.py; judged as a starting server
+    judges them, AGORA_TEMP_MAX_AGE); with `repair`, what can be fixed is. True when nothing is left."""
+    from datetime import timedelta
+
     from .hub import fsck
 
     found = fsck.missing_xorbs(hub)
@@ -342,12 +346,13 @@ def _fsck_storage(hub, repair: bool) -> bool:
             "(the same oid, through git lfs push or huggingface_hub) or delete those files in a new commit",
             file=sys.stderr,
         )
-    swept = fsck.temp_leftovers(hub, remove=repair)
-    temp = swept.temp_files + swept.conversions + swept.quarantines
+    swept = fsck.temp_leftovers(hub, remove=repair, safe_age=timedelta(seconds=temp_max_age))
+    temp = swept.temp_files + swept.conversions + swept.quarantines + swept.ref_locks
     if temp:
         print(
             f"{'removed' if repair else 'orphaned'} leftovers of dead processes: {swept.temp_files} temp "
-            f"upload(s), {swept.conversions} conversion folder(s), {swept.quarantines} git quarantine folder(s)"
+            f"upload(s), {swept.conversions} conversion folder(s), {swept.quarantines} git quarantine folder(s), "
+            f"{swept.ref_locks} git ref lock file(s)"
             + ("" if repair else " (`agora fsck --repair` removes them)")
         )
     return xorbs_ok and not dangling and (repair or not temp)

@@ -144,6 +144,13 @@ class Settings:
     # Uploads (LFS, Xet, commits, web uploads, pushes) are refused with 507 before their body is read when the
     # data folder's free space, less the declared length, is under this: room kept for the database and git.
     min_free_bytes: int = 512 * 1024**2
+    # Seconds `agora serve` waits, after SIGTERM/SIGINT, for the requests in flight (uploads, pushes) to end
+    # before it kills its workers; 0 waits without limit.
+    shutdown_timeout: int = 25
+    # Seconds an unowned temp upload (multipart parts, S3 temp keys and multipart uploads, temp files naming no
+    # process) sits untouched before a server start removes it as abandoned:
+    # at least the signed upload URLs' lifetime (an hour), during which a client may still resume it.
+    temp_max_age: int = 3600
     # `agora gc` keeps an unreferenced xorb (and the rows of the Xet files using it) for this many days after
     # its upload: hf_xet believes for 21 days that a xorb it uploaded is on the server (hub/gc.py).
     gc_xorb_grace_days: float = 30
@@ -189,6 +196,8 @@ class Settings:
             "login_ip_max_failures",
             "login_window_seconds",
             "min_free_bytes",
+            "shutdown_timeout",
+            "temp_max_age",
         ):
             v = os.environ.get(f"AGORA_{name.upper()}")
             if v:

@@ -46,7 +46,7 @@ from ..errors import (
     RepoNotFound,
     Unauthorized,
 )
-from ..hub import locks, pushes
+from ..hub import locks, pushes, startup
 from ..hub.accounts import Principal
 from ..ids import RepoId
 from . import bodies, wire
@@ -139,8 +139,10 @@ class GitProcess:
         gzip: bool = False,
         finish: Callable[[], Awaitable[None]] | None = None,
         keep_running: bool = False,
+        mark: Path | None = None,
     ) -> None:
         self.argv = argv
+        self.mark = mark  # receive-pack: the git dir where it is marked running (hub/startup.mark_push)
         self.env = env
         self.content_type = content_type
         self.prefix = prefix
@@ -159,6 +161,8 @@ class GitProcess:
             stderr=asyncio.subprocess.PIPE,
         )
         assert proc.stdout is not None and proc.stderr is not None
+        if self.mark is not None and (mark := _mark(self.mark, proc.pid)) is not None:
+            _background(_unmark_on_exit(mark, proc))  # marked before the body reaches git (its quarantine)
         errors = _background(self._log_stderr(proc.stderr))
         feeder = asyncio.ensure_future(self._feed(proc, receive)) if self.body else None
         done = False
@@ -300,6 +304,23 @@ class _Reply:
         except Exception:  # the client is gone; keep draining git so that it can finish cleanly
             self.sent_ok = False
             self.gone()
+
+
+def _mark(git_dir: Path, pid: int) -> Path | None:
+    """Mark receive-pack `pid` as running in `git_dir`, so that after a crash the start-up sweep knows its
+    quarantine folder belongs to a dead process (hub/startup.py)."""
+    try:
+        return startup.mark_push(git_dir, pid)
+    except OSError as e:
+        log.warning("could not mark a push in %s (its leftovers will be judged by age): %s", git_dir, e)
+        return None
+
+
+async def _unmark_on_exit(mark: Path, proc: asyncio.subprocess.Process) -> None:
+    """Unmark once receive-pack has exited. One killed by a signal (a stop that SIGTERMs the whole group) may
+    leave its quarantine folder behind: its mark stays, naming a dead process, so the next sweep removes both."""
+    if await proc.wait() >= 0:
+        startup.unmark_push(mark)
 
 
 async def _write_body(stdin: asyncio.StreamWriter, inflate: zlib._Decompress | None, data: bytes) -> None:
@@ -458,6 +479,7 @@ async def rpc(
         gzip=encoding in ("gzip", "x-gzip"),
         finish=finish,
         keep_running=write,
+        mark=ctx.hub.git(repo).path if write else None,
     )
 
 

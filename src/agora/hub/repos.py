@@ -390,28 +390,33 @@ class Hub:
         check_ref_name(branch, "branch")
         git = self.git(repo)
         target = git.resolve(start or "main")
-        git.create_ref(f"refs/heads/{branch}", target)
+        with git.lock():  # ref updates hold the repo's flock: the start-up sweep's test for stale ref locks
+            git.create_ref(f"refs/heads/{branch}", target)
 
     def delete_branch(self, s: Session, repo: Repo, branch: str) -> None:
         if branch in ("main", "refs/heads/main"):
             raise Forbidden("The default branch main cannot be deleted")
         ref = branch if branch.startswith("refs/heads/") else f"refs/heads/{branch}"
         git = self.git(repo)
-        old = git.ref_target(ref)
-        git.delete_ref(ref)
+        with git.lock():
+            old = git.ref_target(ref)
+            git.delete_ref(ref)
         self.after_ref_update(s, repo, ref, old, None)
 
     def create_tag(self, repo: Repo, who: Principal, rev: str, tag: str, message: str | None) -> None:
         check_ref_name(tag, "tag")
         git = self.git(repo)
         target = git.resolve(rev)
-        if message:
-            git.create_annotated_tag(tag, target, message, who.name)
-        else:
-            git.create_ref(f"refs/tags/{tag}", target)
+        with git.lock():
+            if message:
+                git.create_annotated_tag(tag, target, message, who.name)
+            else:
+                git.create_ref(f"refs/tags/{tag}", target)
 
     def delete_tag(self, repo: Repo, tag: str) -> None:
-        self.git(repo).delete_ref(tag if tag.startswith("refs/tags/") else f"refs/tags/{tag}")
+        git = self.git(repo)
+        with git.lock():
+            git.delete_ref(tag if tag.startswith("refs/tags/") else f"refs/tags/{tag}")
 
     # ---- in a session of their own: for the HTTP handlers (called in a worker thread) -------------------
     def get_repo(self, rid: RepoId) -> Repo | None:

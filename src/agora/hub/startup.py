@@ -2,26 +2,34 @@
 
 A process is named by its *owner* token, `<pid>-<start>` (the start time of the process in clock ticks since
 boot, from /proc), so that a pid reused by a later process is not mistaken for the one that died. What a
-process owns carries that token: the claim of a running job (`<host>:<owner>:<random>`) and the temp folder
-of a conversion (`tmp/convert-<owner>-<host tag>-<random>`). The rest carries no owner and is judged by age only:
-git's quarantine folders (`objects/tmp_objdir-incoming-*`, left by a receive-pack killed mid-push) and the
-blob stores' temp files (temp xorbs and shards, LFS uploads, multipart parts), all of which a live process
-keeps writing to.
+process owns carries that token: the claim of a running job (`<host>:<owner>:<random>`), the temp folder
+of a conversion (`tmp/convert-<owner>-<host tag>-<random>`), and the mark of a running receive-pack
+(`<repo>.git/agora-pushes/push-<owner>-<host tag>-<random>`, made by http/git.py before git reads the push):
+git names its quarantine folder (`objects/tmp_objdir-incoming-*`) at random, so the folders of a repo whose
+marks all name dead processes are a dead push's; and the temp uploads of the local blob stores (LFS objects,
+xorbs, shards: `up-<owner>-<host tag>-<random>`, see own_uploads). The rest carries no owner and is judged by
+age only: multipart parts (`mp-<id>`, `mp-<id>-sealed`) and S3 temp keys and multipart uploads, which any
+process may complete for a client while its signed URL lives; temp uploads named before owners were; and
+quarantine folders in a repo without marks (a push by something else).
 
 Only what is provably dead goes: a job whose owner on this host no longer runs, or whose lease lapsed (its
 worker renews `heartbeat_at` every few seconds while it runs, see jobs.py); a folder whose owner no longer
-runs; an unowned leftover with nothing written for `SAFE_AGE`. Several server processes sharing a data
-folder may run `recover` at once: every step is a compare-and-set UPDATE or a removal that tolerates
-losing the race.
+runs; an unowned leftover with nothing written for `SAFE_AGE` (AGORA_TEMP_MAX_AGE). Several server
+processes sharing a data folder may run `recover` at once: every step is a compare-and-set UPDATE or a
+removal that tolerates losing the race.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
 import os
+import secrets
 import shutil
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,6 +39,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from ..db.models import Job, utcnow
 from ..db.session import Database
+from ..storage.blobs import BlobStore, LocalBlobStore
 from .repos import Hub
 
 log = logging.getLogger("agora.startup")
@@ -185,12 +194,129 @@ def sweep_conversions(tmp_root: Path, cutoff: datetime, dry_run: bool = False) -
     return n
 
 
+PUSHES = "agora-pushes"  # in a bare repo: one mark per receive-pack running there (http/git.py)
+
+
+def mark_push(git_dir: Path, pid: int) -> Path:
+    """Record that receive-pack `pid` runs in `git_dir`, before it can make its quarantine folder: a file
+    `agora-pushes/push-<pid>-<start>-<host tag>-<random>`, removed when it exits (`unmark_push`). While a
+    repo's marks all name dead processes of this host, its quarantine folders are a dead push's."""
+    folder = git_dir / PUSHES
+    folder.mkdir(exist_ok=True)
+    path = folder / f"push-{owner(pid)}-{host_tag()}-{secrets.token_hex(4)}"
+    path.touch()
+    return path
+
+
+def unmark_push(mark: Path) -> None:
+    mark.unlink(missing_ok=True)
+
+
+def _pushes_dead(git_dir: Path) -> bool:
+    """Whether every receive-pack that may have made a quarantine folder in `git_dir` is dead: there are
+    marks (a repo without any was pushed to by something that does not mark: only age tells), and each names
+    a process of this host that no longer runs."""
+    marks = [p.name for p in (git_dir / PUSHES).glob("push-*")]
+    tokens = [_temp_owner(name) for name in marks]
+    return bool(marks) and all(t is not None and not alive(t) for t in tokens)
+
+
 def sweep_quarantines(repos_root: Path, cutoff: datetime, dry_run: bool = False) -> int:
-    """Remove git's quarantine folders (`objects/tmp_objdir-incoming-*`) untouched since cutoff: a
-    receive-pack that was killed mid-push left them; a running one writes there or holds its hook."""
+    """Remove git's quarantine folders (`objects/tmp_objdir-incoming-*`) of dead pushes: at once when the
+    repo's push marks all name dead processes (a server killed mid-push), else when untouched since cutoff
+    (a running receive-pack writes there or holds its hook). Then the marks of dead processes go. The
+    folders are listed before the marks are read: a push that starts meanwhile marks before it makes one.
+    `dry_run` only counts the folders (agora fsck)."""
     n = 0
+    found: dict[Path, list[Path]] = {}
     for path in repos_root.glob("*/*.git/objects/tmp_objdir-incoming-*"):
-        if _untouched(path, cutoff) and (dry_run or _remove(path)):
+        found.setdefault(path.parent.parent, []).append(path)
+    for git_dir, paths in found.items():
+        dead = _pushes_dead(git_dir)
+        for path in paths:
+            if (dead or _untouched(path, cutoff)) and (dry_run or _remove(path)):
+                n += 1
+    for mark in repos_root.glob(f"*/*.git/{PUSHES}/push-*") if not dry_run else ():
+        token = _temp_owner(mark.name)
+        if token is not None and not alive(token):
+            unmark_push(mark)
+    return n
+
+
+def _git_dir(repos_root: Path, path: Path) -> Path:
+    ab, name = path.relative_to(repos_root).parts[:2]
+    return repos_root / ab / name
+
+
+def _no_live_push(git_dir: Path) -> bool:
+    """No receive-pack can be running in `git_dir`: each of its push marks (if any) names a dead process of
+    this host."""
+    tokens = [_temp_owner(p.name) for p in (git_dir / PUSHES).glob("push-*")]
+    return all(t is not None and not alive(t) for t in tokens)
+
+
+@contextmanager
+def _repo_free(git_dir: Path) -> Iterator[bool]:
+    """Whether no server-side writer holds the repo (its flock, `agora.lock`, taken without waiting); held
+    while the block runs."""
+    fd = os.open(git_dir / "agora.lock", os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
+
+
+def sweep_ref_locks(repos_root: Path, dry_run: bool = False) -> int:
+    """Remove git's ref lock files (`HEAD.lock`, `packed-refs.lock`, `refs/**/*.lock`) that a git or libgit2
+    killed mid-update left: while one remains, every later update of that ref fails ("cannot lock ref ...
+    File exists" for a push, a 412 for a commit). Git holds them for milliseconds, under the repo's flock
+    (server-side commits) or in a marked receive-pack; so a lock file goes when the repo's flock is free and
+    no mark names a live process. The files are listed before either is checked (a writer that starts
+    meanwhile takes the flock or marks itself before it locks a ref)."""
+    found: dict[Path, list[Path]] = {}
+    for pattern in ("*/*.git/HEAD.lock", "*/*.git/packed-refs.lock", "*/*.git/refs/**/*.lock"):
+        for path in repos_root.glob(pattern):
+            found.setdefault(_git_dir(repos_root, path), []).append(path)
+    n = 0
+    for git_dir, paths in found.items():
+        with _repo_free(git_dir) as free:
+            if not (free and _no_live_push(git_dir)):
+                continue
+            for path in paths:
+                if not dry_run:
+                    path.unlink(missing_ok=True)
+                n += 1
+    if n and not dry_run:
+        log.warning("removed %d git ref lock file(s) left by git processes killed mid-update", n)
+    return n
+
+
+def own_uploads(hub: Hub) -> None:
+    """Name this process's temp uploads in the local blob stores `up-<pid>-<start>-<host tag>-<random>`, so that
+    once it is dead the start-up sweep removes them at once (a temp upload is written by one process only and
+    cannot be resumed; multipart parts, which any process may complete, stay judged by age)."""
+    for store in _stores(hub):
+        if isinstance(store, LocalBlobStore):
+            store.upload_prefix = temp_prefix("up")
+
+
+def _stores(hub: Hub) -> list[BlobStore]:
+    return [hub.blobs, *((hub.xet.xorbs, hub.xet.shards) if hub.xet is not None else ())]
+
+
+def sweep_uploads(store: BlobStore, dry_run: bool = False) -> int:
+    """Remove the temp uploads of dead processes of this host from a local store (see own_uploads)."""
+    n = 0
+    for path in store.tmp_dir.glob("up-*") if isinstance(store, LocalBlobStore) else ():
+        token = _temp_owner(path.name)
+        if token is not None and not alive(token):
+            if not dry_run:
+                path.unlink(missing_ok=True)
             n += 1
     return n
 
@@ -201,6 +327,7 @@ class Swept:
     conversions: int = 0
     quarantines: int = 0
     temp_files: int = 0
+    ref_locks: int = 0
 
 
 def conversions_root(hub: Hub) -> Path:
@@ -214,8 +341,9 @@ def sweep_files(hub: Hub, cutoff: datetime, dry_run: bool = False) -> Swept:
     swept = Swept()
     swept.conversions = sweep_conversions(conversions_root(hub), cutoff, dry_run)
     swept.quarantines = sweep_quarantines(Path(hub.repos_root), cutoff, dry_run)
-    stores = [hub.blobs, *((hub.xet.xorbs, hub.xet.shards) if hub.xet is not None else ())]
-    for store in stores:
+    swept.ref_locks = sweep_ref_locks(Path(hub.repos_root), dry_run)
+    for store in _stores(hub):
+        swept.temp_files += sweep_uploads(store, dry_run)
         # Temp uploads, temp xorbs and shards, multipart part files (`mp-<id>`, `mp-<id>-sealed`) untouched
         # since the cutoff (SAFE_AGE, the signed URLs' lifetime: a sealed part can be completed until then;
         # sealing touches the file, storage/blobs.py).
@@ -236,10 +364,11 @@ def recover(hub: Hub, safe_age: timedelta = SAFE_AGE) -> Swept:
     except Exception:
         log.exception("removing the temp files of dead processes failed")
         return swept
-    swept.conversions, swept.quarantines, swept.temp_files = (
+    swept.conversions, swept.quarantines, swept.temp_files, swept.ref_locks = (
         files.conversions,
         files.quarantines,
         files.temp_files,
+        files.ref_locks,
     )
     if files.conversions or files.quarantines or files.temp_files:
         log.info(
@@ -261,9 +390,12 @@ __all__ = [
     "alive",
     "host",
     "lapsed",
+    "mark_push",
+    "own_uploads",
     "owner",
     "reclaim_jobs",
     "recover",
     "sweep_files",
     "temp_prefix",
+    "unmark_push",
 ]

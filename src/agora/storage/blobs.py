@@ -115,7 +115,7 @@ class LocalUpload(HashingUpload):
 
     def __init__(self, store: LocalBlobStore) -> None:
         self._store = store
-        self._tmp = store.tmp_dir / f"up-{secrets.token_hex(12)}"
+        self._tmp = store.tmp_dir / f"{store.upload_prefix}{secrets.token_hex(12)}"
         super().__init__(open(self._tmp, "wb"))
 
     def _store_as(self, key: str) -> None:
@@ -141,6 +141,9 @@ class LocalBlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.tmp_dir = root / "tmp"
+        # Temp uploads are `<upload_prefix><random>`; a process that names its own (hub/startup.own_uploads)
+        # lets the start-up sweep remove them as soon as it is dead, not only by age.
+        self.upload_prefix = "up-"
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
 
     def _path(self, oid: str) -> Path:
