@@ -59,7 +59,6 @@ def minilm_folder() -> Path:
 
 def push(server: Server, tmp: Path) -> None:
     from huggingface_hub import HfApi
-
     from tests.tiny_models import build
 
     (tmp / "markers").mkdir()
@@ -81,7 +80,9 @@ class Clients:
     def __init__(self, server: Server) -> None:
         from huggingface_hub import InferenceClient
 
-        self.c = {m: InferenceClient(model=f"{server.url}/models/{NS}/{m}", token=server.token) for m in MODELS}
+        self.c = {
+            m: InferenceClient(model=f"{server.url}/models/{NS}/{m}", token=server.token) for m in MODELS
+        }
 
     def call(self, model: str) -> Any:
         c = self.c[model]
@@ -115,7 +116,9 @@ def warm_single(server: Server, n: int) -> dict[str, float]:
         url = f"{server.url}/models/{NS}/cls"
         auth = {"authorization": f"Bearer {server.token}"}
         compute = [
-            float(h.post(url, json={"inputs": "I like you. I love you"}, headers=auth).headers["x-compute-time"])
+            float(
+                h.post(url, json={"inputs": "I like you. I love you"}, headers=auth).headers["x-compute-time"]
+            )
             for _ in range(50)
         ]
     return {"p50": statistics.median(times) * 1e3, "p95": pct(times, 95) * 1e3,
@@ -153,7 +156,12 @@ def load(server: Server, clients: int, requests: int, seed: int) -> dict[str, An
         t.join()
     wall = time.perf_counter() - t0
     every = [x for xs in lat.values() for x in xs]
-    out: dict[str, Any] = {"wall": wall, "rps": len(every) / wall, "errors": len(errors), "first_errors": errors[:3]}
+    out: dict[str, Any] = {
+        "wall": wall,
+        "rps": len(every) / wall,
+        "errors": len(errors),
+        "first_errors": errors[:3],
+    }
     for m, xs in [*lat.items(), ("all", every)]:
         if xs:
             out[m] = {"n": len(xs), "p50": pct(xs, 50) * 1e3, "p95": pct(xs, 95) * 1e3, "max": max(xs) * 1e3}
@@ -252,8 +260,9 @@ def report(args: argparse.Namespace, singles: list[dict[str, float]], loads: lis
           f"(p95 {med([x['p95'] for x in singles]):.2f}) | <= 5 {ok(warm <= 5)} |")  # fmt: skip
     print(f"| of which the worker (x-compute-time) | {med([x['compute'] for x in singles]):.2f} ms | |")
     for i, m in enumerate(mem):
-        print(f"| worker {i} RSS, 4 models loaded (anon / file), peak | {m.get('VmRSS')} MiB "
-              f"({m.get('RssAnon')} / {m.get('RssFile')}), peak {m.get('VmHWM')} MiB | <= 500 {ok(worst <= 500)} |")  # fmt: skip
+        anon_file = f"{m.get('RssAnon')} / {m.get('RssFile')}"
+        print(f"| worker {i} RSS, 4 models loaded (anon / file), peak | {m.get('VmRSS')} MiB ({anon_file}), "
+              f"peak {m.get('VmHWM')} MiB | <= 500 {ok(worst <= 500)} |")  # fmt: skip
 
 
 def main() -> None:
@@ -261,7 +270,9 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--requests", type=int, default=40, help="per client and run")
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--single", type=int, default=200, help="sequential calls for the warm single-call figure")
+    ap.add_argument(
+        "--single", type=int, default=200, help="sequential calls for the warm single-call figure"
+    )
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder (server log, data)")
     args = ap.parse_args()

@@ -55,7 +55,7 @@ class Inference:
 
     def target(self, repo: Repo, task: str | None) -> Target:
         """Blocking (git, stores): the default branch's head, materialised."""
-        sha = self.hub.resolve(repo, "main")
+        sha = self.snapshots.head(repo)
         folder = self.snapshots.folder(repo, sha)
         if not (folder / "config.json").is_file():  # said here, without waking a worker
             raise BadRequest(
@@ -86,7 +86,7 @@ class Inference:
         if not installed():
             return None, "error"
         try:
-            sha = self.hub.resolve(repo, "main")
+            sha = self.snapshots.head(repo)
             self.snapshots.check_size(repo, sha)
         except TooBig:
             return None, "TooBig"
