@@ -53,6 +53,16 @@ class Inference:
         if not installed():
             raise Unavailable(NOT_INSTALLED)
 
+    def ready_target(self, repo: Repo, task: str | None) -> Target | None:
+        """The target without blocking, when this process has just checked its snapshot (a ref lookup and a
+        stat: no thread hop for a warm model); None: call `target` in a thread."""
+        sha = self.snapshots.head(repo)
+        folder = self.snapshots.checked(repo, sha)
+        if folder is None or not (folder / "config.json").is_file():
+            return None
+        task = task or repo.pipeline_tag
+        return Target(f"{repo.id}@{sha}:{task or ''}", str(folder), sha, task)
+
     def target(self, repo: Repo, task: str | None) -> Target:
         """Blocking (git, stores): the default branch's head, materialised."""
         sha = self.snapshots.head(repo)

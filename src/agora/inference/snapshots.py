@@ -92,11 +92,19 @@ class Snapshots:
             )
         return size
 
+    def checked(self, repo: Repo, sha: str) -> Path | None:
+        """The snapshot if this process checked it less than RECHECK ago and it is still there (a stat: cheap
+        enough for the event loop); None: ask `folder` (in a thread)."""
+        at = self._checked.get((repo.id, sha))
+        dest = self.root / str(repo.id) / sha
+        if at is not None and time.monotonic() - at < RECHECK and dest.is_dir():
+            return dest
+        return None
+
     def folder(self, repo: Repo, sha: str) -> Path:
         """The snapshot of `repo` at `sha`, built if it is not there (or lost a cached file)."""
         dest = self.root / str(repo.id) / sha
-        checked = self._checked.get((repo.id, sha))
-        if checked is not None and time.monotonic() - checked < RECHECK and dest.is_dir():
+        if self.checked(repo, sha) is not None:
             return dest  # checked a moment ago; still there (gc removes whole folders)
         if dest.is_dir() and all_links_resolve(dest):
             self._seen(repo.id, sha, dest)

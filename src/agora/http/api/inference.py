@@ -68,7 +68,9 @@ async def run(ctx: Ctx, request: Request, ns: str, name: str, task: str | None) 
     inputs, params, stream = await read_request(
         request, svc.limits.max_body_bytes, svc.limits.max_input_chars
     )
-    target = await ctx.run(svc.target, repo, task)
+    target = svc.ready_target(repo, task)  # a warm model: no thread hop
+    if target is None:
+        target = await ctx.run(svc.target, repo, task)
     if stream:
         return await sse(svc.frames(target, inputs, params, True))
     return answer(await svc.run(target, inputs, params), target)
