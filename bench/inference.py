@@ -125,6 +125,34 @@ def warm_single(server: Server, n: int) -> dict[str, float]:
             "compute": statistics.median(compute) * 1e3}  # fmt: skip
 
 
+def tree(pid: int) -> list[int]:
+    """`pid` and its descendants (the server's granian workers, the pool's worker)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children(p))
+    return out
+
+
+def cpu_seconds(pids: list[int]) -> tuple[float, float]:
+    """(user + system seconds of the inference workers, of the other server processes)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    worker = server = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        t = (int(fields[11]) + int(fields[12])) / tick
+        if b"agora.inference.worker" in cmd:
+            worker += t
+        else:
+            server += t
+    return worker, server
+
+
 def load(server: Server, clients: int, requests: int, seed: int) -> dict[str, Any]:
     lat: dict[str, list[float]] = {m: [] for m in MODELS}
     errors: list[str] = []
@@ -150,13 +178,18 @@ def load(server: Server, clients: int, requests: int, seed: int) -> dict[str, An
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     for t in threads:
         t.start()
+    pids = tree(server.pid)
+    cpu0 = cpu_seconds(pids)
     start.wait()
     t0 = time.perf_counter()
     for t in threads:
         t.join()
     wall = time.perf_counter() - t0
+    cpu1 = cpu_seconds(pids)
     every = [x for xs in lat.values() for x in xs]
     out: dict[str, Any] = {
+        "cpu_worker": (cpu1[0] - cpu0[0]) / len(every) * 1e3,  # ms per request: steadier than wall time
+        "cpu_server": (cpu1[1] - cpu0[1]) / len(every) * 1e3,  # on a machine others load
         "wall": wall,
         "rps": len(every) / wall,
         "errors": len(errors),
@@ -185,10 +218,14 @@ def worker_pids(server: Server) -> list[int]:
 
 
 def children(pid: int) -> set[int]:
-    try:
-        return {int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
-    except OSError:
-        return set()
+    """Children of every thread of `pid` (the pool's worker is the child of the supervisor's spawner thread)."""
+    out: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out.update(int(c) for c in (task / "children").read_text().split())
+        except OSError:
+            continue
+    return out
 
 
 def rss(pid: int) -> dict[str, int]:
@@ -259,6 +296,8 @@ def report(args: argparse.Namespace, singles: list[dict[str, float]], loads: lis
     print(f"| warm single call, tiny classifier, end to end | {warm:.2f} ms "
           f"(p95 {med([x['p95'] for x in singles]):.2f}) | <= 5 {ok(warm <= 5)} |")  # fmt: skip
     print(f"| of which the worker (x-compute-time) | {med([x['compute'] for x in singles]):.2f} ms | |")
+    print(f"| CPU per request under load: server processes / worker | {med([x['cpu_server'] for x in loads]):.2f}"
+          f" / {med([x['cpu_worker'] for x in loads]):.2f} ms | |")  # fmt: skip
     for i, m in enumerate(mem):
         anon_file = f"{m.get('RssAnon')} / {m.get('RssFile')}"
         print(f"| worker {i} RSS, 4 models loaded (anon / file), peak | {m.get('VmRSS')} MiB ({anon_file}), "
