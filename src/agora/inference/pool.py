@@ -90,6 +90,8 @@ class Supervisor:
         self.mu = threading.Lock()
         self.spawns: queues.SimpleQueue[Proc] = queues.SimpleQueue()
         self.listener: socket.socket | None = None
+        self.conns: set[socket.socket] = set()  # the server processes' open connections
+        self.closed = False
 
     # ---- life ------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -106,9 +108,17 @@ class Supervisor:
 
     def close(self) -> None:
         """Stop the workers and the listener (a server's own workers also die with it: PDEATHSIG)."""
+        self.closed = True
         if self.listener is not None:
             self.listener.close()
             self.path.unlink(missing_ok=True)
+        with self.mu:
+            conns = list(self.conns)
+        for c in conns:  # the kept connections end too: their next request goes to the next supervisor
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         for p in self.procs:
             with p.lock:
                 self._stop(p)
@@ -120,6 +130,8 @@ class Supervisor:
                 conn, _ = self.listener.accept()
             except OSError:  # closed
                 return
+            with self.mu:
+                self.conns.add(conn)
             threading.Thread(target=self._serve, args=(conn,), name="infer-conn", daemon=True).start()
 
     def _spawner(self) -> None:
@@ -194,21 +206,30 @@ class Supervisor:
         """One server process's connection: its requests one after the other, until it closes it (a server
         process keeps its connections open for its next requests: front.py)."""
         with conn:
-            while True:
-                try:
-                    req = protocol.recv(conn)
-                except (protocol.Closed, ValueError, OSError):
-                    return
-                if req.get("op") == "status":
-                    key = req.get("key")
-                    loaded = any(key in p.loaded for p in self.procs)
-                    ok = _reply(conn, {"loaded": loaded, "workers": self.pids()})
-                elif req.get("op") == "run":
-                    ok = self._run(conn, req)
-                else:
-                    ok = _reply(conn, {"error": f"unknown op {req.get('op')!r}", "kind": "bad_input"})
-                if not ok:
-                    return
+            try:
+                self._requests(conn)
+            finally:
+                with self.mu:
+                    self.conns.discard(conn)
+
+    def _requests(self, conn: socket.socket) -> None:
+        while not self.closed:
+            try:
+                req = protocol.recv(conn)
+            except (protocol.Closed, ValueError, OSError):
+                return
+            if self.closed:
+                return
+            if req.get("op") == "status":
+                key = req.get("key")
+                loaded = any(key in p.loaded for p in self.procs)
+                ok = _reply(conn, {"loaded": loaded, "workers": self.pids()})
+            elif req.get("op") == "run":
+                ok = self._run(conn, req)
+            else:
+                ok = _reply(conn, {"error": f"unknown op {req.get('op')!r}", "kind": "bad_input"})
+            if not ok:
+                return
 
     def pids(self) -> list[int]:
         return [p.proc.pid for p in self.procs if p.proc is not None and p.proc.poll() is None]
