@@ -196,6 +196,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
         ),
         file=sys.stderr,
     )
+    _gc_inference(hub, settings.data, args)
     print(
         f"unreferenced xorbs are kept for a grace of {r.xorb_grace.total_seconds() / 86400:g} day(s) after "
         "their upload or the last dedup answer naming them (AGORA_GC_XORB_GRACE_DAYS, --xorb-grace-days): a Xet "
@@ -203,6 +204,21 @@ def cmd_gc(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def _gc_inference(hub: Hub, data: Path, args: argparse.Namespace) -> None:
+    """The inference snapshots of commits no longer a branch or tag head, and cache files no snapshot uses."""
+    from .inference import snapshots
+
+    r = snapshots.collect(data, snapshots.live_heads(hub), args.apply, args.grace_minutes * 60)
+    verb = "removed" if args.apply else "would remove"
+    for path, size in [*r.snapshots_removed, *r.cache_removed]:
+        print(f"{verb} infer {path} {size}")
+    print(
+        f"{verb} {len(r.snapshots_removed)} inference snapshot(s) and {len(r.cache_removed)} cached weight "
+        f"file(s), {r.freed} bytes; kept {r.snapshots_kept} and {r.cache_kept}",
+        file=sys.stderr,
+    )
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:
@@ -474,7 +490,10 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
     sp.set_defaults(fn=cmd_export)
     sp = with_data(
-        sub.add_parser("gc", help="remove unreferenced LFS objects and xorbs (dry run by default)")
+        sub.add_parser(
+            "gc",
+            help="remove unreferenced LFS objects, xorbs and stale inference snapshots (dry run by default)",
+        )
     )
     sp.add_argument("--apply", action="store_true", help="really delete")
     sp.add_argument(

@@ -65,7 +65,7 @@ class InferenceLimits:
     """The inference worker pool (src/agora/inference/): one per host, see docs/architecture.md."""
 
     workers: int = 1  # AGORA_INFER_WORKERS: worker processes (each ~370 MiB with torch imported)
-    threads: int = 2  # AGORA_INFER_THREADS: torch threads per worker (workers x threads <= cores)
+    threads: int = 1  # AGORA_INFER_THREADS: torch threads per worker (workers x threads < cores)
     timeout: float = 30  # AGORA_INFER_TIMEOUT: seconds one request may run before 504 (worker killed)
     queue: int = 16  # AGORA_INFER_QUEUE: requests waiting per worker before 503 overloaded
     max_model_mb: int = 1024  # AGORA_INFER_MAX_MODEL_MB: weights above this are not loaded (TooBig)

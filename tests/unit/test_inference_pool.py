@@ -4,6 +4,8 @@ through InferencePool, on a tiny model folder (tests/tiny_models.py). Queue boun
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -76,3 +78,35 @@ def test_worker_past_its_memory_cap_is_replaced(
     assert isinstance(first, dict) and isinstance(second, dict)
     assert first["pid"] != second["pid"]  # the first worker was replaced after answering
     assert pool.supervisor is not None  # this process took the lease
+
+
+def test_connections_are_kept_and_a_dead_one_is_replaced(
+    tmp_path: Path,
+    tiny_models: dict[str, Path],  # noqa: F811
+    pools: list[InferencePool],
+) -> None:
+    """A server process sends its requests over connections it keeps (one per request cost a connect, an accept
+    and a thread); when the supervisor goes away, a kept connection is dead: the request runs on a new one."""
+    pool = InferencePool(tmp_path / "infer", PoolConfig(workers=1, threads=1))
+    pools.append(pool)
+    req = request(tiny_models["text-classification"], "I like you")
+
+    def serving() -> int:
+        return sum(t.name == "infer-conn" and t.is_alive() for t in threading.enumerate())
+
+    async def main() -> None:
+        for _ in range(5):
+            assert check(await pool.run(req))["ok"][0][0]["label"] in ("NEGATIVE", "POSITIVE")
+        assert serving() == 1  # five requests, one connection, still open for the next
+        first = pool.supervisor
+        assert first is not None and first.pids()
+        first.close()  # the supervisor goes away (its owner died), the lease with it
+        pool.supervisor = None
+        assert pool._lease is not None
+        os.close(pool._lease)
+        pool._lease = None
+        got = check(await pool.run(req))  # the kept connection is dead: retried on a new supervisor
+        assert got["ok"][0][0]["label"] in ("NEGATIVE", "POSITIVE")
+        assert pool.supervisor is not None and pool.supervisor is not first
+
+    asyncio.run(main())

@@ -92,6 +92,8 @@ class Supervisor:
         self.mu = threading.Lock()
         self.spawns: queues.SimpleQueue[Proc] = queues.SimpleQueue()
         self.listener: socket.socket | None = None
+        self.conns: set[socket.socket] = set()  # the server processes' open connections
+        self.closed = False
 
     # ---- life ------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -108,9 +110,17 @@ class Supervisor:
 
     def close(self) -> None:
         """Stop the workers and the listener (a server's own workers also die with it: PDEATHSIG)."""
+        self.closed = True
         if self.listener is not None:
             self.listener.close()
             self.path.unlink(missing_ok=True)
+        with self.mu:
+            conns = list(self.conns)
+        for c in conns:  # the kept connections end too: their next request goes to the next supervisor
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         for p in self.procs:
             with p.lock:
                 self._stop(p)
@@ -122,6 +132,8 @@ class Supervisor:
                 conn, _ = self.listener.accept()
             except OSError:  # closed
                 return
+            with self.mu:
+                self.conns.add(conn)
             threading.Thread(target=self._serve, args=(conn,), name="infer-conn", daemon=True).start()
 
     def _spawner(self) -> None:
@@ -194,42 +206,58 @@ class Supervisor:
 
     # ---- requests --------------------------------------------------------------------------------------
     def _serve(self, conn: socket.socket) -> None:
+        """One server process's connection: its requests one after the other, until it closes it (a server
+        process keeps its connections open for its next requests: front.py)."""
         with conn:
+            try:
+                self._requests(conn)
+            finally:
+                with self.mu:
+                    self.conns.discard(conn)
+
+    def _requests(self, conn: socket.socket) -> None:
+        while not self.closed:
             try:
                 req = protocol.recv(conn)
             except (protocol.Closed, ValueError, OSError):
                 return
+            if self.closed:
+                return
             if req.get("op") == "status":
                 key = req.get("key")
-                _reply(conn, {"loaded": any(key in p.loaded for p in self.procs), "workers": self.pids()})
+                loaded = any(key in p.loaded for p in self.procs)
+                ok = _reply(conn, {"loaded": loaded, "workers": self.pids()})
             elif req.get("op") == "run":
-                self._run(conn, req)
+                ok = self._run(conn, req)
+            else:
+                ok = _reply(conn, {"error": f"unknown op {req.get('op')!r}", "kind": "bad_input"})
+            if not ok:
+                return
 
     def pids(self) -> list[int]:
         return [p.proc.pid for p in self.procs if p.proc is not None and p.proc.poll() is None]
 
-    def _run(self, conn: socket.socket, req: dict[str, Any]) -> None:
+    def _run(self, conn: socket.socket, req: dict[str, Any]) -> bool:
+        """Run `req` on its worker; whether the caller's connection is still good for another request."""
         p = self.procs[zlib.crc32(str(req.get("key")).encode()) % len(self.procs)]
         with self.mu:
             if p.pending >= self.config.queue + 1:
-                _reply(
+                return _reply(
                     conn,
                     {"error": "Model is overloaded: too many requests are waiting", "kind": "overloaded"},
                 )
-                return
             p.pending += 1
         try:
             with p.lock:
                 why = self._ensure(p)
                 if why is not None:
-                    _reply(conn, {"error": why, "kind": "unavailable"})
-                    return
-                self._exchange(p, conn, req)
+                    return _reply(conn, {"error": why, "kind": "unavailable"})
+                return self._exchange(p, conn, req)
         finally:
             with self.mu:
                 p.pending -= 1
 
-    def _exchange(self, p: Proc, conn: socket.socket, req: dict[str, Any]) -> None:
+    def _exchange(self, p: Proc, conn: socket.socket, req: dict[str, Any]) -> bool:
         """Send the request to the worker; relay its frames to the caller until the answer, or the deadline."""
         assert p.sock is not None
         end = time.monotonic() + self.config.timeout
@@ -246,20 +274,20 @@ class Supervisor:
                 p.loaded = frozenset(frame.pop("loaded", []))
                 if frame.pop("recycle", False):
                     self._respawn(p)
-                _reply(conn, frame)
-                return
+                return _reply(conn, frame) and client_ok
         except TimeoutError:
-            _reply(
+            ok = _reply(
                 conn, {"error": f"The model took longer than {self.config.timeout:g} s", "kind": "timeout"}
             )
             log.warning("inference worker %d ran past the deadline: killed, restarting", p.index)
             self._respawn(p)
         except (protocol.Closed, OSError, ValueError):
-            _reply(
+            ok = _reply(
                 conn, {"error": "The inference worker died while running the model", "kind": "unavailable"}
             )
             log.warning("inference worker %d died: restarting", p.index)
             self._respawn(p)
+        return ok and client_ok
 
 
 def _reply(conn: socket.socket, frame: dict[str, Any]) -> bool:

@@ -80,9 +80,19 @@ class Inference:
         if not installed():
             raise Unavailable(NOT_INSTALLED)
 
+    def ready_target(self, repo: Repo, task: str | None) -> Target | None:
+        """The target without blocking, when this process has just checked its snapshot (a ref lookup and a
+        stat: no thread hop for a warm model); None: call `target` in a thread."""
+        sha = self.snapshots.head(repo)
+        folder = self.snapshots.checked(repo, sha)
+        if folder is None or not (folder / "config.json").is_file():
+            return None
+        task = task or repo.pipeline_tag
+        return Target(f"{repo.id}@{sha}:{task or ''}", str(folder), sha, task)
+
     def target(self, repo: Repo, task: str | None) -> Target:
         """Blocking (git, stores): the default branch's head, materialised."""
-        sha = self.hub.resolve(repo, "main")
+        sha = self.snapshots.head(repo)
         folder = self.snapshots.folder(repo, sha)
         if not (folder / "config.json").is_file():  # said here, without waking a worker
             raise BadRequest(
@@ -137,7 +147,7 @@ class Inference:
         if not installed():
             return None, "error"
         try:
-            sha = self.hub.resolve(repo, "main")
+            sha = self.snapshots.head(repo)
             self.snapshots.check_size(repo, sha)
         except TooBig:
             return None, "TooBig"

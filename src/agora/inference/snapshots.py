@@ -19,12 +19,16 @@ import os
 import secrets
 import shutil
 import stat
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import BadRequest, EntryNotFound
-from ..storage.gitstore import Entry
+from ..storage.gitstore import Entry, GitRepo
 
 if TYPE_CHECKING:
     from ..hub.repos import Hub, Repo
@@ -33,6 +37,8 @@ SKIPPED = (".onnx", ".gguf", ".ckpt", ".pkl", ".pickle", ".joblib", ".h5", ".msg
            ".mlmodel", ".npz", ".zip", ".tar", ".gz")  # fmt: skip
 WEIGHTS = (".safetensors", ".bin")
 SMALL = 8 * 1024 * 1024  # git blobs are written out (the Hub keeps files of 10 MiB and more in LFS)
+KEEP_OPEN = 64  # git repos kept open per process to read their head (opening one costs ~0.2 ms)
+RECHECK = 10.0  # seconds a checked snapshot is trusted on a stat of its folder, before its links are walked
 
 
 class TooBig(BadRequest):
@@ -58,6 +64,20 @@ class Snapshots:
         self.cache = data / "infer-cache"
         self.max_model_bytes = max_model_bytes
         self.cache_bytes = cache_bytes
+        self._mu = threading.Lock()
+        self._gits: OrderedDict[Path, GitRepo] = OrderedDict()  # least recently used first
+        self._checked: dict[tuple[int, str], float] = {}  # (repo, sha) -> when its links all resolved
+
+    def head(self, repo: Repo) -> str:
+        """The default branch's commit, read from a git repo this process keeps open (a request's cheap
+        head check: a ref lookup, no open, no database)."""
+        path = self.hub.git_dir(repo)
+        with self._mu:  # one pygit2 Repository is not used by two threads at once
+            git = self._gits.pop(path, None) or GitRepo(path)
+            self._gits[path] = git
+            if len(self._gits) > KEEP_OPEN:
+                self._gits.popitem(last=False)
+            return git.resolve("main")
 
     def files(self, repo: Repo, sha: str) -> list[Entry]:
         return wanted(self.hub.git(repo).all_files(sha))
@@ -72,10 +92,22 @@ class Snapshots:
             )
         return size
 
+    def checked(self, repo: Repo, sha: str) -> Path | None:
+        """The snapshot if this process checked it less than RECHECK ago and it is still there (a stat: cheap
+        enough for the event loop); None: ask `folder` (in a thread)."""
+        at = self._checked.get((repo.id, sha))
+        dest = self.root / str(repo.id) / sha
+        if at is not None and time.monotonic() - at < RECHECK and dest.is_dir():
+            return dest
+        return None
+
     def folder(self, repo: Repo, sha: str) -> Path:
         """The snapshot of `repo` at `sha`, built if it is not there (or lost a cached file)."""
         dest = self.root / str(repo.id) / sha
+        if self.checked(repo, sha) is not None:
+            return dest  # checked a moment ago; still there (gc removes whole folders)
         if dest.is_dir() and all_links_resolve(dest):
+            self._seen(repo.id, sha, dest)
             return dest
         self.check_size(repo, sha)
         files = self.files(repo, sha)
@@ -96,7 +128,18 @@ class Snapshots:
         finally:
             if tmp.exists():
                 remove(tmp)
+        self._seen(repo.id, sha, dest)
         return dest
+
+    def _seen(self, repo: int, sha: str, dest: Path) -> None:
+        """Checked now; touched, so that `agora gc` sees it in use (at most once per RECHECK)."""
+        if len(self._checked) > 4096:
+            self._checked.clear()
+        self._checked[(repo, sha)] = time.monotonic()
+        try:
+            os.utime(dest)
+        except OSError:
+            pass
 
     def _place(self, repo: Repo, tmp: Path, e: Entry) -> None:
         target = tmp / e.path
@@ -156,6 +199,7 @@ class Snapshots:
             if p != keep:
                 total -= p.stat().st_size
                 p.unlink(missing_ok=True)
+                self._checked.clear()  # a snapshot may link to it: walk their links again
 
 
 def all_links_resolve(folder: Path) -> bool:
@@ -175,3 +219,81 @@ def remove(folder: Path) -> None:
         if p.is_dir() and not p.is_symlink():
             p.chmod(stat.S_IRWXU)
     shutil.rmtree(folder, ignore_errors=True)
+
+
+# ---- gc (`agora gc`) ---------------------------------------------------------------------------------------
+@dataclass
+class SnapshotGc:
+    """What `agora gc` removed (or would remove) of the inference folders: paths relative to the data
+    folder, with their bytes (a snapshot's own bytes: the files written out, not the weights it links to)."""
+
+    snapshots_removed: list[tuple[str, int]] = field(default_factory=list)
+    snapshots_kept: int = 0
+    cache_removed: list[tuple[str, int]] = field(default_factory=list)
+    cache_kept: int = 0
+
+    @property
+    def freed(self) -> int:
+        return sum(n for _, n in self.snapshots_removed) + sum(n for _, n in self.cache_removed)
+
+
+def live_heads(hub: Hub) -> dict[int, set[str]]:
+    """Every repo's branch and tag heads (the commits a snapshot may still be asked for), by repo id."""
+    from sqlalchemy import select
+
+    from ..db.models import Repo as RepoRow
+
+    with hub.db.session() as s:
+        repos = list(s.scalars(select(RepoRow)))
+    out: dict[int, set[str]] = {}
+    for repo in repos:
+        try:
+            git = hub.git(repo)
+        except Exception:  # noqa: BLE001  (a repo whose git folder is gone has no heads)
+            out[repo.id] = set()
+            continue
+        out[repo.id] = {r.target for prefix in ("refs/heads/", "refs/tags/") for r in git.refs(prefix)}
+    return out
+
+
+def collect(data: Path, heads: dict[int, set[str]], apply: bool, grace: float) -> SnapshotGc:
+    """Remove the snapshots of commits that are no longer a branch or tag head (or of repos that are gone),
+    then the cache files (Xet/S3 weights rebuilt for the workers) that no kept snapshot links to. Anything
+    used or written less than `grace` seconds ago stays (a request may have resolved that commit just before
+    a push; `Snapshots.folder` touches a snapshot it serves, `_cached` a cache file). A worker that has a
+    removed file mapped keeps its pages: an unlinked file lives until its last mapping goes."""
+    report = SnapshotGc()
+    cutoff = time.time() - grace
+    root, cache = data / "infer-snapshots", data / "infer-cache"
+    used: set[Path] = set()
+    for repo_dir in sorted(root.iterdir()) if root.is_dir() else []:
+        live = heads.get(int(repo_dir.name), set()) if repo_dir.name.isdigit() else set()
+        for snap in sorted(repo_dir.iterdir()):
+            if snap.name in live or _mtime(snap) > cutoff:
+                report.snapshots_kept += 1
+                used.update(p.resolve() for p in snap.rglob("*") if p.is_symlink())
+                continue
+            report.snapshots_removed.append((str(snap.relative_to(data)), _own_bytes(snap)))
+            if apply:
+                remove(snap)
+        if apply and not any(repo_dir.iterdir()):
+            repo_dir.rmdir()
+    for f in sorted(cache.glob("*/*")) if cache.is_dir() else []:
+        if f.resolve() in used or _mtime(f) > cutoff:
+            report.cache_kept += 1
+            continue
+        report.cache_removed.append((str(f.relative_to(data)), f.stat().st_size))
+        if apply:
+            f.unlink(missing_ok=True)
+    return report
+
+
+def _mtime(p: Path) -> float:
+    try:
+        return p.lstat().st_mtime
+    except FileNotFoundError:
+        return 0.0
+
+
+def _own_bytes(folder: Path) -> int:
+    return sum(p.lstat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())

@@ -81,7 +81,9 @@ async def run(ctx: Ctx, request: Request, ns: str, name: str, task: str | None) 
         inputs, params, stream = await read_binary(request, lim.max_binary_bytes)
     else:
         inputs, params, stream = await read_request(request, lim.max_body_bytes, lim.max_input_chars)
-    target = await ctx.run(svc.target, repo, task)
+    target = svc.ready_target(repo, task)  # a warm model: no thread hop
+    if target is None:
+        target = await ctx.run(svc.target, repo, task)
     await check_loading(ctx, request, svc, repo, target)
     if stream:
         return await sse(svc.frames(target, inputs, params, True))
