@@ -150,11 +150,14 @@ def new_site(data: Path, user: str, log: Path) -> Site:
     return Site(data, user, token, _free_port(), log)
 
 
-def start_killable(data: Path, port: int, log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+def start_killable(
+    data: Path, port: int, log: Path, env: dict[str, str] | None = None, workers: int | None = None
+) -> subprocess.Popen:
     """`agora serve` in a process group of its own (kill_group reaches granian and its workers), once a worker
-    answers HTTP (an open port is not enough). `env` adds or overrides settings."""
+    answers HTTP (an open port is not enough). `env` adds or overrides settings; `workers`: `--workers N`."""
     proc = subprocess.Popen(
-        [str(BIN / "agora"), "serve", "--port", str(port), "--data", str(data)],
+        [str(BIN / "agora"), "serve", "--port", str(port), "--data", str(data)]
+        + ([] if workers is None else ["--workers", str(workers)]),
         stdout=open(log, "ab"),
         stderr=subprocess.STDOUT,
         env={**os.environ, **(env or {})},
@@ -178,6 +181,24 @@ def kill_group(proc: subprocess.Popen) -> None:
     except ProcessLookupError:
         pass
     proc.wait()
+
+
+def start_push(work: Path, env: dict[str, str]) -> subprocess.Popen:
+    """`git push origin main` from `work`, in the background, its output captured."""
+    return subprocess.Popen(
+        ["git", "push", "origin", "main"], cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+
+
+def push_into_quarantine(work: Path, env: dict[str, str], bare: Path) -> subprocess.Popen:
+    """A push started and waited for until receive-pack holds its pack in quarantine in `bare` (receiving
+    it, or running the hook): the moment the crash tests interrupt."""
+    push = start_push(work, env)
+    deadline = time.time() + 60
+    while time.time() < deadline and not list((bare / "objects").glob("tmp_objdir-incoming-*")):
+        assert push.poll() is None, "the push ended before it could be interrupted"
+        time.sleep(0.002)
+    return push
 
 
 @pytest.fixture(scope="session")

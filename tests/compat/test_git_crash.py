@@ -6,12 +6,11 @@ push works. Runs its own server on its own data folder, so the shared session se
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 
 from huggingface_hub import HfApi
 
-from ..conftest import kill_group, new_site
+from ..conftest import kill_group, new_site, push_into_quarantine
 from ..conftest import start_killable as start
 from .test_git_push import MIB, Git, write_random
 
@@ -36,18 +35,7 @@ def test_kill_9_during_push_then_restart(tmp_path: Path) -> None:
         new = git.head(work)
 
         repo_dir = next((data / "repos").glob("*/*.git"))
-        push = subprocess.Popen(
-            ["git", "push", "origin", "main"],
-            cwd=work,
-            env=git.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        # Wait until receive-pack holds the pack in quarantine (receiving it, or running the hook).
-        deadline = time.time() + 60
-        while time.time() < deadline and not list((repo_dir / "objects").glob("tmp_objdir-incoming-*")):
-            assert push.poll() is None, "the push ended before it could be interrupted"
-            time.sleep(0.002)
+        push = push_into_quarantine(work, git.env, repo_dir)
         kill_group(proc)
         push.communicate(timeout=60)
 

@@ -38,7 +38,7 @@ from huggingface_hub.inference._generated.types import (
     ZeroShotClassificationOutputElement,
 )
 
-from ..conftest import BIN, _free_port, agora, kill_group, new_site
+from ..conftest import _free_port, agora, kill_group, new_site, start_killable
 from ..tiny_models import tiny_models  # noqa: F401  (the session fixture)
 
 NS = "ivy"
@@ -60,7 +60,6 @@ def start(
     data: Path, port: int, log: Path, workers: int = 2, extra: dict[str, str] | None = None
 ) -> subprocess.Popen:  # type: ignore[type-arg]
     env = {
-        **os.environ,
         **(extra or {}),
         "AGORA_INFER_TIMEOUT": "4",
         "AGORA_INFER_TEST_SLEEP": "60",
@@ -68,22 +67,7 @@ def start(
         "AGORA_INFER_MAX_MODEL_MB": "1",
         "AGORA_JOBS": "0",
     }
-    proc = subprocess.Popen(
-        [str(BIN / "agora"), "serve", "--port", str(port), "--data", str(data), "--workers", str(workers)],
-        stdout=open(log, "ab"),
-        stderr=subprocess.STDOUT,
-        env=env,
-        start_new_session=True,
-    )
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        assert proc.poll() is None, log.read_text()
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/api/models/none/none", timeout=2)
-            return proc
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise AssertionError(f"the server did not start:\n{log.read_text()}")
+    return start_killable(data, port, log, env=env, workers=workers)
 
 
 @pytest.fixture(scope="module")

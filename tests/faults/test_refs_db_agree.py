@@ -25,7 +25,7 @@ from huggingface_hub import HfApi
 from huggingface_hub.errors import HfHubHTTPError
 
 from ..compat.test_git_push import MIB, Git, write_random
-from ..conftest import _free_port, kill_group, start_killable
+from ..conftest import _free_port, kill_group, start_killable, start_push
 
 BIN = Path(sys.executable).parent
 LOCK_TIMEOUT = "2"  # AGORA_DB_LOCK_TIMEOUT of these servers: a stuck database fails fast
@@ -304,13 +304,7 @@ def test_push_killed_after_its_ref_moved_is_derived_at_the_next_start(
     git("commit", "-m", "pushed before the crash", cwd=work)
     new = git.head(work)
     bare = hub.bare()
-    push = subprocess.Popen(
-        ["git", "push", "origin", "main"],
-        cwd=work,
-        env=git.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    push = start_push(work, git.env)
     # Authenticated (a token's use is written) and receiving: now the database is locked.
     wait_for(lambda: list((bare / "objects").glob("tmp_objdir-incoming-*")) or push.poll() is not None, "git")
     lock.take()

@@ -23,7 +23,7 @@ import pytest
 from huggingface_hub import HfApi
 
 from ..compat.test_git_push import MIB, Git, write_random
-from ..conftest import Site, kill_group, new_site, start_killable
+from ..conftest import Site, kill_group, new_site, push_into_quarantine, start_killable
 
 PACE = 0.4  # seconds between two MiB of the slow upload
 
@@ -187,17 +187,7 @@ def test_sigterm_during_a_push_lands_it_or_leaves_nothing(tmp_path: Path, group:
         git("commit", "-m", "pushed while stopping", cwd=work)
         new = git.head(work)
         repo_dir = next((site.data / "repos").glob("*/*.git"))
-        push = subprocess.Popen(
-            ["git", "push", "origin", "main"],
-            cwd=work,
-            env=git.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        deadline = time.time() + 60
-        while time.time() < deadline and not list((repo_dir / "objects").glob("tmp_objdir-incoming-*")):
-            assert push.poll() is None, "the push ended before the signal"
-            time.sleep(0.002)
+        push = push_into_quarantine(work, git.env, repo_dir)
         took = _terminate(proc, group)
         _, err = push.communicate(timeout=60)
         print(f"push exit {push.returncode} after SIGTERM; the server stopped in {took:.1f} s")

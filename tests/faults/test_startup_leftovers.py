@@ -14,7 +14,7 @@ from huggingface_hub import HfApi
 from agora.hub.startup import PUSHES, host_tag, mark_push, owner
 
 from ..compat.test_git_push import MIB, Git, write_random
-from ..conftest import _free_port, agora, kill_group, new_site
+from ..conftest import _free_port, agora, kill_group, new_site, push_into_quarantine
 from ..conftest import start_killable as start
 
 OLD = time.time() - 3 * 3600  # older than the safe age (an hour)
@@ -112,17 +112,7 @@ def test_quarantine_of_a_push_killed_with_the_server_is_removed_at_the_restart(t
         git("add", ".", cwd=work)
         git("commit", "-m", "killed mid-push", cwd=work)
         repo_dir, busy_dir = _bare(site.data, "m"), _bare(site.data, "busy")
-        push = subprocess.Popen(
-            ["git", "push", "origin", "main"],
-            cwd=work,
-            env=git.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        deadline = time.time() + 60
-        while time.time() < deadline and not list((repo_dir / "objects").glob("tmp_objdir-incoming-*")):
-            assert push.poll() is None, "the push ended before it could be interrupted"
-            time.sleep(0.002)
+        push = push_into_quarantine(work, git.env, repo_dir)
         kill_group(proc)
         push.communicate(timeout=60)
         assert list((repo_dir / "objects").glob("tmp_objdir-incoming-*")), "receive-pack cleaned up after all"

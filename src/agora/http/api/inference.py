@@ -224,8 +224,13 @@ async def chat_sse(frames: AsyncGenerator[dict[str, Any], None], head: dict[str,
         finally:
             await frames.aclose()
 
+    return event_stream(events())
+
+
+def event_stream(events: AsyncIterator[bytes]) -> Response:
+    """Server-sent events, uncached, the headers the widget reads exposed."""
     return StreamingResponse(
-        events(),
+        events,
         media_type="text/event-stream",
         headers={
             "Cache-Control": "no-store",
@@ -268,15 +273,7 @@ async def sse(frames: AsyncGenerator[dict[str, Any], None]) -> Response:
         finally:
             await frames.aclose()  # the pool connection, also when the client went away
 
-    return StreamingResponse(
-        events(),
-        media_type="text/event-stream",
-        headers={
-            "Cache-Control": "no-store",
-            "x-compute-type": "cpu",
-            "Access-Control-Expose-Headers": EXPOSE,
-        },
-    )
+    return event_stream(events())
 
 
 async def read_binary(request: Request, limit: int) -> tuple[Any, dict[str, Any], bool]:
