@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
@@ -14,6 +18,14 @@ from agora.hub.repos import Hub
 from agora.ids import RepoId
 
 RID = RepoId("model", "alice", "m")  # the repo the `who` fixture creates
+T = TypeVar("T")
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run` in a thread of its own: the session's Playwright browser (tests/e2e) may be running an
+    event loop in this one, where asyncio.run refuses to start."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ messages), and the hub helpers the Inference API uses for limits and access (thr
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import io
 import wave
@@ -19,7 +18,7 @@ from agora.hub import accounts, throttle
 from agora.hub.accounts import Principal
 from agora.hub.repos import Hub
 
-from .conftest import RID
+from .conftest import RID, run_async
 
 handlers = pytest.importorskip("agora.inference.handlers")
 
@@ -174,7 +173,7 @@ def chat_lines(frames: list[dict[str, Any] | Exception]) -> list[str]:
         body = b"".join([c if isinstance(c, bytes) else c.encode() async for c in r.body_iterator])
         return body.decode().splitlines()
 
-    return asyncio.run(collect())
+    return run_async(collect())
 
 
 def test_chat_stream_shapes_as_the_client_reads_them() -> None:

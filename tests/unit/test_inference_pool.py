@@ -17,6 +17,7 @@ from agora.inference.front import InferencePool, check
 from agora.inference.pool import PoolConfig
 
 from ..tiny_models import tiny_models  # noqa: F401  (the session fixture)
+from .conftest import run_async
 
 
 @pytest.fixture
@@ -52,7 +53,7 @@ def test_queue_bound_answers_overloaded(
     async def main() -> list[dict[str, Any] | HubError]:
         return list(await asyncio.gather(*(answer(pool, req) for _ in range(4))))
 
-    got = asyncio.run(main())
+    got = run_async(main())
     ok = [g for g in got if isinstance(g, dict)]
     refused = [g for g in got if isinstance(g, Unavailable)]
     assert len(ok) == 2 and len(refused) == 2, got
@@ -74,7 +75,7 @@ def test_worker_past_its_memory_cap_is_replaced(
     async def main() -> tuple[Any, ...]:
         return await answer(pool, req), await answer(pool, req)
 
-    first, second = asyncio.run(main())
+    first, second = run_async(main())
     assert isinstance(first, dict) and isinstance(second, dict)
     assert first["pid"] != second["pid"]  # the first worker was replaced after answering
     assert pool.supervisor is not None  # this process took the lease
@@ -109,4 +110,4 @@ def test_connections_are_kept_and_a_dead_one_is_replaced(
         assert got["ok"][0][0]["label"] in ("NEGATIVE", "POSITIVE")
         assert pool.supervisor is not None and pool.supervisor is not first
 
-    asyncio.run(main())
+    run_async(main())

@@ -3,17 +3,17 @@ and linear time on a long line arriving in small chunks (the old reader rescanne
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import time
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from agora.errors import BadRequest, TooLarge
 from agora.http.api.commits import LineSplitter, file_content, ndjson_lines
+
+from .conftest import run_async
 
 
 def split_all(chunks: list[bytes]) -> list[bytes]:
@@ -75,9 +75,7 @@ def read(chunks: list[bytes], max_line: int = 1 << 20) -> list[dict]:
     async def go() -> list[dict]:
         return [o async for o in ndjson_lines(FakeRequest(chunks), max_line)]  # type: ignore[arg-type]
 
-    # A thread of its own: the session's Playwright browser may be running an event loop in this one.
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, go()).result()
+    return run_async(go())
 
 
 def line(key: str, **value: object) -> bytes:

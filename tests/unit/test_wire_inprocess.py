@@ -4,12 +4,10 @@ driven through Starlette's TestClient or straight through ASGI."""
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import inspect
 import json
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,8 @@ from agora.config import Settings
 from agora.http import bodies, wire
 from agora.http.routing import Router
 from agora.viewer import errors as viewer_errors
+
+from .conftest import run_async
 
 # ---- parse_range ----------------------------------------------------------------------------------------
 
@@ -413,9 +413,7 @@ def test_lifespan_and_other_scopes() -> None:
 
 
 def _run(coro: Any) -> Any:
-    # A thread of its own: the session's Playwright browser may be running an event loop in this one.
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
+    return run_async(coro)
 
 
 LIMIT = 100
