@@ -20,6 +20,7 @@ import io
 import json
 import secrets
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -335,6 +336,8 @@ class S3BlobStore:
                 return
             raise NotFound("Unknown or expired multipart upload") from None  # aborted (purged as abandoned)
         if not parts:
+            if self._assembled_soon(key):  # a concurrent completion took the parts a moment ago
+                return
             raise BadRequest("No part of this upload was received")
         try:
             self.client.complete_multipart_upload(
@@ -344,6 +347,16 @@ class S3BlobStore:
             if not _missing(e) or self._head(key) is None:
                 raise
             # else a concurrent completion assembled it a moment ago: verify what it assembled
+
+    def _assembled_soon(self, key: str, wait: float = 5.0) -> bool:
+        """Whether `key` is (or within `wait` seconds becomes) an assembled object: while a concurrent
+        completion runs, S3 may list its upload with no parts before the object appears."""
+        deadline = time.monotonic() + wait
+        while self._head(key) is None:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+        return True
 
     def _drop(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)
