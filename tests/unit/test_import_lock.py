@@ -16,6 +16,18 @@ from agora.ids import RepoId
 from agora.storage.lfs_pointer import lfs_pointer
 
 
+def probe_write_lock(db_file: Path, oid: str, locked: list[str]) -> None:
+    """Try to take SQLite's write lock as another writer would; note it in `locked` when refused."""
+    probe = sqlite3.connect(db_file, timeout=0.2)
+    try:
+        probe.execute("BEGIN IMMEDIATE")
+        probe.rollback()
+    except sqlite3.OperationalError as e:
+        locked.append(f"{oid[:8]}: {e}")
+    finally:
+        probe.close()
+
+
 def _git_repo_with_lfs(root: Path, count: int) -> Path:
     """A working repo whose commit holds `count` LFS pointers, their objects in .git/lfs/objects."""
     subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
@@ -53,14 +65,7 @@ def _import_probing_the_lock(
 
     def store_and_probe(hub: Hub, f: Path, oid: str, size: int, progress: imports.Progress) -> None:
         store(hub, f, oid, size, progress)
-        probe = sqlite3.connect(db_file, timeout=0.2)  # another writer, while the bytes are copied
-        try:
-            probe.execute("BEGIN IMMEDIATE")
-            probe.rollback()
-        except sqlite3.OperationalError as e:
-            locked.append(f"{oid[:8]}: {e}")
-        finally:
-            probe.close()
+        probe_write_lock(db_file, oid, locked)  # another writer, while the bytes are copied
 
     monkeypatch.setattr(imports, "_store", store_and_probe)
     with hub.db.session() as s:
@@ -109,14 +114,7 @@ def test_export_folder_objects_are_copied_without_the_write_lock(
 
     def store_and_probe(hub: Hub, f: Path, oid: str, size: int, progress: imports.Progress) -> None:
         store(hub, f, oid, size, progress)
-        probe = sqlite3.connect(db_file, timeout=0.2)
-        try:
-            probe.execute("BEGIN IMMEDIATE")
-            probe.rollback()
-        except sqlite3.OperationalError as e:
-            locked.append(f"{oid[:8]}: {e}")
-        finally:
-            probe.close()
+        probe_write_lock(db_file, oid, locked)
 
     monkeypatch.setattr(backup, "_store", store_and_probe)
     assert backup.import_export(target, tmp_path / "out", "bob", lambda n: None, print) == 0
