@@ -1,5 +1,5 @@
 """The inference inputs decoded in the workers (handlers.py: magic bytes, WAV, resampling, images, chat
-messages), and the hub helpers the Inference API uses for limits and access (throttle.take, passes_gate)."""
+messages), and the hub helpers the Inference API uses for limits and access (throttle, hub/admission.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import base64
 import io
 import wave
 from collections.abc import AsyncGenerator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -124,8 +123,57 @@ def test_rate_limit_counter(hub: Hub) -> None:
     """At most `limit` per window; the wait is what is left of the window; another key is counted apart."""
     with hub.db.session() as s:
         waits = [throttle.take(s, "infer:user:a", 3, 60) for _ in range(5)]
+        assert throttle.take(s, "infer:ip:127.0.0.1", 3, 60) == 0
     assert waits[:3] == [0, 0, 0] and all(0 < w <= 60 for w in waits[3:])
-    assert throttle.rate_limited(hub, "infer:ip:127.0.0.1", 3, 60) == 0
+
+
+def test_rate_limit_leases(hub: Hub) -> None:
+    """Two processes (two Leases) lease a limit of 128 two requests at a time from one counter: together
+    they let exactly 128 through, then both refuse; the database is written once per lease, not per request."""
+    from agora.db.models import LoginFailure
+
+    a, b = throttle.Leases(), throttle.Leases()
+    admitted = refused = 0
+    with hub.db.session() as s:
+        for i in range(200):
+            if (a if i % 2 else b).take(s, "infer:user:x", 128, 60) == 0:
+                admitted += 1
+            else:
+                refused += 1
+    assert (admitted, refused) == (128, 72)
+    one = throttle.Leases()
+    with hub.db.session() as s:
+        for _ in range(50):
+            assert one.take(s, "infer:user:y", 6400, 60) == 0  # leases of 100
+        row = s.get(LoginFailure, "infer:user:y")
+        assert row is not None and row.failures == 100
+
+
+def test_admission(hub: Hub, who: Principal) -> None:
+    """One visit: a bad token is Unauthorized, a private repo is not found by others, the gate is shut to
+    anyone but the namespace's members, and the caller is counted against the rate limit."""
+    from agora.errors import RepoNotFound, Unauthorized
+    from agora.hub import admission
+
+    rate = admission.RateLimit(3, 60)
+    with hub.db.session() as s:
+        accounts.create_user(s, "bob", "bob-password")
+        alice, bob = accounts.create_token(s, "alice"), accounts.create_token(s, "bob")
+    with pytest.raises(Unauthorized):
+        admission.admit(hub, "hf_nope", "", RID, rate)
+    got = admission.admit(hub, alice, "", RID, rate)
+    assert got.who is not None and got.who.name == "alice" and got.repo.name == "m" and not got.gated
+    hub.change_settings(who, RID, True, None)
+    with pytest.raises(RepoNotFound):
+        admission.admit(hub, bob, "", RID, rate)
+    with pytest.raises(RepoNotFound):
+        admission.admit(hub, None, "10.0.0.9", RID, rate)
+    hub.change_settings(who, RID, False, "manual")
+    assert admission.admit(hub, bob, "", RID, rate).gated
+    assert admission.admit(hub, None, "10.0.0.9", RID, rate).gated
+    assert not admission.admit(hub, alice, "", RID, rate).gated
+    assert admission.admit(hub, alice, "", RID, rate).wait == 0  # alice's 3rd request in the window
+    assert admission.admit(hub, alice, "", RID, rate).wait > 0  # her 4th
 
 
 def test_rate_limit_cleanup_keeps_login_failures(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -139,23 +187,11 @@ def test_rate_limit_cleanup_keeps_login_failures(hub: Hub, monkeypatch: pytest.M
         s.add(LoginFailure(key="ip:10.0.0.1", failures=40, first_at=old, last_at=old))
         s.add(LoginFailure(key="infer:ip:10.0.0.2", failures=5, first_at=old, last_at=old))
     monkeypatch.setattr(throttle.random, "random", lambda: 0.0)  # the clean-up runs
-    throttle.rate_limited(hub, "infer:ip:10.0.0.3", 10, 60)
+    with hub.db.session() as s:
+        throttle.take(s, "infer:ip:10.0.0.3", 10, 60)
     with hub.db.session() as s:
         assert s.get(LoginFailure, "ip:10.0.0.1") is not None
         assert s.get(LoginFailure, "infer:ip:10.0.0.2") is None
-
-
-def test_gate(hub: Hub, who: Principal, tmp_path: Path) -> None:
-    """A gated repo: its namespace's members pass, anyone else (anonymous, another user) does not."""
-    hub.change_settings(who, RID, None, "manual")
-    with hub.db.session() as s:
-        bob = accounts.session_principal(accounts.create_user(s, "bob", "bob-password"))
-    repo = hub.open_repo(who, RID, False)
-    assert repo.gated == "manual"
-    assert accounts.gate_open(hub, who, repo)
-    assert not accounts.gate_open(hub, bob, repo) and not accounts.gate_open(hub, None, repo)
-    hub.change_settings(who, RID, None, False)
-    assert accounts.gate_open(hub, None, hub.open_repo(None, RID, False))
 
 
 def chat_lines(frames: list[dict[str, Any] | Exception]) -> list[str]:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -308,16 +308,19 @@ def list_tokens(s: Session, user: str) -> list[Token]:
     return list(s.scalars(select(Token).where(Token.user_id == u.id, Token.revoked.is_(False))))
 
 
+# built once: every request with a token runs it
+_LIVE_TOKEN = (
+    select(Token, Account)
+    .join(Account, Account.id == Token.user_id)
+    .where(Token.digest == bindparam("digest"), Token.revoked.is_(False), Account.disabled.is_(False))
+)
+
+
 def live_token(s: Session, secret: str) -> tuple[Token, Account] | None:
     """The token (not revoked, its user not disabled) and its user, or None. Writes nothing: `note_use`
     records when it was last used."""
-    tok = s.scalar(select(Token).where(Token.digest == _digest(secret), Token.revoked.is_(False)))
-    if tok is None:
-        return None
-    user = s.get(Account, tok.user_id)
-    if user is None or user.disabled:
-        return None
-    return tok, user
+    row = s.execute(_LIVE_TOKEN, {"digest": _digest(secret)}).first()
+    return None if row is None else (row[0], row[1])
 
 
 def authenticate(s: Session, secret: str) -> Principal | None:
@@ -441,11 +444,6 @@ def account_spelling(hub: Hub, name: str) -> str | None:
     with hub.db.session() as s:
         acc = get_account(s, name)
         return acc.name if acc is not None and acc.name != name else None
-
-
-def gate_open(hub: Hub, who: Principal | None, repo: Repo) -> bool:
-    with hub.db.session() as s:
-        return passes_gate(s, who, repo)
 
 
 def may_admin(hub: Hub, who: Principal | None, repo: Repo) -> bool:

@@ -13,7 +13,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Engine, Index, and_, case, func, inspect, or_, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Index,
+    and_,
+    bindparam,
+    case,
+    func,
+    inspect,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from ..db.models import Account, Collection, Repo, name_key
@@ -26,17 +39,33 @@ if TYPE_CHECKING:
 key = name_key
 KEY_INDEXES = {"accounts": "ix_accounts_name_key", "repos": "ix_repos_name_key"}
 
+# The two lookups every request makes, built once (building a statement costs more than running it on
+# SQLite): the exact spelling first, should case twins exist.
+_ACCOUNT = (
+    select(Account)
+    .where(Account.name_key == bindparam("key"))
+    .order_by(case((Account.name == bindparam("name"), 0), else_=1), Account.id)
+    .limit(1)
+)
+_REPO = (
+    select(Repo)
+    .where(
+        Repo.type == bindparam("type"),
+        Repo.namespace_key == bindparam("ns_key"),
+        Repo.name_key == bindparam("name_key"),
+    )
+    .order_by(
+        case((and_(Repo.namespace == bindparam("ns"), Repo.name == bindparam("name")), 0), else_=1), Repo.id
+    )
+    .limit(1)
+)
+
 
 def account(s: Session, name: str) -> Account | None:
     """The account called `name` in any case (the exact spelling first, should twins exist)."""
     if not isinstance(name, str):
         return None
-    return s.scalar(
-        select(Account)
-        .where(Account.name_key == key(name))
-        .order_by(case((Account.name == name, 0), else_=1), Account.id)
-        .limit(1)
-    )
+    return s.scalar(_ACCOUNT, {"key": key(name), "name": name})
 
 
 def canonical(s: Session, name: str) -> str:
@@ -49,14 +78,9 @@ def repo(s: Session, rid: RepoId) -> Repo | None:
     """The repo `rid` names in any case (the exact spelling first, should twins exist)."""
     if not isinstance(rid.namespace, str) or not isinstance(rid.name, str):
         return None
-    return s.scalar(
-        select(Repo)
-        .where(
-            Repo.type == rid.type, Repo.namespace_key == key(rid.namespace), Repo.name_key == key(rid.name)
-        )
-        .order_by(case((and_(Repo.namespace == rid.namespace, Repo.name == rid.name), 0), else_=1), Repo.id)
-        .limit(1)
-    )
+    params = {"type": rid.type, "ns_key": key(rid.namespace), "name_key": key(rid.name),
+              "ns": rid.namespace, "name": rid.name}  # fmt: skip
+    return s.scalar(_REPO, params)
 
 
 def repo_taken(s: Session, rid: RepoId, other_than: int | None = None) -> bool:

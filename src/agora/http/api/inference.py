@@ -23,12 +23,12 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from ...errors import BadRequest, GatedRepo, HubError, TooLarge, TooManyRequests, Unavailable
-from ...hub import accounts, throttle
-from ...hub.accounts import Principal
+from ...hub import admission
 from ...hub.repos import Repo
 from ...ids import RepoId
 from ...inference.service import BINARY_TASKS, Inference, Target
 from .. import bodies, wire
+from ..auth import credential
 from ..context import Ctx
 from ..web.account import request_ip
 
@@ -92,29 +92,22 @@ async def run(ctx: Ctx, request: Request, ns: str, name: str, task: str | None) 
 
 async def open_model(ctx: Ctx, request: Request, rid: RepoId) -> Repo:
     """The model if the caller may read it (else 404), within the rate limit (else 429), and past its
-    gate when it is gated (else 403 GatedRepo)."""
-    who = await ctx.who(request)
-    repo = await ctx.run(ctx.hub.open_repo, who, rid, False)
-    await check_rate(ctx, request, who)
-    if repo.gated and not await ctx.run(accounts.gate_open, ctx.hub, who, repo):
-        raise GatedRepo(f"Access to model {rid.full} is restricted: you must have access to it to run it")
-    return repo
-
-
-async def check_rate(ctx: Ctx, request: Request, who: Principal | None) -> None:
-    """AGORA_INFER_RATE_LIMIT requests per AGORA_INFER_RATE_WINDOW seconds, per user (a token's owner)
-    or, anonymous, per client IP; counted in the database, so every server process shares the counters."""
+    gate when it is gated (else 403 GatedRepo): one thread hop, one database session (hub/admission.py).
+    AGORA_INFER_RATE_LIMIT requests per AGORA_INFER_RATE_WINDOW seconds, per user (a token's owner) or,
+    anonymous, per client IP; counted in the database, so every server process shares the counters."""
     lim = ctx.settings.infer
-    if lim.rate_limit <= 0:
-        return
-    key = f"infer:user:{who.name}" if who is not None else f"infer:ip:{request_ip(ctx.settings, request)}"
-    wait = await ctx.run(throttle.rate_limited, ctx.hub, key[:200], lim.rate_limit, lim.rate_window)
-    if wait:
+    rate = admission.RateLimit(lim.rate_limit, lim.rate_window)
+    ip = request_ip(ctx.settings, request) if credential(request) is None else ""
+    got = await ctx.run(admission.admit, ctx.hub, credential(request), ip, rid, rate)
+    if got.wait:
         raise TooManyRequests(
             f"Rate limit reached: at most {lim.rate_limit} inference requests per {lim.rate_window} s "
-            f"(AGORA_INFER_RATE_LIMIT). Try again in {wait} s",
-            retry_after=wait,
+            f"(AGORA_INFER_RATE_LIMIT). Try again in {got.wait} s",
+            retry_after=got.wait,
         )
+    if got.gated:
+        raise GatedRepo(f"Access to model {rid.full} is restricted: you must have access to it to run it")
+    return got.repo
 
 
 async def check_loading(ctx: Ctx, request: Request, svc: Inference, repo: Repo, t: Target) -> None:
