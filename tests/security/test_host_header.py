@@ -121,7 +121,8 @@ def test_allowed_hosts_setting(configured: Server, alice: str, two_repos: str) -
 
 
 def test_spaces_origin_setting(configured: Server) -> None:
-    """UI pages may frame Space apps from the configured origins only (frame-src); nothing frames the Hub."""
+    """UI pages may frame Space apps from the configured origins and their own static Spaces' /app/ paths
+    (frame-src); nothing frames the Hub."""
     r = httpx.get(f"{configured.url}/", timeout=30)
     csp = [d.strip() for d in r.headers["content-security-policy"].split(";")]
-    assert "frame-src http://*.spaces.test:*" in csp and "frame-ancestors 'none'" in csp, csp
+    assert "frame-src 'self' http://*.spaces.test:*" in csp and "frame-ancestors 'none'" in csp, csp

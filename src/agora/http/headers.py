@@ -42,12 +42,12 @@ WILDCARD = ("0.0.0.0", "[::]", "")
 
 
 def page_csp(settings: Settings) -> str:
-    frames = settings.spaces_origin or "'none'"
+    frames = " ".join(("'self'", settings.spaces_origin or ""))  # 'self': static Spaces' /app/ paths
     if any(c in frames for c in ";,\r\n"):
         raise ValueError(f"AGORA_SPACES_ORIGIN={frames!r}: space-separated origins only")
     return (
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https: http:; "
-        f"frame-src {frames}; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
+        f"frame-src {frames.strip()}; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
     )
 
 

@@ -83,7 +83,19 @@ def repo_page(methods: str, suffix: str, handler: Callable[..., Any]) -> Entry:
 
 def table() -> list[Entry]:
     from . import git, metrics, web
-    from .api import collections, commits, discussions, files, inference, lfs, repos, search, viewer, xet
+    from .api import (
+        collections,
+        commits,
+        discussions,
+        files,
+        inference,
+        lfs,
+        repos,
+        search,
+        spaces,
+        viewer,
+        xet,
+    )
     from .api.common import T
     from .api.xet import H
     from .headers import USERCONTENT_PREFIX
@@ -181,6 +193,11 @@ def table() -> list[Entry]:
         api("POST", f"/hf-inference/models/{AID}/pipeline/(?P<task>[^/]+)", inference.run_pipeline),
         api("POST", f"/hf-inference/models/{AID}", inference.run_model),
         api("GET", f"/status/{AID}", inference.status),
+        # Spaces (api/spaces.py): the runtime API, a static Space's app under its reserved /app/ path
+        api("GET", f"/api/spaces/{AID}/runtime", spaces.runtime),
+        api("GET", f"/spaces/{AID}/app", spaces.app_root),
+        api("GET", rf"/spaces/{AID}/app/~(?P<exp>\d+)\.(?P<sig>[0-9a-f]{{64}})/(?P<path>.*)", spaces.app),
+        api("GET", f"/spaces/{AID}/app/(?P<path>.*)", spaces.app),
         # ---- the pages (web/): last, their catch-all patterns come after the API's ----------------------
         page("GET", r"/static/pygments\.css", web.pygments_css),
         page("GET", r"/static/(?P<path>.+)", web.static),

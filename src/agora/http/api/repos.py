@@ -8,13 +8,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...errors import BadRequest, Conflict, HubError, Unauthorized
-from ...hub import accounts, cards, index
+from ...hub import accounts, cards, index, spaces
 from ...hub.accounts import Account, Principal
 from ...hub.repos import Repo
 from ...ids import RepoId, parse_repo_type
 from .. import wire
 from ..context import Ctx
 from .common import json_body, repo_json, repo_url, rid_api
+from .spaces import app_path
 
 
 def whoami_json(
@@ -165,6 +166,10 @@ async def info(ctx: Ctx, request: Request, t: str, ns: str, name: str, rev: str 
     # Reverse links the Hub puts in a model's info: Spaces using it, fine-tune counts.
     links = {"spaces": i.spaces, "childrenModelCount": i.children} if i.repo.type == "model" else {}
     d = repo_json(i.repo, i.sha, i.files, blobs or "siblings" in expand, i.last_modified, used, i.tags, links)
+    if i.repo.type == "space":  # where the app is served, and its stage (hub/spaces.py)
+        rt = await ctx.run(spaces.runtime, ctx.hub, i.repo, i.repo.head_sha)
+        d["runtime"] = rt.json()
+        d["host"] = ctx.base_url(request) + app_path(i.repo.namespace, i.repo.name)
     if expand:
         d = {k: v for k, v in d.items() if k in expand or k in ("id", "_id")}
     return wire.json_response(d)

@@ -9,11 +9,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...hub import browse as hub_browse
-from ...hub import fulltext, index
+from ...hub import fulltext, index, spaces
 from ...hub import taxonomy as tx
-from ...hub.repos import Hub
+from ...hub.repos import Hub, Repo
 from ...ids import FROM_PLURAL, PLURAL, REPO_TYPES, RepoId
 from ...viewer import service as viewer_service
+from ..api.spaces import app_path, signed_app_path
 from . import render, widget
 from . import viewer as dataset_viewer
 from .base import Web, rid_of
@@ -156,7 +157,18 @@ async def repo_page(web: Web, request: Request, p: str | None, ns: str, name: st
     rid = rid_of(p, ns, name)
     ov = await web.run(hub_browse.overview, web.hub, who, rid)
     more = await web.run(card_and_viewer, web.hub, ov, rid, dict(request.query_params))
+    if ov.repo.type == "space":
+        more.update(await space_context(web, ov.repo))
     return await web.page(request, "repo.html", tab="card", **vars(ov), **more)
+
+
+async def space_context(web: Web, repo: Repo) -> dict[str, Any]:
+    """A Space page's app: its stage, and the frame's source (a private Space's carries a signed path: the
+    app is never opened with the visitor's cookie)."""
+    rt = await web.run(spaces.runtime, web.hub, repo, repo.head_sha)
+    ns, name = repo.namespace, repo.name
+    src = signed_app_path(web.ctx, ns, name) if repo.private else app_path(ns, name)
+    return {"space": rt, "space_src": src}
 
 
 GROUP_ORDER = (

@@ -1,0 +1,111 @@
+"""Spaces over HTTP: the runtime API huggingface_hub reads, and a static Space's app.
+
+The app is served at `/spaces/{owner}/{name}/app/` — never at `/spaces/{owner}/{name}/` itself, which git,
+`/resolve` and the pages use. It runs on the Hub's origin but not as the Hub: every answer carries
+`Content-Security-Policy: sandbox` without `allow-same-origin`, so the Space's scripts run in an opaque
+origin that never sees the visitor's Hub cookies nor reads a Hub page. The app is always fetched as an
+anonymous visitor (the visitor's cookie or token is never used to open it): a private Space is reached
+through a signed path segment (`/app/~{exp}.{sig}/`, made by the Space page for those who may read the
+repo), which its relative URLs keep, and which expires.
+"""
+
+from __future__ import annotations
+
+import functools
+import mimetypes
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from ...errors import EntryNotFound
+from ...hub import spaces
+from ...hub.repos import Repo
+from ...ids import RepoId
+from .. import wire
+from ..context import Ctx
+from .files import file_headers, file_response, locate, stored_repo
+
+APP_CSP = (
+    "sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads; "
+    "frame-ancestors 'self'; base-uri 'self'; object-src 'none'"
+)
+CAP_TTL = 8 * 3600  # seconds a private Space's signed app path stays valid
+
+
+def app_path(ns: str, name: str) -> str:
+    return f"/spaces/{ns}/{name}/app/"
+
+
+def signed_app_path(ctx: Ctx, ns: str, name: str) -> str:
+    """The app's path with a capability in it: what the Space page frames for a private Space."""
+    exp, sig = ctx.signer.sign("space-app", ns, name, ttl=CAP_TTL)
+    return f"{app_path(ns, name)}~{exp}.{sig}/"
+
+
+async def runtime(ctx: Ctx, request: Request, ns: str, name: str) -> Response:
+    """`GET /api/spaces/{id}/runtime`: huggingface_hub's SpaceRuntime."""
+    repo = await ctx.repo(request, RepoId("space", ns, name))
+    rt = await ctx.run(spaces.runtime, ctx.hub, repo, repo.head_sha)
+    return wire.json_response(rt.json())
+
+
+async def app_root(ctx: Ctx, request: Request, ns: str, name: str) -> Response:
+    """`/spaces/{id}/app` without its slash: the app's relative URLs need it."""
+    return RedirectResponse(app_path(ns, name), status_code=308)
+
+
+async def app(
+    ctx: Ctx,
+    request: Request,
+    ns: str,
+    name: str,
+    path: str,
+    exp: str | None = None,
+    sig: str | None = None,
+) -> Response:
+    """A file of a static Space's app, from its default branch, in the Space's sandbox."""
+    rid = RepoId("space", ns, name)
+    if exp is not None:
+        if not ctx.signer.check(exp, sig, "space-app", ns, name):
+            return not_served(403, "This Space link has expired: open the Space's page again")
+        find = functools.partial(stored_repo, ctx.hub, rid)
+    else:  # anonymous, whoever asks: a private Space is not found without its signed path
+        find = functools.partial(ctx.hub.open_repo, None, rid, False)
+    repo: Repo = await ctx.run(find)
+    rt = await ctx.run(spaces.runtime, ctx.hub, repo, repo.head_sha)
+    if rt.stage != "RUNNING":
+        return not_served(503, f"This Space is not running ({rt.stage}): {rt.error}")
+    target = spaces.static_path(rt.config, path)
+    if target is None or repo.head_sha is None:
+        return not_served(404, "Not found")
+    try:
+        f = await ctx.run(locate, ctx.hub, lambda: repo, repo.head_sha, target, False)
+    except EntryNotFound:
+        return not_served(404, f"{path or '/'} is not in this Space")
+    filename = target.rsplit("/", 1)[-1]
+    media = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    if media.startswith("text/") or media in ("application/javascript", "application/json"):
+        media += "; charset=utf-8"
+    headers = {**file_headers(f, filename), **space_headers()}
+    headers["Content-Disposition"] = "inline"
+    headers["Cache-Control"] = "no-cache"  # a push changes the app at once
+    rng = wire.parse_range(request.headers.get("range"), f.e.size)
+    return await file_response(ctx, request, f, None if isinstance(rng, str) else rng, headers, media)
+
+
+def space_headers() -> dict[str, str]:
+    """Every answer of a Space's app: its own opaque origin (sandbox), framed by the Space page only."""
+    return {
+        "Content-Security-Policy": APP_CSP,
+        "X-Frame-Options": "SAMEORIGIN",
+        "Access-Control-Allow-Origin": "*",  # the sandboxed document's opaque origin loads its own files
+        "Cross-Origin-Resource-Policy": "cross-origin",
+        "Referrer-Policy": "no-referrer",
+    }
+
+
+def not_served(status: int, message: str) -> Response:
+    """A plain-text answer in the app's frame (never HTML: nothing of it runs)."""
+    return Response(
+        message + "\n", status_code=status, media_type="text/plain; charset=utf-8", headers=space_headers()
+    )

@@ -1,0 +1,117 @@
+"""Spaces through huggingface_hub: the README config and its errors, the runtime API, and static Spaces
+served from the repo at `/spaces/{id}/app/` in a sandbox (their own opaque origin), private ones only
+through the signed path their page makes."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+from huggingface_hub import CommitOperationAdd, HfApi
+from huggingface_hub.errors import RepositoryNotFoundError
+
+INDEX = b"<!doctype html><title>t</title><link rel=stylesheet href=style.css><h1 id=hi>Hello from a static Space</h1>"
+
+
+def readme(**cfg: Any) -> bytes:
+    lines = [f"{k}: {v}" for k, v in cfg.items()]
+    return ("---\n" + "\n".join(lines) + "\n---\n# A Space\n").encode()
+
+
+def make_space(
+    api: HfApi, rid: str, files: dict[str, bytes], sdk: str = "static", private: bool = False
+) -> None:
+    api.create_repo(rid, repo_type="space", space_sdk=sdk, private=private)
+    ops = [CommitOperationAdd(path, data) for path, data in files.items()]
+    api.create_commit(rid, ops, commit_message="app", repo_type="space")
+
+
+def test_static_space_runs_sandboxed(server: Any, api: HfApi, repo_name: str) -> None:
+    rid = f"alice/{repo_name}"
+    make_space(api, rid, {"README.md": readme(sdk="static", emoji="🚀", colorFrom="blue", colorTo="green"),
+                          "index.html": INDEX, "style.css": b"h1 { color: red }",
+                          "docs/index.html": b"<p>docs</p>"})  # fmt: skip
+    rt = api.get_space_runtime(rid)
+    assert rt.stage == "RUNNING" and rt.hardware == "cpu-basic"
+    info = api.space_info(rid)
+    assert info.sdk == "static" and info.host == f"{server.url}/spaces/{rid}/app/"
+    r = httpx.get(info.host)
+    assert r.status_code == 200 and r.content == INDEX and r.headers["content-type"].startswith("text/html")
+    csp = r.headers["content-security-policy"]
+    assert csp.startswith("sandbox ") and "allow-scripts" in csp and "allow-same-origin" not in csp
+    assert r.headers["x-frame-options"] == "SAMEORIGIN" and "set-cookie" not in r.headers
+    css = httpx.get(info.host + "style.css")
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    assert httpx.get(info.host + "docs/").text == "<p>docs</p>"
+    assert (
+        httpx.get(f"{server.url}/spaces/{rid}/app", follow_redirects=False)
+        .headers["location"]
+        .endswith("/app/")
+    )
+    for bad in ("nope.html", "..%2F..%2FREADME.md", "%2e%2e/%2e%2e/x"):
+        assert httpx.get(info.host + bad).status_code == 404
+    # a push changes the app at once
+    api.upload_file(path_or_fileobj=b"<h1>v2</h1>", path_in_repo="index.html", repo_id=rid, repo_type="space")
+    assert httpx.get(info.host).text == "<h1>v2</h1>"
+
+
+@pytest.mark.parametrize(
+    ("card", "stage", "says"),
+    [
+        (readme(sdk="docker", app_port=7860), "CONFIG_ERROR", "runs no containers"),
+        (readme(sdk="static", colorFrom="mauve", short_description="x" * 61), "CONFIG_ERROR", "colorFrom"),
+        (readme(sdk="static", app_file="../outside.html"), "CONFIG_ERROR", "app_file"),
+        (readme(sdk="static", startup_duration_timeout="soon"), "CONFIG_ERROR", "duration"),
+        (readme(sdk="static", app_file="site/main.html"), "NO_APP_FILE", "site/main.html"),
+        (readme(sdk="gradio", sdk_version="5.9.1"), "STOPPED", "static Spaces only"),
+    ],
+    ids=["docker", "bad-fields", "app-outside", "bad-duration", "no-app-file", "gradio"],
+)
+def test_space_stages_say_why(
+    server: Any, api: HfApi, repo_name: str, card: bytes, stage: str, says: str
+) -> None:
+    rid = f"alice/{repo_name}"
+    make_space(api, rid, {"README.md": card, "index.html": INDEX}, sdk="static")
+    rt = api.get_space_runtime(rid)
+    assert rt.stage == stage
+    assert says in rt.raw["errorMessage"]
+    if stage == "CONFIG_ERROR" and "colorFrom" in says:
+        assert "short_description" in rt.raw["errorMessage"]  # every problem, not only the first
+    r = httpx.get(f"{server.url}/spaces/{rid}/app/")
+    assert r.status_code == 503 and stage in r.text
+    assert r.headers["content-type"].startswith("text/plain")
+
+
+def test_private_space_only_through_its_signed_path(
+    server: Any, api: HfApi, alice: str, repo_name: str
+) -> None:
+    rid = f"alice/{repo_name}"
+    make_space(api, rid, {"README.md": readme(sdk="static"), "index.html": INDEX, "style.css": b"p{}"},
+               private=True)  # fmt: skip
+    url = f"{server.url}/spaces/{rid}/app/"
+    assert httpx.get(url).status_code == 404
+    # the owner's token does not open the app: the app is never fetched as the visitor
+    assert httpx.get(url, headers={"authorization": f"Bearer {alice}"}).status_code == 404
+    with pytest.raises(RepositoryNotFoundError):
+        HfApi(endpoint=server.url, token=False).get_space_runtime(rid)
+    # the Space page (the owner's session) frames a signed path; its relative URLs keep the signature
+    with httpx.Client(base_url=server.url, headers={"Origin": server.url}) as web:
+        csrf = re.search(r'name="csrf" value="([^"]+)"', web.get("/login").text)
+        assert csrf is not None
+        r = web.post(
+            "/login", data={"username": "alice", "password": "alice-password", "csrf": csrf.group(1)}
+        )
+        assert r.status_code in (200, 302, 303), r.text[:300]
+        page = web.get(f"/spaces/{rid}").text
+    m = re.search(r'<iframe class="space-frame" src="([^"]+)"', page)
+    assert m is not None, page
+    src = m.group(1)
+    assert re.fullmatch(rf"/spaces/{rid}/app/~\d+\.[0-9a-f]{{64}}/", src)
+    assert httpx.get(server.url + src).content == INDEX
+    assert httpx.get(server.url + src + "style.css").content == b"p{}"
+    forged = src[:-3] + ("0" if src[-3] != "0" else "1") + src[-2:]
+    assert httpx.get(server.url + forged).status_code == 403
+    other = src.replace(repo_name, repo_name + "-x")  # a signature is for one Space
+    assert httpx.get(server.url + other).status_code in (403, 404)

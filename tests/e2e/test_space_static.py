@@ -1,0 +1,50 @@
+"""A static Space in Chromium: its page frames the app, the app's own JavaScript runs, and that script cannot
+read the logged-in visitor's Hub pages, tokens or cookies (issue 16: the app is its own opaque origin)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from huggingface_hub import CommitOperationAdd, HfApi
+from playwright.sync_api import Page
+
+from .conftest import login, snap
+
+APP_JS = b"""
+const out = (id, v) => { const el = document.createElement('p'); el.id = id; el.textContent = v;
+                         document.body.appendChild(el); };
+out('ran', 'script ran');
+try { out('cookie', 'cookie:' + document.cookie); } catch (e) { out('cookie', 'cookie blocked: ' + e.name); }
+fetch('/settings/tokens', {credentials: 'include'}).then(r => r.text())
+  .then(t => out('tokens', 'read ' + (t.includes('Log out') ? 'a logged-in page' : 'an anonymous page')))
+  .catch(e => out('tokens', 'tokens blocked: ' + e.name));
+fetch('/api/whoami-v2', {credentials: 'include'}).then(r => out('whoami', 'whoami ' + r.status))
+  .catch(e => out('whoami', 'whoami blocked: ' + e.name));
+try { out('parent', 'parent:' + window.parent.document.title); }
+catch (e) { out('parent', 'parent blocked: ' + e.name); }
+"""
+INDEX = b"""<!doctype html><meta charset=utf-8><title>demo</title>
+<h1 id=hello>Hello from a static Space</h1><script src="app.js"></script>"""
+
+
+def test_static_space_runs_in_its_own_origin(api: HfApi, new_page: Callable[..., Page]) -> None:
+    rid = "alice/e2e-static-space"
+    api.create_repo(rid, repo_type="space", space_sdk="static", exist_ok=True)
+    card = b"---\nsdk: static\nemoji: \xf0\x9f\x9a\x80\ncolorFrom: blue\ncolorTo: green\n---\n# Demo\n"
+    ops = [CommitOperationAdd("README.md", card), CommitOperationAdd("index.html", INDEX),
+           CommitOperationAdd("app.js", APP_JS)]  # fmt: skip
+    api.create_commit(rid, ops, commit_message="static app", repo_type="space")
+    page = new_page("alice")
+    login(page, "alice")
+    page.goto(f"/spaces/{rid}")
+    app = page.frame_locator("iframe.space-frame")
+    assert app.locator("#hello").inner_text() == "Hello from a static Space"
+    assert app.locator("#ran").inner_text() == "script ran"
+    assert app.locator("#cookie").inner_text().startswith("cookie blocked")
+    assert app.locator("#parent").inner_text().startswith("parent blocked")
+    # the fetches end either refused (CORS) or as an anonymous visitor: never as alice
+    tokens = app.locator("#tokens").inner_text()
+    assert tokens.startswith("tokens blocked") or tokens == "read an anonymous page", tokens
+    whoami = app.locator("#whoami").inner_text()
+    assert whoami.startswith("whoami blocked") or whoami == "whoami 401", whoami
+    snap(page, "space-running")
