@@ -115,3 +115,74 @@ def test_private_space_only_through_its_signed_path(
     assert httpx.get(server.url + forged).status_code == 403
     other = src.replace(repo_name, repo_name + "-x")  # a signature is for one Space
     assert httpx.get(server.url + other).status_code in (403, 404)
+
+
+def test_runtime_api_pause_restart_sleep(server: Any, api: HfApi, bob: str, repo_name: str) -> None:
+    """pause / restart / sleep time as huggingface_hub calls them; a static Space refuses them as the Hub does;
+    only those who may write the Space change it."""
+    from huggingface_hub.errors import BadRequestError, HfHubHTTPError
+
+    rid = f"alice/{repo_name}"
+    make_space(api, rid, {"README.md": readme(sdk="gradio"), "app.py": b"print('hi')\n"}, sdk="gradio")
+    assert api.get_space_runtime(rid).stage == "STOPPED"
+    assert api.pause_space(rid).stage == "PAUSED"
+    assert api.get_space_runtime(rid).stage == "PAUSED"
+    with pytest.raises(HfHubHTTPError) as e:
+        HfApi(endpoint=server.url, token=bob).restart_space(rid)
+    assert e.value.response.status_code == 403
+    assert api.restart_space(rid).stage == "STOPPED"
+    with pytest.warns(UserWarning):  # the client warns about cpu-basic's sleep; the value is kept
+        rt = api.set_space_sleep_time(rid, 3600)
+    assert rt.sleep_time == 3600 and api.get_space_runtime(rid).sleep_time == 3600
+    with pytest.raises(BadRequestError):
+        api.set_space_sleep_time(rid, 5)
+    with pytest.raises(BadRequestError):
+        api.request_space_hardware(rid, "t4-small")
+    static = f"alice/{repo_name}-static"
+    make_space(api, static, {"README.md": readme(sdk="static"), "index.html": INDEX})
+    for call in (api.pause_space, api.restart_space):
+        with pytest.raises(BadRequestError, match="always running"):
+            call(static)
+    assert api.get_space_runtime(static).stage == "RUNNING"
+
+
+def test_secrets_and_variables(server: Any, api: HfApi, bob: str, repo_name: str) -> None:
+    from huggingface_hub.errors import BadRequestError, HfHubHTTPError
+
+    rid = f"alice/{repo_name}"
+    api.create_repo(
+        rid,
+        repo_type="space",
+        space_sdk="gradio",
+        space_secrets=[{"key": "API_KEY", "value": "s3cr3t", "description": "the key"}],
+        space_variables=[{"key": "MODEL", "value": "alice/m1"}],
+    )
+    secrets = api.get_space_secrets(rid)
+    assert list(secrets) == ["API_KEY"] and secrets["API_KEY"].description == "the key"
+    assert (
+        "s3cr3t"
+        not in httpx.get(
+            f"{server.url}/api/spaces/{rid}/secrets", headers={"authorization": f"Bearer {api.token}"}
+        ).text
+    )  # write-only
+    assert api.get_space_variables(rid)["MODEL"].value == "alice/m1"
+    api.add_space_variable(rid, "TEMPERATURE", "0.7", description="sampling")
+    api.add_space_secret(rid, "OTHER", "x")
+    api.delete_space_secret(rid, "API_KEY")
+    assert list(api.get_space_secrets(rid)) == ["OTHER"]
+    api.delete_space_variable(rid, "MODEL")
+    got = api.get_space_variables(rid)
+    assert list(got) == ["TEMPERATURE"] and got["TEMPERATURE"].description == "sampling"
+    with pytest.raises(BadRequestError):
+        api.add_space_variable(rid, "NOT A NAME", "v")
+    with pytest.raises(HfHubHTTPError) as e:
+        HfApi(endpoint=server.url, token=bob).get_space_secrets(rid)
+    assert e.value.response.status_code == 403
+    # a bad secret at creation creates nothing
+    bad = f"alice/{repo_name}-bad"
+    with pytest.raises(BadRequestError):
+        api.create_repo(
+            bad, repo_type="space", space_sdk="gradio", space_secrets=[{"key": "1X", "value": "v"}]
+        )
+    with pytest.raises(RepositoryNotFoundError):
+        api.space_info(bad)

@@ -48,3 +48,36 @@ def test_static_space_runs_in_its_own_origin(api: HfApi, new_page: Callable[...,
     whoami = app.locator("#whoami").inner_text()
     assert whoami.startswith("whoami blocked") or whoami == "whoami 401", whoami
     snap(page, "space-running")
+
+
+def test_new_space_form_writes_its_config_and_app(api: HfApi, new_page: Callable[..., Page]) -> None:
+    """The New Space form commits a README with the Space's config and a minimal app for the SDK; a static one
+    runs at once in its page, a gradio one says why it does not run here yet."""
+    page = new_page("alice")
+    login(page, "alice")
+    for sdk, name in (("static", "e2e-form-static"), ("gradio", "e2e-form-gradio")):
+        page.goto("/new-space")
+        snap(page, f"new-space-form-{sdk}")
+        page.get_by_label("Space name").fill(name)
+        page.locator(f"input[name=sdk][value={sdk}]").check()
+        page.get_by_label("Short description").fill(f"A {sdk} demo")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Create space").click()
+        snap(page, f"new-space-page-{sdk}")
+        assert page.url.endswith(f"/spaces/alice/{name}")
+        files = sorted(api.list_repo_files(f"alice/{name}", repo_type="space"))
+        card = api.space_info(f"alice/{name}").card_data
+        assert (
+            card is not None and card.get("sdk") == sdk and card.get("short_description") == f"A {sdk} demo"
+        )
+        if sdk == "static":
+            assert files == [".gitattributes", "README.md", "index.html"]
+            frame = page.frame_locator("iframe.space-frame")
+            assert frame.locator("h1").inner_text() == name
+        else:
+            assert files == [".gitattributes", "README.md", "app.py"]
+            assert "static Spaces only" in page.locator(".space-stage").inner_text()
+    page.goto("/spaces")
+    snap(page, "spaces-gallery")
+    card = page.locator("article.space-card", has_text="e2e-form-static")
+    assert "A static demo" in card.inner_text() and "static" in card.locator(".space-badge").inner_text()

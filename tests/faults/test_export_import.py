@@ -79,6 +79,8 @@ def _build_hub(api: HfApi, bob: HfApi, endpoint: str, token: str, tmp: Path) -> 
     api.upload_file(
         path_or_fileobj=b"<p>hi</p>", path_in_repo="index.html", repo_id="alice/s", repo_type="space"
     )
+    api.add_space_variable("alice/s", "GREETING", "hi", description="shown")
+    api.add_space_secret("alice/s", "API_KEY", "not exported")
 
     api.update_repo_settings("alice/m", gated="auto")
     c = api.create_collection("Favourites", description="The best ones")
@@ -162,6 +164,9 @@ def _snapshot(api: HfApi, cache: Path) -> dict[str, Any]:
         (c.slug, c.title, c.description, [(i.item_type, i.item_id, i.position, i.note) for i in c.items])
         for c in (api.get_collection(x.slug) for x in api.list_collections(owner="alice"))
     ]
+    shot["space_variables"] = {
+        k: (v.value, v.description) for k, v in api.get_space_variables("alice/s").items()
+    }
     shot["xet"] = _xet_hashes(api, "alice/m", sorted(shot["model:alice/m"]["files"]["refs/heads/main"]))
     return shot
 
@@ -196,6 +201,7 @@ def test_export_all_then_import_into_an_empty_data_folder_compares_equal(tmp_pat
         assert api.whoami()["name"] == "alice"
         after = _snapshot(api, tmp_path / "cache-b")
         assert HfApi(endpoint=api.endpoint, token=bob_token).whoami()["name"] == "bob"
+        assert api.get_space_secrets("alice/s") == {}  # secrets are never exported
         _password_login(api.endpoint, "bob")  # the password hash came along
         anonymous = HfApi(endpoint=api.endpoint, token=False)
         assert not any(m.id == "acme/d" for m in anonymous.list_datasets())
@@ -213,6 +219,7 @@ def test_export_all_then_import_into_an_empty_data_folder_compares_equal(tmp_pat
     assert m["gated"] == "auto"
     assert before["xet"]["x.bin"] and not before["xet"]["w.bin"]
     assert before["dataset:acme/d"]["private"] and before["space:alice/s"]["sdk"] == "static"
+    assert before["space_variables"] == {"GREETING": ("hi", "shown")}
     for key in before:
         assert after[key] == before[key], key
 

@@ -379,3 +379,27 @@ class AuditEntry(Base):
     target: Mapped[str] = mapped_column(String(300), default="")
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+# ---- Spaces (issue 16): what the owner set through the runtime API; the app itself is the repo's --------
+class SpaceSettings(Base):
+    """A Space's runtime settings: paused by its owner, its sleep time (huggingface_hub's `gcTimeout`)."""
+
+    __tablename__ = "space_settings"
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    sleep_time: Mapped[int | None] = mapped_column(Integer, nullable=True)  # seconds; -1: never sleeps
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class SpaceVariable(Base):
+    """A Space's variable or secret, given to its app as an environment variable. A secret's value is never
+    answered by the API (write-only) nor exported."""
+
+    __tablename__ = "space_variables"
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True)
+    secret: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, default="")
+    description: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -195,6 +195,12 @@ def table() -> list[Entry]:
         api("GET", f"/status/{AID}", inference.status),
         # Spaces (api/spaces.py): the runtime API, a static Space's app under its reserved /app/ path
         api("GET", f"/api/spaces/{AID}/runtime", spaces.runtime),
+        api("POST", f"/api/spaces/{AID}/pause", spaces.pause),
+        api("POST", f"/api/spaces/{AID}/restart", spaces.restart),
+        api("POST", f"/api/spaces/{AID}/sleeptime", spaces.sleeptime),
+        api("POST", f"/api/spaces/{AID}/hardware", spaces.hardware),
+        api("GET POST DELETE", f"/api/spaces/{AID}/secrets", spaces.secrets),
+        api("GET POST DELETE", f"/api/spaces/{AID}/variables", spaces.variables),
         api("GET", f"/spaces/{AID}/app", spaces.app_root),
         api("GET", rf"/spaces/{AID}/app/~(?P<exp>\d+)\.(?P<sig>[0-9a-f]{{64}})/(?P<path>.*)", spaces.app),
         api("GET", f"/spaces/{AID}/app/(?P<path>.*)", spaces.app),

@@ -8,7 +8,9 @@ An export is a folder that describes itself (format version 1):
     OUT/repos/<type>/<ns>/<name>/repo.json     the repo row (type, private, gated, sdk, created_at), its refs, the
                                           LFS objects its refs point at, its discussions and PRs with every
                                           event, the names of the users who like it, the dataset viewer's
-                                          records (so refs/convert/parquet is not converted again)
+                                          records (so refs/convert/parquet is not converted again), a
+                                          Space's settings (paused, sleep time) and variables; its secrets'
+                                          values are left out (their keys are listed: set them again)
     OUT/objects/<o[:2]>/<o[2:4]>/<oid>    every LFS object any exported ref points at, by sha256 (git-lfs's own
                                           layout), except the files stored in Xet:
     OUT/xet/shards/<sha256>, OUT/xet/xorbs/<hash>   for a file uploaded through Xet, the shard that registered
@@ -57,6 +59,8 @@ from ..db.models import (
     Like,
     Membership,
     Repo,
+    SpaceSettings,
+    SpaceVariable,
     Token,
     ViewerResult,
     XetXorb,
@@ -201,7 +205,25 @@ def _repo_meta(s: Session, repo: Repo) -> dict[str, Any]:
             }
             for v in s.scalars(select(ViewerResult).where(ViewerResult.repo_id == repo.id))
         ],
+        **({"space": _space(s, repo)} if repo.type == "space" else {}),
     }
+
+
+def _space(s: Session, repo: Repo) -> dict[str, Any]:
+    """A Space's runtime settings and variables. Secrets are left out: an export is a folder of plain files;
+    their keys are listed so the owner knows what to set again."""
+    st = s.get(SpaceSettings, repo.id)
+    rows = s.scalars(
+        select(SpaceVariable).where(SpaceVariable.repo_id == repo.id).order_by(SpaceVariable.key)
+    )
+    out: dict[str, Any] = {"paused": bool(st and st.paused), "sleep_time": st.sleep_time if st else None,
+                           "variables": [], "secret_keys": []}  # fmt: skip
+    for v in rows:
+        if v.secret:
+            out["secret_keys"].append(v.key)
+        else:
+            out["variables"].append({"key": v.key, "value": v.value, "description": v.description})
+    return out
 
 
 def _copy_out(fh_in: BinaryIO, dest: Path, progress: Progress) -> None:
@@ -600,6 +622,16 @@ def _fill(s: Session, hub: Hub, repo: Repo, meta: dict[str, Any], wanted: dict[s
         )
     for v in meta.get("viewer_results", []):  # the conversion is not run again for a commit it has done
         s.add(ViewerResult(repo_id=repo.id, **{**v, "created_at": _when(v.get("created_at"))}))
+    space = meta.get("space")
+    if isinstance(space, dict):
+        s.add(
+            SpaceSettings(
+                repo_id=repo.id, paused=bool(space.get("paused")), sleep_time=space.get("sleep_time")
+            )
+        )
+        for v in space.get("variables", []):
+            s.add(SpaceVariable(repo_id=repo.id, secret=False, key=v["key"], value=v["value"],
+                                description=v.get("description")))  # fmt: skip
     likers = [a for a in (accounts.get_account(s, n) for n in meta.get("likes", [])) if a is not None]
     for a in likers:
         s.add(Like(user_id=a.id, repo_id=repo.id))

@@ -33,7 +33,7 @@ from ..errors import BadRequest, EntryNotFound, ParentMismatch, RepoNotFound, Un
 from ..ids import RepoId, check_folder, check_oid, check_path, check_unicode_twins
 from ..storage.gitstore import GitRepo
 from ..storage.lfs_pointer import lfs_pointer, parse_pointer
-from . import cards
+from . import cards, spaces
 from .accounts import Principal
 from .repos import _goes_to_lfs
 
@@ -579,21 +579,35 @@ def pr_ref(git: GitRepo, num: int, target: str) -> Iterator[None]:
 
 # ---- callers' helpers ----------------------------------------------------------------------------------
 def create_repo_with_readme(
-    hub: Hub, who: Principal, rid: RepoId, *, private: bool, sdk: str | None, license: str | None
+    hub: Hub,
+    who: Principal,
+    rid: RepoId,
+    *,
+    private: bool,
+    sdk: str | None,
+    license: str | None,
+    short_description: str | None = None,
 ) -> Repo:
     """A new repo (the web's New repository form) and, when a license is chosen, a first commit of a
-    README naming it. An invalid README creates nothing: it is checked before the repo is."""
+    README naming it; a Space always gets its README config and a minimal app for its SDK
+    (hub/spaces.template). An invalid README creates nothing: it is checked before the repo is."""
     with hub.db.session() as s:
         repo = hub.create(s, who, rid, private=private, sdk=sdk)
-        readme = None
-        if license:
+        files: dict[str, bytes] = {}
+        if repo.type == "space" and repo.sdk in spaces.APPS:
+            files = spaces.template(rid.name, repo.sdk, license, short_description)
+        elif license:
             meta = f"---\nlicense: {license}\n" + (f"sdk: {repo.sdk}\n" if repo.sdk else "") + "---\n"
-            readme = f"{meta}\n# {rid.name}\n"
-            check_readme_text(readme, repo.type)
-    if readme is not None:
-        create_commit(
-            hub, who, repo.id, [CommitOperationAdd("README.md", readme.encode())], summary="Initial README"
-        )
+            files = {"README.md": f"{meta}\n# {rid.name}\n".encode()}
+        if "README.md" in files:
+            check_readme_text(files["README.md"].decode(), repo.type)
+        if repo.type == "space" and files:
+            problems = spaces.config(cards.parse(files["README.md"].decode()).data, repo.sdk)[1]
+            if problems:
+                raise BadRequest("Invalid Space configuration: " + "; ".join(problems))
+    if files:
+        ops = [CommitOperationAdd(path, data) for path, data in files.items()]
+        create_commit(hub, who, repo.id, ops, summary="Initial commit" if len(ops) > 1 else "Initial README")
     return repo
 
 

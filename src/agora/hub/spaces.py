@@ -17,11 +17,22 @@ What runs where:
 from __future__ import annotations
 
 import posixpath
+import random
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from ..db.models import SpaceSettings, SpaceVariable, utcnow
+from ..errors import BadRequest
+from ..ids import RepoId
+from . import audit
+
 if TYPE_CHECKING:
+    from .accounts import Principal
     from .repos import Hub, Repo
 
 SDKS = ("gradio", "streamlit", "docker", "static")
@@ -189,14 +200,15 @@ class Runtime:
     stage: str
     config: SpaceConfig
     error: str | None = None
+    sleep_time: int | None = None  # seconds; -1: never; None: the default
 
-    def json(self, sleep_time: int | None = None) -> dict[str, Any]:
+    def json(self) -> dict[str, Any]:
         """huggingface_hub's SpaceRuntime: `stage`, `hardware`, `gcTimeout` (sleep time), ..."""
         hw = "cpu-basic" if self.stage == "RUNNING" else None
         out: dict[str, Any] = {
             "stage": self.stage,
             "hardware": {"current": hw, "requested": "cpu-basic"},
-            "gcTimeout": sleep_time,
+            "gcTimeout": self.sleep_time,
             "storage": None,
             "devMode": False,
             "replicas": {"current": 1 if hw else 0, "requested": 1},
@@ -206,16 +218,24 @@ class Runtime:
         return out
 
 
+PAUSED = "Paused by its owner: restart it to run it again"
+
+
 def runtime(hub: Hub, repo: Repo, sha: str | None) -> Runtime:
     """The Space's stage at `sha` (its default branch's head), with why when it is not running."""
+    with hub.db.session() as s:
+        st = s.get(SpaceSettings, repo.id)
+    paused, sleep = (st.paused, st.sleep_time) if st is not None else (False, None)
     cfg, errors = config(repo.card_data, repo.sdk)
     if errors:
-        return Runtime("CONFIG_ERROR", cfg, "; ".join(errors))
+        return Runtime("CONFIG_ERROR", cfg, "; ".join(errors), sleep)
+    if paused:
+        return Runtime("PAUSED", cfg, PAUSED, sleep)
     if cfg.sdk not in RUNS_HERE:
-        return Runtime("STOPPED", cfg, NOT_YET.format(sdk=cfg.sdk))
+        return Runtime("STOPPED", cfg, NOT_YET.format(sdk=cfg.sdk), sleep)
     if sha is None or not has_file(hub, repo, sha, cfg.app_file):
-        return Runtime("NO_APP_FILE", cfg, f"The app file {cfg.app_file} is not in the repo")
-    return Runtime("RUNNING", cfg)
+        return Runtime("NO_APP_FILE", cfg, f"The app file {cfg.app_file} is not in the repo", sleep)
+    return Runtime("RUNNING", cfg, None, sleep)
 
 
 def has_file(hub: Hub, repo: Repo, sha: str, path: str) -> bool:
@@ -235,3 +255,263 @@ def static_path(cfg: SpaceConfig, path: str) -> str | None:
     if full.startswith("..") or full.startswith("/") or "\x00" in full:
         return None
     return full
+
+
+@dataclass(frozen=True)
+class Look:
+    """What a Space's card in a list shows, from its config alone (no git read: a list has many)."""
+
+    emoji: str
+    color_from: str
+    color_to: str
+    title: str | None
+    description: str | None
+    badge: str  # the SDK, or what stops it: "Config error", "Docker: not on this host", ...
+
+
+def look(card_data: dict[str, Any] | None, sdk: str | None) -> Look:
+    cfg, errors = config(card_data, sdk)
+    if cfg.sdk == "docker":
+        badge = "Docker: not on this host"
+    elif errors:
+        badge = "Config error"
+    elif cfg.sdk not in RUNS_HERE:
+        badge = f"{cfg.sdk} (stopped)"
+    else:
+        badge = cfg.sdk or ""
+    return Look(cfg.emoji or "🚀", cfg.color_from or "gray", cfg.color_to or "blue", cfg.title,
+                cfg.short_description, badge)  # fmt: skip
+
+
+# ---- the runtime API: what the owner changes (their write access is checked by `_manage`) -------------------
+HARDWARE = "cpu-basic"  # what this host offers: its CPUs, shared
+STATIC_ALWAYS = (
+    "Static Spaces are always running: there is nothing to {what}. Make the Space private to hide it"
+)
+_ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
+MAX_VALUE = 64 * 1024  # characters of a variable's or secret's value
+
+
+def _manage(hub: Hub, s: Session, who: Principal | None, rid: RepoId) -> tuple[Repo, SpaceSettings]:
+    repo = hub.find(s, who, rid, write=True)
+    st = s.get(SpaceSettings, repo.id)
+    if st is None:
+        st = SpaceSettings(repo_id=repo.id, paused=False)
+        s.add(st)
+    return repo, st
+
+
+def _not_static(repo: Repo, what: str) -> None:
+    if config(repo.card_data, repo.sdk)[0].sdk == "static":
+        raise BadRequest(STATIC_ALWAYS.format(what=what))
+
+
+def pause(hub: Hub, who: Principal | None, rid: RepoId) -> Runtime:
+    with hub.db.session() as s:
+        repo, st = _manage(hub, s, who, rid)
+        _not_static(repo, "pause")
+        st.paused, st.updated_at = True, utcnow()
+        audit.record(s, who, "space.pause", rid.full)
+    return runtime(hub, repo, repo.head_sha)
+
+
+def restart(hub: Hub, who: Principal | None, rid: RepoId) -> Runtime:
+    """Unpause (and, once Spaces run here, start again from the default branch's head)."""
+    with hub.db.session() as s:
+        repo, st = _manage(hub, s, who, rid)
+        _not_static(repo, "restart")
+        st.paused, st.updated_at = False, utcnow()
+        audit.record(s, who, "space.restart", rid.full)
+    return runtime(hub, repo, repo.head_sha)
+
+
+def set_sleep_time(hub: Hub, who: Principal | None, rid: RepoId, seconds: Any) -> Runtime:
+    _check_sleep(seconds)
+    with hub.db.session() as s:
+        repo, st = _manage(hub, s, who, rid)
+        _not_static(repo, "put to sleep")
+        st.sleep_time, st.updated_at = seconds, utcnow()
+    return runtime(hub, repo, repo.head_sha)
+
+
+def _check_sleep(seconds: Any) -> None:
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or not (seconds == -1 or seconds >= 60):
+        raise BadRequest("The sleep time must be a number of seconds, at least 60, or -1 (never sleep)")
+
+
+def request_hardware(hub: Hub, who: Principal | None, rid: RepoId, flavor: Any, sleep: Any) -> Runtime:
+    if flavor != HARDWARE:
+        raise BadRequest(f"This host offers {HARDWARE} only (its own CPUs): {flavor!r} is not available")
+    if sleep is not None:
+        return set_sleep_time(hub, who, rid, sleep)
+    with hub.db.session() as s:
+        repo, _ = _manage(hub, s, who, rid)
+    return runtime(hub, repo, repo.head_sha)
+
+
+def iso(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def variables(hub: Hub, who: Principal | None, rid: RepoId, secret: bool) -> dict[str, dict[str, Any]]:
+    """The Space's variables `{KEY: {value, description, updatedAt}}`, or its secrets without their values
+    (`{KEY: {description, updatedAt}}`): for those who may write the Space."""
+    with hub.db.session() as s:
+        repo = hub.find(s, who, rid, write=True)
+        rows = s.scalars(
+            select(SpaceVariable)
+            .where(SpaceVariable.repo_id == repo.id, SpaceVariable.secret.is_(secret))
+            .order_by(SpaceVariable.key)
+        ).all()
+        out: dict[str, dict[str, Any]] = {}
+        for v in rows:
+            d: dict[str, Any] = {"description": v.description, "updatedAt": iso(v.updated_at)}
+            if not secret:
+                d["value"] = v.value
+            out[v.key] = d
+        return out
+
+
+def put_variable(
+    hub: Hub, who: Principal | None, rid: RepoId, secret: bool, key: Any, value: Any, description: Any
+) -> None:
+    what = "secret" if secret else "variable"
+    _check_variable(what, key, value, description)
+    with hub.db.session() as s:
+        repo = hub.find(s, who, rid, write=True)
+        row = s.get(SpaceVariable, (repo.id, secret, key))
+        if row is None:
+            row = SpaceVariable(repo_id=repo.id, secret=secret, key=key)
+            s.add(row)
+        row.value, row.description, row.updated_at = value, description, utcnow()
+        audit.record(s, who, f"space.{what}.set", rid.full, {"key": key})
+
+
+def _check_variable(what: str, key: Any, value: Any, description: Any) -> None:
+    if not isinstance(key, str) or not _ENV_KEY.match(key):
+        raise BadRequest(
+            f"A {what}'s key must be an environment variable name (letters, digits, _; 100 at most)"
+        )
+    if not isinstance(value, str) or len(value) > MAX_VALUE:
+        raise BadRequest(f"A {what}'s value must be a string of at most {MAX_VALUE} characters")
+    if description is not None and (not isinstance(description, str) or len(description) > 300):
+        raise BadRequest(f"A {what}'s description must be a string of at most 300 characters")
+
+
+def delete_variable(hub: Hub, who: Principal | None, rid: RepoId, secret: bool, key: Any) -> None:
+    if not isinstance(key, str):
+        raise BadRequest('The body must be {"key": "<name>"}')
+    with hub.db.session() as s:
+        repo = hub.find(s, who, rid, write=True)
+        s.execute(
+            delete(SpaceVariable).where(
+                SpaceVariable.repo_id == repo.id, SpaceVariable.secret.is_(secret), SpaceVariable.key == key
+            )
+        )
+        audit.record(s, who, f"space.{'secret' if secret else 'variable'}.delete", rid.full, {"key": key})
+
+
+@dataclass(frozen=True)
+class CreateOptions:
+    """What `create_repo(repo_type="space", space_secrets=..., space_variables=..., space_sleep_time=...,
+    space_hardware=...)` sends with the creation: checked before the repo is created, applied after."""
+
+    secrets: list[tuple[str, str, str | None]]
+    variables: list[tuple[str, str, str | None]]
+    sleep_time: int | None
+
+    @classmethod
+    def parse(cls, body: dict[str, Any]) -> CreateOptions:
+        hw = body.get("hardware")
+        if hw is not None and hw != HARDWARE:
+            raise BadRequest(f"This host offers {HARDWARE} only (its own CPUs): {hw!r} is not available")
+        sleep = body.get("sleepTimeSeconds")
+        if sleep is not None:
+            _check_sleep(sleep)
+        return cls(_items(body.get("secrets"), "secret"), _items(body.get("variables"), "variable"), sleep)
+
+    def apply(self, hub: Hub, who: Principal | None, rid: RepoId) -> None:
+        for secret, items in ((True, self.secrets), (False, self.variables)):
+            for key, value, description in items:
+                put_variable(hub, who, rid, secret, key, value, description)
+        if self.sleep_time is not None:
+            with hub.db.session() as s:
+                _, st = _manage(hub, s, who, rid)
+                st.sleep_time = self.sleep_time
+
+
+def _items(items: Any, what: str) -> list[tuple[str, str, str | None]]:
+    if items is None:
+        return []
+    if not isinstance(items, list) or not all(isinstance(x, dict) for x in items):
+        raise BadRequest(f'`{what}s` must be a list of {{"key", "value", "description"?}}')
+    out = []
+    for x in items:
+        key, value, description = x.get("key"), x.get("value"), x.get("description")
+        _check_variable(what, key, value, description)
+        out.append((key, value, description))
+    return out
+
+
+# ---- a new Space's first commit (the web's New Space form) ------------------------------------------------
+EMOJIS = ("🚀", "🤗", "🌍", "🎨", "🧪", "📊", "🔥", "🐢", "🦉", "🌱", "⚡", "🎈")
+APPS = {
+    "gradio": (
+        "app.py",
+        """import gradio as gr
+
+
+def greet(name: str) -> str:
+    return f"Hello, {name}!"
+
+
+demo = gr.Interface(fn=greet, inputs=gr.Textbox(label="Name"), outputs=gr.Textbox(label="Greeting"))
+demo.launch()
+""",
+    ),
+    "streamlit": (
+        "app.py",
+        """import streamlit as st
+
+name = st.text_input("Name", "Agora")
+st.write(f"Hello, {name}!")
+""",
+    ),
+    "static": (
+        "index.html",
+        """<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>{title}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body style="font-family: sans-serif; margin: 2em">
+<h1>{title}</h1>
+<p>This static Space is served from its repository: edit <code>index.html</code> to change it.</p>
+</body>
+</html>
+""",
+    ),
+}
+
+
+def template(name: str, sdk: str, license: str | None, short_description: str | None) -> dict[str, bytes]:
+    """A new Space's README (its config, as the Hub writes it) and a minimal app for its SDK."""
+    if sdk not in APPS:
+        raise ValueError(f"no template for sdk {sdk!r}")
+    app_file, app = APPS[sdk]
+    c1, c2 = random.sample(COLORS, 2)
+    meta = [f"title: {name}", f"emoji: {random.choice(EMOJIS)}", f"colorFrom: {c1}", f"colorTo: {c2}",
+            f"sdk: {sdk}", f"app_file: {app_file}", "pinned: false"]  # fmt: skip
+    if license:
+        meta.append(f"license: {license}")
+    if short_description:
+        meta.append(f"short_description: {_yaml_text(short_description)}")
+    readme = "---\n" + "\n".join(meta) + f"\n---\n\n# {name}\n"
+    return {"README.md": readme.encode(), app_file: app.replace("{title}", _html(name)).encode()}
+
+
+def _yaml_text(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+
+def _html(s: str) -> str:
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -111,12 +111,15 @@ async def create(ctx: Ctx, request: Request) -> Response:
         raise Unauthorized("You must be authenticated to create a repository")
     rid = RepoId(rtype, str(ns), name)
     base = ctx.base_url(request)
+    options = spaces.CreateOptions.parse(body) if rtype == "space" else None  # checked before creating
     try:
         repo = await ctx.run(ctx.hub.create_repo, who, rid, private, body.get("sdk"))
     except Conflict as e:
         existing = e.extra.get("repo")
         url = repo_url(base, cast("Repo", existing)) if existing else f"{base}/{rid.web_path}"
         return wire.hub_error(e, body={"url": url})
+    if options is not None:
+        await ctx.run(options.apply, ctx.hub, who, RepoId(rtype, repo.namespace, repo.name))
     return wire.json_response(
         {"url": repo_url(base, repo), "name": f"{repo.namespace}/{repo.name}", "id": f"{repo.id:024x}"}
     )

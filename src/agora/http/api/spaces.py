@@ -23,6 +23,7 @@ from ...hub.repos import Repo
 from ...ids import RepoId
 from .. import wire
 from ..context import Ctx
+from .common import json_body
 from .files import file_headers, file_response, locate, stored_repo
 
 APP_CSP = (
@@ -109,3 +110,57 @@ def not_served(status: int, message: str) -> Response:
     return Response(
         message + "\n", status_code=status, media_type="text/plain; charset=utf-8", headers=space_headers()
     )
+
+
+# ---- the runtime API's changes: pause, restart, sleep time, hardware, variables and secrets ---------------
+async def pause(ctx: Ctx, request: Request, ns: str, name: str) -> Response:
+    who = await ctx.who(request)
+    rt = await ctx.run(spaces.pause, ctx.hub, who, RepoId("space", ns, name))
+    return wire.json_response(rt.json())
+
+
+async def restart(ctx: Ctx, request: Request, ns: str, name: str) -> Response:
+    who = await ctx.who(request)
+    rt = await ctx.run(spaces.restart, ctx.hub, who, RepoId("space", ns, name))
+    return wire.json_response(rt.json())
+
+
+async def sleeptime(ctx: Ctx, request: Request, ns: str, name: str) -> Response:
+    body = await json_body(request)
+    who = await ctx.who(request)
+    rt = await ctx.run(spaces.set_sleep_time, ctx.hub, who, RepoId("space", ns, name), body.get("seconds"))
+    return wire.json_response(rt.json())
+
+
+async def hardware(ctx: Ctx, request: Request, ns: str, name: str) -> Response:
+    body = await json_body(request)
+    who = await ctx.who(request)
+    rid = RepoId("space", ns, name)
+    flavor, sleep = body.get("flavor"), body.get("sleepTimeSeconds")
+    rt = await ctx.run(spaces.request_hardware, ctx.hub, who, rid, flavor, sleep)
+    return wire.json_response(rt.json())
+
+
+async def secrets(ctx: Ctx, request: Request, ns: str, name: str) -> Response:
+    return await _variables(ctx, request, ns, name, secret=True)
+
+
+async def variables(ctx: Ctx, request: Request, ns: str, name: str) -> Response:
+    return await _variables(ctx, request, ns, name, secret=False)
+
+
+async def _variables(ctx: Ctx, request: Request, ns: str, name: str, secret: bool) -> Response:
+    """GET lists (secrets without their values); POST `{key, value, description?}` sets; DELETE `{key}`
+    removes. A variables call answers the whole map, a secrets change answers `{}` (as the Hub)."""
+    who = await ctx.who(request)
+    rid = RepoId("space", ns, name)
+    if request.method == "POST":
+        b = await json_body(request)
+        args = (b.get("key"), b.get("value"), b.get("description"))
+        await ctx.run(spaces.put_variable, ctx.hub, who, rid, secret, *args)
+    elif request.method == "DELETE":
+        b = await json_body(request)
+        await ctx.run(spaces.delete_variable, ctx.hub, who, rid, secret, b.get("key"))
+    if secret and request.method != "GET":
+        return wire.json_response({})
+    return wire.json_response(await ctx.run(spaces.variables, ctx.hub, who, rid, secret))

@@ -268,6 +268,7 @@ async def new_repo(web: Web, request: Request, kind: str) -> Response:
             private=form.get("visibility") == "private",
             sdk=form.get("sdk") if rtype == "space" else None,
             license=form.get("license") or None,
+            short_description=form.get("short_description", "").strip() or None,
         )
         return web.redirect(repo_path(repo))
     except (BadRequest, Conflict, Forbidden) as e:

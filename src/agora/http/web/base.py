@@ -13,7 +13,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from ...errors import Forbidden, HubError
-from ...hub import accounts, logins
+from ...hub import accounts, logins, spaces
 from ...hub.accounts import Principal
 from ...hub.repos import Hub, repo_spelling
 from ...ids import FROM_PLURAL, RepoId, repo_web_path
@@ -61,7 +61,7 @@ class Web:
             task_label=render.task_label,
             seg=render.seg,
         )
-        self.env.globals.update(repo_path=repo_path, TYPE_LABEL=TYPE_LABEL)
+        self.env.globals.update(repo_path=repo_path, TYPE_LABEL=TYPE_LABEL, space_look=spaces.look)
 
     # ---- who --------------------------------------------------------------------------------------
     def _who(self, request: Request) -> Principal | None:
