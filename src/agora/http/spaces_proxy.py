@@ -1,0 +1,187 @@
+"""The reverse proxy from `/spaces/{owner}/{name}/app/…` to a running Space's app on its unix socket.
+
+HTTP (with bodies and answers streamed both ways, so server-sent events pass as they come: Gradio's queue)
+and WebSocket (Streamlit's one connection) are forwarded. What crosses, and what does not:
+- Never to the app: the visitor's `Cookie` and `Authorization` (the Hub's session and tokens), hop-by-hop
+  headers. Added: `X-Forwarded-Host`, `-Proto`, `-For`, `-Prefix` (Gradio builds its root URL from them).
+- Never from the app: `Set-Cookie` (an app on the Hub's origin could otherwise set Hub cookies), hop-by-hop
+  headers. Added: the app's sandbox headers (`api/spaces.space_headers`: its own opaque origin).
+- Paths: Gradio serves at `/` and is told its public root (GRADIO_ROOT_PATH): the prefix is stripped.
+  Streamlit serves under its `baseUrlPath`: the prefix is kept. `Upstream.keep_prefix` says which.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+
+import httpx
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from ..errors import TooLarge, Unavailable
+
+log = logging.getLogger("agora.spaces")
+HOP = {
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
+    "transfer-encoding", "upgrade", "host", "content-length",
+}  # fmt: skip
+NEVER_TO_APP = HOP | {"cookie", "authorization", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-for",
+                      "x-forwarded-prefix", "forwarded"}  # fmt: skip
+NEVER_FROM_APP = HOP | {"set-cookie", "content-security-policy", "x-frame-options", "access-control-allow-origin",
+                        "access-control-allow-credentials"}  # fmt: skip
+APP_HOST = "127.0.0.1:7860"  # what the app sees as its Host (inside its sandbox it listens there)
+MAX_BODY = 512 * 1024 * 1024  # bytes of a request body sent to an app (a file given to a Gradio app)
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """Where a running Space's app answers, and how it wants its paths."""
+
+    socket: str  # the unix socket its sandbox's shim listens on
+    keep_prefix: bool  # True: the app serves under the public prefix (Streamlit's baseUrlPath)
+
+
+def upstream_path(up: Upstream, prefix: str, path: str, query: str) -> str:
+    p = (prefix.rstrip("/") + "/" + path) if up.keep_prefix else ("/" + path)
+    return p + (f"?{query}" if query else "")
+
+
+def forwarded(headers: list[tuple[bytes, bytes]], scope: Scope, prefix: str) -> list[tuple[str, str]]:
+    """The visitor's headers as the app gets them: no Hub credentials, where it is served said."""
+    out = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers]
+    host = next((v for k, v in out if k.lower() == "host"), "")
+    client = (scope.get("client") or ("", 0))[0]
+    kept = [(k, v) for k, v in out if k.lower() not in NEVER_TO_APP]
+    return [*kept, ("host", APP_HOST), ("x-forwarded-host", host),
+            ("x-forwarded-proto", scope.get("scheme", "http")), ("x-forwarded-for", client),
+            ("x-forwarded-prefix", prefix.rstrip("/"))]  # fmt: skip
+
+
+class Proxy:
+    """One per server process: an HTTP client per app socket, kept for the next requests."""
+
+    def __init__(self) -> None:
+        self._clients: dict[str, httpx.AsyncClient] = {}
+
+    def client(self, socket: str) -> httpx.AsyncClient:
+        c = self._clients.get(socket)
+        if c is None or c.is_closed:
+            transport = httpx.AsyncHTTPTransport(uds=socket, retries=0)
+            timeout = httpx.Timeout(connect=10.0, read=None, write=60.0, pool=30.0)
+            # no cookie jar: a cookie one visitor's answer set must never ride along another visitor's request
+            jar = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+            c = httpx.AsyncClient(
+                transport=transport, timeout=timeout, base_url=f"http://{APP_HOST}", cookies=jar
+            )
+            self._clients[socket] = c
+        return c
+
+    async def http(
+        self, request: Request, up: Upstream, prefix: str, path: str, headers: dict[str, str]
+    ) -> Response:
+        """Forward the request; the answer streams back as the app sends it (SSE included)."""
+        url = upstream_path(up, prefix, path, request.url.query)
+        body = _bounded(request) if request.method not in ("GET", "HEAD") else None
+        req = self.client(up.socket).build_request(
+            request.method,
+            url,
+            headers=forwarded(request.scope["headers"], request.scope, prefix),
+            content=body,
+        )
+        try:
+            answer = await self.client(up.socket).send(req, stream=True)
+        except (httpx.ConnectError, httpx.RemoteProtocolError, OSError) as exc:
+            raise Unavailable(f"The Space's app is not answering ({type(exc).__name__}): try again") from None
+        out = [(k, v) for k, v in answer.headers.multi_items() if k.lower() not in NEVER_FROM_APP]
+        out += list(headers.items())
+        if "event-stream" in answer.headers.get("content-type", ""):
+            out.append(("x-accel-buffering", "no"))
+        return StreamingResponse(_relay(answer), status_code=answer.status_code, headers=dict(out))
+
+    async def close(self) -> None:
+        for c in self._clients.values():
+            await c.aclose()
+        self._clients.clear()
+
+
+async def _bounded(request: Request) -> AsyncIterator[bytes]:
+    seen = 0
+    async for chunk in request.stream():
+        seen += len(chunk)
+        if seen > MAX_BODY:
+            raise TooLarge(f"A request to a Space's app is at most {MAX_BODY // 2**20} MiB")
+        yield chunk
+
+
+async def _relay(answer: httpx.Response) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in answer.aiter_raw():
+            yield chunk
+    finally:  # also when the visitor went away: the app's stream is closed
+        await answer.aclose()
+
+
+# ---- WebSocket ------------------------------------------------------------------------------------------
+async def websocket(scope: Scope, receive: Receive, send: Send, up: Upstream, prefix: str, path: str) -> None:
+    """Relay one WebSocket (Streamlit's) between the visitor and the app, both ways, until either closes."""
+    from websockets.asyncio.client import unix_connect
+    from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+    first = await receive()
+    if first["type"] != "websocket.connect":
+        return
+    query = scope.get("query_string", b"").decode("latin-1")
+    url = f"ws://{APP_HOST}{upstream_path(up, prefix, path, query)}"
+    headers = [(k, v) for k, v in forwarded(scope["headers"], scope, prefix)
+               if not k.lower().startswith("sec-websocket") and k.lower() not in ("host", "origin")]  # fmt: skip
+    protocols = [p.strip() for p in _header(scope, "sec-websocket-protocol").split(",") if p.strip()]
+    try:
+        app = await unix_connect(
+            up.socket, url, additional_headers=headers, subprotocols=protocols or None,
+            ping_interval=None, max_size=16 * 2**20, origin=None,
+        )  # fmt: skip
+    except (OSError, InvalidHandshake, TimeoutError) as exc:
+        log.info("a Space's app refused a WebSocket (%s): %s", up.socket, exc)
+        await send({"type": "websocket.close", "code": 1011})
+        return
+    await send({"type": "websocket.accept", "subprotocol": app.subprotocol})
+
+    async def to_app() -> None:
+        while True:
+            msg = await receive()
+            if msg["type"] == "websocket.disconnect":
+                return
+            data = msg.get("bytes") if msg.get("bytes") is not None else msg.get("text")
+            if data is not None:
+                await app.send(data)
+
+    async def to_visitor() -> None:
+        with contextlib.suppress(ConnectionClosed):
+            async for data in app:
+                kind = "bytes" if isinstance(data, bytes) else "text"
+                await send({"type": "websocket.send", kind: data})
+
+    tasks = [asyncio.ensure_future(to_app()), asyncio.ensure_future(to_visitor())]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in tasks:
+            t.cancel()
+        await app.close()
+        with contextlib.suppress(Exception):
+            await send({"type": "websocket.close", "code": 1000})
+
+
+def _header(scope: Scope, name: str) -> str:
+    key = name.encode()
+    return next((v.decode("latin-1") for k, v in scope.get("headers", []) if k.lower() == key), "")
+
+
+def app_prefix(ns: str, name: str) -> str:
+    return f"/spaces/{ns}/{name}/app/"
