@@ -1,0 +1,323 @@
+"""The Spaces runner core, for real: uv builds environments, bubblewrap runs apps as their own uid under
+cgroup limits, the server reaches them over the shim's unix socket. No mocks.
+
+Needs root, bwrap and setpriv (`make install`); skipped with the reason otherwise. Marked `spaces`: they
+run once, in the first pass of `make test` (the scale pass reruns tests/compat only).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from agora.spaces import missing
+from agora.spaces.cgroups import Limits, own_paths
+from agora.spaces.envs import BuildError, EnvSpec, EnvStore, check_requirements, env_key, pip_settings, uv_env
+from agora.spaces.sandbox import Runner, Sandbox, SandboxSpec
+
+pytestmark = [
+    pytest.mark.spaces,
+    pytest.mark.skipif(bool(missing()), reason="; ".join(missing()) or "ok"),
+]
+
+UID = 900_000_101  # the default AGORA_SPACES_UID_BASE plus a Space number
+SERVE = """
+import http.server, json, os
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = json.dumps(REPORT).encode()
+        self.send_response(200)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+http.server.ThreadingHTTPServer(("127.0.0.1", 7860), H).serve_forever()
+"""
+
+
+class Log(list[str]):
+    def __call__(self, line: str) -> None:
+        self.append(line)
+
+    def text(self) -> str:
+        return "\n".join(self)
+
+
+@pytest.fixture(scope="module")
+def root() -> Iterator[Path]:
+    d = Path(tempfile.mkdtemp(prefix="agora-spaces-"))
+    d.chmod(0o755)  # the Space's uid must traverse it to reach its mounts
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def store(root: Path) -> EnvStore:
+    return EnvStore(root / "spaces")
+
+
+@pytest.fixture(scope="module")
+def runner(root: Path) -> Runner:
+    return Runner(root / "spaces")
+
+
+@pytest.fixture(scope="module")
+def plain_env(store: EnvStore) -> Path:
+    return store.build(EnvSpec(), Log())
+
+
+@pytest.fixture(scope="module")
+def six_env(store: EnvStore) -> Path:
+    return store.build(EnvSpec(requirements=b"six\n"), Log())
+
+
+def make_app(root: Path, name: str, code: str) -> Path:
+    app = root / "apps" / name
+    app.mkdir(parents=True)
+    for d in (app.parent, app):
+        d.chmod(0o755)
+    (app / "app.py").write_text(code)
+    (app / "app.py").chmod(0o644)
+    return app
+
+
+def start(
+    runner: Runner, root: Path, name: str, env: Path, app: Path, uid: int = UID, **kw: object
+) -> tuple[Sandbox, Log]:
+    log = Log()
+    spec = SandboxSpec(
+        name=name,
+        uid=uid,
+        env=env,
+        app=app,
+        data=root / "spaces-data" / name / "data",
+        run=root / "spaces-data" / name / "run",
+        command=["python", "-u", "app.py"],
+        **kw,  # type: ignore[arg-type]
+    )
+    (root / "spaces-data").mkdir(exist_ok=True)
+    (root / "spaces-data").chmod(0o755)
+    return runner.start(spec, log), log
+
+
+def get(sb: Sandbox, path: str = "/", timeout: float = 20) -> httpx.Response:
+    """GET through the unix socket, once the app answers."""
+    deadline = time.monotonic() + timeout
+    with httpx.Client(transport=httpx.HTTPTransport(uds=str(sb.socket)), timeout=5) as c:
+        while True:
+            try:
+                return c.get(f"http://space{path}")
+            except httpx.TransportError:
+                if time.monotonic() > deadline or not sb.running():
+                    raise
+                time.sleep(0.05)
+
+
+# --- environments ---------------------------------------------------------------------------------------
+
+
+def test_env_without_requirements_and_with_a_package_then_reuse(store: EnvStore, plain_env: Path) -> None:
+    assert (plain_env / "bin" / "python").exists()
+    assert not list((plain_env / "lib").glob("python3*/site-packages/six.py"))
+    log = Log()
+    t = time.monotonic()
+    six = store.build(EnvSpec(requirements=b"six\n"), log)
+    assert list((six / "lib").glob("python3*/site-packages/six.py")), log.text()
+    assert six.parent == store.envs and six.name == env_key(EnvSpec(requirements=b"six\n"))
+    # the second build of the same key is a reuse: same path, no uv run
+    log2 = Log()
+    t = time.monotonic()
+    assert store.build(EnvSpec(requirements=b"six\n"), log2) == six
+    assert time.monotonic() - t < 1.0
+    assert "reused" in log2.text() and not any(line.startswith("$ uv") for line in log2)
+    # world-readable: the Space's uid reads it (the sandbox test imports six as that uid)
+    mode = next((six / "lib").glob("python3*/site-packages/six.py")).stat().st_mode
+    assert mode & 0o004 and six.stat().st_mode & 0o005 == 0o005
+    assert not list(store.envs.glob(".tmp-*"))
+
+
+def test_concurrent_builds_of_one_key_build_once(store: EnvStore) -> None:
+    spec = EnvSpec(requirements=b"six\n# concurrent\n")
+    logs = [Log(), Log()]
+    paths: list[Path] = []
+    threads = [threading.Thread(target=lambda lg=lg: paths.append(store.build(spec, lg))) for lg in logs]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert paths[0] == paths[1]
+    assert sum("reused" in lg.text() for lg in logs) == 1
+
+
+def test_bad_requirement_fails_with_uvs_message_and_leaves_nothing(store: EnvStore) -> None:
+    spec = EnvSpec(requirements=b"agora-no-such-package-4f2a9c==1.0\n")
+    log = Log()
+    with pytest.raises(BuildError) as exc:
+        store.build(spec, log)
+    assert "agora-no-such-package-4f2a9c" in str(exc.value)
+    assert "No solution found" in log.text() or "not found" in log.text(), log.text()
+    assert not store.path(env_key(spec)).exists()
+    assert not list(store.envs.glob(".tmp-*"))
+
+
+def test_requirements_may_not_name_host_files() -> None:
+    check_requirements(b"six==1.17.0  # a comment\n\n# only a comment\ngradio>=5\n")
+    for bad in (b"-r /etc/shadow\n", b"six\n-e .\n", b"/root/pkg.whl\n", b"pkg @ file:///etc/passwd\n"):
+        with pytest.raises(BuildError, match="not allowed"):
+            check_requirements(bad)
+
+
+def test_pip_configuration_becomes_uvs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PIP_EXTRA_INDEX_URL", "file:///a/simple  file:///b/simple")
+    monkeypatch.setenv("PIP_FIND_LINKS", "/x /y")
+    env = uv_env(pip_settings())
+    assert env["UV_EXTRA_INDEX_URL"] == "file:///a/simple file:///b/simple"  # the variable beats pip.conf
+    assert env["UV_FIND_LINKS"] == "/x,/y"
+    assert env["UV_INDEX_STRATEGY"] == "unsafe-best-match"
+
+
+def test_gc_removes_envs_no_space_uses(store: EnvStore, plain_env: Path, six_env: Path) -> None:
+    extra = store.build(EnvSpec(requirements=b"six\n# gc\n"), Log())
+    (store.envs / f".tmp-{'0' * 64}-1").mkdir()  # a dead build's leftover
+    removed = store.gc({plain_env.name, six_env.name})
+    assert extra.name in removed and not extra.exists()
+    assert plain_env.exists() and six_env.exists()
+    assert not list(store.envs.glob(".tmp-*"))
+
+
+def test_own_cgroup_paths() -> None:
+    assert own_paths("0::/system.slice/agora.service\n") == {"": "/system.slice/agora.service"}
+    v1 = own_paths("4:memory:/a/b\n2:cpu,cpuacct:/\n0::/\n")
+    assert v1["memory"] == "/a/b" and v1["cpu"] == "/" and v1["cpuacct"] == "/" and v1[""] == "/"
+
+
+# --- sandboxes ------------------------------------------------------------------------------------------
+
+
+def test_plain_app_answers_through_the_unix_socket(runner: Runner, root: Path, plain_env: Path) -> None:
+    app = make_app(root, "plain", "REPORT = 'hello from a Space'\n" + SERVE)
+    sb, log = start(runner, root, "plain", plain_env, app)
+    try:
+        r = get(sb)
+        assert r.status_code == 200 and r.json() == "hello from a Space", log.text()
+        assert oct(sb.socket.parent.stat().st_mode & 0o777) == "0o700"
+        assert sb.socket.parent.stat().st_uid == UID
+    finally:
+        assert sb.stop(grace=5) == 128 + 15  # SIGTERM reached the app through the shim
+    assert "shim: the app killed by signal 15" in log.text()
+    assert any('"GET / HTTP/1.1" 200' in line for line in log), log.text()  # the app's stderr, in the run log
+
+
+PROBE = r"""
+import errno, json, os, socket
+def attempt(fn):
+    try:
+        fn()
+        return "ok"
+    except OSError as exc:
+        return errno.errorcode.get(exc.errno, str(exc.errno))
+def write(p):
+    with open(p, "w") as fh:
+        fh.write("x")
+def connect(host, port):
+    with socket.create_connection((host, port), timeout=3):
+        pass
+import six
+REPORT = {
+    "uid": os.getuid(), "gid": os.getgid(), "groups": os.getgroups(),
+    "six": six.__version__,
+    "env": sorted(os.environ),
+    "secret_var": os.environ.get("SPACE_SECRET"),
+    "read_server_data": attempt(lambda: open(SERVER_SECRET).read()),
+    "read_other_space": attempt(lambda: open(OTHER_DATA).read()),
+    "list_root_home": attempt(lambda: os.listdir("/root")),
+    "write_app": attempt(lambda: write("/home/user/app/new.py")),
+    "write_usr": attempt(lambda: write("/usr/agora-probe")),
+    "write_data": attempt(lambda: write("/data/probe.txt")),
+    "write_tmp": attempt(lambda: write("/tmp/probe.txt")),
+    "connect_host_port": attempt(lambda: connect("127.0.0.1", HOST_PORT)),
+    "connect_internet": attempt(lambda: connect("1.1.1.1", 443)),
+    "interfaces": sorted(name for _, name in socket.if_nameindex()),
+}
+"""
+
+
+def test_probe_app_confinement(runner: Runner, root: Path, six_env: Path, plain_env: Path) -> None:
+    # the server's data folder (a root-only file) and another Space's /data, at their host paths
+    server = root / "server-data"
+    server.mkdir()
+    (server / "secret.key").write_text("server secret")
+    (server / "secret.key").chmod(0o600)
+    other_app = make_app(root, "other", "REPORT = 'other'\n" + SERVE)
+    other, _ = start(runner, root, "other", plain_env, other_app, uid=UID + 1)
+    other_file = root / "spaces-data" / "other" / "data" / "private.txt"
+    other_file.write_text("other Space's data")
+    listener = socket.create_server(("127.0.0.1", 0))  # a host service on the host's loopback
+    os.environ["AGORA_PROBE_SERVER_ONLY"] = "must not reach a Space"
+    code = f"SERVER_SECRET = {str(server / 'secret.key')!r}\nOTHER_DATA = {str(other_file)!r}\n"
+    code += f"HOST_PORT = {listener.getsockname()[1]}\n" + PROBE + SERVE
+    sb, log = start(
+        runner, root, "probe", six_env, make_app(root, "probe", code), environ={"SPACE_SECRET": "s3"}
+    )
+    try:
+        rep = get(sb).json()
+    finally:
+        sb.stop(grace=5)
+        other.stop(grace=5)
+        listener.close()
+        del os.environ["AGORA_PROBE_SERVER_ONLY"]
+    assert (rep["uid"], rep["gid"], rep["groups"]) == (UID, UID, []), log.text()
+    assert rep["six"]  # the env's package imports, as the Space's uid
+    assert rep["secret_var"] == "s3"
+    assert not [k for k in rep["env"] if k.startswith(("AGORA_", "AWS_", "HF_TOKEN"))], rep["env"]
+    assert set(rep["env"]) <= {
+        "PATH",
+        "HOME",
+        "USER",
+        "LANG",
+        "TMPDIR",
+        "PYTHONUNBUFFERED",
+        "VIRTUAL_ENV",
+        "SPACE_SECRET",
+        "PWD",
+    }
+    assert rep["read_server_data"] == "ENOENT"  # not even visible
+    assert rep["read_other_space"] == "ENOENT"
+    assert rep["list_root_home"] == "ENOENT"
+    assert rep["write_app"] == "EROFS" and rep["write_usr"] == "EROFS"
+    assert rep["write_data"] == "ok" and rep["write_tmp"] == "ok"
+    assert (root / "spaces-data" / "probe" / "data" / "probe.txt").stat().st_uid == UID
+    assert rep["connect_host_port"] == "ECONNREFUSED"  # its own loopback, not the host's
+    assert rep["connect_internet"] == "ENETUNREACH"
+    assert rep["interfaces"] == ["lo"]
+    # and outside, the other Space's uid could not read this one's /data either
+    assert oct((root / "spaces-data" / "probe" / "data").stat().st_mode & 0o777) == "0o700"
+
+
+HOG = """
+import time
+chunks = []
+print("allocating", flush=True)
+for i in range(256):
+    chunks.append(bytearray(16 * 1024 * 1024))  # 4 GiB in all, touched (bytearray zero-fills)
+print("survived", flush=True)
+time.sleep(60)
+"""
+
+
+def test_memory_hog_is_killed_by_the_limit(runner: Runner, root: Path, plain_env: Path) -> None:
+    sb, log = start(runner, root, "hog", plain_env, make_app(root, "hog", HOG), limits=Limits(memory_mb=128))
+    status = sb.wait(60)
+    assert status == 128 + 9, log.text()  # the shim reports the app's SIGKILL
+    assert "shim: the app killed by signal 9" in log.text()
+    assert "survived" not in log.text()
+    assert "the memory limit (128 MiB) killed" in log.text(), log.text()
+    assert sb.cgroup is not None and not any(d.exists() for d in sb.cgroup.dirs)  # removed once it ended
