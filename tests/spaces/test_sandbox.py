@@ -7,9 +7,13 @@ run once, in the first pass of `make test` (the scale pass reruns tests/compat o
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -20,7 +24,7 @@ import httpx
 import pytest
 
 from agora.spaces import missing
-from agora.spaces.cgroups import Limits, own_paths
+from agora.spaces.cgroups import Limits, create, own_paths
 from agora.spaces.envs import BuildError, EnvSpec, EnvStore, check_requirements, env_key, pip_settings, uv_env
 from agora.spaces.sandbox import Runner, Sandbox, SandboxSpec
 
@@ -210,6 +214,12 @@ def test_plain_app_answers_through_the_unix_socket(runner: Runner, root: Path, p
         assert r.status_code == 200 and r.json() == "hello from a Space", log.text()
         assert oct(sb.socket.parent.stat().st_mode & 0o777) == "0o700"
         assert sb.socket.parent.stat().st_uid == UID
+        assert sb.cgroup is not None, log.text()  # this host (and Debian 12) can limit a Space
+        names = ("memory.max", "memory.limit_in_bytes", "pids.max", "cpu.max", "cpu.cfs_quota_us")
+        limits = {n: (d / n).read_text().split() for d in sb.cgroup.dirs for n in names if (d / n).exists()}
+        mem = limits.get("memory.max") or limits["memory.limit_in_bytes"]
+        assert mem == [str(2048 * 1024 * 1024)] and limits["pids.max"] == ["512"]
+        assert limits.get("cpu.max", limits.get("cpu.cfs_quota_us")) in (["100000", "100000"], ["100000"])
     finally:
         assert sb.stop(grace=5) == 128 + 15  # SIGTERM reached the app through the shim
     assert "shim: the app killed by signal 15" in log.text()
@@ -321,3 +331,66 @@ def test_memory_hog_is_killed_by_the_limit(runner: Runner, root: Path, plain_env
     assert "survived" not in log.text()
     assert "the memory limit (128 MiB) killed" in log.text(), log.text()
     assert sb.cgroup is not None and not any(d.exists() for d in sb.cgroup.dirs)  # removed once it ended
+
+
+ORPHAN = """
+import json, sys, threading, time
+from pathlib import Path
+from agora.spaces.sandbox import Runner, SandboxSpec
+root, env, app = (Path(a) for a in sys.argv[1:4])
+spec = SandboxSpec(name="orphan", uid=int(sys.argv[4]), env=env, app=app, data=root / "orphan" / "data",
+                   run=root / "orphan" / "run", command=["python", "-u", "app.py"])
+out = []
+t = threading.Thread(target=lambda: out.append(Runner(root / "spaces").start(spec, lambda line: None)))
+t.start()
+t.join()  # the thread that asked for the sandbox is gone: the sandbox must live on
+print(json.dumps({"shim": out[0].shim_pid, "bwrap": out[0].proc.pid}), flush=True)
+time.sleep(600)
+"""
+
+
+def test_sandbox_outlives_the_calling_thread_and_dies_with_the_server(
+    runner: Runner, root: Path, plain_env: Path
+) -> None:
+    app = make_app(root, "orphan", "REPORT = 'orphan'\n" + SERVE)
+    server = subprocess.Popen(
+        [sys.executable, "-c", ORPHAN, str(root), str(plain_env), str(app), str(UID + 2)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    try:
+        assert server.stdout is not None
+        pids = json.loads(server.stdout.readline())
+        sock = root / "orphan" / "run" / "app.sock"
+        with httpx.Client(transport=httpx.HTTPTransport(uds=str(sock)), timeout=5) as c:
+            for _ in range(200):
+                try:
+                    assert c.get("http://space/").json() == "orphan"
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.05)
+            else:
+                raise AssertionError("the sandbox died with the thread that started it")
+    finally:
+        server.send_signal(signal.SIGKILL)  # the server dies without a word
+        server.wait()
+        if cg := create("orphan", Limits()):  # its cgroup outlives it (a supervisor reuses the name)
+            cg.remove()
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{p}").exists() for p in pids.values()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [p for p in pids.values() if Path(f"/proc/{p}").exists()], "the sandbox outlived the server"
+
+
+def test_settings_and_their_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agora.config import Settings, SpacesLimits
+
+    d = SpacesLimits()
+    assert Limits() == Limits(memory_mb=d.memory_mb, cpu_percent=d.cpu_percent, pids=d.pids)
+    assert EnvSpec().python == d.python
+    monkeypatch.setenv("AGORA_SPACES_MEMORY_MB", "256")
+    monkeypatch.setenv("AGORA_SPACES_UID_BASE", "70000")
+    monkeypatch.setenv("AGORA_SPACES_PYTHON", "/usr/bin/python3.11")
+    s = Settings.from_env("/tmp/agora-settings-test").spaces
+    assert (s.memory_mb, s.uid_base, s.python, s.pids) == (256, 70000, "/usr/bin/python3.11", 512)

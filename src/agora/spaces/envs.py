@@ -59,7 +59,7 @@ class EnvSpec:
     """What an environment holds. `sdk` is "gradio" or "streamlit" (pinned to `sdk_version` when given), or
     "" for a plain app (and "static", which needs no Python but may still ask for one)."""
 
-    python: str = "/usr/bin/python3.11"
+    python: str = "/usr/bin/python3"
     sdk: str = ""
     sdk_version: str = ""
     requirements: bytes = b""
