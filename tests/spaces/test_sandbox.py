@@ -22,6 +22,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from uv import find_uv_bin
 
 from agora.spaces import missing
 from agora.spaces.cgroups import Limits, create, own_paths
@@ -186,6 +187,25 @@ def test_pip_configuration_becomes_uvs(monkeypatch: pytest.MonkeyPatch) -> None:
     assert env["UV_EXTRA_INDEX_URL"] == "file:///a/simple file:///b/simple"  # the variable beats pip.conf
     assert env["UV_FIND_LINKS"] == "/x,/y"
     assert env["UV_INDEX_STRATEGY"] == "unsafe-best-match"
+
+
+@pytest.mark.parametrize("req", ["torch==2.13.0", "six"])
+def test_uv_takes_the_build_pip_takes(store: EnvStore, plain_env: Path, req: str) -> None:
+    """With this machine's pip configuration, `torch==2.13.0` is the local CPU wheel (2.13.0+cpu)."""
+    pip = [sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--no-deps", "--ignore-installed"]
+    report = subprocess.run([*pip, "--report", "-", req], capture_output=True, text=True, check=True)
+    want = json.loads(report.stdout)["install"][0]["metadata"]["version"]
+    cmd = [
+        find_uv_bin(),
+        "pip",
+        "install",
+        "--dry-run",
+        "--no-deps",
+        "--python",
+        str(plain_env / "bin" / "python"),
+    ]
+    out = subprocess.run([*cmd, req], capture_output=True, text=True, env=store.uv_environ())
+    assert f" + {req.split('=')[0]}=={want}" in out.stdout + out.stderr, out.stdout + out.stderr
 
 
 def test_gc_removes_envs_no_space_uses(store: EnvStore, plain_env: Path, six_env: Path) -> None:

@@ -192,7 +192,7 @@ class EnvStore:
             yield True
 
     def _build_into(self, target: Path, spec: EnvSpec, log: LineSink) -> None:
-        env = self._uv_environ()
+        env = self.uv_environ()
         self._uv(["venv", "--relocatable", "--python", spec.python, str(target)], env, log)
         pins = spec.pins()
         if pins or spec.requirements.strip():
@@ -203,7 +203,8 @@ class EnvStore:
         (target / ".lock").unlink(missing_ok=True)  # uv's own, 0666: nothing in a finished env is writable
         target.chmod(0o755)
 
-    def _uv_environ(self) -> dict[str, str]:
+    def uv_environ(self) -> dict[str, str]:
+        """The whole environment uv runs with: pip's configuration, the shared cache, proxies; nothing else."""
         env = {k: os.environ[k] for k in PASSED if k in os.environ}
         env.update(uv_env(pip_settings(self.pip_python)))
         env.update(
