@@ -27,7 +27,7 @@ from uv import find_uv_bin
 from agora.spaces import missing
 from agora.spaces.cgroups import Limits, create, own_paths
 from agora.spaces.envs import BuildError, EnvSpec, EnvStore, check_requirements, env_key, pip_settings, uv_env
-from agora.spaces.sandbox import Runner, Sandbox, SandboxSpec
+from agora.spaces.sandbox import Runner, Sandbox, SandboxError, SandboxSpec
 
 pytestmark = [
     pytest.mark.spaces,
@@ -175,7 +175,16 @@ def test_bad_requirement_fails_with_uvs_message_and_leaves_nothing(store: EnvSto
 
 def test_requirements_may_not_name_host_files() -> None:
     check_requirements(b"six==1.17.0  # a comment\n\n# only a comment\ngradio>=5\n")
-    for bad in (b"-r /etc/shadow\n", b"six\n-e .\n", b"/root/pkg.whl\n", b"pkg @ file:///etc/passwd\n"):
+    check_requirements(
+        b"six==1.17.0 \\\n    --hash=sha256:4721f391ed90541fddacab5acf947aa0d3dc7d27b2e1e8eda2be8970586c3274\n"
+    )
+    for bad in (
+        b"--index-url http://evil/simple\n",
+        b"-r /etc/shadow\n",
+        b"six\n-e .\n",
+        b"/root/pkg.whl\n",
+        b"pkg @ file:///etc/passwd\n",
+    ):
         with pytest.raises(BuildError, match="not allowed"):
             check_requirements(bad)
 
@@ -414,3 +423,51 @@ def test_settings_and_their_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AGORA_SPACES_PYTHON", "/usr/bin/python3.11")
     s = Settings.from_env("/tmp/agora-settings-test").spaces
     assert (s.memory_mb, s.uid_base, s.python, s.pids) == (256, 70000, "/usr/bin/python3.11", 512)
+
+
+STUBBORN = """
+import signal, time
+signal.signal(signal.SIGTERM, lambda *a: print("ignoring SIGTERM", flush=True))
+print("up", flush=True)
+while True:
+    time.sleep(1)
+"""
+
+
+def test_stop_kills_an_app_that_ignores_sigterm(runner: Runner, root: Path, plain_env: Path) -> None:
+    sb, log = start(runner, root, "stubborn", plain_env, make_app(root, "stubborn", STUBBORN))
+    while "up" not in log and sb.running():
+        time.sleep(0.02)
+    pid = sb.shim_pid
+    t = time.monotonic()
+    assert sb.stop(grace=1) == -signal.SIGKILL, log.text()
+    assert 1 <= time.monotonic() - t < 5
+    assert "ignoring SIGTERM" in log.text()
+    assert pid and gone(pid)  # the run log ends when no process holds its pipe: every process has ended
+
+
+def gone(pid: int) -> bool:
+    """The process has ended: no /proc entry, or a zombie waiting for a reaper."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_names_and_unreachable_folders_are_refused(runner: Runner, root: Path, plain_env: Path) -> None:
+    app = make_app(root, "refused", "")
+    with pytest.raises(SandboxError, match="not a sandbox name"):
+        start(runner, root, "../escape", plain_env, app)
+    hidden = root / "hidden"
+    hidden.mkdir(mode=0o700)
+    (hidden / "app").mkdir()
+    with pytest.raises(SandboxError, match=rf"chmod o\+x {hidden}\)"):
+        start(runner, root, "hidden", plain_env, hidden / "app")
+
+
+def test_missing_names_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert missing() == [
+        "bwrap is not installed: apt-get install bubblewrap",
+        "setpriv is not installed: apt-get install util-linux",
+    ]

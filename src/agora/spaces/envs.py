@@ -94,7 +94,8 @@ def check_requirements(text: bytes) -> None:
     `--index-url`...) and local paths. uv runs as the server's user, and its errors quote what it read."""
     for n, raw in enumerate(text.decode("utf-8", "replace").splitlines(), 1):
         line = raw.split(" #")[0].strip()
-        if line and not line.startswith("#") and (line[0] in "-/.~" or "file:" in line):
+        option = line.startswith("-") and not line.startswith("--hash")  # hashes continue a pinned line
+        if line and not line.startswith("#") and (option or line[0] in "/.~" or "file:" in line):
             raise BuildError(
                 f"requirements.txt line {n}: {line!r} is not allowed here (options and local paths are "
                 "refused: name packages from the index, e.g. `six==1.17.0`)"

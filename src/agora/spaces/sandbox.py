@@ -29,6 +29,7 @@ import json
 import logging
 import os
 import queue
+import re
 import shutil
 import signal
 import stat
@@ -53,6 +54,7 @@ SHIM = "/opt/agora/shim.py"
 # /etc files a Python app needs: TLS roots, the alternatives links /usr points into, time zone, MIME types.
 ETC = ("/etc/ssl", "/etc/alternatives", "/etc/localtime", "/etc/mime.types")
 # Joins the cgroups named before "--" (writes its own pid to each cgroup.procs), then execs the rest.
+NAME = re.compile(r"[A-Za-z0-9_.-]{1,200}")
 JOIN = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"'
 
 
@@ -195,9 +197,11 @@ class Runner:
             "group": f"user:x:{uid}:\n",
             "hosts": "127.0.0.1 localhost space\n::1 localhost\n",
         }
-        for name, text in files.items():
-            (d / name).write_text(text)
-            (d / name).chmod(0o644)
+        for name, text in files.items():  # replaced whole: a sandbox starting now reads the old or the new
+            tmp = d / f".{name}.{os.getpid()}.{threading.get_ident()}"
+            tmp.write_text(text)
+            tmp.chmod(0o644)
+            tmp.replace(d / name)
         return d
 
     def start(self, spec: SandboxSpec, sink: LineSink) -> Sandbox:
@@ -235,8 +239,9 @@ class Runner:
             start_new_session=True,
         )
 
-    @staticmethod
-    def _prepare(spec: SandboxSpec) -> None:
+    def _prepare(self, spec: SandboxSpec) -> None:
+        if not NAME.fullmatch(spec.name) or spec.name in (".", ".."):
+            raise SandboxError(f"{spec.name!r} is not a sandbox name: letters, digits, '_', '.' and '-' only")
         for p in (spec.env, spec.app):
             if not p.is_dir():
                 raise SandboxError(f"{p} is not a folder")
@@ -245,7 +250,7 @@ class Runner:
             os.chown(p, spec.uid, spec.uid)
             p.chmod(0o700)
         (spec.run / "app.sock").unlink(missing_ok=True)
-        for p in (spec.env, spec.app, spec.data, spec.run):
+        for p in (spec.env, spec.app, spec.data, spec.run, self.shim_dir):
             check_reachable(p)
 
 
@@ -273,18 +278,26 @@ class Sandbox:
         threading.Thread(target=self._drain, name=f"space-log-{spec.name}", daemon=True).start()
 
     def _drain(self) -> None:
+        """The run log, then the end: stdout reaches EOF once no process of the sandbox holds it."""
         assert self.proc.stdout is not None
-        for raw in self.proc.stdout:
-            self.sink(raw.decode("utf-8", "replace").rstrip("\n"))
-        self.returncode = self.proc.wait()
-        if self.cgroup:
-            if kills := self.cgroup.oom_kills():
-                self.sink(
-                    f"sandbox: the memory limit ({self.spec.limits.memory_mb} MiB) killed {kills} process(es)"
-                )
-            self.cgroup.remove()
-        self.sink(f"sandbox: exited with status {self.returncode}")
-        self.done.set()
+        try:
+            for raw in self.proc.stdout:
+                self._say(raw.decode("utf-8", "replace").rstrip("\n"))
+        finally:
+            self.returncode = self.proc.wait()
+            if self.cgroup:
+                if kills := self.cgroup.oom_kills():
+                    limit = self.spec.limits.memory_mb
+                    self._say(f"sandbox: the memory limit ({limit} MiB) killed {kills} process(es)")
+                self.cgroup.remove()
+            self._say(f"sandbox: exited with status {self.returncode}")
+            self.done.set()
+
+    def _say(self, line: str) -> None:
+        try:
+            self.sink(line)
+        except Exception:  # a failing log callback must not leave the sandbox unwatched
+            log.exception("Space %s: the run log callback failed", self.spec.name)
 
     def wait(self, timeout: float | None = None) -> int | None:
         """The exit status once the sandbox has ended (and its log is complete), else None after timeout."""

@@ -60,6 +60,8 @@ async def main(listen: str, port: int, command: list[str]) -> int:
     print(f"shim: app pid {app.pid}, {listen} -> 127.0.0.1:{port}", file=sys.stderr, flush=True)
     code = await app.wait()
     server.close()
+    with contextlib.suppress(OSError):
+        os.unlink(listen)
     status = 128 - code if code < 0 else code
     how = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
     print(f"shim: the app {how}", file=sys.stderr, flush=True)
