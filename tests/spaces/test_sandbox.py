@@ -471,3 +471,46 @@ def test_missing_names_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
         "bwrap is not installed: apt-get install bubblewrap",
         "setpriv is not installed: apt-get install util-linux",
     ]
+
+
+ECHO = """
+import socketserver
+class Echo(socketserver.StreamRequestHandler):
+    def handle(self):
+        while data := self.request.recv(65536):
+            self.request.sendall(data.upper())
+        self.request.sendall(b"BYE")  # after the client's half-close: the other direction still works
+socketserver.ThreadingTCPServer.allow_reuse_address = True
+socketserver.ThreadingTCPServer(("127.0.0.1", 7860), Echo).serve_forever()
+"""
+
+
+def echo_connection(sb: Sandbox, deadline: float) -> socket.socket:
+    """A connection through the shim once the app answers "ping" (before it listens, the shim hangs up)."""
+    while True:
+        s = socket.socket(socket.AF_UNIX)
+        try:
+            s.connect(str(sb.socket))
+            s.sendall(b"ping")
+            if s.recv(100) == b"PING":
+                return s
+        except OSError:
+            pass
+        s.close()
+        assert time.monotonic() < deadline and sb.running(), "the echo app never answered"
+        time.sleep(0.05)
+
+
+def test_the_shim_pipes_raw_bytes_both_ways(runner: Runner, root: Path, plain_env: Path) -> None:
+    """What WebSocket and SSE need: a long-lived connection, bytes either way at any time, half-close."""
+    sb, log = start(runner, root, "echo", plain_env, make_app(root, "echo", ECHO))
+    try:
+        with echo_connection(sb, time.monotonic() + 20) as s:
+            big = os.urandom(1 << 20).hex().encode()  # 2 MiB through both pipes while they are read
+            threading.Thread(target=lambda: (s.sendall(big), s.shutdown(socket.SHUT_WR))).start()
+            got = bytearray()
+            while chunk := s.recv(1 << 16):
+                got += chunk
+        assert bytes(got) == big.upper() + b"BYE", log.text()
+    finally:
+        sb.stop(grace=5)
