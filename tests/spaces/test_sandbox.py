@@ -514,3 +514,31 @@ def test_the_shim_pipes_raw_bytes_both_ways(runner: Runner, root: Path, plain_en
         assert bytes(got) == big.upper() + b"BYE", log.text()
     finally:
         sb.stop(grace=5)
+
+
+ORPHANS = """
+import os, time
+for _ in range(5):  # each child forks a grandchild and exits: the grandchild ends as an orphan of pid 1
+    if os.fork() == 0:
+        if os.fork() == 0:
+            time.sleep(0.2)
+        os._exit(0)
+    os.wait()
+print("forked", flush=True)
+time.sleep(60)
+"""
+
+
+def test_the_shim_reaps_orphans(runner: Runner, root: Path, plain_env: Path) -> None:
+    sb, log = start(runner, root, "orphans", plain_env, make_app(root, "orphans", ORPHANS))
+    try:
+        deadline = time.monotonic() + 10
+        while "forked" not in log:
+            assert time.monotonic() < deadline, log.text()
+            time.sleep(0.05)
+        time.sleep(1.5)  # the grandchildren have exited; the shim looks every second
+        kids = Path(f"/proc/{sb.shim_pid}/task/{sb.shim_pid}/children").read_text().split()
+        states = [Path(f"/proc/{k}/stat").read_text().rsplit(")", 1)[1].split()[0] for k in kids]
+        assert states and "Z" not in states, states  # only the app is left, alive
+    finally:
+        sb.stop(grace=1)

@@ -1,6 +1,6 @@
 """Run a Space's app as its own unprivileged uid under bubblewrap, reached over a unix socket.
 
-The command line (`launch_args`), measured in ../shared/docs/spaces.md §6:
+The command line (`launch_args`; the recipe measured for issue 16):
 
     sh -c '<join the cgroups>; exec "$@"' ... setpriv --reuid N --regid N --clear-groups
       bwrap --unshare-all --die-with-parent --new-session --cap-drop ALL --as-pid-1 <mounts> --clearenv ...
@@ -53,8 +53,8 @@ RUN = "/run/agora"
 SHIM = "/opt/agora/shim.py"
 # /etc files a Python app needs: TLS roots, the alternatives links /usr points into, time zone, MIME types.
 ETC = ("/etc/ssl", "/etc/alternatives", "/etc/localtime", "/etc/mime.types")
+NAME = re.compile(r"[A-Za-z0-9_.-]{1,200}")  # sandbox names: they name cgroup folders
 # Joins the cgroups named before "--" (writes its own pid to each cgroup.procs), then execs the rest.
-NAME = re.compile(r"[A-Za-z0-9_.-]{1,200}")
 JOIN = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"'
 
 

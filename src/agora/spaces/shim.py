@@ -8,6 +8,8 @@ folder (owned by the Space's uid, mode 0700: the server, root, may connect; othe
 - Bytes are piped both ways unchanged, so HTTP, SSE and WebSocket all pass.
 - The app is the shim's child; SIGTERM (or SIGINT) is forwarded to it, and the shim exits with the app's
   status once it has ended (128 + signal when a signal ended it: the shell's convention).
+- As pid 1 of the sandbox it inherits the app's orphans: it reaps them (zombies would count against the
+  pids limit).
 - stdlib only: it runs with whatever Python the Space's environment has.
 """
 
@@ -48,8 +50,23 @@ async def bridge(port: int, client_r: asyncio.StreamReader, client_w: asyncio.St
             w.close()
 
 
+async def reap_orphans(app_pid: int) -> None:
+    """Reap the exited processes that are not the app (asyncio waits for that one itself)."""
+    while True:
+        await asyncio.sleep(1)
+        while True:
+            try:
+                info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)  # look, do not reap
+            except ChildProcessError:
+                break
+            if info is None or info.si_pid == app_pid:
+                break
+            os.waitpid(info.si_pid, 0)
+
+
 async def main(listen: str, port: int, command: list[str]) -> int:
     app = await asyncio.create_subprocess_exec(*command)
+    reaper = asyncio.create_task(reap_orphans(app.pid))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, app.send_signal, sig)
@@ -59,6 +76,7 @@ async def main(listen: str, port: int, command: list[str]) -> int:
     os.chmod(listen, 0o600)
     print(f"shim: app pid {app.pid}, {listen} -> 127.0.0.1:{port}", file=sys.stderr, flush=True)
     code = await app.wait()
+    reaper.cancel()
     server.close()
     with contextlib.suppress(OSError):
         os.unlink(listen)
