@@ -26,10 +26,13 @@ define apt_install
 fi
 endef
 
-# Serving: git runs clones and pushes (upload-pack, receive-pack), git-lfs for the users of the host.
+# Serving: git runs clones and pushes (upload-pack, receive-pack), git-lfs for the users of the host;
+# bubblewrap (bwrap) and util-linux (setpriv) run Space apps sandboxed, each as a uid of its own.
 system-packages:
 	$(call apt_install,command -v git >/dev/null || missing="$$missing git"; \
-	command -v git-lfs >/dev/null || missing="$$missing git-lfs")
+	command -v git-lfs >/dev/null || missing="$$missing git-lfs"; \
+	command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
+	command -v setpriv >/dev/null || missing="$$missing util-linux")
 
 # Tests: chromium (UI tests, driven by Playwright at /usr/bin/chromium), postgresql (the scale-out tests
 # start their own throwaway server; nothing needs to be running).

@@ -96,6 +96,26 @@ class InferenceLimits:
 
 
 @dataclass
+class SpacesLimits:
+    """Space sandboxes (src/agora/spaces/): the uids they run as and what each may use."""
+
+    uid_base: int = 900_000_000  # AGORA_SPACES_UID_BASE: Space n runs as uid base + n (no passwd entry)
+    memory_mb: int = 2048  # AGORA_SPACES_MEMORY_MB: a Space's memory (its /tmp included); past it, OOM kill
+    cpu_percent: int = 100  # AGORA_SPACES_CPU_PERCENT: a Space's CPU time, 100 = one core
+    pids: int = 512  # AGORA_SPACES_PIDS: processes and threads one Space may have
+    python: str = "/usr/bin/python3"  # AGORA_SPACES_PYTHON: world-readable interpreter of the Space envs
+
+    @classmethod
+    def from_env(cls) -> SpacesLimits:
+        out = cls()
+        for f in dataclasses.fields(cls):
+            v = os.environ.get(f"AGORA_SPACES_{f.name.upper()}")
+            if v:
+                setattr(out, f.name, v if f.type in (str, "str") else int(v))
+        return out
+
+
+@dataclass
 class Settings:
     data: Path
     database_url: str
@@ -154,6 +174,7 @@ class Settings:
     # `agora gc` keeps an unreferenced xorb (and the rows of the Xet files using it) for this many days after
     # its upload: hf_xet believes for 21 days that a xorb it uploaded is on the server (hub/gc.py).
     gc_xorb_grace_days: float = 30
+    spaces: SpacesLimits = field(default_factory=SpacesLimits)
 
     @classmethod
     def from_env(cls, data: str | Path | None = None) -> Settings:
@@ -202,6 +223,7 @@ class Settings:
             v = os.environ.get(f"AGORA_{name.upper()}")
             if v:
                 setattr(s, name, int(v))
+        s.spaces = SpacesLimits.from_env()
         return s
 
     @property

@@ -1,0 +1,321 @@
+"""Run a Space's app as its own unprivileged uid under bubblewrap, reached over a unix socket.
+
+The command line (`launch_args`; the recipe measured for issue 16):
+
+    sh -c '<join the cgroups>; exec "$@"' ... setpriv --reuid N --regid N --clear-groups
+      bwrap --unshare-all --die-with-parent --new-session --cap-drop ALL --as-pid-1 <mounts> --clearenv ...
+      <env>/bin/python -I /opt/agora/shim.py --listen /run/agora/app.sock --port 7860 -- <app command>
+
+- setpriv first: bwrap started by root with `--unshare-user` keeps host uid 0 for file access (it could
+  read root's 0600 files); as uid N it reads only what others may read.
+- Inside: a read-only /usr (and the /bin, /lib symlinks), a few files of /etc (ssl, alternatives, localtime,
+  mime.types, and a generated passwd/group/hosts), the env read-only at its own path, the app read-only at
+  /home/user/app, /data (the Space's, owned by N) and /tmp (a tmpfs: charged to the memory limit) writable,
+  the run folder at /run/agora (owned by N, 0700) where the shim makes `app.sock`. No network namespace
+  but its own loopback. The environment is `--clearenv` plus what the caller names: nothing of the
+  server's (no AGORA_*, AWS_*, tokens).
+- Limits: a cgroup (cgroups.py), joined by the launcher shell before it execs, so every process is in it.
+- The app's stdout and stderr (and bwrap's, the shim's) go to a callback line by line: the run log.
+- Stop: SIGTERM to the shim (pid 1 of the sandbox, `--as-pid-1`), which forwards it to the app; SIGKILL to
+  bwrap after the grace period (`--die-with-parent` then kills everything inside).
+- The sandbox dies with the server: `--die-with-parent` is PR_SET_PDEATHSIG, which fires when the *thread*
+  that started the child ends, so every sandbox is started by one thread that lives as long as the
+  process (`_Spawner`, as inference/pool.py does).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from . import cgroups
+from .cgroups import Limits
+
+log = logging.getLogger("agora.spaces")
+
+LineSink = Callable[[str], None]
+APP = "/home/user/app"
+RUN = "/run/agora"
+SHIM = "/opt/agora/shim.py"
+# /etc files a Python app needs: TLS roots, the alternatives links /usr points into, time zone, MIME types.
+ETC = ("/etc/ssl", "/etc/alternatives", "/etc/localtime", "/etc/mime.types")
+NAME = re.compile(r"[A-Za-z0-9_.-]{1,200}")  # sandbox names: they name cgroup folders
+# Joins the cgroups named before "--" (writes its own pid to each cgroup.procs), then execs the rest.
+JOIN = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"'
+
+
+class SandboxError(Exception):
+    """A sandbox could not be started; the message says what to fix."""
+
+
+@dataclass
+class SandboxSpec:
+    """One run of a Space's app. `command` runs in /home/user/app with the env's bin/ first on PATH
+    (e.g. ["python", "-u", "app.py"]) and must listen on 127.0.0.1:`port`."""
+
+    name: str  # a unique name for this Space (cgroup and log names): [A-Za-z0-9_.-]
+    uid: int
+    env: Path  # the Python environment (EnvStore.build)
+    app: Path  # the app's files: read-only inside
+    data: Path  # the Space's persistent /data: created, owned by uid
+    run: Path  # the run folder: created, owned by uid, 0700; holds app.sock
+    command: list[str]
+    environ: dict[str, str] = field(default_factory=dict)
+    port: int = 7860
+    limits: Limits = field(default_factory=Limits)
+
+
+class _Spawner:
+    """The one thread that starts sandboxes, alive as long as the process (PDEATHSIG is per thread)."""
+
+    def __init__(self) -> None:
+        self.jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
+        threading.Thread(target=self._run, name="spaces-spawner", daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            fn, fut = self.jobs.get()
+            try:
+                fut.set_result(fn())
+            except BaseException as exc:  # handed to the caller
+                fut.set_exception(exc)
+
+    def call(self, fn: Callable[[], Any]) -> Any:
+        fut: Future[Any] = Future()
+        self.jobs.put((fn, fut))
+        return fut.result()
+
+
+@cache
+def _spawner() -> _Spawner:
+    return _Spawner()
+
+
+def check_reachable(path: Path) -> None:
+    """bwrap opens the mount sources as the Space's uid: every folder above them must let others pass."""
+    for p in path.parents:
+        if not os.stat(p).st_mode & stat.S_IXOTH:
+            raise SandboxError(
+                f"{p} is not traversable by other users: the Space's uid cannot reach {path} (chmod o+x {p})"
+            )
+
+
+def environment(spec: SandboxSpec) -> dict[str, str]:
+    """The app's whole environment: a few basics, then the caller's (the Space's variables and secrets)."""
+    env = {
+        "PATH": f"{spec.env}/bin:/usr/local/bin:/usr/bin:/bin",
+        "HOME": "/data",
+        "USER": "user",
+        "LANG": "C.UTF-8",
+        "TMPDIR": "/tmp",
+        "PYTHONUNBUFFERED": "1",
+        "VIRTUAL_ENV": str(spec.env),
+    }
+    env.update(spec.environ)
+    return env
+
+
+def bwrap_args(spec: SandboxSpec, shim_dir: Path, etc_dir: Path, info_fd: int) -> list[str]:
+    args = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--as-pid-1"]
+    args += ["--info-fd", str(info_fd), "--hostname", "space"]
+    args += ["--ro-bind", "/usr", "/usr", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    for link in ("bin", "lib", "lib64", "sbin"):
+        args += ["--symlink", f"usr/{link}", f"/{link}"]
+    for p in ETC:
+        args += ["--ro-bind-try", p, p]
+    for name in ("passwd", "group", "hosts"):
+        args += ["--ro-bind", str(etc_dir / name), f"/etc/{name}"]
+    args += ["--ro-bind", str(shim_dir), str(Path(SHIM).parent), "--ro-bind", str(spec.env), str(spec.env)]
+    args += ["--ro-bind", str(spec.app), APP, "--bind", str(spec.data), "/data", "--bind", str(spec.run), RUN]
+    args += ["--chdir", APP, "--clearenv"]
+    for k, v in environment(spec).items():
+        args += ["--setenv", k, v]
+    shim = [
+        str(spec.env / "bin" / "python"),
+        "-I",
+        SHIM,
+        "--listen",
+        f"{RUN}/app.sock",
+        "--port",
+        str(spec.port),
+    ]
+    return [*args, *shim, "--", *spec.command]
+
+
+def launch_args(
+    spec: SandboxSpec, shim_dir: Path, etc_dir: Path, info_fd: int, cg: cgroups.Cgroup | None
+) -> list[str]:
+    ids = ["setpriv", f"--reuid={spec.uid}", f"--regid={spec.uid}", "--clear-groups"]
+    procs = [str(p) for p in cg.procs] if cg else []
+    return [
+        "/bin/sh",
+        "-c",
+        JOIN,
+        "agora-space",
+        *procs,
+        "--",
+        *ids,
+        *bwrap_args(spec, shim_dir, etc_dir, info_fd),
+    ]
+
+
+class Runner:
+    """Starts sandboxes. `root` (world-traversable) holds the shim and the generated /etc files."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.shim_dir = root / "shim"
+        self.shim_dir.mkdir(parents=True, exist_ok=True)
+        for d in (root, self.shim_dir):
+            d.chmod(0o755)
+        target = self.shim_dir / "shim.py"
+        shutil.copyfile(Path(__file__).with_name("shim.py"), target)
+        target.chmod(0o644)
+
+    def etc(self, uid: int) -> Path:
+        """passwd, group and hosts for uid (some libraries want a user name: getpass.getuser())."""
+        d = self.root / "etc" / str(uid)
+        d.mkdir(parents=True, exist_ok=True)
+        for p in (d.parent, d):
+            p.chmod(0o755)
+        files = {
+            "passwd": f"user:x:{uid}:{uid}:user:/data:/bin/sh\n",
+            "group": f"user:x:{uid}:\n",
+            "hosts": "127.0.0.1 localhost space\n::1 localhost\n",
+        }
+        for name, text in files.items():  # replaced whole: a sandbox starting now reads the old or the new
+            tmp = d / f".{name}.{os.getpid()}.{threading.get_ident()}"
+            tmp.write_text(text)
+            tmp.chmod(0o644)
+            tmp.replace(d / name)
+        return d
+
+    def start(self, spec: SandboxSpec, sink: LineSink) -> Sandbox:
+        """Start the app; its output goes to `sink` line by line. Raises SandboxError if it cannot start."""
+        from . import missing
+
+        if problems := missing():
+            raise SandboxError("Spaces cannot run on this host: " + "; ".join(problems))
+        self._prepare(spec)
+        cg = cgroups.create(spec.name, spec.limits)
+        if cg is None:
+            sink("sandbox: cgroups cannot be used on this host: the app runs without memory/cpu/pids limits")
+        r, w = os.pipe()
+        try:
+            argv = launch_args(spec, self.shim_dir, self.etc(spec.uid), w, cg)
+            proc: subprocess.Popen[bytes] = _spawner().call(lambda: self._popen(argv, w))
+        except BaseException:
+            os.close(r)
+            if cg:
+                cg.remove()
+            raise
+        finally:
+            os.close(w)
+        return Sandbox(spec, proc, r, cg, sink)
+
+    @staticmethod
+    def _popen(argv: list[str], info_fd: int) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            argv,
+            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            pass_fds=[info_fd],
+            start_new_session=True,
+        )
+
+    def _prepare(self, spec: SandboxSpec) -> None:
+        if not NAME.fullmatch(spec.name) or spec.name in (".", ".."):
+            raise SandboxError(f"{spec.name!r} is not a sandbox name: letters, digits, '_', '.' and '-' only")
+        for p in (spec.env, spec.app):
+            if not p.is_dir():
+                raise SandboxError(f"{p} is not a folder")
+        for p in (spec.data, spec.run):
+            p.mkdir(parents=True, exist_ok=True)
+            os.chown(p, spec.uid, spec.uid)
+            p.chmod(0o700)
+        (spec.run / "app.sock").unlink(missing_ok=True)
+        for p in (spec.env, spec.app, spec.data, spec.run, self.shim_dir):
+            check_reachable(p)
+
+
+class Sandbox:
+    """A running app. `socket` is where the server connects (the app's port, through the shim)."""
+
+    def __init__(
+        self,
+        spec: SandboxSpec,
+        proc: subprocess.Popen[bytes],
+        info: int,
+        cg: cgroups.Cgroup | None,
+        sink: LineSink,
+    ) -> None:
+        self.spec = spec
+        self.proc = proc
+        self.cgroup = cg
+        self.sink = sink
+        self.socket = spec.run / "app.sock"
+        self.returncode: int | None = None
+        self.done = threading.Event()
+        with os.fdopen(info, "rb") as fh:  # bwrap writes it once the sandbox exists; EOF if it failed first
+            text = fh.read()
+        self.shim_pid: int | None = json.loads(text)["child-pid"] if text.strip() else None
+        threading.Thread(target=self._drain, name=f"space-log-{spec.name}", daemon=True).start()
+
+    def _drain(self) -> None:
+        """The run log, then the end: stdout reaches EOF once no process of the sandbox holds it."""
+        assert self.proc.stdout is not None
+        try:
+            for raw in self.proc.stdout:
+                self._say(raw.decode("utf-8", "replace").rstrip("\n"))
+        finally:
+            self.returncode = self.proc.wait()
+            if self.cgroup:
+                if kills := self.cgroup.oom_kills():
+                    limit = self.spec.limits.memory_mb
+                    self._say(f"sandbox: the memory limit ({limit} MiB) killed {kills} process(es)")
+                self.cgroup.remove()
+            self._say(f"sandbox: exited with status {self.returncode}")
+            self.done.set()
+
+    def _say(self, line: str) -> None:
+        try:
+            self.sink(line)
+        except Exception:  # a failing log callback must not leave the sandbox unwatched
+            log.exception("Space %s: the run log callback failed", self.spec.name)
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """The exit status once the sandbox has ended (and its log is complete), else None after timeout."""
+        self.done.wait(timeout)
+        return self.returncode
+
+    def running(self) -> bool:
+        return not self.done.is_set()
+
+    def stop(self, grace: float = 10) -> int | None:
+        """SIGTERM to the shim (it forwards it to the app), SIGKILL to the sandbox after `grace` seconds."""
+        if self.shim_pid and self.running():
+            try:
+                os.kill(self.shim_pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            if self.wait(grace) is not None:
+                return self.returncode
+        if self.running():
+            self.proc.kill()
+        return self.wait(5)
