@@ -191,7 +191,7 @@ def test_requirements_may_not_name_host_files() -> None:
 
 def test_pip_configuration_becomes_uvs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PIP_EXTRA_INDEX_URL", "file:///a/simple  file:///b/simple")
-    monkeypatch.setenv("PIP_FIND_LINKS", "/x /y")
+    monkeypatch.setenv("PIP_FIND_LINKS", "/x\n/y")  # several values, one a line as in pip.conf
     env = uv_env(pip_settings())
     assert env["UV_EXTRA_INDEX_URL"] == "file:///a/simple file:///b/simple"  # the variable beats pip.conf
     assert env["UV_FIND_LINKS"] == "/x,/y"

@@ -18,6 +18,7 @@ absolute paths in `pyvenv.cfg`, so the path never changes once built).
 
 from __future__ import annotations
 
+import ast
 import fcntl
 import hashlib
 import os
@@ -107,12 +108,12 @@ def pip_settings(pip_python: str = sys.executable) -> dict[str, str]:
     out = subprocess.run([pip_python, "-m", "pip", "config", "list"], capture_output=True, text=True)
     found: dict[str, tuple[int, str]] = {}
     for line in out.stdout.splitlines():
-        m = re.fullmatch(r"(.*?)\.([\w-]+)='(.*)'", line.strip())
+        m = re.fullmatch(r"(.*?)\.([\w-]+)=('.*')", line.strip())  # the value is a Python repr
         if not m or m[1] not in SECTION_RANK:
             continue
         rank = SECTION_RANK[m[1]]
         if m[2] not in found or found[m[2]][0] <= rank:
-            found[m[2]] = (rank, m[3])
+            found[m[2]] = (rank, str(ast.literal_eval(m[3])))
     return {k: v for k, (_, v) in found.items()}
 
 
