@@ -63,6 +63,11 @@ os.environ.update(
     }
 )
 (ROOT / "gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
+# Spaces run as other uids, which must traverse every folder above their mounts: ROOT (mkdtemp) is 0700.
+SPACES_ROOT = Path(tempfile.mkdtemp(prefix="agora-test-spaces-"))
+SPACES_ROOT.chmod(0o755)
+os.environ["AGORA_SPACES_ROOT"] = str(SPACES_ROOT)
+os.environ.setdefault("AGORA_SPACES_MAX_RUNNING", "3")  # the shared test server: at most 3 apps at once
 
 BIN = Path(sys.executable).parent
 
@@ -300,6 +305,7 @@ def every_repo_passes_git_fsck():  # type: ignore[no-untyped-def]
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if exitstatus == 0 and not os.environ.get("AGORA_KEEP_TEST_DATA"):
         shutil.rmtree(ROOT, ignore_errors=True)
+        shutil.rmtree(SPACES_ROOT, ignore_errors=True)
 
 
 # ---- Chromium -------------------------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None) -> Metered:
     settings = settings or Settings.from_env()
     install_request_id_logging()
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the Spaces proxy: not a line per proxied request
     counters = Counters(settings.data / "metrics")
     ctx = Ctx(build_hub(settings), settings, Signer(settings.secret_key()), counters)
     catalog.of(ctx.hub.db.engine).start()  # a server's listing catalog loads in the background from now on

@@ -7,6 +7,7 @@ the processes it starts (granian workers, git's pre-receive hook). docs/settings
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import secrets
 import sys
@@ -104,6 +105,10 @@ class SpacesLimits:
     cpu_percent: int = 100  # AGORA_SPACES_CPU_PERCENT: a Space's CPU time, 100 = one core
     pids: int = 512  # AGORA_SPACES_PIDS: processes and threads one Space may have
     python: str = "/usr/bin/python3"  # AGORA_SPACES_PYTHON: world-readable interpreter of the Space envs
+    sleep_time: int = 48 * 3600  # AGORA_SPACES_SLEEP_TIME: seconds idle before a Space sleeps (-1: never)
+    wake_wait: int = 120  # AGORA_SPACES_WAKE_WAIT: seconds a request to a Space's app waits for it to start
+    root: str = ""  # AGORA_SPACES_ROOT: envs, app files, sandboxes, logs (default <data>/spaces)
+    max_running: int = 4  # AGORA_SPACES_MAX_RUNNING: gradio/streamlit apps running at once on this host
 
     @classmethod
     def from_env(cls) -> SpacesLimits:
@@ -225,6 +230,19 @@ class Settings:
                 setattr(s, name, int(v))
         s.spaces = SpacesLimits.from_env()
         return s
+
+    @property
+    def spaces_root(self) -> Path:
+        """Where Spaces live (envs, app files, sandboxes, logs): every folder above it must be traversable
+        by other users (the Spaces' uids open their mounts). By default `<data>/spaces`; when a folder above
+        the data folder is closed to others (a home folder: `make serve` in /root/agora), a folder of its
+        own under /var/tmp, named by the data folder."""
+        if self.spaces.root:
+            return Path(self.spaces.root)
+        if all(os.stat(p).st_mode & 0o001 for p in self.data.parents):
+            return self.data / "spaces"
+        tag = hashlib.sha256(str(self.data).encode()).hexdigest()[:12]
+        return Path("/var/tmp") / f"agora-spaces-{tag}"
 
     @property
     def repos_dir(self) -> Path:

@@ -65,7 +65,7 @@ def test_static_space_runs_sandboxed(server: Any, api: HfApi, repo_name: str) ->
         (readme(sdk="static", app_file="../outside.html"), "CONFIG_ERROR", "app_file"),
         (readme(sdk="static", startup_duration_timeout="soon"), "CONFIG_ERROR", "duration"),
         (readme(sdk="static", app_file="site/main.html"), "NO_APP_FILE", "site/main.html"),
-        (readme(sdk="gradio", sdk_version="5.9.1"), "STOPPED", "static Spaces only"),
+        (readme(sdk="gradio", sdk_version="5.9.1"), "NO_APP_FILE", "app.py"),
     ],
     ids=["docker", "bad-fields", "app-outside", "bad-duration", "no-app-file", "gradio"],
 )
@@ -123,14 +123,15 @@ def test_runtime_api_pause_restart_sleep(server: Any, api: HfApi, bob: str, repo
     from huggingface_hub.errors import BadRequestError, HfHubHTTPError
 
     rid = f"alice/{repo_name}"
-    make_space(api, rid, {"README.md": readme(sdk="gradio"), "app.py": b"print('hi')\n"}, sdk="gradio")
-    assert api.get_space_runtime(rid).stage == "STOPPED"
+    # no app file: nothing is built or started (tests/spaces runs real apps)
+    make_space(api, rid, {"README.md": readme(sdk="gradio")}, sdk="gradio")
+    assert api.get_space_runtime(rid).stage == "NO_APP_FILE"
     assert api.pause_space(rid).stage == "PAUSED"
     assert api.get_space_runtime(rid).stage == "PAUSED"
     with pytest.raises(HfHubHTTPError) as e:
         HfApi(endpoint=server.url, token=bob).restart_space(rid)
     assert e.value.response.status_code == 403
-    assert api.restart_space(rid).stage == "STOPPED"
+    assert api.restart_space(rid).stage == "NO_APP_FILE"
     with pytest.warns(UserWarning):  # the client warns about cpu-basic's sleep; the value is kept
         rt = api.set_space_sleep_time(rid, 3600)
     assert rt.sleep_time == 3600 and api.get_space_runtime(rid).sleep_time == 3600

@@ -52,7 +52,7 @@ def test_static_space_runs_in_its_own_origin(api: HfApi, new_page: Callable[...,
 
 def test_new_space_form_writes_its_config_and_app(api: HfApi, new_page: Callable[..., Page]) -> None:
     """The New Space form commits a README with the Space's config and a minimal app for the SDK; a static one
-    runs at once in its page, a gradio one says why it does not run here yet."""
+    runs at once in its page, a gradio one starts building."""
     page = new_page("alice")
     login(page, "alice")
     for sdk, name in (("static", "e2e-form-static"), ("gradio", "e2e-form-gradio")):
@@ -74,10 +74,12 @@ def test_new_space_form_writes_its_config_and_app(api: HfApi, new_page: Callable
             assert files == [".gitattributes", "README.md", "index.html"]
             frame = page.frame_locator("iframe.space-frame")
             assert frame.locator("h1").inner_text() == name
-        else:
+        else:  # the push started its build: the page says so, and follows it (tests/spaces runs apps through)
             assert files == [".gitattributes", "README.md", "app.py"]
-            assert "static Spaces only" in page.locator(".space-stage").inner_text()
+            stage = page.locator("#space-app").get_attribute("data-stage")
+            assert stage in ("SLEEPING", "BUILDING", "APP_STARTING", "RUNNING"), stage
     page.goto("/spaces")
     snap(page, "spaces-gallery")
     card = page.locator("article.space-card", has_text="e2e-form-static")
     assert "A static demo" in card.inner_text() and "static" in card.locator(".space-badge").inner_text()
+    api.pause_space("alice/e2e-form-gradio")  # it need not keep running for the rest of the session

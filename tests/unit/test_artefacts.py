@@ -4,7 +4,6 @@ version bump queuing stored results again."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from agora.hub.artefacts import (
     DATASET_STATISTICS,
     PLANNED,
     REGISTRY,
+    SPACE_RUN,
     AfterDependencies,
     Artefact,
     Held,
@@ -73,6 +73,8 @@ def test_todays_artefacts_are_declared() -> None:
         "dataset-statistics",
         "inference-snapshot",
         "inference-model",
+        "space-environment",
+        "space-run",
     ]
     parquet = REGISTRY["dataset-convert"]
     assert parquet is DATASET_PARQUET and pipeline.KIND == parquet.name and pipeline.ARTEFACT is parquet
@@ -86,9 +88,10 @@ def test_todays_artefacts_are_declared() -> None:
     assert isinstance(stats.trigger, OnDemand) and stats.job is None  # computed by the API when asked
     assert stats.key is Key.CONTENT and stats.key_inputs and isinstance(stats.lives, Held)
     # the worker takes exactly the kinds with a job, and every job function resolves
-    assert [a.name for a in REGISTRY.queued()] == ["dataset-convert"]
+    assert [a.name for a in REGISTRY.queued()] == ["dataset-convert", "space-run"]
     assert set(REGISTRY.handlers(Settings(data=Path("/nonexistent"), database_url="sqlite://"))) == {
-        "dataset-convert"
+        "dataset-convert",
+        "space-run",
     }
 
 
@@ -97,14 +100,14 @@ def test_planned_artefacts_fit_the_graph() -> None:
     env = full["space-environment"]
     assert env.key is Key.CONTENT and "requirements.txt" in env.key_inputs
     run = full["space-run"]
-    assert isinstance(run.lives, Held) and run.lives.lease == timedelta(hours=48)
+    assert isinstance(run.lives, Held) and run.job == "agora.spacehost:deploy_job"
     assert isinstance(full["inference-model"].lives, Held) and full["inference-model"].job is None
     order = [a.name for a in full]
     assert order.index("space-environment") < order.index("space-run")
     assert order.index("inference-snapshot") < order.index("inference-model")
-    assert not any(name in REGISTRY for name in order if name.startswith("space-"))
-    # planned artefacts have no job yet: a Space push queues nothing today
-    assert full.due(RefUpdate("space", MAIN, A, B)) == []
+    assert "space-build" not in REGISTRY  # a static Space's app_build_command: planned
+    # a push to a Space's default branch queues its (re)start
+    assert [a.name for a in REGISTRY.due(RefUpdate("space", MAIN, A, B))] == ["space-run"]
 
 
 @pytest.mark.parametrize(
@@ -137,7 +140,8 @@ def test_only_a_dataset_default_branch_move_queues_the_conversion() -> None:
     assert REGISTRY.due(RefUpdate("dataset", "refs/heads/dev", A, B)) == []
     assert REGISTRY.due(RefUpdate("dataset", "refs/pr/1", None, B)) == []
     assert REGISTRY.due(RefUpdate("model", MAIN, A, B)) == []
-    assert REGISTRY.due(RefUpdate("space", MAIN, A, B)) == []
+    assert REGISTRY.due(RefUpdate("space", MAIN, A, B)) == [SPACE_RUN]  # a Space's (re)start, not this
+    assert REGISTRY.due(RefUpdate("space", "refs/heads/dev", A, B)) == []
 
 
 def test_ref_prefixes_and_changed_paths() -> None:

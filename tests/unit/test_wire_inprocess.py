@@ -406,7 +406,8 @@ def test_lifespan_and_other_scopes() -> None:
         await _router()({"type": "websocket", "path": "/x"}, receive, send)
 
     _run(go())
-    assert sent == []  # nothing but HTTP is answered
+    # a WebSocket to anything but a Space's app is refused (policy violation), never left hanging
+    assert sent == [{"type": "websocket.close", "code": 1008}]
 
 
 # ---- bounded bodies -------------------------------------------------------------------------------------

@@ -403,3 +403,20 @@ class SpaceVariable(Base):
     value: Mapped[str] = mapped_column(Text, default="")
     description: Mapped[str | None] = mapped_column(String(300), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class SpaceRun(Base):
+    """A gradio/streamlit Space's life on this host: which server process supervises it (a lease renewed by
+    its heartbeat), its stage, the commit it runs and where its app answers (the shim's unix socket)."""
+
+    __tablename__ = "space_runs"
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True)
+    owner: Mapped[str | None] = mapped_column(String(200), nullable=True)  # "<host>:<pid>:<start>"
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    stage: Mapped[str] = mapped_column(String(32), default="SLEEPING")
+    sha: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the commit running (or being built)
+    socket: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    restarts: Mapped[int] = mapped_column(Integer, default=0)  # bumped by a restart request: the owner obeys
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

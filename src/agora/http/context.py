@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         Inference,
     )  # the detached row Hub.open_repo hands out; only its attributes are read
     from .metrics import Counters
+    from .spaces_proxy import Proxy
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -41,6 +42,8 @@ class Ctx:
     browser_who: Callable[[Request], Awaitable[Principal | None]] | None = None
     # The Inference API's way to the host's worker pool (api/inference.py builds it on first use).
     inference: Inference | None = None
+    # The reverse proxy to running Spaces' apps (api/spaces.py builds it on first use).
+    space_proxy: Proxy | None = None
 
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Blocking work (database, git, files) off the event loop."""

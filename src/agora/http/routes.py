@@ -81,6 +81,9 @@ def repo_page(methods: str, suffix: str, handler: Callable[..., Any]) -> Entry:
     return page(methods, f"/{P}{ID}{suffix}", handler)
 
 
+APP_METHODS = "GET POST PUT PATCH DELETE OPTIONS"  # a Space's app answers what its framework does
+
+
 def table() -> list[Entry]:
     from . import git, metrics, web
     from .api import (
@@ -195,6 +198,7 @@ def table() -> list[Entry]:
         api("GET", f"/status/{AID}", inference.status),
         # Spaces (api/spaces.py): the runtime API, a static Space's app under its reserved /app/ path
         api("GET", f"/api/spaces/{AID}/runtime", spaces.runtime),
+        api("GET", f"/api/spaces/{AID}/logs/(?P<kind>build|run)", spaces.logs),
         api("POST", f"/api/spaces/{AID}/pause", spaces.pause),
         api("POST", f"/api/spaces/{AID}/restart", spaces.restart),
         api("POST", f"/api/spaces/{AID}/sleeptime", spaces.sleeptime),
@@ -202,8 +206,10 @@ def table() -> list[Entry]:
         api("GET POST DELETE", f"/api/spaces/{AID}/secrets", spaces.secrets),
         api("GET POST DELETE", f"/api/spaces/{AID}/variables", spaces.variables),
         api("GET", f"/spaces/{AID}/app", spaces.app_root),
-        api("GET", rf"/spaces/{AID}/app/~(?P<exp>\d+)\.(?P<sig>[0-9a-f]{{64}})/(?P<path>.*)", spaces.app),
-        api("GET", f"/spaces/{AID}/app/(?P<path>.*)", spaces.app),
+        api(
+            APP_METHODS, rf"/spaces/{AID}/app/~(?P<exp>\d+)\.(?P<sig>[0-9a-f]{{64}})/(?P<path>.*)", spaces.app
+        ),
+        api(APP_METHODS, f"/spaces/{AID}/app/(?P<path>.*)", spaces.app),
         # ---- the pages (web/): last, their catch-all patterns come after the API's ----------------------
         page("GET", r"/static/pygments\.css", web.pygments_css),
         page("GET", r"/static/(?P<path>.+)", web.static),
@@ -245,6 +251,7 @@ def table() -> list[Entry]:
         repo_page("GET POST", "/settings", edit.settings),
         repo_page("POST", "/like", edit.like),
         repo_page("GET", "/discussions", community.discussions),
+        page("GET", f"/spaces/{ID}/app-status", browse.space_status),
         # the home page, the lists, full-text search, the repo page
         page("GET", "/", browse.home),
         page("GET", r"/(?P<t>models|datasets|spaces)", browse.listing),
@@ -268,4 +275,11 @@ def build(ctx: Ctx) -> Router:
         else:
             router.add(e.methods, e.pattern, page_handler(web, functools.partial(e.handler, web)))
     router.fallback = web.fallback
+    from .api import spaces
+
+    # WebSocket: only to a Space's app (Streamlit's connection), through the proxy
+    router.add_ws(
+        r"/spaces/(?P<ns>[^/]+)/(?P<name>[^/]+)/app/(?P<path>.*)",
+        functools.partial(spaces.app_websocket, ctx),
+    )
     return router

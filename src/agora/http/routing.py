@@ -87,8 +87,27 @@ def out_of_space(exc: BaseException, data: Path | None) -> bool:
 class Router:
     def __init__(self, data: Path | None = None) -> None:
         self.routes: list[Route] = []
+        self.ws_routes: list[tuple[re.Pattern[str], Callable[..., Awaitable[None]]]] = []
         self.fallback: Callable[[Scope, Receive, Send], Awaitable[None]] | None = None
         self.data = data  # the data folder: a full disk there turns unexpected errors into 507s
+
+    def add_ws(self, pattern: str, handler: Callable[..., Awaitable[None]]) -> None:
+        """A WebSocket endpoint: `handler(scope, receive, send, **params)` (a Space's app, through the proxy)."""
+        self.ws_routes.append((re.compile(f"^{pattern}$"), handler))
+
+    async def _route_ws(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1").split("?", 1)[0]
+        for regex, handler in self.ws_routes:
+            m = regex.match(path)
+            if m:
+                try:
+                    params = {k: _segment(v) for k, v in m.groupdict().items()}
+                except UnicodeError:
+                    break
+                await handler(scope, receive, send, **params)
+                return
+        await receive()  # websocket.connect
+        await send({"type": "websocket.close", "code": 1008})
 
     def add(self, methods: str, pattern: str, handler: Handler, host_prefix: str | None = None) -> None:
         ms = set(methods.split())
@@ -105,6 +124,9 @@ class Router:
                 elif msg["type"] == "lifespan.shutdown":
                     await send({"type": "lifespan.shutdown.complete"})
                     return
+        if scope["type"] == "websocket":
+            await self._route_ws(scope, receive, send)
+            return
         if scope["type"] != "http":
             return
         rid = uuid.uuid4().hex[:16]

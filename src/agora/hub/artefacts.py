@@ -388,30 +388,42 @@ INFERENCE_MODEL = Artefact(
     doc="A model loaded in an inference worker, keyed by (repo, commit, task); the worker pool is one per host.",
 )
 
-ARTEFACTS: tuple[Artefact, ...] = (DATASET_PARQUET, DATASET_STATISTICS, INFERENCE_SNAPSHOT, INFERENCE_MODEL)
+SPACE_ENVIRONMENT = Artefact(
+    name="space-environment",
+    version=1,
+    trigger=OnDemand("a Space's build (spacehost.py), before its app starts"),
+    key=Key.CONTENT,
+    key_inputs=("python interpreter and version", "sdk", "sdk_version", "requirements.txt"),
+    lives=Stored(files=("<spaces root>/envs/<hash>: a venv, mounted read-only in the Spaces using it",)),
+    doc="A Space's Python environment (spaces/envs.py: uv, one shared cache), shared by every Space with the "
+    "same inputs; `EnvStore.gc` removes the ones no Space uses.",
+)
+
+SPACE_RUN = Artefact(
+    name="space-run",
+    version=1,
+    trigger=OnRefUpdate(repo_types=("space",)),
+    key=Key.REVISION,
+    lives=Held(lease=timedelta(seconds=30), evicted="put to sleep after its sleep time without a request"),
+    job="agora.spacehost:deploy_job",
+    depends_on=(SPACE_ENVIRONMENT.name,),
+    doc="A running gradio/streamlit Space: its app at the default branch's head in its sandbox, supervised by "
+    "the one process holding its space_runs lease (spacehost.py). A push queues this job, which (re)starts "
+    "it; a request to its app or its page wakes it.",
+)
+
+ARTEFACTS: tuple[Artefact, ...] = (
+    DATASET_PARQUET,
+    DATASET_STATISTICS,
+    INFERENCE_SNAPSHOT,
+    INFERENCE_MODEL,
+    SPACE_ENVIRONMENT,
+    SPACE_RUN,
+)
 
 
 # ---- declared ahead of their code (docs: shared spaces.md, inference.md); not registered until they have it
 PLANNED: tuple[Artefact, ...] = (
-    Artefact(
-        name="space-environment",
-        version=1,
-        trigger=OnRefUpdate(
-            repo_types=("space",),
-            paths=("README.md", "requirements.txt", "pre-requirements.txt", "packages.txt"),
-        ),
-        key=Key.CONTENT,
-        key_inputs=(
-            "python version",
-            "sdk",
-            "sdk_version",
-            "requirements.txt",
-            "pre-requirements.txt",
-            "packages.txt",
-        ),
-        lives=Stored(files=("<data>/spaces/envs/<hash>: a venv, mounted read-only in the Spaces using it",)),
-        doc="A Space's Python environment, shared by every Space with the same inputs (uv, one cache).",
-    ),
     Artefact(
         name="space-build",
         version=1,
@@ -419,15 +431,6 @@ PLANNED: tuple[Artefact, ...] = (
         key=Key.REVISION,
         lives=Stored(ref="refs/convert/build"),
         doc="The output of a static Space's app_build_command, committed on refs/convert/build.",
-    ),
-    Artefact(
-        name="space-run",
-        version=1,
-        trigger=OnDemand("the first request to a Space's app (wake on request), or a restart"),
-        key=Key.REVISION,
-        lives=Held(lease=timedelta(hours=48), evicted="put to sleep by the idle reaper"),
-        depends_on=("space-environment",),
-        doc="A running Space: a sandboxed process serving the app of the default branch's head.",
     ),
 )
 

@@ -9,8 +9,8 @@ What runs where:
 - static: served straight from the repo's default branch by the HTTP layer (http/api/spaces.py), at
   `/spaces/{owner}/{name}/app/`, sandboxed (its own opaque origin: CSP `sandbox` without
   `allow-same-origin`). Its stage is RUNNING as soon as its app file exists.
-- gradio, streamlit: run by the sandboxed runner (not in this server yet: their stage is STOPPED, with a
-  message that says so).
+- gradio, streamlit: built and run in a sandbox by spacehost.py, reached through the proxy
+  (http/spaces_proxy.py); their stage is what their supervisor wrote (`run_stage`).
 - docker: never on this host (no container runtime): CONFIG_ERROR saying so.
 """
 
@@ -20,16 +20,16 @@ import posixpath
 import random
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from ..db.models import SpaceSettings, SpaceVariable, utcnow
+from ..db.models import SpaceRun, SpaceSettings, SpaceVariable, utcnow
 from ..errors import BadRequest
 from ..ids import RepoId
-from . import audit
+from . import artefacts, audit
 
 if TYPE_CHECKING:
     from .accounts import Principal
@@ -37,14 +37,10 @@ if TYPE_CHECKING:
 
 SDKS = ("gradio", "streamlit", "docker", "static")
 COLORS = ("red", "yellow", "green", "blue", "indigo", "purple", "pink", "gray")
-RUNS_HERE = ("static",)  # the SDKs this server runs now
+RUNS_HERE = ("static", "gradio", "streamlit")  # the SDKs this server runs
 DEFAULT_APP = {"gradio": "app.py", "streamlit": "app.py", "static": "index.html", "docker": ""}
 MAX_SHORT_DESCRIPTION = 60  # characters, as on the Hub
 DEFAULT_STARTUP_TIMEOUT = 30 * 60  # seconds (the Hub's `30m`)
-NOT_YET = (
-    "This server runs static Spaces only for now: {sdk} Spaces need the sandboxed runner of a later "
-    "Agora version. The repo, its files and its git history work as for any Space"
-)
 DOCKER = (
     "This host runs no containers, so a docker Space cannot run here. Use sdk: gradio, streamlit or "
     "static in the README's front matter"
@@ -222,20 +218,55 @@ PAUSED = "Paused by its owner: restart it to run it again"
 
 
 def runtime(hub: Hub, repo: Repo, sha: str | None) -> Runtime:
-    """The Space's stage at `sha` (its default branch's head), with why when it is not running."""
+    """The Space's stage at `sha` (its default branch's head), with why when it is not running. A static
+    Space runs as soon as its app file exists; a gradio or streamlit one is at the stage its supervisor wrote
+    (spacehost.py), SLEEPING before its first start."""
     with hub.db.session() as s:
         st = s.get(SpaceSettings, repo.id)
+        run = s.get(SpaceRun, repo.id)
+        queued = artefacts.pending(s, "space-run", repo.id)
     paused, sleep = (st.paused, st.sleep_time) if st is not None else (False, None)
     cfg, errors = config(repo.card_data, repo.sdk)
     if errors:
         return Runtime("CONFIG_ERROR", cfg, "; ".join(errors), sleep)
     if paused:
         return Runtime("PAUSED", cfg, PAUSED, sleep)
-    if cfg.sdk not in RUNS_HERE:
-        return Runtime("STOPPED", cfg, NOT_YET.format(sdk=cfg.sdk), sleep)
     if sha is None or not has_file(hub, repo, sha, cfg.app_file):
         return Runtime("NO_APP_FILE", cfg, f"The app file {cfg.app_file} is not in the repo", sleep)
-    return Runtime("RUNNING", cfg, None, sleep)
+    if cfg.sdk == "static":
+        return Runtime("RUNNING", cfg, None, sleep)
+    stage, error = run_stage(run, sha, queued)
+    return Runtime(stage, cfg, error, sleep)
+
+
+def run_stage(run: SpaceRun | None, sha: str, queued: bool) -> tuple[str, str | None]:
+    """A gradio/streamlit Space's stage from its supervisor's row (spacehost.py)."""
+    alive = run is not None and supervised(run)
+    if queued and not alive:
+        return "BUILDING", None  # a push queued its (re)start
+    if run is None or (run.sha != sha and not alive):
+        return "SLEEPING", None  # never started, or not at this commit yet: a request wakes it
+    if run.stage in ("RUNNING", "BUILDING", "APP_STARTING") and not alive:
+        return "SLEEPING", None  # its supervisor is gone, and its app with it
+    return run.stage, run.error
+
+
+SUPERVISOR_LEASE = timedelta(seconds=30)  # spacehost.LEASE
+
+
+def supervised(run: SpaceRun) -> bool:
+    """Whether a process still supervises the Space (its lease renewed lately)."""
+    return (
+        run.owner is not None
+        and run.heartbeat_at is not None
+        and run.heartbeat_at > utcnow() - SUPERVISOR_LEASE
+    )
+
+
+def app_prefix(ns: str, name: str) -> str:
+    """Where a Space's app is served on the Hub's origin: never /spaces/{ns}/{name}/ itself (git, /resolve
+    and the pages are there)."""
+    return f"/spaces/{ns}/{name}/app/"
 
 
 def has_file(hub: Hub, repo: Repo, sha: str, path: str) -> bool:

@@ -11,18 +11,22 @@ repo), which its relative URLs keep, and which expires.
 
 from __future__ import annotations
 
-import functools
+import asyncio
 import mimetypes
+from collections.abc import AsyncIterator
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
-from ...errors import EntryNotFound
+from ... import spacehost
+from ...errors import EntryNotFound, Forbidden, HubError, Unavailable
 from ...hub import spaces
 from ...hub.repos import Repo
 from ...ids import RepoId
 from .. import wire
 from ..context import Ctx
+from ..spaces_proxy import Proxy, Upstream, websocket
 from .common import json_body
 from .files import file_headers, file_response, locate, stored_repo
 
@@ -64,18 +68,31 @@ async def app(
     exp: str | None = None,
     sig: str | None = None,
 ) -> Response:
-    """A file of a static Space's app, from its default branch, in the Space's sandbox."""
+    """A Space's app: a static Space's file from its default branch, or a gradio/streamlit app's answer
+    through the proxy (waking the Space first), always in the Space's sandbox."""
+    repo = await open_app(ctx, ns, name, exp, sig)
+    rt = await ctx.run(spaces.runtime, ctx.hub, repo, repo.head_sha)
+    if rt.config.sdk in ("gradio", "streamlit"):
+        return await proxied(ctx, request, repo, rt, path, exp is not None)
+    if rt.stage != "RUNNING":
+        return not_served(503, f"This Space is not running ({rt.stage}): {rt.error}")
+    if request.method not in ("GET", "HEAD"):
+        return not_served(405, "A static Space's files are read with GET")
+    return await static_file(ctx, request, repo, rt, path)
+
+
+async def open_app(ctx: Ctx, ns: str, name: str, exp: str | None, sig: str | None) -> Repo:
+    """The Space, opened as an anonymous visitor (a private one only through its signed path)."""
     rid = RepoId("space", ns, name)
     if exp is not None:
         if not ctx.signer.check(exp, sig, "space-app", ns, name):
-            return not_served(403, "This Space link has expired: open the Space's page again")
-        find = functools.partial(stored_repo, ctx.hub, rid)
-    else:  # anonymous, whoever asks: a private Space is not found without its signed path
-        find = functools.partial(ctx.hub.open_repo, None, rid, False)
-    repo: Repo = await ctx.run(find)
-    rt = await ctx.run(spaces.runtime, ctx.hub, repo, repo.head_sha)
-    if rt.stage != "RUNNING":
-        return not_served(503, f"This Space is not running ({rt.stage}): {rt.error}")
+            raise Forbidden("This Space link has expired: open the Space's page again")
+        return await ctx.run(stored_repo, ctx.hub, rid)
+    repo: Repo = await ctx.run(ctx.hub.open_repo, None, rid, False)
+    return repo
+
+
+async def static_file(ctx: Ctx, request: Request, repo: Repo, rt: spaces.Runtime, path: str) -> Response:
     target = spaces.static_path(rt.config, path)
     if target is None or repo.head_sha is None:
         return not_served(404, "Not found")
@@ -92,6 +109,54 @@ async def app(
     headers["Cache-Control"] = "no-cache"  # a push changes the app at once
     rng = wire.parse_range(request.headers.get("range"), f.e.size)
     return await file_response(ctx, request, f, None if isinstance(rng, str) else rng, headers, media)
+
+
+PRIVATE_APP = (
+    "A private gradio or streamlit Space's app is not served yet (its pages would need the signed path in "
+    "every URL the framework makes): make the Space public to use it, or use a static Space"
+)
+
+
+async def proxied(
+    ctx: Ctx, request: Request, repo: Repo, rt: spaces.Runtime, path: str, signed: bool
+) -> Response:
+    if signed or repo.private:
+        return not_served(503, PRIVATE_APP)
+    if rt.stage in spacehost.ERRORS or rt.stage == "PAUSED":
+        return not_served(503, f"This Space is not running ({rt.stage}): {rt.error}")
+    host = spacehost.of(ctx.hub, ctx.settings)
+    try:
+        up = await ctx.run(host.wait_running, repo, float(ctx.settings.spaces.wake_wait))
+    except Unavailable as exc:
+        return not_served(503, exc.message)
+    prefix = spaces.app_prefix(repo.namespace, repo.name)
+    return await proxy(ctx).http(request, Upstream(up.socket, up.keep_prefix), prefix, path, space_headers())
+
+
+def proxy(ctx: Ctx) -> Proxy:
+    if ctx.space_proxy is None:
+        ctx.space_proxy = Proxy()
+    p: Proxy = ctx.space_proxy
+    return p
+
+
+async def app_websocket(
+    ctx: Ctx, scope: Scope, receive: Receive, send: Send, ns: str, name: str, path: str
+) -> None:
+    """A WebSocket to a public gradio/streamlit Space's app (Streamlit's one connection), through the proxy."""
+    try:
+        repo: Repo = await ctx.run(ctx.hub.open_repo, None, RepoId("space", ns, name), False)
+        rt = await ctx.run(spaces.runtime, ctx.hub, repo, repo.head_sha)
+        if rt.config.sdk not in ("gradio", "streamlit") or repo.private:
+            raise Unavailable("not an app that takes WebSockets")
+        host = spacehost.of(ctx.hub, ctx.settings)
+        up = await ctx.run(host.wait_running, repo, float(ctx.settings.spaces.wake_wait))
+    except HubError:
+        await receive()
+        await send({"type": "websocket.close", "code": 1008})
+        return
+    prefix = spaces.app_prefix(repo.namespace, repo.name)
+    await websocket(scope, receive, send, Upstream(up.socket, up.keep_prefix), prefix, path)
 
 
 def space_headers() -> dict[str, str]:
@@ -120,9 +185,53 @@ async def pause(ctx: Ctx, request: Request, ns: str, name: str) -> Response:
 
 
 async def restart(ctx: Ctx, request: Request, ns: str, name: str) -> Response:
+    """Unpause, and start the app afresh from the default branch's head (its build included)."""
     who = await ctx.who(request)
-    rt = await ctx.run(spaces.restart, ctx.hub, who, RepoId("space", ns, name))
+    rid = RepoId("space", ns, name)
+    await ctx.run(spaces.restart, ctx.hub, who, rid)
+    repo = await ctx.repo(request, rid)
+    if spacehost.repo_sdk(repo) in ("gradio", "streamlit"):
+        await ctx.run(spacehost.of(ctx.hub, ctx.settings).restart, repo.id)
+    rt = await ctx.run(spaces.runtime, ctx.hub, repo, repo.head_sha)
     return wire.json_response(rt.json())
+
+
+async def logs(ctx: Ctx, request: Request, ns: str, name: str, kind: str) -> Response:
+    """`GET /api/spaces/{id}/logs/{build|run}`: the log as server-sent events `data: {"data", "timestamp"}`,
+    from its start, then live (huggingface_hub's fetch_space_logs stops after 5 s without a line, or at the
+    first line stamped after the answer's Date when not following)."""
+    repo = await ctx.repo(request, RepoId("space", ns, name))
+    host = spacehost.of(ctx.hub, ctx.settings)
+    return StreamingResponse(
+        log_events(host.logs, repo.id, kind, request),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+KEEP_ALIVE = 15.0  # seconds between keep-alive events of a log stream
+
+
+async def log_events(logs: spacehost.Logs, repo_id: int, kind: str, request: Request) -> AsyncIterator[bytes]:
+    gone = False
+    lines = logs.follow(repo_id, kind, lambda: gone)
+    quiet = 0.0
+    try:
+        while True:
+            line = await asyncio.to_thread(next, lines, None)
+            if line is None:
+                if await request.is_disconnected():
+                    return
+                await asyncio.sleep(0.25)
+                quiet += 0.25
+                if quiet >= KEEP_ALIVE:
+                    quiet = 0.0
+                    yield b"data: \n\n"
+                continue
+            quiet = 0.0
+            yield b"data: " + line.encode() + b"\n\n"
+    finally:
+        gone = True
 
 
 async def sleeptime(ctx: Ctx, request: Request, ns: str, name: str) -> Response:

@@ -6,15 +6,16 @@ from typing import Any
 from urllib.parse import urlencode
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 
+from ... import spacehost
 from ...hub import browse as hub_browse
 from ...hub import fulltext, index, spaces
 from ...hub import taxonomy as tx
 from ...hub.repos import Hub, Repo
 from ...ids import FROM_PLURAL, PLURAL, REPO_TYPES, RepoId
 from ...viewer import service as viewer_service
-from ..api.spaces import app_path, signed_app_path
+from ..api.spaces import PRIVATE_APP, app_path, signed_app_path
 from . import render, widget
 from . import viewer as dataset_viewer
 from .base import Web, rid_of
@@ -164,11 +165,34 @@ async def repo_page(web: Web, request: Request, p: str | None, ns: str, name: st
 
 async def space_context(web: Web, repo: Repo) -> dict[str, Any]:
     """A Space page's app: its stage, and the frame's source (a private Space's carries a signed path: the
-    app is never opened with the visitor's cookie)."""
+    app is never opened with the visitor's cookie). Opening the page of a sleeping gradio/streamlit Space
+    wakes it, as on the Hub; while it builds and starts the page shows its log's last lines."""
     rt = await web.run(spaces.runtime, web.hub, repo, repo.head_sha)
     ns, name = repo.namespace, repo.name
     src = signed_app_path(web.ctx, ns, name) if repo.private else app_path(ns, name)
-    return {"space": rt, "space_src": src}
+    out: dict[str, Any] = {"space": rt, "space_src": src, "space_blocked": None, "space_log": []}
+    if rt.config.sdk not in ("gradio", "streamlit"):
+        return out
+    if repo.private:
+        out["space_blocked"] = PRIVATE_APP
+        return out
+    host = spacehost.of(web.hub, web.ctx.settings)
+    if rt.stage == "SLEEPING":
+        await web.run(host.wake, repo)
+        rt = await web.run(spaces.runtime, web.hub, repo, repo.head_sha)
+    kind = "build" if rt.stage in ("BUILDING", "BUILD_ERROR") else "run"
+    out.update(space=rt, space_log=await web.run(host.logs.tail, repo.id, kind, 40), space_log_kind=kind)
+    return out
+
+
+async def space_status(web: Web, request: Request, ns: str, name: str) -> Response:
+    """The app section of a Space page, for htmx's polling while the Space builds and starts."""
+    who = await web.who(request)
+    rid = RepoId("space", ns, name)
+    repo = await web.run(web.hub.open_repo, who, rid, False)
+    data = await space_context(web, repo)
+    html = web.env.get_template("_space_app.html").render(rid=rid, request=request, **data)
+    return HTMLResponse(html)
 
 
 GROUP_ORDER = (
