@@ -54,6 +54,7 @@ LEASE = spaces.SUPERVISOR_LEASE  # a supervising process that has not beaten for
 BEAT = 2.0  # seconds between a supervisor's checks (heartbeat, exit, push, restart, pause, idle)
 DEFAULT_SLEEP = 48 * 3600  # seconds of idleness before a Space sleeps (the Hub's free tier: 48 h)
 USE_EVERY = timedelta(seconds=30)  # a request notes its Space's last use at most this often
+FRESH = 1.0  # seconds a process trusts what it last found of a Space (public, running, its socket)
 MAX_APP_BYTES = 2 * 1024**3  # the app folder a Space may check out
 ERRORS = ("BUILD_ERROR", "RUNTIME_ERROR", "CONFIG_ERROR", "NO_APP_FILE")
 BUSY = ("BUILDING", "APP_STARTING")
@@ -155,6 +156,7 @@ class SpaceHost:
         self.mu = threading.Lock()
         self._runner: Runner | None = None
         self._envs: EnvStore | None = None
+        self._recent: dict[tuple[str, str], tuple[Repo, Running, float]] = {}
 
     @property
     def envs(self) -> EnvStore:
@@ -167,6 +169,20 @@ class SpaceHost:
         if self._runner is None:
             self._runner = Runner(self.root / "sandbox")
         return self._runner
+
+    # ---- the proxy's fast path: a public Space found running a moment ago ----------------------------------
+    def recent(self, ns: str, name: str) -> tuple[Repo, Running] | None:
+        """The Space and where its app answers, if this process found it public and running less than
+        FRESH seconds ago (no database visit: most requests of a page load come in such a burst)."""
+        hit = self._recent.get((ns, name))
+        if hit is None or time.monotonic() - hit[2] > FRESH:
+            return None
+        return hit[0], hit[1]
+
+    def remember(self, ns: str, name: str, repo: Repo, running: Running) -> None:
+        if len(self._recent) > 1000:
+            self._recent.clear()
+        self._recent[(ns, name)] = (repo, running, time.monotonic())
 
     # ---- what requests and jobs call (blocking: in a thread) -----------------------------------------------
     def run_row(self, repo_id: int) -> SpaceRun | None:

@@ -70,6 +70,12 @@ async def app(
 ) -> Response:
     """A Space's app: a static Space's file from its default branch, or a gradio/streamlit app's answer
     through the proxy (waking the Space first), always in the Space's sandbox."""
+    if exp is None and (hit := spacehost.of(ctx.hub, ctx.settings).recent(ns, name)) is not None:
+        repo, up = hit  # found public and running less than a second ago: no database visit
+        prefix = spaces.app_prefix(repo.namespace, repo.name)
+        return await proxy(ctx).http(
+            request, Upstream(up.socket, up.keep_prefix), prefix, path, space_headers()
+        )
     repo = await open_app(ctx, ns, name, exp, sig)
     rt = await ctx.run(spaces.runtime, ctx.hub, repo, repo.head_sha)
     if rt.config.sdk in ("gradio", "streamlit"):
@@ -129,6 +135,7 @@ async def proxied(
         up = await ctx.run(host.wait_running, repo, float(ctx.settings.spaces.wake_wait))
     except Unavailable as exc:
         return not_served(503, exc.message)
+    host.remember(repo.namespace, repo.name, repo, up)
     prefix = spaces.app_prefix(repo.namespace, repo.name)
     return await proxy(ctx).http(request, Upstream(up.socket, up.keep_prefix), prefix, path, space_headers())
 
