@@ -83,3 +83,40 @@ def test_new_space_form_writes_its_config_and_app(api: HfApi, new_page: Callable
     card = page.locator("article.space-card", has_text="e2e-form-static")
     assert "A static demo" in card.inner_text() and "static" in card.locator(".space-badge").inner_text()
     api.pause_space("alice/e2e-form-gradio")  # it need not keep running for the rest of the session
+
+
+def test_space_settings_page(api: HfApi, new_page: Callable[..., Page]) -> None:
+    """The Settings tab of a Space: variables (values shown), secrets (never shown again), sleep time, pause and
+    restart; what it changes is what huggingface_hub reads."""
+    rid = "alice/e2e-space-settings"
+    api.create_repo(rid, repo_type="space", space_sdk="gradio", exist_ok=True)  # no app file: nothing runs
+    page = new_page("alice")
+    login(page, "alice")
+    page.goto(f"/spaces/{rid}/settings")
+    for kind, key, value in (("variables", "MODEL_ID", "alice/m1"), ("secrets", "API_TOKEN", "s3cr3t-value")):
+        box = page.locator(f"#space-{kind}")
+        box.get_by_label("Key").fill(key)
+        box.get_by_label("Value").fill(value)
+        box.get_by_label("Description").fill(f"the {kind[:-1]}")
+        with page.expect_navigation():
+            box.get_by_role("button", name=f"Add {kind[:-1]}").click()
+    snap(page, "space-settings")
+    assert "alice/m1" in page.locator("#space-variables").inner_text()
+    assert "API_TOKEN" in page.locator("#space-secrets").inner_text()
+    assert "s3cr3t-value" not in page.content()  # write-only
+    assert api.get_space_variables(rid)["MODEL_ID"].value == "alice/m1"
+    assert list(api.get_space_secrets(rid)) == ["API_TOKEN"]
+    page.locator("#space-settings select[name=seconds]").select_option("3600")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save sleep time").click()
+    assert api.get_space_runtime(rid).sleep_time == 3600
+    with page.expect_navigation():
+        page.get_by_role("button", name="Pause this Space").click()
+    assert api.get_space_runtime(rid).stage == "PAUSED"
+    with page.expect_navigation():
+        page.get_by_role("button", name="Restart this Space").click()
+    assert api.get_space_runtime(rid).stage != "PAUSED"
+    with page.expect_navigation():
+        page.locator("#space-secrets").get_by_role("button", name="Delete").click()
+    assert api.get_space_secrets(rid) == {}
+    snap(page, "space-settings-after")

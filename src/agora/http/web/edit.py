@@ -13,9 +13,11 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ... import spacehost
 from ...errors import BadRequest
-from ...hub import commits, index
+from ...hub import commits, index, spaces
 from ...hub.accounts import Principal
+from ...hub.repos import Repo
 from ...ids import RepoId, check_path
 from ...storage.gitstore import GitRepo
 from .. import wire
@@ -186,7 +188,10 @@ async def settings(web: Web, request: Request, p: str | None, ns: str, name: str
         who = await require_writer(web, request, rid)
         # Settings are for the namespace's admins (Hub.find_admin).
         repo = await web.run(web.hub.admin_repo, who, rid)
-        return await web.page(request, "settings.html", tab="settings", repo=repo, rid=rid, can_write=True)
+        extra = await web.run(space_settings, web, who, repo) if rid.type == "space" else {}
+        return await web.page(
+            request, "settings.html", tab="settings", repo=repo, rid=rid, can_write=True, **extra
+        )
     who = await web.require_user(request)
     form = await web.form(request)
     return web.redirect(await web.run(apply_settings, web, who, rid, form))
@@ -194,7 +199,10 @@ async def settings(web: Web, request: Request, p: str | None, ns: str, name: str
 
 def apply_settings(web: Web, who: Principal, rid: RepoId, form: dict[str, str]) -> str:
     """One action of the Settings page; where to go next."""
-    action = form.get("action")
+    action = form.get("action") or ""
+    if action.startswith("space-") and rid.type == "space":
+        apply_space_action(web, who, rid, action, form)
+        return f"/{rid.web_path}/settings"
     if action == "visibility":
         repo = web.hub.change_settings(who, rid, form.get("visibility") == "private", None)
     elif action == "gated":
@@ -209,6 +217,47 @@ def apply_settings(web: Web, who: Principal, rid: RepoId, form: dict[str, str]) 
     else:
         raise BadRequest("Unknown settings action")
     return repo_path(repo) + "/settings"
+
+
+def space_settings(web: Web, who: Principal, repo: Repo) -> dict[str, Any]:
+    """A Space's part of its Settings page: its stage, sleep time, variables and secrets (keys only)."""
+    rid = RepoId("space", repo.namespace, repo.name)
+    return {
+        "space": spaces.runtime(web.hub, repo, repo.head_sha),
+        "space_vars": spaces.variables(web.hub, who, rid, False),
+        "space_secrets": spaces.variables(web.hub, who, rid, True),
+        "sleep_choices": SLEEP_CHOICES,
+    }
+
+
+SLEEP_CHOICES = ((-1, "Never"), (900, "15 minutes"), (3600, "1 hour"), (86400, "1 day"), (172800, "48 hours"))
+
+
+def apply_space_action(web: Web, who: Principal, rid: RepoId, action: str, form: dict[str, str]) -> None:
+    """A Space action of the Settings page: restart, pause, sleep time, a variable or a secret."""
+    secret = "secret" in action
+    if action == "space-restart":
+        spaces.restart(web.hub, who, rid)
+        repo = web.hub.open_repo(who, rid, True)
+        if spacehost.repo_sdk(repo) in ("gradio", "streamlit"):
+            spacehost.of(web.hub, web.ctx.settings).restart(repo.id)
+    elif action == "space-pause":
+        spaces.pause(web.hub, who, rid)
+    elif action == "space-sleep":
+        try:
+            seconds = int(form.get("seconds", ""))
+        except ValueError:
+            raise BadRequest("Choose a sleep time") from None
+        spaces.set_sleep_time(web.hub, who, rid, seconds)
+    elif action in ("space-variable-add", "space-secret-add"):
+        value = form.get("value", "")
+        spaces.put_variable(
+            web.hub, who, rid, secret, form.get("key", "").strip(), value, form.get("description") or None
+        )
+    elif action in ("space-variable-delete", "space-secret-delete"):
+        spaces.delete_variable(web.hub, who, rid, secret, form.get("key", ""))
+    else:
+        raise BadRequest("Unknown settings action")
 
 
 async def like(web: Web, request: Request, p: str | None, ns: str, name: str) -> Response:
