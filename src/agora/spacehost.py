@@ -261,7 +261,9 @@ class SpaceHost:
         return here != startup.host() or startup.alive(token)
 
     def _take(self, repo_id: int) -> bool:
-        """The lease of `repo_id` for this process: True if it is ours now (a new row, a free or dead one)."""
+        """The lease of `repo_id` for this process: True if it is ours now (a new row, a free or dead one).
+        Taken over, the row says BUILDING and no socket at once: a dead owner's app died with it, and nobody
+        must be sent to its socket."""
         now = utcnow()
         with self.hub.db.session() as s:
             row = s.get(SpaceRun, repo_id)
@@ -285,7 +287,7 @@ class SpaceHost:
                     SpaceRun.repo_id == repo_id,
                     SpaceRun.owner.is_(row.owner) if row.owner is None else SpaceRun.owner == row.owner,
                 )  # fmt: skip
-                .values(owner=self.me, heartbeat_at=now, updated_at=now)
+                .values(owner=self.me, heartbeat_at=now, updated_at=now, stage="BUILDING", socket=None)
             )
             return bool(got.rowcount)  # type: ignore[attr-defined]
 

@@ -6,7 +6,9 @@ Marked `spaces`: they run once, in the first pass of `make test` (not again in t
 
 from __future__ import annotations
 
+import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -129,3 +131,56 @@ def test_broken_requirements_and_crashing_app_say_why(api: HfApi) -> None:
     assert rt.stage == "RUNTIME_ERROR", rt.raw
     run = "\n".join(str(e) for e in api.fetch_space_logs(crash))
     assert "RuntimeError: boom at start" in run and "Traceback" in run, run
+
+
+def test_one_supervisor_among_several_server_processes(tmp_path: Path) -> None:
+    """`agora serve --workers 3`: a Space is supervised by exactly one process (its space_runs lease), one app
+    runs, and requests reaching any process are answered by it; once its supervisor is dead (the server
+    killed), the next server takes the lease over on the first request and the Space runs again."""
+    import sqlite3
+
+    from ..conftest import kill_group, new_site, start_killable
+
+    site = new_site(tmp_path / "data", "alice", tmp_path / "server.log")
+    root = Path(tempfile.mkdtemp(prefix="agora-test-spaces-workers-"))  # one spaces root per Hub
+    root.chmod(0o755)
+    proc = start_killable(site.data, site.port, site.log, env={"AGORA_SPACES_ROOT": str(root)}, workers=3)
+    try:
+        api = HfApi(endpoint=site.endpoint, token=site.token)
+        rid = "alice/workers-demo"
+        api.create_repo(rid, repo_type="space", space_sdk="gradio")
+        ops = [CommitOperationAdd("README.md", card("gradio", GRADIO).encode()),
+               CommitOperationAdd("app.py", APP.replace("{GREETING}", "Hello").encode())]  # fmt: skip
+        api.create_commit(rid, ops, commit_message="app", repo_type="space")
+        time.sleep(0.5)
+        assert wait_stage(api, rid).stage == "RUNNING"
+        with httpx.Client(timeout=60) as c:  # new connections: granian spreads them over its workers
+            for _ in range(30):
+                with httpx.Client(timeout=60) as one:
+                    assert one.get(f"{site.endpoint}/spaces/{rid}/app/config").status_code == 200
+            assert c.get(f"{site.endpoint}/spaces/{rid}/app/").status_code == 200
+
+        def owner() -> str:
+            with sqlite3.connect(site.data / "agora.db") as db:
+                return str(db.execute("SELECT owner FROM space_runs").fetchone()[0])
+
+        def apps() -> int:
+            """This Hub's sandboxes: their shim (pid 1 inside) runs the env's python from its spaces root."""
+            ps = subprocess.run(["ps", "-ww", "-eo", "args="], capture_output=True, text=True).stdout
+            return sum(
+                1 for line in ps.splitlines() if line.startswith(f"{root}/envs/") and "shim.py" in line
+            )
+
+        first = owner()
+        assert apps() == 1
+        # the whole server killed (granian stops when one of its workers dies): its sandbox dies with it, and
+        # the next server on the data folder takes the dead owner's lease over when a request comes
+        kill_group(proc)
+        assert apps() == 0
+        proc = start_killable(site.data, site.port, site.log, env={"AGORA_SPACES_ROOT": str(root)}, workers=3)
+        r = httpx.get(f"{site.endpoint}/spaces/{rid}/app/config", timeout=120)
+        assert r.status_code == 200, r.text
+        assert owner() != first and apps() == 1
+    finally:
+        kill_group(proc)
+        shutil.rmtree(root, ignore_errors=True)
