@@ -8,6 +8,8 @@ from collections.abc import Callable
 from huggingface_hub import CommitOperationAdd, HfApi
 from playwright.sync_api import Page
 
+from agora.spaces import missing
+
 from .conftest import login, snap
 
 APP_JS = b"""
@@ -74,10 +76,20 @@ def test_new_space_form_writes_its_config_and_app(api: HfApi, new_page: Callable
             assert files == [".gitattributes", "README.md", "index.html"]
             frame = page.frame_locator("iframe.space-frame")
             assert frame.locator("h1").inner_text() == name
-        else:  # the push started its build: the page says so, and follows it (tests/spaces runs apps through)
+        else:  # the push started its build: the page says so and follows it until the app runs (htmx)
             assert files == [".gitattributes", "README.md", "app.py"]
             stage = page.locator("#space-app").get_attribute("data-stage")
             assert stage in ("SLEEPING", "BUILDING", "APP_STARTING", "RUNNING"), stage
+            if stage != "RUNNING" and not missing():
+                assert page.locator(".space-stage h3").inner_text() in (
+                    "Building",
+                    "App Starting",
+                    "Sleeping",
+                )
+                snap(page, "new-space-building")
+                page.locator("iframe.space-frame").wait_for(timeout=300_000)
+                page.frame_locator("iframe.space-frame").get_by_label("Name").wait_for(timeout=60_000)
+                snap(page, "new-space-running")
     page.goto("/spaces")
     snap(page, "spaces-gallery")
     card = page.locator("article.space-card", has_text="e2e-form-static")
