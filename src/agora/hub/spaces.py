@@ -338,21 +338,22 @@ def _not_static(repo: Repo, what: str) -> None:
 
 
 def pause(hub: Hub, who: Principal | None, rid: RepoId) -> Runtime:
-    with hub.db.session() as s:
-        repo, st = _manage(hub, s, who, rid)
-        _not_static(repo, "pause")
-        st.paused, st.updated_at = True, utcnow()
-        audit.record(s, who, "space.pause", rid.full)
-    return runtime(hub, repo, repo.head_sha)
+    """Stop the Space until its owner restarts it (PAUSED is never woken by traffic)."""
+    return _set_paused(hub, who, rid, True)
 
 
 def restart(hub: Hub, who: Principal | None, rid: RepoId) -> Runtime:
-    """Unpause (and, once Spaces run here, start again from the default branch's head)."""
+    """Unpause (the HTTP layer then asks spacehost.py for a fresh start from the default branch's head)."""
+    return _set_paused(hub, who, rid, False)
+
+
+def _set_paused(hub: Hub, who: Principal | None, rid: RepoId, paused: bool) -> Runtime:
+    what = "pause" if paused else "restart"
     with hub.db.session() as s:
         repo, st = _manage(hub, s, who, rid)
-        _not_static(repo, "restart")
-        st.paused, st.updated_at = False, utcnow()
-        audit.record(s, who, "space.restart", rid.full)
+        _not_static(repo, what)
+        st.paused, st.updated_at = paused, utcnow()
+        audit.record(s, who, f"space.{what}", rid.full)
     return runtime(hub, repo, repo.head_sha)
 
 
