@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -114,6 +115,7 @@ def test_websocket_both_ways(front: tuple[str, bool]) -> None:
             got.append(await ws.recv())
             return got
 
-    got = asyncio.run(talk())
+    with ThreadPoolExecutor(1) as pool:  # a thread of its own: a Playwright test may run a loop in this one
+        got = pool.submit(asyncio.run, talk()).result()
     first = "/spaces/alice/demo/app/stream" if keep else "/stream"
     assert got == [f"hello {first}", "echo ping", b"cba"]
