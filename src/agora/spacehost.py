@@ -374,10 +374,10 @@ class SpaceHost:
         sha = repo.head_sha
         assert sha is not None
         cfg = spaces.config(repo.card_data, repo.sdk)[0]
+        self._set(repo.id, stage="BUILDING", sha=sha, error=None, socket=None)  # before its log names sha
         build = self.logs.writer(
             repo.id, "build", f"===== Build Queued at {iso(utcnow())} / Commit SHA: {sha} ====="
         )
-        self._set(repo.id, stage="BUILDING", sha=sha, error=None, socket=None)
         try:
             app = self._checkout(repo, sha, build)
             env = self.envs.build(self._env_spec(repo, cfg, sha), build)
@@ -438,6 +438,8 @@ class SpaceHost:
                 return "exited"
             why = self._why_stop(repo, row, restarts)
             if why is not None:
+                if why in ("push", "restart"):  # said at once: nobody is sent to the app that is stopping
+                    self._set(repo.id, stage="BUILDING", socket=None)
                 sb.stop(grace=10)
                 if why in ("push", "restart"):
                     return "again"

@@ -441,7 +441,7 @@ def test_stop_kills_an_app_that_ignores_sigterm(runner: Runner, root: Path, plai
     pid = sb.shim_pid
     t = time.monotonic()
     assert sb.stop(grace=1) == -signal.SIGKILL, log.text()
-    assert 1 <= time.monotonic() - t < 5
+    assert 1 <= time.monotonic() - t < 15  # SIGKILL after the 1 s grace (a loaded machine is slow)
     assert "ignoring SIGTERM" in log.text()
     assert pid and gone(pid)  # the run log ends when no process holds its pipe: every process has ended
 
