@@ -13,7 +13,7 @@ import secrets
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     from .storage.blobs import BlobStore
@@ -61,6 +61,19 @@ class ViewerLimits:
         return out
 
 
+L = TypeVar("L")
+
+
+def _fields_from_env(out: L, prefix: str) -> L:
+    """Each field of the dataclass `out` from `<prefix><FIELD NAME>` when set, as the field's type says."""
+    for f in dataclasses.fields(out):  # type: ignore[arg-type]
+        v = os.environ.get(f"{prefix}{f.name.upper()}")
+        if v:
+            kind = f.type if isinstance(f.type, str) else f.type.__name__
+            setattr(out, f.name, v if kind == "str" else float(v) if kind == "float" else int(v))
+    return out
+
+
 @dataclass
 class InferenceLimits:
     """The inference worker pool (src/agora/inference/): one per host, see docs/architecture.md."""
@@ -88,12 +101,7 @@ class InferenceLimits:
 
     @classmethod
     def from_env(cls) -> InferenceLimits:
-        out = cls()
-        for f in dataclasses.fields(cls):
-            v = os.environ.get(f"AGORA_INFER_{f.name.upper()}")
-            if v:
-                setattr(out, f.name, float(v) if f.type in (float, "float") else int(v))
-        return out
+        return _fields_from_env(cls(), "AGORA_INFER_")
 
 
 @dataclass
@@ -112,12 +120,7 @@ class SpacesLimits:
 
     @classmethod
     def from_env(cls) -> SpacesLimits:
-        out = cls()
-        for f in dataclasses.fields(cls):
-            v = os.environ.get(f"AGORA_SPACES_{f.name.upper()}")
-            if v:
-                setattr(out, f.name, v if f.type in (str, "str") else int(v))
-        return out
+        return _fields_from_env(cls(), "AGORA_SPACES_")
 
 
 @dataclass

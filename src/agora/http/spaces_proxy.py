@@ -181,7 +181,3 @@ async def websocket(scope: Scope, receive: Receive, send: Send, up: Upstream, pr
 def _header(scope: Scope, name: str) -> str:
     key = name.encode()
     return next((v.decode("latin-1") for k, v in scope.get("headers", []) if k.lower() == key), "")
-
-
-def app_prefix(ns: str, name: str) -> str:
-    return f"/spaces/{ns}/{name}/app/"

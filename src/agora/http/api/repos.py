@@ -15,7 +15,6 @@ from ...ids import RepoId, parse_repo_type
 from .. import wire
 from ..context import Ctx
 from .common import json_body, repo_json, repo_url, rid_api
-from .spaces import app_path
 
 
 def whoami_json(
@@ -172,7 +171,7 @@ async def info(ctx: Ctx, request: Request, t: str, ns: str, name: str, rev: str 
     if i.repo.type == "space":  # where the app is served, and its stage (hub/spaces.py)
         rt = await ctx.run(spaces.runtime, ctx.hub, i.repo, i.repo.head_sha)
         d["runtime"] = rt.json()
-        d["host"] = ctx.base_url(request) + app_path(i.repo.namespace, i.repo.name)
+        d["host"] = ctx.base_url(request) + spaces.app_prefix(i.repo.namespace, i.repo.name)
     if expand:
         d = {k: v for k, v in d.items() if k in expand or k in ("id", "_id")}
     return wire.json_response(d)

@@ -37,14 +37,10 @@ APP_CSP = (
 CAP_TTL = 8 * 3600  # seconds a private Space's signed app path stays valid
 
 
-def app_path(ns: str, name: str) -> str:
-    return f"/spaces/{ns}/{name}/app/"
-
-
 def signed_app_path(ctx: Ctx, ns: str, name: str) -> str:
     """The app's path with a capability in it: what the Space page frames for a private Space."""
     exp, sig = ctx.signer.sign("space-app", ns, name, ttl=CAP_TTL)
-    return f"{app_path(ns, name)}~{exp}.{sig}/"
+    return f"{spaces.app_prefix(ns, name)}~{exp}.{sig}/"
 
 
 async def runtime(ctx: Ctx, request: Request, ns: str, name: str) -> Response:
@@ -56,7 +52,7 @@ async def runtime(ctx: Ctx, request: Request, ns: str, name: str) -> Response:
 
 async def app_root(ctx: Ctx, request: Request, ns: str, name: str) -> Response:
     """`/spaces/{id}/app` without its slash: the app's relative URLs need it."""
-    return RedirectResponse(app_path(ns, name), status_code=308)
+    return RedirectResponse(spaces.app_prefix(ns, name), status_code=308)
 
 
 async def app(
