@@ -117,6 +117,9 @@ class SpacesLimits:
     wake_wait: int = 120  # AGORA_SPACES_WAKE_WAIT: seconds a request to a Space's app waits for it to start
     root: str = ""  # AGORA_SPACES_ROOT: envs, app files, sandboxes, logs (default <data>/spaces)
     max_running: int = 4  # AGORA_SPACES_MAX_RUNNING: gradio/streamlit apps running at once on this host
+    # AGORA_SPACES_DOMAIN: serve each Space's app on an origin of its own, {owner}--{name}.<domain> (a site
+    # apart from the Hub's: wildcard DNS and TLS pointing at this server); default: under /spaces/{id}/app/
+    domain: str = ""
 
     @classmethod
     def from_env(cls) -> SpacesLimits:

@@ -134,7 +134,7 @@ class Running:
     """Where a running Space's app answers (what the proxy needs)."""
 
     socket: str
-    keep_prefix: bool  # Streamlit serves under its baseUrlPath; Gradio at /
+    mount: str  # the path the app serves under: Streamlit's baseUrlPath; Gradio always "/"
 
 
 @dataclass
@@ -219,13 +219,21 @@ class SpaceHost:
         while True:
             row = self.run_row(repo.id)
             if row is not None and row.stage == "RUNNING" and row.socket:
-                return Running(row.socket, keep_prefix=repo_sdk(repo) == "streamlit")
+                return Running(row.socket, self.mount(repo))
             if row is not None and row.stage not in BUSY and row.stage != "SLEEPING" and row.owner is None:
                 raise Unavailable(f"This Space is not running ({row.stage}): {row.error or ''}".strip())
             if time.monotonic() > end:
                 stage = row.stage if row is not None else "SLEEPING"
                 raise Unavailable(f"This Space is still starting ({stage}): try again in a moment")
             time.sleep(0.2)
+
+    def mount(self, repo: Repo) -> str:
+        """The path the app serves under: Gradio is told its public root on each request (the proxy's
+        X-Gradio-Server) and serves at "/"; Streamlit serves under its baseUrlPath, where the Space is served
+        (hub/spaces.Serving: one mode per server, a Space started for one is restarted for the other)."""
+        if repo_sdk(repo) != "streamlit":
+            return "/"
+        return spaces.serving_of(self.limits.domain).mount(repo.namespace, repo.name)
 
     def note_use(self, repo_id: int) -> None:
         now = utcnow()
@@ -403,7 +411,7 @@ class SpaceHost:
         """Poll the app until it answers (< 500), it exits, or startup_duration_timeout passes."""
         sb = life.sandbox
         assert sb is not None
-        path = spaces.app_prefix(repo.namespace, repo.name) if cfg.sdk == "streamlit" else "/"
+        path = self.mount(repo)
         end = time.monotonic() + cfg.startup_timeout
         transport = httpx.HTTPTransport(uds=str(sb.socket))
         with httpx.Client(transport=transport, timeout=5) as c:
@@ -517,7 +525,6 @@ class SpaceHost:
                        requirements=reqs)  # fmt: skip
 
     def _sandbox_spec(self, repo: Repo, cfg: spaces.SpaceConfig, env: Path, app: Path) -> SandboxSpec:
-        prefix = spaces.app_prefix(repo.namespace, repo.name)
         return SandboxSpec(
             name=f"space-{repo.id}",
             uid=self.limits.uid_base + repo.id,
@@ -525,14 +532,14 @@ class SpaceHost:
             app=app,
             data=self.root / "data" / str(repo.id),
             run=self.root / "run" / str(repo.id),
-            command=command(cfg, prefix),
-            environ=self._environ(repo, cfg, prefix),
+            command=command(cfg, self.mount(repo)),
+            environ=self._environ(repo, cfg),
             limits=Limits(
                 memory_mb=self.limits.memory_mb, cpu_percent=self.limits.cpu_percent, pids=self.limits.pids
             ),  # fmt: skip
         )
 
-    def _environ(self, repo: Repo, cfg: spaces.SpaceConfig, prefix: str) -> dict[str, str]:
+    def _environ(self, repo: Repo, cfg: spaces.SpaceConfig) -> dict[str, str]:
         with self.hub.db.session() as s:
             given = {
                 v.key: v.value
@@ -552,16 +559,15 @@ class SpaceHost:
             "HF_HUB_DISABLE_TELEMETRY": "1",
             "GRADIO_SERVER_NAME": "127.0.0.1",
             "GRADIO_SERVER_PORT": "7860",
-            "GRADIO_ROOT_PATH": prefix.rstrip("/"),
             "GRADIO_ANALYTICS_ENABLED": "False",
             "GRADIO_SHARE": "False",
         }
 
 
-def command(cfg: spaces.SpaceConfig, prefix: str) -> list[str]:
+def command(cfg: spaces.SpaceConfig, mount: str) -> list[str]:
     if cfg.sdk == "streamlit":
         return ["python", "-m", "streamlit", "run", cfg.app_file, "--server.port=7860",
-                "--server.address=127.0.0.1", f"--server.baseUrlPath={prefix.strip('/')}",
+                "--server.address=127.0.0.1", f"--server.baseUrlPath={mount.strip('/')}",
                 "--server.headless=true", "--server.enableXsrfProtection=false", "--server.enableCORS=false",
                 "--browser.gatherUsageStats=false", "--server.fileWatcherType=none"]  # fmt: skip
     return ["python", "-u", cfg.app_file]
