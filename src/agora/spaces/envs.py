@@ -1,19 +1,44 @@
-"""Content-addressed Python environments for Spaces, built with uv: `<root>/envs/<key>/`.
+"""Content-addressed Python environments for Spaces, built with uv in a sandbox: `<root>/envs/<key>/`.
 
-One environment per key = sha256(interpreter path and version, sdk, sdk_version, requirements.txt bytes),
-shared read-only by every Space with that key (bound at its own path in each sandbox: uv venvs keep
-absolute paths in `pyvenv.cfg`, so the path never changes once built).
+One environment per key = sha256(interpreter path and version, sdk, sdk_version, requirements.txt bytes,
+pre-requirements.txt bytes when there are any), shared read-only by every Space with that key (bound at its
+own path in each sandbox: uv venvs keep absolute paths in `pyvenv.cfg`, so the path never changes once built).
 
 - Builds run under a per-key flock, into `envs/.tmp-<key>-<pid>`, renamed into place when complete: a
   second build of the same key waits and reuses it; a failed build leaves nothing.
-- One uv cache for all (`<root>/uv-cache`, hardlinked into the envs: same filesystem), bytecode compiled at
-  build time (the sandbox cannot write `.pyc` into a read-only env: without it every start pays ~2 s).
+- One uv cache for all (`<root>/envs/.uv-cache`, hardlinked into the envs: a hardlink cannot cross mounts, so
+  the cache and the envs share the one folder bound into the build sandbox), bytecode compiled at build time
+  (the sandbox cannot write `.pyc` into a read-only env: without it every start pays ~2 s).
 - The machine's pip configuration (index-url, extra-index-url, find-links, constraint, cert) is applied to
   uv, which ignores pip.conf: a requirement of torch takes the build pip would take (here the local CPU
   wheel), and indexes are combined as pip does (`unsafe-best-match`).
-- Source distributions are never built (`--no-build`): building one runs its setup code, and builds run as
-  the server's user. A requirement without a wheel fails the build with uv's message.
-- Everything is world-readable (umask 022): the Space's uid reads the env.
+- Source distributions are never built (`--no-build`): building one runs its setup code. A requirement
+  without a wheel fails the build with uv's message. pre-requirements.txt is installed first, on its own.
+- python_version "3.X" (README) picks /usr/bin/python3.X (`interpreter`): root's, runnable by all, never
+  downloaded (`UV_PYTHON_DOWNLOADS=never`); one the host lacks fails the build, listing those it has.
+- packages.txt (Debian packages) is checked, not installed (`check_packages`, dpkg-query, every build): a
+  missing package fails the build naming the admin's `apt-get install` command.
+
+The build sandbox (`Build`): each uv run is a bwrap sandbox made of sandbox.py's blocks (`base_args`,
+`env_args`, `Runner.launch`: setpriv, `--unshare-all`, read-only /usr, a cgroup with the Space limits) with
+`<root>/envs` writable at its own path (this build's target and the cache: the build uid owns nothing else
+there but the envs it built), uv at /opt/uv/uv, the shim, and pip's local indexes, find-links folders,
+constraint files and cert read-only at their own paths. Its network is its own loopback only: uv's
+HTTP(S)_PROXY is the shim's listener on 127.0.0.1:3128, forwarded to a unix socket where the server's
+`indexproxy.IndexProxy` lets through only the configured remote index hosts (and their files hosts,
+AGORA_SPACES_BUILD_HOSTS); anything else is refused and logged ("blocked: host X is not a package index").
+
+Which uid builds: one dedicated build uid (`BUILD_UID`, the caller passes AGORA_SPACES_UID_BASE - 1), not the
+Space's. An env and the uv cache are shared by every Space with the same key, so:
+- the cache must be writable by every build and its files owned by the builder: the kernel's
+  protected_hardlinks lets a uid hardlink only files it owns (or may write), so with per-Space uids either
+  the cache would be world-writable (one Space's build could change the files of all) or every build after
+  the first would fall back to copying whole envs;
+- an env built as Space A's uid would be A's to change while Space B runs it (bound read-only into B, but A's
+  uid owns the inodes on the host).
+The build uid never runs a Space's app (no Space has number -1), and the build runs no Space code
+(`--no-build`): what a Space chooses is only which wheels of the allowed indexes land in its env. The app
+uids may read the envs (world-readable, umask 022) and write nothing of them.
 """
 
 from __future__ import annotations
@@ -397,8 +422,14 @@ class Build:
             tail[:] = [*tail[-(TAIL - 1) :], line]
 
         try:
-            for p in (st.envs, self.run, st.runner.shim_dir):
-                check_reachable(p)
+            for p in [
+                str(st.envs),
+                str(self.run),
+                str(st.runner.shim_dir),
+                uv.find_uv_bin(),
+                *local_paths(self.pip),
+            ]:
+                check_reachable(Path(p))  # bwrap opens them as the build uid
             etc = st.runner.etc(st.uid)
             sb = st.runner.launch(
                 f"build-{self.key[:16]}", st.uid, st.limits, lambda fd: self.bwrap_args(args, etc, fd), sink

@@ -18,6 +18,8 @@ The command line (`launch_args`; the recipe measured for issue 16):
 - The app's stdout and stderr (and bwrap's, the shim's) go to a callback line by line: the run log.
 - Stop: SIGTERM to the shim (pid 1 of the sandbox, `--as-pid-1`), which forwards it to the app; SIGKILL to
   bwrap after the grace period (`--die-with-parent` then kills everything inside).
+- The building blocks are shared with the build sandbox (envs.py): `base_args` (namespaces, /usr, /etc),
+  `env_args`, `launch_args` (setpriv and the cgroup), `Runner.launch` (spawned, drained, limited).
 - The sandbox dies with the server: `--die-with-parent` is PR_SET_PDEATHSIG, which fires when the *thread*
   that started the child ends, so every sandbox is started by one thread that lives as long as the
   process (`_Spawner`, as inference/pool.py does).
