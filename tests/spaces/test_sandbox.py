@@ -284,6 +284,7 @@ def test_gc_removes_envs_no_space_uses(store: EnvStore, plain_env: Path, six_env
     assert extra.name in removed and not extra.exists()
     assert plain_env.exists() and six_env.exists()
     assert not list(store.envs.glob(".tmp-*"))
+    assert (store.cache / "CACHEDIR.TAG").exists()  # the uv cache lives among the envs: never collected
 
 
 def test_own_cgroup_paths() -> None:
