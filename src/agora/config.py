@@ -120,6 +120,7 @@ class SpacesLimits:
     # AGORA_SPACES_DOMAIN: serve each Space's app on an origin of its own, {owner}--{name}.<domain> (a site
     # apart from the Hub's: wildcard DNS and TLS pointing at this server); default: under /spaces/{id}/app/
     domain: str = ""
+    build_hosts: str = ""  # AGORA_SPACES_BUILD_HOSTS: more index hosts builds may reach (host[:port],...)
 
     @classmethod
     def from_env(cls) -> SpacesLimits:

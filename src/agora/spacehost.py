@@ -41,7 +41,7 @@ from .errors import Unavailable
 from .hub import spaces, startup
 from .spaces import missing
 from .spaces.cgroups import Limits
-from .spaces.envs import BuildError, EnvSpec, EnvStore
+from .spaces.envs import BuildError, EnvSpec, EnvStore, interpreter
 from .spaces.sandbox import Runner, Sandbox, SandboxError, SandboxSpec
 
 if TYPE_CHECKING:
@@ -161,7 +161,9 @@ class SpaceHost:
     @property
     def envs(self) -> EnvStore:
         if self._envs is None:
-            self._envs = EnvStore(self.root)
+            limits = Limits(self.limits.memory_mb, self.limits.cpu_percent, self.limits.pids)
+            hosts = tuple(h for h in self.limits.build_hosts.split(",") if h.strip())
+            self._envs = EnvStore(self.root, uid=self.limits.uid_base - 1, limits=limits, hosts=hosts)
         return self._envs
 
     @property
@@ -519,10 +521,13 @@ class SpaceHost:
         return dest
 
     def _env_spec(self, repo: Repo, cfg: spaces.SpaceConfig, sha: str) -> EnvSpec:
-        e = self.hub.git(repo).entry(sha, "requirements.txt")
-        reqs = self.hub.git(repo).blob(e.oid) if e is not None and e.lfs is None else b""
-        return EnvSpec(python=self.limits.python, sdk=cfg.sdk or "", sdk_version=cfg.sdk_version or "",
-                       requirements=reqs)  # fmt: skip
+        def text(path: str) -> bytes:
+            e = self.hub.git(repo).entry(sha, path)
+            return self.hub.git(repo).blob(e.oid) if e is not None and e.lfs is None else b""
+
+        return EnvSpec(python=interpreter(cfg.python_version, self.limits.python), sdk=cfg.sdk or "",
+                       sdk_version=cfg.sdk_version or "", requirements=text("requirements.txt"),
+                       pre_requirements=text("pre-requirements.txt"), packages=text("packages.txt"))  # fmt: skip
 
     def _sandbox_spec(self, repo: Repo, cfg: spaces.SpaceConfig, env: Path, app: Path) -> SandboxSpec:
         return SandboxSpec(

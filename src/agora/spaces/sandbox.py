@@ -18,6 +18,8 @@ The command line (`launch_args`; the recipe measured for issue 16):
 - The app's stdout and stderr (and bwrap's, the shim's) go to a callback line by line: the run log.
 - Stop: SIGTERM to the shim (pid 1 of the sandbox, `--as-pid-1`), which forwards it to the app; SIGKILL to
   bwrap after the grace period (`--die-with-parent` then kills everything inside).
+- The building blocks are shared with the build sandbox (envs.py): `base_args` (namespaces, /usr, /etc),
+  `env_args`, `launch_args` (setpriv and the cgroup), `Runner.launch` (spawned, drained, limited).
 - The sandbox dies with the server: `--die-with-parent` is PR_SET_PDEATHSIG, which fires when the *thread*
   that started the child ends, so every sandbox is started by one thread that lives as long as the
   process (`_Spawner`, as inference/pool.py does).
@@ -129,9 +131,11 @@ def environment(spec: SandboxSpec) -> dict[str, str]:
     return env
 
 
-def bwrap_args(spec: SandboxSpec, shim_dir: Path, etc_dir: Path, info_fd: int) -> list[str]:
+def base_args(hostname: str, etc_dir: Path, info_fd: int) -> list[str]:
+    """What every sandbox has (an app's and a build's): all namespaces new, no capabilities, a read-only /usr,
+    its own /proc, /dev and /tmp, the few /etc files of ETC and the generated passwd, group and hosts."""
     args = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--as-pid-1"]
-    args += ["--info-fd", str(info_fd), "--hostname", "space"]
+    args += ["--info-fd", str(info_fd), "--hostname", hostname]
     args += ["--ro-bind", "/usr", "/usr", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     for link in ("bin", "lib", "lib64", "sbin"):
         args += ["--symlink", f"usr/{link}", f"/{link}"]
@@ -139,11 +143,22 @@ def bwrap_args(spec: SandboxSpec, shim_dir: Path, etc_dir: Path, info_fd: int) -
         args += ["--ro-bind-try", p, p]
     for name in ("passwd", "group", "hosts"):
         args += ["--ro-bind", str(etc_dir / name), f"/etc/{name}"]
+    return args
+
+
+def env_args(environ: dict[str, str]) -> list[str]:
+    """The whole environment inside: `environ` and nothing of the server's."""
+    args = ["--clearenv"]
+    for k, v in environ.items():
+        args += ["--setenv", k, v]
+    return args
+
+
+def bwrap_args(spec: SandboxSpec, shim_dir: Path, etc_dir: Path, info_fd: int) -> list[str]:
+    args = base_args("space", etc_dir, info_fd)
     args += ["--ro-bind", str(shim_dir), str(Path(SHIM).parent), "--ro-bind", str(spec.env), str(spec.env)]
     args += ["--ro-bind", str(spec.app), APP, "--bind", str(spec.data), "/data", "--bind", str(spec.run), RUN]
-    args += ["--chdir", APP, "--clearenv"]
-    for k, v in environment(spec).items():
-        args += ["--setenv", k, v]
+    args += ["--chdir", APP, *env_args(environment(spec))]
     shim = [
         str(spec.env / "bin" / "python"),
         "-I",
@@ -156,21 +171,11 @@ def bwrap_args(spec: SandboxSpec, shim_dir: Path, etc_dir: Path, info_fd: int) -
     return [*args, *shim, "--", *spec.command]
 
 
-def launch_args(
-    spec: SandboxSpec, shim_dir: Path, etc_dir: Path, info_fd: int, cg: cgroups.Cgroup | None
-) -> list[str]:
-    ids = ["setpriv", f"--reuid={spec.uid}", f"--regid={spec.uid}", "--clear-groups"]
+def launch_args(uid: int, cg: cgroups.Cgroup | None, bwrap: list[str]) -> list[str]:
+    """`bwrap` started as uid (setpriv) by a shell that first joins the cgroup."""
+    ids = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
     procs = [str(p) for p in cg.procs] if cg else []
-    return [
-        "/bin/sh",
-        "-c",
-        JOIN,
-        "agora-space",
-        *procs,
-        "--",
-        *ids,
-        *bwrap_args(spec, shim_dir, etc_dir, info_fd),
-    ]
+    return ["/bin/sh", "-c", JOIN, "agora-space", *procs, "--", *ids, *bwrap]
 
 
 class Runner:
@@ -206,17 +211,30 @@ class Runner:
 
     def start(self, spec: SandboxSpec, sink: LineSink) -> Sandbox:
         """Start the app; its output goes to `sink` line by line. Raises SandboxError if it cannot start."""
+        self._prepare(spec)
+        etc = self.etc(spec.uid)
+        sb = self.launch(
+            spec.name, spec.uid, spec.limits, lambda fd: bwrap_args(spec, self.shim_dir, etc, fd), sink
+        )
+        sb.socket = spec.run / "app.sock"
+        return sb
+
+    def launch(
+        self, name: str, uid: int, limits: Limits, bwrap: Callable[[int], list[str]], sink: LineSink
+    ) -> Sandbox:
+        """Start `bwrap(info_fd)` (the bwrap command line) as uid in a cgroup of `limits` named `name`."""
         from . import missing
 
         if problems := missing():
             raise SandboxError("Spaces cannot run on this host: " + "; ".join(problems))
-        self._prepare(spec)
-        cg = cgroups.create(spec.name, spec.limits)
+        if not NAME.fullmatch(name) or name in (".", ".."):
+            raise SandboxError(f"{name!r} is not a sandbox name: letters, digits, '_', '.' and '-' only")
+        cg = cgroups.create(name, limits)
         if cg is None:
-            sink("sandbox: cgroups cannot be used on this host: the app runs without memory/cpu/pids limits")
+            sink("sandbox: cgroups cannot be used on this host: it runs without memory/cpu/pids limits")
         r, w = os.pipe()
         try:
-            argv = launch_args(spec, self.shim_dir, self.etc(spec.uid), w, cg)
+            argv = launch_args(uid, cg, bwrap(w))
             proc: subprocess.Popen[bytes] = _spawner().call(lambda: self._popen(argv, w))
         except BaseException:
             os.close(r)
@@ -225,7 +243,7 @@ class Runner:
             raise
         finally:
             os.close(w)
-        return Sandbox(spec, proc, r, cg, sink)
+        return Sandbox(name, limits, proc, r, cg, sink)
 
     @staticmethod
     def _popen(argv: list[str], info_fd: int) -> subprocess.Popen[bytes]:
@@ -240,8 +258,6 @@ class Runner:
         )
 
     def _prepare(self, spec: SandboxSpec) -> None:
-        if not NAME.fullmatch(spec.name) or spec.name in (".", ".."):
-            raise SandboxError(f"{spec.name!r} is not a sandbox name: letters, digits, '_', '.' and '-' only")
         for p in (spec.env, spec.app):
             if not p.is_dir():
                 raise SandboxError(f"{p} is not a folder")
@@ -255,27 +271,29 @@ class Runner:
 
 
 class Sandbox:
-    """A running app. `socket` is where the server connects (the app's port, through the shim)."""
+    """A running sandbox. For an app, `socket` is where the server connects (its port, through the shim)."""
 
     def __init__(
         self,
-        spec: SandboxSpec,
+        name: str,
+        limits: Limits,
         proc: subprocess.Popen[bytes],
         info: int,
         cg: cgroups.Cgroup | None,
         sink: LineSink,
     ) -> None:
-        self.spec = spec
+        self.name = name
+        self.limits = limits
         self.proc = proc
         self.cgroup = cg
         self.sink = sink
-        self.socket = spec.run / "app.sock"
+        self.socket = Path()
         self.returncode: int | None = None
         self.done = threading.Event()
         with os.fdopen(info, "rb") as fh:  # bwrap writes it once the sandbox exists; EOF if it failed first
             text = fh.read()
         self.shim_pid: int | None = json.loads(text)["child-pid"] if text.strip() else None
-        threading.Thread(target=self._drain, name=f"space-log-{spec.name}", daemon=True).start()
+        threading.Thread(target=self._drain, name=f"space-log-{name}", daemon=True).start()
 
     def _drain(self) -> None:
         """The run log, then the end: stdout reaches EOF once no process of the sandbox holds it."""
@@ -287,7 +305,7 @@ class Sandbox:
             self.returncode = self.proc.wait()
             if self.cgroup:
                 if kills := self.cgroup.oom_kills():
-                    limit = self.spec.limits.memory_mb
+                    limit = self.limits.memory_mb
                     self._say(f"sandbox: the memory limit ({limit} MiB) killed {kills} process(es)")
                 self.cgroup.remove()
             self._say(f"sandbox: exited with status {self.returncode}")
@@ -297,7 +315,7 @@ class Sandbox:
         try:
             self.sink(line)
         except Exception:  # a failing log callback must not leave the sandbox unwatched
-            log.exception("Space %s: the run log callback failed", self.spec.name)
+            log.exception("Sandbox %s: the log callback failed", self.name)
 
     def wait(self, timeout: float | None = None) -> int | None:
         """The exit status once the sandbox has ended (and its log is complete), else None after timeout."""

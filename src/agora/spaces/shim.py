@@ -10,6 +10,9 @@ folder (owned by the Space's uid, mode 0700: the server, root, may connect; othe
   status once it has ended (128 + signal when a signal ended it: the shell's convention).
 - As pid 1 of the sandbox it inherits the app's orphans: it reaps them (zombies would count against the
   pids limit).
+- `--forward PORT=SOCKET` (the build sandbox, envs.py): the other way round, a TCP listener on
+  127.0.0.1:PORT whose connections go to the unix socket SOCKET (the server's index proxy), listening
+  before the command starts. `--listen` is then left out.
 - stdlib only: it runs with whatever Python the Space's environment has.
 """
 
@@ -18,9 +21,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import os
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 
 CHUNK = 64 * 1024
 
@@ -36,12 +41,17 @@ async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> No
         writer.close()
 
 
-async def bridge(port: int, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
-    """One connection on the unix socket: a fresh TCP connection to the app, bytes both ways."""
+Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+async def bridge(
+    connect: Callable[[], Awaitable[Streams]], client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter
+) -> None:
+    """One connection accepted: a fresh connection to the other side (`connect`), bytes both ways."""
     try:
-        app_r, app_w = await asyncio.open_connection("127.0.0.1", port)
+        app_r, app_w = await connect()
     except OSError:
-        client_w.close()  # the app is not listening (yet): the server sees the connection close
+        client_w.close()  # the other side is not listening (yet): the client sees the connection close
         return
     try:
         await asyncio.gather(pipe(client_r, app_w), pipe(app_r, client_w))
@@ -64,35 +74,52 @@ async def reap_orphans(app_pid: int) -> None:
             os.waitpid(info.si_pid, 0)
 
 
-async def main(listen: str, port: int, command: list[str]) -> int:
+async def main(listen: str | None, port: int, command: list[str], forward: list[str] | None = None) -> int:
+    forwards = []
+    for spec in forward or []:  # PORT=SOCKET, up before the command runs
+        fport, _, path = spec.partition("=")
+        to_unix = functools.partial(asyncio.open_unix_connection, path)
+        handler = functools.partial(bridge, to_unix)
+        forwards.append(await asyncio.start_server(handler, "127.0.0.1", int(fport)))
     app = await asyncio.create_subprocess_exec(*command)
     reaper = asyncio.create_task(reap_orphans(app.pid))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, app.send_signal, sig)
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(listen)
-    server = await asyncio.start_unix_server(lambda r, w: bridge(port, r, w), path=listen)
-    os.chmod(listen, 0o600)
-    print(f"shim: app pid {app.pid}, {listen} -> 127.0.0.1:{port}", file=sys.stderr, flush=True)
+    server = await serve_app(listen, port, app.pid) if listen else None
     code = await app.wait()
     reaper.cancel()
-    server.close()
-    with contextlib.suppress(OSError):
-        os.unlink(listen)
+    for s in [*forwards, server]:
+        if s is not None:
+            s.close()
+    if listen:
+        with contextlib.suppress(OSError):
+            os.unlink(listen)
     status = 128 - code if code < 0 else code
     how = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
     print(f"shim: the app {how}", file=sys.stderr, flush=True)
     return status
 
 
+async def serve_app(listen: str, port: int, pid: int) -> asyncio.Server:
+    """The unix socket the server connects to, bridged to the app's TCP port."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(listen)
+    to_app = functools.partial(asyncio.open_connection, "127.0.0.1", port)
+    server = await asyncio.start_unix_server(functools.partial(bridge, to_app), path=listen)
+    os.chmod(listen, 0o600)
+    print(f"shim: app pid {pid}, {listen} -> 127.0.0.1:{port}", file=sys.stderr, flush=True)
+    return server
+
+
 def cli(argv: list[str]) -> int:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--listen", required=True, help="the unix socket to create")
+    p.add_argument("--listen", help="the unix socket to create, bridged to the app's port")
     p.add_argument("--port", type=int, default=7860, help="the app's TCP port on the sandbox's loopback")
+    p.add_argument("--forward", action="append", help="PORT=SOCKET: 127.0.0.1:PORT to the unix socket")
     p.add_argument("command", nargs="+", help="the app's command line (after --)")
     a = p.parse_args(argv)
-    return asyncio.run(main(a.listen, a.port, a.command))
+    return asyncio.run(main(a.listen, a.port, a.command, a.forward))
 
 
 if __name__ == "__main__":
