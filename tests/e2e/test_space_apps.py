@@ -80,3 +80,34 @@ def test_streamlit_space_over_its_websocket(
     frame.get_by_text("Hello, Agora!").wait_for(timeout=60_000)
     snap(page, f"streamlit-running{'-private' if private else ''}")
     api.pause_space(rid)
+
+
+def test_logs_stream_live_on_the_space_page(api: HfApi, new_page: Callable[..., Page]) -> None:
+    """While a Space is on its way its page follows the log as it is written (no reload): an app that prints a
+    line every 0.3 s and never answers stays APP_STARTING, and its lines keep arriving in the page."""
+    rid = "alice/e2e-ticks"
+    api.create_repo(rid, repo_type="space", space_sdk="gradio")
+    app = b"import time\n\nfor i in range(100000):\n    print(f'tick {i}', flush=True)\n    time.sleep(0.3)\n"
+    ops = [
+        CommitOperationAdd("README.md", card("gradio", GRADIO).encode()),
+        CommitOperationAdd("app.py", app),
+    ]
+    api.create_commit(rid, ops, commit_message="ticks", repo_type="space")
+    page = new_page("anon")
+    page.goto(f"/spaces/{rid}")  # BUILDING or APP_STARTING: the build log, then (htmx) the run log
+    log = page.locator("pre#space-log-run[data-following]")
+    log.wait_for(timeout=300_000)
+
+    def ticks() -> int:
+        return log.inner_text().count("tick ")
+
+    page.wait_for_function(
+        "() => (document.querySelector('#space-log-run')?.textContent.match(/tick /g) || []).length >= 3"
+    )
+    seen = ticks()
+    page.wait_for_function(
+        f"() => (document.querySelector('#space-log-run')?.textContent.match(/tick /g) || []).length >= {seen + 5}"
+    )
+    assert "Application Startup" in log.inner_text()  # streamed from the log's start
+    snap(page, "space-log-live")
+    api.pause_space(rid)

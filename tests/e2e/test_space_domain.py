@@ -25,7 +25,7 @@ from huggingface_hub import CommitOperationAdd, HfApi
 
 from agora.spaces import missing
 
-from ..conftest import SPACES_ROOT, Site, kill_group, new_site, start_killable
+from ..conftest import Site, kill_group, new_site, start_killable
 from ..spaces.test_spaces_run import APP, GRADIO, card, wait_stage
 
 pytestmark = [pytest.mark.spaces, pytest.mark.skipif(bool(missing()), reason="; ".join(missing()) or "ok")]
@@ -37,8 +37,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     s = new_site(tmp / "data", "alice", tmp / "server.log")
     root = Path(tempfile.mkdtemp(prefix="agora-test-spaces-domain-"))  # one spaces root per Hub
     root.chmod(0o755)
-    (SPACES_ROOT / "uv-cache").mkdir(exist_ok=True)
-    (root / "uv-cache").symlink_to(SPACES_ROOT / "uv-cache")  # the session's downloads, not again
     env = {"AGORA_SPACES_ROOT": str(root), "AGORA_SPACES_DOMAIN": f"http://spaces.localhost:{s.port}"}
     proc = start_killable(s.data, s.port, s.log, env=env)
     yield s
