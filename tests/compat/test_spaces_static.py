@@ -187,3 +187,19 @@ def test_secrets_and_variables(server: Any, api: HfApi, bob: str, repo_name: str
         )
     with pytest.raises(RepositoryNotFoundError):
         api.space_info(bad)
+
+
+def test_spaces_using_a_model_and_a_dataset(server: Any, api: HfApi, repo_name: str) -> None:
+    """A Space's card `models:` and `datasets:` link both ways: the model's info lists the Space (as the Hub's
+    `spaces`), the model and dataset pages say "Spaces using this …", the Space's page links to what it uses."""
+    model, data, space = f"alice/{repo_name}-m", f"alice/{repo_name}-d", f"alice/{repo_name}-s"
+    api.create_repo(model)
+    api.create_repo(data, repo_type="dataset")
+    make_space(api, space, {"README.md": readme(sdk="static", models=f"[{model}]", datasets=f"[{data}]"),
+                            "index.html": INDEX})  # fmt: skip
+    assert space in (api.model_info(model).spaces or [])
+    for page in (f"{server.url}/{model}", f"{server.url}/datasets/{data}"):
+        html = httpx.get(page).text
+        assert "Spaces using this" in html and f'href="/spaces/{space}"' in html, page
+    html = httpx.get(f"{server.url}/spaces/{space}").text
+    assert f'href="/{model}"' in html and f'href="/datasets/{data}"' in html

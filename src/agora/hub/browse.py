@@ -99,6 +99,7 @@ class Overview:
     can_write: bool
     my_collections: list[tuple[str, str]]
     datasets_used: list[str]
+    models_used: list[str]
     base_models: list[str]
     spaces_using: list[Repo]
     trained_here: list[Repo]
@@ -115,9 +116,17 @@ def _card_body(git: GitRepo, sha: str) -> str | None:
 
 
 def _datasets_used(repo: Repo) -> list[str]:
-    if repo.type != "model":
+    """A model's datasets (trained on), a Space's (used): from its card."""
+    if repo.type == "dataset":
         return []
     return [x for x in (repo.card_data or {}).get("datasets", []) or [] if isinstance(x, str)]
+
+
+def models_used(repo: Repo) -> list[str]:
+    """A Space's models (its card's `models:`)."""
+    if repo.type != "space":
+        return []
+    return [x for x in (repo.card_data or {}).get("models", []) or [] if isinstance(x, str)]
 
 
 def overview(hub: Hub, who: Principal | None, rid: RepoId) -> Overview:
@@ -137,8 +146,9 @@ def overview(hub: Hub, who: Principal | None, rid: RepoId) -> Overview:
             can_write=accounts.can_write(s, who, repo),
             my_collections=writable_choices(s, who) if who else [],
             datasets_used=_datasets_used(repo),
+            models_used=models_used(repo),
             base_models=(repo.derived or {}).get("baseModels", []),
-            spaces_using=index.linked_from(s, who, "model", full, "space") if model else [],
+            spaces_using=index.linked_from(s, who, repo.type, full, "space") if repo.type != "space" else [],
             trained_here=index.linked_from(s, who, "dataset", full) if repo.type == "dataset" else [],
             children=index.children_count(s, who, full) if model else {},
             last_commit=git.log(sha, limit=1)[0],

@@ -451,6 +451,7 @@ class Derived:
     library_name: str | None = None
     languages: list[str] = field(default_factory=list)
     datasets: list[str] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)  # a Space's `models:` (the models it uses)
     base_models: list[tuple[str, str]] = field(default_factory=list)  # (repo id, relation)
     extra: dict[str, Any] = field(
         default_factory=dict
@@ -588,9 +589,8 @@ def _derive_space(d: Derived, f: _Facts) -> None:
         add(sdk)
     _add_each(add, "", f.card_tags)
     _add_each(add, "license:", f.licenses)
-    for x in _as_list(f.data.get("models") or []):
-        if isinstance(x, str):
-            d.datasets.append(x)  # reused as "models used" by the index
+    d.models = [x for x in _as_list(f.data.get("models") or []) if isinstance(x, str)]
+    d.datasets = [x for x in _as_list(f.data.get("datasets") or []) if isinstance(x, str)]
 
 
 def _derive_model(

@@ -166,7 +166,8 @@ def _bounded_tags(derived: list[str]) -> list[str]:
 
 
 def _links(repo: Repo, d: cards.Derived) -> list[dict[str, Any]]:
-    """The RepoLink rows of a model (its datasets and base models) or a space (the models it uses)."""
+    """The RepoLink rows of a model (its datasets and base models) or a space (the models and datasets it
+    uses)."""
     if repo.type == "model":
         return [
             {"repo_id": repo.id, "kind": "dataset", "target": x[:200], "relation": None} for x in d.datasets
@@ -176,7 +177,9 @@ def _links(repo: Repo, d: cards.Derived) -> list[dict[str, Any]]:
         ]
     if repo.type == "space":
         return [
-            {"repo_id": repo.id, "kind": "model", "target": x[:200], "relation": None} for x in d.datasets
+            {"repo_id": repo.id, "kind": kind, "target": x[:200], "relation": None}
+            for kind, xs in (("model", d.models), ("dataset", d.datasets))
+            for x in xs
         ]
     return []
 
