@@ -90,11 +90,14 @@ def test_new_space_form_writes_its_config_and_app(api: HfApi, new_page: Callable
                 page.locator("iframe.space-frame").wait_for(timeout=300_000)
                 page.frame_locator("iframe.space-frame").get_by_label("Name").wait_for(timeout=60_000)
                 snap(page, "new-space-running")
+    api.pause_space("alice/e2e-form-gradio")  # it need not keep running for the rest of the session
     page.goto("/spaces")
     snap(page, "spaces-gallery")
     card = page.locator("article.space-card", has_text="e2e-form-static")
     assert "A static demo" in card.inner_text() and "static" in card.locator(".space-badge").inner_text()
-    api.pause_space("alice/e2e-form-gradio")  # it need not keep running for the rest of the session
+    assert card.locator(".space-stage-badge").inner_text() == "Running"  # each card says its stage
+    paused = page.locator("article.space-card", has_text="e2e-form-gradio").locator(".space-stage-badge")
+    assert paused.inner_text() == "Paused"
 
 
 def test_space_settings_page(api: HfApi, new_page: Callable[..., Page]) -> None:

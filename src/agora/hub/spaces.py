@@ -382,6 +382,38 @@ def look(card_data: dict[str, Any] | None, sdk: str | None) -> Look:
                 cfg.short_description, badge)  # fmt: skip
 
 
+STAGE_LABELS = {
+    "RUNNING": "Running", "SLEEPING": "Sleeping", "BUILDING": "Building", "APP_STARTING": "Starting",
+    "PAUSED": "Paused", "BUILD_ERROR": "Build error", "RUNTIME_ERROR": "Runtime error",
+    "CONFIG_ERROR": "Config error", "NO_APP_FILE": "No app file", "STOPPED": "Stopped",
+}  # fmt: skip
+
+
+def list_stages(hub: Hub, repos: list[Repo]) -> dict[int, str]:
+    """The stage of each Space of a list, as its card says it ("Running", "Sleeping", ...): three queries for
+    the whole list and no git read (an app file gone shows at the Space's own page)."""
+    ids = [r.id for r in repos if r.type == "space"]
+    if not ids:
+        return {}
+    with hub.db.session() as s:
+        paused = set(s.scalars(select(SpaceSettings.repo_id).where(
+            SpaceSettings.repo_id.in_(ids), SpaceSettings.paused.is_(True))))  # fmt: skip
+        runs = {r.repo_id: r for r in s.scalars(select(SpaceRun).where(SpaceRun.repo_id.in_(ids)))}
+    out = {}
+    for r in repos:
+        cfg, errors = config(r.card_data, r.sdk)
+        if r.type != "space" or cfg.sdk not in RUNS_HERE or errors:
+            continue  # the card's badge says what stops it
+        if r.id in paused:
+            stage = "PAUSED"
+        elif cfg.sdk == "static":
+            stage = "RUNNING"
+        else:
+            stage = run_stage(runs.get(r.id), r.head_sha or "", False)[0]
+        out[r.id] = STAGE_LABELS.get(stage, stage)
+    return out
+
+
 # ---- the runtime API: what the owner changes (their write access is checked by `_manage`) -------------------
 HARDWARE = "cpu-basic"  # what this host offers: its CPUs, shared
 STATIC_ALWAYS = (

@@ -97,6 +97,7 @@ async def listing(web: Web, request: Request, t: str) -> Response:
     rtype = FROM_PLURAL[t]
     query, chosen = list_query(request, rtype)
     found = await web.run(hub_browse.listing, web.hub, who, query, PAGE, request.query_params.get("cursor"))
+    stages = await web.run(spaces.list_stages, web.hub, found.rows) if rtype == "space" else {}
     return await web.page(
         request,
         "list.html",
@@ -110,6 +111,7 @@ async def listing(web: Web, request: Request, t: str) -> Response:
         toggle_url=toggle_url,
         domains=tx.TASKS_BY_DOMAIN,
         domain_of=tx.DOMAIN_OF,
+        space_stages=stages,
         **vars(found),
     )
 
