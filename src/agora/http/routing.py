@@ -28,6 +28,21 @@ log = logging.getLogger("agora.http")
 # run in a copy of the request's context).
 request_id: ContextVar[str] = ContextVar("agora_request_id", default="-")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"
+# A request id the client chose is kept when it is short and plain (it lands in headers and log lines).
+_CLIENT_ID = re.compile(r"[A-Za-z0-9._:=-]{1,128}")
+# Where a client puts its own id: X-Request-Id first, then the X-Amzn-Trace-Id huggingface_hub always sends
+# (utils/_http.py: a uuid4, the one its debug log prints), so one id names the call on both sides.
+_ID_HEADERS = (b"x-request-id", b"x-amzn-trace-id")
+
+
+def choose_request_id(scope: Scope) -> str:
+    """The client's request id when it sent a valid one, else a fresh one."""
+    headers = dict(scope.get("headers", []))
+    for name in _ID_HEADERS:
+        value = headers.get(name, b"").decode("latin-1").strip()
+        if _CLIENT_ID.fullmatch(value):
+            return value
+    return uuid.uuid4().hex[:16]
 
 
 def install_request_id_logging() -> None:
@@ -135,7 +150,7 @@ class Router:
             return
         if scope["type"] != "http":
             return
-        rid = uuid.uuid4().hex[:16]
+        rid = choose_request_id(scope)
         token = request_id.set(rid)
 
         async def send_with_id(msg: Message) -> None:

@@ -21,6 +21,7 @@ from .. import wire
 from ..auth import principal as token_principal
 from ..bodies import read_bounded
 from ..context import Ctx
+from ..routing import request_id
 from . import render, session
 
 if TYPE_CHECKING:
@@ -170,6 +171,7 @@ class Web:
             who=who,
             csrf=session.csrf_token(self.ctx.signer, request),
             path=request.url.path,
+            request_id=request_id.get() if status >= 400 else None,  # to quote when reporting the error
             **data,
         )
         # CSP, nosniff, Referrer-Policy, X-Frame-Options: added to every response by http/headers.py
