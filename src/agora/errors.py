@@ -66,10 +66,20 @@ class Conflict(HubError):
     """The name, the lock or the reference is taken, or the change clashes with the state it meets."""
 
 
+# The Hub's 412 text, which tools match to retry a commit: its current wording, then the older one that
+# scripts still look for ("A commit has happened since").
+BRANCH_MOVED = "The branch was updated since you opened this page. Please refresh and try again."
+
+
 class ParentMismatch(HubError):
     """The branch moved (or went away) since the commit's parent was read."""
 
     code = "PreconditionFailed"
+
+
+def branch_moved(detail: str) -> ParentMismatch:
+    """The Hub's 412, in its words, with `detail` saying how the branch moved."""
+    return ParentMismatch(f"{BRANCH_MOVED} (A commit has happened since: {detail}.)")
 
 
 class TooLarge(HubError):

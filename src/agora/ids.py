@@ -225,6 +225,7 @@ def check_folder(path: str) -> str:
 
 
 HEX40 = re.compile(r"^[0-9a-f]{40}\Z")  # a full git object id
+SHORT_SHA = re.compile(r"^[0-9a-f]{7,40}\Z")  # a commit id or a prefix of one, as a revision
 SHA256 = re.compile(r"^[0-9a-f]{64}\Z")
 
 

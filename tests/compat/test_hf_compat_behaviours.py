@@ -9,8 +9,8 @@ from typing import Any
 
 import httpx
 import pytest
-from huggingface_hub import HfApi
-from huggingface_hub.errors import RepositoryNotFoundError
+from huggingface_hub import CommitOperationAdd, HfApi, hf_hub_download
+from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 
 from ..conftest import ENDPOINT
 
@@ -45,3 +45,54 @@ def test_request_id_on_the_error_page() -> None:
         f"{ENDPOINT}/alice/no-such-repo-page", headers={"accept": "text/html", "X-Request-Id": "pg-1"}
     )
     assert r.status_code == 404 and "Request ID: <code>pg-1</code>" in r.text
+
+
+# ---- short commit shas -------------------------------------------------------------------------------
+
+
+def test_short_sha_wherever_a_revision_is(api: HfApi, repo_name: str, tmp_path: Any) -> None:
+    """A unique prefix of 7+ hex characters names its commit on every surface, as on the Hub."""
+    rid = f"alice/{repo_name}"
+    api.create_repo(rid)
+    first = api.upload_file(path_or_fileobj=b"one", path_in_repo="a.txt", repo_id=rid).oid
+    api.upload_file(path_or_fileobj=b"two", path_in_repo="a.txt", repo_id=rid)
+    short = first[:7]
+
+    assert api.model_info(rid, revision=short).sha == first
+    path = hf_hub_download(rid, "a.txt", revision=short, cache_dir=tmp_path)
+    assert open(path, "rb").read() == b"one"
+    assert [f.path for f in api.list_repo_tree(rid, revision=first[:10])] == [".gitattributes", "a.txt"]
+    assert api.list_repo_commits(rid, revision=short)[0].commit_id == first
+    api.create_branch(rid, branch="from-short", revision=short)
+    assert api.model_info(rid, revision="from-short").sha == first
+    r = httpx.get(f"{ENDPOINT}/{rid}/resolve/{short}/a.txt", headers={"authorization": f"Bearer {api.token}"})
+    assert r.content == b"one" and r.headers["x-repo-commit"] == first
+    for page in (f"tree/{short}", f"blob/{short}/a.txt", f"commit/{short}", f"commits/{short}"):
+        r = httpx.get(f"{ENDPOINT}/{rid}/{page}", headers={"authorization": f"Bearer {api.token}"})
+        assert r.status_code == 200, page
+
+    for bad in (first[:6], "0000000", "abcdefg"):
+        with pytest.raises(RevisionNotFoundError) as e:
+            api.model_info(rid, revision=bad)
+        assert "Invalid rev id" in str(e.value)
+
+
+def test_parent_commit_prefix_and_the_hubs_412_text(api: HfApi, repo_name: str) -> None:
+    """The client takes a short parent_commit; a stale one is the Hub's 412, in the words tools match."""
+    rid = f"alice/{repo_name}"
+    api.create_repo(rid)
+    old = api.upload_file(path_or_fileobj=b"one", path_in_repo="a.txt", repo_id=rid).oid
+    head = api.upload_file(path_or_fileobj=b"two", path_in_repo="a.txt", repo_id=rid).oid
+    add = [CommitOperationAdd("b.txt", b"b")]
+    new = api.create_commit(rid, add, commit_message="on head", parent_commit=head[:7].upper()).oid
+    assert api.list_repo_commits(rid)[1].commit_id == head
+    for stale in (old, old[:8]):
+        with pytest.raises(HfHubHTTPError) as e:
+            api.create_commit(
+                rid, [CommitOperationAdd("c.txt", b"c")], commit_message="x", parent_commit=stale
+            )
+        assert e.value.response.status_code == 412
+        text = str(e.value)
+        assert "The branch was updated since you opened this page. Please refresh and try again." in text
+        assert "A commit has happened since" in text
+    assert api.model_info(rid).sha == new

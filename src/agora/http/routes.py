@@ -240,7 +240,7 @@ def table() -> list[Entry]:
         repo_page("GET", "/blob/(?P<rev>[^/]+)/(?P<path>.+)", file_pages.blob),
         repo_page("GET", "/raw/(?P<rev>[^/]+)/(?P<path>.+)", file_pages.raw),
         repo_page("GET", "/commits/(?P<rev>[^/]+)(?:/(?P<path>.+))?", file_pages.commits),
-        repo_page("GET", "/commit/(?P<sha>[0-9a-f]{40})", file_pages.commit),
+        repo_page("GET", "/commit/(?P<sha>[0-9a-f]{7,40})", file_pages.commit),
         repo_page("POST", "/revert", file_pages.revert),
         repo_page("GET", "/upload/(?P<rev>[^/]+)", edit.upload_page),
         repo_page("PUT", "/upload-blob", edit.upload_blob),

@@ -29,7 +29,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from ..db.models import Discussion, Repo
-from ..errors import BadRequest, EntryNotFound, ParentMismatch, RepoNotFound, Unavailable, disk_full
+from ..errors import BadRequest, EntryNotFound, RepoNotFound, Unavailable, branch_moved, disk_full
 from ..ids import RepoId, check_folder, check_oid, check_path, check_unicode_twins
 from ..storage.gitstore import GitRepo
 from ..storage.lfs_pointer import lfs_pointer, parse_pointer
@@ -256,8 +256,9 @@ def move_branch(
     ParentMismatch if it moved meanwhile; then the post-write path of every commit."""
     git = hub.git(repo)
     with hub.writer(s, repo, git):
-        if git.ref_target(ref) != old:
-            raise ParentMismatch("A commit has happened since. Please refresh and try again.")
+        head = git.ref_target(ref)
+        if head != old:
+            raise branch_moved(f"{ref} is now at {head}" if head else f"{ref} no longer exists")
         git.move_ref(ref, old, new, reflog)
         failed = _publish(hub, s, repo, RefMove(ref, old, new), on_moved)
     if failed is not None:
@@ -441,8 +442,8 @@ def _write_locked(
     with hub.writer(s, repo, git):
         head = git.ref_target(plan.ref)
         assert head is not None
-        if parent_commit is not None and parent_commit != head:
-            raise ParentMismatch("A commit has happened since. Please refresh and try again.")
+        if parent_commit is not None and not head.startswith(parent_commit):  # a full id or a prefix
+            raise branch_moved(f"{plan.ref} is now at {head}")
         tree = plan.tree
         if plan.tree_from is None and head != plan.base:  # the branch moved since _prepare: apply to it
             tree = _build_tree(plan, head)

@@ -16,8 +16,8 @@ from pathlib import Path
 import pygit2
 from pygit2.enums import AttrCheck, FileMode, ObjectType, SortMode
 
-from ..errors import BadRequest, Conflict, EntryNotFound, ParentMismatch, RevisionNotFound
-from ..ids import HEX40
+from ..errors import BadRequest, Conflict, EntryNotFound, RevisionNotFound, branch_moved
+from ..ids import SHORT_SHA
 from .lfs_pointer import POINTER_MAX, Pointer, parse_pointer
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
@@ -86,7 +86,8 @@ class GitRepo:
 
     # ---- refs and revisions ---------------------------------------------------------------------
     def resolve(self, rev: str) -> str:
-        """branch, tag, full ref or 40-hex commit id -> commit id (tags peeled)."""
+        """branch, tag, full ref, commit id or a unique prefix of one (7+ hex, as the Hub and git take) ->
+        commit id (tags peeled). Refs win over a prefix, as in git."""
         repo = self.repo
         candidates = [rev] if rev.startswith("refs/") else [f"refs/heads/{rev}", f"refs/tags/{rev}"]
         for name in candidates:
@@ -96,15 +97,26 @@ class GitRepo:
                 continue
             obj = ref.peel(pygit2.Commit)
             return str(obj.id)
-        if HEX40.match(rev):
-            found: pygit2.Object | None
-            try:
-                found = repo[rev]
-            except (KeyError, ValueError):
-                found = None
+        if SHORT_SHA.match(rev):
+            found = self._commit_by_prefix(rev)
             if found is not None:
-                return str(found.peel(pygit2.Commit).id)
+                return found
         raise RevisionNotFound(f"Invalid rev id: {rev}")
+
+    def _commit_by_prefix(self, rev: str) -> str | None:
+        """The commit `rev` (an id or a prefix of one) names, peeled from a tag; None if none."""
+        try:
+            found = self.repo[rev]
+        except pygit2.AmbiguousError:
+            raise RevisionNotFound(
+                f"Invalid rev id: {rev} is ambiguous (several objects start with it): give more characters"
+            ) from None
+        except (KeyError, ValueError):
+            return None
+        try:
+            return str(found.peel(pygit2.Commit).id)
+        except (pygit2.InvalidSpecError, ValueError):
+            return None  # a blob or a tree
 
     def ref_target(self, ref: str) -> str | None:
         try:
@@ -167,15 +179,13 @@ class GitRepo:
         try:
             current = refs[ref]
         except KeyError:
-            raise ParentMismatch(f"{ref} no longer exists") from None
+            raise branch_moved(f"{ref} no longer exists") from None
         if str(current.target) != old:
-            raise ParentMismatch("A commit has happened since. Please refresh and try again.")
+            raise branch_moved(f"{ref} is now at {current.target}")
         try:
             current.set_target(new, message)  # libgit2 checks the old value again under the ref lock
         except (pygit2.GitError, ValueError) as e:
-            raise ParentMismatch(
-                f"A commit has happened since. Please refresh and try again. ({e})"
-            ) from None
+            raise branch_moved(str(e)) from None
 
     # ---- reading --------------------------------------------------------------------------------
     def _tree_at(self, commit: str, path: str = "") -> pygit2.Tree | None:

@@ -18,7 +18,7 @@ from starlette.responses import Response
 from ...errors import BadRequest, TooLarge
 from ...hub import commits
 from ...hub.sizes import check_size
-from ...ids import HEX40, check_path
+from ...ids import SHORT_SHA, check_path
 from ...storage.gitstore import GitRepo
 from .. import wire
 from ..context import Ctx
@@ -218,8 +218,10 @@ def commit_header(header: dict[str, Any] | None) -> tuple[str | None, str, str]:
     if header is None:
         raise BadRequest("Empty commit: the body must start with a header line")
     parent = header.get("parentCommit")
-    if parent is not None and (not isinstance(parent, str) or not HEX40.match(parent)):
-        raise BadRequest("'parentCommit' must be a 40-hex commit id")
+    if parent is not None and (not isinstance(parent, str) or not SHORT_SHA.match(parent.lower())):
+        raise BadRequest("'parentCommit' must be a commit id (40 hex characters, or a prefix of 7 or more)")
+    if parent is not None:
+        parent = parent.lower()  # the client takes upper case too (constants.REGEX_COMMIT_OID)
     summary = header.get("summary") or ""
     description = header.get("description") or ""
     if not isinstance(summary, str) or not isinstance(description, str):
