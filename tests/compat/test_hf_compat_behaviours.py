@@ -9,8 +9,13 @@ from typing import Any
 
 import httpx
 import pytest
-from huggingface_hub import CommitOperationAdd, HfApi, hf_hub_download
-from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
+from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, hf_hub_download
+from huggingface_hub.errors import (
+    EntryNotFoundError,
+    HfHubHTTPError,
+    RepositoryNotFoundError,
+    RevisionNotFoundError,
+)
 
 from ..conftest import ENDPOINT
 
@@ -96,3 +101,62 @@ def test_parent_commit_prefix_and_the_hubs_412_text(api: HfApi, repo_name: str) 
         assert "The branch was updated since you opened this page. Please refresh and try again." in text
         assert "A commit has happened since" in text
     assert api.model_info(rid).sha == new
+
+
+# ---- folder deletes and .gitignore ----------------------------------------------------------------------
+
+
+def test_delete_folder_without_trailing_slash(api: HfApi, repo_name: str) -> None:
+    """The client sends "folder" as a file delete; the Hub deletes the folder (delete_folder does the same)."""
+    rid = f"alice/{repo_name}"
+    api.create_repo(rid)
+    api.create_commit(
+        rid,
+        [CommitOperationAdd(p, b"data") for p in ("1/a.md", "1/sub/b.md", "2/c.md", "1x.md")],
+        commit_message="seed",
+    )
+    api.create_commit(rid, [CommitOperationDelete("1")], commit_message="drop 1")
+    assert api.list_repo_files(rid) == [".gitattributes", "1x.md", "2/c.md"]
+    api.delete_folder("2", repo_id=rid)
+    assert api.list_repo_files(rid) == [".gitattributes", "1x.md"]
+    with pytest.raises(EntryNotFoundError):
+        api.create_commit(rid, [CommitOperationDelete("nothing-here")], commit_message="x")
+
+
+def _tree(tmp_path: Any, with_gitignore: bool) -> Any:
+    (tmp_path / "nested").mkdir()
+    (tmp_path / "nested" / "file.bin").write_bytes(b"\0" * 2048)  # LFS by .gitattributes
+    (tmp_path / "nested" / "keep.txt").write_text("kept")
+    (tmp_path / "nested" / "notes.txt").write_text("left out")
+    (tmp_path / "top.log").write_text("left out")
+    (tmp_path / "temp").write_text("kept")
+    if with_gitignore:
+        (tmp_path / ".gitignore").write_text("nested/*\n!nested/keep.txt\n*.log\n")
+    return tmp_path
+
+
+def test_gitignore_on_the_hub_makes_preupload_ignore(api: HfApi, repo_name: str, tmp_path: Any) -> None:
+    rid = f"alice/{repo_name}"
+    api.create_repo(rid)
+    api.upload_file(
+        path_or_fileobj=b"nested/*\n!nested/keep.txt\n*.log\n", path_in_repo=".gitignore", repo_id=rid
+    )
+    api.upload_folder(folder_path=_tree(tmp_path, False), repo_id=rid)
+    assert api.list_repo_files(rid) == [".gitattributes", ".gitignore", "nested/keep.txt", "temp"]
+
+
+def test_gitignore_in_the_commit_makes_preupload_ignore(api: HfApi, repo_name: str, tmp_path: Any) -> None:
+    rid = f"alice/{repo_name}"
+    api.create_repo(rid)
+    api.upload_folder(folder_path=_tree(tmp_path, True), repo_id=rid)
+    assert api.list_repo_files(rid) == [".gitattributes", ".gitignore", "nested/keep.txt", "temp"]
+    # the raw answer: shouldIgnore per file, the sent rules winning over the repo's
+    r = httpx.post(
+        f"{ENDPOINT}/api/models/{rid}/preupload/main",
+        json={
+            "files": [{"path": p, "size": 1, "sample": ""} for p in ("a.log", "x.txt")],
+            "gitIgnore": "x.*",
+        },
+        headers={"authorization": f"Bearer {api.token}"},
+    )
+    assert [f["shouldIgnore"] for f in r.json()["files"]] == [False, True]

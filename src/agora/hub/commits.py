@@ -394,7 +394,7 @@ def _check_twins(plan: _Plan) -> None:
     if not new:
         return
     gone = set(plan.deletes)
-    folders = tuple(f.rstrip("/") + "/" for f in plan.folders)
+    folders = tuple(f.rstrip("/") + "/" for f in [*plan.folders, *plan.deletes])
     existing = [e.path for e in plan.git.all_files(plan.base)] if plan.base else []
     existing = [p for p in existing if p not in gone and not p.startswith(folders) and p not in plan.puts]
     check_unicode_twins(new, existing + [p for p in plan.puts if p.isascii()])

@@ -43,7 +43,7 @@ from ..ids import (
 )
 from ..storage.blobs import BlobStore
 from ..storage.gitstore import Entry, GitRepo
-from . import accounts, artefacts, audit, index, names, reconcile
+from . import accounts, artefacts, audit, gitignore, index, names, reconcile
 from .accounts import Principal
 from .gitattributes import default_gitattributes
 from .sizes import BINARY_LFS_SIZE, LFS_SIZE
@@ -60,6 +60,7 @@ class UploadMode:
     path: str
     mode: str  # "lfs" | "regular"
     oid: str | None
+    ignored: bool = False  # the .gitignore rules it out (hub/gitignore.py)
 
 
 def _first_line(e: OperationalError) -> str:
@@ -367,10 +368,13 @@ class Hub:
 
     # ---- preupload --------------------------------------------------------------------------------
     def upload_modes(
-        self, repo: Repo, rev: str, files: list[tuple[str, int, bytes]]
+        self, repo: Repo, rev: str, files: list[tuple[str, int, bytes]], gitignore_text: str | None = None
     ) -> tuple[str, list[UploadMode]]:
+        """How each file uploads (LFS or in the commit), its current oid, and whether the .gitignore rules
+        (`gitignore_text` sent with the preupload, else the revision's) leave it out."""
         git = self.git(repo)
         head = git.resolve(rev)
+        spec = gitignore.rules(git, head, gitignore_text)
         out = []
         for path, size, sample in files:
             check_path(path)
@@ -378,9 +382,8 @@ class Hub:
             oid = None
             if e is not None and e.type == "file":
                 oid = e.lfs.oid if e.lfs else e.oid
-            out.append(
-                UploadMode(path, "lfs" if _goes_to_lfs(git, head, path, size, sample) else "regular", oid)
-            )
+            mode = "lfs" if _goes_to_lfs(git, head, path, size, sample) else "regular"
+            out.append(UploadMode(path, mode, oid, gitignore.ignored(spec, path)))
         return head, out
 
     # ---- refs -------------------------------------------------------------------------------------

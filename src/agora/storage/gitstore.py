@@ -350,20 +350,27 @@ def _remove_paths(
     idx: pygit2.Index, existing: set[str], deletes: list[str], delete_folders: list[str]
 ) -> None:
     """Remove files and whole folders from `idx` and from `existing` (its paths); EntryNotFound for a file
-    or a folder that is not there."""
+    or a folder that is not there. A file delete naming a folder deletes the folder, as on the Hub:
+    `CommitOperationDelete("folder")` sends "folder" as a file (the client only sends a folder for "folder/")."""
     for p in deletes:
-        if p not in existing:
-            raise EntryNotFound(f"A file with this name doesn't exist: {p}")
-        idx.remove(p)
-        existing.discard(p)
-    for folder in delete_folders:
-        prefix = folder.rstrip("/") + "/"
-        inside = [p for p in existing if p.startswith(prefix)]
-        if not inside:
-            raise EntryNotFound(f"A folder with this name doesn't exist: {folder}")
-        for p in inside:
+        if p in existing:
             idx.remove(p)
             existing.discard(p)
+        elif not _remove_folder(idx, existing, p):
+            raise EntryNotFound(f"A file with this name doesn't exist: {p}")
+    for folder in delete_folders:
+        if not _remove_folder(idx, existing, folder):
+            raise EntryNotFound(f"A folder with this name doesn't exist: {folder}")
+
+
+def _remove_folder(idx: pygit2.Index, existing: set[str], folder: str) -> bool:
+    """Remove every file under `folder`; False when it holds none (no such folder)."""
+    prefix = folder.rstrip("/") + "/"
+    inside = [p for p in existing if p.startswith(prefix)]
+    for p in inside:
+        idx.remove(p)
+        existing.discard(p)
+    return bool(inside)
 
 
 def _check_addable(p: str, existing: set[str]) -> None:

@@ -151,12 +151,15 @@ async def preupload(ctx: Ctx, request: Request, t: str, ns: str, name: str, rev:
         except (binascii.Error, ValueError, TypeError):
             raise BadRequest(f"'sample' of {f['path']!r} is not valid base64") from None
         parsed.append((f["path"], f["size"], sample))
+    ignore = body.get("gitIgnore")  # the .gitignore being committed (or the caller's): its rules apply
+    if ignore is not None and not isinstance(ignore, str):
+        raise BadRequest("'gitIgnore' must be a string: the content of a .gitignore file")
     repo = await ctx.run(ctx.hub.open_repo, who, rid, True)
-    head, modes = await ctx.run(ctx.hub.upload_modes, repo, rev, parsed)
+    head, modes = await ctx.run(ctx.hub.upload_modes, repo, rev, parsed, ignore)
     return wire.json_response(
         {
             "files": [
-                {"path": m.path, "uploadMode": m.mode, "shouldIgnore": False, "oid": m.oid} for m in modes
+                {"path": m.path, "uploadMode": m.mode, "shouldIgnore": m.ignored, "oid": m.oid} for m in modes
             ],
             "commitOid": head,
         }
