@@ -28,6 +28,10 @@ class BadRequest(HubError):
     """The request is malformed or asks for something the Hub refuses."""
 
 
+class InvalidPath(BadRequest):
+    """A file path no repo may hold ('..', a backslash, '.git/'...): 422 as on the Hub, code BadRequest."""
+
+
 class Unauthorized(HubError):
     """No credentials where some are needed, or credentials (a token, a link) that are invalid or expired."""
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from .errors import BadRequest
+from .errors import BadRequest, InvalidPath
 
 RepoType = Literal["model", "dataset", "space"]
 REPO_TYPES: tuple[RepoType, ...] = ("model", "dataset", "space")
@@ -121,25 +121,26 @@ MAX_COMPONENT = 255  # bytes of UTF-8 in one file or folder name: what file syst
 
 def check_path(path: str) -> str:
     """A file path inside a repo: valid UTF-8, relative, no '..' or '.' segments, nothing under .git/,
-    names of at most 255 bytes. API commits, web uploads and pushes (hub/pushes.py) all check here."""
+    names of at most 255 bytes (a malformed path is InvalidPath, 422; a long one BadRequest). API commits,
+    web uploads and pushes (hub/pushes.py) all check here."""
     if not isinstance(path, str) or not path:
-        raise BadRequest("Empty file path")
+        raise InvalidPath("Empty file path")
     try:
         size = len(path.encode("utf-8"))
     except UnicodeEncodeError:
-        raise BadRequest(f"Invalid path {path!r}: not valid Unicode text (lone surrogate)") from None
+        raise InvalidPath(f"Invalid path {path!r}: not valid Unicode text (lone surrogate)") from None
     if size > MAX_PATH:
         raise BadRequest(f"Path too long ({size} bytes, at most {MAX_PATH})")
     if "\x00" in path or "\\" in path or any(ord(c) < 32 for c in path):
-        raise BadRequest(f"Invalid path {path!r}: control characters and backslashes are not allowed")
+        raise InvalidPath(f"Invalid path {path!r}: control characters and backslashes are not allowed")
     if path.startswith("/"):
-        raise BadRequest(f"Invalid path {path!r}: paths are relative to the repo root, no leading '/'")
+        raise InvalidPath(f"Invalid path {path!r}: paths are relative to the repo root, no leading '/'")
     parts = path.split("/")
     for part in parts:
         if part in ("", ".", ".."):
-            raise BadRequest(f"Invalid path {path!r}: empty, '.' and '..' segments are not allowed")
+            raise InvalidPath(f"Invalid path {path!r}: empty, '.' and '..' segments are not allowed")
         if part.lower() == ".git":
-            raise BadRequest(f"Invalid path {path!r}: nothing may be written inside '.git'")
+            raise InvalidPath(f"Invalid path {path!r}: nothing may be written inside '.git'")
         if len(part.encode()) > MAX_COMPONENT:
             raise BadRequest(
                 f"Invalid path {path[:80]!r}...: the name {part[:40]!r}... is {len(part.encode())} "

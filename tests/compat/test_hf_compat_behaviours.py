@@ -160,3 +160,48 @@ def test_gitignore_in_the_commit_makes_preupload_ignore(api: HfApi, repo_name: s
         headers={"authorization": f"Bearer {api.token}"},
     )
     assert [f["shouldIgnore"] for f in r.json()["files"]] == [False, True]
+
+
+# ---- the Hub's error texts -----------------------------------------------------------------------------
+
+INVALID_MODELCARD = "---\nmodel-index: foo\n---\n\nA card with invalid metadata.\n"
+
+
+def test_the_hubs_error_texts(api: HfApi, repo_name: str) -> None:
+    """The texts huggingface_hub's own tests (and users' scripts) match."""
+    rid = f"alice/{repo_name}"
+    api.create_repo(rid)
+    with pytest.raises(HfHubHTTPError, match="Cannot delete refs/heads/main"):
+        api.delete_branch(rid, branch="main")
+    with pytest.raises(HfHubHTTPError, match="Invalid rev id"):
+        api.delete_branch(rid, branch="cool-branch")
+    api.create_tag(rid, tag="cool-tag")
+    with pytest.raises(HfHubHTTPError, match="Invalid rev id"):
+        api.delete_branch(rid, branch="cool-tag")
+    api.create_branch(rid, branch="cool-branch")
+    with pytest.raises(HfHubHTTPError, match="Reference refs/heads/cool-branch already exists"):
+        api.create_branch(rid, branch="cool-branch")
+    with pytest.raises(HfHubHTTPError, match="Reference refs/heads/main already exists"):
+        api.create_branch(rid, branch="main")
+    with pytest.raises(ValueError, match="Invalid metadata in README.md"):
+        api.create_commit(
+            rid, [CommitOperationAdd("README.md", INVALID_MODELCARD.encode())], commit_message="card"
+        )
+    with pytest.raises(HfHubHTTPError) as e:
+        api.upload_file(path_or_fileobj=b"content", path_in_repo="..\\ddd", repo_id=rid)
+    assert e.value.response.status_code == 422
+
+
+@pytest.mark.parametrize("repo_type", ["model", "dataset", "space"])
+def test_repository_called_already_exists(api: HfApi, repo_name: str, repo_type: str) -> None:
+    rid = f"alice/{repo_name}"
+    kw: dict[str, Any] = {"space_sdk": "static"} if repo_type == "space" else {}
+    api.create_repo(rid, repo_type=repo_type, **kw)
+    with pytest.raises(HfHubHTTPError) as e:
+        api.create_repo(rid, repo_type=repo_type, **kw)
+    assert e.value.response.status_code == 409
+    assert f"A {repo_type} repository called {rid} already exists" in str(e.value)
+    assert f"You already created this {repo_type} repo" in str(e.value)
+    other = api.create_repo(f"{rid}-2", repo_type=repo_type, **kw).repo_id
+    with pytest.raises(HfHubHTTPError, match=rf"A {repo_type} repository called .* already exists"):
+        api.move_repo(other, rid, repo_type=repo_type)

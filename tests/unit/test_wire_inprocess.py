@@ -101,6 +101,7 @@ def test_iso_dates_end_in_z_with_milliseconds() -> None:
 ERROR_STATUS: dict[type[errors.HubError], tuple[int, str]] = {
     errors.HubError: (400, "BadRequest"),
     errors.BadRequest: (400, "BadRequest"),
+    errors.InvalidPath: (422, "BadRequest"),
     errors.Unauthorized: (401, "Unauthorized"),
     errors.Forbidden: (403, "Forbidden"),
     errors.RepoNotFound: (404, "RepoNotFound"),

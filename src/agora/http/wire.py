@@ -14,7 +14,8 @@ from starlette.responses import JSONResponse, Response
 from .. import errors as e
 from ..viewer import errors as viewer
 
-STATUS: dict[type[e.HubError], int] = {
+STATUS: dict[type[e.HubError], int] = {  # the first class an error is an instance of gives its status
+    e.InvalidPath: 422,  # before BadRequest, its base: the Hub answers a commit's invalid path with 422
     e.BadRequest: 400,
     e.Unauthorized: 401,
     e.Forbidden: 403,

@@ -280,7 +280,7 @@ def rename_repo(s: Session, hub: Hub, rtype: str, old: str, new: str) -> Repo:
         raise BadRequest(f"Namespace {dst.namespace!r} does not exist")
     dst = RepoId(t, owner.name, dst.name)
     if repo_taken(s, dst, other_than=repo.id):
-        raise Conflict(f"A {t} repo named {dst.full} already exists (ids compare without case)")
+        raise Conflict(f"A {t} repository called {dst.full} already exists (ids compare without case)")
     repo.namespace, repo.name = dst.namespace, dst.name
     s.flush()
     if repo.head_sha:

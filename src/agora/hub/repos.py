@@ -63,6 +63,12 @@ class UploadMode:
     ignored: bool = False  # the .gitignore rules it out (hub/gitignore.py)
 
 
+def taken(rid: RepoId) -> str:
+    """The Hub's 409 text for a repo id in use, which scripts match ("A model repository called ... already
+    exists"; huggingface_hub's own tests do for move_repo)."""
+    return f"A {rid.type} repository called {rid.full} already exists"
+
+
 def _first_line(e: OperationalError) -> str:
     """The driver's message of a database error, without SQLAlchemy's SQL and links."""
     return str(e.orig or e).strip().splitlines()[0][:200] if str(e.orig or e).strip() else type(e).__name__
@@ -143,13 +149,13 @@ class Hub:
         rid = RepoId(rid.type, names.canonical(s, rid.namespace), rid.name)  # the owner's own spelling
         existing = self.get(s, rid)  # `alice/PM` when `alice/pm` exists is that repo: a Conflict below
         if existing is not None and accounts.can_read(s, who, existing):
-            raise Conflict(f"You already created this {rid.type} repo", repo=existing)
+            raise Conflict(f"You already created this {rid.type} repo. {taken(rid)}", repo=existing)
         if not accounts.can_write_namespace(s, who, rid.namespace):
             if accounts.get_account(s, rid.namespace) is None:
                 raise BadRequest(f"Namespace {rid.namespace!r} does not exist")
             raise Forbidden(f"You don't have the rights to create a repo under {rid.namespace!r}")
         if existing is not None:
-            raise Conflict(f"A {rid.type} repo named {rid.full} already exists")
+            raise Conflict(taken(rid))
         if rid.type == "space":
             if sdk is None:
                 raise BadRequest("A Space needs an sdk: gradio, streamlit, docker or static")
@@ -177,7 +183,7 @@ class Hub:
                 s.flush()
         except IntegrityError:
             shutil.rmtree(git.path, ignore_errors=True)
-            raise Conflict(f"A {rid.type} repo named {rid.full} already exists") from None
+            raise Conflict(taken(rid)) from None
         self.after_ref_update(s, repo, "refs/heads/main", None, repo.head_sha)
         return repo
 
@@ -228,7 +234,7 @@ class Hub:
         if not accounts.can_write_namespace(s, who, dst.namespace):
             raise Forbidden(f"You don't have the rights to move a repo to {dst.namespace!r}")
         if names.repo_taken(s, dst, other_than=repo.id):  # a case-only rename of itself is fine
-            raise Conflict(f"A {dst.type} repo named {dst.full} already exists")
+            raise Conflict(taken(dst))
         repo.namespace, repo.name = dst.namespace, dst.name
         s.flush()
         audit.record(s, who, "repo.move", f"{src.type}:{src.full}", {"to": dst.full})
@@ -398,7 +404,7 @@ class Hub:
 
     def delete_branch(self, s: Session, repo: Repo, branch: str) -> None:
         if branch in ("main", "refs/heads/main"):
-            raise Forbidden("The default branch main cannot be deleted")
+            raise Forbidden("Cannot delete refs/heads/main: it is the default branch")
         ref = branch if branch.startswith("refs/heads/") else f"refs/heads/{branch}"
         git = self.git(repo)
         with git.lock():

@@ -157,7 +157,7 @@ class GitRepo:
         try:
             self.repo.references.delete(ref)
         except (KeyError, pygit2.InvalidSpecError):
-            raise RevisionNotFound(f"Reference {ref} does not exist") from None
+            raise RevisionNotFound(f"Invalid rev id: {ref} does not exist") from None
 
     @contextmanager
     def lock(self) -> Iterator[None]:
