@@ -205,3 +205,42 @@ def test_repository_called_already_exists(api: HfApi, repo_name: str, repo_type:
     other = api.create_repo(f"{rid}-2", repo_type=repo_type, **kw).repo_id
     with pytest.raises(HfHubHTTPError, match=rf"A {repo_type} repository called .* already exists"):
         api.move_repo(other, rid, repo_type=repo_type)
+
+
+# ---- super-squash --------------------------------------------------------------------------------------
+
+
+def test_super_squash_branch_and_pr(api: HfApi, bob: str, repo_name: str, tmp_path: Any) -> None:
+    rid = f"alice/{repo_name}"
+    api.create_repo(rid)
+    api.upload_file(repo_id=rid, path_in_repo="file.txt", path_or_fileobj=b"content")
+    api.upload_file(repo_id=rid, path_in_repo="lfs.bin", path_or_fileobj=b"\0lfs content")
+    api.upload_file(repo_id=rid, path_in_repo="file.txt", path_or_fileobj=b"another_content")
+    api.create_branch(rid, branch="v0.1")
+    api.upload_file(repo_id=rid, path_in_repo="file.txt", path_or_fileobj=b"foo", revision="v0.1")
+    before = {e.path: e.blob_id for e in api.list_repo_tree(rid, recursive=True)}
+
+    with pytest.raises(HfHubHTTPError):  # a reader may not
+        HfApi(endpoint=ENDPOINT, token=bob).super_squash_history(repo_id=rid)
+    api.super_squash_history(repo_id=rid)
+    main = api.list_repo_commits(rid, revision="main")
+    assert [c.title for c in main] == ["Super-squash branch 'main' using huggingface_hub"]
+    assert {e.path: e.blob_id for e in api.list_repo_tree(rid, recursive=True)} == before
+    path = hf_hub_download(rid, "lfs.bin", cache_dir=tmp_path)
+    assert open(path, "rb").read() == b"\0lfs content"
+    branch = api.list_repo_commits(rid, revision="v0.1")
+    assert len(branch) == 5 and branch[-1].title == "initial commit"
+    api.super_squash_history(repo_id=rid, branch="v0.1", commit_message="One\n\nbody")
+    squashed = api.list_repo_commits(rid, revision="v0.1")
+    assert [(c.title, c.message) for c in squashed] == [("One", "body")]
+
+    pr = api.create_pull_request(rid, title="squash me")
+    for content in (b"a", b"b"):
+        api.upload_file(
+            repo_id=rid, path_in_repo="pr.txt", path_or_fileobj=content, revision=pr.git_reference
+        )
+    api.super_squash_history(repo_id=rid, branch=pr.git_reference)
+    assert len(api.list_repo_commits(rid, revision=pr.git_reference)) == 1
+    api.create_tag(rid, tag="t1")
+    with pytest.raises(RevisionNotFoundError):
+        api.super_squash_history(repo_id=rid, branch="t1")

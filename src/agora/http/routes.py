@@ -138,6 +138,7 @@ def table() -> list[Entry]:
         repo_api("POST", "/preupload/(?P<rev>[^/]+)", commits.preupload),
         repo_api("POST", "/commit/(?P<rev>[^/]+)", commits.commit),
         repo_api("GET", "/commits/(?P<rev>[^/]+)", commits.history),
+        repo_api("POST", "/super-squash/(?P<rev>[^/]+)", commits.super_squash),
         repo_api("GET", "/refs", commits.refs),
         repo_api("POST DELETE", "/branch/(?P<branch>.+)", commits.branch),
         repo_api("POST DELETE", "/tag/(?P<rev>.+)", commits.tag),

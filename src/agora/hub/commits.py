@@ -242,6 +242,31 @@ def revert_to(hub: Hub, who: Principal, rid: RepoId, branch: str, target: str) -
         )
 
 
+def super_squash(hub: Hub, who: Principal, rid: RepoId, branch: str, message: str) -> CommitResult:
+    """The Hub's super-squash: `branch` (or refs/pr/N) becomes one root commit with the same tree. Through
+    the commit service like any write (the writer lock, `after_ref_update`); a commit landing meanwhile is a
+    412, never lost. Other refs keep the old history (and so its objects)."""
+    summary, _, description = message.strip().partition("\n")
+    with hub.db.session() as s:
+        repo = hub.find(s, who, rid, write=True)
+        git = hub.git(repo)
+        head = git.ref_target(hub.branch_ref(git, branch))
+        assert head is not None  # branch_ref checked it
+        return commit_in(
+            s,
+            hub,
+            who,
+            repo,
+            [],
+            revision=branch,
+            summary=summary or f"Super-squash branch '{branch}'",
+            description=description,
+            parent_commit=head,
+            parents=(),
+            tree_from=head,
+        )
+
+
 def move_branch(
     s: Session,
     hub: Hub,
@@ -449,7 +474,7 @@ def _write_locked(
             tree = _build_tree(plan, head)
         for oid, size in plan.lfs_rows:
             hub.record_lfs(s, repo, oid, size)
-        new = git.write_commit(tree, list(parents) if parents else [head], who.name, message)
+        new = git.write_commit(tree, list(parents) if parents is not None else [head], who.name, message)
         log.info(
             "commit %s on %s/%s %s by %s: %d files written, %d deleted, %d folders deleted",
             new[:12],

@@ -355,6 +355,19 @@ async def tag(ctx: Ctx, request: Request, t: str, ns: str, name: str, rev: str) 
     return wire.json_response({})
 
 
+async def super_squash(ctx: Ctx, request: Request, t: str, ns: str, name: str, rev: str) -> Response:
+    """`super_squash_history`: body {"message"}; the client reads nothing from the answer but its status."""
+    who = await ctx.who(request)
+    await ctx.run(ctx.hub.open_repo, who, rid_api(t, ns, name), True)  # before the body
+    body = await json_body(request, required=False)
+    message = body.get("message") or ""
+    if not isinstance(message, str) or not _is_text(message):
+        raise BadRequest("'message' must be text: the squashed commit's message")
+    assert who is not None  # open_repo(write=True) lets no anonymous caller through
+    result = await ctx.run(commits.super_squash, ctx.hub, who, rid_api(t, ns, name), rev, message)
+    return wire.json_response({"commitOid": result.oid})
+
+
 def _is_text(value: str) -> bool:
     """JSON may carry "\\ud800": valid JSON, but no UTF-8 form (git, the DB and answers need one)."""
     try:
