@@ -227,6 +227,16 @@ def _ref_pair(kind: str) -> Act:
     return act
 
 
+def _squash(c: Client, r: Repo) -> Answer:
+    """Super-squash a branch the namespace's admin made for it (main's history stays for the other rows)."""
+    admin = _h(c.w.admin_tokens[r.namespace])
+    name = f"sq-{c.p.key}"
+    httpx.post(f"{c.w.url}{r.api}/branch/{name}", headers=admin, json={}, timeout=60)
+    a = c.req("POST", f"{r.api}/super-squash/{name}", json={"message": "squash"})
+    httpx.delete(f"{c.w.url}{r.api}/branch/{name}", headers=admin, timeout=60)
+    return a
+
+
 def _move(c: Client, r: Repo) -> Answer:
     """Move the repo into the principal's own namespace (a transfer: item 4), then back if that worked."""
     ns = c.p.user if c.p.user and c.p.token_role != "revoked" else OTHER
@@ -448,6 +458,7 @@ SURFACES = [
     Surface("xet-write-token", "write", _get("{api}/xet-write-token/main")),
     Surface("branch-create-delete", "write", _ref_pair("branch")),
     Surface("tag-create-delete", "write", _ref_pair("tag")),
+    Surface("super-squash", "write", _squash),
     Surface(
         "discussion-status",
         "write",  # #1 was opened by the namespace's admin: only writers change it
