@@ -9,7 +9,13 @@ from typing import Any
 
 import httpx
 import pytest
-from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, hf_hub_download
+from huggingface_hub import (
+    CommitOperationAdd,
+    CommitOperationCopy,
+    CommitOperationDelete,
+    HfApi,
+    hf_hub_download,
+)
 from huggingface_hub.errors import (
     EntryNotFoundError,
     HfHubHTTPError,
@@ -244,3 +250,128 @@ def test_super_squash_branch_and_pr(api: HfApi, bob: str, repo_name: str, tmp_pa
     api.create_tag(rid, tag="t1")
     with pytest.raises(RevisionNotFoundError):
         api.super_squash_history(repo_id=rid, branch="t1")
+
+
+# ---- copies of LFS and Xet files -----------------------------------------------------------------------
+
+
+def _lfs_of(api: HfApi, rid: str, paths: list[str]) -> dict[str, Any]:
+    return {f.path: (f.lfs.sha256 if f.lfs else None, f.xet_hash) for f in api.get_paths_info(rid, paths)}
+
+
+def test_copy_lfs_file_no_reupload(server: Any, api: HfApi, repo_name: str, tmp_path: Any) -> None:
+    """The client sends an LFS copy as an `lfsFile` line without size: the same object, nothing uploaded."""
+    rid = f"alice/{repo_name}"
+    api.create_repo(rid)
+    data = b"\0weights" * 1000
+    api.upload_file(repo_id=rid, path_in_repo="w.bin", path_or_fileobj=data)
+    api.upload_file(repo_id=rid, path_in_repo="small.txt", path_or_fileobj=b"plain")
+    lfs = server.store("lfs")
+    oid = api.get_paths_info(rid, ["w.bin"])[0].lfs.sha256
+    objects = sorted(lfs.list_objects())
+    api.create_commit(
+        rid,
+        [CommitOperationCopy("w.bin", "copies/w.bin"), CommitOperationCopy("small.txt", "copies/small.txt")],
+        commit_message="copies",
+    )
+    assert sorted(lfs.list_objects()) == objects  # no second object
+    assert _lfs_of(api, rid, ["w.bin", "copies/w.bin"]) == {"w.bin": (oid, None), "copies/w.bin": (oid, None)}
+    path = hf_hub_download(rid, "copies/w.bin", cache_dir=tmp_path)
+    assert open(path, "rb").read() == data
+    assert open(hf_hub_download(rid, "copies/small.txt", cache_dir=tmp_path), "rb").read() == b"plain"
+    # a rename: copy then delete, in one commit
+    api.create_commit(
+        rid,
+        [CommitOperationCopy("w.bin", "renamed.bin"), CommitOperationDelete("w.bin")],
+        commit_message="mv",
+    )
+    assert _lfs_of(api, rid, ["renamed.bin"]) == {"renamed.bin": (oid, None)}
+    assert "w.bin" not in api.list_repo_files(rid)
+
+
+def test_copy_xet_file_no_reupload(server: Any, alice: str, api: HfApi, repo_name: str) -> None:
+    """A file uploaded through Xet, copied by the default client (Xet on): the same Xet file, no new xorb."""
+    from .test_xet_client import run_default_client, xorb_bytes
+
+    rid = f"alice/{repo_name}"
+    api.create_repo(rid)
+    run_default_client(
+        f"""
+        import os
+        from huggingface_hub import HfApi
+        HfApi(endpoint="{ENDPOINT}").upload_file(
+            repo_id="{rid}", path_in_repo="big.bin", path_or_fileobj=os.urandom(3 * 2**20))
+        """,
+        alice,
+    )
+    before = _lfs_of(api, rid, ["big.bin"])["big.bin"]
+    assert before[1]  # stored in Xet
+    stored = xorb_bytes(server)
+    run_default_client(
+        f"""
+        from huggingface_hub import HfApi, CommitOperationCopy
+        HfApi(endpoint="{ENDPOINT}").create_commit(
+            "{rid}", [CommitOperationCopy("big.bin", "copy.bin")], commit_message="copy")
+        """,
+        alice,
+    )
+    assert xorb_bytes(server) == stored
+    assert _lfs_of(api, rid, ["copy.bin"]) == {"copy.bin": before}
+    a = httpx.get(f"{ENDPOINT}/{rid}/resolve/main/big.bin", headers={"authorization": f"Bearer {alice}"})
+    b = httpx.get(f"{ENDPOINT}/{rid}/resolve/main/copy.bin", headers={"authorization": f"Bearer {alice}"})
+    assert a.status_code == b.status_code == 200 and a.content == b.content and len(a.content) == 3 * 2**20
+
+
+def test_copy_across_repos_shares_the_xet_file(
+    server: Any, alice: str, bob: str, api: HfApi, repo_name: str
+) -> None:
+    """A cross-repo copy (src_repo_id): the client asks the source repo to share the object with the target
+    (`/lfs-files/duplicate`), then commits an `lfsFile` line; no byte moves. Regular files are re-sent."""
+    from .test_xet_client import run_default_client, xorb_bytes
+
+    src, dst = f"alice/{repo_name}", f"alice/{repo_name}-dst"
+    api.create_repo(src, private=True)
+    api.create_repo(dst, repo_type="dataset")
+    run_default_client(
+        f"""
+        import os
+        from huggingface_hub import HfApi
+        api = HfApi(endpoint="{ENDPOINT}")
+        api.upload_file(repo_id="{src}", path_in_repo="big.bin", path_or_fileobj=os.urandom(2 * 2**20))
+        api.upload_file(repo_id="{src}", path_in_repo="notes.txt", path_or_fileobj=b"notes")
+        """,
+        alice,
+    )
+    before = _lfs_of(api, src, ["big.bin"])["big.bin"]
+    stored = xorb_bytes(server)
+    run_default_client(
+        f"""
+        from huggingface_hub import HfApi, CommitOperationCopy
+        HfApi(endpoint="{ENDPOINT}").create_commit(
+            "{dst}",
+            [CommitOperationCopy("big.bin", "data/big.bin", src_repo_id="{src}", src_repo_type="model"),
+             CommitOperationCopy("notes.txt", "notes.txt", src_repo_id="{src}", src_repo_type="model")],
+            commit_message="copy", repo_type="dataset")
+        """,
+        alice,
+    )
+    assert xorb_bytes(server) == stored
+    paths = api.get_paths_info(dst, ["data/big.bin", "notes.txt"], repo_type="dataset")
+    assert [(p.path, p.lfs.sha256 if p.lfs else None, p.xet_hash) for p in paths] == [
+        ("data/big.bin", before[0], before[1]),
+        ("notes.txt", None, None),
+    ]
+    # bob may not read the private source: the duplicate answers as if it did not exist
+    r = httpx.post(
+        f"{ENDPOINT}/api/models/{src}/lfs-files/duplicate",
+        json={"target": {"type": "model", "name": "bob/x"}, "files": [{"sha256": before[0]}]},
+        headers={"authorization": f"Bearer {bob}"},
+    )
+    assert r.status_code == 404 and r.headers["x-error-code"] == "RepoNotFound"
+    # an object the source does not own is reported, not shared
+    r = httpx.post(
+        f"{ENDPOINT}/api/datasets/{dst}/lfs-files/duplicate",
+        json={"target": {"type": "model", "name": src}, "files": [{"sha256": "ab" * 32}]},
+        headers={"authorization": f"Bearer {alice}"},
+    )
+    assert r.status_code == 200 and [f["sha256"] for f in r.json()["failed"]] == ["ab" * 32]

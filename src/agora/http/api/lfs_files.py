@@ -1,0 +1,43 @@
+"""The Hub's `/lfs-files` API: sharing LFS objects with another repo (cross-repo copies)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ...errors import BadRequest
+from ...hub import lfs_files
+from ...ids import RepoId
+from .. import wire
+from ..context import Ctx
+from .common import json_body, rid_api
+
+TYPES = ("model", "dataset", "space")
+
+
+def _target(body: dict[str, Any]) -> RepoId:
+    target = body.get("target")
+    if not isinstance(target, dict) or not isinstance(target.get("name"), str):
+        raise BadRequest('\'target\' must be {"type", "name"}: the repo the files are copied to')
+    rtype = target.get("type") or "model"
+    ns, _, name = target["name"].partition("/")
+    if rtype not in TYPES or not ns or not name:
+        raise BadRequest(f"Invalid target {target!r}: type model, dataset or space, name namespace/repo")
+    return RepoId(rtype, ns, name)  # type: ignore[arg-type]  # checked against TYPES above
+
+
+async def duplicate(ctx: Ctx, request: Request, t: str, ns: str, name: str) -> Response:
+    """`POST …/lfs-files/duplicate` on the source repo, before a commit with cross-repo copies
+    (huggingface_hub `_duplicate_lfs_files`): body {"target": {"type", "name"}, "files": [{"sha256",
+    "xetHash", "filename"}]}; the answer's `failed` ([{"sha256", "error"}]) makes the client raise."""
+    who = await ctx.who(request)
+    await ctx.run(ctx.hub.open_repo, who, rid_api(t, ns, name))  # who may not read it sends nothing we read
+    body = await json_body(request)
+    files = body.get("files")
+    if not isinstance(files, list) or not all(isinstance(f, dict) for f in files):
+        raise BadRequest('\'files\' must be a list of {"sha256", "xetHash", "filename"}')
+    oids = [f.get("sha256") for f in files]
+    failed = await ctx.run(lfs_files.share, ctx.hub, who, rid_api(t, ns, name), _target(body), oids)
+    return wire.json_response({"failed": failed})
