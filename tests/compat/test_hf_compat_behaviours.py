@@ -375,3 +375,68 @@ def test_copy_across_repos_shares_the_xet_file(
         headers={"authorization": f"Bearer {alice}"},
     )
     assert r.status_code == 200 and [f["sha256"] for f in r.json()["failed"]] == ["ab" * 32]
+
+
+# ---- LFS files: list and delete for good -----------------------------------------------------------------
+
+
+def test_list_and_permanently_delete_lfs_files(server: Any, api: HfApi, bob: str, repo_name: str) -> None:
+    rid, other = f"alice/{repo_name}", f"alice/{repo_name}-other"
+    api.create_repo(rid)
+    api.create_repo(other)
+    first = api.upload_file(path_or_fileobj=b"LFS content", path_in_repo="lfs_file.bin", repo_id=rid).oid
+    api.upload_file(path_or_fileobj=b"TXT content", path_in_repo="txt_file.txt", repo_id=rid)
+    api.upload_file(path_or_fileobj=b"LFS content 2", path_in_repo="lfs_file_2.bin", repo_id=rid)
+    api.create_branch(rid, branch="my-branch")
+    api.upload_file(
+        path_or_fileobj=b"LFS branch", path_in_repo="lfs_file_branch.bin", repo_id=rid, revision="my-branch"
+    )
+    api.upload_file(
+        path_or_fileobj=b"LFS content 2", path_in_repo="same.bin", repo_id=other
+    )  # shares an object
+
+    files = list(api.list_lfs_files(rid))
+    assert sorted((f.filename, f.ref, f.size) for f in files) == [
+        ("lfs_file.bin", "refs/heads/main", 11),
+        ("lfs_file_2.bin", "refs/heads/main", 13),
+        ("lfs_file_branch.bin", "refs/heads/my-branch", 10),
+    ]
+    assert all(f.file_oid == f.oid and len(f.file_oid) == 64 and f.pushed_at for f in files)
+    with pytest.raises(HfHubHTTPError):  # a reader may not
+        list(HfApi(endpoint=ENDPOINT, token=bob).list_lfs_files(rid))
+
+    on_main = [f for f in files if f.ref in ("main", "refs/heads/main")]
+    lfs = server.store("lfs")
+    oids = {f.filename: f.file_oid for f in files}
+    r = httpx.post(
+        f"{ENDPOINT}/api/models/{rid}/lfs-files/batch",
+        json={"deletions": {"sha": [f.file_oid for f in on_main], "rewriteHistory": True}},
+        headers={"authorization": f"Bearer {bob}"},
+    )
+    assert r.status_code == 403 or r.status_code == 404
+    api.permanently_delete_lfs_files(rid, on_main)
+
+    assert [f.filename for f in api.list_lfs_files(rid)] == ["lfs_file_branch.bin"]
+    assert api.list_repo_files(rid) == [".gitattributes", "txt_file.txt"]
+    assert "lfs_file_branch.bin" in api.list_repo_files(rid, revision="my-branch")
+    assert "lfs_file.bin" not in api.list_repo_files(rid, revision="my-branch")  # removed from every head
+    assert lfs.size(oids["lfs_file.bin"]) is None  # its bytes are gone
+    assert lfs.size(oids["lfs_file_2.bin"]) == 13  # still the other repo's
+    assert open(hf_hub_download(other, "same.bin"), "rb").read() == b"LFS content 2"
+    # an older commit still names the deleted object: a clean 404, no server error
+    with pytest.raises(EntryNotFoundError):
+        hf_hub_download(rid, "lfs_file.bin", revision=first, force_download=True)
+
+
+def test_delete_lfs_files_answers_the_storage_freed(api: HfApi, repo_name: str) -> None:
+    rid = f"alice/{repo_name}"
+    api.create_repo(rid)
+    api.upload_file(path_or_fileobj=b"x" * 5000 + b"\0", path_in_repo="a.bin", repo_id=rid)
+    oid = next(iter(api.list_lfs_files(rid))).file_oid
+    auth = {"authorization": f"Bearer {api.token}"}
+    url = f"{ENDPOINT}/api/models/{rid}/lfs-files/batch"
+    r = httpx.post(url, json={"deletions": {"sha": [oid], "rewriteHistory": False}}, headers=auth)
+    assert r.status_code == 200 and r.json() == {"deleted": 1, "freedBytes": 5001}
+    assert api.list_repo_files(rid) == [".gitattributes", "a.bin"]  # no commit without rewriteHistory
+    r = httpx.post(url, json={"deletions": {"sha": [oid], "rewriteHistory": False}}, headers=auth)
+    assert r.json() == {"deleted": 0, "freedBytes": 0}

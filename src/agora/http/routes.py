@@ -141,6 +141,8 @@ def table() -> list[Entry]:
         repo_api("GET", "/commits/(?P<rev>[^/]+)", commits.history),
         repo_api("POST", "/super-squash/(?P<rev>[^/]+)", commits.super_squash),
         repo_api("POST", "/lfs-files/duplicate", lfs_files.duplicate),
+        repo_api("GET", "/lfs-files", lfs_files.listing),
+        repo_api("POST", "/lfs-files/batch", lfs_files.delete_batch),
         repo_api("GET", "/refs", commits.refs),
         repo_api("POST DELETE", "/branch/(?P<branch>.+)", commits.branch),
         repo_api("POST DELETE", "/tag/(?P<rev>.+)", commits.tag),
