@@ -459,6 +459,14 @@ SURFACES = [
     Surface("branch-create-delete", "write", _ref_pair("branch")),
     Surface("tag-create-delete", "write", _ref_pair("tag")),
     Surface("super-squash", "write", _squash),
+    Surface("api-lfs-files-list", "write", _get("{api}/lfs-files")),
+    Surface(
+        "api-lfs-files-delete",  # an empty batch: the check without deleting anything
+        "admin",
+        lambda c, r: c.req(
+            "POST", f"{r.api}/lfs-files/batch", json={"deletions": {"sha": [], "rewriteHistory": False}}
+        ),
+    ),
     Surface(
         "discussion-status",
         "write",  # #1 was opened by the namespace's admin: only writers change it
