@@ -440,3 +440,75 @@ def test_delete_lfs_files_answers_the_storage_freed(api: HfApi, repo_name: str) 
     assert api.list_repo_files(rid) == [".gitattributes", "a.bin"]  # no commit without rewriteHistory
     r = httpx.post(url, json={"deletions": {"sha": [oid], "rewriteHistory": False}}, headers=auth)
     assert r.json() == {"deleted": 0, "freedBytes": 0}
+
+
+# ---- duplicate a repo or a Space -----------------------------------------------------------------------
+
+
+def test_duplicate_repo_shares_content(
+    server: Any, api: HfApi, bob: str, repo_name: str, tmp_path: Any
+) -> None:
+    rid = f"alice/{repo_name}"
+    api.create_repo(rid)
+    api.upload_file(repo_id=rid, path_in_repo="w.bin", path_or_fileobj=b"\0weights" * 500)
+    api.upload_file(repo_id=rid, path_in_repo="README.md", path_or_fileobj=b"---\nlicense: mit\n---\nhi")
+    api.create_branch(rid, branch="dev")
+    api.upload_file(repo_id=rid, path_in_repo="dev.txt", path_or_fileobj=b"dev", revision="dev")
+    api.create_tag(rid, tag="v1")
+    lfs = server.store("lfs")
+    objects = sorted(lfs.list_objects())
+
+    url = api.duplicate_repo(rid, f"acme/{repo_name}-copy")
+    copy = url.repo_id
+    assert copy == f"acme/{repo_name}-copy" and url.repo_type == "model"
+    assert sorted(lfs.list_objects()) == objects  # nothing uploaded again
+    src_refs, dst_refs = api.list_repo_refs(rid), api.list_repo_refs(copy)
+    assert {(b.name, b.target_commit) for b in dst_refs.branches} == {
+        (b.name, b.target_commit) for b in src_refs.branches
+    }
+    assert [(t.name, t.target_commit) for t in dst_refs.tags] == [
+        (t.name, t.target_commit) for t in src_refs.tags
+    ]
+    info = api.model_info(copy)
+    assert (
+        info.sha == api.model_info(rid).sha and info.private is False and info.card_data["license"] == "mit"
+    )
+    assert open(hf_hub_download(copy, "w.bin", cache_dir=tmp_path), "rb").read() == b"\0weights" * 500
+    # the copy lives apart: deleting the source leaves it whole; it takes commits of its own
+    api.delete_repo(rid)
+    api.upload_file(repo_id=copy, path_in_repo="more.txt", path_or_fileobj=b"more")
+    assert open(hf_hub_download(copy, "w.bin", cache_dir=tmp_path / "2"), "rb").read() == b"\0weights" * 500
+
+    # taken: a 409 carrying the url (exist_ok), and private on request
+    with pytest.raises(HfHubHTTPError) as e:
+        api.duplicate_repo(copy, copy)
+    assert e.value.response.status_code == 409
+    assert api.duplicate_repo(copy, copy, exist_ok=True).repo_id == copy
+    mine = HfApi(endpoint=ENDPOINT, token=bob).duplicate_repo(copy, private=True)
+    assert mine.repo_id == f"bob/{repo_name}-copy"
+    assert HfApi(endpoint=ENDPOINT, token=bob).model_info(mine.repo_id).private is True
+
+
+def test_duplicate_private_repo_hidden_from_others(api: HfApi, bob: str, repo_name: str) -> None:
+    rid = f"alice/{repo_name}"
+    api.create_repo(rid, private=True)
+    with pytest.raises(RepositoryNotFoundError):
+        HfApi(endpoint=ENDPOINT, token=bob).duplicate_repo(rid)
+    assert api.duplicate_repo(rid, f"{rid}-2").repo_id == f"{rid}-2"
+    assert api.model_info(f"{rid}-2").private is True  # as the source
+
+
+def test_duplicate_space_copies_settings_not_secrets(api: HfApi, repo_name: str) -> None:
+    rid = f"alice/{repo_name}"
+    api.create_repo(rid, repo_type="space", space_sdk="static")
+    api.add_space_variable(rid, "COLOR", "blue", description="the theme")
+    api.add_space_secret(rid, "TOKEN", "s3cret")
+    copy = api.duplicate_repo(
+        rid, f"{rid}-dup", repo_type="space", space_secrets=[{"key": "NEW", "value": "v"}]
+    ).repo_id
+    assert api.space_info(copy).sdk == "static"
+    variables = api.get_space_variables(copy)
+    assert {k: (v.value, v.description) for k, v in variables.items()} == {"COLOR": ("blue", "the theme")}
+    auth = {"authorization": f"Bearer {api.token}"}
+    secrets = httpx.get(f"{ENDPOINT}/api/spaces/{copy}/secrets", headers=auth).json()
+    assert sorted(secrets) == ["NEW"]

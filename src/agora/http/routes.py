@@ -123,6 +123,7 @@ def table() -> list[Entry]:
         api("DELETE", "/api/repos/delete", repos.delete),
         api("POST", "/api/repos/move", repos.move),
         repo_api("PUT", "/settings", repos.settings),
+        repo_api("POST", "/duplicate", repos.duplicate_repo),
         repo_api("GET", "", repos.info),
         repo_api("GET", "/revision/(?P<rev>.+)", repos.info),
         api("GET", "/api/search/full-text", search.full_text),

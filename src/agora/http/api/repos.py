@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...errors import BadRequest, Conflict, HubError, Unauthorized
-from ...hub import accounts, cards, index, spaces
+from ...hub import accounts, cards, duplicate, index, spaces
 from ...hub.accounts import Account, Principal
 from ...hub.repos import Repo
 from ...ids import RepoId, parse_repo_type
@@ -123,6 +123,36 @@ async def create(ctx: Ctx, request: Request) -> Response:
     return wire.json_response(
         {"url": repo_url(base, repo), "name": f"{repo.namespace}/{repo.name}", "id": f"{repo.id:024x}"}
     )
+
+
+async def duplicate_repo(ctx: Ctx, request: Request, t: str, ns: str, name: str) -> Response:
+    """`duplicate_repo`: body {"repository": "ns/name", "visibility"?, and for a Space "secrets"?,
+    "variables"?, "sleepTimeSeconds"?, "hardware"?}. Answer {"url"}; a 409 carries `url` too (the client
+    reads it with exist_ok=True)."""
+    who = await ctx.who(request)
+    src = rid_api(t, ns, name)
+    await ctx.run(ctx.hub.open_repo, who, src)  # who may not read it sends nothing we read
+    body = await json_body(request)
+    target = body.get("repository")
+    to_ns, _, to_name = target.partition("/") if isinstance(target, str) else ("", "", "")
+    if not to_ns or not to_name:
+        raise BadRequest("'repository' must be the new repo's id, namespace/name")
+    visibility = body.get("visibility")
+    if visibility not in (None, "public", "private", "protected"):
+        raise BadRequest(f"Invalid visibility {visibility!r}: use public or private")
+    private = None if visibility is None else visibility == "private"
+    dst = RepoId(src.type, to_ns, to_name)
+    options = spaces.CreateOptions.parse(body) if src.type == "space" else None  # checked before copying
+    base = ctx.base_url(request)
+    try:
+        repo = await ctx.run(duplicate.duplicate, ctx.hub, who, src, dst, private)
+    except Conflict as e:
+        existing = e.extra.get("repo")
+        url = repo_url(base, cast("Repo", existing)) if existing else f"{base}/{dst.web_path}"
+        return wire.hub_error(e, body={"url": url})
+    if options is not None:
+        await ctx.run(options.apply, ctx.hub, who, RepoId(src.type, repo.namespace, repo.name))
+    return wire.json_response({"url": repo_url(base, repo), "filesCopyPending": False})
 
 
 async def delete(ctx: Ctx, request: Request) -> Response:
