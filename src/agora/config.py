@@ -117,6 +117,7 @@ class SpacesLimits:
     wake_wait: int = 120  # AGORA_SPACES_WAKE_WAIT: seconds a request to a Space's app waits for it to start
     root: str = ""  # AGORA_SPACES_ROOT: envs, app files, sandboxes, logs (default <data>/spaces)
     max_running: int = 4  # AGORA_SPACES_MAX_RUNNING: gradio/streamlit apps running at once on this host
+    hub_connections: int = 32  # AGORA_SPACES_HUB_CONNECTIONS: connections one Space may have open to the Hub
 
     @classmethod
     def from_env(cls) -> SpacesLimits:

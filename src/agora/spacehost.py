@@ -530,6 +530,8 @@ class SpaceHost:
             limits=Limits(
                 memory_mb=self.limits.memory_mb, cpu_percent=self.limits.cpu_percent, pids=self.limits.pids
             ),  # fmt: skip
+            hub=hub_address(self.settings.listen),
+            hub_connections=self.limits.hub_connections,
         )
 
     def _environ(self, repo: Repo, cfg: spaces.SpaceConfig, prefix: str) -> dict[str, str]:
@@ -565,6 +567,16 @@ def command(cfg: spaces.SpaceConfig, prefix: str) -> list[str]:
                 "--server.headless=true", "--server.enableXsrfProtection=false", "--server.enableCORS=false",
                 "--browser.gatherUsageStats=false", "--server.fileWatcherType=none"]  # fmt: skip
     return ["python", "-u", cfg.app_file]
+
+
+def hub_address(listen: str | None) -> tuple[str, int] | None:
+    """Where a Space's Hub bridge connects: the address `agora serve` listens on (AGORA_LISTEN), a wildcard
+    as the loopback (any worker process of this host may answer). None when unknown: no way to the Hub."""
+    if not listen:
+        return None
+    host, _, port = listen.rpartition(":")
+    host = host.strip("[]")
+    return {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host), int(port)
 
 
 def repo_sdk(repo: Repo) -> str | None:

@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -423,6 +424,11 @@ def test_settings_and_their_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AGORA_SPACES_PYTHON", "/usr/bin/python3.11")
     s = Settings.from_env("/tmp/agora-settings-test").spaces
     assert (s.memory_mb, s.uid_base, s.python, s.pids) == (256, 70000, "/usr/bin/python3.11", 512)
+    from agora.spacehost import hub_address
+
+    assert s.hub_connections == 32
+    assert hub_address("0.0.0.0:8080") == ("127.0.0.1", 8080) and hub_address("[::]:80") == ("::1", 80)
+    assert hub_address("hub.lan:8080") == ("hub.lan", 8080) and hub_address(None) is None
 
 
 STUBBORN = """
@@ -542,3 +548,106 @@ def test_the_shim_reaps_orphans(runner: Runner, root: Path, plain_env: Path) -> 
         assert states and "Z" not in states, states  # only the app is left, alive
     finally:
         sb.stop(grace=1)
+
+
+HUB_CLIENT = r"""
+import errno, hashlib, http.server, json, os, socket, time, urllib.request
+HUB = os.environ["HF_ENDPOINT"]
+def attempt(fn):
+    try:
+        return fn()
+    except OSError as exc:
+        return errno.errorcode.get(exc.errno, str(exc))
+def connect(host, port):
+    with socket.create_connection((host, port), timeout=3):
+        return "ok"
+def download(path):
+    with urllib.request.urlopen(f"{HUB}/{REPO}/resolve/main/{path}", timeout=30) as r:
+        return r.read()
+def via_bridge_as_proxy(url):  # the bridge is no proxy: an absolute URL still reaches the Hub, as the Hub
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": HUB}))
+    with opener.open(url, timeout=10) as r:
+        return r.status
+def held_open():  # the bridge's bound: the third connection at once is closed by the server's end
+    conns = [socket.create_connection(("127.0.0.1", 7850), timeout=1) for _ in range(3)]
+    out = []
+    for c in conns:
+        try:
+            out.append("closed" if c.recv(1) == b"" else "data")
+        except TimeoutError:
+            out.append("open")
+    for c in conns:
+        c.close()
+    return out
+def report():
+    big = download("big.bin")
+    return {
+        "endpoint": HUB,
+        "hello": download("hello.txt").decode(),
+        "big": [len(big), hashlib.sha256(big).hexdigest()],
+        "model_id": json.load(urllib.request.urlopen(f"{HUB}/api/models/{REPO}", timeout=10))["id"],
+        "proxy_elsewhere": attempt(lambda: via_bridge_as_proxy(f"http://127.0.0.1:{HOST_PORT}/")),
+        "connect_hub_port": attempt(lambda: connect("127.0.0.1", HUB_PORT)),
+        "connect_host_port": attempt(lambda: connect("127.0.0.1", HOST_PORT)),
+        "connect_internet": attempt(lambda: connect("1.1.1.1", 443)),
+        "held_open": (time.sleep(0.5), held_open())[1],
+    }
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = json.dumps(report()).encode()
+        self.send_response(200)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+http.server.ThreadingHTTPServer(("127.0.0.1", 7860), H).serve_forever()
+"""
+
+
+def test_the_space_reaches_the_hub_and_nothing_else(
+    runner: Runner, root: Path, plain_env: Path, server: Any, api: Any
+) -> None:
+    """HF_ENDPOINT leads to the running Hub (a small and a 3 MB file of a public model repo, the API); the
+    host's other loopback ports and the internet stay unreachable, the bridge reaches no host the Space
+    names, and a Space holds at most `hub_connections` connections to the Hub at once."""
+    import hashlib
+
+    rid = f"alice/space-hub-{os.getpid()}"
+    api.create_repo(rid)
+    big = os.urandom(3 * 2**20)
+    api.upload_file(path_or_fileobj=b"hello from the Hub", path_in_repo="hello.txt", repo_id=rid)
+    api.upload_file(path_or_fileobj=big, path_in_repo="big.bin", repo_id=rid)
+    hub_port = int(server.url.rsplit(":", 1)[1])
+    listener = socket.create_server(("127.0.0.1", 0))  # another host service on the host's loopback
+    listener.setblocking(False)
+    port = listener.getsockname()[1]
+    code = f"REPO = {rid!r}\nHUB_PORT = {hub_port}\nHOST_PORT = {port}\n" + HUB_CLIENT
+    sb, log = start(
+        runner,
+        root,
+        "hubclient",
+        plain_env,
+        make_app(root, "hubclient", code),
+        hub=("127.0.0.1", hub_port),
+        hub_connections=2,
+    )
+    sock = runner.root / "hub" / "hubclient" / "hub.sock"
+    try:
+        r = get(sb, timeout=60)
+        assert r.status_code == 200, log.text()
+        rep = r.json()
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # nothing ever connected to it
+        assert sock.stat().st_uid == UID and oct(sock.stat().st_mode & 0o777) == "0o600"
+    finally:
+        sb.stop(grace=5)
+        listener.close()
+    assert rep["endpoint"] == "http://127.0.0.1:7850"
+    assert rep["hello"] == "hello from the Hub"
+    assert rep["big"] == [len(big), hashlib.sha256(big).hexdigest()]
+    assert rep["model_id"] == rid
+    assert rep["proxy_elsewhere"] == 200  # the Hub's own home page, not the host's listener
+    assert rep["connect_hub_port"] == "ECONNREFUSED"  # the Hub only through the bridge
+    assert rep["connect_host_port"] == "ECONNREFUSED"
+    assert rep["connect_internet"] == "ENETUNREACH"
+    assert rep["held_open"] == ["open", "open", "closed"], rep
+    assert not sock.exists()  # the bridge ended with the sandbox

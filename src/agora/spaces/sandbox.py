@@ -4,7 +4,8 @@ The command line (`launch_args`; the recipe measured for issue 16):
 
     sh -c '<join the cgroups>; exec "$@"' ... setpriv --reuid N --regid N --clear-groups
       bwrap --unshare-all --die-with-parent --new-session --cap-drop ALL --as-pid-1 <mounts> --clearenv ...
-      <env>/bin/python -I /opt/agora/shim.py --listen /run/agora/app.sock --port 7860 -- <app command>
+      <env>/bin/python -I /opt/agora/shim.py --listen /run/agora/app.sock --port 7860
+        [--hub /run/agora-hub/hub.sock --hub-port 7850] -- <app command>
 
 - setpriv first: bwrap started by root with `--unshare-user` keeps host uid 0 for file access (it could
   read root's 0600 files); as uid N it reads only what others may read.
@@ -14,6 +15,9 @@ The command line (`launch_args`; the recipe measured for issue 16):
   the run folder at /run/agora (owned by N, 0700) where the shim makes `app.sock`. No network namespace
   but its own loopback. The environment is `--clearenv` plus what the caller names: nothing of the
   server's (no AGORA_*, AWS_*, tokens).
+- The Hub, and only it, when the caller names its address (`SandboxSpec.hub`): a `HubBridge`
+  (hubbridge.py) listens on `<root>/hub/<name>/hub.sock`, bound read-only at /run/agora-hub, for as long as
+  the sandbox lives; the shim pipes 127.0.0.1:7850 inside to it, and HF_ENDPOINT names that address.
 - Limits: a cgroup (cgroups.py), joined by the launcher shell before it execs, so every process is in it.
 - The app's stdout and stderr (and bwrap's, the shim's) go to a callback line by line: the run log.
 - Stop: SIGTERM to the shim (pid 1 of the sandbox, `--as-pid-1`), which forwards it to the app; SIGKILL to
@@ -44,6 +48,7 @@ from typing import Any
 
 from . import cgroups
 from .cgroups import Limits
+from .hubbridge import HubBridge
 
 log = logging.getLogger("agora.spaces")
 
@@ -51,6 +56,10 @@ LineSink = Callable[[str], None]
 APP = "/home/user/app"
 RUN = "/run/agora"
 SHIM = "/opt/agora/shim.py"
+HUB_DIR = "/run/agora-hub"  # the folder of hub.sock inside
+HUB_PORT = (
+    7850  # where the app reaches the Hub: HF_ENDPOINT=http://127.0.0.1:7850 (outside gradio's 7860-7959)
+)
 # /etc files a Python app needs: TLS roots, the alternatives links /usr points into, time zone, MIME types.
 ETC = ("/etc/ssl", "/etc/alternatives", "/etc/localtime", "/etc/mime.types")
 NAME = re.compile(r"[A-Za-z0-9_.-]{1,200}")  # sandbox names: they name cgroup folders
@@ -77,6 +86,8 @@ class SandboxSpec:
     environ: dict[str, str] = field(default_factory=dict)
     port: int = 7860
     limits: Limits = field(default_factory=Limits)
+    hub: tuple[str, int] | None = None  # the Hub's listening (host, port): the one place the app may reach
+    hub_connections: int = 32  # connections to the Hub one Space may have open at once
 
 
 class _Spawner:
@@ -126,10 +137,14 @@ def environment(spec: SandboxSpec) -> dict[str, str]:
         "VIRTUAL_ENV": str(spec.env),
     }
     env.update(spec.environ)
+    if spec.hub is not None:  # ours win: no other endpoint is reachable
+        env.update(HF_ENDPOINT=f"http://127.0.0.1:{HUB_PORT}", HF_HUB_DISABLE_TELEMETRY="1")
     return env
 
 
-def bwrap_args(spec: SandboxSpec, shim_dir: Path, etc_dir: Path, info_fd: int) -> list[str]:
+def bwrap_args(
+    spec: SandboxSpec, shim_dir: Path, etc_dir: Path, info_fd: int, hub_dir: Path | None = None
+) -> list[str]:
     args = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--as-pid-1"]
     args += ["--info-fd", str(info_fd), "--hostname", "space"]
     args += ["--ro-bind", "/usr", "/usr", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
@@ -141,6 +156,9 @@ def bwrap_args(spec: SandboxSpec, shim_dir: Path, etc_dir: Path, info_fd: int) -
         args += ["--ro-bind", str(etc_dir / name), f"/etc/{name}"]
     args += ["--ro-bind", str(shim_dir), str(Path(SHIM).parent), "--ro-bind", str(spec.env), str(spec.env)]
     args += ["--ro-bind", str(spec.app), APP, "--bind", str(spec.data), "/data", "--bind", str(spec.run), RUN]
+    hub = ["--hub", f"{HUB_DIR}/hub.sock", "--hub-port", str(HUB_PORT)] if hub_dir else []
+    if hub_dir:
+        args += ["--ro-bind", str(hub_dir), HUB_DIR]
     args += ["--chdir", APP, "--clearenv"]
     for k, v in environment(spec).items():
         args += ["--setenv", k, v]
@@ -152,12 +170,18 @@ def bwrap_args(spec: SandboxSpec, shim_dir: Path, etc_dir: Path, info_fd: int) -
         f"{RUN}/app.sock",
         "--port",
         str(spec.port),
+        *hub,
     ]
     return [*args, *shim, "--", *spec.command]
 
 
 def launch_args(
-    spec: SandboxSpec, shim_dir: Path, etc_dir: Path, info_fd: int, cg: cgroups.Cgroup | None
+    spec: SandboxSpec,
+    shim_dir: Path,
+    etc_dir: Path,
+    info_fd: int,
+    cg: cgroups.Cgroup | None,
+    hub_dir: Path | None = None,
 ) -> list[str]:
     ids = ["setpriv", f"--reuid={spec.uid}", f"--regid={spec.uid}", "--clear-groups"]
     procs = [str(p) for p in cg.procs] if cg else []
@@ -169,7 +193,7 @@ def launch_args(
         *procs,
         "--",
         *ids,
-        *bwrap_args(spec, shim_dir, etc_dir, info_fd),
+        *bwrap_args(spec, shim_dir, etc_dir, info_fd, hub_dir),
     ]
 
 
@@ -215,17 +239,31 @@ class Runner:
         if cg is None:
             sink("sandbox: cgroups cannot be used on this host: the app runs without memory/cpu/pids limits")
         r, w = os.pipe()
+        bridge = None
         try:
-            argv = launch_args(spec, self.shim_dir, self.etc(spec.uid), w, cg)
+            if spec.hub is not None:
+                bridge = self._hub_bridge(spec, spec.hub)
+            hub_dir = bridge.path.parent if bridge else None
+            argv = launch_args(spec, self.shim_dir, self.etc(spec.uid), w, cg, hub_dir)
             proc: subprocess.Popen[bytes] = _spawner().call(lambda: self._popen(argv, w))
         except BaseException:
             os.close(r)
             if cg:
                 cg.remove()
+            if bridge:
+                bridge.close()
             raise
         finally:
             os.close(w)
-        return Sandbox(spec, proc, r, cg, sink)
+        return Sandbox(spec, proc, r, cg, sink, bridge)
+
+    def _hub_bridge(self, spec: SandboxSpec, hub: tuple[str, int]) -> HubBridge:
+        """The outer end of the Space's way to the Hub: `<root>/hub/<name>/hub.sock` (the folder root's)."""
+        d = self.root / "hub" / spec.name
+        d.mkdir(parents=True, exist_ok=True)
+        for p in (d.parent, d):
+            p.chmod(0o755)
+        return HubBridge(d / "hub.sock", hub, spec.uid, spec.hub_connections)
 
     @staticmethod
     def _popen(argv: list[str], info_fd: int) -> subprocess.Popen[bytes]:
@@ -264,10 +302,12 @@ class Sandbox:
         info: int,
         cg: cgroups.Cgroup | None,
         sink: LineSink,
+        bridge: HubBridge | None = None,
     ) -> None:
         self.spec = spec
         self.proc = proc
         self.cgroup = cg
+        self.bridge = bridge
         self.sink = sink
         self.socket = spec.run / "app.sock"
         self.returncode: int | None = None
@@ -285,6 +325,8 @@ class Sandbox:
                 self._say(raw.decode("utf-8", "replace").rstrip("\n"))
         finally:
             self.returncode = self.proc.wait()
+            if self.bridge:
+                self.bridge.close()
             if self.cgroup:
                 if kills := self.cgroup.oom_kills():
                     limit = self.spec.limits.memory_mb
