@@ -118,6 +118,7 @@ class SpacesLimits:
     root: str = ""  # AGORA_SPACES_ROOT: envs, app files, sandboxes, logs (default <data>/spaces)
     max_running: int = 4  # AGORA_SPACES_MAX_RUNNING: gradio/streamlit apps running at once on this host
     hub_connections: int = 32  # AGORA_SPACES_HUB_CONNECTIONS: connections one Space may have open to the Hub
+    disk_mb: int = 10240  # AGORA_SPACES_DISK_MB: a Space's /data (MiB); past it the Space is stopped
 
     @classmethod
     def from_env(cls) -> SpacesLimits:

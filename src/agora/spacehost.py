@@ -413,6 +413,9 @@ class SpaceHost:
                         repo.id, stage="RUNTIME_ERROR", error=f"The app exited with status {sb.returncode}"
                     )
                     return False
+                if (used := sb.data_over()) is not None:
+                    self._over_disk(repo, sb, used)
+                    return False
                 try:
                     if c.get(f"http://127.0.0.1:7860{path}").status_code < 500:
                         return True
@@ -436,6 +439,8 @@ class SpaceHost:
                 self._set(repo.id, stage="RUNTIME_ERROR", socket=None,
                           error=f"The app exited with status {sb.returncode}: see the run logs")  # fmt: skip
                 return "exited"
+            if (used := sb.data_over()) is not None:
+                return self._over_disk(repo, sb, used)
             why = self._why_stop(repo, row, restarts)
             if why is not None:
                 if why in ("push", "restart"):  # said at once: nobody is sent to the app that is stopping
@@ -447,6 +452,14 @@ class SpaceHost:
                 self._set(repo.id, stage=stage, socket=None, error=spaces.PAUSED if why == "pause" else None)
                 return why
         return "stop"
+
+    def _over_disk(self, repo: Repo, sb: Sandbox, used: int) -> str:
+        """/data has outgrown AGORA_SPACES_DISK_MB: stopped, RUNTIME_ERROR saying so (and the run log)."""
+        why = f"the Space's /data is over its {self.limits.disk_mb} MB limit ({used / 2**20:.0f} MB used)"
+        self._set(repo.id, stage="RUNTIME_ERROR", socket=None, error=why[0].upper() + why[1:])
+        sb.sink(f"sandbox: {why}: stopped")
+        sb.stop(grace=10)
+        return "disk"
 
     def _why_stop(self, repo: Repo, row: SpaceRun, restarts: int) -> str | None:
         with self.hub.db.session() as s:
@@ -532,6 +545,7 @@ class SpaceHost:
             ),  # fmt: skip
             hub=hub_address(self.settings.listen),
             hub_connections=self.limits.hub_connections,
+            data_mb=self.limits.disk_mb,
         )
 
     def _environ(self, repo: Repo, cfg: spaces.SpaceConfig, prefix: str) -> dict[str, str]:

@@ -426,7 +426,7 @@ def test_settings_and_their_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (s.memory_mb, s.uid_base, s.python, s.pids) == (256, 70000, "/usr/bin/python3.11", 512)
     from agora.spacehost import hub_address
 
-    assert s.hub_connections == 32
+    assert s.hub_connections == 32 and s.disk_mb == 10240
     assert hub_address("0.0.0.0:8080") == ("127.0.0.1", 8080) and hub_address("[::]:80") == ("::1", 80)
     assert hub_address("hub.lan:8080") == ("hub.lan", 8080) and hub_address(None) is None
 
@@ -651,3 +651,41 @@ def test_the_space_reaches_the_hub_and_nothing_else(
     assert rep["connect_internet"] == "ENETUNREACH"
     assert rep["held_open"] == ["open", "open", "closed"], rep
     assert not sock.exists()  # the bridge ended with the sandbox
+
+
+FILLER = """
+import os, time
+with open("/data/one.bin", "wb") as fh:
+    fh.write(os.urandom(2**20))
+for i in range(10):  # the same inode eleven times: counted once
+    os.link("/data/one.bin", f"/data/link{i}.bin")
+os.symlink("/usr", "/data/usr")  # never followed
+os.makedirs("/data/a/b/c")
+print("ready", flush=True)
+time.sleep(2)
+with open("/data/a/b/c/fill.bin", "wb") as fh:
+    for _ in range(8):
+        fh.write(os.urandom(2**20))
+        fh.flush()
+        os.fsync(fh.fileno())
+print("wrote", flush=True)
+time.sleep(60)
+"""
+
+
+def test_data_over_its_limit_is_seen(runner: Runner, root: Path, plain_env: Path) -> None:
+    """/data's size (its blocks, each inode once, links not followed) against `data_mb`: what the supervisor
+    asks every beat before it stops the Space (test_spaces_run checks that stop)."""
+    sb, log = start(runner, root, "filler", plain_env, make_app(root, "filler", FILLER), data_mb=4)
+    try:
+        deadline = time.monotonic() + 20
+        while "ready" not in log:
+            assert time.monotonic() < deadline and sb.running(), log.text()
+            time.sleep(0.05)
+        assert sb.data_over() is None, log.text()  # 1 MiB: the links and /usr do not count
+        while (used := sb.data_over()) is None:
+            assert time.monotonic() < deadline and sb.running(), log.text()
+            time.sleep(0.1)
+        assert 4 * 2**20 < used < 12 * 2**20, used
+    finally:
+        sb.stop(grace=1)

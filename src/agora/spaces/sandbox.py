@@ -19,6 +19,14 @@ The command line (`launch_args`; the recipe measured for issue 16):
   (hubbridge.py) listens on `<root>/hub/<name>/hub.sock`, bound read-only at /run/agora-hub, for as long as
   the sandbox lives; the shim pipes 127.0.0.1:7850 inside to it, and HF_ENDPOINT names that address.
 - Limits: a cgroup (cgroups.py), joined by the launcher shell before it execs, so every process is in it.
+  /tmp is a tmpfs: what the app writes there is memory, charged to the cgroup's memory limit.
+- /data's size (`SandboxSpec.data_mb`): measured by the supervisor (`Sandbox.data_over`, a walk of the
+  folder), which stops a Space over it. Not a filesystem quota nor a size-limited mount: quotas need the
+  filesystem mounted with them and a quota tool; a loop-mounted image per Space needs root with mount
+  rights, loop devices and mkfs (absent in most containers), leaves mounts behind when the server is
+  killed, and must be resized and migrated when the limit or the folder changes. The walk works on any
+  host and takes effect at once, at a price: the limit is soft, a Space may write past it for the time
+  between two checks (a few seconds of its disk bandwidth) before it is stopped.
 - The app's stdout and stderr (and bwrap's, the shim's) go to a callback line by line: the run log.
 - Stop: SIGTERM to the shim (pid 1 of the sandbox, `--as-pid-1`), which forwards it to the app; SIGKILL to
   bwrap after the grace period (`--die-with-parent` then kills everything inside).
@@ -39,6 +47,7 @@ import signal
 import stat
 import subprocess
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -88,6 +97,7 @@ class SandboxSpec:
     limits: Limits = field(default_factory=Limits)
     hub: tuple[str, int] | None = None  # the Hub's listening (host, port): the one place the app may reach
     hub_connections: int = 32  # connections to the Hub one Space may have open at once
+    data_mb: int = 0  # /data's size limit in MiB, checked by `Sandbox.data_over`; 0: none
 
 
 class _Spawner:
@@ -292,6 +302,26 @@ class Runner:
             check_reachable(p)
 
 
+def disk_usage(path: Path) -> int:
+    """Bytes of disk the folder `path` takes: allocated blocks of every file and folder under it, each inode
+    once, symbolic links never followed (`os.fwalk` holds each folder open: a link swapped in for a folder
+    during the walk leads nowhere)."""
+    seen: set[int] = set()
+    total = os.stat(path, follow_symlinks=False).st_blocks * 512
+    for _, dirs, files, fd in os.fwalk(path):
+        for name in (*dirs, *files):
+            try:
+                st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            except OSError:  # gone meanwhile
+                continue
+            if st.st_nlink > 1:
+                if st.st_ino in seen:
+                    continue
+                seen.add(st.st_ino)
+            total += st.st_blocks * 512
+    return total
+
+
 class Sandbox:
     """A running app. `socket` is where the server connects (the app's port, through the shim)."""
 
@@ -312,6 +342,7 @@ class Sandbox:
         self.socket = spec.run / "app.sock"
         self.returncode: int | None = None
         self.done = threading.Event()
+        self._measure_at = 0.0  # when /data may be measured again (data_over)
         with os.fdopen(info, "rb") as fh:  # bwrap writes it once the sandbox exists; EOF if it failed first
             text = fh.read()
         self.shim_pid: int | None = json.loads(text)["child-pid"] if text.strip() else None
@@ -348,6 +379,16 @@ class Sandbox:
 
     def running(self) -> bool:
         return not self.done.is_set()
+
+    def data_over(self) -> int | None:
+        """The bytes /data takes if that is over its limit (`data_mb`), else None. The supervisor asks
+        every beat; the folder is walked at most every 20 times as long as its last walk took."""
+        now = time.monotonic()
+        if not self.spec.data_mb or now < self._measure_at:
+            return None
+        used = disk_usage(self.spec.data)
+        self._measure_at = now + 20 * (time.monotonic() - now)
+        return used if used > self.spec.data_mb * 2**20 else None
 
     def stop(self, grace: float = 10) -> int | None:
         """SIGTERM to the shim (it forwards it to the app), SIGKILL to the sandbox after `grace` seconds."""
