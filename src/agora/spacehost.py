@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -41,8 +42,8 @@ from .errors import Unavailable
 from .hub import spaces, startup
 from .spaces import missing
 from .spaces.cgroups import Limits
-from .spaces.envs import BuildError, EnvSpec, EnvStore
-from .spaces.sandbox import Runner, Sandbox, SandboxError, SandboxSpec
+from .spaces.envs import BuildError, EnvSpec, EnvStore, env_key, own_bytes, python_version
+from .spaces.sandbox import Runner, Sandbox, SandboxError, SandboxSpec, bound_paths
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -524,10 +525,7 @@ class SpaceHost:
         return dest
 
     def _env_spec(self, repo: Repo, cfg: spaces.SpaceConfig, sha: str) -> EnvSpec:
-        e = self.hub.git(repo).entry(sha, "requirements.txt")
-        reqs = self.hub.git(repo).blob(e.oid) if e is not None and e.lfs is None else b""
-        return EnvSpec(python=self.limits.python, sdk=cfg.sdk or "", sdk_version=cfg.sdk_version or "",
-                       requirements=reqs)  # fmt: skip
+        return env_spec(self.hub, self.limits.python, repo, cfg, sha)
 
     def _sandbox_spec(self, repo: Repo, cfg: spaces.SpaceConfig, env: Path, app: Path) -> SandboxSpec:
         prefix = spaces.app_prefix(repo.namespace, repo.name)
@@ -574,6 +572,13 @@ class SpaceHost:
         }
 
 
+def env_spec(hub: Hub, python: str, repo: Repo, cfg: spaces.SpaceConfig, sha: str) -> EnvSpec:
+    """What the Space's environment holds at commit `sha`: its sdk pin and its requirements.txt."""
+    e = hub.git(repo).entry(sha, "requirements.txt")
+    reqs = hub.git(repo).blob(e.oid) if e is not None and e.lfs is None else b""
+    return EnvSpec(python=python, sdk=cfg.sdk or "", sdk_version=cfg.sdk_version or "", requirements=reqs)
+
+
 def command(cfg: spaces.SpaceConfig, prefix: str) -> list[str]:
     if cfg.sdk == "streamlit":
         return ["python", "-m", "streamlit", "run", cfg.app_file, "--server.port=7860",
@@ -600,6 +605,75 @@ def repo_sdk(repo: Repo) -> str | None:
 def last_line(text: str) -> str:
     lines = [x for x in text.strip().splitlines() if x.strip()]
     return lines[-1][:500] if lines else text[:500]
+
+
+# ---- garbage (`agora gc`) -------------------------------------------------------------------------------
+@dataclass
+class SpacesGc:
+    """What `collect_garbage` removed (or would): (name, bytes freed) of environments and app checkouts."""
+
+    envs_removed: list[tuple[str, int]] = field(default_factory=list)
+    envs_kept: int = 0
+    apps_removed: list[tuple[str, int]] = field(default_factory=list)
+    apps_kept: int = 0
+
+    @property
+    def freed(self) -> int:
+        return sum(n for _, n in self.envs_removed) + sum(n for _, n in self.apps_removed)
+
+
+def collect_garbage(hub: Hub, settings: Settings, apply: bool = False) -> SpacesGc:
+    """The environments and app checkouts (`apps/<id>-<sha>`) no Space needs: kept are those of every
+    gradio/streamlit Space's default branch head, of the commit a supervisor runs or builds (its
+    `space_runs` row), and whatever a sandbox of this host has bound now; the rest goes with `apply`.
+    Raises BuildError (before removing anything) when the Spaces' interpreter does not run: no env key
+    could be known."""
+    root = settings.spaces_root
+    report = SpacesGc()
+    if not root.is_dir():
+        return report
+    keep_envs, keep_apps = _in_use(hub, settings.spaces.python)
+    for p in bound_paths(root):
+        (keep_envs if p.parent == root / "envs" else keep_apps).add(p.name)
+    if (root / "envs").is_dir():
+        store = EnvStore(root)
+        built = sum(1 for p in store.envs.iterdir() if not p.name.startswith("."))
+        report.envs_removed = sorted(store.gc(keep_envs, apply).items())
+        report.envs_kept = built - len(report.envs_removed)
+    apps = sorted((root / "apps").iterdir()) if (root / "apps").is_dir() else []
+    for app in (a for a in apps if ".tmp-" not in a.name):  # a checkout being written: its own process's
+        if app.name in keep_apps:
+            report.apps_kept += 1
+            continue
+        report.apps_removed.append((app.name, own_bytes(app)))
+        if apply:
+            shutil.rmtree(app, ignore_errors=True)
+    return report
+
+
+def _in_use(hub: Hub, python: str) -> tuple[set[str], set[str]]:
+    """(env keys, app folder names) of every Space's head and of every commit a supervisor holds."""
+    with hub.db.session() as s:
+        found = list(s.scalars(select(Repo).where(Repo.type == "space")))
+        held = dict(
+            s.execute(select(SpaceRun.repo_id, SpaceRun.sha).where(SpaceRun.owner.is_not(None))).all()
+        )
+        s.expunge_all()
+    envs: set[str] = set()
+    apps: set[str] = set()
+    python_version(python)  # BuildError if it does not run
+    for repo in found:
+        cfg = spaces.config(repo.card_data, repo.sdk)[0]
+        if cfg.sdk not in ("gradio", "streamlit"):
+            continue
+        for sha in {repo.head_sha, held.get(repo.id)} - {None}:
+            assert sha is not None
+            apps.add(f"{repo.id}-{sha}")
+            try:
+                envs.add(env_key(env_spec(hub, python, repo, cfg, sha)))
+            except (KeyError, ValueError):  # a commit git no longer has
+                continue
+    return envs, apps
 
 
 # ---- one per process -------------------------------------------------------------------------------------

@@ -302,6 +302,23 @@ class Runner:
             check_reachable(p)
 
 
+def bound_paths(under: Path) -> set[Path]:
+    """The host folders under `under` that running sandboxes have bound (their env, their app): read from
+    the command lines of this host's bwrap processes, whoever started them."""
+    found: set[Path] = set()
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().decode("utf-8", "replace").split("\0")
+        except OSError:  # not a process, or gone
+            continue
+        if not argv or Path(argv[0]).name != "bwrap":
+            continue
+        for flag, src in zip(argv, argv[1:], strict=False):
+            if flag in ("--ro-bind", "--bind") and Path(src).is_relative_to(under):
+                found.add(Path(src))
+    return found
+
+
 def disk_usage(path: Path) -> int:
     """Bytes of disk the folder `path` takes: allocated blocks of every file and folder under it, each inode
     once, symbolic links never followed (`os.fwalk` holds each folder open: a link swapped in for a folder
