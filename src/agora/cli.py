@@ -228,7 +228,7 @@ def _gc_spaces(hub: Hub, settings: Settings, args: argparse.Namespace) -> None:
     from .spaces.envs import BuildError
 
     try:
-        r = collect_garbage(hub, settings, args.apply)
+        r = collect_garbage(hub, settings, args.apply, args.grace_minutes * 60)
     except BuildError as exc:
         print(f"Space environments and apps left alone: {exc}", file=sys.stderr)
         return

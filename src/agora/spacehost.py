@@ -622,10 +622,11 @@ class SpacesGc:
         return sum(n for _, n in self.envs_removed) + sum(n for _, n in self.apps_removed)
 
 
-def collect_garbage(hub: Hub, settings: Settings, apply: bool = False) -> SpacesGc:
+def collect_garbage(hub: Hub, settings: Settings, apply: bool = False, grace: float = 3600) -> SpacesGc:
     """The environments and app checkouts (`apps/<id>-<sha>`) no Space needs: kept are those of every
     gradio/streamlit Space's default branch head, of the commit a supervisor runs or builds (its
-    `space_runs` row), and whatever a sandbox of this host has bound now; the rest goes with `apply`.
+    `space_runs` row), whatever a sandbox of this host has bound now, and what was written less than
+    `grace` seconds ago (an env just built for a push gc did not see yet); the rest goes with `apply`.
     Raises BuildError (before removing anything) when the Spaces' interpreter does not run: no env key
     could be known."""
     root = settings.spaces_root
@@ -633,8 +634,11 @@ def collect_garbage(hub: Hub, settings: Settings, apply: bool = False) -> Spaces
     if not root.is_dir():
         return report
     keep_envs, keep_apps = _in_use(hub, settings.spaces.python)
-    for p in bound_paths(root):
-        (keep_envs if p.parent == root / "envs" else keep_apps).add(p.name)
+    recent, bound = time.time() - grace, bound_paths(root)
+    for kind, keep in (("envs", keep_envs), ("apps", keep_apps)):
+        found = list((root / kind).iterdir()) if (root / kind).is_dir() else []
+        keep.update(p.name for p in found if p.stat().st_mtime > recent)
+        keep.update(p.name for p in bound if p.parent == root / kind)
     if (root / "envs").is_dir():
         store = EnvStore(root)
         built = sum(1 for p in store.envs.iterdir() if not p.name.startswith("."))

@@ -86,14 +86,15 @@ def test_gc_keeps_the_envs_and_apps_spaces_use(
         lambda line: None,
     )  # fmt: skip
     try:
-        out = gc(data, capsys)  # a dry run says what it would remove, removes nothing
+        assert "would remove space-" not in gc(data, capsys)  # all written within the grace (an hour)
+        out = gc(data, capsys, "--grace-minutes", "0")  # a dry run says what it would remove, removes nothing
         assert f"would remove space-env {stale} " in out, out
         assert f"would remove space-app {old_app.name} " in out and f"space-app {gone_app.name} " in out
         assert used not in out and running_env.name not in out and head_app.name not in out
         assert running_app.name not in out
         assert store.path(stale).is_dir() and old_app.is_dir()
 
-        out = gc(data, capsys, "--apply")
+        out = gc(data, capsys, "--apply", "--grace-minutes", "0")
         assert f"removed space-env {stale} " in out, out
         freed = int(out.split(f"removed space-env {stale} ")[1].split()[0])
         assert freed >= 1 << 20  # its own file: the bytes it frees
@@ -102,6 +103,6 @@ def test_gc_keeps_the_envs_and_apps_spaces_use(
         assert running_env.is_dir() and running_app.is_dir() and sb.running()
     finally:
         sb.stop(grace=1)
-    out = gc(data, capsys, "--apply")  # stopped: nothing keeps its env and app now
+    out = gc(data, capsys, "--apply", "--grace-minutes", "0")  # stopped: nothing keeps its env and app now
     assert f"removed space-env {running_env.name} " in out and f"removed space-app {running_app.name} " in out
     assert store.path(used).is_dir() and head_app.is_dir()
