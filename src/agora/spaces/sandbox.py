@@ -66,9 +66,8 @@ APP = "/home/user/app"
 RUN = "/run/agora"
 SHIM = "/opt/agora/shim.py"
 HUB_DIR = "/run/agora-hub"  # the folder of hub.sock inside
-HUB_PORT = (
-    7850  # where the app reaches the Hub: HF_ENDPOINT=http://127.0.0.1:7850 (outside gradio's 7860-7959)
-)
+# Where the app reaches the Hub: HF_ENDPOINT=http://127.0.0.1:7850 (outside the 7860-7959 gradio may take).
+HUB_PORT = 7850
 # /etc files a Python app needs: TLS roots, the alternatives links /usr points into, time zone, MIME types.
 ETC = ("/etc/ssl", "/etc/alternatives", "/etc/localtime", "/etc/mime.types")
 NAME = re.compile(r"[A-Za-z0-9_.-]{1,200}")  # sandbox names: they name cgroup folders
@@ -374,7 +373,10 @@ class Sandbox:
         finally:
             self.returncode = self.proc.wait()
             if self.bridge:
-                self.bridge.close()
+                try:
+                    self.bridge.close()
+                except Exception:  # the sandbox's end must still be told
+                    log.exception("Space %s: its Hub bridge did not close", self.spec.name)
             if self.cgroup:
                 if kills := self.cgroup.oom_kills():
                     limit = self.spec.limits.memory_mb
@@ -403,7 +405,10 @@ class Sandbox:
         now = time.monotonic()
         if not self.spec.data_mb or now < self._measure_at:
             return None
-        used = disk_usage(self.spec.data)
+        try:
+            used = disk_usage(self.spec.data)
+        except OSError:  # the folder itself is gone: nothing to hold against the Space
+            return None
         self._measure_at = now + 20 * (time.monotonic() - now)
         return used if used > self.spec.data_mb * 2**20 else None
 
