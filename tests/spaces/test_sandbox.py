@@ -28,6 +28,7 @@ from uv import find_uv_bin
 from agora.spaces import missing
 from agora.spaces.cgroups import Limits, create, own_paths
 from agora.spaces.envs import BuildError, EnvSpec, EnvStore, check_requirements, env_key, pip_settings, uv_env
+from agora.spaces.hubbridge import HubBridge, source_address
 from agora.spaces.sandbox import Runner, Sandbox, SandboxError, SandboxSpec
 
 pytestmark = [
@@ -651,6 +652,35 @@ def test_the_space_reaches_the_hub_and_nothing_else(
     assert rep["connect_internet"] == "ENETUNREACH"
     assert rep["held_open"] == ["open", "open", "closed"], rep
     assert not sock.exists()  # the bridge ended with the sandbox
+
+
+def test_the_hub_bridge_pipes_bytes_from_the_spaces_own_loopback_address(root: Path) -> None:
+    """The outer end alone: what comes in on hub.sock reaches the target unchanged, from 127.x.y.z of the
+    Space's uid (not 127.0.0.1); closed, it removes its socket."""
+    target = socket.create_server(("127.0.0.1", 0))
+    target.settimeout(10)
+    folder = root / "bridge-alone"
+    folder.mkdir()
+    bridge = HubBridge(
+        folder / "hub.sock", ("127.0.0.1", target.getsockname()[1]), UID, 4, source_address(UID)
+    )
+    try:
+        with socket.socket(socket.AF_UNIX) as c:
+            c.connect(str(bridge.path))
+            c.sendall(b"GET http://elsewhere:8080/ HTTP/1.1\r\nHost: elsewhere:8080\r\n\r\n")
+            conn, peer = target.accept()
+            with conn:
+                assert (
+                    conn.recv(1000) == b"GET http://elsewhere:8080/ HTTP/1.1\r\nHost: elsewhere:8080\r\n\r\n"
+                )
+                conn.sendall(b"an answer")
+                assert c.recv(100) == b"an answer"
+        assert peer[0] == source_address(UID) == "127.164.233.101"
+    finally:
+        bridge.close()
+        target.close()
+    assert not bridge.path.exists()
+    assert source_address(2**25 - 1) == source_address(2**24 + 1) == "127.0.0.2"  # never .255.255.255, .0.0.1
 
 
 FILLER = """

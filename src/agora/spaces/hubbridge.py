@@ -11,6 +11,9 @@ the Hub's own listening address, given by the caller:
   an anonymous visitor unless its own code sends a token (a secret its owner set); nothing of the server's
   or a visitor's credentials is ever in the stream.
 - At most `max_connections` at once per Space; past them a new connection is closed at once.
+- When the Hub listens on 127.0.0.1, each Space connects from a loopback address of its own
+  (`source_address`: 127.x.y.z from its uid), so the Hub tells Spaces apart by client IP (per-IP limits)
+  and none of them is 127.0.0.1, the address an operator may trust for `X-Forwarded-For`.
 - One bridge per running sandbox, closed when the sandbox ends (its connections too).
 
 All bridges of a process share one event loop, in a daemon thread of its own.
@@ -42,13 +45,30 @@ def _call(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run_coroutine_threadsafe(coro, _loop()).result(timeout=30)
 
 
+def source_address(uid: int) -> str:
+    """A loopback address of the Space of `uid`'s own, never 127.0.0.1: 127.x.y.z from the uid's low 24
+    bits (127.0.0.2 when those would give 127.0.0.0, 127.0.0.1 or 127.255.255.255)."""
+    n = uid & 0xFFFFFF
+    if n < 2 or n == 0xFFFFFF:
+        n = 2
+    return f"127.{n >> 16}.{(n >> 8) & 255}.{n & 255}"
+
+
 class HubBridge:
     """Listens on the unix socket `path` (created here, connectable by `uid` only) and pipes every
     connection to `target`, the Hub's (host, port)."""
 
-    def __init__(self, path: Path, target: tuple[str, int], uid: int, max_connections: int = 32) -> None:
+    def __init__(
+        self,
+        path: Path,
+        target: tuple[str, int],
+        uid: int,
+        max_connections: int = 32,
+        source: str | None = None,
+    ) -> None:
         self.path = path
         self.target = target
+        self.local_addr = (source, 0) if source else None
         self.max_connections = max_connections
         self.connections = 0  # open now (touched only in the loop's thread)
         self.writers: set[asyncio.StreamWriter] = set()
@@ -63,7 +83,7 @@ class HubBridge:
             return
         self.connections += 1
         try:
-            hub_r, hub_w = await asyncio.open_connection(*self.target)
+            hub_r, hub_w = await asyncio.open_connection(*self.target, local_addr=self.local_addr)
         except OSError:
             self.connections -= 1
             space_w.close()  # the Hub does not answer: the app sees its connection close

@@ -57,7 +57,7 @@ from typing import Any
 
 from . import cgroups
 from .cgroups import Limits
-from .hubbridge import HubBridge
+from .hubbridge import HubBridge, source_address
 
 log = logging.getLogger("agora.spaces")
 
@@ -272,7 +272,8 @@ class Runner:
         d.mkdir(parents=True, exist_ok=True)
         for p in (d.parent, d):
             p.chmod(0o755)
-        return HubBridge(d / "hub.sock", hub, spec.uid, spec.hub_connections)
+        source = source_address(spec.uid) if hub[0] == "127.0.0.1" else None
+        return HubBridge(d / "hub.sock", hub, spec.uid, spec.hub_connections, source)
 
     @staticmethod
     def _popen(argv: list[str], info_fd: int) -> subprocess.Popen[bytes]:
