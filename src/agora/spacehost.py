@@ -590,12 +590,14 @@ def command(cfg: spaces.SpaceConfig, prefix: str) -> list[str]:
 
 def hub_address(listen: str | None) -> tuple[str, int] | None:
     """Where a Space's Hub bridge connects: the address `agora serve` listens on (AGORA_LISTEN), a wildcard
-    as the loopback (any worker process of this host may answer). None when unknown: no way to the Hub."""
+    or `localhost` as the loopback (any worker process of this host may answer). None when unknown: no way
+    to the Hub."""
     if not listen:
         return None
     host, _, port = listen.rpartition(":")
     host = host.strip("[]")
-    return {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host), int(port)
+    loopback = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "localhost": "127.0.0.1", "::": "::1"}
+    return loopback.get(host.lower(), host), int(port)
 
 
 def repo_sdk(repo: Repo) -> str | None:

@@ -430,6 +430,7 @@ def test_settings_and_their_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert s.hub_connections == 32 and s.disk_mb == 10240
     assert hub_address("0.0.0.0:8080") == ("127.0.0.1", 8080) and hub_address("[::]:80") == ("::1", 80)
     assert hub_address("hub.lan:8080") == ("hub.lan", 8080) and hub_address(None) is None
+    assert hub_address("localhost:8080") == ("127.0.0.1", 8080)
 
 
 STUBBORN = """
