@@ -117,6 +117,10 @@ class SpacesLimits:
     wake_wait: int = 120  # AGORA_SPACES_WAKE_WAIT: seconds a request to a Space's app waits for it to start
     root: str = ""  # AGORA_SPACES_ROOT: envs, app files, sandboxes, logs (default <data>/spaces)
     max_running: int = 4  # AGORA_SPACES_MAX_RUNNING: gradio/streamlit apps running at once on this host
+    # AGORA_SPACES_DOMAIN: serve each Space's app on an origin of its own, {owner}--{name}.<domain> (a site
+    # apart from the Hub's: wildcard DNS and TLS pointing at this server); default: under /spaces/{id}/app/
+    domain: str = ""
+    build_hosts: str = ""  # AGORA_SPACES_BUILD_HOSTS: more index hosts builds may reach (host[:port],...)
     hub_connections: int = 32  # AGORA_SPACES_HUB_CONNECTIONS: connections one Space may have open to the Hub
     disk_mb: int = 10240  # AGORA_SPACES_DISK_MB: a Space's /data (MiB); past it the Space is stopped
 

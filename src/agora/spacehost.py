@@ -42,11 +42,11 @@ from .errors import Unavailable
 from .hub import spaces, startup
 from .spaces import missing
 from .spaces.cgroups import Limits
-from .spaces.envs import BuildError, EnvSpec, EnvStore, env_key, own_bytes, python_version
+from .spaces.envs import BuildError, EnvSpec, EnvStore, env_key, interpreter, own_bytes, python_version
 from .spaces.sandbox import Runner, Sandbox, SandboxError, SandboxSpec, bound_paths
 
 if TYPE_CHECKING:
-    from .config import Settings
+    from .config import Settings, SpacesLimits
     from .hub.repos import Hub
 
 log = logging.getLogger("agora.spaces")
@@ -135,7 +135,7 @@ class Running:
     """Where a running Space's app answers (what the proxy needs)."""
 
     socket: str
-    keep_prefix: bool  # Streamlit serves under its baseUrlPath; Gradio at /
+    mount: str  # the path the app serves under: Streamlit's baseUrlPath; Gradio always "/"
 
 
 @dataclass
@@ -162,7 +162,7 @@ class SpaceHost:
     @property
     def envs(self) -> EnvStore:
         if self._envs is None:
-            self._envs = EnvStore(self.root)
+            self._envs = env_store(self.root, self.limits)
         return self._envs
 
     @property
@@ -220,13 +220,21 @@ class SpaceHost:
         while True:
             row = self.run_row(repo.id)
             if row is not None and row.stage == "RUNNING" and row.socket:
-                return Running(row.socket, keep_prefix=repo_sdk(repo) == "streamlit")
+                return Running(row.socket, self.mount(repo))
             if row is not None and row.stage not in BUSY and row.stage != "SLEEPING" and row.owner is None:
                 raise Unavailable(f"This Space is not running ({row.stage}): {row.error or ''}".strip())
             if time.monotonic() > end:
                 stage = row.stage if row is not None else "SLEEPING"
                 raise Unavailable(f"This Space is still starting ({stage}): try again in a moment")
             time.sleep(0.2)
+
+    def mount(self, repo: Repo) -> str:
+        """The path the app serves under: Gradio is told its public root on each request (the proxy's
+        X-Gradio-Server) and serves at "/"; Streamlit serves under its baseUrlPath, where the Space is served
+        (hub/spaces.Serving: one mode per server, a Space started for one is restarted for the other)."""
+        if repo_sdk(repo) != "streamlit":
+            return "/"
+        return spaces.serving_of(self.limits.domain).mount(repo.namespace, repo.name)
 
     def note_use(self, repo_id: int) -> None:
         now = utcnow()
@@ -404,7 +412,7 @@ class SpaceHost:
         """Poll the app until it answers (< 500), it exits, or startup_duration_timeout passes."""
         sb = life.sandbox
         assert sb is not None
-        path = spaces.app_prefix(repo.namespace, repo.name) if cfg.sdk == "streamlit" else "/"
+        path = self.mount(repo)
         end = time.monotonic() + cfg.startup_timeout
         transport = httpx.HTTPTransport(uds=str(sb.socket))
         with httpx.Client(transport=transport, timeout=5) as c:
@@ -528,7 +536,6 @@ class SpaceHost:
         return env_spec(self.hub, self.limits.python, repo, cfg, sha)
 
     def _sandbox_spec(self, repo: Repo, cfg: spaces.SpaceConfig, env: Path, app: Path) -> SandboxSpec:
-        prefix = spaces.app_prefix(repo.namespace, repo.name)
         return SandboxSpec(
             name=f"space-{repo.id}",
             uid=self.limits.uid_base + repo.id,
@@ -536,8 +543,8 @@ class SpaceHost:
             app=app,
             data=self.root / "data" / str(repo.id),
             run=self.root / "run" / str(repo.id),
-            command=command(cfg, prefix),
-            environ=self._environ(repo, cfg, prefix),
+            command=command(cfg, self.mount(repo)),
+            environ=self._environ(repo, cfg),
             limits=Limits(
                 memory_mb=self.limits.memory_mb, cpu_percent=self.limits.cpu_percent, pids=self.limits.pids
             ),  # fmt: skip
@@ -546,7 +553,7 @@ class SpaceHost:
             data_mb=self.limits.disk_mb,
         )
 
-    def _environ(self, repo: Repo, cfg: spaces.SpaceConfig, prefix: str) -> dict[str, str]:
+    def _environ(self, repo: Repo, cfg: spaces.SpaceConfig) -> dict[str, str]:
         with self.hub.db.session() as s:
             given = {
                 v.key: v.value
@@ -566,23 +573,34 @@ class SpaceHost:
             "HF_HUB_DISABLE_TELEMETRY": "1",
             "GRADIO_SERVER_NAME": "127.0.0.1",
             "GRADIO_SERVER_PORT": "7860",
-            "GRADIO_ROOT_PATH": prefix.rstrip("/"),
             "GRADIO_ANALYTICS_ENABLED": "False",
             "GRADIO_SHARE": "False",
         }
 
 
 def env_spec(hub: Hub, python: str, repo: Repo, cfg: spaces.SpaceConfig, sha: str) -> EnvSpec:
-    """What the Space's environment holds at commit `sha`: its sdk pin and its requirements.txt."""
-    e = hub.git(repo).entry(sha, "requirements.txt")
-    reqs = hub.git(repo).blob(e.oid) if e is not None and e.lfs is None else b""
-    return EnvSpec(python=python, sdk=cfg.sdk or "", sdk_version=cfg.sdk_version or "", requirements=reqs)
+    """What the Space's environment holds at commit `sha` (`python`: the default interpreter)."""
+
+    def text(path: str) -> bytes:
+        e = hub.git(repo).entry(sha, path)
+        return hub.git(repo).blob(e.oid) if e is not None and e.lfs is None else b""
+
+    return EnvSpec(python=interpreter(cfg.python_version, python), sdk=cfg.sdk or "",
+                   sdk_version=cfg.sdk_version or "", requirements=text("requirements.txt"),
+                   pre_requirements=text("pre-requirements.txt"), packages=text("packages.txt"))  # fmt: skip
 
 
-def command(cfg: spaces.SpaceConfig, prefix: str) -> list[str]:
+def env_store(root: Path, limits: SpacesLimits) -> EnvStore:
+    """The environments under `root`, built as uid AGORA_SPACES_UID_BASE - 1 within a Space's limits."""
+    cg = Limits(limits.memory_mb, limits.cpu_percent, limits.pids)
+    hosts = tuple(h for h in limits.build_hosts.split(",") if h.strip())
+    return EnvStore(root, uid=limits.uid_base - 1, limits=cg, hosts=hosts)
+
+
+def command(cfg: spaces.SpaceConfig, mount: str) -> list[str]:
     if cfg.sdk == "streamlit":
         return ["python", "-m", "streamlit", "run", cfg.app_file, "--server.port=7860",
-                "--server.address=127.0.0.1", f"--server.baseUrlPath={prefix.strip('/')}",
+                "--server.address=127.0.0.1", f"--server.baseUrlPath={mount.strip('/')}",
                 "--server.headless=true", "--server.enableXsrfProtection=false", "--server.enableCORS=false",
                 "--browser.gatherUsageStats=false", "--server.fileWatcherType=none"]  # fmt: skip
     return ["python", "-u", cfg.app_file]
@@ -642,7 +660,7 @@ def collect_garbage(hub: Hub, settings: Settings, apply: bool = False, grace: fl
         keep.update(p.name for p in found if p.stat().st_mtime > recent)
         keep.update(p.name for p in bound if p.parent == root / kind)
     if (root / "envs").is_dir():
-        store = EnvStore(root)
+        store = env_store(root, settings.spaces)
         built = sum(1 for p in store.envs.iterdir() if not p.name.startswith("."))
         report.envs_removed = sorted(store.gc(keep_envs, apply).items())
         report.envs_kept = built - len(report.envs_removed)
@@ -677,7 +695,7 @@ def _in_use(hub: Hub, python: str) -> tuple[set[str], set[str]]:
             apps.add(f"{repo.id}-{sha}")
             try:
                 envs.add(env_key(env_spec(hub, python, repo, cfg, sha)))
-            except (KeyError, ValueError):  # a commit git no longer has
+            except (KeyError, ValueError, BuildError):  # a commit git lost, a python this host lacks
                 continue
     return envs, apps
 

@@ -58,7 +58,7 @@ upstream = Starlette(
 )
 
 PREFIX = "/spaces/alice/demo/app/"
-UP = Upstream(os.environ.get("TEST_UPSTREAM", "/nonexistent.sock"), keep_prefix=bool(os.environ.get("KEEP")))
+UP = Upstream(os.environ.get("TEST_UPSTREAM", "/nonexistent.sock"), PREFIX if os.environ.get("KEEP") else "/")
 proxy = Proxy()
 
 
@@ -74,7 +74,9 @@ async def front(scope: Scope, receive: Receive, send: Send) -> None:
         return
     rest = path[len(PREFIX) :]
     if scope["type"] == "websocket":
-        await websocket(scope, receive, send, UP, PREFIX, rest)
+        await websocket(scope, receive, send, UP, rest)
         return
-    response = await proxy.http(Request(scope, receive), UP, PREFIX, rest, {"x-sandboxed": "yes"})
+    host = dict(scope["headers"]).get(b"host", b"").decode()
+    root = f"http://{host}{PREFIX}".rstrip("/")
+    response = await proxy.http(Request(scope, receive), UP, root, rest, {"x-sandboxed": "yes"})
     await response(scope, receive, send)

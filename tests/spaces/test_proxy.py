@@ -70,7 +70,13 @@ def test_http_through_the_proxy(front: tuple[str, bool]) -> None:
     r = httpx.post(
         url + "some/page?q=1",
         content=b"x" * 300_000,
-        headers={"Cookie": "agora_session=SECRET", "Authorization": "Bearer hf_SECRET", "X-Custom": "kept"},
+        headers={
+            "Cookie": "agora_session=SECRET",
+            "Authorization": "Bearer hf_SECRET",
+            "X-Custom": "kept",
+            "X-Gradio-Server": "http://evil.example",
+            "X-Forwarded-Host": "evil.example",
+        },  # fmt: skip
     )
     assert r.status_code == 200
     got = r.json()
@@ -80,7 +86,10 @@ def test_http_through_the_proxy(front: tuple[str, bool]) -> None:
     # the Hub's credentials never reach the app, nor the cookie the app set on an earlier visitor's answer (the
     # readiness check's): the proxy's client keeps no cookie jar
     assert "cookie" not in h and "authorization" not in h, h
-    assert h["x-custom"] == "kept" and h["x-forwarded-host"].startswith("127.0.0.1:")
+    # the app's public root as the visitor reached it, never one the visitor names (Gradio builds its URLs
+    # from X-Gradio-Server; X-Forwarded-Host would make it drop the path)
+    assert h["x-custom"] == "kept" and "x-forwarded-host" not in h
+    assert h["x-gradio-server"] == url.rstrip("/") and url.startswith("http://127.0.0.1:")
     assert h["x-forwarded-prefix"] == "/spaces/alice/demo/app"
     assert "set-cookie" not in r.headers  # the app never sets a cookie on the Hub's origin
     assert r.headers["x-sandboxed"] == "yes"

@@ -27,7 +27,18 @@ from uv import find_uv_bin
 
 from agora.spaces import missing
 from agora.spaces.cgroups import Limits, create, own_paths
-from agora.spaces.envs import BuildError, EnvSpec, EnvStore, check_requirements, env_key, pip_settings, uv_env
+from agora.spaces.envs import (
+    BUILD_UID,
+    BuildError,
+    EnvSpec,
+    EnvStore,
+    check_requirements,
+    env_key,
+    interpreter,
+    pip_settings,
+    pythons,
+    uv_env,
+)
 from agora.spaces.hubbridge import HubBridge, source_address
 from agora.spaces.sandbox import Runner, Sandbox, SandboxError, SandboxSpec
 
@@ -146,9 +157,12 @@ def test_env_without_requirements_and_with_a_package_then_reuse(store: EnvStore,
     assert time.monotonic() - t < 1.0
     assert "reused" in log2.text() and not any(line.startswith("$ uv") for line in log2)
     # world-readable: the Space's uid reads it (the sandbox test imports six as that uid)
-    mode = next((six / "lib").glob("python3*/site-packages/six.py")).stat().st_mode
-    assert mode & 0o004 and six.stat().st_mode & 0o005 == 0o005
+    st = next((six / "lib").glob("python3*/site-packages/six.py")).stat()
+    assert st.st_mode & 0o004 and six.stat().st_mode & 0o005 == 0o005
     assert not list(store.envs.glob(".tmp-*"))
+    # built in the build sandbox, as the build uid: it owns what it wrote, hardlinked from the shared cache
+    assert (six.stat().st_uid, st.st_uid, st.st_nlink) == (BUILD_UID, BUILD_UID, 2)
+    assert "blocked:" not in log.text()  # PyPI (pypi.org, files.pythonhosted.org) went through the proxy
 
 
 def test_concurrent_builds_of_one_key_build_once(store: EnvStore) -> None:
@@ -173,6 +187,52 @@ def test_bad_requirement_fails_with_uvs_message_and_leaves_nothing(store: EnvSto
     assert "No solution found" in log.text() or "not found" in log.text(), log.text()
     assert not store.path(env_key(spec)).exists()
     assert not list(store.envs.glob(".tmp-*"))
+
+
+def test_build_reaches_no_host_but_the_indexes(store: EnvStore) -> None:
+    """A requirement URL on a host that is no index: refused by the proxy, on the build log; the host's
+    listener (on the host's loopback, which the build sandbox does not share) gets nothing."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.5)
+    port = listener.getsockname()[1]
+    spec = EnvSpec(
+        requirements=f"agora-probe @ http://127.0.0.1:{port}/agora_probe-1.0-py3-none-any.whl\n".encode()
+    )
+    log = Log()
+    try:
+        with pytest.raises(BuildError):
+            store.build(spec, log)
+        with pytest.raises(TimeoutError):
+            listener.accept()
+    finally:
+        listener.close()
+    assert "blocked: host 127.0.0.1 is not a package index" in log.text(), log.text()
+
+
+def test_pre_requirements_come_first_and_are_part_of_the_key(store: EnvStore, six_env: Path) -> None:
+    spec = EnvSpec(pre_requirements=b"six\n")
+    assert env_key(spec) != env_key(EnvSpec()) and env_key(EnvSpec(requirements=b"six\n")) == six_env.name
+    log = Log()
+    env = store.build(spec, log)
+    assert list((env / "lib").glob("python3*/site-packages/six.py")), log.text()
+    assert any("agora-pre-requirements.txt" in line for line in log if line.startswith("$ uv pip install"))
+
+
+def test_python_version_and_packages_txt_fail_with_what_to_do(store: EnvStore) -> None:
+    have = pythons()
+    assert have["3.11"] == "/usr/bin/python3.11" and interpreter("3.11.4", "/x") == "/usr/bin/python3.11"
+    assert interpreter(None, "/usr/bin/python3") == "/usr/bin/python3"
+    with pytest.raises(BuildError, match=r"no Python 3\.10 \(it has: .*3\.11") as exc:
+        interpreter("3.10", "/usr/bin/python3")
+    assert "3.10" not in have, exc.value
+    log = Log()
+    with pytest.raises(BuildError, match="apt-get install agora-no-such-deb") as exc:
+        store.build(EnvSpec(packages=b"coreutils\nagora-no-such-deb  # comment\n"), log)
+    assert "lacks agora-no-such-deb " in str(exc.value) and "coreutils" not in str(exc.value)
+    store.build(EnvSpec(packages=b"coreutils bash\n"), log)
+    assert "packages.txt: installed on this host: coreutils, bash" in log.text()
+    with pytest.raises(BuildError, match="not a Debian package name"):
+        store.build(EnvSpec(packages=b"coreutils;rm\n"), log)
 
 
 def test_requirements_may_not_name_host_files() -> None:
@@ -226,6 +286,7 @@ def test_gc_removes_envs_no_space_uses(store: EnvStore, plain_env: Path, six_env
     assert extra.name in removed and not extra.exists()
     assert plain_env.exists() and six_env.exists()
     assert not list(store.envs.glob(".tmp-*"))
+    assert (store.cache / "CACHEDIR.TAG").exists()  # the uv cache lives among the envs: never collected
 
 
 def test_own_cgroup_paths() -> None:

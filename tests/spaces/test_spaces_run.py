@@ -103,6 +103,38 @@ def test_gradio_space_pushed_with_git(server: Any, api: HfApi, alice: str, tmp_p
     assert Client(rid, verbose=False).predict("Agora", api_name="/greet") == "Hi, Agora!"
 
 
+def test_private_gradio_space_through_its_signed_root(server: Any, api: HfApi, alice: str, bob: str) -> None:
+    """A private Space is reached by those who may read its repo, and only through a capability: space_info's
+    `host` carries one (so gradio_client's Client("alice/...") works with the owner's token), Gradio keeps it
+    in the URLs it makes, and without it, or with a forged one, the app does not answer."""
+    from gradio_client import Client
+
+    rid = "alice/private-gradio"
+    api.create_repo(rid, repo_type="space", space_sdk="gradio", private=True)
+    ops = [CommitOperationAdd("README.md", card("gradio", GRADIO).encode()),
+           CommitOperationAdd("app.py", APP.replace("{GREETING}", "Psst").encode())]  # fmt: skip
+    api.create_commit(rid, ops, commit_message="app", repo_type="space")
+    time.sleep(0.5)
+    assert wait_stage(api, rid).stage == "RUNNING"
+    host = api.space_info(rid).host
+    assert host is not None and host.startswith(f"{server.url}/spaces/{rid}/app/~") and host.endswith("/")
+    config = httpx.get(host + "config", timeout=30).json()
+    assert config["root"] == host.rstrip("/")  # every URL Gradio hands out keeps the capability
+    assert Client(rid, token=alice, verbose=False).predict("Agora", api_name="/greet") == "Psst, Agora!"
+    # the same request without the capability, with a forged one, or as a visitor who may not read the repo
+    anon = httpx.get(f"{server.url}/spaces/{rid}/app/config", timeout=30)
+    assert anon.status_code == 404 and "Psst" not in anon.text
+    with_cookie = httpx.get(
+        f"{server.url}/spaces/{rid}/app/config", headers={"Authorization": f"Bearer {alice}"}
+    )
+    assert with_cookie.status_code == 404  # the app is never opened with the visitor's credentials
+    forged = host[: host.rindex(".") + 1] + "0" * 64 + "/config"
+    assert httpx.get(forged, timeout=30).status_code == 403
+    r = httpx.get(f"{server.url}/api/spaces/{rid}", headers={"Authorization": f"Bearer {bob}"})
+    assert r.status_code == 404 and "~" not in r.text
+    api.pause_space(rid)
+
+
 def _running_sha(server: Any, rid: str) -> str | None:
     """The commit of the Space's last build: its build log's first line names it."""
     with httpx.stream("GET", f"{server.url}/api/spaces/{rid}/logs/build", timeout=10) as r:

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..config import Settings
+from ..hub import spaces
 from . import wire
 
 log = logging.getLogger("agora.http")
@@ -42,7 +43,9 @@ WILDCARD = ("0.0.0.0", "[::]", "")
 
 
 def page_csp(settings: Settings) -> str:
-    frames = " ".join(("'self'", settings.spaces_origin or ""))  # 'self': static Spaces' /app/ paths
+    # 'self': the Spaces' /app/ paths; AGORA_SPACES_DOMAIN: their own hosts; AGORA_SPACES_ORIGIN: more
+    own = spaces.serving_of(settings.spaces.domain).frame_source()
+    frames = " ".join(x for x in ("'self'", own, settings.spaces_origin) if x)
     if any(c in frames for c in ";,\r\n"):
         raise ValueError(f"AGORA_SPACES_ORIGIN={frames!r}: space-separated origins only")
     return (
@@ -183,13 +186,18 @@ class Guard:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.hosts = Hosts(settings)
+        self.serving = spaces.serving_of(settings.spaces.domain)
         self.page_csp = page_csp(settings).encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         host = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"host"), "")
+        label = self.serving.subdomain_of(host)
+        if label is not None or scope["type"] != "http":  # a Space's own host: its app's headers stand
+            await self.app({**scope, "agora.space": label} if label else scope, receive, send)
+            return
         usercontent = self.hosts.is_usercontent(host)
         if usercontent:
             scope = {**scope, "agora.usercontent": True}

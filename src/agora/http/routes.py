@@ -278,8 +278,11 @@ def build(ctx: Ctx) -> Router:
     from .api import spaces
 
     # WebSocket: only to a Space's app (Streamlit's connection), through the proxy
-    router.add_ws(
-        r"/spaces/(?P<ns>[^/]+)/(?P<name>[^/]+)/app/(?P<path>.*)",
-        functools.partial(spaces.app_websocket, ctx),
-    )
+    app = r"/spaces/(?P<ns>[^/]+)/(?P<name>[^/]+)/app/"
+    ws = functools.partial(spaces.app_websocket, ctx)
+    router.add_ws(app + r"~(?P<exp>\d+)\.(?P<sig>[0-9a-f]{64})/(?P<path>.*)", ws)
+    router.add_ws(app + r"(?P<path>.*)", ws)
+    # A Space's own host (AGORA_SPACES_DOMAIN, marked by headers.Guard): its app, nothing else
+    router.space_host = functools.partial(spaces.app_on_host, ctx)
+    router.space_host_ws = functools.partial(spaces.websocket_on_host, ctx)
     return router

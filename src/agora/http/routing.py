@@ -89,6 +89,9 @@ class Router:
         self.routes: list[Route] = []
         self.ws_routes: list[tuple[re.Pattern[str], Callable[..., Awaitable[None]]]] = []
         self.fallback: Callable[[Scope, Receive, Send], Awaitable[None]] | None = None
+        # requests to a Space's own host (scope "agora.space", set by headers.Guard): all go there
+        self.space_host: Handler | None = None
+        self.space_host_ws: Callable[[Scope, Receive, Send], Awaitable[None]] | None = None
         self.data = data  # the data folder: a full disk there turns unexpected errors into 507s
 
     def add_ws(self, pattern: str, handler: Callable[..., Awaitable[None]]) -> None:
@@ -96,6 +99,9 @@ class Router:
         self.ws_routes.append((re.compile(f"^{pattern}$"), handler))
 
     async def _route_ws(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("agora.space") and self.space_host_ws is not None:
+            await self.space_host_ws(scope, receive, send)
+            return
         path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1").split("?", 1)[0]
         for regex, handler in self.ws_routes:
             m = regex.match(path)
@@ -145,6 +151,10 @@ class Router:
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         raw = scope.get("raw_path") or scope["path"].encode()
         path = raw.decode("latin-1").split("?", 1)[0]
+        if scope.get("agora.space") and self.space_host is not None:
+            route = Route(frozenset(), re.compile(""), self.space_host)
+            await (await _answer(route, Request(scope, receive), {}, path, self.data))(scope, receive, send)
+            return
         method = scope["method"]
         allowed = False
         host = next((v.decode("latin-1").lower() for k, v in scope.get("headers", []) if k == b"host"), "")

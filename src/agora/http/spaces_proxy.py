@@ -1,13 +1,15 @@
-"""The reverse proxy from `/spaces/{owner}/{name}/app/…` to a running Space's app on its unix socket.
+"""The reverse proxy from a Space's public app address to its running app's unix socket.
 
 HTTP (with bodies and answers streamed both ways, so server-sent events pass as they come: Gradio's queue)
 and WebSocket (Streamlit's one connection) are forwarded. What crosses, and what does not:
 - Never to the app: the visitor's `Cookie` and `Authorization` (the Hub's session and tokens), hop-by-hop
-  headers. Added: `X-Forwarded-Host`, `-Proto`, `-For`, `-Prefix` (Gradio builds its root URL from them).
+  headers, and whatever forwarding headers the visitor sent. Added: `X-Forwarded-Proto`, `-For`, `-Prefix`
+  and `X-Gradio-Server`, the app's public root as this visitor reached it (a private Space's capability
+  segment included): Gradio builds every URL it hands out from it.
 - Never from the app: `Set-Cookie` (an app on the Hub's origin could otherwise set Hub cookies), hop-by-hop
-  headers. Added: the app's sandbox headers (`api/spaces.space_headers`: its own opaque origin).
-- Paths: Gradio serves at `/` and is told its public root (GRADIO_ROOT_PATH): the prefix is stripped.
-  Streamlit serves under its `baseUrlPath`: the prefix is kept. `Upstream.keep_prefix` says which.
+  headers. Added: the app's headers (`api/spaces.space_headers`: on the Hub's origin, its own opaque origin).
+- Paths: the app serves under `Upstream.mount` (Gradio: `/`; Streamlit: its baseUrlPath, the Hub's app
+  prefix, or `/` on a Space host of its own); the public path after the app's root is appended to it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
+from urllib.parse import urlsplit
 
 import httpx
 from starlette.requests import Request
@@ -32,7 +35,7 @@ HOP = {
     "transfer-encoding", "upgrade", "host", "content-length",
 }  # fmt: skip
 NEVER_TO_APP = HOP | {"cookie", "authorization", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-for",
-                      "x-forwarded-prefix", "forwarded"}  # fmt: skip
+                      "x-forwarded-prefix", "forwarded", "x-gradio-server"}  # fmt: skip
 NEVER_FROM_APP = HOP | {"set-cookie", "content-security-policy", "x-frame-options", "access-control-allow-origin",
                         "access-control-allow-credentials"}  # fmt: skip
 APP_HOST = "127.0.0.1:7860"  # what the app sees as its Host (inside its sandbox it listens there)
@@ -44,23 +47,23 @@ class Upstream:
     """Where a running Space's app answers, and how it wants its paths."""
 
     socket: str  # the unix socket its sandbox's shim listens on
-    keep_prefix: bool  # True: the app serves under the public prefix (Streamlit's baseUrlPath)
+    mount: str  # the path the app serves under: "/" or Streamlit's baseUrlPath ("/spaces/a/b/app/")
 
 
-def upstream_path(up: Upstream, prefix: str, path: str, query: str) -> str:
-    p = (prefix.rstrip("/") + "/" + path) if up.keep_prefix else ("/" + path)
-    return p + (f"?{query}" if query else "")
+def upstream_path(up: Upstream, path: str, query: str) -> str:
+    return up.mount.rstrip("/") + "/" + path + (f"?{query}" if query else "")
 
 
-def forwarded(headers: list[tuple[bytes, bytes]], scope: Scope, prefix: str) -> list[tuple[str, str]]:
-    """The visitor's headers as the app gets them: no Hub credentials, where it is served said."""
+def forwarded(headers: list[tuple[bytes, bytes]], scope: Scope, root: str) -> list[tuple[str, str]]:
+    """The visitor's headers as the app gets them: no Hub credentials; `root`, the app's public address
+    as this visitor reached it (no trailing slash), said."""
     out = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers]
-    host = next((v for k, v in out if k.lower() == "host"), "")
     client = (scope.get("client") or ("", 0))[0]
     kept = [(k, v) for k, v in out if k.lower() not in NEVER_TO_APP]
-    return [*kept, ("host", APP_HOST), ("x-forwarded-host", host),
-            ("x-forwarded-proto", scope.get("scheme", "http")), ("x-forwarded-for", client),
-            ("x-forwarded-prefix", prefix.rstrip("/"))]  # fmt: skip
+    # no X-Forwarded-Host: Gradio would build its root from it alone, losing the path
+    return [*kept, ("host", APP_HOST), ("x-gradio-server", root),
+            ("x-forwarded-proto", urlsplit(root).scheme or "http"), ("x-forwarded-for", client),
+            ("x-forwarded-prefix", urlsplit(root).path)]  # fmt: skip
 
 
 class Proxy:
@@ -83,15 +86,15 @@ class Proxy:
         return c
 
     async def http(
-        self, request: Request, up: Upstream, prefix: str, path: str, headers: dict[str, str]
+        self, request: Request, up: Upstream, root: str, path: str, headers: dict[str, str]
     ) -> Response:
         """Forward the request; the answer streams back as the app sends it (SSE included)."""
-        url = upstream_path(up, prefix, path, request.url.query)
+        url = upstream_path(up, path, request.url.query)
         body = _bounded(request) if request.method not in ("GET", "HEAD") else None
         req = self.client(up.socket).build_request(
             request.method,
             url,
-            headers=forwarded(request.scope["headers"], request.scope, prefix),
+            headers=forwarded(request.scope["headers"], request.scope, root),
             content=body,
         )
         try:
@@ -128,7 +131,7 @@ async def _relay(answer: httpx.Response) -> AsyncIterator[bytes]:
 
 
 # ---- WebSocket ------------------------------------------------------------------------------------------
-async def websocket(scope: Scope, receive: Receive, send: Send, up: Upstream, prefix: str, path: str) -> None:
+async def websocket(scope: Scope, receive: Receive, send: Send, up: Upstream, path: str) -> None:
     """Relay one WebSocket (Streamlit's) between the visitor and the app, both ways, until either closes."""
     from websockets.asyncio.client import unix_connect
     from websockets.exceptions import ConnectionClosed, InvalidHandshake
@@ -137,8 +140,8 @@ async def websocket(scope: Scope, receive: Receive, send: Send, up: Upstream, pr
     if first["type"] != "websocket.connect":
         return
     query = scope.get("query_string", b"").decode("latin-1")
-    url = f"ws://{APP_HOST}{upstream_path(up, prefix, path, query)}"
-    headers = [(k, v) for k, v in forwarded(scope["headers"], scope, prefix)
+    url = f"ws://{APP_HOST}{upstream_path(up, path, query)}"
+    headers = [(k, v) for k, v in forwarded(scope["headers"], scope, "")
                if not k.lower().startswith("sec-websocket") and k.lower() not in ("host", "origin")]  # fmt: skip
     protocols = [p.strip() for p in _header(scope, "sec-websocket-protocol").split(",") if p.strip()]
     try:

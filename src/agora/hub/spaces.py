@@ -16,16 +16,19 @@ What runs where:
 
 from __future__ import annotations
 
+import hashlib
 import posixpath
 import random
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from ..db.models import Repo as RepoRow
 from ..db.models import SpaceRun, SpaceSettings, SpaceVariable, utcnow
 from ..errors import BadRequest
 from ..ids import RepoId
@@ -267,6 +270,71 @@ def app_prefix(ns: str, name: str) -> str:
     """Where a Space's app is served on the Hub's origin: never /spaces/{ns}/{name}/ itself (git, /resolve
     and the pages are there)."""
     return f"/spaces/{ns}/{name}/app/"
+
+
+def subdomain(ns: str, name: str) -> str:
+    """A Space's host label under AGORA_SPACES_DOMAIN: `{owner}--{name}`, lower case, other characters as
+    `-` (as the Hub's `{owner}-{name}.hf.space`); a label longer than DNS allows keeps a hash of the id."""
+    label = "--".join(re.sub(r"[^a-z0-9-]", "-", part.lower()) for part in (ns, name)).strip("-")
+    if len(label) > 63:
+        label = label[:54].rstrip("-") + "-" + hashlib.sha256(f"{ns}/{name}".encode()).hexdigest()[:8]
+    return label
+
+
+@dataclass(frozen=True)
+class Serving:
+    """Where Spaces' apps are served: on the Hub's origin under `app_prefix` (CSP sandbox: an opaque origin),
+    or, with AGORA_SPACES_DOMAIN, each on an origin of its own, `{scheme}://{subdomain}.{domain}/`. One mode
+    per server: Streamlit's routes move with its baseUrlPath, so an app runs for one mode (`mount`)."""
+
+    scheme: str = ""
+    domain: str = ""  # host[:port] in lower case; "" = on the Hub's origin
+
+    @classmethod
+    def parse(cls, setting: str) -> Serving:
+        """AGORA_SPACES_DOMAIN: `spaces.example.org` (https) or a URL, `http://spaces.localhost:8080`."""
+        setting = setting.strip().rstrip("/")
+        if not setting:
+            return cls()
+        scheme, sep, domain = setting.partition("://")
+        if not sep:
+            scheme, domain = "https", setting
+        if scheme not in ("http", "https") or not re.fullmatch(r"[a-z0-9.-]+(:\d+)?", domain.lower()):
+            raise ValueError(
+                f"AGORA_SPACES_DOMAIN={setting!r}: a host name (and port), e.g. spaces.example.org"
+            )
+        return cls(scheme, domain.lower())
+
+    def mount(self, ns: str, name: str) -> str:
+        """The path the app itself serves under (Streamlit's baseUrlPath; Gradio always serves at /)."""
+        return "/" if self.domain else app_prefix(ns, name)
+
+    def app_url(self, base_url: str, ns: str, name: str) -> str:
+        """The app's public address, with its trailing slash (space_info's `host`)."""
+        if self.domain:
+            return f"{self.scheme}://{subdomain(ns, name)}.{self.domain}/"
+        return base_url + app_prefix(ns, name)
+
+    def subdomain_of(self, host: str) -> str | None:
+        """The Space label of a request's Host, when it is one of this server's Space hosts."""
+        host = host.lower()
+        if not self.domain or not host.endswith("." + self.domain):
+            return None
+        label = host[: -len(self.domain) - 1]
+        return label if re.fullmatch(r"[a-z0-9-]{1,63}", label) else None
+
+    def frame_source(self) -> str:
+        """What the Hub's pages name in CSP frame-src to embed the apps."""
+        return f"{self.scheme}://*.{self.domain}" if self.domain else ""
+
+
+def by_subdomain(hub: Hub, label: str) -> RepoId | None:
+    """The Space a host label names (the oldest, should two ids make the same label)."""
+    with hub.db.session() as s:
+        rows = s.execute(
+            select(RepoRow.namespace, RepoRow.name).where(RepoRow.type == "space").order_by(RepoRow.id)
+        ).all()
+    return next((RepoId("space", ns, n) for ns, n in rows if subdomain(ns, n) == label), None)
 
 
 def has_file(hub: Hub, repo: Repo, sha: str, path: str) -> bool:
@@ -547,3 +615,9 @@ def _yaml_text(s: str) -> str:
 
 def _html(s: str) -> str:
     return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+@cache
+def serving_of(setting: str) -> Serving:
+    """The Serving of an AGORA_SPACES_DOMAIN value (parsed once)."""
+    return Serving.parse(setting)

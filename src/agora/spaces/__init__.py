@@ -2,7 +2,8 @@
 
 A library with no HTTP, database or lifecycle of its own (the supervisor and the proxy sit on top of it):
 
-- `envs.EnvStore`: content-addressed environments built with uv (`<root>/envs/<key>/`), one shared cache;
+- `envs.EnvStore`: content-addressed environments built with uv (`<root>/envs/<key>/`), one shared cache,
+  each uv run in a build sandbox whose only way out is `indexproxy.IndexProxy` (package indexes only);
 - `sandbox.Runner`: an app started as its own unprivileged uid under bubblewrap, with cgroup limits
   (`cgroups.py`), its output sent line by line to a callback, reached through `shim.py` on a unix socket.
 

@@ -5,7 +5,7 @@ The command line (`launch_args`; the recipe measured for issue 16):
     sh -c '<join the cgroups>; exec "$@"' ... setpriv --reuid N --regid N --clear-groups
       bwrap --unshare-all --die-with-parent --new-session --cap-drop ALL --as-pid-1 <mounts> --clearenv ...
       <env>/bin/python -I /opt/agora/shim.py --listen /run/agora/app.sock --port 7860
-        [--hub /run/agora-hub/hub.sock --hub-port 7850] -- <app command>
+        [--forward 7850=/run/agora-hub/hub.sock] -- <app command>
 
 - setpriv first: bwrap started by root with `--unshare-user` keeps host uid 0 for file access (it could
   read root's 0600 files); as uid N it reads only what others may read.
@@ -17,7 +17,7 @@ The command line (`launch_args`; the recipe measured for issue 16):
   server's (no AGORA_*, AWS_*, tokens).
 - The Hub, and only it, when the caller names its address (`SandboxSpec.hub`): a `HubBridge`
   (hubbridge.py) listens on `<root>/hub/<name>/hub.sock`, bound read-only at /run/agora-hub, for as long as
-  the sandbox lives; the shim pipes 127.0.0.1:7850 inside to it, and HF_ENDPOINT names that address.
+  the sandbox lives; the shim forwards 127.0.0.1:7850 inside to it, and HF_ENDPOINT names that address.
 - Limits: a cgroup (cgroups.py), joined by the launcher shell before it execs, so every process is in it.
   /tmp is a tmpfs: what the app writes there is memory, charged to the cgroup's memory limit.
 - /data's size (`SandboxSpec.data_mb`): measured by the supervisor (`Sandbox.data_over`, a walk of the
@@ -30,6 +30,8 @@ The command line (`launch_args`; the recipe measured for issue 16):
 - The app's stdout and stderr (and bwrap's, the shim's) go to a callback line by line: the run log.
 - Stop: SIGTERM to the shim (pid 1 of the sandbox, `--as-pid-1`), which forwards it to the app; SIGKILL to
   bwrap after the grace period (`--die-with-parent` then kills everything inside).
+- The building blocks are shared with the build sandbox (envs.py): `base_args` (namespaces, /usr, /etc),
+  `env_args`, `launch_args` (setpriv and the cgroup), `Runner.launch` (spawned, drained, limited).
 - The sandbox dies with the server: `--die-with-parent` is PR_SET_PDEATHSIG, which fires when the *thread*
   that started the child ends, so every sandbox is started by one thread that lives as long as the
   process (`_Spawner`, as inference/pool.py does).
@@ -151,11 +153,11 @@ def environment(spec: SandboxSpec) -> dict[str, str]:
     return env
 
 
-def bwrap_args(
-    spec: SandboxSpec, shim_dir: Path, etc_dir: Path, info_fd: int, hub_dir: Path | None = None
-) -> list[str]:
+def base_args(hostname: str, etc_dir: Path, info_fd: int) -> list[str]:
+    """What every sandbox has (an app's and a build's): all namespaces new, no capabilities, a read-only /usr,
+    its own /proc, /dev and /tmp, the few /etc files of ETC and the generated passwd, group and hosts."""
     args = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--as-pid-1"]
-    args += ["--info-fd", str(info_fd), "--hostname", "space"]
+    args += ["--info-fd", str(info_fd), "--hostname", hostname]
     args += ["--ro-bind", "/usr", "/usr", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     for link in ("bin", "lib", "lib64", "sbin"):
         args += ["--symlink", f"usr/{link}", f"/{link}"]
@@ -163,14 +165,27 @@ def bwrap_args(
         args += ["--ro-bind-try", p, p]
     for name in ("passwd", "group", "hosts"):
         args += ["--ro-bind", str(etc_dir / name), f"/etc/{name}"]
+    return args
+
+
+def env_args(environ: dict[str, str]) -> list[str]:
+    """The whole environment inside: `environ` and nothing of the server's."""
+    args = ["--clearenv"]
+    for k, v in environ.items():
+        args += ["--setenv", k, v]
+    return args
+
+
+def bwrap_args(
+    spec: SandboxSpec, shim_dir: Path, etc_dir: Path, info_fd: int, hub_dir: Path | None = None
+) -> list[str]:
+    args = base_args("space", etc_dir, info_fd)
     args += ["--ro-bind", str(shim_dir), str(Path(SHIM).parent), "--ro-bind", str(spec.env), str(spec.env)]
     args += ["--ro-bind", str(spec.app), APP, "--bind", str(spec.data), "/data", "--bind", str(spec.run), RUN]
-    hub = ["--hub", f"{HUB_DIR}/hub.sock", "--hub-port", str(HUB_PORT)] if hub_dir else []
+    hub = ["--forward", f"{HUB_PORT}={HUB_DIR}/hub.sock"] if hub_dir else []
     if hub_dir:
         args += ["--ro-bind", str(hub_dir), HUB_DIR]
-    args += ["--chdir", APP, "--clearenv"]
-    for k, v in environment(spec).items():
-        args += ["--setenv", k, v]
+    args += ["--chdir", APP, *env_args(environment(spec))]
     shim = [
         str(spec.env / "bin" / "python"),
         "-I",
@@ -184,26 +199,11 @@ def bwrap_args(
     return [*args, *shim, "--", *spec.command]
 
 
-def launch_args(
-    spec: SandboxSpec,
-    shim_dir: Path,
-    etc_dir: Path,
-    info_fd: int,
-    cg: cgroups.Cgroup | None,
-    hub_dir: Path | None = None,
-) -> list[str]:
-    ids = ["setpriv", f"--reuid={spec.uid}", f"--regid={spec.uid}", "--clear-groups"]
+def launch_args(uid: int, cg: cgroups.Cgroup | None, bwrap: list[str]) -> list[str]:
+    """`bwrap` started as uid (setpriv) by a shell that first joins the cgroup."""
+    ids = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
     procs = [str(p) for p in cg.procs] if cg else []
-    return [
-        "/bin/sh",
-        "-c",
-        JOIN,
-        "agora-space",
-        *procs,
-        "--",
-        *ids,
-        *bwrap_args(spec, shim_dir, etc_dir, info_fd, hub_dir),
-    ]
+    return ["/bin/sh", "-c", JOIN, "agora-space", *procs, "--", *ids, *bwrap]
 
 
 class Runner:
@@ -239,41 +239,69 @@ class Runner:
 
     def start(self, spec: SandboxSpec, sink: LineSink) -> Sandbox:
         """Start the app; its output goes to `sink` line by line. Raises SandboxError if it cannot start."""
-        from . import missing
-
-        if problems := missing():
-            raise SandboxError("Spaces cannot run on this host: " + "; ".join(problems))
         self._prepare(spec)
-        cg = cgroups.create(spec.name, spec.limits)
-        if cg is None:
-            sink("sandbox: cgroups cannot be used on this host: the app runs without memory/cpu/pids limits")
-        r, w = os.pipe()
-        bridge = None
+        etc = self.etc(spec.uid)
+        bridge = self._hub_bridge(spec, spec.hub) if spec.hub is not None else None
+        hub_dir = bridge.path.parent if bridge else None
         try:
-            if spec.hub is not None:
-                bridge = self._hub_bridge(spec, spec.hub)
-            hub_dir = bridge.path.parent if bridge else None
-            argv = launch_args(spec, self.shim_dir, self.etc(spec.uid), w, cg, hub_dir)
-            proc: subprocess.Popen[bytes] = _spawner().call(lambda: self._popen(argv, w))
+            sb = self.launch(
+                spec.name,
+                spec.uid,
+                spec.limits,
+                lambda fd: bwrap_args(spec, self.shim_dir, etc, fd, hub_dir),
+                sink,
+                bridge,
+            )
         except BaseException:
-            os.close(r)
-            if cg:
-                cg.remove()
             if bridge:
                 bridge.close()
             raise
-        finally:
-            os.close(w)
-        return Sandbox(spec, proc, r, cg, sink, bridge)
+        sb.socket = spec.run / "app.sock"
+        sb.data, sb.data_mb = spec.data, spec.data_mb
+        return sb
 
     def _hub_bridge(self, spec: SandboxSpec, hub: tuple[str, int]) -> HubBridge:
-        """The outer end of the Space's way to the Hub: `<root>/hub/<name>/hub.sock` (the folder root's)."""
+        """The outer end of the Space's way to the Hub: `<root>/hub/<name>/hub.sock` (the folder root's),
+        connecting from the Space's own loopback address when the Hub is on 127.0.0.1."""
         d = self.root / "hub" / spec.name
         d.mkdir(parents=True, exist_ok=True)
         for p in (d.parent, d):
             p.chmod(0o755)
         source = source_address(spec.uid) if hub[0] == "127.0.0.1" else None
         return HubBridge(d / "hub.sock", hub, spec.uid, spec.hub_connections, source)
+
+    def launch(
+        self,
+        name: str,
+        uid: int,
+        limits: Limits,
+        bwrap: Callable[[int], list[str]],
+        sink: LineSink,
+        bridge: HubBridge | None = None,
+    ) -> Sandbox:
+        """Start `bwrap(info_fd)` (the bwrap command line) as uid in a cgroup of `limits` named `name`;
+        `bridge` is closed when it ends."""
+        from . import missing
+
+        if problems := missing():
+            raise SandboxError("Spaces cannot run on this host: " + "; ".join(problems))
+        if not NAME.fullmatch(name) or name in (".", ".."):
+            raise SandboxError(f"{name!r} is not a sandbox name: letters, digits, '_', '.' and '-' only")
+        cg = cgroups.create(name, limits)
+        if cg is None:
+            sink("sandbox: cgroups cannot be used on this host: it runs without memory/cpu/pids limits")
+        r, w = os.pipe()
+        try:
+            argv = launch_args(uid, cg, bwrap(w))
+            proc: subprocess.Popen[bytes] = _spawner().call(lambda: self._popen(argv, w))
+        except BaseException:
+            os.close(r)
+            if cg:
+                cg.remove()
+            raise
+        finally:
+            os.close(w)
+        return Sandbox(name, limits, proc, r, cg, sink, bridge)
 
     @staticmethod
     def _popen(argv: list[str], info_fd: int) -> subprocess.Popen[bytes]:
@@ -288,8 +316,6 @@ class Runner:
         )
 
     def _prepare(self, spec: SandboxSpec) -> None:
-        if not NAME.fullmatch(spec.name) or spec.name in (".", ".."):
-            raise SandboxError(f"{spec.name!r} is not a sandbox name: letters, digits, '_', '.' and '-' only")
         for p in (spec.env, spec.app):
             if not p.is_dir():
                 raise SandboxError(f"{p} is not a folder")
@@ -340,30 +366,34 @@ def disk_usage(path: Path) -> int:
 
 
 class Sandbox:
-    """A running app. `socket` is where the server connects (the app's port, through the shim)."""
+    """A running sandbox. For an app, `socket` is where the server connects (its port, through the shim)."""
 
     def __init__(
         self,
-        spec: SandboxSpec,
+        name: str,
+        limits: Limits,
         proc: subprocess.Popen[bytes],
         info: int,
         cg: cgroups.Cgroup | None,
         sink: LineSink,
         bridge: HubBridge | None = None,
     ) -> None:
-        self.spec = spec
+        self.name = name
+        self.limits = limits
         self.proc = proc
         self.cgroup = cg
         self.bridge = bridge
         self.sink = sink
-        self.socket = spec.run / "app.sock"
+        self.socket = Path()
+        self.data: Path | None = None  # an app's /data and its limit in MiB (0: none), for `data_over`
+        self.data_mb = 0
         self.returncode: int | None = None
         self.done = threading.Event()
         self._measure_at = 0.0  # when /data may be measured again (data_over)
         with os.fdopen(info, "rb") as fh:  # bwrap writes it once the sandbox exists; EOF if it failed first
             text = fh.read()
         self.shim_pid: int | None = json.loads(text)["child-pid"] if text.strip() else None
-        threading.Thread(target=self._drain, name=f"space-log-{spec.name}", daemon=True).start()
+        threading.Thread(target=self._drain, name=f"space-log-{name}", daemon=True).start()
 
     def _drain(self) -> None:
         """The run log, then the end: stdout reaches EOF once no process of the sandbox holds it."""
@@ -377,10 +407,10 @@ class Sandbox:
                 try:
                     self.bridge.close()
                 except Exception:  # the sandbox's end must still be told
-                    log.exception("Space %s: its Hub bridge did not close", self.spec.name)
+                    log.exception("Sandbox %s: its Hub bridge did not close", self.name)
             if self.cgroup:
                 if kills := self.cgroup.oom_kills():
-                    limit = self.spec.limits.memory_mb
+                    limit = self.limits.memory_mb
                     self._say(f"sandbox: the memory limit ({limit} MiB) killed {kills} process(es)")
                 self.cgroup.remove()
             self._say(f"sandbox: exited with status {self.returncode}")
@@ -390,7 +420,7 @@ class Sandbox:
         try:
             self.sink(line)
         except Exception:  # a failing log callback must not leave the sandbox unwatched
-            log.exception("Space %s: the run log callback failed", self.spec.name)
+            log.exception("Sandbox %s: the log callback failed", self.name)
 
     def wait(self, timeout: float | None = None) -> int | None:
         """The exit status once the sandbox has ended (and its log is complete), else None after timeout."""
@@ -404,14 +434,14 @@ class Sandbox:
         """The bytes /data takes if that is over its limit (`data_mb`), else None. The supervisor asks
         every beat; the folder is walked at most every 20 times as long as its last walk took."""
         now = time.monotonic()
-        if not self.spec.data_mb or now < self._measure_at:
+        if self.data is None or not self.data_mb or now < self._measure_at:
             return None
         try:
-            used = disk_usage(self.spec.data)
+            used = disk_usage(self.data)
         except OSError:  # the folder itself is gone: nothing to hold against the Space
             return None
         self._measure_at = now + 20 * (time.monotonic() - now)
-        return used if used > self.spec.data_mb * 2**20 else None
+        return used if used > self.data_mb * 2**20 else None
 
     def stop(self, grace: float = 10) -> int | None:
         """SIGTERM to the shim (it forwards it to the app), SIGKILL to the sandbox after `grace` seconds."""

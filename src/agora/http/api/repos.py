@@ -15,6 +15,7 @@ from ...ids import RepoId, parse_repo_type
 from .. import wire
 from ..context import Ctx
 from .common import json_body, repo_json, repo_url, rid_api
+from .spaces import app_url
 
 
 def whoami_json(
@@ -171,7 +172,10 @@ async def info(ctx: Ctx, request: Request, t: str, ns: str, name: str, rev: str 
     if i.repo.type == "space":  # where the app is served, and its stage (hub/spaces.py)
         rt = await ctx.run(spaces.runtime, ctx.hub, i.repo, i.repo.head_sha)
         d["runtime"] = rt.json()
-        d["host"] = ctx.base_url(request) + spaces.app_prefix(i.repo.namespace, i.repo.name)
+        # a private Space's carries a capability: space_info answers only those who may read the repo
+        r = i.repo
+        d["host"] = app_url(ctx, ctx.base_url(request), r.namespace, r.name, r.private)
+        d["subdomain"] = spaces.subdomain(r.namespace, r.name)
     if expand:
         d = {k: v for k, v in d.items() if k in expand or k in ("id", "_id")}
     return wire.json_response(d)

@@ -1,19 +1,28 @@
-"""Spaces over HTTP: the runtime API huggingface_hub reads, and a static Space's app.
+"""Spaces over HTTP: the runtime API huggingface_hub reads, and the Spaces' apps.
 
-The app is served at `/spaces/{owner}/{name}/app/` — never at `/spaces/{owner}/{name}/` itself, which git,
-`/resolve` and the pages use. It runs on the Hub's origin but not as the Hub: every answer carries
-`Content-Security-Policy: sandbox` without `allow-same-origin`, so the Space's scripts run in an opaque
-origin that never sees the visitor's Hub cookies nor reads a Hub page. The app is always fetched as an
-anonymous visitor (the visitor's cookie or token is never used to open it): a private Space is reached
-through a signed path segment (`/app/~{exp}.{sig}/`, made by the Space page for those who may read the
-repo), which its relative URLs keep, and which expires.
+An app is served in one of two ways (hub/spaces.Serving, AGORA_SPACES_DOMAIN):
+- On the Hub's origin at `/spaces/{owner}/{name}/app/` — never at `/spaces/{owner}/{name}/` itself, which
+  git, `/resolve` and the pages use. It runs there but not as the Hub: every answer carries
+  `Content-Security-Policy: sandbox` without `allow-same-origin`, so the Space's scripts run in an opaque
+  origin that never sees the visitor's Hub cookies nor reads a Hub page.
+- On an origin of its own, `{scheme}://{owner}--{name}.{domain}/` (a site apart from the Hub's): the Host
+  names the Space; nothing of the Hub answers on those hosts, and the Hub's paths under `/app/` redirect
+  there.
+Either way the app is fetched as an anonymous visitor (the visitor's cookie or token never reaches it nor
+opens it): a private Space is reached through a signed path segment, `…/app/~{exp}.{sig}/` or
+`{origin}/~{exp}.{sig}/`, made for those who may read the repo (the Space page's frame, space_info's
+`host`), which its relative URLs keep and which expires. Gradio is told that root on every request
+(`X-Gradio-Server`), so the URLs it makes keep the segment; Streamlit's page derives its own from its URL.
 """
 
 from __future__ import annotations
 
 import asyncio
 import mimetypes
+import re
+import time
 from collections.abc import AsyncIterator
+from urllib.parse import unquote
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
@@ -35,12 +44,22 @@ APP_CSP = (
     "frame-ancestors 'self'; base-uri 'self'; object-src 'none'"
 )
 CAP_TTL = 8 * 3600  # seconds a private Space's signed app path stays valid
+SIGNED = re.compile(r"/~(\d+)\.([0-9a-f]{64})(/.*)?")  # an app path's capability, on a Space's own host
+LABELS_TTL = 10.0  # seconds a Space host's label stays mapped to its Space in this process
 
 
-def signed_app_path(ctx: Ctx, ns: str, name: str) -> str:
-    """The app's path with a capability in it: what the Space page frames for a private Space."""
+def serving(ctx: Ctx) -> spaces.Serving:
+    return spaces.serving_of(ctx.settings.spaces.domain)
+
+
+def app_url(ctx: Ctx, base_url: str, ns: str, name: str, private: bool) -> str:
+    """Where the app is opened (with a capability in it for a private Space): the Space page's frame
+    (`base_url` "": a path on the Hub's origin) and space_info's `host`."""
+    url = serving(ctx).app_url(base_url, ns, name)
+    if not private:
+        return url
     exp, sig = ctx.signer.sign("space-app", ns, name, ttl=CAP_TTL)
-    return f"{spaces.app_prefix(ns, name)}~{exp}.{sig}/"
+    return f"{url}~{exp}.{sig}/"
 
 
 async def runtime(ctx: Ctx, request: Request, ns: str, name: str) -> Response:
@@ -64,22 +83,68 @@ async def app(
     exp: str | None = None,
     sig: str | None = None,
 ) -> Response:
+    """`/spaces/{id}/app/…` on the Hub's origin: the app (or, with AGORA_SPACES_DOMAIN, a redirect to its
+    own origin)."""
+    sv = serving(ctx)
+    if sv.domain:
+        target = sv.app_url("", ns, name) + (f"~{exp}.{sig}/" if exp else "") + path
+        query = request.url.query
+        return RedirectResponse(target + (f"?{query}" if query else ""), status_code=308)
+    root = ctx.base_url(request) + spaces.app_prefix(ns, name) + (f"~{exp}.{sig}" if exp else "")
+    return await serve(ctx, request, ns, name, path, exp, sig, root.rstrip("/"))
+
+
+async def app_on_host(ctx: Ctx, request: Request) -> Response:
+    """Any request to a Space's own host (AGORA_SPACES_DOMAIN): its app, and nothing of the Hub."""
+    rid = await space_of_label(ctx, request.scope["agora.space"])
+    if rid is None:
+        return not_served(404, "No Space is served at this address", ctx)
+    raw = (request.scope.get("raw_path") or request.scope["path"].encode()).decode("latin-1").split("?")[0]
+    exp = sig = None
+    root = f"{serving(ctx).scheme}://{request.headers.get('host', '')}"
+    if m := SIGNED.fullmatch(raw):
+        exp, sig, raw = m[1], m[2], m[3] or "/"
+        root += f"/~{exp}.{sig}"
+    path = unquote(raw[1:], errors="strict") if raw.startswith("/") else ""
+    return await serve(ctx, request, rid.namespace, rid.name, path, exp, sig, root)
+
+
+_labels: dict[str, tuple[RepoId | None, float]] = {}
+
+
+async def space_of_label(ctx: Ctx, label: str) -> RepoId | None:
+    hit = _labels.get(label)
+    if hit is None or time.monotonic() - hit[1] > LABELS_TTL:
+        if len(_labels) > 10000:
+            _labels.clear()
+        hit = _labels[label] = (await ctx.run(spaces.by_subdomain, ctx.hub, label), time.monotonic())
+    return hit[0]
+
+
+async def serve(
+    ctx: Ctx,
+    request: Request,
+    ns: str,
+    name: str,
+    path: str,
+    exp: str | None,
+    sig: str | None,
+    root: str,
+) -> Response:
     """A Space's app: a static Space's file from its default branch, or a gradio/streamlit app's answer
-    through the proxy (waking the Space first), always in the Space's sandbox."""
-    if exp is None and (hit := spacehost.of(ctx.hub, ctx.settings).recent(ns, name)) is not None:
-        repo, up = hit  # found public and running less than a second ago: no database visit
-        prefix = spaces.app_prefix(repo.namespace, repo.name)
-        return await proxy(ctx).http(
-            request, Upstream(up.socket, up.keep_prefix), prefix, path, space_headers()
-        )
+    through the proxy (waking the Space first), always in the Space's sandbox. `root` is the app's public
+    address as the visitor reached it (its capability included), without the trailing slash."""
+    host = spacehost.of(ctx.hub, ctx.settings)
+    if exp is None and (hit := host.recent(ns, name)) is not None and not hit[0].private:
+        return await proxy(ctx).http(request, upstream(hit[1]), root, path, space_headers(ctx))
     repo = await open_app(ctx, ns, name, exp, sig)
     rt = await ctx.run(spaces.runtime, ctx.hub, repo, repo.head_sha)
     if rt.config.sdk in ("gradio", "streamlit"):
-        return await proxied(ctx, request, repo, rt, path, exp is not None)
+        return await proxied(ctx, request, repo, rt, path, root)
     if rt.stage != "RUNNING":
-        return not_served(503, f"This Space is not running ({rt.stage}): {rt.error}")
+        return not_served(503, f"This Space is not running ({rt.stage}): {rt.error}", ctx)
     if request.method not in ("GET", "HEAD"):
-        return not_served(405, "A static Space's files are read with GET")
+        return not_served(405, "A static Space's files are read with GET", ctx)
     return await static_file(ctx, request, repo, rt, path)
 
 
@@ -97,43 +162,38 @@ async def open_app(ctx: Ctx, ns: str, name: str, exp: str | None, sig: str | Non
 async def static_file(ctx: Ctx, request: Request, repo: Repo, rt: spaces.Runtime, path: str) -> Response:
     target = spaces.static_path(rt.config, path)
     if target is None or repo.head_sha is None:
-        return not_served(404, "Not found")
+        return not_served(404, "Not found", ctx)
     try:
         f = await ctx.run(locate, ctx.hub, lambda: repo, repo.head_sha, target, False)
     except EntryNotFound:
-        return not_served(404, f"{path or '/'} is not in this Space")
+        return not_served(404, f"{path or '/'} is not in this Space", ctx)
     filename = target.rsplit("/", 1)[-1]
     media = mimetypes.guess_type(filename)[0] or "application/octet-stream"
     if media.startswith("text/") or media in ("application/javascript", "application/json"):
         media += "; charset=utf-8"
-    headers = {**file_headers(f, filename), **space_headers()}
+    headers = {**file_headers(f, filename), **space_headers(ctx)}
     headers["Content-Disposition"] = "inline"
     headers["Cache-Control"] = "no-cache"  # a push changes the app at once
     rng = wire.parse_range(request.headers.get("range"), f.e.size)
     return await file_response(ctx, request, f, None if isinstance(rng, str) else rng, headers, media)
 
 
-PRIVATE_APP = (
-    "A private gradio or streamlit Space's app is not served yet (its pages would need the signed path in "
-    "every URL the framework makes): make the Space public to use it, or use a static Space"
-)
-
-
 async def proxied(
-    ctx: Ctx, request: Request, repo: Repo, rt: spaces.Runtime, path: str, signed: bool
+    ctx: Ctx, request: Request, repo: Repo, rt: spaces.Runtime, path: str, root: str
 ) -> Response:
-    if signed or repo.private:
-        return not_served(503, PRIVATE_APP)
     if rt.stage in spacehost.ERRORS or rt.stage == "PAUSED":
-        return not_served(503, f"This Space is not running ({rt.stage}): {rt.error}")
+        return not_served(503, f"This Space is not running ({rt.stage}): {rt.error}", ctx)
     host = spacehost.of(ctx.hub, ctx.settings)
     try:
         up = await ctx.run(host.wait_running, repo, float(ctx.settings.spaces.wake_wait))
     except Unavailable as exc:
-        return not_served(503, exc.message)
+        return not_served(503, exc.message, ctx)
     host.remember(repo.namespace, repo.name, repo, up)
-    prefix = spaces.app_prefix(repo.namespace, repo.name)
-    return await proxy(ctx).http(request, Upstream(up.socket, up.keep_prefix), prefix, path, space_headers())
+    return await proxy(ctx).http(request, upstream(up), root, path, space_headers(ctx))
+
+
+def upstream(up: spacehost.Running) -> Upstream:
+    return Upstream(up.socket, up.mount)
 
 
 def proxy(ctx: Ctx) -> Proxy:
@@ -144,13 +204,21 @@ def proxy(ctx: Ctx) -> Proxy:
 
 
 async def app_websocket(
-    ctx: Ctx, scope: Scope, receive: Receive, send: Send, ns: str, name: str, path: str
+    ctx: Ctx,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    ns: str,
+    name: str,
+    path: str,
+    exp: str | None = None,
+    sig: str | None = None,
 ) -> None:
-    """A WebSocket to a public gradio/streamlit Space's app (Streamlit's one connection), through the proxy."""
+    """A WebSocket to a gradio/streamlit Space's app (Streamlit's one connection), through the proxy."""
     try:
-        repo: Repo = await ctx.run(ctx.hub.open_repo, None, RepoId("space", ns, name), False)
+        repo = await open_app(ctx, ns, name, exp, sig)
         rt = await ctx.run(spaces.runtime, ctx.hub, repo, repo.head_sha)
-        if rt.config.sdk not in ("gradio", "streamlit") or repo.private:
+        if rt.config.sdk not in ("gradio", "streamlit"):
             raise Unavailable("not an app that takes WebSockets")
         host = spacehost.of(ctx.hub, ctx.settings)
         up = await ctx.run(host.wait_running, repo, float(ctx.settings.spaces.wake_wait))
@@ -158,12 +226,29 @@ async def app_websocket(
         await receive()
         await send({"type": "websocket.close", "code": 1008})
         return
-    prefix = spaces.app_prefix(repo.namespace, repo.name)
-    await websocket(scope, receive, send, Upstream(up.socket, up.keep_prefix), prefix, path)
+    await websocket(scope, receive, send, upstream(up), path)
 
 
-def space_headers() -> dict[str, str]:
-    """Every answer of a Space's app: its own opaque origin (sandbox), framed by the Space page only."""
+async def websocket_on_host(ctx: Ctx, scope: Scope, receive: Receive, send: Send) -> None:
+    """A WebSocket to a Space's own host (AGORA_SPACES_DOMAIN)."""
+    rid = await space_of_label(ctx, scope["agora.space"])
+    raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1").split("?")[0]
+    exp = sig = None
+    if m := SIGNED.fullmatch(raw):
+        exp, sig, raw = m[1], m[2], m[3] or "/"
+    if rid is None or not raw.startswith("/"):
+        await receive()
+        await send({"type": "websocket.close", "code": 1008})
+        return
+    path = unquote(raw[1:], errors="strict")
+    await app_websocket(ctx, scope, receive, send, rid.namespace, rid.name, path, exp, sig)
+
+
+def space_headers(ctx: Ctx) -> dict[str, str]:
+    """Every answer of a Space's app. On the Hub's origin: its own opaque origin (sandbox), framed by the
+    Space page only. On its own origin (a site apart): as any site, framed by the Hub's pages."""
+    if serving(ctx).domain:
+        return {"Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
     return {
         "Content-Security-Policy": APP_CSP,
         "X-Frame-Options": "SAMEORIGIN",
@@ -173,10 +258,10 @@ def space_headers() -> dict[str, str]:
     }
 
 
-def not_served(status: int, message: str) -> Response:
+def not_served(status: int, message: str, ctx: Ctx) -> Response:
     """A plain-text answer in the app's frame (never HTML: nothing of it runs)."""
     return Response(
-        message + "\n", status_code=status, media_type="text/plain; charset=utf-8", headers=space_headers()
+        message + "\n", status_code=status, media_type="text/plain; charset=utf-8", headers=space_headers(ctx)
     )
 
 

@@ -15,7 +15,7 @@ from ...hub import taxonomy as tx
 from ...hub.repos import Hub, Repo
 from ...ids import FROM_PLURAL, PLURAL, REPO_TYPES, RepoId
 from ...viewer import service as viewer_service
-from ..api.spaces import PRIVATE_APP, signed_app_path
+from ..api.spaces import app_url
 from . import render, widget
 from . import viewer as dataset_viewer
 from .base import Web, rid_of
@@ -169,12 +169,10 @@ async def space_context(web: Web, repo: Repo) -> dict[str, Any]:
     wakes it, as on the Hub; while it builds and starts the page shows its log's last lines."""
     rt = await web.run(spaces.runtime, web.hub, repo, repo.head_sha)
     ns, name = repo.namespace, repo.name
-    src = signed_app_path(web.ctx, ns, name) if repo.private else spaces.app_prefix(ns, name)
-    out: dict[str, Any] = {"space": rt, "space_src": src, "space_blocked": None, "space_log": []}
+    src = app_url(web.ctx, "", ns, name, repo.private)
+    own = bool(spaces.serving_of(web.ctx.settings.spaces.domain).domain)
+    out: dict[str, Any] = {"space": rt, "space_src": src, "space_own_origin": own, "space_log": []}
     if rt.config.sdk not in ("gradio", "streamlit"):
-        return out
-    if repo.private:
-        out["space_blocked"] = PRIVATE_APP
         return out
     host = spacehost.of(web.hub, web.ctx.settings)
     if rt.stage == "SLEEPING":

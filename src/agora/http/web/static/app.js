@@ -21,6 +21,27 @@
     if (f.dataset.confirm && !confirm(f.dataset.confirm)) ev.preventDefault();
   });
 
+  // A Space's build or run log, live: the log's server-sent events (from its first line) fill the <pre>,
+  // which htmx keeps across its stage polls (hx-preserve); a log element gone from the page closes its stream.
+  function followLogs() {
+    document.querySelectorAll("pre[data-log-src]:not([data-following])").forEach((pre) => {
+      pre.dataset.following = "1";
+      const events = new EventSource(pre.dataset.logSrc);
+      let first = true;
+      events.onmessage = (ev) => {
+        if (!pre.isConnected) { events.close(); return; }
+        if (!ev.data) return;  // keep-alive
+        const line = JSON.parse(ev.data).data;
+        if (first) { pre.textContent = ""; first = false; }
+        const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+        pre.append(line.endsWith("\n") ? line : line + "\n");
+        if (atEnd) pre.scrollTop = pre.scrollHeight;
+      };
+    });
+  }
+  followLogs();
+  document.addEventListener("htmx:load", followLogs);
+
   const section = document.querySelector("section.upload");
   if (!section) return;
   const base = section.dataset.base, rev = section.dataset.rev;
