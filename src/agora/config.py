@@ -121,6 +121,8 @@ class SpacesLimits:
     # apart from the Hub's: wildcard DNS and TLS pointing at this server); default: under /spaces/{id}/app/
     domain: str = ""
     build_hosts: str = ""  # AGORA_SPACES_BUILD_HOSTS: more index hosts builds may reach (host[:port],...)
+    hub_connections: int = 32  # AGORA_SPACES_HUB_CONNECTIONS: connections one Space may have open to the Hub
+    disk_mb: int = 10240  # AGORA_SPACES_DISK_MB: a Space's /data (MiB); past it the Space is stopped
 
     @classmethod
     def from_env(cls) -> SpacesLimits:
