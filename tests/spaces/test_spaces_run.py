@@ -209,6 +209,9 @@ def test_one_supervisor_among_several_server_processes(tmp_path: Path) -> None:
         # the whole server killed (granian stops when one of its workers dies): its sandbox dies with it, and
         # the next server on the data folder takes the dead owner's lease over when a request comes
         kill_group(proc)
+        end = time.monotonic() + 15  # the kernel ends it once its parent is gone: soon, not at once
+        while apps() and time.monotonic() < end:
+            time.sleep(0.2)
         assert apps() == 0
         proc = start_killable(site.data, site.port, site.log, env={"AGORA_SPACES_ROOT": str(root)}, workers=3)
         r = httpx.get(f"{site.endpoint}/spaces/{rid}/app/config", timeout=120)
