@@ -97,6 +97,7 @@ def table() -> list[Entry]:
         search,
         spaces,
         viewer,
+        webhooks,
         xet,
     )
     from .api.common import T
@@ -188,6 +189,16 @@ def table() -> list[Entry]:
         *viewer_api("statistics", viewer.statistics),
         *viewer_api("cell", viewer.cell),
         api("GET", "/api/agora/metrics", metrics.metrics),
+        # webhooks of the calling user (api/webhooks.py)
+        api("GET POST", "/api/settings/webhooks", webhooks.collection),
+        api("GET POST DELETE", "/api/settings/webhooks/(?P<uid>[^/]+)", webhooks.item),
+        api("POST", "/api/settings/webhooks/(?P<uid>[^/]+)/(?P<verb>enable|disable)", webhooks.switch),
+        api("GET", "/api/settings/webhooks/(?P<uid>[^/]+)/deliveries", webhooks.deliveries),
+        api(
+            "POST",
+            r"/api/settings/webhooks/(?P<uid>[^/]+)/deliveries/(?P<delivery>\d+)/replay",
+            webhooks.replay,
+        ),
         # the Inference API (api/inference.py): InferenceClient(model=f"{HUB}/models/{id}"), the widget
         api("POST", f"/models/{AID}/pipeline/(?P<task>[^/]+)", inference.run_pipeline),
         api("POST", f"/models/{AID}/v1/chat/completions", inference.chat_model),
