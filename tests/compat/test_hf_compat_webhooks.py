@@ -9,10 +9,8 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -22,48 +20,9 @@ from huggingface_hub import CommitOperationAdd, HfApi
 from huggingface_hub.errors import HfHubHTTPError
 
 from ..conftest import Site, agora, kill_group, new_site, start_killable
+from ..webhook_receiver import Receiver
 
 HF = str(Path(sys.executable).parent / "hf")
-
-
-class Receiver:
-    """A webhook receiver: records each POST (headers, JSON body, time), answers the next of `codes` (then
-    200)."""
-
-    def __init__(self, codes: tuple[int, ...] = ()) -> None:
-        self.codes = list(codes)
-        self.posts: list[dict[str, Any]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                code = outer.codes.pop(0) if outer.codes else 200
-                outer.posts.append(
-                    {"headers": dict(self.headers), "json": json.loads(body), "at": time.monotonic()}
-                )
-                self.send_response(code)
-                self.end_headers()
-                self.wfile.write(b"got it" if code == 200 else b"broken")
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
-
-    def wait(self, pred: Callable[[dict[str, Any]], bool], timeout: float = 30) -> dict[str, Any]:
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            for p in self.posts:
-                if pred(p["json"]):
-                    return p
-            time.sleep(0.1)
-        raise AssertionError(f"no matching delivery; got {[p['json']['event'] for p in self.posts]}")
-
-    def close(self) -> None:
-        self.httpd.shutdown()
 
 
 @pytest.fixture(scope="module")

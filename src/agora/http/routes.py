@@ -108,6 +108,7 @@ def table() -> list[Entry]:
     from .web import collections as collections_pages
     from .web import files as file_pages
     from .web import viewer as viewer_pages
+    from .web import webhooks as webhook_pages
     from .web.base import ID, P
     from .web.collections import ITEM, SLUG
 
@@ -231,6 +232,8 @@ def table() -> list[Entry]:
         page("GET POST", "/settings/tokens", account.tokens),
         page("GET POST", "/settings/password", account.password),
         page("GET", "/settings/audit", account.audit_log),
+        page("GET POST", "/settings/webhooks", webhook_pages.listing),
+        page("GET POST", "/settings/webhooks/(?P<uid>[^/]+)", webhook_pages.detail),
         page("GET POST", r"/(?P<kind>new|new-dataset|new-space)", account.new_repo),
         page("GET POST", "/organizations/new", account.new_org),
         page("GET POST", r"/organizations/(?P<org>[^/]+)/members", account.members),
