@@ -32,8 +32,8 @@ here; every sha256 verified) before it creates the repo; a repo that fails later
 is left half-imported. Bytes are copied outside database transactions. Authors of discussions missing from
 the target become disabled placeholder users (no password), as do missing user namespaces; a missing org
 becomes an org with the importing user as admin. Not carried: browser sessions, throttling counters,
-downloads, LFS locks, jobs. Extend this format (and tests/faults/test_export_import.py) with every later
-feature; bump VERSION when the layout changes.
+downloads, LFS locks, jobs, webhook deliveries. Extend this format (and tests/faults/test_export_import.py)
+with every later feature; bump VERSION when the layout changes.
 """
 
 from __future__ import annotations
