@@ -80,11 +80,18 @@ def test_webhook_settings_through_huggingface_hub(site: Site, receiver: Receiver
         with pytest.raises(HfHubHTTPError) as e:
             call(w.id)
         assert e.value.response.status_code == 404
-    # bad input: a clear 400 and nothing created
-    for bad in ([{"type": "bucket", "name": "x/y"}], [{"type": "model", "name": "wanda/nope"}], []):
+    # bad input: a clear 400 (a repo not there: 404, as a private one of someone else) and nothing created
+    for bad in ([{"type": "bucket", "name": "x/y"}], [{"type": "user", "name": "nobody"}], []):
         with pytest.raises(HfHubHTTPError) as e:
             api.create_webhook(url=receiver.url, watched=bad)
         assert e.value.response.status_code == 400
+    hidden = api.create_repo("wanda/hidden", private=True).repo_id
+    for name in (hidden, "wanda/nope"):
+        with pytest.raises(HfHubHTTPError) as e:
+            other.create_webhook(url=receiver.url, watched=[{"type": "model", "name": name}])
+        assert e.value.response.status_code == 404
+        assert e.value.response.headers["X-Error-Code"] == "RepoNotFound"
+    assert api.list_webhooks() == [api.get_webhook(w.id)] and other.list_webhooks() == []
     api.delete_webhook(w.id)
     with pytest.raises(HfHubHTTPError) as e:
         api.get_webhook(w.id)

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from ..db.models import Webhook, WebhookDelivery, utcnow
 from ..errors import BadRequest, NotFound, Unauthorized
 from ..ids import RepoId, parse_repo_type
-from . import accounts, names
+from . import names
 from .accounts import Principal, require_write_token
 from .webhook_events import add_delivery
 from .webhook_targets import Allow, resolve
@@ -76,7 +76,9 @@ def _mine(s: Session, who: Principal | None, uid: str) -> Webhook:
     return w
 
 
-def _watched_item(s: Session, who: Principal, item: Any) -> dict[str, str]:
+def _watched_item(hub: Hub, s: Session, who: Principal, item: Any) -> dict[str, str]:
+    """A watched item in its canonical spelling. A repo the caller may not read is RepoNotFound, exactly as
+    one that does not exist (Hub.find): watching is no existence oracle."""
     if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item.get("name"):
         raise BadRequest("Each watched item is {'type': ..., 'name': ...}")
     kind, name = item.get("type"), item["name"]
@@ -87,18 +89,16 @@ def _watched_item(s: Session, who: Principal, item: Any) -> dict[str, str]:
         if acc is None or acc.kind != kind:
             raise BadRequest(f"No {kind} named {name!r}")
         return {"type": kind, "name": acc.name}
-    repo = names.repo(s, RepoId.parse(parse_repo_type(str(kind)), name))
-    if repo is None or not accounts.can_read(s, who, repo):
-        raise BadRequest(f"No {kind} repo named {name!r}")
+    repo = hub.find(s, who, RepoId.parse(parse_repo_type(str(kind)), name))
     return {"type": str(kind), "name": f"{repo.namespace}/{repo.name}"}
 
 
-def _watched(s: Session, who: Principal, items: Any) -> list[dict[str, str]]:
+def _watched(hub: Hub, s: Session, who: Principal, items: Any) -> list[dict[str, str]]:
     if not isinstance(items, list) or not items:
         raise BadRequest("A webhook watches at least one item: a repo, a user or an org")
     if len(items) > 100:
         raise BadRequest("A webhook watches at most 100 items")
-    return [_watched_item(s, who, i) for i in items]
+    return [_watched_item(hub, s, who, i) for i in items]
 
 
 def _domains(domains: Any) -> list[str]:
@@ -134,22 +134,24 @@ def get(hub: Hub, who: Principal | None, uid: str) -> dict[str, Any]:
 
 
 def create(hub: Hub, who: Principal | None, body: dict[str, Any], base: str, allow: Allow) -> dict[str, Any]:
-    """A new webhook; its url is checked now (a clear 400 for a refused address), and at each delivery."""
+    """A new webhook; its url is checked now (a clear 400 for a refused address), and at each delivery. The
+    watched repos first: one the caller may not read is a 404 whatever the token (Hub.find)."""
     if who is None:
         raise Unauthorized("You must be authenticated to create a webhook")
-    require_write_token(who, "create a webhook")
     _check_fields(body)
-    url = body.get("url")
-    if not isinstance(url, str):
-        raise BadRequest("A webhook needs a url (http:// or https://)")
-    resolve(url, allow)
     with hub.db.session() as s:
+        watched = _watched(hub, s, who, body.get("watched"))
+        require_write_token(who, "create a webhook")
+        url = body.get("url")
+        if not isinstance(url, str):
+            raise BadRequest("A webhook needs a url (http:// or https://)")
+        resolve(url, allow)
         w = Webhook(
             uid=uuid.uuid4().hex[:24],
             owner_id=who.user_id,
             url=url,
             secret=_secret(body.get("secret")),
-            watched=_watched(s, who, body.get("watched")),
+            watched=watched,
             domains=_domains(body.get("domains", list(DOMAINS))),
             disabled=False,
             base_url=base,
@@ -173,7 +175,7 @@ def change(
             resolve(str(body["url"]), allow)
             w.url = body["url"]
         if body.get("watched"):
-            w.watched = _watched(s, who, body["watched"])
+            w.watched = _watched(hub, s, who, body["watched"])
         if body.get("domains") is not None:
             w.domains = _domains(body["domains"])
         if "secret" in body:
