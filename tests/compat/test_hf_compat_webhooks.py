@@ -286,3 +286,49 @@ def test_hf_webhooks_commands(site: Site, receiver: Receiver) -> None:
     assert api.get_webhook(w.id).disabled is False
     hf(site, "delete", w.id, "--yes")
     assert api.list_webhooks() == []
+
+
+def test_repo_moved_and_deleted_events(site: Site, receiver: Receiver) -> None:
+    api = hub(site)
+    repo = api.create_repo("wanda/to-move", repo_type="dataset").repo_id
+    w = api.create_webhook(url=receiver.url, watched=[{"type": "dataset", "name": repo}], domains=["repo"])
+    try:
+        api.move_repo(repo, "wanda/moved", repo_type="dataset")
+        moved = receiver.wait(is_event("repo", "move"))["json"]
+        assert moved["movedTo"] == {"name": "wanda/moved", "owner": {"id": "wanda"}}
+        assert moved["repo"]["url"]["web"] == f"{site.endpoint}/datasets/wanda/moved"
+        # the webhook follows the repo to its new name
+        assert [(i.type, i.name) for i in api.get_webhook(w.id).watched] == [("dataset", "wanda/moved")]
+        api.delete_repo("wanda/moved", repo_type="dataset")
+        deleted = receiver.wait(is_event("repo", "delete"))["json"]
+        assert deleted["repo"]["name"] == "wanda/moved" and deleted["repo"]["type"] == "dataset"
+    finally:
+        api.delete_webhook(w.id)
+
+
+def test_the_target_is_checked_again_at_delivery(tmp_path: Path, receiver: Receiver) -> None:
+    """Allowed when created, refused when sent: the server restarted without the allow-list refuses to post
+    (as it would if the host's DNS answer had changed), logs why, retries once (a delay of 0 s) and fails."""
+    s = new_site(tmp_path / "data", "wanda", tmp_path / "server.log")
+    proc = start_killable(s.data, s.port, s.log, {"AGORA_WEBHOOK_ALLOW": "127.0.0.1"})
+    try:
+        api = hub(s)
+        repo = api.create_repo("wanda/rechecked").repo_id
+        w = api.create_webhook(url=receiver.url, watched=[{"type": "model", "name": repo}], domains=["repo"])
+    finally:
+        kill_group(proc)
+    proc = start_killable(s.data, s.port, s.log, {"AGORA_WEBHOOK_RETRY_DELAYS": "0"})
+    try:
+        api.update_repo_settings(repo, private=True)
+        headers = {"Authorization": f"Bearer {s.token}"}
+        url = f"{s.endpoint}/api/settings/webhooks/{w.id}/deliveries"
+        deadline = time.time() + 30
+        while (log := httpx.get(url, headers=headers).json()) == [] or log[0]["status"] != "failed":
+            assert time.time() < deadline, log
+            time.sleep(0.2)
+        assert len(log[0]["log"]) == 2
+        for attempt in log[0]["log"]:
+            assert attempt["statusCode"] is None and "AGORA_WEBHOOK_ALLOW" in attempt["error"]
+        assert receiver.posts == []
+    finally:
+        kill_group(proc)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ...errors import BadRequest
+from ...errors import BadRequest, Forbidden, NotFound, RepoNotFound
 from ...hub import webhooks
 from ...hub.webhook_targets import Allow
 from .base import Web
@@ -26,7 +26,7 @@ async def listing(web: Web, request: Request) -> Response:
         form = await web.form(request)
         try:
             return await _act(web, request, form)
-        except BadRequest as e:
+        except (BadRequest, Forbidden, NotFound, RepoNotFound) as e:  # said on the form
             error = e.message
     hooks = await web.run(webhooks.mine, web.hub, who)
     return await web.page(
@@ -63,7 +63,10 @@ async def detail(web: Web, request: Request, uid: str) -> Response:
     who = await web.require_user(request)
     if request.method == "POST":
         form = await web.form(request)
-        await web.run(webhooks.replay, web.hub, who, uid, int(form.get("delivery") or 0))
+        delivery = form.get("delivery", "")
+        if not delivery.isdigit():
+            raise BadRequest("Which delivery? The form names none")
+        await web.run(webhooks.replay, web.hub, who, uid, int(delivery))
         return web.redirect(f"{HOME}/{uid}")
     hook = await web.run(webhooks.get, web.hub, who, uid)
     log = await web.run(webhooks.log, web.hub, who, uid)
