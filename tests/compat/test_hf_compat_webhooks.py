@@ -30,7 +30,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     root = tmp_path_factory.mktemp("webhooks")
     s = new_site(root / "data", "wanda", root / "server.log")
     agora("user", "add", "victor", "--password-stdin", data=s.data, stdin="victor-password\n")
-    env = {"AGORA_WEBHOOK_ALLOW": "127.0.0.1", "AGORA_WEBHOOK_RETRY_DELAYS": "1,2"}
+    env = {"AGORA_WEBHOOK_ALLOW": "127.0.0.1", "AGORA_WEBHOOK_RETRY_DELAYS": "1,2", "AGORA_WEBHOOK_KEEP": "5"}
     proc = start_killable(s.data, s.port, s.log, env)
     yield s
     kill_group(proc)
@@ -169,9 +169,39 @@ def test_pull_request_comment_and_merge_events(site: Site, receiver: Receiver) -
             lambda j: j["event"]["action"] == "update" and j["discussion"]["status"] == "merged"
         )["json"]
         assert merged["discussion"]["changes"]["mergeCommitId"] == api.model_info(repo).sha
+        d = api.create_discussion(repo, title="a question")
+        receiver.wait(lambda j: j["discussion"]["num"] == d.num and j["event"]["action"] == "create")
+        api.change_discussion_status(repo, d.num, "closed")
+        closed = receiver.wait(lambda j: j["discussion"]["num"] == d.num and j["event"]["action"] == "update")
+        assert closed["json"]["discussion"]["status"] == "closed"
+        assert closed["json"]["discussion"]["isPullRequest"] is False
         # the domain "discussion" only: the merge's push to main is not sent
         time.sleep(1)
         assert all(p["json"]["event"]["scope"].startswith("discussion") for p in receiver.posts)
+    finally:
+        api.delete_webhook(w.id)
+
+
+def test_each_webhook_keeps_its_last_deliveries(site: Site, receiver: Receiver) -> None:
+    api = hub(site)
+    repo = api.create_repo("wanda/busy").repo_id
+    w = api.create_webhook(url=receiver.url, watched=[{"type": "model", "name": repo}], domains=["repo"])
+    try:
+        shas = [
+            api.create_commit(repo, [CommitOperationAdd("n.txt", str(i).encode())], commit_message=f"{i}").oid
+            for i in range(7)
+        ]
+        receiver.wait(lambda j: j["repo"]["headSha"] == shas[-1])
+        url = f"{site.endpoint}/api/settings/webhooks/{w.id}/deliveries"
+        deadline = time.time() + 10  # the log is cut when a delivery's outcome is recorded
+        while (log := httpx.get(url, headers={"Authorization": f"Bearer {site.token}"}).json())[0][
+            "status"
+        ] != "ok":
+            assert time.time() < deadline, log
+            time.sleep(0.1)
+        assert [d["payload"]["updatedRefs"][0]["newSha"] for d in log] == shas[::-1][
+            :5
+        ]  # AGORA_WEBHOOK_KEEP=5
     finally:
         api.delete_webhook(w.id)
 
