@@ -24,9 +24,16 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 code = outer.codes.pop(0) if outer.codes else 200
                 outer.posts.append(
-                    {"headers": dict(self.headers), "json": json.loads(body), "at": time.monotonic()}
+                    {
+                        "path": self.path,
+                        "headers": dict(self.headers),
+                        "json": json.loads(body),
+                        "at": time.monotonic(),
+                    }
                 )
                 self.send_response(code)
+                if 300 <= code < 400:  # a redirect the sender must not follow
+                    self.send_header("Location", "/redirected")
                 self.end_headers()
                 self.wfile.write(b"got it" if code == 200 else b"broken")
 

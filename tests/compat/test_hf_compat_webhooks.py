@@ -245,6 +245,25 @@ def test_a_failed_delivery_is_retried_with_backoff_and_logged_and_replayed(site:
         receiver.close()
 
 
+def test_a_redirect_is_not_followed(site: Site) -> None:
+    receiver = Receiver(codes=(307,))
+    api = hub(site)
+    repo = api.create_repo("wanda/redirecting").repo_id
+    w = api.create_webhook(url=receiver.url, watched=[{"type": "model", "name": repo}], domains=["repo"])
+    try:
+        api.update_repo_settings(repo, gated="auto")
+        deadline = time.time() + 30
+        while len(receiver.posts) < 2 and time.time() < deadline:  # the 307, then the retry after 1 s
+            time.sleep(0.1)
+        assert [p["path"] for p in receiver.posts] == ["/hook", "/hook"]
+        url = f"{site.endpoint}/api/settings/webhooks/{w.id}/deliveries"
+        (d,) = httpx.get(url, headers={"Authorization": f"Bearer {site.token}"}).json()
+        assert d["log"][0]["statusCode"] == 307
+    finally:
+        api.delete_webhook(w.id)
+        receiver.close()
+
+
 def test_private_repo_events_reach_only_webhooks_whose_owner_may_read_it(
     site: Site, receiver: Receiver
 ) -> None:
