@@ -232,7 +232,9 @@ class Hub:
             raise Conflict(f"A {dst.type} repo named {dst.full} already exists")
         repo.namespace, repo.name = dst.namespace, dst.name
         s.flush()
-        moved = {"movedTo": {"name": dst.full, "owner": {"id": dst.namespace}}, "movedFrom": src.full}
+        owner = accounts.get_account(s, dst.namespace)
+        to = {"name": dst.full, "owner": {"id": str(owner.id) if owner else dst.namespace}}
+        moved = {"movedTo": to, "movedFrom": src.full}
         webhook_events.repo_event(s, repo, "move", moved)
         audit.record(s, who, "repo.move", f"{src.type}:{src.full}", {"to": dst.full})
         if repo.head_sha:

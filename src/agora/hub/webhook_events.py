@@ -85,9 +85,10 @@ def _watches(w: Webhook, repo: Repo, names: tuple[str, ...]) -> bool:
 
 
 def _may_read(s: Session, owner: Account | None, repo: Repo) -> bool:
-    if not repo.private:
-        return True
-    return owner is not None and accounts.can_read(s, accounts.session_principal(owner), repo)
+    """Whether the webhook's owner may read the repo now (a disabled account receives nothing)."""
+    if owner is None or owner.disabled:
+        return False
+    return not repo.private or accounts.can_read(s, accounts.session_principal(owner), repo)
 
 
 def reached(s: Session, repo: Repo, domain: str, also: tuple[str, ...] = ()) -> list[Webhook]:
