@@ -105,6 +105,27 @@ class InferenceLimits:
 
 
 @dataclass
+class WebhookLimits:
+    """Webhook deliveries (hub/webhooks.py, deliveries.py): where they may go, how long and how often."""
+
+    # AGORA_WEBHOOK_ALLOW: hosts or CIDRs (comma-separated) allowed although they are loopback, private,
+    # link-local, multicast or unspecified addresses (refused by default: the server's own network)
+    allow: str = ""
+    timeout: float = 10  # AGORA_WEBHOOK_TIMEOUT: seconds to connect, and to wait for each read of the answer
+    # AGORA_WEBHOOK_RETRY_DELAYS: seconds before each retry of a failed delivery (comma-separated)
+    retry_delays: str = "60,300,1800,7200,43200"
+    keep: int = 50  # AGORA_WEBHOOK_KEEP: deliveries kept in each webhook's log (older ones dropped)
+    max_response_bytes: int = 4096  # AGORA_WEBHOOK_MAX_RESPONSE_BYTES: of an answer's body, read and kept
+
+    @classmethod
+    def from_env(cls) -> WebhookLimits:
+        return _fields_from_env(cls(), "AGORA_WEBHOOK_")
+
+    def delays(self) -> list[float]:
+        return [float(x) for x in self.retry_delays.split(",") if x.strip()]
+
+
+@dataclass
 class SpacesLimits:
     """Space sandboxes (src/agora/spaces/): the uids they run as and what each may use."""
 
@@ -189,6 +210,7 @@ class Settings:
     # its upload: hf_xet believes for 21 days that a xorb it uploaded is on the server (hub/gc.py).
     gc_xorb_grace_days: float = 30
     spaces: SpacesLimits = field(default_factory=SpacesLimits)
+    webhooks: WebhookLimits = field(default_factory=WebhookLimits)
 
     @classmethod
     def from_env(cls, data: str | Path | None = None) -> Settings:
@@ -238,6 +260,7 @@ class Settings:
             if v:
                 setattr(s, name, int(v))
         s.spaces = SpacesLimits.from_env()
+        s.webhooks = WebhookLimits.from_env()
         return s
 
     @property

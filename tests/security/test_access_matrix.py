@@ -364,6 +364,18 @@ class Surface:
     lenient: bool = False  # the allowed answer may be a non-access error (e.g. a viewer not ready yet)
 
 
+def _webhook_pair(c: Client, r: Repo) -> Answer:
+    """A webhook watching the repo, created then deleted at once (a public address: no allow-list here; no
+    event happens in between, so nothing is ever sent)."""
+    watched = [{"type": r.type, "name": r.id}]
+    got = c.req(
+        "POST", "/api/settings/webhooks", json={"url": "http://93.184.215.14/hook", "watched": watched}
+    )
+    if got.status == 200:
+        c.req("DELETE", f"/api/settings/webhooks/{json.loads(got.body)['webhook']['id']}")
+    return got
+
+
 def _get(path: str) -> Act:
     return lambda c, r: c.req("GET", path.format(api=r.api, web=r.web))
 
@@ -466,6 +478,7 @@ SURFACES = [
         lambda c, r: c.req("POST", f"{r.api}/discussions/1/comment", json={"comment": f"from {c.p.key}"}),
     ),
     Surface("like", "participate", lambda c, r: c.req("POST", f"{r.api}/like")),
+    Surface("webhook-watch", "participate", _webhook_pair),
     Surface(
         "settings-visibility", "admin", lambda c, r: c.req("PUT", f"{r.api}/settings", json={"private": True})
     ),

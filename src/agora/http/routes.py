@@ -97,6 +97,7 @@ def table() -> list[Entry]:
         search,
         spaces,
         viewer,
+        webhooks,
         xet,
     )
     from .api.common import T
@@ -107,6 +108,7 @@ def table() -> list[Entry]:
     from .web import collections as collections_pages
     from .web import files as file_pages
     from .web import viewer as viewer_pages
+    from .web import webhooks as webhook_pages
     from .web.base import ID, P
     from .web.collections import ITEM, SLUG
 
@@ -188,6 +190,16 @@ def table() -> list[Entry]:
         *viewer_api("statistics", viewer.statistics),
         *viewer_api("cell", viewer.cell),
         api("GET", "/api/agora/metrics", metrics.metrics),
+        # webhooks of the calling user (api/webhooks.py)
+        api("GET POST", "/api/settings/webhooks", webhooks.collection),
+        api("GET POST DELETE", "/api/settings/webhooks/(?P<uid>[^/]+)", webhooks.item),
+        api("POST", "/api/settings/webhooks/(?P<uid>[^/]+)/(?P<verb>enable|disable)", webhooks.switch),
+        api("GET", "/api/settings/webhooks/(?P<uid>[^/]+)/deliveries", webhooks.deliveries),
+        api(
+            "POST",
+            r"/api/settings/webhooks/(?P<uid>[^/]+)/deliveries/(?P<delivery>\d+)/replay",
+            webhooks.replay,
+        ),
         # the Inference API (api/inference.py): InferenceClient(model=f"{HUB}/models/{id}"), the widget
         api("POST", f"/models/{AID}/pipeline/(?P<task>[^/]+)", inference.run_pipeline),
         api("POST", f"/models/{AID}/v1/chat/completions", inference.chat_model),
@@ -220,6 +232,8 @@ def table() -> list[Entry]:
         page("GET POST", "/settings/tokens", account.tokens),
         page("GET POST", "/settings/password", account.password),
         page("GET", "/settings/audit", account.audit_log),
+        page("GET POST", "/settings/webhooks", webhook_pages.listing),
+        page("GET POST", "/settings/webhooks/(?P<uid>[^/]+)", webhook_pages.detail),
         page("GET POST", r"/(?P<kind>new|new-dataset|new-space)", account.new_repo),
         page("GET POST", "/organizations/new", account.new_org),
         page("GET POST", r"/organizations/(?P<org>[^/]+)/members", account.members),

@@ -33,7 +33,7 @@ from ..errors import BadRequest, EntryNotFound, ParentMismatch, RepoNotFound, Un
 from ..ids import RepoId, check_folder, check_oid, check_path, check_unicode_twins
 from ..storage.gitstore import GitRepo
 from ..storage.lfs_pointer import lfs_pointer, parse_pointer
-from . import cards, spaces
+from . import cards, spaces, webhook_events
 from .accounts import Principal
 from .repos import _goes_to_lfs
 
@@ -551,6 +551,7 @@ def new_discussion(s: Session, repo: Repo, row: Discussion) -> int:
     row.repo_id, row.num = repo.id, num
     s.add(row)
     s.flush()
+    webhook_events.discussion_event(s, repo, row, "create")
     return num
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from ..db.models import Account, Discussion, Repo, utcnow
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..ids import RepoId
-from . import accounts, commits, names
+from . import accounts, commits, names, webhook_events
 from .accounts import Principal, require_write_token
 
 if TYPE_CHECKING:
@@ -107,6 +107,9 @@ def comment(s: Session, who: Principal, d: Discussion, text: str) -> dict[str, A
         raise BadRequest("The comment is empty")
     ev = _comment(who, text)
     _append(d, ev)
+    repo = s.get(Repo, d.repo_id)
+    if repo is not None:
+        webhook_events.comment_event(s, repo, d, ev, who.user_id)
     return ev
 
 
@@ -137,6 +140,9 @@ def set_status(
     d.status = status
     ev = _event(who, "status-change", {"status": status})
     _append(d, ev)
+    repo = s.get(Repo, d.repo_id)
+    if repo is not None:
+        webhook_events.discussion_event(s, repo, d, "update")
     return ev
 
 
@@ -160,6 +166,7 @@ def merge(s: Session, hub: Hub, who: Principal, repo: Repo, d: Discussion, text:
         d.status = "merged"
         d.data = {**(d.data or {}), "mergeCommitId": new}
         _append(d, _event(who, "status-change", {"status": "merged"}))
+        webhook_events.discussion_event(s, repo, d, "update")
 
     if r.descendant_of(pr, main):  # a fast-forward: a ref move, through the same post-write path
         commits.move_branch(s, hub, repo, "refs/heads/main", main, pr, f"merge refs/pr/{d.num}", mark_merged)

@@ -43,7 +43,7 @@ from ..ids import (
 )
 from ..storage.blobs import BlobStore
 from ..storage.gitstore import Entry, GitRepo
-from . import accounts, artefacts, audit, index, names, reconcile
+from . import accounts, artefacts, audit, index, names, reconcile, webhook_events
 from .accounts import Principal
 from .gitattributes import default_gitattributes
 from .sizes import BINARY_LFS_SIZE, LFS_SIZE
@@ -177,6 +177,7 @@ class Hub:
         except IntegrityError:
             shutil.rmtree(git.path, ignore_errors=True)
             raise Conflict(f"A {rid.type} repo named {rid.full} already exists") from None
+        webhook_events.repo_event(s, repo, "create")
         self.after_ref_update(s, repo, "refs/heads/main", None, repo.head_sha)
         return repo
 
@@ -197,6 +198,7 @@ class Hub:
         repo = self.find_admin(s, who, rid, f"delete {rid.full}")
         path = self.git(repo).path
         audit.record(s, who, "repo.delete", f"{rid.type}:{rid.full}", {"private": repo.private})
+        webhook_events.repo_event(s, repo, "delete")
         index.drop(s, repo)
         s.delete(repo)
         s.flush()
@@ -230,6 +232,10 @@ class Hub:
             raise Conflict(f"A {dst.type} repo named {dst.full} already exists")
         repo.namespace, repo.name = dst.namespace, dst.name
         s.flush()
+        owner = accounts.get_account(s, dst.namespace)
+        to = {"name": dst.full, "owner": {"id": str(owner.id) if owner else dst.namespace}}
+        moved = {"movedTo": to, "movedFrom": src.full}
+        webhook_events.repo_event(s, repo, "move", moved)
         audit.record(s, who, "repo.move", f"{src.type}:{src.full}", {"to": dst.full})
         if repo.head_sha:
             index.reindex(s, self, repo, repo.head_sha)
@@ -249,6 +255,7 @@ class Hub:
         if gated is not None and (gated or None) != repo.gated:
             old, repo.gated = repo.gated, (str(gated) if gated else None)
             audit.record(s, who, "repo.gated", target, {"from": old or False, "to": gated or False})
+        webhook_events.config_changed(s, repo)
         return repo
 
     # ---- revisions --------------------------------------------------------------------------------
@@ -303,6 +310,7 @@ class Hub:
         # parquet conversion when its default branch moves).
         changed = artefacts.path_changed(lambda: self.git(repo), old, new)
         artefacts.REGISTRY.queue(s, repo.id, artefacts.RefUpdate(repo.type, ref, old, new, changed))
+        webhook_events.ref_moved(s, repo, ref, old, new)  # queued deliveries, sent after the commit
         s.flush()
 
     def count_download(self, repo: Repo, commit: str, path: str) -> None:
