@@ -1,5 +1,6 @@
 """A gated model in the browser: bob sees the access form (the card's prompt and custom fields) instead of
-download links, asks, alice accepts him in the Settings page's "Gated users", and bob then downloads."""
+download links, asks, alice accepts him in the Settings page's "Gated users" (then on /gated-users, the
+writers' page of the section), and bob then downloads."""
 
 from __future__ import annotations
 
@@ -65,6 +66,7 @@ def test_request_form_accept_then_download_links(
     with alice.expect_navigation():
         row.get_by_role("button", name="Accept").click()
     snap(alice, "accepted")
+    assert alice.url.endswith(f"/{rid}/gated-users")  # the writers' page of the same section
     assert alice.locator("#gated-users table.access-accepted tr[data-user='bob']").count() == 1
 
     bob.goto(f"/{rid}")

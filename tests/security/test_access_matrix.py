@@ -476,6 +476,7 @@ SURFACES = [
     Surface("move", "admin", _move),
     Surface("delete", "admin", _delete),
     Surface("ui-settings", "admin", _page("{web}/settings"), ui=True),
+    Surface("ui-gated-users", "write", _page("{web}/gated-users"), ui=True),
 ]
 
 

@@ -257,6 +257,7 @@ def table() -> list[Entry]:
         repo_page("GET POST", "/settings", edit.settings),
         repo_page("POST", "/like", edit.like),
         repo_page("POST", "/ask-access", browse.ask_access),
+        repo_page("GET POST", "/gated-users", edit.gated_users),
         repo_page("GET", "/discussions", community.discussions),
         page("GET", f"/spaces/{ID}/app-status", browse.space_status),
         # the home page, the lists, full-text search, the repo page

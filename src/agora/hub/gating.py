@@ -155,8 +155,8 @@ def check(s: Session, who: Principal | None, repo: Repo, path: str | None = None
 
 def status_of(s: Session, who: Principal | None, repo: Repo) -> str | None:
     """What the repo page tells `who` about the gate: "member" (passes as a member or admin), "accepted",
-    "pending", "rejected", or None (not asked yet, or anonymous)."""
-    if who is None:
+    "pending", "rejected", or None (not asked yet, anonymous, or a repo that is not gated: no query)."""
+    if who is None or not repo.gated:
         return None
     if accounts.namespace_role(s, who, repo.namespace) is not None:
         return "member"

@@ -190,9 +190,7 @@ async def settings(web: Web, request: Request, p: str | None, ns: str, name: str
         repo = await web.run(web.hub.admin_repo, who, rid)
         extra = await web.run(space_settings, web, who, repo) if rid.type == "space" else {}
         if repo.gated:  # the "Gated users" section: its requests by status
-            extra["access"] = {
-                st: await web.run(gating.requests_of, web.hub, who, rid, st) for st in gating.STATUSES
-            }
+            extra["access"] = await web.run(access_lists, web, who, rid)
         return await web.page(
             request, "settings.html", tab="settings", repo=repo, rid=rid, can_write=True, **extra
         )
@@ -207,9 +205,6 @@ def apply_settings(web: Web, who: Principal, rid: RepoId, form: dict[str, str]) 
     if action.startswith("space-") and rid.type == "space":
         apply_space_action(web, who, rid, action, form)
         return f"/{rid.web_path}/settings"
-    if action.startswith("access-"):
-        apply_access_action(web, who, rid, action, form)
-        return f"/{rid.web_path}/settings#gated-users"
     if action == "visibility":
         repo = web.hub.change_settings(who, rid, form.get("visibility") == "private", None)
     elif action == "gated":
@@ -224,6 +219,27 @@ def apply_settings(web: Web, who: Principal, rid: RepoId, form: dict[str, str]) 
     else:
         raise BadRequest("Unknown settings action")
     return repo_path(repo) + "/settings"
+
+
+def access_lists(web: Web, who: Principal, rid: RepoId) -> dict[str, list[gating.Listed]]:
+    return {st: gating.requests_of(web.hub, who, rid, st) for st in gating.STATUSES}
+
+
+async def gated_users(web: Web, request: Request, p: str | None, ns: str, name: str) -> Response:
+    """`/{repo}/gated-users`: a gated repo's access requests for every writer of the repo (Settings, where
+    the same section shows, is for its admins); POST: one action, then this page again."""
+    rid = rid_of(p, ns, name)
+    if request.method == "GET":
+        who = await require_writer(web, request, rid)
+        repo = await web.repo(request, rid, write=True)
+        access = await web.run(access_lists, web, who, rid)
+        return await web.page(
+            request, "gated_users.html", tab="settings", repo=repo, rid=rid, can_write=True, access=access
+        )
+    who = await web.require_user(request)
+    form = await web.form(request)
+    await web.run(apply_access_action, web, who, rid, form.get("action") or "", form)
+    return web.redirect(f"/{rid.web_path}/gated-users")
 
 
 ACCESS_ACTIONS = {"access-accept": "accepted", "access-reject": "rejected", "access-cancel": "pending"}
