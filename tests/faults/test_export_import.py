@@ -52,7 +52,8 @@ def _password_login(url: str, user: str) -> None:
 
 def _build_hub(api: HfApi, bob: HfApi, endpoint: str, token: str, tmp: Path) -> None:
     api.create_repo("alice/m")
-    api.upload_file(path_or_fileobj=b"# m\n", path_in_repo="README.md", repo_id="alice/m")
+    card = b"---\nextra_gated_fields:\n  Company: text\n---\n# m\n"  # a gated repo's access form
+    api.upload_file(path_or_fileobj=card, path_in_repo="README.md", repo_id="alice/m")
     api.upload_file(path_or_fileobj=os.urandom(2 * MB), path_in_repo="w.bin", repo_id="alice/m")  # LFS (HTTP)
     xet = tmp / "xet.bin"
     xet.write_bytes(os.urandom(3 * MB))
@@ -83,6 +84,13 @@ def _build_hub(api: HfApi, bob: HfApi, endpoint: str, token: str, tmp: Path) -> 
     api.add_space_secret("alice/s", "API_KEY", "not exported")
 
     api.update_repo_settings("alice/m", gated="auto")
+    asked = httpx.post(  # bob's access request (accepted at once: auto), then rejected by alice
+        f"{endpoint}/api/models/alice/m/ask-access",
+        json={"fields": {"Company": "Bob & Co"}},
+        headers={"Authorization": f"Bearer {bob.token}"},
+    )
+    assert asked.json() == {"status": "accepted"}, asked.text
+    api.reject_access_request("alice/m", "bob", rejection_reason="No toasters")
     c = api.create_collection("Favourites", description="The best ones")
     api.add_collection_item(c.slug, "alice/m", "model", note="Fast")
     api.add_collection_item(c.slug, "alice/s", "space")
@@ -167,6 +175,10 @@ def _snapshot(api: HfApi, cache: Path) -> dict[str, Any]:
     shot["space_variables"] = {
         k: (v.value, v.description) for k, v in api.get_space_variables("alice/s").items()
     }
+    shot["access_requests"] = {
+        st: [(r.username, r.fields) for r in getattr(api, f"list_{st}_access_requests")("alice/m")]
+        for st in ("pending", "accepted", "rejected")
+    }
     shot["xet"] = _xet_hashes(api, "alice/m", sorted(shot["model:alice/m"]["files"]["refs/heads/main"]))
     return shot
 
@@ -217,6 +229,7 @@ def test_export_all_then_import_into_an_empty_data_folder_compares_equal(tmp_pat
     assert "refs/convert/parquet" in before["dataset:acme/d"]["refs"]
     assert len(before["collections"]) == 1 and len(before["collections"][0][3]) == 2
     assert m["gated"] == "auto"
+    assert before["access_requests"]["rejected"] == [("bob", {"Company": "Bob & Co"})]
     assert before["xet"]["x.bin"] and not before["xet"]["w.bin"]
     assert before["dataset:acme/d"]["private"] and before["space:alice/s"]["sdk"] == "static"
     assert before["space_variables"] == {"GREETING": ("hi", "shown")}

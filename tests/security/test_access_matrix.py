@@ -402,6 +402,7 @@ SURFACES = [
     Surface("git-ls-remote", "read", _git_ls_remote),
     Surface("lfs-download", "read", _lfs("download")),
     Surface("xet-read-token", "read", _get("{api}/xet-read-token/main")),
+    Surface("auth-check", "read", _get("{api}/auth-check")),
     Surface(
         "lfs-locks-list", "read", lambda c, r: c.req("GET", f"{r.web}.git/info/lfs/locks", headers=LFS_JSON)
     ),
@@ -458,6 +459,8 @@ SURFACES = [
     Surface("lfs-lock-unlock", "write", _lock_pair),
     Surface("lfs-upload", "write", _lfs("upload")),
     Surface("xet-write-token", "write", _get("{api}/xet-write-token/main")),
+    Surface("auth-check-write", "write", _get("{api}/auth-check/write")),
+    Surface("access-requests-list", "write", _get("{api}/user-access-request/pending")),
     Surface("branch-create-delete", "write", _ref_pair("branch")),
     Surface("tag-create-delete", "write", _ref_pair("tag")),
     Surface(
@@ -486,6 +489,7 @@ SURFACES = [
     Surface("move", "admin", _move),
     Surface("delete", "admin", _delete),
     Surface("ui-settings", "admin", _page("{web}/settings"), ui=True),
+    Surface("ui-gated-users", "write", _page("{web}/gated-users"), ui=True),
 ]
 
 

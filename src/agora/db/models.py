@@ -458,3 +458,21 @@ class WebhookDelivery(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     log: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)  # one entry per attempt
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+# ---- gated repos (issue 17): who asked for access, what they answered, what the repo's writers decided -----
+class AccessRequest(Base):
+    """A user's access request to a gated repo (or a grant they did not ask for): pending, accepted or
+    rejected, with the answers to the card's `extra_gated_fields`. One row per (repo, user): asking again
+    after a cancel or a decision updates it."""
+
+    __tablename__ = "access_requests"
+    __table_args__ = (UniqueConstraint("repo_id", "user_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repo_id: Mapped[int] = owned_by("repos")
+    user_id: Mapped[int] = owned_by("accounts")
+    status: Mapped[str] = mapped_column(String(16))  # pending | accepted | rejected
+    fields: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)  # why it was rejected
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

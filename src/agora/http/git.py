@@ -41,6 +41,7 @@ from ..errors import (
     BadRequest,
     Conflict,
     Forbidden,
+    GatedRepo,
     HubError,
     InsufficientStorage,
     RepoNotFound,
@@ -382,7 +383,7 @@ async def authorize(
     except Unauthorized as e:
         return git_error(401, e.message, "Unauthorized")
     try:
-        repo = await ctx.run(ctx.hub.open_repo, who, rid, write)
+        repo = await ctx.run(ctx.hub.open_repo, who, rid, write, not write)  # a fetch: past the gate
     except RepoNotFound:
         if who is None:
             return git_error(
@@ -395,6 +396,8 @@ async def authorize(
         return git_error(
             401, f"{e.message}: use your user name and a write token as the password", "Unauthorized"
         )
+    except GatedRepo as e:  # 401 makes git ask the anonymous for credentials; git prints the message
+        return git_error(401 if who is None else 403, e.message, e.code)
     except Forbidden as e:
         return git_error(403, e.message, "Forbidden")
     return repo, who

@@ -10,7 +10,8 @@ An export is a folder that describes itself (format version 1):
                                           event, the names of the users who like it, the dataset viewer's
                                           records (so refs/convert/parquet is not converted again), a
                                           Space's settings (paused, sleep time) and variables; its secrets'
-                                          values are left out (their keys are listed: set them again)
+                                          values are left out (their keys are listed: set them again); a
+                                          gated repo's access requests (user, status, answers, reason)
     OUT/objects/<o[:2]>/<o[2:4]>/<oid>    every LFS object any exported ref points at, by sha256 (git-lfs's own
                                           layout), except the files stored in Xet:
     OUT/xet/shards/<sha256>, OUT/xet/xorbs/<hash>   for a file uploaded through Xet, the shard that registered
@@ -77,7 +78,7 @@ from ..storage.gitstore import GitRepo
 from ..storage.lfs_pointer import POINTER_MAX, parse_pointer
 from ..storage.xet import shard as xet_shard
 from ..storage.xet.hashing import to_hex
-from . import accounts, audit, commits, index
+from . import accounts, audit, commits, gating, index
 from .accounts import Principal
 from .imports import Progress, _read_lfs, _store
 from .repos import Hub
@@ -199,6 +200,7 @@ def _repo_meta(s: Session, repo: Repo) -> dict[str, Any]:
         "sdk": repo.sdk,
         "created_at": _iso(repo.created_at),
         "discussions": [_discussion(s, d) for d in ds],
+        "access_requests": gating.export_rows(s, repo),
         "likes": sorted(likers),
         "viewer_results": [
             {
@@ -648,6 +650,8 @@ def _fill(s: Session, hub: Hub, repo: Repo, meta: dict[str, Any], wanted: dict[s
         for v in space.get("variables", []):
             s.add(SpaceVariable(repo_id=repo.id, secret=False, key=v["key"], value=v["value"],
                                 description=v.get("description")))  # fmt: skip
+    for r in meta.get("access_requests", []):  # their users as discussion authors: placeholders if missing
+        gating.import_row(s, repo, _account(s, r["user"], "user", None), r)
     likers = [a for a in (accounts.get_account(s, n) for n in meta.get("likes", [])) if a is not None]
     for a in likers:
         s.add(Like(user_id=a.id, repo_id=repo.id))

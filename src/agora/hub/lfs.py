@@ -22,7 +22,7 @@ def batch_objects(
     """The repo (write access checked if asked) and, for each oid, (the size of its stored content or None,
     whether the repo owns it)."""
     with hub.db.session() as s:
-        repo = hub.find(s, who, rid, write=write)
+        repo = hub.find(s, who, rid, write=write, download=not write)  # downloads: past the gate
         out: dict[str, tuple[int | None, bool]] = {}
         for oid in oids:
             stored = hub.stored_lfs_size(s, oid)

@@ -43,7 +43,7 @@ from ..ids import (
 )
 from ..storage.blobs import BlobStore
 from ..storage.gitstore import Entry, GitRepo
-from . import accounts, artefacts, audit, index, names, reconcile, webhook_events
+from . import accounts, artefacts, audit, gating, index, names, reconcile, webhook_events
 from .accounts import Principal
 from .gitattributes import default_gitattributes
 from .sizes import BINARY_LFS_SIZE, LFS_SIZE
@@ -107,11 +107,22 @@ class Hub:
         """The repo `rid` names, in any case (ids compare without case, as on the Hub; hub/names.py)."""
         return names.repo(s, rid)
 
-    def find(self, s: Session, who: Principal | None, rid: RepoId, write: bool = False) -> Repo:
-        """The repo if `who` may see it (and write it, if asked); otherwise RepoNotFound, never a hint."""
+    def find(
+        self,
+        s: Session,
+        who: Principal | None,
+        rid: RepoId,
+        write: bool = False,
+        download: bool | str = False,
+    ) -> Repo:
+        """The repo if `who` may see it (and write it, if asked); otherwise RepoNotFound, never a hint.
+        `download` (True, or the path of the file to serve): the caller serves the repo's bytes, so a gated
+        repo's gate is checked too (`gating.check`: GatedRepo). Every byte-serving surface asks for it."""
         repo = self.get(s, rid)
         if repo is None or not accounts.can_read(s, who, repo):
             raise RepoNotFound(f"Repository {rid.full} not found")
+        if download:
+            gating.check(s, who, repo, download if isinstance(download, str) else None)
         if write and not accounts.can_write(s, who, repo):
             if who is None:
                 raise Unauthorized("You must be authenticated to write to this repository")
@@ -121,14 +132,16 @@ class Hub:
             )
         return repo
 
-    def open_repo(self, who: Principal | None, rid: RepoId, write: bool = False) -> Repo:
+    def open_repo(
+        self, who: Principal | None, rid: RepoId, write: bool = False, download: bool | str = False
+    ) -> Repo:
         """`find` in a session of its own: the row comes back detached (read its attributes; to change it,
         call a Hub method that loads it again)."""
         with self.db.session() as s:
-            repo = self.find(s, who, rid, write)
+            repo = self.find(s, who, rid, write, download)
         if reconcile.notice(self, repo):  # git's main moved without the database knowing: repaired now
             with self.db.session() as s:
-                repo = self.find(s, who, rid, write)
+                repo = self.find(s, who, rid, write, download)
         return repo
 
     # ---- repo lifecycle ---------------------------------------------------------------------------

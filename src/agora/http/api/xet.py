@@ -78,7 +78,7 @@ def token_repo(ctx: Ctx, request: Request, write: bool) -> int:
 
 async def token(ctx: Ctx, request: Request, t: str, ns: str, name: str, kind: str, rev: str) -> Response:
     write = kind == "write"
-    repo = await ctx.repo(request, rid_api(t, ns, name), write=write)
+    repo = await ctx.repo(request, rid_api(t, ns, name), write=write, download=not write)  # read: gated
     if not (write and rev == "None"):  # create_commit(create_pr=True) sends the literal None
         await ctx.run(ctx.hub.resolve, repo, rev)
     tok, exp = make_token(ctx, repo.id, kind)

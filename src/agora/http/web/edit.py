@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from ... import spacehost
 from ...errors import BadRequest
-from ...hub import commits, index, spaces
+from ...hub import commits, gating, index, spaces
 from ...hub.accounts import Principal
 from ...hub.repos import Repo
 from ...ids import RepoId, check_path
@@ -189,6 +189,8 @@ async def settings(web: Web, request: Request, p: str | None, ns: str, name: str
         # Settings are for the namespace's admins (Hub.find_admin).
         repo = await web.run(web.hub.admin_repo, who, rid)
         extra = await web.run(space_settings, web, who, repo) if rid.type == "space" else {}
+        if repo.gated:  # the "Gated users" section: its requests by status
+            extra["access"] = await web.run(access_lists, web, who, rid)
         return await web.page(
             request, "settings.html", tab="settings", repo=repo, rid=rid, can_write=True, **extra
         )
@@ -217,6 +219,42 @@ def apply_settings(web: Web, who: Principal, rid: RepoId, form: dict[str, str]) 
     else:
         raise BadRequest("Unknown settings action")
     return repo_path(repo) + "/settings"
+
+
+def access_lists(web: Web, who: Principal, rid: RepoId) -> dict[str, list[gating.Listed]]:
+    return {st: gating.requests_of(web.hub, who, rid, st) for st in gating.STATUSES}
+
+
+async def gated_users(web: Web, request: Request, p: str | None, ns: str, name: str) -> Response:
+    """`/{repo}/gated-users`: a gated repo's access requests for every writer of the repo (Settings, where
+    the same section shows, is for its admins); POST: one action, then this page again."""
+    rid = rid_of(p, ns, name)
+    if request.method == "GET":
+        who = await require_writer(web, request, rid)
+        repo = await web.repo(request, rid, write=True)
+        access = await web.run(access_lists, web, who, rid)
+        return await web.page(
+            request, "gated_users.html", tab="settings", repo=repo, rid=rid, can_write=True, access=access
+        )
+    who = await web.require_user(request)
+    form = await web.form(request)
+    await web.run(apply_access_action, web, who, rid, form.get("action") or "", form)
+    return web.redirect(f"/{rid.web_path}/gated-users")
+
+
+ACCESS_ACTIONS = {"access-accept": "accepted", "access-reject": "rejected", "access-cancel": "pending"}
+
+
+def apply_access_action(web: Web, who: Principal, rid: RepoId, action: str, form: dict[str, str]) -> None:
+    """A "Gated users" action: accept, reject (with a reason) or cancel a request, or grant a user access."""
+    if action == "access-grant":
+        gating.give(web.hub, who, rid, form.get("user", "").strip())
+    elif action in ACCESS_ACTIONS:
+        status = ACCESS_ACTIONS[action]
+        reason = (form.get("reason") or "").strip() or None if status == "rejected" else None
+        gating.decide(web.hub, who, rid, form.get("user") or None, None, status, reason)
+    else:
+        raise BadRequest("Unknown settings action")
 
 
 def space_settings(web: Web, who: Principal, repo: Repo) -> dict[str, Any]:
