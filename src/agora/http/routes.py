@@ -147,6 +147,11 @@ def table() -> list[Entry]:
         repo_api(
             "POST", r"/discussions/(?P<num>\d+)/(?P<verb>comment|title|status|merge)", discussions.action
         ),
+        repo_api(
+            "POST",
+            r"/discussions/(?P<num>\d+)/comment/(?P<cid>[0-9a-fA-F]{1,64})/(?P<verb>edit|hide)",
+            discussions.comment_action,
+        ),
         collections_api("GET", "", collections.listing),
         collections_api("POST", "", collections.create),
         collections_api("GET", slug, collections.get),

@@ -27,14 +27,24 @@ def _event(who: Principal, kind: str, data: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": secrets.token_hex(12),
         "type": kind,
-        "createdAt": utcnow().strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "createdAt": _now(),
         "author": {"name": who.name},
         "data": data,
     }
 
 
+def _now() -> str:
+    return utcnow().strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _version(who: Principal, text: str) -> dict[str, Any]:
+    """One version of a comment's text, as the Hub's `latest` and `history` entries carry it."""
+    return {"raw": text, "updatedAt": _now(), "author": {"name": who.name}}
+
+
 def _comment(who: Principal, text: str) -> dict[str, Any]:
-    return _event(who, "comment", {"edited": False, "hidden": False, "latest": {"raw": text}})
+    first = _version(who, text)
+    return _event(who, "comment", {"edited": False, "hidden": False, "latest": first, "history": [first]})
 
 
 def get(s: Session, repo: Repo, num: int) -> Discussion:
@@ -107,6 +117,55 @@ def comment(s: Session, who: Principal, d: Discussion, text: str) -> dict[str, A
         raise BadRequest("The comment is empty")
     ev = _comment(who, text)
     _append(d, ev)
+    return ev
+
+
+def _find_comment(d: Discussion, comment_id: str) -> tuple[list[dict[str, Any]], int]:
+    """(a copy of the thread's events, the index of comment `comment_id` in it), or NotFound."""
+    events = [dict(e) for e in (d.data or {}).get("events", [])]
+    for i, e in enumerate(events):
+        if e.get("type") == "comment" and str(e.get("id")) == comment_id.lower():
+            e["data"] = dict(e.get("data") or {})
+            return events, i
+    raise NotFound(f"Comment {comment_id} not found in discussion #{d.num}")
+
+
+def _store(d: Discussion, events: list[dict[str, Any]]) -> None:
+    d.data = {**(d.data or {}), "events": events}  # a new value: the JSON column sees the change
+
+
+def edit_comment(s: Session, who: Principal, d: Discussion, comment_id: str, text: str) -> dict[str, Any]:
+    """A new version of a comment, by its author only; earlier versions stay in its `history` (newest
+    first, as the Hub lists them) and the comment shows as edited."""
+    require_write_token(who, "edit a comment")
+    events, i = _find_comment(d, comment_id)
+    ev, data = events[i], events[i]["data"]
+    if ev.get("author", {}).get("name") != who.name:
+        raise Forbidden("Only the author of a comment can edit it")
+    if data.get("hidden"):
+        raise Forbidden("This comment has been hidden: it cannot be edited")
+    if not text or not text.strip():
+        raise BadRequest("The comment is empty")
+    version = _version(who, text)
+    history = data.get("history") or [data.get("latest") or {}]
+    data.update(edited=True, latest=version, history=[version, *history])
+    _store(d, events)
+    return ev
+
+
+def hide_comment(
+    s: Session, who: Principal, d: Discussion, comment_id: str, can_write: bool
+) -> dict[str, Any]:
+    """Hide a comment (its author or the repo's writers): its text, and every earlier version, is dropped
+    for good, as on the Hub (the client warns that hidden content cannot be retrieved)."""
+    require_write_token(who, "hide a comment")
+    events, i = _find_comment(d, comment_id)
+    ev, data = events[i], events[i]["data"]
+    if not (can_write or ev.get("author", {}).get("name") == who.name):
+        raise Forbidden("Only the author of a comment or the repo's writers can hide it")
+    blank = {**_version(who, ""), "author": (data.get("latest") or {}).get("author", {})}
+    data.update(hidden=True, hiddenBy=who.name, latest=blank, history=[])
+    _store(d, events)
     return ev
 
 
@@ -248,5 +307,9 @@ def act(hub: Hub, who: Principal, rid: RepoId, num: int, verb: str, body: dict[s
             return rename(s, who, d, str(body.get("title") or ""), can_write)
         if verb == "status":
             return set_status(s, who, d, str(body.get("status")), body.get("comment"), can_write)
+        if verb == "comment-edit":
+            return edit_comment(s, who, d, str(body.get("id")), str(body.get("content") or ""))
+        if verb == "comment-hide":
+            return hide_comment(s, who, d, str(body.get("id")), can_write)
         repo = hub.find(s, who, rid, write=True)
         return merge(s, hub, who, repo, d, body.get("comment"))

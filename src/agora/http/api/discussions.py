@@ -1,4 +1,5 @@
-"""Discussions and pull requests (docs/wire.md §13): list, create, details, comment, title, status, merge."""
+"""Discussions and pull requests (docs/wire.md §13): list, create, details, comment, title, status, merge;
+comment edit and hide."""
 
 from __future__ import annotations
 
@@ -93,3 +94,21 @@ async def action(ctx: Ctx, request: Request, t: str, ns: str, name: str, num: st
     body = await json_body(request, required=False)
     result = await ctx.run(discussions.act, ctx.hub, who, rid_api(t, ns, name), int(num), verb, body)
     return wire.json_response({ANSWER[verb]: result})
+
+
+async def comment_action(
+    ctx: Ctx, request: Request, t: str, ns: str, name: str, num: str, cid: str, verb: str
+) -> Response:
+    """POST .../comment/{id}/edit (body {"content"}) or .../comment/{id}/hide (no body): huggingface_hub's
+    edit_discussion_comment / hide_discussion_comment read the comment back from `updatedComment`."""
+    who = await ctx.who(request)
+    if who is None:
+        raise Unauthorized("You must be logged in")
+    body = await json_body(request, required=False)
+    content = body.get("content")
+    if verb == "edit" and not isinstance(content, str):
+        raise BadRequest("'content' (the comment's new text) must be a string")
+    args = {"id": cid, "content": content}
+    rid = rid_api(t, ns, name)
+    ev = await ctx.run(discussions.act, ctx.hub, who, rid, int(num), f"comment-{verb}", args)
+    return wire.json_response({"updatedComment": ev})
