@@ -256,6 +256,15 @@ def table() -> list[Entry]:
         repo_page("GET POST", "/settings", edit.settings),
         repo_page("POST", "/like", edit.like),
         repo_page("GET", "/discussions", community.discussions),
+        repo_page("GET POST", "/discussions/new", community.new_discussion),
+        repo_page("GET", r"/discussions/(?P<num>\d+)", community.thread),
+        repo_page("GET", r"/discussions/(?P<num>\d+)/files", community.files),
+        repo_page("POST", r"/discussions/(?P<num>\d+)/(?P<verb>comment|title|status|merge)", community.act),
+        repo_page(
+            "POST",
+            r"/discussions/(?P<num>\d+)/comment/(?P<cid>[0-9a-fA-F]{1,64})/(?P<verb>edit|hide)",
+            community.comment_act,
+        ),
         page("GET", f"/spaces/{ID}/app-status", browse.space_status),
         # the home page, the lists, full-text search, the repo page
         page("GET", "/", browse.home),

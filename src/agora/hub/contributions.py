@@ -125,3 +125,11 @@ def note_commits(s: Session, hub: Hub, repo: Repo, ref: str, old: str | None, ne
         data = dict(d.data or {})
         data["events"] = [*data.get("events", []), *events]
         d.data = data
+
+
+def open_editor(hub: Hub, who: Principal | None, rid: RepoId) -> tuple[Repo, bool]:
+    """(repo, whether `who` writes it) for the web editor and upload pages: writers commit to a branch or
+    open a PR, contributors open a PR only; anyone else gets Hub.find(write=True)'s refusal."""
+    with hub.db.session() as s:
+        repo = find(s, hub, who, rid)
+        return repo, accounts.can_write(s, who, repo)

@@ -8,12 +8,14 @@ from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+import pygit2
 from sqlalchemy import desc, select
 from sqlalchemy.orm import Session
 
 from ..db.models import Account, Discussion, Repo, utcnow
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..ids import RepoId
+from ..storage.gitstore import FileDiff, GitRepo, diff_commit
 from . import accounts, commits, names
 from .accounts import Principal, require_write_token
 
@@ -199,6 +201,22 @@ def set_status(
     return ev
 
 
+def conflicted(index: pygit2.Index) -> list[str]:
+    """The paths in conflict in a merge's index (each named once, sorted)."""
+    paths: set[str] = set()
+    for entries in index.conflicts or ():
+        paths.update(e.path for e in entries if e is not None)
+    return sorted(paths)
+
+
+def pr_conflicts(git: GitRepo, num: int) -> list[str]:
+    """The files that conflict when PR #num's refs/pr/N is merged into main (empty: it merges cleanly)."""
+    main, pr = git.resolve("main"), git.ref_target(f"refs/pr/{num}")
+    if pr is None or main == pr or git.repo.descendant_of(main, pr) or git.repo.descendant_of(pr, main):
+        return []
+    return conflicted(git.repo.merge_commits(main, pr))
+
+
 def merge(s: Session, hub: Hub, who: Principal, repo: Repo, d: Discussion, text: str | None) -> str:
     """Fast-forward main to the PR, or make a merge commit when git merges it cleanly; conflicts -> 409."""
     require_write_token(who, "merge a pull request")
@@ -225,7 +243,8 @@ def merge(s: Session, hub: Hub, who: Principal, repo: Repo, d: Discussion, text:
         return pr
     index = r.merge_commits(main, pr)
     if index.conflicts is not None:
-        raise Conflict("This pull request has conflicts with main: update it first")
+        files = ", ".join(conflicted(index))
+        raise Conflict(f"This pull request has conflicts with main in {files}: update it first")
     # main moving meanwhile is a ParentMismatch (the merge was computed against this main).
     return commits.commit_in(
         s,
@@ -313,3 +332,31 @@ def act(hub: Hub, who: Principal, rid: RepoId, num: int, verb: str, body: dict[s
             return hide_comment(s, who, d, str(body.get("id")), can_write)
         repo = hub.find(s, who, rid, write=True)
         return merge(s, hub, who, repo, d, body.get("comment"))
+
+
+@dataclass(frozen=True)
+class ThreadPage:
+    """A discussion's web page: the thread, whether the visitor writes the repo, and, for a pull request's
+    files view, its changes since it left main (its merge base) and the files that conflict with main."""
+
+    thread: Thread
+    can_write: bool
+    diffs: list[FileDiff]
+    conflicts: list[str]
+
+
+def web_thread(hub: Hub, who: Principal | None, rid: RepoId, num: int, files: bool = False) -> ThreadPage:
+    with hub.db.session() as s:
+        repo = hub.find(s, who, rid)
+        t = _thread(s, repo, get(s, repo, num))
+        can_write = accounts.can_write(s, who, repo)
+    if not t.row.is_pr:
+        return ThreadPage(t, can_write, [], [])
+    git = hub.git(repo)
+    head = git.ref_target(f"refs/pr/{num}")
+    t = replace(t, pr_head=head)
+    if not files or head is None:
+        return ThreadPage(t, can_write, [], pr_conflicts(git, num) if t.row.status == "open" else [])
+    base = git.repo.merge_base(git.resolve("main"), head)
+    diffs = diff_commit(git, head, base=str(base) if base is not None else None)
+    return ThreadPage(t, can_write, diffs, pr_conflicts(git, num) if t.row.status == "open" else [])
