@@ -91,3 +91,19 @@ def test_someone_elses_pull_request_and_private_repos(api: HfApi, bob: str, serv
         HfApi(endpoint=ENDPOINT, token=bob).create_commit(
             f"{rid}-private", operations=[CommitOperationAdd("b", b"b")], commit_message="b", create_pr=True
         )
+
+
+def test_conflicts_are_listed(api: HfApi, bob: str, repo_name: str) -> None:
+    """get_discussion_details(...).conflicting_files names the files that keep a PR from merging."""
+    rid = f"alice/{repo_name}"
+    api.create_repo(rid)
+    api.upload_file(path_or_fileobj=b"base\n", path_in_repo="a.txt", repo_id=rid)
+    HfApi(endpoint=ENDPOINT, token=bob).create_commit(
+        rid, operations=[CommitOperationAdd("a.txt", b"bob\n")], commit_message="Bob's a", create_pr=True
+    )
+    assert api.get_discussion_details(rid, 1).conflicting_files == []
+    api.upload_file(path_or_fileobj=b"alice\n", path_in_repo="a.txt", repo_id=rid)
+    assert api.get_discussion_details(rid, 1).conflicting_files == ["a.txt"]
+    with pytest.raises(HfHubHTTPError) as e:
+        api.merge_pull_request(rid, 1)
+    assert e.value.response.status_code == 409 and "a.txt" in str(e.value)

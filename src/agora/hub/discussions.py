@@ -271,6 +271,7 @@ class Thread:
     row: Discussion
     author: str | None
     pr_head: str | None = None
+    conflicts: tuple[str, ...] = ()  # an open PR's files in conflict with main
 
 
 def _thread(s: Session, repo: Repo, d: Discussion) -> Thread:
@@ -309,7 +310,9 @@ def thread(hub: Hub, who: Principal | None, rid: RepoId, num: int) -> Thread:
         repo = hub.find(s, who, rid)
         t = _thread(s, repo, get(s, repo, num))
         if t.row.is_pr:
-            return replace(t, pr_head=hub.git(repo).ref_target(f"refs/pr/{t.row.num}"))
+            git = hub.git(repo)
+            clash = tuple(pr_conflicts(git, num)) if t.row.status == "open" else ()
+            return replace(t, pr_head=git.ref_target(f"refs/pr/{t.row.num}"), conflicts=clash)
         return t
 
 

@@ -83,7 +83,7 @@ async def details(ctx: Ctx, request: Request, t: str, ns: str, name: str, num: s
         out["changes"] = {"base": "refs/heads/main", "head": x.pr_head}
         if (d.data or {}).get("mergeCommitId"):
             out["changes"]["mergeCommitId"] = d.data["mergeCommitId"]  # type: ignore[index]
-        out["filesWithConflicts"] = []
+        out["filesWithConflicts"] = list(x.conflicts)
     return wire.json_response(out)
 
 
