@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 from huggingface_hub import CommitOperationAdd, HfApi
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
-from ..conftest import ENDPOINT, PORT
+from ..conftest import ENDPOINT, PORT, Server
 from .test_git_push import Git
+from .test_web_upload_branch_lfs import _csrf
 
 
 def test_pull_request_from_a_non_member(api: HfApi, bob: str, repo_name: str, tmp_path: Path) -> None:
@@ -70,7 +72,9 @@ def test_pull_request_from_a_non_member(api: HfApi, bob: str, repo_name: str, tm
     )
 
 
-def test_someone_elses_pull_request_and_private_repos(api: HfApi, bob: str, server, repo_name: str) -> None:  # type: ignore[no-untyped-def]
+def test_someone_elses_pull_request_and_private_repos(
+    api: HfApi, bob: str, server: Server, repo_name: str
+) -> None:
     rid = f"alice/{repo_name}"
     api.create_repo(rid)
     carol = HfApi(endpoint=ENDPOINT, token=server.token("carol"))
@@ -107,3 +111,32 @@ def test_conflicts_are_listed(api: HfApi, bob: str, repo_name: str) -> None:
     with pytest.raises(HfHubHTTPError) as e:
         api.merge_pull_request(rid, 1)
     assert e.value.response.status_code == 409 and "a.txt" in str(e.value)
+
+
+def test_web_upload_as_a_pull_request(server: Server, api: HfApi, repo_name: str) -> None:
+    """A non-member's web upload to a public repo opens a PR (its page is the answer's url); main is untouched."""
+    rid = f"alice/{repo_name}"
+    api.create_repo(rid)
+    with httpx.Client(base_url=server.url, timeout=60, headers={"Origin": server.url}) as c:
+        token = _csrf(c.get("/login").text)
+        c.post("/login", data={"username": "bob", "password": "bob-password", "csrf": token})
+        page = c.get(f"/{rid}/upload/main")
+        assert page.status_code == 200 and "Open a pull request" in page.text
+        token = _csrf(page.text)
+        blob = c.put(f"/{rid}/upload-blob", content=b"weights", headers={"X-CSRF-Token": token}).json()
+        r = c.post(
+            f"/{rid}/upload/main",
+            headers={"X-CSRF-Token": token},
+            json={"files": [{**blob, "path": "w.bin"}], "message": "Add weights", "pr": True},
+        )
+        assert r.status_code == 200, r.text[:300]
+        assert r.json()["url"] == f"/{rid}/discussions/1"
+        r = c.post(  # not to main
+            f"/{rid}/upload/main",
+            headers={"X-CSRF-Token": token},
+            json={"files": [{**blob, "path": "w.bin"}], "message": "Add weights"},
+        )
+        assert r.status_code == 403
+    assert api.list_repo_files(rid) == [".gitattributes"]
+    assert api.list_repo_files(rid, revision="refs/pr/1") == [".gitattributes", "w.bin"]
+    assert api.get_discussion_details(rid, 1).author == "bob"
