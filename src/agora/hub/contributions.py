@@ -102,6 +102,8 @@ def note_commits(s: Session, hub: Hub, repo: Repo, ref: str, old: str | None, ne
     if d is None:
         return
     git = hub.git(repo)
+    # A commit is listed once, whoever calls again for the same move (an import replays every ref).
+    listed = {e["data"].get("oid") for e in (d.data or {}).get("events", []) if e.get("type") == "commit"}
     # Stop at what the thread knows already: the ref's old commit, or (a new PR) what main has.
     known = [x for x in (old, git.ref_target("refs/heads/main")) if x]
     added = []
@@ -111,6 +113,8 @@ def note_commits(s: Session, hub: Hub, repo: Repo, ref: str, old: str | None, ne
         added.append(c)
     events: list[dict[str, Any]] = []
     for c in reversed(added[:MAX_COMMIT_EVENTS]):
+        if c.id in listed:
+            continue
         when = datetime.fromtimestamp(c.time, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
         events.append(
             {
