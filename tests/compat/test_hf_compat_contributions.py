@@ -4,6 +4,10 @@ git push, and may not merge it nor write anywhere else; the repo's owner merges.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import httpx
@@ -139,4 +143,30 @@ def test_web_upload_as_a_pull_request(server: Server, api: HfApi, repo_name: str
         assert r.status_code == 403
     assert api.list_repo_files(rid) == [".gitattributes"]
     assert api.list_repo_files(rid, revision="refs/pr/1") == [".gitattributes", "w.bin"]
+    assert api.get_discussion_details(rid, 1).author == "bob"
+
+
+def test_default_client_upload_folder_as_a_pull_request_by_a_non_member(
+    api: HfApi, bob: str, repo_name: str, tmp_path: Path
+) -> None:
+    """The default client (Xet on) asks for a Xet write token with the revision "None": a contributor gets one."""
+    rid = f"alice/{repo_name}"
+    api.create_repo(rid)
+    folder = tmp_path / "f"
+    folder.mkdir()
+    (folder / "w.bin").write_bytes(os.urandom(2 * 1024 * 1024))
+    (folder / "notes.txt").write_text("hello")
+    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_DISABLE_XET"}
+    env["HF_TOKEN"] = bob
+    script = textwrap.dedent(f"""
+        from huggingface_hub import HfApi
+        info = HfApi().upload_folder(folder_path={str(folder)!r}, repo_id={rid!r}, create_pr=True)
+        print(info.pr_revision)
+    """)
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=180, check=False
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().splitlines()[-1] == "refs/pr/1"
+    assert sorted(api.list_repo_files(rid, revision="refs/pr/1")) == [".gitattributes", "notes.txt", "w.bin"]
     assert api.get_discussion_details(rid, 1).author == "bob"

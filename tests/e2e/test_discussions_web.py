@@ -102,12 +102,19 @@ def test_discussion_in_the_browser(
     snap(page, "hidden")
     expect(page.locator("li.comment").nth(1)).to_contain_text("This comment has been hidden")
     assert "second take" not in page.content()
+    page.locator("details.rename summary").click()
+    page.locator("details.rename input[name=title]").fill("Where is the test split? (found)")
+    with page.expect_navigation():
+        page.locator("details.rename button").click()
+    snap(page, "renamed")
+    expect(page.locator("#thread-title")).to_contain_text("(found)")
+    expect(page.locator("li.title-change")).to_contain_text("changed the title")
     with page.expect_navigation():
         page.get_by_role("button", name="Close discussion").click()
     snap(page, "closed")
     expect(page.locator("#thread-status")).to_have_text("closed")
     details = api.get_discussion_details(rid, 1, repo_type="dataset")
-    assert details.status == "closed"
+    assert details.status == "closed" and details.title == "Where is the test split? (found)"
     assert [(e.hidden, e.edited) for e in details.events if e.type == "comment"] == [
         (False, False),
         (True, True),
