@@ -109,7 +109,9 @@ def test_conflicts_are_listed(api: HfApi, bob: str, repo_name: str) -> None:
     HfApi(endpoint=ENDPOINT, token=bob).create_commit(
         rid, operations=[CommitOperationAdd("a.txt", b"bob\n")], commit_message="Bob's a", create_pr=True
     )
-    assert api.get_discussion_details(rid, 1).conflicting_files == []
+    details = api.get_discussion_details(rid, 1)
+    assert details.conflicting_files == [] and details.diff is not None
+    assert "-base\n+bob\n" in details.diff and "a/a.txt" in details.diff
     api.upload_file(path_or_fileobj=b"alice\n", path_in_repo="a.txt", repo_id=rid)
     assert api.get_discussion_details(rid, 1).conflicting_files == ["a.txt"]
     with pytest.raises(HfHubHTTPError) as e:

@@ -272,6 +272,7 @@ class Thread:
     author: str | None
     pr_head: str | None = None
     conflicts: tuple[str, ...] = ()  # an open PR's files in conflict with main
+    diff: str | None = None  # a PR's unified diff since its merge base with main, when asked for
 
 
 def _thread(s: Session, repo: Repo, d: Discussion) -> Thread:
@@ -305,15 +306,29 @@ def open_thread(
         return repo, create(s, hub, who, repo, title, description, pr)
 
 
-def thread(hub: Hub, who: Principal | None, rid: RepoId, num: int) -> Thread:
+def thread(hub: Hub, who: Principal | None, rid: RepoId, num: int, with_diff: bool = False) -> Thread:
     with hub.db.session() as s:
         repo = hub.find(s, who, rid)
         t = _thread(s, repo, get(s, repo, num))
-        if t.row.is_pr:
-            git = hub.git(repo)
-            clash = tuple(pr_conflicts(git, num)) if t.row.status == "open" else ()
-            return replace(t, pr_head=git.ref_target(f"refs/pr/{t.row.num}"), conflicts=clash)
-        return t
+        if not t.row.is_pr:
+            return t
+        git = hub.git(repo)
+        clash = tuple(pr_conflicts(git, num)) if t.row.status == "open" else ()
+        head = git.ref_target(f"refs/pr/{t.row.num}")
+        diff = pr_patch(git, head) if with_diff and head else None
+        return replace(t, pr_head=head, conflicts=clash, diff=diff)
+
+
+MAX_DIFF = 1024 * 1024  # the characters of a PR's diff the API answers with (the client only shows it)
+
+
+def pr_patch(git: GitRepo, head: str) -> str:
+    """The unified diff of a PR's head against its merge base with main (at most MAX_DIFF characters; LFS
+    and binary files are left out, as in the files view)."""
+    base = git.repo.merge_base(git.resolve("main"), head)
+    if base is None:
+        return ""
+    return "".join(d.patch for d in diff_commit(git, head, base=str(base)))[:MAX_DIFF]
 
 
 def act(hub: Hub, who: Principal, rid: RepoId, num: int, verb: str, body: dict[str, Any]) -> Any:

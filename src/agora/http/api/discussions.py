@@ -75,7 +75,8 @@ async def create(ctx: Ctx, request: Request, t: str, ns: str, name: str) -> Resp
 
 async def details(ctx: Ctx, request: Request, t: str, ns: str, name: str, num: str) -> Response:
     who = await ctx.who(request)
-    x = await ctx.run(discussions.thread, ctx.hub, who, rid_api(t, ns, name), int(num))
+    with_diff = wire.truthy(request.query_params.get("diff"))  # huggingface_hub always sends diff=1
+    x = await ctx.run(discussions.thread, ctx.hub, who, rid_api(t, ns, name), int(num), with_diff)
     d = x.row
     out = summary(x)
     out["events"] = (d.data or {}).get("events", [])
@@ -84,6 +85,8 @@ async def details(ctx: Ctx, request: Request, t: str, ns: str, name: str, num: s
         if (d.data or {}).get("mergeCommitId"):
             out["changes"]["mergeCommitId"] = d.data["mergeCommitId"]  # type: ignore[index]
         out["filesWithConflicts"] = list(x.conflicts)
+        if x.diff is not None:
+            out["diff"] = x.diff
     return wire.json_response(out)
 
 
