@@ -60,6 +60,7 @@ def test_pull_request_from_the_web_editor(
         alice.get_by_role("button", name="Merge").click()
     snap(alice, "merged")
     expect(alice.locator("#thread-status")).to_have_text("merged")
+    expect(diff).to_contain_text("A line from bob.")  # a merged PR still shows what it changed
     path = hf_hub_download(rid, "README.md", endpoint=ENDPOINT, local_dir=tmp_path)
     assert "A line from bob." in Path(path).read_text()
 

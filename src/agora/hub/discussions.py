@@ -235,7 +235,8 @@ def merge(s: Session, hub: Hub, who: Principal, repo: Repo, d: Discussion, text:
         if text:
             _append(d, _comment(who, text))
         d.status = "merged"
-        d.data = {**(d.data or {}), "mergeCommitId": new}
+        # The main it was merged into: the files view still shows the PR's changes once merged.
+        d.data = {**(d.data or {}), "mergeCommitId": new, "mergedInto": main}
         _append(d, _event(who, "status-change", {"status": "merged"}))
 
     if r.descendant_of(pr, main):  # a fast-forward: a ref move, through the same post-write path
@@ -375,6 +376,7 @@ def web_thread(hub: Hub, who: Principal | None, rid: RepoId, num: int, files: bo
     t = replace(t, pr_head=head)
     if not files or head is None:
         return ThreadPage(t, can_write, [], pr_conflicts(git, num) if t.row.status == "open" else [])
-    base = git.repo.merge_base(git.resolve("main"), head)
+    target = (t.row.data or {}).get("mergedInto") if t.row.status == "merged" else None
+    base = git.repo.merge_base(str(target or git.resolve("main")), head)
     diffs = diff_commit(git, head, base=str(base) if base is not None else None)
     return ThreadPage(t, can_write, diffs, pr_conflicts(git, num) if t.row.status == "open" else [])
