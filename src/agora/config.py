@@ -345,11 +345,14 @@ class HookEnv:
     repo_id: int | None  # None: not set (the hook then refuses any push that names LFS objects)
     repo_type: str = "model"
     pusher: str = ""  # the pushing user's name (informational: no rule reads it today)
+    # The refs the pusher may update: None for all (a writer); a contributor's own open PRs' refs/pr/N.
+    push_refs: tuple[str, ...] | None = None
 
     PYTHON = "AGORA_PYTHON"  # the interpreter the shell hook runs `-m agora.hub.pushes` with
     REPO_ID = "AGORA_REPO_ID"
     REPO_TYPE = "AGORA_REPO_TYPE"
     PUSHER = "AGORA_PUSHER"
+    PUSH_REFS = "AGORA_PUSH_REFS"  # "*" (all) or the refs, comma-separated
 
     def env(self, settings: Settings) -> dict[str, str]:
         return {
@@ -359,6 +362,7 @@ class HookEnv:
             self.REPO_ID: str(self.repo_id),
             self.PUSHER: self.pusher,
             self.REPO_TYPE: self.repo_type,
+            self.PUSH_REFS: "*" if self.push_refs is None else ",".join(self.push_refs),
             **settings.card.env(),
         }
 
@@ -370,4 +374,9 @@ class HookEnv:
             repo_id=int(rid) if rid else None,
             repo_type=os.environ.get(cls.REPO_TYPE) or "model",
             pusher=os.environ.get(cls.PUSHER, ""),
+            push_refs=_push_refs(os.environ.get(cls.PUSH_REFS, "*")),
         )
+
+
+def _push_refs(value: str) -> tuple[str, ...] | None:
+    return None if value == "*" else tuple(x for x in value.split(",") if x)

@@ -11,11 +11,12 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 import httpx
-from huggingface_hub import HfApi, hf_hub_download
+from huggingface_hub import DiscussionComment, HfApi, hf_hub_download
 
 from ..conftest import BIN, _free_port, agora, new_site, start_server, stop_server
 
@@ -65,7 +66,12 @@ def _build_hub(api: HfApi, bob: HfApi, endpoint: str, token: str, tmp: Path) -> 
     )
     assert pr.pr_num == 1
     d = bob.create_discussion("alice/m", title="Question", description="How was it trained?")
-    api.comment_discussion("alice/m", d.num, "On a toaster.")
+    c = api.comment_discussion("alice/m", d.num, "On a toaster.")
+    api.edit_discussion_comment("alice/m", d.num, c.id, "On a toaster, slowly.")  # its history comes along
+    spam = bob.comment_discussion("alice/m", d.num, "spam")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Hidden comments' content cannot be retrieved anymore"
+        api.hide_discussion_comment("alice/m", d.num, spam.id)
     bob.rename_discussion("alice/m", d.num, "Question (answered)")
     api.change_discussion_status("alice/m", d.num, "closed", comment="Done")
     liked = httpx.post(
@@ -128,7 +134,18 @@ def _discussions(api: HfApi, rtype: str, rid: str) -> list[dict[str, Any]]:
     out = []
     for d in api.get_repo_discussions(rid, repo_type=rtype):
         full = api.get_discussion_details(rid, d.num, repo_type=rtype)
-        events = [(e.id, e.type, e.author, e.created_at, getattr(e, "content", None)) for e in full.events]
+        events = [
+            (
+                e.id,
+                e.type,
+                e.author,
+                e.created_at,
+                getattr(e, "content", None),
+                getattr(e, "hidden", None),
+                [h["raw"] for h in e.edit_history] if isinstance(e, DiscussionComment) else None,
+            )
+            for e in full.events
+        ]
         out.append(
             {
                 "num": full.num,
@@ -226,6 +243,9 @@ def test_export_all_then_import_into_an_empty_data_folder_compares_equal(tmp_pat
     assert {"refs/pr/1", "refs/tags/v1", "refs/heads/dev"} <= set(m["refs"])
     assert "pr-only.bin" in m["files"]["refs/pr/1"] and "x.bin" in m["files"]["refs/heads/main"]
     assert [d["status"] for d in m["discussions"]] == ["closed", "open"]
+    comments = [e for e in m["discussions"][0]["events"] if e[1] == "comment"]
+    assert comments[1][4:] == ("On a toaster, slowly.", False, ["On a toaster, slowly.", "On a toaster."])
+    assert comments[2][4:] == ("", True, [])
     assert "refs/convert/parquet" in before["dataset:acme/d"]["refs"]
     assert len(before["collections"]) == 1 and len(before["collections"][0][3]) == 2
     assert m["gated"] == "auto"

@@ -155,6 +155,11 @@ def table() -> list[Entry]:
         repo_api(
             "POST", r"/discussions/(?P<num>\d+)/(?P<verb>comment|title|status|merge)", discussions.action
         ),
+        repo_api(
+            "POST",
+            r"/discussions/(?P<num>\d+)/comment/(?P<cid>[0-9a-fA-F]{1,64})/(?P<verb>edit|hide)",
+            discussions.comment_action,
+        ),
         collections_api("GET", "", collections.listing),
         collections_api("POST", "", collections.create),
         collections_api("GET", slug, collections.get),
@@ -273,6 +278,15 @@ def table() -> list[Entry]:
         repo_page("POST", "/ask-access", browse.ask_access),
         repo_page("GET POST", "/gated-users", edit.gated_users),
         repo_page("GET", "/discussions", community.discussions),
+        repo_page("GET POST", "/discussions/new", community.new_discussion),
+        repo_page("GET", r"/discussions/(?P<num>\d+)", community.thread),
+        repo_page("GET", r"/discussions/(?P<num>\d+)/files", community.files),
+        repo_page("POST", r"/discussions/(?P<num>\d+)/(?P<verb>comment|title|status|merge)", community.act),
+        repo_page(
+            "POST",
+            r"/discussions/(?P<num>\d+)/comment/(?P<cid>[0-9a-fA-F]{1,64})/(?P<verb>edit|hide)",
+            community.comment_act,
+        ),
         page("GET", f"/spaces/{ID}/app-status", browse.space_status),
         # the home page, the lists, full-text search, the repo page
         page("GET", "/", browse.home),

@@ -321,6 +321,10 @@ class Hub:
             index.reindex(s, self, repo, new)
         # Queue the derived artefacts this move makes stale (hub/artefacts.py, the registry: e.g. a dataset's
         # parquet conversion when its default branch moves).
+        if ref.startswith("refs/pr/"):  # a PR's new commits: events of its thread
+            from . import contributions
+
+            contributions.note_commits(s, self, repo, ref, old, new)
         changed = artefacts.path_changed(lambda: self.git(repo), old, new)
         artefacts.REGISTRY.queue(s, repo.id, artefacts.RefUpdate(repo.type, ref, old, new, changed))
         webhook_events.ref_moved(s, repo, ref, old, new)  # queued deliveries, sent after the commit
