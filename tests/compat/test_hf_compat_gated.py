@@ -263,3 +263,20 @@ def test_gated_static_space_app(server: Server, api: HfApi, bob: str, repo_name:
     assert r.status_code == 401 and r.headers["x-error-code"] == "GatedRepo"
     with pytest.raises(GatedRepoError):
         _api(server, bob).auth_check(repo_id, repo_type="space")
+
+
+def test_a_gated_repos_pr_diff_only_past_its_gate(
+    server: Server, api: HfApi, bob: str, repo_name: str
+) -> None:
+    """A PR's diff is the files' bytes: its details answer it to those past the gate only (its thread stays
+    readable, as the repo's metadata)."""
+    repo_id = f"alice/{repo_name}"
+    _gated_model(api, repo_id, "manual")
+    pr = api.create_commit(repo_id, [CommitOperationAdd("notes.txt", b"secret numbers\n")], commit_message="x",
+                           create_pr=True)  # fmt: skip
+    num = int(pr.pr_num or 0)
+    assert "secret numbers" in (api.get_discussion_details(repo_id, num).diff or "")
+    seen = _api(server, bob).get_discussion_details(repo_id, num)
+    assert seen.title == "x" and "secret numbers" not in (seen.diff or "")
+    page = httpx.get(f"{server.url}/{repo_id}/discussions/{num}/files", headers=_hdr(bob))
+    assert page.status_code == 200 and "secret numbers" not in page.text

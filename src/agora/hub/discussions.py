@@ -16,7 +16,7 @@ from ..db.models import Account, Discussion, Repo, utcnow
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..ids import RepoId
 from ..storage.gitstore import FileDiff, GitRepo, diff_commit
-from . import accounts, commits, names, webhook_events
+from . import accounts, commits, gating, names, webhook_events
 from .accounts import Principal, require_write_token
 
 if TYPE_CHECKING:
@@ -323,7 +323,8 @@ def thread(hub: Hub, who: Principal | None, rid: RepoId, num: int, with_diff: bo
         git = hub.git(repo)
         clash = tuple(pr_conflicts(git, num)) if t.row.status == "open" else ()
         head = git.ref_target(f"refs/pr/{t.row.num}")
-        diff = pr_patch(git, head) if with_diff and head else None
+        shown = with_diff and head and gating.passes_gate(s, who, repo)  # a diff is the files' bytes
+        diff = pr_patch(git, head) if shown and head else None
         return replace(t, pr_head=head, conflicts=clash, diff=diff)
 
 
@@ -376,6 +377,7 @@ def web_thread(hub: Hub, who: Principal | None, rid: RepoId, num: int, files: bo
         repo = hub.find(s, who, rid)
         t = _thread(s, repo, get(s, repo, num))
         can_write = accounts.can_write(s, who, repo)
+        files = files and gating.passes_gate(s, who, repo)  # a gated repo's diff: only past its gate
     if not t.row.is_pr:
         return ThreadPage(t, can_write, [], [])
     git = hub.git(repo)
