@@ -51,12 +51,14 @@ def start_workers(hub: Hub, settings: Settings) -> None:
     """The background job worker: it runs the jobs of the derived artefacts declared in hub/artefacts.py
     (the parquet conversion, ...); AGORA_JOBS=0 leaves the queue to other processes. First the leftovers
     of dead processes are recovered (hub/startup.py): their jobs offered again, their temp files removed."""
+    from .deliveries import Sender
     from .jobs import Worker
 
     # jobs and temp files of dead processes (once per server process)
     startup.recover(hub, timedelta(seconds=settings.temp_max_age))
     if settings.jobs:
         Worker(hub, settings=settings).start()
+        Sender(hub, settings).start()  # webhook deliveries (deliveries.py)
 
 
 def factory() -> Metered:

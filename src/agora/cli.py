@@ -197,6 +197,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     _gc_inference(hub, settings.data, args)
+    _gc_spaces(hub, settings, args)
     print(
         f"unreferenced xorbs are kept for a grace of {r.xorb_grace.total_seconds() / 86400:g} day(s) after "
         "their upload or the last dedup answer naming them (AGORA_GC_XORB_GRACE_DAYS, --xorb-grace-days): a Xet "
@@ -217,6 +218,28 @@ def _gc_inference(hub: Hub, data: Path, args: argparse.Namespace) -> None:
     print(
         f"{verb} {len(r.snapshots_removed)} inference snapshot(s) and {len(r.cache_removed)} cached weight "
         f"file(s), {r.freed} bytes; kept {r.snapshots_kept} and {r.cache_kept}",
+        file=sys.stderr,
+    )
+
+
+def _gc_spaces(hub: Hub, settings: Settings, args: argparse.Namespace) -> None:
+    """Space environments and app checkouts no Space's head, supervisor or running sandbox uses."""
+    from .spacehost import collect_garbage
+    from .spaces.envs import BuildError
+
+    try:
+        r = collect_garbage(hub, settings, args.apply, args.grace_minutes * 60)
+    except BuildError as exc:
+        print(f"Space environments and apps left alone: {exc}", file=sys.stderr)
+        return
+    verb = "removed" if args.apply else "would remove"
+    for key, size in r.envs_removed:
+        print(f"{verb} space-env {key} {size}")
+    for name, size in r.apps_removed:
+        print(f"{verb} space-app {name} {size}")
+    print(
+        f"{verb} {len(r.envs_removed)} Space environment(s) and {len(r.apps_removed)} app checkout(s), "
+        f"{r.freed} bytes; kept {r.envs_kept} and {r.apps_kept}",
         file=sys.stderr,
     )
 

@@ -105,6 +105,27 @@ class InferenceLimits:
 
 
 @dataclass
+class WebhookLimits:
+    """Webhook deliveries (hub/webhooks.py, deliveries.py): where they may go, how long and how often."""
+
+    # AGORA_WEBHOOK_ALLOW: hosts or CIDRs (comma-separated) allowed although they are loopback, private,
+    # link-local, multicast or unspecified addresses (refused by default: the server's own network)
+    allow: str = ""
+    timeout: float = 10  # AGORA_WEBHOOK_TIMEOUT: seconds to connect, and to wait for each read of the answer
+    # AGORA_WEBHOOK_RETRY_DELAYS: seconds before each retry of a failed delivery (comma-separated)
+    retry_delays: str = "60,300,1800,7200,43200"
+    keep: int = 50  # AGORA_WEBHOOK_KEEP: deliveries kept in each webhook's log (older ones dropped)
+    max_response_bytes: int = 4096  # AGORA_WEBHOOK_MAX_RESPONSE_BYTES: of an answer's body, read and kept
+
+    @classmethod
+    def from_env(cls) -> WebhookLimits:
+        return _fields_from_env(cls(), "AGORA_WEBHOOK_")
+
+    def delays(self) -> list[float]:
+        return [float(x) for x in self.retry_delays.split(",") if x.strip()]
+
+
+@dataclass
 class SpacesLimits:
     """Space sandboxes (src/agora/spaces/): the uids they run as and what each may use."""
 
@@ -121,6 +142,8 @@ class SpacesLimits:
     # apart from the Hub's: wildcard DNS and TLS pointing at this server); default: under /spaces/{id}/app/
     domain: str = ""
     build_hosts: str = ""  # AGORA_SPACES_BUILD_HOSTS: more index hosts builds may reach (host[:port],...)
+    hub_connections: int = 32  # AGORA_SPACES_HUB_CONNECTIONS: connections one Space may have open to the Hub
+    disk_mb: int = 10240  # AGORA_SPACES_DISK_MB: a Space's /data (MiB); past it the Space is stopped
 
     @classmethod
     def from_env(cls) -> SpacesLimits:
@@ -187,6 +210,7 @@ class Settings:
     # its upload: hf_xet believes for 21 days that a xorb it uploaded is on the server (hub/gc.py).
     gc_xorb_grace_days: float = 30
     spaces: SpacesLimits = field(default_factory=SpacesLimits)
+    webhooks: WebhookLimits = field(default_factory=WebhookLimits)
 
     @classmethod
     def from_env(cls, data: str | Path | None = None) -> Settings:
@@ -236,6 +260,7 @@ class Settings:
             if v:
                 setattr(s, name, int(v))
         s.spaces = SpacesLimits.from_env()
+        s.webhooks = WebhookLimits.from_env()
         return s
 
     @property
@@ -320,11 +345,14 @@ class HookEnv:
     repo_id: int | None  # None: not set (the hook then refuses any push that names LFS objects)
     repo_type: str = "model"
     pusher: str = ""  # the pushing user's name (informational: no rule reads it today)
+    # The refs the pusher may update: None for all (a writer); a contributor's own open PRs' refs/pr/N.
+    push_refs: tuple[str, ...] | None = None
 
     PYTHON = "AGORA_PYTHON"  # the interpreter the shell hook runs `-m agora.hub.pushes` with
     REPO_ID = "AGORA_REPO_ID"
     REPO_TYPE = "AGORA_REPO_TYPE"
     PUSHER = "AGORA_PUSHER"
+    PUSH_REFS = "AGORA_PUSH_REFS"  # "*" (all) or the refs, comma-separated
 
     def env(self, settings: Settings) -> dict[str, str]:
         return {
@@ -334,6 +362,7 @@ class HookEnv:
             self.REPO_ID: str(self.repo_id),
             self.PUSHER: self.pusher,
             self.REPO_TYPE: self.repo_type,
+            self.PUSH_REFS: "*" if self.push_refs is None else ",".join(self.push_refs),
             **settings.card.env(),
         }
 
@@ -345,4 +374,9 @@ class HookEnv:
             repo_id=int(rid) if rid else None,
             repo_type=os.environ.get(cls.REPO_TYPE) or "model",
             pusher=os.environ.get(cls.PUSHER, ""),
+            push_refs=_push_refs(os.environ.get(cls.PUSH_REFS, "*")),
         )
+
+
+def _push_refs(value: str) -> tuple[str, ...] | None:
+    return None if value == "*" else tuple(x for x in value.split(",") if x)

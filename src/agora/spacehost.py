@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -41,11 +42,11 @@ from .errors import Unavailable
 from .hub import spaces, startup
 from .spaces import missing
 from .spaces.cgroups import Limits
-from .spaces.envs import BuildError, EnvSpec, EnvStore, interpreter
-from .spaces.sandbox import Runner, Sandbox, SandboxError, SandboxSpec
+from .spaces.envs import BuildError, EnvSpec, EnvStore, env_key, interpreter, own_bytes, python_version
+from .spaces.sandbox import Runner, Sandbox, SandboxError, SandboxSpec, bound_paths
 
 if TYPE_CHECKING:
-    from .config import Settings
+    from .config import Settings, SpacesLimits
     from .hub.repos import Hub
 
 log = logging.getLogger("agora.spaces")
@@ -161,9 +162,7 @@ class SpaceHost:
     @property
     def envs(self) -> EnvStore:
         if self._envs is None:
-            limits = Limits(self.limits.memory_mb, self.limits.cpu_percent, self.limits.pids)
-            hosts = tuple(h for h in self.limits.build_hosts.split(",") if h.strip())
-            self._envs = EnvStore(self.root, uid=self.limits.uid_base - 1, limits=limits, hosts=hosts)
+            self._envs = env_store(self.root, self.limits)
         return self._envs
 
     @property
@@ -423,6 +422,9 @@ class SpaceHost:
                         repo.id, stage="RUNTIME_ERROR", error=f"The app exited with status {sb.returncode}"
                     )
                     return False
+                if (used := sb.data_over()) is not None:
+                    self._over_disk(repo, sb, used)
+                    return False
                 try:
                     if c.get(f"http://127.0.0.1:7860{path}").status_code < 500:
                         return True
@@ -446,6 +448,8 @@ class SpaceHost:
                 self._set(repo.id, stage="RUNTIME_ERROR", socket=None,
                           error=f"The app exited with status {sb.returncode}: see the run logs")  # fmt: skip
                 return "exited"
+            if (used := sb.data_over()) is not None:
+                return self._over_disk(repo, sb, used)
             why = self._why_stop(repo, row, restarts)
             if why is not None:
                 if why in ("push", "restart"):  # said at once: nobody is sent to the app that is stopping
@@ -457,6 +461,14 @@ class SpaceHost:
                 self._set(repo.id, stage=stage, socket=None, error=spaces.PAUSED if why == "pause" else None)
                 return why
         return "stop"
+
+    def _over_disk(self, repo: Repo, sb: Sandbox, used: int) -> str:
+        """/data has outgrown AGORA_SPACES_DISK_MB: stopped, RUNTIME_ERROR saying so (and the run log)."""
+        why = f"the Space's /data is over its {self.limits.disk_mb} MB limit ({used / 2**20:.0f} MB used)"
+        self._set(repo.id, stage="RUNTIME_ERROR", socket=None, error=why[0].upper() + why[1:])
+        sb.sink(f"sandbox: {why}: stopped")
+        sb.stop(grace=10)
+        return "disk"
 
     def _why_stop(self, repo: Repo, row: SpaceRun, restarts: int) -> str | None:
         with self.hub.db.session() as s:
@@ -521,13 +533,7 @@ class SpaceHost:
         return dest
 
     def _env_spec(self, repo: Repo, cfg: spaces.SpaceConfig, sha: str) -> EnvSpec:
-        def text(path: str) -> bytes:
-            e = self.hub.git(repo).entry(sha, path)
-            return self.hub.git(repo).blob(e.oid) if e is not None and e.lfs is None else b""
-
-        return EnvSpec(python=interpreter(cfg.python_version, self.limits.python), sdk=cfg.sdk or "",
-                       sdk_version=cfg.sdk_version or "", requirements=text("requirements.txt"),
-                       pre_requirements=text("pre-requirements.txt"), packages=text("packages.txt"))  # fmt: skip
+        return env_spec(self.hub, self.limits.python, repo, cfg, sha)
 
     def _sandbox_spec(self, repo: Repo, cfg: spaces.SpaceConfig, env: Path, app: Path) -> SandboxSpec:
         return SandboxSpec(
@@ -542,6 +548,9 @@ class SpaceHost:
             limits=Limits(
                 memory_mb=self.limits.memory_mb, cpu_percent=self.limits.cpu_percent, pids=self.limits.pids
             ),  # fmt: skip
+            hub=hub_address(self.settings.listen),
+            hub_connections=self.limits.hub_connections,
+            data_mb=self.limits.disk_mb,
         )
 
     def _environ(self, repo: Repo, cfg: spaces.SpaceConfig) -> dict[str, str]:
@@ -569,6 +578,25 @@ class SpaceHost:
         }
 
 
+def env_spec(hub: Hub, python: str, repo: Repo, cfg: spaces.SpaceConfig, sha: str) -> EnvSpec:
+    """What the Space's environment holds at commit `sha` (`python`: the default interpreter)."""
+
+    def text(path: str) -> bytes:
+        e = hub.git(repo).entry(sha, path)
+        return hub.git(repo).blob(e.oid) if e is not None and e.lfs is None else b""
+
+    return EnvSpec(python=interpreter(cfg.python_version, python), sdk=cfg.sdk or "",
+                   sdk_version=cfg.sdk_version or "", requirements=text("requirements.txt"),
+                   pre_requirements=text("pre-requirements.txt"), packages=text("packages.txt"))  # fmt: skip
+
+
+def env_store(root: Path, limits: SpacesLimits) -> EnvStore:
+    """The environments under `root`, built as uid AGORA_SPACES_UID_BASE - 1 within a Space's limits."""
+    cg = Limits(limits.memory_mb, limits.cpu_percent, limits.pids)
+    hosts = tuple(h for h in limits.build_hosts.split(",") if h.strip())
+    return EnvStore(root, uid=limits.uid_base - 1, limits=cg, hosts=hosts)
+
+
 def command(cfg: spaces.SpaceConfig, mount: str) -> list[str]:
     if cfg.sdk == "streamlit":
         return ["python", "-m", "streamlit", "run", cfg.app_file, "--server.port=7860",
@@ -578,6 +606,18 @@ def command(cfg: spaces.SpaceConfig, mount: str) -> list[str]:
     return ["python", "-u", cfg.app_file]
 
 
+def hub_address(listen: str | None) -> tuple[str, int] | None:
+    """Where a Space's Hub bridge connects: the address `agora serve` listens on (AGORA_LISTEN), a wildcard
+    or `localhost` as the loopback (any worker process of this host may answer). None when unknown: no way
+    to the Hub."""
+    if not listen:
+        return None
+    host, _, port = listen.rpartition(":")
+    host = host.strip("[]")
+    loopback = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "localhost": "127.0.0.1", "::": "::1"}
+    return loopback.get(host.lower(), host), int(port)
+
+
 def repo_sdk(repo: Repo) -> str | None:
     return spaces.config(repo.card_data, repo.sdk)[0].sdk
 
@@ -585,6 +625,79 @@ def repo_sdk(repo: Repo) -> str | None:
 def last_line(text: str) -> str:
     lines = [x for x in text.strip().splitlines() if x.strip()]
     return lines[-1][:500] if lines else text[:500]
+
+
+# ---- garbage (`agora gc`) -------------------------------------------------------------------------------
+@dataclass
+class SpacesGc:
+    """What `collect_garbage` removed (or would): (name, bytes freed) of environments and app checkouts."""
+
+    envs_removed: list[tuple[str, int]] = field(default_factory=list)
+    envs_kept: int = 0
+    apps_removed: list[tuple[str, int]] = field(default_factory=list)
+    apps_kept: int = 0
+
+    @property
+    def freed(self) -> int:
+        return sum(n for _, n in self.envs_removed) + sum(n for _, n in self.apps_removed)
+
+
+def collect_garbage(hub: Hub, settings: Settings, apply: bool = False, grace: float = 3600) -> SpacesGc:
+    """The environments and app checkouts (`apps/<id>-<sha>`) no Space needs: kept are those of every
+    gradio/streamlit Space's default branch head, of the commit a supervisor runs or builds (its
+    `space_runs` row), whatever a sandbox of this host has bound now, and what was written less than
+    `grace` seconds ago (an env just built for a push gc did not see yet); the rest goes with `apply`.
+    Raises BuildError (before removing anything) when the Spaces' interpreter does not run: no env key
+    could be known."""
+    root = settings.spaces_root
+    report = SpacesGc()
+    if not root.is_dir():
+        return report
+    keep_envs, keep_apps = _in_use(hub, settings.spaces.python)
+    recent, bound = time.time() - grace, bound_paths(root)
+    for kind, keep in (("envs", keep_envs), ("apps", keep_apps)):
+        found = list((root / kind).iterdir()) if (root / kind).is_dir() else []
+        keep.update(p.name for p in found if p.stat().st_mtime > recent)
+        keep.update(p.name for p in bound if p.parent == root / kind)
+    if (root / "envs").is_dir():
+        store = env_store(root, settings.spaces)
+        built = sum(1 for p in store.envs.iterdir() if not p.name.startswith("."))
+        report.envs_removed = sorted(store.gc(keep_envs, apply).items())
+        report.envs_kept = built - len(report.envs_removed)
+    apps = sorted((root / "apps").iterdir()) if (root / "apps").is_dir() else []
+    for app in (a for a in apps if ".tmp-" not in a.name):  # a checkout being written: its own process's
+        if app.name in keep_apps:
+            report.apps_kept += 1
+            continue
+        report.apps_removed.append((app.name, own_bytes(app)))
+        if apply:
+            shutil.rmtree(app, ignore_errors=True)
+    return report
+
+
+def _in_use(hub: Hub, python: str) -> tuple[set[str], set[str]]:
+    """(env keys, app folder names) of every Space's head and of every commit a supervisor holds."""
+    with hub.db.session() as s:
+        found = list(s.scalars(select(Repo).where(Repo.type == "space")))
+        held = dict(
+            s.execute(select(SpaceRun.repo_id, SpaceRun.sha).where(SpaceRun.owner.is_not(None))).all()
+        )
+        s.expunge_all()
+    envs: set[str] = set()
+    apps: set[str] = set()
+    python_version(python)  # BuildError if it does not run
+    for repo in found:
+        cfg = spaces.config(repo.card_data, repo.sdk)[0]
+        if cfg.sdk not in ("gradio", "streamlit"):
+            continue
+        for sha in {repo.head_sha, held.get(repo.id)} - {None}:
+            assert sha is not None
+            apps.add(f"{repo.id}-{sha}")
+            try:
+                envs.add(env_key(env_spec(hub, python, repo, cfg, sha)))
+            except (KeyError, ValueError, BuildError):  # a commit git lost, a python this host lacks
+                continue
+    return envs, apps
 
 
 # ---- one per process -------------------------------------------------------------------------------------

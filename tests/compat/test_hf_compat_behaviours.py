@@ -18,6 +18,7 @@ from huggingface_hub import (
 )
 from huggingface_hub.errors import (
     EntryNotFoundError,
+    GatedRepoError,
     HfHubHTTPError,
     RepositoryNotFoundError,
     RevisionNotFoundError,
@@ -525,3 +526,21 @@ def test_duplicate_space_copies_settings_not_secrets(api: HfApi, repo_name: str)
     auth = {"authorization": f"Bearer {api.token}"}
     secrets = httpx.get(f"{ENDPOINT}/api/spaces/{copy}/secrets", headers=auth).json()
     assert sorted(secrets) == ["NEW"]
+
+
+def test_duplicate_and_share_pass_the_gate(api: HfApi, bob: str, repo_name: str) -> None:
+    """A copy is a download: a gated repo's copy (or sharing its objects) needs access, as its files do."""
+    rid = f"alice/{repo_name}"
+    api.create_repo(rid)
+    api.upload_file(repo_id=rid, path_in_repo="w.bin", path_or_fileobj=b"\0gated" + repo_name.encode())
+    api.update_repo_settings(rid, gated="manual")
+    oid = api.get_paths_info(rid, ["w.bin"])[0].lfs.sha256
+    with pytest.raises(GatedRepoError):
+        HfApi(endpoint=ENDPOINT, token=bob).duplicate_repo(rid)
+    r = httpx.post(
+        f"{ENDPOINT}/api/models/{rid}/lfs-files/duplicate",
+        json={"target": {"type": "model", "name": f"bob/{repo_name}"}, "files": [{"sha256": oid}]},
+        headers={"authorization": f"Bearer {bob}"},
+    )
+    assert r.status_code == 403 and r.headers["x-error-code"] == "GatedRepo"
+    assert not api.repo_exists(f"bob/{repo_name}")

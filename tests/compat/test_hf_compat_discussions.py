@@ -93,3 +93,37 @@ def test_default_client_upload_folder_as_pull_request(
         "w.bin",
     ]
     assert api.list_repo_files(f"alice/{repo_name}") == [".gitattributes"]
+
+
+def test_comment_edit_and_hide(api: HfApi, server: Server, bob: str, repo_name: str) -> None:
+    """edit_discussion_comment keeps the history (author only); hide_discussion_comment: author or writers."""
+    rid = f"alice/{repo_name}"
+    api.create_repo(rid)
+    as_bob = HfApi(endpoint=ENDPOINT, token=bob)
+    d = as_bob.create_discussion(rid, title="Typo", description="There is a typo")
+    c = as_bob.comment_discussion(rid, d.num, "It is in line 2")
+    edited = as_bob.edit_discussion_comment(rid, d.num, c.id, "It is in line 3")
+    assert edited.id == c.id and edited.edited and not edited.hidden
+    assert edited.content == "It is in line 3" and edited.last_edited_by == "bob"
+    assert [h["raw"] for h in edited.edit_history] == ["It is in line 3", "It is in line 2"]
+    with pytest.raises(HfHubHTTPError) as e:  # only the author edits, even the repo's owner may not
+        api.edit_discussion_comment(rid, d.num, c.id, "mine now")
+    assert e.value.response.status_code == 403
+    carol = HfApi(endpoint=ENDPOINT, token=server.token("carol"))
+    with pytest.raises(HfHubHTTPError) as e:  # neither its author nor a writer
+        carol.hide_discussion_comment(rid, d.num, c.id)
+    assert e.value.response.status_code == 403
+    with pytest.warns(UserWarning):
+        hidden = api.hide_discussion_comment(rid, d.num, c.id)  # a writer hides it
+    assert hidden.hidden and hidden.content == ""
+    with pytest.raises(HfHubHTTPError) as e:
+        as_bob.edit_discussion_comment(rid, d.num, c.id, "again")
+    assert e.value.response.status_code == 403
+    mine = as_bob.comment_discussion(rid, d.num, "oops")
+    with pytest.warns(UserWarning):
+        assert as_bob.hide_discussion_comment(rid, d.num, mine.id).hidden  # its author hides it
+    comments = [x for x in api.get_discussion_details(rid, d.num).events if x.type == "comment"]
+    assert [(x.hidden, x.content) for x in comments] == [(False, "There is a typo"), (True, ""), (True, "")]
+    with pytest.raises(HfHubHTTPError) as e:
+        api.edit_discussion_comment(rid, d.num, "0" * 24, "x")
+    assert e.value.response.status_code == 404

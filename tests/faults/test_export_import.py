@@ -11,11 +11,12 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 import httpx
-from huggingface_hub import HfApi, hf_hub_download
+from huggingface_hub import DiscussionComment, HfApi, hf_hub_download
 
 from ..conftest import BIN, _free_port, agora, new_site, start_server, stop_server
 
@@ -52,7 +53,8 @@ def _password_login(url: str, user: str) -> None:
 
 def _build_hub(api: HfApi, bob: HfApi, endpoint: str, token: str, tmp: Path) -> None:
     api.create_repo("alice/m")
-    api.upload_file(path_or_fileobj=b"# m\n", path_in_repo="README.md", repo_id="alice/m")
+    card = b"---\nextra_gated_fields:\n  Company: text\n---\n# m\n"  # a gated repo's access form
+    api.upload_file(path_or_fileobj=card, path_in_repo="README.md", repo_id="alice/m")
     api.upload_file(path_or_fileobj=os.urandom(2 * MB), path_in_repo="w.bin", repo_id="alice/m")  # LFS (HTTP)
     xet = tmp / "xet.bin"
     xet.write_bytes(os.urandom(3 * MB))
@@ -64,7 +66,12 @@ def _build_hub(api: HfApi, bob: HfApi, endpoint: str, token: str, tmp: Path) -> 
     )
     assert pr.pr_num == 1
     d = bob.create_discussion("alice/m", title="Question", description="How was it trained?")
-    api.comment_discussion("alice/m", d.num, "On a toaster.")
+    c = api.comment_discussion("alice/m", d.num, "On a toaster.")
+    api.edit_discussion_comment("alice/m", d.num, c.id, "On a toaster, slowly.")  # its history comes along
+    spam = bob.comment_discussion("alice/m", d.num, "spam")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Hidden comments' content cannot be retrieved anymore"
+        api.hide_discussion_comment("alice/m", d.num, spam.id)
     bob.rename_discussion("alice/m", d.num, "Question (answered)")
     api.change_discussion_status("alice/m", d.num, "closed", comment="Done")
     liked = httpx.post(
@@ -83,6 +90,13 @@ def _build_hub(api: HfApi, bob: HfApi, endpoint: str, token: str, tmp: Path) -> 
     api.add_space_secret("alice/s", "API_KEY", "not exported")
 
     api.update_repo_settings("alice/m", gated="auto")
+    asked = httpx.post(  # bob's access request (accepted at once: auto), then rejected by alice
+        f"{endpoint}/api/models/alice/m/ask-access",
+        json={"fields": {"Company": "Bob & Co"}},
+        headers={"Authorization": f"Bearer {bob.token}"},
+    )
+    assert asked.json() == {"status": "accepted"}, asked.text
+    api.reject_access_request("alice/m", "bob", rejection_reason="No toasters")
     c = api.create_collection("Favourites", description="The best ones")
     api.add_collection_item(c.slug, "alice/m", "model", note="Fast")
     api.add_collection_item(c.slug, "alice/s", "space")
@@ -120,7 +134,18 @@ def _discussions(api: HfApi, rtype: str, rid: str) -> list[dict[str, Any]]:
     out = []
     for d in api.get_repo_discussions(rid, repo_type=rtype):
         full = api.get_discussion_details(rid, d.num, repo_type=rtype)
-        events = [(e.id, e.type, e.author, e.created_at, getattr(e, "content", None)) for e in full.events]
+        events = [
+            (
+                e.id,
+                e.type,
+                e.author,
+                e.created_at,
+                getattr(e, "content", None),
+                getattr(e, "hidden", None),
+                [h["raw"] for h in e.edit_history] if isinstance(e, DiscussionComment) else None,
+            )
+            for e in full.events
+        ]
         out.append(
             {
                 "num": full.num,
@@ -166,6 +191,10 @@ def _snapshot(api: HfApi, cache: Path) -> dict[str, Any]:
     ]
     shot["space_variables"] = {
         k: (v.value, v.description) for k, v in api.get_space_variables("alice/s").items()
+    }
+    shot["access_requests"] = {
+        st: [(r.username, r.fields) for r in getattr(api, f"list_{st}_access_requests")("alice/m")]
+        for st in ("pending", "accepted", "rejected")
     }
     shot["xet"] = _xet_hashes(api, "alice/m", sorted(shot["model:alice/m"]["files"]["refs/heads/main"]))
     return shot
@@ -214,9 +243,13 @@ def test_export_all_then_import_into_an_empty_data_folder_compares_equal(tmp_pat
     assert {"refs/pr/1", "refs/tags/v1", "refs/heads/dev"} <= set(m["refs"])
     assert "pr-only.bin" in m["files"]["refs/pr/1"] and "x.bin" in m["files"]["refs/heads/main"]
     assert [d["status"] for d in m["discussions"]] == ["closed", "open"]
+    comments = [e for e in m["discussions"][0]["events"] if e[1] == "comment"]
+    assert comments[1][4:] == ("On a toaster, slowly.", False, ["On a toaster, slowly.", "On a toaster."])
+    assert comments[2][4:] == ("", True, [])
     assert "refs/convert/parquet" in before["dataset:acme/d"]["refs"]
     assert len(before["collections"]) == 1 and len(before["collections"][0][3]) == 2
     assert m["gated"] == "auto"
+    assert before["access_requests"]["rejected"] == [("bob", {"Company": "Bob & Co"})]
     assert before["xet"]["x.bin"] and not before["xet"]["w.bin"]
     assert before["dataset:acme/d"]["private"] and before["space:alice/s"]["sdk"] == "static"
     assert before["space_variables"] == {"GREETING": ("hi", "shown")}

@@ -374,6 +374,18 @@ class Surface:
     lenient: bool = False  # the allowed answer may be a non-access error (e.g. a viewer not ready yet)
 
 
+def _webhook_pair(c: Client, r: Repo) -> Answer:
+    """A webhook watching the repo, created then deleted at once (a public address: no allow-list here; no
+    event happens in between, so nothing is ever sent)."""
+    watched = [{"type": r.type, "name": r.id}]
+    got = c.req(
+        "POST", "/api/settings/webhooks", json={"url": "http://93.184.215.14/hook", "watched": watched}
+    )
+    if got.status == 200:
+        c.req("DELETE", f"/api/settings/webhooks/{json.loads(got.body)['webhook']['id']}")
+    return got
+
+
 def _get(path: str) -> Act:
     return lambda c, r: c.req("GET", path.format(api=r.api, web=r.web))
 
@@ -400,6 +412,7 @@ SURFACES = [
     Surface("git-ls-remote", "read", _git_ls_remote),
     Surface("lfs-download", "read", _lfs("download")),
     Surface("xet-read-token", "read", _get("{api}/xet-read-token/main")),
+    Surface("auth-check", "read", _get("{api}/auth-check")),
     Surface(
         "lfs-locks-list", "read", lambda c, r: c.req("GET", f"{r.web}.git/info/lfs/locks", headers=LFS_JSON)
     ),
@@ -456,6 +469,8 @@ SURFACES = [
     Surface("lfs-lock-unlock", "write", _lock_pair),
     Surface("lfs-upload", "write", _lfs("upload")),
     Surface("xet-write-token", "write", _get("{api}/xet-write-token/main")),
+    Surface("auth-check-write", "write", _get("{api}/auth-check/write")),
+    Surface("access-requests-list", "write", _get("{api}/user-access-request/pending")),
     Surface("branch-create-delete", "write", _ref_pair("branch")),
     Surface("tag-create-delete", "write", _ref_pair("tag")),
     Surface("super-squash", "write", _squash),
@@ -485,6 +500,7 @@ SURFACES = [
         lambda c, r: c.req("POST", f"{r.api}/discussions/1/comment", json={"comment": f"from {c.p.key}"}),
     ),
     Surface("like", "participate", lambda c, r: c.req("POST", f"{r.api}/like")),
+    Surface("webhook-watch", "participate", _webhook_pair),
     Surface(
         "settings-visibility", "admin", lambda c, r: c.req("PUT", f"{r.api}/settings", json={"private": True})
     ),
@@ -492,6 +508,7 @@ SURFACES = [
     Surface("move", "admin", _move),
     Surface("delete", "admin", _delete),
     Surface("ui-settings", "admin", _page("{web}/settings"), ui=True),
+    Surface("ui-gated-users", "write", _page("{web}/gated-users"), ui=True),
 ]
 
 

@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -38,6 +39,7 @@ from agora.spaces.envs import (
     pythons,
     uv_env,
 )
+from agora.spaces.hubbridge import HubBridge, source_address
 from agora.spaces.sandbox import Runner, Sandbox, SandboxError, SandboxSpec
 
 pytestmark = [
@@ -484,6 +486,12 @@ def test_settings_and_their_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AGORA_SPACES_PYTHON", "/usr/bin/python3.11")
     s = Settings.from_env("/tmp/agora-settings-test").spaces
     assert (s.memory_mb, s.uid_base, s.python, s.pids) == (256, 70000, "/usr/bin/python3.11", 512)
+    from agora.spacehost import hub_address
+
+    assert s.hub_connections == 32 and s.disk_mb == 10240
+    assert hub_address("0.0.0.0:8080") == ("127.0.0.1", 8080) and hub_address("[::]:80") == ("::1", 80)
+    assert hub_address("hub.lan:8080") == ("hub.lan", 8080) and hub_address(None) is None
+    assert hub_address("localhost:8080") == ("127.0.0.1", 8080)
 
 
 STUBBORN = """
@@ -601,5 +609,175 @@ def test_the_shim_reaps_orphans(runner: Runner, root: Path, plain_env: Path) -> 
         kids = Path(f"/proc/{sb.shim_pid}/task/{sb.shim_pid}/children").read_text().split()
         states = [Path(f"/proc/{k}/stat").read_text().rsplit(")", 1)[1].split()[0] for k in kids]
         assert states and "Z" not in states, states  # only the app is left, alive
+    finally:
+        sb.stop(grace=1)
+
+
+HUB_CLIENT = r"""
+import errno, hashlib, http.server, json, os, socket, time, urllib.request
+HUB = os.environ["HF_ENDPOINT"]
+def attempt(fn):
+    try:
+        return fn()
+    except OSError as exc:
+        return errno.errorcode.get(exc.errno, str(exc))
+def connect(host, port):
+    with socket.create_connection((host, port), timeout=3):
+        return "ok"
+def download(path):
+    with urllib.request.urlopen(f"{HUB}/{REPO}/resolve/main/{path}", timeout=30) as r:
+        return r.read()
+def via_bridge_as_proxy(url):  # the bridge is no proxy: an absolute URL still reaches the Hub, as the Hub
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": HUB}))
+    with opener.open(url, timeout=10) as r:
+        return r.status
+def held_open():  # the bridge's bound: the third connection at once is closed by the server's end
+    conns = [socket.create_connection(("127.0.0.1", 7850), timeout=1) for _ in range(3)]
+    out = []
+    for c in conns:
+        try:
+            out.append("closed" if c.recv(1) == b"" else "data")
+        except TimeoutError:
+            out.append("open")
+    for c in conns:
+        c.close()
+    return out
+def report():
+    big = download("big.bin")
+    return {
+        "endpoint": HUB,
+        "hello": download("hello.txt").decode(),
+        "big": [len(big), hashlib.sha256(big).hexdigest()],
+        "model_id": json.load(urllib.request.urlopen(f"{HUB}/api/models/{REPO}", timeout=10))["id"],
+        "proxy_elsewhere": attempt(lambda: via_bridge_as_proxy(f"http://127.0.0.1:{HOST_PORT}/")),
+        "connect_hub_port": attempt(lambda: connect("127.0.0.1", HUB_PORT)),
+        "connect_host_port": attempt(lambda: connect("127.0.0.1", HOST_PORT)),
+        "connect_internet": attempt(lambda: connect("1.1.1.1", 443)),
+        "held_open": (time.sleep(0.5), held_open())[1],
+    }
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = json.dumps(report()).encode()
+        self.send_response(200)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+http.server.ThreadingHTTPServer(("127.0.0.1", 7860), H).serve_forever()
+"""
+
+
+def test_the_space_reaches_the_hub_and_nothing_else(
+    runner: Runner, root: Path, plain_env: Path, server: Any, api: Any
+) -> None:
+    """HF_ENDPOINT leads to the running Hub (a small and a 3 MB file of a public model repo, the API); the
+    host's other loopback ports and the internet stay unreachable, the bridge reaches no host the Space
+    names, and a Space holds at most `hub_connections` connections to the Hub at once."""
+    import hashlib
+
+    rid = f"alice/space-hub-{os.getpid()}"
+    api.create_repo(rid)
+    big = os.urandom(3 * 2**20)
+    api.upload_file(path_or_fileobj=b"hello from the Hub", path_in_repo="hello.txt", repo_id=rid)
+    api.upload_file(path_or_fileobj=big, path_in_repo="big.bin", repo_id=rid)
+    hub_port = int(server.url.rsplit(":", 1)[1])
+    listener = socket.create_server(("127.0.0.1", 0))  # another host service on the host's loopback
+    listener.setblocking(False)
+    port = listener.getsockname()[1]
+    code = f"REPO = {rid!r}\nHUB_PORT = {hub_port}\nHOST_PORT = {port}\n" + HUB_CLIENT
+    sb, log = start(
+        runner,
+        root,
+        "hubclient",
+        plain_env,
+        make_app(root, "hubclient", code),
+        hub=("127.0.0.1", hub_port),
+        hub_connections=2,
+    )
+    sock = runner.root / "hub" / "hubclient" / "hub.sock"
+    try:
+        r = get(sb, timeout=60)
+        assert r.status_code == 200, log.text()
+        rep = r.json()
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # nothing ever connected to it
+        assert sock.stat().st_uid == UID and oct(sock.stat().st_mode & 0o777) == "0o600"
+    finally:
+        sb.stop(grace=5)
+        listener.close()
+    assert rep["endpoint"] == "http://127.0.0.1:7850"
+    assert rep["hello"] == "hello from the Hub"
+    assert rep["big"] == [len(big), hashlib.sha256(big).hexdigest()]
+    assert rep["model_id"] == rid
+    assert rep["proxy_elsewhere"] == 200  # the Hub's own home page, not the host's listener
+    assert rep["connect_hub_port"] == "ECONNREFUSED"  # the Hub only through the bridge
+    assert rep["connect_host_port"] == "ECONNREFUSED"
+    assert rep["connect_internet"] == "ENETUNREACH"
+    assert rep["held_open"] == ["open", "open", "closed"], rep
+    assert not sock.exists()  # the bridge ended with the sandbox
+
+
+def test_the_hub_bridge_pipes_bytes_from_the_spaces_own_loopback_address(root: Path) -> None:
+    """The outer end alone: what comes in on hub.sock reaches the target unchanged, from 127.x.y.z of the
+    Space's uid (not 127.0.0.1); closed, it removes its socket."""
+    target = socket.create_server(("127.0.0.1", 0))
+    target.settimeout(10)
+    folder = root / "bridge-alone"
+    folder.mkdir()
+    bridge = HubBridge(
+        folder / "hub.sock", ("127.0.0.1", target.getsockname()[1]), UID, 4, source_address(UID)
+    )
+    try:
+        with socket.socket(socket.AF_UNIX) as c:
+            c.connect(str(bridge.path))
+            c.sendall(b"GET http://elsewhere:8080/ HTTP/1.1\r\nHost: elsewhere:8080\r\n\r\n")
+            conn, peer = target.accept()
+            with conn:
+                assert (
+                    conn.recv(1000) == b"GET http://elsewhere:8080/ HTTP/1.1\r\nHost: elsewhere:8080\r\n\r\n"
+                )
+                conn.sendall(b"an answer")
+                assert c.recv(100) == b"an answer"
+        assert peer[0] == source_address(UID) == "127.164.233.101"
+    finally:
+        bridge.close()
+        target.close()
+    assert not bridge.path.exists()
+    assert source_address(2**25 - 1) == source_address(2**24 + 1) == "127.0.0.2"  # never .255.255.255, .0.0.1
+
+
+FILLER = """
+import os, time
+with open("/data/one.bin", "wb") as fh:
+    fh.write(os.urandom(2**20))
+for i in range(10):  # the same inode eleven times: counted once
+    os.link("/data/one.bin", f"/data/link{i}.bin")
+os.symlink("/usr", "/data/usr")  # never followed
+os.makedirs("/data/a/b/c")
+print("ready", flush=True)
+time.sleep(2)
+with open("/data/a/b/c/fill.bin", "wb") as fh:
+    for _ in range(8):
+        fh.write(os.urandom(2**20))
+        fh.flush()
+        os.fsync(fh.fileno())
+print("wrote", flush=True)
+time.sleep(60)
+"""
+
+
+def test_data_over_its_limit_is_seen(runner: Runner, root: Path, plain_env: Path) -> None:
+    """/data's size (its blocks, each inode once, links not followed) against `data_mb`: what the supervisor
+    asks every beat before it stops the Space (test_spaces_run checks that stop)."""
+    sb, log = start(runner, root, "filler", plain_env, make_app(root, "filler", FILLER), data_mb=4)
+    try:
+        deadline = time.monotonic() + 20
+        while "ready" not in log:
+            assert time.monotonic() < deadline and sb.running(), log.text()
+            time.sleep(0.05)
+        assert sb.data_over() is None, log.text()  # 1 MiB: the links and /usr do not count
+        while (used := sb.data_over()) is None:
+            assert time.monotonic() < deadline and sb.running(), log.text()
+            time.sleep(0.1)
+        assert 4 * 2**20 < used < 12 * 2**20, used
     finally:
         sb.stop(grace=1)

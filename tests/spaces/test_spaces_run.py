@@ -209,11 +209,73 @@ def test_one_supervisor_among_several_server_processes(tmp_path: Path) -> None:
         # the whole server killed (granian stops when one of its workers dies): its sandbox dies with it, and
         # the next server on the data folder takes the dead owner's lease over when a request comes
         kill_group(proc)
+        end = time.monotonic() + 15  # the kernel ends it once its parent is gone: soon, not at once
+        while apps() and time.monotonic() < end:
+            time.sleep(0.2)
         assert apps() == 0
         proc = start_killable(site.data, site.port, site.log, env={"AGORA_SPACES_ROOT": str(root)}, workers=3)
         r = httpx.get(f"{site.endpoint}/spaces/{rid}/app/config", timeout=120)
         assert r.status_code == 200, r.text
         assert owner() != first and apps() == 1
+    finally:
+        kill_group(proc)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+HUB_AND_DISK = """import http.server, json, os, urllib.request
+
+
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/fill":  # 3 MiB into /data: over a 1 MB limit
+            with open("/data/fill.bin", "wb") as fh:
+                fh.write(os.urandom(3 * 2**20))
+            out = "filled"
+        else:  # the Space's own README, from the Hub, through HF_ENDPOINT
+            url = f"{os.environ['HF_ENDPOINT']}/spaces/{os.environ['SPACE_ID']}/resolve/main/README.md"
+            with urllib.request.urlopen(url, timeout=10) as r:
+                out = {"endpoint": os.environ["HF_ENDPOINT"], "readme": r.read().decode()}
+        body = json.dumps(out).encode()
+        self.send_response(200)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+http.server.ThreadingHTTPServer(("127.0.0.1", 7860), H).serve_forever()
+"""
+
+
+def test_a_space_reaches_its_hub_and_is_stopped_past_its_disk_limit(tmp_path: Path) -> None:
+    """A server of its own with AGORA_SPACES_DISK_MB=1: its Space reads its own README from the Hub through
+    HF_ENDPOINT (the bridge to the address the server listens on); once it writes 3 MiB into /data the
+    supervisor stops it, RUNTIME_ERROR saying why, in the run log too."""
+    from ..conftest import kill_group, new_site, start_killable
+
+    site = new_site(tmp_path / "data", "alice", tmp_path / "server.log")
+    root = Path(tempfile.mkdtemp(prefix="agora-test-spaces-disk-"))
+    root.chmod(0o755)
+    env = {"AGORA_SPACES_ROOT": str(root), "AGORA_SPACES_DISK_MB": "1"}
+    proc = start_killable(site.data, site.port, site.log, env=env)
+    try:
+        api = HfApi(endpoint=site.endpoint, token=site.token)
+        rid = "alice/disk-demo"
+        api.create_repo(rid, repo_type="space", space_sdk="gradio")
+        readme = card("gradio", GRADIO)
+        ops = [CommitOperationAdd("README.md", readme.encode()),
+               CommitOperationAdd("app.py", HUB_AND_DISK.encode())]  # fmt: skip
+        api.create_commit(rid, ops, commit_message="app", repo_type="space")
+        assert wait_stage(api, rid).stage == "RUNNING"
+        app = f"{site.endpoint}/spaces/{rid}/app"
+        r = httpx.get(f"{app}/", timeout=60)
+        assert r.status_code == 200, r.text
+        assert r.json() == {"endpoint": "http://127.0.0.1:7850", "readme": readme}
+        assert httpx.get(f"{app}/fill", timeout=60).json() == "filled"
+        rt = wait_stage(api, rid, after=lambda rt: rt.stage != "RUNNING", timeout=60)
+        assert rt.stage == "RUNTIME_ERROR", rt.raw
+        assert "/data is over its 1 MB limit" in rt.raw["errorMessage"], rt.raw
+        run = "\n".join(str(e) for e in api.fetch_space_logs(rid))
+        assert "sandbox: the Space's /data is over its 1 MB limit" in run, run
     finally:
         kill_group(proc)
         shutil.rmtree(root, ignore_errors=True)

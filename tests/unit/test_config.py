@@ -67,3 +67,11 @@ def test_hook_env_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 def test_serve_env(tmp_path: Path) -> None:
     s = Settings.from_env(tmp_path)
     assert serve_env(s, "127.0.0.1:8080") == {"AGORA_DATA": str(s.data), "AGORA_LISTEN": "127.0.0.1:8080"}
+
+
+def test_hook_env_carries_the_refs_a_push_may_update(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    s = Settings.from_env(tmp_path)
+    for refs in (None, (), ("refs/pr/1", "refs/pr/4")):
+        for k, v in HookEnv(7, "model", "bob", refs).env(s).items():
+            monkeypatch.setenv(k, v)
+        assert HookEnv.from_env().push_refs == refs

@@ -153,7 +153,7 @@ def test_admission(hub: Hub, who: Principal) -> None:
     """One visit: a bad token is Unauthorized, a private repo is not found by others, the gate is shut to
     anyone but the namespace's members, and the caller is counted against the rate limit."""
     from agora.errors import RepoNotFound, Unauthorized
-    from agora.hub import admission
+    from agora.hub import admission, gating
 
     rate = admission.RateLimit(3, 60)
     with hub.db.session() as s:
@@ -172,6 +172,8 @@ def test_admission(hub: Hub, who: Principal) -> None:
     assert admission.admit(hub, bob, "", RID, rate).gated
     assert admission.admit(hub, None, "10.0.0.9", RID, rate).gated
     assert not admission.admit(hub, alice, "", RID, rate).gated
+    gating.give(hub, who, RID, "bob")  # an accepted access request opens the gate (hub/gating.py)
+    assert not admission.admit(hub, bob, "", RID, rate).gated
     assert admission.admit(hub, alice, "", RID, rate).wait == 0  # alice's 3rd request in the window
     assert admission.admit(hub, alice, "", RID, rate).wait > 0  # her 4th
 

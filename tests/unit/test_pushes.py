@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agora.hub.pushes import ZERO, NewObject, Update, check_push, parse_updates
+from agora.hub.pushes import ZERO, NewObject, Update, check_push, parse_updates, scope_errors
 from agora.hub.sizes import LFS_SIZE
 from agora.storage.lfs_pointer import Pointer, lfs_pointer, parse_pointer
 
@@ -119,3 +119,12 @@ def test_tags_name_commits() -> None:
         )
         == []
     )
+
+
+def test_a_contributors_push_updates_only_their_own_pull_requests() -> None:
+    pr = Update(C1, C2, "refs/pr/3")
+    assert scope_errors([pr, Update(C1, C2, "refs/heads/main")], None) == []  # a writer: every ref
+    assert scope_errors([pr], ("refs/pr/3",)) == []
+    (error,) = scope_errors([pr, Update(C1, C2, "refs/heads/main")], ("refs/pr/3",))
+    assert error.startswith("error: refs/heads/main:") and "refs/pr/3" in error
+    assert len(scope_errors([pr], ())) == 1

@@ -420,3 +420,59 @@ class SpaceRun(Base):
     restarts: Mapped[int] = mapped_column(Integer, default=0)  # bumped by a restart request: the owner obeys
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Webhook(Base):
+    """A user's webhook (issue 17): what it watches (repos, users, orgs), which domains ("repo",
+    "discussion"), where it posts and with which secret. `uid` is the id the API answers; `base_url` is the
+    Hub's address as its owner last reached it, for the links in payloads when AGORA_PUBLIC_URL is unset."""
+
+    __tablename__ = "webhooks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(24), unique=True)
+    owner_id: Mapped[int] = owned_by("accounts")
+    url: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    watched: Mapped[list[dict[str, str]]] = mapped_column(JSON)  # [{"type": "model", "name": "ns/name"}]
+    domains: Mapped[list[str]] = mapped_column(JSON)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    base_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One event for one webhook, and its delivery: a queue row (status, next attempt, claim + lease, as
+    jobs) and the log the settings page shows (each attempt's status code, duration, error, answer)."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    webhook_id: Mapped[int] = owned_by("webhooks")
+    event: Mapped[str] = mapped_column(String(64))  # "<scope>.<action>", e.g. "repo.content.update"
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(8), default="pending")  # pending | running | ok | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    claim: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    log: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)  # one entry per attempt
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+# ---- gated repos (issue 17): who asked for access, what they answered, what the repo's writers decided -----
+class AccessRequest(Base):
+    """A user's access request to a gated repo (or a grant they did not ask for): pending, accepted or
+    rejected, with the answers to the card's `extra_gated_fields`. One row per (repo, user): asking again
+    after a cancel or a decision updates it."""
+
+    __tablename__ = "access_requests"
+    __table_args__ = (UniqueConstraint("repo_id", "user_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repo_id: Mapped[int] = owned_by("repos")
+    user_id: Mapped[int] = owned_by("accounts")
+    status: Mapped[str] = mapped_column(String(16))  # pending | accepted | rejected
+    fields: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)  # why it was rejected
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -77,11 +77,13 @@ class Ctx:
             return None
         return await run_in_threadpool(principal, self.hub, request)
 
-    async def repo(self, request: Request, rid: RepoId, write: bool = False) -> Repo:
+    async def repo(
+        self, request: Request, rid: RepoId, write: bool = False, download: bool | str = False
+    ) -> Repo:
         """The repo `rid` names if the caller may see it (and write it, if asked): else the domain's
         RepoNotFound / Unauthorized / Forbidden. The row is detached: read its attributes, never write them."""
         who = await self.who(request)
-        return await self.run(self.hub.open_repo, who, rid, write)
+        return await self.run(self.hub.open_repo, who, rid, write, download)
 
     def base_url(self, request: Request) -> str:
         return wire.base_url(request, self.settings.public_url)

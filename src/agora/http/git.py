@@ -41,12 +41,13 @@ from ..errors import (
     BadRequest,
     Conflict,
     Forbidden,
+    GatedRepo,
     HubError,
     InsufficientStorage,
     RepoNotFound,
     Unauthorized,
 )
-from ..hub import locks, pushes, startup
+from ..hub import contributions, locks, pushes, startup
 from ..hub.accounts import Principal
 from ..ids import RepoId
 from . import bodies, wire
@@ -374,15 +375,21 @@ def base_env(request: Request) -> dict[str, str]:
 
 async def authorize(
     ctx: Ctx, request: Request, p: str | None, ns: str, name: str, write: bool
-) -> tuple[Repo, Principal | None] | Response:
-    """(repo, who), or the answer git understands: 401 Basic for the anonymous, else 404 / 403."""
+) -> tuple[Repo, Principal | None, list[str] | None] | Response:
+    """(repo, who, the refs a push may update: None for all), or the answer git understands: 401 Basic
+    for the anonymous, else 404 / 403. A push by a contributor (hub/contributions.py) may update only the
+    refs/pr/N of their own open pull requests: the pre-receive hook refuses any other ref."""
     rid = rid_web(p, ns, name)
     try:
         who = await ctx.who(request)
     except Unauthorized as e:
         return git_error(401, e.message, "Unauthorized")
     try:
-        repo = await ctx.run(ctx.hub.open_repo, who, rid, write)
+        refs: list[str] | None = None
+        if write:
+            repo, refs = await ctx.run(contributions.push_scope, ctx.hub, who, rid)
+        else:
+            repo = await ctx.run(ctx.hub.open_repo, who, rid, False, True)  # a fetch: past the gate
     except RepoNotFound:
         if who is None:
             return git_error(
@@ -395,9 +402,11 @@ async def authorize(
         return git_error(
             401, f"{e.message}: use your user name and a write token as the password", "Unauthorized"
         )
+    except GatedRepo as e:  # 401 makes git ask the anonymous for credentials; git prints the message
+        return git_error(401 if who is None else 403, e.message, e.code)
     except Forbidden as e:
         return git_error(403, e.message, "Forbidden")
-    return repo, who
+    return repo, who, refs
 
 
 def no_room(ctx: Ctx, request: Request) -> Response | None:
@@ -421,9 +430,13 @@ def command(ctx: Ctx, service: str, repo: Repo, advertise: bool) -> list[str]:
     return argv
 
 
-def push_env(ctx: Ctx, env: dict[str, str], repo: Repo, who: Principal | None) -> dict[str, str]:
-    """What the pre-receive hook reads (config.HookEnv), and a PYTHONPATH that finds this package."""
-    env.update(HookEnv(repo.id, repo.type, who.name if who else "").env(ctx.settings))
+def push_env(
+    ctx: Ctx, env: dict[str, str], repo: Repo, who: Principal | None, refs: list[str] | None
+) -> dict[str, str]:
+    """What the pre-receive hook reads (config.HookEnv: `refs` the pusher may update, None for all), and a
+    PYTHONPATH that finds this package."""
+    scope = None if refs is None else tuple(refs)
+    env.update(HookEnv(repo.id, repo.type, who.name if who else "", scope).env(ctx.settings))
     env["PYTHONPATH"] = os.pathsep.join(x for x in (PACKAGE_ROOT, env.get("PYTHONPATH", "")) if x)
     return env
 
@@ -435,12 +448,12 @@ async def info_refs(ctx: Ctx, request: Request, p: str | None, ns: str, name: st
     auth = await authorize(ctx, request, p, ns, name, write=service == "git-receive-pack")
     if isinstance(auth, Response):
         return auth
-    repo, who = auth
+    repo, who, refs = auth
     env = base_env(request)
     if service == "git-receive-pack":
         if (full := no_room(ctx, request)) is not None:
             return full
-        env = push_env(ctx, env, repo, who)
+        env = push_env(ctx, env, repo, who, refs)
     return GitProcess(
         command(ctx, service, repo, True),
         env,
@@ -462,13 +475,13 @@ async def rpc(
     auth = await authorize(ctx, request, p, ns, name, write=write)
     if isinstance(auth, Response):
         return auth
-    repo, who = auth
+    repo, who, refs = auth
     env = base_env(request)
     finish = None
     if write:
         if (full := no_room(ctx, request)) is not None:
             return full
-        env = push_env(ctx, env, repo, who)
+        env = push_env(ctx, env, repo, who, refs)
         before = await ctx.run(pushes.ref_snapshot, ctx.hub, repo)
         finish = functools.partial(after_push, ctx, repo.id, before, who, f"{ns}/{name}")
     return GitProcess(

@@ -91,6 +91,7 @@ def table() -> list[Entry]:
         commits,
         discussions,
         files,
+        gating,
         inference,
         lfs,
         lfs_files,
@@ -98,6 +99,7 @@ def table() -> list[Entry]:
         search,
         spaces,
         viewer,
+        webhooks,
         xet,
     )
     from .api.common import T
@@ -108,6 +110,7 @@ def table() -> list[Entry]:
     from .web import collections as collections_pages
     from .web import files as file_pages
     from .web import viewer as viewer_pages
+    from .web import webhooks as webhook_pages
     from .web.base import ID, P
     from .web.collections import ITEM, SLUG
 
@@ -123,6 +126,11 @@ def table() -> list[Entry]:
         api("DELETE", "/api/repos/delete", repos.delete),
         api("POST", "/api/repos/move", repos.move),
         repo_api("PUT", "/settings", repos.settings),
+        repo_api("GET", "/auth-check(?P<write>/write)?", gating.auth_check),
+        repo_api("GET", "/user-access-request/(?P<status>pending|accepted|rejected)", gating.list_requests),
+        repo_api("POST", "/user-access-request/handle", gating.handle),
+        repo_api("POST", "/user-access-request/grant", gating.grant),
+        repo_api("POST", "/ask-access", gating.ask_access),
         repo_api("POST", "/duplicate", repos.duplicate_repo),
         repo_api("GET", "", repos.info),
         repo_api("GET", "/revision/(?P<rev>.+)", repos.info),
@@ -152,6 +160,11 @@ def table() -> list[Entry]:
         repo_api("GET", r"/discussions/(?P<num>\d+)", discussions.details),
         repo_api(
             "POST", r"/discussions/(?P<num>\d+)/(?P<verb>comment|title|status|merge)", discussions.action
+        ),
+        repo_api(
+            "POST",
+            r"/discussions/(?P<num>\d+)/comment/(?P<cid>[0-9a-fA-F]{1,64})/(?P<verb>edit|hide)",
+            discussions.comment_action,
         ),
         collections_api("GET", "", collections.listing),
         collections_api("POST", "", collections.create),
@@ -194,6 +207,16 @@ def table() -> list[Entry]:
         *viewer_api("statistics", viewer.statistics),
         *viewer_api("cell", viewer.cell),
         api("GET", "/api/agora/metrics", metrics.metrics),
+        # webhooks of the calling user (api/webhooks.py)
+        api("GET POST", "/api/settings/webhooks", webhooks.collection),
+        api("GET POST DELETE", "/api/settings/webhooks/(?P<uid>[^/]+)", webhooks.item),
+        api("POST", "/api/settings/webhooks/(?P<uid>[^/]+)/(?P<verb>enable|disable)", webhooks.switch),
+        api("GET", "/api/settings/webhooks/(?P<uid>[^/]+)/deliveries", webhooks.deliveries),
+        api(
+            "POST",
+            r"/api/settings/webhooks/(?P<uid>[^/]+)/deliveries/(?P<delivery>\d+)/replay",
+            webhooks.replay,
+        ),
         # the Inference API (api/inference.py): InferenceClient(model=f"{HUB}/models/{id}"), the widget
         api("POST", f"/models/{AID}/pipeline/(?P<task>[^/]+)", inference.run_pipeline),
         api("POST", f"/models/{AID}/v1/chat/completions", inference.chat_model),
@@ -226,6 +249,8 @@ def table() -> list[Entry]:
         page("GET POST", "/settings/tokens", account.tokens),
         page("GET POST", "/settings/password", account.password),
         page("GET", "/settings/audit", account.audit_log),
+        page("GET POST", "/settings/webhooks", webhook_pages.listing),
+        page("GET POST", "/settings/webhooks/(?P<uid>[^/]+)", webhook_pages.detail),
         page("GET POST", r"/(?P<kind>new|new-dataset|new-space)", account.new_repo),
         page("GET POST", "/organizations/new", account.new_org),
         page("GET POST", r"/organizations/(?P<org>[^/]+)/members", account.members),
@@ -256,7 +281,18 @@ def table() -> list[Entry]:
         repo_page("POST", "/delete/(?P<rev>[^/]+)/(?P<path>.+)", edit.delete_file),
         repo_page("GET POST", "/settings", edit.settings),
         repo_page("POST", "/like", edit.like),
+        repo_page("POST", "/ask-access", browse.ask_access),
+        repo_page("GET POST", "/gated-users", edit.gated_users),
         repo_page("GET", "/discussions", community.discussions),
+        repo_page("GET POST", "/discussions/new", community.new_discussion),
+        repo_page("GET", r"/discussions/(?P<num>\d+)", community.thread),
+        repo_page("GET", r"/discussions/(?P<num>\d+)/files", community.files),
+        repo_page("POST", r"/discussions/(?P<num>\d+)/(?P<verb>comment|title|status|merge)", community.act),
+        repo_page(
+            "POST",
+            r"/discussions/(?P<num>\d+)/comment/(?P<cid>[0-9a-fA-F]{1,64})/(?P<verb>edit|hide)",
+            community.comment_act,
+        ),
         page("GET", f"/spaces/{ID}/app-status", browse.space_status),
         # the home page, the lists, full-text search, the repo page
         page("GET", "/", browse.home),

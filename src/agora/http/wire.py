@@ -59,7 +59,10 @@ def error(
 
 
 def status_of(exc: e.HubError) -> int:
-    """The HTTP status a domain error maps to."""
+    """The HTTP status a domain error maps to. A gated repo answers the anonymous 401 (log in first) and a
+    logged-in user without access 403, both with X-Error-Code GatedRepo (huggingface_hub: GatedRepoError)."""
+    if isinstance(exc, e.GatedRepo) and exc.extra.get("anonymous"):
+        return 401
     return next((v for k, v in STATUS.items() if isinstance(exc, k)), 400)
 
 

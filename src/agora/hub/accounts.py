@@ -362,13 +362,6 @@ def can_read(s: Session, who: Principal | None, repo: Repo) -> bool:
     return not repo.private or namespace_role(s, who, repo.namespace) is not None
 
 
-def passes_gate(s: Session, who: Principal | None, repo: Repo) -> bool:
-    """Whether `who` has access to a gated repo. Agora keeps no access requests yet, so access is being a
-    member of the repo's namespace (its owner, an org's members) or a site admin. Enforced by the Inference
-    API only, for now (downloads of gated repos are not gated)."""
-    return not repo.gated or namespace_role(s, who, repo.namespace) is not None
-
-
 def can_write(s: Session, who: Principal | None, repo: Repo) -> bool:
     return who is not None and who.can_write_at_all and can_write_namespace(s, who, repo.namespace)
 

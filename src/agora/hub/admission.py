@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from ..db.models import Token
 from ..errors import Unauthorized
 from ..ids import RepoId
-from . import accounts, reconcile, throttle
+from . import accounts, gating, reconcile, throttle
 from .accounts import Principal
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ def admit(hub: Hub, secret: str | None, ip: str, rid: RepoId, rate: RateLimit) -
         if rate.limit > 0:
             key = f"infer:user:{who.name}" if who is not None else f"infer:ip:{ip}"
             wait = LEASES.take(s, key[:200], rate.limit, rate.window)
-        gated = bool(repo.gated) and not accounts.passes_gate(s, who, repo)
+        gated = not gating.passes_gate(s, who, repo)
     if found is not None:
         accounts.note_use(hub, Token, found[0].id, found[0].last_used_at)
     if reconcile.notice(hub, repo):  # git's main moved without the database knowing: repaired now

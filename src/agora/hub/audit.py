@@ -5,8 +5,9 @@ deletes), so every surface (API, web, CLI) leaves the same entry. An entry is wr
 session: it commits with the action it describes, and a refused action leaves none.
 
 Actions (the `action` column): token.create, token.revoke, org.create, org.member.add, org.member.role,
-org.member.remove, repo.visibility, repo.gated, repo.move, repo.delete, user.password, user.disable,
-user.enable, login, login.failed (a wrong password, an unknown name, or a disabled user).
+org.member.remove, repo.visibility, repo.gated, repo.access.request, repo.access.accepted,
+repo.access.rejected, repo.access.pending, repo.access.grant (hub/gating.py), repo.move, repo.delete,
+user.password, user.disable, user.enable, login, login.failed (a wrong password, an unknown name, or a disabled user).
 """
 
 from __future__ import annotations

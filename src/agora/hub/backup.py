@@ -10,7 +10,8 @@ An export is a folder that describes itself (format version 1):
                                           event, the names of the users who like it, the dataset viewer's
                                           records (so refs/convert/parquet is not converted again), a
                                           Space's settings (paused, sleep time) and variables; its secrets'
-                                          values are left out (their keys are listed: set them again)
+                                          values are left out (their keys are listed: set them again); a
+                                          gated repo's access requests (user, status, answers, reason)
     OUT/objects/<o[:2]>/<o[2:4]>/<oid>    every LFS object any exported ref points at, by sha256 (git-lfs's own
                                           layout), except the files stored in Xet:
     OUT/xet/shards/<sha256>, OUT/xet/xorbs/<hash>   for a file uploaded through Xet, the shard that registered
@@ -20,6 +21,9 @@ An export is a folder that describes itself (format version 1):
                                           stays Xet. When its shard or a xorb is gone from the store, the
                                           file's bytes go to OUT/objects instead.
     OUT/collections.json                  the collections of the exported namespaces (all of them with --all)
+    OUT/webhooks.json                     the webhooks of the exported user (every user's with --all), their
+                                          secrets included (the admin's data, as the password hashes are);
+                                          not their delivery logs
     OUT/accounts.json                     --all only: users (with their password hashes), orgs, memberships and
                                           tokens (their sha256 digests): logins and tokens keep working
     OUT/audit.jsonl                       --all only: the audit log, one entry a line
@@ -29,8 +33,8 @@ here; every sha256 verified) before it creates the repo; a repo that fails later
 is left half-imported. Bytes are copied outside database transactions. Authors of discussions missing from
 the target become disabled placeholder users (no password), as do missing user namespaces; a missing org
 becomes an org with the importing user as admin. Not carried: browser sessions, throttling counters,
-downloads, LFS locks, jobs. Extend this format (and tests/faults/test_export_import.py) with every later
-feature; bump VERSION when the layout changes.
+downloads, LFS locks, jobs, webhook deliveries. Extend this format (and tests/faults/test_export_import.py)
+with every later feature; bump VERSION when the layout changes.
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ from ..db.models import (
     SpaceVariable,
     Token,
     ViewerResult,
+    Webhook,
     XetXorb,
     name_key,
 )
@@ -73,7 +78,7 @@ from ..storage.gitstore import GitRepo
 from ..storage.lfs_pointer import POINTER_MAX, parse_pointer
 from ..storage.xet import shard as xet_shard
 from ..storage.xet.hashing import to_hex
-from . import accounts, audit, commits, index
+from . import accounts, audit, commits, gating, index
 from .accounts import Principal
 from .imports import Progress, _read_lfs, _store
 from .repos import Hub
@@ -195,6 +200,7 @@ def _repo_meta(s: Session, repo: Repo) -> dict[str, Any]:
         "sdk": repo.sdk,
         "created_at": _iso(repo.created_at),
         "discussions": [_discussion(s, d) for d in ds],
+        "access_requests": gating.export_rows(s, repo),
         "likes": sorted(likers),
         "viewer_results": [
             {
@@ -390,6 +396,17 @@ def _collections_doc(s: Session, namespace: str | None) -> list[dict[str, Any]]:
     return out
 
 
+def _webhooks_doc(s: Session, namespace: str | None) -> list[dict[str, Any]]:
+    q = select(Webhook, Account).join(Account, Account.id == Webhook.owner_id).order_by(Webhook.id)
+    if namespace is not None:
+        q = q.where(Account.name == namespace)
+    fields = ("uid", "url", "secret", "watched", "domains", "disabled", "base_url")
+    return [
+        {**{f: getattr(w, f) for f in fields}, "owner": a.name, "created_at": _iso(w.created_at)}
+        for w, a in s.execute(q)
+    ]
+
+
 def _export_hub_rows(hub: Hub, scope: Scope, root: Path) -> dict[str, str]:
     """accounts.json and audit.jsonl (--all), collections.json (--all and a namespace)."""
     files: dict[str, str] = {}
@@ -402,7 +419,8 @@ def _export_hub_rows(hub: Hub, scope: Scope, root: Path) -> dict[str, str]:
         if scope.kind != "repo":
             ns = scope.namespace if scope.kind == "namespace" else None
             _dump(root / "collections.json", _collections_doc(s, ns))
-            files["collections"] = "collections.json"
+            _dump(root / "webhooks.json", _webhooks_doc(s, ns))
+            files.update(collections="collections.json", webhooks="webhooks.json")
     return files
 
 
@@ -632,6 +650,8 @@ def _fill(s: Session, hub: Hub, repo: Repo, meta: dict[str, Any], wanted: dict[s
         for v in space.get("variables", []):
             s.add(SpaceVariable(repo_id=repo.id, secret=False, key=v["key"], value=v["value"],
                                 description=v.get("description")))  # fmt: skip
+    for r in meta.get("access_requests", []):  # their users as discussion authors: placeholders if missing
+        gating.import_row(s, repo, _account(s, r["user"], "user", None), r)
     likers = [a for a in (accounts.get_account(s, n) for n in meta.get("likes", [])) if a is not None]
     for a in likers:
         s.add(Like(user_id=a.id, repo_id=repo.id))
@@ -757,6 +777,18 @@ def _import_collections(s: Session, hub: Hub, docs: list[dict[str, Any]]) -> Non
                 )
 
 
+def _import_webhooks(s: Session, docs: list[dict[str, Any]], say: Say) -> None:
+    """Each webhook whose owner exists here (by name) and whose id is new here."""
+    for w in docs:
+        owner = accounts.get_account(s, w["owner"])
+        if owner is None or s.scalar(select(Webhook.id).where(Webhook.uid == w["uid"])) is not None:
+            say(f"webhook {w['uid']} of {w['owner']}: skipped (no such user here, or the webhook exists)")
+            continue
+        fields = {k: v for k, v in w.items() if k not in ("owner", "created_at")}
+        when = _when(w.get("created_at"))
+        s.add(Webhook(**fields, owner_id=owner.id, created_at=when, updated_at=when))
+
+
 def import_export(hub: Hub, root: Path, user: str, progress: Progress, say: Say) -> int:
     """`agora import` of an export folder into this Hub; returns the number of repos that failed (each one
     failed as a whole: the others are imported)."""
@@ -777,6 +809,8 @@ def import_export(hub: Hub, root: Path, user: str, progress: Progress, say: Say)
     with hub.db.session() as s:
         if m.get("collections"):
             _import_collections(s, hub, _read_json(root / m["collections"]))
+        if m.get("webhooks"):
+            _import_webhooks(s, _read_json(root / m["webhooks"]), say)
         if m.get("audit"):
             with open(root / m["audit"]) as fh:
                 _import_audit(s, fh)

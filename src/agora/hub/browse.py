@@ -16,7 +16,7 @@ from ..db.models import Repo
 from ..errors import EntryNotFound
 from ..ids import REPO_TYPES, RepoId
 from ..storage.gitstore import CommitInfo, Entry, FileDiff, GitRepo, diff_commit
-from . import accounts, cards, fulltext, index
+from . import accounts, cards, fulltext, gating, index
 from . import collections as colls
 from .accounts import Principal
 
@@ -106,6 +106,10 @@ class Overview:
     children: dict[str, int]
     last_commit: CommitInfo
     file_count: int
+    gate: str | None  # gating.status_of: member, accepted, pending, rejected, or None
+    gate_open: bool  # the visitor may download (not gated, or past the gate)
+    gate_form: gating.Form | None  # a gated repo's access form (from its card)
+    gate_reason: str | None  # why the visitor's request was rejected, if it says
 
 
 def _card_body(git: GitRepo, sha: str) -> str | None:
@@ -153,6 +157,10 @@ def overview(hub: Hub, who: Principal | None, rid: RepoId) -> Overview:
             children=index.children_count(s, who, full) if model else {},
             last_commit=git.log(sha, limit=1)[0],
             file_count=len(git.all_files(sha)),
+            gate=gating.status_of(s, who, repo),
+            gate_open=gating.passes_gate(s, who, repo),
+            gate_form=gating.form(repo) if repo.gated else None,
+            gate_reason=gating.rejection(s, who, repo),
         )
 
 
@@ -169,6 +177,7 @@ class Revision:
     branches: list[str]
     tags_refs: list[str]
     can_write: bool
+    gate_open: bool  # the visitor may download the files (a gated repo's page links no downloads otherwise)
 
 
 def _at(hub: Hub, who: Principal | None, rid: RepoId, rev: str) -> tuple[Revision, GitRepo]:
@@ -183,6 +192,7 @@ def _at(hub: Hub, who: Principal | None, rid: RepoId, rev: str) -> tuple[Revisio
             [r.name for r in git.refs("refs/heads/")],
             [r.name for r in git.refs("refs/tags/")],
             accounts.can_write(s, who, repo),
+            gating.passes_gate(s, who, repo),
         )
     return at, git
 
@@ -233,7 +243,11 @@ def _text(git: GitRepo, e: Entry) -> str | None:
 
 
 def file(hub: Hub, who: Principal | None, rid: RepoId, rev: str, path: str, want_text: bool = True) -> File:
+    """A file's page shows its bytes: behind a gated repo's gate (GatedRepo), like a download."""
     at, git = _at(hub, who, rid, rev)
+    if not at.gate_open and path not in gating.FREE_PATHS:
+        with hub.db.session() as s:
+            gating.check(s, who, at.repo, path)
     e = git.entry(at.sha, path)
     if e is None or e.type != "file":
         raise EntryNotFound(f"{path} does not exist at {rev}")
@@ -270,8 +284,10 @@ class Commit(Revision):
 
 
 def commit(hub: Hub, who: Principal | None, rid: RepoId, sha: str) -> Commit:
+    """A commit's page: its diffs show file contents, so a gated repo's page lists none before its gate."""
     at, git = _at(hub, who, rid, sha)
-    return Commit(**vars(at), commit=git.log(at.sha, limit=1)[0], diffs=diff_commit(git, at.sha))
+    diffs = diff_commit(git, at.sha) if at.gate_open else []
+    return Commit(**vars(at), commit=git.log(at.sha, limit=1)[0], diffs=diffs)
 
 
 def safetensors_summary(hub: Hub, repo: Repo, e: Entry) -> dict[str, Any] | None:

@@ -33,7 +33,7 @@ from ..errors import BadRequest, EntryNotFound, RepoNotFound, Unavailable, branc
 from ..ids import RepoId, check_folder, check_oid, check_path, check_unicode_twins
 from ..storage.gitstore import GitRepo
 from ..storage.lfs_pointer import lfs_pointer, parse_pointer
-from . import cards, spaces
+from . import cards, contributions, spaces, webhook_events
 from .accounts import Principal
 from .repos import _goes_to_lfs
 
@@ -180,7 +180,8 @@ def create_commit(
     }
     with hub.db.session() as s:
         if isinstance(rid_or_repo, RepoId):
-            repo = hub.find(s, who, rid_or_repo, write=True)
+            # Writers anywhere; others on a public repo: a new PR, or their own PR's refs/pr/N.
+            repo = contributions.find(s, hub, who, rid_or_repo, revision, create_pr)
         else:
             # A fresh row, never merge() of a detached one: merging writes its stale columns (head_sha...)
             # back, and that early write would hold the database lock while we wait for the git lock.
@@ -577,6 +578,7 @@ def new_discussion(s: Session, repo: Repo, row: Discussion) -> int:
     row.repo_id, row.num = repo.id, num
     s.add(row)
     s.flush()
+    webhook_events.discussion_event(s, repo, row, "create")
     return num
 
 

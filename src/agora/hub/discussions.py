@@ -8,13 +8,15 @@ from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+import pygit2
 from sqlalchemy import desc, select
 from sqlalchemy.orm import Session
 
 from ..db.models import Account, Discussion, Repo, utcnow
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..ids import RepoId
-from . import accounts, commits, names
+from ..storage.gitstore import FileDiff, GitRepo, diff_commit
+from . import accounts, commits, gating, names, webhook_events
 from .accounts import Principal, require_write_token
 
 if TYPE_CHECKING:
@@ -27,14 +29,24 @@ def _event(who: Principal, kind: str, data: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": secrets.token_hex(12),
         "type": kind,
-        "createdAt": utcnow().strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "createdAt": _now(),
         "author": {"name": who.name},
         "data": data,
     }
 
 
+def _now() -> str:
+    return utcnow().strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _version(who: Principal, text: str) -> dict[str, Any]:
+    """One version of a comment's text, as the Hub's `latest` and `history` entries carry it."""
+    return {"raw": text, "updatedAt": _now(), "author": {"name": who.name}}
+
+
 def _comment(who: Principal, text: str) -> dict[str, Any]:
-    return _event(who, "comment", {"edited": False, "hidden": False, "latest": {"raw": text}})
+    first = _version(who, text)
+    return _event(who, "comment", {"edited": False, "hidden": False, "latest": first, "history": [first]})
 
 
 def get(s: Session, repo: Repo, num: int) -> Discussion:
@@ -107,6 +119,58 @@ def comment(s: Session, who: Principal, d: Discussion, text: str) -> dict[str, A
         raise BadRequest("The comment is empty")
     ev = _comment(who, text)
     _append(d, ev)
+    repo = s.get(Repo, d.repo_id)
+    if repo is not None:
+        webhook_events.comment_event(s, repo, d, ev, who.user_id)
+    return ev
+
+
+def _find_comment(d: Discussion, comment_id: str) -> tuple[list[dict[str, Any]], int]:
+    """(a copy of the thread's events, the index of comment `comment_id` in it), or NotFound."""
+    events = [dict(e) for e in (d.data or {}).get("events", [])]
+    for i, e in enumerate(events):
+        if e.get("type") == "comment" and str(e.get("id")) == comment_id.lower():
+            e["data"] = dict(e.get("data") or {})
+            return events, i
+    raise NotFound(f"Comment {comment_id} not found in discussion #{d.num}")
+
+
+def _store(d: Discussion, events: list[dict[str, Any]]) -> None:
+    d.data = {**(d.data or {}), "events": events}  # a new value: the JSON column sees the change
+
+
+def edit_comment(s: Session, who: Principal, d: Discussion, comment_id: str, text: str) -> dict[str, Any]:
+    """A new version of a comment, by its author only; earlier versions stay in its `history` (newest
+    first, as the Hub lists them) and the comment shows as edited."""
+    require_write_token(who, "edit a comment")
+    events, i = _find_comment(d, comment_id)
+    ev, data = events[i], events[i]["data"]
+    if ev.get("author", {}).get("name") != who.name:
+        raise Forbidden("Only the author of a comment can edit it")
+    if data.get("hidden"):
+        raise Forbidden("This comment has been hidden: it cannot be edited")
+    if not text or not text.strip():
+        raise BadRequest("The comment is empty")
+    version = _version(who, text)
+    history = data.get("history") or [data.get("latest") or {}]
+    data.update(edited=True, latest=version, history=[version, *history])
+    _store(d, events)
+    return ev
+
+
+def hide_comment(
+    s: Session, who: Principal, d: Discussion, comment_id: str, can_write: bool
+) -> dict[str, Any]:
+    """Hide a comment (its author or the repo's writers): its text, and every earlier version, is dropped
+    for good, as on the Hub (the client warns that hidden content cannot be retrieved)."""
+    require_write_token(who, "hide a comment")
+    events, i = _find_comment(d, comment_id)
+    ev, data = events[i], events[i]["data"]
+    if not (can_write or ev.get("author", {}).get("name") == who.name):
+        raise Forbidden("Only the author of a comment or the repo's writers can hide it")
+    blank = {**_version(who, ""), "author": (data.get("latest") or {}).get("author", {})}
+    data.update(hidden=True, hiddenBy=who.name, latest=blank, history=[])
+    _store(d, events)
     return ev
 
 
@@ -137,7 +201,26 @@ def set_status(
     d.status = status
     ev = _event(who, "status-change", {"status": status})
     _append(d, ev)
+    repo = s.get(Repo, d.repo_id)
+    if repo is not None:
+        webhook_events.discussion_event(s, repo, d, "update")
     return ev
+
+
+def conflicted(index: pygit2.Index) -> list[str]:
+    """The paths in conflict in a merge's index (each named once, sorted)."""
+    paths: set[str] = set()
+    for entries in index.conflicts or ():
+        paths.update(e.path for e in entries if e is not None)
+    return sorted(paths)
+
+
+def pr_conflicts(git: GitRepo, num: int) -> list[str]:
+    """The files that conflict when PR #num's refs/pr/N is merged into main (empty: it merges cleanly)."""
+    main, pr = git.resolve("main"), git.ref_target(f"refs/pr/{num}")
+    if pr is None or main == pr or git.repo.descendant_of(main, pr) or git.repo.descendant_of(pr, main):
+        return []
+    return conflicted(git.repo.merge_commits(main, pr))
 
 
 def merge(s: Session, hub: Hub, who: Principal, repo: Repo, d: Discussion, text: str | None) -> str:
@@ -158,15 +241,18 @@ def merge(s: Session, hub: Hub, who: Principal, repo: Repo, d: Discussion, text:
         if text:
             _append(d, _comment(who, text))
         d.status = "merged"
-        d.data = {**(d.data or {}), "mergeCommitId": new}
+        # The main it was merged into: the files view still shows the PR's changes once merged.
+        d.data = {**(d.data or {}), "mergeCommitId": new, "mergedInto": main}
         _append(d, _event(who, "status-change", {"status": "merged"}))
+        webhook_events.discussion_event(s, repo, d, "update")
 
     if r.descendant_of(pr, main):  # a fast-forward: a ref move, through the same post-write path
         commits.move_branch(s, hub, repo, "refs/heads/main", main, pr, f"merge refs/pr/{d.num}", mark_merged)
         return pr
     index = r.merge_commits(main, pr)
     if index.conflicts is not None:
-        raise Conflict("This pull request has conflicts with main: update it first")
+        files = ", ".join(conflicted(index))
+        raise Conflict(f"This pull request has conflicts with main in {files}: update it first")
     # main moving meanwhile is a ParentMismatch (the merge was computed against this main).
     return commits.commit_in(
         s,
@@ -193,6 +279,8 @@ class Thread:
     row: Discussion
     author: str | None
     pr_head: str | None = None
+    conflicts: tuple[str, ...] = ()  # an open PR's files in conflict with main
+    diff: str | None = None  # a PR's unified diff since its merge base with main, when asked for
 
 
 def _thread(s: Session, repo: Repo, d: Discussion) -> Thread:
@@ -226,13 +314,30 @@ def open_thread(
         return repo, create(s, hub, who, repo, title, description, pr)
 
 
-def thread(hub: Hub, who: Principal | None, rid: RepoId, num: int) -> Thread:
+def thread(hub: Hub, who: Principal | None, rid: RepoId, num: int, with_diff: bool = False) -> Thread:
     with hub.db.session() as s:
         repo = hub.find(s, who, rid)
         t = _thread(s, repo, get(s, repo, num))
-        if t.row.is_pr:
-            return replace(t, pr_head=hub.git(repo).ref_target(f"refs/pr/{t.row.num}"))
-        return t
+        if not t.row.is_pr:
+            return t
+        git = hub.git(repo)
+        clash = tuple(pr_conflicts(git, num)) if t.row.status == "open" else ()
+        head = git.ref_target(f"refs/pr/{t.row.num}")
+        shown = with_diff and head and gating.passes_gate(s, who, repo)  # a diff is the files' bytes
+        diff = pr_patch(git, head) if shown and head else None
+        return replace(t, pr_head=head, conflicts=clash, diff=diff)
+
+
+MAX_DIFF = 1024 * 1024  # the characters of a PR's diff the API answers with (the client only shows it)
+
+
+def pr_patch(git: GitRepo, head: str) -> str:
+    """The unified diff of a PR's head against its merge base with main (at most MAX_DIFF characters; LFS
+    and binary files are left out, as in the files view)."""
+    base = git.repo.merge_base(git.resolve("main"), head)
+    if base is None:
+        return ""
+    return "".join(d.patch for d in diff_commit(git, head, base=str(base)))[:MAX_DIFF]
 
 
 def act(hub: Hub, who: Principal, rid: RepoId, num: int, verb: str, body: dict[str, Any]) -> Any:
@@ -248,5 +353,39 @@ def act(hub: Hub, who: Principal, rid: RepoId, num: int, verb: str, body: dict[s
             return rename(s, who, d, str(body.get("title") or ""), can_write)
         if verb == "status":
             return set_status(s, who, d, str(body.get("status")), body.get("comment"), can_write)
+        if verb == "comment-edit":
+            return edit_comment(s, who, d, str(body.get("id")), str(body.get("content") or ""))
+        if verb == "comment-hide":
+            return hide_comment(s, who, d, str(body.get("id")), can_write)
         repo = hub.find(s, who, rid, write=True)
         return merge(s, hub, who, repo, d, body.get("comment"))
+
+
+@dataclass(frozen=True)
+class ThreadPage:
+    """A discussion's web page: the thread, whether the visitor writes the repo, and, for a pull request's
+    files view, its changes since it left main (its merge base) and the files that conflict with main."""
+
+    thread: Thread
+    can_write: bool
+    diffs: list[FileDiff]
+    conflicts: list[str]
+
+
+def web_thread(hub: Hub, who: Principal | None, rid: RepoId, num: int, files: bool = False) -> ThreadPage:
+    with hub.db.session() as s:
+        repo = hub.find(s, who, rid)
+        t = _thread(s, repo, get(s, repo, num))
+        can_write = accounts.can_write(s, who, repo)
+        files = files and gating.passes_gate(s, who, repo)  # a gated repo's diff: only past its gate
+    if not t.row.is_pr:
+        return ThreadPage(t, can_write, [], [])
+    git = hub.git(repo)
+    head = git.ref_target(f"refs/pr/{num}")
+    t = replace(t, pr_head=head)
+    if not files or head is None:
+        return ThreadPage(t, can_write, [], pr_conflicts(git, num) if t.row.status == "open" else [])
+    target = (t.row.data or {}).get("mergedInto") if t.row.status == "merged" else None
+    base = git.repo.merge_base(str(target or git.resolve("main")), head)
+    diffs = diff_commit(git, head, base=str(base) if base is not None else None)
+    return ThreadPage(t, can_write, diffs, pr_conflicts(git, num) if t.row.status == "open" else [])

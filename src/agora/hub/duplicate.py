@@ -31,7 +31,7 @@ def duplicate(hub: Hub, who: Principal | None, src: RepoId, dst: RepoId, private
     if who is None:
         raise Unauthorized("You must be authenticated to duplicate a repository")
     with hub.db.session() as s:
-        source = hub.find(s, who, src)
+        source = hub.find(s, who, src, download=True)  # a copy is a download: a gated repo's gate applies
         try:
             repo = hub.create(
                 s, who, dst, private=source.private if private is None else private, sdk=source.sdk

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from ..db.models import Repo
 from ..errors import RepoNotFound
 from ..ids import RepoId
+from . import contributions
 from .accounts import Principal
 
 if TYPE_CHECKING:
@@ -22,7 +23,9 @@ def batch_objects(
     """The repo (write access checked if asked) and, for each oid, (the size of its stored content or None,
     whether the repo owns it)."""
     with hub.db.session() as s:
-        repo = hub.find(s, who, rid, write=write)
+        # An upload's bytes: writers, or a contributor's PR (the commit then decides where they go); downloads:
+        # past the gate
+        repo = contributions.find(s, hub, who, rid) if write else hub.find(s, who, rid, download=True)
         out: dict[str, tuple[int | None, bool]] = {}
         for oid in oids:
             stored = hub.stored_lfs_size(s, oid)

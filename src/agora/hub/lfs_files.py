@@ -47,7 +47,7 @@ def share(
     for oid in oids:
         check_oid(oid)
     with hub.db.session() as s:
-        source = hub.find(s, who, src)
+        source = hub.find(s, who, src, download=True)  # sharing its bytes is a download: the gate applies
         target = hub.find(s, who, dst, write=True)
         failed = []
         for oid in oids:

@@ -460,9 +460,28 @@ def _missing_lfs_from_env(oids: list[str]) -> set[str]:
     return missing
 
 
+def scope_errors(updates: list[Update], allowed: tuple[str, ...] | None) -> list[str]:
+    """A contributor's push (`allowed`: the refs/pr/N of their own open pull requests; None: a writer, all
+    refs) may update nothing else."""
+    if allowed is None:
+        return []
+    return [
+        f"error: {u.ref}: you may push only to your own open pull requests' refs "
+        f"({', '.join(allowed) or 'none'}): the repo's writers push elsewhere."
+        for u in updates
+        if u.ref not in allowed
+    ]
+
+
 def main() -> int:
+    from ..config import HookEnv
+
     updates = parse_updates(sys.stdin.read().splitlines())
     tips = [u.new for u in updates if u.new != ZERO]
+    refused = scope_errors(updates, HookEnv.from_env().push_refs)
+    if refused:
+        print("\n".join([*refused, "Push refused: no ref was changed."]), file=sys.stderr)
+        return 1
     try:
         types = ref_types(tips)
         peeled = peel_types([t for t in tips if types.get(t) == "tag"])
@@ -476,8 +495,6 @@ def main() -> int:
                 ).stdout.strip()
                 or None
             )
-            from ..config import HookEnv
-
             errors = check_trees(
                 updates, types, HookEnv.from_env().repo_type, list_tree, read_blobs, main_tip
             )

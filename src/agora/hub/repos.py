@@ -43,7 +43,7 @@ from ..ids import (
 )
 from ..storage.blobs import BlobStore
 from ..storage.gitstore import Entry, GitRepo
-from . import accounts, artefacts, audit, gitignore, index, names, reconcile
+from . import accounts, artefacts, audit, gating, gitignore, index, names, reconcile, webhook_events
 from .accounts import Principal
 from .gitattributes import default_gitattributes
 from .sizes import BINARY_LFS_SIZE, LFS_SIZE
@@ -114,11 +114,22 @@ class Hub:
         """The repo `rid` names, in any case (ids compare without case, as on the Hub; hub/names.py)."""
         return names.repo(s, rid)
 
-    def find(self, s: Session, who: Principal | None, rid: RepoId, write: bool = False) -> Repo:
-        """The repo if `who` may see it (and write it, if asked); otherwise RepoNotFound, never a hint."""
+    def find(
+        self,
+        s: Session,
+        who: Principal | None,
+        rid: RepoId,
+        write: bool = False,
+        download: bool | str = False,
+    ) -> Repo:
+        """The repo if `who` may see it (and write it, if asked); otherwise RepoNotFound, never a hint.
+        `download` (True, or the path of the file to serve): the caller serves the repo's bytes, so a gated
+        repo's gate is checked too (`gating.check`: GatedRepo). Every byte-serving surface asks for it."""
         repo = self.get(s, rid)
         if repo is None or not accounts.can_read(s, who, repo):
             raise RepoNotFound(f"Repository {rid.full} not found")
+        if download:
+            gating.check(s, who, repo, download if isinstance(download, str) else None)
         if write and not accounts.can_write(s, who, repo):
             if who is None:
                 raise Unauthorized("You must be authenticated to write to this repository")
@@ -128,14 +139,16 @@ class Hub:
             )
         return repo
 
-    def open_repo(self, who: Principal | None, rid: RepoId, write: bool = False) -> Repo:
+    def open_repo(
+        self, who: Principal | None, rid: RepoId, write: bool = False, download: bool | str = False
+    ) -> Repo:
         """`find` in a session of its own: the row comes back detached (read its attributes; to change it,
         call a Hub method that loads it again)."""
         with self.db.session() as s:
-            repo = self.find(s, who, rid, write)
+            repo = self.find(s, who, rid, write, download)
         if reconcile.notice(self, repo):  # git's main moved without the database knowing: repaired now
             with self.db.session() as s:
-                repo = self.find(s, who, rid, write)
+                repo = self.find(s, who, rid, write, download)
         return repo
 
     # ---- repo lifecycle ---------------------------------------------------------------------------
@@ -184,6 +197,7 @@ class Hub:
         except IntegrityError:
             shutil.rmtree(git.path, ignore_errors=True)
             raise Conflict(taken(rid)) from None
+        webhook_events.repo_event(s, repo, "create")
         self.after_ref_update(s, repo, "refs/heads/main", None, repo.head_sha)
         return repo
 
@@ -204,6 +218,7 @@ class Hub:
         repo = self.find_admin(s, who, rid, f"delete {rid.full}")
         path = self.git(repo).path
         audit.record(s, who, "repo.delete", f"{rid.type}:{rid.full}", {"private": repo.private})
+        webhook_events.repo_event(s, repo, "delete")
         index.drop(s, repo)
         s.delete(repo)
         s.flush()
@@ -237,6 +252,10 @@ class Hub:
             raise Conflict(taken(dst))
         repo.namespace, repo.name = dst.namespace, dst.name
         s.flush()
+        owner = accounts.get_account(s, dst.namespace)
+        to = {"name": dst.full, "owner": {"id": str(owner.id) if owner else dst.namespace}}
+        moved = {"movedTo": to, "movedFrom": src.full}
+        webhook_events.repo_event(s, repo, "move", moved)
         audit.record(s, who, "repo.move", f"{src.type}:{src.full}", {"to": dst.full})
         if repo.head_sha:
             index.reindex(s, self, repo, repo.head_sha)
@@ -256,6 +275,7 @@ class Hub:
         if gated is not None and (gated or None) != repo.gated:
             old, repo.gated = repo.gated, (str(gated) if gated else None)
             audit.record(s, who, "repo.gated", target, {"from": old or False, "to": gated or False})
+        webhook_events.config_changed(s, repo)
         return repo
 
     # ---- revisions --------------------------------------------------------------------------------
@@ -308,8 +328,13 @@ class Hub:
             index.reindex(s, self, repo, new)
         # Queue the derived artefacts this move makes stale (hub/artefacts.py, the registry: e.g. a dataset's
         # parquet conversion when its default branch moves).
+        if ref.startswith("refs/pr/"):  # a PR's new commits: events of its thread
+            from . import contributions
+
+            contributions.note_commits(s, self, repo, ref, old, new)
         changed = artefacts.path_changed(lambda: self.git(repo), old, new)
         artefacts.REGISTRY.queue(s, repo.id, artefacts.RefUpdate(repo.type, ref, old, new, changed))
+        webhook_events.ref_moved(s, repo, ref, old, new)  # queued deliveries, sent after the commit
         s.flush()
 
     def count_download(self, repo: Repo, commit: str, path: str) -> None:

@@ -232,6 +232,24 @@ def local_paths(pip: dict[str, str]) -> list[str]:
     return sorted({str(p) for p in out if p.is_absolute() and p.exists()})
 
 
+def own_bytes(path: Path) -> int:
+    """The bytes removing the folder `path` frees: its folders' blocks and those of every file all of whose
+    links are in it (an env's files hardlinked from the uv cache are not), links never followed."""
+    total = os.stat(path, follow_symlinks=False).st_blocks * 512
+    files: dict[int, list[int]] = {}  # inode -> [its links seen here, its link count, its bytes]
+    for _, dirs, names, fd in os.fwalk(path):
+        for name, is_dir in [*((d, True) for d in dirs), *((n, False) for n in names)]:
+            try:
+                st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            except OSError:  # gone meanwhile
+                continue
+            if is_dir:
+                total += st.st_blocks * 512
+            else:
+                files.setdefault(st.st_ino, [0, st.st_nlink, st.st_blocks * 512])[0] += 1
+    return total + sum(size for seen, nlink, size in files.values() if seen >= nlink)
+
+
 def remote_urls(pip: dict[str, str]) -> list[str]:
     """The remote index and find-links URLs of pip's configuration (uv's default index when none)."""
     urls = pip.get("index-url", DEFAULT_INDEX).split() + pip.get("extra-index-url", "").split()
@@ -300,10 +318,11 @@ class EnvStore:
         log(f"Environment {key[:12]} built")
         return final
 
-    def gc(self, keep: set[str]) -> list[str]:
+    def gc(self, keep: set[str], apply: bool = True) -> dict[str, int]:
         """Remove the environments whose key is not in `keep` (and leftovers of dead builds), except those
-        being built now; returns the keys removed."""
-        removed = []
+        being built now; returns each key removed with the bytes that freed (`own_bytes`: the files an env
+        shares with the uv cache stay there). `apply=False` removes nothing and says what it would."""
+        removed = {}
         for p in sorted(self.envs.iterdir()):
             if p == self.cache:
                 continue
@@ -312,9 +331,11 @@ class EnvStore:
                 continue
             with self._lock(key, wait=False) as held:
                 if held:
-                    shutil.rmtree(p, ignore_errors=True)
+                    size = own_bytes(p)
+                    if apply:
+                        shutil.rmtree(p, ignore_errors=True)
                     if p.name == key:
-                        removed.append(key)
+                        removed[key] = size
         return removed
 
     @contextmanager

@@ -10,9 +10,10 @@ folder (owned by the Space's uid, mode 0700: the server, root, may connect; othe
   status once it has ended (128 + signal when a signal ended it: the shell's convention).
 - As pid 1 of the sandbox it inherits the app's orphans: it reaps them (zombies would count against the
   pids limit).
-- `--forward PORT=SOCKET` (the build sandbox, envs.py): the other way round, a TCP listener on
-  127.0.0.1:PORT whose connections go to the unix socket SOCKET (the server's index proxy), listening
-  before the command starts. `--listen` is then left out.
+- `--forward PORT=SOCKET`: the other way round, a TCP listener on 127.0.0.1:PORT whose connections go to
+  the unix socket SOCKET, listening before the command starts: in an app's sandbox, the Hub bridge
+  (7850 -> /run/agora-hub/hub.sock, hubbridge.py: the app's HF_ENDPOINT); in the build sandbox (envs.py),
+  the server's index proxy (`--listen` is then left out).
 - stdlib only: it runs with whatever Python the Space's environment has.
 """
 

@@ -406,10 +406,15 @@ def _lfs(blob: pygit2.Blob) -> tuple[str, int] | None:
     return (ptr.oid, ptr.size) if ptr else None
 
 
-def diff_commit(g: GitRepo, commit: str, max_patch: int = 512 * 1024) -> list[FileDiff]:
-    """Per-file changes of a commit against its first parent; LFS pointer changes are reported as such."""
+def diff_commit(
+    g: GitRepo, commit: str, max_patch: int = 512 * 1024, base: str | None = None
+) -> list[FileDiff]:
+    """Per-file changes of a commit against its first parent (or against `base`: a pull request's changes
+    since its merge base); LFS pointer changes are reported as such."""
     c = g.repo[commit].peel(pygit2.Commit)
-    if c.parents:
+    if base is not None:
+        d = g.repo.diff(g.repo[base].peel(pygit2.Commit), c, context_lines=3)
+    elif c.parents:
         d = g.repo.diff(c.parents[0], c, context_lines=3)
     else:
         d = c.tree.diff_to_tree(swap=True, context_lines=3)

@@ -145,10 +145,11 @@ def shards(hub: Hub, split: dict[str, Any]) -> list[Shard]:
 
 
 def open_state(hub: Hub, who: Principal | None, rid: RepoId) -> State:
-    """The viewer state of the dataset `rid` if `who` may see it (else RepoNotFound), in a session of its
-    own: the dataset page's viewer fragment and media cells."""
+    """The viewer state of the dataset `rid` if `who` may see it (else RepoNotFound) and passes its gate
+    (else GatedRepo: the rows are the dataset's bytes), in a session of its own: the viewer API, the
+    dataset page's viewer fragment and media cells."""
     with hub.db.session() as s:
-        repo = hub.find(s, who, rid)
+        repo = hub.find(s, who, rid, download=True)
         st = state(s, repo)
         s.expunge(repo)
     return st

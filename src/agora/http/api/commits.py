@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...errors import BadRequest, TooLarge
-from ...hub import commits
+from ...hub import commits, contributions
 from ...hub.sizes import check_size
 from ...ids import SHORT_SHA, check_path
 from ...storage.gitstore import GitRepo
@@ -136,7 +136,7 @@ async def preupload(ctx: Ctx, request: Request, t: str, ns: str, name: str, rev:
     who = await ctx.who(request)
     rid = rid_api(t, ns, name)
     # Before the body: who may not write here sends nothing we read.
-    await ctx.run(ctx.hub.open_repo, who, rid, True)
+    await ctx.run(contributions.open_repo, ctx.hub, who, rid)  # writers, or a contributor's PR
     body = await json_body(request)
     files = body.get("files")
     if not isinstance(files, list):
@@ -154,7 +154,7 @@ async def preupload(ctx: Ctx, request: Request, t: str, ns: str, name: str, rev:
     ignore = body.get("gitIgnore")  # the .gitignore being committed (or the caller's): its rules apply
     if ignore is not None and not isinstance(ignore, str):
         raise BadRequest("'gitIgnore' must be a string: the content of a .gitignore file")
-    repo = await ctx.run(ctx.hub.open_repo, who, rid, True)
+    repo = await ctx.run(contributions.open_repo, ctx.hub, who, rid)
     head, modes = await ctx.run(ctx.hub.upload_modes, repo, rev, parsed, ignore)
     return wire.json_response(
         {
@@ -237,8 +237,9 @@ def commit_header(header: dict[str, Any] | None) -> tuple[str | None, str, str]:
 async def commit(ctx: Ctx, request: Request, t: str, ns: str, name: str, rev: str) -> Response:
     who = await ctx.who(request)
     create_pr = wire.truthy(request.query_params.get("create_pr"))
-    repo = await ctx.run(ctx.hub.open_repo, who, rid_api(t, ns, name), True)
-    assert who is not None  # open_repo(write=True) lets no anonymous caller through
+    # Writers; on a public repo also a new PR, or more commits to one's own PR (hub/contributions.py).
+    repo = await ctx.run(contributions.open_repo, ctx.hub, who, rid_api(t, ns, name), rev, create_pr)
+    assert who is not None  # open_repo lets no anonymous caller through
     ctx.check_room(request)
     body = await read_commit_body(ctx, request, ctx.hub.git(repo))
     parent, summary, description = commit_header(body.header)

@@ -1,4 +1,5 @@
-"""Discussions and pull requests (docs/wire.md §13): list, create, details, comment, title, status, merge."""
+"""Discussions and pull requests (docs/wire.md §13): list, create, details, comment, title, status, merge;
+comment edit and hide."""
 
 from __future__ import annotations
 
@@ -74,7 +75,8 @@ async def create(ctx: Ctx, request: Request, t: str, ns: str, name: str) -> Resp
 
 async def details(ctx: Ctx, request: Request, t: str, ns: str, name: str, num: str) -> Response:
     who = await ctx.who(request)
-    x = await ctx.run(discussions.thread, ctx.hub, who, rid_api(t, ns, name), int(num))
+    with_diff = wire.truthy(request.query_params.get("diff"))  # huggingface_hub always sends diff=1
+    x = await ctx.run(discussions.thread, ctx.hub, who, rid_api(t, ns, name), int(num), with_diff)
     d = x.row
     out = summary(x)
     out["events"] = (d.data or {}).get("events", [])
@@ -82,7 +84,9 @@ async def details(ctx: Ctx, request: Request, t: str, ns: str, name: str, num: s
         out["changes"] = {"base": "refs/heads/main", "head": x.pr_head}
         if (d.data or {}).get("mergeCommitId"):
             out["changes"]["mergeCommitId"] = d.data["mergeCommitId"]  # type: ignore[index]
-        out["filesWithConflicts"] = []
+        out["filesWithConflicts"] = list(x.conflicts)
+        if x.diff is not None:
+            out["diff"] = x.diff
     return wire.json_response(out)
 
 
@@ -93,3 +97,21 @@ async def action(ctx: Ctx, request: Request, t: str, ns: str, name: str, num: st
     body = await json_body(request, required=False)
     result = await ctx.run(discussions.act, ctx.hub, who, rid_api(t, ns, name), int(num), verb, body)
     return wire.json_response({ANSWER[verb]: result})
+
+
+async def comment_action(
+    ctx: Ctx, request: Request, t: str, ns: str, name: str, num: str, cid: str, verb: str
+) -> Response:
+    """POST .../comment/{id}/edit (body {"content"}) or .../comment/{id}/hide (no body): huggingface_hub's
+    edit_discussion_comment / hide_discussion_comment read the comment back from `updatedComment`."""
+    who = await ctx.who(request)
+    if who is None:
+        raise Unauthorized("You must be logged in")
+    body = await json_body(request, required=False)
+    content = body.get("content")
+    if verb == "edit" and not isinstance(content, str):
+        raise BadRequest("'content' (the comment's new text) must be a string")
+    args = {"id": cid, "content": content}
+    rid = rid_api(t, ns, name)
+    ev = await ctx.run(discussions.act, ctx.hub, who, rid, int(num), f"comment-{verb}", args)
+    return wire.json_response({"updatedComment": ev})

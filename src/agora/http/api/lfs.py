@@ -50,7 +50,7 @@ def lfs_error(exc: HubError) -> Response:
     resp = wire.hub_error(exc)
     body = json.dumps({"message": exc.message})
     headers = {k: v for k, v in resp.headers.items() if k.lower().startswith("x-error")}
-    if isinstance(exc, Unauthorized):
+    if resp.status_code == 401:  # Unauthorized, or a gated repo asking the anonymous to log in
         headers["LFS-Authenticate"] = 'Basic realm="Agora"'
         headers["WWW-Authenticate"] = 'Basic realm="Agora"'
     return Response(body, status_code=resp.status_code, headers=headers, media_type=LFS_JSON)

@@ -135,7 +135,7 @@ async def serve(
     through the proxy (waking the Space first), always in the Space's sandbox. `root` is the app's public
     address as the visitor reached it (its capability included), without the trailing slash."""
     host = spacehost.of(ctx.hub, ctx.settings)
-    if exp is None and (hit := host.recent(ns, name)) is not None and not hit[0].private:
+    if exp is None and (hit := host.recent(ns, name)) is not None and not (hit[0].private or hit[0].gated):
         return await proxy(ctx).http(request, upstream(hit[1]), root, path, space_headers(ctx))
     repo = await open_app(ctx, ns, name, exp, sig)
     rt = await ctx.run(spaces.runtime, ctx.hub, repo, repo.head_sha)
@@ -149,13 +149,14 @@ async def serve(
 
 
 async def open_app(ctx: Ctx, ns: str, name: str, exp: str | None, sig: str | None) -> Repo:
-    """The Space, opened as an anonymous visitor (a private one only through its signed path)."""
+    """The Space, opened as an anonymous visitor (a private or gated one only through its signed path, which
+    its page gives only to those past the gate: the app is never opened with the visitor's cookie)."""
     rid = RepoId("space", ns, name)
     if exp is not None:
         if not ctx.signer.check(exp, sig, "space-app", ns, name):
             raise Forbidden("This Space link has expired: open the Space's page again")
         return await ctx.run(stored_repo, ctx.hub, rid)
-    repo: Repo = await ctx.run(ctx.hub.open_repo, None, rid, False)
+    repo: Repo = await ctx.run(ctx.hub.open_repo, None, rid, False, True)
     return repo
 
 

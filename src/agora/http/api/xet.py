@@ -27,6 +27,7 @@ from ...errors import (
     Unauthorized,
     disk_full,
 )
+from ...hub import contributions
 from ...hub.xet import XetStore
 from ...storage.xet.reconstruct import Segment
 from ...storage.xet.shard import MAX_SHARD
@@ -78,7 +79,11 @@ def token_repo(ctx: Ctx, request: Request, write: bool) -> int:
 
 async def token(ctx: Ctx, request: Request, t: str, ns: str, name: str, kind: str, rev: str) -> Response:
     write = kind == "write"
-    repo = await ctx.repo(request, rid_api(t, ns, name), write=write)
+    rid = rid_api(t, ns, name)
+    if write:  # writers, or a contributor uploading for a PR (hub/contributions.py)
+        repo = await ctx.run(contributions.open_repo, ctx.hub, await ctx.who(request), rid)
+    else:
+        repo = await ctx.repo(request, rid, download=True)  # read: past the gate
     if not (write and rev == "None"):  # create_commit(create_pr=True) sends the literal None
         await ctx.run(ctx.hub.resolve, repo, rev)
     tok, exp = make_token(ctx, repo.id, kind)

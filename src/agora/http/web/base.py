@@ -58,6 +58,7 @@ class Web:
         self.env.filters.update(
             filesize=render.filesize,
             timeago=render.timeago,
+            timeago_iso=render.timeago_iso,
             compact=render.compact,
             task_label=render.task_label,
             seg=render.seg,

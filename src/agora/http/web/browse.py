@@ -10,7 +10,7 @@ from starlette.responses import HTMLResponse, Response
 
 from ... import spacehost
 from ...hub import browse as hub_browse
-from ...hub import fulltext, index, spaces
+from ...hub import fulltext, gating, index, spaces
 from ...hub import taxonomy as tx
 from ...hub.repos import Hub, Repo
 from ...ids import FROM_PLURAL, PLURAL, REPO_TYPES, RepoId
@@ -149,7 +149,7 @@ def card_and_viewer(hub: Hub, ov: hub_browse.Overview, rid: RepoId, params: dict
     }
     if ov.repo.type == "model":
         out["w"] = widget.context(ov.repo, ov.tags)
-    if ov.repo.type == "dataset":
+    if ov.repo.type == "dataset" and ov.gate_open:  # a gated dataset's rows are behind its gate
         st = viewer_service.repo_state(hub, ov.repo)
         out["v"] = dataset_viewer.context(hub, st, f"/{rid.web_path}", params)
     return out
@@ -160,9 +160,23 @@ async def repo_page(web: Web, request: Request, p: str | None, ns: str, name: st
     rid = rid_of(p, ns, name)
     ov = await web.run(hub_browse.overview, web.hub, who, rid)
     more = await web.run(card_and_viewer, web.hub, ov, rid, dict(request.query_params))
-    if ov.repo.type == "space":
+    if ov.repo.type == "space" and ov.gate_open:  # a gated Space's app is behind its gate
         more.update(await space_context(web, ov.repo))
     return await web.page(request, "repo.html", tab="card", **vars(ov), **more)
+
+
+FIELD_PREFIX = "field:"  # the access form's answers (the card's field names may be anything: no clash)
+
+
+async def ask_access(web: Web, request: Request, p: str | None, ns: str, name: str) -> Response:
+    """`POST /{repo}/ask-access`: the repo page's access form (as on the Hub): the answers to the card's
+    fields; then the page again, which says whether access was granted or is pending."""
+    rid = rid_of(p, ns, name)
+    who = await web.require_user(request)
+    form = await web.form(request)
+    given = {k[len(FIELD_PREFIX) :]: v for k, v in form.items() if k.startswith(FIELD_PREFIX)}
+    await web.run(gating.request_access, web.hub, who, rid, given)
+    return web.redirect(f"/{rid.web_path}")
 
 
 async def space_context(web: Web, repo: Repo) -> dict[str, Any]:
@@ -171,7 +185,7 @@ async def space_context(web: Web, repo: Repo) -> dict[str, Any]:
     wakes it, as on the Hub; while it builds and starts the page shows its log's last lines."""
     rt = await web.run(spaces.runtime, web.hub, repo, repo.head_sha)
     ns, name = repo.namespace, repo.name
-    src = app_url(web.ctx, "", ns, name, repo.private)
+    src = app_url(web.ctx, "", ns, name, repo.private or bool(repo.gated))  # callers checked the gate
     own = bool(spaces.serving_of(web.ctx.settings.spaces.domain).domain)
     out: dict[str, Any] = {"space": rt, "space_src": src, "space_own_origin": own, "space_log": []}
     if rt.config.sdk not in ("gradio", "streamlit"):
@@ -189,7 +203,7 @@ async def space_status(web: Web, request: Request, ns: str, name: str) -> Respon
     """The app section of a Space page, for htmx's polling while the Space builds and starts."""
     who = await web.who(request)
     rid = RepoId("space", ns, name)
-    repo = await web.run(web.hub.open_repo, who, rid, False)
+    repo = await web.run(web.hub.open_repo, who, rid, False, True)  # past a gated Space's gate
     data = await space_context(web, repo)
     html = web.env.get_template("_space_app.html").render(rid=rid, request=request, **data)
     return HTMLResponse(html)

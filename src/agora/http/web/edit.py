@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from ... import spacehost
 from ...errors import BadRequest
-from ...hub import commits, index, spaces
+from ...hub import commits, contributions, gating, index, spaces
 from ...hub.accounts import Principal
 from ...hub.repos import Repo
 from ...ids import RepoId, check_path
@@ -35,10 +35,11 @@ async def require_writer(web: Web, request: Request, rid: RepoId) -> Principal:
 
 
 async def upload_page(web: Web, request: Request, p: str | None, ns: str, name: str, rev: str) -> Response:
-    await require_writer(web, request, rid_of(p, ns, name))
-    repo = await web.repo(request, rid_of(p, ns, name), write=True)
+    who = await require_writer(web, request, rid_of(p, ns, name))
+    # Writers commit to `rev` or open a PR; on a public repo anyone else may open a PR (hub/contributions).
+    repo, can_write = await web.run(contributions.open_editor, web.hub, who, rid_of(p, ns, name))
     return await web.page(
-        request, "upload.html", tab="files", repo=repo, rev=rev, rid=rid_of(p, ns, name), can_write=True
+        request, "upload.html", tab="files", repo=repo, rev=rev, rid=rid_of(p, ns, name), can_write=can_write
     )
 
 
@@ -46,7 +47,7 @@ async def upload_blob(web: Web, request: Request, p: str | None, ns: str, name: 
     """One file's bytes, streamed to the blob store while hashing: memory stays flat at any size."""
     await web.require_user(request)
     web.check_csrf_header(request)
-    await web.repo(request, rid_of(p, ns, name), write=True)
+    await web.run(contributions.open_repo, web.hub, await web.who(request), rid_of(p, ns, name))
     limit = web.ctx.settings.max_object_size
     check_length(request, limit, "File")
     web.ctx.check_room(request)
@@ -78,11 +79,21 @@ async def commit(
     ops: Iterable[commits.Operation],
     summary: str,
     description: str = "",
-) -> str:
-    """One commit of the browser's user on `rev` (hub/commits.create_commit checks they may write)."""
-    call = functools.partial(commits.create_commit, revision=rev, summary=summary, description=description)
-    result = await web.run(call, web.hub, who, rid, ops)
-    return str(result.oid)
+    create_pr: bool = False,
+) -> commits.CommitResult:
+    """One commit of the browser's user on `rev`, or on a new pull request (hub/commits.create_commit checks
+    they may)."""
+    call = functools.partial(
+        commits.create_commit, revision=rev, summary=summary, description=description, create_pr=create_pr
+    )
+    return await web.run(call, web.hub, who, rid, ops)
+
+
+def done_url(rid: RepoId, result: commits.CommitResult, then: str) -> str:
+    """Where a web commit leads: its pull request's page when it opened one, else `then`."""
+    if result.pr_num is not None:
+        return f"/{rid.web_path}/discussions/{result.pr_num}"
+    return then
 
 
 def staged_files(web: Web, body: dict[str, Any]) -> list[commits.Operation]:
@@ -103,14 +114,16 @@ def staged_files(web: Web, body: dict[str, Any]) -> list[commits.Operation]:
 async def upload_commit(web: Web, request: Request, p: str | None, ns: str, name: str, rev: str) -> Response:
     who = await web.require_user(request)
     web.check_csrf_header(request)
-    await web.repo(request, rid_of(p, ns, name), write=True)  # may write here, before the body is read
+    rid = rid_of(p, ns, name)
+    await web.run(contributions.open_repo, web.hub, who, rid)  # may write here, before the body is read
     # The files themselves were streamed to the blob store by upload_blob: this body only names them.
     body = await read_json(request, web.ctx.settings.max_json_bytes, what="Upload request")
     ops = staged_files(web, body)
     message = (body.get("message") or "").strip() or f"Upload {len(ops)} file{'s' if len(ops) > 1 else ''}"
-    oid = await commit(web, who, rid_of(p, ns, name), rev, ops, message, body.get("description") or "")
-    prefix = f"/{p}" if p else ""
-    return wire.json_response({"commit": oid, "url": f"{prefix}/{ns}/{name}/commit/{oid}"})
+    as_pr = body.get("pr") is True
+    result = await commit(web, who, rid, rev, ops, message, body.get("description") or "", as_pr)
+    url = done_url(rid, result, f"/{rid.web_path}/commit/{result.oid}")
+    return wire.json_response({"commit": result.oid, "url": url})
 
 
 def editable_text(git: GitRepo, rev: str, path: str | None) -> str:
@@ -129,8 +142,8 @@ async def edit(
     rid = rid_of(p, ns, name)
     if request.method != "GET":
         return await save_edit(web, request, p, ns, name, rev, path)
-    await require_writer(web, request, rid)
-    repo = await web.repo(request, rid, write=True)
+    who = await require_writer(web, request, rid)
+    repo, can_write = await web.run(contributions.open_editor, web.hub, who, rid)
     content = await web.run(editable_text, web.hub.git(repo), rev, path)
     return await web.page(
         request,
@@ -140,7 +153,7 @@ async def edit(
         rev=rev,
         file_path=path or "",
         creating=path is None,
-        can_write=True,
+        can_write=can_write,
         repo=repo,
         content=content,
     )
@@ -161,9 +174,11 @@ async def save_edit(
     ops: Iterable[commits.Operation] = [commits.CommitOperationAdd(new_path, content.encode())]
     if path and new_path != path:
         ops = itertools.chain(ops, deleted(path))
-    await commit(web, who, rid_of(p, ns, name), rev, ops, message, form.get("description", ""))
-    prefix = f"/{p}" if p else ""
-    return web.redirect(f"{prefix}/{ns}/{name}/blob/{quote(rev, safe='')}/{quote(new_path)}")
+    rid = rid_of(p, ns, name)
+    as_pr = form.get("target") == "pr"  # "Open as a pull request": a new refs/pr/N and its discussion
+    result = await commit(web, who, rid, rev, ops, message, form.get("description", ""), as_pr)
+    then = f"/{rid.web_path}/blob/{quote(rev, safe='')}/{quote(new_path)}"
+    return web.redirect(done_url(rid, result, then))
 
 
 def deleted(path: str) -> Iterator[commits.Operation]:
@@ -189,6 +204,8 @@ async def settings(web: Web, request: Request, p: str | None, ns: str, name: str
         # Settings are for the namespace's admins (Hub.find_admin).
         repo = await web.run(web.hub.admin_repo, who, rid)
         extra = await web.run(space_settings, web, who, repo) if rid.type == "space" else {}
+        if repo.gated:  # the "Gated users" section: its requests by status
+            extra["access"] = await web.run(access_lists, web, who, rid)
         return await web.page(
             request, "settings.html", tab="settings", repo=repo, rid=rid, can_write=True, **extra
         )
@@ -217,6 +234,42 @@ def apply_settings(web: Web, who: Principal, rid: RepoId, form: dict[str, str]) 
     else:
         raise BadRequest("Unknown settings action")
     return repo_path(repo) + "/settings"
+
+
+def access_lists(web: Web, who: Principal, rid: RepoId) -> dict[str, list[gating.Listed]]:
+    return {st: gating.requests_of(web.hub, who, rid, st) for st in gating.STATUSES}
+
+
+async def gated_users(web: Web, request: Request, p: str | None, ns: str, name: str) -> Response:
+    """`/{repo}/gated-users`: a gated repo's access requests for every writer of the repo (Settings, where
+    the same section shows, is for its admins); POST: one action, then this page again."""
+    rid = rid_of(p, ns, name)
+    if request.method == "GET":
+        who = await require_writer(web, request, rid)
+        repo = await web.repo(request, rid, write=True)
+        access = await web.run(access_lists, web, who, rid)
+        return await web.page(
+            request, "gated_users.html", tab="settings", repo=repo, rid=rid, can_write=True, access=access
+        )
+    who = await web.require_user(request)
+    form = await web.form(request)
+    await web.run(apply_access_action, web, who, rid, form.get("action") or "", form)
+    return web.redirect(f"/{rid.web_path}/gated-users")
+
+
+ACCESS_ACTIONS = {"access-accept": "accepted", "access-reject": "rejected", "access-cancel": "pending"}
+
+
+def apply_access_action(web: Web, who: Principal, rid: RepoId, action: str, form: dict[str, str]) -> None:
+    """A "Gated users" action: accept, reject (with a reason) or cancel a request, or grant a user access."""
+    if action == "access-grant":
+        gating.give(web.hub, who, rid, form.get("user", "").strip())
+    elif action in ACCESS_ACTIONS:
+        status = ACCESS_ACTIONS[action]
+        reason = (form.get("reason") or "").strip() or None if status == "rejected" else None
+        gating.decide(web.hub, who, rid, form.get("user") or None, None, status, reason)
+    else:
+        raise BadRequest("Unknown settings action")
 
 
 def space_settings(web: Web, who: Principal, repo: Repo) -> dict[str, Any]:

@@ -150,6 +150,14 @@ def filesize(n: int | None) -> str:
     return str(size)
 
 
+def timeago_iso(text: str | None) -> str:
+    """`timeago` of a wire timestamp ("2026-01-02T03:04:05.000Z", as discussion events carry them)."""
+    try:
+        return timeago(datetime.fromisoformat(str(text).replace("Z", "+00:00")))
+    except ValueError:
+        return ""
+
+
 def timeago(ts: datetime | float | None) -> str:
     """How long ago, in words ("3 days ago"); a naive datetime is UTC, a number a POSIX timestamp."""
     if ts is None:

@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from ...errors import BadRequest, HubError, NotFound
+from ...errors import BadRequest, GatedRepo, HubError, NotFound
 from ...hub.repos import Hub
 from ...ids import RepoId
 from ...viewer import query, service
@@ -158,7 +158,7 @@ async def fragment(web: Web, request: Request, ns: str, name: str) -> Response:
     try:
         st = await web.run(service.open_state, web.hub, who, rid)
         v = await web.run(context, web.hub, st, page, dict(request.query_params))
-    except BadRequest as e:
+    except (BadRequest, GatedRepo) as e:  # a gated dataset's rows are behind its gate
         v = {"base": page, "ready": True, "configs": [], "error": e.message}
     html = web.env.get_template("_viewer.html").render(v=v, request=request)
     return HTMLResponse(html, headers={"X-Content-Type-Options": "nosniff"})

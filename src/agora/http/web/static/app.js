@@ -126,7 +126,8 @@
     const res = await fetch(base + "/upload/" + encodeURIComponent(rev), {
       method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
       body: JSON.stringify({ files, message: document.getElementById("commit-message").value,
-                             description: document.getElementById("commit-description").value }),
+                             description: document.getElementById("commit-description").value,
+                             pr: !!(document.getElementById("as-pr") || {}).checked }),
     });
     const out = await res.json();
     if (res.ok) { location.href = out.url; } else { status.textContent = out.error || "Commit failed"; commitBtn.disabled = false; }

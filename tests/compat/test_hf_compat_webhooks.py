@@ -1,0 +1,390 @@
+"""Webhooks through huggingface_hub 2.4 (`create_webhook`, `list_webhooks`, ...) and the `hf webhooks`
+commands, and their deliveries to a receiver on 127.0.0.1: a server of its own allow-lists 127.0.0.1
+(AGORA_WEBHOOK_ALLOW) and retries after 1 then 2 seconds; the shared server, without the allow-list,
+refuses such a webhook."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from huggingface_hub import CommitOperationAdd, HfApi
+from huggingface_hub.errors import HfHubHTTPError
+
+from ..conftest import Site, agora, kill_group, new_site, start_killable
+from ..webhook_receiver import Receiver
+
+HF = str(Path(sys.executable).parent / "hf")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    root = tmp_path_factory.mktemp("webhooks")
+    s = new_site(root / "data", "wanda", root / "server.log")
+    agora("user", "add", "victor", "--password-stdin", data=s.data, stdin="victor-password\n")
+    env = {"AGORA_WEBHOOK_ALLOW": "127.0.0.1", "AGORA_WEBHOOK_RETRY_DELAYS": "1,2", "AGORA_WEBHOOK_KEEP": "5"}
+    proc = start_killable(s.data, s.port, s.log, env)
+    yield s
+    kill_group(proc)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def hub(site: Site, user: str = "wanda") -> HfApi:
+    token = (
+        site.token if user == "wanda" else agora("token", "create", user, "--role", "write", data=site.data)
+    )
+    return HfApi(endpoint=site.endpoint, token=token)
+
+
+def is_event(scope: str, action: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda j: j["event"] == {"scope": scope, "action": action}
+
+
+def test_webhook_settings_through_huggingface_hub(site: Site, receiver: Receiver) -> None:
+    api = hub(site)
+    repo = api.create_repo("wanda/crud-model").repo_id
+    w = api.create_webhook(
+        url=receiver.url, watched=[{"type": "model", "name": repo}], domains=["repo"], secret="s3cret"
+    )
+    assert (w.url, w.domains, w.secret, w.disabled) == (receiver.url, ["repo"], "s3cret", False)
+    assert [(i.type, i.name) for i in w.watched] == [("model", repo)]
+    assert [x.id for x in api.list_webhooks()] == [w.id]
+    assert api.get_webhook(w.id) == w
+    # update_webhook sends watched=[] when none is given: the watched items stay
+    changed = api.update_webhook(w.id, url=receiver.url + "?v=2", domains=["repo", "discussion"])
+    assert (changed.url, changed.domains, changed.watched) == (
+        receiver.url + "?v=2",
+        ["repo", "discussion"],
+        w.watched,
+    )
+    assert api.disable_webhook(w.id).disabled is True
+    assert api.enable_webhook(w.id).disabled is False
+    # another user neither sees nor changes it
+    other = hub(site, "victor")
+    assert other.list_webhooks() == []
+    for call in (other.get_webhook, other.disable_webhook, other.delete_webhook):
+        with pytest.raises(HfHubHTTPError) as e:
+            call(w.id)
+        assert e.value.response.status_code == 404
+    # bad input: a clear 400 (a repo not there: 404, as a private one of someone else) and nothing created
+    for bad in ([{"type": "bucket", "name": "x/y"}], [{"type": "user", "name": "nobody"}], []):
+        with pytest.raises(HfHubHTTPError) as e:
+            api.create_webhook(url=receiver.url, watched=bad)
+        assert e.value.response.status_code == 400
+    hidden = api.create_repo("wanda/hidden", private=True).repo_id
+    for name in (hidden, "wanda/nope"):
+        with pytest.raises(HfHubHTTPError) as e:
+            other.create_webhook(url=receiver.url, watched=[{"type": "model", "name": name}])
+        assert e.value.response.status_code == 404
+        assert e.value.response.headers["X-Error-Code"] == "RepoNotFound"
+    assert api.list_webhooks() == [api.get_webhook(w.id)] and other.list_webhooks() == []
+    api.delete_webhook(w.id)
+    with pytest.raises(HfHubHTTPError) as e:
+        api.get_webhook(w.id)
+    assert e.value.response.status_code == 404
+    assert api.list_webhooks() == []
+
+
+def test_push_events_through_the_api_and_git_carry_the_secret(
+    site: Site, receiver: Receiver, tmp_path: Path
+) -> None:
+    api = hub(site)
+    repo = api.create_repo("wanda/pushed").repo_id
+    w = api.create_webhook(url=receiver.url, watched=[{"type": "model", "name": repo}], secret="abc")
+    try:
+        info = api.create_commit(repo, [CommitOperationAdd("a.txt", b"one")], commit_message="one")
+        p = receiver.wait(
+            lambda j: j["event"]["scope"] == "repo.content" and j["repo"]["headSha"] == info.oid
+        )
+        assert p["headers"]["X-Webhook-Secret"] == "abc"
+        body = p["json"]
+        assert body["event"] == {"action": "update", "scope": "repo.content"}
+        assert body["repo"]["name"] == repo and body["repo"]["type"] == "model"
+        assert body["repo"]["private"] is False
+        assert body["repo"]["url"] == {
+            "web": f"{site.endpoint}/{repo}",
+            "api": f"{site.endpoint}/api/models/{repo}",
+        }
+        assert body["updatedRefs"] == [
+            {"ref": "refs/heads/main", "oldSha": body["updatedRefs"][0]["oldSha"], "newSha": info.oid}
+        ]
+        assert body["webhook"] == {"id": w.id, "version": 3}
+
+        url = f"http://wanda:{site.token}@127.0.0.1:{site.port}/{repo}"
+        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+        work = tmp_path / "clone"
+        subprocess.run(["git", "clone", "-q", url, str(work)], check=True, env=env)
+        (work / "b.txt").write_text("two")
+        for args in (["add", "b.txt"], ["-c", "user.name=w", "-c", "user.email=w@x", "commit", "-qm", "two"]):
+            subprocess.run(["git", *args], cwd=work, check=True, env=env)
+        subprocess.run(["git", "push", "-q", "origin", "main"], cwd=work, check=True, env=env)
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=work, capture_output=True, text=True
+        ).stdout.strip()
+        p = receiver.wait(lambda j: j.get("updatedRefs", [{}])[0].get("newSha") == head)
+        assert p["json"]["updatedRefs"][0]["oldSha"] == info.oid
+        assert p["headers"]["X-Webhook-Secret"] == "abc"
+    finally:
+        api.delete_webhook(w.id)
+
+
+def test_pull_request_comment_and_merge_events(site: Site, receiver: Receiver) -> None:
+    api = hub(site)
+    repo = api.create_repo("wanda/discussed").repo_id
+    w = api.create_webhook(
+        url=receiver.url, watched=[{"type": "user", "name": "wanda"}], domains=["discussion"]
+    )
+    try:
+        pr = api.create_commit(
+            repo, [CommitOperationAdd("c.txt", b"c")], commit_message="a PR", create_pr=True
+        )
+        num = pr.pr_num
+        created = receiver.wait(is_event("discussion", "create"))["json"]
+        assert created["discussion"]["num"] == num and created["discussion"]["isPullRequest"] is True
+        assert created["discussion"]["title"] == "a PR" and created["discussion"]["status"] == "open"
+        assert created["discussion"]["url"]["web"] == f"{site.endpoint}/{repo}/discussions/{num}"
+        assert "X-Webhook-Secret" not in receiver.posts[0]["headers"]
+
+        api.comment_discussion(repo, num, "looks good")
+        comment = receiver.wait(is_event("discussion.comment", "create"))["json"]
+        assert comment["comment"]["content"] == "looks good"
+        assert comment["discussion"]["num"] == num
+
+        api.merge_pull_request(repo, num)
+        merged = receiver.wait(
+            lambda j: j["event"]["action"] == "update" and j["discussion"]["status"] == "merged"
+        )["json"]
+        assert merged["discussion"]["changes"]["mergeCommitId"] == api.model_info(repo).sha
+        d = api.create_discussion(repo, title="a question")
+        receiver.wait(lambda j: j["discussion"]["num"] == d.num and j["event"]["action"] == "create")
+        api.change_discussion_status(repo, d.num, "closed")
+        closed = receiver.wait(lambda j: j["discussion"]["num"] == d.num and j["event"]["action"] == "update")
+        assert closed["json"]["discussion"]["status"] == "closed"
+        assert closed["json"]["discussion"]["isPullRequest"] is False
+        # the domain "discussion" only: the merge's push to main is not sent
+        time.sleep(1)
+        assert all(p["json"]["event"]["scope"].startswith("discussion") for p in receiver.posts)
+    finally:
+        api.delete_webhook(w.id)
+
+
+def test_each_webhook_keeps_its_last_deliveries(site: Site, receiver: Receiver) -> None:
+    api = hub(site)
+    repo = api.create_repo("wanda/busy").repo_id
+    w = api.create_webhook(url=receiver.url, watched=[{"type": "model", "name": repo}], domains=["repo"])
+    try:
+        shas = [
+            api.create_commit(repo, [CommitOperationAdd("n.txt", str(i).encode())], commit_message=f"{i}").oid
+            for i in range(7)
+        ]
+        receiver.wait(lambda j: j["repo"]["headSha"] == shas[-1])
+        url = f"{site.endpoint}/api/settings/webhooks/{w.id}/deliveries"
+        deadline = time.time() + 10  # the log is cut when a delivery's outcome is recorded
+        while (log := httpx.get(url, headers={"Authorization": f"Bearer {site.token}"}).json())[0][
+            "status"
+        ] != "ok":
+            assert time.time() < deadline, log
+            time.sleep(0.1)
+        assert [d["payload"]["updatedRefs"][0]["newSha"] for d in log] == shas[::-1][
+            :5
+        ]  # AGORA_WEBHOOK_KEEP=5
+    finally:
+        api.delete_webhook(w.id)
+
+
+def test_a_failed_delivery_is_retried_with_backoff_and_logged_and_replayed(site: Site) -> None:
+    receiver = Receiver(codes=(500,))
+    api = hub(site)
+    repo = api.create_repo("wanda/flaky").repo_id
+    w = api.create_webhook(url=receiver.url, watched=[{"type": "model", "name": repo}], domains=["repo"])
+    try:
+        api.update_repo_settings(repo, private=True)
+        receiver.wait(is_event("repo.config", "update"))
+        deadline = time.time() + 30
+        while len(receiver.posts) < 2 and time.time() < deadline:
+            time.sleep(0.1)
+        first, second = receiver.posts[:2]
+        assert first["json"] == second["json"] and second["json"]["repo"]["private"] is True
+        assert second["at"] - first["at"] >= 0.9  # AGORA_WEBHOOK_RETRY_DELAYS=1,2
+        headers = {"Authorization": f"Bearer {site.token}"}
+        log_url = f"{site.endpoint}/api/settings/webhooks/{w.id}/deliveries"
+        deadline = time.time() + 10
+        while (log := httpx.get(log_url, headers=headers).json())[0]["status"] != "ok":
+            assert time.time() < deadline, log
+            time.sleep(0.2)
+        (d,) = log
+        assert [a["statusCode"] for a in d["log"]] == [500, 200]
+        assert d["log"][0]["response"] == "broken" and d["log"][1]["response"] == "got it"
+        assert d["attempts"] == 2 and d["event"] == "repo.config.update"
+
+        r = httpx.post(f"{log_url}/{d['id']}/replay", headers=headers)
+        assert r.status_code == 200, r.text
+        deadline = time.time() + 30
+        while len(receiver.posts) < 3 and time.time() < deadline:
+            time.sleep(0.1)
+        assert receiver.posts[2]["json"] == first["json"]
+        # only the owner reads the log
+        victor = {"Authorization": f"Bearer {agora('token', 'create', 'victor', data=site.data)}"}
+        assert httpx.get(log_url, headers=victor).status_code == 404
+    finally:
+        api.delete_webhook(w.id)
+        receiver.close()
+
+
+def test_a_redirect_is_not_followed(site: Site) -> None:
+    receiver = Receiver(codes=(307,))
+    api = hub(site)
+    repo = api.create_repo("wanda/redirecting").repo_id
+    w = api.create_webhook(url=receiver.url, watched=[{"type": "model", "name": repo}], domains=["repo"])
+    try:
+        api.update_repo_settings(repo, gated="auto")
+        deadline = time.time() + 30
+        while len(receiver.posts) < 2 and time.time() < deadline:  # the 307, then the retry after 1 s
+            time.sleep(0.1)
+        assert [p["path"] for p in receiver.posts] == ["/hook", "/hook"]
+        url = f"{site.endpoint}/api/settings/webhooks/{w.id}/deliveries"
+        (d,) = httpx.get(url, headers={"Authorization": f"Bearer {site.token}"}).json()
+        assert d["log"][0]["statusCode"] == 307
+    finally:
+        api.delete_webhook(w.id)
+        receiver.close()
+
+
+def test_private_repo_events_reach_only_webhooks_whose_owner_may_read_it(
+    site: Site, receiver: Receiver
+) -> None:
+    api, other = hub(site), hub(site, "victor")
+    spy = Receiver()
+    mine = api.create_webhook(url=receiver.url, watched=[{"type": "user", "name": "wanda"}], domains=["repo"])
+    theirs = other.create_webhook(url=spy.url, watched=[{"type": "user", "name": "wanda"}], domains=["repo"])
+    try:
+        repo = api.create_repo("wanda/secret-one", private=True).repo_id
+        got = receiver.wait(
+            lambda j: j["event"] == {"scope": "repo", "action": "create"} and j["repo"]["name"] == repo
+        )
+        assert got["json"]["repo"]["private"] is True
+        public = api.create_repo("wanda/open-one").repo_id
+        spy.wait(lambda j: j["repo"]["name"] == public)
+        assert all(p["json"]["repo"]["name"] != repo for p in spy.posts)
+        # a disabled account's webhooks receive nothing, public or not
+        agora("user", "disable", "victor", data=site.data)
+        later = api.create_repo("wanda/open-two").repo_id
+        receiver.wait(lambda j: j["repo"]["name"] == later)
+        time.sleep(1)
+        assert all(p["json"]["repo"]["name"] not in (repo, later) for p in spy.posts)
+    finally:
+        agora("user", "enable", "victor", data=site.data)
+        api.delete_webhook(mine.id)
+        other.delete_webhook(theirs.id)
+        spy.close()
+
+
+def test_webhooks_to_the_servers_network_are_refused_without_the_allow_list(api: HfApi, site: Site) -> None:
+    repo = api.create_repo(f"alice/refused-{os.getpid()}").repo_id
+    for url in (
+        "http://127.0.0.1:9/hook",
+        "http://169.254.169.254/latest",
+        "http://[::1]/x",
+        "http://10.1.2.3/",
+    ):
+        with pytest.raises(HfHubHTTPError) as e:
+            api.create_webhook(url=url, watched=[{"type": "model", "name": repo}])
+        assert e.value.response.status_code == 400
+        assert "AGORA_WEBHOOK_ALLOW" in str(e.value)
+    assert api.list_webhooks() == []
+    # the allow-list names 127.0.0.1 only: the rest stays refused there too
+    with pytest.raises(HfHubHTTPError) as e:
+        hub(site).create_webhook(url="http://10.1.2.3/", watched=[{"type": "user", "name": "wanda"}])
+    assert e.value.response.status_code == 400
+    for bad in ("ftp://127.0.0.1/", "http://user:pw@127.0.0.1/", "not a url"):
+        with pytest.raises(HfHubHTTPError) as e:
+            hub(site).create_webhook(url=bad, watched=[{"type": "user", "name": "wanda"}])
+        assert e.value.response.status_code == 400
+
+
+def hf(site: Site, *args: str) -> str:
+    env = {**os.environ, "HF_TOKEN": site.token, "HF_ENDPOINT": site.endpoint, "NO_COLOR": "1"}
+    proc = subprocess.run([HF, "webhooks", *args], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, f"hf webhooks {' '.join(args)}:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout
+
+
+def test_hf_webhooks_commands(site: Site, receiver: Receiver) -> None:
+    api = hub(site)
+    repo = api.create_repo("wanda/cli-watched").repo_id
+    out = hf(
+        site, "create", "--url", receiver.url, "--watch", f"model:{repo}", "--domain", "repo", "--secret", "x"
+    )
+    (w,) = api.list_webhooks()
+    assert w.id in out and w.secret == "x" and w.domains == ["repo"]
+    listed = json.loads(hf(site, "ls", "--format", "json"))
+    assert [(x["id"], x["watched"]) for x in listed] == [(w.id, [f"model:{repo}"])]
+    assert receiver.url in hf(site, "info", w.id)
+    hf(site, "update", w.id, "--watch", "user:wanda", "--domain", "discussion")
+    assert [(i.type, i.name) for i in api.get_webhook(w.id).watched] == [("user", "wanda")]
+    hf(site, "disable", w.id)
+    assert api.get_webhook(w.id).disabled is True
+    hf(site, "enable", w.id)
+    assert api.get_webhook(w.id).disabled is False
+    hf(site, "delete", w.id, "--yes")
+    assert api.list_webhooks() == []
+
+
+def test_repo_moved_and_deleted_events(site: Site, receiver: Receiver) -> None:
+    api = hub(site)
+    repo = api.create_repo("wanda/to-move", repo_type="dataset").repo_id
+    w = api.create_webhook(url=receiver.url, watched=[{"type": "dataset", "name": repo}], domains=["repo"])
+    try:
+        api.move_repo(repo, "wanda/moved", repo_type="dataset")
+        moved = receiver.wait(is_event("repo", "move"))["json"]
+        assert moved["movedTo"] == {"name": "wanda/moved", "owner": moved["repo"]["owner"]}
+        assert moved["repo"]["url"]["web"] == f"{site.endpoint}/datasets/wanda/moved"
+        # the webhook follows the repo to its new name
+        assert [(i.type, i.name) for i in api.get_webhook(w.id).watched] == [("dataset", "wanda/moved")]
+        api.delete_repo("wanda/moved", repo_type="dataset")
+        deleted = receiver.wait(is_event("repo", "delete"))["json"]
+        assert deleted["repo"]["name"] == "wanda/moved" and deleted["repo"]["type"] == "dataset"
+    finally:
+        api.delete_webhook(w.id)
+
+
+def test_the_target_is_checked_again_at_delivery(tmp_path: Path, receiver: Receiver) -> None:
+    """Allowed when created, refused when sent: the server restarted without the allow-list refuses to post
+    (as it would if the host's DNS answer had changed), logs why, retries once (a delay of 0 s) and fails."""
+    s = new_site(tmp_path / "data", "wanda", tmp_path / "server.log")
+    proc = start_killable(s.data, s.port, s.log, {"AGORA_WEBHOOK_ALLOW": "127.0.0.1"})
+    try:
+        api = hub(s)
+        repo = api.create_repo("wanda/rechecked").repo_id
+        w = api.create_webhook(url=receiver.url, watched=[{"type": "model", "name": repo}], domains=["repo"])
+    finally:
+        kill_group(proc)
+    proc = start_killable(s.data, s.port, s.log, {"AGORA_WEBHOOK_RETRY_DELAYS": "0"})
+    try:
+        api.update_repo_settings(repo, private=True)
+        headers = {"Authorization": f"Bearer {s.token}"}
+        url = f"{s.endpoint}/api/settings/webhooks/{w.id}/deliveries"
+        deadline = time.time() + 30
+        while (log := httpx.get(url, headers=headers).json()) == [] or log[0]["status"] != "failed":
+            assert time.time() < deadline, log
+            time.sleep(0.2)
+        assert len(log[0]["log"]) == 2
+        for attempt in log[0]["log"]:
+            assert attempt["statusCode"] is None and "AGORA_WEBHOOK_ALLOW" in attempt["error"]
+        assert receiver.posts == []
+    finally:
+        kill_group(proc)
