@@ -275,6 +275,10 @@ def build(ctx: Ctx) -> Router:
         else:
             router.add(e.methods, e.pattern, page_handler(web, functools.partial(e.handler, web)))
     router.fallback = web.fallback
+    from ..hub import names
+    from .canonical import Names
+
+    router.canonical = ctx.canonical = Names(lambda: ctx.run(names.canonical_ids, ctx.hub))
     from .api import spaces
 
     # WebSocket: only to a Space's app (Streamlit's connection), through the proxy

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from ..db.models import Account, Collection, Repo, name_key
 from ..errors import BadRequest, Conflict, NotFound
-from ..ids import RepoId, check_name, check_namespace
+from ..ids import CANONICAL, RepoId, check_name, check_namespace
 
 if TYPE_CHECKING:
     from .repos import Hub
@@ -94,10 +94,25 @@ def repo_taken(s: Session, rid: RepoId, other_than: int | None = None) -> bool:
 
 
 def name_taken(s: Session, name: str, other_than: int | None = None) -> bool:
+    """Whether an account other than `other_than`, or a canonical repo, has this name in some case: accounts
+    and canonical repos share their names (`/gpt2` is one or the other, http/canonical.py)."""
     q = select(Account.id).where(Account.name_key == key(name))
     if other_than is not None:
         q = q.where(Account.id != other_than)
+    return s.scalar(q.limit(1)) is not None or canonical_taken(s, name)
+
+
+def canonical_taken(s: Session, name: str) -> bool:
+    """Whether a canonical repo (of any type) is called `name` in some case."""
+    q = select(Repo.id).where(Repo.namespace_key == CANONICAL, Repo.name_key == key(name))
     return s.scalar(q.limit(1)) is not None
+
+
+def canonical_ids(hub: Hub) -> frozenset[tuple[str, str]]:
+    """(type, lower-cased name) of every canonical repo, in a session of its own (the router's cache)."""
+    with hub.db.session() as s:
+        rows = s.execute(select(Repo.type, Repo.name_key).where(Repo.namespace_key == CANONICAL))
+        return frozenset((t, n) for t, n in rows)
 
 
 # ---- fsck: twins, stale keys, unique indexes ----------------------------------------------------------------

@@ -35,6 +35,7 @@ from ..errors import (
     disk_full,
 )
 from ..ids import (
+    CANONICAL,
     RepoId,
     check_name,
     check_namespace,
@@ -137,18 +138,9 @@ class Hub:
     ) -> Repo:
         if who is None:
             raise Unauthorized("You must be authenticated to create a repository")
-        check_namespace(rid.namespace)
         check_name(rid.name)
-        rid = RepoId(rid.type, names.canonical(s, rid.namespace), rid.name)  # the owner's own spelling
-        existing = self.get(s, rid)  # `alice/PM` when `alice/pm` exists is that repo: a Conflict below
-        if existing is not None and accounts.can_read(s, who, existing):
-            raise Conflict(f"You already created this {rid.type} repo", repo=existing)
-        if not accounts.can_write_namespace(s, who, rid.namespace):
-            if accounts.get_account(s, rid.namespace) is None:
-                raise BadRequest(f"Namespace {rid.namespace!r} does not exist")
-            raise Forbidden(f"You don't have the rights to create a repo under {rid.namespace!r}")
-        if existing is not None:
-            raise Conflict(f"A {rid.type} repo named {rid.full} already exists")
+        check = self._check_canonical if rid.namespace == CANONICAL else self._check_owner
+        rid = check(s, who, rid)
         if rid.type == "space":
             if sdk is None:
                 raise BadRequest("A Space needs an sdk: gradio, streamlit, docker or static")
@@ -179,6 +171,37 @@ class Hub:
             raise Conflict(f"A {rid.type} repo named {rid.full} already exists") from None
         self.after_ref_update(s, repo, "refs/heads/main", None, repo.head_sha)
         return repo
+
+    def _check_owner(self, s: Session, who: Principal, rid: RepoId) -> RepoId:
+        """`rid` (in its owner's spelling) if `who` may create it in its namespace."""
+        check_namespace(rid.namespace)
+        rid = RepoId(rid.type, names.canonical(s, rid.namespace), rid.name)  # the owner's own spelling
+        existing = self.get(s, rid)  # `alice/PM` when `alice/pm` exists is that repo: a Conflict below
+        if existing is not None and accounts.can_read(s, who, existing):
+            raise Conflict(f"You already created this {rid.type} repo", repo=existing)
+        if not accounts.can_write_namespace(s, who, rid.namespace):
+            if accounts.get_account(s, rid.namespace) is None:
+                raise BadRequest(f"Namespace {rid.namespace!r} does not exist")
+            raise Forbidden(f"You don't have the rights to create a repo under {rid.namespace!r}")
+        if existing is not None:
+            raise Conflict(f"A {rid.type} repo named {rid.full} already exists")
+        return rid
+
+    def _check_canonical(self, s: Session, who: Principal, rid: RepoId) -> RepoId:
+        """A canonical repo (`gpt2`, ids.CANONICAL): site admins only; its name is no reserved word (it is a
+        first path segment) and no account's (accounts and canonical repos share names: `/gpt2`)."""
+        if not (who.is_admin and who.can_write_at_all):
+            raise Forbidden("Only a site admin can create a canonical repo (one without a namespace)")
+        check_namespace(rid.name)
+        existing = self.get(s, rid)
+        if existing is not None:
+            raise Conflict(f"A {rid.type} repo named {existing.name} already exists", repo=existing)
+        if accounts.get_account(s, rid.name) is not None:
+            raise Conflict(
+                f"{rid.name!r} is the name of an account: a canonical repo cannot take it (/{rid.name} "
+                "would name both)"
+            )
+        return rid
 
     def find_admin(self, s: Session, who: Principal | None, rid: RepoId, what: str) -> Repo:
         """The repo if `who` administers it (see accounts.can_admin): RepoNotFound to those who cannot see it,

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from ...errors import BadRequest, Conflict, Unauthorized
 from ...hub import collections as colls
 from ...hub.accounts import Account
+from ...ids import repo_full
 from .. import wire
 from ..context import Ctx
 from .common import int_param, json_body
@@ -41,7 +42,7 @@ def item_json(it: colls.Item, position: int) -> dict[str, Any]:
     repo = it.repo
     d: dict[str, Any] = {
         "_id": f"{it.row.id:024x}",
-        "id": f"{repo.namespace}/{repo.name}",
+        "id": repo_full(repo.namespace, repo.name),
         "type": repo.type,
         "position": position,
         "author": repo.namespace,

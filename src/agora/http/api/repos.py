@@ -11,7 +11,7 @@ from ...errors import BadRequest, Conflict, HubError, Unauthorized
 from ...hub import accounts, cards, index, spaces
 from ...hub.accounts import Account, Principal
 from ...hub.repos import Repo
-from ...ids import RepoId, parse_repo_type
+from ...ids import RepoId, parse_repo_type, repo_full
 from .. import wire
 from ..context import Ctx
 from .common import json_body, repo_json, repo_url, rid_api
@@ -121,7 +121,7 @@ async def create(ctx: Ctx, request: Request) -> Response:
     if options is not None:
         await ctx.run(options.apply, ctx.hub, who, RepoId(rtype, repo.namespace, repo.name))
     return wire.json_response(
-        {"url": repo_url(base, repo), "name": f"{repo.namespace}/{repo.name}", "id": f"{repo.id:024x}"}
+        {"url": repo_url(base, repo), "name": repo_full(repo.namespace, repo.name), "id": f"{repo.id:024x}"}
     )
 
 

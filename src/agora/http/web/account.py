@@ -14,11 +14,12 @@ from starlette.responses import Response
 from ...config import Settings
 from ...errors import BadRequest, Conflict, Forbidden
 from ...hub import accounts, audit, commits, logins, profiles
-from ...ids import RepoId, check_name, parse_repo_type
+from ...ids import CANONICAL, RepoId, check_name, parse_repo_type
 from . import session
 from .base import Web, repo_path
 
 NEW_KIND = {"new": "model", "new-dataset": "dataset", "new-space": "space"}
+NO_OWNER = "(canonical)"  # the owner a site admin picks for a canonical repo (no namespace: `gpt2`)
 NEW_TOKEN = "agora_new_token"
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -259,7 +260,9 @@ async def new_repo(web: Web, request: Request, kind: str) -> Response:
         return await web.page(request, "new_repo.html", rtype=rtype, kind=kind, owners=owners)
     form = await web.form(request)
     try:
-        rid = RepoId(parse_repo_type(rtype), form.get("owner") or who.name, form.get("name", "").strip())
+        owner = form.get("owner") or who.name
+        owner = CANONICAL if owner == NO_OWNER else owner  # a site admin's canonical repo (`gpt2`)
+        rid = RepoId(parse_repo_type(rtype), owner, form.get("name", "").strip())
         repo = await web.run(
             commits.create_repo_with_readme,
             web.hub,
@@ -270,6 +273,8 @@ async def new_repo(web: Web, request: Request, kind: str) -> Response:
             license=form.get("license") or None,
             short_description=form.get("short_description", "").strip() or None,
         )
+        if owner == CANONICAL and web.ctx.canonical is not None:
+            web.ctx.canonical.invalidate()  # the router knows the new name at once
         return web.redirect(repo_path(repo))
     except (BadRequest, Conflict, Forbidden) as e:
         return await web.page(

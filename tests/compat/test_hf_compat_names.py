@@ -1,0 +1,143 @@
+"""Names through huggingface_hub: canonical repos (`gpt2`, no namespace), old names after a move, collection
+items of every kind, organizations' full names and avatars."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from huggingface_hub import HfApi, hf_hub_download, snapshot_download
+from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
+
+from ..conftest import BIN, ENDPOINT, Server, agora
+from .test_git_push import Git, url
+
+_admin: dict[str, str] = {}
+
+
+@pytest.fixture
+def root(server: Server) -> HfApi:
+    """A site admin's client (`root`, made once)."""
+    if not _admin:
+        agora("user", "add", "root", "--admin", "--password-stdin", data=server.data, stdin="root-password\n")
+        _admin["token"] = server.token("root")
+    return HfApi(endpoint=ENDPOINT, token=_admin["token"])
+
+
+def canonical(server: Server, name: str, *args: str) -> None:
+    """`agora repo create --canonical NAME`, then wait until the server's name cache sees it (2 s at most)."""
+    agora("repo", "create", "--canonical", name, "--user", "root", *args, data=server.data)
+    time.sleep(2.1)
+
+
+def push_files(server: Server, path: str, files: dict[str, bytes], tmp: Path) -> Git:
+    """Clone `path` as the site admin, commit `files` (*.bin through LFS) and push: huggingface_hub 2.4 cannot
+    commit to a one-segment id (its CommitInfo parses the answer's commitUrl as `<namespace>/<name>`)."""
+    git = Git(tmp / "git")
+    git("lfs", "install")
+    git("clone", url(server, path, _admin["token"], "root"), "work")
+    work = tmp / "git" / "work"
+    git("lfs", "track", "*.bin", cwd=work)
+    for name, data in files.items():
+        (work / name).write_bytes(data)
+    git("add", ".", cwd=work)
+    git("commit", "-m", "add files", cwd=work)
+    git("push", "origin", "main", cwd=work)
+    return git
+
+
+def test_canonical_repo_on_every_surface(server: Server, root: HfApi, api: HfApi, tmp_path: Path) -> None:
+    canonical(server, "gpt9")
+    big = b"\x00weights" * 20000
+    push_files(server, "gpt9", {"config.json": b'{"n_layer": 2}', "model.bin": big}, tmp_path)
+    info = api.model_info("gpt9")
+    assert info.id == "gpt9" and info.author is None
+    assert sorted(s.rfilename for s in info.siblings) == [".gitattributes", "config.json", "model.bin"]
+    assert [b.name for b in api.list_repo_refs("gpt9").branches] == ["main"]
+    assert api.list_repo_tree("gpt9", path_in_repo="") is not None
+    anon = HfApi(endpoint=ENDPOINT, token=False)
+    assert anon.repo_exists("gpt9") and anon.file_exists("gpt9", "config.json")
+    assert anon.get_paths_info("gpt9", ["model.bin"])[0].lfs is not None
+    path = hf_hub_download("gpt9", "config.json", cache_dir=tmp_path / "c", token=False)
+    assert Path(path).read_bytes() == b'{"n_layer": 2}'
+    snap = snapshot_download("gpt9", cache_dir=tmp_path / "s", token=False)
+    assert (Path(snap) / "model.bin").read_bytes() == big
+    assert httpx.get(f"{ENDPOINT}/gpt9/resolve/main/config.json").content == b'{"n_layer": 2}'
+    git = Git(tmp_path / "anon")
+    git("lfs", "install")
+    for name in ("gpt9.git", "gpt9"):  # git clone of both addresses (LFS through the batch API)
+        git("clone", url(server, name), name + "-copy")
+        assert (tmp_path / "anon" / (name + "-copy") / "model.bin").read_bytes() == big
+    page = httpx.get(f"{ENDPOINT}/gpt9")
+    assert page.status_code == 200 and 'data-copy="gpt9"' in page.text
+    assert "config.json" in httpx.get(f"{ENDPOINT}/gpt9/tree/main").text
+    # only site admins write there; a user's create_repo("gpt9") is theirs, as on the Hub
+    with pytest.raises(HfHubHTTPError) as e:
+        api.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id="gpt9")
+    assert e.value.response.status_code == 403
+    assert api.create_repo("gpt9").repo_id == "alice/gpt9"
+    assert api.model_info("alice/gpt9").id == "alice/gpt9"
+    assert api.model_info("gpt9").sha == info.sha
+
+
+def test_canonical_dataset(server: Server, root: HfApi, tmp_path: Path) -> None:
+    canonical(server, "squad9", "--type", "dataset")
+    push_files(server, "datasets/squad9", {"data.csv": b"a,b\n1,2\n"}, tmp_path)
+    assert root.dataset_info("squad9").id == "squad9"
+    url = f"{ENDPOINT}/datasets/squad9/resolve/main/data.csv"
+    assert httpx.get(url).content == b"a,b\n1,2\n"
+    assert httpx.get(f"{ENDPOINT}/datasets/squad9").status_code == 200
+
+
+def cli(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "agora"), *args, "--data", str(server.data)], capture_output=True, text=True
+    )
+
+
+def test_canonical_names_refused(server: Server, root: HfApi) -> None:
+    for taken in ("models", "settings", "api", "login", "new", "alice", "acme", "static", "status"):
+        out = cli(server, "repo", "create", "--canonical", taken, "--user", "root")
+        assert out.returncode != 0 and ("reserved" in out.stderr or "account" in out.stderr), (
+            taken,
+            out.stderr,
+        )
+    assert cli(server, "repo", "create", "--canonical", "ok9", "--user", "alice").returncode != 0  # no admin
+    # accounts and canonical repos share their names
+    canonical(server, "shared9")
+    out = cli(server, "user", "add", "Shared9")
+    assert out.returncode != 0 and "taken" in out.stderr
+
+
+@pytest.mark.parametrize(
+    "method,url",
+    [
+        ("GET", "/api/models/nope9"),
+        ("GET", "/api/models/nope9/revision/main"),
+        ("GET", "/api/models/nope9/tree/main"),
+        ("GET", "/api/models/nope9/refs"),
+        ("PUT", "/api/models/nope9/settings"),
+        ("POST", "/api/models/nope9/preupload/main"),
+        ("GET", "/nope9/resolve/main/config.json"),
+        ("HEAD", "/nope9/resolve/main/config.json"),
+        ("GET", "/datasets/nope9/resolve/main/x.csv"),
+        ("GET", "/api/datasets/nope9"),
+        ("GET", "/nope9.git/info/refs?service=git-upload-pack"),
+        ("POST", "/nope9.git/info/lfs/objects/batch"),
+    ],
+)
+def test_missing_one_segment_id_is_repo_not_found(alice: str, method: str, url: str) -> None:
+    body = {} if method in ("POST", "PUT") else None
+    r = httpx.request(method, ENDPOINT + url, json=body, headers={"authorization": f"Bearer {alice}"})
+    assert r.status_code == 404, (url, r.status_code, r.text)
+    assert r.headers.get("x-error-code") == "RepoNotFound", (url, r.headers)
+
+
+def test_missing_one_segment_through_the_client(api: HfApi) -> None:
+    with pytest.raises(RepositoryNotFoundError):
+        api.model_info("nope9")
+    with pytest.raises(RepositoryNotFoundError):
+        hf_hub_download("nope9", "config.json", token=False)
