@@ -141,3 +141,63 @@ def test_missing_one_segment_through_the_client(api: HfApi) -> None:
         api.model_info("nope9")
     with pytest.raises(RepositoryNotFoundError):
         hf_hub_download("nope9", "config.json", token=False)
+
+
+# ---- old names after a move -------------------------------------------------------------------------------------
+def test_moved_repo_redirects_from_its_old_name(
+    server: Server, alice: str, api: HfApi, repo_name: str, tmp_path: Path
+) -> None:
+    old, new = f"alice/{repo_name}", f"acme/{repo_name}-moved"
+    api.create_repo(old)
+    api.upload_file(path_or_fileobj=b"hello", path_in_repo="hello.txt", repo_id=old)
+    api.move_repo(old, new)
+    r = httpx.get(f"{ENDPOINT}/api/models/{old}/revision/main?blobs=true")
+    assert r.status_code == 307 and r.headers["location"] == f"/api/models/{new}/revision/main?blobs=true"
+    assert api.model_info(old).id == new  # huggingface_hub follows the 307
+    assert Path(hf_hub_download(old, "hello.txt", cache_dir=tmp_path / "c")).read_bytes() == b"hello"
+    # writes follow it too (307 repeats the method and body)
+    api.upload_file(path_or_fileobj=b"again", path_in_repo="again.txt", repo_id=old)
+    assert api.file_exists(new, "again.txt")
+    git = Git(tmp_path / "git")
+    git("clone", url(server, old), "copy")
+    assert (tmp_path / "git" / "copy" / "again.txt").read_bytes() == b"again"
+    page = httpx.get(f"{ENDPOINT}/{old}/tree/main", follow_redirects=True)
+    assert page.status_code == 200 and str(page.url).endswith(f"/{new}/tree/main")
+    # a move body naming the old id is a plain 404, never a redirect loop
+    with pytest.raises(RepositoryNotFoundError):
+        api.delete_repo(old)
+    # a repo created at the old name takes it over
+    api.create_repo(old)
+    assert api.model_info(old).id == old and api.model_info(new).id == new
+    assert httpx.get(f"{ENDPOINT}/api/models/{old}").status_code == 200
+
+
+def test_private_moved_repo_old_name_stays_hidden(
+    server: Server, alice: str, bob: str, api: HfApi, repo_name: str
+) -> None:
+    old, new = f"alice/{repo_name}", f"alice/{repo_name}-renamed"
+    api.create_repo(old, private=True)
+    api.move_repo(old, new)
+    assert api.model_info(old).id == new
+    for token in (bob, None):
+        r = httpx.get(
+            f"{ENDPOINT}/api/models/{old}", headers={"authorization": f"Bearer {token}"} if token else {}
+        )
+        assert r.status_code == 404 and r.headers["x-error-code"] == "RepoNotFound"
+        assert httpx.get(f"{ENDPOINT}/{old}/resolve/main/.gitattributes").status_code in (401, 404)
+    with pytest.raises(RepositoryNotFoundError):
+        HfApi(endpoint=ENDPOINT, token=bob).model_info(old)
+
+
+def test_canonical_repo_moved_under_a_namespace(server: Server, root: HfApi, api: HfApi) -> None:
+    canonical(server, "opt9")
+    # huggingface_hub's move_repo wants a namespace in from_id: the request it would send
+    r = httpx.post(
+        f"{ENDPOINT}/api/repos/move",
+        json={"fromRepo": "opt9", "toRepo": "acme/opt9", "type": "model"},
+        headers={"authorization": f"Bearer {root.token}"},
+    )
+    assert r.status_code == 200, r.text
+    time.sleep(2.1)  # the router's name cache forgets opt9
+    assert api.model_info("opt9").id == "acme/opt9"
+    assert httpx.get(f"{ENDPOINT}/opt9/resolve/main/.gitattributes", follow_redirects=True).status_code == 200

@@ -420,3 +420,19 @@ class SpaceRun(Base):
     restarts: Mapped[int] = mapped_column(Integer, default=0)  # bumped by a restart request: the owner obeys
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class RepoRedirect(Base):
+    """An old name of a renamed or transferred repo (`move_repo`): it keeps redirecting there (hub/names.py
+    `redirect`), to those who may see the repo, until a repo is created at that name (which takes it over).
+    Keyed by the lower-cased old name, as repos are."""
+
+    __tablename__ = "repo_redirects"
+    __table_args__ = (UniqueConstraint("type", "namespace_key", "name_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    type: Mapped[str] = mapped_column(String(8))
+    namespace_key: Mapped[str] = mapped_column(String(96))  # "" for a canonical repo's old name
+    name_key: Mapped[str] = mapped_column(String(96))
+    old_id: Mapped[str] = mapped_column(String(200))  # the old id as it was spelled (`ns/name` or `name`)
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

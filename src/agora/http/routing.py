@@ -19,7 +19,7 @@ from urllib.parse import unquote
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..errors import HubError, InsufficientStorage, disk_full
+from ..errors import HubError, InsufficientStorage, RepoMoved, disk_full
 from . import canonical, wire
 
 log = logging.getLogger("agora.http")
@@ -206,6 +206,8 @@ async def _answer(
     EDQUOT, SQLITE_FULL... raised anywhere while answering) is a 507, never a 500: clients retry 500s."""
     try:
         return await route.handler(request, **params)
+    except RepoMoved as exc:  # an old name: to the same address with the new one
+        return wire.moved(request, exc)
     except HubError as exc:
         return wire.hub_error(exc)
     except RecursionError:

@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from ..db.models import Account, Collection, Repo, name_key
+from ..db.models import Account, Collection, Repo, RepoRedirect, name_key
 from ..errors import BadRequest, Conflict, NotFound
 from ..ids import CANONICAL, RepoId, check_name, check_namespace
 
@@ -81,6 +81,41 @@ def repo(s: Session, rid: RepoId) -> Repo | None:
     params = {"type": rid.type, "ns_key": key(rid.namespace), "name_key": key(rid.name),
               "ns": rid.namespace, "name": rid.name}  # fmt: skip
     return s.scalar(_REPO, params)
+
+
+# ---- old names: a renamed or transferred repo keeps answering at them ------------------------------------------
+def redirect(s: Session, rid: RepoId) -> RepoRedirect | None:
+    """The old-name record `rid` matches in any case, if any (hub/repos.py `find` follows it)."""
+    q = select(RepoRedirect).where(
+        RepoRedirect.type == rid.type,
+        RepoRedirect.namespace_key == key(rid.namespace),
+        RepoRedirect.name_key == key(rid.name),
+    )
+    return s.scalar(q.limit(1))
+
+
+def release(s: Session, rid: RepoId) -> None:
+    """`rid` names a repo again (created, or moved there): its old-name record, if any, ends."""
+    hit = redirect(s, rid)
+    if hit is not None:
+        s.delete(hit)
+        s.flush()
+
+
+def remember(s: Session, repo: Repo, old: RepoId) -> None:
+    """`repo` was called `old` until now (a move): `old` redirects to it from now on. Called before the row
+    of the new name is released, so a case-only rename leaves nothing behind."""
+    release(s, old)
+    s.add(
+        RepoRedirect(
+            type=old.type,
+            namespace_key=key(old.namespace),
+            name_key=key(old.name),
+            old_id=old.full,
+            repo_id=repo.id,
+        )
+    )
+    s.flush()
 
 
 def repo_taken(s: Session, rid: RepoId, other_than: int | None = None) -> bool:
@@ -296,8 +331,11 @@ def rename_repo(s: Session, hub: Hub, rtype: str, old: str, new: str) -> Repo:
     dst = RepoId(t, owner.name, dst.name)
     if repo_taken(s, dst, other_than=repo.id):
         raise Conflict(f"A {t} repo named {dst.full} already exists (ids compare without case)")
+    old_id = RepoId(t, repo.namespace, repo.name)
     repo.namespace, repo.name = dst.namespace, dst.name
     s.flush()
+    remember(s, repo, old_id)
+    release(s, dst)
     if repo.head_sha:
         index.reindex(s, hub, repo, repo.head_sha)
     return repo

@@ -28,6 +28,7 @@ from ..errors import (
     BadRequest,
     Conflict,
     Forbidden,
+    RepoMoved,
     RepoNotFound,
     RevisionNotFound,
     Unauthorized,
@@ -41,6 +42,7 @@ from ..ids import (
     check_namespace,
     check_path,
     check_ref_name,
+    repo_full,
 )
 from ..storage.blobs import BlobStore
 from ..storage.gitstore import Entry, GitRepo
@@ -111,6 +113,8 @@ class Hub:
     def find(self, s: Session, who: Principal | None, rid: RepoId, write: bool = False) -> Repo:
         """The repo if `who` may see it (and write it, if asked); otherwise RepoNotFound, never a hint."""
         repo = self.get(s, rid)
+        if repo is None:
+            self._follow_old_name(s, who, rid)
         if repo is None or not accounts.can_read(s, who, repo):
             raise RepoNotFound(f"Repository {rid.full} not found")
         if write and not accounts.can_write(s, who, repo):
@@ -121,6 +125,14 @@ class Hub:
                 + (" (your token is read-only)" if who.role == "read" else "")
             )
         return repo
+
+    def _follow_old_name(self, s: Session, who: Principal | None, rid: RepoId) -> None:
+        """RepoMoved when `rid` is the old name of a repo `who` may see (to others it stays RepoNotFound)."""
+        hit = names.redirect(s, rid)
+        repo = s.get(Repo, hit.repo_id) if hit is not None else None
+        if repo is not None and accounts.can_read(s, who, repo):
+            new = repo_full(repo.namespace, repo.name)
+            raise RepoMoved(f"Repository {rid.full} was moved to {new}", old=rid.full, new=new)
 
     def open_repo(self, who: Principal | None, rid: RepoId, write: bool = False) -> Repo:
         """`find` in a session of its own: the row comes back detached (read its attributes; to change it,
@@ -169,6 +181,7 @@ class Hub:
         except IntegrityError:
             shutil.rmtree(git.path, ignore_errors=True)
             raise Conflict(f"A {rid.type} repo named {rid.full} already exists") from None
+        names.release(s, rid)  # a repo's old name taken over: it redirects no more
         self.after_ref_update(s, repo, "refs/heads/main", None, repo.head_sha)
         return repo
 
@@ -251,8 +264,11 @@ class Hub:
             raise Forbidden(f"You don't have the rights to move a repo to {dst.namespace!r}")
         if names.repo_taken(s, dst, other_than=repo.id):  # a case-only rename of itself is fine
             raise Conflict(f"A {dst.type} repo named {dst.full} already exists")
+        old = RepoId(src.type, repo.namespace, repo.name)
         repo.namespace, repo.name = dst.namespace, dst.name
         s.flush()
+        names.remember(s, repo, old)  # the old name redirects here (hub/names.py), the new one is this repo's
+        names.release(s, dst)
         audit.record(s, who, "repo.move", f"{src.type}:{src.full}", {"to": dst.full})
         if repo.head_sha:
             index.reindex(s, self, repo, repo.head_sha)

@@ -138,7 +138,7 @@ async def move(ctx: Ctx, request: Request) -> Response:
     body = await json_body(request)
     who = await ctx.who(request)
     rtype = parse_repo_type(body.get("type"))
-    src = RepoId.parse(rtype, body.get("fromRepo"))  # type: ignore[arg-type]
+    src = RepoId.parse_any(rtype, body.get("fromRepo"))  # type: ignore[arg-type]
     dst = RepoId.parse(rtype, body.get("toRepo"))  # type: ignore[arg-type]
     await ctx.run(ctx.hub.move_repo, who, src, dst)
     return wire.json_response({})
