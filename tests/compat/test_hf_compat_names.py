@@ -12,7 +12,7 @@ import pytest
 from huggingface_hub import HfApi, hf_hub_download, snapshot_download
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
-from ..conftest import BIN, ENDPOINT, Server, agora
+from ..conftest import BIN, ENDPOINT, Server, _free_port, agora, new_site, start_server, stop_server
 from .test_git_push import Git, url
 
 _admin: dict[str, str] = {}
@@ -201,3 +201,42 @@ def test_canonical_repo_moved_under_a_namespace(server: Server, root: HfApi, api
     time.sleep(2.1)  # the router's name cache forgets opt9
     assert api.model_info("opt9").id == "acme/opt9"
     assert httpx.get(f"{ENDPOINT}/opt9/resolve/main/.gitattributes", follow_redirects=True).status_code == 200
+
+
+# ---- export / import --------------------------------------------------------------------------------------------
+def test_export_import_carries_names(tmp_path: Path) -> None:
+    site = new_site(tmp_path / "a", "boss", tmp_path / "a.log")
+    agora("user", "add", "root", "--admin", "--password-stdin", data=site.data, stdin="root-password\n")
+    token = agora("token", "create", "root", data=site.data)
+    agora("repo", "create", "--canonical", "gpt7", "--user", "root", data=site.data)
+    proc = start_server(site.data, site.port, site.log)
+    try:
+        api = HfApi(endpoint=site.endpoint, token=token)
+        api.create_repo("root/old")
+        api.move_repo("root/old", "root/new")
+        assert api.model_info("gpt7").id == "gpt7"
+    finally:
+        stop_server(proc)
+    out = subprocess.run(
+        [
+            str(BIN / "agora"),
+            "export",
+            "--all",
+            str(tmp_path / "backup"),
+            "--quiet",
+            "--data",
+            str(site.data),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    agora("import", str(tmp_path / "backup"), "--quiet", "--user", "root", data=tmp_path / "b")
+    port = _free_port()
+    proc = start_server(tmp_path / "b", port, tmp_path / "b.log")
+    try:
+        api = HfApi(endpoint=f"http://127.0.0.1:{port}", token=token)
+        assert api.model_info("gpt7").id == "gpt7"
+        assert api.model_info("root/old").id == "root/new"
+    finally:
+        stop_server(proc)

@@ -4,8 +4,10 @@ An export is a folder that describes itself (format version 1):
 
     OUT/agora-export.json                 the manifest: format, version, scope, the list of repos (written last:
                                           a folder without it is an unfinished export)
-    OUT/repos/<type>/<ns>/<name>/repo.bundle   a git bundle of every ref (branches, tags, refs/pr/*, refs/convert/*)
-    OUT/repos/<type>/<ns>/<name>/repo.json     the repo row (type, private, gated, sdk, created_at), its refs, the
+    OUT/repos/<type>/<ns>/<name>/repo.bundle   a git bundle of every ref (branches, tags, refs/pr/*, refs/convert/*);
+                                          <ns> is "-" for a canonical repo (no namespace)
+    OUT/repos/<type>/<ns>/<name>/repo.json     the repo row (type, private, gated, sdk, created_at), its old names
+                                          (still redirecting after a move), its refs, the
                                           LFS objects its refs point at, its discussions and PRs with every
                                           event, the names of the users who like it, the dataset viewer's
                                           records (so refs/convert/parquet is not converted again), a
@@ -59,6 +61,7 @@ from ..db.models import (
     Like,
     Membership,
     Repo,
+    RepoRedirect,
     SpaceSettings,
     SpaceVariable,
     Token,
@@ -67,13 +70,13 @@ from ..db.models import (
     name_key,
 )
 from ..errors import BadRequest, Conflict, HubError
-from ..ids import RepoId
+from ..ids import CANONICAL, RepoId
 from ..storage.blobs import CHUNK
 from ..storage.gitstore import GitRepo
 from ..storage.lfs_pointer import POINTER_MAX, parse_pointer
 from ..storage.xet import shard as xet_shard
 from ..storage.xet.hashing import to_hex
-from . import accounts, audit, commits, index
+from . import accounts, audit, commits, index, names
 from .accounts import Principal
 from .imports import Progress, _read_lfs, _store
 from .repos import Hub
@@ -82,6 +85,7 @@ from .xet import XetStore
 MANIFEST = "agora-export.json"
 FORMAT = "agora-export"
 VERSION = 1
+CANONICAL_FOLDER = "-"  # repos/<type>/-/<name>: a canonical repo (no namespace; "-" is no valid name)
 Say = Callable[[str], None]
 IMPORTER = Principal(user_id=0, name="agora-import", is_admin=True, role="write")
 
@@ -196,6 +200,7 @@ def _repo_meta(s: Session, repo: Repo) -> dict[str, Any]:
         "created_at": _iso(repo.created_at),
         "discussions": [_discussion(s, d) for d in ds],
         "likes": sorted(likers),
+        "old_names": sorted(s.scalars(select(RepoRedirect.old_id).where(RepoRedirect.repo_id == repo.id))),
         "viewer_results": [
             {
                 "revision": v.revision,
@@ -301,7 +306,7 @@ def _export_repo(hub: Hub, rid: RepoId, root: Path, progress: Progress) -> dict[
             raise BadRequest(f"No {rid.type} repository {rid.full}")
         meta = _repo_meta(s, repo)
         git_dir = hub.git(repo).path
-    rel = f"repos/{rid.type}/{rid.namespace}/{rid.name}"
+    rel = f"repos/{rid.type}/{rid.namespace or CANONICAL_FOLDER}/{rid.name}"
     folder = root / rel
     folder.mkdir(parents=True, exist_ok=True)
     bundle = folder / "repo.bundle"
@@ -593,7 +598,8 @@ def _create(hub: Hub, rid: RepoId, meta: dict[str, Any], user: str) -> tuple[int
     with hub.db.session() as s:
         if hub.get(s, rid) is not None:
             raise Conflict("a repo of that type and name exists here already: not imported")
-        _account(s, rid.namespace, meta.get("namespace_kind") or "user", user)
+        if rid.namespace != CANONICAL:
+            _account(s, rid.namespace, meta.get("namespace_kind") or "user", user)
         sdk = meta.get("sdk") or ("static" if rid.type == "space" else None)
         repo = hub.create(s, IMPORTER, rid, private=bool(meta.get("private")), sdk=sdk)
         repo.gated = meta.get("gated")
@@ -632,6 +638,10 @@ def _fill(s: Session, hub: Hub, repo: Repo, meta: dict[str, Any], wanted: dict[s
         for v in space.get("variables", []):
             s.add(SpaceVariable(repo_id=repo.id, secret=False, key=v["key"], value=v["value"],
                                 description=v.get("description")))  # fmt: skip
+    for old in meta.get("old_names", []):  # still redirecting, unless a repo here has that name
+        old_rid = RepoId.parse_any(repo.type, old)  # type: ignore[arg-type]
+        if hub.get(s, old_rid) is None:
+            names.remember(s, repo, old_rid)
     likers = [a for a in (accounts.get_account(s, n) for n in meta.get("likes", [])) if a is not None]
     for a in likers:
         s.add(Like(user_id=a.id, repo_id=repo.id))
@@ -748,7 +758,7 @@ def _import_collections(s: Session, hub: Hub, docs: list[dict[str, Any]]) -> Non
         s.add(row)
         s.flush()
         for i in c["items"]:
-            repo = hub.get(s, RepoId.parse(i["type"], i["id"]))
+            repo = hub.get(s, RepoId.parse_any(i["type"], i["id"]))
             if repo is not None:
                 s.add(
                     CollectionItem(
