@@ -307,7 +307,7 @@ def cmd_org_create(args: argparse.Namespace) -> int:
 
     hub = _hub(args.data)
     with hub.db.session() as s:
-        accounts.create_org(s, args.name, args.owner)
+        accounts.create_org(s, args.name, args.owner, fullname=args.fullname or "")
     print(f"created organization {args.name} (admin: {args.owner})", file=sys.stderr)
     return 0
 
@@ -613,6 +613,7 @@ def parser() -> argparse.ArgumentParser:
     sp = with_data(org.add_parser("create", help="create an organization"))
     sp.add_argument("name")
     sp.add_argument("--owner", required=True)
+    sp.add_argument("--fullname", help="its full name, shown in whoami, listings and pages (default: NAME)")
     sp.set_defaults(fn=cmd_org_create)
     sp = with_data(org.add_parser("add-member", help="add a member or change their role"))
     sp.add_argument("org")

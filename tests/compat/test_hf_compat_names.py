@@ -3,6 +3,7 @@ items of every kind, organizations' full names and avatars."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -203,18 +204,81 @@ def test_canonical_repo_moved_under_a_namespace(server: Server, root: HfApi, api
     assert httpx.get(f"{ENDPOINT}/opt9/resolve/main/.gitattributes", follow_redirects=True).status_code == 200
 
 
+# ---- collections of papers and collections ----------------------------------------------------------------------
+def test_collection_holds_papers_and_collections(api: HfApi, bob: str, repo_name: str) -> None:
+    inner = api.create_collection(f"Inner {repo_name}")
+    hidden = api.create_collection(f"Hidden {repo_name}", private=True)
+    outer = api.create_collection(f"Outer {repo_name}")
+    api.add_collection_item(outer.slug, item_id="2307.09288", item_type="paper", note="Llama 2")
+    api.add_collection_item(outer.slug, item_id=inner.slug, item_type="collection")
+    api.add_collection_item(outer.slug, item_id=hidden.slug, item_type="collection")
+    got = api.get_collection(outer.slug)
+    assert [(i.item_type, i.item_id, i.position) for i in got.items] == [
+        ("paper", "2307.09288", 0),
+        ("collection", inner.slug, 1),
+        ("collection", hidden.slug, 2),
+    ]
+    assert got.items[0].note == "Llama 2"
+    # a private collection inside is seen by those who may see it only
+    seen = HfApi(endpoint=ENDPOINT, token=bob).get_collection(outer.slug)
+    assert [(i.item_type, i.item_id) for i in seen.items] == [
+        ("paper", "2307.09288"),
+        ("collection", inner.slug),
+    ]
+    with pytest.raises(HfHubHTTPError) as e:
+        api.add_collection_item(outer.slug, item_id="2307.09288", item_type="paper")
+    assert e.value.response.status_code == 409
+    for bad_type, bad_id in (("paper", "not-a-paper"), ("collection", outer.slug)):
+        with pytest.raises(HfHubHTTPError) as e:
+            api.add_collection_item(outer.slug, item_id=bad_id, item_type=bad_type)
+        assert e.value.response.status_code == 400
+    with pytest.raises(HfHubHTTPError) as e:
+        HfApi(endpoint=ENDPOINT, token=bob).add_collection_item(
+            f"bob/{repo_name}-none-0123456789abcdef01234567", item_id=hidden.slug, item_type="collection"
+        )
+    assert e.value.response.status_code == 404
+    page = httpx.get(f"{ENDPOINT}/collections/{outer.slug}").text
+    assert 'href="https://arxiv.org/abs/2307.09288"' in page
+    assert f'href="/collections/{inner.slug}"' in page and hidden.slug not in page
+    api.delete_collection_item(outer.slug, got.items[0].item_object_id)
+    api.delete_collection(inner.slug)  # its items elsewhere go with it
+    assert [i.item_id for i in api.get_collection(outer.slug).items] == [hidden.slug]
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x01" * 32
+
+
+def put_avatar(endpoint: str, user: str, org: str, data: bytes) -> None:
+    """Log in through the form, then PUT the avatar as the org settings page's script does."""
+    with httpx.Client(base_url=endpoint, headers={"origin": endpoint}) as c:
+        csrf = re.search(r'name="csrf" value="([^"]+)"', c.get("/login").text)
+        assert csrf
+        form = {"username": user, "password": f"{user}-password", "csrf": csrf[1], "next": "/"}
+        assert c.post("/login", data=form).status_code in (302, 303)
+        csrf = re.search(r'data-csrf="([^"]+)"', c.get(f"/organizations/{org}/settings").text)
+        assert csrf
+        r = c.put(f"/organizations/{org}/avatar", content=data, headers={"x-csrf-token": csrf[1]})
+        assert r.status_code == 200, r.text
+
+
 # ---- export / import --------------------------------------------------------------------------------------------
 def test_export_import_carries_names(tmp_path: Path) -> None:
     site = new_site(tmp_path / "a", "boss", tmp_path / "a.log")
     agora("user", "add", "root", "--admin", "--password-stdin", data=site.data, stdin="root-password\n")
     token = agora("token", "create", "root", data=site.data)
     agora("repo", "create", "--canonical", "gpt7", "--user", "root", data=site.data)
+    agora("org", "create", "labx", "--owner", "root", "--fullname", "Lab X", data=site.data)
     proc = start_server(site.data, site.port, site.log)
     try:
         api = HfApi(endpoint=site.endpoint, token=token)
         api.create_repo("root/old")
         api.move_repo("root/old", "root/new")
         assert api.model_info("gpt7").id == "gpt7"
+        outer = api.create_collection("Outer")
+        inner = api.create_collection("Inner")  # made after the outer one: imported after it too
+        api.add_collection_item(outer.slug, item_id="2106.09685", item_type="paper", note="LoRA")
+        api.add_collection_item(outer.slug, item_id=inner.slug, item_type="collection")
+        put_avatar(site.endpoint, "root", "labx", PNG)
     finally:
         stop_server(proc)
     out = subprocess.run(
@@ -238,5 +302,37 @@ def test_export_import_carries_names(tmp_path: Path) -> None:
         api = HfApi(endpoint=f"http://127.0.0.1:{port}", token=token)
         assert api.model_info("gpt7").id == "gpt7"
         assert api.model_info("root/old").id == "root/new"
+        items = api.get_collection(outer.slug).items
+        assert [(i.item_type, i.item_id, i.note) for i in items] == [
+            ("paper", "2106.09685", "LoRA"),
+            ("collection", inner.slug, None),
+        ]
+        assert api.get_organization_overview("labx").fullname == "Lab X"
+        pic = httpx.get(f"http://127.0.0.1:{port}/avatars/labx")
+        assert pic.headers["content-type"] == "image/png" and pic.content == PNG
     finally:
         stop_server(proc)
+
+
+# ---- organizations' full names and avatars ----------------------------------------------------------------------
+def test_org_fullname_in_whoami_and_overview(server: Server, api: HfApi) -> None:
+    agora("org", "create", "lab9", "--owner", "alice", "--fullname", "Lab Nine", data=server.data)
+    org = next(o for o in api.whoami()["orgs"] if o["name"] == "lab9")
+    assert org["fullname"] == "Lab Nine" and org["avatarUrl"] == f"{ENDPOINT}/avatars/lab9"
+    ov = api.get_organization_overview("lab9")
+    assert (ov.name, ov.fullname, ov.avatar_url, ov.num_users) == (
+        "lab9",
+        "Lab Nine",
+        f"{ENDPOINT}/avatars/lab9",
+        1,
+    )
+    pic = httpx.get(org["avatarUrl"])  # none uploaded: a generated picture, served as an inert file
+    assert pic.status_code == 200 and pic.headers["content-type"].startswith("image/svg+xml")
+    assert (
+        "sandbox" in pic.headers["content-security-policy"]
+        and pic.headers["x-content-type-options"] == "nosniff"
+    )
+    assert "Lab Nine" in httpx.get(f"{ENDPOINT}/lab9").text
+    with pytest.raises(HfHubHTTPError) as e:
+        api.get_organization_overview("no-such-org9")
+    assert e.value.response.status_code == 404

@@ -87,6 +87,7 @@ APP_METHODS = "GET POST PUT PATCH DELETE OPTIONS"  # a Space's app answers what 
 def table() -> list[Entry]:
     from . import git, metrics, web
     from .api import (
+        avatars,
         collections,
         commits,
         discussions,
@@ -188,6 +189,8 @@ def table() -> list[Entry]:
         *viewer_api("statistics", viewer.statistics),
         *viewer_api("cell", viewer.cell),
         api("GET", "/api/agora/metrics", metrics.metrics),
+        api("GET", r"/avatars/(?P<name>[^/]+)", avatars.avatar),
+        api("GET", r"/api/organizations/(?P<org>[^/]+)/overview", avatars.overview),
         # the Inference API (api/inference.py): InferenceClient(model=f"{HUB}/models/{id}"), the widget
         api("POST", f"/models/{AID}/pipeline/(?P<task>[^/]+)", inference.run_pipeline),
         api("POST", f"/models/{AID}/v1/chat/completions", inference.chat_model),
@@ -223,6 +226,8 @@ def table() -> list[Entry]:
         page("GET POST", r"/(?P<kind>new|new-dataset|new-space)", account.new_repo),
         page("GET POST", "/organizations/new", account.new_org),
         page("GET POST", r"/organizations/(?P<org>[^/]+)/members", account.members),
+        page("GET POST", r"/organizations/(?P<org>[^/]+)/settings", account.org_settings),
+        page("PUT", r"/organizations/(?P<org>[^/]+)/avatar", account.org_avatar),
         # /collections/{owner}/{slug}: before the /{ns}/{name} patterns
         page("GET POST", "/collections/new", collections_pages.new),
         page("POST", "/collections/add", collections_pages.add),

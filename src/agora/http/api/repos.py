@@ -37,7 +37,8 @@ def whoami_json(
             {
                 "type": "org",
                 "name": o.name,
-                "fullname": o.fullname,
+                "fullname": o.fullname or o.name,
+                "avatarUrl": f"{base}/avatars/{o.name}",
                 "roleInOrg": role,
                 "id": f"{o.id:024x}",
                 "isEnterprise": False,

@@ -1,4 +1,5 @@
-"""repo_redirects: the old names of renamed or transferred repos
+"""repo_redirects: the old names of renamed or transferred repos; collection items that are papers or
+collections (collection_items.paper_id, target_id; repo_id nullable); account_avatars
 
 Revision ID: 0020
 Revises: 0015
@@ -26,8 +27,35 @@ def upgrade() -> None:
         sa.UniqueConstraint("type", "namespace_key", "name_key"),
     )
     op.create_index("ix_repo_redirects_repo_id", "repo_redirects", ["repo_id"])
+    with op.batch_alter_table("collection_items") as b:
+        b.alter_column("repo_id", existing_type=sa.Integer(), nullable=True)
+        b.add_column(sa.Column("paper_id", sa.String(40), nullable=True))
+        b.add_column(
+            sa.Column(
+                "target_id",
+                sa.Integer(),
+                sa.ForeignKey("collections.id", name="fk_collection_items_target", ondelete="CASCADE"),
+                nullable=True,
+            )
+        )
+        b.create_index("ix_collection_items_target_id", ["target_id"])
+    op.create_table(
+        "account_avatars",
+        sa.Column(
+            "account_id", sa.Integer(), sa.ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+        ),
+        sa.Column("content_type", sa.String(32), nullable=False),
+        sa.Column("data", sa.LargeBinary(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("account_avatars")
+    with op.batch_alter_table("collection_items") as b:
+        b.drop_index("ix_collection_items_target_id")
+        b.drop_constraint("fk_collection_items_target", type_="foreignkey")
+        b.drop_column("target_id")
+        b.drop_column("paper_id")
     op.drop_index("ix_repo_redirects_repo_id", "repo_redirects")
     op.drop_table("repo_redirects")
