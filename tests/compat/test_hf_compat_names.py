@@ -58,6 +58,9 @@ def test_canonical_repo_on_every_surface(server: Server, root: HfApi, api: HfApi
     assert info.id == "gpt9" and info.author is None
     assert sorted(s.rfilename for s in info.siblings) == [".gitattributes", "config.json", "model.bin"]
     assert [b.name for b in api.list_repo_refs("gpt9").branches] == ["main"]
+    assert "gpt9" in [m.id for m in api.list_models(search="gpt9")]
+    xet = httpx.get(f"{ENDPOINT}/api/models/gpt9/xet-read-token/main")  # Xet: the token for a public repo
+    assert xet.status_code == 200 and xet.json()["accessToken"], xet.text
     assert api.list_repo_tree("gpt9", path_in_repo="") is not None
     anon = HfApi(endpoint=ENDPOINT, token=False)
     assert anon.repo_exists("gpt9") and anon.file_exists("gpt9", "config.json")
