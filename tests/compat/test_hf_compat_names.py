@@ -3,6 +3,7 @@ items of every kind, organizations' full names and avatars."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import time
@@ -14,9 +15,11 @@ from huggingface_hub import HfApi, hf_hub_download, snapshot_download
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
 from ..conftest import BIN, ENDPOINT, Server, _free_port, agora, new_site, start_server, stop_server
+from . import test_transformers
 from .test_git_push import Git, url
 
 _admin: dict[str, str] = {}
+CONFIG = json.dumps(test_transformers.CONFIG).encode()  # a tiny BERT's config.json
 
 
 @pytest.fixture
@@ -53,7 +56,7 @@ def push_files(server: Server, path: str, files: dict[str, bytes], tmp: Path) ->
 def test_canonical_repo_on_every_surface(server: Server, root: HfApi, api: HfApi, tmp_path: Path) -> None:
     canonical(server, "gpt9")
     big = b"\x00weights" * 20000
-    push_files(server, "gpt9", {"config.json": b'{"n_layer": 2}', "model.bin": big}, tmp_path)
+    push_files(server, "gpt9", {"config.json": CONFIG, "model.bin": big}, tmp_path)
     info = api.model_info("gpt9")
     assert info.id == "gpt9" and info.author is None
     assert sorted(s.rfilename for s in info.siblings) == [".gitattributes", "config.json", "model.bin"]
@@ -66,10 +69,14 @@ def test_canonical_repo_on_every_surface(server: Server, root: HfApi, api: HfApi
     assert anon.repo_exists("gpt9") and anon.file_exists("gpt9", "config.json")
     assert anon.get_paths_info("gpt9", ["model.bin"])[0].lfs is not None
     path = hf_hub_download("gpt9", "config.json", cache_dir=tmp_path / "c", token=False)
-    assert Path(path).read_bytes() == b'{"n_layer": 2}'
+    assert Path(path).read_bytes() == CONFIG
     snap = snapshot_download("gpt9", cache_dir=tmp_path / "s", token=False)
     assert (Path(snap) / "model.bin").read_bytes() == big
-    assert httpx.get(f"{ENDPOINT}/gpt9/resolve/main/config.json").content == b'{"n_layer": 2}'
+    assert httpx.get(f"{ENDPOINT}/gpt9/resolve/main/config.json").content == CONFIG
+    from transformers import AutoConfig  # from_pretrained("gpt2"), as in the seed's first challenge
+
+    config = AutoConfig.from_pretrained("gpt9", cache_dir=tmp_path / "t")
+    assert (config.model_type, config.hidden_size) == ("bert", 16)
     git = Git(tmp_path / "anon")
     git("lfs", "install")
     for name in ("gpt9.git", "gpt9"):  # git clone of both addresses (LFS through the batch API)
