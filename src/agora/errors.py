@@ -54,7 +54,7 @@ class RepoMoved(HubError):
     """The id is a repo's old name (it was renamed or transferred): the answer redirects to the same address
     with the new id (`new`), as the Hub does (http/wire.py `moved_to`)."""
 
-    def __init__(self, message: str, old: str, new: str) -> None:
+    def __init__(self, message: str, old: str = "", new: str = "") -> None:
         super().__init__(message, old=old, new=new)
         self.old, self.new = old, new
 
