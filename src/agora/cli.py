@@ -330,7 +330,7 @@ def cmd_org_create(args: argparse.Namespace) -> int:
 
     hub = _hub(args.data)
     with hub.db.session() as s:
-        accounts.create_org(s, args.name, args.owner)
+        accounts.create_org(s, args.name, args.owner, fullname=args.fullname or "")
     print(f"created organization {args.name} (admin: {args.owner})", file=sys.stderr)
     return 0
 
@@ -452,12 +452,32 @@ def cmd_user_rename(args: argparse.Namespace) -> int:
 
 def cmd_repo_rename(args: argparse.Namespace) -> int:
     from .hub import names
+    from .ids import repo_full
 
     hub = _hub(args.data)
     with hub.db.session() as s:
         repo = names.rename_repo(s, hub, args.type, args.old, args.new)
-        new = f"{repo.namespace}/{repo.name}"
+        new = repo_full(repo.namespace, repo.name)
     print(f"renamed {args.type} {args.old} to {new}", file=sys.stderr)
+    return 0
+
+
+def cmd_repo_create(args: argparse.Namespace) -> int:
+    """A repo created by a site admin: `--canonical NAME` makes a canonical one (`gpt2`, no namespace)."""
+    from .hub import accounts
+    from .ids import CANONICAL, RepoId
+
+    hub = _hub(args.data)
+    with hub.db.session() as s:
+        user = accounts.require_user(s, args.user)
+        if not user.is_admin:
+            print(
+                f"{args.user} is not a site admin: only site admins create canonical repos", file=sys.stderr
+            )
+            return 1
+        who = accounts.session_principal(user)
+        repo = hub.create(s, who, RepoId(args.type, CANONICAL, args.canonical), args.private, args.sdk)
+        print(f"created {repo.type} {repo.name}", file=sys.stderr)
     return 0
 
 
@@ -564,6 +584,13 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("old", help="ns/name, exactly as stored")
     sp.add_argument("new", help="ns/name")
     sp.set_defaults(fn=cmd_repo_rename)
+    sp = with_data(repo.add_parser("create", help="create a canonical repo (no namespace, like gpt2)"))
+    sp.add_argument("--canonical", required=True, metavar="NAME", help="its one-segment id")
+    sp.add_argument("--type", choices=("model", "dataset", "space"), default="model")
+    sp.add_argument("--sdk", default=None, help="a Space's sdk (gradio, streamlit, docker, static)")
+    sp.add_argument("--private", action="store_true")
+    sp.add_argument("--user", default="admin", help="the site admin creating it (default: admin)")
+    sp.set_defaults(fn=cmd_repo_create)
 
     sp = with_data(
         sub.add_parser(
@@ -609,6 +636,7 @@ def parser() -> argparse.ArgumentParser:
     sp = with_data(org.add_parser("create", help="create an organization"))
     sp.add_argument("name")
     sp.add_argument("--owner", required=True)
+    sp.add_argument("--fullname", help="its full name, shown in whoami, listings and pages (default: NAME)")
     sp.set_defaults(fn=cmd_org_create)
     sp = with_data(org.add_parser("add-member", help="add a member or change their role"))
     sp.add_argument("org")

@@ -54,6 +54,15 @@ class RepoNotFound(HubError):
         super().__init__(message, **extra)
 
 
+class RepoMoved(HubError):
+    """The id is a repo's old name (it was renamed or transferred): the answer redirects to the same address
+    with the new id (`new`), as the Hub does (http/wire.py `moved_to`)."""
+
+    def __init__(self, message: str, old: str = "", new: str = "") -> None:
+        super().__init__(message, old=old, new=new)
+        self.old, self.new = old, new
+
+
 class RevisionNotFound(HubError):
     """The repository has no such branch, tag or commit (or none this action can use)."""
 

@@ -51,13 +51,24 @@ RESERVED = {
     "usercontent",
     "favicon.ico",
     "robots.txt",
+    # the Inference API's first segments (the viewer's /rows... answer only on the datasets-server. host)
+    "hf-inference",
+    "status",
+    "v1",
 }
+# A canonical repo (`gpt2`, no namespace, as the Hub's oldest repos) is stored with the empty namespace.
+CANONICAL = ""
 
 
 def repo_web_path(repo_type: str, namespace: str, name: str) -> str:
     """The repo's path on the web, file and git routes, without the leading '/': `ns/name` for a model,
     `datasets/ns/name`, `spaces/ns/name`. Every repo URL is built from it."""
-    return f"{WEB_PREFIX[repo_type]}{namespace}/{name}"  # type: ignore[index]
+    return f"{WEB_PREFIX[repo_type]}{repo_full(namespace, name)}"  # type: ignore[index]
+
+
+def repo_full(namespace: str, name: str) -> str:
+    """The repo id as the Hub writes it: `ns/name`, or `name` alone for a canonical repo."""
+    return f"{namespace}/{name}" if namespace else name
 
 
 def parse_repo_type(value: str | None) -> RepoType:
@@ -101,7 +112,7 @@ class RepoId:
 
     @property
     def full(self) -> str:
-        return f"{self.namespace}/{self.name}"
+        return repo_full(self.namespace, self.name)
 
     @property
     def web_path(self) -> str:
@@ -113,6 +124,13 @@ class RepoId:
         if len(parts) != 2:
             raise BadRequest(f"Invalid repo id {full!r}: expected 'namespace/name'")
         return cls(repo_type, check_name(parts[0], "namespace"), check_name(parts[1]))
+
+    @classmethod
+    def parse_any(cls, repo_type: RepoType, full: str) -> RepoId:
+        """`namespace/name`, or a canonical repo's one-segment id (`gpt2`)."""
+        if isinstance(full, str) and "/" not in full:
+            return cls(repo_type, CANONICAL, check_name(full))
+        return cls.parse(repo_type, full)
 
 
 MAX_PATH = 1024

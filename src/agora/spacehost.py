@@ -40,6 +40,7 @@ from sqlalchemy.exc import IntegrityError
 from .db.models import Repo, SpaceRun, SpaceSettings, SpaceVariable, utcnow
 from .errors import Unavailable
 from .hub import spaces, startup
+from .ids import repo_full
 from .spaces import missing
 from .spaces.cgroups import Limits
 from .spaces.envs import BuildError, EnvSpec, EnvStore, env_key, interpreter, own_bytes, python_version
@@ -561,7 +562,7 @@ class SpaceHost:
             }
         return {
             **given,
-            "SPACE_ID": f"{repo.namespace}/{repo.name}",
+            "SPACE_ID": repo_full(repo.namespace, repo.name),
             "SPACE_AUTHOR_NAME": repo.namespace,
             "SPACE_REPO_NAME": repo.name,
             "SPACE_TITLE": cfg.title or repo.name,

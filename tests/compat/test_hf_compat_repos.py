@@ -63,7 +63,8 @@ def test_move_repo(api: HfApi, repo_name: str) -> None:
     api.create_repo(repo_name)
     api.upload_file(path_or_fileobj=b"hello", path_in_repo="a.txt", repo_id=f"alice/{repo_name}")
     api.move_repo(f"alice/{repo_name}", f"acme/{repo_name}-moved")
-    assert not api.repo_exists(f"alice/{repo_name}")
+    # the old name redirects to the new one, as on the Hub (test_hf_compat_names.py)
+    assert api.model_info(f"alice/{repo_name}").id == f"acme/{repo_name}-moved"
     assert api.list_repo_files(f"acme/{repo_name}-moved") == [".gitattributes", "a.txt"]
 
 

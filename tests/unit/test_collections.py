@@ -36,7 +36,7 @@ def test_create_rename_reorder(tmp_path: Path) -> None:
         for i in range(3):
             collections.add_item(s, alice, slug, "model", f"alice/m{i}")
         with pytest.raises(BadRequest):
-            collections.add_item(s, alice, slug, "paper", "2307.09288")
+            collections.add_item(s, alice, slug, "paper", "not-an-arxiv-id")  # papers: arXiv ids only
         items = collections.items(s, None, c)
         collections.update_item(s, alice, slug, f"{items[2].row.id:024x}", position=0)
         assert [it.repo.name for it in collections.items(s, None, c)] == ["m2", "m0", "m1"]

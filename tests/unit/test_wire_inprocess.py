@@ -105,6 +105,7 @@ ERROR_STATUS: dict[type[errors.HubError], tuple[int, str]] = {
     errors.Unauthorized: (401, "Unauthorized"),
     errors.Forbidden: (403, "Forbidden"),
     errors.RepoNotFound: (404, "RepoNotFound"),
+    errors.RepoMoved: (404, "RepoMoved"),  # answered as a 307 by wire.moved where it can
     errors.RevisionNotFound: (404, "RevisionNotFound"),
     errors.EntryNotFound: (404, "EntryNotFound"),
     errors.NotFound: (404, "NotFound"),

@@ -350,7 +350,9 @@ class Collection(Base):
 
 
 class CollectionItem(Base):
-    """A repo in a collection. Keyed by repo id, so a moved repo stays in; a deleted one cascades away."""
+    """A repo in a collection. Keyed by repo id, so a moved repo stays in; a deleted one cascades away. Or a
+    paper (`paper_id`, an arXiv id) or another collection (`target_id`; cascades away with it): exactly one
+    of the three is set."""
 
     __tablename__ = "collection_items"
     __table_args__ = (
@@ -359,9 +361,13 @@ class CollectionItem(Base):
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"), index=True)
-    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"))
+    repo_id: Mapped[int | None] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), nullable=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
     note: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    paper_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    target_id: Mapped[int | None] = mapped_column(
+        ForeignKey("collections.id", ondelete="CASCADE"), nullable=True, index=True
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -475,4 +481,31 @@ class AccessRequest(Base):
     fields: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)  # why it was rejected
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class RepoRedirect(Base):
+    """An old name of a renamed or transferred repo (`move_repo`): it keeps redirecting there (hub/names.py
+    `redirect`), to those who may see the repo, until a repo is created at that name (which takes it over).
+    Keyed by the lower-cased old name, as repos are."""
+
+    __tablename__ = "repo_redirects"
+    __table_args__ = (UniqueConstraint("type", "namespace_key", "name_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    type: Mapped[str] = mapped_column(String(8))
+    namespace_key: Mapped[str] = mapped_column(String(96))  # "" for a canonical repo's old name
+    name_key: Mapped[str] = mapped_column(String(96))
+    old_id: Mapped[str] = mapped_column(String(200))  # the old id as it was spelled (`ns/name` or `name`)
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AccountAvatar(Base):
+    """An organization's (or user's) uploaded avatar: an image whose type was read from its bytes (PNG, JPEG,
+    GIF or WebP; never SVG), at most hub/avatars.MAX_BYTES. Served at /avatars/<name>."""
+
+    __tablename__ = "account_avatars"
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(32))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from ..inference.service import (
         Inference,
     )  # the detached row Hub.open_repo hands out; only its attributes are read
+    from .canonical import Names
     from .metrics import Counters
     from .spaces_proxy import Proxy
 
@@ -44,6 +45,8 @@ class Ctx:
     inference: Inference | None = None
     # The reverse proxy to running Spaces' apps (api/spaces.py builds it on first use).
     space_proxy: Proxy | None = None
+    # The canonical repos' names the router reads (http/canonical.py; set by routes.build).
+    canonical: Names | None = None
 
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Blocking work (database, git, files) off the event loop."""

@@ -49,7 +49,7 @@ from ..errors import (
 )
 from ..hub import contributions, locks, pushes, startup
 from ..hub.accounts import Principal
-from ..ids import RepoId
+from ..ids import RepoId, repo_full
 from . import bodies, wire
 from .api.common import rid_web
 from .api.lfs import anonymous_401, lfs_error, lfs_json
@@ -483,7 +483,7 @@ async def rpc(
             return full
         env = push_env(ctx, env, repo, who, refs)
         before = await ctx.run(pushes.ref_snapshot, ctx.hub, repo)
-        finish = functools.partial(after_push, ctx, repo.id, before, who, f"{ns}/{name}")
+        finish = functools.partial(after_push, ctx, repo.id, before, who, repo_full(ns, name))
     return GitProcess(
         command(ctx, service, repo, False),
         env,

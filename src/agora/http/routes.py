@@ -87,6 +87,7 @@ APP_METHODS = "GET POST PUT PATCH DELETE OPTIONS"  # a Space's app answers what 
 def table() -> list[Entry]:
     from . import git, metrics, web
     from .api import (
+        avatars,
         collections,
         commits,
         discussions,
@@ -217,6 +218,8 @@ def table() -> list[Entry]:
             r"/api/settings/webhooks/(?P<uid>[^/]+)/deliveries/(?P<delivery>\d+)/replay",
             webhooks.replay,
         ),
+        api("GET", r"/avatars/(?P<name>[^/]+)", avatars.avatar),
+        api("GET", r"/api/organizations/(?P<org>[^/]+)/overview", avatars.overview),
         # the Inference API (api/inference.py): InferenceClient(model=f"{HUB}/models/{id}"), the widget
         api("POST", f"/models/{AID}/pipeline/(?P<task>[^/]+)", inference.run_pipeline),
         api("POST", f"/models/{AID}/v1/chat/completions", inference.chat_model),
@@ -254,6 +257,8 @@ def table() -> list[Entry]:
         page("GET POST", r"/(?P<kind>new|new-dataset|new-space)", account.new_repo),
         page("GET POST", "/organizations/new", account.new_org),
         page("GET POST", r"/organizations/(?P<org>[^/]+)/members", account.members),
+        page("GET POST", r"/organizations/(?P<org>[^/]+)/settings", account.org_settings),
+        page("PUT", r"/organizations/(?P<org>[^/]+)/avatar", account.org_avatar),
         # /collections/{owner}/{slug}: before the /{ns}/{name} patterns
         page("GET POST", "/collections/new", collections_pages.new),
         page("POST", "/collections/add", collections_pages.add),
@@ -317,6 +322,10 @@ def build(ctx: Ctx) -> Router:
         else:
             router.add(e.methods, e.pattern, page_handler(web, functools.partial(e.handler, web)))
     router.fallback = web.fallback
+    from ..hub import names
+    from .canonical import Names
+
+    router.canonical = ctx.canonical = Names(lambda: ctx.run(names.canonical_ids, ctx.hub))
     from .api import spaces
 
     # WebSocket: only to a Space's app (Streamlit's connection), through the proxy

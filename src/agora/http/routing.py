@@ -19,8 +19,8 @@ from urllib.parse import unquote
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..errors import HubError, InsufficientStorage, disk_full
-from . import wire
+from ..errors import HubError, InsufficientStorage, RepoMoved, disk_full
+from . import canonical, wire
 
 log = logging.getLogger("agora.http")
 # The id of the request being answered: in the X-Request-Id header of its response and, through
@@ -64,7 +64,7 @@ def install_request_id_logging() -> None:
 Handler = Callable[..., Awaitable[ASGIApp]]
 
 SEG = r"[^/]+"
-ID = r"(?P<ns>[^/]+)/(?P<name>[^/]+?)"
+ID = r"(?P<ns>[^/]*)/(?P<name>[^/]+?)"  # ns "": a canonical repo (http/canonical.py)
 
 
 @dataclass
@@ -108,6 +108,7 @@ class Router:
         self.space_host: Handler | None = None
         self.space_host_ws: Callable[[Scope, Receive, Send], Awaitable[None]] | None = None
         self.data = data  # the data folder: a full disk there turns unexpected errors into 507s
+        self.canonical: canonical.Names | None = None  # the canonical repos' names (http/canonical.py)
 
     def add_ws(self, pattern: str, handler: Callable[..., Awaitable[None]]) -> None:
         """A WebSocket endpoint: `handler(scope, receive, send, **params)` (a Space's app, through the proxy)."""
@@ -171,8 +172,35 @@ class Router:
             await (await _answer(route, Request(scope, receive), {}, path, self.data))(scope, receive, send)
             return
         method = scope["method"]
-        allowed = False
         host = next((v.decode("latin-1").lower() for k, v in scope.get("headers", []) if k == b"host"), "")
+        one = canonical.one_segment(path)
+        if one is not None and self.canonical is not None and await self.canonical.contains(one[0], one[1]):
+            path, one = one[2], None  # a canonical repo's address: its internal form (http/canonical.py)
+        found, allowed = self._match(path, method, host)
+        if found is None and one is not None:  # a one-segment id no route knows: RepoNotFound, not a 404/405
+            found, _ = self._match(one[2], method, host)
+        if found is not None:
+            route, m = found
+            try:
+                params = {k: _segment(v) for k, v in m.groupdict().items()}
+            except UnicodeError:
+                response = wire.error(400, "BadRequest", "The request path is not valid UTF-8")
+                await response(scope, receive, send)
+                return
+            answer = await _answer(route, Request(scope, receive), params, path, self.data)
+            await answer(scope, receive, send)
+        elif allowed:
+            await wire.error(405, "MethodNotAllowed", f"{method} is not allowed on {path}")(
+                scope, receive, send
+            )
+        elif self.fallback:
+            await self.fallback(scope, receive, send)
+        else:
+            await wire.error(404, "NotFound", f"Not found: {path}")(scope, receive, send)
+
+    def _match(self, path: str, method: str, host: str) -> tuple[tuple[Route, re.Match[str]] | None, bool]:
+        """The first route matching `path` and `method`, and whether some route matched the path only."""
+        allowed = False
         for route in self.routes:
             if route.host_prefix is not None and not host.startswith(route.host_prefix):
                 continue
@@ -182,23 +210,8 @@ class Router:
             if method not in route.methods:
                 allowed = True
                 continue
-            try:
-                params = {k: _segment(v) for k, v in m.groupdict().items()}
-            except UnicodeError:
-                response = wire.error(400, "BadRequest", "The request path is not valid UTF-8")
-                await response(scope, receive, send)
-                return
-            answer = await _answer(route, Request(scope, receive), params, path, self.data)
-            await answer(scope, receive, send)
-            return
-        if allowed:
-            await wire.error(405, "MethodNotAllowed", f"{method} is not allowed on {path}")(
-                scope, receive, send
-            )
-        elif self.fallback:
-            await self.fallback(scope, receive, send)
-        else:
-            await wire.error(404, "NotFound", f"Not found: {path}")(scope, receive, send)
+            return (route, m), allowed
+        return None, allowed
 
 
 async def _answer(
@@ -208,6 +221,8 @@ async def _answer(
     EDQUOT, SQLITE_FULL... raised anywhere while answering) is a 507, never a 500: clients retry 500s."""
     try:
         return await route.handler(request, **params)
+    except RepoMoved as exc:  # an old name: to the same address with the new one
+        return wire.moved(request, exc)
     except HubError as exc:
         return wire.hub_error(exc)
     except RecursionError:

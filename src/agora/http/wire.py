@@ -21,6 +21,7 @@ STATUS: dict[type[e.HubError], int] = {  # the first class an error is an instan
     e.Forbidden: 403,
     e.GatedRepo: 403,
     e.RepoNotFound: 404,
+    e.RepoMoved: 404,  # answered by `moved` (a 307) where the address names the old id
     e.RevisionNotFound: 404,
     e.EntryNotFound: 404,
     e.NotFound: 404,
@@ -78,6 +79,27 @@ def hub_error(
     if retry is not None:
         headers = {"Retry-After": retry, **(headers or {})}
     return error(status, exc.code, exc.message, headers, body)
+
+
+def moved_to(request: Request, exc: e.RepoMoved) -> str | None:
+    """Where a request to a repo's old name goes: its own address (path and query) with the old id replaced
+    by the new one, for a 307 (the method and body repeat: huggingface_hub's httpx client, git and browsers
+    follow it, sending the token again on the same host). None when the address does not carry the id (a
+    move or delete body names it): that is a plain RepoNotFound."""
+    raw = (request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1").split("?", 1)[0]
+    old = re.compile(rf"(?<=/){re.escape(exc.old)}(?=/|\.git(?:/|$)|$)", re.IGNORECASE)
+    if not old.search(raw):
+        return None
+    path = old.sub(exc.new, raw, count=1)
+    return path + (f"?{request.url.query}" if request.url.query else "")
+
+
+def moved(request: Request, exc: e.RepoMoved) -> Response:
+    """The 307 to the repo's new address, or RepoNotFound when its address does not name it."""
+    location = moved_to(request, exc)
+    if location is None:
+        return error(404, "RepoNotFound", f"Repository {exc.old} not found")
+    return Response(status_code=307, headers={"Location": location})
 
 
 def iso(dt: datetime | int | float | None) -> str | None:

@@ -4,8 +4,10 @@ An export is a folder that describes itself (format version 1):
 
     OUT/agora-export.json                 the manifest: format, version, scope, the list of repos (written last:
                                           a folder without it is an unfinished export)
-    OUT/repos/<type>/<ns>/<name>/repo.bundle   a git bundle of every ref (branches, tags, refs/pr/*, refs/convert/*)
-    OUT/repos/<type>/<ns>/<name>/repo.json     the repo row (type, private, gated, sdk, created_at), its refs, the
+    OUT/repos/<type>/<ns>/<name>/repo.bundle   a git bundle of every ref (branches, tags, refs/pr/*, refs/convert/*);
+                                          <ns> is "-" for a canonical repo (no namespace)
+    OUT/repos/<type>/<ns>/<name>/repo.json     the repo row (type, private, gated, sdk, created_at), its old names
+                                          (still redirecting after a move), its refs, the
                                           LFS objects its refs point at, its discussions and PRs with every
                                           event, the names of the users who like it, the dataset viewer's
                                           records (so refs/convert/parquet is not converted again), a
@@ -20,12 +22,14 @@ An export is a folder that describes itself (format version 1):
                                           and accepts the shard as a client upload is accepted, so the file
                                           stays Xet. When its shard or a xorb is gone from the store, the
                                           file's bytes go to OUT/objects instead.
-    OUT/collections.json                  the collections of the exported namespaces (all of them with --all)
+    OUT/collections.json                  the collections of the exported namespaces (all of them with --all);
+                                          an item is a repo, a paper (arXiv id) or a collection (its uid)
     OUT/webhooks.json                     the webhooks of the exported user (every user's with --all), their
                                           secrets included (the admin's data, as the password hashes are);
                                           not their delivery logs
-    OUT/accounts.json                     --all only: users (with their password hashes), orgs, memberships and
-                                          tokens (their sha256 digests): logins and tokens keep working
+    OUT/accounts.json                     --all only: users (with their password hashes), orgs (full names,
+                                          avatars in base64), memberships and tokens (their sha256 digests):
+                                          logins and tokens keep working
     OUT/audit.jsonl                       --all only: the audit log, one entry a line
 
 Import checks every LFS object, shard and xorb a repo's refs need (present in the export or already stored
@@ -39,6 +43,7 @@ with every later feature; bump VERSION when the layout changes.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import shutil
@@ -51,10 +56,11 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from ..db.models import (
     Account,
+    AccountAvatar,
     AuditEntry,
     Collection,
     CollectionItem,
@@ -63,6 +69,7 @@ from ..db.models import (
     Like,
     Membership,
     Repo,
+    RepoRedirect,
     SpaceSettings,
     SpaceVariable,
     Token,
@@ -72,13 +79,13 @@ from ..db.models import (
     name_key,
 )
 from ..errors import BadRequest, Conflict, HubError
-from ..ids import RepoId
+from ..ids import CANONICAL, RepoId, repo_full
 from ..storage.blobs import CHUNK
 from ..storage.gitstore import GitRepo
 from ..storage.lfs_pointer import POINTER_MAX, parse_pointer
 from ..storage.xet import shard as xet_shard
 from ..storage.xet.hashing import to_hex
-from . import accounts, audit, commits, gating, index
+from . import accounts, audit, avatars, commits, gating, index, names
 from .accounts import Principal
 from .imports import Progress, _read_lfs, _store
 from .repos import Hub
@@ -87,6 +94,7 @@ from .xet import XetStore
 MANIFEST = "agora-export.json"
 FORMAT = "agora-export"
 VERSION = 1
+CANONICAL_FOLDER = "-"  # repos/<type>/-/<name>: a canonical repo (no namespace; "-" is no valid name)
 Say = Callable[[str], None]
 IMPORTER = Principal(user_id=0, name="agora-import", is_admin=True, role="write")
 
@@ -202,6 +210,7 @@ def _repo_meta(s: Session, repo: Repo) -> dict[str, Any]:
         "discussions": [_discussion(s, d) for d in ds],
         "access_requests": gating.export_rows(s, repo),
         "likes": sorted(likers),
+        "old_names": sorted(s.scalars(select(RepoRedirect.old_id).where(RepoRedirect.repo_id == repo.id))),
         "viewer_results": [
             {
                 "revision": v.revision,
@@ -307,7 +316,7 @@ def _export_repo(hub: Hub, rid: RepoId, root: Path, progress: Progress) -> dict[
             raise BadRequest(f"No {rid.type} repository {rid.full}")
         meta = _repo_meta(s, repo)
         git_dir = hub.git(repo).path
-    rel = f"repos/{rid.type}/{rid.namespace}/{rid.name}"
+    rel = f"repos/{rid.type}/{rid.namespace or CANONICAL_FOLDER}/{rid.name}"
     folder = root / rel
     folder.mkdir(parents=True, exist_ok=True)
     bundle = folder / "repo.bundle"
@@ -360,6 +369,14 @@ def _accounts_doc(s: Session) -> dict[str, Any]:
             }
             for t in s.scalars(select(Token).order_by(Token.id))
         ],
+        "avatars": [
+            {
+                "account": by_id[v.account_id],
+                "content_type": v.content_type,
+                "data": base64.b64encode(v.data).decode(),
+            }
+            for v in s.scalars(select(AccountAvatar).order_by(AccountAvatar.account_id))
+        ],
     }
 
 
@@ -369,15 +386,26 @@ def _audit_lines(s: Session) -> Iterator[str]:
         yield json.dumps({**row, "target": e.target, "detail": e.detail, "ip": e.ip}, sort_keys=True) + "\n"
 
 
+def _item_ref(i: CollectionItem, r: Repo | None, t: Collection | None) -> dict[str, Any]:
+    """What a collection item names: a repo (`type`, `id`), a paper (its arXiv id) or a collection (its uid)."""
+    if r is not None:
+        return {"type": r.type, "id": repo_full(r.namespace, r.name)}
+    if t is not None:
+        return {"type": "collection", "id": t.uid}
+    return {"type": "paper", "id": i.paper_id}
+
+
 def _collections_doc(s: Session, namespace: str | None) -> list[dict[str, Any]]:
     q = select(Collection).order_by(Collection.id)
     if namespace is not None:
         q = q.where(Collection.owner == namespace)
     out = []
     for c in s.scalars(q):
+        target = aliased(Collection)
         items = s.execute(
-            select(CollectionItem, Repo)
-            .join(Repo, Repo.id == CollectionItem.repo_id)
+            select(CollectionItem, Repo, target)
+            .outerjoin(Repo, Repo.id == CollectionItem.repo_id)
+            .outerjoin(target, target.id == CollectionItem.target_id)
             .where(CollectionItem.collection_id == c.id)
             .order_by(CollectionItem.position)
         ).all()
@@ -388,8 +416,7 @@ def _collections_doc(s: Session, namespace: str | None) -> list[dict[str, Any]]:
                 "created_at": _iso(c.created_at),
                 "updated_at": _iso(c.updated_at),
                 "items": [
-                    {"type": r.type, "id": f"{r.namespace}/{r.name}", "position": i.position, "note": i.note}
-                    for i, r in items
+                    {**_item_ref(i, r, t), "position": i.position, "note": i.note} for i, r, t in items
                 ],
             }
         )
@@ -611,7 +638,8 @@ def _create(hub: Hub, rid: RepoId, meta: dict[str, Any], user: str) -> tuple[int
     with hub.db.session() as s:
         if hub.get(s, rid) is not None:
             raise Conflict("a repo of that type and name exists here already: not imported")
-        _account(s, rid.namespace, meta.get("namespace_kind") or "user", user)
+        if rid.namespace != CANONICAL:
+            _account(s, rid.namespace, meta.get("namespace_kind") or "user", user)
         sdk = meta.get("sdk") or ("static" if rid.type == "space" else None)
         repo = hub.create(s, IMPORTER, rid, private=bool(meta.get("private")), sdk=sdk)
         repo.gated = meta.get("gated")
@@ -652,6 +680,10 @@ def _fill(s: Session, hub: Hub, repo: Repo, meta: dict[str, Any], wanted: dict[s
                                 description=v.get("description")))  # fmt: skip
     for r in meta.get("access_requests", []):  # their users as discussion authors: placeholders if missing
         gating.import_row(s, repo, _account(s, r["user"], "user", None), r)
+    for old in meta.get("old_names", []):  # still redirecting, unless a repo here has that name
+        old_rid = RepoId.parse_any(repo.type, old)  # type: ignore[arg-type]
+        if hub.get(s, old_rid) is None:
+            names.remember(s, repo, old_rid)
     likers = [a for a in (accounts.get_account(s, n) for n in meta.get("likes", [])) if a is not None]
     for a in likers:
         s.add(Like(user_id=a.id, repo_id=repo.id))
@@ -735,6 +767,11 @@ def _import_accounts(s: Session, doc: dict[str, Any], say: Say) -> None:
     for m in doc.get("memberships", []):
         if m["org"] in new and m["user"] in new:
             s.add(Membership(org_id=new[m["org"]].id, user_id=new[m["user"]].id, role=m["role"]))
+    for v in doc.get("avatars", []):  # its type read again from its bytes, as an upload's
+        data = base64.b64decode(v["data"])
+        ctype = avatars.image_type(data)
+        if v["account"] in new and ctype is not None and len(data) <= avatars.MAX_BYTES:
+            s.add(AccountAvatar(account_id=new[v["account"]].id, content_type=ctype, data=data))
     for t in doc.get("tokens", []):
         if t["user"] in new:
             when = {k: _when(t.get(k)) for k in ("created_at", "last_used_at")}
@@ -760,21 +797,32 @@ def _import_audit(s: Session, lines: Iterable[str]) -> None:
 
 
 def _import_collections(s: Session, hub: Hub, docs: list[dict[str, Any]]) -> None:
+    """The collections missing here, then their items (an item may name a collection imported after it)."""
+    new: list[tuple[Collection, list[dict[str, Any]]]] = []
     for c in docs:
         if s.scalar(select(Collection.id).where(Collection.uid == c["uid"])) is not None:
             continue
         fields = {k: v for k, v in c.items() if k not in ("items", "created_at", "updated_at")}
         row = Collection(**fields, created_at=_when(c["created_at"]), updated_at=_when(c["updated_at"]))
         s.add(row)
-        s.flush()
-        for i in c["items"]:
-            repo = hub.get(s, RepoId.parse(i["type"], i["id"]))
-            if repo is not None:
-                s.add(
-                    CollectionItem(
-                        collection_id=row.id, repo_id=repo.id, position=i["position"], note=i["note"]
-                    )
-                )
+        new.append((row, c["items"]))
+    s.flush()
+    for row, items in new:
+        for i in items:
+            key = _item_key(s, hub, i)
+            if key is not None:
+                s.add(CollectionItem(collection_id=row.id, position=i["position"], note=i["note"], **key))
+
+
+def _item_key(s: Session, hub: Hub, i: dict[str, Any]) -> dict[str, Any] | None:
+    """The column naming an exported item here; None when what it names is not here."""
+    if i["type"] == "paper":
+        return {"paper_id": i["id"]}
+    if i["type"] == "collection":
+        target = s.scalar(select(Collection.id).where(Collection.uid == i["id"]))
+        return {"target_id": target} if target is not None else None
+    repo = hub.get(s, RepoId.parse_any(i["type"], i["id"]))
+    return {"repo_id": repo.id} if repo is not None else None
 
 
 def _import_webhooks(s: Session, docs: list[dict[str, Any]], say: Say) -> None:

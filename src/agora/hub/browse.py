@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from ..db.models import Repo
 from ..errors import EntryNotFound
-from ..ids import REPO_TYPES, RepoId
+from ..ids import REPO_TYPES, RepoId, repo_full
 from ..storage.gitstore import CommitInfo, Entry, FileDiff, GitRepo, diff_commit
 from . import accounts, cards, fulltext, gating, index
 from . import collections as colls
@@ -138,7 +138,7 @@ def overview(hub: Hub, who: Principal | None, rid: RepoId) -> Overview:
         repo = hub.find(s, who, rid)
         git = hub.git(repo)
         sha = git.resolve("main")
-        full = f"{repo.namespace}/{repo.name}"
+        full = repo_full(repo.namespace, repo.name)
         model = repo.type == "model"
         return Overview(
             repo=repo,

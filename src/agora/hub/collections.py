@@ -1,4 +1,5 @@
-"""Collections: ordered, annotated lists of repos owned by a user or an org (docs/wire.md §13).
+"""Collections: ordered, annotated lists of repos, papers (arXiv ids) and other collections, owned by a user
+or an org (docs/wire.md §13).
 
 Visibility follows the owner namespace: a private collection exists only for those with a role there
 (otherwise CollectionNotFound, never a hint). Items are re-checked against the reader on every read: an
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import desc, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from ..db.models import Account, Collection, CollectionItem, Membership, Repo, utcnow
 from ..errors import BadRequest, Conflict, Forbidden, NotFound, RepoNotFound, Unauthorized
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
     from .repos import Hub
 
 ITEM_TYPES: tuple[RepoType, ...] = ("model", "dataset", "space")
+OTHER_ITEM_TYPES = ("paper", "collection")
+# An arXiv id: 2307.09288 (with an optional version), or the old style hep-th/9901001
+ARXIV = re.compile(r"^(?:\d{4}\.\d{4,5}|[a-z][a-z.-]{1,20}/\d{7})(?:v\d{1,3})?\Z")
 THEMES = ("default", "orange", "blue", "green", "purple", "pink", "indigo", "yellow", "red", "gray")
 SORTS = ("lastModified", "trending", "upvotes")
 _UID = re.compile(r"^(?P<owner>[^/]+)/(?:.*-)?(?P<uid>[0-9a-f]{24})$")
@@ -39,8 +43,18 @@ class CollectionNotFound(NotFound):
 
 @dataclass(frozen=True)
 class Item:
+    """An item as shown: a repo, a paper (`row.paper_id`) or another collection (`target`)."""
+
     row: CollectionItem
-    repo: Repo
+    repo: Repo | None
+    target: Collection | None = None
+
+    @property
+    def kind(self) -> str:
+        """model, dataset, space, paper or collection: the client's `item_type`."""
+        if self.repo is not None:
+            return self.repo.type
+        return "paper" if self.row.paper_id else "collection"
 
 
 def slugify(title: str) -> str:
@@ -180,14 +194,27 @@ def delete(s: Session, who: Principal | None, slug: str) -> None:
 
 
 def items(s: Session, who: Principal | None, c: Collection) -> list[Item]:
-    """The items `who` may see, in position order."""
+    """The items `who` may see, in position order (a paper is public; a repo or a collection is seen by
+    those who may read it)."""
+    target = aliased(Collection)
     rows = s.execute(
-        select(CollectionItem, Repo)
-        .join(Repo, Repo.id == CollectionItem.repo_id)
+        select(CollectionItem, Repo, target)
+        .outerjoin(Repo, Repo.id == CollectionItem.repo_id)
+        .outerjoin(target, target.id == CollectionItem.target_id)
         .where(CollectionItem.collection_id == c.id)
         .order_by(CollectionItem.position, CollectionItem.id)
     ).all()
-    return [Item(row, repo) for row, repo in rows if accounts.can_read(s, who, repo)]
+    return [Item(row, repo, t) for row, repo, t in rows if _may_see(s, who, row, repo, t)]
+
+
+def _may_see(
+    s: Session, who: Principal | None, row: CollectionItem, repo: Repo | None, target: Collection | None
+) -> bool:
+    if repo is not None:
+        return accounts.can_read(s, who, repo)
+    if target is not None:
+        return can_read(s, who, target)
+    return row.paper_id is not None
 
 
 def parse_item_ref(value: str) -> RepoId:
@@ -204,36 +231,57 @@ def add_item(
     s: Session, who: Principal | None, slug: str, item_type: object, item_id: object, note: object = None
 ) -> Collection:
     c = get_writable(s, who, slug)
-    if item_type not in ITEM_TYPES:
-        raise BadRequest(f"Invalid item type {item_type!r}: a collection holds models, datasets and spaces")
-    if not isinstance(item_id, str):
-        raise BadRequest("'item.id' must be a repo id 'namespace/name'")
-    prefix = f"{item_type}s/"
-    if item_id.startswith(prefix) and item_id.count("/") == 2:  # the client's docs show "datasets/x/y" too
-        item_id = item_id[len(prefix) :]
-    rid = RepoId.parse(item_type, item_id)
-    repo = _visible_repo(s, who, rid)  # RepoNotFound (404) unless `who` may see it
-    if (
-        s.scalar(
-            select(CollectionItem.id).where(
-                CollectionItem.collection_id == c.id, CollectionItem.repo_id == repo.id
-            )
+    if item_type not in ITEM_TYPES + OTHER_ITEM_TYPES:
+        raise BadRequest(
+            f"Invalid item type {item_type!r}: a collection holds models, datasets, spaces, papers and "
+            "collections"
         )
-        is not None
-    ):
-        raise Conflict(f"{rid.full} is already in this collection")
+    if not isinstance(item_id, str):
+        raise BadRequest(
+            "'item.id' must be a repo id 'namespace/name', a paper's arXiv id or a collection slug"
+        )
+    label, key = _item_key(s, who, c, str(item_type), item_id)
+    ((column, value),) = key.items()
+    same = select(CollectionItem.id).where(
+        CollectionItem.collection_id == c.id, getattr(CollectionItem, column) == value
+    )
+    if s.scalar(same) is not None:
+        raise Conflict(f"{label} is already in this collection")
     top = s.scalar(select(func.max(CollectionItem.position)).where(CollectionItem.collection_id == c.id))
     s.add(
         CollectionItem(
             collection_id=c.id,
-            repo_id=repo.id,
             position=(top + 1) if top is not None else 0,
             note=_note(note),
+            **key,
         )
     )
     c.updated_at = utcnow()
     s.flush()
     return c
+
+
+def _item_key(
+    s: Session, who: Principal | None, c: Collection, item_type: str, item_id: str
+) -> tuple[str, dict[str, Any]]:
+    """What an added item names, as (label, {column: value}): a repo `who` may see (RepoNotFound otherwise),
+    a paper's arXiv id, or a collection `who` may see (not this one)."""
+    if item_type == "paper":
+        pid = item_id.removeprefix("arxiv:")
+        if not ARXIV.match(pid):
+            raise BadRequest(f"Invalid paper id {item_id!r}: expected an arXiv id such as 2307.09288")
+        return f"Paper {pid}", {"paper_id": pid}
+    if item_type == "collection":
+        target = get(s, who, item_id)  # CollectionNotFound unless `who` may see it
+        if target.id == c.id:
+            raise BadRequest("A collection cannot hold itself")
+        return f"Collection {slug_of(target)}", {"target_id": target.id}
+    prefix = f"{item_type}s/"
+    if item_id.startswith(prefix) and item_id.count("/") == 2:  # the client's docs show "datasets/x/y" too
+        item_id = item_id[len(prefix) :]
+    rid = RepoId.parse_any(item_type, item_id)  # type: ignore[arg-type]
+    repo = _visible_repo(s, who, rid)  # RepoNotFound (404) unless `who` may see it
+    return rid.full, {"repo_id": repo.id}
 
 
 def _note(note: object) -> str | None:

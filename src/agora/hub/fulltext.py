@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from ..db.models import Repo
 from ..errors import BadRequest
-from ..ids import REPO_TYPES
+from ..ids import REPO_TYPES, repo_full
 from . import index
 from .accounts import Principal
 
@@ -39,7 +39,7 @@ class Hit:
 
     @property
     def id(self) -> str:
-        return f"{self.repo.namespace}/{self.repo.name}"
+        return repo_full(self.repo.namespace, self.repo.name)
 
     def json(self) -> dict[str, Any]:
         r = self.repo

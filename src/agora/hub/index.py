@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from ..db.models import Account, DownloadDay, Like, Membership, Repo, RepoLink, RepoTag, utcnow
 from ..errors import BadRequest, NotFound
-from ..ids import RepoId
+from ..ids import RepoId, repo_full
 from ..storage.gitstore import Entry
 from . import accounts, cards, names, reconcile, widgets
 from . import taxonomy as tx
@@ -185,7 +185,7 @@ def _links(repo: Repo, d: cards.Derived) -> list[dict[str, Any]]:
 
 
 def write_search_text(s: Session, repo: Repo, tags: list[str], body: str) -> None:
-    rid = f"{repo.namespace}/{repo.name}"
+    rid = repo_full(repo.namespace, repo.name)
     repo.search_text = (rid + " " + " ".join(tags)).lower()[:4000]
     if _is_sqlite(s):
         s.execute(text("DELETE FROM repo_search WHERE rowid = :id"), {"id": repo.id})
@@ -591,8 +591,8 @@ def repo_info(hub: Hub, who: Principal | None, rid: RepoId, rev: str) -> RepoInf
         tags = tags_of(s, [repo.id])[repo.id]
         spaces, children = None, None
         if repo.type == "model":  # reverse links: Spaces using the model, fine-tune counts
-            full = f"{repo.namespace}/{repo.name}"
-            spaces = [f"{r.namespace}/{r.name}" for r in linked_from(s, who, "model", full, "space")]
+            full = repo_full(repo.namespace, repo.name)
+            spaces = [repo_full(r.namespace, r.name) for r in linked_from(s, who, "model", full, "space")]
             children = sum(children_count(s, who, full).values())
         return RepoInfo(repo, sha, files, last[0].time if last else None, tags, spaces, children)
 

@@ -29,9 +29,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from ..db.models import Account, Collection, Repo, name_key
+from ..db.models import Account, Collection, Repo, RepoRedirect, name_key
 from ..errors import BadRequest, Conflict, NotFound
-from ..ids import RepoId, check_name, check_namespace
+from ..ids import CANONICAL, RepoId, check_name, check_namespace
 
 if TYPE_CHECKING:
     from .repos import Hub
@@ -83,6 +83,41 @@ def repo(s: Session, rid: RepoId) -> Repo | None:
     return s.scalar(_REPO, params)
 
 
+# ---- old names: a renamed or transferred repo keeps answering at them ------------------------------------------
+def redirect(s: Session, rid: RepoId) -> RepoRedirect | None:
+    """The old-name record `rid` matches in any case, if any (hub/repos.py `find` follows it)."""
+    q = select(RepoRedirect).where(
+        RepoRedirect.type == rid.type,
+        RepoRedirect.namespace_key == key(rid.namespace),
+        RepoRedirect.name_key == key(rid.name),
+    )
+    return s.scalar(q.limit(1))
+
+
+def release(s: Session, rid: RepoId) -> None:
+    """`rid` names a repo again (created, or moved there): its old-name record, if any, ends."""
+    hit = redirect(s, rid)
+    if hit is not None:
+        s.delete(hit)
+        s.flush()
+
+
+def remember(s: Session, repo: Repo, old: RepoId) -> None:
+    """`repo` was called `old` until now (a move): `old` redirects to it from now on. Called before the row
+    of the new name is released, so a case-only rename leaves nothing behind."""
+    release(s, old)
+    s.add(
+        RepoRedirect(
+            type=old.type,
+            namespace_key=key(old.namespace),
+            name_key=key(old.name),
+            old_id=old.full,
+            repo_id=repo.id,
+        )
+    )
+    s.flush()
+
+
 def repo_taken(s: Session, rid: RepoId, other_than: int | None = None) -> bool:
     """Whether a repo other than `other_than` already has `rid`'s id in some case."""
     q = select(Repo.id).where(
@@ -94,10 +129,25 @@ def repo_taken(s: Session, rid: RepoId, other_than: int | None = None) -> bool:
 
 
 def name_taken(s: Session, name: str, other_than: int | None = None) -> bool:
+    """Whether an account other than `other_than`, or a canonical repo, has this name in some case: accounts
+    and canonical repos share their names (`/gpt2` is one or the other, http/canonical.py)."""
     q = select(Account.id).where(Account.name_key == key(name))
     if other_than is not None:
         q = q.where(Account.id != other_than)
+    return s.scalar(q.limit(1)) is not None or canonical_taken(s, name)
+
+
+def canonical_taken(s: Session, name: str) -> bool:
+    """Whether a canonical repo (of any type) is called `name` in some case."""
+    q = select(Repo.id).where(Repo.namespace_key == CANONICAL, Repo.name_key == key(name))
     return s.scalar(q.limit(1)) is not None
+
+
+def canonical_ids(hub: Hub) -> frozenset[tuple[str, str]]:
+    """(type, lower-cased name) of every canonical repo, in a session of its own (the router's cache)."""
+    with hub.db.session() as s:
+        rows = s.execute(select(Repo.type, Repo.name_key).where(Repo.namespace_key == CANONICAL))
+        return frozenset((t, n) for t, n in rows)
 
 
 # ---- fsck: twins, stale keys, unique indexes ----------------------------------------------------------------
@@ -281,8 +331,11 @@ def rename_repo(s: Session, hub: Hub, rtype: str, old: str, new: str) -> Repo:
     dst = RepoId(t, owner.name, dst.name)
     if repo_taken(s, dst, other_than=repo.id):
         raise Conflict(f"A {t} repository called {dst.full} already exists (ids compare without case)")
+    old_id = RepoId(t, repo.namespace, repo.name)
     repo.namespace, repo.name = dst.namespace, dst.name
     s.flush()
+    remember(s, repo, old_id)
+    release(s, dst)
     if repo.head_sha:
         index.reindex(s, hub, repo, repo.head_sha)
     return repo

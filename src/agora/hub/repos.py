@@ -28,6 +28,7 @@ from ..errors import (
     BadRequest,
     Conflict,
     Forbidden,
+    RepoMoved,
     RepoNotFound,
     RevisionNotFound,
     Unauthorized,
@@ -35,11 +36,13 @@ from ..errors import (
     disk_full,
 )
 from ..ids import (
+    CANONICAL,
     RepoId,
     check_name,
     check_namespace,
     check_path,
     check_ref_name,
+    repo_full,
 )
 from ..storage.blobs import BlobStore
 from ..storage.gitstore import Entry, GitRepo
@@ -126,6 +129,8 @@ class Hub:
         `download` (True, or the path of the file to serve): the caller serves the repo's bytes, so a gated
         repo's gate is checked too (`gating.check`: GatedRepo). Every byte-serving surface asks for it."""
         repo = self.get(s, rid)
+        if repo is None:
+            self._follow_old_name(s, who, rid)
         if repo is None or not accounts.can_read(s, who, repo):
             raise RepoNotFound(f"Repository {rid.full} not found")
         if download:
@@ -138,6 +143,14 @@ class Hub:
                 + (" (your token is read-only)" if who.role == "read" else "")
             )
         return repo
+
+    def _follow_old_name(self, s: Session, who: Principal | None, rid: RepoId) -> None:
+        """RepoMoved when `rid` is the old name of a repo `who` may see (to others it stays RepoNotFound)."""
+        hit = names.redirect(s, rid)
+        repo = s.get(Repo, hit.repo_id) if hit is not None else None
+        if repo is not None and accounts.can_read(s, who, repo):
+            new = repo_full(repo.namespace, repo.name)
+            raise RepoMoved(f"Repository {rid.full} was moved to {new}", old=rid.full, new=new)
 
     def open_repo(
         self, who: Principal | None, rid: RepoId, write: bool = False, download: bool | str = False
@@ -157,18 +170,9 @@ class Hub:
     ) -> Repo:
         if who is None:
             raise Unauthorized("You must be authenticated to create a repository")
-        check_namespace(rid.namespace)
         check_name(rid.name)
-        rid = RepoId(rid.type, names.canonical(s, rid.namespace), rid.name)  # the owner's own spelling
-        existing = self.get(s, rid)  # `alice/PM` when `alice/pm` exists is that repo: a Conflict below
-        if existing is not None and accounts.can_read(s, who, existing):
-            raise Conflict(f"You already created this {rid.type} repo. {taken(rid)}", repo=existing)
-        if not accounts.can_write_namespace(s, who, rid.namespace):
-            if accounts.get_account(s, rid.namespace) is None:
-                raise BadRequest(f"Namespace {rid.namespace!r} does not exist")
-            raise Forbidden(f"You don't have the rights to create a repo under {rid.namespace!r}")
-        if existing is not None:
-            raise Conflict(taken(rid))
+        check = self._check_canonical if rid.namespace == CANONICAL else self._check_owner
+        rid = check(s, who, rid)
         if rid.type == "space":
             if sdk is None:
                 raise BadRequest("A Space needs an sdk: gradio, streamlit, docker or static")
@@ -197,9 +201,41 @@ class Hub:
         except IntegrityError:
             shutil.rmtree(git.path, ignore_errors=True)
             raise Conflict(taken(rid)) from None
+        names.release(s, rid)  # a repo's old name taken over: it redirects no more
         webhook_events.repo_event(s, repo, "create")
         self.after_ref_update(s, repo, "refs/heads/main", None, repo.head_sha)
         return repo
+
+    def _check_owner(self, s: Session, who: Principal, rid: RepoId) -> RepoId:
+        """`rid` (in its owner's spelling) if `who` may create it in its namespace."""
+        check_namespace(rid.namespace)
+        rid = RepoId(rid.type, names.canonical(s, rid.namespace), rid.name)  # the owner's own spelling
+        existing = self.get(s, rid)  # `alice/PM` when `alice/pm` exists is that repo: a Conflict below
+        if existing is not None and accounts.can_read(s, who, existing):
+            raise Conflict(f"You already created this {rid.type} repo. {taken(rid)}", repo=existing)
+        if not accounts.can_write_namespace(s, who, rid.namespace):
+            if accounts.get_account(s, rid.namespace) is None:
+                raise BadRequest(f"Namespace {rid.namespace!r} does not exist")
+            raise Forbidden(f"You don't have the rights to create a repo under {rid.namespace!r}")
+        if existing is not None:
+            raise Conflict(taken(rid))
+        return rid
+
+    def _check_canonical(self, s: Session, who: Principal, rid: RepoId) -> RepoId:
+        """A canonical repo (`gpt2`, ids.CANONICAL): site admins only; its name is no reserved word (it is a
+        first path segment) and no account's (accounts and canonical repos share names: `/gpt2`)."""
+        if not (who.is_admin and who.can_write_at_all):
+            raise Forbidden("Only a site admin can create a canonical repo (one without a namespace)")
+        check_namespace(rid.name)
+        existing = self.get(s, rid)
+        if existing is not None:
+            raise Conflict(taken(rid), repo=existing)
+        if accounts.get_account(s, rid.name) is not None:
+            raise Conflict(
+                f"{rid.name!r} is the name of an account: a canonical repo cannot take it (/{rid.name} "
+                "would name both)"
+            )
+        return rid
 
     def find_admin(self, s: Session, who: Principal | None, rid: RepoId, what: str) -> Repo:
         """The repo if `who` administers it (see accounts.can_admin): RepoNotFound to those who cannot see it,
@@ -250,8 +286,11 @@ class Hub:
             raise Forbidden(f"You don't have the rights to move a repo to {dst.namespace!r}")
         if names.repo_taken(s, dst, other_than=repo.id):  # a case-only rename of itself is fine
             raise Conflict(taken(dst))
+        old = RepoId(src.type, repo.namespace, repo.name)
         repo.namespace, repo.name = dst.namespace, dst.name
         s.flush()
+        names.remember(s, repo, old)  # the old name redirects here (hub/names.py), the new one is this repo's
+        names.release(s, dst)
         owner = accounts.get_account(s, dst.namespace)
         to = {"name": dst.full, "owner": {"id": str(owner.id) if owner else dst.namespace}}
         moved = {"movedTo": to, "movedFrom": src.full}

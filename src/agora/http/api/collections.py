@@ -17,6 +17,7 @@ from starlette.responses import Response
 from ...errors import BadRequest, Conflict, Unauthorized
 from ...hub import collections as colls
 from ...hub.accounts import Account
+from ...ids import repo_full
 from .. import wire
 from ..context import Ctx
 from .common import int_param, json_body
@@ -39,18 +40,24 @@ def item_json(it: colls.Item, position: int) -> dict[str, Any]:
     """`position` is the item's place among the items this reader sees (0..n-1), never the stored one:
     gaps in stored positions would tell where hidden private repos sit."""
     repo = it.repo
-    d: dict[str, Any] = {
-        "_id": f"{it.row.id:024x}",
-        "id": f"{repo.namespace}/{repo.name}",
-        "type": repo.type,
-        "position": position,
-        "author": repo.namespace,
-        "repoType": repo.type,
-        "private": repo.private,
-        "likes": repo.likes,
-        "downloads": repo.downloads,
-        "lastModified": wire.iso(repo.updated_at),
-    }
+    d: dict[str, Any] = {"_id": f"{it.row.id:024x}", "type": it.kind, "position": position}
+    if repo is not None:
+        d.update(
+            id=repo_full(repo.namespace, repo.name),
+            author=repo.namespace or None,
+            repoType=repo.type,
+            private=repo.private,
+            likes=repo.likes,
+            downloads=repo.downloads,
+            lastModified=wire.iso(repo.updated_at),
+        )
+    elif it.target is not None:  # the client reads `slug` as the item's id
+        t = it.target
+        d.update(
+            id=t.uid, slug=colls.slug_of(t), title=t.title, owner=t.owner, lastUpdated=wire.iso(t.updated_at)
+        )
+    else:
+        d.update(id=it.row.paper_id, title=f"arXiv:{it.row.paper_id}")
     if it.row.note:
         d["note"] = {"text": it.row.note, "html": it.row.note}
     return d

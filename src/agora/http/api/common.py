@@ -10,7 +10,7 @@ from starlette.requests import Request
 from ...errors import BadRequest
 from ...hub import widgets
 from ...hub.repos import Repo
-from ...ids import FROM_PLURAL, PLURAL, RepoId, RepoType, repo_web_path
+from ...ids import FROM_PLURAL, PLURAL, RepoId, RepoType, repo_full, repo_web_path
 from ...inference.front import installed
 from ...storage.gitstore import Entry
 from .. import bodies, wire
@@ -73,8 +73,8 @@ def repo_json(
     rtype: RepoType = repo.type  # type: ignore[assignment]
     d: dict[str, Any] = {
         "_id": f"{repo.id:024x}",
-        "id": f"{repo.namespace}/{repo.name}",
-        "author": repo.namespace,
+        "id": repo_full(repo.namespace, repo.name),
+        "author": repo.namespace or None,  # a canonical repo has none
         "sha": sha,
         "lastModified": wire.iso(last_modified) if last_modified else wire.iso(repo.updated_at),
         "createdAt": wire.iso(repo.created_at),

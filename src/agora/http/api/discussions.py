@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from ...errors import BadRequest, Unauthorized
 from ...hub import discussions
+from ...ids import repo_full
 from .. import wire
 from ..context import Ctx
 from .common import json_body, repo_url, rid_api
@@ -27,7 +28,7 @@ def summary(t: discussions.Thread) -> dict[str, Any]:
         "status": d.status,
         "isPullRequest": d.is_pr,
         "createdAt": wire.iso(d.created_at),
-        "repo": {"name": f"{repo.namespace}/{repo.name}", "type": repo.type},
+        "repo": {"name": repo_full(repo.namespace, repo.name), "type": repo.type},
         "numComments": sum(1 for e in (d.data or {}).get("events", []) if e["type"] == "comment"),
     }
     if t.author:

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from ...hub.repos import Repo
 
 LFS_JSON = "application/vnd.git-lfs+json"
-GIT_ID = r"(?P<ns>[^/]+)/(?P<name>[^/]+?)(?:\.git)?"
+GIT_ID = r"(?P<ns>[^/]*)/(?P<name>[^/]+?)(?:\.git)?"
 PUMP = 1024 * 1024
 # Signed part URLs in one batch answer, at most: a batch of many large objects gets larger parts instead.
 BATCH_PARTS = 50_000

@@ -11,7 +11,7 @@ from ...errors import BadRequest, Conflict, HubError, Unauthorized
 from ...hub import accounts, cards, duplicate, index, spaces
 from ...hub.accounts import Account, Principal
 from ...hub.repos import Repo
-from ...ids import RepoId, parse_repo_type
+from ...ids import RepoId, parse_repo_type, repo_full
 from .. import wire
 from ..context import Ctx
 from .common import json_body, repo_json, repo_url, rid_api
@@ -37,7 +37,8 @@ def whoami_json(
             {
                 "type": "org",
                 "name": o.name,
-                "fullname": o.fullname,
+                "fullname": o.fullname or o.name,
+                "avatarUrl": f"{base}/avatars/{o.name}",
                 "roleInOrg": role,
                 "id": f"{o.id:024x}",
                 "isEnterprise": False,
@@ -121,7 +122,7 @@ async def create(ctx: Ctx, request: Request) -> Response:
     if options is not None:
         await ctx.run(options.apply, ctx.hub, who, RepoId(rtype, repo.namespace, repo.name))
     return wire.json_response(
-        {"url": repo_url(base, repo), "name": f"{repo.namespace}/{repo.name}", "id": f"{repo.id:024x}"}
+        {"url": repo_url(base, repo), "name": repo_full(repo.namespace, repo.name), "id": f"{repo.id:024x}"}
     )
 
 
@@ -168,7 +169,7 @@ async def move(ctx: Ctx, request: Request) -> Response:
     body = await json_body(request)
     who = await ctx.who(request)
     rtype = parse_repo_type(body.get("type"))
-    src = RepoId.parse(rtype, body.get("fromRepo"))  # type: ignore[arg-type]
+    src = RepoId.parse_any(rtype, body.get("fromRepo"))  # type: ignore[arg-type]
     dst = RepoId.parse(rtype, body.get("toRepo"))  # type: ignore[arg-type]
     await ctx.run(ctx.hub.move_repo, who, src, dst)
     return wire.json_response({})

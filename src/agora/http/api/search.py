@@ -14,7 +14,7 @@ from ...hub import fulltext, index
 from ...hub import taxonomy as tx
 from ...hub.accounts import Principal
 from ...hub.repos import Hub, Repo
-from ...ids import FROM_PLURAL
+from ...ids import FROM_PLURAL, repo_full
 from .. import wire
 from ..context import Ctx
 from .common import repo_json, rid_api
@@ -197,7 +197,7 @@ async def user_likes(ctx: Ctx, request: Request, user: str) -> Response:
     who = await ctx.who(request)
     rows = await ctx.run(index.user_likes, ctx.hub, who, user)
     return wire.json_response(
-        [{"repo": {"name": f"{r.namespace}/{r.name}", "type": r.type}, "createdAt": None} for r in rows]
+        [{"repo": {"name": repo_full(r.namespace, r.name), "type": r.type}, "createdAt": None} for r in rows]
     )
 
 

@@ -18,6 +18,7 @@ from ...errors import (
     HubError,
     InsufficientStorage,
     NotFound,
+    RepoMoved,
     RepoNotFound,
     RevisionNotFound,
     TooLarge,
@@ -41,6 +42,8 @@ def page_handler(web: Web, handler: Callable[..., Awaitable[Response]]) -> Handl
             return await handler(request, **params)
         except LoginRequired:
             return web.redirect(f"/login?next={quote(request.url.path)}")
+        except RepoMoved as e:  # a repo's old name: its page at the new one
+            return wire.moved(request, e) if wire.moved_to(request, e) else await web.not_found(request)
         except (RepoNotFound, RevisionNotFound, EntryNotFound, NotFound) as e:
             return await web.not_found(
                 request,

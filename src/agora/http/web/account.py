@@ -9,16 +9,18 @@ import json
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from ...config import Settings
 from ...errors import BadRequest, Conflict, Forbidden
-from ...hub import accounts, audit, commits, logins, profiles
-from ...ids import RepoId, check_name, parse_repo_type
+from ...hub import accounts, audit, avatars, commits, logins, profiles
+from ...ids import CANONICAL, RepoId, check_name, parse_repo_type
+from ..bodies import read_bounded
 from . import session
 from .base import Web, repo_path
 
 NEW_KIND = {"new": "model", "new-dataset": "dataset", "new-space": "space"}
+NO_OWNER = "(canonical)"  # the owner a site admin picks for a canonical repo (no namespace: `gpt2`)
 NEW_TOKEN = "agora_new_token"
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -259,7 +261,9 @@ async def new_repo(web: Web, request: Request, kind: str) -> Response:
         return await web.page(request, "new_repo.html", rtype=rtype, kind=kind, owners=owners)
     form = await web.form(request)
     try:
-        rid = RepoId(parse_repo_type(rtype), form.get("owner") or who.name, form.get("name", "").strip())
+        owner = form.get("owner") or who.name
+        owner = CANONICAL if owner == NO_OWNER else owner  # a site admin's canonical repo (`gpt2`)
+        rid = RepoId(parse_repo_type(rtype), owner, form.get("name", "").strip())
         repo = await web.run(
             commits.create_repo_with_readme,
             web.hub,
@@ -270,6 +274,8 @@ async def new_repo(web: Web, request: Request, kind: str) -> Response:
             license=form.get("license") or None,
             short_description=form.get("short_description", "").strip() or None,
         )
+        if owner == CANONICAL and web.ctx.canonical is not None:
+            web.ctx.canonical.invalidate()  # the router knows the new name at once
         return web.redirect(repo_path(repo))
     except (BadRequest, Conflict, Forbidden) as e:
         return await web.page(
@@ -309,6 +315,28 @@ async def members(web: Web, request: Request, org: str) -> Response:
     return await web.page(
         request, "members.html", org=found.org, members=found.members, is_admin=found.is_admin
     )
+
+
+async def org_settings(web: Web, request: Request, org: str) -> Response:
+    """An org's full name (this form) and avatar (PUT by app.js to org_avatar): its admins only."""
+    who = await web.require_user(request)
+    if request.method == "POST":
+        form = await web.form(request)
+        await web.run(avatars.set_fullname, web.hub, who, org, form.get("fullname", ""))
+        return web.redirect(f"/organizations/{org}/settings")
+    found = await web.run(accounts.org_members, web.hub, who, org)
+    if not found.is_admin:
+        raise Forbidden(f"Only an admin of {found.org.name!r} can change its settings")
+    return await web.page(request, "org_settings.html", org=found.org, max_kib=avatars.MAX_BYTES // 1024)
+
+
+async def org_avatar(web: Web, request: Request, org: str) -> Response:
+    """PUT: the avatar's bytes as the body (at most avatars.MAX_BYTES, read bounded), with X-CSRF-Token."""
+    who = await web.require_user(request)
+    web.check_csrf_header(request)
+    data = await read_bounded(request, avatars.MAX_BYTES, "The avatar")
+    ctype = await web.run(avatars.set_avatar, web.hub, who, org, data)
+    return JSONResponse({"contentType": ctype})
 
 
 async def profile(web: Web, request: Request, name: str) -> Response:

@@ -16,7 +16,7 @@ from ...errors import Forbidden, HubError
 from ...hub import accounts, logins, spaces
 from ...hub.accounts import Principal
 from ...hub.repos import Hub, repo_spelling
-from ...ids import FROM_PLURAL, RepoId, repo_web_path
+from ...ids import FROM_PLURAL, RepoId, repo_full, repo_web_path
 from .. import wire
 from ..auth import principal as token_principal
 from ..bodies import read_bounded
@@ -31,7 +31,7 @@ PS = ParamSpec("PS")
 T = TypeVar("T")
 HERE = Path(__file__).parent
 P = r"(?:(?P<p>datasets|spaces)/)?"
-ID = r"(?P<ns>[^/]+)/(?P<name>[^/]+)"
+ID = r"(?P<ns>[^/]*)/(?P<name>[^/]+)"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 TYPE_LABEL = {"model": "Models", "dataset": "Datasets", "space": "Spaces"}
 
@@ -64,6 +64,7 @@ class Web:
             seg=render.seg,
         )
         self.env.globals.update(repo_path=repo_path, TYPE_LABEL=TYPE_LABEL, space_look=spaces.look)
+        self.env.filters["repo_id"] = lambda r: repo_full(r.namespace, r.name)  # `gpt2` for a canonical repo
 
     # ---- who --------------------------------------------------------------------------------------
     def _who(self, request: Request) -> Principal | None:

@@ -40,7 +40,15 @@ async def _collection_page(
 ) -> Response:
     view = await web.run(colls.collection_page, web.hub, who, slug)  # CollectionNotFound -> the 404 page
     # the page's names are the fields of CollectionPage: collection, slug, items, can_write
-    return await web.page(request, "collection.html", status=status, item_ref=item_ref, **vars(view), **extra)
+    return await web.page(
+        request,
+        "collection.html",
+        status=status,
+        item_ref=item_ref,
+        collection_slug=colls.slug_of,
+        **vars(view),
+        **extra,
+    )
 
 
 async def page(web: Web, request: Request, slug: str) -> Response:

@@ -19,7 +19,7 @@ from starlette.responses import HTMLResponse, Response
 
 from ...errors import BadRequest, GatedRepo, HubError, NotFound
 from ...hub.repos import Hub
-from ...ids import RepoId
+from ...ids import RepoId, repo_full
 from ...viewer import query, service
 from ...viewer.features import kind
 from ..headers import FILE_CSP
@@ -106,7 +106,7 @@ def context(hub: Hub, st: service.State, base: str, params: dict[str, str]) -> d
     except HubError as e:
         v["split"] = {**sp, "error": e.message}
         return v
-    ds = f"{repo.namespace}/{repo.name}"
+    ds = repo_full(repo.namespace, repo.name)
 
     def cell_url(row: int, col: str) -> str:
         return f"{base}/viewer/cell?" + urlencode(

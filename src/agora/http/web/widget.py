@@ -9,6 +9,7 @@ from typing import Any
 
 from ...hub import widgets
 from ...hub.repos import Repo
+from ...ids import repo_full
 from ..api.common import inference_display
 
 MESSAGES = {
@@ -38,8 +39,8 @@ def context(repo: Repo, tags: list[str]) -> dict[str, Any]:
         "message": MESSAGES.get(display, "").format(task=repo.pipeline_tag),
         "task": repo.pipeline_tag,
         "kind": kind,
-        "model": f"{repo.namespace}/{repo.name}",
-        "url": f"/models/{repo.namespace}/{repo.name}",
+        "model": repo_full(repo.namespace, repo.name),
+        "url": f"/models/{repo_full(repo.namespace, repo.name)}",
         "examples": examples,
         "params": params if isinstance(params, dict) else {},
         "mask_token": derived.get("mask_token"),

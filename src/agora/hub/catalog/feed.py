@@ -98,7 +98,9 @@ class _Sql:
             )
         kind = " ".join(f"WHEN '{t}' THEN {k}" for t, k in KINDS.items())
         self.columns = (
-            f"id, CASE type {kind} END, namespace, namespace || '/' || name, private, downloads,"
+            # the id text: `gpt2` for a canonical repo (no namespace)
+            f"id, CASE type {kind} END, namespace,"
+            " CASE namespace WHEN '' THEN name ELSE namespace || '/' || name END, private, downloads,"
             f" likes, trending_score, {ms('created_at')}, {ms('updated_at')}, pipeline_tag,"
             " library_name, sdk, tag_list"
         )

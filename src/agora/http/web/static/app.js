@@ -133,3 +133,22 @@
     if (res.ok) { location.href = out.url; } else { status.textContent = out.error || "Commit failed"; commitBtn.disabled = false; }
   });
 })();
+
+// The org settings page: the chosen avatar is PUT as it is (the server reads its type from its bytes).
+(() => {
+  const input = document.getElementById("avatar-input");
+  if (!input) return;
+  const status = document.getElementById("avatar-status");
+  input.addEventListener("change", async () => {
+    const file = input.files[0];
+    if (!file) return;
+    status.textContent = "Uploading…";
+    const res = await fetch(input.dataset.put, { method: "PUT", headers: { "X-CSRF-Token": input.dataset.csrf }, body: file });
+    if (res.ok) {
+      status.textContent = "Avatar saved";
+      document.getElementById("avatar-img").src = input.dataset.put.replace(/^\/organizations\/([^/]+)\/avatar$/, "/avatars/$1") + "?t=" + Date.now();
+    } else {
+      status.textContent = (await res.json()).error || "Upload failed";
+    }
+  });
+})();
