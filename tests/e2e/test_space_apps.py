@@ -31,6 +31,18 @@ def space(api: HfApi, rid: str, sdk: str, version: str, app: bytes, private: boo
     assert rt.stage == "RUNNING", rt.raw
 
 
+def greeted(page: Page) -> None:
+    """Type a name into the Space page's Gradio app, press Submit, read "Hello, <name>!" from its output."""
+    app = page.frame_locator("iframe.space-frame")
+    app.get_by_label("Name").fill("Chromium")
+    app.get_by_role("button", name="Submit").click()
+    out = app.get_by_label("Greeting")
+    deadline = time.monotonic() + 30
+    while out.input_value() != "Hello, Chromium!" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert out.input_value() == "Hello, Chromium!"
+
+
 def opened(new_page: Callable[..., Page], rid: str, private: bool) -> Page:
     """The Space's page, as an anonymous visitor, or for a private Space as its owner (logged in): its app's
     frame then opens through a signed path, never with the owner's cookie."""
@@ -49,14 +61,7 @@ def test_gradio_space_in_chromium(api: HfApi, new_page: Callable[..., Page], pri
     rid = f"alice/e2e-gradio-{'private' if private else 'public'}"
     space(api, rid, "gradio", GRADIO, APP.replace("{GREETING}", "Hello").encode(), private)
     page = opened(new_page, rid, private)
-    app = page.frame_locator("iframe.space-frame")
-    app.get_by_label("Name").fill("Chromium")
-    app.get_by_role("button", name="Submit").click()
-    out = app.get_by_label("Greeting")
-    deadline = time.monotonic() + 30
-    while out.input_value() != "Hello, Chromium!" and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert out.input_value() == "Hello, Chromium!"
+    greeted(page)
     snap(page, f"gradio-running{'-private' if private else ''}")
     api.pause_space(rid)  # the session's server runs a few apps at most
 

@@ -27,6 +27,7 @@ from agora.spaces import missing
 
 from ..conftest import Site, kill_group, new_site, start_killable
 from ..spaces.test_spaces_run import APP, GRADIO, card, wait_stage
+from .test_space_apps import greeted
 
 pytestmark = [pytest.mark.spaces, pytest.mark.skipif(bool(missing()), reason="; ".join(missing()) or "ok")]
 
@@ -120,13 +121,6 @@ def test_space_page_frames_its_own_origin(site: Site, demo: str, browser: Any) -
         assert f"frame-src 'self' http://*.spaces.localhost:{site.port}" in csp, csp
         frame = page.locator("iframe.space-frame")
         assert frame.get_attribute("src") == space_host(site, "alice--dom-demo") + "/"
-        app = page.frame_locator("iframe.space-frame")
-        app.get_by_label("Name").fill("Chromium")
-        app.get_by_role("button", name="Submit").click()
-        out = app.get_by_label("Greeting")
-        deadline = time.monotonic() + 30
-        while out.input_value() != "Hello, Chromium!" and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert out.input_value() == "Hello, Chromium!"
+        greeted(page)
     finally:
         ctx.close()

@@ -29,11 +29,12 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .shim import pipe  # the shim's byte pipe (stdlib only: the sandbox runs the same file)
+
 LineSink = Callable[[str], None]
 FILE_HOSTS = {"pypi.org": ("files.pythonhosted.org",)}  # an index's own host -> where its files live
 DEFAULT_PORT = {"https": 443, "http": 80}
 HEAD_MAX = 64 * 1024
-CHUNK = 64 * 1024
 TIMEOUT = 30  # seconds to read a request head or reach a host
 
 
@@ -80,17 +81,6 @@ def destination(head: bytes) -> tuple[str, str, int, bytes]:
     ]
     origin = f"{method} {path} {version}".encode("latin-1")
     return method, u.hostname.lower(), u.port or 80, b"\r\n".join([origin, *headers, b"Connection: close"])
-
-
-async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while data := await reader.read(CHUNK):
-            writer.write(data)
-            await writer.drain()
-        if writer.can_write_eof():
-            writer.write_eof()
-    except OSError:
-        writer.close()
 
 
 class IndexProxy:
