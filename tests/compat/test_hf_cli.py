@@ -168,3 +168,41 @@ def test_download_private_repo_needs_token(server, alice: str, tmp_path: Path, r
 
     hf(alice, "download", repo, "secret.txt", "--local-dir", str(tmp_path / "ok"))
     assert (tmp_path / "ok" / "secret.txt").read_text() == "top secret\n"
+
+
+def test_hf_discussions_commands(api, alice: str, bob: str, repo_name: str) -> None:  # type: ignore[no-untyped-def]
+    """`hf discussions`: bob opens a discussion and comments, edits his comment, alice renames, closes and
+    reopens it; a PR's diff and its merge; `list` and `info` read all of it back."""
+    from huggingface_hub import CommitOperationAdd
+
+    rid = f"alice/{repo_name}"
+    api.create_repo(rid)
+    api.upload_file(path_or_fileobj=b"one\n", path_in_repo="a.txt", repo_id=rid)
+    out = hf(
+        bob, "discussions", "create", rid, "--title", "Typo in a.txt", "--body", "It says *one*.", "--json"
+    )
+    num = str(json.loads(out.stdout)["num"])
+    hf(bob, "discussions", "comment", rid, num, "--body", "Also two.")
+    info = json.loads(hf(bob, "discussions", "info", rid, num, "--json").stdout)
+    mine = [e for e in info["events"] if e.get("type") == "comment" and "Also two" in json.dumps(e)]
+    assert mine, info
+    hf(bob, "discussions", "edit", rid, num, mine[0]["id"], "--body", "Also three.")
+    hf(alice, "discussions", "rename", rid, num, "Typos in a.txt")
+    hf(alice, "discussions", "close", rid, num, "--yes")
+    hf(alice, "discussions", "reopen", rid, num, "--yes")
+    d = api.get_discussion_details(rid, int(num))
+    assert d.title == "Typos in a.txt" and d.status == "open"
+    edited = [e for e in d.events if e.type == "comment" and e.id == mine[0]["id"]]
+    assert edited and edited[0].content == "Also three." and edited[0].edited
+    # a pull request: its diff through the CLI, merged through the CLI
+    pr = api.create_commit(rid, [CommitOperationAdd("a.txt", b"two\n")], commit_message="two", create_pr=True)
+    pr_num = str(pr.pr_num)
+    diff = hf(alice, "discussions", "diff", rid, pr_num).stdout
+    assert "-one" in diff and "+two" in diff, diff
+    listed = json.loads(hf(alice, "discussions", "list", rid, "--status", "all", "--json").stdout)
+    assert {str(x["num"]) for x in listed} >= {num, pr_num}, listed
+    hf(alice, "discussions", "merge", rid, pr_num, "--yes")
+    assert api.get_discussion_details(rid, int(pr_num)).status == "merged"
+    assert Path(api.hf_hub_download(rid, "a.txt")).read_bytes() == b"two\n"
+    # bob may not merge, close or rename alice's repo's threads: the CLI says so
+    assert hf(bob, "discussions", "close", rid, pr_num, "--yes", check=False).returncode != 0
