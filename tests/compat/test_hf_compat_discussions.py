@@ -105,6 +105,7 @@ def test_comment_edit_and_hide(api: HfApi, server: Server, bob: str, repo_name: 
     edited = as_bob.edit_discussion_comment(rid, d.num, c.id, "It is in line 3")
     assert edited.id == c.id and edited.edited and not edited.hidden
     assert edited.content == "It is in line 3" and edited.last_edited_by == "bob"
+    assert edited.rendered == "<p>It is in line 3</p>\n"  # rendered and sanitized as cards are
     assert [h["raw"] for h in edited.edit_history] == ["It is in line 3", "It is in line 2"]
     with pytest.raises(HfHubHTTPError) as e:  # only the author edits, even the repo's owner may not
         api.edit_discussion_comment(rid, d.num, c.id, "mine now")

@@ -13,6 +13,7 @@ from ...hub import discussions
 from ...ids import repo_full
 from .. import wire
 from ..context import Ctx
+from ..web import render
 from .common import json_body, repo_url, rid_api
 
 PAGE = 50
@@ -80,7 +81,7 @@ async def details(ctx: Ctx, request: Request, t: str, ns: str, name: str, num: s
     x = await ctx.run(discussions.thread, ctx.hub, who, rid_api(t, ns, name), int(num), with_diff)
     d = x.row
     out = summary(x)
-    out["events"] = (d.data or {}).get("events", [])
+    out["events"] = [with_html(e) for e in (d.data or {}).get("events", [])]
     if d.is_pr:
         out["changes"] = {"base": "refs/heads/main", "head": x.pr_head}
         if (d.data or {}).get("mergeCommitId"):
@@ -115,4 +116,14 @@ async def comment_action(
     args = {"id": cid, "content": content}
     rid = rid_api(t, ns, name)
     ev = await ctx.run(discussions.act, ctx.hub, who, rid, int(num), f"comment-{verb}", args)
-    return wire.json_response({"updatedComment": ev})
+    return wire.json_response({"updatedComment": with_html(ev)})
+
+
+def with_html(event: dict[str, Any]) -> dict[str, Any]:
+    """A comment event with `latest.html`, its markdown rendered and sanitized as cards are (the client's
+    DiscussionComment.rendered reads it); other events as they are."""
+    latest = (event.get("data") or {}).get("latest")
+    if event.get("type") != "comment" or not isinstance(latest, dict):
+        return event
+    html = "" if event["data"].get("hidden") else render.markdown(str(latest.get("raw") or ""))
+    return {**event, "data": {**event["data"], "latest": {**latest, "html": html}}}
