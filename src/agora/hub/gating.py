@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from ..db.models import AccessRequest, Account, Repo, utcnow
 from ..errors import BadRequest, Forbidden, GatedRepo, NotFound, Unauthorized
-from ..ids import RepoId, repo_web_path
+from ..ids import RepoId, repo_full, repo_web_path
 from . import accounts, audit
 from .accounts import Principal
 
@@ -140,7 +140,7 @@ def check(s: Session, who: Principal | None, repo: Repo, path: str | None = None
     in (401 on the wire, as on the Hub); a user without access is told where to ask for it (403)."""
     if path in FREE_PATHS or passes_gate(s, who, repo):
         return
-    what = f"{repo.type} {repo.namespace}/{repo.name}"
+    what = f"{repo.type} {repo_full(repo.namespace, repo.name)}"
     if who is None:
         raise GatedRepo(
             f"Access to {what} is restricted. You must have access to it and be authenticated to access it. "
@@ -178,7 +178,9 @@ def ask(s: Session, who: Principal | None, repo: Repo, given: dict[str, Any]) ->
     if who is None:
         raise Unauthorized("You must be logged in to ask for access to a gated repository")
     if not repo.gated:
-        raise BadRequest(f"{repo.namespace}/{repo.name} is not gated: its files are open to everyone")
+        raise BadRequest(
+            f"{repo_full(repo.namespace, repo.name)} is not gated: its files are open to everyone"
+        )
     got = answers(form(repo), given)
     req = _request(s, repo, who.user_id)
     if req is not None and req.status != "pending":
@@ -196,7 +198,7 @@ def ask(s: Session, who: Principal | None, repo: Repo, given: dict[str, Any]) ->
 
 # ---- the writers' side ---------------------------------------------------------------------------------
 def _target(repo: Repo) -> str:
-    return f"{repo.type}:{repo.namespace}/{repo.name}"
+    return f"{repo.type}:{repo_full(repo.namespace, repo.name)}"
 
 
 def _writer(s: Session, who: Principal | None, repo: Repo) -> Principal:
@@ -204,7 +206,7 @@ def _writer(s: Session, who: Principal | None, repo: Repo) -> Principal:
         raise Unauthorized("You must be authenticated to manage the access requests of a repository")
     if not accounts.can_write(s, who, repo):
         raise Forbidden(
-            f"Only the repository's writers manage the access requests of {repo.namespace}/{repo.name}"
+            f"Only the repository's writers manage the access requests of {repo_full(repo.namespace, repo.name)}"
         )
     return who
 
@@ -249,7 +251,9 @@ def _find_request(s: Session, repo: Repo, user: str | None, request_id: str | No
         req = s.get(AccessRequest, int(request_id))
         req = req if req is not None and req.repo_id == repo.id else None
     if req is None:
-        raise NotFound(f"No access request from {user or request_id} to {repo.namespace}/{repo.name}")
+        raise NotFound(
+            f"No access request from {user or request_id} to {repo_full(repo.namespace, repo.name)}"
+        )
     return req
 
 

@@ -20,14 +20,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..db.models import Account, Discussion, Repo, Webhook, WebhookDelivery
-from ..ids import repo_web_path
+from ..ids import repo_full, repo_web_path
 from . import accounts
 
 VERSION = 3
 
 
 def repo_payload(repo: Repo, owner_id: int | None = None) -> dict[str, Any]:
-    full = f"{repo.namespace}/{repo.name}"
+    full = repo_full(repo.namespace, repo.name)
     return {
         "type": repo.type,
         "name": full,
@@ -51,7 +51,10 @@ def discussion_payload(repo: Repo, d: Discussion) -> dict[str, Any]:
         "status": d.status,
         "isPullRequest": d.is_pr,
         "author": {"id": str(d.author_id) if d.author_id is not None else ""},
-        "url": {"web": web, "api": f"/api/{repo.type}s/{repo.namespace}/{repo.name}/discussions/{d.num}"},
+        "url": {
+            "web": web,
+            "api": f"/api/{repo.type}s/{repo_full(repo.namespace, repo.name)}/discussions/{d.num}",
+        },
     }
     if d.is_pr:
         changes: dict[str, Any] = {"base": "refs/heads/main"}
@@ -74,7 +77,7 @@ def comment_payload(repo: Repo, d: Discussion, event: dict[str, Any], author_id:
 
 
 def _watches(w: Webhook, repo: Repo, names: tuple[str, ...]) -> bool:
-    full = f"{repo.namespace}/{repo.name}".lower()
+    full = repo_full(repo.namespace, repo.name).lower()
     for item in w.watched:
         kind, name = item.get("type"), str(item.get("name", "")).lower()
         if kind == repo.type and name in names + (full,):
@@ -153,7 +156,7 @@ def repo_event(s: Session, repo: Repo, action: str, extra: dict[str, Any] | None
 def _follow_move(s: Session, repo: Repo, old: str) -> None:
     for w in s.scalars(select(Webhook)):
         items = [
-            {"type": i["type"], "name": f"{repo.namespace}/{repo.name}"}
+            {"type": i["type"], "name": f"{repo_full(repo.namespace, repo.name)}"}
             if i.get("type") == repo.type and str(i.get("name", "")).lower() == old
             else i
             for i in w.watched

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from ..db.models import Webhook, WebhookDelivery, utcnow
 from ..errors import BadRequest, NotFound, Unauthorized
-from ..ids import RepoId, parse_repo_type
+from ..ids import RepoId, parse_repo_type, repo_full
 from . import names
 from .accounts import Principal, require_write_token
 from .webhook_events import add_delivery
@@ -90,7 +90,7 @@ def _watched_item(hub: Hub, s: Session, who: Principal, item: Any) -> dict[str, 
             raise BadRequest(f"No {kind} named {name!r}")
         return {"type": kind, "name": acc.name}
     repo = hub.find(s, who, RepoId.parse(parse_repo_type(str(kind)), name))
-    return {"type": str(kind), "name": f"{repo.namespace}/{repo.name}"}
+    return {"type": str(kind), "name": f"{repo_full(repo.namespace, repo.name)}"}
 
 
 def _watched(hub: Hub, s: Session, who: Principal, items: Any) -> list[dict[str, str]]:
