@@ -77,6 +77,11 @@ def test_org_admin_sets_fullname_and_avatar(page: Page, server: Any, tmp_path: P
     page.goto("/lab9e")
     snap(page, "org-page-after")
     expect(page.locator("section.profile h1")).to_contain_text("Lab Nine E")
+    page.goto("/alice")  # a member's profile lists the org by its full name, with its avatar
+    snap(page, "member-profile-orgs")
+    chip = page.locator("a.org-chip", has_text="Lab Nine E")
+    expect(chip).to_have_attribute("href", "/lab9e")
+    expect(chip.locator("img.avatar")).to_have_attribute("src", "/avatars/lab9e")
     org = next(
         o
         for o in HfApi(endpoint=ENDPOINT, token=server.token("alice")).whoami()["orgs"]
