@@ -346,3 +346,14 @@ def test_org_fullname_in_whoami_and_overview(server: Server, api: HfApi) -> None
     with pytest.raises(HfHubHTTPError) as e:
         api.get_organization_overview("no-such-org9")
     assert e.value.response.status_code == 404
+
+
+def test_renamed_org_keeps_its_repos_old_ids(server: Server, api: HfApi, repo_name: str) -> None:
+    """`agora user rename` of an org: its repos follow, and their old ids redirect as after a move."""
+    org = f"lab-{repo_name[-12:]}".strip("-")
+    agora("org", "create", org, "--owner", "alice", data=server.data)
+    rid = api.create_repo(f"{org}/model").repo_id
+    api.upload_file(path_or_fileobj=b"hi", path_in_repo="hi.txt", repo_id=rid)
+    agora("user", "rename", org, f"{org}-new", data=server.data)
+    assert api.model_info(rid).id == f"{org}-new/model"  # the old id: 307 to the new one
+    assert api.hf_hub_download(rid, "hi.txt") and api.file_exists(f"{org}-new/model", "hi.txt")

@@ -294,6 +294,9 @@ def rename_account(s: Session, hub: Hub, old: str, new: str) -> Account:
     for r in repos:
         r.namespace = new
     s.flush()
+    for r in repos:  # each repo's old id keeps redirecting to it, as after a move
+        remember(s, r, RepoId(r.type, before, r.name))  # type: ignore[arg-type]
+        release(s, RepoId(r.type, new, r.name))  # type: ignore[arg-type]
     for r in repos:
         if r.head_sha:
             index.reindex(s, hub, r, r.head_sha)
