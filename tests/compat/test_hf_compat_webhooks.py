@@ -138,6 +138,20 @@ def test_push_events_through_the_api_and_git_carry_the_secret(
         p = receiver.wait(lambda j: j.get("updatedRefs", [{}])[0].get("newSha") == head)
         assert p["json"]["updatedRefs"][0]["oldSha"] == info.oid
         assert p["headers"]["X-Webhook-Secret"] == "abc"
+        # a branch or tag made through the API moves a ref too: the same event
+        api.create_branch(repo, branch="dev")
+        api.create_tag(repo, tag="v1", tag_message="first")
+        api.delete_tag(repo, tag="v1")
+        for ref, old, new in (
+            ("refs/heads/dev", None, head),
+            ("refs/tags/v1", None, head),
+            ("refs/tags/v1", head, None),
+        ):
+            receiver.wait(
+                lambda j, r=ref, o=old, n=new: (
+                    j.get("updatedRefs", [{}])[0] == {"ref": r, "oldSha": o, "newSha": n}
+                )
+            )
     finally:
         api.delete_webhook(w.id)
 

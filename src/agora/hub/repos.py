@@ -465,6 +465,15 @@ class Hub:
         target = git.resolve(start or "main")
         with git.lock():  # ref updates hold the repo's flock: the start-up sweep's test for stale ref locks
             git.create_ref(f"refs/heads/{branch}", target)
+        self._ref_moved(repo, f"refs/heads/{branch}", None, target)
+
+    def _ref_moved(self, repo: Repo, ref: str, old: str | None, new: str | None) -> None:
+        """after_ref_update for a ref moved outside a session of the caller's (a branch or tag created or a
+        tag deleted through the API): in a session of its own, on a fresh row (the caller's is detached)."""
+        with self.db.session() as s:
+            fresh = s.get(Repo, repo.id)
+            if fresh is not None:
+                self.after_ref_update(s, fresh, ref, old, new)
 
     def delete_branch(self, s: Session, repo: Repo, branch: str) -> None:
         if branch in ("main", "refs/heads/main"):
@@ -485,11 +494,16 @@ class Hub:
                 git.create_annotated_tag(tag, target, message, who.name)
             else:
                 git.create_ref(f"refs/tags/{tag}", target)
+            new = git.ref_target(f"refs/tags/{tag}")
+        self._ref_moved(repo, f"refs/tags/{tag}", None, new)
 
     def delete_tag(self, repo: Repo, tag: str) -> None:
         git = self.git(repo)
+        ref = tag if tag.startswith("refs/tags/") else f"refs/tags/{tag}"
         with git.lock():
-            git.delete_ref(tag if tag.startswith("refs/tags/") else f"refs/tags/{tag}")
+            old = git.ref_target(ref)
+            git.delete_ref(ref)
+        self._ref_moved(repo, ref, old, None)
 
     # ---- in a session of their own: for the HTTP handlers (called in a worker thread) -------------------
     def get_repo(self, rid: RepoId) -> Repo | None:
