@@ -26,14 +26,22 @@ CONFIG = json.dumps(test_transformers.CONFIG).encode()  # a tiny BERT's config.j
 def root(server: Server) -> HfApi:
     """A site admin's client (`root`, made once)."""
     if not _admin:
-        agora("user", "add", "root", "--admin", "--password-stdin", data=server.data, stdin="root-password\n")
-        _admin["token"] = server.token("root")
+        agora(
+            "user",
+            "add",
+            "names-admin",
+            "--admin",
+            "--password-stdin",
+            data=server.data,
+            stdin="names-admin-password\n",
+        )
+        _admin["token"] = server.token("names-admin")
     return HfApi(endpoint=ENDPOINT, token=_admin["token"])
 
 
 def canonical(server: Server, name: str, *args: str) -> None:
     """`agora repo create --canonical NAME`, then wait until the server's name cache sees it (2 s at most)."""
-    agora("repo", "create", "--canonical", name, "--user", "root", *args, data=server.data)
+    agora("repo", "create", "--canonical", name, "--user", "names-admin", *args, data=server.data)
     time.sleep(2.1)
 
 
@@ -42,7 +50,7 @@ def push_files(server: Server, path: str, files: dict[str, bytes], tmp: Path) ->
     commit to a one-segment id (its CommitInfo parses the answer's commitUrl as `<namespace>/<name>`)."""
     git = Git(tmp / "git")
     git("lfs", "install")
-    git("clone", url(server, path, _admin["token"], "root"), "work")
+    git("clone", url(server, path, _admin["token"], "names-admin"), "work")
     work = tmp / "git" / "work"
     git("lfs", "track", "*.bin", cwd=work)
     for name, data in files.items():
@@ -111,7 +119,7 @@ def cli(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_canonical_names_refused(server: Server, root: HfApi) -> None:
     for taken in ("models", "settings", "api", "login", "new", "alice", "acme", "static", "status"):
-        out = cli(server, "repo", "create", "--canonical", taken, "--user", "root")
+        out = cli(server, "repo", "create", "--canonical", taken, "--user", "names-admin")
         assert out.returncode != 0 and ("reserved" in out.stderr or "account" in out.stderr), (
             taken,
             out.stderr,
