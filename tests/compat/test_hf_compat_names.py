@@ -359,7 +359,7 @@ def test_org_fullname_in_whoami_and_overview(server: Server, api: HfApi) -> None
 
 def test_renamed_org_keeps_its_repos_old_ids(server: Server, api: HfApi, repo_name: str) -> None:
     """`agora user rename` of an org: its repos follow, and their old ids redirect as after a move."""
-    org = f"lab-{repo_name[-12:]}".strip("-")
+    org = f"lab{repo_name.rsplit('-', 1)[-1]}r"  # a valid, unique account name
     agora("org", "create", org, "--owner", "alice", data=server.data)
     rid = api.create_repo(f"{org}/model").repo_id
     api.upload_file(path_or_fileobj=b"hi", path_in_repo="hi.txt", repo_id=rid)
