@@ -99,14 +99,20 @@ async def app_on_host(ctx: Ctx, request: Request) -> Response:
     rid = await space_of_label(ctx, request.scope["agora.space"])
     if rid is None:
         return not_served(404, "No Space is served at this address", ctx)
-    raw = (request.scope.get("raw_path") or request.scope["path"].encode()).decode("latin-1").split("?")[0]
+    path, exp, sig = on_host_path(request.scope)
+    root = f"{serving(ctx).scheme}://{request.headers.get('host', '')}" + (f"/~{exp}.{sig}" if exp else "")
+    return await serve(ctx, request, rid.namespace, rid.name, path or "", exp, sig, root)
+
+
+def on_host_path(scope: Scope) -> tuple[str | None, str | None, str | None]:
+    """A Space host's request path: (the app's path, decoded; None if it is not one), and its capability
+    segment's (exp, sig) when it starts with one."""
+    raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1").split("?")[0]
     exp = sig = None
-    root = f"{serving(ctx).scheme}://{request.headers.get('host', '')}"
     if m := SIGNED.fullmatch(raw):
         exp, sig, raw = m[1], m[2], m[3] or "/"
-        root += f"/~{exp}.{sig}"
-    path = unquote(raw[1:], errors="strict") if raw.startswith("/") else ""
-    return await serve(ctx, request, rid.namespace, rid.name, path, exp, sig, root)
+    path = unquote(raw[1:], errors="strict") if raw.startswith("/") else None
+    return path, exp, sig
 
 
 _labels: dict[str, tuple[RepoId | None, float]] = {}
@@ -233,15 +239,11 @@ async def app_websocket(
 async def websocket_on_host(ctx: Ctx, scope: Scope, receive: Receive, send: Send) -> None:
     """A WebSocket to a Space's own host (AGORA_SPACES_DOMAIN)."""
     rid = await space_of_label(ctx, scope["agora.space"])
-    raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1").split("?")[0]
-    exp = sig = None
-    if m := SIGNED.fullmatch(raw):
-        exp, sig, raw = m[1], m[2], m[3] or "/"
-    if rid is None or not raw.startswith("/"):
+    path, exp, sig = on_host_path(scope)
+    if rid is None or path is None:
         await receive()
         await send({"type": "websocket.close", "code": 1008})
         return
-    path = unquote(raw[1:], errors="strict")
     await app_websocket(ctx, scope, receive, send, rid.namespace, rid.name, path, exp, sig)
 
 
