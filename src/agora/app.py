@@ -30,6 +30,7 @@ def build_hub(settings: Settings) -> Hub:
 def create_app(settings: Settings | None = None) -> Metered:
     from .http import routes
     from .http.api import common
+    from .http.bodies import Drain
     from .http.headers import Guard
 
     settings = settings or Settings.from_env()
@@ -44,7 +45,7 @@ def create_app(settings: Settings | None = None) -> Metered:
     router = routes.build(ctx)
     start_workers(ctx.hub, settings)
     reconcile.start(ctx.hub)  # repos whose refs moved without the database knowing (a crash): repaired
-    return Metered(Guard(router, settings), counters)
+    return Metered(Drain(Guard(router, settings)), counters)
 
 
 def start_workers(hub: Hub, settings: Settings) -> None:

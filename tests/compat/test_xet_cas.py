@@ -8,7 +8,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -273,3 +275,24 @@ def test_token_scope_and_expiry(server: Server, alice: str, bob: str, repo: str,
     )
     status, _, out = call("GET", f"{ENDPOINT}/api/models/{other}/xet-write-token/None?create_pr=1", alice)
     assert status == 200 and json.loads(out)["accessToken"]
+
+
+def test_a_refused_upload_is_answered_not_reset(server: Server, alice: str, repo: str) -> None:
+    """A read token sending an 8 MB xorb: the server refuses it before reading, and the client, still
+    sending, must read that 403, not a reset connection (more than the socket buffers hold is sent)."""
+    t = xet_token(alice, repo, "read")
+    url = urllib.parse.urlsplit(t["casUrl"])
+    body = os.urandom(8 * 2**20)
+    for _ in range(3):
+        with socket.create_connection((url.hostname or "127.0.0.1", url.port or 80), timeout=30) as s:
+            head = (
+                f"POST {url.path}/v1/xorbs/default/{'ab' * 32} HTTP/1.1\r\nHost: {url.netloc}\r\n"
+                f"Authorization: Bearer {t['accessToken']}\r\nContent-Length: {len(body)}\r\n"
+                "Connection: close\r\n\r\n"
+            )
+            s.sendall(head.encode() + body)  # an unread body past the buffers: reset before the fix
+            answer = b""
+            while chunk := s.recv(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 403"), answer[:200]
+    assert not stored(server, "ab" * 32)

@@ -8,6 +8,8 @@ authentication or a signature check it before calling these.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import re
 import shutil
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import BadRequest, InsufficientStorage, TooLarge
 
@@ -86,3 +89,62 @@ def check_room(request: Request, folder: Path, floor: int) -> None:
             f"{f' after their {need} bytes' if need else ''}. Nothing was stored. "
             "Try again once an administrator has freed space"
         )
+
+
+# An error answered before the request body was read (a read token uploading, a 413 on the declared
+# length, a 404 for a private repo): closing the connection with the body's rest unread makes the kernel
+# reset it, and a client still sending then loses the answer ("broken pipe", "connection reset") instead
+# of reading the error. So the rest is read and dropped first, within a bound of bytes and of time;
+# past either the connection is left to close as before.
+DRAIN_LIMIT = 16 * 2**20
+DRAIN_SECONDS = 10.0
+
+
+class Drain:
+    """The ASGI wrapper that reads and drops an unread request body before an error response starts."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _has_body(scope):
+            await self.app(scope, receive, send)
+            return
+        done = False
+
+        async def watched_receive() -> Message:
+            nonlocal done
+            msg = await receive()
+            if msg["type"] != "http.request" or not msg.get("more_body", False):
+                done = True
+            return msg
+
+        async def draining_send(msg: Message) -> None:
+            nonlocal done
+            if msg["type"] == "http.response.start" and msg.get("status", 200) >= 400 and not done:
+                done = True
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(_drop(receive, DRAIN_LIMIT), DRAIN_SECONDS)
+            await send(msg)
+
+        await self.app(scope, watched_receive, draining_send)
+
+
+def _has_body(scope: Scope) -> bool:
+    for k, v in scope.get("headers", []):
+        if k == b"content-length":
+            return v.strip() not in (b"0", b"")
+        if k == b"transfer-encoding":
+            return True
+    return False
+
+
+async def _drop(receive: Receive, limit: int) -> None:
+    total = 0
+    while total <= limit:
+        msg = await receive()
+        if msg["type"] != "http.request":
+            return
+        total += len(msg.get("body", b""))
+        if not msg.get("more_body", False):
+            return
