@@ -10,7 +10,7 @@ from starlette.responses import HTMLResponse, Response
 
 from ... import spacehost
 from ...hub import browse as hub_browse
-from ...hub import fulltext, gating, index, spaces
+from ...hub import fulltext, gating, index, model_panels, spaces
 from ...hub import taxonomy as tx
 from ...hub.repos import Hub, Repo
 from ...ids import FROM_PLURAL, PLURAL, REPO_TYPES, RepoId
@@ -162,6 +162,9 @@ async def repo_page(web: Web, request: Request, p: str | None, ns: str, name: st
     more = await web.run(card_and_viewer, web.hub, ov, rid, dict(request.query_params))
     if ov.repo.type == "space" and ov.gate_open:  # a gated Space's app is behind its gate
         more.update(await space_context(web, ov.repo))
+    if ov.repo.type == "model":  # evaluation results and "Use this model" (issue 18)
+        endpoint = web.base_url(request)
+        more["mp"] = await web.run(model_panels.panels, web.hub, who, ov.repo, ov.sha, ov.tags, endpoint)
     return await web.page(request, "repo.html", tab="card", **vars(ov), **more)
 
 
