@@ -46,29 +46,32 @@ model-index:
 
 
 class Page(HTMLParser):
-    """The eval table's rows (cell texts) and the snippets' copy payloads (data-copy, unescaped), per pane."""
+    """The eval table's rows as text by cell class (`ev-task`, `ev-dataset`, `ev-metric`, ...; a group's header
+    row, then its metric rows), its links, and the snippets' copy payloads (data-copy, unescaped) per pane."""
 
     def __init__(self, html: str) -> None:
         super().__init__()
-        self.rows: list[list[str]] = []
-        self.links: dict[str, str] = {}  # dataset cell text -> href
+        self.trs: list[dict[str, str]] = []
+        self.links: dict[str, str] = {}  # dataset text -> href
         self.snippets: dict[str, str] = {}
         self.copies: list[str] = []
-        self._in_table = self._in_cell = False
+        self._table = False
+        self._fields: list[str | None] = [None]
         self._pane: str | None = None
         self._href: str | None = None
         self.feed(html)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
-        if tag == "table" and "eval-table" in (a.get("class") or ""):
-            self._in_table = True
-        elif self._in_table and tag == "tr":
-            self.rows.append([])
-        elif self._in_table and tag == "td":
-            self._in_cell = True
-            self.rows[-1].append("")
-        elif self._in_table and tag == "a":
+        classes = (a.get("class") or "").split()
+        if tag == "table" and "eval-table" in classes:
+            self._table = True
+        elif self._table and tag == "tr":
+            self.trs.append({})
+        field = next((c for c in classes if c.startswith("ev-")), self._fields[-1])
+        if tag not in ("br", "img", "input", "meta", "link"):
+            self._fields.append(field)
+        if self._table and tag == "a":
             self._href = a.get("href")
         if tag == "section" and a.get("data-snippet-pane"):
             self._pane = a["data-snippet-pane"]
@@ -78,16 +81,17 @@ class Page(HTMLParser):
                 self.snippets[self._pane] = a["data-copy"] or ""
 
     def handle_endtag(self, tag: str) -> None:
+        if tag not in ("br", "img", "input", "meta", "link") and len(self._fields) > 1:
+            self._fields.pop()
         if tag == "table":
-            self._in_table = False
-        elif tag == "td":
-            self._in_cell = False
+            self._table = False
         elif tag == "section":
             self._pane = None
 
     def handle_data(self, data: str) -> None:
-        if self._in_cell:
-            self.rows[-1][-1] += data
+        field = self._fields[-1]
+        if self._table and field and self.trs:
+            self.trs[-1][field] = self.trs[-1].get(field, "") + data
             if self._href:
                 self.links[data.strip()] = self._href
                 self._href = None
@@ -114,10 +118,17 @@ def model(api: HfApi, repo_name: str, tiny_models: dict[str, Path], tmp_path: Pa
 
 
 def cells(p: Page) -> list[tuple[str, str, str, str, bool]]:
-    out = []
-    for row in p.rows[1:] if p.rows and not p.rows[0] else p.rows:
-        task, dataset, metric, value, source = (" ".join(c.split()) for c in row)
-        out.append((task, dataset, metric, value, source == "verified"))
+    """(task, dataset with its config and split, metric, value, verified) per metric row, as the page reads."""
+    out, head = [], {}
+    for tr in p.trs:
+        tr = {k: " ".join(v.split()) for k, v in tr.items()}
+        if "ev-head" in tr:
+            head = tr
+        elif "ev-metric" in tr:
+            dataset = " ".join(x for x in (head.get("ev-dataset"), head.get("ev-where")) if x)
+            out.append(
+                (head["ev-task"], dataset, tr["ev-metric"], tr["ev-value"], tr["ev-source"] == "verified")
+            )
     return out
 
 

@@ -42,11 +42,28 @@ class EvalRow:
     def metric_label(self) -> str:
         return self.metric_name or self.metric_type
 
+    @property
+    def group_key(self) -> tuple[str | None, ...]:
+        """What the rows of one result share: the panel shows it once, above their metrics."""
+        return (self.model_name, self.task_type, self.task_name, self.dataset_type, self.dataset_name,
+                self.dataset_config, self.dataset_split, self.dataset_revision)  # fmt: skip
+
 
 @dataclass(frozen=True)
 class EvalResults:
     rows: list[EvalRow]
     truncated: bool  # the card lists more than MAX_ROWS rows (or more than the walk looks at)
+
+    @property
+    def groups(self) -> list[list[EvalRow]]:
+        """The rows in runs of the same task and dataset, in the card's order (a run per result, usually)."""
+        out: list[list[EvalRow]] = []
+        for r in self.rows:
+            if out and out[-1][0].group_key == r.group_key:
+                out[-1].append(r)
+            else:
+                out.append([r])
+        return out
 
 
 class _Budget:
