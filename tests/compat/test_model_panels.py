@@ -242,3 +242,14 @@ def test_the_sklearn_snippet_runs_against_this_server(api: HfApi, repo_name: str
     some = x[::50].tolist()  # one flower of each class
     out = run_snippet(p.snippets["sklearn"], f"\nprint(model.predict({some!r}).tolist())\n", tmp_path)
     assert out.strip() == str(clf.predict(some).tolist()) == "[0, 1, 2]"
+
+
+def test_a_gated_model_says_to_log_in_first(api: HfApi, repo_name: str) -> None:
+    rid = f"alice/{repo_name}"
+    api.create_repo(rid)
+    api.upload_file(path_or_fileobj=b"{}", path_in_repo="config.json", repo_id=rid)
+    assert "hf auth login" not in " ".join(page(rid).copies) + httpx.get(f"{ENDPOINT}/{rid}").text
+    api.update_repo_settings(rid, gated="auto")
+    html = httpx.get(f"{ENDPOINT}/{rid}", timeout=30).text
+    assert "This model is gated" in html and "hf auth login --add-to-git-credential" in html
+    assert list(Page(html).snippets) == ["transformers", "hf", "git"]
