@@ -253,3 +253,24 @@ def test_a_gated_model_says_to_log_in_first(api: HfApi, repo_name: str) -> None:
     html = httpx.get(f"{ENDPOINT}/{rid}", timeout=30).text
     assert "This model is gated" in html and "hf auth login --add-to-git-credential" in html
     assert list(Page(html).snippets) == ["transformers", "hf", "git"]
+
+
+def test_the_hf_cli_and_git_clone_snippets_run_against_this_server(
+    api: HfApi, repo_name: str, tmp_path: Path
+) -> None:
+    """The page's shell snippets, after its `export HF_ENDPOINT=...` line, in bash: the files arrive."""
+    rid = f"alice/{repo_name}"
+    api.create_repo(rid)
+    api.upload_file(path_or_fileobj=b'{"model_type": "bert"}', path_in_repo="config.json", repo_id=rid)
+    p = page(rid)
+    (endpoint,) = [c for c in p.copies if c.startswith("export HF_ENDPOINT=")]
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_ENDPOINT", "HF_TOKEN")}
+    env["HF_HOME"] = str(tmp_path / "hf-home")
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # the venv's `hf`
+    for key in ("hf", "git"):
+        script = f"set -e\n{endpoint}\ncd {tmp_path}\n{p.snippets[key]}"
+        out = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, (key, out.stderr[-2000:])
+    cached = list((tmp_path / "hf-home" / "hub").glob("models--alice--*/snapshots/*/config.json"))
+    assert [c.read_text() for c in cached] == ['{"model_type": "bert"}']
+    assert (tmp_path / repo_name / "config.json").read_text() == '{"model_type": "bert"}'
