@@ -291,6 +291,19 @@ def pending(s: Session, kind: str, repo_id: int) -> bool:
     )
 
 
+def status(s: Session, kind: str, repo_id: int, revision: str) -> tuple[str, str | None] | None:
+    """(state, error) of the newest job of `kind` for (repo, revision), the state being queued, running, done
+    or failed; None when none was queued. A page says with it whether a new commit is still being processed
+    or why its job failed."""
+    row = s.execute(
+        select(Job.status, Job.error)
+        .where(Job.kind == kind, Job.repo_id == repo_id, Job.revision == revision)
+        .order_by(Job.id.desc())
+        .limit(1)
+    ).first()
+    return (row.status, row.error) if row else None
+
+
 def _check(a: Artefact) -> None:
     """One declaration on its own: a name that fits `jobs.kind`, references that name a function, a trigger
     and a key that fit the rest of it."""
