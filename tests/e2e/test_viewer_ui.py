@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from axe_playwright_python.sync_playwright import Axe
 from huggingface_hub import CommitOperationAdd, HfApi
 from playwright.sync_api import Locator, Page, expect
 
@@ -75,6 +76,10 @@ def test_statistics_charts_above_columns(new_page: Callable[..., Page], api: HfA
     expect(head("n").locator("g.colstat-bar")).to_have_count(10)
     expect(page.locator(".repo-size")).to_have_text(re.compile(r"^150 rows · [\d.]+ kB$"))
     snap(page, "a dataset page with the viewer and statistics")
+    # the charts add no serious or critical accessibility violation to the viewer (axe-core)
+    found = Axe().run(page, context="#viewer").response["violations"]
+    bad = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in found]
+    assert not [b for b in bad if b[1] in ("serious", "critical")], bad
 
 
 def test_processing_state_after_a_commit(new_page: Callable[..., Page], api: HfApi, repo_name: str) -> None:

@@ -370,7 +370,7 @@ DATASET_PARQUET = Artefact(
 DATASET_STATISTICS = Artefact(
     name="dataset-statistics",
     version=1,
-    trigger=OnDemand("GET /statistics for a converted split"),
+    trigger=OnDemand("GET /statistics for a converted split, or the dataset page's column charts"),
     key=Key.CONTENT,
     key_inputs=("the split's parquet shard oids",),
     lives=Held(lease=None, evicted="per-process LRU of 256 splits (viewer/query.py _STATS)"),

@@ -91,11 +91,12 @@ def categories(freqs: dict[str, int], noun: str) -> dict[str, Any] | None:
     n = len(freqs)
     more = n - len(shown)
     top = ", ".join(f"{b['text']} {b['share']}" for b in bars)
+    counted = f"{n} {noun if n == 1 else noun + ('es' if noun.endswith('s') else 's')}"
     return {
         "shape": "categories",
         "bars": bars,
-        "label": f"{n} {noun}{'s' if n != 1 else ''}; most frequent: {top}",
-        "caption": f"{n} {noun}{'s' if n != 1 else ''}" + (f" ({more} more)" if more > 0 else ""),
+        "label": f"{counted}; most frequent: {top}",
+        "caption": counted + (f" ({more} more)" if more > 0 else ""),
         "height": len(bars) * (ROW + GAP),
         "width": WIDTH,
     }
