@@ -84,6 +84,25 @@ def test_processing_until_the_head_job_ends_then_failed_says_why(tmp_path: Path)
     assert "This shows revision <code>aaaaaaa</code>" in html
 
 
+def test_a_crashed_first_conversion_is_no_endless_processing(tmp_path: Path) -> None:
+    hub = _hub(tmp_path)
+    with hub.db.session() as s:
+        s.query(ViewerResult).delete()
+        s.get(Repo, 1).head_sha = NEW  # type: ignore[union-attr]
+        jobs.enqueue(s, KIND, 1, NEW)
+    job = jobs.claim(hub, "w", [KIND])
+    assert job is not None
+    jobs.finish(hub, job, "RuntimeError: boom")
+    status = _status(hub)
+    assert status["head_failed"] and not status["processing"] and not status["poll"]
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape())
+    html = env.get_template("_viewer.html").render(
+        v={"base": "/d", "ready": True, "configs": [], "error": "The conversion job failed: boom", **status}
+    )
+    assert "could not be converted: RuntimeError: boom" in html and "not available" not in html
+    assert "Processing" not in html and 'hx-trigger="every' not in html
+
+
 def test_sizes_prefer_the_heads_record(tmp_path: Path) -> None:
     hub = _hub(tmp_path)
     with hub.db.session() as s:

@@ -129,9 +129,8 @@ def state(s: Session, repo: Repo) -> State:
             .limit(1)
         )
         if failed:  # the job itself crashed (not a bad split): say so rather than "pending" forever
-            return State(
-                repo, head, {"configs": [], "error": f"The conversion job failed: {failed}"}, None, False
-            )
+            error = f"The conversion job failed: {failed}"
+            return State(repo, head, {"configs": [], "error": error}, None, False, "failed", failed)
     data = _data(s, row.id, row.created_at) if row else None
     job = artefacts.status(s, KIND, repo.id, head) if head else None
     return State(repo, head, data, row.revision if row else None, pending, *(job or (None, None)))
