@@ -72,8 +72,9 @@ def test_statistics_charts_above_columns(new_page: Callable[..., Page], api: HfA
     expect(head("petal").locator(".colstat-nulls")).to_have_text("10% null")
     note = chart("note")
     assert note.startswith("length min "), note
-    # one bar per bin, each with its own text ("0 – 1: 15 rows")
+    # one bar per bin, each with its own text (one integer per bin here: "0: 15 rows")
     expect(head("n").locator("g.colstat-bar")).to_have_count(10)
+    assert head("n").locator("g.colstat-bar > title").first.text_content() == "0: 15 rows"
     expect(page.locator(".repo-size")).to_have_text(re.compile(r"^150 rows · [\d.]+ kB$"))
     snap(page, "a dataset page with the viewer and statistics")
     # the charts add no serious or critical accessibility violation to the viewer (axe-core)

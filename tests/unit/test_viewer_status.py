@@ -140,6 +140,14 @@ def test_charts_say_what_their_bars_show() -> None:
     assert number["label"] == "min 0, max 9, mean 4.5, 3 bins; 25% null (3 rows)"
     assert [b["h"] for b in number["bars"]] == [4.38, 0, 35.0]  # the tallest bin fills the box
     assert number["bars"][1]["title"] == "3 – 6: 0 rows"
+    digits = colstats.histogram(
+        {"min": 0, "max": 2, "histogram": {"hist": [4, 1, 2], "bin_edges": [0, 1, 1, 2]}}, ""
+    )
+    assert digits is not None and [b["title"] for b in digits["bars"]] == [
+        "0: 4 rows",
+        "1: 1 row",
+        "2: 2 rows",
+    ]
     labels = colstats.chart(
         {
             "column_name": "c",

@@ -41,6 +41,7 @@ def histogram(stats: dict[str, Any], what: str) -> dict[str, Any] | None:
         return None
     top = max(hist) or 1
     w = WIDTH / len(hist)
+    names = _bin_names(edges, len(hist))
     bars = []
     for i, count in enumerate(hist):
         h = 0 if count == 0 else max(1.0, (HEIGHT - 1) * count / top)
@@ -50,7 +51,7 @@ def histogram(stats: dict[str, Any], what: str) -> dict[str, Any] | None:
                 "y": round(HEIGHT - h, 2),
                 "w": round(max(w - GAP, 0.5), 2),
                 "h": round(h, 2),
-                "title": f"{_fmt(edges[i])} – {_fmt(edges[i + 1])}: {count:,} row{'s' if count != 1 else ''}",
+                "title": f"{names[i]}: {count:,} row{'s' if count != 1 else ''}",
             }
         )
     lo, hi = _fmt(stats.get("min")), _fmt(stats.get("max"))
@@ -65,6 +66,15 @@ def histogram(stats: dict[str, Any], what: str) -> dict[str, Any] | None:
         "caption": f"{what}{lo} – {hi}",
         "height": HEIGHT,
     }
+
+
+def _bin_names(edges: list[Any], bins: int) -> list[str]:
+    """What each bin holds: "0 – 2.5"; one integer per bin when integer edges span exactly `bins` values
+    (an int column 0..9 in 10 bins: "4", not the rounded edges "4 – 4")."""
+    lo, hi = edges[0], edges[-1]
+    if all(isinstance(e, int) and not isinstance(e, bool) for e in edges) and hi - lo + 1 == bins:
+        return [_fmt(lo + i) for i in range(bins)]
+    return [f"{_fmt(edges[i])} – {_fmt(edges[i + 1])}" for i in range(bins)]
 
 
 def categories(freqs: dict[str, int], noun: str) -> dict[str, Any] | None:
