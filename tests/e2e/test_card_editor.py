@@ -53,9 +53,16 @@ def test_edit_card_license_and_language(page: Page, api: HfApi, repo_name: str) 
     expect(text).to_have_value(re.compile(r"pipeline_tag: text-classification\n"))
     expect(commit_btn).to_be_enabled()
 
-    # The live preview follows the text.
-    text.fill(text.input_value().replace("# Hello card", "# Hello edited card"))
+    # The live preview follows the text, sanitized as the repo page's card is.
+    with_script = (
+        text.input_value() + '\n<script>document.title = "owned"</script><img src=x onerror="alert(1)">\n'
+    )
+    text.fill(with_script.replace("# Hello card", "# Hello edited card"))
     expect(preview.locator("h1")).to_have_text("Hello edited card")
+    expect(preview.locator("img")).to_have_count(1)
+    assert preview.locator("script").count() == 0 and preview.locator("img").get_attribute("onerror") is None
+    text.fill(text.input_value().split("\n<script>")[0])
+    expect(preview.locator("img")).to_have_count(0)
     snap(page, "card-editor")  # the must-show screenshot: form, text and preview
     good = text.input_value()
 
@@ -140,3 +147,73 @@ def test_non_member_proposes_a_pull_request(
         assert resp is not None and resp.status == 404
     resp = bob.request.post(f"/{private}/card-preview", form={"content": "# x"})
     assert resp.status == 404 or resp.status == 403
+
+
+def test_dataset_card_from_an_empty_repo_and_a_moved_branch(page: Page, api: HfApi, repo_name: str) -> None:
+    rid = f"alice/{repo_name}"
+    api.create_repo(rid, repo_type="dataset")
+    login(page, "alice")
+    page.goto(f"/datasets/{rid}")
+    snap(page, "empty-dataset")
+    with page.expect_navigation():
+        page.get_by_role("link", name="Edit dataset card").click()
+    snap(page, "dataset-editor")
+    expect(page.locator("#card-content")).to_have_value("")
+    page.get_by_label("Task categories").fill("text-classification")
+    page.get_by_label("License", exact=True).fill("cc-by-4.0")
+    expect(page.locator("#card-content")).to_have_value(
+        "---\nlicense: cc-by-4.0\ntask_categories:\n  - text-classification\n---\n"
+    )
+    page.locator("#card-content").press("End")
+    page.locator("#card-content").press_sequentially("# Reviews\n")
+    expect(page.locator("#card-preview h1")).to_have_text("Reviews")
+    page.get_by_label("Task categories").fill("not-a-task")
+    expect(page.locator("#err-task_categories")).to_contain_text("task_categories")
+    page.get_by_label("Task categories").fill("text-classification")
+    expect(page.locator("#err-task_categories")).to_be_empty()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Commit changes").click()
+    snap(page, "dataset-committed")
+    head = page.locator(".repo-head .tags")
+    expect(head.locator('[data-group="license"]')).to_have_attribute("href", re.compile("license=cc-by-4.0"))
+    expect(head.locator("a", has_text="text-classification")).not_to_have_count(0)
+    info = api.dataset_info(rid)
+    assert info.card_data is not None and info.card_data["task_categories"] == ["text-classification"]
+
+    # The branch moves while the editor is open: the commit is refused, nothing is overwritten.
+    page.goto(f"/datasets/{rid}/edit-card/main")
+    snap(page, "dataset-editor-again")
+    api.upload_file(
+        repo_id=rid, repo_type="dataset", path_in_repo="README.md", path_or_fileobj=b"# Someone else's card\n"
+    )
+    page.get_by_label("Tags").fill("late")
+    expect(page.locator("#card-content")).to_have_value(re.compile(r"tags:\n  - late\n"))
+    with page.expect_navigation():
+        page.get_by_role("button", name="Commit changes").click()
+    snap(page, "branch-moved")
+    expect(page.locator("main")).to_contain_text("The branch was updated since you opened this page")
+    path = hf_hub_download(rid, "README.md", repo_type="dataset", endpoint=api.endpoint, token=api.token)
+    with open(path, encoding="utf-8") as f:
+        assert f.read() == "# Someone else's card\n"
+
+
+def test_space_card_keeps_its_config(page: Page, api: HfApi, repo_name: str) -> None:
+    rid = f"alice/{repo_name}"
+    api.create_repo(rid, repo_type="space", space_sdk="static")
+    card = "---\ntitle: Demo\nemoji: 🚀\nsdk: static\npinned: false\n---\n# A static Space\n"
+    api.upload_file(repo_id=rid, repo_type="space", path_in_repo="README.md", path_or_fileobj=card.encode())
+    login(page, "alice")
+    page.goto(f"/spaces/{rid}")
+    snap(page, "space")
+    with page.expect_navigation():
+        page.get_by_role("link", name="Edit Space card").click()
+    snap(page, "space-editor")
+    page.get_by_label("Tags", exact=True).fill("demo")
+    expect(page.locator("#card-content")).to_have_value(re.compile(r"pinned: false\ntags:\n  - demo\n---\n"))
+    with page.expect_navigation():
+        page.get_by_role("button", name="Commit changes").click()
+    snap(page, "space-committed")
+    path = hf_hub_download(rid, "README.md", repo_type="space", endpoint=api.endpoint, token=api.token)
+    with open(path, encoding="utf-8") as f:
+        assert f.read() == card.replace("pinned: false\n", "pinned: false\ntags:\n  - demo\n")
+    assert "demo" in (api.space_info(rid).tags or [])

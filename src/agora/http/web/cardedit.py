@@ -6,6 +6,7 @@ or as a pull request, and refuses, showing the same problems, what the commit wo
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 from urllib.parse import quote
@@ -15,12 +16,12 @@ from starlette.responses import Response
 
 from ...hub import cardedit, commits, contributions
 from ...hub import taxonomy as tx
-from ...ids import RepoId
+from ...ids import HEX40, RepoId
 from ...storage.gitstore import GitRepo
 from .. import wire
 from . import render
 from .base import Web, rid_of
-from .edit import commit, done_url, require_writer
+from .edit import done_url, require_writer
 
 README = "README.md"
 LABELS = {
@@ -47,14 +48,13 @@ HINTS = {
 }
 
 
-def card_text(git: GitRepo, rev: str) -> str:
-    """README.md at `rev` ("" when there is none yet)."""
-    e = git.entry(git.resolve(rev), README)
-    if e is None:
-        return ""
-    if e.lfs is not None or e.size > commits.README_MAX:
-        return ""  # not a card the editor can open: it starts a new one (the size check says why on commit)
-    return git.blob(e.oid).decode("utf-8", "replace")
+def card_text(git: GitRepo, rev: str) -> tuple[str, str]:
+    """(README.md at `rev`, "" when there is none yet; the commit `rev` is at)."""
+    sha = git.resolve(rev)
+    e = git.entry(sha, README)
+    if e is None or e.lfs is not None or e.size > commits.README_MAX:
+        return "", sha  # none, or not a card the editor can open: it starts a new one
+    return git.blob(e.oid).decode("utf-8", "replace"), sha
 
 
 def read_round(form: dict[str, str], repo_type: str) -> cardedit.Edit:
@@ -80,9 +80,10 @@ async def editor(web: Web, request: Request, p: str | None, ns: str, name: str, 
         return await save(web, request, rid, rev)
     who = await require_writer(web, request, rid)
     repo, can_write = await web.run(contributions.open_editor, web.hub, who, rid)
-    text = await web.run(card_text, web.hub.git(repo), rev)
+    empty = repo.head_sha is None and rev == "main"  # a new repo: its first card
+    text, sha = ("", None) if empty else await web.run(card_text, web.hub.git(repo), rev)
     state = cardedit.edit(text, rid.type, {}, {})
-    return await show(web, request, rid, rev, repo, can_write, state, "", 200)
+    return await show(web, request, rid, rev, repo, can_write, state, "", 200, parent=sha)
 
 
 async def show(
@@ -128,13 +129,18 @@ async def save(web: Web, request: Request, rid: RepoId, rev: str) -> Response:
     form = await web.form(request, web.ctx.settings.max_edit_form_bytes)
     state = await web.run(read_round, form, rid.type)
     message = form.get("message", "").strip()
+    parent = form.get("parent") if HEX40.fullmatch(form.get("parent") or "") else None
     if not state.ok:
-        return await show(web, request, rid, rev, repo, can_write, state, message, 400)
-    as_pr = form.get("target") == "pr" or not can_write
-    ops = [commits.CommitOperationAdd(README, state.text.encode())]
-    result = await commit(
-        web, who, rid, rev, ops, message or f"Update {README}", form.get("description", ""), as_pr
+        return await show(web, request, rid, rev, repo, can_write, state, message, 400, parent=parent)
+    call = functools.partial(
+        commits.create_commit,
+        revision=rev,
+        summary=message or f"Update {README}",
+        description=form.get("description", ""),
+        parent_commit=parent,  # the commit the editor opened: a branch that moved since is not overwritten
+        create_pr=form.get("target") == "pr" or not can_write,
     )
+    result = await web.run(call, web.hub, who, rid, [commits.CommitOperationAdd(README, state.text.encode())])
     return web.redirect(done_url(rid, result, f"/{rid.web_path}"))
 
 
