@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from huggingface_hub import HfApi, hf_hub_download
 from playwright.sync_api import Page, expect
 
@@ -64,6 +65,11 @@ def test_edit_card_license_and_language(page: Page, api: HfApi, repo_name: str) 
     text.fill(text.input_value().split("\n<script>")[0])
     expect(preview.locator("img")).to_have_count(0)
     snap(page, "card-editor")  # the must-show screenshot: form, text and preview
+    found = Axe().run(page, context="#card-editor").response["violations"]
+    serious = [
+        (v["id"], [n["target"] for n in v["nodes"]]) for v in found if v["impact"] in ("serious", "critical")
+    ]
+    assert not serious, serious
     good = text.input_value()
 
     # Problems show by their field and the commit button refuses: an unknown license, a base model that
