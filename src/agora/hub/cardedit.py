@@ -117,6 +117,17 @@ def language_code(name: str) -> str | None:
     return code if cards.is_language(code) else None
 
 
+def language_names(codes: str) -> str:
+    """The English names of the form's language codes ("es, vi" -> "Spanish, Vietnamese"), for a hint."""
+    names = []
+    for code in _items(codes):
+        try:
+            names.append(str(langcodes.Language.get(code).display_name()))
+        except (LookupError, ValueError):
+            names.append(code)
+    return ", ".join(names)
+
+
 def _items(text: str) -> list[str]:
     return [x.strip() for x in text.split(",") if x.strip()]
 

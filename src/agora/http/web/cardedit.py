@@ -70,6 +70,11 @@ def read_round(form: dict[str, str], repo_type: str) -> cardedit.Edit:
     return cardedit.edit(form.get("content", ""), repo_type, given, base)
 
 
+def notes(state: cardedit.Edit) -> dict[str, str]:
+    """What the form says under a field about its value: the languages' names."""
+    return {"language": cardedit.language_names(state.base.get("language", ""))}
+
+
 def preview_html(rid: RepoId, rev: str, body: str) -> str:
     return render.markdown(body, f"/{rid.web_path}/resolve/{quote(rev, safe='')}")
 
@@ -109,6 +114,7 @@ async def show(
         can_write=can_write,
         state=state,
         base_json=json.dumps(state.base),
+        notes=notes(state),
         fields=cardedit.FIELDS.get(rid.type, ()),
         labels=LABELS,
         hints=HINTS,
@@ -161,6 +167,7 @@ async def preview(web: Web, request: Request, p: str | None, ns: str, name: str)
             "fields": state.fields,
             "errors": state.errors,
             "ok": state.ok,
+            "notes": notes(state),
             "html": html,
         }
     )

@@ -198,6 +198,10 @@
       if (el && el !== document.activeElement && el.value === sent[name]) el.value = value;
     }
     form.elements.base.value = JSON.stringify(answer.base);
+    for (const [name, note] of Object.entries(answer.notes || {})) {
+      const el = document.getElementById("note-" + name);
+      if (el) el.textContent = note;
+    }
     preview.innerHTML = answer.html;  // sanitized by the server (render.markdown), as on the repo page
     showErrors(answer.errors);
   }
