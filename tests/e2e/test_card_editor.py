@@ -147,6 +147,13 @@ def test_non_member_proposes_a_pull_request(
     assert pr.is_pull_request and pr.author == "bob"
     assert "  - workshop\n" in readme(api, rid, f"refs/pr/{pr.num}")
     assert readme(api, rid) == CARD  # main is unchanged
+    # The preview endpoint: a form of the editor's page (CSRF), its body bounded.
+    csrf = bob.locator('meta[name="csrf-token"]').get_attribute("content") or ""
+    ok = bob.request.post(f"/{rid}/card-preview", form={"content": "# Hi\n", "csrf": csrf})
+    assert ok.status == 200 and ok.json()["html"].strip() == "<h1>Hi</h1>" and ok.json()["ok"] is True
+    assert bob.request.post(f"/{rid}/card-preview", form={"content": "# Hi\n"}).status == 403
+    big = bob.request.post(f"/{rid}/card-preview", form={"content": "x" * (9 << 20), "csrf": csrf})
+    assert big.status == 413
     # A private repo's editor and preview are not there for bob.
     for url in (f"/{private}/edit-card/main", f"/{private}"):
         resp = bob.goto(url)
