@@ -107,7 +107,7 @@ def table() -> list[Entry]:
     from .api.xet import H
     from .headers import USERCONTENT_PREFIX
     from .routing import ID as AID  # the API modules' repo id (lazy `name`; same matches as the pages' ID)
-    from .web import account, browse, community, edit
+    from .web import account, browse, cardedit, community, edit
     from .web import collections as collections_pages
     from .web import files as file_pages
     from .web import viewer as viewer_pages
@@ -284,6 +284,8 @@ def table() -> list[Entry]:
         repo_page("GET POST", "/edit/(?P<rev>[^/]+)/(?P<path>.+)", edit.edit),
         repo_page("GET POST", "/new/(?P<rev>[^/]+)", edit.edit),
         repo_page("POST", "/delete/(?P<rev>[^/]+)/(?P<path>.+)", edit.delete_file),
+        repo_page("GET POST", "/edit-card/(?P<rev>[^/]+)", cardedit.editor),  # the card editor (issue 18)
+        repo_page("POST", "/card-preview", cardedit.preview),
         repo_page("GET POST", "/settings", edit.settings),
         repo_page("POST", "/like", edit.like),
         repo_page("POST", "/ask-access", browse.ask_access),

@@ -152,3 +152,66 @@
     }
   });
 })();
+
+// The card editor (card_edit.html; issue 18, card editor): every change of the README text or of a metadata
+// field sends the form, debounced, to /card-preview, whose answer (the server's own rewrite, checks and
+// sanitized rendering) updates the text, the fields, the problems shown by each field and the preview.
+(function () {
+  const form = document.getElementById("card-editor");
+  if (!form) return;
+  const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
+  const text = form.elements.content, preview = document.getElementById("card-preview");
+  const button = document.getElementById("card-commit"), status = document.getElementById("card-status");
+  const quiet = new Set(["message", "description", "target", "csrf", "base", "rev"]);
+  let timer = null, seq = 0;
+
+  function showErrors(errors) {
+    form.querySelectorAll(".field-error").forEach((p) => {
+      const name = p.id.slice(4);
+      p.textContent = (errors[name] || []).join(" ");
+      const input = name === "content" ? text : form.elements[name];
+      if (input) input.setAttribute("aria-invalid", errors[name] ? "true" : "false");
+    });
+    const bad = Object.keys(errors).length > 0;
+    button.disabled = bad;
+    status.textContent = bad ? "Fix the problems above to commit." : "";
+  }
+
+  async function send() {
+    const n = ++seq;
+    const sent = Object.fromEntries(new FormData(form).entries());
+    let answer;
+    try {
+      const r = await fetch(form.dataset.preview, {
+        method: "POST", body: new URLSearchParams(sent), headers: { "X-CSRF-Token": csrf }, credentials: "same-origin",
+      });
+      if (!r.ok) throw new Error(r.headers.get("x-error-message") || `preview failed (${r.status})`);
+      answer = await r.json();
+    } catch (e) {
+      if (n === seq) { status.textContent = String(e.message || e); button.disabled = false; }  // the commit checks again
+      return;
+    }
+    if (n !== seq) return;  // a newer round is on its way
+    if (answer.content !== sent.content && text.value === sent.content) text.value = answer.content;
+    for (const [name, value] of Object.entries(answer.fields)) {
+      const el = form.elements[name];
+      if (el && el !== document.activeElement && el.value === sent[name]) el.value = value;
+    }
+    form.elements.base.value = JSON.stringify(answer.base);
+    for (const [name, note] of Object.entries(answer.notes || {})) {
+      const el = document.getElementById("note-" + name);
+      if (el) el.textContent = note;
+    }
+    preview.innerHTML = answer.html;  // sanitized by the server (render.markdown), as on the repo page
+    showErrors(answer.errors);
+  }
+
+  form.addEventListener("input", (ev) => {
+    if (!ev.target.name || quiet.has(ev.target.name)) return;
+    button.disabled = true;  // until the checks of this change are back
+    clearTimeout(timer);
+    timer = setTimeout(send, 300);
+  });
+  form.addEventListener("submit", (ev) => { if (button.disabled) ev.preventDefault(); });
+  if (status.textContent.trim()) button.disabled = true;
+})();
