@@ -56,6 +56,7 @@ def test_a_spanish_model_reads_spanish_and_the_filter_takes_names(
     assert chips["text-classification"] == "Text Classification"
     assert chips["license:mit"] == "License: mit"
     assert chips["dataset:alice/tagsweb-resenas"] == "Dataset: alice/tagsweb-resenas"
+    expect(page.locator(".widget-task .chip")).to_have_text("Text Classification")
     ds = page.locator('.repo-head .tags a.chip[data-group="dataset"]')
     expect(ds).to_have_attribute("href", "/datasets/alice/tagsweb-resenas")
     # The raw tags stay what the API returns.
