@@ -14,10 +14,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import langcodes
 import yaml
 
-from . import cards, commits
+from . import cards, commits, tagnames
 from . import taxonomy as tx
 
 FIELDS: dict[str, tuple[str, ...]] = {
@@ -110,22 +109,13 @@ def language_code(name: str) -> str | None:
     s = name.strip()
     if cards.is_known_language(s.lower()) or (len(s) <= 3 and cards.is_language(s.lower())):
         return s.lower()
-    try:
-        code = str(langcodes.find(s).language)
-    except LookupError:
-        return None
-    return code if cards.is_language(code) else None
+    code = tagnames.language_code(s)
+    return code if code is not None and cards.is_language(code) else None
 
 
 def language_names(codes: str) -> str:
     """The English names of the form's language codes ("es, vi" -> "Spanish, Vietnamese"), for a hint."""
-    names = []
-    for code in _items(codes):
-        try:
-            names.append(str(langcodes.Language.get(code).display_name()))
-        except (LookupError, ValueError):
-            names.append(code)
-    return ", ".join(names)
+    return ", ".join(tagnames.language_name(code) or code for code in _items(codes))
 
 
 def _items(text: str) -> list[str]:
