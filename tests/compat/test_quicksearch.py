@@ -165,6 +165,12 @@ def test_private_repos_and_collections_only_for_those_who_may_see_them(
     as_carol = quick(carol, q=word)  # a reader of acme: its dataset, not alice's own model or collection
     assert ids(as_carol, "datasets") == [seeded.secret_dataset]
     assert as_carol["models"] == [] and as_carol["collections"] == []
+    # the results page (/search?q=) tells an anonymous visitor nothing either
+    page = call("GET", "/search", None, params={"q": word})
+    assert page.status_code == 200 and 'id="search-models"' in page.text
+    for secret in (seeded.secret_model, seeded.secret_dataset, f"{word} picks"):
+        assert secret not in page.text
+    assert page.text.count("data-count>0<") == 6  # every group says 0
 
 
 @needs_card_text
@@ -205,5 +211,7 @@ def test_types_limit_and_bounds(seeded: Seeded, alice: str) -> None:
         r = call("GET", "/api/quicksearch", None, params=params)
         assert r.status_code == 400, (params, r.text)
         assert r.headers.get("X-Error-Code") == "BadRequest" and needle in r.json()["error"]
+    long_page = call("GET", "/search", None, params={"q": "y" * 300})
+    assert long_page.status_code == 400 and "at most 256" in long_page.text
     capped = quick(q="a", limit=10_000)
     assert all(len(capped[k]) <= 50 for k in ("models", "datasets", "spaces", "users", "orgs", "collections"))
