@@ -157,6 +157,9 @@ def test_private_repos_and_collections_only_for_those_who_may_see_them(
     for out in (anon, as_bob):
         assert out["models"] == [] and out["datasets"] == [] and out["collections"] == []
         assert out["modelsCount"] == out["datasetsCount"] == out["collectionsCount"] == 0
+    # nor by its exact id (found first, by name, for those who may see it)
+    assert quick(q=seeded.secret_model)["models"] == [] and quick(bob, q=seeded.secret_model)["models"] == []
+    assert ids(quick(alice, q=seeded.secret_model), "models") == [seeded.secret_model]
     mine = quick(alice, q=word)
     assert ids(mine, "models") == [seeded.secret_model] and mine["models"][0]["private"] is True
     assert ids(mine, "datasets") == [seeded.secret_dataset]
@@ -179,6 +182,17 @@ def test_a_private_card_is_not_found_by_its_words(seeded: Seeded, alice: str, bo
     assert ids(quick(q=word), "models") == [seeded.model]
     assert ids(quick(bob, q=word), "models") == [seeded.model]
     assert sorted(ids(quick(alice, q=word), "models")) == sorted([seeded.model, seeded.secret_model])
+
+
+def test_an_exact_name_comes_first(alice: str) -> None:
+    tag = secrets.token_hex(3)
+    exact = f"alice/qsx{tag}"
+    for rid in (exact, f"alice/qsx{tag}-bigger", f"alice/qsx{tag}-biggest"):  # the newer ones list first
+        make_repo(alice, rid, "model", False, "---\nlicense: mit\n---\n# m\n")
+    assert quick(q=f"qsx{tag}-b", type="model")["modelsCount"] == 2
+    for q in (f"qsx{tag}", f"QSX{tag}", f"Alice/qsx{tag}"):
+        out = quick(q=q, type="model", limit=1)
+        assert ids(out, "models") == [exact] and out["modelsCount"] == 3, q
 
 
 def test_users_and_orgs(seeded: Seeded) -> None:

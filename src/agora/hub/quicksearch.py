@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 
 from ..db.models import Account, Collection, Membership, Repo
 from ..errors import BadRequest
-from ..ids import REPO_TYPES
-from . import fulltext, index
+from ..ids import REPO_TYPES, repo_full
+from . import accounts, fulltext, index
 from .accounts import Principal
 
 if TYPE_CHECKING:
@@ -36,7 +36,8 @@ MAX_LIMIT = 50  # per type
 
 @dataclass(frozen=True)
 class Repos:
-    """The repos of one type that match: `by_name` (the id contains the query; the list's order),
+    """The repos of one type that match: `by_name` (the id contains the query; an exact id or name first,
+    then the list's order),
     `by_card` (only their tags or card text do; best first) and `count`, how many ids contain it."""
 
     by_name: list[Repo]
@@ -95,10 +96,24 @@ def _like(q: str) -> str:
     return "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
+def _exact(s: Session, who: Principal | None, repo_type: str, q: str) -> list[Repo]:
+    """The repos `who` may see whose id (`ns/name`, or a canonical `name`) or whose name is `q`, whatever the
+    case: what someone typing a name wants first, however far down the trending order it is."""
+    key = q.lower()
+    ns, slash, name = key.rpartition("/")
+    named = and_(Repo.namespace_key == ns, Repo.name_key == name) if slash else Repo.name_key == key
+    rows = s.scalars(select(Repo).where(Repo.type == repo_type, named).order_by(Repo.id).limit(20))
+    found = [r for r in rows if accounts.can_read(s, who, r)]
+    return sorted(found, key=lambda r: repo_full(r.namespace, r.name).lower() != key)
+
+
 def _repos(s: Session, who: Principal | None, repo_type: str, q: str, limit: int) -> Repos:
     query = index.Query(repo_type, [q], sort="trendingScore")
     ids, _, _ = index.find(s, who, query, limit)
-    by_name = index.rows_of(s, ids)
+    exact = _exact(s, who, repo_type, q)
+    first = {r.id for r in exact}
+    by_name = (exact + [r for r in index.rows_of(s, ids) if r.id not in first])[:limit]
+    ids = [r.id for r in by_name]
     by_card: list[Repo] = []
     if len(by_name) < limit:
         seen = set(ids)
