@@ -96,6 +96,7 @@ def table() -> list[Entry]:
         inference,
         lfs,
         lfs_files,
+        quicksearch,
         repos,
         search,
         spaces,
@@ -110,6 +111,7 @@ def table() -> list[Entry]:
     from .web import account, browse, cardedit, community, edit
     from .web import collections as collections_pages
     from .web import files as file_pages
+    from .web import search as search_page
     from .web import viewer as viewer_pages
     from .web import webhooks as webhook_pages
     from .web.base import ID, P
@@ -136,6 +138,7 @@ def table() -> list[Entry]:
         repo_api("GET", "", repos.info),
         repo_api("GET", "/revision/(?P<rev>.+)", repos.info),
         api("GET", "/api/search/full-text", search.full_text),
+        api("GET", "/api/quicksearch", quicksearch.quicksearch),
         api("GET", f"/api/{T}", search.listing),
         api("GET", f"/api/{T}/facets", search.facets),
         api("GET", r"/api/(?P<t>models|datasets)-tags-by-type", search.tags_by_type),
@@ -305,6 +308,7 @@ def table() -> list[Entry]:
         page("GET", "/", browse.home),
         page("GET", r"/(?P<t>models|datasets|spaces)", browse.listing),
         page("GET", "/search/full-text", browse.full_text),  # before /{ns}/{name}, which matches it too
+        page("GET", "/search", search_page.results),  # before /{name}, which matches it too
         repo_page("GET", "", browse.repo_page),
         page("GET", r"/(?P<name>[^/]+)", account.profile),  # /{name}: the last pattern
     ]

@@ -215,3 +215,122 @@
   form.addEventListener("submit", (ev) => { if (button.disabled) ev.preventDefault(); });
   if (status.textContent.trim()) button.disabled = true;
 })();
+
+// The header search (issue 18, "one search box for everything"): while typing, suggestions from
+// /api/quicksearch grouped by type, as an ARIA combobox. Focus stays in the input; the arrow keys move the
+// active option (aria-activedescendant), Enter opens it, Enter with none active submits the form to the
+// grouped results page (/search?q=), Escape closes the list.
+(() => {
+  const input = document.getElementById("header-search");
+  const box = document.getElementById("header-suggest");
+  if (!input || !box) return;
+  const GROUPS = [
+    ["models", "Models", (x) => ({ href: "/" + x.id, text: x.id, lock: x.private })],
+    ["datasets", "Datasets", (x) => ({ href: "/datasets/" + x.id, text: x.id, lock: x.private })],
+    ["spaces", "Spaces", (x) => ({ href: "/spaces/" + x.id, text: x.id, lock: x.private })],
+    ["users", "Users", (x) => ({ href: "/" + x.user, text: x.fullname || x.user, sub: x.fullname ? x.user : "", avatar: x.user })],
+    ["orgs", "Organizations", (x) => ({ href: "/" + x.name, text: x.fullname || x.name, sub: x.fullname ? x.name : "", avatar: x.name })],
+    ["collections", "Collections", (x) => ({ href: "/collections/" + x.slug, text: x.title, sub: x.owner, lock: x.private })],
+  ];
+  const TYPES = ["model", "dataset", "space", "user", "org", "collection"];
+  let timer = 0, seq = 0, active = -1;
+
+  const options = () => [...box.querySelectorAll('[role="option"]')];
+
+  function close() {
+    box.hidden = true;
+    input.setAttribute("aria-expanded", "false");
+    input.removeAttribute("aria-activedescendant");
+    active = -1;
+  }
+
+  function setActive(i) {
+    const opts = options();
+    if (!opts.length) return;
+    active = (i + opts.length) % opts.length;
+    opts.forEach((o, k) => o.setAttribute("aria-selected", k === active ? "true" : "false"));
+    input.setAttribute("aria-activedescendant", opts[active].id);
+    opts[active].scrollIntoView({ block: "nearest" });
+  }
+
+  function option(id, item) {
+    const a = document.createElement("a");
+    a.id = id; a.href = item.href; a.tabIndex = -1;
+    a.setAttribute("role", "option"); a.setAttribute("aria-selected", "false");
+    a.className = "suggest-option";
+    if (item.avatar) {
+      const img = document.createElement("img");
+      img.src = "/avatars/" + encodeURIComponent(item.avatar); img.alt = ""; img.width = 18; img.height = 18;
+      img.className = "avatar";
+      a.append(img);
+    }
+    const main = document.createElement("span");
+    main.textContent = item.text;
+    a.append(main);
+    if (item.sub) { const s = document.createElement("span"); s.className = "muted"; s.textContent = item.sub; a.append(" ", s); }
+    if (item.lock) { const b = document.createElement("span"); b.className = "badge"; b.textContent = "private"; a.append(" ", b); }
+    return a;
+  }
+
+  function show(q, data) {
+    box.replaceChildren();
+    let n = 0;
+    for (const [key, label, view] of GROUPS) {
+      const items = data[key] || [];
+      if (!items.length) continue;
+      const group = document.createElement("div");
+      group.setAttribute("role", "group");
+      group.className = "suggest-group";
+      group.dataset.type = key;
+      const head = document.createElement("div");
+      head.id = "header-suggest-" + key;
+      head.className = "suggest-head";
+      head.setAttribute("role", "presentation");
+      head.textContent = label;
+      group.setAttribute("aria-labelledby", head.id);
+      group.append(head);
+      for (const x of items) group.append(option("header-suggest-" + n++, view(x)));
+      box.append(group);
+    }
+    const all = option("header-suggest-" + n++, { href: "/search?q=" + encodeURIComponent(q), text: n > 0 ? `See all results for “${q}”` : `No suggestions: search for “${q}”` });
+    all.classList.add("suggest-all");
+    box.append(all);
+    active = -1;
+    input.removeAttribute("aria-activedescendant");
+    box.hidden = false;
+    input.setAttribute("aria-expanded", "true");
+  }
+
+  async function suggest() {
+    const q = input.value.trim();
+    const mine = ++seq;
+    if (!q) { close(); return; }
+    const params = new URLSearchParams({ q, limit: "4" });
+    TYPES.forEach((t) => params.append("type", t));
+    try {
+      const res = await fetch("/api/quicksearch?" + params, { headers: { Accept: "application/json" } });
+      if (!res.ok || mine !== seq) return;
+      const data = await res.json();
+      if (mine === seq && document.activeElement === input) show(q, data);
+    } catch (e) { /* offline or aborted: no suggestions */ }
+  }
+
+  input.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(suggest, 150); });
+  input.addEventListener("focus", () => { if (input.value.trim() && box.childElementCount) { box.hidden = false; input.setAttribute("aria-expanded", "true"); } });
+  input.addEventListener("keydown", (ev) => {
+    const open = !box.hidden;
+    if (ev.key === "ArrowDown" || ev.key === "ArrowUp") {
+      if (!open) { if (input.value.trim()) suggest(); return; }
+      ev.preventDefault();
+      setActive(active < 0 ? (ev.key === "ArrowDown" ? 0 : -1) : active + (ev.key === "ArrowDown" ? 1 : -1));
+    } else if (ev.key === "Enter" && open && active >= 0) {
+      ev.preventDefault();
+      location.href = options()[active].href;
+    } else if (ev.key === "Escape" && open) {
+      ev.preventDefault();
+      close();
+    }
+  });
+  input.addEventListener("blur", () => setTimeout(() => { if (document.activeElement !== input) close(); }, 150));
+  box.addEventListener("mousedown", (ev) => ev.preventDefault());  // a click on a suggestion keeps the focus
+})();
