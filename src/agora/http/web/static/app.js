@@ -152,3 +152,23 @@
     }
   });
 })();
+
+// Phone width and accessibility (issue 18). The list pages' "Filters" button folds the facets on a narrow screen
+// (without JS the button stays hidden and the facets open); a block scrolled sideways (a code block or a wide
+// table in a card) takes the keyboard focus, so that it scrolls without a mouse.
+(() => {
+  document.querySelectorAll("button.filters-toggle[aria-controls]").forEach((btn) => {
+    const panel = document.getElementById(btn.getAttribute("aria-controls"));
+    if (!panel) return;
+    const show = (open) => { btn.setAttribute("aria-expanded", String(open)); panel.classList.toggle("folded", !open); };
+    show(false);
+    btn.hidden = false;
+    btn.addEventListener("click", () => show(btn.getAttribute("aria-expanded") !== "true"));
+  });
+  const reachScrolled = () => document.querySelectorAll("main pre, .markdown table:not(.viewer-table)").forEach((el) => {
+    if (el.scrollWidth > el.clientWidth && !el.hasAttribute("tabindex")) el.tabIndex = 0;
+  });
+  reachScrolled();
+  window.addEventListener("resize", reachScrolled);
+  document.addEventListener("htmx:load", reachScrolled);
+})();
