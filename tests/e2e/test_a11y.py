@@ -277,3 +277,17 @@ def test_keyboard_focus_is_visible(page: Page, repos: dict[str, str], url: str) 
     assert seen >= 5, "the keyboard reaches the page's controls"
     assert not unringed, f"controls without a visible focus: {unringed}"
     snap(page, "last-focus")
+
+
+def test_upload_drop_zone_opens_the_file_picker_from_the_keyboard(page: Page, repos: dict[str, str]) -> None:
+    login(page, "alice")
+    page.goto(f"/{MODEL}/upload/main")
+    snap(page, "upload")
+    zone = page.get_by_role("button", name="Drop files or folders here, or click to browse")
+    zone.focus()
+    assert _focus_ring(page)["outline"], "the focused drop zone shows it"
+    with page.expect_file_chooser() as chooser:
+        page.keyboard.press("Enter")
+    chooser.value.set_files([{"name": "hello.txt", "mimeType": "text/plain", "buffer": b"hello"}])
+    expect(page.locator("#upload-list li[data-path='hello.txt']")).to_have_class("done")
+    snap(page, "file-chosen")

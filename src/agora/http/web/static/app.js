@@ -155,7 +155,8 @@
 
 // Phone width and accessibility (issue 18). The list pages' "Filters" button folds the facets on a narrow screen
 // (without JS the button stays hidden and the facets open); a block scrolled sideways (a code block or a wide
-// table in a card) takes the keyboard focus, so that it scrolls without a mouse.
+// table in a card) takes the keyboard focus, so that it scrolls without a mouse; the upload drop zone opens the
+// file picker from the keyboard.
 (() => {
   document.querySelectorAll("button.filters-toggle[aria-controls]").forEach((btn) => {
     const panel = document.getElementById(btn.getAttribute("aria-controls"));
@@ -171,4 +172,11 @@
   reachScrolled();
   window.addEventListener("resize", reachScrolled);
   document.addEventListener("htmx:load", reachScrolled);
+  // The upload drop zone is a button (role, tabindex): Enter, Space or a click beside its links opens the file picker.
+  const zone = document.getElementById("dropzone"), picker = document.getElementById("file-input");
+  if (!zone || !picker) return;
+  zone.addEventListener("click", (ev) => { if (!ev.target.closest("label, input")) picker.click(); });
+  zone.addEventListener("keydown", (ev) => {
+    if (ev.target === zone && (ev.key === "Enter" || ev.key === " ")) { ev.preventDefault(); picker.click(); }
+  });
 })();
