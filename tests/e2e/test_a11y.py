@@ -260,7 +260,17 @@ def _focus_ring(page: Page) -> dict[str, Any]:
     )
 
 
-@pytest.mark.parametrize("url", ["/", f"/{MODEL}", "/models", "/settings/tokens"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/",
+        f"/{MODEL}",
+        "/models",
+        f"/datasets/{DATA}",
+        f"/{MODEL}/blob/main/src/long_line.py",
+        "/settings/tokens",
+    ],
+)
 def test_keyboard_focus_is_visible(page: Page, repos: dict[str, str], url: str) -> None:
     login(page, "alice")
     page.goto(url)
