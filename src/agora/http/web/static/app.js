@@ -334,3 +334,31 @@
   input.addEventListener("blur", () => setTimeout(() => { if (document.activeElement !== input) close(); }, 150));
   box.addEventListener("mousedown", (ev) => ev.preventDefault());  // a click on a suggestion keeps the focus
 })();
+
+// Phone width and accessibility (issue 18). The list pages' "Filters" button folds the facets on a narrow screen
+// (without JS the button stays hidden and the facets open); a block scrolled sideways (a code block or a wide
+// table in a card) takes the keyboard focus, so that it scrolls without a mouse; the upload drop zone opens the
+// file picker from the keyboard.
+(() => {
+  document.querySelectorAll("button.filters-toggle[aria-controls]").forEach((btn) => {
+    const panel = document.getElementById(btn.getAttribute("aria-controls"));
+    if (!panel) return;
+    const show = (open) => { btn.setAttribute("aria-expanded", String(open)); panel.classList.toggle("folded", !open); };
+    show(false);
+    btn.hidden = false;
+    btn.addEventListener("click", () => show(btn.getAttribute("aria-expanded") !== "true"));
+  });
+  const reachScrolled = () => document.querySelectorAll("main pre, .markdown table:not(.viewer-table)").forEach((el) => {
+    if (el.scrollWidth > el.clientWidth && !el.hasAttribute("tabindex")) el.tabIndex = 0;
+  });
+  reachScrolled();
+  window.addEventListener("resize", reachScrolled);
+  document.addEventListener("htmx:load", reachScrolled);
+  // The upload drop zone is a button (role, tabindex): Enter, Space or a click beside its links opens the file picker.
+  const zone = document.getElementById("dropzone"), picker = document.getElementById("file-input");
+  if (!zone || !picker) return;
+  zone.addEventListener("click", (ev) => { if (!ev.target.closest("label, input")) picker.click(); });
+  zone.addEventListener("keydown", (ev) => {
+    if (ev.target === zone && (ev.key === "Enter" || ev.key === " ")) { ev.preventDefault(); picker.click(); }
+  });
+})();
