@@ -190,7 +190,7 @@ def test_dataset_card_from_an_empty_repo_and_a_moved_branch(page: Page, api: HfA
     snap(page, "dataset-committed")
     head = page.locator(".repo-head .tags")
     expect(head.locator('[data-group="license"]')).to_have_attribute("href", re.compile("license=cc-by-4.0"))
-    expect(head.locator("a", has_text="text-classification")).not_to_have_count(0)
+    expect(head.locator("a", has_text="Text Classification")).not_to_have_count(0)
     info = api.dataset_info(rid)
     assert info.card_data is not None and info.card_data["task_categories"] == ["text-classification"]
 
