@@ -105,6 +105,10 @@ def test_common_voice_like(server: Server, alice: str) -> None:
     page = httpx.get(f"{ENDPOINT}/datasets/{repo_id}", timeout=30).text
     assert "automatic-speech-recognition" in page
     assert "5 languages" in page
+    # Readable without knowing the codes (issue 18): the task's name and the languages' names.
+    assert "Automatic Speech Recognition" in page
+    for name in ("English", "French", "German", "Spanish", "Italian"):
+        assert f">{name}</span>" in page, name
     for split in counts:
         assert f'<span class="split-name">{split}</span>' in page
     assert "<audio controls" in page

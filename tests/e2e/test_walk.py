@@ -113,7 +113,7 @@ def test_browse_filter_and_read_a_model(page: Page, seeded: dict[str, Any], api:
     snap(page, "models-text-generation")
     # Every card on the page is a text-generation model; the seeded one is found with the name filter.
     tasks = page.locator(".grid .card .task").all_inner_texts()
-    assert tasks and set(tasks) == {"text-generation"}
+    assert tasks and set(tasks) == {"Text Generation"}
     page.get_by_label("Filter by name").fill("e2ewalk")
     with page.expect_navigation():
         page.get_by_label("Filter by name").press("Enter")
@@ -136,9 +136,9 @@ def test_browse_filter_and_read_a_model(page: Page, seeded: dict[str, Any], api:
     rank = ["task", "library", "dataset", "language", "license", "other"]
     assert order == sorted(order, key=rank.index), f"chips are not grouped: {order}"
     assert "transformers" in by_group["library"]
-    assert "en" in by_group["language"]
-    assert "license:mit" in by_group["license"]
-    assert "dataset:openwebtext" in by_group["dataset"]
+    assert "English" in by_group["language"]  # language codes read as names
+    assert "License: mit" in by_group["license"]
+    assert "Dataset: openwebtext" in by_group["dataset"]
     assert {"gpt2", "e2e-seed"} <= by_group["other"]
     assert page.locator("article.card-body table").count() == 1  # the card's markdown table is rendered
 
@@ -318,9 +318,9 @@ def test_create_upload_edit_revert(
     chips = {
         c.get_attribute("data-group"): c.inner_text()
         for c in page.locator(".repo-head .tags a.chip").all()
-        if c.inner_text() in ("Fill Mask", "fr", "e2e-edited")
+        if c.inner_text() in ("Fill-Mask", "French", "e2e-edited")
     }
-    assert chips == {"task": "Fill Mask", "language": "fr", "other": "e2e-edited"}
+    assert chips == {"task": "Fill-Mask", "language": "French", "other": "e2e-edited"}
     assert api.model_info(rid).pipeline_tag == "fill-mask"
 
     # Revert to the first version: the commit page's button, then the files are as at the start.

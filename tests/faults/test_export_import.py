@@ -106,10 +106,14 @@ REPOS = [("model", "alice/m"), ("dataset", "acme/d"), ("space", "alice/s")]
 
 
 def _converted(api: HfApi, rid: str) -> None:
-    """Wait for the dataset's parquet conversion (refs/convert/parquet), a derived ref the export carries."""
+    """Wait for the dataset's parquet conversion (refs/convert/parquet), a derived ref the export carries, and
+    for the tags derived from the converted data (its size from the row count: the card is silent)."""
     deadline = time.time() + 120
     while not api.list_repo_refs(rid, repo_type="dataset").converts:
         assert time.time() < deadline, "the dataset was not converted"
+        time.sleep(0.5)
+    while "size_categories:n<1K" not in (api.dataset_info(rid).tags or []):
+        assert time.time() < deadline, "the dataset's tags were not derived from its data"
         time.sleep(0.5)
 
 
@@ -179,6 +183,7 @@ def _snapshot(api: HfApi, cache: Path) -> dict[str, Any]:
             "gated": info.gated,
             "sdk": getattr(info, "sdk", None),
             "sha": info.sha,
+            "tags": sorted(info.tags or []),  # with those derived from a dataset's converted data
             "likes": info.likes,
             "likers": [u.username for u in api.list_repo_likers(rid, repo_type=rtype)],
             "refs": refs,

@@ -719,10 +719,16 @@ def _likes(c: Client, r: Repo) -> tuple[bool, Answer]:
     return (a.status == 200 and r.id in {x["repo"]["name"] for x in json.loads(a.body)}), a
 
 
+def _quicksearch(c: Client, r: Repo) -> tuple[bool, Answer]:
+    a = c.req("GET", f"/api/quicksearch?q={r.name}&type={r.type}")
+    return (a.status == 200 and r.id in {x["id"] for x in json.loads(a.body)[API[r.type]]}), a
+
+
 LISTINGS: list[tuple[str, Reveal, tuple[str, ...]]] = [
     ("search", _listing("/api/{t}?search={name}", ""), TYPES),
     ("author", _listing("/api/{t}?author={ns}", ""), TYPES),
     ("full-text", _listing("/api/search/full-text?q={q}", "results"), TYPES),
+    ("quicksearch", _quicksearch, TYPES),
     # Datasets facet only prefixed tags (task_categories:..., license:...): a free tag shows on models/spaces.
     ("facets", _text("/api/{t}/facets"), ("model", "space")),
     ("tags-by-type", _text("/api/{t}-tags-by-type"), ("model",)),

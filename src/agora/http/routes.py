@@ -96,6 +96,7 @@ def table() -> list[Entry]:
         inference,
         lfs,
         lfs_files,
+        quicksearch,
         repos,
         search,
         spaces,
@@ -107,9 +108,10 @@ def table() -> list[Entry]:
     from .api.xet import H
     from .headers import USERCONTENT_PREFIX
     from .routing import ID as AID  # the API modules' repo id (lazy `name`; same matches as the pages' ID)
-    from .web import account, browse, community, edit
+    from .web import account, browse, cardedit, community, edit
     from .web import collections as collections_pages
     from .web import files as file_pages
+    from .web import search as search_page
     from .web import viewer as viewer_pages
     from .web import webhooks as webhook_pages
     from .web.base import ID, P
@@ -136,6 +138,7 @@ def table() -> list[Entry]:
         repo_api("GET", "", repos.info),
         repo_api("GET", "/revision/(?P<rev>.+)", repos.info),
         api("GET", "/api/search/full-text", search.full_text),
+        api("GET", "/api/quicksearch", quicksearch.quicksearch),
         api("GET", f"/api/{T}", search.listing),
         api("GET", f"/api/{T}/facets", search.facets),
         api("GET", r"/api/(?P<t>models|datasets)-tags-by-type", search.tags_by_type),
@@ -284,6 +287,8 @@ def table() -> list[Entry]:
         repo_page("GET POST", "/edit/(?P<rev>[^/]+)/(?P<path>.+)", edit.edit),
         repo_page("GET POST", "/new/(?P<rev>[^/]+)", edit.edit),
         repo_page("POST", "/delete/(?P<rev>[^/]+)/(?P<path>.+)", edit.delete_file),
+        repo_page("GET POST", "/edit-card/(?P<rev>[^/]+)", cardedit.editor),  # the card editor (issue 18)
+        repo_page("POST", "/card-preview", cardedit.preview),
         repo_page("GET POST", "/settings", edit.settings),
         repo_page("POST", "/like", edit.like),
         repo_page("POST", "/ask-access", browse.ask_access),
@@ -303,6 +308,7 @@ def table() -> list[Entry]:
         page("GET", "/", browse.home),
         page("GET", r"/(?P<t>models|datasets|spaces)", browse.listing),
         page("GET", "/search/full-text", browse.full_text),  # before /{ns}/{name}, which matches it too
+        page("GET", "/search", search_page.results),  # before /{name}, which matches it too
         repo_page("GET", "", browse.repo_page),
         page("GET", r"/(?P<name>[^/]+)", account.profile),  # /{name}: the last pattern
     ]

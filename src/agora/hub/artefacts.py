@@ -291,6 +291,19 @@ def pending(s: Session, kind: str, repo_id: int) -> bool:
     )
 
 
+def status(s: Session, kind: str, repo_id: int, revision: str) -> tuple[str, str | None] | None:
+    """(state, error) of the newest job of `kind` for (repo, revision), the state being queued, running, done
+    or failed; None when none was queued. A page says with it whether a new commit is still being processed
+    or why its job failed."""
+    row = s.execute(
+        select(Job.status, Job.error)
+        .where(Job.kind == kind, Job.repo_id == repo_id, Job.revision == revision)
+        .order_by(Job.id.desc())
+        .limit(1)
+    ).first()
+    return (row.status, row.error) if row else None
+
+
 def _check(a: Artefact) -> None:
     """One declaration on its own: a name that fits `jobs.kind`, references that name a function, a trigger
     and a key that fit the rest of it."""
@@ -357,7 +370,7 @@ DATASET_PARQUET = Artefact(
 DATASET_STATISTICS = Artefact(
     name="dataset-statistics",
     version=1,
-    trigger=OnDemand("GET /statistics for a converted split"),
+    trigger=OnDemand("GET /statistics for a converted split, or the dataset page's column charts"),
     key=Key.CONTENT,
     key_inputs=("the split's parquet shard oids",),
     lives=Held(lease=None, evicted="per-process LRU of 256 splits (viewer/query.py _STATS)"),

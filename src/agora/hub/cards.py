@@ -18,6 +18,7 @@ import yaml
 
 from ..config import CardLimits
 from . import taxonomy as tx
+from .datatags import DataFacts, size_category
 from .widgets import widget_errors
 
 _REPO_ID = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9._-]*/)?[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -500,7 +501,10 @@ def derive(
     files: list[str],
     config: dict[str, Any] | None = None,
     has_tokenizer: bool = False,
+    data_facts: DataFacts | None = None,
 ) -> Derived:
+    """Tags, task, library, languages and links of a repo at one commit, from its card and file names (and,
+    for a dataset whose conversion is done, `data_facts`: what the converted data says, hub/datatags.py)."""
     data = card.data or {}
     card_tags = [t for t in _as_list(data.get("tags") or []) if isinstance(t, str)]
     langs = [x for x in _as_list(data.get("language") or []) if is_language(x)]
@@ -511,6 +515,7 @@ def derive(
         card_tags=card_tags,
         langs=langs,
         licenses=[x for x in _as_list(data.get("license") or []) if isinstance(x, str)],
+        data_facts=data_facts,
     )
     d = Derived(tags=[], languages=langs)
     if repo_type == "dataset":
@@ -531,6 +536,7 @@ class _Facts:
     card_tags: list[str]
     langs: list[str]
     licenses: list[str]
+    data_facts: DataFacts | None = None
 
 
 def _tagger(tags: list[str]) -> Callable[[Any], None]:
@@ -561,23 +567,30 @@ def _derive_dataset(d: Derived, f: _Facts) -> None:
     _add_each(add, "", f.card_tags)
     _add_each(add, "language:", f.langs)
     _add_each(add, "license:", f.licenses)
-    _add_dataset_file_tags(add, f.names)
+    _add_dataset_file_tags(add, f.names, f.data_facts)
+    if f.data_facts is not None and f.data_facts.num_rows is not None and not f.data.get("size_categories"):
+        add(f"size_categories:{size_category(f.data_facts.num_rows)}")  # the card's own value wins
     tasks = [x for x in _as_list(f.data.get("task_categories") or []) if isinstance(x, str)]
     d.pipeline_tag = tasks[0] if tasks else None
 
 
-def _add_dataset_file_tags(add: Callable[[Any], None], names: set[str]) -> None:
-    """format:, modality: and library:datasets tags, from the data files' extensions."""
+def _add_dataset_file_tags(add: Callable[[Any], None], names: set[str], data: DataFacts | None) -> None:
+    """format:, modality: and library:datasets tags. The modalities come from the converted data's features
+    when the conversion is done (plus the media files' extensions); until then, a guess from the data files'
+    extensions."""
     exts = {("." + n.rsplit(".", 1)[-1].lower()) for n in names if "." in n}
     exts.discard(".md")
     exts.discard(".gitattributes")
     fmt = sorted({tx.FORMAT_BY_EXT[e] for e in exts if e in tx.FORMAT_BY_EXT})
     _add_each(add, "format:", fmt)
-    for modality, suffixes in tx.MODALITY_BY_EXT.items():
-        if any(e in suffixes for e in exts):
-            add(
-                f"modality:{'tabular' if modality == 'text' and exts & {'.csv', '.tsv', '.parquet'} else modality}"
-            )
+    if data is not None:
+        media = {m for m in ("image", "audio", "video") if exts & set(tx.MODALITY_BY_EXT[m])}
+        _add_each(add, "modality:", sorted(data.modalities | media))
+    else:
+        for modality, suffixes in tx.MODALITY_BY_EXT.items():
+            if any(e in suffixes for e in exts):
+                tabular = modality == "text" and exts & {".csv", ".tsv", ".parquet"}
+                add(f"modality:{'tabular' if tabular else modality}")
     if fmt:
         add("library:datasets")
 

@@ -407,9 +407,14 @@ def _check_readme(plan: _Plan, repo_type: str) -> None:
     check_readme_text(data.decode("utf-8", "replace"), repo_type)
 
 
+def readme_errors(text: str, repo_type: str) -> list[str]:
+    """The metadata problems that refuse a commit of this README.md (the web card editor shows the same)."""
+    errors, _ = cards.validate(cards.parse(text), repo_type)
+    return errors
+
+
 def check_readme_text(text: str, repo_type: str) -> None:
-    card = cards.parse(text)
-    errors, _ = cards.validate(card, repo_type)
+    errors = readme_errors(text, repo_type)
     if errors:
         raise BadRequest("Invalid metadata in README.md.\n" + "\n".join(f"- {e}" for e in errors))
 

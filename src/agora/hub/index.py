@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, desc, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from ..db.models import Account, DownloadDay, Like, Membership, Repo, RepoLink, RepoTag, utcnow
+from ..db.models import Account, DownloadDay, Like, Membership, Repo, RepoLink, RepoTag, ViewerResult, utcnow
 from ..errors import BadRequest, NotFound
 from ..ids import RepoId, repo_full
 from ..storage.gitstore import Entry
-from . import accounts, cards, names, reconcile, widgets
+from . import accounts, cards, datatags, names, reconcile, widgets
 from . import taxonomy as tx
 from .accounts import Principal, require_write_token
 
@@ -64,7 +64,8 @@ def reindex(s: Session, hub: Hub, repo: Repo, commit: str) -> None:
     has_tok = any(
         p.rsplit("/", 1)[-1] in ("tokenizer.json", "tokenizer_config.json", "vocab.txt") for p in by_path
     )
-    d = cards.derive(repo.type, card, list(by_path), config, has_tok)
+    data = _data_facts(s, repo, commit) if repo.type == "dataset" else None
+    d = cards.derive(repo.type, card, list(by_path), config, has_tok, data)
     if repo.type == "model":
         st = safetensors_params(hub, repo, [e for e in files if e.path.endswith(".safetensors")])
         if st:
@@ -93,6 +94,29 @@ def reindex(s: Session, hub: Hub, repo: Repo, commit: str) -> None:
         s.execute(insert(RepoLink), links)
     write_search_text(s, repo, d.tags, card.body)
     s.flush()
+
+
+def _data_facts(s: Session, repo: Repo, commit: str) -> datatags.DataFacts | None:
+    """What the viewer's conversion of `commit` says of the data (None until it is done)."""
+    record = s.scalar(
+        select(ViewerResult.data).where(ViewerResult.repo_id == repo.id, ViewerResult.revision == commit)
+    )
+    return datatags.facts(record)
+
+
+def data_converted(hub: Hub, repo_id: int, commit: str) -> None:
+    """The viewer has recorded its conversion of `commit`: derive the dataset's tags again when `commit` is
+    still its head, so that `modality:` and `size_categories:` come from the data (hub/datatags.py). Under
+    the repo's writer lock, like the write that moved `main`: a commit landing meanwhile derives from its
+    own head, and this one then changes nothing."""
+    with hub.db.session() as s:
+        repo = s.get(Repo, repo_id)
+        if repo is None or repo.head_sha != commit:
+            return
+        with hub.writer(s, repo, hub.git(repo)):
+            s.refresh(repo)
+            if repo.head_sha == commit:
+                reindex(s, hub, repo, commit)
 
 
 def _small_blob(git: GitRepo, e: Entry | None) -> bytes | None:

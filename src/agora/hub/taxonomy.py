@@ -69,6 +69,18 @@ TASKS_BY_DOMAIN: dict[str, list[str]] = {
 TASKS: list[str] = [t for ts in TASKS_BY_DOMAIN.values() for t in ts]
 TASK_SET = frozenset(TASKS)
 DOMAIN_OF = {t: d for d, ts in TASKS_BY_DOMAIN.items() for t in ts}
+# The Hub's names of the tasks that tagnames.task_name's rule ("text-to-image" -> "Text-to-Image") does not
+# produce (huggingface.js PIPELINE_DATA names them so).
+TASK_NAMES: dict[str, str] = {
+    "fill-mask": "Fill-Mask",
+    "text2text-generation": "Text2Text Generation",
+    "zero-shot-classification": "Zero-Shot Classification",
+    "zero-shot-image-classification": "Zero-Shot Image Classification",
+    "zero-shot-object-detection": "Zero-Shot Object Detection",
+    "graph-ml": "Graph Machine Learning",
+    "tabular-to-text": "Tabular to Text",
+    "table-to-text": "Table to Text",
+}
 
 LICENSES = frozenset(
     """

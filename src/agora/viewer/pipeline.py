@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from ..config import Settings, ViewerLimits
 from ..db.models import Job, Repo, ViewerResult, utcnow
-from ..hub import cards, startup
+from ..hub import cards, index, startup
 from ..hub.artefacts import DATASET_PARQUET
 from ..storage.lfs_pointer import lfs_pointer
 from .discovery import ConfigSpec, DiscoveryError, discover
@@ -246,6 +246,7 @@ def convert_dataset(hub: Hub, job: Job, settings: Settings | None = None) -> Non
     result["parquet_commit"] = parquet_commit
     with hub.db.session() as s:
         _record(s, repo.id, commit, parquet_commit, result)
+    index.data_converted(hub, repo.id, commit)  # modality and size tags from the data
     splits = [(c["name"], sp) for c in result["configs"] for sp in c["splits"]]
     failed = [f"{name}/{sp['name']}: {str(sp['error'])[:200]}" for name, sp in splits if sp.get("error")]
     rows = sum(sp.get("num_rows") or 0 for _, sp in splits)

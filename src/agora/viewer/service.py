@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from .. import jobs
 from ..db.models import Job, Repo, ViewerResult
 from ..errors import NotFound
+from ..hub import artefacts
 from .errors import NotReady, SplitFailed
 from .pipeline import KIND
 from .query import Shard
@@ -35,6 +36,8 @@ class State:
     result: dict[str, Any] | None  # ViewerResult.data
     revision: str | None  # the commit the result was derived from
     pending: bool
+    job: str | None = None  # the head's conversion job: queued, running, done, failed (None: none queued)
+    job_error: str | None = None  # why the head's conversion job failed
 
     def configs(self) -> list[dict[str, Any]]:
         return (self.result or {}).get("configs", [])
@@ -126,11 +129,11 @@ def state(s: Session, repo: Repo) -> State:
             .limit(1)
         )
         if failed:  # the job itself crashed (not a bad split): say so rather than "pending" forever
-            return State(
-                repo, head, {"configs": [], "error": f"The conversion job failed: {failed}"}, None, False
-            )
+            error = f"The conversion job failed: {failed}"
+            return State(repo, head, {"configs": [], "error": error}, None, False, "failed", failed)
     data = _data(s, row.id, row.created_at) if row else None
-    return State(repo, head, data, row.revision if row else None, pending)
+    job = artefacts.status(s, KIND, repo.id, head) if head else None
+    return State(repo, head, data, row.revision if row else None, pending, *(job or (None, None)))
 
 
 def shards(hub: Hub, split: dict[str, Any]) -> list[Shard]:
@@ -159,3 +162,45 @@ def repo_state(hub: Hub, repo: Repo) -> State:
     """The viewer state of a repo already found (a detached row), in a session of its own."""
     with hub.db.session() as s:
         return state(s, repo)
+
+
+@dataclass(frozen=True)
+class Size:
+    """What a dataset card in a list (and the dataset page's header) says of its converted data."""
+
+    num_rows: int
+    num_bytes: int  # the original files' bytes, or the parquet shards' when the originals are not known
+
+
+def size_of(data: dict[str, Any]) -> Size | None:
+    """The size of a conversion record; None when it converted nothing (an error, no data files)."""
+    splits = [sp for c in data.get("configs", []) for sp in c.get("splits", [])]
+    if not splits:
+        return None
+    original = sum(int(sp.get("num_bytes_original_files") or 0) for sp in splits)
+    parquet = sum(int(sp.get("num_bytes_parquet_files") or 0) for sp in splits)
+    return Size(sum(int(sp.get("num_rows") or 0) for sp in splits), original or parquet)
+
+
+def sizes(hub: Hub, repos: list[Repo]) -> dict[int, Size]:
+    """{repo id: Size} of the datasets among `repos` whose conversion is known: the head's record, else the
+    newest one (a list shows the last known size while a new commit is converted)."""
+    heads = {r.id: r.head_sha for r in repos if r.type == "dataset"}
+    if not heads:
+        return {}
+    out: dict[int, Size] = {}
+    with hub.db.session() as s:
+        rows = s.execute(
+            select(ViewerResult.id, ViewerResult.repo_id, ViewerResult.revision, ViewerResult.created_at)
+            .where(ViewerResult.repo_id.in_(list(heads)))
+            .order_by(ViewerResult.id.desc())
+        ).all()
+        newest: dict[int, Any] = {}
+        for row in rows:  # newest first; the head's own record wins over a newer one of another branch
+            if row.repo_id not in newest or row.revision == heads[row.repo_id]:
+                newest[row.repo_id] = row
+        for repo_id, row in newest.items():
+            size = size_of(_data(s, row.id, row.created_at))
+            if size is not None:
+                out[repo_id] = size
+    return out

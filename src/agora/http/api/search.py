@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...errors import BadRequest, Unauthorized
-from ...hub import fulltext, index
+from ...hub import fulltext, index, tagnames
 from ...hub import taxonomy as tx
 from ...hub.accounts import Principal
 from ...hub.repos import Hub, Repo
@@ -57,10 +57,24 @@ def query_from(request: Request, repo_type: str) -> index.Query:
         repo_type=repo_type,
         search=[x for x in q.getlist("search") if x],
         author=q.get("author"),
-        filters=tuple(x for x in q.getlist("filter") if x),
+        filters=tuple(x for x in q.getlist("filter") if x)
+        + language_filters(q.getlist("language"), repo_type),
         pipeline_tag=q.get("pipeline_tag"),
         sort=q.get("sort") or None,
     )
+
+
+def language_filters(values: list[str], repo_type: str) -> tuple[str, ...]:
+    """`?language=` (an Agora extension; huggingface_hub sends `filter=language:es`): a language by name or
+    by any of its codes ("Spanish", "spa", "es"), as the tag the cards make: `es` on a model, `language:es`
+    on a dataset. A value that names no language is a filter on that exact value (it matches nothing)."""
+    out = []
+    for v in values:
+        v = v.strip()
+        if v:
+            code = tagnames.language_code(v.removeprefix("language:")) or v
+            out.append(code if repo_type != "dataset" else f"language:{code.removeprefix('language:')}")
+    return tuple(out)
 
 
 async def quick(ctx: Ctx, fn: Callable[P_, T_], *args: P_.args, **kwargs: P_.kwargs) -> T_:
@@ -151,20 +165,26 @@ async def facets(ctx: Ctx, request: Request, t: str) -> Response:
     return wire.json_response({"count": n, "facets": groups})
 
 
+def tag_type_label(group: str, tag: str) -> str:
+    """A tag's label in `*-tags-by-type`: its value, named (a language code as its name, a task as its
+    title)."""
+    return tagnames.value_name(group, tag.split(":", 1)[-1])
+
+
 async def tags_by_type(ctx: Ctx, request: Request, t: str) -> Response:
     """Every tag value in use, grouped by type, plus the task vocabulary (for pickers)."""
     who = await ctx.who(request)
     rtype = "model" if t == "models" else "dataset"
     groups = await ctx.run(index.tag_groups, ctx.hub, who, rtype)
     out: dict[str, Any] = {
-        g: [{"id": x["tag"], "label": x["tag"].split(":", 1)[-1], "type": g} for x in items]
+        g: [{"id": x["tag"], "label": tag_type_label(g, x["tag"]), "type": g} for x in items]
         for g, items in groups.items()
     }
     if rtype == "model":
         out["pipeline_tag"] = [
             {
                 "id": task,
-                "label": task.replace("-", " ").title(),
+                "label": tagnames.task_name(task),
                 "type": "pipeline_tag",
                 "subType": tx.DOMAIN_OF[task],
             }

@@ -13,7 +13,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from ...errors import Forbidden, HubError
-from ...hub import accounts, logins, spaces
+from ...hub import accounts, logins, spaces, tagnames
 from ...hub.accounts import Principal
 from ...hub.repos import Hub, repo_spelling
 from ...ids import FROM_PLURAL, RepoId, repo_full, repo_web_path
@@ -60,7 +60,10 @@ class Web:
             timeago=render.timeago,
             timeago_iso=render.timeago_iso,
             compact=render.compact,
-            task_label=render.task_label,
+            task_label=tagnames.task_name,
+            tag_label=tagnames.label,  # tags as people read them: hub/tagnames.py, the one place
+            value_label=lambda value, group: tagnames.value_name(group, value),
+            tag_heading=tagnames.heading,
             seg=render.seg,
         )
         self.env.globals.update(repo_path=repo_path, TYPE_LABEL=TYPE_LABEL, space_look=spaces.look)

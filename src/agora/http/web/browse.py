@@ -10,7 +10,7 @@ from starlette.responses import HTMLResponse, Response
 
 from ... import spacehost
 from ...hub import browse as hub_browse
-from ...hub import fulltext, gating, index, model_panels, spaces
+from ...hub import fulltext, gating, index, model_panels, spaces, tagnames
 from ...hub import taxonomy as tx
 from ...hub.repos import Hub, Repo
 from ...ids import FROM_PLURAL, PLURAL, REPO_TYPES, RepoId
@@ -45,6 +45,8 @@ PAGE = 30
 def list_query(request: Request, repo_type: str) -> tuple[index.Query, dict[str, list[str]]]:
     q = request.query_params
     chosen: dict[str, list[str]] = {k: q.getlist(k) for k in FILTER_PARAMS if q.getlist(k)}
+    if "language" in chosen:  # a name or any code of a language: the code the cards use (tagnames)
+        chosen["language"] = [language_value(v) for v in chosen["language"]]
     filters: list[str] = []
     pipeline = None
     for key, values in chosen.items():
@@ -65,6 +67,11 @@ def list_query(request: Request, repo_type: str) -> tuple[index.Query, dict[str,
     ), chosen
 
 
+def language_value(v: str) -> str:
+    """A language filter's value as the cards' code ("Spanish", "spa", "es" -> "es"); else as given."""
+    return tagnames.language_code(v) or v
+
+
 def url_with(request: Request, drop: tuple[str, ...] = ("cursor",), **changes: Any) -> str:
     params = [(k, v) for k, v in request.query_params.multi_items() if k not in drop and k not in changes]
     for k, v in changes.items():
@@ -78,6 +85,8 @@ def url_with(request: Request, drop: tuple[str, ...] = ("cursor",), **changes: A
 
 def toggle_url(request: Request, key: str, value: str) -> str:
     current = request.query_params.getlist(key)
+    if key == "language":  # ?language=Spanish is the chip of `es`: clicking it again removes it
+        current = [language_value(v) for v in current]
     values = [v for v in current if v != value] if value in current else [*current, value]
     return url_with(request, drop=("cursor", key), **{key: values})
 
@@ -98,6 +107,7 @@ async def listing(web: Web, request: Request, t: str) -> Response:
     query, chosen = list_query(request, rtype)
     found = await web.run(hub_browse.listing, web.hub, who, query, PAGE, request.query_params.get("cursor"))
     stages = await web.run(spaces.list_stages, web.hub, found.rows) if rtype == "space" else {}
+    sizes = await web.run(viewer_service.sizes, web.hub, found.rows) if rtype == "dataset" else {}
     return await web.page(
         request,
         "list.html",
@@ -112,6 +122,7 @@ async def listing(web: Web, request: Request, t: str) -> Response:
         domains=tx.TASKS_BY_DOMAIN,
         domain_of=tx.DOMAIN_OF,
         space_stages=stages,
+        dataset_sizes=sizes,
         **vars(found),
     )
 
@@ -149,6 +160,8 @@ def card_and_viewer(hub: Hub, ov: hub_browse.Overview, rid: RepoId, params: dict
     }
     if ov.repo.type == "model":
         out["w"] = widget.context(ov.repo, ov.tags)
+    if ov.repo.type == "dataset":  # the header's "1.5k rows · 120 kB" (a gated dataset's too, as on the Hub)
+        out["ds_size"] = viewer_service.sizes(hub, [ov.repo]).get(ov.repo.id)
     if ov.repo.type == "dataset" and ov.gate_open:  # a gated dataset's rows are behind its gate
         st = viewer_service.repo_state(hub, ov.repo)
         out["v"] = dataset_viewer.context(hub, st, f"/{rid.web_path}", params)
@@ -225,6 +238,16 @@ GROUP_ORDER = (
     "license",
     "other",
 )
+# A dataset page's headings: what the data is (tasks, modalities, size, formats, languages), then license.
+DATASET_GROUP_ORDER = (
+    "task_categories",
+    "modality",
+    "size_categories",
+    "format",
+    "language",
+    "license",
+    "library",
+)
 
 
 def group_tags(repo_type: str, tags: list[str]) -> dict[str, list[str]]:
@@ -234,6 +257,12 @@ def group_tags(repo_type: str, tags: list[str]) -> dict[str, list[str]]:
         g = index.facet_group(repo_type, t)
         if t.startswith("base_model:"):
             continue
+        if g == "task_ids":  # a dataset's sub-tasks read under its Tasks, as on the Hub
+            g = "task_categories"
         out.setdefault(g or "other", []).append(t)
-    rank = {g: i for i, g in enumerate(GROUP_ORDER)}
-    return dict(sorted(out.items(), key=lambda kv: rank.get(kv[0], len(rank))))
+    order = DATASET_GROUP_ORDER if repo_type == "dataset" else GROUP_ORDER
+    rank = {g: i for i, g in enumerate(order)}
+    last = (
+        len(rank) + 1 if repo_type == "dataset" else len(rank)
+    )  # a dataset's other prefixes before its plain tags
+    return dict(sorted(out.items(), key=lambda kv: last if kv[0] == "other" else rank.get(kv[0], len(rank))))

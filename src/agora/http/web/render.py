@@ -185,12 +185,6 @@ def seg(value: str) -> str:
     return quote(str(value), safe="")
 
 
-def task_label(tag: str) -> str:
-    """A task's name as the Hub shows it: text-generation -> Text Generation, text-to-image -> Text-to-Image."""
-    words = [{"to": "to", "3d": "3D", "ml": "ML"}.get(w, w[:1].upper() + w[1:]) for w in tag.split("-")]
-    return ("-" if "to" in words else " ").join(words)
-
-
 def compact(n: int | None) -> str:
     n = n or 0
     if n >= 1_000_000:

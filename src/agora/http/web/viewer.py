@@ -9,6 +9,7 @@ Media cells load from `/datasets/{id}/viewer/cell`, which checks the session lik
 from __future__ import annotations
 
 import json
+import logging
 import mimetypes
 from collections.abc import Mapping
 from typing import Any
@@ -23,7 +24,10 @@ from ...ids import RepoId, repo_full
 from ...viewer import query, service
 from ...viewer.features import kind
 from ..headers import FILE_CSP
+from . import colstats
 from .base import Web
+
+log = logging.getLogger("agora.web.viewer")
 
 PAGE = 25
 LONG_TEXT = 300
@@ -70,6 +74,7 @@ def context(hub: Hub, st: service.State, base: str, params: dict[str, str]) -> d
         "base": base,
         "pending": st.pending,
         "ready": st.result is not None,
+        **revision_status(st),
         "configs": st.configs(),
         "error": (st.result or {}).get("error"),
         "tasks": _as_list(card.get("task_categories")),
@@ -119,9 +124,10 @@ def context(hub: Hub, st: service.State, base: str, params: dict[str, str]) -> d
             {"idx": i, "cells": [cell_html(row.get(n), f, cell_url(i, n)) for n, f in features.items()]}
         )
     qs = {"config": c["name"], "split": sp["name"], **({"q": v["q"]} if v["q"] else {})}
+    charts = column_charts(shards, features, sp["num_rows"])
     v.update(
         rows=rows,
-        columns=[{"name": n, "type": _type_label(f)} for n, f in features.items()],
+        columns=[{"name": n, "type": _type_label(f), "chart": charts.get(n)} for n, f in features.items()],
         matched=total,
         page=page,
         pages=max(1, -(-total // PAGE)),
@@ -130,6 +136,37 @@ def context(hub: Hub, st: service.State, base: str, params: dict[str, str]) -> d
         dataset=ds,
     )
     return v
+
+
+def revision_status(st: service.State) -> dict[str, Any]:
+    """Where the default branch's head stands in its conversion, for the viewer's banner and its polling.
+
+    `processing`: the head has no conversion record yet and its job is queued or running (or about to be
+    queued: a commit queues it in its own transaction, so "none" is only a moment); the fragment polls until
+    the record exists, and no earlier revision's error ("no data files") is shown meanwhile. `head_failed`:
+    the head's job failed; an earlier revision's record, if any, is shown below the reason, and polling stops.
+    """
+    stale = bool(st.head) and st.revision != st.head
+    processing = stale and st.job in (None, "queued", "running")
+    return {
+        "head_short": st.head[:7],
+        "shown_short": (st.revision or "")[:7],
+        "job": st.job,
+        "processing": processing,
+        "head_failed": stale and st.job == "failed",
+        "job_error": st.job_error,
+        "poll": processing or (st.pending and st.job not in ("failed", "done")),
+    }
+
+
+def column_charts(shards: list[query.Shard], features: dict[str, Any], num_rows: int) -> dict[str, Any]:
+    """{column: chart} from the split's statistics (computed once per split, as `GET /statistics` does).
+    The table is shown without charts when they cannot be computed."""
+    try:
+        return colstats.charts(query.statistics(shards, features, num_rows))
+    except Exception:  # any failure of the statistics query must not hide the rows
+        log.exception("statistics of %d shards failed", len(shards))
+        return {}
 
 
 def _type_label(f: Any) -> str:
