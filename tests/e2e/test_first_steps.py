@@ -306,6 +306,8 @@ def test_login_grid_dropzone_links_and_readme_yaml(page: Page, api: HfApi, repo_
     style = link.evaluate("e => [getComputedStyle(e).color, getComputedStyle(e).textDecorationLine]")
     accent = page.locator("a.btn, nav a").first.evaluate("e => getComputedStyle(document.body).color")
     assert style[1] == "underline" and style[0] != accent
+    page.set_input_files("#file-input", files=[{"name": "x.txt", "mimeType": "text/plain", "buffer": b"x"}])
+    expect(page.locator("#upload-status")).to_have_text("1 file ready to commit")  # app.js's plural
 
     page.goto(f"/{rid}/blob/main/README.md")
     snap(page, "readme-file")

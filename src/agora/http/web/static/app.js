@@ -71,7 +71,7 @@
 
   function refresh() {
     commitBtn.disabled = pending > 0 || staged.size === 0;
-    status.textContent = pending > 0 ? `Uploading ${pending} file(s)…` : staged.size ? `${staged.size} file(s) ready to commit` : "";
+    status.textContent = pending > 0 ? `Uploading ${countOf(pending, "file")}…` : staged.size ? `${countOf(staged.size, "file")} ready to commit` : "";
   }
 
   function send(file, path) {
@@ -152,3 +152,6 @@
     }
   });
 })();
+
+// First steps and details (issue 18): "1 file", "2 files", as the pages' `plural` filter (render.py) writes.
+function countOf(n, word) { return `${n.toLocaleString("en")} ${n === 1 ? word : word + "s"}`; }
