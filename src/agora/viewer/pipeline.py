@@ -119,11 +119,13 @@ def run_child(spec: dict[str, Any], limits: JobLimits) -> dict[str, Any]:
     process's pid: it dies with it (convert.die_with_parent), so a server killed with -9 leaves no converter
     running unsupervised."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    # stderr goes to a file, not a pipe: a child that warns a lot (pandas, datasets) never blocks on it.
+    err_file = tempfile.TemporaryFile()
     proc = subprocess.Popen(
         [sys.executable, "-m", "agora.viewer.convert", str(os.getpid())],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=err_file,
         env=env,
         start_new_session=True,
     )
@@ -146,12 +148,17 @@ def run_child(spec: dict[str, Any], limits: JobLimits) -> dict[str, Any]:
             break
         time.sleep(0.05)
     out = proc.stdout.read() if proc.stdout else b""
-    err = proc.stderr.read() if proc.stderr else b""
+    err_file.seek(max(0, err_file.seek(0, os.SEEK_END) - 64 * 1024))
+    err = err_file.read()
+    err_file.close()
     if killed:
-        return {"error": f"The conversion of this split was stopped: it {killed}", "peak_rss": peak}
+        msg = f"The conversion of this split was stopped: it {killed}"
+        code = "JobManagerExceededMaximumDurationError" if "longer" in killed else "JobManagerCrashedError"
+        return {"error": msg, "error_code": code, "peak_rss": peak}
     if proc.returncode != 0 or not out.strip():
         tail = err.decode("utf-8", "replace").strip().splitlines()[-1:] or [f"exit code {proc.returncode}"]
-        return {"error": f"The conversion of this split crashed: {tail[0][:500]}", "peak_rss": peak}
+        msg = f"The conversion of this split crashed: {tail[0][:500]}"
+        return {"error": msg, "error_code": "JobManagerCrashedError", "peak_rss": peak}
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     result["peak_rss"] = max(peak, result.get("peak_rss") or 0)
     return result
@@ -332,15 +339,21 @@ def _convert_config(
             "num_bytes_parquet_files": 0,
             "num_bytes_memory": 0,
             "error": sp.error,
+            # No files to read: the Hub's EmptyDatasetError; a format this viewer does not convert yet too.
+            "error_code": None
+            if not sp.error
+            else "EmptyDatasetError"
+            if not sp.files
+            else "DatasetGenerationError",
         }
         out["splits"].append(rec)
         if sp.error:
             continue
-        work = tmp / f"{len(puts)}-{c.name}-{sp.name}".replace("/", "_")
-        work.mkdir()
+        # Named by a counter only: the builder is given paths under it, and a name may hold glob characters.
+        work = Path(tempfile.mkdtemp(prefix="split-", dir=tmp))
         spec = {
             "module": c.module,
-            "kwargs": {k: v for k, v in c.kwargs.items() if k in ("sep", "delimiter", "field")},
+            "kwargs": _json_kwargs(c.kwargs),
             "split": sp.name,
             "out_dir": str(work),
             "limits": {"block_size": limits.block_size},
@@ -356,6 +369,9 @@ def _convert_config(
                     "features",
                     "num_bytes_memory",
                     "error",
+                    "error_code",
+                    "cause_exception",
+                    "cause_message",
                     "peak_rss",
                     "seconds",
                 )
@@ -376,6 +392,19 @@ def _convert_config(
             rec["num_bytes_parquet_files"] += size
             path.unlink()
         shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
+def _json_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The card config's builder kwargs that JSON carries to the child (which keeps those its builder
+    takes, as datasets does)."""
+    out = {}
+    for k, v in kwargs.items():
+        try:
+            json.dumps(v)
+        except (TypeError, ValueError):
+            continue
+        out[str(k)] = v
     return out
 
 
