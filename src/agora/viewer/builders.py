@@ -139,15 +139,40 @@ class _Failures(logging.Handler):
         self.lines.append(record.getMessage())
 
 
-def tables(prepared: Prepared, kwargs: dict[str, Any], cache: Path) -> Iterator[pa.RecordBatch]:
-    """The split's rows as the builder generates them: `download_and_prepare` into `cache`, then its Arrow
-    files read batch by batch (not memory-mapped: mapped pages would count in the child's RSS). Media
-    columns get their files' bytes embedded, as the Hub's parquet export has them."""
+def _quiet() -> Any:
     import datasets
-    from datasets.table import embed_table_storage
 
     datasets.disable_progress_bars()
     datasets.logging.set_verbosity_error()
+    return datasets
+
+
+def inferred_features(prepared: Prepared, kwargs: dict[str, Any], cache: Path) -> Any:
+    """The features the builder infers from these files (the config's first split's first file): what
+    datasets casts every split of the config to, for the json, parquet and arrow builders. None when it
+    infers none (or cannot: the split itself then says why)."""
+    datasets = _quiet()
+    try:
+        builder = datasets.load_dataset_builder(
+            prepared.module,
+            data_files={"train": prepared.files},
+            cache_dir=str(cache),
+            **builder_kwargs(prepared.module, kwargs),
+        )
+        return builder.as_streaming_dataset(split="train").features
+    except Exception:
+        return None
+
+
+def tables(
+    prepared: Prepared, kwargs: dict[str, Any], cache: Path, features: Any = None
+) -> Iterator[pa.RecordBatch]:
+    """The split's rows as the builder generates them: `download_and_prepare` into `cache`, then its Arrow
+    files read batch by batch (not memory-mapped: mapped pages would count in the child's RSS). Media
+    columns get their files' bytes embedded, as the Hub's parquet export has them."""
+    from datasets.table import embed_table_storage
+
+    datasets = _quiet()
     if prepared.module == "audiofolder":
         _audio_paths_without_torchcodec()
     failures = _Failures()
@@ -157,6 +182,7 @@ def tables(prepared: Prepared, kwargs: dict[str, Any], cache: Path) -> Iterator[
             prepared.module,
             data_files={"train": prepared.files},
             cache_dir=str(cache),
+            **({"features": features} if features is not None else {}),
             **builder_kwargs(prepared.module, kwargs),
         )
         builder.download_and_prepare(num_proc=None)

@@ -24,7 +24,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .builders import BuildFailed, prepare, tables
+from .builders import BuildFailed, inferred_features, prepare, tables
 from .features import features_of
 from .readers import DataError, Input, Limits
 
@@ -113,8 +113,14 @@ def _rows(spec: dict[str, Any], out: _ShardWriter, limits: Limits) -> tuple[int,
     inputs = [Input(f["path"], f["local"]) for f in spec["files"]]
     kwargs = spec.get("kwargs", {})
     prepared = prepare(spec["module"], inputs, kwargs, out_dir / "in", limits)
+    features = None
+    if spec.get("features_from"):  # the config's first split decides the features (builders.py)
+        first = [Input(f["path"], f["local"]) for f in spec["features_from"]]
+        features = inferred_features(
+            prepare(spec["module"], first, kwargs, out_dir / "in-first", limits), kwargs, out_dir / "cache"
+        )
     rows = mem = 0
-    for batch in tables(prepared, kwargs, out_dir / "cache"):
+    for batch in tables(prepared, kwargs, out_dir / "cache", features):
         if out.schema is None:
             out.schema = _with_features(batch.schema, spec.get("hf_features"))
         batch = _unify(batch, out.schema, spec["split"])
@@ -148,6 +154,7 @@ def convert(spec: dict[str, Any]) -> dict[str, Any]:
     finally:
         out.close()
         shutil.rmtree(out_dir / "in", ignore_errors=True)
+        shutil.rmtree(out_dir / "in-first", ignore_errors=True)
         shutil.rmtree(out_dir / "cache", ignore_errors=True)
         shutil.rmtree(out_dir / "hf-home", ignore_errors=True)
     schema, shards = out.schema, out.shards

@@ -358,6 +358,7 @@ def _convert_config(
             "out_dir": str(work),
             "limits": {"block_size": limits.block_size},
             "files": _materialize(hub, git, entries, sp.files, work),
+            "features_from": _features_from(hub, git, entries, c, sp, work),
         }
         got = run_child(spec, limits)
         rec.update(
@@ -393,6 +394,22 @@ def _convert_config(
             path.unlink()
         shutil.rmtree(work, ignore_errors=True)
     return out
+
+
+# The builders that infer a config's features once, from its first split's first file, and cast every split
+# to them (datasets 5.2 `_split_generators`): a split after the first is read with those features too.
+FEATURES_FROM_FIRST_SPLIT = {"json", "parquet", "arrow"}
+
+
+def _features_from(
+    hub: Hub, git: Any, entries: dict[str, Any], c: ConfigSpec, sp: Any, work: Path
+) -> list[dict[str, str]]:
+    """The file the builder would infer `sp`'s features from, when that is another split's (else [])."""
+    first = c.splits[0]
+    if c.module not in FEATURES_FROM_FIRST_SPLIT or first is sp or first.error or not first.files:
+        return []
+    (work / "first").mkdir()
+    return _materialize(hub, git, entries, first.files[:1], work / "first")
 
 
 def _json_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
