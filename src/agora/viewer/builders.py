@@ -25,7 +25,7 @@ from typing import Any
 import pyarrow as pa
 
 from .discovery import FOLDER_MODULES, infer_module
-from .readers import COMPRESSION, DataError, Input, Limits, _suffixes, open_stream, zip_members
+from .readers import COMPRESSION, DataError, Input, Limits, LineGuard, _suffixes, open_stream, zip_members
 
 _SAFE_SUFFIX = re.compile(r"^\.[A-Za-z0-9]{1,16}$")
 
@@ -63,9 +63,16 @@ def _scan(stream: Any) -> None:
         pass
 
 
-def _json_document(path: str) -> bool:
-    with open(path, "rb") as fh:
-        return fh.read(64).lstrip()[:1] == b"["
+def _open_checked(inp: Input, module: str, kwargs: dict[str, Any], limits: Limits) -> Any:
+    """The file's decompressed stream behind the row-size guard, which only text formats read by rows keep
+    (a JSON document, `[...]` or read by `field`, is one value: datasets loads it whole)."""
+    stream = open_stream(inp, limits)
+    rows = module in ("csv", "json", "text")
+    if not rows or (module == "json" and (kwargs.get("field") or stream.peek(64)[:64].lstrip()[:1] == b"[")):
+        guard = stream.raw
+        assert isinstance(guard, LineGuard)
+        guard.limit = None
+    return stream
 
 
 def prepare(module: str, inputs: list[Input], kwargs: dict[str, Any], work: Path, limits: Limits) -> Prepared:
@@ -84,16 +91,14 @@ def prepare(module: str, inputs: list[Input], kwargs: dict[str, Any], work: Path
             continue
         compressed = any(s in COMPRESSION for s in _suffixes(inp.path)[-1:])
         dest = work / (inp.path if folder else f"{i:05d}{_format_suffix(inp.path)}")
-        if compressed:
-            with open_stream(inp, limits) as stream:
+        if compressed:  # decompressed here, through the zip-bomb and row-size guards
+            with _open_checked(inp, module, kwargs, limits) as stream:
                 _copy_guarded(stream, dest)
         else:
             dest.parent.mkdir(parents=True, exist_ok=True)
             os.symlink(inp.local, dest)
-            if module in ("csv", "json", "text") and not (
-                module == "json" and (kwargs.get("field") or _json_document(inp.local))
-            ):
-                with open_stream(inp, limits) as stream:
+            if module in ("csv", "json", "text"):
+                with _open_checked(inp, module, kwargs, limits) as stream:
                     _scan(stream)
         out.files.append(str(dest))
         out.names[str(dest)] = inp.path
