@@ -4,7 +4,8 @@ features, the same row count, the same first rows (compared after a JSON round t
 
 The files: scikit-learn's own CSVs (iris: numeric header names; wine: a first line of 5 fields over rows of
 14; digits: gzip, 64 columns named by duplicate numbers plus the label), a semicolon-separated CSV (the
-card's `sep`), JSON Lines without a card, and one repo whose configs are CSV, Parquet and JSON Lines.
+card's `sep`, and features the card's `dataset_info` declares), JSON Lines without a card, and one repo whose
+configs are CSV, Parquet and JSON Lines.
 """
 
 from __future__ import annotations
@@ -37,6 +38,17 @@ configs:
 - config_name: semicolon
   data_files: semi/people.csv
   sep: ";"
+dataset_info:
+- config_name: semicolon
+  features:
+  - name: id
+    dtype: int32
+  - name: name
+    dtype: string
+  - name: score
+    dtype: float32
+  - name: city
+    dtype: string
 ---
 # scikit-learn's CSVs
 """
@@ -123,6 +135,8 @@ def test_sklearn_csvs_and_a_semicolon_csv(hf: HfApi, alice: str, repo_name: str)
     # The cases of the issue, spelled out: wine is read (its ragged first line names 5 of 14 columns),
     # digits keeps its 65 columns (duplicate header names are not collapsed), `sep` splits at semicolons.
     assert sizes == {"iris": (150, 5), "wine": (178, 14), "digits": (1796, 65), "semicolon": (4, 4)}
+    semicolon = viewer("info", dataset=repo_id, config="semicolon").json()["dataset_info"]["features"]
+    assert semicolon["id"] == {"dtype": "int32", "_type": "Value"}  # the card's, as load_dataset casts
 
 
 def test_jsonl_without_a_card(hf: HfApi, alice: str, repo_name: str) -> None:

@@ -152,6 +152,16 @@ def _quiet() -> Any:
     return datasets
 
 
+def card_features(declared: Any) -> Any:
+    """The card's `dataset_info.features` (YAML list form) as datasets `Features`; None when datasets
+    cannot read them (the builder then infers its own)."""
+    datasets = _quiet()
+    try:
+        return datasets.DatasetInfo._from_yaml_dict({"features": declared}).features
+    except Exception:
+        return None
+
+
 def inferred_features(prepared: Prepared, kwargs: dict[str, Any], cache: Path) -> Any:
     """The features the builder infers from these files (the config's first split's first file): what
     datasets casts every split of the config to, for the json, parquet and arrow builders. None when it

@@ -24,7 +24,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .builders import BuildFailed, inferred_features, prepare, tables
+from .builders import BuildFailed, card_features, inferred_features, prepare, tables
 from .features import features_of
 from .readers import DataError, Input, Limits
 
@@ -113,8 +113,10 @@ def _rows(spec: dict[str, Any], out: _ShardWriter, limits: Limits) -> tuple[int,
     inputs = [Input(f["path"], f["local"]) for f in spec["files"]]
     kwargs = spec.get("kwargs", {})
     prepared = prepare(spec["module"], inputs, kwargs, out_dir / "in", limits)
-    features = None
-    if spec.get("features_from"):  # the config's first split decides the features (builders.py)
+    features = card_features(spec["card_features"]) if spec.get("card_features") else None
+    if features is None and spec.get(
+        "features_from"
+    ):  # the config's first split decides the features (builders.py)
         first = [Input(f["path"], f["local"]) for f in spec["features_from"]]
         features = inferred_features(
             prepare(spec["module"], first, kwargs, out_dir / "in-first", limits), kwargs, out_dir / "cache"

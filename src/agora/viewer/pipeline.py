@@ -246,7 +246,8 @@ def convert_dataset(hub: Hub, job: Job, settings: Settings | None = None) -> Non
     puts: dict[str, tuple[str, int]] = {}
     try:
         for c in configs:
-            result["configs"].append(_convert_config(hub, git, entries, c, tmp, limits, puts))
+            features = card_features(card, c.name)
+            result["configs"].append(_convert_config(hub, git, entries, c, tmp, limits, puts, features))
         parquet_commit = _commit_parquet(hub, repo, git, puts, commit, result["configs"]) if configs else None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -319,6 +320,7 @@ def _convert_config(
     tmp: Path,
     limits: JobLimits,
     puts: dict[str, tuple[str, int]],
+    features: Any = None,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {
         "name": c.name,
@@ -358,7 +360,8 @@ def _convert_config(
             "out_dir": str(work),
             "limits": {"block_size": limits.block_size},
             "files": _materialize(hub, git, entries, sp.files, work),
-            "features_from": _features_from(hub, git, entries, c, sp, work),
+            "card_features": features,
+            "features_from": [] if features else _features_from(hub, git, entries, c, sp, work),
         }
         got = run_child(spec, limits)
         rec.update(
@@ -394,6 +397,17 @@ def _convert_config(
             path.unlink()
         shutil.rmtree(work, ignore_errors=True)
     return out
+
+
+def card_features(card: dict[str, Any], config: str) -> Any:
+    """The features the card's `dataset_info` declares for `config` (its YAML list form), which
+    `load_dataset` casts every split to (datasets `DatasetInfosDict.from_dataset_card_data`), or None."""
+    infos = card.get("dataset_info")
+    for info in [infos] if isinstance(infos, dict) else infos if isinstance(infos, list) else []:
+        if isinstance(info, dict) and (info.get("config_name") or "default") == config:
+            found = info.get("features")
+            return found if isinstance(found, (list, dict)) else None
+    return None
 
 
 # The builders that infer a config's features once, from its first split's first file, and cast every split
