@@ -138,6 +138,17 @@ def test_sklearn_csvs_and_a_semicolon_csv(hf: HfApi, alice: str, repo_name: str)
     semicolon = viewer("info", dataset=repo_id, config="semicolon").json()["dataset_info"]["features"]
     assert semicolon["id"] == {"dtype": "int32", "_type": "Value"}  # the card's, as load_dataset casts
 
+    # The other endpoints work on what was converted: statistics of every column, search, the export.
+    stats = viewer("statistics", dataset=repo_id, config="digits", split="train")
+    assert stats.status_code == 200 and stats.json()["num_examples"] == 1796, stats.text
+    assert len(stats.json()["statistics"]) == 65
+    found = viewer("search", dataset=repo_id, config="semicolon", split="train", query="Jr")
+    assert found.status_code == 200 and [r["row"]["name"] for r in found.json()["rows"]] == ["Bob; Jr"]
+    files = viewer("parquet", dataset=repo_id).json()["parquet_files"]
+    assert sorted(f["config"] for f in files) == ["digits", "iris", "semicolon", "wine"]
+    wine = load_dataset(repo_id, "wine", split="train", revision="refs/convert/parquet", token=alice)
+    assert wine.column_names == load_dataset(repo_id, "wine", split="train", token=alice).column_names
+
 
 def test_jsonl_without_a_card(hf: HfApi, alice: str, repo_name: str) -> None:
     from datasets import load_dataset
