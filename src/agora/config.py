@@ -49,7 +49,7 @@ class ViewerLimits:
 
     max_rss: int = 2 * 1024**3  # AGORA_VIEWER_MAX_RSS: bytes of resident memory
     timeout: float = 1800  # AGORA_VIEWER_TIMEOUT: seconds
-    block_size: int = 16 * 1024 * 1024  # AGORA_VIEWER_BLOCK_SIZE: bytes the readers take per batch
+    block_size: int = 16 * 1024 * 1024  # AGORA_VIEWER_BLOCK_SIZE: the largest row (line) of a text file
 
     @classmethod
     def from_env(cls) -> ViewerLimits:

@@ -187,7 +187,7 @@ def test_phone_header_and_model_page(page: Page, repos: dict[str, str]) -> None:
     page.set_viewport_size(PHONE)
     page.goto(f"/{MODEL}")
     snap(page, "model-page-390px")
-    search = page.get_by_role("search").get_by_role("searchbox")
+    search = page.get_by_role("search").get_by_role("combobox")
     expect(search).to_be_visible()
     assert _overflow(page) <= PHONE["width"]
     box = search.bounding_box()  # a row of its own, across the header

@@ -250,7 +250,7 @@ def test_create_upload_edit_revert(
     assert page.locator('#upload-list li[data-path="model.bin"] .size').inner_text() == "62.9 MB"
     assert page.locator('#upload-list li[data-path="README.md"] .size').inner_text() == f"{len(readme)} Bytes"
     expect(page.locator("#commit-btn")).to_be_enabled()
-    expect(page.locator("#upload-status")).to_have_text("3 file(s) ready to commit")
+    expect(page.locator("#upload-status")).to_have_text("3 files ready to commit")
     page.get_by_label("Commit message").fill("Add weights, config and card")
     snap(page, "upload-done")
     with page.expect_navigation():

@@ -112,3 +112,22 @@ def test_where_grammar_is_a_whitelist() -> None:
     ):
         with pytest.raises(BadRequest):
             compile_where(bad, cols)
+
+
+def test_each_config_is_read_in_its_own_format() -> None:
+    files = ["tab/a.csv", "tab/b.csv", "col/part.parquet", "lines/train.jsonl", "semi/x.tsv", "notes/x.bin"]
+    card = {
+        "configs": [
+            {"config_name": "tab", "data_files": "tab/*.csv"},
+            {"config_name": "col", "data_files": "col/*"},
+            {"config_name": "lines", "data_files": [{"split": "train", "path": "lines/*.jsonl"}]},
+            {"config_name": "semi", "data_files": "semi/*", "sep": ";"},
+            {"config_name": "none", "data_files": "notes/*"},
+        ]
+    }
+    got = {c.name: (c.module, c.kwargs, [sp.error for sp in c.splits]) for c in discover(files, card)}
+    assert got["tab"] == ("csv", {}, [None])
+    assert got["col"] == ("parquet", {}, [None])
+    assert got["lines"] == ("json", {}, [None])
+    assert got["semi"] == ("csv", {"sep": ";"}, [None])  # the card's kwargs win over the extension's "\t"
+    assert got["none"][0] == "" and "No data file matches" in str(got["none"][2][0])  # the others still work

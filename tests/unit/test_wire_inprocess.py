@@ -119,6 +119,7 @@ ERROR_STATUS: dict[type[errors.HubError], tuple[int, str]] = {
     errors.TooManyRequests: (429, "TooManyRequests"),
     viewer_errors.NotReady: (500, "ResponseNotReady"),
     viewer_errors.SplitFailed: (500, "SplitConversionError"),
+    viewer_errors.SplitStopped: (501, "SplitConversionError"),
 }
 
 

@@ -248,6 +248,7 @@ def table() -> list[Entry]:
         # ---- the pages (web/): last, their catch-all patterns come after the API's ----------------------
         page("GET", r"/static/pygments\.css", web.pygments_css),
         page("GET", r"/static/(?P<path>.+)", web.static),
+        page("GET", r"/favicon\.ico", web.favicon),  # browsers ask for it whatever the page links
         page("GET POST", "/login", account.login),
         page("POST", "/logout", account.logout),
         page("GET POST", "/join", account.join),

@@ -33,6 +33,7 @@ STATUS: dict[type[e.HubError], int] = {  # the first class an error is an instan
     e.GatewayTimeout: 504,
     e.TooManyRequests: 429,
     viewer.NotReady: 500,
+    viewer.SplitStopped: 501,  # before SplitFailed, its base: the Hub's job manager errors are 501
     viewer.SplitFailed: 500,  # the dataset viewer answers 500 for both, as the Hub's
 }
 # Errors a client should retry: their answers carry Retry-After (seconds).
@@ -74,6 +75,9 @@ def hub_error(
     retry = next((v for k, v in RETRY_AFTER.items() if isinstance(exc, k)), None)
     if "retry_after" in exc.extra:  # the error knows how long (a rate limit's window)
         retry = str(exc.extra["retry_after"])
+    extra_body = exc.extra.get("body")
+    if isinstance(extra_body, dict):  # fields of the answer besides `error` (the viewer's cause)
+        body = {**extra_body, **(body or {})}
     if "estimated_time" in exc.extra:  # the Inference API's "currently loading" (the widget shows a bar)
         body = {**(body or {}), "estimated_time": exc.extra["estimated_time"]}
     if retry is not None:

@@ -351,7 +351,7 @@ def _dependencies_first(declared: dict[str, Artefact]) -> list[Artefact]:
 # ---- today's artefacts ------------------------------------------------------------------------------------
 DATASET_PARQUET = Artefact(
     name="dataset-convert",
-    version=1,
+    version=2,  # 2: converted with datasets' own builders (viewer/builders.py), the Hub's error codes
     trigger=OnRefUpdate(repo_types=("dataset",)),
     key=Key.REVISION,
     lives=Stored(

@@ -110,6 +110,7 @@ class Overview:
     gate_open: bool  # the visitor may download (not gated, or past the gate)
     gate_form: gating.Form | None  # a gated repo's access form (from its card)
     gate_reason: str | None  # why the visitor's request was rejected, if it says
+    empty: bool = False  # no file but .gitattributes: the page shows how to add files (first steps)
 
 
 def _card_body(git: GitRepo, sha: str) -> str | None:
@@ -140,6 +141,7 @@ def overview(hub: Hub, who: Principal | None, rid: RepoId) -> Overview:
         sha = git.resolve("main")
         full = repo_full(repo.namespace, repo.name)
         model = repo.type == "model"
+        files = git.all_files(sha)
         return Overview(
             repo=repo,
             sha=sha,
@@ -156,11 +158,12 @@ def overview(hub: Hub, who: Principal | None, rid: RepoId) -> Overview:
             trained_here=index.linked_from(s, who, "dataset", full) if repo.type == "dataset" else [],
             children=index.children_count(s, who, full) if model else {},
             last_commit=git.log(sha, limit=1)[0],
-            file_count=len(git.all_files(sha)),
+            file_count=len(files),
             gate=gating.status_of(s, who, repo),
             gate_open=gating.passes_gate(s, who, repo),
             gate_form=gating.form(repo) if repo.gated else None,
             gate_reason=gating.rejection(s, who, repo),
+            empty=all(f.path == ".gitattributes" for f in files),
         )
 
 
@@ -277,17 +280,21 @@ def history(hub: Hub, who: Principal | None, rid: RepoId, rev: str, page: int, p
 
 @dataclass(frozen=True)
 class Commit(Revision):
-    """A commit and what it changed, file by file."""
+    """A commit and what it changed, file by file; `revertible`: reverting main to it would change files
+    (main's files differ from the commit's: the page offers no revert that would change nothing)."""
 
     commit: CommitInfo
     diffs: list[FileDiff]
+    revertible: bool
 
 
 def commit(hub: Hub, who: Principal | None, rid: RepoId, sha: str) -> Commit:
     """A commit's page: its diffs show file contents, so a gated repo's page lists none before its gate."""
     at, git = _at(hub, who, rid, sha)
     diffs = diff_commit(git, at.sha) if at.gate_open else []
-    return Commit(**vars(at), commit=git.log(at.sha, limit=1)[0], diffs=diffs)
+    main = git.ref_target("refs/heads/main")
+    revertible = main is not None and git.tree_of(main) != git.tree_of(at.sha)
+    return Commit(**vars(at), commit=git.log(at.sha, limit=1)[0], diffs=diffs, revertible=revertible)
 
 
 def safetensors_summary(hub: Hub, repo: Repo, e: Entry) -> dict[str, Any] | None:

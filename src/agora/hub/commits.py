@@ -29,7 +29,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from ..db.models import Discussion, Repo
-from ..errors import BadRequest, EntryNotFound, RepoNotFound, Unavailable, branch_moved, disk_full
+from ..errors import BadRequest, Conflict, EntryNotFound, RepoNotFound, Unavailable, branch_moved, disk_full
 from ..ids import RepoId, check_folder, check_oid, check_path, check_unicode_twins
 from ..storage.gitstore import GitRepo
 from ..storage.lfs_pointer import lfs_pointer, parse_pointer
@@ -224,12 +224,17 @@ def commit_in(
 
 
 def revert_to(hub: Hub, who: Principal, rid: RepoId, branch: str, target: str) -> CommitResult:
-    """A new commit on `branch` whose tree is `target`'s: going back to a version keeps history."""
+    """A new commit on `branch` whose tree is `target`'s: going back to a version keeps history. A revert
+    that would change nothing (the branch already has `target`'s files, e.g. the same revert clicked twice)
+    is refused: it would only add an empty commit. The head it compared is the commit's parent, so a branch
+    that moves meanwhile is a 412, not a second identical revert."""
     with hub.db.session() as s:
         repo = hub.find(s, who, rid, write=True)
         git = hub.git(repo)
-        hub.branch_ref(git, branch)
+        head = git.ref_target(hub.branch_ref(git, branch))
         target = git.resolve(target)
+        if head is not None and would_change_nothing(git, head, target):
+            raise Conflict(f"Nothing to revert: {branch} already has the files of {target[:7]}.")
         return commit_in(
             s,
             hub,
@@ -239,8 +244,15 @@ def revert_to(hub: Hub, who: Principal, rid: RepoId, branch: str, target: str) -
             revision=branch,
             summary=f"Revert to {target[:7]}",
             description=f"Restore the files as they were at {target}.",
+            parent_commit=head,
             tree_from=target,
         )
+
+
+def would_change_nothing(git: GitRepo, head: str, target: str) -> bool:
+    """Whether reverting `head` to `target` keeps every file as it is (the two commits have the same tree):
+    the commit page offers no revert then."""
+    return git.tree_of(head) == git.tree_of(target)
 
 
 def super_squash(hub: Hub, who: Principal, rid: RepoId, branch: str, message: str) -> CommitResult:

@@ -1,9 +1,11 @@
 """Convert one split to parquet, in a child process: `python -m agora.viewer.convert < spec.json`.
 
-The child reads the split's files in bounded batches, writes `NNNN.parquet` shards into `out_dir` and
-prints one JSON line: rows, features, sizes, its peak RSS, or the error. Running it as a child process is
-what bounds a job: the parent (viewer/pipeline.py run_child) kills it past a memory or time limit, and a
-crash in a native reader (a corrupt file) takes down only the child, so only that split shows an error.
+The child reads the split's files with the `datasets` library's own builder (builders.py: the columns,
+types and rows `load_dataset` gives), writes `NNNN.parquet` shards into `out_dir` and prints one JSON line:
+rows, features, sizes, its peak RSS, or the error (with the Hub viewer's error code and its cause).
+Running it as a child process is what bounds a job: the parent (viewer/pipeline.py run_child) kills it past
+a memory or time limit, and a crash in a native reader (a corrupt file) takes down only the child, so only
+that split shows an error.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import ctypes
 import json
 import os
 import resource
+import shutil
 import signal
 import sys
 import time
@@ -21,8 +24,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .builders import BuildFailed, card_features, inferred_features, prepare, tables
 from .features import features_of
-from .readers import DataError, Input, Limits, batches
+from .readers import DataError, Input, Limits
 
 SHARD_BYTES = 256 * 1024 * 1024  # the Hub keeps each converted file well under its own 5 GB LFS limit
 ROW_GROUP_BYTES = 1024 * 1024  # small row groups: a /rows page decodes ~1 MB, not a whole shard
@@ -103,44 +107,72 @@ def _with_features(schema: pa.Schema, hf: Any) -> pa.Schema:
     )
 
 
+def _rows(spec: dict[str, Any], out: _ShardWriter, limits: Limits) -> tuple[int, int]:
+    """Write the split's rows into `out`: -> (rows, bytes in memory)."""
+    out_dir = Path(spec["out_dir"])
+    inputs = [Input(f["path"], f["local"]) for f in spec["files"]]
+    kwargs = spec.get("kwargs", {})
+    prepared = prepare(spec["module"], inputs, kwargs, out_dir / "in", limits)
+    features = card_features(spec["card_features"]) if spec.get("card_features") else None
+    if features is None and spec.get(
+        "features_from"
+    ):  # the config's first split decides the features (builders.py)
+        first = [Input(f["path"], f["local"]) for f in spec["features_from"]]
+        features = inferred_features(
+            prepare(spec["module"], first, kwargs, out_dir / "in-first", limits), kwargs, out_dir / "cache"
+        )
+    rows = mem = 0
+    for batch in tables(prepared, kwargs, out_dir / "cache", features):
+        if out.schema is None:
+            out.schema = _with_features(batch.schema, spec.get("hf_features"))
+        batch = _unify(batch, out.schema, spec["split"])
+        if batch.num_rows == 0:
+            continue
+        rows += batch.num_rows
+        mem += batch.nbytes
+        out.add(batch)
+    out.flush()
+    if out.schema is None:
+        raise DataError("The split has no rows")
+    return rows, mem
+
+
 def convert(spec: dict[str, Any]) -> dict[str, Any]:
     limits = Limits(**spec.get("limits", {}))
-    inputs = [Input(f["path"], f["local"]) for f in spec["files"]]
     out_dir = Path(spec["out_dir"])
     started = time.monotonic()
     out = _ShardWriter(out_dir)
     rows = mem = 0
-    error = None
+    error: dict[str, str] | None = None
     try:
-        for batch in batches(spec["module"], inputs, spec.get("kwargs", {}), limits):
-            if out.schema is None:
-                out.schema = _with_features(batch.schema, spec.get("hf_features"))
-            batch = _unify(batch, out.schema, spec["split"])
-            if batch.num_rows == 0:
-                continue
-            rows += batch.num_rows
-            mem += batch.nbytes
-            out.add(batch)
-        out.flush()
-        if out.schema is None:
-            raise DataError("The split has no rows")
-    except DataError as e:
-        error = str(e)
+        rows, mem = _rows(spec, out, limits)
+    except BuildFailed as e:
+        error = {"error": e.message, "code": e.code, "exception": e.cause_exception, "cause": e.cause_message}
+    except DataError as e:  # refused by our own guards (a zip bomb, a row too large)
+        error = {"error": str(e), "code": "DatasetGenerationError", "exception": "DataError", "cause": str(e)}
     except MemoryError:
-        error = "The split needs more memory than a conversion job may use"
+        msg = "The split needs more memory than a conversion job may use"
+        error = {"error": msg, "code": "DatasetGenerationError", "exception": "MemoryError", "cause": msg}
     finally:
         out.close()
+        shutil.rmtree(out_dir / "in", ignore_errors=True)
+        shutil.rmtree(out_dir / "in-first", ignore_errors=True)
+        shutil.rmtree(out_dir / "cache", ignore_errors=True)
+        shutil.rmtree(out_dir / "hf-home", ignore_errors=True)
     schema, shards = out.schema, out.shards
     for s in shards:
         s["size"] = (out_dir / s["filename"]).stat().st_size
     return {
         "split": spec["split"],
-        "num_rows": rows,
+        "num_rows": rows if not error else 0,
         "num_bytes_memory": mem,
         "shards": [] if error else shards,
         "features": features_of(schema) if schema is not None and not error else None,
         "num_columns": len(schema.names) if schema is not None else 0,
-        "error": error,
+        "error": error["error"] if error else None,
+        "error_code": error["code"] if error else None,
+        "cause_exception": error["exception"] if error else None,
+        "cause_message": error["cause"] if error else None,
         "seconds": round(time.monotonic() - started, 3),
         "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
     }
@@ -162,6 +194,12 @@ def main() -> None:
     if len(sys.argv) > 1:  # the pid of the server process that runs this conversion
         die_with_parent(int(sys.argv[1]))
     spec = json.loads(sys.stdin.read())
+    # datasets only reads the job's own files: no network, and its caches stay in the job's folder.
+    home = Path(spec["out_dir"]) / "hf-home"
+    os.environ.update(
+        {"HF_HOME": str(home), "HF_DATASETS_CACHE": str(home / "datasets"), "HF_HUB_OFFLINE": "1"}
+    )
+    os.environ.update({"HF_DATASETS_OFFLINE": "1", "TQDM_DISABLE": "1"})
     # Arrow's default pool (jemalloc) keeps RSS flat here; the system pool measured ~2x higher.
     print(json.dumps(convert(spec)), flush=True)
 

@@ -11,8 +11,10 @@ builder kwargs. The rules (datasets/data_files.py, datasets/load.py, utils/metad
   names, split keywords in file names, and finally everything as "train".
 - globbing is fsspec's (>= 2023.12): `*` stays in a path segment, `**` spans segments; hidden files, `__*`
   directories and a few metadata file names are skipped unless the pattern names them.
-- the module is inferred once, from the first config's files (the most common extension, ties going to
-  parquet) and is used for every config: that is the client's behaviour, so the viewer shows it too.
+- the module (the most common extension, ties going to parquet) is inferred per config, from that config's
+  own files, so a repo whose subsets mix formats (one CSV, one Parquet, one JSON Lines) shows each with its
+  own reader. datasets 5.2's `load_dataset(repo, config)` infers it once, from the first config, and reads
+  the other configs with that module; `load_dataset("<module>", data_files=...)` reads them as shown here.
 """
 
 from __future__ import annotations
@@ -156,6 +158,9 @@ FOLDER_MODULES = {"imagefolder", "audiofolder"}
 ALLOWED_EXTENSIONS = set(EXTENSION_TO_MODULE) | {".zip"}
 # What this viewer can convert; other modules are listed with an error on each split.
 SUPPORTED = {"csv", "json", "parquet", "arrow", "text", "imagefolder", "audiofolder"}
+
+
+NO_DATA = "No supported data file found (csv, tsv, json, jsonl, parquet, arrow, txt, images, audio)"
 
 
 class DiscoveryError(Exception):
@@ -368,24 +373,23 @@ def discover(files: list[str], card: dict[str, Any] | None) -> list[ConfigSpec]:
     metadata, defaults = _readme_configs((card or {}).get("configs"))
     if metadata:
         out = [_readme_config(c, files, defaults) for c in metadata]
-        if metadata[0].get("data_files") is not None:
-            module_files = [f for sp in out[0].splits for f in sp.files]
-        else:
-            module_files = [f for sp in _files_for(default_patterns(files), files, "") for f in sp.files]
     else:
-        splits = _files_for(default_patterns(files), files, "")
-        out = [ConfigSpec("default", splits, "", {}, True)]
-        module_files = [f for sp in splits for f in sp.files]
-    module, module_kwargs = infer_module(module_files)
-    if module is None:
-        raise DiscoveryError(
-            "No supported data file found (csv, tsv, json, jsonl, parquet, arrow, txt, images, audio)"
-        )
-    for c in out:
+        out = [ConfigSpec("default", _files_for(default_patterns(files), files, ""), "", {}, True)]
+    found = False
+    for c in out:  # each config is read with the format of its own files (see the module docstring)
+        module, module_kwargs = infer_module([f for sp in c.splits for f in sp.files])
+        if module is None:
+            c.error = c.error or NO_DATA
+            for sp in c.splits:
+                sp.error = sp.error or NO_DATA
+            continue
+        found = True
         c.module = module
         c.kwargs = {**module_kwargs, **c.kwargs}
         for sp in c.splits:
             _keep_module_files(sp, module)
+    if not found:
+        raise DiscoveryError(NO_DATA)
     return out
 
 
@@ -433,8 +437,8 @@ def _keep_module_files(sp: SplitSpec, module: str) -> None:
     sp.files = [f for f in sp.files if _keep(f, module)]
     if not sp.files or all(f.rsplit("/", 1)[-1] in METADATA_FILENAMES for f in sp.files):
         sp.error = (
-            f"Split {sp.name!r} has no {module} data files: datasets infers one format for every "
-            "config from the first config's files"
+            f"Split {sp.name!r} has no {module} data files: a config is read in one format, the most "
+            "common one among its files"
         )
     elif module not in SUPPORTED and module != "zip":
         sp.error = f"The {module!r} format is not supported by this viewer yet"

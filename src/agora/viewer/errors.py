@@ -13,6 +13,19 @@ class NotReady(HubError):
 
 
 class SplitFailed(HubError):
-    """The split could not be converted: its rows cannot be served."""
+    """The split could not be converted: its rows cannot be served. Answered as the Hub's dataset viewer
+    answers a split whose conversion failed: the code its worker gave (`DatasetGenerationError`,
+    `DatasetGenerationCastError`, `EmptyDatasetError`, ...) and, in the body, `cause_exception` and
+    `cause_message` (`extra["body"]`)."""
 
     code = "SplitConversionError"
+
+    def __init__(self, message: str, code: str | None = None, **extra: object) -> None:
+        super().__init__(message, **extra)
+        if code:
+            self.code = code
+
+
+class SplitStopped(SplitFailed):
+    """The split's conversion job was stopped (time or memory) or crashed: the Hub answers those 501
+    (`JobManagerExceededMaximumDurationError`, `JobManagerCrashedError`)."""

@@ -119,11 +119,13 @@ def run_child(spec: dict[str, Any], limits: JobLimits) -> dict[str, Any]:
     process's pid: it dies with it (convert.die_with_parent), so a server killed with -9 leaves no converter
     running unsupervised."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    # stderr goes to a file, not a pipe: a child that warns a lot (pandas, datasets) never blocks on it.
+    err_file = tempfile.TemporaryFile()
     proc = subprocess.Popen(
         [sys.executable, "-m", "agora.viewer.convert", str(os.getpid())],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=err_file,
         env=env,
         start_new_session=True,
     )
@@ -146,12 +148,17 @@ def run_child(spec: dict[str, Any], limits: JobLimits) -> dict[str, Any]:
             break
         time.sleep(0.05)
     out = proc.stdout.read() if proc.stdout else b""
-    err = proc.stderr.read() if proc.stderr else b""
+    err_file.seek(max(0, err_file.seek(0, os.SEEK_END) - 64 * 1024))
+    err = err_file.read()
+    err_file.close()
     if killed:
-        return {"error": f"The conversion of this split was stopped: it {killed}", "peak_rss": peak}
+        msg = f"The conversion of this split was stopped: it {killed}"
+        code = "JobManagerExceededMaximumDurationError" if "longer" in killed else "JobManagerCrashedError"
+        return {"error": msg, "error_code": code, "peak_rss": peak}
     if proc.returncode != 0 or not out.strip():
         tail = err.decode("utf-8", "replace").strip().splitlines()[-1:] or [f"exit code {proc.returncode}"]
-        return {"error": f"The conversion of this split crashed: {tail[0][:500]}", "peak_rss": peak}
+        msg = f"The conversion of this split crashed: {tail[0][:500]}"
+        return {"error": msg, "error_code": "JobManagerCrashedError", "peak_rss": peak}
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     result["peak_rss"] = max(peak, result.get("peak_rss") or 0)
     return result
@@ -239,7 +246,8 @@ def convert_dataset(hub: Hub, job: Job, settings: Settings | None = None) -> Non
     puts: dict[str, tuple[str, int]] = {}
     try:
         for c in configs:
-            result["configs"].append(_convert_config(hub, git, entries, c, tmp, limits, puts))
+            features = card_features(card, c.name)
+            result["configs"].append(_convert_config(hub, git, entries, c, tmp, limits, puts, features))
         parquet_commit = _commit_parquet(hub, repo, git, puts, commit, result["configs"]) if configs else None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -313,6 +321,7 @@ def _convert_config(
     tmp: Path,
     limits: JobLimits,
     puts: dict[str, tuple[str, int]],
+    features: Any = None,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {
         "name": c.name,
@@ -333,19 +342,27 @@ def _convert_config(
             "num_bytes_parquet_files": 0,
             "num_bytes_memory": 0,
             "error": sp.error,
+            # No files to read: the Hub's EmptyDatasetError; a format this viewer does not convert yet too.
+            "error_code": None
+            if not sp.error
+            else "EmptyDatasetError"
+            if not sp.files
+            else "DatasetGenerationError",
         }
         out["splits"].append(rec)
         if sp.error:
             continue
-        work = tmp / f"{len(puts)}-{c.name}-{sp.name}".replace("/", "_")
-        work.mkdir()
+        # Named by a counter only: the builder is given paths under it, and a name may hold glob characters.
+        work = Path(tempfile.mkdtemp(prefix="split-", dir=tmp))
         spec = {
             "module": c.module,
-            "kwargs": {k: v for k, v in c.kwargs.items() if k in ("sep", "delimiter", "field")},
+            "kwargs": _json_kwargs(c.kwargs),
             "split": sp.name,
             "out_dir": str(work),
             "limits": {"block_size": limits.block_size},
             "files": _materialize(hub, git, entries, sp.files, work),
+            "card_features": features,
+            "features_from": [] if features else _features_from(hub, git, entries, c, sp, work),
         }
         got = run_child(spec, limits)
         rec.update(
@@ -357,6 +374,9 @@ def _convert_config(
                     "features",
                     "num_bytes_memory",
                     "error",
+                    "error_code",
+                    "cause_exception",
+                    "cause_message",
                     "peak_rss",
                     "seconds",
                 )
@@ -377,6 +397,46 @@ def _convert_config(
             rec["num_bytes_parquet_files"] += size
             path.unlink()
         shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
+def card_features(card: dict[str, Any], config: str) -> Any:
+    """The features the card's `dataset_info` declares for `config` (its YAML list form), which
+    `load_dataset` casts every split to (datasets `DatasetInfosDict.from_dataset_card_data`), or None."""
+    infos = card.get("dataset_info")
+    for info in [infos] if isinstance(infos, dict) else infos if isinstance(infos, list) else []:
+        if isinstance(info, dict) and (info.get("config_name") or "default") == config:
+            found = info.get("features")
+            return found if isinstance(found, (list, dict)) else None
+    return None
+
+
+# The builders that infer a config's features once, from its first split's first file, and cast every split
+# to them (datasets 5.2 `_split_generators`): a split after the first is read with those features too.
+FEATURES_FROM_FIRST_SPLIT = {"json", "parquet", "arrow"}
+
+
+def _features_from(
+    hub: Hub, git: Any, entries: dict[str, Any], c: ConfigSpec, sp: Any, work: Path
+) -> list[dict[str, str]]:
+    """The file the builder would infer `sp`'s features from, when that is another split's (else [])."""
+    first = c.splits[0]
+    if c.module not in FEATURES_FROM_FIRST_SPLIT or first is sp or first.error or not first.files:
+        return []
+    (work / "first").mkdir()
+    return _materialize(hub, git, entries, first.files[:1], work / "first")
+
+
+def _json_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The card config's builder kwargs that JSON carries to the child (which keeps those its builder
+    takes, as datasets does)."""
+    out = {}
+    for k, v in kwargs.items():
+        try:
+            json.dumps(v)
+        except (TypeError, ValueError):
+            continue
+        out[str(k)] = v
     return out
 
 

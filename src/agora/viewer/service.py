@@ -19,7 +19,7 @@ from .. import jobs
 from ..db.models import Job, Repo, ViewerResult
 from ..errors import NotFound
 from ..hub import artefacts
-from .errors import NotReady, SplitFailed
+from .errors import NotReady, SplitFailed, SplitStopped
 from .pipeline import KIND
 from .query import Shard
 
@@ -69,8 +69,16 @@ class State:
         self.ready()
         c, sp = self.split(config, split)
         if sp.get("error"):
-            raise SplitFailed(
-                f"The split {sp['name']!r} of config {c['name']!r} could not be converted: {sp['error']}"
+            code = sp.get("error_code") or "SplitConversionError"
+            cause = {
+                "cause_exception": sp.get("cause_exception") or code,
+                "cause_message": sp.get("cause_message") or sp["error"],
+            }
+            kind = SplitStopped if code.startswith("JobManager") else SplitFailed
+            raise kind(
+                f"The split {sp['name']!r} of config {c['name']!r} could not be converted: {sp['error']}",
+                code,
+                body=cause,
             )
         return c, sp
 

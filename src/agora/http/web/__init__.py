@@ -90,6 +90,16 @@ async def static(web: Web, request: Request, path: str) -> Response:
     )
 
 
+async def favicon(web: Web, request: Request) -> Response:
+    """`/favicon.ico`: the app's icon (pages link static/favicon.svg; this answers the browsers and tools
+    that ask for the classic address)."""
+    return FileResponse(
+        STATIC_ROOT / "favicon.ico",
+        media_type="image/x-icon",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
+
+
 async def pygments_css(web: Web, request: Request) -> Response:
     from .render import PYGMENTS_CSS
 

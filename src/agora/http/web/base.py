@@ -65,7 +65,9 @@ class Web:
             value_label=lambda value, group: tagnames.value_name(group, value),
             tag_heading=tagnames.heading,
             seg=render.seg,
+            plural=render.plural,  # "1 file", "2 files" (issue 18, first steps and details)
         )
+        self.env.globals["icon"] = render.icon  # the SVG sprite's icons: {{ icon("copy") }}
         self.env.globals.update(repo_path=repo_path, TYPE_LABEL=TYPE_LABEL, space_look=spaces.look)
         self.env.filters["repo_id"] = lambda r: repo_full(r.namespace, r.name)  # `gpt2` for a canonical repo
 

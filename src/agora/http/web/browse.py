@@ -10,7 +10,7 @@ from starlette.responses import HTMLResponse, Response
 
 from ... import spacehost
 from ...hub import browse as hub_browse
-from ...hub import fulltext, gating, index, model_panels, spaces, tagnames
+from ...hub import dashboard, fulltext, gating, index, model_panels, spaces, tagnames
 from ...hub import taxonomy as tx
 from ...hub.repos import Hub, Repo
 from ...ids import FROM_PLURAL, PLURAL, REPO_TYPES, RepoId
@@ -98,6 +98,8 @@ async def home(web: Web, request: Request) -> Response:
         **h.trending,
         **{f"{t}_count": n for t, n in h.counts.items()},
     }  # model, model_count...
+    if who is not None:  # the user's repos, orgs, likes and the feed of recent commits (hub/dashboard.py)
+        lists["dash"] = await web.run(dashboard.dashboard, web.hub, who)
     return await web.page(request, "home.html", **lists)
 
 
@@ -175,10 +177,12 @@ async def repo_page(web: Web, request: Request, p: str | None, ns: str, name: st
     more = await web.run(card_and_viewer, web.hub, ov, rid, dict(request.query_params))
     if ov.repo.type == "space" and ov.gate_open:  # a gated Space's app is behind its gate
         more.update(await space_context(web, ov.repo))
+    host = web.base_url(
+        request
+    )  # the first steps' commands name this host (AGORA_PUBLIC_URL, or the request's)
     if ov.repo.type == "model":  # evaluation results and "Use this model" (issue 18)
-        endpoint = web.base_url(request)
-        more["mp"] = await web.run(model_panels.panels, web.hub, who, ov.repo, ov.sha, ov.tags, endpoint)
-    return await web.page(request, "repo.html", tab="card", **vars(ov), **more)
+        more["mp"] = await web.run(model_panels.panels, web.hub, who, ov.repo, ov.sha, ov.tags, host)
+    return await web.page(request, "repo.html", tab="card", host=host, **vars(ov), **more)
 
 
 FIELD_PREFIX = "field:"  # the access form's answers (the card's field names may be anything: no clash)

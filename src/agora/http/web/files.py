@@ -39,8 +39,10 @@ def file_view(f: hub_browse.File, path: str) -> dict[str, Any]:
     elif f.text is not None and lower.endswith(".json"):
         view = {"kind": "code", "html": render.code(render.pretty_json(f.text) or f.text, "x.json")}
     elif f.text is not None and lower.endswith(".md"):
+        yaml = front_matter(f.text)
         view = {
             "kind": "markdown",
+            "yaml": render.code(yaml, "x.yaml") if yaml is not None else None,
             "html": render.markdown(f.text, f"/{f.rid.web_path}/resolve/{quote(f.sha)}"),
             "source": render.code(f.text, "x.md"),
         }
@@ -49,6 +51,16 @@ def file_view(f: hub_browse.File, path: str) -> dict[str, Any]:
     if lower.endswith(".safetensors"):
         view["safetensors"] = f.safetensors
     return view
+
+
+def front_matter(text: str) -> str | None:
+    """A Markdown file's YAML block (between its first two `---` lines), as written: the rendered card hides
+    it, so the file view shows it above the card as the Hub does (None: no closed block at the top)."""
+    lines = text.splitlines()
+    if not lines or lines[0].strip() != "---":
+        return None
+    end = next((i for i in range(1, len(lines)) if lines[i].strip() == "---"), None)
+    return None if end is None else "\n".join(lines[1:end])
 
 
 async def blob(

@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 import nh3
 from markdown_it import MarkdownIt
+from markupsafe import Markup
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 from mdit_py_plugins.front_matter import front_matter_plugin
 from pygments import highlight as _highlight
@@ -207,4 +208,44 @@ def sparkline(values: list[int], width: int = 200, height: int = 40) -> str:
         f'<svg class="spark" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
         f'aria-label="downloads per day"><polyline fill="none" stroke="currentColor" stroke-width="2" '
         f'points="{pts}"/></svg>'
+    )
+
+
+# ---- first steps and details (issue 18): count plurals, SVG icons ------------------------------------
+_IRREGULAR = {"copy": "copies", "entry": "entries", "repository": "repositories", "match": "matches"}
+
+
+def plural(n: int | None, word: str, many: str | None = None) -> str:
+    """A count with its noun: 1 file, 2 files, 1,234 rows (`many` for an irregular plural); the one place
+    pages spell counts, so "1 files" cannot come back."""
+    n = n or 0
+    noun = word if n == 1 else many or _IRREGULAR.get(word, word + "s")
+    return f"{n:,} {noun}"
+
+
+ICONS = (
+    "brand",
+    "copy",
+    "file",
+    "folder",
+    "download",
+    "like",
+    "edit",
+    "delete",
+    "close",
+    "upload",
+    "git",
+    "terminal",
+)
+
+
+def icon(name: str, label: str = "", size: int = 16) -> Markup:
+    """An icon of the app's sprite (static/icons.svg): drawn as SVG, so it shows without any emoji font.
+    Decorative (aria-hidden) unless `label` names it for screen readers."""
+    if name not in ICONS:
+        raise ValueError(f"no icon {name!r} in static/icons.svg")
+    a11y = f'role="img" aria-label="{html.escape(label)}"' if label else 'aria-hidden="true"'
+    return Markup(
+        f'<svg class="icon icon-{name}" width="{size}" height="{size}" {a11y} focusable="false">'
+        f'<use href="/static/icons.svg#{name}"/></svg>'
     )

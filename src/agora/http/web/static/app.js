@@ -71,7 +71,7 @@
 
   function refresh() {
     commitBtn.disabled = pending > 0 || staged.size === 0;
-    status.textContent = pending > 0 ? `Uploading ${pending} file(s)…` : staged.size ? `${staged.size} file(s) ready to commit` : "";
+    status.textContent = pending > 0 ? `Uploading ${countOf(pending, "file")}…` : staged.size ? `${countOf(staged.size, "file")} ready to commit` : "";
   }
 
   function send(file, path) {
@@ -362,6 +362,9 @@
     if (ev.target === zone && (ev.key === "Enter" || ev.key === " ")) { ev.preventDefault(); picker.click(); }
   });
 })();
+
+// First steps and details (issue 18): "1 file", "2 files", as the pages' `plural` filter (render.py) writes.
+function countOf(n, word) { return `${n.toLocaleString("en")} ${n === 1 ? word : word + "s"}`; }
 
 // "Use this model" on the model page (issue 18, _use_model.html): a library's button shows its snippet; a copy
 // button says "Copied" (the copying itself is the [data-copy] handler above); Escape closes the menu.
