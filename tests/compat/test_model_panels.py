@@ -18,6 +18,8 @@ import httpx
 import pytest
 from huggingface_hub import HfApi, ModelCard
 
+from agora.hub import tagnames
+
 from ..conftest import ENDPOINT
 from ..tiny_models import tiny_models  # noqa: F401  (the session fixture)
 
@@ -136,7 +138,8 @@ def hub_rows(results: Any) -> list[tuple[str, str, str, str, bool]]:
     """What the panel shows for huggingface_hub's EvalResults: the pretty names where given, else the ids."""
     return [
         (
-            r.task_name or r.task_type,
+            r.task_name
+            or tagnames.task_name(r.task_type),  # the Hub's name of the task when the card gives none
             " ".join(
                 [r.dataset_name, " · ".join(x for x in (r.dataset_config, r.dataset_split) if x)]
             ).strip(),
@@ -197,8 +200,8 @@ def test_awkward_model_index_entries_are_skipped_not_a_500(api: HfApi, repo_name
     r = httpx.get(f"{ENDPOINT}/{rid}", timeout=30)
     assert r.status_code == 200
     shown = cells(Page(r.text))
-    assert shown[0] == ("text-classification", "Odd", "f1", "0.5", False)
-    assert len(shown) == 200 and shown[-1] == ("fill-mask", "D198", "m", "198", False)
+    assert shown[0] == ("Text Classification", "Odd", "f1", "0.5", False)
+    assert len(shown) == 200 and shown[-1] == ("Fill-Mask", "D198", "m", "198", False)
     assert "more results than are shown" in r.text
 
 
