@@ -10,7 +10,7 @@ from starlette.responses import HTMLResponse, Response
 
 from ... import spacehost
 from ...hub import browse as hub_browse
-from ...hub import dashboard, fulltext, gating, index, spaces, tagnames
+from ...hub import dashboard, fulltext, gating, index, model_panels, spaces, tagnames
 from ...hub import taxonomy as tx
 from ...hub.repos import Hub, Repo
 from ...ids import FROM_PLURAL, PLURAL, REPO_TYPES, RepoId
@@ -180,6 +180,8 @@ async def repo_page(web: Web, request: Request, p: str | None, ns: str, name: st
     host = web.base_url(
         request
     )  # the first steps' commands name this host (AGORA_PUBLIC_URL, or the request's)
+    if ov.repo.type == "model":  # evaluation results and "Use this model" (issue 18)
+        more["mp"] = await web.run(model_panels.panels, web.hub, who, ov.repo, ov.sha, ov.tags, host)
     return await web.page(request, "repo.html", tab="card", host=host, **vars(ov), **more)
 
 

@@ -365,3 +365,26 @@
 
 // First steps and details (issue 18): "1 file", "2 files", as the pages' `plural` filter (render.py) writes.
 function countOf(n, word) { return `${n.toLocaleString("en")} ${n === 1 ? word : word + "s"}`; }
+
+// "Use this model" on the model page (issue 18, _use_model.html): a library's button shows its snippet; a copy
+// button says "Copied" (the copying itself is the [data-copy] handler above); Escape closes the menu.
+(() => {
+  const menu = document.getElementById("use-model");
+  if (!menu) return;
+  menu.addEventListener("click", (ev) => {
+    const tab = ev.target.closest("[data-snippet-tab]");
+    if (tab) {
+      menu.querySelectorAll("[data-snippet-tab]").forEach((b) => b.setAttribute("aria-pressed", String(b === tab)));
+      menu.querySelectorAll("[data-snippet-pane]").forEach((p) => { p.hidden = p.dataset.snippetPane !== tab.dataset.snippetTab; });
+      return;
+    }
+    const copy = ev.target.closest(".copy-snippet");
+    if (copy) {
+      menu.querySelectorAll(".copy-snippet").forEach((b) => { if (b !== copy) b.textContent = "Copy"; });
+      copy.textContent = "Copied";
+    }
+  });
+  menu.addEventListener("keydown", (ev) => {
+    if (ev.key === "Escape" && menu.open) { menu.open = false; menu.querySelector("summary").focus(); }
+  });
+})();
