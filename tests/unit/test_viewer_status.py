@@ -8,17 +8,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-
 from agora import jobs
 from agora.db.models import Repo, ViewerResult
 from agora.db.session import Database, migrate
 from agora.http.web import colstats, viewer
+from agora.http.web.base import environment
 from agora.viewer import service
 from agora.viewer.pipeline import KIND
 
 OLD, NEW = "a" * 40, "b" * 40
-TEMPLATES = Path(viewer.__file__).parent / "templates"
 
 
 class _Hub:
@@ -54,7 +52,7 @@ def _status(hub: _Hub) -> dict[str, Any]:
 
 
 def _render(status: dict[str, Any]) -> str:
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape())
+    env = environment()
     v = {"base": "/datasets/a/b", "ready": True, "configs": [{"name": "default"}], **status}
     return env.get_template("_viewer.html").render(v=v)
 
@@ -95,7 +93,7 @@ def test_a_crashed_first_conversion_is_no_endless_processing(tmp_path: Path) -> 
     jobs.finish(hub, job, "RuntimeError: boom")
     status = _status(hub)
     assert status["head_failed"] and not status["processing"] and not status["poll"]
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape())
+    env = environment()
     html = env.get_template("_viewer.html").render(
         v={"base": "/d", "ready": True, "configs": [], "error": "The conversion job failed: boom", **status}
     )

@@ -45,31 +45,37 @@ def repo_path(repo: Repo) -> str:
     return "/" + repo_web_path(repo.type, repo.namespace, repo.name)
 
 
+def environment() -> Environment:
+    """The pages' Jinja environment: the templates folder, autoescape, and the filters and globals they use."""
+    env = Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=select_autoescape(),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        filesize=render.filesize,
+        timeago=render.timeago,
+        timeago_iso=render.timeago_iso,
+        compact=render.compact,
+        task_label=tagnames.task_name,
+        tag_label=tagnames.label,  # tags as people read them: hub/tagnames.py, the one place
+        value_label=lambda value, group: tagnames.value_name(group, value),
+        tag_heading=tagnames.heading,
+        seg=render.seg,
+        plural=render.plural,  # "1 file", "2 files" (issue 18, first steps and details)
+    )
+    env.globals["icon"] = render.icon  # the SVG sprite's icons: {{ icon("copy") }}
+    env.globals.update(repo_path=repo_path, TYPE_LABEL=TYPE_LABEL, space_look=spaces.look)
+    env.filters["repo_id"] = lambda r: repo_full(r.namespace, r.name)  # `gpt2` for a canonical repo
+    return env
+
+
 class Web:
     def __init__(self, ctx: Ctx) -> None:
         self.ctx = ctx
         self.hub: Hub = ctx.hub
-        self.env = Environment(
-            loader=FileSystemLoader(HERE / "templates"),
-            autoescape=select_autoescape(),
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-        self.env.filters.update(
-            filesize=render.filesize,
-            timeago=render.timeago,
-            timeago_iso=render.timeago_iso,
-            compact=render.compact,
-            task_label=tagnames.task_name,
-            tag_label=tagnames.label,  # tags as people read them: hub/tagnames.py, the one place
-            value_label=lambda value, group: tagnames.value_name(group, value),
-            tag_heading=tagnames.heading,
-            seg=render.seg,
-            plural=render.plural,  # "1 file", "2 files" (issue 18, first steps and details)
-        )
-        self.env.globals["icon"] = render.icon  # the SVG sprite's icons: {{ icon("copy") }}
-        self.env.globals.update(repo_path=repo_path, TYPE_LABEL=TYPE_LABEL, space_look=spaces.look)
-        self.env.filters["repo_id"] = lambda r: repo_full(r.namespace, r.name)  # `gpt2` for a canonical repo
+        self.env = environment()
 
     # ---- who --------------------------------------------------------------------------------------
     def _who(self, request: Request) -> Principal | None:
