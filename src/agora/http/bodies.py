@@ -9,7 +9,6 @@ authentication or a signature check it before calling these.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import re
 import shutil
@@ -94,10 +93,12 @@ def check_room(request: Request, folder: Path, floor: int) -> None:
 # An error answered before the request body was read (a read token uploading, a 413 on the declared
 # length, a 404 for a private repo): closing the connection with the body's rest unread makes the kernel
 # reset it, and a client still sending then loses the answer ("broken pipe", "connection reset") instead
-# of reading the error. So the rest is read and dropped first, within a bound of bytes and of time;
-# past either the connection is left to close as before.
+# of reading the error. So the rest is read and dropped first, within a bound of bytes and of time, and only
+# while it keeps coming: a client that declared a body it does not send (or sends slowly) gets its answer
+# after DRAIN_IDLE seconds. A request with `Expect: 100-continue` sends no body until asked, and is not asked.
 DRAIN_LIMIT = 16 * 2**20
 DRAIN_SECONDS = 10.0
+DRAIN_IDLE = 0.5
 
 
 class Drain:
@@ -107,7 +108,7 @@ class Drain:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not _has_body(scope):
+        if scope["type"] != "http" or not _sends_body(scope):
             await self.app(scope, receive, send)
             return
         done = False
@@ -123,26 +124,38 @@ class Drain:
             nonlocal done
             if msg["type"] == "http.response.start" and msg.get("status", 200) >= 400 and not done:
                 done = True
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(_drop(receive, DRAIN_LIMIT), DRAIN_SECONDS)
+                await _drop(receive)
             await send(msg)
 
         await self.app(scope, watched_receive, draining_send)
 
 
-def _has_body(scope: Scope) -> bool:
+def _sends_body(scope: Scope) -> bool:
+    """Whether the request's body is on its way: declared, and not waiting for a 100 Continue."""
+    body = False
     for k, v in scope.get("headers", []):
         if k == b"content-length":
-            return v.strip() not in (b"0", b"")
-        if k == b"transfer-encoding":
-            return True
-    return False
+            body = v.strip() not in (b"0", b"")
+        elif k == b"transfer-encoding":
+            body = True
+        elif k == b"expect" and v.strip().lower() == b"100-continue":
+            return False
+    return body
 
 
-async def _drop(receive: Receive, limit: int) -> None:
+async def _drop(receive: Receive) -> None:
+    """Read and drop the body until its end, DRAIN_LIMIT bytes, DRAIN_SECONDS, or DRAIN_IDLE without a byte."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + DRAIN_SECONDS
     total = 0
-    while total <= limit:
-        msg = await receive()
+    while total <= DRAIN_LIMIT:
+        wait = min(DRAIN_IDLE, deadline - loop.time())
+        if wait <= 0:
+            return
+        try:
+            msg = await asyncio.wait_for(receive(), wait)
+        except TimeoutError:
+            return
         if msg["type"] != "http.request":
             return
         total += len(msg.get("body", b""))
