@@ -67,6 +67,8 @@ def _csv() -> bytes:
 @pytest.fixture(scope="module")
 def repos(api: HfApi) -> dict[str, str]:
     api.create_repo(MODEL, exist_ok=True)
+    # A long option in the model page's "Add to collection" select (it made the page 454 px wide at 390).
+    api.create_collection("A collection whose title is long enough to push a select sideways", exists_ok=True)
     api.create_commit(
         MODEL,
         [
