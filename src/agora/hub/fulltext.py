@@ -63,19 +63,18 @@ def parse_type(value: str | None) -> str | None:
     return value
 
 
-def parse_limit(value: str | None) -> int:
-    """DEFAULT_LIMIT when absent; an integer from 1 up, capped at MAX_LIMIT."""
+def parse_limit(value: str | None, default: int = DEFAULT_LIMIT, most: int = MAX_LIMIT) -> int:
+    """`default` when absent; an integer from 1 up, capped at `most` (the full-text search's bounds unless
+    told others: the quicksearch's)."""
     if value is None or value == "":
-        return DEFAULT_LIMIT
+        return default
     try:
         n = int(value)
     except ValueError:
-        raise BadRequest(
-            f"Invalid limit {value[:40]!r}: it must be an integer from 1 to {MAX_LIMIT}"
-        ) from None
+        raise BadRequest(f"Invalid limit {value[:40]!r}: it must be an integer from 1 to {most}") from None
     if n < 1:
-        raise BadRequest(f"Invalid limit {n}: it must be an integer from 1 to {MAX_LIMIT}")
-    return min(n, MAX_LIMIT)
+        raise BadRequest(f"Invalid limit {n}: it must be an integer from 1 to {most}")
+    return min(n, most)
 
 
 def parse_query(value: str | None) -> str:

@@ -76,15 +76,7 @@ def parse_types(values: list[str]) -> tuple[str, ...]:
 
 def parse_limit(value: str | None) -> int:
     """How many of each type to answer: DEFAULT_LIMIT when absent, an integer from 1, capped at MAX_LIMIT."""
-    if value is None or value == "":
-        return DEFAULT_LIMIT
-    try:
-        n = int(value)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise BadRequest(f"Invalid limit {value[:40]!r}: it must be an integer from 1 to {MAX_LIMIT}")
-    return min(n, MAX_LIMIT)
+    return fulltext.parse_limit(value, DEFAULT_LIMIT, MAX_LIMIT)
 
 
 def parse_query(value: str | None) -> str:

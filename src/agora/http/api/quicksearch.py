@@ -39,28 +39,18 @@ def answer(found: qs.Found, base: str) -> dict[str, Any]:
             for r in rows
         ]
         out[key + "Count"] = got.count
-    if found.users is not None:
-        out["users"] = [
-            {
-                "_id": f"{a.id:024x}",
-                "user": a.name,
-                "fullname": a.fullname,
-                "avatarUrl": avatar_url(base, a.name),
-            }
-            for a in found.users.rows
-        ]
-        out["usersCount"] = found.users.count
-    if found.orgs is not None:
-        out["orgs"] = [
-            {
-                "_id": f"{a.id:024x}",
-                "name": a.name,
-                "fullname": a.fullname,
-                "avatarUrl": avatar_url(base, a.name),
-            }
-            for a in found.orgs.rows
-        ]
-        out["orgsCount"] = found.orgs.count
+    for key, name_key, people in (("users", "user", found.users), ("orgs", "name", found.orgs)):
+        if people is not None:  # the Hub names a user's name `user` and an org's `name`
+            out[key] = [
+                {
+                    "_id": f"{a.id:024x}",
+                    name_key: a.name,
+                    "fullname": a.fullname,
+                    "avatarUrl": avatar_url(base, a.name),
+                }
+                for a in people.rows
+            ]
+            out[key + "Count"] = people.count
     if found.collections is not None:
         out["collections"] = [
             {
