@@ -293,6 +293,10 @@ def test_keyboard_focus_is_visible(page: Page, repos: dict[str, str], url: str) 
 
 def test_upload_drop_zone_opens_the_file_picker_from_the_keyboard(page: Page, repos: dict[str, str]) -> None:
     login(page, "alice")
+    # Playwright asks Chromium to intercept file choosers when the first listener is added, without waiting for
+    # the answer: a key pressed right after could open the native chooser instead (no event, a 10 s timeout under
+    # load). A listener added before the page loads has the interception on long before the key.
+    page.on("filechooser", lambda _chooser: None)
     page.goto(f"/{MODEL}/upload/main")
     snap(page, "upload")
     zone = page.get_by_role("button", name="Drop files or folders here, or click to browse")
