@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -411,4 +413,152 @@ def test_the_target_is_checked_again_at_delivery(tmp_path: Path, receiver: Recei
             assert attempt["statusCode"] is None and "AGORA_WEBHOOK_ALLOW" in attempt["error"]
         assert receiver.posts == []
     finally:
+        kill_group(proc)
+
+
+def test_discussion_and_comment_events_in_the_hubs_shape(site: Site, receiver: Receiver) -> None:
+    """Opening carries the opening comment, a rename is a discussion update, an edit or a hide a comment
+    update (hidden: no text); community events carry no headSha; each event arrives once."""
+    api = hub(site)
+    repo = api.create_repo("wanda/talked").repo_id
+    w = api.create_webhook(
+        url=receiver.url, watched=[{"type": "model", "name": repo}], domains=["discussion"]
+    )
+    try:
+        d = api.create_discussion(repo, title="a question", description="what is it?")
+        created = receiver.wait(is_event("discussion", "create"))["json"]
+        assert created["comment"]["content"] == "what is it?" and created["comment"]["hidden"] is False
+        assert created["comment"]["url"]["web"].startswith(f"{site.endpoint}/{repo}/discussions/{d.num}#")
+        assert "headSha" not in created["repo"]
+        api.rename_discussion(repo, d.num, "a better question")
+        renamed = receiver.wait(is_event("discussion", "update"))["json"]
+        assert renamed["discussion"]["title"] == "a better question"
+        c = api.comment_discussion(repo, d.num, "first take")
+        receiver.wait(is_event("discussion.comment", "create"))
+        api.edit_discussion_comment(repo, d.num, c.id, "second take")
+        edited = receiver.wait(is_event("discussion.comment", "update"))["json"]
+        assert edited["comment"]["id"] == c.id and edited["comment"]["content"] == "second take"
+        api.hide_discussion_comment(repo, d.num, c.id)
+        hidden = receiver.wait(lambda j: j.get("comment", {}).get("hidden") is True)["json"]
+        assert (hidden["comment"]["id"], hidden["comment"]["content"]) == (c.id, "")
+        assert hidden["comment"]["author"] == edited["comment"]["author"] == created["comment"]["author"]
+        time.sleep(1.5)  # nothing more comes
+        events = [(p["json"]["event"]["scope"], p["json"]["event"]["action"]) for p in receiver.posts]
+        assert events == [
+            ("discussion", "create"),
+            ("discussion", "update"),
+            ("discussion.comment", "create"),
+            ("discussion.comment", "update"),
+            ("discussion.comment", "update"),
+        ]
+    finally:
+        api.delete_webhook(w.id)
+
+
+def test_config_events_say_what_changed(site: Site, receiver: Receiver) -> None:
+    """repo.config carries `updatedConfig` ({"private": ...}, {} for a change the Hub does not detail);
+    a setting sent again unchanged sends nothing."""
+    api = hub(site)
+    repo = api.create_repo("wanda/configured").repo_id
+    w = api.create_webhook(url=receiver.url, watched=[{"type": "model", "name": repo}], domains=["repo"])
+    try:
+        api.update_repo_settings(repo, private=True)
+        made_private = receiver.wait(is_event("repo.config", "update"))["json"]
+        assert made_private["updatedConfig"] == {"private": True} and made_private["repo"]["private"] is True
+        assert made_private["repo"]["headSha"] == api.model_info(repo).sha
+        api.update_repo_settings(repo, private=True)  # unchanged: no event
+        api.update_repo_settings(repo, gated="auto")
+        receiver.wait(lambda j: j.get("updatedConfig") == {})
+        api.update_repo_settings(repo, private=False)
+        receiver.wait(lambda j: j.get("updatedConfig") == {"private": False})
+        time.sleep(1.5)
+        assert [p["json"].get("updatedConfig") for p in receiver.posts] == [
+            {"private": True},
+            {},
+            {"private": False},
+        ]
+    finally:
+        api.delete_webhook(w.id)
+
+
+class SlowReceiver:
+    """A raw receiver: reads a request, then answers either a huge body at once ("huge") or a byte every
+    0.2 s ("trickle": each read is quick, the answer never ends)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/hook"
+        self.mode = "trickle"
+        self.seen = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+            self.seen += 1
+            try:
+                if self.mode == "huge":
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 50000000\r\n\r\n" + b"x" * 1_000_000)
+                    time.sleep(1)
+                    return
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+                for _ in range(600):
+                    conn.sendall(b"y")
+                    time.sleep(0.2)
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def deliveries_of(s: Site, uid: str, done: Callable[[list[dict[str, Any]]], bool]) -> list[dict[str, Any]]:
+    url, headers = (
+        f"{s.endpoint}/api/settings/webhooks/{uid}/deliveries",
+        {"Authorization": f"Bearer {s.token}"},
+    )
+    deadline = time.time() + 30
+    while not done(log := httpx.get(url, headers=headers).json()):
+        assert time.time() < deadline, log
+        time.sleep(0.2)
+    return log
+
+
+@own_server
+def test_a_slow_or_huge_answer_is_cut_off(tmp_path: Path) -> None:
+    """AGORA_WEBHOOK_TIMEOUT bounds a whole attempt: a receiver trickling its answer a byte at a time is cut off
+    then (a failed attempt, retried), and the sender goes on; a huge answer is read only up to its bound."""
+    s = new_site(tmp_path / "data", "wanda", tmp_path / "server.log")
+    env = {
+        "AGORA_WEBHOOK_ALLOW": "127.0.0.1",
+        "AGORA_WEBHOOK_TIMEOUT": "2",
+        "AGORA_WEBHOOK_RETRY_DELAYS": "0",
+    }
+    proc = start_killable(s.data, s.port, s.log, env)
+    slow = SlowReceiver()
+    try:
+        api = hub(s)
+        repo = api.create_repo("wanda/slow").repo_id
+        w = api.create_webhook(url=slow.url, watched=[{"type": "model", "name": repo}], domains=["repo"])
+        api.update_repo_settings(repo, private=True)
+        (d,) = deliveries_of(s, w.id, lambda log: bool(log) and log[0]["status"] == "failed")
+        assert len(d["log"]) == 2 and slow.seen == 2
+        for attempt in d["log"]:
+            assert attempt["statusCode"] is None and "within 2 s" in attempt["error"], attempt
+            assert 1500 <= attempt["durationMs"] < 4000
+        slow.mode = "huge"
+        api.update_repo_settings(repo, private=False)
+        log = deliveries_of(s, w.id, lambda log: len(log) == 2 and log[0]["status"] == "ok")
+        (attempt,) = log[0]["log"]
+        assert attempt["statusCode"] == 200 and attempt["response"] == "x" * 4096
+    finally:
+        slow.close()
         kill_group(proc)

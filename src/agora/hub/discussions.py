@@ -155,7 +155,16 @@ def edit_comment(s: Session, who: Principal, d: Discussion, comment_id: str, tex
     history = data.get("history") or [data.get("latest") or {}]
     data.update(edited=True, latest=version, history=[version, *history])
     _store(d, events)
+    _comment_changed(s, d, ev)
     return ev
+
+
+def _comment_changed(s: Session, d: Discussion, ev: dict[str, Any]) -> None:
+    """The "discussion.comment" "update" event of an edited or hidden comment (its author by name)."""
+    repo = s.get(Repo, d.repo_id)
+    if repo is not None:
+        author = accounts.get_account(s, str(ev.get("author", {}).get("name") or ""))
+        webhook_events.comment_event(s, repo, d, ev, author.id if author else None, "update")
 
 
 def hide_comment(
@@ -171,6 +180,7 @@ def hide_comment(
     blank = {**_version(who, ""), "author": (data.get("latest") or {}).get("author", {})}
     data.update(hidden=True, hiddenBy=who.name, latest=blank, history=[])
     _store(d, events)
+    _comment_changed(s, d, ev)
     return ev
 
 
@@ -183,6 +193,9 @@ def rename(s: Session, who: Principal, d: Discussion, title: str, can_write: boo
     ev = _event(who, "title-change", {"from": d.title, "to": title.strip()[:300]})
     d.title = title.strip()[:300]
     _append(d, ev)
+    repo = s.get(Repo, d.repo_id)
+    if repo is not None:
+        webhook_events.discussion_event(s, repo, d, "update")
     return ev
 
 

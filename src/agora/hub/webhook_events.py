@@ -26,9 +26,11 @@ from . import accounts
 VERSION = 3
 
 
-def repo_payload(repo: Repo, owner_id: int | None = None) -> dict[str, Any]:
+def repo_payload(repo: Repo, owner_id: int | None = None, head: bool = True) -> dict[str, Any]:
+    """The `repo` of every payload; `headSha` (main's head) only on the repo scopes, as the Hub sends it (not
+    on discussion and comment events)."""
     full = repo_full(repo.namespace, repo.name)
-    return {
+    out: dict[str, Any] = {
         "type": repo.type,
         "name": full,
         "id": str(repo.id),
@@ -40,6 +42,9 @@ def repo_payload(repo: Repo, owner_id: int | None = None) -> dict[str, Any]:
             "api": f"/api/{repo.type}s/{full}",
         },
     }
+    if not head:
+        out.pop("headSha")
+    return out
 
 
 def discussion_payload(repo: Repo, d: Discussion) -> dict[str, Any]:
@@ -65,13 +70,18 @@ def discussion_payload(repo: Repo, d: Discussion) -> dict[str, Any]:
     return out
 
 
-def comment_payload(repo: Repo, d: Discussion, event: dict[str, Any], author_id: int) -> dict[str, Any]:
+def comment_payload(
+    repo: Repo, d: Discussion, event: dict[str, Any], author_id: int | None
+) -> dict[str, Any]:
+    """A comment as it is now: a hidden one says so and carries no text."""
     web = "/" + repo_web_path(repo.type, repo.namespace, repo.name) + f"/discussions/{d.num}#{event['id']}"
+    data = event.get("data") or {}
+    hidden = bool(data.get("hidden"))
     return {
         "id": event["id"],
-        "author": {"id": str(author_id)},
-        "hidden": False,
-        "content": event["data"]["latest"]["raw"],
+        "author": {"id": str(author_id) if author_id is not None else ""},
+        "hidden": hidden,
+        "content": "" if hidden else str((data.get("latest") or {}).get("raw") or ""),
         "url": {"web": web},
     }
 
@@ -121,7 +131,7 @@ def emit(
     owner = accounts.get_account(s, repo.namespace)
     body: dict[str, Any] = {
         "event": {"action": action, "scope": scope},
-        "repo": repo_payload(repo, owner.id if owner else None),
+        "repo": repo_payload(repo, owner.id if owner else None, head=domain == "repo"),
         **(extra or {}),
     }
     for w in hooks:
@@ -165,14 +175,35 @@ def _follow_move(s: Session, repo: Repo, old: str) -> None:
             w.watched = items
 
 
-def config_changed(s: Session, repo: Repo) -> None:
-    emit(s, repo, "repo.config", "update")
+def config_changed(s: Session, repo: Repo, updated: dict[str, Any]) -> None:
+    """`updatedConfig`: the keys the Hub reports (`private`), else {} (a change it does not detail: gating)."""
+    emit(
+        s,
+        repo,
+        "repo.config",
+        "update",
+        {"updatedConfig": {k: v for k, v in updated.items() if k == "private"}},
+    )
 
 
 def discussion_event(s: Session, repo: Repo, d: Discussion, action: str) -> None:
-    emit(s, repo, "discussion", action, {"discussion": discussion_payload(repo, d)})
+    """A discussion or PR opened ("create": with its opening comment, as the Hub sends it), renamed, closed,
+    reopened or merged ("update")."""
+    extra: dict[str, Any] = {"discussion": discussion_payload(repo, d)}
+    first = next(iter((d.data or {}).get("events") or []), None)
+    if action == "create" and first is not None and first.get("type") == "comment":
+        extra["comment"] = comment_payload(repo, d, first, d.author_id)
+    emit(s, repo, "discussion", action, extra)
 
 
-def comment_event(s: Session, repo: Repo, d: Discussion, event: dict[str, Any], author_id: int) -> None:
+def comment_event(
+    s: Session,
+    repo: Repo,
+    d: Discussion,
+    event: dict[str, Any],
+    author_id: int | None,
+    action: str = "create",
+) -> None:
+    """A comment added ("create"), edited or hidden ("update")."""
     extra = {"discussion": discussion_payload(repo, d), "comment": comment_payload(repo, d, event, author_id)}
-    emit(s, repo, "discussion.comment", "create", extra)
+    emit(s, repo, "discussion.comment", action, extra)
