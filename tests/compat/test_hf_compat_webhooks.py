@@ -562,3 +562,31 @@ def test_a_slow_or_huge_answer_is_cut_off(tmp_path: Path) -> None:
     finally:
         slow.close()
         kill_group(proc)
+
+
+def test_comments_that_come_with_a_status_change_and_moves_out_of_a_watched_account(
+    site: Site, receiver: Receiver
+) -> None:
+    """A comment given with a close or a merge is a comment event too; a repo moved out of a watched user's
+    account sends its move to that user's watchers (the repo is theirs until the move)."""
+    api = hub(site)
+    agora("org", "create", "wanda-lab", "--owner", "wanda", data=site.data)
+    repo = api.create_repo("wanda/leaving").repo_id
+    w = api.create_webhook(url=receiver.url, watched=[{"type": "user", "name": "wanda"}])
+    try:
+        d = api.create_discussion(repo, title="closing soon")
+        api.change_discussion_status(repo, d.num, "closed", comment="done here")
+        said = receiver.wait(is_event("discussion.comment", "create"))["json"]
+        assert (said["comment"]["content"], said["discussion"]["status"]) == ("done here", "closed")
+        pr = api.create_commit(repo, [CommitOperationAdd("m.txt", b"m")], commit_message="m", create_pr=True)
+        api.merge_pull_request(repo, pr.pr_num, comment="merging it")
+        said = receiver.wait(lambda j: j.get("comment", {}).get("content") == "merging it")["json"]
+        assert said["event"]["scope"] == "discussion.comment" and said["discussion"]["status"] == "merged"
+        api.move_repo(repo, "wanda-lab/leaving")
+        moved = receiver.wait(is_event("repo", "move"))["json"]
+        assert moved["movedTo"]["name"] == "wanda-lab/leaving"
+        time.sleep(1.5)
+        comments = [p["json"]["comment"]["content"] for p in receiver.posts if "comment" in p["json"]]
+        assert comments.count("done here") == 1 and comments.count("merging it") == 1
+    finally:
+        api.delete_webhook(w.id)

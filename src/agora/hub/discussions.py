@@ -209,14 +209,17 @@ def set_status(
         raise Conflict("This pull request is already merged")
     if not (can_write or who.user_id == d.author_id):
         raise Forbidden("Only the author or the repo's writers can change the status")
-    if text:
-        _append(d, _comment(who, text))
+    said = _comment(who, text) if text else None
+    if said is not None:
+        _append(d, said)
     d.status = status
     ev = _event(who, "status-change", {"status": status})
     _append(d, ev)
     repo = s.get(Repo, d.repo_id)
     if repo is not None:
         webhook_events.discussion_event(s, repo, d, "update")
+        if said is not None:  # the comment that came with it: an event of its own, as any comment
+            webhook_events.comment_event(s, repo, d, said, who.user_id)
     return ev
 
 
@@ -251,13 +254,16 @@ def merge(s: Session, hub: Hub, who: Principal, repo: Repo, d: Discussion, text:
         raise Conflict("Nothing to merge: main already contains this pull request")
 
     def mark_merged(new: str) -> None:  # in the transaction that records the merge, under the repo lock
-        if text:
-            _append(d, _comment(who, text))
+        said = _comment(who, text) if text else None
+        if said is not None:
+            _append(d, said)
         d.status = "merged"
         # The main it was merged into: the files view still shows the PR's changes once merged.
         d.data = {**(d.data or {}), "mergeCommitId": new, "mergedInto": main}
         _append(d, _event(who, "status-change", {"status": "merged"}))
         webhook_events.discussion_event(s, repo, d, "update")
+        if said is not None:
+            webhook_events.comment_event(s, repo, d, said, who.user_id)
 
     if r.descendant_of(pr, main):  # a fast-forward: a ref move, through the same post-write path
         commits.move_branch(s, hub, repo, "refs/heads/main", main, pr, f"merge refs/pr/{d.num}", mark_merged)

@@ -87,12 +87,15 @@ def comment_payload(
 
 
 def _watches(w: Webhook, repo: Repo, names: tuple[str, ...]) -> bool:
+    """Whether `w` watches the repo, by its name or its namespace; `names`: its former names (a move), whose
+    namespaces count too (a repo moved out of a watched user's account is still that user's event)."""
     full = repo_full(repo.namespace, repo.name).lower()
+    spaces = {repo.namespace.lower()} | {n.split("/")[0] for n in names if "/" in n}
     for item in w.watched:
         kind, name = item.get("type"), str(item.get("name", "")).lower()
         if kind == repo.type and name in names + (full,):
             return True
-        if kind in ("user", "org") and name == repo.namespace.lower():
+        if kind in ("user", "org") and name in spaces:
             return True
     return False
 
