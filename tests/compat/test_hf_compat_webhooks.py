@@ -590,3 +590,61 @@ def test_comments_that_come_with_a_status_change_and_moves_out_of_a_watched_acco
         assert comments.count("done here") == 1 and comments.count("merging it") == 1
     finally:
         api.delete_webhook(w.id)
+
+
+def test_one_push_of_several_refs_is_one_event(site: Site, receiver: Receiver, tmp_path: Path) -> None:
+    """A git push moving a branch and making a tag: one repo.content event listing both refs (the Hub's
+    `updatedRefs` is the push's list), with the new head."""
+    api = hub(site)
+    repo = api.create_repo("wanda/pushed-twice").repo_id
+    w = api.create_webhook(url=receiver.url, watched=[{"type": "model", "name": repo}], domains=["repo"])
+    try:
+        url = f"http://wanda:{site.token}@127.0.0.1:{site.port}/{repo}"
+        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+        work = tmp_path / "clone"
+        subprocess.run(["git", "clone", "-q", url, str(work)], check=True, env=env)
+        (work / "c.txt").write_text("c")
+        for args in (
+            ["add", "c.txt"],
+            ["-c", "user.name=w", "-c", "user.email=w@x", "commit", "-qm", "c"],
+            ["tag", "v2"],
+            ["push", "-q", "origin", "main", "v2"],
+        ):
+            subprocess.run(["git", *args], cwd=work, check=True, env=env)
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=work, capture_output=True, text=True
+        ).stdout.strip()
+        p = receiver.wait(is_event("repo.content", "update"))["json"]
+        assert sorted((r["ref"], r["newSha"]) for r in p["updatedRefs"]) == [
+            ("refs/heads/main", head),
+            ("refs/tags/v2", head),
+        ]
+        assert p["repo"]["headSha"] == head
+        time.sleep(1.5)
+        assert len(receiver.posts) == 1
+    finally:
+        api.delete_webhook(w.id)
+
+
+@own_server
+def test_several_server_processes_deliver_each_event_once(tmp_path: Path, receiver: Receiver) -> None:
+    """Three worker processes, each with its sender, share the queue: every event is posted once."""
+    s = new_site(tmp_path / "data", "wanda", tmp_path / "server.log")
+    proc = start_killable(s.data, s.port, s.log, {"AGORA_WEBHOOK_ALLOW": "127.0.0.1"}, workers=3)
+    try:
+        api = hub(s)
+        repo = api.create_repo("wanda/busy").repo_id
+        api.create_webhook(url=receiver.url, watched=[{"type": "model", "name": repo}], domains=["repo"])
+        shas = [
+            api.create_commit(repo, [CommitOperationAdd(f"{i}.txt", b"x")], commit_message=str(i)).oid
+            for i in range(12)
+        ]
+        deadline = time.time() + 30
+        while len(receiver.posts) < len(shas):
+            assert time.time() < deadline, len(receiver.posts)
+            time.sleep(0.2)
+        time.sleep(2)  # a second sender posting the same delivery would show now
+        got = [p["json"]["updatedRefs"][0]["newSha"] for p in receiver.posts]
+        assert sorted(got) == sorted(shas)
+    finally:
+        kill_group(proc)

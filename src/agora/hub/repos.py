@@ -351,8 +351,11 @@ class Hub:
         with git.lock():
             yield
 
-    def after_ref_update(self, s: Session, repo: Repo, ref: str, old: str | None, new: str | None) -> None:
-        """The single hook every write path calls once a ref has moved: re-derive what depends on it."""
+    def after_ref_update(
+        self, s: Session, repo: Repo, ref: str, old: str | None, new: str | None, notify: bool = True
+    ) -> None:
+        """The single hook every write path calls once a ref has moved: re-derive what depends on it.
+        `notify=False`: the caller sends the webhook event itself, one for several refs (commits.ref_moved)."""
         log.info(
             "ref %s of %s %s/%s: %s -> %s",
             ref,
@@ -376,7 +379,8 @@ class Hub:
             contributions.note_commits(s, self, repo, ref, old, new)
         changed = artefacts.path_changed(lambda: self.git(repo), old, new)
         artefacts.REGISTRY.queue(s, repo.id, artefacts.RefUpdate(repo.type, ref, old, new, changed))
-        webhook_events.ref_moved(s, repo, ref, old, new)  # queued deliveries, sent after the commit
+        if notify:
+            webhook_events.ref_moved(s, repo, ref, old, new)  # queued deliveries, sent after the commit
         s.flush()
 
     def count_download(self, repo: Repo, commit: str, path: str) -> None:

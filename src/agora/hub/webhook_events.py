@@ -152,7 +152,15 @@ def add_delivery(s: Session, w: Webhook, event: str, payload: dict[str, Any]) ->
 
 # ---- the events, as the domain functions call them ---------------------------------------------------------
 def ref_moved(s: Session, repo: Repo, ref: str, old: str | None, new: str | None) -> None:
-    emit(s, repo, "repo.content", "update", {"updatedRefs": [{"ref": ref, "oldSha": old, "newSha": new}]})
+    refs_moved(s, repo, [(ref, old, new)])
+
+
+def refs_moved(s: Session, repo: Repo, moves: list[tuple[str, str | None, str | None]]) -> None:
+    """One `repo.content` event for the refs one write moved (a git push of a branch and a tag: one event
+    listing both in `updatedRefs`, as the Hub sends it)."""
+    refs = [{"ref": ref, "oldSha": old, "newSha": new} for ref, old, new in moves]
+    if refs:
+        emit(s, repo, "repo.content", "update", {"updatedRefs": refs})
 
 
 def repo_event(s: Session, repo: Repo, action: str, extra: dict[str, Any] | None = None) -> None:
