@@ -121,7 +121,7 @@ def post(d: webhooks.Delivery, settings: Settings) -> tuple[dict[str, Any], bool
             raise TimeoutError(f"no complete answer within {limits.timeout:g} s")
     except HubError as e:
         entry["error"] = str(e)
-    except (OSError, http.client.HTTPException) as e:
+    except (OSError, http.client.HTTPException, ValueError) as e:  # ValueError: a header http.client refuses
         entry["statusCode"] = None  # a cut answer is no answer
         entry["error"] = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
     entry["durationMs"] = round((time.monotonic() - start) * 1000)

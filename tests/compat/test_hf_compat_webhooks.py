@@ -648,3 +648,24 @@ def test_several_server_processes_deliver_each_event_once(tmp_path: Path, receiv
         assert sorted(got) == sorted(shas)
     finally:
         kill_group(proc)
+
+
+def test_a_secret_is_ascii_and_a_unicode_path_is_encoded(site: Site, receiver: Receiver) -> None:
+    """The secret goes in a header: a non-ASCII or multi-line one is a clear 400 (the Hub supports ASCII only);
+    a URL path with non-ASCII characters is posted percent-encoded (it used to leave its delivery stuck)."""
+    api = hub(site)
+    repo = api.create_repo("wanda/unicode-hook").repo_id
+    for bad in ("sécret", "a\nb"):
+        with pytest.raises(HfHubHTTPError) as e:
+            api.create_webhook(url=receiver.url, watched=[{"type": "model", "name": repo}], secret=bad)
+        assert e.value.response.status_code == 400 and "ASCII" in e.value.response.text
+    assert api.list_webhooks() == []
+    w = api.create_webhook(
+        url=receiver.url + "/café?x=a b", watched=[{"type": "model", "name": repo}], secret="ok-secret"
+    )
+    try:
+        api.update_repo_settings(repo, private=True)
+        p = receiver.wait(is_event("repo.config", "update"))
+        assert p["path"] == "/hook/caf%C3%A9?x=a%20b" and p["headers"]["X-Webhook-Secret"] == "ok-secret"
+    finally:
+        api.delete_webhook(w.id)
