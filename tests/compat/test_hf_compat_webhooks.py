@@ -669,3 +669,30 @@ def test_a_secret_is_ascii_and_a_unicode_path_is_encoded(site: Site, receiver: R
         assert p["path"] == "/hook/caf%C3%A9?x=a%20b" and p["headers"]["X-Webhook-Secret"] == "ok-secret"
     finally:
         api.delete_webhook(w.id)
+
+
+def test_watched_names_follow_renames_by_the_command_line(site: Site, receiver: Receiver) -> None:
+    """`agora user rename` and `agora repo rename`: the webhooks watching the user, or the repo, watch it under
+    its new name and keep getting its events."""
+    agora("user", "add", "rita", "--password-stdin", data=site.data, stdin="rita-password\n")
+    api = hub(site, "rita")
+    repo = api.create_repo("rita/first").repo_id
+    w = api.create_webhook(
+        url=receiver.url,
+        watched=[{"type": "user", "name": "rita"}, {"type": "model", "name": repo}],
+        domains=["repo"],
+    )
+    try:
+        agora("user", "rename", "rita", "rhea", data=site.data)
+        assert [(i.type, i.name) for i in api.get_webhook(w.id).watched] == [
+            ("user", "rhea"),
+            ("model", "rhea/first"),
+        ]
+        agora("repo", "rename", "model", "rhea/first", "rhea/second", data=site.data)
+        assert [i.name for i in api.get_webhook(w.id).watched] == ["rhea", "rhea/second"]
+        api.update_webhook(w.id, watched=[{"type": "model", "name": "rhea/second"}])
+        info = api.create_commit("rhea/second", [CommitOperationAdd("r.txt", b"r")], commit_message="r")
+        p = receiver.wait(lambda j: j["repo"].get("headSha") == info.oid)
+        assert p["json"]["repo"]["name"] == "rhea/second"
+    finally:
+        api.delete_webhook(w.id)

@@ -171,14 +171,16 @@ def repo_event(s: Session, repo: Repo, action: str, extra: dict[str, Any] | None
         also = (str(extra.pop("movedFrom")).lower(),)
     emit(s, repo, "repo", action, extra, also)
     if also:
-        _follow_move(s, repo, also[0])
+        follow(s, (repo.type,), also[0], repo_full(repo.namespace, repo.name))
 
 
-def _follow_move(s: Session, repo: Repo, old: str) -> None:
+def follow(s: Session, kinds: tuple[str, ...], old: str, new: str) -> None:
+    """Watched items of a type in `kinds` named `old` (any case) are named `new` from now on: a renamed or
+    moved repo, a renamed user or org (Hub.move, and the command line's names.rename_repo/rename_account)."""
     for w in s.scalars(select(Webhook)):
         items = [
-            {"type": i["type"], "name": f"{repo_full(repo.namespace, repo.name)}"}
-            if i.get("type") == repo.type and str(i.get("name", "")).lower() == old
+            {"type": i["type"], "name": new}
+            if i.get("type") in kinds and str(i.get("name", "")).lower() == old.lower()
             else i
             for i in w.watched
         ]
