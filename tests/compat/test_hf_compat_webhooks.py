@@ -696,3 +696,28 @@ def test_watched_names_follow_renames_by_the_command_line(site: Site, receiver: 
         assert p["json"]["repo"]["name"] == "rhea/second"
     finally:
         api.delete_webhook(w.id)
+
+
+def test_space_secrets_variables_and_sleep_time_are_config_events(site: Site, receiver: Receiver) -> None:
+    """The Hub's repo.config scope covers a Space's secrets and settings: each change is one event
+    (`updatedConfig: {}`: the Hub details only `private` and `xetEnabled`); a secret's value is never sent."""
+    api = hub(site)
+    space = api.create_repo("wanda/configured-space", repo_type="space", space_sdk="gradio").repo_id
+    w = api.create_webhook(url=receiver.url, watched=[{"type": "space", "name": space}], domains=["repo"])
+    try:
+        api.add_space_secret(space, "TOKEN", "very-secret-value")
+        api.add_space_variable(space, "MODE", "fast")
+        api.delete_space_secret(space, "TOKEN")
+        api.set_space_sleep_time(space, 3600)
+        deadline = time.time() + 30
+        while len(receiver.posts) < 4:
+            assert time.time() < deadline, receiver.posts
+            time.sleep(0.1)
+        time.sleep(1)
+        assert [p["json"]["event"] for p in receiver.posts] == [
+            {"action": "update", "scope": "repo.config"}
+        ] * 4
+        assert all(p["json"]["updatedConfig"] == {} for p in receiver.posts)
+        assert all("very-secret-value" not in json.dumps(p["json"]) for p in receiver.posts)
+    finally:
+        api.delete_webhook(w.id)
