@@ -126,6 +126,11 @@ def test_edit_a_webhook_on_its_page(site: Site, browser: Any, shots: Shots) -> N
         page.__dict__["_agora_shots"] = shots
         shots.watch(page, "wanda")
         login(page, "wanda")
+        # each row's buttons say which webhook they act on (a screen reader reads them out of the table)
+        page.goto("/settings/webhooks")
+        snap(page, "listing")
+        assert page.get_by_role("button", name=f"Disable webhook {receiver.url}?old", exact=True).count() == 1
+        assert page.get_by_role("button", name=f"Delete webhook {receiver.url}?old", exact=True).count() == 1
         page.goto(f"/settings/webhooks/{w.id}")
         assert page.get_by_label("Watched").input_value().strip() == f"model:{repo}"
         assert page.get_by_label("Secret").input_value() == ""
