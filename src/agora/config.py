@@ -111,7 +111,7 @@ class WebhookLimits:
     # AGORA_WEBHOOK_ALLOW: hosts or CIDRs (comma-separated) allowed although they are loopback, private,
     # link-local, multicast or unspecified addresses (refused by default: the server's own network)
     allow: str = ""
-    timeout: float = 10  # AGORA_WEBHOOK_TIMEOUT: seconds to connect, and to wait for each read of the answer
+    timeout: float = 10  # AGORA_WEBHOOK_TIMEOUT: seconds a whole delivery attempt may take (all of it)
     # AGORA_WEBHOOK_RETRY_DELAYS: seconds before each retry of a failed delivery (comma-separated)
     retry_delays: str = "60,300,1800,7200,43200"
     keep: int = 50  # AGORA_WEBHOOK_KEEP: deliveries kept in each webhook's log (older ones dropped)

@@ -4,7 +4,8 @@ from the queue (hub/webhooks.py `claim`) and POSTs them.
 Each attempt resolves the webhook's host and checks every address again (hub/webhook_targets.py), then
 connects to the address it checked (no second lookup between check and connection), sends the JSON payload
 with `X-Webhook-Secret` (the secret as-is, as the Hub does), follows no redirect (http.client never does),
-waits at most AGORA_WEBHOOK_TIMEOUT for the connection and each read, and reads at most
+gives the whole attempt at most AGORA_WEBHOOK_TIMEOUT (a watchdog shuts the socket at the deadline, so a
+receiver that trickles its answer a byte at a time cannot hold the sender), and reads at most
 AGORA_WEBHOOK_MAX_RESPONSE_BYTES of the answer. A 2xx is a success; anything else is retried after the next
 of AGORA_WEBHOOK_RETRY_DELAYS, and fails for good once they are spent. Every attempt is logged on the
 delivery (status code, duration, error, the answer's first bytes).
@@ -55,6 +56,29 @@ class _PinnedTLS(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
+class _Watchdog:
+    """Shuts the connection's socket down once `seconds` have passed (a blocked read then returns), so an
+    attempt never lasts longer than AGORA_WEBHOOK_TIMEOUT however slowly the receiver answers."""
+
+    def __init__(self, conn: http.client.HTTPConnection, seconds: float) -> None:
+        self.conn, self.fired = conn, False
+        self._timer = threading.Timer(max(seconds, 0.0), self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        self.fired = True
+        sock = self.conn.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
 def absolute(value: Any, base: str) -> Any:
     """The payload with its link paths (`url: {web, api}`) made absolute."""
     if isinstance(value, dict):
@@ -83,6 +107,7 @@ def post(d: webhooks.Delivery, settings: Settings) -> tuple[dict[str, Any], bool
         headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
         if d.secret:
             headers["X-Webhook-Secret"] = d.secret
+        watchdog = _Watchdog(conn, limits.timeout - (time.monotonic() - start))
         try:
             conn.request("POST", target.path, body=body, headers=headers)
             resp = conn.getresponse()
@@ -90,10 +115,14 @@ def post(d: webhooks.Delivery, settings: Settings) -> tuple[dict[str, Any], bool
             entry["statusCode"] = resp.status
             entry["response"] = answer.decode("utf-8", "replace")
         finally:
+            watchdog.cancel()
             conn.close()
+        if watchdog.fired:
+            raise TimeoutError(f"no complete answer within {limits.timeout:g} s")
     except HubError as e:
         entry["error"] = str(e)
-    except (OSError, http.client.HTTPException) as e:
+    except (OSError, http.client.HTTPException, ValueError) as e:  # ValueError: a header http.client refuses
+        entry["statusCode"] = None  # a cut answer is no answer
         entry["error"] = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
     entry["durationMs"] = round((time.monotonic() - start) * 1000)
     code = entry["statusCode"]

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -412,3 +414,310 @@ def test_the_target_is_checked_again_at_delivery(tmp_path: Path, receiver: Recei
         assert receiver.posts == []
     finally:
         kill_group(proc)
+
+
+def test_discussion_and_comment_events_in_the_hubs_shape(site: Site, receiver: Receiver) -> None:
+    """Opening carries the opening comment, a rename is a discussion update, an edit or a hide a comment
+    update (hidden: no text); community events carry no headSha; each event arrives once."""
+    api = hub(site)
+    repo = api.create_repo("wanda/talked").repo_id
+    w = api.create_webhook(
+        url=receiver.url, watched=[{"type": "model", "name": repo}], domains=["discussion"]
+    )
+    try:
+        d = api.create_discussion(repo, title="a question", description="what is it?")
+        created = receiver.wait(is_event("discussion", "create"))["json"]
+        assert created["comment"]["content"] == "what is it?" and created["comment"]["hidden"] is False
+        assert created["comment"]["url"]["web"].startswith(f"{site.endpoint}/{repo}/discussions/{d.num}#")
+        assert "headSha" not in created["repo"]
+        api.rename_discussion(repo, d.num, "a better question")
+        renamed = receiver.wait(is_event("discussion", "update"))["json"]
+        assert renamed["discussion"]["title"] == "a better question"
+        c = api.comment_discussion(repo, d.num, "first take")
+        receiver.wait(is_event("discussion.comment", "create"))
+        api.edit_discussion_comment(repo, d.num, c.id, "second take")
+        edited = receiver.wait(is_event("discussion.comment", "update"))["json"]
+        assert edited["comment"]["id"] == c.id and edited["comment"]["content"] == "second take"
+        api.hide_discussion_comment(repo, d.num, c.id)
+        hidden = receiver.wait(lambda j: j.get("comment", {}).get("hidden") is True)["json"]
+        assert (hidden["comment"]["id"], hidden["comment"]["content"]) == (c.id, "")
+        assert hidden["comment"]["author"] == edited["comment"]["author"] == created["comment"]["author"]
+        time.sleep(1.5)  # nothing more comes
+        events = [(p["json"]["event"]["scope"], p["json"]["event"]["action"]) for p in receiver.posts]
+        assert events == [
+            ("discussion", "create"),
+            ("discussion", "update"),
+            ("discussion.comment", "create"),
+            ("discussion.comment", "update"),
+            ("discussion.comment", "update"),
+        ]
+    finally:
+        api.delete_webhook(w.id)
+
+
+def test_config_events_say_what_changed(site: Site, receiver: Receiver) -> None:
+    """repo.config carries `updatedConfig` ({"private": ...}, {} for a change the Hub does not detail);
+    a setting sent again unchanged sends nothing."""
+    api = hub(site)
+    repo = api.create_repo("wanda/configured").repo_id
+    w = api.create_webhook(url=receiver.url, watched=[{"type": "model", "name": repo}], domains=["repo"])
+    try:
+        api.update_repo_settings(repo, private=True)
+        made_private = receiver.wait(is_event("repo.config", "update"))["json"]
+        assert made_private["updatedConfig"] == {"private": True} and made_private["repo"]["private"] is True
+        assert made_private["repo"]["headSha"] == api.model_info(repo).sha
+        api.update_repo_settings(repo, private=True)  # unchanged: no event
+        api.update_repo_settings(repo, gated="auto")
+        receiver.wait(lambda j: j.get("updatedConfig") == {})
+        api.update_repo_settings(repo, private=False)
+        receiver.wait(lambda j: j.get("updatedConfig") == {"private": False})
+        time.sleep(1.5)
+        assert [p["json"].get("updatedConfig") for p in receiver.posts] == [
+            {"private": True},
+            {},
+            {"private": False},
+        ]
+    finally:
+        api.delete_webhook(w.id)
+
+
+class SlowReceiver:
+    """A raw receiver: reads a request, then answers either a huge body at once ("huge") or a byte every
+    0.2 s ("trickle": each read is quick, the answer never ends)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/hook"
+        self.mode = "trickle"
+        self.seen = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+            self.seen += 1
+            try:
+                if self.mode == "huge":
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 50000000\r\n\r\n" + b"x" * 1_000_000)
+                    time.sleep(1)
+                    return
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+                for _ in range(600):
+                    conn.sendall(b"y")
+                    time.sleep(0.2)
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def deliveries_of(s: Site, uid: str, done: Callable[[list[dict[str, Any]]], bool]) -> list[dict[str, Any]]:
+    url, headers = (
+        f"{s.endpoint}/api/settings/webhooks/{uid}/deliveries",
+        {"Authorization": f"Bearer {s.token}"},
+    )
+    deadline = time.time() + 30
+    while not done(log := httpx.get(url, headers=headers).json()):
+        assert time.time() < deadline, log
+        time.sleep(0.2)
+    return log
+
+
+@own_server
+def test_a_slow_or_huge_answer_is_cut_off(tmp_path: Path) -> None:
+    """AGORA_WEBHOOK_TIMEOUT bounds a whole attempt: a receiver trickling its answer a byte at a time is cut off
+    then (a failed attempt, retried), and the sender goes on; a huge answer is read only up to its bound."""
+    s = new_site(tmp_path / "data", "wanda", tmp_path / "server.log")
+    env = {
+        "AGORA_WEBHOOK_ALLOW": "127.0.0.1",
+        "AGORA_WEBHOOK_TIMEOUT": "2",
+        "AGORA_WEBHOOK_RETRY_DELAYS": "0",
+    }
+    proc = start_killable(s.data, s.port, s.log, env)
+    slow = SlowReceiver()
+    try:
+        api = hub(s)
+        repo = api.create_repo("wanda/slow").repo_id
+        w = api.create_webhook(url=slow.url, watched=[{"type": "model", "name": repo}], domains=["repo"])
+        api.update_repo_settings(repo, private=True)
+        (d,) = deliveries_of(s, w.id, lambda log: bool(log) and log[0]["status"] == "failed")
+        assert len(d["log"]) == 2 and slow.seen == 2
+        for attempt in d["log"]:
+            assert attempt["statusCode"] is None and "within 2 s" in attempt["error"], attempt
+            assert 1500 <= attempt["durationMs"] < 4000
+        slow.mode = "huge"
+        api.update_repo_settings(repo, private=False)
+        log = deliveries_of(s, w.id, lambda log: len(log) == 2 and log[0]["status"] == "ok")
+        (attempt,) = log[0]["log"]
+        assert attempt["statusCode"] == 200 and attempt["response"] == "x" * 4096
+    finally:
+        slow.close()
+        kill_group(proc)
+
+
+def test_comments_that_come_with_a_status_change_and_moves_out_of_a_watched_account(
+    site: Site, receiver: Receiver
+) -> None:
+    """A comment given with a close or a merge is a comment event too; a repo moved out of a watched user's
+    account sends its move to that user's watchers (the repo is theirs until the move)."""
+    api = hub(site)
+    agora("org", "create", "wanda-lab", "--owner", "wanda", data=site.data)
+    repo = api.create_repo("wanda/leaving").repo_id
+    w = api.create_webhook(url=receiver.url, watched=[{"type": "user", "name": "wanda"}])
+    try:
+        d = api.create_discussion(repo, title="closing soon")
+        api.change_discussion_status(repo, d.num, "closed", comment="done here")
+        said = receiver.wait(is_event("discussion.comment", "create"))["json"]
+        assert (said["comment"]["content"], said["discussion"]["status"]) == ("done here", "closed")
+        pr = api.create_commit(repo, [CommitOperationAdd("m.txt", b"m")], commit_message="m", create_pr=True)
+        api.merge_pull_request(repo, pr.pr_num, comment="merging it")
+        said = receiver.wait(lambda j: j.get("comment", {}).get("content") == "merging it")["json"]
+        assert said["event"]["scope"] == "discussion.comment" and said["discussion"]["status"] == "merged"
+        api.move_repo(repo, "wanda-lab/leaving")
+        moved = receiver.wait(is_event("repo", "move"))["json"]
+        assert moved["movedTo"]["name"] == "wanda-lab/leaving"
+        time.sleep(1.5)
+        comments = [p["json"]["comment"]["content"] for p in receiver.posts if "comment" in p["json"]]
+        assert comments.count("done here") == 1 and comments.count("merging it") == 1
+    finally:
+        api.delete_webhook(w.id)
+
+
+def test_one_push_of_several_refs_is_one_event(site: Site, receiver: Receiver, tmp_path: Path) -> None:
+    """A git push moving a branch and making a tag: one repo.content event listing both refs (the Hub's
+    `updatedRefs` is the push's list), with the new head."""
+    api = hub(site)
+    repo = api.create_repo("wanda/pushed-twice").repo_id
+    w = api.create_webhook(url=receiver.url, watched=[{"type": "model", "name": repo}], domains=["repo"])
+    try:
+        url = f"http://wanda:{site.token}@127.0.0.1:{site.port}/{repo}"
+        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+        work = tmp_path / "clone"
+        subprocess.run(["git", "clone", "-q", url, str(work)], check=True, env=env)
+        (work / "c.txt").write_text("c")
+        for args in (
+            ["add", "c.txt"],
+            ["-c", "user.name=w", "-c", "user.email=w@x", "commit", "-qm", "c"],
+            ["tag", "v2"],
+            ["push", "-q", "origin", "main", "v2"],
+        ):
+            subprocess.run(["git", *args], cwd=work, check=True, env=env)
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=work, capture_output=True, text=True
+        ).stdout.strip()
+        p = receiver.wait(is_event("repo.content", "update"))["json"]
+        assert sorted((r["ref"], r["newSha"]) for r in p["updatedRefs"]) == [
+            ("refs/heads/main", head),
+            ("refs/tags/v2", head),
+        ]
+        assert p["repo"]["headSha"] == head
+        time.sleep(1.5)
+        assert len(receiver.posts) == 1
+    finally:
+        api.delete_webhook(w.id)
+
+
+@own_server
+def test_several_server_processes_deliver_each_event_once(tmp_path: Path, receiver: Receiver) -> None:
+    """Three worker processes, each with its sender, share the queue: every event is posted once."""
+    s = new_site(tmp_path / "data", "wanda", tmp_path / "server.log")
+    proc = start_killable(s.data, s.port, s.log, {"AGORA_WEBHOOK_ALLOW": "127.0.0.1"}, workers=3)
+    try:
+        api = hub(s)
+        repo = api.create_repo("wanda/busy").repo_id
+        api.create_webhook(url=receiver.url, watched=[{"type": "model", "name": repo}], domains=["repo"])
+        shas = [
+            api.create_commit(repo, [CommitOperationAdd(f"{i}.txt", b"x")], commit_message=str(i)).oid
+            for i in range(12)
+        ]
+        deadline = time.time() + 30
+        while len(receiver.posts) < len(shas):
+            assert time.time() < deadline, len(receiver.posts)
+            time.sleep(0.2)
+        time.sleep(2)  # a second sender posting the same delivery would show now
+        got = [p["json"]["updatedRefs"][0]["newSha"] for p in receiver.posts]
+        assert sorted(got) == sorted(shas)
+    finally:
+        kill_group(proc)
+
+
+def test_a_secret_is_ascii_and_a_unicode_path_is_encoded(site: Site, receiver: Receiver) -> None:
+    """The secret goes in a header: a non-ASCII or multi-line one is a clear 400 (the Hub supports ASCII only);
+    a URL path with non-ASCII characters is posted percent-encoded (it used to leave its delivery stuck)."""
+    api = hub(site)
+    repo = api.create_repo("wanda/unicode-hook").repo_id
+    for bad in ("sécret", "a\nb"):
+        with pytest.raises(HfHubHTTPError) as e:
+            api.create_webhook(url=receiver.url, watched=[{"type": "model", "name": repo}], secret=bad)
+        assert e.value.response.status_code == 400 and "ASCII" in e.value.response.text
+    assert api.list_webhooks() == []
+    w = api.create_webhook(
+        url=receiver.url + "/café?x=a b", watched=[{"type": "model", "name": repo}], secret="ok-secret"
+    )
+    try:
+        api.update_repo_settings(repo, private=True)
+        p = receiver.wait(is_event("repo.config", "update"))
+        assert p["path"] == "/hook/caf%C3%A9?x=a%20b" and p["headers"]["X-Webhook-Secret"] == "ok-secret"
+    finally:
+        api.delete_webhook(w.id)
+
+
+def test_watched_names_follow_renames_by_the_command_line(site: Site, receiver: Receiver) -> None:
+    """`agora user rename` and `agora repo rename`: the webhooks watching the user, or the repo, watch it under
+    its new name and keep getting its events."""
+    agora("user", "add", "rita", "--password-stdin", data=site.data, stdin="rita-password\n")
+    api = hub(site, "rita")
+    repo = api.create_repo("rita/first").repo_id
+    w = api.create_webhook(
+        url=receiver.url,
+        watched=[{"type": "user", "name": "rita"}, {"type": "model", "name": repo}],
+        domains=["repo"],
+    )
+    try:
+        agora("user", "rename", "rita", "rhea", data=site.data)
+        assert [(i.type, i.name) for i in api.get_webhook(w.id).watched] == [
+            ("user", "rhea"),
+            ("model", "rhea/first"),
+        ]
+        agora("repo", "rename", "model", "rhea/first", "rhea/second", data=site.data)
+        assert [i.name for i in api.get_webhook(w.id).watched] == ["rhea", "rhea/second"]
+        api.update_webhook(w.id, watched=[{"type": "model", "name": "rhea/second"}])
+        info = api.create_commit("rhea/second", [CommitOperationAdd("r.txt", b"r")], commit_message="r")
+        p = receiver.wait(lambda j: j["repo"].get("headSha") == info.oid)
+        assert p["json"]["repo"]["name"] == "rhea/second"
+    finally:
+        api.delete_webhook(w.id)
+
+
+def test_space_secrets_variables_and_sleep_time_are_config_events(site: Site, receiver: Receiver) -> None:
+    """The Hub's repo.config scope covers a Space's secrets and settings: each change is one event
+    (`updatedConfig: {}`: the Hub details only `private` and `xetEnabled`); a secret's value is never sent."""
+    api = hub(site)
+    space = api.create_repo("wanda/configured-space", repo_type="space", space_sdk="gradio").repo_id
+    w = api.create_webhook(url=receiver.url, watched=[{"type": "space", "name": space}], domains=["repo"])
+    try:
+        api.add_space_secret(space, "TOKEN", "very-secret-value")
+        api.add_space_variable(space, "MODE", "fast")
+        api.delete_space_secret(space, "TOKEN")
+        api.set_space_sleep_time(space, 3600)
+        deadline = time.time() + 30
+        while len(receiver.posts) < 4:
+            assert time.time() < deadline, receiver.posts
+            time.sleep(0.1)
+        time.sleep(1)
+        assert [p["json"]["event"] for p in receiver.posts] == [
+            {"action": "update", "scope": "repo.config"}
+        ] * 4
+        assert all(p["json"]["updatedConfig"] == {} for p in receiver.posts)
+        assert all("very-secret-value" not in json.dumps(p["json"]) for p in receiver.posts)
+    finally:
+        api.delete_webhook(w.id)

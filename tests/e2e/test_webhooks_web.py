@@ -108,3 +108,59 @@ def test_create_a_webhook_see_its_delivery_and_replay_it(site: Site, browser: An
     finally:
         ctx.close()
         receiver.close()
+
+
+def test_edit_a_webhook_on_its_page(site: Site, browser: Any, shots: Shots) -> None:
+    """The webhook's page edits it (url, watched items, domains, secret), with the keyboard; a bad line is said
+    on the form and changes nothing; a user watched means all their repos, also one made later."""
+    api = HfApi(endpoint=site.endpoint, token=site.token)
+    repo = api.create_repo("wanda/web-edited").repo_id
+    receiver = Receiver()
+    w = api.create_webhook(
+        url=receiver.url + "?old", watched=[{"type": "model", "name": repo}], domains=["repo"]
+    )
+    ctx = browser.new_context(base_url=site.endpoint, viewport={"width": 1280, "height": 900})
+    ctx.set_default_timeout(10_000)
+    try:
+        page = ctx.new_page()
+        page.__dict__["_agora_shots"] = shots
+        shots.watch(page, "wanda")
+        login(page, "wanda")
+        # each row's buttons say which webhook they act on (a screen reader reads them out of the table)
+        page.goto("/settings/webhooks")
+        snap(page, "listing")
+        assert page.get_by_role("button", name=f"Disable webhook {receiver.url}?old", exact=True).count() == 1
+        assert page.get_by_role("button", name=f"Delete webhook {receiver.url}?old", exact=True).count() == 1
+        page.goto(f"/settings/webhooks/{w.id}")
+        assert page.get_by_label("Watched").input_value().strip() == f"model:{repo}"
+        assert page.get_by_label("Secret").input_value() == ""
+        page.get_by_label("Watched").fill("bucket wanda")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Save changes").click()
+        snap(page, "edit-refused")
+        assert "type:name" in page.get_by_role("alert").inner_text()
+        assert api.get_webhook(w.id) == w
+
+        page.get_by_label("Target URL").fill(receiver.url)
+        page.get_by_label("Watched").fill("user:wanda\n")
+        page.get_by_label("discussion").check()
+        page.get_by_label("repo", exact=True).uncheck()
+        page.get_by_label("Secret").fill("edited-secret")
+        page.get_by_label("Secret").focus()
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        snap(page, "edited")
+        got = api.get_webhook(w.id)
+        assert (got.url, got.domains, got.secret) == (receiver.url, ["discussion"], "edited-secret")
+        assert [(i.type, i.name) for i in got.watched] == [("user", "wanda")]
+        assert page.get_by_label("Watched").input_value().strip() == "user:wanda"
+
+        later = api.create_repo("wanda/made-later").repo_id
+        api.create_discussion(later, title="hello")
+        p = receiver.wait(lambda j: j["repo"]["name"] == later)
+        assert p["json"]["event"] == {"scope": "discussion", "action": "create"}
+        assert p["headers"]["X-Webhook-Secret"] == "edited-secret"
+    finally:
+        ctx.close()
+        receiver.close()
+        api.delete_webhook(w.id)

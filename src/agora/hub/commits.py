@@ -309,7 +309,8 @@ def ref_moved(hub: Hub, s: Session, repo: Repo, moves: Sequence[RefMove]) -> Non
     # Issue 14: the ref has moved (git is the journal); if what follows never commits (a crash, a database
     # error), hub/reconcile.py re-runs after_ref_update from the refs: main against repos.head_sha.
     for m in moves:
-        hub.after_ref_update(s, repo, m.ref, m.old, m.new)
+        hub.after_ref_update(s, repo, m.ref, m.old, m.new, notify=False)
+    webhook_events.refs_moved(s, repo, [(m.ref, m.old, m.new) for m in moves])  # one event for them all
     s.commit()
 
 

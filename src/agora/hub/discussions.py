@@ -155,7 +155,16 @@ def edit_comment(s: Session, who: Principal, d: Discussion, comment_id: str, tex
     history = data.get("history") or [data.get("latest") or {}]
     data.update(edited=True, latest=version, history=[version, *history])
     _store(d, events)
+    _comment_changed(s, d, ev)
     return ev
+
+
+def _comment_changed(s: Session, d: Discussion, ev: dict[str, Any]) -> None:
+    """The "discussion.comment" "update" event of an edited or hidden comment (its author by name)."""
+    repo = s.get(Repo, d.repo_id)
+    if repo is not None:
+        author = accounts.get_account(s, str(ev.get("author", {}).get("name") or ""))
+        webhook_events.comment_event(s, repo, d, ev, author.id if author else None, "update")
 
 
 def hide_comment(
@@ -171,6 +180,7 @@ def hide_comment(
     blank = {**_version(who, ""), "author": (data.get("latest") or {}).get("author", {})}
     data.update(hidden=True, hiddenBy=who.name, latest=blank, history=[])
     _store(d, events)
+    _comment_changed(s, d, ev)
     return ev
 
 
@@ -183,6 +193,9 @@ def rename(s: Session, who: Principal, d: Discussion, title: str, can_write: boo
     ev = _event(who, "title-change", {"from": d.title, "to": title.strip()[:300]})
     d.title = title.strip()[:300]
     _append(d, ev)
+    repo = s.get(Repo, d.repo_id)
+    if repo is not None:
+        webhook_events.discussion_event(s, repo, d, "update")
     return ev
 
 
@@ -196,14 +209,17 @@ def set_status(
         raise Conflict("This pull request is already merged")
     if not (can_write or who.user_id == d.author_id):
         raise Forbidden("Only the author or the repo's writers can change the status")
-    if text:
-        _append(d, _comment(who, text))
+    said = _comment(who, text) if text else None
+    if said is not None:
+        _append(d, said)
     d.status = status
     ev = _event(who, "status-change", {"status": status})
     _append(d, ev)
     repo = s.get(Repo, d.repo_id)
     if repo is not None:
         webhook_events.discussion_event(s, repo, d, "update")
+        if said is not None:  # the comment that came with it: an event of its own, as any comment
+            webhook_events.comment_event(s, repo, d, said, who.user_id)
     return ev
 
 
@@ -238,13 +254,16 @@ def merge(s: Session, hub: Hub, who: Principal, repo: Repo, d: Discussion, text:
         raise Conflict("Nothing to merge: main already contains this pull request")
 
     def mark_merged(new: str) -> None:  # in the transaction that records the merge, under the repo lock
-        if text:
-            _append(d, _comment(who, text))
+        said = _comment(who, text) if text else None
+        if said is not None:
+            _append(d, said)
         d.status = "merged"
         # The main it was merged into: the files view still shows the PR's changes once merged.
         d.data = {**(d.data or {}), "mergeCommitId": new, "mergedInto": main}
         _append(d, _event(who, "status-change", {"status": "merged"}))
         webhook_events.discussion_event(s, repo, d, "update")
+        if said is not None:
+            webhook_events.comment_event(s, repo, d, said, who.user_id)
 
     if r.descendant_of(pr, main):  # a fast-forward: a ref move, through the same post-write path
         commits.move_branch(s, hub, repo, "refs/heads/main", main, pr, f"merge refs/pr/{d.num}", mark_merged)

@@ -279,8 +279,9 @@ def _exactly(s: Session, name: str) -> Account:
 
 
 def rename_account(s: Session, hub: Hub, old: str, new: str) -> Account:
-    """Rename a user or an org (a case-only change included): its repos and collections follow."""
-    from . import index
+    """Rename a user or an org (a case-only change included): its repos, collections and the webhooks
+    watching it or its repos follow."""
+    from . import index, webhook_events
 
     acc = _exactly(s, old)
     check_namespace(new)
@@ -294,9 +295,11 @@ def rename_account(s: Session, hub: Hub, old: str, new: str) -> Account:
     for r in repos:
         r.namespace = new
     s.flush()
+    webhook_events.follow(s, (acc.kind,), before, new)
     for r in repos:  # each repo's old id keeps redirecting to it, as after a move
         remember(s, r, RepoId(r.type, before, r.name))  # type: ignore[arg-type]
         release(s, RepoId(r.type, new, r.name))  # type: ignore[arg-type]
+        webhook_events.follow(s, (r.type,), f"{before}/{r.name}", f"{new}/{r.name}")
     for r in repos:
         if r.head_sha:
             index.reindex(s, hub, r, r.head_sha)
@@ -304,9 +307,10 @@ def rename_account(s: Session, hub: Hub, old: str, new: str) -> Account:
 
 
 def rename_repo(s: Session, hub: Hub, rtype: str, old: str, new: str) -> Repo:
-    """Rename (or move) a repo by its exact id, a case-only change included; keeps its content and links."""
+    """Rename (or move) a repo by its exact id, a case-only change included; keeps its content and links, and
+    the webhooks watching it watch it under its new name."""
     from ..ids import parse_repo_type
-    from . import index
+    from . import index, webhook_events
 
     t = parse_repo_type(rtype)
     src, dst = RepoId.parse(t, old), RepoId.parse(t, new)
@@ -339,6 +343,7 @@ def rename_repo(s: Session, hub: Hub, rtype: str, old: str, new: str) -> Repo:
     s.flush()
     remember(s, repo, old_id)
     release(s, dst)
+    webhook_events.follow(s, (t,), old_id.full, dst.full)
     if repo.head_sha:
         index.reindex(s, hub, repo, repo.head_sha)
     return repo

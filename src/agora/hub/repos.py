@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event, inspect, select
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
@@ -308,13 +308,16 @@ class Hub:
         if gated is not None and gated not in (False, "auto", "manual"):
             raise BadRequest(f"Invalid gated value {gated!r}: use false, 'auto' or 'manual'")
         target = f"{rid.type}:{rid.full}"
+        changed: dict[str, Any] = {}
         if private is not None and bool(private) != repo.private:
-            repo.private = bool(private)
+            repo.private = changed["private"] = bool(private)
             audit.record(s, who, "repo.visibility", target, {"private": repo.private})
         if gated is not None and (gated or None) != repo.gated:
             old, repo.gated = repo.gated, (str(gated) if gated else None)
+            changed["gated"] = gated
             audit.record(s, who, "repo.gated", target, {"from": old or False, "to": gated or False})
-        webhook_events.config_changed(s, repo)
+        if changed:  # a setting sent again unchanged is no event
+            webhook_events.config_changed(s, repo, changed)
         return repo
 
     # ---- revisions --------------------------------------------------------------------------------
@@ -348,8 +351,11 @@ class Hub:
         with git.lock():
             yield
 
-    def after_ref_update(self, s: Session, repo: Repo, ref: str, old: str | None, new: str | None) -> None:
-        """The single hook every write path calls once a ref has moved: re-derive what depends on it."""
+    def after_ref_update(
+        self, s: Session, repo: Repo, ref: str, old: str | None, new: str | None, notify: bool = True
+    ) -> None:
+        """The single hook every write path calls once a ref has moved: re-derive what depends on it.
+        `notify=False`: the caller sends the webhook event itself, one for several refs (commits.ref_moved)."""
         log.info(
             "ref %s of %s %s/%s: %s -> %s",
             ref,
@@ -373,7 +379,8 @@ class Hub:
             contributions.note_commits(s, self, repo, ref, old, new)
         changed = artefacts.path_changed(lambda: self.git(repo), old, new)
         artefacts.REGISTRY.queue(s, repo.id, artefacts.RefUpdate(repo.type, ref, old, new, changed))
-        webhook_events.ref_moved(s, repo, ref, old, new)  # queued deliveries, sent after the commit
+        if notify:
+            webhook_events.ref_moved(s, repo, ref, old, new)  # queued deliveries, sent after the commit
         s.flush()
 
     def count_download(self, repo: Repo, commit: str, path: str) -> None:

@@ -32,7 +32,7 @@ from ..db.models import Repo as RepoRow
 from ..db.models import SpaceRun, SpaceSettings, SpaceVariable, utcnow
 from ..errors import BadRequest
 from ..ids import RepoId
-from . import artefacts, audit
+from . import artefacts, audit, webhook_events
 
 if TYPE_CHECKING:
     from .accounts import Principal
@@ -463,6 +463,7 @@ def set_sleep_time(hub: Hub, who: Principal | None, rid: RepoId, seconds: Any) -
         repo, st = _manage(hub, s, who, rid)
         _not_static(repo, "put to sleep")
         st.sleep_time, st.updated_at = seconds, utcnow()
+        webhook_events.config_changed(s, repo, {})
     return runtime(hub, repo, repo.head_sha)
 
 
@@ -517,6 +518,7 @@ def put_variable(
             s.add(row)
         row.value, row.description, row.updated_at = value, description, utcnow()
         audit.record(s, who, f"space.{what}.set", rid.full, {"key": key})
+        webhook_events.config_changed(s, repo, {})  # the Hub's repo.config event for a Space secret
 
 
 def _check_variable(what: str, key: Any, value: Any, description: Any) -> None:
@@ -541,6 +543,7 @@ def delete_variable(hub: Hub, who: Principal | None, rid: RepoId, secret: bool, 
             )
         )
         audit.record(s, who, f"space.{'secret' if secret else 'variable'}.delete", rid.full, {"key": key})
+        webhook_events.config_changed(s, repo, {})
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,11 @@ from . import accounts
 VERSION = 3
 
 
-def repo_payload(repo: Repo, owner_id: int | None = None) -> dict[str, Any]:
+def repo_payload(repo: Repo, owner_id: int | None = None, head: bool = True) -> dict[str, Any]:
+    """The `repo` of every payload; `headSha` (main's head) only on the repo scopes, as the Hub sends it (not
+    on discussion and comment events)."""
     full = repo_full(repo.namespace, repo.name)
-    return {
+    out: dict[str, Any] = {
         "type": repo.type,
         "name": full,
         "id": str(repo.id),
@@ -40,6 +42,9 @@ def repo_payload(repo: Repo, owner_id: int | None = None) -> dict[str, Any]:
             "api": f"/api/{repo.type}s/{full}",
         },
     }
+    if not head:
+        out.pop("headSha")
+    return out
 
 
 def discussion_payload(repo: Repo, d: Discussion) -> dict[str, Any]:
@@ -65,24 +70,32 @@ def discussion_payload(repo: Repo, d: Discussion) -> dict[str, Any]:
     return out
 
 
-def comment_payload(repo: Repo, d: Discussion, event: dict[str, Any], author_id: int) -> dict[str, Any]:
+def comment_payload(
+    repo: Repo, d: Discussion, event: dict[str, Any], author_id: int | None
+) -> dict[str, Any]:
+    """A comment as it is now: a hidden one says so and carries no text."""
     web = "/" + repo_web_path(repo.type, repo.namespace, repo.name) + f"/discussions/{d.num}#{event['id']}"
+    data = event.get("data") or {}
+    hidden = bool(data.get("hidden"))
     return {
         "id": event["id"],
-        "author": {"id": str(author_id)},
-        "hidden": False,
-        "content": event["data"]["latest"]["raw"],
+        "author": {"id": str(author_id) if author_id is not None else ""},
+        "hidden": hidden,
+        "content": "" if hidden else str((data.get("latest") or {}).get("raw") or ""),
         "url": {"web": web},
     }
 
 
 def _watches(w: Webhook, repo: Repo, names: tuple[str, ...]) -> bool:
+    """Whether `w` watches the repo, by its name or its namespace; `names`: its former names (a move), whose
+    namespaces count too (a repo moved out of a watched user's account is still that user's event)."""
     full = repo_full(repo.namespace, repo.name).lower()
+    spaces = {repo.namespace.lower()} | {n.split("/")[0] for n in names if "/" in n}
     for item in w.watched:
         kind, name = item.get("type"), str(item.get("name", "")).lower()
         if kind == repo.type and name in names + (full,):
             return True
-        if kind in ("user", "org") and name == repo.namespace.lower():
+        if kind in ("user", "org") and name in spaces:
             return True
     return False
 
@@ -121,7 +134,7 @@ def emit(
     owner = accounts.get_account(s, repo.namespace)
     body: dict[str, Any] = {
         "event": {"action": action, "scope": scope},
-        "repo": repo_payload(repo, owner.id if owner else None),
+        "repo": repo_payload(repo, owner.id if owner else None, head=domain == "repo"),
         **(extra or {}),
     }
     for w in hooks:
@@ -139,7 +152,15 @@ def add_delivery(s: Session, w: Webhook, event: str, payload: dict[str, Any]) ->
 
 # ---- the events, as the domain functions call them ---------------------------------------------------------
 def ref_moved(s: Session, repo: Repo, ref: str, old: str | None, new: str | None) -> None:
-    emit(s, repo, "repo.content", "update", {"updatedRefs": [{"ref": ref, "oldSha": old, "newSha": new}]})
+    refs_moved(s, repo, [(ref, old, new)])
+
+
+def refs_moved(s: Session, repo: Repo, moves: list[tuple[str, str | None, str | None]]) -> None:
+    """One `repo.content` event for the refs one write moved (a git push of a branch and a tag: one event
+    listing both in `updatedRefs`, as the Hub sends it)."""
+    refs = [{"ref": ref, "oldSha": old, "newSha": new} for ref, old, new in moves]
+    if refs:
+        emit(s, repo, "repo.content", "update", {"updatedRefs": refs})
 
 
 def repo_event(s: Session, repo: Repo, action: str, extra: dict[str, Any] | None = None) -> None:
@@ -150,14 +171,16 @@ def repo_event(s: Session, repo: Repo, action: str, extra: dict[str, Any] | None
         also = (str(extra.pop("movedFrom")).lower(),)
     emit(s, repo, "repo", action, extra, also)
     if also:
-        _follow_move(s, repo, also[0])
+        follow(s, (repo.type,), also[0], repo_full(repo.namespace, repo.name))
 
 
-def _follow_move(s: Session, repo: Repo, old: str) -> None:
+def follow(s: Session, kinds: tuple[str, ...], old: str, new: str) -> None:
+    """Watched items of a type in `kinds` named `old` (any case) are named `new` from now on: a renamed or
+    moved repo, a renamed user or org (Hub.move, and the command line's names.rename_repo/rename_account)."""
     for w in s.scalars(select(Webhook)):
         items = [
-            {"type": i["type"], "name": f"{repo_full(repo.namespace, repo.name)}"}
-            if i.get("type") == repo.type and str(i.get("name", "")).lower() == old
+            {"type": i["type"], "name": new}
+            if i.get("type") in kinds and str(i.get("name", "")).lower() == old.lower()
             else i
             for i in w.watched
         ]
@@ -165,14 +188,35 @@ def _follow_move(s: Session, repo: Repo, old: str) -> None:
             w.watched = items
 
 
-def config_changed(s: Session, repo: Repo) -> None:
-    emit(s, repo, "repo.config", "update")
+def config_changed(s: Session, repo: Repo, updated: dict[str, Any]) -> None:
+    """`updatedConfig`: the keys the Hub reports (`private`), else {} (a change it does not detail: gating)."""
+    emit(
+        s,
+        repo,
+        "repo.config",
+        "update",
+        {"updatedConfig": {k: v for k, v in updated.items() if k == "private"}},
+    )
 
 
 def discussion_event(s: Session, repo: Repo, d: Discussion, action: str) -> None:
-    emit(s, repo, "discussion", action, {"discussion": discussion_payload(repo, d)})
+    """A discussion or PR opened ("create": with its opening comment, as the Hub sends it), renamed, closed,
+    reopened or merged ("update")."""
+    extra: dict[str, Any] = {"discussion": discussion_payload(repo, d)}
+    first = next(iter((d.data or {}).get("events") or []), None)
+    if action == "create" and first is not None and first.get("type") == "comment":
+        extra["comment"] = comment_payload(repo, d, first, d.author_id)
+    emit(s, repo, "discussion", action, extra)
 
 
-def comment_event(s: Session, repo: Repo, d: Discussion, event: dict[str, Any], author_id: int) -> None:
+def comment_event(
+    s: Session,
+    repo: Repo,
+    d: Discussion,
+    event: dict[str, Any],
+    author_id: int | None,
+    action: str = "create",
+) -> None:
+    """A comment added ("create"), edited or hidden ("update")."""
     extra = {"discussion": discussion_payload(repo, d), "comment": comment_payload(repo, d, event, author_id)}
-    emit(s, repo, "discussion.comment", "create", extra)
+    emit(s, repo, "discussion.comment", action, extra)

@@ -13,10 +13,12 @@ from __future__ import annotations
 import ipaddress
 import socket
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from string import ascii_letters, digits, punctuation
+from urllib.parse import quote, urlsplit
 
 from ..errors import BadRequest
 
+_URL_SAFE = ascii_letters + digits + punctuation  # printable ASCII but the space
 IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 Net = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -83,6 +85,9 @@ def parse_url(url: str) -> tuple[str, str, int, str]:
     if parts.username or parts.password:
         raise BadRequest("A webhook url may not carry a user name or password: use the secret instead")
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    # Sent as is on the request line: non-ASCII characters and spaces percent-encoded (UTF-8), as a browser
+    # does; what is already encoded stays.
+    path = quote(path, safe=_URL_SAFE)
     return parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80), path
 
 

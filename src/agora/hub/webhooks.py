@@ -112,6 +112,8 @@ def _secret(secret: Any) -> str | None:
         return None
     if not isinstance(secret, str) or len(secret) > 200:
         raise BadRequest("The secret must be a string of at most 200 characters")
+    if not all(" " <= c <= "~" for c in secret):  # an HTTP header value: the Hub supports ASCII only too
+        raise BadRequest("The secret may hold printable ASCII characters only: it is sent as a header")
     return secret
 
 
