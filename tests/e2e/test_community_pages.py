@@ -1,0 +1,223 @@
+"""The Community tab and thread pages as a huggingface.co user uses them (issue 17 audit): the list's filters,
+search, paging, authors and comment counts and the tab's count; the New pull request form (a draft PR with the
+commands to push to it); a refused reply keeps its text; only the author or the repo's writers hide a comment;
+a PR from the upload page's drag and drop by a non-member."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from huggingface_hub import HfApi
+from playwright.sync_api import Page, expect
+
+from ..conftest import ENDPOINT
+from .conftest import login, snap
+
+
+def test_community_list_filters_search_and_pages(
+    new_page: Callable[..., Page], api: HfApi, bob: str, repo_name: str
+) -> None:
+    rid = f"alice/{repo_name}"
+    api.create_repo(rid)
+    api.upload_file(repo_id=rid, path_in_repo="a.txt", path_or_fileobj=b"a\n")
+    as_bob = HfApi(endpoint=ENDPOINT, token=bob)
+    for i in range(27):
+        as_bob.create_discussion(rid, title=f"Question {i:02d}")
+    as_bob.create_pull_request(rid, title="Fix the card")
+    as_bob.comment_discussion(rid, 1, "a reply")
+    api.comment_discussion(rid, 1, "and another")
+    api.change_discussion_status(rid, 2, "closed")
+    page = new_page("anon")
+    page.goto(f"/{rid}")
+    snap(page, "repo")
+    tab = page.locator("nav.tabs").get_by_role("link", name=re.compile("Community"))
+    expect(tab).to_contain_text("27")  # 26 open discussions and the PR
+    with page.expect_navigation():
+        tab.click()
+    snap(page, "community")
+    expect(page.get_by_role("link", name="Open (27)")).to_be_visible()
+    expect(page.get_by_role("link", name="Closed (1)")).to_be_visible()
+    expect(page.get_by_role("link", name="Pull requests (1)")).to_be_visible()
+    expect(page.get_by_role("link", name="Discussions (26)")).to_be_visible()
+    assert page.locator("ul.discussions li").count() == 25  # a page of 25, newest first
+    first = page.locator('li[data-num="1"]')
+    expect(first).to_have_count(0)
+    with page.expect_navigation():
+        page.get_by_role("link", name="Next").click()
+    snap(page, "page-2")
+    expect(page.locator("nav.pager")).to_contain_text("Page 2 of 2")
+    expect(first).to_contain_text("bob")
+    expect(first.locator(".comments")).to_have_text("2 comments")
+    expect(first.locator(".state")).to_have_text("open")
+    with page.expect_navigation():
+        page.get_by_role("link", name="Pull requests (1)").click()
+    snap(page, "pull-requests")
+    expect(page.locator("ul.discussions li")).to_have_count(1)
+    expect(page.locator("ul.discussions li")).to_contain_text("Fix the card")
+    page.get_by_label("Search titles").fill("question 1")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Search").click()
+    snap(page, "search-in-prs")
+    expect(page.locator("ul.discussions li")).to_contain_text("No open pull requests matching")
+    with page.expect_navigation():
+        page.get_by_role("link", name=re.compile(r"^All \(\d+\)$")).last.click()
+    snap(page, "search-all-kinds")
+    expect(page.locator("ul.discussions li[data-num]")).to_have_count(10)  # Question 10 to 19
+    with page.expect_navigation():
+        page.get_by_role("link", name="Closed (0)").click()
+    snap(page, "search-closed")
+    expect(page.locator("ul.discussions li[data-num]")).to_have_count(0)
+    page.goto(f"/{rid}/discussions?status=closed")
+    snap(page, "closed")
+    expect(page.locator('li[data-num="2"] .state')).to_have_text("closed")
+
+
+def test_new_pull_request_is_a_draft_with_the_push_commands(
+    new_page: Callable[..., Page], api: HfApi, bob: str, repo_name: str
+) -> None:
+    rid = f"alice/{repo_name}"
+    api.create_repo(rid, repo_type="dataset")
+    api.upload_file(repo_id=rid, path_in_repo="a.txt", path_or_fileobj=b"a\n", repo_type="dataset")
+    page = new_page("bob")
+    login(page, "bob")
+    page.goto(f"/datasets/{rid}/discussions")
+    with page.expect_navigation():
+        page.get_by_role("link", name="New pull request").click()
+    snap(page, "new-pr-form")
+    expect(page.get_by_role("heading", name="New pull request")).to_be_visible()
+    page.get_by_label("Title").fill("Add b.txt")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Create a draft pull request").click()
+    snap(page, "draft")
+    assert page.url.endswith(f"/datasets/{rid}/discussions/1")
+    expect(page.locator("#thread-status")).to_have_text("draft")
+    push = page.locator("details.pr-push")
+    expect(push).to_contain_text(f"git clone {ENDPOINT}/datasets/{rid}")
+    expect(push).to_contain_text("git push origin pr/1:refs/pr/1")
+    expect(push).to_contain_text('revision="refs/pr/1"')
+    expect(push).to_contain_text('repo_type="dataset"')
+    details = api.get_discussion_details(rid, 1, repo_type="dataset")
+    assert details.is_pull_request and details.status == "draft"
+
+    # What the page says to do, done: a commit to refs/pr/1 through huggingface_hub.
+    info = HfApi(endpoint=ENDPOINT, token=bob).upload_file(
+        path_or_fileobj=b"b\n", path_in_repo="b.txt", repo_id=rid, repo_type="dataset", revision="refs/pr/1"
+    )
+    page.reload()
+    snap(page, "pushed")
+    commit = page.locator("li.event.commit")
+    expect(commit).to_contain_text(info.oid[:7])
+    alice = new_page("alice")
+    login(alice, "alice")
+    alice.goto(f"/datasets/{rid}/discussions/1/files")
+    snap(alice, "draft-files")
+    expect(alice.locator('section.diff[data-path="b.txt"]')).to_be_visible()
+    expect(alice.get_by_role("button", name="Merge")).to_have_count(0)
+    expect(alice.locator(".draft-note")).to_be_visible()
+
+    with page.expect_navigation():
+        page.get_by_role("button", name="Publish pull request").click()
+    snap(page, "published")
+    expect(page.locator("#thread-status")).to_have_text("open")
+    expect(page.locator("li.status-change")).to_contain_text("published")
+    alice.reload()
+    with alice.expect_navigation():
+        alice.get_by_role("button", name="Merge").click()
+    snap(alice, "merged")
+    expect(alice.locator("#thread-status")).to_have_text("merged")
+    merged = api.get_discussion_details(rid, 1, repo_type="dataset")
+    assert merged.status == "merged" and merged.merge_commit_oid
+    link = alice.locator(f'a[href="/datasets/{rid}/commit/{merged.merge_commit_oid}"]')
+    expect(link.last).to_be_visible()  # a fast-forward: the merge commit is the PR's head
+
+
+def test_reply_kept_on_error_and_only_author_or_writers_hide(
+    new_page: Callable[..., Page], api: HfApi, bob: str, repo_name: str
+) -> None:
+    rid = f"alice/{repo_name}"
+    api.create_repo(rid)
+    HfApi(endpoint=ENDPOINT, token=bob).create_discussion(
+        rid,
+        title="Payloads",
+        description='**bold**\n\n<script>alert(1)</script><img src=x onerror="alert(2)">',
+    )
+    dialogs: list[str] = []
+    carol = new_page("carol")
+    carol.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    login(carol, "carol")
+    carol.goto(f"/{rid}/discussions/1")
+    snap(carol, "thread")
+    first = carol.locator("li.comment").first
+    expect(first.locator("strong")).to_have_text("bold")
+    assert first.locator("script, img[onerror]").count() == 0 and not dialogs
+
+    # A reply the server refuses (only blanks): the page says why and the text is still there.
+    carol.get_by_label("Comment (Markdown)").fill("   \n   ")
+    with carol.expect_navigation():
+        carol.get_by_role("button", name="Comment", exact=True).click()
+    snap(carol, "refused")
+    expect(carol.locator("#reply-error")).to_have_text("The comment is empty")
+    assert carol.get_by_label("Comment (Markdown)").input_value() == "   \n   "
+
+    # carol is neither the comment's author nor a writer: no Hide button, and the server refuses the form.
+    expect(first.get_by_role("button", name="Hide")).to_have_count(0)
+    cid = first.get_attribute("data-id")
+    csrf = carol.locator("#reply input[name=csrf]").input_value()
+    resp = carol.request.post(
+        f"{ENDPOINT}/{rid}/discussions/1/comment/{cid}/hide",
+        form={"csrf": csrf},
+        headers={"Origin": ENDPOINT},
+        max_redirects=0,
+    )
+    assert resp.status == 403
+    assert not api.get_discussion_details(rid, 1).events[0].hidden
+
+    # A private repo's thread and its forms: 404 to carol; a wrong number: the 404 page.
+    api.create_repo(f"{rid}-private", private=True)
+    api.create_discussion(f"{rid}-private", title="secret")
+    for url in ("comment", "title", "status"):
+        resp = carol.request.post(
+            f"{ENDPOINT}/{rid}-private/discussions/1/{url}",
+            form={"csrf": csrf, "comment": "x", "title": "x", "status": "closed"},
+            headers={"Origin": ENDPOINT},
+            max_redirects=0,
+        )
+        assert resp.status == 404, url
+    missing = carol.goto(f"/{rid}/discussions/99")
+    snap(carol, "missing")
+    assert missing is not None and missing.status == 404
+    expect(carol.locator("main")).to_contain_text("Discussion #99 not found")
+
+
+def test_pull_request_from_a_drop_on_the_upload_page(
+    new_page: Callable[..., Page], api: HfApi, repo_name: str
+) -> None:
+    rid = f"alice/{repo_name}"
+    api.create_repo(rid)
+    api.upload_file(repo_id=rid, path_in_repo="a.txt", path_or_fileobj=b"a\n")
+    page = new_page("bob")
+    login(page, "bob")
+    page.goto(f"/{rid}/upload/main")
+    snap(page, "upload")
+    expect(page.locator("#upload-form")).to_contain_text("proposed as a pull request")
+    drop = page.evaluate_handle(
+        """() => { const dt = new DataTransfer();
+                   dt.items.add(new File(["dropped by bob\\n"], "dropped.txt", {type: "text/plain"}));
+                   return dt; }"""
+    )
+    page.locator("#dropzone").dispatch_event("drop", {"dataTransfer": drop})
+    expect(page.locator("#upload-list")).to_contain_text("dropped.txt")
+    page.get_by_label("Commit message").fill("Drop a file")
+    button = page.get_by_role("button", name="Open a pull request")
+    expect(button).to_be_enabled()
+    with page.expect_navigation():
+        button.click()
+    snap(page, "pr")
+    assert page.url.endswith(f"/{rid}/discussions/1")
+    expect(page.locator("nav.tabs").get_by_role("link", name=re.compile("Community"))).to_contain_text("1")
+    with page.expect_navigation():
+        page.get_by_role("link", name="Files changed").click()
+    snap(page, "files")
+    expect(page.locator('section.diff[data-path="dropped.txt"]')).to_contain_text("dropped by bob")
+    assert api.list_repo_files(rid) == [".gitattributes", "a.txt"]  # main untouched
