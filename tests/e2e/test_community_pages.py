@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from huggingface_hub import HfApi
+from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
 from playwright.sync_api import Page, expect
 
 from ..conftest import ENDPOINT
@@ -221,3 +221,58 @@ def test_pull_request_from_a_drop_on_the_upload_page(
     snap(page, "files")
     expect(page.locator('section.diff[data-path="dropped.txt"]')).to_contain_text("dropped by bob")
     assert api.list_repo_files(rid) == [".gitattributes", "a.txt"]  # main untouched
+
+
+def test_pull_request_files_view_kinds_of_change_and_a_bounded_diff(
+    new_page: Callable[..., Page], api: HfApi, bob: str, repo_name: str
+) -> None:
+    rid = f"alice/{repo_name}"
+    api.create_repo(rid)
+    api.create_commit(
+        rid,
+        [
+            CommitOperationAdd("a-gone.txt", b"gone\n"),
+            CommitOperationAdd("a-keep.txt", b"one\ntwo\n"),
+        ],
+        commit_message="base",
+    )
+    big = b"".join(b"line %06d of a large text file, long enough to count\n" % i for i in range(3_000))
+    info = HfApi(endpoint=ENDPOINT, token=bob).create_commit(
+        rid,
+        [
+            CommitOperationDelete("a-gone.txt"),
+            CommitOperationAdd("a-keep.txt", b"one\nTWO\n"),
+            *(CommitOperationAdd(f"big-{k}.txt", big.replace(b"line", k.encode() * 4)) for k in "abcd"),
+            CommitOperationAdd("c.txt", b"past the budget\n"),
+            CommitOperationAdd("model.bin", bytes(range(256)) * 64),
+        ],
+        commit_message="Many kinds of change",
+        create_pr=True,
+    )
+    assert info.pr_url and info.pr_num == 1
+    page = new_page("bob")
+    login(page, "bob")
+    resp = page.goto(info.pr_url)  # the URL huggingface_hub returns opens the PR's page
+    snap(page, "pr")
+    assert resp is not None and resp.status == 200
+    with page.expect_navigation():
+        page.get_by_role("link", name="Files changed").click()
+    snap(page, "files")
+    diff = page.locator("section.diff")
+    expect(diff.filter(has_text="a-gone.txt").locator(".status")).to_have_text("deleted")
+    expect(diff.filter(has_text="a-keep.txt").locator(".status")).to_have_text("modified")
+    expect(diff.filter(has_text="a-keep.txt")).to_contain_text("TWO")
+    expect(page.locator('section.diff[data-path="big-a.txt"] .status')).to_have_text("added")
+    # Each file's patch and the page's whole diff are bounded: the big ones are cut, the next left out.
+    expect(page.locator('section.diff[data-path="big-a.txt"] .diff-cut')).to_contain_text("cut short")
+    for k in "bcd":
+        expect(page.locator(f'section.diff[data-path="big-{k}.txt"] .diff-cut')).to_contain_text("cut short")
+    c = page.locator('section.diff[data-path="c.txt"]')
+    expect(c.locator(".diff-cut")).to_contain_text("too large to show here")
+    expect(c.get_by_role("link", name="view the file")).to_have_attribute(
+        "href", re.compile(r"/blob/[0-9a-f]{40}/c\.txt$")
+    )
+    assert len(page.content()) < 2_000_000
+    model = page.locator('section.diff[data-path="model.bin"]')
+    expect(model).to_contain_text(re.compile("LFS file|Binary file"))
+    expect(model.locator(".code")).to_have_count(0)

@@ -405,6 +405,12 @@ def act(hub: Hub, who: Principal, rid: RepoId, num: int, verb: str, body: dict[s
         return merge(s, hub, who, repo, d, body.get("comment"))
 
 
+# A PR's files view: the characters of one file's patch and of all of them it shows (a few thousand lines, a page
+# a browser scrolls; past them a file's patch is cut or left out, with a link to the file).
+PAGE_PATCH = 64 * 1024
+PAGE_DIFF = 256 * 1024
+
+
 @dataclass(frozen=True)
 class ThreadPage:
     """A discussion's web page: the thread, whether the visitor writes the repo, and, for a pull request's
@@ -431,5 +437,6 @@ def web_thread(hub: Hub, who: Principal | None, rid: RepoId, num: int, files: bo
         return ThreadPage(t, can_write, [], pr_conflicts(git, num) if t.row.status == "open" else [])
     target = (t.row.data or {}).get("mergedInto") if t.row.status == "merged" else None
     base = git.repo.merge_base(str(target or git.resolve("main")), head)
-    diffs = diff_commit(git, head, base=str(base) if base is not None else None)
+    base_id = str(base) if base is not None else None
+    diffs = diff_commit(git, head, max_patch=PAGE_PATCH, base=base_id, max_total=PAGE_DIFF)
     return ThreadPage(t, can_write, diffs, pr_conflicts(git, num) if t.row.status == "open" else [])
