@@ -160,6 +160,21 @@ def test_reply_kept_on_error_and_only_author_or_writers_hide(
     expect(carol.locator("#reply-error")).to_have_text("The comment is empty")
     assert carol.get_by_label("Comment (Markdown)").input_value() == "   \n   "
 
+    # The new discussion form refused (a title of blanks): shown again with the error and what was typed.
+    carol.goto(f"/{rid}/discussions/new")
+    snap(carol, "new-discussion")
+    carol.get_by_label("Title").fill("   ")
+    carol.get_by_label("Description (Markdown)").fill("a long description I would hate to lose")
+    with carol.expect_navigation():
+        carol.get_by_role("button", name="Publish").click()
+    snap(carol, "new-refused")
+    expect(carol.locator("#form-error")).to_contain_text("needs a title")
+    expect(carol.get_by_label("Description (Markdown)")).to_have_value(
+        "a long description I would hate to lose"
+    )
+    carol.goto(f"/{rid}/discussions/1")
+    snap(carol, "thread-again")
+
     # carol is neither the comment's author nor a writer: no Hide button, and the server refuses the form.
     expect(first.get_by_role("button", name="Hide")).to_have_count(0)
     cid = first.get_attribute("data-id")
@@ -276,3 +291,27 @@ def test_pull_request_files_view_kinds_of_change_and_a_bounded_diff(
     model = page.locator('section.diff[data-path="model.bin"]')
     expect(model).to_contain_text(re.compile("LFS file|Binary file"))
     expect(model.locator(".code")).to_have_count(0)
+
+
+def test_gated_pull_request_files_say_why_they_are_not_shown(
+    new_page: Callable[..., Page], api: HfApi, repo_name: str
+) -> None:
+    rid = f"alice/{repo_name}"
+    api.create_repo(rid)
+    api.upload_file(repo_id=rid, path_in_repo="a.txt", path_or_fileobj=b"a\n")
+    api.update_repo_settings(rid, gated="manual")
+    api.create_commit(
+        rid, [CommitOperationAdd("notes.txt", b"secret numbers\n")], commit_message="Notes", create_pr=True
+    )
+    page = new_page("carol")
+    login(page, "carol")
+    page.goto(f"/{rid}/discussions/1/files")
+    snap(page, "gated-files")
+    expect(page.locator(".gate-closed")).to_contain_text("This repository is gated")
+    expect(page.get_by_text("0 changed files")).to_have_count(0)
+    assert "secret numbers" not in page.content()
+    alice = new_page("alice")
+    login(alice, "alice")
+    alice.goto(f"/{rid}/discussions/1/files")
+    snap(alice, "files")
+    expect(alice.locator('section.diff[data-path="notes.txt"]')).to_contain_text("secret numbers")

@@ -420,6 +420,7 @@ class ThreadPage:
     can_write: bool
     diffs: list[FileDiff]
     conflicts: list[str]
+    gate_closed: bool = False  # a gated repo's PR whose files the visitor may not see yet
 
 
 def web_thread(hub: Hub, who: Principal | None, rid: RepoId, num: int, files: bool = False) -> ThreadPage:
@@ -427,14 +428,15 @@ def web_thread(hub: Hub, who: Principal | None, rid: RepoId, num: int, files: bo
         repo = hub.find(s, who, rid)
         t = _thread(s, repo, get(s, repo, num))
         can_write = accounts.can_write(s, who, repo)
-        files = files and gating.passes_gate(s, who, repo)  # a gated repo's diff: only past its gate
+        gate_closed = files and not gating.passes_gate(s, who, repo)  # a gated repo's diff: past its gate
     if not t.row.is_pr:
         return ThreadPage(t, can_write, [], [])
     git = hub.git(repo)
     head = git.ref_target(f"refs/pr/{num}")
     t = replace(t, pr_head=head)
-    if not files or head is None:
-        return ThreadPage(t, can_write, [], pr_conflicts(git, num) if t.row.status == "open" else [])
+    if not files or gate_closed or head is None:
+        clash = pr_conflicts(git, num) if t.row.status == "open" else []
+        return ThreadPage(t, can_write, [], clash, gate_closed)
     target = (t.row.data or {}).get("mergedInto") if t.row.status == "merged" else None
     base = git.repo.merge_base(str(target or git.resolve("main")), head)
     base_id = str(base) if base is not None else None

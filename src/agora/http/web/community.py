@@ -153,6 +153,7 @@ async def _thread_page(
         diffs=diffs,
         files=files,
         conflicts=page.conflicts,
+        gate_closed=page.gate_closed,
         pr_head=page.thread.pr_head,
         can_write=page.can_write,
         may_manage=page.can_write or is_author,
