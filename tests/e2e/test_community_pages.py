@@ -130,6 +130,12 @@ def test_new_pull_request_is_a_draft_with_the_push_commands(
     assert merged.status == "merged" and merged.merge_commit_oid
     link = alice.locator(f'a[href="/datasets/{rid}/commit/{merged.merge_commit_oid}"]')
     expect(link.last).to_be_visible()  # a fast-forward: the merge commit is the PR's head
+    with alice.expect_navigation():
+        alice.get_by_role("link", name="Conversation").click()
+    snap(alice, "merged-conversation")
+    expect(alice.locator("#merge-commit")).to_have_attribute(
+        "href", f"/datasets/{rid}/commit/{merged.merge_commit_oid}"
+    )
 
 
 def test_reply_kept_on_error_and_only_author_or_writers_hide(
