@@ -166,6 +166,21 @@ def test_reply_kept_on_error_and_only_author_or_writers_hide(
     expect(carol.locator("#reply-error")).to_have_text("The comment is empty")
     assert carol.get_by_label("Comment (Markdown)").input_value() == "   \n   "
 
+    # An edit refused (blanks): the comment's edit box opens again with the error and the typed text.
+    mine = carol.locator("li.comment").nth(1)
+    carol.get_by_label("Comment (Markdown)").fill("carol's reply")
+    with carol.expect_navigation():
+        carol.get_by_role("button", name="Comment", exact=True).click()
+    snap(carol, "replied")
+    mine.locator("details.edit-comment summary").click()
+    mine.locator("textarea[name=content]").fill("  \n ")
+    with carol.expect_navigation():
+        mine.get_by_role("button", name="Save").click()
+    snap(carol, "edit-refused")
+    expect(mine.locator("#edit-error")).to_have_text("The comment is empty")
+    expect(mine.locator("textarea[name=content]")).to_have_value("  \n ")
+    expect(mine.locator(".markdown")).to_have_text("carol's reply")
+
     # The new discussion form refused (a title of blanks): shown again with the error and what was typed.
     carol.goto(f"/{rid}/discussions/new")
     snap(carol, "new-discussion")

@@ -187,10 +187,17 @@ async def act(web: Web, request: Request, p: str | None, ns: str, name: str, num
 async def comment_act(
     web: Web, request: Request, p: str | None, ns: str, name: str, num: str, cid: str, verb: str
 ) -> Response:
-    """Edit (a new version, the old ones kept) or hide a comment."""
+    """Edit (a new version, the old ones kept) or hide a comment. A refused edit shows the page again with
+    the error and the new text in that comment's edit box."""
     who = await web.require_user(request)
     form = await web.form(request)
     rid = rid_of(p, ns, name)
     body = {"id": cid, "content": form.get("content", "")}
-    await web.run(hub_discussions.act, web.hub, who, rid, int(num), f"comment-{verb}", body)
+    try:
+        await web.run(hub_discussions.act, web.hub, who, rid, int(num), f"comment-{verb}", body)
+    except BadRequest as e:
+        if verb != "edit":
+            raise
+        kept = {"edit_error": e.message, "edit_id": cid.lower(), "edit_text": body["content"]}
+        return await _thread_page(web, request, rid, int(num), False, status=400, **kept)
     return web.redirect(f"/{rid.web_path}/discussions/{num}#c-{cid}")
