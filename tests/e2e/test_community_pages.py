@@ -6,12 +6,15 @@ a PR from the upload page's drag and drop by a non-member."""
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Callable
+from pathlib import Path
 
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
 from playwright.sync_api import Page, expect
 
-from ..conftest import ENDPOINT
+from ..compat.test_git_push import Git
+from ..conftest import ENDPOINT, PORT
 from .conftest import login, snap
 
 
@@ -74,7 +77,7 @@ def test_community_list_filters_search_and_pages(
 
 
 def test_new_pull_request_is_a_draft_with_the_push_commands(
-    new_page: Callable[..., Page], api: HfApi, bob: str, repo_name: str
+    new_page: Callable[..., Page], api: HfApi, bob: str, repo_name: str, tmp_path: Path
 ) -> None:
     rid = f"alice/{repo_name}"
     api.create_repo(rid, repo_type="dataset")
@@ -104,10 +107,27 @@ def test_new_pull_request_is_a_draft_with_the_push_commands(
     info = HfApi(endpoint=ENDPOINT, token=bob).upload_file(
         path_or_fileobj=b"b\n", path_in_repo="b.txt", repo_id=rid, repo_type="dataset", revision="refs/pr/1"
     )
+    # ... and the page's git commands, run as shown (bob's token as the password, from a credential store).
+    git = Git(tmp_path, credential_store=True)
+    git.credentials.write_text(f"http://bob:{bob}@127.0.0.1:{PORT}\n")
+    work = tmp_path
+    for line in push.locator("pre").first.inner_text().splitlines():
+        if line.startswith("cd "):
+            work = tmp_path / line[3:]
+        elif line.startswith("#"):  # the edit
+            (work / "c.txt").write_text("pushed with git\n")
+            git("add", "c.txt", cwd=work)
+            git("-c", "user.name=bob", "-c", "user.email=b@x", "commit", "-m", "Add c with git", cwd=work)
+        else:
+            assert line.startswith("git "), line
+            git(*shlex.split(line)[1:], cwd=work)
+    files = api.list_repo_files(rid, repo_type="dataset", revision="refs/pr/1")
+    assert sorted(files) == [".gitattributes", "a.txt", "b.txt", "c.txt"]
     page.reload()
     snap(page, "pushed")
     commit = page.locator("li.event.commit")
-    expect(commit).to_contain_text(info.oid[:7])
+    expect(commit.first).to_contain_text(info.oid[:7])
+    expect(commit.last).to_contain_text("Add c with git")
     alice = new_page("alice")
     login(alice, "alice")
     alice.goto(f"/datasets/{rid}/discussions/1/files")
