@@ -229,6 +229,20 @@ def test_reply_kept_on_error_and_only_author_or_writers_hide(
     assert resp.status == 403
     assert not api.get_discussion_details(rid, 1).events[0].hidden
 
+    # The discussion's author closes it with a last word, in one go.
+    bob_page = new_page("bob")
+    login(bob_page, "bob")
+    bob_page.goto(f"/{rid}/discussions/1")
+    snap(bob_page, "thread")
+    bob_page.get_by_label("Comment (Markdown)").fill("Answered, *thanks*")
+    with bob_page.expect_navigation():
+        bob_page.get_by_role("button", name="Comment and close").click()
+    snap(bob_page, "closed")
+    expect(bob_page.locator("#thread-status")).to_have_text("closed")
+    expect(bob_page.locator("li.comment").last.locator("em")).to_have_text("thanks")
+    expect(bob_page.locator("li.status-change").last).to_contain_text("closed")
+    expect(bob_page.get_by_role("button", name="Comment and reopen")).to_be_visible()
+
     # A private repo's thread and its forms: 404 to carol; a wrong number: the 404 page.
     api.create_repo(f"{rid}-private", private=True)
     api.create_discussion(f"{rid}-private", title="secret")
