@@ -95,6 +95,7 @@ def test_new_pull_request_is_a_draft_with_the_push_commands(
     snap(page, "draft")
     assert page.url.endswith(f"/datasets/{rid}/discussions/1")
     expect(page.locator("#thread-status")).to_have_text("draft")
+    expect(page.locator("li.comment").first).to_contain_text("No description provided.")
     push = page.locator("details.pr-push")
     expect(push).to_contain_text(f"git clone {ENDPOINT}/datasets/{rid}")
     expect(push).to_contain_text("git push origin pr/1:refs/pr/1")
