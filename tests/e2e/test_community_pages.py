@@ -247,14 +247,19 @@ def test_reply_kept_on_error_and_only_author_or_writers_hide(
     # A private repo's thread and its forms: 404 to carol; a wrong number: the 404 page.
     api.create_repo(f"{rid}-private", private=True)
     api.create_discussion(f"{rid}-private", title="secret")
-    for url in ("comment", "title", "status"):
+    secret_cid = api.get_discussion_details(f"{rid}-private", 1).events[0].id
+    for url in ("1/comment", "1/title", "1/status", "1/merge", f"1/comment/{secret_cid}/hide", "new"):
         resp = carol.request.post(
-            f"{ENDPOINT}/{rid}-private/discussions/1/{url}",
+            f"{ENDPOINT}/{rid}-private/discussions/{url}",
             form={"csrf": csrf, "comment": "x", "title": "x", "status": "closed"},
             headers={"Origin": ENDPOINT},
             max_redirects=0,
         )
         assert resp.status == 404, url
+    for url in ("", "/1", "/1/files", "/new", "/new?type=pull_request"):
+        seen = carol.goto(f"/{rid}-private/discussions{url}")
+        snap(carol, f"private{url}")
+        assert seen is not None and seen.status == 404, url
     missing = carol.goto(f"/{rid}/discussions/99")
     snap(carol, "missing")
     assert missing is not None and missing.status == 404
