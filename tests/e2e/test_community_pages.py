@@ -229,6 +229,17 @@ def test_reply_kept_on_error_and_only_author_or_writers_hide(
     )
     assert resp.status == 403
     assert not api.get_discussion_details(rid, 1).events[0].hidden
+    # ... which a writer of the repo may: alice hides bob's post through the same form.
+    alice = new_page("alice")
+    login(alice, "alice")
+    alice.goto(f"/{rid}/discussions/1")
+    snap(alice, "thread")
+    alice.once("dialog", lambda d: d.accept())
+    with alice.expect_navigation():
+        alice.locator("li.comment").first.get_by_role("button", name="Hide").click()
+    snap(alice, "hidden")
+    expect(alice.locator("li.comment").first).to_contain_text("This comment has been hidden by alice")
+    assert api.get_discussion_details(rid, 1).events[0].hidden
 
     # The discussion's author closes it with a last word, in one go.
     bob_page = new_page("bob")
