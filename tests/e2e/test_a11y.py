@@ -86,6 +86,15 @@ def repos(api: HfApi) -> dict[str, str]:
         repo_type="dataset",
     ).oid
     wait_converted(DATA, sha)
+    # A discussion and a pull request with a diff (issue 17): the thread page and the files view.
+    if not list(api.get_repo_discussions(MODEL)):
+        api.create_discussion(MODEL, title="A question about the card", description="Which **language**?")
+        api.create_commit(
+            MODEL,
+            [CommitOperationAdd("src/long_line.py", LONG_LINE.encode() * 4 + b"print('more')\n")],
+            commit_message="A longer file",
+            create_pr=True,
+        )
     return {"model": MODEL, "data": DATA}
 
 
@@ -99,6 +108,7 @@ ANON_PAGES = {
     "blob": f"/{MODEL}/blob/main/src/long_line.py",
     "tree": f"/{MODEL}/tree/main",
     "commits": f"/{MODEL}/commits/main",
+    "community": f"/{MODEL}/discussions",
 }
 USER_PAGES = {
     "home-logged-in": "/",
@@ -106,6 +116,9 @@ USER_PAGES = {
     "settings-password": "/settings/password",
     "settings-tokens": "/settings/tokens",
     "repo-settings": f"/{MODEL}/settings",
+    "discussion-thread": f"/{MODEL}/discussions/1",
+    "pr-thread": f"/{MODEL}/discussions/2",
+    "pr-files": f"/{MODEL}/discussions/2/files",
 }
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import secrets
 from contextlib import nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import pygit2
-from sqlalchemy import desc, select
+from sqlalchemy import desc, func, select
 from sqlalchemy.orm import Session
 
 from ..db.models import Account, Discussion, Repo, utcnow
@@ -63,8 +63,17 @@ def _append(d: Discussion, event: dict[str, Any]) -> None:
 
 
 def create(
-    s: Session, hub: Hub, who: Principal, repo: Repo, title: str, description: str, pr: bool
+    s: Session,
+    hub: Hub,
+    who: Principal,
+    repo: Repo,
+    title: str,
+    description: str,
+    pr: bool,
+    draft: bool = False,
 ) -> Discussion:
+    """A discussion, or a PR whose refs/pr/N starts at main (a draft, as the Hub's "New pull request" makes
+    it, when `draft`: its author pushes to it, then publishes it)."""
     require_write_token(who, "open a discussion or pull request")
     title = (title or "").strip()
     if not title or len(title) > 300:
@@ -73,6 +82,8 @@ def create(
     d = Discussion(
         title=title, is_pr=pr, author_id=who.user_id, data={"events": [_comment(who, description or "")]}
     )
+    if pr and draft:
+        d.status = "draft"
     with hub.writer(s, repo, git):
         num = commits.new_discussion(s, repo, d)
         # Committed under the lock: a PR's ref and its row are published together (commits.pr_ref).
@@ -106,11 +117,44 @@ class RepoDiscussions:
     rows: list[Discussion]
     can_write: bool
 
+    authors: dict[int, str] = field(default_factory=dict)  # the rows' authors' names, by account id
+
 
 def repo_discussions(hub: Hub, who: Principal | None, rid: RepoId) -> RepoDiscussions:
     with hub.db.session() as s:
         repo = hub.find(s, who, rid)
-        return RepoDiscussions(repo, listing(s, repo, None, None, None), accounts.can_write(s, who, repo))
+        rows = listing(s, repo, None, None, None)
+        ids = {d.author_id for d in rows if d.author_id is not None}
+        names_of = dict(s.execute(select(Account.id, Account.name).where(Account.id.in_(ids))).tuples().all())
+        return RepoDiscussions(repo, rows, accounts.can_write(s, who, repo), names_of)
+
+
+# ---- the Community list's filters (http/web/community.py) ----
+def is_open(d: Discussion) -> bool:
+    return d.status in ("open", "draft")  # merged PRs count as closed, as on the Hub
+
+
+def kind_ok(d: Discussion, kind: str) -> bool:
+    return kind == "all" or d.is_pr == (kind == "pull_request")
+
+
+def status_ok(d: Discussion, status: str) -> bool:
+    return status == "all" or is_open(d) == (status == "open")
+
+
+def comment_count(d: Discussion) -> int:
+    """The comments of a thread after its opening post (hidden ones too: they still took place)."""
+    events = (d.data or {}).get("events", [])
+    return max(sum(1 for e in events if e.get("type") == "comment") - 1, 0)
+
+
+def open_count(hub: Hub, repo_id: int) -> int:
+    """How many of a repo's discussions and PRs are open (drafts included): the Community tab's count."""
+    with hub.db.session() as s:
+        q = select(func.count()).where(
+            Discussion.repo_id == repo_id, Discussion.status.in_(("open", "draft"))
+        )
+        return int(s.scalar(q) or 0)
 
 
 def comment(s: Session, who: Principal, d: Discussion, text: str) -> dict[str, Any]:
@@ -212,8 +256,8 @@ def set_status(
     said = _comment(who, text) if text else None
     if said is not None:
         _append(d, said)
-    d.status = status
-    ev = _event(who, "status-change", {"status": status})
+    was, d.status = d.status, status
+    ev = _event(who, "status-change", {"status": status, "from": was})  # "from": a draft published
     _append(d, ev)
     repo = s.get(Repo, d.repo_id)
     if repo is not None:
@@ -325,12 +369,12 @@ def thread_page(
 
 
 def open_thread(
-    hub: Hub, who: Principal, rid: RepoId, title: str, description: str, pr: bool
+    hub: Hub, who: Principal, rid: RepoId, title: str, description: str, pr: bool, draft: bool = False
 ) -> tuple[Repo, Discussion]:
     """`create` on the repo `rid` names, in a session of its own."""
     with hub.db.session() as s:
         repo = hub.find(s, who, rid)
-        return repo, create(s, hub, who, repo, title, description, pr)
+        return repo, create(s, hub, who, repo, title, description, pr, draft)
 
 
 def thread(hub: Hub, who: Principal | None, rid: RepoId, num: int, with_diff: bool = False) -> Thread:
@@ -380,6 +424,12 @@ def act(hub: Hub, who: Principal, rid: RepoId, num: int, verb: str, body: dict[s
         return merge(s, hub, who, repo, d, body.get("comment"))
 
 
+# A PR's files view: the characters of one file's patch and of all of them it shows (a few thousand lines, a page
+# a browser scrolls; past them a file's patch is cut or left out, with a link to the file).
+PAGE_PATCH = 64 * 1024
+PAGE_DIFF = 256 * 1024
+
+
 @dataclass(frozen=True)
 class ThreadPage:
     """A discussion's web page: the thread, whether the visitor writes the repo, and, for a pull request's
@@ -389,6 +439,7 @@ class ThreadPage:
     can_write: bool
     diffs: list[FileDiff]
     conflicts: list[str]
+    gate_closed: bool = False  # a gated repo's PR whose files the visitor may not see yet
 
 
 def web_thread(hub: Hub, who: Principal | None, rid: RepoId, num: int, files: bool = False) -> ThreadPage:
@@ -396,15 +447,17 @@ def web_thread(hub: Hub, who: Principal | None, rid: RepoId, num: int, files: bo
         repo = hub.find(s, who, rid)
         t = _thread(s, repo, get(s, repo, num))
         can_write = accounts.can_write(s, who, repo)
-        files = files and gating.passes_gate(s, who, repo)  # a gated repo's diff: only past its gate
+        gate_closed = files and not gating.passes_gate(s, who, repo)  # a gated repo's diff: past its gate
     if not t.row.is_pr:
         return ThreadPage(t, can_write, [], [])
     git = hub.git(repo)
     head = git.ref_target(f"refs/pr/{num}")
     t = replace(t, pr_head=head)
-    if not files or head is None:
-        return ThreadPage(t, can_write, [], pr_conflicts(git, num) if t.row.status == "open" else [])
+    if not files or gate_closed or head is None:
+        clash = pr_conflicts(git, num) if t.row.status == "open" else []
+        return ThreadPage(t, can_write, [], clash, gate_closed)
     target = (t.row.data or {}).get("mergedInto") if t.row.status == "merged" else None
     base = git.repo.merge_base(str(target or git.resolve("main")), head)
-    diffs = diff_commit(git, head, base=str(base) if base is not None else None)
+    base_id = str(base) if base is not None else None
+    diffs = diff_commit(git, head, max_patch=PAGE_PATCH, base=base_id, max_total=PAGE_DIFF)
     return ThreadPage(t, can_write, diffs, pr_conflicts(git, num) if t.row.status == "open" else [])

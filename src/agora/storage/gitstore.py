@@ -396,6 +396,7 @@ class FileDiff:
     new_lfs: tuple[str, int] | None = None
     old_size: int = 0
     new_size: int = 0
+    cut: bool = False  # the patch is cut short (or left out): too large a change to show whole
 
 
 _STATUS = {"A": "added", "D": "deleted", "M": "modified", "R": "renamed", "T": "modified", "C": "added"}
@@ -406,11 +407,29 @@ def _lfs(blob: pygit2.Blob) -> tuple[str, int] | None:
     return (ptr.oid, ptr.size) if ptr else None
 
 
+def _patch_text(patch: pygit2.Patch, skip: bool, room: int) -> tuple[str, bool]:
+    """A file's patch text, at most `room` characters, and whether it was cut ("" and False when `skip`:
+    binary and LFS changes have no text)."""
+    if skip:
+        return "", False
+    if room <= 0:
+        return "", True  # the budget is spent: not even read
+    text = patch.text or ""
+    return text[:room], len(text) > room
+
+
 def diff_commit(
-    g: GitRepo, commit: str, max_patch: int = 512 * 1024, base: str | None = None
+    g: GitRepo,
+    commit: str,
+    max_patch: int = 512 * 1024,
+    base: str | None = None,
+    max_total: int = 1024 * 1024,
 ) -> list[FileDiff]:
     """Per-file changes of a commit against its first parent (or against `base`: a pull request's changes
-    since its merge base); LFS pointer changes are reported as such."""
+    since its merge base); LFS pointer changes are reported as such. Each patch has at most `max_patch`
+    characters and all together at most `max_total` (a big diff stays a page a browser shows): past them a
+    file's patch is cut or left out (`cut`)."""
+    left = max_total
     c = g.repo[commit].peel(pygit2.Commit)
     if base is not None:
         d = g.repo.diff(g.repo[base].peel(pygit2.Commit), c, context_lines=3)
@@ -437,7 +456,8 @@ def diff_commit(
                 new_size = blob.size
                 new_ptr = _lfs(blob)
         lfs = bool(old_ptr or new_ptr)
-        text = "" if (delta.is_binary or lfs) else (patch.text or "")
+        text, cut = _patch_text(patch, bool(delta.is_binary or lfs), min(max_patch, left))
+        left -= len(text)
         adds, dels = (0, 0) if (delta.is_binary or lfs) else patch.line_stats[1:]
         out.append(
             FileDiff(
@@ -447,11 +467,12 @@ def diff_commit(
                 bool(delta.is_binary) and not lfs,
                 adds,
                 dels,
-                text[:max_patch],
+                text,
                 old_ptr,
                 new_ptr,
                 old_ptr[1] if old_ptr else old_size,
                 new_ptr[1] if new_ptr else new_size,
+                cut,
             )
         )
     return out

@@ -13,7 +13,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from ...errors import Forbidden, HubError
-from ...hub import accounts, logins, spaces, tagnames
+from ...hub import accounts, discussions, logins, spaces, tagnames
 from ...hub.accounts import Principal
 from ...hub.repos import Hub, repo_spelling
 from ...ids import FROM_PLURAL, RepoId, repo_full, repo_web_path
@@ -178,6 +178,8 @@ class Web:
         repo: Repo | None = data.get("repo")
         if repo is not None and "can_admin" not in data:  # a repo's page: its Settings tab
             data["can_admin"] = await self.ctx.run(accounts.may_admin, self.hub, who, repo)
+        if repo is not None and "community_count" not in data:  # the Community tab's count of open threads
+            data["community_count"] = await self.ctx.run(discussions.open_count, self.hub, repo.id)
         tpl = self.env.get_template(template)
         body = tpl.render(
             request=request,

@@ -5,11 +5,12 @@ view with its merge, and the forms that act on them. Every action is the API's d
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ...errors import BadRequest
+from ...errors import BadRequest, Conflict
 from ...hub import discussions as hub_discussions
 from ...ids import RepoId
 from . import render
@@ -17,52 +18,92 @@ from .base import Web, repo_path, rid_of
 from .files import rendered
 
 FILTERS = ("open", "closed", "all")
+KINDS = ("all", "discussion", "pull_request")
+PAGE_SIZE = 25  # rows of the Community list per page
+
+
+def _choice(request: Request, key: str, allowed: tuple[str, ...]) -> str:
+    value = request.query_params.get(key) or allowed[0]
+    return value if value in allowed else allowed[0]
+
+
+def _page_number(request: Request) -> int:
+    raw = request.query_params.get("p") or "1"
+    return int(raw) if raw.isdigit() and 0 < int(raw) < 100_000 else 1
 
 
 async def discussions(web: Web, request: Request, p: str | None, ns: str, name: str) -> Response:
+    """The Community list: open / closed / all, discussions / PRs (each with its count), a search in the
+    titles, PAGE_SIZE rows a page."""
     who = await web.who(request)
     rid = rid_of(p, ns, name)
     tab = await web.run(hub_discussions.repo_discussions, web.hub, who, rid)
-    shown = request.query_params.get("status") or "open"
-    shown = shown if shown in FILTERS else "open"
-    # "open" lists what is still going on; merged PRs count as closed, as on the Hub.
-    rows = [d for d in tab.rows if shown == "all" or (d.status in ("open", "draft")) == (shown == "open")]
+    shown, kind = _choice(request, "status", FILTERS), _choice(request, "type", KINDS)
+    q = (request.query_params.get("q") or "").strip()[:200]
+    found = [d for d in tab.rows if q.casefold() in d.title.casefold()]
+    rows = [d for d in found if hub_discussions.status_ok(d, shown) and hub_discussions.kind_ok(d, kind)]
+    pages = max((len(rows) + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+    at = min(_page_number(request), pages)
     return await web.page(
         request,
         "community.html",
         tab="community",
         repo=tab.repo,
-        rows=rows,
+        rows=rows[(at - 1) * PAGE_SIZE : at * PAGE_SIZE],
+        authors=tab.authors,
+        comments=hub_discussions.comment_count,
         rid=rid,
         shown=shown,
+        kind=kind,
+        q=q,
+        at=at,
+        pages=pages,
         count={
-            k: sum(1 for d in tab.rows if (d.status in ("open", "draft")) == (k == "open")) for k in FILTERS
+            k: sum(1 for d in found if hub_discussions.status_ok(d, k) and hub_discussions.kind_ok(d, kind))
+            for k in FILTERS
+        },
+        kind_count={
+            k: sum(1 for d in found if hub_discussions.status_ok(d, shown) and hub_discussions.kind_ok(d, k))
+            for k in KINDS
         },
         can_write=tab.can_write,
     )
 
 
 async def new_discussion(web: Web, request: Request, p: str | None, ns: str, name: str) -> Response:
-    """The New discussion form (GET) and its post: a discussion, or an empty PR a writer pushes to."""
+    """The New discussion form (GET) and its post: a discussion; with type=pull_request, the New pull request
+    form and its draft PR, which its author pushes to (the thread page shows how). A refused post shows the
+    form again with what was typed."""
     rid = rid_of(p, ns, name)
+    pr = request.query_params.get("type") == "pull_request"
     if request.method == "GET":
         who = await web.who(request)
         if who is None:
             await web.repo(request, rid)  # a private repo's 404, not a log-in page confirming it exists
-            return web.redirect(f"/login?next=/{rid.web_path}/discussions/new")
+            where = f"/{rid.web_path}/discussions/new" + ("?type=pull_request" if pr else "")
+            return web.redirect(f"/login?next={quote(where)}")
         repo = await web.repo(request, rid)
-        return await web.page(request, "new_discussion.html", tab="community", repo=repo, rid=rid)
+        return await web.page(request, "new_discussion.html", tab="community", repo=repo, rid=rid, pr=pr)
     who = await web.require_user(request)
     form = await web.form(request)
-    repo, d = await web.run(
-        hub_discussions.open_thread,
-        web.hub,
-        who,
-        rid,
-        form.get("title", ""),
-        form.get("description", ""),
-        False,
-    )
+    pr = form.get("type") == "pull_request"
+    title, text = form.get("title", ""), form.get("description", "")
+    try:
+        repo, d = await web.run(hub_discussions.open_thread, web.hub, who, rid, title, text, pr, pr)
+    except BadRequest as e:
+        repo = await web.repo(request, rid)
+        return await web.page(
+            request,
+            "new_discussion.html",
+            status=400,
+            tab="community",
+            repo=repo,
+            rid=rid,
+            pr=pr,
+            error=e.message,
+            title=title,
+            description=text,
+        )
     return web.redirect(f"{repo_path(repo)}/discussions/{d.num}")
 
 
@@ -86,7 +127,10 @@ async def files(web: Web, request: Request, p: str | None, ns: str, name: str, n
     return await _thread_page(web, request, rid_of(p, ns, name), int(num), files=True)
 
 
-async def _thread_page(web: Web, request: Request, rid: RepoId, num: int, files: bool) -> Response:
+async def _thread_page(
+    web: Web, request: Request, rid: RepoId, num: int, files: bool, status: int = 200, **kept: Any
+) -> Response:
+    """A thread's page (its files view with `files`); `kept`: a refused reply's error and text, shown again."""
     who = await web.who(request)
     page = await web.run(hub_discussions.web_thread, web.hub, who, rid, num, files)
     if files and not page.thread.row.is_pr:
@@ -99,6 +143,7 @@ async def _thread_page(web: Web, request: Request, rid: RepoId, num: int, files:
     return await web.page(
         request,
         "discussion.html",
+        status=status,
         tab="community",
         repo=page.thread.repo,
         rid=rid,
@@ -108,22 +153,33 @@ async def _thread_page(web: Web, request: Request, rid: RepoId, num: int, files:
         diffs=diffs,
         files=files,
         conflicts=page.conflicts,
+        gate_closed=page.gate_closed,
         pr_head=page.thread.pr_head,
         can_write=page.can_write,
         may_manage=page.can_write or is_author,
-        error=request.query_params.get("error"),
+        host=web.base_url(request),
+        **kept,
     )
 
 
 async def act(web: Web, request: Request, p: str | None, ns: str, name: str, num: str, verb: str) -> Response:
-    """A thread's form: comment, rename (title), close / reopen (status), merge."""
+    """A thread's form: comment, rename (title), close / reopen / publish (status), merge. A refused comment
+    shows the page again with the error, its text kept in the reply box."""
     who = await web.require_user(request)
     form = await web.form(request)
     rid = rid_of(p, ns, name)
     if verb not in ("comment", "title", "status", "merge"):
         raise BadRequest("Unknown action")
     body = {k: form[k] for k in ("comment", "title", "status") if form.get(k)}
-    await web.run(hub_discussions.act, web.hub, who, rid, int(num), verb, body)
+    try:
+        await web.run(hub_discussions.act, web.hub, who, rid, int(num), verb, body)
+    except (BadRequest, Conflict) as e:
+        if verb != "comment":
+            raise
+        draft = form.get("comment", "")
+        return await _thread_page(
+            web, request, rid, int(num), False, status=400, error=e.message, draft=draft
+        )
     where = "/files" if verb == "merge" else ""
     return web.redirect(f"/{rid.web_path}/discussions/{num}{where}")
 
@@ -131,10 +187,17 @@ async def act(web: Web, request: Request, p: str | None, ns: str, name: str, num
 async def comment_act(
     web: Web, request: Request, p: str | None, ns: str, name: str, num: str, cid: str, verb: str
 ) -> Response:
-    """Edit (a new version, the old ones kept) or hide a comment."""
+    """Edit (a new version, the old ones kept) or hide a comment. A refused edit shows the page again with
+    the error and the new text in that comment's edit box."""
     who = await web.require_user(request)
     form = await web.form(request)
     rid = rid_of(p, ns, name)
     body = {"id": cid, "content": form.get("content", "")}
-    await web.run(hub_discussions.act, web.hub, who, rid, int(num), f"comment-{verb}", body)
+    try:
+        await web.run(hub_discussions.act, web.hub, who, rid, int(num), f"comment-{verb}", body)
+    except BadRequest as e:
+        if verb != "edit":
+            raise
+        kept = {"edit_error": e.message, "edit_id": cid.lower(), "edit_text": body["content"]}
+        return await _thread_page(web, request, rid, int(num), False, status=400, **kept)
     return web.redirect(f"/{rid.web_path}/discussions/{num}#c-{cid}")
