@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from huggingface_hub import CommitOperationAdd, HfApi, hf_hub_download, snapshot_download
+from huggingface_hub import CommitOperationAdd, CommitOperationCopy, HfApi, hf_hub_download, snapshot_download
 from huggingface_hub.errors import GatedRepoError, HfHubHTTPError
 
 from ..conftest import Server
@@ -280,3 +280,51 @@ def test_a_gated_repos_pr_diff_only_past_its_gate(
     assert seen.title == "x" and "secret numbers" not in (seen.diff or "")
     page = httpx.get(f"{server.url}/{repo_id}/discussions/{num}/files", headers=_hdr(bob))
     assert page.status_code == 200 and "secret numbers" not in page.text
+
+
+def test_the_web_editor_and_file_page_only_past_the_gate(
+    server: Server, api: HfApi, bob: str, repo_name: str, tmp_path: Path
+) -> None:
+    """The web editor shows a file's bytes (a contributor may open it to propose a PR on a public repo) and
+    the file page too: both answer as a download does until the gate is passed (the card stays public)."""
+    repo_id = f"alice/{repo_name}"
+    _gated_model(api, repo_id, "manual")
+    for path in ("edit/main/config.json", "blob/main/config.json"):
+        for token, status in ((bob, 403), (None, 401)):
+            r = httpx.get(f"{server.url}/{repo_id}/{path}", headers=_hdr(token))
+            if token is None and path.startswith("edit"):  # the anonymous are sent to log in first
+                assert r.status_code == 303 and r.headers["location"].startswith("/login"), r.text
+                continue
+            assert r.status_code == status and r.headers["x-error-code"] == "GatedRepo", (path, r.text)
+            assert "gated-test" not in r.text and "restricted" in r.text
+    r = httpx.get(f"{server.url}/{repo_id}/edit/main/README.md", headers=_hdr(bob))
+    assert r.status_code == 200 and "extra_gated_prompt" in r.text  # the card is public metadata
+
+    _ask(server, repo_id, bob, {"Company": "B", "I agree to use this model for research only": True})
+    _download_fails(server, repo_id, bob, tmp_path)  # pending
+    api.accept_access_request(repo_id, "bob")
+    for path in ("edit/main/config.json", "blob/main/config.json"):
+        r = httpx.get(f"{server.url}/{repo_id}/{path}", headers=_hdr(bob))
+        assert r.status_code == 200 and "gated-test" in r.text, (path, r.status_code)
+
+
+def test_a_copy_out_of_a_gated_repo_is_a_download(
+    server: Server, api: HfApi, bob: str, repo_name: str, tmp_path: Path
+) -> None:
+    """CommitOperationCopy from a gated repo into one's own (a regular file: the client downloads it) and
+    duplicate_repo are downloads: GatedRepoError until access is given."""
+    repo_id = f"alice/{repo_name}"
+    _gated_model(api, repo_id, "manual")
+    mine = HfApi(endpoint=server.url, token=bob)
+    own = f"bob/{repo_name}-copy"
+    mine.create_repo(own)
+    op = CommitOperationCopy("config.json", "config.json", src_repo_id=repo_id, src_repo_type="model")
+    with pytest.raises(GatedRepoError):
+        mine.create_commit(own, [op], commit_message="copy")
+    with pytest.raises(GatedRepoError):
+        mine.duplicate_repo(repo_id, to_id=f"bob/{repo_name}-dup")
+    assert sorted(mine.list_repo_files(own)) == [".gitattributes"]
+    api.grant_access(repo_id, "bob")
+    mine.create_commit(own, [op], commit_message="copy")
+    got = hf_hub_download(own, "config.json", endpoint=server.url, token=bob, cache_dir=tmp_path)
+    assert Path(got).read_bytes() == CONFIG

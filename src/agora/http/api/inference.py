@@ -92,7 +92,8 @@ async def run(ctx: Ctx, request: Request, ns: str, name: str, task: str | None) 
 
 async def open_model(ctx: Ctx, request: Request, rid: RepoId) -> Repo:
     """The model if the caller may read it (else 404), within the rate limit (else 429), and past its
-    gate when it is gated (else 403 GatedRepo): one thread hop, one database session (hub/admission.py).
+    gate when it is gated (else GatedRepo: 401 anonymous, 403 logged in): one thread hop, one database
+    session (hub/admission.py).
     AGORA_INFER_RATE_LIMIT requests per AGORA_INFER_RATE_WINDOW seconds, per user (a token's owner) or,
     anonymous, per client IP; counted in the database, so every server process shares the counters."""
     lim = ctx.settings.infer
@@ -106,7 +107,10 @@ async def open_model(ctx: Ctx, request: Request, rid: RepoId) -> Repo:
             retry_after=got.wait,
         )
     if got.gated:
-        raise GatedRepo(f"Access to model {rid.full} is restricted: you must have access to it to run it")
+        raise GatedRepo(  # 401 to the anonymous (log in), 403 to a user without access: as every download
+            f"Access to model {rid.full} is restricted: you must have access to it to run it",
+            anonymous=got.who is None,
+        )
     return got.repo
 
 
