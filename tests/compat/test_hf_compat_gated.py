@@ -308,23 +308,34 @@ def test_the_web_editor_and_file_page_only_past_the_gate(
         assert r.status_code == 200 and "gated-test" in r.text, (path, r.status_code)
 
 
-def test_a_copy_out_of_a_gated_repo_is_a_download(
+def test_a_prs_readme_is_not_the_card(
     server: Server, api: HfApi, bob: str, repo_name: str, tmp_path: Path
 ) -> None:
-    """CommitOperationCopy from a gated repo into one's own (a regular file: the client downloads it) and
-    duplicate_repo are downloads: GatedRepoError until access is given."""
+    """README.md passes the gate as the card, but only on a branch or tag (refs the repo's writers move): anyone
+    may open a PR, and a PR's README.md can be any of the repo's files (a same-repo CommitOperationCopy of an
+    LFS file sends only its sha256)."""
     repo_id = f"alice/{repo_name}"
     _gated_model(api, repo_id, "manual")
     mine = HfApi(endpoint=server.url, token=bob)
-    own = f"bob/{repo_name}-copy"
-    mine.create_repo(own)
-    op = CommitOperationCopy("config.json", "config.json", src_repo_id=repo_id, src_repo_type="model")
-    with pytest.raises(GatedRepoError):
-        mine.create_commit(own, [op], commit_message="copy")
-    with pytest.raises(GatedRepoError):
-        mine.duplicate_repo(repo_id, to_id=f"bob/{repo_name}-dup")
-    assert sorted(mine.list_repo_files(own)) == [".gitattributes"]
+    copy = CommitOperationCopy("weights.bin", "README.md")
+    pr = mine.create_commit(repo_id, [copy], commit_message="card?", create_pr=True)
+    head = mine.list_repo_refs(repo_id, include_pull_requests=True).pull_requests[0].target_commit
+    for rev in (pr.pr_revision, head):
+        with pytest.raises(GatedRepoError):
+            hf_hub_download(
+                repo_id, "README.md", revision=rev, endpoint=server.url, token=bob, cache_dir=tmp_path
+            )
+        for page in (f"blob/{head}/README.md", f"edit/{head}/README.md"):
+            r = httpx.get(f"{server.url}/{repo_id}/{page}", headers=_hdr(bob))
+            assert r.status_code == 403 and r.headers["x-error-code"] == "GatedRepo", (page, r.status_code)
+    # The card at main and at a tag stays public; past the gate the PR's README.md is served.
+    for rev in ("main", "v1"):
+        if rev == "v1":
+            api.create_tag(repo_id, tag="v1")
+        r = httpx.get(f"{server.url}/{repo_id}/resolve/{rev}/README.md")
+        assert r.status_code == 200 and r.text == CARD
     api.grant_access(repo_id, "bob")
-    mine.create_commit(own, [op], commit_message="copy")
-    got = hf_hub_download(own, "config.json", endpoint=server.url, token=bob, cache_dir=tmp_path)
-    assert Path(got).read_bytes() == CONFIG
+    got = hf_hub_download(
+        repo_id, "README.md", revision=head, endpoint=server.url, token=bob, cache_dir=tmp_path
+    )
+    assert Path(got).read_bytes() == WEIGHTS
