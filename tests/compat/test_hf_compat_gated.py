@@ -9,6 +9,7 @@ without access GatedRepo with 403 (huggingface_hub: GatedRepoError either way).
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -308,6 +309,35 @@ def test_the_web_editor_and_file_page_only_past_the_gate(
         assert r.status_code == 200 and "gated-test" in r.text, (path, r.status_code)
 
 
+def _push_tree_naming(
+    server: Server, repo_id: str, user: str, token: str, ref: str, old: str, blob: str, work: Path
+) -> str:
+    """A push to `ref` of a commit whose README.md is the repo's blob `blob`, which the pusher does not have: the
+    pack holds the commit and its tree only (git's own push would look for the blob), as a hand-made client
+    may send it. Returns the commit id."""
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": "/dev/null"}
+
+    def git(*args: str, stdin: bytes) -> bytes:
+        return subprocess.run(["git", "-C", str(work), *args], input=stdin, env=env, capture_output=True,
+                              check=True).stdout  # fmt: skip
+
+    subprocess.run(["git", "init", "-q", str(work)], check=True, env=env)
+    tree = git("mktree", "--missing", stdin=f"100644 blob {blob}\tREADME.md\n".encode()).decode().strip()
+    body = f"tree {tree}\nparent {old}\nauthor b <b@x> 0 +0000\ncommitter b <b@x> 0 +0000\n\ncard?\n"
+    commit = git("hash-object", "-t", "commit", "-w", "--stdin", stdin=body.encode()).decode().strip()
+    pack = git("pack-objects", "--stdout", stdin=f"{commit}\n{tree}\n".encode())
+    line = f"{old} {commit} {ref}\0report-status\n".encode()
+    r = httpx.post(
+        f"{server.url}/{repo_id}.git/git-receive-pack",
+        content=f"{len(line) + 4:04x}".encode() + line + b"0000" + pack,
+        auth=(user, token),
+        headers={"content-type": "application/x-git-receive-pack-request"},
+        timeout=60,
+    )
+    assert r.status_code == 200 and b"ok " + ref.encode() in r.content, r.content
+    return commit
+
+
 def test_a_prs_readme_is_not_the_card(
     server: Server, api: HfApi, bob: str, repo_name: str, tmp_path: Path
 ) -> None:
@@ -328,6 +358,13 @@ def test_a_prs_readme_is_not_the_card(
         for page in (f"blob/{head}/README.md", f"edit/{head}/README.md"):
             r = httpx.get(f"{server.url}/{repo_id}/{page}", headers=_hdr(bob))
             assert r.status_code == 403 and r.headers["x-error-code"] == "GatedRepo", (page, r.status_code)
+    # A hand-made push: the PR's README.md is config.json's blob (a regular file: in git).
+    blob = next(f.blob_id for f in api.get_paths_info(repo_id, ["config.json"]))
+    ref = str(pr.pr_revision)
+    pushed = _push_tree_naming(server, repo_id, "bob", bob, ref, head, blob, tmp_path / "w")
+    for page in (f"resolve/{pushed}/README.md", f"blob/{pushed}/README.md", f"edit-card/{pushed}"):
+        r = httpx.get(f"{server.url}/{repo_id}/{page}", headers=_hdr(bob))
+        assert r.status_code == 403 and b"gated-test" not in r.content, (page, r.status_code)
     # The card at main and at a tag stays public; past the gate the PR's README.md is served.
     for rev in ("main", "v1"):
         if rev == "v1":
