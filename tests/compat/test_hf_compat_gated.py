@@ -264,6 +264,11 @@ def test_gated_static_space_app(server: Server, api: HfApi, bob: str, repo_name:
     assert r.status_code == 401 and r.headers["x-error-code"] == "GatedRepo"
     with pytest.raises(GatedRepoError):
         _api(server, bob).auth_check(repo_id, repo_type="space")
+    # Its logs too (the run log is the app's output); its owner reads them.
+    for token, status in ((None, 401), (bob, 403), (server.token("alice"), 200)):
+        with httpx.stream("GET", f"{server.url}/api/spaces/{repo_id}/logs/build", headers=_hdr(token)) as r:
+            assert r.status_code == status, (token, r.status_code)
+            assert status == 200 or r.headers["x-error-code"] == "GatedRepo"
 
 
 def test_a_gated_repos_pr_diff_only_past_its_gate(
