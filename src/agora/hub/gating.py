@@ -158,15 +158,18 @@ def check(s: Session, who: Principal | None, repo: Repo, card: bool = False) -> 
     if card or passes_gate(s, who, repo):
         return
     what = f"{repo.type} {repo_full(repo.namespace, repo.name)}"
+    page = f"/{repo_web_path(repo.type, repo.namespace, repo.name)}"  # where to ask (the web error links it)
     if who is None:
         raise GatedRepo(
             f"Access to {what} is restricted. You must have access to it and be authenticated to access it. "
             "Please log in.",
             anonymous=True,
+            page=page,
         )
     raise GatedRepo(
         f"Access to {what} is restricted and you are not in the authorized list. "
-        f"Visit /{repo_web_path(repo.type, repo.namespace, repo.name)} to ask for access."
+        f"Visit {page} to ask for access.",
+        page=page,
     )
 
 

@@ -74,6 +74,7 @@ async def _error_page(web: Web, request: Request, e: HubError) -> Response:
         status=wire.status_of(e) if gated else _STATUS.get(type(e), 400),
         title="Access to this file is restricted" if gated else "That didn't work",
         message=e.message,
+        **({"back": e.extra.get("page"), "back_text": "Ask for access on the repo page"} if gated else {}),
     )
     if gated:
         page.headers["X-Error-Code"] = e.code
