@@ -450,6 +450,26 @@ def test_gated_model(hub: Hub, tiny_models: dict[str, Path]) -> None:  # noqa: F
         assert r.status_code == status and r.headers["x-error-code"] == "GatedRepo", r.text
         assert "restricted" in r.json()["error"]
 
+    # The model page's widget calls with the page's session cookie (no token): its owner runs the gated
+    # model (and the private one), a logged-in visitor without access gets GatedRepo; once given access, runs it.
+    def browser(user: str) -> httpx.Client:
+        c = httpx.Client(base_url=hub.url, timeout=60)
+        form = c.get("/login").text
+        csrf = form.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        c.post("/login", data={"csrf": csrf, "username": user, "password": f"{user}-password"})
+        return c
+
+    owner, gus = browser(NS), browser("gus")
+    for name in ("gated-cls", "ner"):
+        r = owner.post(f"/models/{NS}/{name}", json={"inputs": "I like you"})
+        assert r.status_code == 200 and isinstance(r.json(), list), (name, r.text)
+    r = gus.post(f"/models/{NS}/gated-cls", json={"inputs": "hi"})
+    assert r.status_code == 403 and r.headers["x-error-code"] == "GatedRepo", r.text
+    api.grant_access(f"{NS}/gated-cls", "gus")
+    assert gus.post(f"/models/{NS}/gated-cls", json={"inputs": "hi"}).status_code == 200
+    owner.close()
+    gus.close()
+
 
 def test_rate_limit_shared_by_server_processes(hub: Hub, tmp_path: Path) -> None:
     """AGORA_INFER_RATE_LIMIT per user, counted in the database: two server processes (`--workers 2`) add to
