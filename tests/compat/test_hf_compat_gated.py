@@ -381,3 +381,37 @@ def test_a_prs_readme_is_not_the_card(
         repo_id, "README.md", revision=head, endpoint=server.url, token=bob, cache_dir=tmp_path
     )
     assert Path(got).read_bytes() == WEIGHTS
+
+
+def test_a_contributors_xet_write_token_reads_nothing(
+    server: Server, api: HfApi, alice: str, bob: str, repo_name: str
+) -> None:
+    """Anyone may upload bytes for a PR on a public repo, so bob (no access) gets a Xet write token for a gated
+    one: it must not reconstruct the repo's files (their xetHash is public metadata in paths-info)."""
+    from .test_xet_client import run_default_client
+
+    repo_id = f"alice/{repo_name}"
+    _gated_model(api, repo_id, "manual")
+    script = f"""
+        from huggingface_hub import HfApi
+        HfApi(endpoint="{server.url}").upload_file(repo_id="{repo_id}", path_in_repo="big.bin",
+                                                  path_or_fileobj=b"xet-secret " * 100_000)
+        """
+    run_default_client(script, alice)
+    (info,) = _api(server, bob).get_paths_info(repo_id, ["big.bin"])
+    assert info.xet_hash  # public metadata, as on the Hub
+    r = httpx.get(f"{server.url}/api/models/{repo_id}/xet-write-token/main", headers=_hdr(bob))
+    assert r.status_code == 200, r.text  # a contributor's upload for a PR
+    tok = r.json()
+    rec = httpx.get(
+        f"{tok['casUrl']}/v1/reconstructions/{info.xet_hash}",
+        headers={"authorization": f"Bearer {tok['accessToken']}"},
+    )
+    assert rec.status_code == 403 and "read token" in rec.json()["error"], rec.text
+    # alice (past the gate) reads it with a read token.
+    r = httpx.get(f"{server.url}/api/models/{repo_id}/xet-read-token/main", headers=_hdr(alice))
+    rec = httpx.get(
+        f"{r.json()['casUrl']}/v1/reconstructions/{info.xet_hash}",
+        headers={"authorization": f"Bearer {r.json()['accessToken']}"},
+    )
+    assert rec.status_code == 200 and rec.json()["terms"], rec.text
