@@ -9,13 +9,14 @@ without access GatedRepo with 403 (huggingface_hub: GatedRepoError either way).
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from huggingface_hub import CommitOperationAdd, HfApi, hf_hub_download, snapshot_download
+from huggingface_hub import CommitOperationAdd, CommitOperationCopy, HfApi, hf_hub_download, snapshot_download
 from huggingface_hub.errors import GatedRepoError, HfHubHTTPError
 
 from ..conftest import Server
@@ -263,6 +264,11 @@ def test_gated_static_space_app(server: Server, api: HfApi, bob: str, repo_name:
     assert r.status_code == 401 and r.headers["x-error-code"] == "GatedRepo"
     with pytest.raises(GatedRepoError):
         _api(server, bob).auth_check(repo_id, repo_type="space")
+    # Its logs too (the run log is the app's output); its owner reads them.
+    for token, status in ((None, 401), (bob, 403), (server.token("alice"), 200)):
+        with httpx.stream("GET", f"{server.url}/api/spaces/{repo_id}/logs/build", headers=_hdr(token)) as r:
+            assert r.status_code == status, (token, r.status_code)
+            assert status == 200 or r.headers["x-error-code"] == "GatedRepo"
 
 
 def test_a_gated_repos_pr_diff_only_past_its_gate(
@@ -280,3 +286,132 @@ def test_a_gated_repos_pr_diff_only_past_its_gate(
     assert seen.title == "x" and "secret numbers" not in (seen.diff or "")
     page = httpx.get(f"{server.url}/{repo_id}/discussions/{num}/files", headers=_hdr(bob))
     assert page.status_code == 200 and "secret numbers" not in page.text
+
+
+def test_the_web_editor_and_file_page_only_past_the_gate(
+    server: Server, api: HfApi, bob: str, repo_name: str, tmp_path: Path
+) -> None:
+    """The web editor shows a file's bytes (a contributor may open it to propose a PR on a public repo) and
+    the file page too: both answer as a download does until the gate is passed (the card stays public)."""
+    repo_id = f"alice/{repo_name}"
+    _gated_model(api, repo_id, "manual")
+    for path in ("edit/main/config.json", "blob/main/config.json"):
+        for token, status in ((bob, 403), (None, 401)):
+            r = httpx.get(f"{server.url}/{repo_id}/{path}", headers=_hdr(token))
+            if token is None and path.startswith("edit"):  # the anonymous are sent to log in first
+                assert r.status_code == 303 and r.headers["location"].startswith("/login"), r.text
+                continue
+            assert r.status_code == status and r.headers["x-error-code"] == "GatedRepo", (path, r.text)
+            assert "gated-test" not in r.text and "restricted" in r.text
+    r = httpx.get(f"{server.url}/{repo_id}/edit/main/README.md", headers=_hdr(bob))
+    assert r.status_code == 200 and "extra_gated_prompt" in r.text  # the card is public metadata
+
+    _ask(server, repo_id, bob, {"Company": "B", "I agree to use this model for research only": True})
+    _download_fails(server, repo_id, bob, tmp_path)  # pending
+    api.accept_access_request(repo_id, "bob")
+    for path in ("edit/main/config.json", "blob/main/config.json"):
+        r = httpx.get(f"{server.url}/{repo_id}/{path}", headers=_hdr(bob))
+        assert r.status_code == 200 and "gated-test" in r.text, (path, r.status_code)
+
+
+def _push_tree_naming(
+    server: Server, repo_id: str, user: str, token: str, ref: str, old: str, blob: str, work: Path
+) -> str:
+    """A push to `ref` of a commit whose README.md is the repo's blob `blob`, which the pusher does not have: the
+    pack holds the commit and its tree only (git's own push would look for the blob), as a hand-made client
+    may send it. Returns the commit id."""
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": "/dev/null"}
+
+    def git(*args: str, stdin: bytes) -> bytes:
+        return subprocess.run(["git", "-C", str(work), *args], input=stdin, env=env, capture_output=True,
+                              check=True).stdout  # fmt: skip
+
+    subprocess.run(["git", "init", "-q", str(work)], check=True, env=env)
+    tree = git("mktree", "--missing", stdin=f"100644 blob {blob}\tREADME.md\n".encode()).decode().strip()
+    body = f"tree {tree}\nparent {old}\nauthor b <b@x> 0 +0000\ncommitter b <b@x> 0 +0000\n\ncard?\n"
+    commit = git("hash-object", "-t", "commit", "-w", "--stdin", stdin=body.encode()).decode().strip()
+    pack = git("pack-objects", "--stdout", stdin=f"{commit}\n{tree}\n".encode())
+    line = f"{old} {commit} {ref}\0report-status\n".encode()
+    r = httpx.post(
+        f"{server.url}/{repo_id}.git/git-receive-pack",
+        content=f"{len(line) + 4:04x}".encode() + line + b"0000" + pack,
+        auth=(user, token),
+        headers={"content-type": "application/x-git-receive-pack-request"},
+        timeout=60,
+    )
+    assert r.status_code == 200 and b"ok " + ref.encode() in r.content, r.content
+    return commit
+
+
+def test_a_prs_readme_is_not_the_card(
+    server: Server, api: HfApi, bob: str, repo_name: str, tmp_path: Path
+) -> None:
+    """README.md passes the gate as the card, but only on a branch or tag (refs the repo's writers move): anyone
+    may open a PR, and a PR's README.md can be any of the repo's files (a same-repo CommitOperationCopy of an
+    LFS file sends only its sha256)."""
+    repo_id = f"alice/{repo_name}"
+    _gated_model(api, repo_id, "manual")
+    mine = HfApi(endpoint=server.url, token=bob)
+    copy = CommitOperationCopy("weights.bin", "README.md")
+    pr = mine.create_commit(repo_id, [copy], commit_message="card?", create_pr=True)
+    head = mine.list_repo_refs(repo_id, include_pull_requests=True).pull_requests[0].target_commit
+    for rev in (pr.pr_revision, head):
+        with pytest.raises(GatedRepoError):
+            hf_hub_download(
+                repo_id, "README.md", revision=rev, endpoint=server.url, token=bob, cache_dir=tmp_path
+            )
+        for page in (f"blob/{head}/README.md", f"edit/{head}/README.md"):
+            r = httpx.get(f"{server.url}/{repo_id}/{page}", headers=_hdr(bob))
+            assert r.status_code == 403 and r.headers["x-error-code"] == "GatedRepo", (page, r.status_code)
+    # A hand-made push: the PR's README.md is config.json's blob (a regular file: in git).
+    blob = next(f.blob_id for f in api.get_paths_info(repo_id, ["config.json"]))
+    ref = str(pr.pr_revision)
+    pushed = _push_tree_naming(server, repo_id, "bob", bob, ref, head, blob, tmp_path / "w")
+    for page in (f"resolve/{pushed}/README.md", f"blob/{pushed}/README.md", f"edit-card/{pushed}"):
+        r = httpx.get(f"{server.url}/{repo_id}/{page}", headers=_hdr(bob))
+        assert r.status_code == 403 and b"gated-test" not in r.content, (page, r.status_code)
+    # The card at main and at a tag stays public; past the gate the PR's README.md is served.
+    for rev in ("main", "v1"):
+        if rev == "v1":
+            api.create_tag(repo_id, tag="v1")
+        r = httpx.get(f"{server.url}/{repo_id}/resolve/{rev}/README.md")
+        assert r.status_code == 200 and r.text == CARD
+    api.grant_access(repo_id, "bob")
+    got = hf_hub_download(
+        repo_id, "README.md", revision=head, endpoint=server.url, token=bob, cache_dir=tmp_path
+    )
+    assert Path(got).read_bytes() == WEIGHTS
+
+
+def test_a_contributors_xet_write_token_reads_nothing(
+    server: Server, api: HfApi, alice: str, bob: str, repo_name: str
+) -> None:
+    """Anyone may upload bytes for a PR on a public repo, so bob (no access) gets a Xet write token for a gated
+    one: it must not reconstruct the repo's files (their xetHash is public metadata in paths-info)."""
+    from .test_xet_client import run_default_client
+
+    repo_id = f"alice/{repo_name}"
+    _gated_model(api, repo_id, "manual")
+    script = f"""
+        from huggingface_hub import HfApi
+        HfApi(endpoint="{server.url}").upload_file(repo_id="{repo_id}", path_in_repo="big.bin",
+                                                  path_or_fileobj=b"xet-secret " * 100_000)
+        """
+    run_default_client(script, alice)
+    (info,) = _api(server, bob).get_paths_info(repo_id, ["big.bin"])
+    assert info.xet_hash  # public metadata, as on the Hub
+    r = httpx.get(f"{server.url}/api/models/{repo_id}/xet-write-token/main", headers=_hdr(bob))
+    assert r.status_code == 200, r.text  # a contributor's upload for a PR
+    tok = r.json()
+    rec = httpx.get(
+        f"{tok['casUrl']}/v1/reconstructions/{info.xet_hash}",
+        headers={"authorization": f"Bearer {tok['accessToken']}"},
+    )
+    assert rec.status_code == 403 and "read token" in rec.json()["error"], rec.text
+    # alice (past the gate) reads it with a read token.
+    r = httpx.get(f"{server.url}/api/models/{repo_id}/xet-read-token/main", headers=_hdr(alice))
+    rec = httpx.get(
+        f"{r.json()['casUrl']}/v1/reconstructions/{info.xet_hash}",
+        headers={"authorization": f"Bearer {r.json()['accessToken']}"},
+    )
+    assert rec.status_code == 200 and rec.json()["terms"], rec.text

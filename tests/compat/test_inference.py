@@ -436,7 +436,8 @@ def test_image_classification(hub: Hub, tmp_path: Path) -> None:
 
 
 def test_gated_model(hub: Hub, tiny_models: dict[str, Path]) -> None:  # noqa: F811
-    """A gated repo runs for its owner; anyone else (anonymous, another user) gets 403 GatedRepo."""
+    """A gated repo runs for its owner; anyone else gets GatedRepo: 401 anonymous (log in), 403 logged in, as a
+    download of its files."""
     api = HfApi(endpoint=hub.url, token=hub.token)
     api.create_repo(f"{NS}/gated-cls")
     api.upload_folder(repo_id=f"{NS}/gated-cls", folder_path=tiny_models["text-classification"])
@@ -444,10 +445,30 @@ def test_gated_model(hub: Hub, tiny_models: dict[str, Path]) -> None:  # noqa: F
     assert len(hub.client("gated-cls").text_classification("I like you")) == 2
     agora("user", "add", "gus", "--password-stdin", data=hub.data, stdin="gus-password\n")
     other = agora("token", "create", "gus", "--role", "read", data=hub.data)
-    for headers in ({}, auth(other)):
+    for headers, status in (({}, 401), (auth(other), 403)):
         r = httpx.post(f"{hub.url}/models/{NS}/gated-cls", json={"inputs": "hi"}, headers=headers)
-        assert r.status_code == 403 and r.headers["x-error-code"] == "GatedRepo", r.text
+        assert r.status_code == status and r.headers["x-error-code"] == "GatedRepo", r.text
         assert "restricted" in r.json()["error"]
+
+    # The model page's widget calls with the page's session cookie (no token): its owner runs the gated
+    # model (and the private one), a logged-in visitor without access gets GatedRepo; once given access, runs it.
+    def browser(user: str) -> httpx.Client:
+        c = httpx.Client(base_url=hub.url, timeout=60)
+        form = c.get("/login").text
+        csrf = form.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        c.post("/login", data={"csrf": csrf, "username": user, "password": f"{user}-password"})
+        return c
+
+    owner, gus = browser(NS), browser("gus")
+    for name in ("gated-cls", "ner"):
+        r = owner.post(f"/models/{NS}/{name}", json={"inputs": "I like you"})
+        assert r.status_code == 200 and isinstance(r.json(), list), (name, r.text)
+    r = gus.post(f"/models/{NS}/gated-cls", json={"inputs": "hi"})
+    assert r.status_code == 403 and r.headers["x-error-code"] == "GatedRepo", r.text
+    api.grant_access(f"{NS}/gated-cls", "gus")
+    assert gus.post(f"/models/{NS}/gated-cls", json={"inputs": "hi"}).status_code == 200
+    owner.close()
+    gus.close()
 
 
 def test_rate_limit_shared_by_server_processes(hub: Hub, tmp_path: Path) -> None:

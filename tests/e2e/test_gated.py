@@ -44,7 +44,14 @@ def test_request_form_accept_then_download_links(
     snap(bob, "files-gated")
     assert bob.locator("#gate-note").is_visible()
     assert bob.locator("a.download").count() == 0
-    bob.goto(f"/{rid}")
+    # A file's page answers as its download does (403 GatedRepo) and links the repo page's form.
+    shown = bob.goto(f"/{rid}/blob/main/config.json")
+    snap(bob, "file-gated")
+    assert shown is not None and shown.status == 403 and shown.headers["x-error-code"] == "GatedRepo"
+    assert "not in the authorized list" in bob.locator("main").inner_text()
+    with bob.expect_navigation():
+        bob.get_by_role("link", name="Ask for access on the repo page").click()
+    assert bob.url.endswith(f"/{rid}")
     snap(bob, "gate-form")
     gate = bob.locator("#gate")
     assert "Please tell us where you work." in gate.inner_text()

@@ -37,8 +37,11 @@ class RateLimit:
     window: int  # seconds
 
 
-def admit(hub: Hub, secret: str | None, ip: str, rid: RepoId, rate: RateLimit) -> Admission:
-    """The model `rid` if the caller (a token's owner, or anonymous from `ip`) may read it (else
+def admit(
+    hub: Hub, secret: str | None, ip: str, rid: RepoId, rate: RateLimit, browser: Principal | None = None
+) -> Admission:
+    """The model `rid` if the caller (a token's owner, `browser`: a logged-in visitor's page without a
+    token, or anonymous from `ip`) may read it (else
     RepoNotFound; an unknown token is Unauthorized), with the caller counted against the rate limit (per
     user, or per IP when anonymous; leased from the database's counter: throttle.Leases) and whether its
     gate is shut to them. The caller raises the 429 and 403
@@ -47,7 +50,7 @@ def admit(hub: Hub, secret: str | None, ip: str, rid: RepoId, rate: RateLimit) -
         found = accounts.live_token(s, secret) if secret is not None else None
         if secret is not None and found is None:
             raise Unauthorized(INVALID)
-        who = accounts.token_principal(*found) if found is not None else None
+        who = accounts.token_principal(*found) if found is not None else browser
         repo = hub.find(s, who, rid)
         wait = 0
         if rate.limit > 0:

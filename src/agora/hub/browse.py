@@ -248,9 +248,9 @@ def _text(git: GitRepo, e: Entry) -> str | None:
 def file(hub: Hub, who: Principal | None, rid: RepoId, rev: str, path: str, want_text: bool = True) -> File:
     """A file's page shows its bytes: behind a gated repo's gate (GatedRepo), like a download."""
     at, git = _at(hub, who, rid, rev)
-    if not at.gate_open and path not in gating.FREE_PATHS:
+    if not at.gate_open and not gating.is_card(git, at.sha, path):
         with hub.db.session() as s:
-            gating.check(s, who, at.repo, path)
+            gating.check(s, who, at.repo)
     e = git.entry(at.sha, path)
     if e is None or e.type != "file":
         raise EntryNotFound(f"{path} does not exist at {rev}")

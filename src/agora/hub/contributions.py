@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from ..db.models import Discussion, Repo
 from ..ids import RepoId
-from . import accounts
+from . import accounts, gating
 from .accounts import Principal
 
 if TYPE_CHECKING:
@@ -131,9 +131,14 @@ def note_commits(s: Session, hub: Hub, repo: Repo, ref: str, old: str | None, ne
         d.data = data
 
 
-def open_editor(hub: Hub, who: Principal | None, rid: RepoId) -> tuple[Repo, bool]:
+def open_editor(
+    hub: Hub, who: Principal | None, rid: RepoId, path: str | None = None, rev: str = "main"
+) -> tuple[Repo, bool]:
     """(repo, whether `who` writes it) for the web editor and upload pages: writers commit to a branch or
-    open a PR, contributors open a PR only; anyone else gets Hub.find(write=True)'s refusal."""
+    open a PR, contributors open a PR only; anyone else gets Hub.find(write=True)'s refusal. `path`: the
+    file the editor shows at `rev`, its bytes: behind a gated repo's gate (GatedRepo) like a download."""
     with hub.db.session() as s:
         repo = find(s, hub, who, rid)
+        if path is not None and repo.gated:
+            gating.check(s, who, repo, gating.is_card(hub.git(repo), rev, path))
         return repo, accounts.can_write(s, who, repo)

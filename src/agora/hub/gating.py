@@ -29,12 +29,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..db.models import AccessRequest, Account, Repo, utcnow
-from ..errors import BadRequest, Forbidden, GatedRepo, NotFound, Unauthorized
+from ..errors import BadRequest, Forbidden, GatedRepo, HubError, NotFound, Unauthorized
 from ..ids import RepoId, repo_full, repo_web_path
 from . import accounts, audit
 from .accounts import Principal
 
 if TYPE_CHECKING:
+    from ..storage.gitstore import GitRepo
     from .repos import Hub
 
 STATUSES = ("pending", "accepted", "rejected")
@@ -135,21 +136,40 @@ def passes_gate(s: Session, who: Principal | None, repo: Repo) -> bool:
     return req is not None and req.status == "accepted"
 
 
-def check(s: Session, who: Principal | None, repo: Repo, path: str | None = None) -> None:
-    """The gate: GatedRepo unless `who` passes it (or `path` is the card). The anonymous are asked to log
-    in (401 on the wire, as on the Hub); a user without access is told where to ask for it (403)."""
-    if path in FREE_PATHS or passes_gate(s, who, repo):
+def is_card(git: GitRepo, rev: str, path: str) -> bool:
+    """Whether `path` at `rev` is the card, public metadata that passes the gate: README.md at a commit on a
+    branch or a tag (refs only the repo's writers move). A pull request's commits are not: anyone may open
+    one, and its README.md can be any of the repo's files (a same-repo copy of an LFS file names only its
+    sha256, the client never reads the bytes)."""
+    if path not in FREE_PATHS:
+        return False
+    try:
+        sha = git.resolve(rev)
+    except HubError:  # no such revision: the caller answers it
+        return False
+    heads = {r.target for r in git.refs("refs/heads/") + git.refs("refs/tags/")}
+    return sha in heads or any(git.repo.descendant_of(h, sha) for h in heads)
+
+
+def check(s: Session, who: Principal | None, repo: Repo, card: bool = False) -> None:
+    """The gate: GatedRepo unless `who` passes it (or the caller serves the card: `is_card`). The anonymous
+    are asked to log in (401 on the wire, as on the Hub); a user without access is told where to ask for it
+    (403)."""
+    if card or passes_gate(s, who, repo):
         return
     what = f"{repo.type} {repo_full(repo.namespace, repo.name)}"
+    page = f"/{repo_web_path(repo.type, repo.namespace, repo.name)}"  # where to ask (the web error links it)
     if who is None:
         raise GatedRepo(
             f"Access to {what} is restricted. You must have access to it and be authenticated to access it. "
             "Please log in.",
             anonymous=True,
+            page=page,
         )
     raise GatedRepo(
         f"Access to {what} is restricted and you are not in the authorized list. "
-        f"Visit /{repo_web_path(repo.type, repo.namespace, repo.name)} to ask for access."
+        f"Visit {page} to ask for access.",
+        page=page,
     )
 
 

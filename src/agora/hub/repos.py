@@ -124,17 +124,19 @@ class Hub:
         rid: RepoId,
         write: bool = False,
         download: bool | str = False,
+        rev: str | None = None,
     ) -> Repo:
         """The repo if `who` may see it (and write it, if asked); otherwise RepoNotFound, never a hint.
-        `download` (True, or the path of the file to serve): the caller serves the repo's bytes, so a gated
-        repo's gate is checked too (`gating.check`: GatedRepo). Every byte-serving surface asks for it."""
+        `download` (True, or the path of the file to serve at `rev`): the caller serves the repo's bytes, so a
+        gated repo's gate is checked too (`gating.check`: GatedRepo; the card passes, `gating.is_card`).
+        Every byte-serving surface asks for it."""
         repo = self.get(s, rid)
         if repo is None:
             self._follow_old_name(s, who, rid)
         if repo is None or not accounts.can_read(s, who, repo):
             raise RepoNotFound(f"Repository {rid.full} not found")
         if download:
-            gating.check(s, who, repo, download if isinstance(download, str) else None)
+            gating.check(s, who, repo, self._card(repo, download, rev))
         if write and not accounts.can_write(s, who, repo):
             if who is None:
                 raise Unauthorized("You must be authenticated to write to this repository")
@@ -143,6 +145,15 @@ class Hub:
                 + (" (your token is read-only)" if who.role == "read" else "")
             )
         return repo
+
+    def _card(self, repo: Repo, download: bool | str, rev: str | None) -> bool:
+        """Whether a gated repo's file to serve is its card (public: `gating.is_card`)."""
+        return (
+            bool(repo.gated)
+            and isinstance(download, str)
+            and rev is not None
+            and gating.is_card(self.git(repo), rev, download)
+        )
 
     def _follow_old_name(self, s: Session, who: Principal | None, rid: RepoId) -> None:
         """RepoMoved when `rid` is the old name of a repo `who` may see (to others it stays RepoNotFound)."""
@@ -153,15 +164,20 @@ class Hub:
             raise RepoMoved(f"Repository {rid.full} was moved to {new}", old=rid.full, new=new)
 
     def open_repo(
-        self, who: Principal | None, rid: RepoId, write: bool = False, download: bool | str = False
+        self,
+        who: Principal | None,
+        rid: RepoId,
+        write: bool = False,
+        download: bool | str = False,
+        rev: str | None = None,
     ) -> Repo:
         """`find` in a session of its own: the row comes back detached (read its attributes; to change it,
         call a Hub method that loads it again)."""
         with self.db.session() as s:
-            repo = self.find(s, who, rid, write, download)
+            repo = self.find(s, who, rid, write, download, rev)
         if reconcile.notice(self, repo):  # git's main moved without the database knowing: repaired now
             with self.db.session() as s:
-                repo = self.find(s, who, rid, write, download)
+                repo = self.find(s, who, rid, write, download, rev)
         return repo
 
     # ---- repo lifecycle ---------------------------------------------------------------------------

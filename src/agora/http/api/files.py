@@ -125,7 +125,7 @@ async def resolve(
     if ctx.settings.usercontent_url and request.method == "GET" and is_navigation(request.headers):
         # A browser opening the file goes to the user-content origin, with a URL that carries its own
         # short-lived authorization; API clients never send Fetch Metadata and are served here.
-        repo = await ctx.run(ctx.hub.open_repo, who, rid, False, path)  # past a gated repo's gate
+        repo = await ctx.run(ctx.hub.open_repo, who, rid, False, path, rev)  # past a gated repo's gate
         sha = await ctx.run(ctx.hub.resolve, repo, rev)
         exp, sig = ctx.signer.sign("usercontent", repo.type, ns, name, sha, path, ttl=USERCONTENT_TTL)
         prefix = f"{p}/" if p else ""
@@ -138,7 +138,7 @@ async def resolve(
             status_code=302,
             headers={"Location": url, "Cache-Control": "no-store", "X-Repo-Commit": sha},
         )
-    find = functools.partial(ctx.hub.open_repo, who, rid, False, path)  # past a gated repo's gate
+    find = functools.partial(ctx.hub.open_repo, who, rid, False, path, rev)  # past a gated repo's gate
     return await serve(ctx, request, find, p, ns, name, rev, path, usercontent=False)
 
 

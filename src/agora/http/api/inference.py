@@ -92,13 +92,19 @@ async def run(ctx: Ctx, request: Request, ns: str, name: str, task: str | None) 
 
 async def open_model(ctx: Ctx, request: Request, rid: RepoId) -> Repo:
     """The model if the caller may read it (else 404), within the rate limit (else 429), and past its
-    gate when it is gated (else 403 GatedRepo): one thread hop, one database session (hub/admission.py).
-    AGORA_INFER_RATE_LIMIT requests per AGORA_INFER_RATE_WINDOW seconds, per user (a token's owner) or,
-    anonymous, per client IP; counted in the database, so every server process shares the counters."""
+    gate when it is gated (else GatedRepo: 401 anonymous, 403 logged in): one thread hop, one database
+    session (hub/admission.py).
+    AGORA_INFER_RATE_LIMIT requests per AGORA_INFER_RATE_WINDOW seconds, per user (a token's owner, or the
+    model page's widget's logged-in visitor: its session cookie) or, anonymous, per client IP; counted in the
+    database, so every server process shares the counters."""
     lim = ctx.settings.infer
     rate = admission.RateLimit(lim.rate_limit, lim.rate_window)
-    ip = request_ip(ctx.settings, request) if credential(request) is None else ""
-    got = await ctx.run(admission.admit, ctx.hub, credential(request), ip, rid, rate)
+    secret = credential(request)
+    browser = None  # the widget calls with the page's cookie: its owner's private or gated model runs too
+    if secret is None and ctx.browser_who is not None and request.cookies:
+        browser = await ctx.browser_who(request)
+    ip = request_ip(ctx.settings, request) if secret is None and browser is None else ""
+    got = await ctx.run(admission.admit, ctx.hub, secret, ip, rid, rate, browser)
     if got.wait:
         raise TooManyRequests(
             f"Rate limit reached: at most {lim.rate_limit} inference requests per {lim.rate_window} s "
@@ -106,7 +112,10 @@ async def open_model(ctx: Ctx, request: Request, rid: RepoId) -> Repo:
             retry_after=got.wait,
         )
     if got.gated:
-        raise GatedRepo(f"Access to model {rid.full} is restricted: you must have access to it to run it")
+        raise GatedRepo(  # 401 to the anonymous (log in), 403 to a user without access: as every download
+            f"Access to model {rid.full} is restricted: you must have access to it to run it",
+            anonymous=got.who is None,
+        )
     return got.repo
 
 

@@ -290,8 +290,9 @@ async def restart(ctx: Ctx, request: Request, ns: str, name: str) -> Response:
 async def logs(ctx: Ctx, request: Request, ns: str, name: str, kind: str) -> Response:
     """`GET /api/spaces/{id}/logs/{build|run}`: the log as server-sent events `data: {"data", "timestamp"}`,
     from its start, then live (huggingface_hub's fetch_space_logs stops after 5 s without a line, or at the
-    first line stamped after the answer's Date when not following)."""
-    repo = await ctx.repo(request, RepoId("space", ns, name))
+    first line stamped after the answer's Date when not following). A gated Space's logs are behind its gate:
+    the run log is its app's output, made from its files."""
+    repo = await ctx.repo(request, RepoId("space", ns, name), download=True)
     host = spacehost.of(ctx.hub, ctx.settings)
     return StreamingResponse(
         log_events(host.logs, repo.id, kind, request),

@@ -63,8 +63,10 @@ def make_token(ctx: Ctx, repo_id: int, scope: str) -> tuple[str, int]:
     return f"xet1.{scope}.{repo_id}.{exp}.{sig}", int(exp)
 
 
-def token_repo(ctx: Ctx, request: Request, write: bool) -> int:
-    """The repo id a CAS request's Bearer token grants, or 401 / 403."""
+def token_repo(ctx: Ctx, request: Request, write: bool, read: bool = False) -> int:
+    """The repo id a CAS request's Bearer token grants, or 401 / 403. `read`: the request reads a file's bytes
+    and needs a read token: a write token is given to whoever may upload (a contributor's PR on a public
+    repo, past no gate), so it reconstructs nothing."""
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     parts = value.strip().split(".")
     if scheme.lower() != "bearer" or len(parts) != 5 or parts[0] != "xet1" or not parts[2].isdigit():
@@ -74,6 +76,8 @@ def token_repo(ctx: Ctx, request: Request, write: bool) -> int:
         raise Unauthorized("The Xet access token is invalid or has expired")
     if write and scope != "write":
         raise Forbidden("This operation needs a Xet write token")
+    if read and scope != "read":
+        raise Forbidden("Reading a file needs a Xet read token (GET /api/{type}/{id}/xet-read-token/{rev})")
     return int(repo_id)
 
 
@@ -200,7 +204,7 @@ def fetch_url(ctx: Ctx, request: Request, xorb: str, start: int, end: int) -> st
 
 
 async def reconstruction(ctx: Ctx, request: Request, h: str, v: str) -> Response:
-    repo_id = token_repo(ctx, request, write=False)
+    repo_id = token_repo(ctx, request, write=False, read=True)
     h = h.lower()
     size = await ctx.run(store(ctx).repo_file_size, repo_id, h)
     if size == 0:

@@ -15,6 +15,7 @@ from ...errors import (
     Conflict,
     EntryNotFound,
     Forbidden,
+    GatedRepo,
     HubError,
     InsufficientStorage,
     NotFound,
@@ -52,21 +53,32 @@ def page_handler(web: Web, handler: Callable[..., Awaitable[Response]]) -> Handl
                 else "Sorry, we can't find the page you are looking for.",
             )
         except HubError as e:
-            if (
-                request.headers.get("content-type", "").startswith("application/json")
-                or request.method == "PUT"
-                or request.headers.get("x-csrf-token")
-            ):
-                return wire.hub_error(e)
-            return await web.page(
-                request,
-                "message.html",
-                status=_STATUS.get(type(e), 400),
-                title="That didn't work",
-                message=e.message,
-            )
+            return await _error_page(web, request, e)
 
     return wrapped
+
+
+async def _error_page(web: Web, request: Request, e: HubError) -> Response:
+    """A page's HubError: the wire answer to a script (JSON, PUT, htmx), else a message page. A gated repo's
+    file (its page, its editor) answers as a download does: 401 / 403 with X-Error-Code GatedRepo."""
+    if (
+        request.headers.get("content-type", "").startswith("application/json")
+        or request.method == "PUT"
+        or request.headers.get("x-csrf-token")
+    ):
+        return wire.hub_error(e)
+    gated = isinstance(e, GatedRepo)
+    page = await web.page(
+        request,
+        "message.html",
+        status=wire.status_of(e) if gated else _STATUS.get(type(e), 400),
+        title="Access to this file is restricted" if gated else "That didn't work",
+        message=e.message,
+        **({"back": e.extra.get("page"), "back_text": "Ask for access on the repo page"} if gated else {}),
+    )
+    if gated:
+        page.headers["X-Error-Code"] = e.code
+    return page
 
 
 _STATUS: dict[type[HubError], int] = {Forbidden: 403, Conflict: 409, TooLarge: 413, InsufficientStorage: 507}

@@ -84,7 +84,8 @@ async def editor(web: Web, request: Request, p: str | None, ns: str, name: str, 
     if request.method != "GET":
         return await save(web, request, rid, rev)
     who = await require_writer(web, request, rid)
-    repo, can_write = await web.run(contributions.open_editor, web.hub, who, rid)
+    # The card at `rev`: a gated repo's PR's README.md is behind its gate (gating.is_card)
+    repo, can_write = await web.run(contributions.open_editor, web.hub, who, rid, "README.md", rev)
     empty = repo.head_sha is None and rev == "main"  # a new repo: its first card
     text, sha = ("", None) if empty else await web.run(card_text, web.hub.git(repo), rev)
     state = cardedit.edit(text, rid.type, {}, {})

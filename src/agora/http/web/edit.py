@@ -143,7 +143,7 @@ async def edit(
     if request.method != "GET":
         return await save_edit(web, request, p, ns, name, rev, path)
     who = await require_writer(web, request, rid)
-    repo, can_write = await web.run(contributions.open_editor, web.hub, who, rid)
+    repo, can_write = await web.run(contributions.open_editor, web.hub, who, rid, path, rev)  # past the gate
     content = await web.run(editable_text, web.hub.git(repo), rev, path)
     return await web.page(
         request,
