@@ -102,6 +102,30 @@ def test_canonical_repo_on_every_surface(server: Server, root: HfApi, api: HfApi
     assert api.model_info("gpt9").sha == info.sha
 
 
+def test_canonical_repo_page_redirects_stay_on_the_site(server: Server, root: HfApi, tmp_path: Path) -> None:
+    """The web routes' redirects of a canonical repo name `/gpt9/...`: its internal address `//gpt9/...` in
+    a Location header is a protocol-relative URL, which a browser reads as the host `gpt9`."""
+    canonical(server, "raw9")
+    push_files(server, "raw9", {"config.json": CONFIG}, tmp_path)
+    r = httpx.get(f"{ENDPOINT}/raw9/raw/main/config.json")
+    assert r.status_code == 302 and r.headers["location"] == "/raw9/resolve/main/config.json"
+    assert httpx.get(f"{ENDPOINT}/raw9/raw/main/config.json", follow_redirects=True).content == CONFIG
+    with httpx.Client(base_url=ENDPOINT, headers={"origin": ENDPOINT}) as web:
+        csrf = re.search(r'name="csrf" value="([^"]+)"', web.get("/login").text)
+        assert csrf
+        form = {"username": "names-admin", "password": "names-admin-password", "csrf": csrf[1], "next": "/"}
+        assert web.post("/login", data=form).status_code in (302, 303)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', web.get("/raw9/blob/main/config.json").text)
+        assert csrf  # the file page's Delete form
+        r = web.post("/raw9/delete/main/config.json", data={"csrf": csrf[1]})
+        assert r.status_code == 303 and r.headers["location"] == "/raw9/tree/main", r.text
+        assert not root.file_exists("raw9", "config.json")
+        first = root.list_repo_commits("raw9")[1].commit_id  # the push, before the delete
+        r = web.post("/raw9/revert", data={"csrf": csrf[1], "target": first, "branch": "main"})
+        assert r.status_code == 303 and r.headers["location"].startswith("/raw9/commit/"), r.text
+        assert root.file_exists("raw9", "config.json")
+
+
 def test_canonical_dataset(server: Server, root: HfApi, tmp_path: Path) -> None:
     canonical(server, "squad9", "--type", "dataset")
     push_files(server, "datasets/squad9", {"data.csv": b"a,b\n1,2\n"}, tmp_path)
@@ -189,6 +213,33 @@ def test_moved_repo_redirects_from_its_old_name(
     api.create_repo(old)
     assert api.model_info(old).id == old and api.model_info(new).id == new
     assert httpx.get(f"{ENDPOINT}/api/models/{old}").status_code == 200
+
+
+def test_moved_repo_old_name_through_git_lfs(
+    server: Server, alice: str, api: HfApi, repo_name: str, tmp_path: Path
+) -> None:
+    """git clone and push of the old name carry LFS files: git-lfs asks the batch API at the old address
+    (remote.origin.url keeps it), which must redirect like the git routes, not answer RepoNotFound."""
+    old, new = f"alice/{repo_name}", f"alice/{repo_name}-lfs-moved"
+    weights = b"\x01weights" * 30000
+    api.create_repo(old)
+    api.upload_file(path_or_fileobj=weights, path_in_repo="model.bin", repo_id=old)
+    api.move_repo(old, new)
+    git = Git(tmp_path / "git")
+    git("lfs", "install")
+    git("clone", url(server, old, alice), "copy")  # the smudge filter downloads model.bin at the old address
+    work = tmp_path / "git" / "copy"
+    assert (work / "model.bin").read_bytes() == weights
+    more = b"\x02more" * 30000
+    (work / "more.bin").write_bytes(more)
+    git("add", "more.bin", cwd=work)
+    git("-c", "user.name=a", "-c", "user.email=a@example.com", "commit", "-qm", "more", cwd=work)
+    git("push", "origin", "main", cwd=work)  # the LFS upload goes through the old name too
+    assert api.get_paths_info(new, ["more.bin"])[0].lfs is not None
+    assert Path(hf_hub_download(new, "more.bin", cache_dir=tmp_path / "c")).read_bytes() == more
+    # the locks API (git-lfs asks it before a push) follows the old name as well
+    r = httpx.get(f"{ENDPOINT}/{old}.git/info/lfs/locks", headers={"authorization": f"Bearer {alice}"})
+    assert r.status_code == 307 and r.headers["location"] == f"/{new}.git/info/lfs/locks"
 
 
 def test_private_moved_repo_old_name_stays_hidden(
