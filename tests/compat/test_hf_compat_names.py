@@ -408,6 +408,31 @@ def test_org_fullname_in_whoami_and_overview(server: Server, api: HfApi) -> None
     assert e.value.response.status_code == 404
 
 
+def test_org_members_and_user_overview(server: Server, api: HfApi, bob: str) -> None:
+    """list_organization_members and get_user_overview: the members' and the user's full names, avatars and
+    (for a user) organizations with theirs."""
+    agora("org", "create", "crew9", "--owner", "alice", "--fullname", "Crew Nine", data=server.data)
+    agora("org", "add-member", "crew9", "bob", "--role", "write", data=server.data)
+    anon = HfApi(endpoint=ENDPOINT, token=False)
+    members = list(anon.list_organization_members("crew9"))
+    assert [(m.username, m.avatar_url, m.user_type) for m in members] == [
+        ("alice", f"{ENDPOINT}/avatars/alice", "user"),
+        ("bob", f"{ENDPOINT}/avatars/bob", "user"),
+    ]
+    me = api.get_user_overview("alice")
+    assert (me.username, me.fullname, me.avatar_url) == ("alice", "alice", f"{ENDPOINT}/avatars/alice")
+    crew = next(o for o in me.orgs if o.name == "crew9")
+    assert (crew.fullname, crew.avatar_url) == ("Crew Nine", f"{ENDPOINT}/avatars/crew9")
+    for missing in (
+        lambda: list(anon.list_organization_members("no-such-org9")),
+        lambda: anon.get_user_overview("crew9"),  # an org is no user
+        lambda: anon.get_user_overview("no-such-user9"),
+    ):
+        with pytest.raises(HfHubHTTPError) as e:
+            missing()
+        assert e.value.response.status_code == 404
+
+
 def test_renamed_org_keeps_its_repos_old_ids(server: Server, api: HfApi, repo_name: str) -> None:
     """`agora user rename` of an org: its repos follow, and their old ids redirect as after a move."""
     org = f"lab{repo_name.rsplit('-', 1)[-1]}r"  # a valid, unique account name
