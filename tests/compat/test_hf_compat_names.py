@@ -16,6 +16,7 @@ from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
 from ..conftest import BIN, ENDPOINT, STACK, Server, _free_port, agora, new_site, start_server, stop_server
 from . import test_transformers
+from .datasets_helpers import viewer, wait_converted
 from .test_git_push import Git, url
 
 _admin: dict[str, str] = {}
@@ -133,6 +134,18 @@ def test_canonical_dataset(server: Server, root: HfApi, tmp_path: Path) -> None:
     url = f"{ENDPOINT}/datasets/squad9/resolve/main/data.csv"
     assert httpx.get(url).content == b"a,b\n1,2\n"
     assert httpx.get(f"{ENDPOINT}/datasets/squad9").status_code == 200
+    # the dataset viewer API takes the one-segment id too (it answered 400 "'namespace/name'")
+    sha = root.dataset_info("squad9").sha
+    assert wait_converted("squad9", sha)["splits"] == [
+        {"dataset": "squad9", "config": "default", "split": "train"}
+    ]
+    rows = viewer("rows", None, dataset="squad9", config="default", split="train").json()
+    assert [r["row"] for r in rows["rows"]] == [{"a": 1, "b": 2}]
+    (parquet,) = viewer("parquet", None, dataset="squad9").json()["parquet_files"]
+    assert parquet["url"].startswith(f"{ENDPOINT}/datasets/squad9/resolve/refs%2Fconvert%2Fparquet/")
+    assert httpx.get(parquet["url"], follow_redirects=True).content.startswith(b"PAR1")
+    info = viewer("info", None, dataset="squad9").json()
+    assert info["dataset_info"]["default"]["dataset_name"] == "squad9"
 
 
 def cli(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
