@@ -127,6 +127,14 @@ def test_canonical_repo_page_redirects_stay_on_the_site(server: Server, root: Hf
         assert root.file_exists("raw9", "config.json")
 
 
+def test_canonical_space_app_address(server: Server, root: HfApi) -> None:
+    """A canonical Space's app is at /spaces/{name}/app/, like its page and API (not /spaces//{name}/...)."""
+    canonical(server, "app9", "--type", "space", "--sdk", "static")
+    r = httpx.get(f"{ENDPOINT}/spaces/app9/app")
+    assert r.status_code == 308 and r.headers["location"] == "/spaces/app9/app/"
+    assert root.space_info("app9").host == f"{ENDPOINT}/spaces/app9/app/"
+
+
 def test_canonical_dataset(server: Server, root: HfApi, tmp_path: Path) -> None:
     canonical(server, "squad9", "--type", "dataset")
     push_files(server, "datasets/squad9", {"data.csv": b"a,b\n1,2\n"}, tmp_path)
