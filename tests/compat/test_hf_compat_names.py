@@ -135,6 +135,34 @@ def test_canonical_space_app_address(server: Server, root: HfApi) -> None:
     assert root.space_info("app9").host == f"{ENDPOINT}/spaces/app9/app/"
 
 
+def test_canonical_repo_through_xet(server: Server, root: HfApi, tmp_path: Path) -> None:
+    """A Xet file of a canonical repo: its `Link` to the read token names `/api/models/xet9/...` (not the
+    internal `/api/models//xet9/...`), and the default client downloads it. The commit itself lands, though
+    huggingface_hub 2.4 raises HfUriError reading the answer's one-segment commitUrl."""
+    from .test_xet_client import run_default_client
+
+    canonical(server, "xet9")
+    out = run_default_client(
+        f"""
+        import os
+        from huggingface_hub import HfApi, hf_hub_download
+        from huggingface_hub.errors import HfUriError
+        data = os.urandom(2 * 2**20)
+        try:
+            HfApi(endpoint="{ENDPOINT}").upload_file(repo_id="xet9", path_in_repo="big.bin", path_or_fileobj=data)
+        except HfUriError:
+            print("HfUriError")
+        path = hf_hub_download("xet9", "big.bin", cache_dir="{tmp_path / "c"}")
+        print(open(path, "rb").read() == data)
+        """,
+        root.token or "",
+    )
+    assert out.split() == ["HfUriError", "True"]
+    head = httpx.head(f"{ENDPOINT}/xet9/resolve/main/big.bin")
+    sha = root.model_info("xet9").sha
+    assert head.headers["link"] == f'<{ENDPOINT}/api/models/xet9/xet-read-token/{sha}>; rel="xet-auth"'
+
+
 def test_canonical_dataset(server: Server, root: HfApi, tmp_path: Path) -> None:
     canonical(server, "squad9", "--type", "dataset")
     push_files(server, "datasets/squad9", {"data.csv": b"a,b\n1,2\n"}, tmp_path)
