@@ -93,6 +93,8 @@ def test_canonical_repo_on_every_surface(server: Server, root: HfApi, api: HfApi
         assert (tmp_path / "anon" / (name + "-copy") / "model.bin").read_bytes() == big
     page = httpx.get(f"{ENDPOINT}/gpt9")
     assert page.status_code == 200 and 'data-copy="gpt9"' in page.text
+    community = httpx.get(f"{ENDPOINT}/gpt9/discussions").text  # titles name it gpt9, never "/gpt9"
+    assert "<title>Community – gpt9" in community and "/gpt9</title>" not in community
     assert "config.json" in httpx.get(f"{ENDPOINT}/gpt9/tree/main").text
     # only site admins write there; a user's create_repo("gpt9") is theirs, as on the Hub
     with pytest.raises(HfHubHTTPError) as e:

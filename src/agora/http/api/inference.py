@@ -25,7 +25,7 @@ from starlette.responses import Response, StreamingResponse
 from ...errors import BadRequest, GatedRepo, HubError, TooLarge, TooManyRequests, Unavailable
 from ...hub import admission
 from ...hub.repos import Repo
-from ...ids import RepoId
+from ...ids import RepoId, repo_full
 from ...inference.service import BINARY_TASKS, Inference, Target
 from .. import bodies, wire
 from ..auth import credential
@@ -124,7 +124,9 @@ async def check_loading(ctx: Ctx, request: Request, svc: Inference, repo: Repo, 
         return
     if not no_load:
         svc.preload(t)
-    raise Unavailable(f"Model {repo.namespace}/{repo.name} is currently loading", estimated_time=estimate)
+    raise Unavailable(
+        f"Model {repo_full(repo.namespace, repo.name)} is currently loading", estimated_time=estimate
+    )
 
 
 async def chat_model(ctx: Ctx, request: Request, ns: str, name: str) -> Response:
