@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.requests import Request
@@ -100,3 +101,16 @@ def test_request_id_on_the_guards_own_answers(tmp_path: Path, caplog: pytest.Log
     crashing = TestClient(RequestIds(Guard(crash, settings)), raise_server_exceptions=False)  # type: ignore[arg-type]
     boom = crashing.get("/anything", headers={"X-Request-Id": "guard-2"})  # no lifespan: no `with`
     assert boom.status_code == 500 and boom.headers["x-request-id"] == "guard-2"
+
+
+def test_one_request_id_when_the_answer_had_one() -> None:
+    """An answer that already names a request id (a Space's app through the proxy) leaves with ours only:
+    two X-Request-Id headers would make the id the client prints ambiguous."""
+    from agora.http.routing import RequestIds
+
+    async def app_with_its_own_id(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"x-request-id", b"app-1")]})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    r = TestClient(RequestIds(app_with_its_own_id)).get("/", headers={"X-Request-Id": "hub-1"})
+    assert r.headers.get_list("x-request-id") == ["hub-1"]

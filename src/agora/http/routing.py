@@ -119,7 +119,8 @@ class RequestIds:
 
         async def send_with_id(msg: Message) -> None:
             if msg["type"] == "http.response.start":
-                headers = list(msg.get("headers", []))
+                # one id per answer: an id a Space's app (through the proxy) set is replaced by ours
+                headers = [(k, v) for k, v in msg.get("headers", []) if k.lower() != b"x-request-id"]
                 msg = {**msg, "headers": [*headers, (b"x-request-id", rid.encode())]}
                 if msg.get("status", 200) >= 400:
                     _log_refusal(scope, msg.get("status", 200), headers)
