@@ -165,6 +165,17 @@ def test_canonical_repo_through_xet(server: Server, root: HfApi, tmp_path: Path)
     assert head.headers["link"] == f'<{ENDPOINT}/api/models/xet9/xet-read-token/{sha}>; rel="xet-auth"'
 
 
+def test_webhook_watches_a_canonical_repo(server: Server, root: HfApi, api: HfApi) -> None:
+    """A webhook may watch `hook9` (it was 400 "expected 'namespace/name'"). The target is a literal public
+    address nothing is sent to: no event happens to hook9 while the webhook lives."""
+    canonical(server, "hook9")
+    w = api.create_webhook(url="http://8.8.8.8:9/agora-test", watched=[{"type": "model", "name": "hook9"}])
+    try:
+        assert [(i.type, i.name) for i in api.get_webhook(w.id).watched] == [("model", "hook9")]
+    finally:
+        api.delete_webhook(w.id)
+
+
 def test_canonical_dataset(server: Server, root: HfApi, tmp_path: Path) -> None:
     canonical(server, "squad9", "--type", "dataset")
     push_files(server, "datasets/squad9", {"data.csv": b"a,b\n1,2\n"}, tmp_path)
