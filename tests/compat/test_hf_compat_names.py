@@ -176,6 +176,23 @@ def test_webhook_watches_a_canonical_repo(server: Server, root: HfApi, api: HfAp
         api.delete_webhook(w.id)
 
 
+def test_canonical_repo_in_collections_filter_and_chat(server: Server, root: HfApi, api: HfApi) -> None:
+    """list_collections(item="models/coll9") finds the collections holding a canonical repo, and the chat
+    API takes model="coll9" (both were 400, "'namespace/name'")."""
+    from huggingface_hub import InferenceClient
+    from huggingface_hub.errors import HfHubHTTPError as ClientError
+
+    canonical(server, "coll9")
+    c = api.create_collection("holds coll9")
+    api.add_collection_item(c.slug, "coll9", "model")
+    assert c.slug in {x.slug for x in api.list_collections(item="models/coll9")}
+    with pytest.raises(ClientError) as e:  # found, but no transformers model to run: said so
+        InferenceClient(base_url=ENDPOINT, token=api.token).chat_completion(
+            [{"role": "user", "content": "hi"}], model="coll9", max_tokens=2
+        )
+    assert "config.json" in str(e.value)
+
+
 def test_canonical_dataset(server: Server, root: HfApi, tmp_path: Path) -> None:
     canonical(server, "squad9", "--type", "dataset")
     push_files(server, "datasets/squad9", {"data.csv": b"a,b\n1,2\n"}, tmp_path)

@@ -138,13 +138,12 @@ async def chat_any(ctx: Ctx, request: Request) -> Response:
     """`POST /v1/chat/completions`: the model is the body's `model` (a repo id)."""
     body = await read_chat(ctx, request)
     model = body.get("model")
-    if not isinstance(model, str) or model.count("/") != 1 or model == "dummy":
+    if not isinstance(model, str) or not model or model.count("/") > 1 or model == "dummy":
         raise BadRequest(
-            '"model" must name a model repository ("namespace/name"), or use the URL '
-            "/models/{namespace}/{name}/v1/chat/completions"
+            '"model" must name a model repository ("namespace/name", or a canonical one\'s name), or use '
+            "the URL /models/{namespace}/{name}/v1/chat/completions"
         )
-    ns, name = model.split("/")
-    return await chat(ctx, request, RepoId("model", ns, name), body)
+    return await chat(ctx, request, RepoId.parse_any("model", model), body)
 
 
 async def read_chat(ctx: Ctx, request: Request) -> dict[str, Any]:
