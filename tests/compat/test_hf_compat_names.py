@@ -352,6 +352,16 @@ def test_canonical_repo_moved_under_a_namespace(server: Server, root: HfApi, api
     assert httpx.get(f"{ENDPOINT}/opt9/resolve/main/.gitattributes", follow_redirects=True).status_code == 200
 
 
+def test_cli_renames_a_canonical_repo(server: Server, root: HfApi, api: HfApi) -> None:
+    """`agora repo rename model opt8 acme/opt8` moves a canonical repo under a namespace, as the API's move does
+    (it was refused: "Invalid repo id 'opt8'"); the old one-segment id redirects."""
+    canonical(server, "opt8")
+    out = cli(server, "repo", "rename", "model", "opt8", "acme/opt8")
+    assert out.returncode == 0, out.stderr
+    time.sleep(2.1)  # the router's name cache forgets opt8
+    assert api.model_info("opt8").id == "acme/opt8"
+
+
 # ---- collections of papers and collections ----------------------------------------------------------------------
 def test_collection_holds_papers_and_collections(api: HfApi, bob: str, repo_name: str) -> None:
     inner = api.create_collection(f"Inner {repo_name}")
