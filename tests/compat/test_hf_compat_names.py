@@ -193,6 +193,20 @@ def test_canonical_repo_in_collections_filter_and_chat(server: Server, root: HfA
     assert "config.json" in str(e.value)
 
 
+def test_cross_repo_copy_into_a_canonical_repo(server: Server, root: HfApi, repo_name: str) -> None:
+    """The cross-repo copy's first call (`lfs-files/duplicate`) takes a canonical target (`dup8`): it was
+    400 "name namespace/repo"; an object the source does not own is reported, not shared."""
+    canonical(server, "dup8")
+    src = f"names-admin/{repo_name}"
+    root.create_repo(src)
+    r = httpx.post(
+        f"{ENDPOINT}/api/models/{src}/lfs-files/duplicate",
+        json={"target": {"type": "model", "name": "dup8"}, "files": [{"sha256": "cd" * 32}]},
+        headers={"authorization": f"Bearer {root.token}"},
+    )
+    assert r.status_code == 200 and [f["sha256"] for f in r.json()["failed"]] == ["cd" * 32], r.text
+
+
 def test_canonical_dataset(server: Server, root: HfApi, tmp_path: Path) -> None:
     canonical(server, "squad9", "--type", "dataset")
     push_files(server, "datasets/squad9", {"data.csv": b"a,b\n1,2\n"}, tmp_path)
