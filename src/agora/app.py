@@ -10,7 +10,7 @@ from .db.session import Database, migrate
 from .http.auth import Signer
 from .http.context import Ctx
 from .http.metrics import Counters, Metered
-from .http.routing import LOG_FORMAT, install_request_id_logging
+from .http.routing import LOG_FORMAT, RequestIds, install_request_id_logging
 from .hub import cards, catalog, reconcile, startup
 from .hub.repos import Hub
 from .hub.xet import XetStore
@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None) -> Metered:
     router = routes.build(ctx)
     start_workers(ctx.hub, settings)
     reconcile.start(ctx.hub)  # repos whose refs moved without the database knowing (a crash): repaired
-    return Metered(Drain(Guard(router, settings)), counters)
+    return Metered(RequestIds(Drain(Guard(router, settings))), counters)
 
 
 def start_workers(hub: Hub, settings: Settings) -> None:

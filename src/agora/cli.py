@@ -581,7 +581,7 @@ def parser() -> argparse.ArgumentParser:
     repo = sub.add_parser("repo", help="manage repos").add_subparsers(dest="sub", required=True)
     sp = with_data(repo.add_parser("rename", help="rename or move a repo by its exact id"))
     sp.add_argument("type", choices=("model", "dataset", "space"))
-    sp.add_argument("old", help="ns/name, exactly as stored")
+    sp.add_argument("old", help="ns/name (or a canonical repo's name), exactly as stored")
     sp.add_argument("new", help="ns/name")
     sp.set_defaults(fn=cmd_repo_rename)
     sp = with_data(repo.add_parser("create", help="create a canonical repo (no namespace, like gpt2)"))

@@ -45,6 +45,17 @@ def test_request_id_echoed_and_in_the_error_message(server: Any, alice: str) -> 
     assert r.status_code == 404 and r.headers["x-request-id"] == "Root=1-abc-def"
 
 
+def test_request_id_of_an_error_names_its_server_log_line(server: Any, alice: str) -> None:
+    """The "(Request ID: ...)" huggingface_hub prints finds a line in the server log: every error answer
+    logs one (method, path, status, code), under the id."""
+    api = HfApi(endpoint=ENDPOINT, token=alice, headers={"X-Request-Id": "log-line-77"})
+    with pytest.raises(RepositoryNotFoundError) as e:
+        api.model_info("alice/no-such-repo-for-a-log-line")
+    assert "(Request ID: log-line-77)" in str(e.value)
+    lines = [line for line in server.log.read_text().splitlines() if "[log-line-77]" in line]
+    assert any("/api/models/alice/no-such-repo-for-a-log-line answered 404 RepoNotFound" in x for x in lines)
+
+
 @pytest.mark.parametrize("sent", ["x" * 129, "a b", "<script>", ""])
 def test_unsafe_request_id_replaced(sent: str) -> None:
     r = httpx.get(f"{ENDPOINT}/api/models/alice/nope-x", headers={"X-Request-Id": sent})

@@ -16,6 +16,7 @@ from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
 from ..conftest import BIN, ENDPOINT, STACK, Server, _free_port, agora, new_site, start_server, stop_server
 from . import test_transformers
+from .datasets_helpers import viewer, wait_converted
 from .test_git_push import Git, url
 
 _admin: dict[str, str] = {}
@@ -92,6 +93,8 @@ def test_canonical_repo_on_every_surface(server: Server, root: HfApi, api: HfApi
         assert (tmp_path / "anon" / (name + "-copy") / "model.bin").read_bytes() == big
     page = httpx.get(f"{ENDPOINT}/gpt9")
     assert page.status_code == 200 and 'data-copy="gpt9"' in page.text
+    community = httpx.get(f"{ENDPOINT}/gpt9/discussions").text  # titles name it gpt9, never "/gpt9"
+    assert "<title>Community – gpt9" in community and "/gpt9</title>" not in community
     assert "config.json" in httpx.get(f"{ENDPOINT}/gpt9/tree/main").text
     # only site admins write there; a user's create_repo("gpt9") is theirs, as on the Hub
     with pytest.raises(HfHubHTTPError) as e:
@@ -102,6 +105,108 @@ def test_canonical_repo_on_every_surface(server: Server, root: HfApi, api: HfApi
     assert api.model_info("gpt9").sha == info.sha
 
 
+def test_canonical_repo_page_redirects_stay_on_the_site(server: Server, root: HfApi, tmp_path: Path) -> None:
+    """The web routes' redirects of a canonical repo name `/gpt9/...`: its internal address `//gpt9/...` in
+    a Location header is a protocol-relative URL, which a browser reads as the host `gpt9`."""
+    canonical(server, "raw9")
+    push_files(server, "raw9", {"config.json": CONFIG}, tmp_path)
+    r = httpx.get(f"{ENDPOINT}/raw9/raw/main/config.json")
+    assert r.status_code == 302 and r.headers["location"] == "/raw9/resolve/main/config.json"
+    assert httpx.get(f"{ENDPOINT}/raw9/raw/main/config.json", follow_redirects=True).content == CONFIG
+    with httpx.Client(base_url=ENDPOINT, headers={"origin": ENDPOINT}) as web:
+        csrf = re.search(r'name="csrf" value="([^"]+)"', web.get("/login").text)
+        assert csrf
+        form = {"username": "names-admin", "password": "names-admin-password", "csrf": csrf[1], "next": "/"}
+        assert web.post("/login", data=form).status_code in (302, 303)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', web.get("/raw9/blob/main/config.json").text)
+        assert csrf  # the file page's Delete form
+        r = web.post("/raw9/delete/main/config.json", data={"csrf": csrf[1]})
+        assert r.status_code == 303 and r.headers["location"] == "/raw9/tree/main", r.text
+        assert not root.file_exists("raw9", "config.json")
+        first = root.list_repo_commits("raw9")[1].commit_id  # the push, before the delete
+        r = web.post("/raw9/revert", data={"csrf": csrf[1], "target": first, "branch": "main"})
+        assert r.status_code == 303 and r.headers["location"].startswith("/raw9/commit/"), r.text
+        assert root.file_exists("raw9", "config.json")
+
+
+def test_canonical_space_app_address(server: Server, root: HfApi) -> None:
+    """A canonical Space's app is at /spaces/{name}/app/, like its page and API (not /spaces//{name}/...)."""
+    canonical(server, "app9", "--type", "space", "--sdk", "static")
+    r = httpx.get(f"{ENDPOINT}/spaces/app9/app")
+    assert r.status_code == 308 and r.headers["location"] == "/spaces/app9/app/"
+    assert root.space_info("app9").host == f"{ENDPOINT}/spaces/app9/app/"
+
+
+def test_canonical_repo_through_xet(server: Server, root: HfApi, tmp_path: Path) -> None:
+    """A Xet file of a canonical repo: its `Link` to the read token names `/api/models/xet9/...` (not the
+    internal `/api/models//xet9/...`), and the default client downloads it. The commit itself lands, though
+    huggingface_hub 2.4 raises HfUriError reading the answer's one-segment commitUrl."""
+    from .test_xet_client import run_default_client
+
+    canonical(server, "xet9")
+    out = run_default_client(
+        f"""
+        import os
+        from huggingface_hub import HfApi, hf_hub_download
+        from huggingface_hub.errors import HfUriError
+        data = os.urandom(2 * 2**20)
+        try:
+            HfApi(endpoint="{ENDPOINT}").upload_file(repo_id="xet9", path_in_repo="big.bin", path_or_fileobj=data)
+        except HfUriError:
+            print("HfUriError")
+        path = hf_hub_download("xet9", "big.bin", cache_dir="{tmp_path / "c"}")
+        print(open(path, "rb").read() == data)
+        """,
+        root.token or "",
+    )
+    assert out.split() == ["HfUriError", "True"]
+    head = httpx.head(f"{ENDPOINT}/xet9/resolve/main/big.bin")
+    sha = root.model_info("xet9").sha
+    assert head.headers["link"] == f'<{ENDPOINT}/api/models/xet9/xet-read-token/{sha}>; rel="xet-auth"'
+
+
+def test_webhook_watches_a_canonical_repo(server: Server, root: HfApi, api: HfApi) -> None:
+    """A webhook may watch `hook9` (it was 400 "expected 'namespace/name'"). The target is a literal public
+    address nothing is sent to: no event happens to hook9 while the webhook lives."""
+    canonical(server, "hook9")
+    w = api.create_webhook(url="http://8.8.8.8:9/agora-test", watched=[{"type": "model", "name": "hook9"}])
+    try:
+        assert [(i.type, i.name) for i in api.get_webhook(w.id).watched] == [("model", "hook9")]
+    finally:
+        api.delete_webhook(w.id)
+
+
+def test_canonical_repo_in_collections_filter_and_chat(server: Server, root: HfApi, api: HfApi) -> None:
+    """list_collections(item="models/coll9") finds the collections holding a canonical repo, and the chat
+    API takes model="coll9" (both were 400, "'namespace/name'")."""
+    from huggingface_hub import InferenceClient
+    from huggingface_hub.errors import HfHubHTTPError as ClientError
+
+    canonical(server, "coll9")
+    c = api.create_collection("holds coll9")
+    api.add_collection_item(c.slug, "coll9", "model")
+    assert c.slug in {x.slug for x in api.list_collections(item="models/coll9")}
+    with pytest.raises(ClientError) as e:  # found, but no transformers model to run: said so
+        InferenceClient(base_url=ENDPOINT, token=api.token).chat_completion(
+            [{"role": "user", "content": "hi"}], model="coll9", max_tokens=2
+        )
+    assert "config.json" in str(e.value)
+
+
+def test_cross_repo_copy_into_a_canonical_repo(server: Server, root: HfApi, repo_name: str) -> None:
+    """The cross-repo copy's first call (`lfs-files/duplicate`) takes a canonical target (`dup8`): it was
+    400 "name namespace/repo"; an object the source does not own is reported, not shared."""
+    canonical(server, "dup8")
+    src = f"names-admin/{repo_name}"
+    root.create_repo(src)
+    r = httpx.post(
+        f"{ENDPOINT}/api/models/{src}/lfs-files/duplicate",
+        json={"target": {"type": "model", "name": "dup8"}, "files": [{"sha256": "cd" * 32}]},
+        headers={"authorization": f"Bearer {root.token}"},
+    )
+    assert r.status_code == 200 and [f["sha256"] for f in r.json()["failed"]] == ["cd" * 32], r.text
+
+
 def test_canonical_dataset(server: Server, root: HfApi, tmp_path: Path) -> None:
     canonical(server, "squad9", "--type", "dataset")
     push_files(server, "datasets/squad9", {"data.csv": b"a,b\n1,2\n"}, tmp_path)
@@ -109,6 +214,18 @@ def test_canonical_dataset(server: Server, root: HfApi, tmp_path: Path) -> None:
     url = f"{ENDPOINT}/datasets/squad9/resolve/main/data.csv"
     assert httpx.get(url).content == b"a,b\n1,2\n"
     assert httpx.get(f"{ENDPOINT}/datasets/squad9").status_code == 200
+    # the dataset viewer API takes the one-segment id too (it answered 400 "'namespace/name'")
+    sha = root.dataset_info("squad9").sha
+    assert wait_converted("squad9", sha)["splits"] == [
+        {"dataset": "squad9", "config": "default", "split": "train"}
+    ]
+    rows = viewer("rows", None, dataset="squad9", config="default", split="train").json()
+    assert [r["row"] for r in rows["rows"]] == [{"a": 1, "b": 2}]
+    (parquet,) = viewer("parquet", None, dataset="squad9").json()["parquet_files"]
+    assert parquet["url"].startswith(f"{ENDPOINT}/datasets/squad9/resolve/refs%2Fconvert%2Fparquet/")
+    assert httpx.get(parquet["url"], follow_redirects=True).content.startswith(b"PAR1")
+    info = viewer("info", None, dataset="squad9").json()
+    assert info["dataset_info"]["default"]["dataset_name"] == "squad9"
 
 
 def cli(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
@@ -191,6 +308,33 @@ def test_moved_repo_redirects_from_its_old_name(
     assert httpx.get(f"{ENDPOINT}/api/models/{old}").status_code == 200
 
 
+def test_moved_repo_old_name_through_git_lfs(
+    server: Server, alice: str, api: HfApi, repo_name: str, tmp_path: Path
+) -> None:
+    """git clone and push of the old name carry LFS files: git-lfs asks the batch API at the old address
+    (remote.origin.url keeps it), which must redirect like the git routes, not answer RepoNotFound."""
+    old, new = f"alice/{repo_name}", f"alice/{repo_name}-lfs-moved"
+    weights = b"\x01weights" * 30000
+    api.create_repo(old)
+    api.upload_file(path_or_fileobj=weights, path_in_repo="model.bin", repo_id=old)
+    api.move_repo(old, new)
+    git = Git(tmp_path / "git")
+    git("lfs", "install")
+    git("clone", url(server, old, alice), "copy")  # the smudge filter downloads model.bin at the old address
+    work = tmp_path / "git" / "copy"
+    assert (work / "model.bin").read_bytes() == weights
+    more = b"\x02more" * 30000
+    (work / "more.bin").write_bytes(more)
+    git("add", "more.bin", cwd=work)
+    git("-c", "user.name=a", "-c", "user.email=a@example.com", "commit", "-qm", "more", cwd=work)
+    git("push", "origin", "main", cwd=work)  # the LFS upload goes through the old name too
+    assert api.get_paths_info(new, ["more.bin"])[0].lfs is not None
+    assert Path(hf_hub_download(new, "more.bin", cache_dir=tmp_path / "c")).read_bytes() == more
+    # the locks API (git-lfs asks it before a push) follows the old name as well
+    r = httpx.get(f"{ENDPOINT}/{old}.git/info/lfs/locks", headers={"authorization": f"Bearer {alice}"})
+    assert r.status_code == 307 and r.headers["location"] == f"/{new}.git/info/lfs/locks"
+
+
 def test_private_moved_repo_old_name_stays_hidden(
     server: Server, alice: str, bob: str, api: HfApi, repo_name: str
 ) -> None:
@@ -220,6 +364,16 @@ def test_canonical_repo_moved_under_a_namespace(server: Server, root: HfApi, api
     time.sleep(2.1)  # the router's name cache forgets opt9
     assert api.model_info("opt9").id == "acme/opt9"
     assert httpx.get(f"{ENDPOINT}/opt9/resolve/main/.gitattributes", follow_redirects=True).status_code == 200
+
+
+def test_cli_renames_a_canonical_repo(server: Server, root: HfApi, api: HfApi) -> None:
+    """`agora repo rename model opt8 acme/opt8` moves a canonical repo under a namespace, as the API's move does
+    (it was refused: "Invalid repo id 'opt8'"); the old one-segment id redirects."""
+    canonical(server, "opt8")
+    out = cli(server, "repo", "rename", "model", "opt8", "acme/opt8")
+    assert out.returncode == 0, out.stderr
+    time.sleep(2.1)  # the router's name cache forgets opt8
+    assert api.model_info("opt8").id == "acme/opt8"
 
 
 # ---- collections of papers and collections ----------------------------------------------------------------------
@@ -355,6 +509,31 @@ def test_org_fullname_in_whoami_and_overview(server: Server, api: HfApi) -> None
     with pytest.raises(HfHubHTTPError) as e:
         api.get_organization_overview("no-such-org9")
     assert e.value.response.status_code == 404
+
+
+def test_org_members_and_user_overview(server: Server, api: HfApi, bob: str) -> None:
+    """list_organization_members and get_user_overview: the members' and the user's full names, avatars and
+    (for a user) organizations with theirs."""
+    agora("org", "create", "crew9", "--owner", "alice", "--fullname", "Crew Nine", data=server.data)
+    agora("org", "add-member", "crew9", "bob", "--role", "write", data=server.data)
+    anon = HfApi(endpoint=ENDPOINT, token=False)
+    members = list(anon.list_organization_members("crew9"))
+    assert [(m.username, m.avatar_url, m.user_type) for m in members] == [
+        ("alice", f"{ENDPOINT}/avatars/alice", "user"),
+        ("bob", f"{ENDPOINT}/avatars/bob", "user"),
+    ]
+    me = api.get_user_overview("alice")
+    assert (me.username, me.fullname, me.avatar_url) == ("alice", "alice", f"{ENDPOINT}/avatars/alice")
+    crew = next(o for o in me.orgs if o.name == "crew9")
+    assert (crew.fullname, crew.avatar_url) == ("Crew Nine", f"{ENDPOINT}/avatars/crew9")
+    for missing in (
+        lambda: list(anon.list_organization_members("no-such-org9")),
+        lambda: anon.get_user_overview("crew9"),  # an org is no user
+        lambda: anon.get_user_overview("no-such-user9"),
+    ):
+        with pytest.raises(HfHubHTTPError) as e:
+            missing()
+        assert e.value.response.status_code == 404
 
 
 def test_renamed_org_keeps_its_repos_old_ids(server: Server, api: HfApi, repo_name: str) -> None:

@@ -44,6 +44,7 @@ from ..errors import (
     GatedRepo,
     HubError,
     InsufficientStorage,
+    RepoMoved,
     RepoNotFound,
     Unauthorized,
 )
@@ -558,6 +559,8 @@ async def lfs_call(
         if isinstance(lk, locks.LockInfo):
             body["lock"] = lock_json(lk)
         return lfs_json(body, 409)
+    except RepoMoved:  # an old name: the router's 307 to the new one
+        raise
     except HubError as exc:
         return lfs_error(exc)
 

@@ -223,6 +223,8 @@ def table() -> list[Entry]:
         ),
         api("GET", r"/avatars/(?P<name>[^/]+)", avatars.avatar),
         api("GET", r"/api/organizations/(?P<org>[^/]+)/overview", avatars.overview),
+        api("GET", r"/api/organizations/(?P<org>[^/]+)/members", avatars.members),
+        api("GET", r"/api/users/(?P<user>[^/]+)/overview", avatars.user_overview),
         # the Inference API (api/inference.py): InferenceClient(model=f"{HUB}/models/{id}"), the widget
         api("POST", f"/models/{AID}/pipeline/(?P<task>[^/]+)", inference.run_pipeline),
         api("POST", f"/models/{AID}/v1/chat/completions", inference.chat_model),

@@ -23,6 +23,7 @@ from ..errors import HubError, InsufficientStorage, RepoMoved, disk_full
 from . import canonical, wire
 
 log = logging.getLogger("agora.http")
+refusals = logging.getLogger("agora.http.answers")  # a line per error answer (RequestIds)
 # The id of the request being answered: in the X-Request-Id header of its response and, through
 # install_request_id_logging, in every log line written while answering it (worker threads included: they
 # run in a copy of the request's context).
@@ -99,6 +100,46 @@ def out_of_space(exc: BaseException, data: Path | None) -> bool:
         return False
 
 
+class RequestIds:
+    """The ASGI layer that gives a request its id (`choose_request_id`): in the X-Request-Id header of its
+    answer and in every log line written while answering it. The app puts it outermost (app.py), so the
+    answers of the layers around the router (headers.Guard's refusals and its last-resort 500) carry one
+    too; a refusal (status >= 400) gets a log line of its own naming the id, so the "(Request ID: ...)"
+    huggingface_hub prints finds its line in the server log. Under another RequestIds it does nothing."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or request_id.get() != "-":
+            await self.app(scope, receive, send)
+            return
+        rid = choose_request_id(scope)
+        token = request_id.set(rid)
+
+        async def send_with_id(msg: Message) -> None:
+            if msg["type"] == "http.response.start":
+                # one id per answer: an id a Space's app (through the proxy) set is replaced by ours
+                headers = [(k, v) for k, v in msg.get("headers", []) if k.lower() != b"x-request-id"]
+                msg = {**msg, "headers": [*headers, (b"x-request-id", rid.encode())]}
+                if msg.get("status", 200) >= 400:
+                    _log_refusal(scope, msg.get("status", 200), headers)
+            await send(msg)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            request_id.reset(token)
+
+
+def _log_refusal(scope: Scope, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+    """One line for an error answer: method, path (never the query: signed links carry their signature
+    there), status and the HF error code; the id comes with LOG_FORMAT."""
+    code = next((v.decode("latin-1") for k, v in headers if k.lower() == b"x-error-code"), "-")
+    path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1").split("?", 1)[0]
+    refusals.info("%s %s answered %d %s", scope.get("method"), path[:300], status, code)
+
+
 class Router:
     def __init__(self, data: Path | None = None) -> None:
         self.routes: list[Route] = []
@@ -151,18 +192,7 @@ class Router:
             return
         if scope["type"] != "http":
             return
-        rid = choose_request_id(scope)
-        token = request_id.set(rid)
-
-        async def send_with_id(msg: Message) -> None:
-            if msg["type"] == "http.response.start":
-                msg = {**msg, "headers": [*msg.get("headers", []), (b"x-request-id", rid.encode())]}
-            await send(msg)
-
-        try:
-            await self._route(scope, receive, send_with_id)
-        finally:
-            request_id.reset(token)
+        await RequestIds(self._route)(scope, receive, send)  # a no-op under the app's own RequestIds
 
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         raw = scope.get("raw_path") or scope["path"].encode()

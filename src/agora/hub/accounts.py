@@ -504,3 +504,12 @@ def org_members(hub: Hub, who: Principal | None, org: str) -> OrgMembers:
             .order_by(Account.name)
         ).all()
         return OrgMembers(o, [(a, r) for a, r in rows], is_namespace_admin(s, who, org))
+
+
+def user_and_orgs(hub: Hub, name: str) -> tuple[Account, list[Account]]:
+    """A user (detached) and the organizations they belong to: `GET /api/users/{user}/overview`."""
+    with hub.db.session() as s:
+        acc = get_account(s, name)
+        if acc is None or acc.kind != "user":
+            raise NotFound(f"No user {name}")
+        return acc, [o for o, _ in user_orgs(s, acc.id)]

@@ -221,10 +221,8 @@ def parse_item_ref(value: str) -> RepoId:
     """`models/alice/x`, `datasets/alice/x` or `spaces/alice/x`: the `item` filter of the listing."""
     t, _, full = (value or "").partition("/")
     if t not in FROM_PLURAL:
-        raise BadRequest(
-            f"Invalid item {value!r}: expected models/, datasets/ or spaces/ then 'namespace/name'"
-        )
-    return RepoId.parse(FROM_PLURAL[t], full)
+        raise BadRequest(f"Invalid item {value!r}: expected models/, datasets/ or spaces/ then the repo id")
+    return RepoId.parse_any(FROM_PLURAL[t], full)  # `models/gpt2`: a canonical repo
 
 
 def add_item(

@@ -313,7 +313,7 @@ def rename_repo(s: Session, hub: Hub, rtype: str, old: str, new: str) -> Repo:
     from . import index, webhook_events
 
     t = parse_repo_type(rtype)
-    src, dst = RepoId.parse(t, old), RepoId.parse(t, new)
+    src, dst = RepoId.parse_any(t, old), RepoId.parse(t, new)  # a canonical repo (`gpt2`) may move
     repo = s.scalar(
         select(Repo).where(Repo.type == t, Repo.namespace == src.namespace, Repo.name == src.name)
     )

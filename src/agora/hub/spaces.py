@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from ..db.models import Repo as RepoRow
 from ..db.models import SpaceRun, SpaceSettings, SpaceVariable, utcnow
 from ..errors import BadRequest
-from ..ids import RepoId
+from ..ids import RepoId, repo_full
 from . import artefacts, audit, webhook_events
 
 if TYPE_CHECKING:
@@ -268,8 +268,8 @@ def supervised(run: SpaceRun) -> bool:
 
 def app_prefix(ns: str, name: str) -> str:
     """Where a Space's app is served on the Hub's origin: never /spaces/{ns}/{name}/ itself (git, /resolve
-    and the pages are there)."""
-    return f"/spaces/{ns}/{name}/app/"
+    and the pages are there). A canonical Space's is `/spaces/{name}/app/`, as its other addresses."""
+    return f"/spaces/{repo_full(ns, name)}/app/"
 
 
 def subdomain(ns: str, name: str) -> str:

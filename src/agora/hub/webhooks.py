@@ -89,7 +89,7 @@ def _watched_item(hub: Hub, s: Session, who: Principal, item: Any) -> dict[str, 
         if acc is None or acc.kind != kind:
             raise BadRequest(f"No {kind} named {name!r}")
         return {"type": kind, "name": acc.name}
-    repo = hub.find(s, who, RepoId.parse(parse_repo_type(str(kind)), name))
+    repo = hub.find(s, who, RepoId.parse_any(parse_repo_type(str(kind)), name))  # `gpt2` too
     return {"type": str(kind), "name": f"{repo_full(repo.namespace, repo.name)}"}
 
 

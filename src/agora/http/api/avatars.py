@@ -1,5 +1,6 @@
-"""Accounts' pictures and organizations' overview: `/avatars/{name}` (the `avatarUrl` of whoami, likers,
-collections and org answers) and `GET /api/organizations/{org}/overview` (get_organization_overview)."""
+"""Accounts' pictures and overviews: `/avatars/{name}` (the `avatarUrl` of whoami, likers, collections and org
+answers), `GET /api/organizations/{org}/overview` (get_organization_overview), `.../members`
+(list_organization_members) and `GET /api/users/{user}/overview` (get_user_overview)."""
 
 from __future__ import annotations
 
@@ -48,3 +49,33 @@ async def overview(ctx: Ctx, request: Request, org: str) -> Response:
     if found.org.kind != "org":
         raise NotFound(f"No organization {org}")
     return wire.json_response(org_json(ctx.base_url(request), found.org, len(found.members)))
+
+
+def user_json(base: str, user: accounts.Account) -> dict[str, Any]:
+    """A user as huggingface_hub's `User` reads it (`user` is the name)."""
+    return {
+        "_id": f"{user.id:024x}",
+        "user": user.name,
+        "fullname": user.fullname or user.name,
+        "avatarUrl": avatar_url(base, user.name),
+        "type": "user",
+        "isPro": False,
+    }
+
+
+async def members(ctx: Ctx, request: Request, org: str) -> Response:
+    """An org's members, one page (the client paginates by Link; none follows). Public like the overview's
+    count and the org chips on user pages."""
+    who = await ctx.who(request)
+    found = await ctx.run(accounts.org_members, ctx.hub, who, org)
+    base = ctx.base_url(request)
+    return wire.json_response([user_json(base, user) for user, _ in found.members])
+
+
+async def user_overview(ctx: Ctx, request: Request, user: str) -> Response:
+    """A user with full name, avatar and organizations (an org's name is a 404 here, as on the Hub)."""
+    check_name(user, "user")
+    acc, orgs = await ctx.run(accounts.user_and_orgs, ctx.hub, user)
+    base = ctx.base_url(request)
+    org_items = [{**org_json(base, o, 0), "numUsers": None} for o in orgs]
+    return wire.json_response({**user_json(base, acc), "orgs": org_items})

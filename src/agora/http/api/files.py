@@ -16,7 +16,7 @@ from starlette.responses import FileResponse, Response, StreamingResponse
 from ...errors import BadRequest, EntryNotFound, RepoNotFound
 from ...hub.accounts import Principal
 from ...hub.repos import Hub, Repo
-from ...ids import HEX40, RepoId
+from ...ids import HEX40, RepoId, repo_full
 from ...storage.gitstore import Entry, GitRepo
 from .. import bodies, wire
 from ..context import Ctx
@@ -244,7 +244,7 @@ async def serve(
         kind = p or "models"
         headers["X-Xet-Hash"] = f.xet_hash
         headers["Link"] = (
-            f'<{ctx.base_url(request)}/api/{kind}/{ns}/{name}/xet-read-token/{f.sha}>; rel="xet-auth"'
+            f'<{ctx.base_url(request)}/api/{kind}/{repo_full(ns, name)}/xet-read-token/{f.sha}>; rel="xet-auth"'
         )
         headers["Access-Control-Expose-Headers"] += ",X-Xet-Hash,Link"
     media = mimetypes.guess_type(filename)[0] or "application/octet-stream"

@@ -25,7 +25,7 @@ from starlette.responses import Response, StreamingResponse
 from ...errors import BadRequest, GatedRepo, HubError, TooLarge, TooManyRequests, Unavailable
 from ...hub import admission
 from ...hub.repos import Repo
-from ...ids import RepoId
+from ...ids import RepoId, repo_full
 from ...inference.service import BINARY_TASKS, Inference, Target
 from .. import bodies, wire
 from ..auth import credential
@@ -133,7 +133,9 @@ async def check_loading(ctx: Ctx, request: Request, svc: Inference, repo: Repo, 
         return
     if not no_load:
         svc.preload(t)
-    raise Unavailable(f"Model {repo.namespace}/{repo.name} is currently loading", estimated_time=estimate)
+    raise Unavailable(
+        f"Model {repo_full(repo.namespace, repo.name)} is currently loading", estimated_time=estimate
+    )
 
 
 async def chat_model(ctx: Ctx, request: Request, ns: str, name: str) -> Response:
@@ -145,13 +147,12 @@ async def chat_any(ctx: Ctx, request: Request) -> Response:
     """`POST /v1/chat/completions`: the model is the body's `model` (a repo id)."""
     body = await read_chat(ctx, request)
     model = body.get("model")
-    if not isinstance(model, str) or model.count("/") != 1 or model == "dummy":
+    if not isinstance(model, str) or not model or model.count("/") > 1 or model == "dummy":
         raise BadRequest(
-            '"model" must name a model repository ("namespace/name"), or use the URL '
-            "/models/{namespace}/{name}/v1/chat/completions"
+            '"model" must name a model repository ("namespace/name", or a canonical one\'s name), or use '
+            "the URL /models/{namespace}/{name}/v1/chat/completions"
         )
-    ns, name = model.split("/")
-    return await chat(ctx, request, RepoId("model", ns, name), body)
+    return await chat(ctx, request, RepoId.parse_any("model", model), body)
 
 
 async def read_chat(ctx: Ctx, request: Request) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 
 from ...config import Settings
-from ...errors import BadRequest, HubError, NotFound, RepoNotFound, TooLarge, Unauthorized
+from ...errors import BadRequest, HubError, NotFound, RepoMoved, RepoNotFound, TooLarge, Unauthorized
 from ...hub import lfs as hub_lfs
 from ...hub.accounts import Principal
 from ...hub.sizes import MAX_PARTS, check_size, part_size
@@ -89,6 +89,8 @@ async def batch(ctx: Ctx, request: Request, p: str | None, ns: str, name: str) -
         body = await bodies.read_json(request, ctx.settings.max_json_bytes, what="LFS batch request")
         op, objects, transfers = batch_request(ctx.settings, body)
         return lfs_json(await ctx.run(batch_answer, ctx, request, who, rid, op, objects, transfers))
+    except RepoMoved:  # an old name: the router's 307 to the new one (git-lfs repeats the POST there)
+        raise
     except HubError as exc:
         return lfs_error(exc)
 

@@ -22,10 +22,9 @@ def _target(body: dict[str, Any]) -> RepoId:
     if not isinstance(target, dict) or not isinstance(target.get("name"), str):
         raise BadRequest('\'target\' must be {"type", "name"}: the repo the files are copied to')
     rtype = target.get("type") or "model"
-    ns, _, name = target["name"].partition("/")
-    if rtype not in TYPES or not ns or not name:
+    if rtype not in TYPES or not target["name"] or target["name"].count("/") > 1:
         raise BadRequest(f"Invalid target {target!r}: type model, dataset or space, name namespace/repo")
-    return RepoId(rtype, ns, name)  # type: ignore[arg-type]  # checked against TYPES above
+    return RepoId.parse_any(rtype, target["name"])  # type: ignore[arg-type]  # `gpt2`: a canonical repo
 
 
 async def duplicate(ctx: Ctx, request: Request, t: str, ns: str, name: str) -> Response:

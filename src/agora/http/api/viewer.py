@@ -22,7 +22,7 @@ from starlette.responses import Response
 
 from ...errors import BadRequest, NotFound, RepoNotFound
 from ...hub.accounts import Principal
-from ...ids import RepoId, repo_web_path
+from ...ids import RepoId
 from ...viewer import query, service
 from ...viewer.features import kind
 from .. import wire
@@ -62,11 +62,10 @@ async def answer(ctx: Ctx, request: Request, fn: Answer) -> Response:
 
 def _answer(ctx: Ctx, request: Request, who: Principal | None, fn: Answer) -> Response:
     ds = request.query_params.get("dataset") or ""
-    if ds.count("/") != 1:
-        raise BadRequest("Parameter 'dataset' is required: 'namespace/name'")
-    ns, name = ds.split("/")
+    if not ds or ds.count("/") > 1:
+        raise BadRequest("Parameter 'dataset' is required: 'namespace/name' (or a canonical dataset's name)")
     try:
-        st = service.open_state(ctx.hub, who, RepoId("dataset", ns, name))
+        st = service.open_state(ctx.hub, who, RepoId.parse_any("dataset", ds))
     except RepoNotFound:
         raise RepoNotFound(
             "The dataset does not exist, or is not accessible without authentication "
@@ -281,7 +280,7 @@ def _parquet(ctx: Ctx, request: Request, ds: str, st: service.State) -> Response
             "dataset": ds,
             "config": c["name"],
             "split": sp["name"],
-            "url": f"{b}/{repo_web_path('dataset', *ds.split('/'))}/resolve/"
+            "url": f"{b}/{RepoId.parse_any('dataset', ds).web_path}/resolve/"
             f"{quote('refs/convert/parquet', safe='')}/"
             f"{quote(c['name'])}/{quote(sp['name'])}/{f['filename']}",
             "filename": f["filename"],
@@ -369,7 +368,7 @@ def _info(ds: str, c: dict[str, Any], card: dict[str, Any]) -> dict[str, Any]:
     """A datasets `DatasetInfo` dict for one config (what `DatasetInfo.from_dict` reads)."""
     ok = [sp for sp in c["splits"] if not sp.get("error")]
     features = ok[0]["features"] if ok else {}
-    name = ds.split("/")[1]
+    name = ds.rsplit("/", 1)[-1]  # `squad` alone for a canonical dataset
     return {
         "description": str(card.get("description") or ""),
         "citation": str(card.get("citation") or ""),

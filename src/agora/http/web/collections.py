@@ -180,7 +180,7 @@ async def add(web: Web, request: Request) -> Response:
         )
     except (BadRequest, Conflict) as e:
         try:
-            back = f"/{RepoId.parse(rtype, rid_text).web_path}" if rtype in colls.ITEM_TYPES else "/"
+            back = f"/{RepoId.parse_any(rtype, rid_text).web_path}" if rtype in colls.ITEM_TYPES else "/"
         except BadRequest:
             back = "/"
         return await web.page(

@@ -193,8 +193,7 @@ async def delete_file(
     who = await web.require_user(request)
     form = await web.form(request)
     await commit(web, who, rid_of(p, ns, name), rev, deleted(path), form.get("message") or f"Delete {path}")
-    prefix = f"/{p}" if p else ""
-    return web.redirect(f"{prefix}/{ns}/{name}/tree/{quote(rev, safe='')}")
+    return web.redirect(f"/{rid_of(p, ns, name).web_path}/tree/{quote(rev, safe='')}")
 
 
 async def settings(web: Web, request: Request, p: str | None, ns: str, name: str) -> Response:

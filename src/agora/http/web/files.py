@@ -74,10 +74,9 @@ async def blob(
 
 
 async def raw(web: Web, request: Request, p: str | None, ns: str, name: str, rev: str, path: str) -> Response:
-    prefix = f"/{p}" if p else ""
-    return RedirectResponse(
-        f"{prefix}/{ns}/{name}/resolve/{quote(rev, safe='')}/{quote(path)}", status_code=302
-    )
+    # from the id's web path: a canonical repo's internal `//gpt2/...` would be a protocol-relative URL
+    where = rid_of(p, ns, name).web_path
+    return RedirectResponse(f"/{where}/resolve/{quote(rev, safe='')}/{quote(path)}", status_code=302)
 
 
 async def commits(
@@ -112,5 +111,4 @@ async def revert(web: Web, request: Request, p: str | None, ns: str, name: str) 
     if not target:
         raise BadRequest("Which version? (target is missing)")
     new = (await web.run(hub_commits.revert_to, web.hub, who, rid_of(p, ns, name), branch, target)).oid
-    prefix = f"/{p}" if p else ""
-    return web.redirect(f"{prefix}/{ns}/{name}/commit/{new}")
+    return web.redirect(f"/{rid_of(p, ns, name).web_path}/commit/{new}")
