@@ -467,6 +467,12 @@ def test_gated_model(hub: Hub, tiny_models: dict[str, Path]) -> None:  # noqa: F
     assert r.status_code == 403 and r.headers["x-error-code"] == "GatedRepo", r.text
     api.grant_access(f"{NS}/gated-cls", "gus")
     assert gus.post(f"/models/{NS}/gated-cls", json={"inputs": "hi"}).status_code == 200
+    # Another origin (a page on the user-content origin is the same *site*, so a Lax cookie goes along) does
+    # not run as the visitor: the cookie counts only from the Hub's own pages.
+    foreign = {"Origin": "http://127.0.0.1:1"}
+    r = owner.post(f"/models/{NS}/gated-cls", json={"inputs": "hi"}, headers=foreign)
+    assert r.status_code == 401 and r.headers["x-error-code"] == "GatedRepo", r.text
+    assert owner.post(f"/models/{NS}/ner", json={"inputs": "hi"}, headers=foreign).status_code == 404
     owner.close()
     gus.close()
 

@@ -31,6 +31,7 @@ from .. import bodies, wire
 from ..auth import credential
 from ..context import Ctx
 from ..web.account import request_ip
+from ..web.session import same_origin
 
 # feature-extraction's parameters arrive at the root of the body, not under "parameters" (InferenceClient)
 ROOT_PARAMS = (
@@ -100,8 +101,14 @@ async def open_model(ctx: Ctx, request: Request, rid: RepoId) -> Repo:
     lim = ctx.settings.infer
     rate = admission.RateLimit(lim.rate_limit, lim.rate_window)
     secret = credential(request)
-    browser = None  # the widget calls with the page's cookie: its owner's private or gated model runs too
-    if secret is None and ctx.browser_who is not None and request.cookies:
+    browser = None  # the widget calls with the page's cookie: its owner's private or gated model runs too,
+    # from the Hub's own pages only (another origin of the same site, the user content's, sends a Lax cookie too)
+    if (
+        secret is None
+        and ctx.browser_who is not None
+        and request.cookies
+        and same_origin(request, ctx.settings.public_url)
+    ):
         browser = await ctx.browser_who(request)
     ip = request_ip(ctx.settings, request) if secret is None and browser is None else ""
     got = await ctx.run(admission.admit, ctx.hub, secret, ip, rid, rate, browser)
