@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack, closing, contextmanager
 from typing import Any
 
 import pytest
@@ -31,6 +32,21 @@ def wait_for(pred: Any, timeout: float = 30) -> None:
         time.sleep(0.1)
 
 
+@contextmanager
+def wanda_page(site: Site, browser: Any, shots: Shots) -> Iterator[Any]:
+    """A page of its own browser context on this module's server, logged in as wanda (screenshots kept)."""
+    ctx = browser.new_context(base_url=site.endpoint, viewport={"width": 1280, "height": 900})
+    ctx.set_default_timeout(10_000)
+    try:
+        page = ctx.new_page()
+        page.__dict__["_agora_shots"] = shots
+        shots.watch(page, "wanda")
+        login(page, "wanda")
+        yield page
+    finally:
+        ctx.close()
+
+
 def reloaded(page: Any, read: Any) -> Any:
     page.reload()
     return read()
@@ -40,13 +56,7 @@ def test_create_a_webhook_see_its_delivery_and_replay_it(site: Site, browser: An
     api = HfApi(endpoint=site.endpoint, token=site.token)
     repo = api.create_repo("wanda/web-watched").repo_id
     receiver = Receiver()
-    ctx = browser.new_context(base_url=site.endpoint, viewport={"width": 1280, "height": 900})
-    ctx.set_default_timeout(10_000)
-    try:
-        page = ctx.new_page()
-        page.__dict__["_agora_shots"] = shots
-        shots.watch(page, "wanda")
-        login(page, "wanda")
+    with closing(receiver), wanda_page(site, browser, shots) as page:
         page.locator("details.menu summary").click()
         with page.expect_navigation():
             page.get_by_role("link", name="Webhooks").click()
@@ -105,9 +115,6 @@ def test_create_a_webhook_see_its_delivery_and_replay_it(site: Site, browser: An
             page.get_by_role("button", name="Delete").click()
         snap(page, "deleted")
         assert api.list_webhooks() == []
-    finally:
-        ctx.close()
-        receiver.close()
 
 
 def test_edit_a_webhook_on_its_page(site: Site, browser: Any, shots: Shots) -> None:
@@ -116,16 +123,12 @@ def test_edit_a_webhook_on_its_page(site: Site, browser: Any, shots: Shots) -> N
     api = HfApi(endpoint=site.endpoint, token=site.token)
     repo = api.create_repo("wanda/web-edited").repo_id
     receiver = Receiver()
+    stack = ExitStack()
     w = api.create_webhook(
         url=receiver.url + "?old", watched=[{"type": "model", "name": repo}], domains=["repo"]
     )
-    ctx = browser.new_context(base_url=site.endpoint, viewport={"width": 1280, "height": 900})
-    ctx.set_default_timeout(10_000)
     try:
-        page = ctx.new_page()
-        page.__dict__["_agora_shots"] = shots
-        shots.watch(page, "wanda")
-        login(page, "wanda")
+        page = stack.enter_context(wanda_page(site, browser, shots))
         # each row's buttons say which webhook they act on (a screen reader reads them out of the table)
         page.goto("/settings/webhooks")
         snap(page, "listing")
@@ -161,6 +164,6 @@ def test_edit_a_webhook_on_its_page(site: Site, browser: Any, shots: Shots) -> N
         assert p["json"]["event"] == {"scope": "discussion", "action": "create"}
         assert p["headers"]["X-Webhook-Secret"] == "edited-secret"
     finally:
-        ctx.close()
+        stack.close()
         receiver.close()
         api.delete_webhook(w.id)
