@@ -124,6 +124,8 @@ TEMPLATES = [
     "/{m}/commits/{s}",
     "/{m}/commit/{s}",
     "/{m}/discussions/{s}",
+    "/{m}/discussions?status={s}&type={s}&q={s}&p={s}",
+    "/{m}/commits/main?p={s}",
     "/{m}/edit/main/{s}",
     "/{m}/upload/{s}",
     "/collections/{s}",
@@ -161,6 +163,11 @@ def _targets(repos: dict[str, str]) -> list[bytes]:
     out.append(b"/api/models?" + LONG_QUERY.encode())
     out.append(b"/" + b"\xff\xfe/x")  # raw invalid bytes, not percent-encoded: granian answers 400 itself
     out.append(b"/api/models/\xff")
+    for page in ("%C2%B2", "9" * 5000):  # a digit int() refuses ("²"), more digits than int() reads
+        out += [
+            f"/{repos['m']}/discussions?p={page}".encode(),
+            f"/{repos['m']}/commits/main?p={page}".encode(),
+        ]
     return out
 
 

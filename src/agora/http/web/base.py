@@ -41,6 +41,15 @@ def rid_of(p: str | None, ns: str, name: str) -> RepoId:
     return RepoId(FROM_PLURAL[p] if p else "model", ns, name)
 
 
+def page_param(request: Request, first: int, last: int = 100_000) -> int:
+    """The page number `?p=` (from `first` to `last`), or `first` when it is not one ("abc", "²", 5,000 digits)."""
+    try:
+        n = int(request.query_params.get("p") or first)
+    except ValueError:
+        return first
+    return n if first <= n <= last else first
+
+
 def repo_path(repo: Repo) -> str:
     return "/" + repo_web_path(repo.type, repo.namespace, repo.name)
 

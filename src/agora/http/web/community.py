@@ -14,7 +14,7 @@ from ...errors import BadRequest, Conflict
 from ...hub import discussions as hub_discussions
 from ...ids import RepoId
 from . import render
-from .base import Web, repo_path, rid_of
+from .base import Web, page_param, repo_path, rid_of
 from .files import rendered
 
 FILTERS = ("open", "closed", "all")
@@ -25,11 +25,6 @@ PAGE_SIZE = 25  # rows of the Community list per page
 def _choice(request: Request, key: str, allowed: tuple[str, ...]) -> str:
     value = request.query_params.get(key) or allowed[0]
     return value if value in allowed else allowed[0]
-
-
-def _page_number(request: Request) -> int:
-    raw = request.query_params.get("p") or "1"
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 100_000 else 1
 
 
 async def discussions(web: Web, request: Request, p: str | None, ns: str, name: str) -> Response:
@@ -43,7 +38,7 @@ async def discussions(web: Web, request: Request, p: str | None, ns: str, name: 
     found = [d for d in tab.rows if q.casefold() in d.title.casefold()]
     rows = [d for d in found if hub_discussions.status_ok(d, shown) and hub_discussions.kind_ok(d, kind)]
     pages = max((len(rows) + PAGE_SIZE - 1) // PAGE_SIZE, 1)
-    at = min(_page_number(request), pages)
+    at = min(page_param(request, 1), pages)
     return await web.page(
         request,
         "community.html",

@@ -12,7 +12,7 @@ from ...errors import BadRequest
 from ...hub import browse as hub_browse
 from ...hub import commits as hub_commits
 from . import render
-from .base import Web, rid_of
+from .base import Web, page_param, rid_of
 
 if TYPE_CHECKING:
     from ...storage.gitstore import FileDiff
@@ -83,10 +83,7 @@ async def commits(
     web: Web, request: Request, p: str | None, ns: str, name: str, rev: str, path: str | None = None
 ) -> Response:
     who = await web.who(request)
-    try:
-        page = max(0, int(request.query_params.get("p") or 0))
-    except ValueError:
-        page = 0
+    page = page_param(request, 0)
     h = await web.run(hub_browse.history, web.hub, who, rid_of(p, ns, name), rev, page, path)
     return await web.page(request, "commits.html", tab="files", page=page, file_path=path, **vars(h))
 
